@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h - what the commands of the ntm tool share: the context the
+ * dispatcher prepares, the option parser, and the message helpers.
+ *
+ * The CLI is a thin layer over libntm's public headers (ntm.h). It never
+ * calls sqlite3, libcurl or libsodium directly.
+ */
+#ifndef NTM_CLI_H
+#define NTM_CLI_H
+
+#include <stdio.h>
+
+#include "ntm.h"
+
+/* Exit codes, fixed by SPEC.md section 8. */
+#define EXIT_OK          0
+#define EXIT_FAIL        1
+#define EXIT_USAGE       2
+#define EXIT_VERIFY      3
+#define EXIT_UNREACHABLE 4
+#define EXIT_REJECTED    5
+
+/* What a command needs the dispatcher to prepare (cli/main.c). */
+#define NEED_STORE   (1u << 0) /* open HOME/ntm.db (must exist) */
+#define NEED_KEY     (1u << 1) /* load HOME/key (asks the passphrase) */
+#define NEED_PLAN    (1u << 2) /* load the plan and unit tree */
+#define NEED_NO_HOME (1u << 3) /* runs without an initialised home */
+
+struct cli_ctx {
+    const char *home;      /* the home folder (--home, NTM_HOME, XDG) */
+    int json;              /* --json */
+    int quiet;             /* --quiet */
+    const char *lang;      /* "vi" or "en" */
+    struct ntm_store *store; /* opened when NEED_STORE */
+    struct ntm_key *key;     /* loaded when NEED_KEY */
+    struct ntm_plan *plan;   /* loaded when NEED_PLAN */
+    char author[NTM_HEX_ID_LEN + 1]; /* this device's author id when known */
+};
+
+typedef int (*cli_cmd_fn)(int argc, char **argv, struct cli_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Messages (curl tool_msgs.c): fixed prefixes, --quiet respected. */
+
+/* "ntm: error: ..." on stderr, always printed. */
+void cli_error(const char *fmt, ...) NTM_PRINTF(1, 2);
+/* "ntm: warning: ..." on stderr unless --quiet. */
+void cli_warn(const struct cli_ctx *ctx, const char *fmt, ...)
+    NTM_PRINTF(2, 3);
+/* Plain note on stderr unless --quiet (progress, hints). */
+void cli_note(const struct cli_ctx *ctx, const char *fmt, ...)
+    NTM_PRINTF(2, 3);
+/* Usage error for command cmd: prints the message and the hint
+ * "run 'ntm <cmd> --help'"; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) NTM_PRINTF(2, 3);
+/* Print an ntm_error and return the exit code that fits its code. */
+int cli_fail(const struct ntm_error *err, const char *what);
+/* Map a library code to an exit code (SPEC.md section 8). */
+int cli_exit_code(enum ntm_err code);
+/* Print a JSON value on stdout (indented, sorted keys, newline); takes a
+ * reference (json_decref'd). Returns EXIT_OK or EXIT_FAIL. */
+int cli_print_json(json_t *v);
+
+/* ------------------------------------------------------------------ */
+/* Option parsing (git parse-options, small). */
+
+enum cli_opt_type {
+    CLI_OPT_END = 0,
+    CLI_OPT_FLAG,   /* int *: set to 1 */
+    CLI_OPT_STRING, /* const char **: the value */
+    CLI_OPT_INT,    /* int64_t *: a checked integer */
+    CLI_OPT_LIST    /* struct cli_list *: repeatable string option */
+};
+
+struct cli_list {
+    const char **items;
+    int count;
+    int cap;
+};
+
+struct cli_option {
+    enum cli_opt_type type;
+    const char *name; /* long name without "--" */
+    void *value;
+    const char *arg;  /* placeholder shown in help, e.g. "<unit>" */
+    const char *help; /* one line */
+};
+
+#define CLI_OPT_END_MARK {CLI_OPT_END, NULL, NULL, NULL, NULL}
+
+/*
+ * The man-page-style help of a command (NAME, SYNOPSIS, DESCRIPTION,
+ * OPTIONS, EXIT STATUS, EXAMPLE), printed by --help.
+ */
+struct cli_help {
+    const char *name;        /* "ntm record - record an activity ..." */
+    const char *synopsis;    /* git notation, may hold several lines */
+    const char *description; /* paragraphs */
+    const char *exit_status; /* NULL: the standard list */
+    const char *example;
+};
+
+/*
+ * Parse argv[1..] against opts ("--name value" and "--name=value"). Plain
+ * arguments are left in argv[0..*nargs) (argv[0] is dropped: it is the
+ * command name). --help prints help and returns -1 with *exit_code
+ * EXIT_OK; a bad option prints a usage error and returns -1 with
+ * EXIT_USAGE. Returns 0 on success.
+ */
+int cli_parse(const char *cmd, int argc, char **argv,
+              const struct cli_option *opts, const struct cli_help *help,
+              int *nargs, int *exit_code);
+
+void cli_print_help(const char *cmd, const struct cli_option *opts,
+                    const struct cli_help *help, FILE *out);
+void cli_list_release(struct cli_list *l);
+
+/* ------------------------------------------------------------------ */
+/* Shared helpers for commands */
+
+/* Parse "FIELD=VALUE" items into a new JSON object (numbers stay strings
+ * except for the int fields people/amount_vnd/num/den). NULL and a usage
+ * error printed when an item is malformed. */
+json_t *cli_parse_set(const char *cmd, const struct cli_list *sets);
+
+/* Path of a file in the home: HOME/name. new: free with ntm_free. */
+char *cli_home_path(const struct cli_ctx *ctx, const char *name);
+
+/* Whether stderr is a terminal and not --quiet (for progress bars). */
+int cli_progress_enabled(const struct cli_ctx *ctx);
+
+/* Commands, one file each: cli/cmd_<name>.c */
+int cmd_init(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_whoami(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_key(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_admin(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_record(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_edit(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_delete(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_list(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_show(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_conflicts(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_resolve(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_review(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_verify(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_bundle(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_push(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_pull(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_sync(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_serve(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_report(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_units(int argc, char **argv, struct cli_ctx *ctx);
+
+#endif /* NTM_CLI_H */

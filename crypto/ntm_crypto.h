@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ntm_crypto.h - keys, signatures, hashes and encodings for ntm.
+ *
+ * A thin layer over libsodium with libsodium's shape (outputs first, fixed
+ * sizes) that returns enum ntm_err. Nothing outside crypto/ includes
+ * <sodium.h>. Depends on util/ only.
+ *
+ * Secrets (secret keys, passphrase-derived keys) live in sodium_malloc'd
+ * memory inside struct ntm_key and are wiped when freed.
+ *
+ * Thread safety: every function is safe to call from several threads once
+ * ntm_global_init() has returned; a struct ntm_key may be shared for
+ * signing (read-only).
+ */
+#ifndef NTM_CRYPTO_H
+#define NTM_CRYPTO_H
+
+#include "ntm_util.h"
+
+#define NTM_PUBLICKEY_BYTES 32
+#define NTM_SECRETKEY_BYTES 64
+#define NTM_SIGNATURE_BYTES 64
+#define NTM_HASH_BYTES      32
+#define NTM_HEX_ID_LEN      64 /* hex of a key or of a hash, without NUL */
+#define NTM_SIG_B64_LEN     88 /* base64 of a signature, without NUL */
+
+/* ------------------------------------------------------------------ */
+/* Key pairs */
+
+struct ntm_key; /* opaque; holds the secret key in guarded memory */
+
+/* new: a fresh Ed25519 key pair; free with ntm_key_free. */
+NTM_EXTERN enum ntm_err ntm_key_generate(struct ntm_key **out,
+                                         struct ntm_error *err);
+
+/*
+ * Write the key to path, created 0600 with O_EXCL|O_NOFOLLOW (never
+ * overwrites: NTM_EEXIST). With a passphrase, the secret key is sealed with
+ * XChaCha20-Poly1305 under a key derived by Argon2id (crypto_pwhash, at
+ * least MODERATE limits, random salt); passphrase NULL writes it unsealed
+ * (the CLI warns). The format is self-describing: magic, version, algorithm
+ * tags, key id, KDF parameters.
+ */
+NTM_EXTERN enum ntm_err ntm_key_save(const struct ntm_key *key,
+                                     const char *path, const char *passphrase,
+                                     struct ntm_error *err);
+
+/*
+ * new: the key read from path. passphrase may be NULL for an unsealed key
+ * file. A sealed file with a wrong or missing passphrase fails closed with
+ * NTM_EPASSPHRASE.
+ */
+NTM_EXTERN enum ntm_err ntm_key_load(struct ntm_key **out, const char *path,
+                                     const char *passphrase,
+                                     struct ntm_error *err);
+
+/* Whether the key file at path is sealed with a passphrase (*sealed). */
+NTM_EXTERN enum ntm_err ntm_key_file_is_sealed(const char *path, int *sealed,
+                                               struct ntm_error *err);
+
+/* Wipes and frees the key. NULL is a no-op. */
+NTM_EXTERN void ntm_key_free(struct ntm_key *key);
+
+/* borrowed: the 32-byte public key, valid while key lives. */
+NTM_EXTERN const unsigned char *ntm_key_public(const struct ntm_key *key);
+
+/* The author id: lowercase hex of the public key, NUL-terminated. */
+NTM_EXTERN void ntm_key_author(const struct ntm_key *key,
+                               char out[NTM_HEX_ID_LEN + 1]);
+
+/* Ed25519 detached signature of msg. */
+NTM_EXTERN enum ntm_err ntm_key_sign(const struct ntm_key *key,
+                                     unsigned char sig[NTM_SIGNATURE_BYTES],
+                                     const void *msg, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Verification and hashing */
+
+/* NTM_OK when sig is a valid signature of msg by pk, else NTM_EBADSIG.
+ * libsodium's strict checks apply (non-canonical S, small-order keys). */
+NTM_EXTERN enum ntm_err ntm_sign_verify(
+    const unsigned char sig[NTM_SIGNATURE_BYTES], const void *msg, size_t len,
+    const unsigned char pk[NTM_PUBLICKEY_BYTES]);
+
+/* BLAKE2b-256 of msg, no key (entry ids, request body hashes). */
+NTM_EXTERN void ntm_hash(unsigned char out[NTM_HASH_BYTES], const void *msg,
+                         size_t len);
+
+/* Hex of BLAKE2b-256 of msg, NUL-terminated. */
+NTM_EXTERN void ntm_hash_hex(char out[NTM_HEX_ID_LEN + 1], const void *msg,
+                             size_t len);
+
+/* Fill buf with n bytes from the CSPRNG (randombytes_buf). */
+NTM_EXTERN void ntm_random(void *buf, size_t n);
+
+/* Constant-time comparison; 0 when equal. */
+NTM_EXTERN int ntm_memcmp_ct(const void *a, const void *b, size_t n);
+
+/* Wipe n bytes at p so the compiler cannot drop the write. */
+NTM_EXTERN void ntm_memzero(void *p, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Encodings */
+
+/* Lowercase hex of in[0..n); out must hold 2n+1 bytes. */
+NTM_EXTERN void ntm_hex_encode(char *out, const unsigned char *in, size_t n);
+
+/* Decode exactly outlen bytes from hex (which must be 2*outlen lowercase
+ * or uppercase hex digits, nothing else). NTM_EINVAL otherwise. */
+NTM_EXTERN enum ntm_err ntm_hex_decode(unsigned char *out, size_t outlen,
+                                       const char *hex, size_t hexlen);
+
+/* Whether s is exactly n lowercase hex digits (1) or not (0). */
+NTM_EXTERN int ntm_is_lower_hex(const char *s, size_t n);
+
+/* Standard base64 with padding (RFC 4648 section 4). out must hold
+ * ntm_b64_encoded_len(n) bytes (NUL included). */
+NTM_EXTERN size_t ntm_b64_encoded_len(size_t n);
+NTM_EXTERN void ntm_b64_encode(char *out, const unsigned char *in, size_t n);
+
+/* Decode standard padded base64 into out (capacity outcap); *outlen gets
+ * the decoded size. NTM_EINVAL for bad characters or padding. */
+NTM_EXTERN enum ntm_err ntm_b64_decode(unsigned char *out, size_t outcap,
+                                       size_t *outlen, const char *b64,
+                                       size_t b64len);
+
+/* ------------------------------------------------------------------ */
+/* minisign interoperability (minisign -V -p device.pub -m FILE) */
+
+/* The minisign key id of a key: first 8 bytes of BLAKE2b-256(pk). */
+NTM_EXTERN void ntm_minisign_keyid(unsigned char id[8],
+                                   const unsigned char pk[NTM_PUBLICKEY_BYTES]);
+
+/* Append to out the text of a minisign public key file for key
+ * ("untrusted comment: ...\n<base64 of Ed|keyid|pk>\n"). */
+NTM_EXTERN enum ntm_err ntm_minisign_pubkey(const struct ntm_key *key,
+                                            struct ntm_buf *out,
+                                            struct ntm_error *err);
+
+/*
+ * Sign the file at path the minisign way (prehashed "ED": BLAKE2b-512 of
+ * the file, then a global signature over signature || trusted comment) and
+ * write path.minisig (or sig_path when not NULL) atomically.
+ */
+NTM_EXTERN enum ntm_err ntm_minisign_sign_file(const struct ntm_key *key,
+                                               const char *path,
+                                               const char *sig_path,
+                                               const char *trusted_comment,
+                                               struct ntm_error *err);
+
+/* Verify a minisign signature file of path against a minisign public key
+ * text (both signature forms: legacy "Ed" and prehashed "ED"). */
+NTM_EXTERN enum ntm_err ntm_minisign_verify_file(const char *pubkey_text,
+                                                 const char *path,
+                                                 const char *sig_path,
+                                                 struct ntm_error *err);
+
+#endif /* NTM_CRYPTO_H */

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ntm.h - the public API of libntm, in one include.
+ *
+ *   ntm_util.h    result codes, errors, buffers, allocation, init
+ *   ntm_crypto.h  keys, signatures, hashes, encodings, minisign
+ *   ntm_store.h   the local replica: change log, validation, state
+ *   ntm_plan.h    the campaign plan, the unit tree, progress reports
+ *   ntm_sync.h    the central endpoint (server) and its client
+ *
+ * Call ntm_global_init() once before anything else.
+ */
+#ifndef NTM_H
+#define NTM_H
+
+#include "ntm_util.h"
+#include "ntm_crypto.h"
+#include "ntm_store.h"
+#include "ntm_plan.h"
+#include "ntm_sync.h"
+
+#endif /* NTM_H */

@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ntm_store.h - the local replica: one SQLite file holding the signed
+ * change log of every author this replica knows, and the state derived
+ * from it (devices, units, records, conflicts, reviews).
+ *
+ * The log is the truth; everything else is a function of the set of valid
+ * entries it holds (SPEC.md sections 2, 3 and 5), computed incrementally
+ * per touched record and checked against a full rebuild in the tests.
+ *
+ * Depends on util/ and crypto/ (entries are verified where they are
+ * stored) and on jansson for JSON values in and out. Must not call sync/,
+ * plan/ or the CLI.
+ *
+ * Thread safety: a struct ntm_store is one SQLite connection; use it from
+ * one thread at a time. Open one store per thread (the server does).
+ *
+ * JSON values: functions that return json_t ** give a new reference the
+ * caller releases with json_decref. json_t * arguments are borrowed.
+ */
+#ifndef NTM_STORE_H
+#define NTM_STORE_H
+
+#include <jansson.h>
+
+#include "ntm_crypto.h"
+#include "ntm_util.h"
+
+#define NTM_MAX_ENTRY_BYTES 65536
+#define NTM_MAX_JSON_DEPTH  16
+#define NTM_RECORD_ID_LEN   32 /* hex chars of a record id */
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle */
+
+struct ntm_store;
+
+#define NTM_STORE_CREATE   (1u << 0) /* create the file when missing */
+#define NTM_STORE_READONLY (1u << 1) /* open read-only */
+#define NTM_STORE_SERVER   (1u << 2) /* central endpoint: full chains */
+#define NTM_STORE_SYNC_NORMAL                                                  \
+    (1u << 3) /* synchronous=NORMAL: only for power-loss drills */
+
+/*
+ * new: the store at path, migrated to the current schema (WAL,
+ * synchronous=FULL, foreign keys on). Close with ntm_store_close.
+ * Errors: NTM_ENOENT (missing and no NTM_STORE_CREATE), NTM_EBUSY,
+ * NTM_ECORRUPT (quick_check failed), NTM_EREADONLY, NTM_EFULL, NTM_EDB.
+ */
+NTM_EXTERN enum ntm_err ntm_store_open(struct ntm_store **out,
+                                       const char *path, unsigned flags,
+                                       struct ntm_error *err);
+
+/* Close; rolls back an open transaction. NULL is a no-op. */
+NTM_EXTERN void ntm_store_close(struct ntm_store *st);
+
+/* Run PRAGMA quick_check (full: integrity_check). NTM_ECORRUPT when not
+ * "ok", with SQLite's first complaint in err. */
+NTM_EXTERN enum ntm_err ntm_store_check(struct ntm_store *st, int full,
+                                        struct ntm_error *err);
+
+/*
+ * Transactions. begin takes the write lock (BEGIN IMMEDIATE). Every write
+ * function below also works outside a transaction (it then commits on its
+ * own); inside one, nothing is durable before ntm_store_commit returns.
+ */
+NTM_EXTERN enum ntm_err ntm_store_begin(struct ntm_store *st,
+                                        struct ntm_error *err);
+NTM_EXTERN enum ntm_err ntm_store_commit(struct ntm_store *st,
+                                         struct ntm_error *err);
+NTM_EXTERN void ntm_store_rollback(struct ntm_store *st);
+
+/* ------------------------------------------------------------------ */
+/* Settings (small key/value pairs: root key, sync cursor, server URL) */
+
+/* new: *val (free with ntm_free); NTM_ENOENT when the key is not set. */
+NTM_EXTERN enum ntm_err ntm_store_meta_get(struct ntm_store *st,
+                                           const char *key, char **val,
+                                           struct ntm_error *err);
+/* val NULL removes the key. */
+NTM_EXTERN enum ntm_err ntm_store_meta_set(struct ntm_store *st,
+                                           const char *key, const char *val,
+                                           struct ntm_error *err);
+NTM_EXTERN enum ntm_err ntm_store_meta_get_int(struct ntm_store *st,
+                                               const char *key, int64_t dflt,
+                                               int64_t *val,
+                                               struct ntm_error *err);
+NTM_EXTERN enum ntm_err ntm_store_meta_set_int(struct ntm_store *st,
+                                               const char *key, int64_t val,
+                                               struct ntm_error *err);
+
+/* The root key (author id hex). NTM_ENOENT when none is pinned. */
+NTM_EXTERN enum ntm_err ntm_store_root(struct ntm_store *st,
+                                       char out[NTM_HEX_ID_LEN + 1]);
+/* Pin the root key; NTM_EROOTKEY if another one is pinned already. */
+NTM_EXTERN enum ntm_err ntm_store_set_root(struct ntm_store *st,
+                                           const char *root_hex,
+                                           struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Taking entries into the log (SPEC.md section 2, validation order) */
+
+enum ntm_source {
+    NTM_SOURCE_LOCAL,  /* written on this replica */
+    NTM_SOURCE_PUSH,   /* received by the server from a client */
+    NTM_SOURCE_BUNDLE, /* imported from a bundle file */
+    NTM_SOURCE_PULL    /* pulled from the server (may be a partial chain) */
+};
+
+struct ntm_ingest_result {
+    /* NTM_OK: in the log (new or duplicate). Otherwise the rejection:
+     * NTM_EBADENTRY, NTM_EBADSIG, NTM_EFORK, NTM_EGAP,
+     * NTM_EUNKNOWNAUTHOR, NTM_EREVOKED. Nothing is written for a rejection
+     * except fork evidence. */
+    enum ntm_err verdict;
+    int duplicate;     /* 1: already held; nothing changed */
+    enum ntm_err flag; /* NTM_OK, or NTM_EBADBODY / NTM_EFORBIDDEN: in the
+                          log without effect (step 5) */
+    int clock_ahead;   /* ts more than 24 h ahead of this replica's clock */
+    char id[NTM_HEX_ID_LEN + 1];     /* entry id ("" if not parseable) */
+    char author[NTM_HEX_ID_LEN + 1]; /* "" if not parseable */
+    int64_t seq;                     /* -1 if not parseable */
+    char message[256];               /* why it was rejected or flagged */
+};
+
+/*
+ * Validate one entry (bytes exactly as received, signature as base64) and
+ * take it into the log when steps 1-4 hold. Returns NTM_OK when a verdict
+ * was reached (see res); any other code is a failure of the replica itself
+ * (NTM_EFULL, NTM_EDB, ...) and nothing was written.
+ * A server store (NTM_STORE_SERVER) always applies the chain rule; a device
+ * skips it for authors whose chain it holds only in part (scoped pulls).
+ */
+NTM_EXTERN enum ntm_err ntm_store_ingest(struct ntm_store *st,
+                                         const char *entry, size_t len,
+                                         const char *sig_b64,
+                                         enum ntm_source source,
+                                         struct ntm_ingest_result *res,
+                                         struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Writing this device's own entries */
+
+struct ntm_write_result {
+    char id[NTM_HEX_ID_LEN + 1]; /* entry id */
+    int64_t seq;
+    int unenrolled; /* 1: no enrollment covers it yet; it waits locally */
+};
+
+/*
+ * Build, check, sign and append an entry of key's author with this op and
+ * body (borrowed). The HLC and chain fields are filled in. Step 5 is
+ * checked before signing when the author's enrollment is known: a refusal
+ * is NTM_EFORBIDDEN or NTM_EBADBODY with a message saying why, and nothing
+ * is written. NTM_ESTALE when the server is known to hold more of this
+ * author's chain than the replica (restored backup: pull first).
+ */
+NTM_EXTERN enum ntm_err ntm_store_write(struct ntm_store *st,
+                                        const struct ntm_key *key,
+                                        const char *op, json_t *body,
+                                        struct ntm_write_result *res,
+                                        struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Operations (SPEC.md section 3), built on ntm_store_write */
+
+/* fields is borrowed; *record_id receives the new 32-hex id. Text fields
+ * are NFC-normalised before signing. */
+NTM_EXTERN enum ntm_err ntm_record_create(struct ntm_store *st,
+                                          const struct ntm_key *key,
+                                          const char *kind, const char *unit,
+                                          const char *org, json_t *fields,
+                                          char record_id[NTM_RECORD_ID_LEN + 1],
+                                          struct ntm_write_result *res,
+                                          struct ntm_error *err);
+/* set: the fields to change (borrowed). base = the record's current heads
+ * on this replica. */
+NTM_EXTERN enum ntm_err ntm_record_update(struct ntm_store *st,
+                                          const struct ntm_key *key,
+                                          const char *record_id, json_t *set,
+                                          struct ntm_write_result *res,
+                                          struct ntm_error *err);
+NTM_EXTERN enum ntm_err ntm_record_delete(struct ntm_store *st,
+                                          const struct ntm_key *key,
+                                          const char *record_id,
+                                          struct ntm_write_result *res,
+                                          struct ntm_error *err);
+/* Resolve the record's conflicts: take every conflicting field's value
+ * from entry take_entry (may be NULL) and then apply set (may be NULL). */
+NTM_EXTERN enum ntm_err ntm_record_resolve(struct ntm_store *st,
+                                           const struct ntm_key *key,
+                                           const char *record_id,
+                                           const char *take_entry,
+                                           json_t *set,
+                                           struct ntm_write_result *res,
+                                           struct ntm_error *err);
+/* state: "approved", "rejected" or "has_issues"; comment may be NULL. The
+ * review names the record's only head; NTM_ECONFLICT when it has several
+ * (resolve first). */
+NTM_EXTERN enum ntm_err ntm_record_review(struct ntm_store *st,
+                                          const struct ntm_key *key,
+                                          const char *record_id,
+                                          const char *state,
+                                          const char *comment,
+                                          struct ntm_write_result *res,
+                                          struct ntm_error *err);
+NTM_EXTERN enum ntm_err
+ntm_device_enroll(struct ntm_store *st, const struct ntm_key *key,
+                  const char *device_key, const char *role, const char *scope,
+                  const char *name, const char *org, int64_t from_seq,
+                  struct ntm_write_result *res, struct ntm_error *err);
+NTM_EXTERN enum ntm_err ntm_device_revoke(struct ntm_store *st,
+                                          const struct ntm_key *key,
+                                          const char *device_key,
+                                          int64_t after_seq,
+                                          const char *reason,
+                                          struct ntm_write_result *res,
+                                          struct ntm_error *err);
+NTM_EXTERN enum ntm_err ntm_unit_create(struct ntm_store *st,
+                                        const struct ntm_key *key,
+                                        const char *code, const char *name,
+                                        const char *level,
+                                        struct ntm_write_result *res,
+                                        struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Reading the log */
+
+struct ntm_entry_view {
+    int64_t gseq;       /* arrival order on this replica (server: wire
+                           gseq); strictly increasing, never reused */
+    const char *id;     /* entry id hex */
+    const char *author; /* author id hex */
+    int64_t seq, ts, lc;
+    const char *op;
+    const char *bytes; /* exact entry bytes B */
+    size_t len;
+    const char *sig;  /* base64 signature */
+    const char *unit; /* unit the entry concerns, or NULL */
+    /* Effect on the state: NTM_OK, NTM_EBADBODY, NTM_EFORBIDDEN,
+     * NTM_EUNKNOWNAUTHOR (waits for an enrollment), NTM_EREVOKED, or
+     * NTM_ENOENT (waits for a base entry). */
+    enum ntm_err effect;
+};
+/* All pointers are borrowed, valid during the callback only. Return
+ * nonzero to stop the iteration (ntm_store_entries then returns NTM_OK). */
+typedef int (*ntm_entry_cb)(void *ud, const struct ntm_entry_view *e);
+
+struct ntm_entry_query {
+    const char *author; /* only this author, or NULL */
+    int64_t after_seq;  /* with author: only seq > after_seq */
+    int64_t after_gseq; /* only gseq > after_gseq */
+    const char *scope;  /* only entries a device of this scope may pull:
+                           records in scope plus every device.* and unit.*
+                           entry; NULL: all */
+    int64_t limit;      /* at most this many; 0: no limit */
+    int by_author_seq;  /* 1: order by author then seq; 0: by gseq */
+};
+
+NTM_EXTERN enum ntm_err ntm_store_entries(struct ntm_store *st,
+                                          const struct ntm_entry_query *q,
+                                          ntm_entry_cb cb, void *ud,
+                                          struct ntm_error *err);
+
+/* The author's head (highest seq held) and its entry id. NTM_ENOENT when
+ * none is held. id may be NULL. */
+NTM_EXTERN enum ntm_err ntm_store_head(struct ntm_store *st,
+                                       const char *author, int64_t *seq,
+                                       char id[NTM_HEX_ID_LEN + 1]);
+
+/* new: {"<author>":{"seq":n,"id":"<entry id>"},...}; only author when not
+ * NULL. */
+NTM_EXTERN enum ntm_err ntm_store_heads(struct ntm_store *st,
+                                        const char *author, json_t **out,
+                                        struct ntm_error *err);
+
+/* Counts of entries held and the highest gseq. */
+NTM_EXTERN enum ntm_err ntm_store_stats(struct ntm_store *st,
+                                        int64_t *entries, int64_t *last_gseq,
+                                        struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* What a peer (the server) is known to hold, for push and status */
+
+/* Remember that the peer holds author's chain up to seq (never lowers). */
+NTM_EXTERN enum ntm_err ntm_store_peer_head_set(struct ntm_store *st,
+                                                const char *author,
+                                                int64_t seq, const char *id,
+                                                struct ntm_error *err);
+/* *seq = 0 when unknown. */
+NTM_EXTERN enum ntm_err ntm_store_peer_head_get(struct ntm_store *st,
+                                                const char *author,
+                                                int64_t *seq,
+                                                struct ntm_error *err);
+/* Entries held here beyond what the peer is known to hold. */
+NTM_EXTERN enum ntm_err ntm_store_unpushed(struct ntm_store *st,
+                                           int64_t *count,
+                                           struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Devices and enrollment */
+
+struct ntm_enrollment {
+    int enrolled;      /* an enrollment covers the seq */
+    int revoked;       /* revoked for the seq */
+    int is_root;       /* the root key */
+    char role[16];     /* "recorder", "coordinator", "admin" or "" */
+    char scope[128];   /* unit code or "" */
+    char name[128];    /* device name or "" */
+    char org[32];      /* organization code or "" */
+    int64_t from_seq;  /* first seq governed by this enrollment */
+    int64_t revoked_after; /* -1 when not revoked */
+};
+
+/* The enrollment governing author's entry at seq (seq <= 0: the next seq
+ * the author would write). */
+NTM_EXTERN enum ntm_err ntm_store_enrollment(struct ntm_store *st,
+                                             const char *author, int64_t seq,
+                                             struct ntm_enrollment *out,
+                                             struct ntm_error *err);
+
+/* new: array of {"key","role","scope","name","org","from_seq",
+ * "revoked_after","head_seq"} for every known device. */
+NTM_EXTERN enum ntm_err ntm_store_devices(struct ntm_store *st, json_t **out,
+                                          struct ntm_error *err);
+
+/* new: array of {"code","name","level","entry"} for units created by
+ * unit.create entries with effect. */
+NTM_EXTERN enum ntm_err ntm_store_units_created(struct ntm_store *st,
+                                                json_t **out,
+                                                struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Records (SPEC.md section 8 JSON shapes) */
+
+struct ntm_record_filter {
+    const char *text;    /* search title, note, unit code/name; ignores case
+                            and diacritics; NULL: all */
+    const char *unit;    /* the unit or below it */
+    const char *org;
+    const char *task;
+    const char *kind;    /* "activity" or "measure" */
+    const char *state;   /* review state: submitted, approved, ... */
+    int conflicts_only;  /* only records with a conflict */
+    int include_deleted; /* also deleted records */
+};
+
+/*
+ * new: array of {"id","kind","unit","org","fields":{...},"deleted",
+ * "conflict","review","heads":[...],"reviews":[...],"author","created_ts",
+ * "updated_ts"} sorted by creation (ts, lc, author, seq).
+ * "reviews" lists the reviews of the current head: {"entry","author",
+ * "state","level","comment","ts"}; level is the reviewer's scope level
+ * ("province", "district", "commune", "hamlet").
+ */
+NTM_EXTERN enum ntm_err ntm_store_records(struct ntm_store *st,
+                                          const struct ntm_record_filter *f,
+                                          json_t **out, struct ntm_error *err);
+
+/* new: one record as above plus "history": [{"entry","author","seq","ts",
+ * "lc","op","valid","status","body"}] in total order. NTM_ENOENT if the
+ * record is not known. id may be a unique prefix of at least 6 chars. */
+NTM_EXTERN enum ntm_err ntm_store_record(struct ntm_store *st, const char *id,
+                                         json_t **out, struct ntm_error *err);
+
+/* new: array of {"id","fields":{"<field>":[{"entry","author","value",
+ * "ts"}...]}} for every record with a conflict. */
+NTM_EXTERN enum ntm_err ntm_store_conflicts(struct ntm_store *st,
+                                            json_t **out,
+                                            struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Audit */
+
+/*
+ * Re-verify every entry held: its bytes against its id, its signature, its
+ * chain links, and its authorization. Streams over the log: memory does not
+ * grow with the number of entries.
+ * new: {"entries","valid","invalid":[{"entry","code"}],"flagged":[{"entry",
+ * "code"}],"forks":[{"author","seq","ids":[...]}]}. Returns NTM_OK even
+ * when it finds problems; the caller reads the report.
+ */
+NTM_EXTERN enum ntm_err ntm_store_verify(struct ntm_store *st, json_t **out,
+                                         struct ntm_error *err);
+
+/* Drop all derived state and recompute it from the log. */
+NTM_EXTERN enum ntm_err ntm_store_rebuild(struct ntm_store *st,
+                                          struct ntm_error *err);
+
+/* new: a canonical text dump of the derived state (records, conflicts,
+ * reviews, devices, units), byte-identical on replicas that hold the same
+ * valid entries. For convergence tests. */
+NTM_EXTERN enum ntm_err ntm_store_dump_state(struct ntm_store *st,
+                                             struct ntm_buf *out,
+                                             struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Text */
+
+/* new: s in Unicode NFC (free with ntm_free); NULL for invalid UTF-8. */
+NTM_EXTERN char *ntm_text_nfc(const char *s);
+/* new: s folded for search: NFC, lower case, Vietnamese diacritics
+ * removed (d-stroke becomes d). NULL for invalid UTF-8. */
+NTM_EXTERN char *ntm_text_fold(const char *s);
+/* Display width of UTF-8 s in terminal columns. */
+NTM_EXTERN size_t ntm_text_width(const char *s);
+
+#endif /* NTM_STORE_H */

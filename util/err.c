@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * err.c - result codes, their messages and SPEC.md wire names, and the
+ * caller-owned struct ntm_error.
+ *
+ * Depends on libc only. Must not call any other ntm module.
+ */
+#include "ntm_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * ntm_strerror() is a switch with no default on purpose, as in curl's
+ * strerror.c: with -Wswitch (in -Wall) and -Werror, adding a code without
+ * a message breaks the build instead of printing "unknown error" to users.
+ */
+const char *
+ntm_strerror(enum ntm_err code)
+{
+    switch (code) {
+    case NTM_OK:
+        return "no error";
+    case NTM_ENOMEM:
+        return "out of memory";
+    case NTM_EINVAL:
+        return "invalid argument";
+    case NTM_EIO:
+        return "input/output error";
+    case NTM_ENOENT:
+        return "not found";
+    case NTM_EEXIST:
+        return "already exists";
+    case NTM_EDB:
+        return "database error";
+    case NTM_EBUSY:
+        return "database is locked by another ntm process";
+    case NTM_EFULL:
+        return "disk full - free some space and try again";
+    case NTM_ECORRUPT:
+        return "database file is damaged";
+    case NTM_EREADONLY:
+        return "storage is read-only";
+    case NTM_ECRYPTO:
+        return "cryptographic operation failed";
+    case NTM_EPASSPHRASE:
+        return "wrong passphrase, or the key file is damaged";
+    case NTM_EBADENTRY:
+        return "entry is not well-formed";
+    case NTM_EBADSIG:
+        return "signature does not match the entry and its author";
+    case NTM_EFORK:
+        return "another entry already holds this author and seq (fork)";
+    case NTM_EGAP:
+        return "entries before this one are missing (gap)";
+    case NTM_EUNKNOWNAUTHOR:
+        return "author is not enrolled";
+    case NTM_EREVOKED:
+        return "author is revoked for this entry";
+    case NTM_EBADBODY:
+        return "operation body is invalid";
+    case NTM_EFORBIDDEN:
+        return "author's role or scope does not allow this";
+    case NTM_ENET:
+        return "cannot reach the server - nothing lost, try again later";
+    case NTM_ETIMEOUT:
+        return "the server did not answer in time - nothing lost, try again "
+               "later";
+    case NTM_ETLS:
+        return "secure connection refused: certificate or pinned key does "
+               "not match";
+    case NTM_EHTTP:
+        return "the server answered with an error";
+    case NTM_EPROTO:
+        return "the server's answer does not follow the protocol";
+    case NTM_ETOOLARGE:
+        return "size limit exceeded";
+    case NTM_EROLLBACK:
+        return "the server went backwards (restored from an old backup?)";
+    case NTM_EROOTKEY:
+        return "the server reports a different root key than the one pinned";
+    case NTM_ESTALE:
+        return "this device's log is behind the server - pull first";
+    case NTM_ECONFIG:
+        return "configuration is invalid";
+    case NTM_EAUTH:
+        return "the server refused the request's authentication";
+    case NTM_ECLOCKSKEW:
+        return "clocks disagree by more than 15 minutes";
+    case NTM_EUSAGE:
+        return "usage error";
+    case NTM_ECONFLICT:
+        return "the record's state does not allow this";
+    case NTM_EUNAVAIL:
+        return "the server is busy - nothing lost, try again later";
+    case NTM_ERR_LAST:
+        break;
+    }
+    return "unknown error";
+}
+
+struct wire_name {
+    enum ntm_err code;
+    const char *name;
+};
+
+static const struct wire_name wire_names[] = {
+    {NTM_EBADENTRY, "bad_entry"},
+    {NTM_EBADSIG, "bad_signature"},
+    {NTM_EFORK, "fork"},
+    {NTM_EGAP, "gap"},
+    {NTM_EUNKNOWNAUTHOR, "unknown_author"},
+    {NTM_EREVOKED, "revoked"},
+    {NTM_EBADBODY, "bad_body"},
+    {NTM_EFORBIDDEN, "forbidden"},
+    {NTM_ETOOLARGE, "too_large"},
+    {NTM_EAUTH, "bad_auth"},
+    {NTM_ECLOCKSKEW, "clock_skew"},
+    {NTM_EINVAL, "bad_request"},
+    {NTM_EUNAVAIL, "unavailable"},
+    {NTM_ENOENT, "not_found"},
+};
+
+const char *
+ntm_err_wire_code(enum ntm_err code)
+{
+    for (size_t i = 0; i < sizeof(wire_names) / sizeof(wire_names[0]); i++)
+        if (wire_names[i].code == code)
+            return wire_names[i].name;
+    return NULL;
+}
+
+enum ntm_err
+ntm_err_from_wire_code(const char *code)
+{
+    if (!code)
+        return NTM_ERR_LAST;
+    for (size_t i = 0; i < sizeof(wire_names) / sizeof(wire_names[0]); i++)
+        if (strcmp(wire_names[i].name, code) == 0)
+            return wire_names[i].code;
+    return NTM_ERR_LAST;
+}
+
+void
+ntm_error_clear(struct ntm_error *err)
+{
+    if (!err)
+        return;
+    err->code = NTM_OK;
+    err->sys_errno = 0;
+    err->http_status = 0;
+    err->msg[0] = '\0';
+}
+
+enum ntm_err
+ntm_error_set(struct ntm_error *err, enum ntm_err code, const char *fmt, ...)
+{
+    if (!err)
+        return code;
+    err->code = code;
+    err->sys_errno = 0;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+    } else {
+        err->msg[0] = '\0';
+    }
+    return code;
+}
+
+enum ntm_err
+ntm_error_set_errno(struct ntm_error *err, enum ntm_err code, int sys,
+                    const char *fmt, ...)
+{
+    if (!err)
+        return code;
+    if (sys == ENOSPC || sys == EDQUOT)
+        code = NTM_EFULL;
+    else if (sys == EROFS)
+        code = NTM_EREADONLY;
+    err->code = code;
+    err->sys_errno = sys;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof(err->msg))
+        snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s",
+                 strerror(sys));
+    return code;
+}
+
+const char *
+ntm_error_text(const struct ntm_error *err)
+{
+    if (!err)
+        return "unknown error";
+    if (err->msg[0])
+        return err->msg;
+    return ntm_strerror(err->code);
+}
