@@ -36,7 +36,7 @@ ntm_calloc(size_t count, size_t n)
         return NULL;
     void *p = ntm_malloc(count * n);
     if (p)
-        memset(p, 0, count * n ? count * n : 1);
+        memset(p, 0, (count * n) != 0 ? count * n : 1);
     return p;
 }
 
