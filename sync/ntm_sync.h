@@ -4,11 +4,235 @@
  * and pulls through it (SPEC.md section 6).
  *
  * Depends on util/, crypto/ and store/; libmicrohttpd for the server,
- * libcurl for the client.
+ * libcurl for the client. Neither side ever prints: the server reports one
+ * line per request through a log callback, the client reports progress
+ * through a progress callback.
+ *
+ * Sync state lives in the device store's settings (ntm_store_meta_*), under
+ * keys prefixed "sync.":
+ *   sync.server        base URL, e.g. "https://10.0.0.2:8443"
+ *   sync.cacert        path of a PEM CA bundle to trust (optional)
+ *   sync.pin           "sha256//<b64>" public key pin (optional)
+ *   sync.cursor        last server gseq applied by a pull
+ *   sync.server_gseq   highest server gseq this device has seen (rollback
+ *                      detection)
+ *   sync.last_push_ms  sync.last_pull_ms   wall clock of the last success
+ *   sync.clock_offset_ms  correction learnt from a 401 clock_skew answer
+ *
+ * TLS trust. A device trusts its server in one of three ways:
+ *   - the system CA store (default);
+ *   - --cacert F: only the CAs in F;
+ *   - --pin sha256//B64 alone ("pin-only mode"): certificate chain and host
+ *     name are NOT checked, but the server's public key MUST hash to the
+ *     pin. This is the mode for rural devices whose clock is wrong: a
+ *     certificate "not yet valid" or "expired" by the device's clock does
+ *     not matter, while a man in the middle still cannot present the pinned
+ *     key. With --cacert and --pin together, both are required.
+ * Whatever the mode, entries are verified locally: the server (or a man in
+ * the middle) can drop or delay entries, never forge them.
  */
 #ifndef NTM_SYNC_H
 #define NTM_SYNC_H
 
+#include <jansson.h>
+
 #include "ntm_store.h"
+
+#define NTM_SYNC_DEFAULT_MAX_BATCH 500        /* entries per push batch */
+#define NTM_SYNC_DEFAULT_MAX_BODY  (8u << 20) /* request body cap, bytes */
+#define NTM_SYNC_DEFAULT_PAGE      1000       /* entries per pull page */
+#define NTM_SYNC_MAX_PAGE          5000       /* largest page a server gives */
+#define NTM_SYNC_CLOCK_SKEW_MS     (15 * 60 * 1000) /* SPEC 6: 15 minutes */
+
+/* ------------------------------------------------------------------ */
+/* Request authentication (SPEC.md section 6) */
+
+/*
+ * Build the value of the Authorization header for a request:
+ * "NTM-Ed25519 key=<author>,ts=<ts_ms>,sig=<b64>" where sig signs
+ * "ntm-req-v1\n<METHOD>\n<path and query>\n<ts>\n<hex BLAKE2b-256 of body>".
+ * body is the request body exactly as sent (after gzip), may be NULL when
+ * len is 0. out is appended to.
+ */
+NTM_EXTERN enum ntm_err
+ntm_sync_auth_header(struct ntm_buf *out, const struct ntm_key *key,
+                     const char *method, const char *path_and_query,
+                     int64_t ts_ms, const void *body, size_t len);
+
+/*
+ * Check an Authorization header value against a request. On NTM_OK,
+ * author gets the key's author id and *ts_ms the signed time.
+ * Errors: NTM_EAUTH (malformed, or bad signature), NTM_ECLOCKSKEW (ts more
+ * than NTM_SYNC_CLOCK_SKEW_MS from now_ms; the signature was valid).
+ */
+NTM_EXTERN enum ntm_err
+ntm_sync_auth_verify(const char *header, const char *method,
+                     const char *path_and_query, const void *body, size_t len,
+                     int64_t now_ms, char author[NTM_HEX_ID_LEN + 1],
+                     int64_t *ts_ms, struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Server */
+
+/* Called with one line (no newline) per request and for start/stop
+ * notices; ud is ntm_server_opts.log_ud. Called from server threads,
+ * concurrently: the function must be thread-safe. */
+typedef void (*ntm_log_fn)(void *ud, const char *line);
+
+struct ntm_server_opts {
+    const char *db_path;     /* the server's store; created when missing */
+    const char *listen;      /* "ADDR:PORT", "[ADDR6]:PORT"; port 0 picks one */
+    const char *tls_cert;    /* PEM certificate chain file, or NULL */
+    const char *tls_key;     /* PEM private key file, or NULL; without both,
+                                plain HTTP, refused unless ADDR is loopback */
+    const char *root_key;    /* root author id hex; NULL: the store's pinned
+                                root (a given one is pinned in the store) */
+    unsigned threads;        /* thread pool size; 0: number of CPUs */
+    unsigned conn_limit;     /* global connection limit; 0: 512 */
+    unsigned per_ip_limit;   /* connections per client IP; 0: 32 */
+    unsigned conn_timeout_s; /* idle connection timeout; 0: 15 */
+    unsigned request_deadline_s; /* whole request (body upload); 0: 60 */
+    size_t max_body;             /* request body cap (as sent and inflated);
+                                    0: NTM_SYNC_DEFAULT_MAX_BODY */
+    unsigned max_batch;    /* lines per push; 0: NTM_SYNC_DEFAULT_MAX_BATCH */
+    unsigned max_inflight; /* requests served at once before 429; 0: 256 */
+    ntm_log_fn log;        /* request log; NULL: lines go to stderr */
+    void *log_ud;
+};
+
+struct ntm_server; /* opaque */
+
+/*
+ * new: a running server (its own threads). Opens the store, runs PRAGMA
+ * quick_check, pins root_key, loads the TLS files and starts listening.
+ * Stop it with ntm_server_stop.
+ * Errors: NTM_EINVAL (bad listen address, plain HTTP on a non-loopback
+ * address, no root key), NTM_EIO (TLS files), NTM_ECORRUPT, NTM_EROOTKEY,
+ * NTM_ENET (cannot bind), store errors.
+ */
+NTM_EXTERN enum ntm_err ntm_server_start(struct ntm_server **out,
+                                         const struct ntm_server_opts *o,
+                                         struct ntm_error *err);
+
+/* The TCP port the server listens on (useful after port 0). */
+NTM_EXTERN unsigned ntm_server_port(const struct ntm_server *srv);
+
+/* Graceful stop: refuse new requests (503), let in-flight ones (a push
+ * batch being committed) finish, close the stores and free srv. NULL is a
+ * no-op. */
+NTM_EXTERN void ntm_server_stop(struct ntm_server *srv);
+
+/*
+ * Start a server and serve until SIGTERM or SIGINT, then stop gracefully.
+ * Blocks those signals in the calling thread (and so in the server's
+ * threads). Returns NTM_OK after a clean stop.
+ */
+NTM_EXTERN enum ntm_err ntm_server_run(const struct ntm_server_opts *o,
+                                       struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Client */
+
+/* Progress: what is "entries sent" (push) or "entries received" (pull),
+ * done so far and total (0 when unknown). */
+typedef void (*ntm_progress_fn)(void *ud, const char *what, int64_t done,
+                                int64_t total);
+
+struct ntm_client_opts {
+    const char *url;        /* base URL; NULL: the store's sync.server */
+    const char *cacert;     /* NULL: the store's sync.cacert (if any) */
+    const char *pin;        /* NULL: the store's sync.pin (if any) */
+    int max_attempts;       /* per request, with backoff; 0: 5 (env
+                               NTM_SYNC_ATTEMPTS overrides the default) */
+    long retry_base_ms;     /* first backoff; 0: 500 (env NTM_SYNC_RETRY_MS) */
+    long connect_timeout_s; /* 0: 15 */
+    long low_speed_time_s;  /* abort below 100 B/s for this long; 0: 30 */
+    size_t max_response;    /* response cap, bytes; 0: 64 MiB */
+    unsigned max_batch;     /* push batch; 0: the server's max_batch */
+    unsigned page;          /* pull page; 0: NTM_SYNC_DEFAULT_PAGE */
+    ntm_progress_fn progress;
+    void *progress_ud;
+};
+
+/*
+ * GET /v1/info (no authentication). new: *info, the server's JSON answer
+ * (json_decref). o->url is required here.
+ * Errors: NTM_ENET, NTM_ETIMEOUT, NTM_ETLS (certificate or pin refused),
+ * NTM_EHTTP, NTM_EPROTO (not an ntm server), NTM_EINVAL (bad URL).
+ */
+NTM_EXTERN enum ntm_err ntm_client_info(const struct ntm_client_opts *o,
+                                        json_t **info, struct ntm_error *err);
+
+/*
+ * What `ntm init --server URL [--cacert F | --pin P]` does: fetch
+ * /v1/info from o->url with o's trust settings, pin the server's root key
+ * in st (NTM_EROOTKEY when st already pins another one), and save
+ * sync.server, sync.cacert and sync.pin in st. root gets the root key
+ * (author id hex) and fingerprint a short form to show the user
+ * ("ab12 cd34 ... " groups of the first 16 hex digits).
+ */
+NTM_EXTERN enum ntm_err ntm_client_setup(struct ntm_store *st,
+                                         const struct ntm_client_opts *o,
+                                         char root[NTM_HEX_ID_LEN + 1],
+                                         char fingerprint[40],
+                                         struct ntm_error *err);
+
+struct ntm_push_result {
+    int64_t sent;       /* entry lines sent */
+    int64_t accepted;   /* new entries the server took (flagged included) */
+    int64_t duplicates; /* entries the server already held */
+    int64_t batches;
+    json_t *flagged;  /* new: [{"author","seq","code","message"}] */
+    json_t *rejected; /* new: [{"author","seq","code","message"}] */
+};
+
+/* Free what a result holds and zero it. */
+NTM_EXTERN void ntm_push_result_release(struct ntm_push_result *r);
+
+/*
+ * Push every entry the server lacks: compare GET /v1/heads with the local
+ * heads, then POST the missing entries (own and relayed, in local arrival
+ * order, so each author's in seq order and enrollments before what they
+ * cover) in batches. Each batch's answer updates the peer heads, so a push
+ * killed at any instant and run again sends only what is still missing;
+ * the server treats re-sent entries as duplicates.
+ * o may be NULL (all from the store). res is filled even on failure (what
+ * was done before it).
+ * Returns NTM_OK even when the server rejected lines (see res->rejected).
+ * Errors: NTM_ENET / NTM_ETIMEOUT / NTM_EUNAVAIL after the retries (nothing
+ * lost: try again later), NTM_ETLS, NTM_EROOTKEY (server reports another
+ * root key), NTM_EROLLBACK (server holds less than it acknowledged),
+ * NTM_EAUTH / NTM_EUNKNOWNAUTHOR / NTM_EREVOKED (refused request),
+ * NTM_ECONFIG (no server configured), store errors.
+ */
+NTM_EXTERN enum ntm_err ntm_client_push(struct ntm_store *st,
+                                        const struct ntm_key *key,
+                                        const struct ntm_client_opts *o,
+                                        struct ntm_push_result *res,
+                                        struct ntm_error *err);
+
+struct ntm_pull_result {
+    int64_t received;     /* entry lines received */
+    int64_t applied;      /* new in the log */
+    int64_t invalid;      /* refused by local validation (not applied) */
+    int64_t after;        /* the cursor after the pull */
+    int64_t own_restored; /* own entries pulled back (restored backup) */
+};
+
+/*
+ * Pull from the stored cursor: page through GET /v1/entries; each page is
+ * validated locally (NTM_SOURCE_PULL), applied and the cursor advanced in
+ * ONE store transaction, so a pull killed at any instant loses nothing and
+ * applies no half page. When the server holds more of this device's own
+ * chain than the store (a restored backup), those entries are pulled back
+ * first (GET /v1/entries?author=<own id>).
+ * Errors: as ntm_client_push; NTM_EROLLBACK when the server's last gseq
+ * or a head is lower than what it acknowledged before.
+ */
+NTM_EXTERN enum ntm_err ntm_client_pull(struct ntm_store *st,
+                                        const struct ntm_key *key,
+                                        const struct ntm_client_opts *o,
+                                        struct ntm_pull_result *res,
+                                        struct ntm_error *err);
 
 #endif /* NTM_SYNC_H */
