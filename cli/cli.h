@@ -26,12 +26,13 @@
 #define NEED_KEY     (1u << 1) /* load HOME/key (asks the passphrase) */
 #define NEED_PLAN    (1u << 2) /* load the plan and unit tree */
 #define NEED_NO_HOME (1u << 3) /* runs without an initialised home */
+/* With NEED_NO_HOME, NEED_STORE opens the store only when it exists. */
 
 struct cli_ctx {
-    const char *home;      /* the home folder (--home, NTM_HOME, XDG) */
-    int json;              /* --json */
-    int quiet;             /* --quiet */
-    const char *lang;      /* "vi" or "en" */
+    const char *home;        /* the home folder (--home, NTM_HOME, XDG) */
+    int json;                /* --json */
+    int quiet;               /* --quiet */
+    const char *lang;        /* "vi" or "en" */
     struct ntm_store *store; /* opened when NEED_STORE */
     struct ntm_key *key;     /* loaded when NEED_KEY */
     struct ntm_plan *plan;   /* loaded when NEED_PLAN */
@@ -46,11 +47,9 @@ typedef int (*cli_cmd_fn)(int argc, char **argv, struct cli_ctx *ctx);
 /* "ntm: error: ..." on stderr, always printed. */
 void cli_error(const char *fmt, ...) NTM_PRINTF(1, 2);
 /* "ntm: warning: ..." on stderr unless --quiet. */
-void cli_warn(const struct cli_ctx *ctx, const char *fmt, ...)
-    NTM_PRINTF(2, 3);
+void cli_warn(const struct cli_ctx *ctx, const char *fmt, ...) NTM_PRINTF(2, 3);
 /* Plain note on stderr unless --quiet (progress, hints). */
-void cli_note(const struct cli_ctx *ctx, const char *fmt, ...)
-    NTM_PRINTF(2, 3);
+void cli_note(const struct cli_ctx *ctx, const char *fmt, ...) NTM_PRINTF(2, 3);
 /* Usage error for command cmd: prints the message and the hint
  * "run 'ntm <cmd> --help'"; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) NTM_PRINTF(2, 3);
@@ -87,7 +86,10 @@ struct cli_option {
     const char *help; /* one line */
 };
 
-#define CLI_OPT_END_MARK {CLI_OPT_END, NULL, NULL, NULL, NULL}
+#define CLI_OPT_END_MARK                                                       \
+    {                                                                          \
+        CLI_OPT_END, NULL, NULL, NULL, NULL                                    \
+    }
 
 /*
  * The man-page-style help of a command (NAME, SYNOPSIS, DESCRIPTION,
@@ -129,6 +131,36 @@ char *cli_home_path(const struct cli_ctx *ctx, const char *name);
 
 /* Whether stderr is a terminal and not --quiet (for progress bars). */
 int cli_progress_enabled(const struct cli_ctx *ctx);
+
+/* Load this device's key into ctx->key when not loaded yet (the
+ * dispatcher does it for NEED_KEY commands; a command that needs the key
+ * for one sub-command only calls this). Asks the passphrase when the key
+ * file is sealed. Returns EXIT_OK or an exit code, the error printed. */
+int cli_need_key(struct cli_ctx *ctx);
+
+/* Read a passphrase from the terminal without echo. 0 on success, -1 when
+ * there is no terminal or reading failed. The caller wipes buf. */
+int cli_read_passphrase(const char *prompt, char *buf, size_t size);
+
+/* Input checks shared by the record commands; 1 when s is valid. */
+int cli_valid_date(const char *s);   /* a real calendar date YYYY-MM-DD */
+int cli_valid_qty(const char *s);    /* ^[0-9]{1,12}(\.[0-9]{1,3})?$ */
+int cli_valid_period(const char *s); /* YYYY or YYYY-MM */
+/* Check the value of one record field given on the command line (date,
+ * qty, period, people, amount_vnd, num, den); prints a usage error for cmd
+ * and returns 0 when it is invalid. Other fields are accepted as text. */
+int cli_check_field(const char *cmd, const char *field, const json_t *value);
+
+/*
+ * Find a record by id or unique prefix: full receives the whole id and
+ * *rec (may be NULL) a new reference to the record JSON of
+ * ntm_store_record. Returns EXIT_OK or an exit code, the error printed.
+ */
+int cli_find_record(struct cli_ctx *ctx, const char *cmd, const char *id,
+                    char full[NTM_RECORD_ID_LEN + 1], json_t **rec);
+
+/* Format ms since the epoch as "YYYY-MM-DD HH:MM:SS" UTC into out. */
+void cli_format_time(int64_t ms, char out[32]);
 
 /* Commands, one file each: cli/cmd_<name>.c */
 int cmd_init(int argc, char **argv, struct cli_ctx *ctx);

@@ -1,11 +1,473 @@
 /* SPDX-License-Identifier: MIT */
-/* main.c - placeholder dispatcher, replaced by the real one. */
+/*
+ * main.c - the ntm tool's entry point and dispatcher (curl tool_main.c,
+ * git builtin table). main() stays tiny: it makes sure fds 0-2 are open,
+ * ignores SIGPIPE, initialises libntm, reads the global options, and runs
+ * one command from the static table. The dispatcher, not the commands,
+ * opens the store, loads the key and the plan, as the table's NEED_ flags
+ * say, and releases them afterwards.
+ *
+ * Uses only the public libntm headers (ntm.h) and libc.
+ */
 #include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cli_cmd {
+    const char *name;
+    cli_cmd_fn fn;
+    unsigned flags;
+    const char *summary;
+};
+
+static const struct cli_cmd commands[] = {
+    {"init", cmd_init, NEED_NO_HOME, "make the home, the key and the store"},
+    {"whoami", cmd_whoami, NEED_STORE | NEED_PLAN,
+     "this device's author id, role, scope and enrollment"},
+    {"key", cmd_key, NEED_STORE | NEED_KEY, "export the public key"},
+    {"admin", cmd_admin, NEED_STORE | NEED_KEY | NEED_PLAN,
+     "enroll or revoke devices, create units"},
+    {"record", cmd_record, NEED_STORE | NEED_KEY | NEED_PLAN,
+     "record an activity or a measure"},
+    {"edit", cmd_edit, NEED_STORE | NEED_KEY | NEED_PLAN, "change a record"},
+    {"delete", cmd_delete, NEED_STORE | NEED_KEY, "delete a record"},
+    {"list", cmd_list, NEED_STORE | NEED_PLAN, "list and search records"},
+    {"show", cmd_show, NEED_STORE | NEED_PLAN, "show a record and its history"},
+    {"conflicts", cmd_conflicts, NEED_STORE, "list conflicting fields"},
+    {"resolve", cmd_resolve, NEED_STORE | NEED_KEY | NEED_PLAN,
+     "resolve a record's conflicts"},
+    {"review", cmd_review, NEED_STORE | NEED_KEY,
+     "approve, reject or flag a record"},
+    {"verify", cmd_verify, NEED_STORE,
+     "re-verify every entry, chain and authorization"},
+    {"bundle", cmd_bundle, NEED_STORE,
+     "export or import a bundle file (offline exchange)"},
+    {"push", cmd_push, NEED_STORE | NEED_KEY, "send new entries to the server"},
+    {"pull", cmd_pull, NEED_STORE | NEED_KEY, "fetch new entries"},
+    {"sync", cmd_sync, NEED_STORE | NEED_KEY, "push, then pull"},
+    {"status", cmd_status, NEED_STORE, "unpushed entries, last sync"},
+    {"serve", cmd_serve, NEED_STORE, "run the central endpoint"},
+    {"report", cmd_report, NEED_STORE | NEED_PLAN, "progress against the plan"},
+    {"plan", cmd_plan, NEED_PLAN | NEED_NO_HOME,
+     "the plan's organizations, tasks and targets"},
+    {"units", cmd_units, NEED_STORE | NEED_PLAN | NEED_NO_HOME,
+     "the unit tree"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char usage_text[] =
+    "usage: ntm [--home <dir>] [--json] [--quiet] [--lang (vi | en)]\n"
+    "           <command> [<args>]\n"
+    "       ntm (--version | --help)\n";
+
+static void
+print_usage(FILE *out)
+{
+    fputs(usage_text, out);
+    fputs("\ncommands:\n", out);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "    %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nglobal options:\n"
+          "    --home <dir>   the home (env NTM_HOME; default "
+          "$XDG_DATA_HOME/ntm)\n"
+          "    --json         machine-readable output on stdout\n"
+          "    --quiet        no notes or warnings on stderr\n"
+          "    --lang <l>     vi or en (default from LANG)\n"
+          "\nexit status: 0 ok, 1 failure, 2 usage, 3 verification failed,\n"
+          "4 server unreachable, 5 entries rejected.\n"
+          "Run 'ntm <command> --help' for a command's manual.\n",
+          out);
+}
+
+/* Make sure fds 0-2 are open so that no file we open lands on them. */
+static int
+check_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd != fd)
+            return -1;
+    }
+    return 0;
+}
+
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32)
+        return 99;
+    size_t d[33][33];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+static int
+unknown_command(const char *name)
+{
+    cli_error("'%s' is not an ntm command", name);
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        size_t d = edit_distance(name, commands[i].name);
+        if (!strncmp(name, commands[i].name, strlen(name)) && *name)
+            d = 1;
+        if (d < best_d) {
+            best_d = d;
+            best = commands[i].name;
+        }
+    }
+    if (best)
+        fprintf(stderr, "hint: did you mean 'ntm %s'?\n", best);
+    fputs("hint: run 'ntm --help' for the list of commands\n", stderr);
+    return EXIT_USAGE;
+}
+
+static const char *
+lang_from_env(void)
+{
+    const char *vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return !strncmp(v, "vi", 2) ? "vi" : "en";
+    }
+    return "en";
+}
+
+/*
+ * Take a global option at argv[*i] into ctx; returns 1 when it was one, 0
+ * when not, -1 on a usage error (printed).
+ */
+static int
+take_global(int argc, char **argv, int *i, struct cli_ctx *ctx)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "--json")) {
+        ctx->json = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--quiet")) {
+        ctx->quiet = 1;
+        return 1;
+    }
+    const char *names[] = {"--home", "--lang"};
+    for (size_t k = 0; k < 2; k++) {
+        size_t n = strlen(names[k]);
+        const char *value;
+        if (!strncmp(a, names[k], n) && a[n] == '=') {
+            value = a + n + 1;
+        } else if (!strcmp(a, names[k])) {
+            if (*i + 1 >= argc) {
+                cli_usage_error(NULL, "option '%s' needs a value", a);
+                return -1;
+            }
+            value = argv[++*i];
+        } else {
+            continue;
+        }
+        if (k == 0) {
+            if (!*value) {
+                cli_usage_error(NULL, "option '--home' needs a folder");
+                return -1;
+            }
+            ctx->home = value;
+        } else if (!strcmp(value, "vi") || !strcmp(value, "en")) {
+            ctx->lang = value;
+        } else {
+            cli_usage_error(NULL, "unknown language '%s': use vi or en", value);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* The default home; new (ntm_free). */
+static char *
+default_home(void)
+{
+    struct ntm_buf b = NTM_BUF_INIT;
+    const char *env = getenv("NTM_HOME");
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    enum ntm_err rc;
+    if (env && *env)
+        rc = ntm_buf_adds(&b, env);
+    else if (xdg && *xdg == '/')
+        rc = ntm_buf_addf(&b, "%s/ntm", xdg);
+    else if (home && *home)
+        rc = ntm_buf_addf(&b, "%s/.local/share/ntm", home);
+    else
+        rc = NTM_ENOENT;
+    if (rc != NTM_OK) {
+        ntm_buf_release(&b);
+        return NULL;
+    }
+    return ntm_buf_detach(&b, NULL);
+}
+
+int
+cli_need_key(struct cli_ctx *ctx)
+{
+    if (ctx->key)
+        return EXIT_OK;
+    struct ntm_error err = {0};
+    char *path = cli_home_path(ctx, "key");
+    char pass[1024];
+    const char *passphrase = NULL;
+    int sealed = 0;
+    int code = EXIT_OK;
+    if (!path) {
+        cli_error("cannot load the key: out of memory");
+        return EXIT_FAIL;
+    }
+    if (access(path, F_OK) != 0) {
+        cli_error("no key in '%s': run 'ntm init' first (or give the right "
+                  "--home)",
+                  ctx->home);
+        code = EXIT_FAIL;
+        goto out;
+    }
+    if (ntm_key_file_is_sealed(path, &sealed, &err) != NTM_OK) {
+        code = cli_fail(&err, "cannot read the key file");
+        goto out;
+    }
+    if (sealed) {
+        const char *env = getenv("NTM_PASSPHRASE");
+        if (env) {
+            passphrase = env;
+        } else if (cli_read_passphrase("passphrase for the ntm key: ", pass,
+                                       sizeof(pass)) == 0) {
+            passphrase = pass;
+        } else {
+            cli_error("the key '%s' is sealed with a passphrase and there is "
+                      "no terminal to ask it: set NTM_PASSPHRASE",
+                      path);
+            code = EXIT_FAIL;
+            goto out;
+        }
+    }
+    if (ntm_key_load(&ctx->key, path, passphrase, &err) != NTM_OK) {
+        if (err.code == NTM_EPASSPHRASE)
+            cli_error("cannot unlock the key '%s': wrong passphrase, or the "
+                      "key file is damaged",
+                      path);
+        else
+            code = cli_fail(&err, "cannot load the key");
+        code = code ? code : EXIT_FAIL;
+        goto out;
+    }
+    ntm_key_author(ctx->key, ctx->author);
+out:
+    ntm_memzero(pass, sizeof(pass));
+    ntm_free(path);
+    return code;
+}
+
+/* Read the author id from HOME/config.json, when written by init. */
+static void
+author_from_config(struct cli_ctx *ctx)
+{
+    char *path = cli_home_path(ctx, "config.json");
+    if (!path)
+        return;
+    json_t *cfg = json_load_file(path, 0, NULL);
+    const char *a = json_string_value(json_object_get(cfg, "author"));
+    if (a && strlen(a) == NTM_HEX_ID_LEN && ntm_is_lower_hex(a, NTM_HEX_ID_LEN))
+        memcpy(ctx->author, a, NTM_HEX_ID_LEN + 1);
+    json_decref(cfg);
+    ntm_free(path);
+}
+
+static int
+wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return 0;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    }
+    return 0;
+}
+
+static int
+prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
+{
+    struct ntm_error err = {0};
+    int code = EXIT_OK;
+    char *db = cli_home_path(ctx, "ntm.db");
+    if (!db) {
+        cli_error("cannot prepare the command: out of memory");
+        return EXIT_FAIL;
+    }
+    int have_db = access(db, F_OK) == 0;
+    if (!have_db && !(c->flags & NEED_NO_HOME)) {
+        cli_error("'%s' is not an ntm home: run 'ntm init' first (or give "
+                  "--home DIR)",
+                  ctx->home);
+        code = EXIT_FAIL;
+        goto out;
+    }
+    if ((c->flags & NEED_STORE) && have_db) {
+        if (ntm_store_open(&ctx->store, db, 0, &err) != NTM_OK) {
+            struct ntm_buf what = NTM_BUF_INIT;
+            ntm_buf_addf(&what, "cannot open the store '%s'", db);
+            code = cli_fail(&err, ntm_buf_str(&what));
+            ntm_buf_release(&what);
+            goto out;
+        }
+    }
+    if (have_db)
+        author_from_config(ctx);
+    if (c->flags & NEED_KEY) {
+        code = cli_need_key(ctx);
+        if (code != EXIT_OK)
+            goto out;
+    }
+    if (c->flags & NEED_PLAN) {
+        if (ntm_plan_load(&ctx->plan, NULL, &err) != NTM_OK) {
+            code = cli_fail(&err, "cannot load the plan");
+            goto out;
+        }
+    }
+out:
+    ntm_free(db);
+    return code;
+}
+
+static int
+run(int argc, char **argv)
+{
+    struct cli_ctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.lang = lang_from_env();
+    char *home_buf = NULL;
+    int i = 1;
+    int code;
+
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        int t = take_global(argc, argv, &i, &ctx);
+        if (t < 0)
+            return EXIT_USAGE;
+        if (t)
+            continue;
+        if (!strcmp(a, "--version")) {
+            printf("ntm %s\n", NTM_VERSION);
+            return EXIT_OK;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            print_usage(stdout);
+            return EXIT_OK;
+        }
+        return cli_usage_error(NULL, "unknown option '%s'", a);
+    }
+    if (i >= argc) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[i];
+    static char help_opt[] = "--help";
+    char *help_argv[3];
+    if (!strcmp(name, "help")) {
+        if (i + 1 >= argc) {
+            print_usage(stdout);
+            return EXIT_OK;
+        }
+        /* "ntm help CMD" is "ntm CMD --help". */
+        help_argv[0] = argv[i + 1];
+        help_argv[1] = help_opt;
+        help_argv[2] = NULL;
+        argv = help_argv;
+        argc = 2;
+        i = 0;
+        name = argv[0];
+    }
+    const struct cli_cmd *c = NULL;
+    for (size_t k = 0; k < NCOMMANDS; k++)
+        if (!strcmp(commands[k].name, name))
+            c = &commands[k];
+    if (!c)
+        return unknown_command(name);
+
+    /* Global options may also follow the command; take them out. */
+    char **cargv = argv + i;
+    int cargc = argc - i;
+    int n = 1;
+    for (int k = 1; k < cargc; k++) {
+        if (!strcmp(cargv[k], "--")) {
+            while (k < cargc)
+                cargv[n++] = cargv[k++];
+            break;
+        }
+        int t = take_global(cargc, cargv, &k, &ctx);
+        if (t < 0)
+            return EXIT_USAGE;
+        if (!t)
+            cargv[n++] = cargv[k];
+    }
+    cargc = n;
+    cargv[cargc] = NULL;
+
+    if (!ctx.home) {
+        home_buf = default_home();
+        if (!home_buf) {
+            cli_error("cannot find a home folder: give --home DIR or set "
+                      "NTM_HOME");
+            return EXIT_FAIL;
+        }
+        ctx.home = home_buf;
+    }
+
+    if (wants_help(cargc, cargv))
+        code = c->fn(cargc, cargv, &ctx);
+    else if ((code = prepare(c, &ctx)) == EXIT_OK)
+        code = c->fn(cargc, cargv, &ctx);
+
+    ntm_plan_free(ctx.plan);
+    ntm_key_free(ctx.key);
+    ntm_store_close(ctx.store);
+    ntm_free(home_buf);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write the output: %s", strerror(errno));
+        if (code == EXIT_OK)
+            code = EXIT_FAIL;
+    }
+    return code;
+}
 
 int
 main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return ntm_global_init() == NTM_OK ? 0 : 1;
+    if (check_std_fds() != 0)
+        return EXIT_FAIL;
+    signal(SIGPIPE, SIG_IGN);
+    if (ntm_global_init() != NTM_OK) {
+        cli_error("cannot initialise the ntm library (libsodium or SQLite "
+                  "failed to start)");
+        return EXIT_FAIL;
+    }
+    return run(argc, argv);
 }
