@@ -55,9 +55,19 @@ NTM_EXTERN enum ntm_err ntm_key_load(struct ntm_key **out, const char *path,
                                      const char *passphrase,
                                      struct ntm_error *err);
 
-/* Whether the key file at path is sealed with a passphrase (*sealed). */
+/* Whether the key file at path is sealed with a passphrase (*sealed: 1
+ * sealed, 0 not). Reads only the header: no passphrase, no Argon2 work.
+ * Errors as ntm_key_load's file checks. */
 NTM_EXTERN enum ntm_err ntm_key_file_is_sealed(const char *path, int *sealed,
                                                struct ntm_error *err);
+
+/* The public key stored in the key file at path, without unsealing it (for
+ * `whoami`-like uses that need no passphrase). The header checks of
+ * ntm_key_load apply (magic, version, key id); the secret part is not
+ * checked, so use ntm_key_load before trusting the file for signing. */
+NTM_EXTERN enum ntm_err
+ntm_key_file_public(const char *path, unsigned char pk[NTM_PUBLICKEY_BYTES],
+                    struct ntm_error *err);
 
 /* Wipes and frees the key. NULL is a no-op. */
 NTM_EXTERN void ntm_key_free(struct ntm_key *key);
@@ -79,9 +89,9 @@ NTM_EXTERN enum ntm_err ntm_key_sign(const struct ntm_key *key,
 
 /* NTM_OK when sig is a valid signature of msg by pk, else NTM_EBADSIG.
  * libsodium's strict checks apply (non-canonical S, small-order keys). */
-NTM_EXTERN enum ntm_err ntm_sign_verify(
-    const unsigned char sig[NTM_SIGNATURE_BYTES], const void *msg, size_t len,
-    const unsigned char pk[NTM_PUBLICKEY_BYTES]);
+NTM_EXTERN enum ntm_err
+ntm_sign_verify(const unsigned char sig[NTM_SIGNATURE_BYTES], const void *msg,
+                size_t len, const unsigned char pk[NTM_PUBLICKEY_BYTES]);
 
 /* BLAKE2b-256 of msg, no key (entry ids, request body hashes). */
 NTM_EXTERN void ntm_hash(unsigned char out[NTM_HASH_BYTES], const void *msg,

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * encode.c - hex and base64 for keys, ids and signatures.
+ *
+ * Decoders are strict: they accept exactly one spelling of each value
+ * (base64: RFC 4648 section 4 alphabet with '=' padding and zero unused
+ * bits; hex: exactly 2n digits) so that two different strings never carry
+ * the same key or signature. Built on libsodium's constant-time codecs.
+ * Depends on util/ and libsodium only.
+ */
+#include "crypto_int.h"
+
+#include <sodium.h>
+
+#define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
+
+void
+ntm_hex_encode(char *out, const unsigned char *in, size_t n)
+{
+    sodium_bin2hex(out, 2 * n + 1, in, n);
+}
+
+static int
+is_hex_digit(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+           (c >= 'A' && c <= 'F');
+}
+
+enum ntm_err
+ntm_hex_decode(unsigned char *out, size_t outlen, const char *hex,
+               size_t hexlen)
+{
+    if (outlen > SIZE_MAX / 2 || hexlen != 2 * outlen)
+        return NTM_EINVAL;
+    for (size_t i = 0; i < hexlen; i++)
+        if (!is_hex_digit(hex[i]))
+            return NTM_EINVAL;
+    size_t got = 0;
+    const char *end = NULL;
+    if (sodium_hex2bin(out, outlen, hex, hexlen, NULL, &got, &end) != 0 ||
+        got != outlen || end != hex + hexlen)
+        return NTM_EINVAL;
+    return NTM_OK;
+}
+
+int
+ntm_is_lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    /* Every s[i] above was a digit, so s[n] exists: s is a string. */
+    return s[n] == '\0';
+}
+
+size_t
+ntm_b64_encoded_len(size_t n)
+{
+    return sodium_base64_ENCODED_LEN(n, B64_VARIANT);
+}
+
+void
+ntm_b64_encode(char *out, const unsigned char *in, size_t n)
+{
+    sodium_bin2base64(out, ntm_b64_encoded_len(n), in, n, B64_VARIANT);
+}
+
+enum ntm_err
+ntm_b64_decode(unsigned char *out, size_t outcap, size_t *outlen,
+               const char *b64, size_t b64len)
+{
+    size_t got = 0;
+    const char *end = NULL;
+    *outlen = 0;
+    if (b64len % 4 != 0)
+        return NTM_EINVAL;
+    if (sodium_base642bin(out, outcap, b64, b64len, NULL, &got, &end,
+                          B64_VARIANT) != 0 ||
+        end != b64 + b64len)
+        return NTM_EINVAL;
+    *outlen = got;
+    return NTM_OK;
+}
