@@ -1,15 +1,386 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_init.c - ntm init (placeholder until the command lands).
+ * cmd_init.c - ntm init: make a home (0700) holding a new key, an empty
+ * store and config.json, and pin the root key (this device with --root, a
+ * given key with --root-key, or the server's with --server).
+ *
+ * An existing home is never overwritten without --force; with --force its
+ * files are moved aside (name.bak-<ms>), never deleted. When init fails
+ * half-way, the files it created are removed so that it can be rerun.
  */
 #include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct cli_help help = {
+    "ntm init - make this device's home: key, store and root key",
+    "ntm init [--server <url>] [--cacert <file> | --pin sha256//<b64>]\n"
+    "         [--name <name>] [--root-key <hex> | --root] [--no-passphrase]\n"
+    "         [--force]",
+    "Creates the home folder (--home, NTM_HOME, or $XDG_DATA_HOME/ntm) with\n"
+    "mode 0700, a new Ed25519 key sealed with a passphrase (NTM_PASSPHRASE,\n"
+    "or asked twice on the terminal), the store ntm.db and config.json.\n"
+    "\n"
+    "The root key (the provincial admin's key) is pinned here: --root makes\n"
+    "this device the root admin, --root-key pins a given key, and --server\n"
+    "fetches it from the server's /v1/info (when the server cannot be\n"
+    "reached, it is pinned at the first sync). The author id printed at\n"
+    "the end is what an admin needs to enroll this device.",
+    NULL,
+    "ntm --home /srv/ntm-admin init --root --name \"MTTQ tinh Tay Ninh\"\n"
+    "NTM_PASSPHRASE=... ntm init --server https://ntm.example.vn:8443 \\\n"
+    "    --pin sha256//3q2+7w== --name \"Ap Thanh Hoa\""};
+
+/* Files of a home, moved aside by --force. */
+static const char *const home_files[] = {"ntm.db", "ntm.db-wal", "ntm.db-shm",
+                                         "key", "config.json"};
+
+static int
+path_exists(const char *home, const char *name)
+{
+    struct ntm_buf b = NTM_BUF_INIT;
+    ntm_buf_addf(&b, "%s/%s", home, name);
+    int ok = access(ntm_buf_str(&b), F_OK) == 0;
+    ntm_buf_release(&b);
+    return ok;
+}
+
+static int
+move_aside(struct cli_ctx *ctx)
+{
+    int64_t now = ntm_now_ms();
+    for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++) {
+        if (!path_exists(ctx->home, home_files[i]))
+            continue;
+        struct ntm_buf from = NTM_BUF_INIT, to = NTM_BUF_INIT;
+        ntm_buf_addf(&from, "%s/%s", ctx->home, home_files[i]);
+        ntm_buf_addf(&to, "%s/%s.bak-%lld", ctx->home, home_files[i],
+                     (long long)now);
+        int rc = rename(ntm_buf_str(&from), ntm_buf_str(&to));
+        if (rc != 0)
+            cli_error("cannot move '%s' aside: %s", ntm_buf_str(&from),
+                      strerror(errno));
+        else
+            cli_note(ctx, "moved the old '%s' to '%s'", ntm_buf_str(&from),
+                     ntm_buf_str(&to));
+        ntm_buf_release(&from);
+        ntm_buf_release(&to);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* "ab12 cd34 ef56 7890": the first 16 hex digits in groups of four. */
+static void
+short_fingerprint(const char *hex, char out[40])
+{
+    size_t o = 0;
+    for (size_t i = 0; i < 16 && hex[i]; i++) {
+        if (i && i % 4 == 0)
+            out[o++] = ' ';
+        out[o++] = hex[i];
+    }
+    out[o] = '\0';
+}
+
+static int
+valid_url(const char *url)
+{
+    if (!strncmp(url, "https://", 8))
+        return url[8] != '\0';
+    /* Plain HTTP is for a server on this machine only (SPEC.md 6). */
+    return !strncmp(url, "http://127.", 11) ||
+           !strncmp(url, "http://localhost", 16) ||
+           !strncmp(url, "http://[::1]", 12);
+}
+
+/* Ask for the passphrase twice; 0 when buf holds it. */
+static int
+ask_new_passphrase(char *buf, size_t size)
+{
+    char again[1024];
+    int rc = -1;
+    if (cli_read_passphrase("passphrase for the new key: ", buf, size) != 0) {
+        cli_error("cannot ask for a passphrase: there is no terminal; set "
+                  "NTM_PASSPHRASE or use --no-passphrase");
+        goto out;
+    }
+    if (!*buf) {
+        cli_error("the passphrase is empty: type one, or use "
+                  "--no-passphrase");
+        goto out;
+    }
+    if (cli_read_passphrase("the same passphrase again: ", again,
+                            sizeof(again)) != 0 ||
+        strcmp(buf, again) != 0) {
+        cli_error("the two passphrases differ: run 'ntm init' again");
+        goto out;
+    }
+    rc = 0;
+out:
+    ntm_memzero(again, sizeof(again));
+    return rc;
+}
 
 int
 cmd_init(int argc, char **argv, struct cli_ctx *ctx)
 {
-    (void)argc;
-    (void)argv;
-    (void)ctx;
-    cli_error("'ntm init' is not available in this build");
-    return EXIT_FAIL;
+    const char *server = NULL, *cacert = NULL, *pin = NULL, *name = NULL;
+    const char *root_key = NULL;
+    int root = 0, no_pass = 0, force = 0;
+    const struct cli_option opts[] = {
+        {CLI_OPT_STRING, "server", &server, "<url>",
+         "the central endpoint (https://...); its root key is pinned"},
+        {CLI_OPT_STRING, "cacert", &cacert, "<file>",
+         "trust only the CA certificates in this PEM file"},
+        {CLI_OPT_STRING, "pin", &pin, "sha256//<b64>",
+         "trust the server whose public key has this hash"},
+        {CLI_OPT_STRING, "name", &name, "<name>",
+         "a name for this device, e.g. the unit it serves"},
+        {CLI_OPT_STRING, "root-key", &root_key, "<hex>",
+         "pin this root key (64 hex digits)"},
+        {CLI_OPT_FLAG, "root", &root, NULL,
+         "this device is the root admin of the province"},
+        {CLI_OPT_FLAG, "no-passphrase", &no_pass, NULL,
+         "store the key without a passphrase (not recommended)"},
+        {CLI_OPT_FLAG, "force", &force, NULL,
+         "replace an existing home (its files are moved aside)"},
+        CLI_OPT_END_MARK};
+    int nargs, code;
+    if (cli_parse("init", argc, argv, opts, &help, &nargs, &code) != 0)
+        return code;
+    if (nargs > 0)
+        return cli_usage_error("init", "unexpected argument '%s'", argv[0]);
+    if (root && root_key)
+        return cli_usage_error("init", "--root and --root-key cannot be used "
+                                       "together");
+    if (cacert && pin)
+        return cli_usage_error("init", "--cacert and --pin cannot be used "
+                                       "together");
+    if ((cacert || pin) && !server)
+        return cli_usage_error("init", "--cacert and --pin need --server");
+    if (server && !valid_url(server))
+        return cli_usage_error("init",
+                               "invalid server URL '%s': use https://HOST:PORT "
+                               "(plain http only on this machine)",
+                               server);
+    if (pin && strncmp(pin, "sha256//", 8) != 0)
+        return cli_usage_error("init",
+                               "invalid pin '%s': write "
+                               "sha256//<base64 of the key hash>",
+                               pin);
+    if (root_key && (strlen(root_key) != NTM_HEX_ID_LEN ||
+                     !ntm_is_lower_hex(root_key, NTM_HEX_ID_LEN)))
+        return cli_usage_error("init",
+                               "invalid root key '%s': give the 64 "
+                               "lower-case hex digits of the root "
+                               "admin's author id",
+                               root_key);
+    if (name && !*name)
+        return cli_usage_error("init", "the device name is empty");
+
+    struct ntm_error err = {0};
+    struct ntm_key *key = NULL;
+    struct ntm_store *st = NULL;
+    char *key_path = NULL, *db_path = NULL, *cfg_path = NULL;
+    char *cacert_abs = NULL;
+    char pass[1024];
+    const char *passphrase = NULL;
+    int created_key = 0, created_db = 0;
+    char author[NTM_HEX_ID_LEN + 1];
+    char root_hex[NTM_HEX_ID_LEN + 1] = "";
+    char fingerprint[40] = "";
+    json_t *cfg = NULL;
+    char *cfg_text = NULL;
+    code = EXIT_FAIL;
+    memset(pass, 0, sizeof(pass));
+
+    int exists = 0;
+    for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++)
+        exists |= path_exists(ctx->home, home_files[i]);
+    if (exists && !force) {
+        cli_error("'%s' already holds an ntm home: use it as it is, give "
+                  "another --home, or add --force to replace it (its files "
+                  "are moved aside)",
+                  ctx->home);
+        return EXIT_FAIL;
+    }
+    if (cacert) {
+        cacert_abs = realpath(cacert, NULL);
+        if (!cacert_abs) {
+            cli_error("cannot read the CA file '%s': %s", cacert,
+                      strerror(errno));
+            return EXIT_FAIL;
+        }
+    }
+    if (ntm_mkdir_p(ctx->home, 0700, &err) != NTM_OK) {
+        code = cli_fail(&err, "cannot create the home");
+        goto out;
+    }
+    if (chmod(ctx->home, 0700) != 0) {
+        cli_error("cannot make the home '%s' private: %s", ctx->home,
+                  strerror(errno));
+        goto out;
+    }
+    if (exists && move_aside(ctx) != 0)
+        goto out;
+
+    key_path = cli_home_path(ctx, "key");
+    db_path = cli_home_path(ctx, "ntm.db");
+    cfg_path = cli_home_path(ctx, "config.json");
+    if (!key_path || !db_path || !cfg_path) {
+        cli_error("cannot create the home: out of memory");
+        goto out;
+    }
+
+    if (no_pass) {
+        cli_warn(ctx,
+                 "the key is stored without a passphrase: anyone who "
+                 "copies '%s' can sign as this device",
+                 key_path);
+    } else if (getenv("NTM_PASSPHRASE")) {
+        passphrase = getenv("NTM_PASSPHRASE");
+        if (!*passphrase) {
+            cli_error("NTM_PASSPHRASE is empty: set a passphrase or use "
+                      "--no-passphrase");
+            goto out;
+        }
+    } else {
+        if (ask_new_passphrase(pass, sizeof(pass)) != 0)
+            goto out;
+        passphrase = pass;
+    }
+
+    if (ntm_key_generate(&key, &err) != NTM_OK) {
+        code = cli_fail(&err, "cannot make a key");
+        goto out;
+    }
+    if (!no_pass)
+        cli_note(ctx, "sealing the key with the passphrase...");
+    if (ntm_key_save(key, key_path, passphrase, &err) != NTM_OK) {
+        code = cli_fail(&err, "cannot save the key");
+        goto out;
+    }
+    created_key = 1;
+    ntm_key_author(key, author);
+
+    if (ntm_store_open(&st, db_path, NTM_STORE_CREATE, &err) != NTM_OK) {
+        code = cli_fail(&err, "cannot create the store");
+        goto out;
+    }
+    created_db = 1;
+
+    if (root || root_key) {
+        memcpy(root_hex, root ? author : root_key, NTM_HEX_ID_LEN + 1);
+        if (ntm_store_set_root(st, root_hex, &err) != NTM_OK) {
+            code = cli_fail(&err, "cannot pin the root key");
+            goto out;
+        }
+        short_fingerprint(root_hex, fingerprint);
+    }
+    if (server) {
+        struct ntm_client_opts co;
+        memset(&co, 0, sizeof(co));
+        co.url = server;
+        co.cacert = cacert_abs;
+        co.pin = pin;
+        co.max_attempts = 1;
+        enum ntm_err rc =
+            ntm_client_setup(st, &co, root_hex, fingerprint, &err);
+        if (rc == NTM_ENET || rc == NTM_ETIMEOUT || rc == NTM_EUNAVAIL) {
+            cli_warn(ctx,
+                     "cannot reach the server '%s' (%s): its root key "
+                     "will be pinned at the first sync",
+                     server, ntm_error_text(&err));
+            if (ntm_store_meta_set(st, "sync.server", server, &err) != NTM_OK ||
+                (cacert_abs && ntm_store_meta_set(st, "sync.cacert", cacert_abs,
+                                                  &err) != NTM_OK) ||
+                (pin &&
+                 ntm_store_meta_set(st, "sync.pin", pin, &err) != NTM_OK)) {
+                code = cli_fail(&err, "cannot save the server settings");
+                goto out;
+            }
+            if (!root && !root_key)
+                root_hex[0] = fingerprint[0] = '\0';
+        } else if (rc != NTM_OK) {
+            code = cli_fail(&err, "cannot set up the server");
+            goto out;
+        }
+    }
+
+    cfg = json_pack("{s:s, s:s, s:I, s:s}", "name", name ? name : "", "author",
+                    author, "created", (json_int_t)ntm_now_ms(), "lang",
+                    ctx->lang);
+    cfg_text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    if (!cfg_text) {
+        cli_error("cannot write config.json: out of memory");
+        goto out;
+    }
+    if (ntm_file_write_atomic(cfg_path, cfg_text, strlen(cfg_text), 0600,
+                              &err) != NTM_OK) {
+        code = cli_fail(&err, "cannot write config.json");
+        goto out;
+    }
+
+    if (ctx->json) {
+        json_t *o = json_pack("{s:s, s:s, s:b}", "home", ctx->home, "author",
+                              author, "sealed", !no_pass);
+        if (o && root_hex[0]) {
+            json_object_set_new(o, "root_key", json_string(root_hex));
+            json_object_set_new(o, "root_fingerprint",
+                                json_string(fingerprint));
+        } else if (o) {
+            json_object_set_new(o, "root_key", json_null());
+        }
+        if (server && o)
+            json_object_set_new(o, "server", json_string(server));
+        code = cli_print_json(o);
+    } else {
+        printf("initialised ntm home '%s'\n", ctx->home);
+        printf("author id: %s\n", author);
+        if (root_hex[0])
+            printf("root key:  %s%s\n           fingerprint %s\n", root_hex,
+                   !strcmp(root_hex, author) ? " (this device)" : "",
+                   fingerprint);
+        else
+            printf("root key:  not pinned yet (give --root-key, or --server "
+                   "to fetch it)\n");
+        if (!root)
+            printf("next: ask an admin to enroll this author id "
+                   "('ntm admin enroll %s --role recorder --scope UNIT')\n",
+                   author);
+        code = EXIT_OK;
+    }
+
+out:
+    if (code != EXIT_OK) {
+        ntm_store_close(st);
+        st = NULL;
+        if (created_db) {
+            unlink(db_path);
+            for (int i = 1; i <= 2; i++) {
+                struct ntm_buf b = NTM_BUF_INIT;
+                ntm_buf_addf(&b, "%s%s", db_path, i == 1 ? "-wal" : "-shm");
+                unlink(ntm_buf_str(&b));
+                ntm_buf_release(&b);
+            }
+        }
+        if (created_key)
+            unlink(key_path);
+    }
+    ntm_store_close(st);
+    ntm_key_free(key);
+    ntm_memzero(pass, sizeof(pass));
+    json_decref(cfg);
+    free(cfg_text);   /* jansson's allocator */
+    free(cacert_abs); /* realpath's allocator */
+    ntm_free(key_path);
+    ntm_free(db_path);
+    ntm_free(cfg_path);
+    return code;
 }
