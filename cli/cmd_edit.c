@@ -1,15 +1,80 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_edit.c - ntm edit (placeholder until the command lands).
+ * cmd_edit.c - ntm edit: change fields of a record (record.update with
+ * base = the record's current heads on this replica, SPEC.md section 5).
+ * Values are checked like 'ntm record' checks them before signing.
  */
 #include "cli.h"
+
+#include <string.h>
+
+static const struct cli_help help = {
+    "ntm edit - change fields of a record",
+    "ntm edit <id> --set <field>=<value>...",
+    "Signs a record.update that sets the given fields. It names the\n"
+    "record's current heads as its base, so it wins over every change this\n"
+    "replica holds; a change made elsewhere at the same time to the same\n"
+    "field becomes a conflict (see 'ntm conflicts'), one to another field\n"
+    "simply merges. <id> may be the first 6 or more characters of the id.\n"
+    "\n"
+    "Fields: task, date, qty, uom, title, note, people, amount_vnd "
+    "(activity);\n"
+    "task, period, num, den (measure). Other names are kept as given.",
+    NULL, "ntm edit 5d1c0e --set qty=2.5 --set note=\"đo lại\""};
 
 int
 cmd_edit(int argc, char **argv, struct cli_ctx *ctx)
 {
-    (void)argc;
-    (void)argv;
-    (void)ctx;
-    cli_error("'ntm edit' is not available in this build");
-    return EXIT_FAIL;
+    struct cli_list sets = {0};
+    const struct cli_option opts[] = {
+        {CLI_OPT_LIST, "set", &sets, "<field>=<value>", "the new value"},
+        CLI_OPT_END_MARK};
+    int nargs, code;
+    json_t *set = NULL;
+    if (cli_parse("edit", argc, argv, opts, &help, &nargs, &code) != 0)
+        goto out;
+    code = EXIT_USAGE;
+    if (nargs != 1) {
+        code = cli_usage_error("edit",
+                               nargs ? "unexpected argument '%s'"
+                                     : "missing the record id%s",
+                               nargs ? argv[1] : "");
+        goto out;
+    }
+    if (sets.count == 0) {
+        code = cli_usage_error("edit", "nothing to change: give --set "
+                                       "FIELD=VALUE");
+        goto out;
+    }
+    set = cli_parse_set("edit", &sets);
+    if (!set)
+        goto out;
+    struct ntm_error err = {0};
+    const char *task = json_string_value(json_object_get(set, "task"));
+    if (task &&
+        ntm_plan_check_task(ctx->plan, task, NULL, NULL, &err) != NTM_OK) {
+        cli_fail(&err, "unknown task");
+        goto out;
+    }
+    char id[NTM_RECORD_ID_LEN + 1];
+    if ((code = cli_find_record(ctx, "edit", argv[0], id, NULL)) != EXIT_OK)
+        goto out;
+    struct ntm_write_result res;
+    memset(&res, 0, sizeof(res));
+    if (ntm_record_update(ctx->store, ctx->key, id, set, &res, &err) !=
+        NTM_OK) {
+        code = cli_fail(&err, "cannot edit the record");
+        goto out;
+    }
+    if (ctx->json) {
+        code =
+            cli_print_json(json_pack("{s:s, s:s}", "entry", res.id, "id", id));
+    } else {
+        printf("edited %s\nentry %s\n", id, res.id);
+        code = EXIT_OK;
+    }
+out:
+    json_decref(set);
+    cli_list_release(&sets);
+    return code;
 }
