@@ -1,15 +1,272 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_list.c - ntm list (placeholder until the command lands).
+ * cmd_list.c - ntm list: the records of this replica, filtered, as a
+ * table aligned by display width (Vietnamese text is wider in bytes than
+ * on screen) or as the JSON array of SPEC.md section 8.
+ *
+ * TEXT matches titles, notes, the unit code and the names of the unit and
+ * of every unit above it, ignoring case and Vietnamese diacritics, so
+ * "thanh duc" finds the records of every hamlet of Thạnh Đức.
  */
 #include "cli.h"
+
+#include <string.h>
+
+static const struct cli_help help = {
+    "ntm list - list and search records",
+    "ntm list [<text>] [--unit <unit>] [--org <org>] [--task <task>]\n"
+    "         [--state <state>] [--kind <kind>] [--conflicts] [--deleted]",
+    "Lists the records this replica holds, oldest first. <text> searches\n"
+    "titles, notes and unit names (the unit's and those above it), ignoring\n"
+    "case and diacritics: \"thanh duc\" finds \"Thạnh Đức\". --unit keeps the\n"
+    "records of that unit and below. --state is a review state: submitted,\n"
+    "approved, rejected or has_issues. Deleted records are left out unless\n"
+    "--deleted is given.\n"
+    "\n"
+    "Columns: the id's first 12 characters, the date or period, the unit,\n"
+    "the task, the quantity, the review state (with 'conflict' and\n"
+    "'deleted' marks) and the title.",
+    NULL,
+    "ntm list \"thanh duc\"\n"
+    "ntm list --unit 72.710 --state submitted\n"
+    "ntm list --conflicts --json"};
+
+/* The names of hamlets and other units created by unit.create. */
+static json_t *
+created_names(struct cli_ctx *ctx)
+{
+    json_t *units = NULL, *names = json_object();
+    struct ntm_error err = {0};
+    if (!names || ntm_store_units_created(ctx->store, &units, &err) != NTM_OK)
+        return names;
+    size_t i;
+    json_t *u;
+    json_array_foreach (units, i, u) {
+        const char *code = json_string_value(json_object_get(u, "code"));
+        json_t *name = json_object_get(u, "name");
+        if (code && json_is_string(name))
+            json_object_set(names, code, name);
+    }
+    json_decref(units);
+    return names;
+}
+
+static const char *
+unit_name(struct cli_ctx *ctx, json_t *created, const char *code)
+{
+    const char *n = ntm_plan_unit_name(ctx->plan, code);
+    if (!n)
+        n = json_string_value(json_object_get(created, code));
+    return n;
+}
+
+/* Whether folded text occurs in the fold of s. */
+static int
+fold_has(const char *s, const char *needle)
+{
+    if (!s)
+        return 0;
+    char *f = ntm_text_fold(s);
+    int hit = f && strstr(f, needle) != NULL;
+    ntm_free(f);
+    return hit;
+}
+
+static int
+text_matches(struct cli_ctx *ctx, json_t *created, json_t *rec,
+             const char *needle)
+{
+    json_t *fields = json_object_get(rec, "fields");
+    if (fold_has(json_string_value(json_object_get(fields, "title")), needle) ||
+        fold_has(json_string_value(json_object_get(fields, "note")), needle) ||
+        fold_has(json_string_value(json_object_get(fields, "task")), needle))
+        return 1;
+    const char *unit = json_string_value(json_object_get(rec, "unit"));
+    if (!unit)
+        return 0;
+    if (fold_has(unit, needle))
+        return 1;
+    char prefix[128];
+    size_t n = strlen(unit);
+    if (n >= sizeof(prefix))
+        return 0;
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && unit[i] != '.')
+            continue;
+        memcpy(prefix, unit, i);
+        prefix[i] = '\0';
+        if (fold_has(unit_name(ctx, created, prefix), needle))
+            return 1;
+    }
+    return 0;
+}
+
+static void
+print_cell(const char *s, size_t width)
+{
+    fputs(s, stdout);
+    size_t w = ntm_text_width(s);
+    for (; w < width + 2; w++)
+        fputc(' ', stdout);
+}
+
+#define NCOLS 7
+
+static void
+row_cells(json_t *rec, struct ntm_buf cells[NCOLS])
+{
+    json_t *f = json_object_get(rec, "fields");
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *date = json_string_value(json_object_get(f, "date"));
+    if (!date)
+        date = json_string_value(json_object_get(f, "period"));
+    const char *qty = json_string_value(json_object_get(f, "qty"));
+    const char *uom = json_string_value(json_object_get(f, "uom"));
+    const char *review = json_string_value(json_object_get(rec, "review"));
+    const char *title = json_string_value(json_object_get(f, "title"));
+    ntm_buf_addf(&cells[0], "%.12s", id ? id : "?");
+    ntm_buf_adds(&cells[1], date ? date : "-");
+    ntm_buf_adds(&cells[2],
+                 json_string_value(json_object_get(rec, "unit"))
+                     ? json_string_value(json_object_get(rec, "unit"))
+                     : "?");
+    ntm_buf_adds(&cells[3], json_string_value(json_object_get(f, "task"))
+                                ? json_string_value(json_object_get(f, "task"))
+                                : "-");
+    if (qty)
+        ntm_buf_addf(&cells[4], "%s %s", qty, uom ? uom : "");
+    else if (json_is_integer(json_object_get(f, "num")))
+        ntm_buf_addf(&cells[4], "%lld/%lld",
+                     (long long)json_integer_value(json_object_get(f, "num")),
+                     (long long)json_integer_value(json_object_get(f, "den")));
+    else
+        ntm_buf_adds(&cells[4], "-");
+    ntm_buf_adds(&cells[5], review ? review : "submitted");
+    if (json_is_true(json_object_get(rec, "conflict")))
+        ntm_buf_adds(&cells[5], ",conflict");
+    if (json_is_true(json_object_get(rec, "deleted")))
+        ntm_buf_adds(&cells[5], ",deleted");
+    ntm_buf_adds(&cells[6], title ? title : "");
+}
+
+static void
+print_table(json_t *recs)
+{
+    static const char *const heads[NCOLS] = {"ID",  "DATE",  "UNIT", "TASK",
+                                             "QTY", "STATE", "TITLE"};
+    size_t width[NCOLS];
+    struct ntm_buf cells[NCOLS];
+    for (int c = 0; c < NCOLS; c++) {
+        width[c] = ntm_text_width(heads[c]);
+        ntm_buf_init(&cells[c]);
+    }
+    size_t i;
+    json_t *rec;
+    json_array_foreach (recs, i, rec) {
+        row_cells(rec, cells);
+        for (int c = 0; c < NCOLS; c++) {
+            size_t w = ntm_text_width(ntm_buf_str(&cells[c]));
+            if (w > width[c])
+                width[c] = w;
+            ntm_buf_reset(&cells[c]);
+        }
+    }
+    for (int c = 0; c < NCOLS - 1; c++)
+        print_cell(heads[c], width[c]);
+    printf("%s\n", heads[NCOLS - 1]);
+    json_array_foreach (recs, i, rec) {
+        row_cells(rec, cells);
+        for (int c = 0; c < NCOLS - 1; c++)
+            print_cell(ntm_buf_str(&cells[c]), width[c]);
+        printf("%s\n", ntm_buf_str(&cells[NCOLS - 1]));
+        for (int c = 0; c < NCOLS; c++)
+            ntm_buf_reset(&cells[c]);
+    }
+    for (int c = 0; c < NCOLS; c++)
+        ntm_buf_release(&cells[c]);
+}
 
 int
 cmd_list(int argc, char **argv, struct cli_ctx *ctx)
 {
-    (void)argc;
-    (void)argv;
-    (void)ctx;
-    cli_error("'ntm list' is not available in this build");
-    return EXIT_FAIL;
+    struct ntm_record_filter f;
+    memset(&f, 0, sizeof(f));
+    const struct cli_option opts[] = {
+        {CLI_OPT_STRING, "unit", &f.unit, "<unit>",
+         "only records of this unit and below"},
+        {CLI_OPT_STRING, "org", &f.org, "<org>",
+         "only records of this organization"},
+        {CLI_OPT_STRING, "task", &f.task, "<task>", "only this task"},
+        {CLI_OPT_STRING, "state", &f.state, "<state>",
+         "review state: submitted, approved, rejected, has_issues"},
+        {CLI_OPT_STRING, "kind", &f.kind, "<kind>", "activity or measure"},
+        {CLI_OPT_FLAG, "conflicts", &f.conflicts_only, NULL,
+         "only records with a conflict"},
+        {CLI_OPT_FLAG, "deleted", &f.include_deleted, NULL,
+         "also deleted records"},
+        CLI_OPT_END_MARK};
+    int nargs, code;
+    if (cli_parse("list", argc, argv, opts, &help, &nargs, &code) != 0)
+        return code;
+    if (nargs > 1)
+        return cli_usage_error("list",
+                               "give the search text as one argument "
+                               "(quote it): '%s %s'",
+                               argv[0], argv[1]);
+    if (f.state && strcmp(f.state, "submitted") &&
+        strcmp(f.state, "approved") && strcmp(f.state, "rejected") &&
+        strcmp(f.state, "has_issues"))
+        return cli_usage_error("list",
+                               "unknown state '%s': use submitted, approved, "
+                               "rejected or has_issues",
+                               f.state);
+    if (f.kind && strcmp(f.kind, "activity") && strcmp(f.kind, "measure"))
+        return cli_usage_error("list",
+                               "unknown kind '%s': use activity or "
+                               "measure",
+                               f.kind);
+    char *needle = NULL;
+    if (nargs == 1 && *argv[0]) {
+        needle = ntm_text_fold(argv[0]);
+        if (!needle)
+            return cli_usage_error("list", "the search text is not valid "
+                                           "UTF-8");
+    }
+    struct ntm_error err = {0};
+    json_t *all = NULL, *created = NULL, *out = NULL;
+    if (ntm_store_records(ctx->store, &f, &all, &err) != NTM_OK) {
+        code = cli_fail(&err, "cannot list the records");
+        goto done;
+    }
+    if (needle) {
+        created = created_names(ctx);
+        out = json_array();
+        size_t i;
+        json_t *rec;
+        json_array_foreach (all, i, rec) {
+            if (text_matches(ctx, created, rec, needle))
+                json_array_append(out, rec);
+        }
+    } else {
+        out = json_incref(all);
+    }
+    if (ctx->json) {
+        code = cli_print_json(json_incref(out));
+    } else if (json_array_size(out) == 0) {
+        cli_note(ctx, "no records%s",
+                 needle || f.unit || f.org || f.task || f.state ||
+                         f.conflicts_only
+                     ? " match"
+                     : " yet");
+        code = EXIT_OK;
+    } else {
+        print_table(out);
+        code = EXIT_OK;
+    }
+done:
+    json_decref(out);
+    json_decref(all);
+    json_decref(created);
+    ntm_free(needle);
+    return code;
 }

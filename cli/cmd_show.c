@@ -1,15 +1,105 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_show.c - ntm show (placeholder until the command lands).
+ * cmd_show.c - ntm show: one record, its current fields, heads, reviews
+ * and conflicts, and its history: every entry that touched it, with its
+ * author, time and signature status (SPEC.md section 8).
  */
 #include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cli_help help = {
+    "ntm show - show a record and its history", "ntm show <id>",
+    "Prints the record's fields as this replica sees them, its review state\n"
+    "and heads, then its history in total order: each entry's id, author,\n"
+    "seq, time, operation and status ('valid', or why it has no effect:\n"
+    "revoked, forbidden, waiting for an enrollment or a base entry).\n"
+    "<id> may be the first 6 or more characters of the id.",
+    NULL, "ntm show 5d1c0e\nntm show 5d1c0e --json"};
+
+static const char *
+str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
 
 int
 cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 {
-    (void)argc;
-    (void)argv;
-    (void)ctx;
-    cli_error("'ntm show' is not available in this build");
-    return EXIT_FAIL;
+    const struct cli_option opts[] = {CLI_OPT_END_MARK};
+    int nargs, code;
+    if (cli_parse("show", argc, argv, opts, &help, &nargs, &code) != 0)
+        return code;
+    if (nargs != 1)
+        return cli_usage_error("show",
+                               nargs ? "unexpected argument '%s'"
+                                     : "missing the record id%s",
+                               nargs ? argv[1] : "");
+    char id[NTM_RECORD_ID_LEN + 1];
+    json_t *rec = NULL;
+    if ((code = cli_find_record(ctx, "show", argv[0], id, &rec)) != EXIT_OK)
+        return code;
+    if (ctx->json)
+        return cli_print_json(rec);
+
+    const char *unit = str(rec, "unit");
+    const char *uname = ntm_plan_unit_name(ctx->plan, unit);
+    printf("record   %s\n", id);
+    printf("kind     %s\n", str(rec, "kind"));
+    printf("unit     %s%s%s%s\n", unit, uname ? " (" : "", uname ? uname : "",
+           uname ? ")" : "");
+    printf("org      %s\n", str(rec, "org"));
+    printf("review   %s%s%s\n",
+           json_string_value(json_object_get(rec, "review"))
+               ? str(rec, "review")
+               : "submitted",
+           json_is_true(json_object_get(rec, "conflict")) ? "  (conflict)" : "",
+           json_is_true(json_object_get(rec, "deleted")) ? "  (deleted)" : "");
+    const char *k;
+    json_t *v;
+    printf("fields\n");
+    json_object_foreach (json_object_get(rec, "fields"), k, v) {
+        if (json_is_string(v)) {
+            printf("  %-10s %s\n", k, json_string_value(v));
+        } else {
+            char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            printf("  %-10s %s\n", k, s ? s : "?");
+            free(s); /* jansson's allocator */
+        }
+    }
+    size_t i;
+    json_t *h;
+    printf("heads   ");
+    json_array_foreach (json_object_get(rec, "heads"), i, h)
+        printf(" %.12s", json_string_value(h) ? json_string_value(h) : "?");
+    printf("\n");
+    json_t *reviews = json_object_get(rec, "reviews");
+    if (json_array_size(reviews)) {
+        printf("reviews\n");
+        json_array_foreach (reviews, i, h) {
+            char when[32] = "";
+            cli_format_time(json_integer_value(json_object_get(h, "ts")), when);
+            printf("  %-10s %-8s by %.12s  %s  %s\n", str(h, "state"),
+                   str(h, "level"), str(h, "author"), when, str(h, "comment"));
+        }
+    }
+    printf("history\n");
+    printf("  %-12s  %-12s  %5s  %-19s  %-14s  %s\n", "ENTRY", "AUTHOR", "SEQ",
+           "TIME (UTC)", "OP", "STATUS");
+    json_array_foreach (json_object_get(rec, "history"), i, h) {
+        char when[32] = "";
+        cli_format_time(json_integer_value(json_object_get(h, "ts")), when);
+        const char *status = str(h, "status");
+        if (!*status)
+            status =
+                json_is_true(json_object_get(h, "valid")) ? "valid" : "invalid";
+        printf("  %-12.12s  %-12.12s  %5lld  %-19s  %-14s  %s\n",
+               str(h, "entry"), str(h, "author"),
+               (long long)json_integer_value(json_object_get(h, "seq")), when,
+               str(h, "op"), status);
+    }
+    json_decref(rec);
+    return EXIT_OK;
 }
