@@ -1,25 +1,679 @@
 /* SPDX-License-Identifier: MIT */
-/* test_util.c - placeholder; the util suite lands with the crypto suite. */
+/*
+ * test_util.c - the util/ suite: the growable buffer, the error struct and
+ * result codes, integer parsing, whole-file reads, atomic writes, mkdir -p,
+ * the clock override, and allocation failures injected through
+ * ntm_set_alloc_funcs (STYLE rule 39).
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "ntm_util.h"
 
+static char dir[64];
+
+static int
+setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/ntm-util-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static void restore_allocator(void);
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    restore_allocator(); /* even when a test failed half-way */
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Failing allocator: fails the Nth allocation (malloc or realloc) and
+ * counts live blocks so that leaks show. */
+
+static int alloc_calls;
+static int fail_at; /* 0: never */
+static int live_blocks;
+
+static void *
+failing_malloc(size_t n)
+{
+    if (fail_at && ++alloc_calls == fail_at)
+        return NULL;
+    void *p = malloc(n);
+    if (p)
+        live_blocks++;
+    return p;
+}
+
+static void *
+failing_realloc(void *p, size_t n)
+{
+    if (fail_at && ++alloc_calls == fail_at)
+        return NULL;
+    void *q = realloc(p, n);
+    if (q && !p)
+        live_blocks++;
+    return q;
+}
+
 static void
-test_buf_addf(void **state)
+counting_free(void *p)
+{
+    if (p)
+        live_blocks--;
+    free(p);
+}
+
+static void
+inject_failure_at(int n)
+{
+    alloc_calls = 0;
+    fail_at = n;
+    live_blocks = 0;
+    ntm_set_alloc_funcs(failing_malloc, failing_realloc, counting_free);
+}
+
+static void
+restore_allocator(void)
+{
+    ntm_set_alloc_funcs(NULL, NULL, NULL);
+    fail_at = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Buffer */
+
+static void
+test_buf_init_and_str(void **state)
+{
+    (void)state;
+    struct ntm_buf b = NTM_BUF_INIT;
+    assert_null(b.buf);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(ntm_buf_str(&b), "");
+    ntm_buf_init(&b);
+    assert_string_equal(ntm_buf_str(&b), "");
+    ntm_buf_release(&b);
+    ntm_buf_release(&b); /* twice is fine */
+    assert_null(b.buf);
+}
+
+static void
+test_buf_add_grows(void **state)
+{
+    (void)state;
+    struct ntm_buf b = NTM_BUF_INIT;
+    char expect[10001];
+    for (int i = 0; i < 10000; i++) {
+        char c = (char)('a' + i % 26);
+        expect[i] = c;
+        if (i % 3 == 0)
+            assert_int_equal(ntm_buf_addch(&b, c), NTM_OK);
+        else
+            assert_int_equal(ntm_buf_add(&b, &c, 1), NTM_OK);
+        assert_int_equal(b.len, (size_t)i + 1);
+        assert_true(b.alloc >= b.len + 1);
+        assert_int_equal(b.buf[b.len], '\0');
+    }
+    expect[10000] = '\0';
+    assert_string_equal(ntm_buf_str(&b), expect);
+    assert_int_equal(ntm_buf_adds(&b, "XYZ"), NTM_OK);
+    assert_int_equal(b.len, 10003);
+    assert_string_equal(b.buf + 10000, "XYZ");
+    /* Embedded NUL bytes are kept and counted. */
+    assert_int_equal(ntm_buf_add(&b, "a\0b", 3), NTM_OK);
+    assert_int_equal(b.len, 10006);
+    assert_memory_equal(b.buf + 10003, "a\0b", 4);
+    /* Adding nothing keeps the buffer a valid string. */
+    assert_int_equal(ntm_buf_add(&b, NULL, 0), NTM_OK);
+    assert_int_equal(b.len, 10006);
+    ntm_buf_release(&b);
+
+    struct ntm_buf e = NTM_BUF_INIT;
+    assert_int_equal(ntm_buf_add(&e, "", 0), NTM_OK);
+    assert_non_null(e.buf);
+    assert_string_equal(e.buf, "");
+    ntm_buf_release(&e);
+}
+
+static void
+test_buf_grow_overflow_refused(void **state)
+{
+    (void)state;
+    struct ntm_buf b = NTM_BUF_INIT;
+    assert_int_equal(ntm_buf_adds(&b, "x"), NTM_OK);
+    assert_int_equal(ntm_buf_grow(&b, SIZE_MAX), NTM_ENOMEM);
+    assert_int_equal(ntm_buf_grow(&b, SIZE_MAX - 1), NTM_ENOMEM);
+    assert_string_equal(ntm_buf_str(&b), "x");
+    ntm_buf_release(&b);
+}
+
+static void
+test_buf_addf_growth(void **state)
 {
     (void)state;
     struct ntm_buf b = NTM_BUF_INIT;
     assert_int_equal(ntm_buf_addf(&b, "%s-%d", "a", 7), NTM_OK);
     assert_string_equal(ntm_buf_str(&b), "a-7");
+    /* Longer than the first guess: formatted a second time. */
+    char big[5000];
+    memset(big, 'q', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(ntm_buf_addf(&b, "[%s|%05d]", big, 42), NTM_OK);
+    assert_int_equal(b.len, 3 + 1 + 4999 + 7);
+    assert_memory_equal(b.buf, "a-7[qqq", 7);
+    assert_string_equal(b.buf + b.len - 7, "|00042]");
+    /* Many small appends. */
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(ntm_buf_addf(&b, "%d,", i % 10), NTM_OK);
+    assert_int_equal(b.len, 3 + 5007 + 2000);
+    assert_string_equal(b.buf + b.len - 4, "8,9,");
+    /* An empty format adds nothing. */
+    size_t len = b.len;
+    assert_int_equal(ntm_buf_addf(&b, "%s", ""), NTM_OK);
+    assert_int_equal(b.len, len);
     ntm_buf_release(&b);
 }
+
+static void
+test_buf_reset_keeps_storage(void **state)
+{
+    (void)state;
+    struct ntm_buf b = NTM_BUF_INIT;
+    assert_int_equal(ntm_buf_adds(&b, "hello"), NTM_OK);
+    char *p = b.buf;
+    size_t alloc = b.alloc;
+    ntm_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_ptr_equal(b.buf, p);
+    assert_int_equal(b.alloc, alloc);
+    assert_string_equal(ntm_buf_str(&b), "");
+    assert_int_equal(ntm_buf_adds(&b, "hi"), NTM_OK);
+    assert_string_equal(ntm_buf_str(&b), "hi");
+    ntm_buf_release(&b);
+    ntm_buf_reset(&b); /* on an empty buffer */
+    assert_string_equal(ntm_buf_str(&b), "");
+}
+
+static void
+test_buf_detach(void **state)
+{
+    (void)state;
+    struct ntm_buf b = NTM_BUF_INIT;
+    size_t len = 99;
+    assert_int_equal(ntm_buf_addf(&b, "id=%s", "abc"), NTM_OK);
+    char *s = ntm_buf_detach(&b, &len);
+    assert_string_equal(s, "id=abc");
+    assert_int_equal(len, 6);
+    assert_null(b.buf);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.alloc, 0);
+    ntm_free(s);
+    /* The buffer is reusable after detach. */
+    assert_int_equal(ntm_buf_adds(&b, "again"), NTM_OK);
+    assert_string_equal(ntm_buf_str(&b), "again");
+    ntm_buf_release(&b);
+    /* Empty: "" and never NULL. */
+    s = ntm_buf_detach(&b, &len);
+    assert_non_null(s);
+    assert_string_equal(s, "");
+    assert_int_equal(len, 0);
+    ntm_free(s);
+    s = ntm_buf_detach(&b, NULL);
+    assert_non_null(s);
+    ntm_free(s);
+}
+
+/* Fail each allocation of an addf in turn: NTM_ENOMEM, the buffer keeps
+ * its old contents and stays usable, and nothing leaks. */
+static void
+test_buf_addf_alloc_failure(void **state)
+{
+    (void)state;
+    char big[300];
+    memset(big, 'z', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    int failures = 0;
+    for (int n = 1; n <= 10; n++) {
+        inject_failure_at(n);
+        struct ntm_buf b = NTM_BUF_INIT;
+        enum ntm_err rc = ntm_buf_adds(&b, "keep");
+        if (rc == NTM_OK)
+            rc = ntm_buf_addf(&b, "%s/%d", big, n);
+        if (rc == NTM_OK) {
+            char want[400];
+            snprintf(want, sizeof(want), "keep%s/%d", big, n);
+            assert_string_equal(ntm_buf_str(&b), want);
+            assert_int_equal(b.len, strlen(want));
+        } else {
+            failures++;
+            assert_int_equal(rc, NTM_ENOMEM);
+            /* Old contents intact and terminated. */
+            assert_true(b.len == 0 || b.len == 4);
+            assert_string_equal(ntm_buf_str(&b), b.len ? "keep" : "");
+            if (b.buf)
+                assert_int_equal(b.buf[b.len], '\0');
+            /* Still usable once memory is back. */
+            fail_at = 0;
+            assert_int_equal(ntm_buf_addf(&b, "+%d", 1), NTM_OK);
+            assert_string_equal(ntm_buf_str(&b) + b.len - 2, "+1");
+        }
+        ntm_buf_release(&b);
+        assert_int_equal(live_blocks, 0);
+        restore_allocator();
+    }
+    /* The first allocations did fail (so the loop exercised the paths). */
+    assert_true(failures >= 2);
+}
+
+static void
+test_buf_addf_alloc_failure_first_grow(void **state)
+{
+    (void)state;
+    /* Exactly the addf's own allocations failing, after a successful add. */
+    struct ntm_buf b = NTM_BUF_INIT;
+    assert_int_equal(ntm_buf_adds(&b, "abc"), NTM_OK); /* 64 bytes */
+    inject_failure_at(1);
+    live_blocks = 1; /* b's block, allocated before the hook */
+    char big[200];
+    memset(big, 'y', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(ntm_buf_addf(&b, "%s", big), NTM_ENOMEM);
+    assert_int_equal(b.len, 3);
+    assert_string_equal(b.buf, "abc");
+    restore_allocator();
+    assert_int_equal(ntm_buf_addf(&b, "%s", big), NTM_OK);
+    assert_int_equal(b.len, 3 + 199);
+    ntm_buf_release(&b);
+}
+
+static void
+test_alloc_helpers(void **state)
+{
+    (void)state;
+    assert_null(ntm_calloc(SIZE_MAX / 2, 4)); /* overflow */
+    unsigned char *z = ntm_calloc(16, 4);
+    assert_non_null(z);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(z[i], 0);
+    ntm_free(z);
+    ntm_free(NULL);
+    char *s = ntm_strdup("xin chào");
+    assert_string_equal(s, "xin chào");
+    ntm_free(s);
+    s = ntm_strndup("abcdef", 3);
+    assert_string_equal(s, "abc");
+    ntm_free(s);
+    assert_null(ntm_strdup(NULL));
+    /* strdup under memory pressure. */
+    inject_failure_at(1);
+    assert_null(ntm_strdup("x"));
+    restore_allocator();
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors and codes */
+
+static void
+test_error_set_formatting(void **state)
+{
+    (void)state;
+    struct ntm_error err;
+    memset(&err, 0x55, sizeof(err));
+    ntm_error_clear(&err);
+    assert_int_equal(err.code, NTM_OK);
+    assert_int_equal(err.sys_errno, 0);
+    assert_string_equal(err.msg, "");
+    assert_string_equal(ntm_error_text(&err), ntm_strerror(NTM_OK));
+
+    assert_int_equal(
+        ntm_error_set(&err, NTM_EIO, "cannot open '%s': %d", "ntm.db", 3),
+        NTM_EIO);
+    assert_int_equal(err.code, NTM_EIO);
+    assert_string_equal(err.msg, "cannot open 'ntm.db': 3");
+    assert_string_equal(ntm_error_text(&err), "cannot open 'ntm.db': 3");
+    /* Replaced, not appended. */
+    ntm_error_set(&err, NTM_EINVAL, "second");
+    assert_string_equal(err.msg, "second");
+    assert_int_equal(err.code, NTM_EINVAL);
+    /* NULL err: the code still comes back. */
+    assert_int_equal(ntm_error_set(NULL, NTM_EFORK, "x"), NTM_EFORK);
+    ntm_error_clear(NULL);
+    /* No message: the text falls back to the code's. */
+    ntm_error_clear(&err);
+    err.code = NTM_EGAP;
+    assert_string_equal(ntm_error_text(&err), ntm_strerror(NTM_EGAP));
+    assert_non_null(ntm_error_text(NULL));
+}
+
+static void
+test_error_set_truncates(void **state)
+{
+    (void)state;
+    struct ntm_error err = {0};
+    char big[NTM_ERROR_SIZE * 3];
+    memset(big, 'm', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ntm_error_set(&err, NTM_EIO, "start %s end", big);
+    assert_int_equal(strlen(err.msg), NTM_ERROR_SIZE - 1);
+    assert_memory_equal(err.msg, "start mmm", 9);
+
+    ntm_error_set_errno(&err, NTM_EIO, ENOENT, "%s", big);
+    assert_int_equal(strlen(err.msg), NTM_ERROR_SIZE - 1);
+    assert_int_equal(err.sys_errno, ENOENT);
+}
+
+static void
+test_error_set_errno(void **state)
+{
+    (void)state;
+    struct ntm_error err = {0};
+    assert_int_equal(
+        ntm_error_set_errno(&err, NTM_EIO, ENOENT, "cannot open '%s'", "f"),
+        NTM_EIO);
+    assert_int_equal(err.sys_errno, ENOENT);
+    char want[256];
+    snprintf(want, sizeof(want), "cannot open 'f': %s", strerror(ENOENT));
+    assert_string_equal(err.msg, want);
+    /* The cause decides the code for a full or read-only disk. */
+    assert_int_equal(ntm_error_set_errno(&err, NTM_EIO, ENOSPC, "w"),
+                     NTM_EFULL);
+    assert_int_equal(err.code, NTM_EFULL);
+    assert_int_equal(ntm_error_set_errno(&err, NTM_EIO, EROFS, "w"),
+                     NTM_EREADONLY);
+    /* A later ntm_error_set forgets the errno. */
+    ntm_error_set(&err, NTM_EINVAL, "plain");
+    assert_int_equal(err.sys_errno, 0);
+}
+
+static void
+test_strerror_every_code(void **state)
+{
+    (void)state;
+    for (int c = 0; c < NTM_ERR_LAST; c++) {
+        const char *s = ntm_strerror((enum ntm_err)c);
+        assert_non_null(s);
+        if (strcmp(s, "unknown error") == 0 || !*s)
+            fail_msg("code %d has no message", c);
+        /* Each message says something different. */
+        for (int d = 0; d < c; d++)
+            if (strcmp(s, ntm_strerror((enum ntm_err)d)) == 0)
+                fail_msg("codes %d and %d share a message", c, d);
+    }
+    assert_non_null(ntm_strerror(NTM_ERR_LAST));
+}
+
+static void
+test_err_wire_code_round_trip(void **state)
+{
+    (void)state;
+    int named = 0;
+    for (int c = 0; c < NTM_ERR_LAST; c++) {
+        const char *w = ntm_err_wire_code((enum ntm_err)c);
+        if (!w)
+            continue;
+        named++;
+        assert_int_equal(ntm_err_from_wire_code(w), c);
+    }
+    /* SPEC 2's validation codes. */
+    static const struct {
+        enum ntm_err code;
+        const char *name;
+    } spec[] = {{NTM_EBADENTRY, "bad_entry"},
+                {NTM_EBADSIG, "bad_signature"},
+                {NTM_EFORK, "fork"},
+                {NTM_EGAP, "gap"},
+                {NTM_EUNKNOWNAUTHOR, "unknown_author"},
+                {NTM_EREVOKED, "revoked"},
+                {NTM_EBADBODY, "bad_body"},
+                {NTM_EFORBIDDEN, "forbidden"}};
+    for (size_t i = 0; i < sizeof(spec) / sizeof(*spec); i++) {
+        assert_string_equal(ntm_err_wire_code(spec[i].code), spec[i].name);
+        assert_int_equal(ntm_err_from_wire_code(spec[i].name), spec[i].code);
+    }
+    assert_true(named >= 8);
+    assert_null(ntm_err_wire_code(NTM_OK));
+    assert_int_equal(ntm_err_from_wire_code("no_such_code"), NTM_ERR_LAST);
+    assert_int_equal(ntm_err_from_wire_code("FORK"), NTM_ERR_LAST);
+    assert_int_equal(ntm_err_from_wire_code(""), NTM_ERR_LAST);
+    assert_int_equal(ntm_err_from_wire_code(NULL), NTM_ERR_LAST);
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing and the clock */
+
+static void
+test_parse_int64_bounds_and_junk(void **state)
+{
+    (void)state;
+    int64_t v = 0;
+    assert_int_equal(ntm_parse_int64("0", 0, 10, &v), NTM_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(ntm_parse_int64("10", 0, 10, &v), NTM_OK);
+    assert_int_equal(v, 10);
+    assert_int_equal(ntm_parse_int64("-5", -5, 5, &v), NTM_OK);
+    assert_int_equal(v, -5);
+    assert_int_equal(ntm_parse_int64("+7", 0, 10, &v), NTM_OK);
+    assert_int_equal(v, 7);
+    assert_int_equal(ntm_parse_int64("007", 0, 10, &v), NTM_OK);
+    assert_int_equal(v, 7);
+    assert_int_equal(
+        ntm_parse_int64("9223372036854775807", INT64_MIN, INT64_MAX, &v),
+        NTM_OK);
+    assert_true(v == INT64_MAX);
+    assert_int_equal(
+        ntm_parse_int64("-9223372036854775808", INT64_MIN, INT64_MAX, &v),
+        NTM_OK);
+    assert_true(v == INT64_MIN);
+
+    v = 1234;
+    static const char *bad[] = {"",
+                                " 1",
+                                "1 ",
+                                "1x",
+                                "x1",
+                                "0x10",
+                                "--1",
+                                "-",
+                                "+",
+                                "1.5",
+                                "1e3",
+                                "١",
+                                "+-1",
+                                "\t1",
+                                "9223372036854775808",
+                                "-9223372036854775809",
+                                "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        if (ntm_parse_int64(bad[i], INT64_MIN, INT64_MAX, &v) != NTM_EINVAL)
+            fail_msg("accepted '%s'", bad[i]);
+    assert_int_equal(v, 1234); /* untouched on failure */
+    assert_int_equal(ntm_parse_int64("11", 0, 10, &v), NTM_EINVAL);
+    assert_int_equal(ntm_parse_int64("-1", 0, 10, &v), NTM_EINVAL);
+    assert_int_equal(ntm_parse_int64(NULL, 0, 10, &v), NTM_EINVAL);
+    assert_int_equal(v, 1234);
+}
+
+static void
+test_now_ms_override(void **state)
+{
+    (void)state;
+    unsetenv("NTM_CLOCK_OFFSET_MS");
+    setenv("NTM_NOW_MS", "1700000000000", 1);
+    assert_true(ntm_now_ms() == 1700000000000LL);
+    setenv("NTM_CLOCK_OFFSET_MS", "-1000", 1);
+    assert_true(ntm_now_ms() == 1699999999000LL);
+    unsetenv("NTM_NOW_MS");
+    unsetenv("NTM_CLOCK_OFFSET_MS");
+    /* The real clock: after 2024-01-01. */
+    assert_true(ntm_now_ms() > 1704067200000LL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Files */
+
+static int
+count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void
+test_file_write_atomic_read_round_trip(void **state)
+{
+    (void)state;
+    struct ntm_error err = {0};
+    char path[128];
+    snprintf(path, sizeof(path), "%s/data.bin", dir);
+    size_t n = 200000; /* more than one read chunk */
+    unsigned char *data = malloc(n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(i * 7 + (i >> 8));
+    data[10] = '\0';
+
+    assert_int_equal(ntm_file_write_atomic(path, data, n, 0600, &err), NTM_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, (off_t)n);
+    assert_int_equal(count_entries(dir), 1); /* no temporary left */
+
+    struct ntm_buf b = NTM_BUF_INIT;
+    assert_int_equal(ntm_buf_adds(&b, "pre"), NTM_OK);
+    assert_int_equal(ntm_file_read(path, n, &b, &err), NTM_OK); /* appends */
+    assert_int_equal(b.len, 3 + n);
+    assert_memory_equal(b.buf, "pre", 3);
+    assert_memory_equal(b.buf + 3, data, n);
+    assert_int_equal(b.buf[b.len], '\0');
+    ntm_buf_release(&b);
+
+    /* Replacing keeps one file with the new contents. */
+    assert_int_equal(ntm_file_write_atomic(path, "new", 3, 0644, &err), NTM_OK);
+    assert_int_equal(ntm_file_read(path, 3, &b, &err), NTM_OK);
+    assert_int_equal(b.len, 3);
+    assert_string_equal(b.buf, "new");
+    ntm_buf_release(&b);
+    assert_int_equal(count_entries(dir), 1);
+
+    /* Empty file. */
+    assert_int_equal(ntm_file_write_atomic(path, "", 0, 0600, &err), NTM_OK);
+    assert_int_equal(ntm_file_read(path, 10, &b, &err), NTM_OK);
+    assert_int_equal(b.len, 0);
+    ntm_buf_release(&b);
+    free(data);
+}
+
+static void
+test_file_read_too_large_and_missing(void **state)
+{
+    (void)state;
+    struct ntm_error err = {0};
+    struct ntm_buf b = NTM_BUF_INIT;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/f", dir);
+    assert_int_equal(ntm_file_write_atomic(path, "0123456789", 10, 0600, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_file_read(path, 9, &b, &err), NTM_ETOOLARGE);
+    assert_int_equal(err.code, NTM_ETOOLARGE);
+    assert_non_null(strstr(err.msg, path));
+    ntm_buf_release(&b);
+    assert_int_equal(ntm_file_read(path, 10, &b, &err), NTM_OK); /* exact */
+    ntm_buf_release(&b);
+
+    snprintf(path, sizeof(path), "%s/missing", dir);
+    assert_int_equal(ntm_file_read(path, 10, &b, &err), NTM_ENOENT);
+    assert_int_equal(err.sys_errno, ENOENT);
+    assert_non_null(strstr(err.msg, "missing"));
+    ntm_buf_release(&b);
+
+    /* Writing into a folder that does not exist fails and says where. */
+    snprintf(path, sizeof(path), "%s/no/such/f", dir);
+    assert_int_not_equal(ntm_file_write_atomic(path, "x", 1, 0600, &err),
+                         NTM_OK);
+    assert_non_null(strstr(err.msg, "no/such"));
+}
+
+static void
+test_mkdir_p(void **state)
+{
+    (void)state;
+    struct ntm_error err = {0};
+    char path[256];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/a/b/c", dir);
+    assert_int_equal(ntm_mkdir_p(path, 0700, &err), NTM_OK);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    /* Existing: fine. Trailing slash: fine. */
+    assert_int_equal(ntm_mkdir_p(path, 0700, &err), NTM_OK);
+    snprintf(path, sizeof(path), "%s/a/b/d/", dir);
+    assert_int_equal(ntm_mkdir_p(path, 0700, &err), NTM_OK);
+    snprintf(path, sizeof(path), "%s/a/b/d", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+
+    /* A file in the way of a parent. */
+    snprintf(path, sizeof(path), "%s/file", dir);
+    assert_int_equal(ntm_file_write_atomic(path, "x", 1, 0600, &err), NTM_OK);
+    snprintf(path, sizeof(path), "%s/file/sub", dir);
+    assert_int_not_equal(ntm_mkdir_p(path, 0700, &err), NTM_OK);
+    assert_non_null(strstr(err.msg, "file"));
+
+    /* An empty name is an error, not a read past the string. */
+    assert_int_equal(ntm_mkdir_p("", 0700, &err), NTM_EINVAL);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_buf_addf)};
+    const struct CMUnitTest tests[] = {
+        T(test_buf_init_and_str),
+        T(test_buf_add_grows),
+        T(test_buf_grow_overflow_refused),
+        T(test_buf_addf_growth),
+        T(test_buf_reset_keeps_storage),
+        T(test_buf_detach),
+        T(test_buf_addf_alloc_failure),
+        T(test_buf_addf_alloc_failure_first_grow),
+        T(test_alloc_helpers),
+        T(test_error_set_formatting),
+        T(test_error_set_truncates),
+        T(test_error_set_errno),
+        T(test_strerror_every_code),
+        T(test_err_wire_code_round_trip),
+        T(test_parse_int64_bounds_and_junk),
+        T(test_now_ms_override),
+        T(test_file_write_atomic_read_round_trip),
+        T(test_file_read_too_large_and_missing),
+        T(test_mkdir_p),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,6 +168,9 @@ out:
 enum ntm_err
 ntm_mkdir_p(const char *path, int mode, struct ntm_error *err)
 {
+    if (!*path) /* the loop below starts at path[1] */
+        return ntm_error_set(err, NTM_EINVAL,
+                             "cannot create a folder with an empty name");
     char *p = ntm_strdup(path);
     if (!p)
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
