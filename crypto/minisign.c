@@ -212,8 +212,8 @@ out:
     return rc;
 }
 
-/* Split the next line off *p (up to '\n', without "\r\n"); NULL at the
- * end. The text is modified in place. */
+/* Split the next line off *p (up to '\n', without its "\r\n"); NULL at
+ * the end. The text is modified in place. */
 static char *
 next_line(char **p)
 {
@@ -227,8 +227,10 @@ next_line(char **p)
     } else {
         *p = s + strlen(s);
     }
+    /* Only "\r" goes, as in minisign's trim(): the trusted comment is
+     * signed byte for byte, trailing blanks included. */
     size_t n = strlen(s);
-    while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+    while (n && s[n - 1] == '\r')
         s[--n] = '\0';
     return s;
 }

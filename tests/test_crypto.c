@@ -927,6 +927,14 @@ test_minisign_default_comment_and_sig_path(void **state)
                      0);
     assert_int_equal(ntm_minisign_verify_file(pubtext.buf, file, sig, &err),
                      NTM_OK);
+    /* Trailing blanks are part of the signed comment. */
+    assert_int_equal(ntm_minisign_sign_file(sealed_key, file, sig,
+                                            "ends with blanks \t ", &err),
+                     NTM_OK);
+    assert_int_equal(ntm_minisign_verify_file(pubtext.buf, file, sig, &err),
+                     NTM_OK);
+    assert_int_equal(
+        run("minisign -V -q -x '%s' -p '%s' -m '%s'", sig, pub, file), 0);
     /* A comment that would break the format is refused. */
     assert_int_equal(
         ntm_minisign_sign_file(sealed_key, file, sig, "a\nb", &err),
