@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * handlers.c - the endpoints of SPEC.md section 6, as a table of
+ * {method, path, handler}. A handler gets a parsed, authenticated request
+ * and a store connection, and returns an ntm_err plus a body; it never
+ * picks an HTTP status (Ntm_http_status does, for every handler).
+ *
+ * Storage stays behind the store API (ntm_store.h), so another engine can
+ * serve a larger deployment without touching this file. Depends on util/,
+ * crypto/, store/, jansson; not on libmicrohttpd (server.c owns HTTP).
+ */
+#include "sync_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef NTM_VERSION
+#define NTM_VERSION "0"
+#endif
+
+/* ------------------------------------------------------------------ */
+/* helpers */
+
+int
+Ntm_query_get(const char *query, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    const char *p = query;
+    while (p && *p) {
+        const char *end = strchr(p, '&');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
+            size_t vl = l - nlen - 1;
+            if (vl + 1 > outlen)
+                return -1;
+            memcpy(out, p + nlen + 1, vl);
+            out[vl] = '\0';
+            return 1;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+static enum ntm_err
+query_int(const char *query, const char *name, int64_t dflt, int64_t min,
+          int64_t max, int64_t *out, struct ntm_error *err)
+{
+    char v[24];
+    int r = Ntm_query_get(query, name, v, sizeof v);
+    if (r == 0) {
+        *out = dflt;
+        return NTM_OK;
+    }
+    if (r < 0 || ntm_parse_int64(v, min, max, out) != NTM_OK)
+        return ntm_error_set(err, NTM_EINVAL,
+                             "query parameter '%s' must be an integer in "
+                             "[%lld, %lld]",
+                             name, (long long)min, (long long)max);
+    return NTM_OK;
+}
+
+static enum ntm_err
+query_author(const char *query, char author[NTM_HEX_ID_LEN + 1], int *given,
+             struct ntm_error *err)
+{
+    int r = Ntm_query_get(query, "author", author, NTM_HEX_ID_LEN + 1);
+    *given = r > 0;
+    if (r < 0 || (r > 0 && (strlen(author) != NTM_HEX_ID_LEN ||
+                            !ntm_is_lower_hex(author, NTM_HEX_ID_LEN))))
+        return ntm_error_set(err, NTM_EINVAL,
+                             "query parameter 'author' must be 64 lowercase "
+                             "hex digits");
+    return NTM_OK;
+}
+
+static enum ntm_err
+json_answer(struct Ntm_resp *rs, json_t *v, struct ntm_error *err)
+{
+    if (!v)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    enum ntm_err rc = Ntm_json_add(&rs->body, v, JSON_SORT_KEYS);
+    json_decref(v);
+    if (rc != NTM_OK)
+        return ntm_error_set(err, rc, "out of memory");
+    return ntm_buf_addch(&rs->body, '\n');
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /v1/info, GET /healthz */
+
+static enum ntm_err
+h_info(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
+{
+    int64_t n = 0, last = 0;
+    enum ntm_err rc = ntm_store_stats(rq->st, &n, &last, err);
+    if (rc != NTM_OK)
+        return rc;
+    json_t *v = json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "server", "ntm", "version",
+        NTM_VERSION, "root_key", Ntm_server_root(rq->srv), "server_time_ms",
+        (json_int_t)ntm_now_ms(), "max_batch",
+        (json_int_t)Ntm_server_max_batch(rq->srv), "max_entry_bytes",
+        (json_int_t)NTM_MAX_ENTRY_BYTES, "last_gseq", (json_int_t)last);
+    return json_answer(rs, v, err);
+}
+
+static enum ntm_err
+h_healthz(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
+{
+    int64_t n, last;
+    enum ntm_err rc = ntm_store_stats(rq->st, &n, &last, err);
+    if (rc != NTM_OK)
+        return ntm_error_set(err, NTM_EUNAVAIL, "store does not answer: %s",
+                             ntm_error_text(err));
+    rs->content_type = "text/plain; charset=utf-8";
+    return ntm_buf_adds(&rs->body, "ok\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /v1/heads[?author=<id>] */
+
+static enum ntm_err
+h_heads(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
+{
+    char author[NTM_HEX_ID_LEN + 1];
+    int given;
+    json_t *heads = NULL;
+    enum ntm_err rc = query_author(rq->query, author, &given, err);
+    if (rc != NTM_OK)
+        return rc;
+    rc = ntm_store_heads(rq->st, given ? author : NULL, &heads, err);
+    if (rc != NTM_OK)
+        return rc;
+    rs->entries = (int64_t)json_object_size(heads);
+    return json_answer(rs, json_pack("{s:o}", "heads", heads), err);
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/entries */
+
+struct push_ctx {
+    struct Ntm_req *rq;
+    json_t *rejected, *flagged;
+    json_t *bad_authors; /* authors with a rejected line: later ones gap */
+    json_t *touched;     /* authors seen, for the heads of the answer */
+    int64_t accepted, duplicates, lines;
+    int64_t rej_by_code[NTM_ERR_LAST], flag_by_code[NTM_ERR_LAST];
+    enum ntm_err fail; /* a failure of the store itself */
+    struct ntm_error *err;
+};
+
+static void
+push_note(json_t *arr, int line, const char *author, int64_t seq,
+          enum ntm_err code, const char *message)
+{
+    const char *wire = ntm_err_wire_code(code);
+    json_t *o =
+        json_pack("{s:i, s:s, s:s, s:s}", "line", line, "author", author,
+                  "code", wire ? wire : "bad_entry", "message", message);
+    if (!o)
+        return;
+    json_object_set_new(o, "seq", seq >= 0 ? json_integer(seq) : json_null());
+    json_array_append_new(arr, o);
+}
+
+static int
+push_line(void *ud, int n, const char *line, size_t len)
+{
+    struct push_ctx *pc = ud;
+    struct ntm_error lerr;
+    char *entry = NULL, *sig = NULL;
+    size_t elen = 0;
+    int64_t gseq;
+    char author[NTM_HEX_ID_LEN + 1];
+
+    ntm_error_clear(&lerr);
+    pc->lines++;
+    enum ntm_err rc =
+        Ntm_line_parse(line, len, &entry, &elen, &sig, &gseq, &lerr);
+    if (rc == NTM_ENOMEM) {
+        pc->fail = ntm_error_set(pc->err, rc, "out of memory");
+        return 1;
+    }
+    if (rc != NTM_OK) {
+        push_note(pc->rejected, n, "", -1, NTM_EBADENTRY, lerr.msg);
+        pc->rej_by_code[NTM_EBADENTRY]++;
+        return 0;
+    }
+    Ntm_entry_author(entry, elen, author);
+    if (author[0] && json_object_get(pc->bad_authors, author)) {
+        json_t *o = json_loadb(entry, elen, 0, NULL);
+        json_t *js = json_object_get(o, "seq");
+        int64_t seq = json_is_integer(js) ? json_integer_value(js) : -1;
+        json_decref(o);
+        push_note(pc->rejected, n, author, seq, NTM_EGAP,
+                  "an earlier line of this author was rejected in this batch");
+        pc->rej_by_code[NTM_EGAP]++;
+        goto out;
+    }
+    struct ntm_ingest_result res;
+    memset(&res, 0, sizeof res);
+    rc = ntm_store_ingest(pc->rq->st, entry, elen, sig, NTM_SOURCE_PUSH, &res,
+                          pc->err);
+    if (rc != NTM_OK) {
+        pc->fail = rc;
+        ntm_free(entry);
+        ntm_free(sig);
+        return 1;
+    }
+    if (res.author[0])
+        json_object_set_new(pc->touched, res.author, json_true());
+    if (res.verdict != NTM_OK) {
+        push_note(pc->rejected, n, res.author, res.seq, res.verdict,
+                  res.message[0] ? res.message : ntm_strerror(res.verdict));
+        if (res.verdict < NTM_ERR_LAST)
+            pc->rej_by_code[res.verdict]++;
+        if (res.author[0])
+            json_object_set_new(pc->bad_authors, res.author, json_true());
+    } else if (res.duplicate) {
+        pc->duplicates++;
+    } else {
+        pc->accepted++;
+        if (res.flag != NTM_OK) {
+            push_note(pc->flagged, n, res.author, res.seq, res.flag,
+                      res.message[0] ? res.message : ntm_strerror(res.flag));
+            if (res.flag < NTM_ERR_LAST)
+                pc->flag_by_code[res.flag]++;
+        }
+    }
+out:
+    ntm_free(entry);
+    ntm_free(sig);
+    return 0;
+}
+
+static int
+count_lines(void *ud, int n, const char *line, size_t len)
+{
+    (void)n;
+    (void)line;
+    (void)len;
+    (*(int64_t *)ud)++;
+    return 0;
+}
+
+static enum ntm_err
+h_push(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
+{
+    int64_t nlines = 0;
+    Ntm_lines_foreach(rq->body, rq->body_len, count_lines, &nlines);
+    if (nlines > (int64_t)Ntm_server_max_batch(rq->srv))
+        return ntm_error_set(err, NTM_ETOOLARGE,
+                             "batch of %lld lines passes the limit of %u - "
+                             "send at most max_batch lines (see /v1/info)",
+                             (long long)nlines, Ntm_server_max_batch(rq->srv));
+
+    struct push_ctx pc;
+    memset(&pc, 0, sizeof pc);
+    pc.rq = rq;
+    pc.err = err;
+    pc.rejected = json_array();
+    pc.flagged = json_array();
+    pc.bad_authors = json_object();
+    pc.touched = json_object();
+    json_t *heads = json_object();
+    enum ntm_err rc = NTM_OK;
+    if (!pc.rejected || !pc.flagged || !pc.bad_authors || !pc.touched ||
+        !heads) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+
+    /* One transaction per batch; the answer leaves only after commit. */
+    Ntm_server_write_lock(rq->srv);
+    rc = ntm_store_begin(rq->st, err);
+    if (rc == NTM_OK) {
+        Ntm_lines_foreach(rq->body, rq->body_len, push_line, &pc);
+        if (pc.fail != NTM_OK) {
+            rc = pc.fail;
+            ntm_store_rollback(rq->st);
+        } else {
+            rc = ntm_store_commit(rq->st, err);
+        }
+    }
+    Ntm_server_write_unlock(rq->srv);
+    if (rc != NTM_OK)
+        goto out;
+
+    const char *a;
+    json_t *unused;
+    json_object_foreach (pc.touched, a, unused) {
+        int64_t seq;
+        char id[NTM_HEX_ID_LEN + 1];
+        if (ntm_store_head(rq->st, a, &seq, id) == NTM_OK)
+            json_object_set_new(
+                heads, a,
+                json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "id", id));
+    }
+
+    struct Ntm_metrics *m = Ntm_server_metrics(rq->srv);
+    pthread_mutex_lock(&m->mu);
+    m->accepted += pc.accepted;
+    m->duplicates += pc.duplicates;
+    for (int i = 0; i < NTM_ERR_LAST; i++) {
+        m->rejected[i] += pc.rej_by_code[i];
+        m->flagged[i] += pc.flag_by_code[i];
+    }
+    pthread_mutex_unlock(&m->mu);
+
+    rs->entries = pc.lines;
+    json_t *v = json_pack("{s:I, s:I, s:O, s:O, s:O}", "accepted",
+                          (json_int_t)pc.accepted, "duplicates",
+                          (json_int_t)pc.duplicates, "flagged", pc.flagged,
+                          "rejected", pc.rejected, "heads", heads);
+    rc = json_answer(rs, v, err);
+out:
+    json_decref(pc.rejected);
+    json_decref(pc.flagged);
+    json_decref(pc.bad_authors);
+    json_decref(pc.touched);
+    json_decref(heads);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /v1/entries?after=<g>&limit=<n>[&author=<id>] */
+
+struct pull_ctx {
+    struct ntm_buf *out;
+    int64_t limit, count, last;
+    int more;
+    enum ntm_err fail;
+};
+
+static int
+pull_entry(void *ud, const struct ntm_entry_view *e)
+{
+    struct pull_ctx *pc = ud;
+    if (pc->count == pc->limit) {
+        pc->more = 1;
+        return 1;
+    }
+    if (Ntm_line_add(pc->out, e->gseq, e->bytes, e->len, e->sig) != NTM_OK) {
+        pc->fail = NTM_ENOMEM;
+        return 1;
+    }
+    pc->count++;
+    pc->last = e->gseq;
+    return 0;
+}
+
+static enum ntm_err
+h_pull(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
+{
+    int64_t after, limit;
+    char author[NTM_HEX_ID_LEN + 1];
+    int given;
+    enum ntm_err rc;
+    if ((rc = query_int(rq->query, "after", 0, 0, INT64_MAX / 2, &after,
+                        err)) != NTM_OK ||
+        (rc = query_int(rq->query, "limit", NTM_SYNC_DEFAULT_PAGE, 1,
+                        NTM_SYNC_MAX_PAGE, &limit, err)) != NTM_OK ||
+        (rc = query_author(rq->query, author, &given, err)) != NTM_OK)
+        return rc;
+
+    struct ntm_entry_query q;
+    memset(&q, 0, sizeof q);
+    q.after_gseq = after;
+    q.limit = limit + 1;
+    if (given) {
+        /* A device may always fetch its own chain back (restored
+         * backup); the root key may fetch any author's. */
+        if (strcmp(author, rq->author) != 0 && !rq->is_root)
+            return ntm_error_set(err, NTM_EFORBIDDEN,
+                                 "only the root key may pull another "
+                                 "author's chain");
+        q.author = author;
+    } else if (!rq->is_root) {
+        q.scope = rq->enr.scope;
+    }
+    struct pull_ctx pc = {&rs->body, limit, 0, after, 0, NTM_OK};
+    rc = ntm_store_entries(rq->st, &q, pull_entry, &pc, err);
+    if (rc == NTM_OK && pc.fail != NTM_OK)
+        rc = ntm_error_set(err, pc.fail, "out of memory");
+    if (rc != NTM_OK)
+        return rc;
+    rs->content_type = "application/x-ndjson";
+    rs->next_after = pc.last;
+    rs->more = pc.more;
+    rs->entries = pc.count;
+    return NTM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /metrics (Prometheus text format) */
+
+static const char *const ep_names[NTM_EP_COUNT] = {
+    "info", "healthz", "heads", "push", "pull", "metrics", "other"};
+static const double lat_bounds[NTM_LAT_BUCKETS] = {
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
+
+static enum ntm_err
+h_metrics(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
+{
+    struct Ntm_metrics *m = Ntm_server_metrics(rq->srv);
+    struct ntm_buf *b = &rs->body;
+    pthread_mutex_lock(&m->mu);
+    ntm_buf_adds(b, "# HELP ntm_requests_total HTTP requests by endpoint "
+                    "and status.\n# TYPE ntm_requests_total counter\n");
+    for (int e = 0; e < NTM_EP_COUNT; e++)
+        for (int s = 100; s < 600; s++)
+            if (m->requests[e][s])
+                ntm_buf_addf(b,
+                             "ntm_requests_total{endpoint=\"%s\",status=\"%d\"}"
+                             " %lld\n",
+                             ep_names[e], s, (long long)m->requests[e][s]);
+    ntm_buf_adds(b, "# HELP ntm_request_seconds Request latency.\n"
+                    "# TYPE ntm_request_seconds histogram\n");
+    for (int e = 0; e < NTM_EP_COUNT; e++) {
+        if (!m->lat_count[e])
+            continue;
+        int64_t cum = 0;
+        for (int i = 0; i < NTM_LAT_BUCKETS; i++) {
+            cum += m->lat_bucket[e][i];
+            ntm_buf_addf(b,
+                         "ntm_request_seconds_bucket{endpoint=\"%s\","
+                         "le=\"%g\"} %lld\n",
+                         ep_names[e], lat_bounds[i], (long long)cum);
+        }
+        cum += m->lat_bucket[e][NTM_LAT_BUCKETS];
+        ntm_buf_addf(b,
+                     "ntm_request_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"}"
+                     " %lld\n"
+                     "ntm_request_seconds_sum{endpoint=\"%s\"} %.6f\n"
+                     "ntm_request_seconds_count{endpoint=\"%s\"} %lld\n",
+                     ep_names[e], (long long)cum, ep_names[e], m->lat_sum[e],
+                     ep_names[e], (long long)m->lat_count[e]);
+    }
+    ntm_buf_addf(b,
+                 "# HELP ntm_entries_total Pushed entries by outcome.\n"
+                 "# TYPE ntm_entries_total counter\n"
+                 "ntm_entries_total{outcome=\"accepted\"} %lld\n"
+                 "ntm_entries_total{outcome=\"duplicate\"} %lld\n",
+                 (long long)m->accepted, (long long)m->duplicates);
+    for (int i = 0; i < NTM_ERR_LAST; i++) {
+        const char *w = ntm_err_wire_code((enum ntm_err)i);
+        if (m->rejected[i])
+            ntm_buf_addf(b,
+                         "ntm_entries_total{outcome=\"rejected\",code=\"%s\"}"
+                         " %lld\n",
+                         w ? w : "other", (long long)m->rejected[i]);
+        if (m->flagged[i])
+            ntm_buf_addf(b,
+                         "ntm_entries_total{outcome=\"flagged\",code=\"%s\"}"
+                         " %lld\n",
+                         w ? w : "other", (long long)m->flagged[i]);
+    }
+    ntm_buf_addf(b,
+                 "# HELP ntm_open_connections Open client connections.\n"
+                 "# TYPE ntm_open_connections gauge\n"
+                 "ntm_open_connections %lld\n",
+                 (long long)m->open_connections);
+    pthread_mutex_unlock(&m->mu);
+    rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    if (!b->buf)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    return NTM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* the table */
+
+static const struct Ntm_route routes[] = {
+    {"GET", "/v1/info", 0, NTM_EP_INFO, h_info},
+    {"GET", "/healthz", 0, NTM_EP_HEALTHZ, h_healthz},
+    {"GET", "/v1/heads", 1, NTM_EP_HEADS, h_heads},
+    {"POST", "/v1/entries", 1, NTM_EP_PUSH, h_push},
+    {"GET", "/v1/entries", 1, NTM_EP_PULL, h_pull},
+    {"GET", "/metrics", 1, NTM_EP_METRICS, h_metrics},
+};
+
+const struct Ntm_route *
+Ntm_route_find(const char *method, const char *path, int *path_known)
+{
+    *path_known = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(routes[i].path, path) != 0)
+            continue;
+        *path_known = 1;
+        if (!strcmp(routes[i].method, method))
+            return &routes[i];
+        if (!strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET"))
+            return &routes[i];
+    }
+    return NULL;
+}
+
+int
+Ntm_http_status(const struct ntm_error *err, const char **code)
+{
+    if (err->http_status) {
+        switch (err->http_status) {
+        case 404:
+            *code = "not_found";
+            break;
+        case 405:
+            *code = "method_not_allowed";
+            break;
+        case 411:
+            *code = "too_large";
+            break;
+        case 415:
+            *code = "unsupported_media_type";
+            break;
+        case 429:
+            *code = "too_many_requests";
+            break;
+        default:
+            *code = "bad_request";
+            break;
+        }
+        return err->http_status;
+    }
+    switch (err->code) {
+    case NTM_EINVAL:
+    case NTM_EPROTO:
+    case NTM_EBADENTRY:
+    case NTM_EUSAGE:
+        *code = "bad_request";
+        return 400;
+    case NTM_EAUTH:
+    case NTM_EBADSIG:
+        *code = "bad_auth";
+        return 401;
+    case NTM_ECLOCKSKEW:
+        *code = "clock_skew";
+        return 401;
+    case NTM_EUNKNOWNAUTHOR:
+        *code = "unknown_author";
+        return 403;
+    case NTM_EREVOKED:
+        *code = "revoked";
+        return 403;
+    case NTM_EFORBIDDEN:
+        *code = "forbidden";
+        return 403;
+    case NTM_ENOENT:
+        *code = "not_found";
+        return 404;
+    case NTM_ETOOLARGE:
+        *code = "too_large";
+        return 413;
+    case NTM_EBUSY:
+    case NTM_EFULL:
+    case NTM_EUNAVAIL:
+        *code = "unavailable";
+        return 503;
+    default:
+        *code = "internal";
+        return 500;
+    }
+}
