@@ -47,9 +47,8 @@ struct ntm_store;
  * Errors: NTM_ENOENT (missing and no NTM_STORE_CREATE), NTM_EBUSY,
  * NTM_ECORRUPT (quick_check failed), NTM_EREADONLY, NTM_EFULL, NTM_EDB.
  */
-NTM_EXTERN enum ntm_err ntm_store_open(struct ntm_store **out,
-                                       const char *path, unsigned flags,
-                                       struct ntm_error *err);
+NTM_EXTERN enum ntm_err ntm_store_open(struct ntm_store **out, const char *path,
+                                       unsigned flags, struct ntm_error *err);
 
 /* Close; rolls back an open transaction. NULL is a no-op. */
 NTM_EXTERN void ntm_store_close(struct ntm_store *st);
@@ -131,12 +130,10 @@ struct ntm_ingest_result {
  * A server store (NTM_STORE_SERVER) always applies the chain rule; a device
  * skips it for authors whose chain it holds only in part (scoped pulls).
  */
-NTM_EXTERN enum ntm_err ntm_store_ingest(struct ntm_store *st,
-                                         const char *entry, size_t len,
-                                         const char *sig_b64,
-                                         enum ntm_source source,
-                                         struct ntm_ingest_result *res,
-                                         struct ntm_error *err);
+NTM_EXTERN enum ntm_err
+ntm_store_ingest(struct ntm_store *st, const char *entry, size_t len,
+                 const char *sig_b64, enum ntm_source source,
+                 struct ntm_ingest_result *res, struct ntm_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Writing this device's own entries */
@@ -166,13 +163,11 @@ NTM_EXTERN enum ntm_err ntm_store_write(struct ntm_store *st,
 
 /* fields is borrowed; *record_id receives the new 32-hex id. Text fields
  * are NFC-normalised before signing. */
-NTM_EXTERN enum ntm_err ntm_record_create(struct ntm_store *st,
-                                          const struct ntm_key *key,
-                                          const char *kind, const char *unit,
-                                          const char *org, json_t *fields,
-                                          char record_id[NTM_RECORD_ID_LEN + 1],
-                                          struct ntm_write_result *res,
-                                          struct ntm_error *err);
+NTM_EXTERN enum ntm_err
+ntm_record_create(struct ntm_store *st, const struct ntm_key *key,
+                  const char *kind, const char *unit, const char *org,
+                  json_t *fields, char record_id[NTM_RECORD_ID_LEN + 1],
+                  struct ntm_write_result *res, struct ntm_error *err);
 /* set: the fields to change (borrowed). base = the record's current heads
  * on this replica. */
 NTM_EXTERN enum ntm_err ntm_record_update(struct ntm_store *st,
@@ -187,41 +182,30 @@ NTM_EXTERN enum ntm_err ntm_record_delete(struct ntm_store *st,
                                           struct ntm_error *err);
 /* Resolve the record's conflicts: take every conflicting field's value
  * from entry take_entry (may be NULL) and then apply set (may be NULL). */
-NTM_EXTERN enum ntm_err ntm_record_resolve(struct ntm_store *st,
-                                           const struct ntm_key *key,
-                                           const char *record_id,
-                                           const char *take_entry,
-                                           json_t *set,
-                                           struct ntm_write_result *res,
-                                           struct ntm_error *err);
+NTM_EXTERN enum ntm_err
+ntm_record_resolve(struct ntm_store *st, const struct ntm_key *key,
+                   const char *record_id, const char *take_entry, json_t *set,
+                   struct ntm_write_result *res, struct ntm_error *err);
 /* state: "approved", "rejected" or "has_issues"; comment may be NULL. The
  * review names the record's only head; NTM_ECONFLICT when it has several
  * (resolve first). */
-NTM_EXTERN enum ntm_err ntm_record_review(struct ntm_store *st,
-                                          const struct ntm_key *key,
-                                          const char *record_id,
-                                          const char *state,
-                                          const char *comment,
-                                          struct ntm_write_result *res,
-                                          struct ntm_error *err);
+NTM_EXTERN enum ntm_err
+ntm_record_review(struct ntm_store *st, const struct ntm_key *key,
+                  const char *record_id, const char *state, const char *comment,
+                  struct ntm_write_result *res, struct ntm_error *err);
 NTM_EXTERN enum ntm_err
 ntm_device_enroll(struct ntm_store *st, const struct ntm_key *key,
                   const char *device_key, const char *role, const char *scope,
                   const char *name, const char *org, int64_t from_seq,
                   struct ntm_write_result *res, struct ntm_error *err);
-NTM_EXTERN enum ntm_err ntm_device_revoke(struct ntm_store *st,
-                                          const struct ntm_key *key,
-                                          const char *device_key,
-                                          int64_t after_seq,
-                                          const char *reason,
-                                          struct ntm_write_result *res,
-                                          struct ntm_error *err);
-NTM_EXTERN enum ntm_err ntm_unit_create(struct ntm_store *st,
-                                        const struct ntm_key *key,
-                                        const char *code, const char *name,
-                                        const char *level,
-                                        struct ntm_write_result *res,
-                                        struct ntm_error *err);
+NTM_EXTERN enum ntm_err
+ntm_device_revoke(struct ntm_store *st, const struct ntm_key *key,
+                  const char *device_key, int64_t after_seq, const char *reason,
+                  struct ntm_write_result *res, struct ntm_error *err);
+NTM_EXTERN enum ntm_err
+ntm_unit_create(struct ntm_store *st, const struct ntm_key *key,
+                const char *code, const char *name, const char *level,
+                struct ntm_write_result *res, struct ntm_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Reading the log */
@@ -264,8 +248,8 @@ NTM_EXTERN enum ntm_err ntm_store_entries(struct ntm_store *st,
 
 /* The author's head (highest seq held) and its entry id. NTM_ENOENT when
  * none is held. id may be NULL. */
-NTM_EXTERN enum ntm_err ntm_store_head(struct ntm_store *st,
-                                       const char *author, int64_t *seq,
+NTM_EXTERN enum ntm_err ntm_store_head(struct ntm_store *st, const char *author,
+                                       int64_t *seq,
                                        char id[NTM_HEX_ID_LEN + 1]);
 
 /* new: {"<author>":{"seq":n,"id":"<entry id>"},...}; only author when not
@@ -275,8 +259,8 @@ NTM_EXTERN enum ntm_err ntm_store_heads(struct ntm_store *st,
                                         struct ntm_error *err);
 
 /* Counts of entries held and the highest gseq. */
-NTM_EXTERN enum ntm_err ntm_store_stats(struct ntm_store *st,
-                                        int64_t *entries, int64_t *last_gseq,
+NTM_EXTERN enum ntm_err ntm_store_stats(struct ntm_store *st, int64_t *entries,
+                                        int64_t *last_gseq,
                                         struct ntm_error *err);
 
 /* ------------------------------------------------------------------ */
@@ -284,8 +268,8 @@ NTM_EXTERN enum ntm_err ntm_store_stats(struct ntm_store *st,
 
 /* Remember that the peer holds author's chain up to seq (never lowers). */
 NTM_EXTERN enum ntm_err ntm_store_peer_head_set(struct ntm_store *st,
-                                                const char *author,
-                                                int64_t seq, const char *id,
+                                                const char *author, int64_t seq,
+                                                const char *id,
                                                 struct ntm_error *err);
 /* *seq = 0 when unknown. */
 NTM_EXTERN enum ntm_err ntm_store_peer_head_get(struct ntm_store *st,
@@ -293,22 +277,21 @@ NTM_EXTERN enum ntm_err ntm_store_peer_head_get(struct ntm_store *st,
                                                 int64_t *seq,
                                                 struct ntm_error *err);
 /* Entries held here beyond what the peer is known to hold. */
-NTM_EXTERN enum ntm_err ntm_store_unpushed(struct ntm_store *st,
-                                           int64_t *count,
+NTM_EXTERN enum ntm_err ntm_store_unpushed(struct ntm_store *st, int64_t *count,
                                            struct ntm_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Devices and enrollment */
 
 struct ntm_enrollment {
-    int enrolled;      /* an enrollment covers the seq */
-    int revoked;       /* revoked for the seq */
-    int is_root;       /* the root key */
-    char role[16];     /* "recorder", "coordinator", "admin" or "" */
-    char scope[128];   /* unit code or "" */
-    char name[128];    /* device name or "" */
-    char org[32];      /* organization code or "" */
-    int64_t from_seq;  /* first seq governed by this enrollment */
+    int enrolled;          /* an enrollment covers the seq */
+    int revoked;           /* revoked for the seq */
+    int is_root;           /* the root key */
+    char role[16];         /* "recorder", "coordinator", "admin" or "" */
+    char scope[128];       /* unit code or "" */
+    char name[128];        /* device name or "" */
+    char org[32];          /* organization code or "" */
+    int64_t from_seq;      /* first seq governed by this enrollment */
     int64_t revoked_after; /* -1 when not revoked */
 };
 
@@ -334,9 +317,12 @@ NTM_EXTERN enum ntm_err ntm_store_units_created(struct ntm_store *st,
 /* Records (SPEC.md section 8 JSON shapes) */
 
 struct ntm_record_filter {
-    const char *text;    /* search title, note, unit code/name; ignores case
-                            and diacritics; NULL: all */
-    const char *unit;    /* the unit or below it */
+    const char *text; /* search title, note, task, unit code and hamlet
+                         names; ignores case and diacritics; NULL: all */
+    const char *const *text_units; /* NULL-terminated unit codes whose names
+                                      match text (from the plan's tree): a
+                                      record in or below one matches too */
+    const char *unit;              /* the unit or below it */
     const char *org;
     const char *task;
     const char *kind;    /* "activity" or "measure" */
@@ -365,8 +351,7 @@ NTM_EXTERN enum ntm_err ntm_store_record(struct ntm_store *st, const char *id,
 
 /* new: array of {"id","fields":{"<field>":[{"entry","author","value",
  * "ts"}...]}} for every record with a conflict. */
-NTM_EXTERN enum ntm_err ntm_store_conflicts(struct ntm_store *st,
-                                            json_t **out,
+NTM_EXTERN enum ntm_err ntm_store_conflicts(struct ntm_store *st, json_t **out,
                                             struct ntm_error *err);
 
 /* ------------------------------------------------------------------ */

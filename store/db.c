@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * db.c - opening the replica's SQLite file, the schema and its
+ * migrations, transactions and savepoints, settings (meta), and the
+ * mapping of SQLite errors to enum ntm_err.
+ *
+ * The log must never roll back once an entry may have left the device, so
+ * the file runs in WAL mode with synchronous=FULL (NTM_STORE_SYNC_NORMAL
+ * exists only for power-loss drills). Schema changes are numbered
+ * migrations recorded in PRAGMA user_version; a newer file than this build
+ * knows is refused rather than guessed at.
+ *
+ * Depends on util/ and SQLite. The table layout is described in
+ * store_int.h.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STMT_CACHE 96
+
+struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *stmt;
+};
+
+/* Statements are cached per connection; the cache lives beside the store
+ * (a static table per store would leak across stores). */
+struct store_full {
+    struct ntm_store st;
+    struct stmt_slot cache[STMT_CACHE];
+    int ncache;
+};
+
+static const char *const migrations[] = {
+    /* 1: the log, sync bookkeeping and derived state */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE entries("
+    " gseq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " author TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " prev TEXT,"
+    " ts INTEGER NOT NULL,"
+    " lc INTEGER NOT NULL,"
+    " op TEXT NOT NULL,"
+    " record TEXT,"
+    " unit TEXT,"
+    " bytes BLOB NOT NULL,"
+    " sig TEXT NOT NULL,"
+    " received_ms INTEGER NOT NULL,"
+    " clock_ahead INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(author, seq));"
+    "CREATE INDEX entries_record ON entries(record) WHERE record IS NOT NULL;"
+    "CREATE INDEX entries_op ON entries(op, gseq);"
+    "CREATE INDEX entries_unit ON entries(unit, gseq);"
+    "CREATE TABLE forks("
+    " id TEXT PRIMARY KEY, author TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " bytes BLOB NOT NULL, sig TEXT NOT NULL, received_ms INTEGER NOT NULL);"
+    "CREATE TABLE authors("
+    " author TEXT PRIMARY KEY, head_seq INTEGER NOT NULL,"
+    " head_id TEXT NOT NULL, partial INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE peer_heads("
+    " author TEXT PRIMARY KEY, seq INTEGER NOT NULL, id TEXT);"
+    "CREATE TABLE effect("
+    " id TEXT PRIMARY KEY, code INTEGER NOT NULL, message TEXT);"
+    "CREATE TABLE enrollments("
+    " entry TEXT PRIMARY KEY, key TEXT NOT NULL, role TEXT NOT NULL,"
+    " scope TEXT NOT NULL, name TEXT, org TEXT, from_seq INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, lc INTEGER NOT NULL, author TEXT NOT NULL,"
+    " seq INTEGER NOT NULL);"
+    "CREATE INDEX enrollments_key ON enrollments(key, from_seq);"
+    "CREATE TABLE revocations("
+    " entry TEXT PRIMARY KEY, key TEXT NOT NULL, after_seq INTEGER NOT NULL,"
+    " reason TEXT, author TEXT NOT NULL);"
+    "CREATE INDEX revocations_key ON revocations(key, after_seq);"
+    "CREATE TABLE units("
+    " code TEXT PRIMARY KEY, name TEXT NOT NULL, level TEXT NOT NULL,"
+    " entry TEXT NOT NULL);"
+    "CREATE TABLE records("
+    " id TEXT PRIMARY KEY, kind TEXT NOT NULL, unit TEXT NOT NULL,"
+    " org TEXT NOT NULL, task TEXT, author TEXT NOT NULL,"
+    " create_entry TEXT NOT NULL, c_ts INTEGER NOT NULL,"
+    " c_lc INTEGER NOT NULL, c_seq INTEGER NOT NULL,"
+    " updated_ts INTEGER NOT NULL, fields TEXT NOT NULL,"
+    " deleted INTEGER NOT NULL, conflict INTEGER NOT NULL,"
+    " conflicts TEXT, review TEXT NOT NULL, reviews TEXT NOT NULL,"
+    " heads TEXT NOT NULL, search TEXT NOT NULL);"
+    "CREATE INDEX records_unit ON records(unit);"
+    "CREATE INDEX records_order ON records(c_ts, c_lc, author, c_seq);",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+enum ntm_err
+Ntm_db_error(struct ntm_store *st, int rc, struct ntm_error *err,
+             const char *what)
+{
+    enum ntm_err code;
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM:
+        code = NTM_ENOMEM;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = NTM_EBUSY;
+        break;
+    case SQLITE_FULL:
+        code = NTM_EFULL;
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        code = NTM_ECORRUPT;
+        break;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        code = NTM_EREADONLY;
+        break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+        code = NTM_EIO;
+        break;
+    default:
+        code = NTM_EDB;
+    }
+    const char *m = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+    const char *hint = "";
+    if (code == NTM_EFULL)
+        hint = " - free some disk space and run the command again; nothing "
+               "already stored is lost";
+    else if (code == NTM_EBUSY)
+        hint = " - another ntm process is using this home; wait and retry";
+    else if (code == NTM_ECORRUPT)
+        hint = " - the database file is damaged; restore it from a backup or "
+               "pull everything again into a new home";
+    else if (code == NTM_EREADONLY)
+        hint = " - the home folder or its disk is read-only";
+    return ntm_error_set(err, code, "%s: %s%s", what, m, hint);
+}
+
+enum ntm_err
+Ntm_exec(struct ntm_store *st, const char *sql, struct ntm_error *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        enum ntm_err e = Ntm_db_error(st, rc, err, "database statement failed");
+        sqlite3_free(msg);
+        return e;
+    }
+    return NTM_OK;
+}
+
+sqlite3_stmt *
+Ntm_prepare(struct ntm_store *st, const char *sql, struct ntm_error *err)
+{
+    struct store_full *f = (struct store_full *)st;
+    for (int i = 0; i < f->ncache; i++) {
+        if (f->cache[i].sql == sql) {
+            sqlite3_stmt *s = f->cache[i].stmt;
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            return s;
+        }
+    }
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
+                                NULL);
+    if (rc != SQLITE_OK) {
+        Ntm_db_error(st, rc, err, "cannot prepare a database statement");
+        return NULL;
+    }
+    if (f->ncache < STMT_CACHE) {
+        f->cache[f->ncache].sql = sql;
+        f->cache[f->ncache].stmt = s;
+        f->ncache++;
+    } else {
+        /* Cache full: a programming error (too many distinct statements);
+         * evict the oldest so that behaviour stays correct. */
+        sqlite3_finalize(f->cache[0].stmt);
+        memmove(&f->cache[0], &f->cache[1],
+                sizeof(f->cache[0]) * (STMT_CACHE - 1));
+        f->cache[STMT_CACHE - 1].sql = sql;
+        f->cache[STMT_CACHE - 1].stmt = s;
+    }
+    return s;
+}
+
+static enum ntm_err
+migrate(struct ntm_store *st, struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) !=
+        SQLITE_OK)
+        return Ntm_db_error(st, sqlite3_errcode(st->db), err,
+                            "cannot read the schema version");
+    if (sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version > NMIGRATIONS)
+        return ntm_error_set(err, NTM_EDB,
+                             "database schema version %d is newer than this "
+                             "ntm understands (%d) - upgrade ntm",
+                             version, NMIGRATIONS);
+    if (version == NMIGRATIONS)
+        return NTM_OK;
+    if (st->flags & NTM_STORE_READONLY)
+        return ntm_error_set(err, NTM_EREADONLY,
+                             "database needs an upgrade but is read-only");
+    enum ntm_err rc = Ntm_exec(st, "BEGIN IMMEDIATE", err);
+    if (rc != NTM_OK)
+        return rc;
+    for (int v = version; v < NMIGRATIONS; v++) {
+        rc = Ntm_exec(st, migrations[v], err);
+        if (rc != NTM_OK)
+            goto fail;
+    }
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", NMIGRATIONS);
+    if ((rc = Ntm_exec(st, sql, err)) != NTM_OK)
+        goto fail;
+    return Ntm_exec(st, "COMMIT", err);
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+enum ntm_err
+ntm_store_open(struct ntm_store **out, const char *path, unsigned flags,
+               struct ntm_error *err)
+{
+    *out = NULL;
+    enum ntm_err rc = ntm_global_init();
+    if (rc != NTM_OK)
+        return ntm_error_set(err, rc, "cannot initialise the library");
+    if (!(flags & NTM_STORE_CREATE) && access(path, F_OK) != 0)
+        return ntm_error_set_errno(err, NTM_ENOENT, errno,
+                                   "cannot open store '%s'", path);
+    struct store_full *f = ntm_calloc(1, sizeof(*f));
+    if (!f)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    struct ntm_store *st = &f->st;
+    st->flags = flags;
+    snprintf(st->root_scope, sizeof(st->root_scope), "72");
+
+    int oflags =
+        (flags & NTM_STORE_READONLY)
+            ? SQLITE_OPEN_READONLY
+            : SQLITE_OPEN_READWRITE |
+                  ((flags & NTM_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+    oflags |= SQLITE_OPEN_NOMUTEX;
+    int src = sqlite3_open_v2(path, &st->db, oflags, NULL);
+    if (src != SQLITE_OK) {
+        struct ntm_buf what = NTM_BUF_INIT;
+        ntm_buf_addf(&what, "cannot open store '%s'", path);
+        rc = Ntm_db_error(st, src, err, ntm_buf_str(&what));
+        ntm_buf_release(&what);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, 10000);
+    if (!(flags & NTM_STORE_READONLY)) {
+        if ((rc = Ntm_exec(st, "PRAGMA journal_mode=WAL", err)) != NTM_OK)
+            goto fail;
+    }
+    rc = Ntm_exec(st,
+                  (flags & NTM_STORE_SYNC_NORMAL)
+                      ? "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                      : "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                  err);
+    if (rc != NTM_OK)
+        goto fail;
+    if ((rc = migrate(st, err)) != NTM_OK)
+        goto fail;
+    char root[NTM_HEX_ID_LEN + 1];
+    if (ntm_store_root(st, root) == NTM_OK)
+        memcpy(st->root, root, sizeof(root));
+    char *scope = NULL;
+    if (ntm_store_meta_get(st, "root.scope", &scope, NULL) == NTM_OK) {
+        snprintf(st->root_scope, sizeof(st->root_scope), "%s", scope);
+        ntm_free(scope);
+    }
+    *out = st;
+    return NTM_OK;
+fail:
+    ntm_store_close(st);
+    return rc;
+}
+
+void
+ntm_store_close(struct ntm_store *st)
+{
+    if (!st)
+        return;
+    struct store_full *f = (struct store_full *)st;
+    for (int i = 0; i < f->ncache; i++)
+        sqlite3_finalize(f->cache[i].stmt);
+    if (st->db) {
+        if (!sqlite3_get_autocommit(st->db))
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close_v2(st->db);
+    }
+    ntm_free(f);
+}
+
+enum ntm_err
+ntm_store_check(struct ntm_store *st, int full, struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    const char *sql = full ? "PRAGMA integrity_check" : "PRAGMA quick_check";
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return Ntm_db_error(st, rc, err, "cannot check the database");
+    enum ntm_err out = NTM_OK;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(s, 0);
+        if (!r || strcmp(r, "ok") != 0)
+            out = ntm_error_set(err, NTM_ECORRUPT,
+                                "database check failed: %s - restore the "
+                                "file from a backup",
+                                r ? r : "?");
+    } else {
+        out = Ntm_db_error(st, rc, err, "database check failed");
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
+enum ntm_err
+ntm_store_begin(struct ntm_store *st, struct ntm_error *err)
+{
+    if (st->tx_depth > 0)
+        return ntm_error_set(err, NTM_EINVAL, "transaction already open");
+    enum ntm_err rc = Ntm_exec(st, "BEGIN IMMEDIATE", err);
+    if (rc == NTM_OK)
+        st->tx_depth = 1;
+    return rc;
+}
+
+enum ntm_err
+ntm_store_commit(struct ntm_store *st, struct ntm_error *err)
+{
+    if (st->tx_depth == 0)
+        return ntm_error_set(err, NTM_EINVAL, "no transaction open");
+    enum ntm_err rc = Ntm_exec(st, "COMMIT", err);
+    if (rc != NTM_OK) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    st->tx_depth = 0;
+    return rc;
+}
+
+void
+ntm_store_rollback(struct ntm_store *st)
+{
+    if (st->tx_depth == 0)
+        return;
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    st->tx_depth = 0;
+}
+
+/*
+ * Every write function runs inside a savepoint: on its own it is its own
+ * transaction; inside ntm_store_begin it nests, and a failure undoes only
+ * its own writes.
+ */
+enum ntm_err
+Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
+{
+    if (st->tx_depth == 0 && sqlite3_get_autocommit(st->db)) {
+        /* Take the write lock up front: a deferred transaction that reads
+         * first could fail later with SQLITE_BUSY_SNAPSHOT. */
+        enum ntm_err rc = Ntm_exec(st, "BEGIN IMMEDIATE", err);
+        if (rc != NTM_OK)
+            return rc;
+        st->sp_serial = -1; /* marks "we own the outer transaction" */
+        return NTM_OK;
+    }
+    st->sp_serial++;
+    return Ntm_exec(st, "SAVEPOINT ntm_sp", err);
+}
+
+enum ntm_err
+Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
+{
+    if (st->sp_serial == -1) {
+        st->sp_serial = 0;
+        if (ok)
+            return Ntm_exec(st, "COMMIT", err) == NTM_OK
+                       ? NTM_OK
+                       : (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL),
+                          err ? err->code : NTM_EDB);
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return NTM_OK;
+    }
+    st->sp_serial--;
+    if (ok)
+        return Ntm_exec(st, "RELEASE ntm_sp", err);
+    sqlite3_exec(st->db, "ROLLBACK TO ntm_sp; RELEASE ntm_sp", NULL, NULL,
+                 NULL);
+    return NTM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* meta */
+
+enum ntm_err
+ntm_store_meta_get(struct ntm_store *st, const char *key, char **val,
+                   struct ntm_error *err)
+{
+    *val = NULL;
+    sqlite3_stmt *s =
+        Ntm_prepare(st, "SELECT value FROM meta WHERE key=?1", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *val = ntm_strdup((const char *)sqlite3_column_text(s, 0));
+        sqlite3_reset(s);
+        return *val ? NTM_OK : ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE)
+        return NTM_ENOENT;
+    return Ntm_db_error(st, rc, err, "cannot read a setting");
+}
+
+enum ntm_err
+ntm_store_meta_set(struct ntm_store *st, const char *key, const char *val,
+                   struct ntm_error *err)
+{
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        val ? "INSERT INTO meta(key,value) VALUES(?1,?2) ON CONFLICT(key) DO "
+              "UPDATE SET value=excluded.value"
+            : "DELETE FROM meta WHERE key=?1",
+        err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    if (val)
+        sqlite3_bind_text(s, 2, val, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return Ntm_db_error(st, rc, err, "cannot save a setting");
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_store_meta_get_int(struct ntm_store *st, const char *key, int64_t dflt,
+                       int64_t *val, struct ntm_error *err)
+{
+    char *s = NULL;
+    enum ntm_err rc = ntm_store_meta_get(st, key, &s, err);
+    *val = dflt;
+    if (rc == NTM_ENOENT)
+        return NTM_OK;
+    if (rc != NTM_OK)
+        return rc;
+    if (ntm_parse_int64(s, INT64_MIN, INT64_MAX, val) != NTM_OK)
+        *val = dflt;
+    ntm_free(s);
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_store_meta_set_int(struct ntm_store *st, const char *key, int64_t val,
+                       struct ntm_error *err)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%lld", (long long)val);
+    return ntm_store_meta_set(st, key, buf, err);
+}
+
+enum ntm_err
+ntm_store_root(struct ntm_store *st, char out[NTM_HEX_ID_LEN + 1])
+{
+    char *v = NULL;
+    enum ntm_err rc = ntm_store_meta_get(st, "root.key", &v, NULL);
+    if (rc != NTM_OK)
+        return rc == NTM_ENOENT ? NTM_ENOENT : rc;
+    snprintf(out, NTM_HEX_ID_LEN + 1, "%s", v);
+    ntm_free(v);
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_store_set_root(struct ntm_store *st, const char *root_hex,
+                   struct ntm_error *err)
+{
+    if (!root_hex || !ntm_is_lower_hex(root_hex, NTM_HEX_ID_LEN))
+        return ntm_error_set(err, NTM_EINVAL,
+                             "root key must be 64 lowercase hex characters");
+    char cur[NTM_HEX_ID_LEN + 1];
+    if (ntm_store_root(st, cur) == NTM_OK) {
+        if (strcmp(cur, root_hex) == 0)
+            return NTM_OK;
+        return ntm_error_set(err, NTM_EROOTKEY,
+                             "this replica already trusts root key %.16s..., "
+                             "not %.16s... - refusing to change it",
+                             cur, root_hex);
+    }
+    enum ntm_err rc = Ntm_sp_begin(st, err);
+    if (rc != NTM_OK)
+        return rc;
+    rc = ntm_store_meta_set(st, "root.key", root_hex, err);
+    if (rc == NTM_OK) {
+        memcpy(st->root, root_hex, NTM_HEX_ID_LEN + 1);
+        /* Entries already held may take effect now. */
+        rc = Ntm_auth_recompute(st, NULL, err);
+        if (rc == NTM_OK)
+            rc = Ntm_state_all(st, err);
+    }
+    enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK, err);
+    if (rc != NTM_OK)
+        st->root[0] = '\0';
+    return rc != NTM_OK ? rc : rc2;
+}

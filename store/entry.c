@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * entry.c - step 1 of SPEC.md section 2: is a byte string a well-formed
+ * entry? Parses B exactly as received (never re-serialised) and checks
+ * size, nesting depth, UTF-8, duplicate keys, integers only, and the eight
+ * members with their types. Also the total order of entries.
+ *
+ * The depth is checked on the raw bytes before jansson sees them, so a
+ * hostile "[[[[..." cannot make the parser recurse deeply.
+ *
+ * Depends on util/, crypto/ (hashing, hex checks) and jansson.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1 */
+
+static int
+depth_ok(const char *p, size_t len, int max)
+{
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"')
+            in_str = 1;
+        else if (c == '{' || c == '[') {
+            if (++depth > max)
+                return 0;
+        } else if (c == '}' || c == ']')
+            depth--;
+    }
+    return 1;
+}
+
+/* Integers only, each within +-(2^53 - 1). */
+static int
+numbers_ok(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_REAL:
+        return 0;
+    case JSON_INTEGER: {
+        json_int_t n = json_integer_value(v);
+        return n <= MAX_SAFE_INT && n >= -MAX_SAFE_INT;
+    }
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        json_object_foreach (v, k, x)
+            if (!numbers_ok(x))
+                return 0;
+        return 1;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        json_array_foreach (v, i, x)
+            if (!numbers_ok(x))
+                return 0;
+        return 1;
+    }
+    default:
+        return 1;
+    }
+}
+
+static enum ntm_err
+bad(char *msg, size_t msglen, const char *why)
+{
+    snprintf(msg, msglen, "%s", why);
+    return NTM_EBADENTRY;
+}
+
+static const char *
+hex_member(json_t *o, const char *name)
+{
+    json_t *v = json_object_get(o, name);
+    if (!json_is_string(v) || json_string_length(v) != NTM_HEX_ID_LEN ||
+        !ntm_is_lower_hex(json_string_value(v), NTM_HEX_ID_LEN))
+        return NULL;
+    return json_string_value(v);
+}
+
+enum ntm_err
+Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len, char *msg,
+                size_t msglen)
+{
+    memset(e, 0, sizeof(*e));
+    e->seq = -1;
+    if (len > NTM_MAX_ENTRY_BYTES)
+        return bad(msg, msglen, "entry is larger than 65536 bytes");
+    if (len == 0)
+        return bad(msg, msglen, "entry is empty");
+    if (!depth_ok(bytes, len, NTM_MAX_JSON_DEPTH))
+        return bad(msg, msglen, "entry nests deeper than 16 levels");
+    if (memchr(bytes, '\0', len))
+        return bad(msg, msglen, "entry contains a NUL byte");
+    json_error_t je;
+    e->json = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &je);
+    if (!e->json) {
+        snprintf(msg, msglen, "entry is not valid JSON: %s", je.text);
+        return NTM_EBADENTRY;
+    }
+    e->bytes = bytes;
+    e->len = len;
+    if (!json_is_object(e->json))
+        return bad(msg, msglen, "entry is not a JSON object");
+    if (!numbers_ok(e->json))
+        return bad(msg, msglen,
+                   "entry holds a non-integer or out-of-range number");
+    if (json_object_size(e->json) != 8)
+        return bad(msg, msglen,
+                   "entry must have exactly the members v, author, seq, "
+                   "prev, ts, lc, op, body");
+    json_t *v = json_object_get(e->json, "v");
+    if (!json_is_integer(v) || json_integer_value(v) != 1)
+        return bad(msg, msglen, "entry version 'v' must be 1");
+    e->author = hex_member(e->json, "author");
+    if (!e->author)
+        return bad(msg, msglen, "'author' must be 64 lowercase hex characters");
+    json_t *seq = json_object_get(e->json, "seq");
+    if (!json_is_integer(seq) || json_integer_value(seq) < 1)
+        return bad(msg, msglen, "'seq' must be an integer >= 1");
+    e->seq = json_integer_value(seq);
+    json_t *prev = json_object_get(e->json, "prev");
+    if (e->seq == 1) {
+        if (!json_is_null(prev))
+            return bad(msg, msglen, "'prev' must be null when seq is 1");
+        e->prev = NULL;
+    } else {
+        e->prev = hex_member(e->json, "prev");
+        if (!e->prev)
+            return bad(msg, msglen,
+                       "'prev' must be the 64-hex id of the previous entry");
+    }
+    json_t *ts = json_object_get(e->json, "ts");
+    if (!json_is_integer(ts) || json_integer_value(ts) < 0)
+        return bad(msg, msglen, "'ts' must be an integer >= 0");
+    e->ts = json_integer_value(ts);
+    json_t *lc = json_object_get(e->json, "lc");
+    if (!json_is_integer(lc) || json_integer_value(lc) < 0 ||
+        json_integer_value(lc) > 65535)
+        return bad(msg, msglen, "'lc' must be an integer in 0..65535");
+    e->lc = json_integer_value(lc);
+    json_t *op = json_object_get(e->json, "op");
+    if (!json_is_string(op) || json_string_length(op) == 0 ||
+        json_string_length(op) > 64)
+        return bad(msg, msglen, "'op' must be a non-empty string");
+    e->op = json_string_value(op);
+    e->body = json_object_get(e->json, "body");
+    if (!json_is_object(e->body))
+        return bad(msg, msglen, "'body' must be an object");
+    if (strncmp(e->op, "record.", 7) == 0 || strcmp(e->op, "review") == 0) {
+        json_t *id = json_object_get(e->body, "id");
+        if (json_is_string(id) && json_string_length(id) == NTM_RECORD_ID_LEN &&
+            ntm_is_lower_hex(json_string_value(id), NTM_RECORD_ID_LEN))
+            e->record = json_string_value(id);
+    }
+    ntm_hash_hex(e->id, bytes, len);
+    return NTM_OK;
+}
+
+void
+Ntm_entry_release(struct Ntm_entry *e)
+{
+    if (e->json)
+        json_decref(e->json);
+    e->json = NULL;
+    e->body = NULL;
+}
+
+int
+Ntm_order_cmp(int64_t ts1, int64_t lc1, const char *a1, int64_t s1, int64_t ts2,
+              int64_t lc2, const char *a2, int64_t s2)
+{
+    if (ts1 != ts2)
+        return ts1 < ts2 ? -1 : 1;
+    if (lc1 != lc2)
+        return lc1 < lc2 ? -1 : 1;
+    int c = strcmp(a1, a2);
+    if (c)
+        return c < 0 ? -1 : 1;
+    if (s1 != s2)
+        return s1 < s2 ? -1 : 1;
+    return 0;
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ops.c - the operations of SPEC.md section 3 as library calls: each
+ * builds its body (text in NFC), fills in what the replica knows (the
+ * record's current heads as base) and hands it to ntm_store_write, which
+ * checks, signs and appends.
+ *
+ * Depends on util/, crypto/ (random record ids), store internals, jansson.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* new: a copy of v with every string in NFC; NULL on invalid UTF-8. */
+static json_t *
+nfc_copy(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: {
+        char *s = ntm_text_nfc(json_string_value(v));
+        if (!s)
+            return NULL;
+        json_t *r = json_string(s);
+        ntm_free(s);
+        return r;
+    }
+    case JSON_OBJECT: {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach (v, k, x) {
+            json_t *c = nfc_copy(x);
+            if (!c || json_object_set_new(o, k, c) != 0) {
+                json_decref(o);
+                return NULL;
+            }
+        }
+        return o;
+    }
+    case JSON_ARRAY: {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach (v, i, x) {
+            json_t *c = nfc_copy(x);
+            if (!c || json_array_append_new(a, c) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    default:
+        return json_incref(v);
+    }
+}
+
+/* Write op with body (taken: released on every path). */
+static enum ntm_err
+write_new(struct ntm_store *st, const struct ntm_key *key, const char *op,
+          json_t *body, struct ntm_write_result *res, struct ntm_error *err)
+{
+    if (!body)
+        return ntm_error_set(err, NTM_EINVAL,
+                             "cannot build the %s entry (invalid text?)", op);
+    enum ntm_err rc = ntm_store_write(st, key, op, body, res, err);
+    json_decref(body);
+    return rc;
+}
+
+/* new: the record's current heads, or NTM_ENOENT. */
+static enum ntm_err
+record_heads(struct ntm_store *st, const char *id, json_t **heads,
+             json_t **conflicts, struct ntm_error *err)
+{
+    *heads = NULL;
+    if (conflicts)
+        *conflicts = NULL;
+    sqlite3_stmt *s = Ntm_prepare(
+        st, "SELECT heads, conflicts FROM records WHERE id=?1", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    enum ntm_err rc = NTM_OK;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *heads = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+        if (conflicts && sqlite3_column_text(s, 1))
+            *conflicts =
+                json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+    } else {
+        rc = ntm_error_set(err, NTM_ENOENT,
+                           "no record %s on this replica - check the id with "
+                           "'ntm list'",
+                           id);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+enum ntm_err
+ntm_record_create(struct ntm_store *st, const struct ntm_key *key,
+                  const char *kind, const char *unit, const char *org,
+                  json_t *fields, char record_id[NTM_RECORD_ID_LEN + 1],
+                  struct ntm_write_result *res, struct ntm_error *err)
+{
+    unsigned char raw[NTM_RECORD_ID_LEN / 2];
+    ntm_random(raw, sizeof(raw));
+    ntm_hex_encode(record_id, raw, sizeof(raw));
+    json_t *f = nfc_copy(fields);
+    json_t *body =
+        f ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", record_id, "kind",
+                      kind, "unit", unit, "org", org, "fields", f)
+          : NULL;
+    return write_new(st, key, "record.create", body, res, err);
+}
+
+enum ntm_err
+ntm_record_update(struct ntm_store *st, const struct ntm_key *key,
+                  const char *record_id, json_t *set,
+                  struct ntm_write_result *res, struct ntm_error *err)
+{
+    json_t *heads;
+    enum ntm_err rc = record_heads(st, record_id, &heads, NULL, err);
+    if (rc != NTM_OK)
+        return rc;
+    json_t *s = nfc_copy(set);
+    json_t *body = s ? json_pack("{s:s, s:o, s:o}", "id", record_id, "base",
+                                 heads, "set", s)
+                     : (json_decref(heads), NULL);
+    return write_new(st, key, "record.update", body, res, err);
+}
+
+enum ntm_err
+ntm_record_delete(struct ntm_store *st, const struct ntm_key *key,
+                  const char *record_id, struct ntm_write_result *res,
+                  struct ntm_error *err)
+{
+    json_t *heads;
+    enum ntm_err rc = record_heads(st, record_id, &heads, NULL, err);
+    if (rc != NTM_OK)
+        return rc;
+    return write_new(st, key, "record.delete",
+                     json_pack("{s:s, s:o}", "id", record_id, "base", heads),
+                     res, err);
+}
+
+enum ntm_err
+ntm_record_resolve(struct ntm_store *st, const struct ntm_key *key,
+                   const char *record_id, const char *take_entry, json_t *set,
+                   struct ntm_write_result *res, struct ntm_error *err)
+{
+    json_t *heads, *conflicts;
+    enum ntm_err rc = record_heads(st, record_id, &heads, &conflicts, err);
+    if (rc != NTM_OK)
+        return rc;
+    json_t *out = json_object();
+    if (take_entry) {
+        const char *field;
+        json_t *cands;
+        int found = 0;
+        json_object_foreach (conflicts, field, cands) {
+            size_t i;
+            json_t *c;
+            json_array_foreach (cands, i, c) {
+                if (strcmp(json_string_value(json_object_get(c, "entry")),
+                           take_entry) == 0 ||
+                    (strlen(take_entry) >= 6 &&
+                     strncmp(json_string_value(json_object_get(c, "entry")),
+                             take_entry, strlen(take_entry)) == 0)) {
+                    json_object_set(out, field, json_object_get(c, "value"));
+                    found = 1;
+                }
+            }
+        }
+        if (!found) {
+            rc = ntm_error_set(err, NTM_ECONFLICT,
+                               "entry %s is not a candidate of any conflict "
+                               "of record %s - see 'ntm conflicts'",
+                               take_entry, record_id);
+            goto out;
+        }
+    } else if (!conflicts && !set) {
+        rc = ntm_error_set(err, NTM_ECONFLICT,
+                           "record %s has no conflict to resolve", record_id);
+        goto out;
+    }
+    if (set)
+        json_object_update(out, set);
+    if (json_object_size(out) == 0) {
+        rc = ntm_error_set(err, NTM_EINVAL, "nothing to set");
+        goto out;
+    }
+    json_t *s = nfc_copy(out);
+    rc = write_new(st, key, "record.update",
+                   s ? json_pack("{s:s, s:O, s:o}", "id", record_id, "base",
+                                 heads, "set", s)
+                     : NULL,
+                   res, err);
+out:
+    json_decref(out);
+    json_decref(heads);
+    json_decref(conflicts);
+    return rc;
+}
+
+enum ntm_err
+ntm_record_review(struct ntm_store *st, const struct ntm_key *key,
+                  const char *record_id, const char *state, const char *comment,
+                  struct ntm_write_result *res, struct ntm_error *err)
+{
+    json_t *heads;
+    enum ntm_err rc = record_heads(st, record_id, &heads, NULL, err);
+    if (rc != NTM_OK)
+        return rc;
+    if (json_array_size(heads) != 1) {
+        json_decref(heads);
+        return ntm_error_set(err, NTM_ECONFLICT,
+                             "record %s has %zu concurrent versions - resolve "
+                             "its conflicts before reviewing it",
+                             record_id, json_array_size(heads));
+    }
+    json_t *body = json_pack("{s:s, s:O, s:s}", "id", record_id, "rev",
+                             json_array_get(heads, 0), "state", state);
+    json_decref(heads);
+    if (body && comment) {
+        char *c = ntm_text_nfc(comment);
+        json_object_set_new(body, "comment", json_string(c ? c : ""));
+        ntm_free(c);
+    }
+    return write_new(st, key, "review", body, res, err);
+}
+
+enum ntm_err
+ntm_device_enroll(struct ntm_store *st, const struct ntm_key *key,
+                  const char *device_key, const char *role, const char *scope,
+                  const char *name, const char *org, int64_t from_seq,
+                  struct ntm_write_result *res, struct ntm_error *err)
+{
+    char *n = ntm_text_nfc(name ? name : "");
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "key", device_key, "role",
+                             role, "scope", scope, "name", n ? n : "");
+    ntm_free(n);
+    if (body && org && *org)
+        json_object_set_new(body, "org", json_string(org));
+    if (body && from_seq > 1)
+        json_object_set_new(body, "from_seq", json_integer(from_seq));
+    return write_new(st, key, "device.enroll", body, res, err);
+}
+
+enum ntm_err
+ntm_device_revoke(struct ntm_store *st, const struct ntm_key *key,
+                  const char *device_key, int64_t after_seq, const char *reason,
+                  struct ntm_write_result *res, struct ntm_error *err)
+{
+    char *r = ntm_text_nfc(reason ? reason : "");
+    json_t *body = json_pack("{s:s, s:I, s:s}", "key", device_key, "after_seq",
+                             (json_int_t)after_seq, "reason", r ? r : "");
+    ntm_free(r);
+    return write_new(st, key, "device.revoke", body, res, err);
+}
+
+enum ntm_err
+ntm_unit_create(struct ntm_store *st, const struct ntm_key *key,
+                const char *code, const char *name, const char *level,
+                struct ntm_write_result *res, struct ntm_error *err)
+{
+    char *n = ntm_text_nfc(name);
+    json_t *body = n ? json_pack("{s:s, s:s, s:s}", "code", code, "name", n,
+                                 "level", level)
+                     : NULL;
+    ntm_free(n);
+    return write_new(st, key, "unit.create", body, res, err);
+}

@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rules.c - step 5 of SPEC.md section 2: is an entry's op/body valid, and
+ * do its author's role and scope allow it? Also unit codes and scopes
+ * (SPEC.md section 4) and the record field rules of section 3.
+ *
+ * These rules run in three places and must agree: when a writer checks its
+ * own entry before signing, when an entry is taken, and when the state is
+ * rebuilt. They never look at clocks or arrival order.
+ *
+ * Depends on util/, crypto/ (hex checks) and jansson.
+ */
+#include "store_int.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int
+Ntm_unit_code_valid(const char *s)
+{
+    if (!s || !*s || strlen(s) > 64)
+        return 0;
+    int digits = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (++digits > 9)
+                return 0;
+        } else if (*p == '.' && digits > 0) {
+            digits = 0;
+        } else {
+            return 0;
+        }
+    }
+    return digits > 0;
+}
+
+int
+Ntm_scope_covers(const char *scope, const char *unit)
+{
+    if (!scope || !unit)
+        return 0;
+    size_t n = strlen(scope);
+    if (n == 0)
+        return 1;
+    return strncmp(scope, unit, n) == 0 && (unit[n] == '\0' || unit[n] == '.');
+}
+
+const char *
+Ntm_unit_level(const char *code)
+{
+    int depth = 1;
+    for (const char *p = code; p && *p; p++)
+        if (*p == '.')
+            depth++;
+    switch (depth) {
+    case 1:
+        return "province";
+    case 2:
+        return "district";
+    case 3:
+        return "commune";
+    case 4:
+        return "hamlet";
+    default:
+        return "unit";
+    }
+}
+
+int
+Ntm_role_allows(const char *role, const char *op)
+{
+    int rank = strcmp(role, "admin") == 0         ? 3
+               : strcmp(role, "coordinator") == 0 ? 2
+               : strcmp(role, "recorder") == 0    ? 1
+                                                  : 0;
+    if (strncmp(op, "record.", 7) == 0)
+        return rank >= 1;
+    if (strcmp(op, "review") == 0 || strcmp(op, "unit.create") == 0)
+        return rank >= 2;
+    if (strncmp(op, "device.", 7) == 0)
+        return rank >= 3;
+    return 0;
+}
+
+static int fail(char *msg, size_t msglen, const char *fmt, ...)
+    NTM_PRINTF(3, 4);
+
+/* Write the reason into msg; returns 0 (not valid) for "return fail()". */
+static int
+fail(char *msg, size_t msglen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, msglen, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+static int
+is_str(json_t *o, const char *k, int required)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v)
+        return !required;
+    return json_is_string(v);
+}
+
+static int
+is_hex(json_t *v, size_t n)
+{
+    return json_is_string(v) && json_string_length(v) == n &&
+           ntm_is_lower_hex(json_string_value(v), n);
+}
+
+static int
+date_valid(const char *s)
+{
+    int y, m, d;
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+            return 0;
+    if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
+        return 0;
+    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1)
+        return 0;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int max = mdays[m - 1];
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        max = 29;
+    return d <= max;
+}
+
+static int
+period_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 4 && n != 7)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 4) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!isdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    if (n == 7) {
+        int m = (s[5] - '0') * 10 + (s[6] - '0');
+        if (m < 1 || m > 12)
+            return 0;
+    }
+    return 1;
+}
+
+/* ^[0-9]{1,12}(\.[0-9]{1,3})?$ */
+static int
+qty_valid(const char *s)
+{
+    size_t i = 0, ip = 0, fp = 0;
+    while (isdigit((unsigned char)s[i]))
+        i++, ip++;
+    if (ip < 1 || ip > 12)
+        return 0;
+    if (s[i] == '.') {
+        i++;
+        while (isdigit((unsigned char)s[i]))
+            i++, fp++;
+        if (fp < 1 || fp > 3)
+            return 0;
+    }
+    return s[i] == '\0';
+}
+
+/* One field's value by the rules of SPEC.md section 3. Unknown fields are
+ * kept whatever they hold. */
+static int
+field_valid(const char *k, json_t *v, char *msg, size_t msglen)
+{
+    if (strcmp(k, "date") == 0) {
+        if (!json_is_string(v) || !date_valid(json_string_value(v)))
+            return fail(msg, msglen, "field 'date' must be a date YYYY-MM-DD");
+    } else if (strcmp(k, "qty") == 0) {
+        if (!json_is_string(v) || !qty_valid(json_string_value(v)))
+            return fail(msg, msglen,
+                        "field 'qty' must be a decimal string like \"2.5\" "
+                        "(up to 12 digits, 3 decimals)");
+    } else if (strcmp(k, "period") == 0) {
+        if (!json_is_string(v) || !period_valid(json_string_value(v)))
+            return fail(msg, msglen, "field 'period' must be YYYY or YYYY-MM");
+    } else if (strcmp(k, "people") == 0 || strcmp(k, "amount_vnd") == 0 ||
+               strcmp(k, "num") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return fail(msg, msglen, "field '%s' must be an integer >= 0", k);
+    } else if (strcmp(k, "den") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+            return fail(msg, msglen, "field 'den' must be an integer > 0");
+    } else if (strcmp(k, "task") == 0 || strcmp(k, "uom") == 0 ||
+               strcmp(k, "title") == 0 || strcmp(k, "note") == 0) {
+        if (!json_is_string(v))
+            return fail(msg, msglen, "field '%s' must be a string", k);
+        if (strcmp(k, "task") == 0 && json_string_length(v) == 0)
+            return fail(msg, msglen, "field 'task' must not be empty");
+    } else if (strcmp(k, "deleted") == 0) {
+        return fail(msg, msglen,
+                    "field 'deleted' is hidden: use record.delete");
+    }
+    return 1;
+}
+
+static int
+fields_valid(json_t *fields, const char *kind, int create, char *msg,
+             size_t msglen)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach (fields, k, v) {
+        if (!field_valid(k, v, msg, msglen))
+            return 0;
+    }
+    if (!create)
+        return 1;
+    static const char *const need_activity[] = {"task", "date", NULL};
+    static const char *const need_measure[] = {"task", "period", "num", "den",
+                                               NULL};
+    const char *const *need =
+        strcmp(kind, "activity") == 0 ? need_activity : need_measure;
+    for (int i = 0; need[i]; i++)
+        if (!json_object_get(fields, need[i]))
+            return fail(msg, msglen, "field '%s' is required", need[i]);
+    return 1;
+}
+
+static int
+base_valid(json_t *base)
+{
+    if (!json_is_array(base) || json_array_size(base) == 0 ||
+        json_array_size(base) > 256)
+        return 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach (base, i, x)
+        if (!is_hex(x, NTM_HEX_ID_LEN))
+            return 0;
+    return 1;
+}
+
+enum ntm_err
+Ntm_rules_body(const struct Ntm_entry *e, char *msg, size_t msglen)
+{
+    json_t *b = e->body;
+    const char *op = e->op;
+    int ok = 1;
+    msg[0] = '\0';
+    if (strcmp(op, "device.enroll") == 0) {
+        json_t *role = json_object_get(b, "role");
+        json_t *fs = json_object_get(b, "from_seq");
+        if (!is_hex(json_object_get(b, "key"), NTM_HEX_ID_LEN))
+            ok = fail(msg, msglen, "device.enroll: 'key' must be 64 hex");
+        else if (!json_is_string(role) ||
+                 (strcmp(json_string_value(role), "recorder") &&
+                  strcmp(json_string_value(role), "coordinator") &&
+                  strcmp(json_string_value(role), "admin")))
+            ok = fail(msg, msglen,
+                      "device.enroll: 'role' must be recorder, coordinator "
+                      "or admin");
+        else if (!json_is_string(json_object_get(b, "scope")) ||
+                 !Ntm_unit_code_valid(
+                     json_string_value(json_object_get(b, "scope"))))
+            ok =
+                fail(msg, msglen, "device.enroll: 'scope' must be a unit code");
+        else if (!is_str(b, "name", 0) || !is_str(b, "org", 0))
+            ok = fail(msg, msglen,
+                      "device.enroll: 'name' and 'org' must be strings");
+        else if (fs && (!json_is_integer(fs) || json_integer_value(fs) < 1))
+            ok = fail(msg, msglen,
+                      "device.enroll: 'from_seq' must be an integer >= 1");
+    } else if (strcmp(op, "device.revoke") == 0) {
+        json_t *as = json_object_get(b, "after_seq");
+        if (!is_hex(json_object_get(b, "key"), NTM_HEX_ID_LEN))
+            ok = fail(msg, msglen, "device.revoke: 'key' must be 64 hex");
+        else if (!json_is_integer(as) || json_integer_value(as) < 0)
+            ok = fail(msg, msglen,
+                      "device.revoke: 'after_seq' must be an integer >= 0");
+        else if (!is_str(b, "reason", 1))
+            ok = fail(msg, msglen, "device.revoke: 'reason' must be a string");
+    } else if (strcmp(op, "unit.create") == 0) {
+        json_t *lv = json_object_get(b, "level");
+        if (!json_is_string(json_object_get(b, "code")) ||
+            !Ntm_unit_code_valid(json_string_value(json_object_get(b, "code"))))
+            ok = fail(msg, msglen, "unit.create: 'code' must be a unit code");
+        else if (!json_is_string(json_object_get(b, "name")) ||
+                 json_string_length(json_object_get(b, "name")) == 0)
+            ok = fail(msg, msglen, "unit.create: 'name' must be a string");
+        else if (!json_is_string(lv) ||
+                 (strcmp(json_string_value(lv), "province") &&
+                  strcmp(json_string_value(lv), "district") &&
+                  strcmp(json_string_value(lv), "commune") &&
+                  strcmp(json_string_value(lv), "hamlet")))
+            ok = fail(msg, msglen,
+                      "unit.create: 'level' must be province, district, "
+                      "commune or hamlet");
+    } else if (strcmp(op, "record.create") == 0) {
+        json_t *kind = json_object_get(b, "kind");
+        json_t *fields = json_object_get(b, "fields");
+        if (!e->record)
+            ok = fail(msg, msglen, "record.create: 'id' must be 32 hex");
+        else if (!json_is_string(kind) ||
+                 (strcmp(json_string_value(kind), "activity") &&
+                  strcmp(json_string_value(kind), "measure")))
+            ok = fail(msg, msglen,
+                      "record.create: 'kind' must be activity or measure");
+        else if (!json_is_string(json_object_get(b, "unit")) ||
+                 !Ntm_unit_code_valid(
+                     json_string_value(json_object_get(b, "unit"))))
+            ok = fail(msg, msglen, "record.create: 'unit' must be a unit code");
+        else if (!json_is_string(json_object_get(b, "org")) ||
+                 json_string_length(json_object_get(b, "org")) == 0)
+            ok = fail(msg, msglen, "record.create: 'org' must be a string");
+        else if (!json_is_object(fields))
+            ok = fail(msg, msglen, "record.create: 'fields' must be an object");
+        else
+            ok = fields_valid(fields, json_string_value(kind), 1, msg, msglen);
+    } else if (strcmp(op, "record.update") == 0) {
+        json_t *set = json_object_get(b, "set");
+        if (!e->record)
+            ok = fail(msg, msglen, "record.update: 'id' must be 32 hex");
+        else if (!base_valid(json_object_get(b, "base")))
+            ok = fail(msg, msglen,
+                      "record.update: 'base' must be a non-empty array of "
+                      "entry ids");
+        else if (!json_is_object(set) || json_object_size(set) == 0)
+            ok = fail(msg, msglen,
+                      "record.update: 'set' must be a non-empty object");
+        else
+            ok = fields_valid(set, "activity", 0, msg, msglen);
+    } else if (strcmp(op, "record.delete") == 0) {
+        if (!e->record)
+            ok = fail(msg, msglen, "record.delete: 'id' must be 32 hex");
+        else if (!base_valid(json_object_get(b, "base")))
+            ok = fail(msg, msglen,
+                      "record.delete: 'base' must be a non-empty array of "
+                      "entry ids");
+    } else if (strcmp(op, "review") == 0) {
+        json_t *state = json_object_get(b, "state");
+        if (!e->record)
+            ok = fail(msg, msglen, "review: 'id' must be 32 hex");
+        else if (!is_hex(json_object_get(b, "rev"), NTM_HEX_ID_LEN))
+            ok = fail(msg, msglen, "review: 'rev' must be an entry id");
+        else if (!json_is_string(state) ||
+                 (strcmp(json_string_value(state), "approved") &&
+                  strcmp(json_string_value(state), "rejected") &&
+                  strcmp(json_string_value(state), "has_issues")))
+            ok = fail(msg, msglen,
+                      "review: 'state' must be approved, rejected or "
+                      "has_issues");
+        else if (!is_str(b, "comment", 0))
+            ok = fail(msg, msglen, "review: 'comment' must be a string");
+    } else {
+        ok = fail(msg, msglen, "unknown operation '%s'", op);
+    }
+    return ok ? NTM_OK : NTM_EBADBODY;
+}
+
+enum ntm_err
+Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
+                const struct ntm_enrollment *enr, const char *unit, char *msg,
+                size_t msglen)
+{
+    enum ntm_err rc = Ntm_rules_body(e, msg, msglen);
+    if (rc != NTM_OK)
+        return rc;
+    if (!enr->enrolled) {
+        snprintf(msg, msglen, "author %.16s... is not enrolled", e->author);
+        return NTM_EUNKNOWNAUTHOR;
+    }
+    if (enr->revoked) {
+        snprintf(msg, msglen, "author %.16s... is revoked after seq %lld",
+                 e->author, (long long)enr->revoked_after);
+        return NTM_EREVOKED;
+    }
+    if (!Ntm_role_allows(enr->role, e->op)) {
+        snprintf(msg, msglen, "a %s may not perform %s", enr->role, e->op);
+        return NTM_EFORBIDDEN;
+    }
+    const char *target = unit;
+    if (strcmp(e->op, "device.enroll") == 0)
+        target = json_string_value(json_object_get(e->body, "scope"));
+    else if (strcmp(e->op, "unit.create") == 0)
+        target = json_string_value(json_object_get(e->body, "code"));
+    else if (strcmp(e->op, "record.create") == 0)
+        target = json_string_value(json_object_get(e->body, "unit"));
+    else if (strcmp(e->op, "device.revoke") == 0) {
+        const char *key = json_string_value(json_object_get(e->body, "key"));
+        if (st->root[0] && strcmp(key, st->root) == 0) {
+            snprintf(msg, msglen, "the root key cannot be revoked");
+            return NTM_EFORBIDDEN;
+        }
+        /* Every enrollment of the device must lie in the admin's scope. */
+        sqlite3_stmt *s =
+            Ntm_prepare(st, "SELECT scope FROM enrollments WHERE key=?1", NULL);
+        if (!s)
+            return NTM_EDB;
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *sc = (const char *)sqlite3_column_text(s, 0);
+            if (!Ntm_scope_covers(enr->scope, sc)) {
+                snprintf(msg, msglen,
+                         "device %.16s... is enrolled for %s, outside scope %s",
+                         key, sc, enr->scope);
+                sqlite3_reset(s);
+                return NTM_EFORBIDDEN;
+            }
+        }
+        sqlite3_reset(s);
+        return NTM_OK;
+    }
+    if (!target) {
+        snprintf(msg, msglen, "the record this entry changes is not known");
+        return NTM_ENOENT;
+    }
+    if (!Ntm_scope_covers(enr->scope, target)) {
+        snprintf(msg, msglen, "unit %s is outside the author's scope %s",
+                 target, enr->scope);
+        return NTM_EFORBIDDEN;
+    }
+    return NTM_OK;
+}

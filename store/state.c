@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * state.c - the derived state of records and units, as a function of the
+ * set of valid entries held (SPEC.md section 5).
+ *
+ * A record's entries form a graph through `base` (record.create is its
+ * root). Per field, the candidates are the valid entries that set it and
+ * are not dominated (reachable through base links) by another valid entry
+ * that set it: one candidate gives the value, several a conflict that shows
+ * the greatest in (ts, lc, author, seq) until someone resolves it. Clocks
+ * only break ties between concurrent writes. Review state is the latest
+ * valid review naming the record's only head.
+ *
+ * Each record is recomputed from its own entries alone, so applying k new
+ * entries costs O(k * entries of the touched records), and the result does
+ * not depend on arrival order. Ntm_state_all recomputes everything (used
+ * by ntm_store_rebuild; tests check both paths give identical state).
+ *
+ * Depends on util/, store internals (rules, auth), jansson, SQLite.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum node_kind { N_CREATE, N_UPDATE, N_DELETE, N_REVIEW, N_OTHER };
+
+struct node {
+    struct Ntm_entry e;
+    char *bytes; /* owned copy of the row's bytes */
+    enum node_kind kind;
+    enum ntm_err code;
+    char msg[160];
+    int valid;
+    int *base; /* indices of base nodes */
+    int nbase;
+    int missing;        /* a base entry is not held */
+    unsigned char *anc; /* reachable nodes (bitset), computed on demand */
+    int anc_done;
+};
+
+struct rec {
+    struct node *n;
+    int count;
+    int create; /* index of the effective create, -1 */
+};
+
+static void
+rec_release(struct rec *r)
+{
+    for (int i = 0; i < r->count; i++) {
+        Ntm_entry_release(&r->n[i].e);
+        ntm_free(r->n[i].bytes);
+        ntm_free(r->n[i].base);
+        ntm_free(r->n[i].anc);
+    }
+    ntm_free(r->n);
+    r->n = NULL;
+    r->count = 0;
+}
+
+static int
+find(const struct rec *r, const char *id)
+{
+    for (int i = 0; i < r->count; i++)
+        if (strcmp(r->n[i].e.id, id) == 0)
+            return i;
+    return -1;
+}
+
+static int
+order_cmp(const struct node *a, const struct node *b)
+{
+    return Ntm_order_cmp(a->e.ts, a->e.lc, a->e.author, a->e.seq, b->e.ts,
+                         b->e.lc, b->e.author, b->e.seq);
+}
+
+static enum ntm_err
+load(struct ntm_store *st, const char *record_id, struct rec *r,
+     struct ntm_error *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->create = -1;
+    sqlite3_stmt *s = Ntm_prepare(
+        st, "SELECT bytes FROM entries WHERE record=?1 ORDER BY gseq", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, record_id, -1, SQLITE_STATIC);
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (r->count == cap) {
+            int nc = cap ? cap * 2 : 8;
+            struct node *p = ntm_realloc(r->n, (size_t)nc * sizeof(*p));
+            if (!p) {
+                sqlite3_reset(s);
+                return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            }
+            r->n = p;
+            cap = nc;
+        }
+        struct node *nd = &r->n[r->count];
+        memset(nd, 0, sizeof(*nd));
+        size_t len = (size_t)sqlite3_column_bytes(s, 0);
+        nd->bytes = ntm_strndup(sqlite3_column_blob(s, 0), len);
+        if (!nd->bytes) {
+            sqlite3_reset(s);
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        }
+        r->count++;
+        char msg[160];
+        if (Ntm_entry_parse(&nd->e, nd->bytes, len, msg, sizeof(msg)) !=
+            NTM_OK) {
+            /* A damaged row: verify reports it; here it has no effect. */
+            nd->kind = N_OTHER;
+            nd->code = NTM_EBADENTRY;
+            snprintf(nd->e.id, sizeof(nd->e.id), "?");
+            continue;
+        }
+        const char *op = nd->e.op;
+        nd->kind = strcmp(op, "record.create") == 0   ? N_CREATE
+                   : strcmp(op, "record.update") == 0 ? N_UPDATE
+                   : strcmp(op, "record.delete") == 0 ? N_DELETE
+                   : strcmp(op, "review") == 0        ? N_REVIEW
+                                                      : N_OTHER;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return Ntm_db_error(st, rc, err, "cannot read the record's entries");
+    return NTM_OK;
+}
+
+/* Mark every node reachable from i through base links in i's bitset. */
+static enum ntm_err
+ancestors(struct rec *r, int i)
+{
+    struct node *nd = &r->n[i];
+    if (nd->anc_done)
+        return NTM_OK;
+    size_t bytes = ((size_t)r->count + 7) / 8;
+    nd->anc = ntm_calloc(1, bytes);
+    if (!nd->anc)
+        return NTM_ENOMEM;
+    nd->anc_done = 1; /* set before recursing: base links cannot cycle
+                         (ids are hashes), but never loop if they did */
+    for (int k = 0; k < nd->nbase; k++) {
+        int b = nd->base[k];
+        nd->anc[b / 8] |= (unsigned char)(1u << (b % 8));
+        if (ancestors(r, b) != NTM_OK)
+            return NTM_ENOMEM;
+        for (size_t x = 0; x < bytes; x++)
+            nd->anc[x] |= r->n[b].anc[x];
+    }
+    return NTM_OK;
+}
+
+static int
+dominates(const struct rec *r, int a, int b)
+{
+    return (r->n[a].anc[b / 8] >> (b % 8)) & 1;
+}
+
+static enum ntm_err
+resolve_bases(struct rec *r, struct node *nd)
+{
+    json_t *base = NULL;
+    if (nd->kind == N_UPDATE || nd->kind == N_DELETE)
+        base = json_object_get(nd->e.body, "base");
+    json_t *rev =
+        nd->kind == N_REVIEW ? json_object_get(nd->e.body, "rev") : NULL;
+    size_t n = base ? json_array_size(base) : rev ? 1 : 0;
+    if (n == 0)
+        return NTM_OK;
+    nd->base = ntm_calloc(n, sizeof(int));
+    if (!nd->base)
+        return NTM_ENOMEM;
+    for (size_t k = 0; k < n; k++) {
+        json_t *x = base ? json_array_get(base, k) : rev;
+        int idx = json_is_string(x) ? find(r, json_string_value(x)) : -1;
+        if (idx < 0 || r->n[idx].kind == N_REVIEW)
+            nd->missing = 1;
+        else
+            nd->base[nd->nbase++] = idx;
+    }
+    return NTM_OK;
+}
+
+/* Validity of every node: body, create, authorization, bases. */
+static enum ntm_err
+judge(struct ntm_store *st, struct rec *r, struct ntm_error *err)
+{
+    enum ntm_err rc;
+    /* Creates first: the record's unit governs the others. */
+    for (int i = 0; i < r->count; i++) {
+        struct node *nd = &r->n[i];
+        if (nd->kind != N_CREATE || nd->code == NTM_EBADENTRY)
+            continue;
+        struct ntm_enrollment enr;
+        if ((rc = Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, err)) !=
+            NTM_OK)
+            return rc;
+        nd->code =
+            Ntm_rules_check(st, &nd->e, &enr, NULL, nd->msg, sizeof(nd->msg));
+        if (nd->code == NTM_OK &&
+            (r->create < 0 || order_cmp(nd, &r->n[r->create]) < 0))
+            r->create = i;
+    }
+    for (int i = 0; i < r->count; i++) {
+        struct node *nd = &r->n[i];
+        if (nd->kind == N_CREATE && nd->code == NTM_OK && i != r->create) {
+            nd->code = NTM_EBADBODY;
+            snprintf(nd->msg, sizeof(nd->msg),
+                     "another record.create already holds this record id");
+        }
+    }
+    const char *unit =
+        r->create >= 0
+            ? json_string_value(json_object_get(r->n[r->create].e.body, "unit"))
+            : NULL;
+    for (int i = 0; i < r->count; i++) {
+        struct node *nd = &r->n[i];
+        if (nd->kind == N_CREATE || nd->code == NTM_EBADENTRY)
+            continue;
+        if (nd->kind == N_OTHER) {
+            nd->code = NTM_EBADBODY;
+            snprintf(nd->msg, sizeof(nd->msg), "unknown record operation");
+            continue;
+        }
+        if ((rc = resolve_bases(r, nd)) != NTM_OK)
+            return ntm_error_set(err, rc, "out of memory");
+        char msg[160];
+        if (Ntm_rules_body(&nd->e, msg, sizeof(msg)) != NTM_OK) {
+            nd->code = NTM_EBADBODY;
+            snprintf(nd->msg, sizeof(nd->msg), "%s", msg);
+            continue;
+        }
+        if (!unit) {
+            nd->code = NTM_ENOENT;
+            snprintf(nd->msg, sizeof(nd->msg),
+                     "waits for the record's creation");
+            continue;
+        }
+        struct ntm_enrollment enr;
+        if ((rc = Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, err)) !=
+            NTM_OK)
+            return rc;
+        nd->code =
+            Ntm_rules_check(st, &nd->e, &enr, unit, nd->msg, sizeof(nd->msg));
+        if (nd->code == NTM_OK && nd->missing) {
+            nd->code = NTM_ENOENT;
+            snprintf(nd->msg, sizeof(nd->msg),
+                     "waits for base entries not yet held");
+        }
+    }
+    for (int i = 0; i < r->count; i++)
+        r->n[i].valid = r->n[i].code == NTM_OK;
+    return NTM_OK;
+}
+
+/* Fields a node sets (create: fields; update: set), or NULL. */
+static json_t *
+sets(const struct node *nd)
+{
+    if (!nd->valid)
+        return NULL;
+    if (nd->kind == N_CREATE)
+        return json_object_get(nd->e.body, "fields");
+    if (nd->kind == N_UPDATE)
+        return json_object_get(nd->e.body, "set");
+    return NULL;
+}
+
+static int
+is_change(const struct node *nd)
+{
+    return nd->valid && (nd->kind == N_CREATE || nd->kind == N_UPDATE ||
+                         nd->kind == N_DELETE);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The state of the record as JSON members, written to `records`. */
+static enum ntm_err
+compute(struct ntm_store *st, const char *record_id, struct rec *r,
+        struct ntm_error *err)
+{
+    enum ntm_err rc = NTM_OK;
+    json_t *fields = json_object(), *conflicts = json_object();
+    json_t *heads = json_array(), *reviews = json_array();
+    const char **names = NULL;
+    int *cand = NULL;
+    if (!fields || !conflicts || !heads || !reviews) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < r->count; i++)
+        if (is_change(&r->n[i]) && ancestors(r, i) != NTM_OK) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            goto out;
+        }
+    /* Every field name any valid change sets, sorted. */
+    size_t nnames = 0, capn = 0;
+    for (int i = 0; i < r->count; i++) {
+        json_t *set = sets(&r->n[i]);
+        const char *k;
+        json_t *v;
+        json_object_foreach (set, k, v) {
+            int seen = 0;
+            for (size_t j = 0; j < nnames; j++)
+                if (strcmp(names[j], k) == 0)
+                    seen = 1;
+            if (seen)
+                continue;
+            if (nnames == capn) {
+                capn = capn ? capn * 2 : 16;
+                const char **p = ntm_realloc(names, capn * sizeof(*names));
+                if (!p) {
+                    rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+                    goto out;
+                }
+                names = p;
+            }
+            names[nnames++] = k;
+        }
+    }
+    if (nnames)
+        qsort(names, nnames, sizeof(*names), cmp_str);
+    cand = ntm_calloc((size_t)r->count + 1, sizeof(int));
+    if (!cand) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t f = 0; f < nnames; f++) {
+        int nc = 0;
+        for (int i = 0; i < r->count; i++) {
+            json_t *set = sets(&r->n[i]);
+            if (!json_object_get(set, names[f]))
+                continue;
+            int dominated = 0;
+            for (int j = 0; j < r->count && !dominated; j++)
+                if (j != i && json_object_get(sets(&r->n[j]), names[f]) &&
+                    dominates(r, j, i))
+                    dominated = 1;
+            if (!dominated)
+                cand[nc++] = i;
+        }
+        if (nc == 0)
+            continue;
+        int best = cand[0], same = 1;
+        for (int c = 1; c < nc; c++) {
+            if (order_cmp(&r->n[cand[c]], &r->n[best]) > 0)
+                best = cand[c];
+            if (!json_equal(json_object_get(sets(&r->n[cand[c]]), names[f]),
+                            json_object_get(sets(&r->n[cand[0]]), names[f])))
+                same = 0;
+        }
+        json_object_set(fields, names[f],
+                        json_object_get(sets(&r->n[best]), names[f]));
+        if (same)
+            continue;
+        /* Conflict: every candidate, in total order. */
+        for (int a = 1; a < nc; a++)
+            for (int b = a;
+                 b > 0 && order_cmp(&r->n[cand[b - 1]], &r->n[cand[b]]) > 0;
+                 b--) {
+                int t = cand[b];
+                cand[b] = cand[b - 1];
+                cand[b - 1] = t;
+            }
+        json_t *list = json_array();
+        for (int c = 0; c < nc; c++) {
+            struct node *nd = &r->n[cand[c]];
+            json_array_append_new(
+                list,
+                json_pack("{s:s, s:s, s:O, s:I, s:I}", "entry", nd->e.id,
+                          "author", nd->e.author, "value",
+                          json_object_get(sets(nd), names[f]), "ts",
+                          (json_int_t)nd->e.ts, "lc", (json_int_t)nd->e.lc));
+        }
+        json_object_set_new(conflicts, names[f], list);
+    }
+    /* Heads: valid changes no other valid change dominates. */
+    int deleted = 0;
+    int64_t updated = 0;
+    const char **head_ids = ntm_calloc((size_t)r->count + 1, sizeof(char *));
+    size_t nheads = 0;
+    if (!head_ids) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < r->count; i++) {
+        if (!is_change(&r->n[i]))
+            continue;
+        if (r->n[i].kind == N_DELETE)
+            deleted = 1;
+        if (r->n[i].e.ts > updated)
+            updated = r->n[i].e.ts;
+        int dominated = 0;
+        for (int j = 0; j < r->count && !dominated; j++)
+            if (j != i && is_change(&r->n[j]) && dominates(r, j, i))
+                dominated = 1;
+        if (!dominated)
+            head_ids[nheads++] = r->n[i].e.id;
+    }
+    qsort(head_ids, nheads, sizeof(*head_ids), cmp_str);
+    for (size_t h = 0; h < nheads; h++)
+        json_array_append_new(heads, json_string(head_ids[h]));
+    /* Review state: the latest valid review of the only head. */
+    const char *review = "submitted";
+    if (nheads == 1) {
+        int order[256], nrev = 0;
+        for (int i = 0; i < r->count && nrev < 256; i++) {
+            struct node *nd = &r->n[i];
+            if (nd->valid && nd->kind == N_REVIEW &&
+                strcmp(json_string_value(json_object_get(nd->e.body, "rev")),
+                       head_ids[0]) == 0)
+                order[nrev++] = i;
+        }
+        for (int a = 1; a < nrev; a++)
+            for (int b = a;
+                 b > 0 && order_cmp(&r->n[order[b - 1]], &r->n[order[b]]) > 0;
+                 b--) {
+                int t = order[b];
+                order[b] = order[b - 1];
+                order[b - 1] = t;
+            }
+        for (int k = 0; k < nrev; k++) {
+            struct node *nd = &r->n[order[k]];
+            struct ntm_enrollment enr;
+            Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, NULL);
+            json_t *c = json_object_get(nd->e.body, "comment");
+            json_array_append_new(
+                reviews,
+                json_pack("{s:s, s:s, s:O, s:s, s:s, s:O, s:I}", "entry",
+                          nd->e.id, "author", nd->e.author, "state",
+                          json_object_get(nd->e.body, "state"), "level",
+                          Ntm_unit_level(enr.scope), "scope", enr.scope,
+                          "comment", c ? c : json_null(), "ts",
+                          (json_int_t)nd->e.ts));
+            review = json_string_value(json_object_get(nd->e.body, "state"));
+        }
+    }
+    struct node *cr = &r->n[r->create];
+    json_t *cb = cr->e.body;
+    const char *task = json_string_value(json_object_get(fields, "task"));
+    /* Search text: folded title, note, task and unit (and hamlet name). */
+    struct ntm_buf search = NTM_BUF_INIT;
+    static const char *const searchable[] = {"title", "note", "task", NULL};
+    for (int k = 0; searchable[k]; k++) {
+        json_t *v = json_object_get(fields, searchable[k]);
+        if (json_is_string(v))
+            ntm_buf_addf(&search, "%s\n", json_string_value(v));
+    }
+    const char *unit = json_string_value(json_object_get(cb, "unit"));
+    ntm_buf_addf(&search, "%s\n", unit);
+    {
+        sqlite3_stmt *s =
+            Ntm_prepare(st, "SELECT name FROM units WHERE code=?1", NULL);
+        if (s) {
+            sqlite3_bind_text(s, 1, unit, -1, SQLITE_STATIC);
+            if (sqlite3_step(s) == SQLITE_ROW)
+                ntm_buf_addf(&search, "%s\n",
+                             (const char *)sqlite3_column_text(s, 0));
+            sqlite3_reset(s);
+        }
+    }
+    char *folded = ntm_text_fold(ntm_buf_str(&search));
+    ntm_buf_release(&search);
+    char *fields_s = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+    char *heads_s = json_dumps(heads, JSON_COMPACT);
+    char *reviews_s = json_dumps(reviews, JSON_COMPACT | JSON_SORT_KEYS);
+    char *conf_s = json_object_size(conflicts)
+                       ? json_dumps(conflicts, JSON_COMPACT | JSON_SORT_KEYS)
+                       : NULL;
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "INSERT OR REPLACE INTO records(id, kind, unit, org, task, author, "
+        "create_entry, c_ts, c_lc, c_seq, updated_ts, fields, deleted, "
+        "conflict, conflicts, review, reviews, heads, search) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+        "?18,?19)",
+        err);
+    if (!s || !fields_s || !heads_s || !reviews_s || !folded) {
+        rc = s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+               : (err ? err->code : NTM_EDB);
+    } else {
+        sqlite3_bind_text(s, 1, record_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, json_string_value(json_object_get(cb, "kind")),
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, unit, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, json_string_value(json_object_get(cb, "org")),
+                          -1, SQLITE_STATIC);
+        if (task)
+            sqlite3_bind_text(s, 5, task, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, cr->e.author, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 7, cr->e.id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 8, cr->e.ts);
+        sqlite3_bind_int64(s, 9, cr->e.lc);
+        sqlite3_bind_int64(s, 10, cr->e.seq);
+        sqlite3_bind_int64(s, 11, updated);
+        sqlite3_bind_text(s, 12, fields_s, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 13, deleted);
+        sqlite3_bind_int(s, 14, conf_s != NULL);
+        if (conf_s)
+            sqlite3_bind_text(s, 15, conf_s, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 16, review, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 17, reviews_s, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 18, heads_s, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 19, folded, -1, SQLITE_STATIC);
+        int x = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (x != SQLITE_DONE)
+            rc = Ntm_db_error(st, x, err, "cannot save the record's state");
+    }
+    free(fields_s); /* jansson's allocator: plain free */
+    free(heads_s);
+    free(reviews_s);
+    free(conf_s);
+    ntm_free(folded);
+    ntm_free(head_ids);
+out:
+    ntm_free(cand);
+    ntm_free(names);
+    json_decref(fields);
+    json_decref(conflicts);
+    json_decref(heads);
+    json_decref(reviews);
+    return rc;
+}
+
+enum ntm_err
+Ntm_effect_set(struct ntm_store *st, const char *entry_id, enum ntm_err code,
+               const char *msg, struct ntm_error *err)
+{
+    sqlite3_stmt *s = Ntm_prepare(
+        st, "INSERT OR REPLACE INTO effect(id, code, message) VALUES(?1,?2,?3)",
+        err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, entry_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, (int)code);
+    if (msg && *msg)
+        sqlite3_bind_text(s, 3, msg, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE)
+        return Ntm_db_error(st, r, err, "cannot save an entry's effect");
+    return NTM_OK;
+}
+
+enum ntm_err
+Ntm_state_record(struct ntm_store *st, const char *record_id,
+                 struct ntm_error *err)
+{
+    struct rec r;
+    enum ntm_err rc = load(st, record_id, &r, err);
+    if (rc == NTM_OK)
+        rc = judge(st, &r, err);
+    if (rc == NTM_OK) {
+        if (r.create >= 0) {
+            rc = compute(st, record_id, &r, err);
+        } else {
+            sqlite3_stmt *s =
+                Ntm_prepare(st, "DELETE FROM records WHERE id=?1", err);
+            if (!s) {
+                rc = err ? err->code : NTM_EDB;
+            } else {
+                sqlite3_bind_text(s, 1, record_id, -1, SQLITE_STATIC);
+                sqlite3_step(s);
+                sqlite3_reset(s);
+            }
+        }
+    }
+    for (int i = 0; rc == NTM_OK && i < r.count; i++)
+        if (r.n[i].code != NTM_EBADENTRY)
+            rc = Ntm_effect_set(st, r.n[i].e.id, r.n[i].code, r.n[i].msg, err);
+    rec_release(&r);
+    return rc;
+}
+
+enum ntm_err
+Ntm_state_authors(struct ntm_store *st, json_t *keys, struct ntm_error *err)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach (keys, i, k) {
+        /* Collect first: recomputing writes to tables we read. */
+        json_t *ids = json_array();
+        sqlite3_stmt *s = Ntm_prepare(
+            st,
+            "SELECT DISTINCT record FROM entries WHERE author=?1 AND record "
+            "IS NOT NULL",
+            err);
+        if (!s || !ids) {
+            json_decref(ids);
+            return err ? err->code : NTM_EDB;
+        }
+        sqlite3_bind_text(s, 1, json_string_value(k), -1, SQLITE_STATIC);
+        while (sqlite3_step(s) == SQLITE_ROW)
+            json_array_append_new(
+                ids, json_string((const char *)sqlite3_column_text(s, 0)));
+        sqlite3_reset(s);
+        size_t j;
+        json_t *id;
+        json_array_foreach (ids, j, id) {
+            enum ntm_err rc = Ntm_state_record(st, json_string_value(id), err);
+            if (rc != NTM_OK) {
+                json_decref(ids);
+                return rc;
+            }
+        }
+        json_decref(ids);
+    }
+    return NTM_OK;
+}
+
+enum ntm_err
+Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
+{
+    enum ntm_err rc = Ntm_exec(st, "DELETE FROM units", err);
+    if (rc != NTM_OK)
+        return rc;
+    json_t *rows = json_array();
+    if (!rows)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    sqlite3_stmt *s = Ntm_prepare(
+        st, "SELECT bytes FROM entries WHERE op='unit.create' ORDER BY id",
+        err);
+    if (!s) {
+        json_decref(rows);
+        return err ? err->code : NTM_EDB;
+    }
+    while (sqlite3_step(s) == SQLITE_ROW)
+        json_array_append_new(rows,
+                              json_stringn(sqlite3_column_blob(s, 0),
+                                           (size_t)sqlite3_column_bytes(s, 0)));
+    sqlite3_reset(s);
+    size_t i;
+    json_t *row;
+    json_array_foreach (rows, i, row) {
+        struct Ntm_entry e;
+        char msg[160];
+        if (Ntm_entry_parse(&e, json_string_value(row), json_string_length(row),
+                            msg, sizeof(msg)) != NTM_OK) {
+            Ntm_entry_release(&e);
+            continue;
+        }
+        struct ntm_enrollment enr;
+        rc = Ntm_auth_lookup(st, e.author, e.seq, &enr, err);
+        enum ntm_err code =
+            rc == NTM_OK ? Ntm_rules_check(st, &e, &enr, NULL, msg, sizeof(msg))
+                         : rc;
+        if (rc == NTM_OK)
+            rc = Ntm_effect_set(st, e.id, code, code ? msg : NULL, err);
+        if (rc == NTM_OK && code == NTM_OK) {
+            /* The first in total order names the unit. */
+            sqlite3_stmt *u = Ntm_prepare(
+                st,
+                "INSERT INTO units(code, name, level, entry) "
+                "VALUES(?1,?2,?3,?4) ON CONFLICT(code) DO UPDATE SET "
+                "name=excluded.name, level=excluded.level, "
+                "entry=excluded.entry "
+                "WHERE (SELECT ts*65536+lc FROM entries WHERE "
+                "id=excluded.entry)"
+                " < (SELECT ts*65536+lc FROM entries WHERE id=units.entry)",
+                err);
+            if (!u) {
+                rc = err ? err->code : NTM_EDB;
+            } else {
+                sqlite3_bind_text(
+                    u, 1, json_string_value(json_object_get(e.body, "code")),
+                    -1, SQLITE_STATIC);
+                char *name = ntm_text_nfc(
+                    json_string_value(json_object_get(e.body, "name")));
+                sqlite3_bind_text(u, 2, name ? name : "", -1, SQLITE_TRANSIENT);
+                ntm_free(name);
+                sqlite3_bind_text(
+                    u, 3, json_string_value(json_object_get(e.body, "level")),
+                    -1, SQLITE_STATIC);
+                sqlite3_bind_text(u, 4, e.id, -1, SQLITE_STATIC);
+                int x = sqlite3_step(u);
+                sqlite3_reset(u);
+                if (x != SQLITE_DONE)
+                    rc = Ntm_db_error(st, x, err, "cannot save a unit");
+            }
+        }
+        Ntm_entry_release(&e);
+        if (rc != NTM_OK)
+            break;
+    }
+    json_decref(rows);
+    return rc;
+}
+
+enum ntm_err
+Ntm_state_all(struct ntm_store *st, struct ntm_error *err)
+{
+    enum ntm_err rc = Ntm_state_units(st, err);
+    if (rc != NTM_OK)
+        return rc;
+    rc = Ntm_exec(st, "DELETE FROM records", err);
+    if (rc != NTM_OK)
+        return rc;
+    json_t *ids = json_array();
+    if (!ids)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    sqlite3_stmt *s = Ntm_prepare(
+        st, "SELECT DISTINCT record FROM entries WHERE record IS NOT NULL",
+        err);
+    if (!s) {
+        json_decref(ids);
+        return err ? err->code : NTM_EDB;
+    }
+    while (sqlite3_step(s) == SQLITE_ROW)
+        json_array_append_new(
+            ids, json_string((const char *)sqlite3_column_text(s, 0)));
+    sqlite3_reset(s);
+    size_t i;
+    json_t *id;
+    json_array_foreach (ids, i, id) {
+        rc = Ntm_state_record(st, json_string_value(id), err);
+        if (rc != NTM_OK)
+            break;
+    }
+    json_decref(ids);
+    return rc;
+}

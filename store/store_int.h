@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_int.h - declarations shared by the files of store/, not part of
+ * the public API (SQLite's btreeInt.h).
+ *
+ * On-disk layout (schema version 1, see db.c for the DDL):
+ *   entries     the log: one row per entry taken, with its exact bytes B
+ *               and base64 signature; (author, seq) unique; gseq is the
+ *               arrival order (AUTOINCREMENT: never reused). Append-only:
+ *               rows are never deleted or rewritten, except the `unit`
+ *               column, an index filled in when a record's create arrives.
+ *   forks       evidence: entries refused as forks, kept for admins.
+ *   authors     per author: head seq and id, and whether the chain is held
+ *               only in part (scoped pulls).
+ *   peer_heads  what the server is known to hold, per author.
+ *   meta        settings (root key, HLC, sync cursor...).
+ *   -- derived (a function of the set of valid entries; rebuildable):
+ *   effect      per entry: 0 (takes effect) or the code why not.
+ *   enrollments effective device.enroll entries; revocations likewise.
+ *   units       units created by effective unit.create entries.
+ *   records     one row per record: current fields, heads, conflicts,
+ *               review state, search text.
+ */
+#ifndef NTM_STORE_INT_H
+#define NTM_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "ntm_store.h"
+
+#define NTM_SCHEMA_VERSION 1
+#define NTM_DAY_MS         (24LL * 3600 * 1000)
+
+struct ntm_store {
+    sqlite3 *db;
+    unsigned flags;
+    int tx_depth;  /* >0 inside ntm_store_begin */
+    int sp_serial; /* savepoint name counter */
+    char root[NTM_HEX_ID_LEN + 1];
+    char root_scope[32];
+};
+
+/* A parsed, well-formed entry (step 1 passed). Strings point into json. */
+struct Ntm_entry {
+    json_t *json; /* owned: the parsed object */
+    const char *bytes;
+    size_t len;
+    char id[NTM_HEX_ID_LEN + 1];
+    const char *author;
+    int64_t seq;
+    const char *prev; /* NULL for seq 1 */
+    int64_t ts;
+    int64_t lc;
+    const char *op;
+    json_t *body;       /* borrowed from json */
+    const char *record; /* body.id for record.* and review, else NULL */
+};
+
+/* Step 1: parse and check well-formedness of B. On failure returns
+ * NTM_EBADENTRY with a reason in msg. e->json must be released with
+ * Ntm_entry_release even on failure. */
+enum ntm_err Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len,
+                             char *msg, size_t msglen);
+void Ntm_entry_release(struct Ntm_entry *e);
+/* Compare two entries in the total order (ts, lc, author, seq). */
+int Ntm_order_cmp(int64_t ts1, int64_t lc1, const char *a1, int64_t s1,
+                  int64_t ts2, int64_t lc2, const char *a2, int64_t s2);
+
+/* db.c */
+enum ntm_err Ntm_db_error(struct ntm_store *st, int rc, struct ntm_error *err,
+                          const char *what);
+enum ntm_err Ntm_exec(struct ntm_store *st, const char *sql,
+                      struct ntm_error *err);
+/* Prepare (cached by SQLite's own statement cache is not enough: we keep
+ * the statement in st; see db.c). */
+sqlite3_stmt *Ntm_prepare(struct ntm_store *st, const char *sql,
+                          struct ntm_error *err);
+/* Savepoints: nestable write scopes used by every write function. */
+enum ntm_err Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err);
+enum ntm_err Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err);
+
+/* scope.c: whether unit is equal to scope or below it. "" covers all. */
+int Ntm_scope_covers(const char *scope, const char *unit);
+/* Whether s is a well-formed unit code (digits separated by dots). */
+int Ntm_unit_code_valid(const char *s);
+/* Level name of a unit code by depth: province, district, commune, hamlet,
+ * or "unit" below. */
+const char *Ntm_unit_level(const char *code);
+
+/* auth.c: enrollment governing (author, seq); root handled. */
+enum ntm_err Ntm_auth_lookup(struct ntm_store *st, const char *author,
+                             int64_t seq, struct ntm_enrollment *out,
+                             struct ntm_error *err);
+/* Recompute effective enrollments and revocations from the device.*
+ * entries held. *changed_keys gets a new JSON array of keys whose
+ * authorization changed (may be NULL). */
+enum ntm_err Ntm_auth_recompute(struct ntm_store *st, json_t **changed_keys,
+                                struct ntm_error *err);
+
+/* rules.c: step 5 for one entry, given the enrollment that governs it and
+ * the unit the entry concerns (the record's unit; NULL when unknown).
+ * Returns NTM_OK, NTM_EBADBODY, NTM_EFORBIDDEN, NTM_EUNKNOWNAUTHOR or
+ * NTM_EREVOKED with a reason in msg. */
+enum ntm_err Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
+                             const struct ntm_enrollment *enr, const char *unit,
+                             char *msg, size_t msglen);
+/* Body shape checks only (no authorization). */
+enum ntm_err Ntm_rules_body(const struct Ntm_entry *e, char *msg,
+                            size_t msglen);
+/* Whether a role may perform op. */
+int Ntm_role_allows(const char *role, const char *op);
+
+/* state.c */
+enum ntm_err Ntm_state_record(struct ntm_store *st, const char *record_id,
+                              struct ntm_error *err);
+enum ntm_err Ntm_state_units(struct ntm_store *st, struct ntm_error *err);
+/* Recompute every record with an entry by one of these authors. */
+enum ntm_err Ntm_state_authors(struct ntm_store *st, json_t *keys,
+                               struct ntm_error *err);
+enum ntm_err Ntm_effect_set(struct ntm_store *st, const char *entry_id,
+                            enum ntm_err code, const char *msg,
+                            struct ntm_error *err);
+
+/* changelog.c */
+enum ntm_err Ntm_hlc_observe(struct ntm_store *st, int64_t ts, int64_t lc,
+                             struct ntm_error *err);
+
+/* Recompute units and every record from the log (rebuild, root change). */
+enum ntm_err Ntm_state_all(struct ntm_store *st, struct ntm_error *err);
+
+#endif /* NTM_STORE_INT_H */
