@@ -39,12 +39,117 @@ NTM_EXTERN enum ntm_err ntm_plan_check_task(const struct ntm_plan *p,
  * NULL: today). NTM_ENOENT with suggestions otherwise. */
 NTM_EXTERN enum ntm_err ntm_plan_check_unit(const struct ntm_plan *p,
                                             struct ntm_store *st,
-                                            const char *unit,
-                                            const char *date,
+                                            const char *unit, const char *date,
                                             struct ntm_error *err);
 
 /* borrowed: the display name of a unit code (today's name), or NULL. */
 NTM_EXTERN const char *ntm_plan_unit_name(const struct ntm_plan *p,
                                           const char *unit);
+
+/* ------------------------------------------------------------------ */
+/* Plan and unit queries */
+
+/*
+ * new: the plan as JSON for listings: {"id","title":{"vi","en"},"from",
+ * "to","organizations":[{"code","vi","en","tasks":[{"id","vi","en"}],
+ * "targets":[{"id","kind","value","uom","years":[from,to],"deadline",
+ * "vi","en",...}]}]}. org (may be NULL) keeps one organization;
+ * NTM_ENOENT when it is not a code of the plan.
+ */
+NTM_EXTERN enum ntm_err ntm_plan_describe(const struct ntm_plan *p,
+                                          const char *org, json_t **out,
+                                          struct ntm_error *err);
+
+/*
+ * new: array of units in tree order: {"code","gso_code","name","level",
+ * "type","parent","valid_from","valid_to","merged_into","in_force",
+ * "names":[{"from","name","type"}]}. name and type are those in force on
+ * date (YYYY-MM-DD, NULL: today); retired units are listed with
+ * in_force false. text (may be NULL) keeps units whose name or code
+ * contains it, ignoring case and diacritics; under (may be NULL) keeps
+ * that unit and the units below it. Hamlets created by unit.create come
+ * from st (may be NULL).
+ */
+NTM_EXTERN enum ntm_err ntm_plan_units(const struct ntm_plan *p,
+                                       struct ntm_store *st, const char *text,
+                                       const char *under, const char *date,
+                                       json_t **out, struct ntm_error *err);
+
+/* Number of configured units of level ("province", "district",
+ * "commune") in force on date (YYYY-MM-DD). */
+NTM_EXTERN int ntm_plan_unit_count(const struct ntm_plan *p, const char *level,
+                                   const char *date);
+
+/*
+ * The code that carries unit's records on date: unit itself, or, when
+ * unit (or one of its ancestors) was merged into another unit before or on
+ * date, the same path under the absorbing unit ("72.712.25726.3" becomes
+ * "72.712.25729.3" from 2020-02-01). new: free with ntm_free; NULL when
+ * out of memory.
+ */
+NTM_EXTERN char *ntm_plan_unit_successor(const struct ntm_plan *p,
+                                         const char *unit, const char *date);
+
+/* ------------------------------------------------------------------ */
+/* Progress reports */
+
+struct ntm_report;
+
+struct ntm_report_opts {
+    const char *org;            /* only this organization's targets, or NULL */
+    const char *unit;           /* report on this unit and its children; NULL:
+                                   the province */
+    int year;                   /* only this year's periods (0: all) */
+    const char *as_of;          /* YYYY-MM-DD, NULL: end of year, else today */
+    int approved;               /* count only approved records */
+    const char *approved_level; /* with approved: lowest reviewer level
+                                   that counts ("hamlet", "commune",
+                                   "district", "province"); NULL: any */
+};
+
+/*
+ * new: the report computed from the records of st (ntm_store_records:
+ * deleted records and revoked devices' entries are already left out) and
+ * the hamlets created in st. Free with ntm_report_free.
+ * Errors: NTM_EINVAL (bad option, with a message), NTM_ENOENT (unknown
+ * org or unit), store errors.
+ */
+NTM_EXTERN enum ntm_err ntm_report_run(const struct ntm_plan *p,
+                                       struct ntm_store *st,
+                                       const struct ntm_report_opts *o,
+                                       struct ntm_report **out,
+                                       struct ntm_error *err);
+
+/*
+ * As ntm_report_run, from records (borrowed, the JSON array shape of
+ * ntm_store_records) and created_units (borrowed, the shape of
+ * ntm_store_units_created; may be NULL).
+ */
+NTM_EXTERN enum ntm_err
+ntm_report_run_records(const struct ntm_plan *p, json_t *records,
+                       json_t *created_units, const struct ntm_report_opts *o,
+                       struct ntm_report **out, struct ntm_error *err);
+
+NTM_EXTERN void ntm_report_free(struct ntm_report *r);
+
+/* new: {"as_of","rows":[{"task","org","unit","unit_name","period",
+ * "target","achieved","unit_of_measure","status","label","level",
+ * "kind",...}]} (SPEC.md section 8). */
+NTM_EXTERN json_t *ntm_report_json(const struct ntm_report *r,
+                                   const char *lang);
+
+enum ntm_report_format {
+    NTM_REPORT_TABLE, /* aligned terminal table */
+    NTM_REPORT_CSV,   /* RFC 4180, UTF-8 with a byte order mark */
+    NTM_REPORT_JSON,  /* ntm_report_json, indented */
+    NTM_REPORT_HTML   /* one printable file, inline SVG charts */
+};
+
+/* Append the report in format fmt and language lang ("vi" or "en") to
+ * out. NTM_EINVAL for an unknown format, NTM_ENOMEM. */
+NTM_EXTERN enum ntm_err ntm_report_format(const struct ntm_report *r,
+                                          enum ntm_report_format fmt,
+                                          const char *lang, struct ntm_buf *out,
+                                          struct ntm_error *err);
 
 #endif /* NTM_PLAN_H */

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan_int.h - what the files of plan/ share: the loaded plan, the unit
+ * tree with its name and type history, text folding, and the report rows.
+ * Not installed; nothing outside plan/ (and its tests) includes it.
+ */
+#ifndef NTM_PLAN_INT_H
+#define NTM_PLAN_INT_H
+
+#include "ntm_plan.h"
+
+#define PLAN_DATE_LEN 11 /* "YYYY-MM-DD" + NUL */
+#define PLAN_CODE_LEN 64
+#define PLAN_MAX_VER  4 /* name/type versions per unit */
+
+enum Ntm_kind {
+    NTM_KIND_YEARLY_SUM,      /* sum per calendar year >= value */
+    NTM_KIND_CUMULATIVE,      /* sum from the start to the deadline */
+    NTM_KIND_MONTHLY,         /* every month has >= value activities */
+    NTM_KIND_RATIO_MIN,       /* 100*num/den >= value (measures) */
+    NTM_KIND_RATIO_MAX,       /* 100*num/den <= value (< when strict) */
+    NTM_KIND_REACH_ZERO,      /* sum of num reaches 0 by the deadline */
+    NTM_KIND_EXISTS,          /* at least value over the plan */
+    NTM_KIND_PER_UNIT_YEARLY, /* each applicable unit >= value a year */
+    NTM_KIND_PER_UNIT,        /* each applicable unit >= value by deadline */
+    NTM_KIND_COMPARE          /* 100*num/reference > value */
+};
+
+struct Ntm_org {
+    const char *code, *vi, *en; /* borrowed from the plan document */
+};
+
+struct Ntm_task {
+    const char *id, *org, *vi, *en;
+    int target; /* index in targets, or -1 for a plain task */
+};
+
+struct Ntm_target {
+    const char *id, *org, *vi, *en, *uom, *kind_name;
+    enum Ntm_kind kind;
+    double value;
+    int year_from, year_to;
+    char deadline[PLAN_DATE_LEN]; /* "" when every year is judged */
+    int strict;                   /* strict comparison (< or >) */
+    int amount_count;             /* 1: a record counts qty or 1; 0: qty */
+    const char *applies[8];       /* unit types, per-unit kinds */
+    int napplies;
+};
+
+struct Ntm_unit_ver {
+    char from[PLAN_DATE_LEN]; /* "" for the base version */
+    char *name;
+    char type[16];
+};
+
+struct Ntm_unit {
+    char code[PLAN_CODE_LEN];
+    char gso[16];
+    char level[16]; /* province, district, commune, hamlet */
+    char parent[PLAN_CODE_LEN];
+    char valid_from[PLAN_DATE_LEN]; /* "" : before the plan */
+    char valid_to[PLAN_DATE_LEN];   /* "" : still in force */
+    char merged_into[PLAN_CODE_LEN];
+    int created; /* 1: from a unit.create entry */
+    int nver;
+    struct Ntm_unit_ver ver[PLAN_MAX_VER];
+};
+
+struct ntm_plan {
+    json_t *docs; /* array of the loaded plan documents */
+    const char *id, *title_vi, *title_en, *province;
+    char from[PLAN_DATE_LEN], to[PLAN_DATE_LEN];
+    json_t *uoms; /* owned: {"km":{"vi","en"},...} of all plan files */
+    struct Ntm_org *orgs;
+    int norgs;
+    struct Ntm_task *tasks;
+    int ntasks;
+    struct Ntm_target *targets;
+    int ntargets;
+    struct Ntm_unit *units;
+    int nunits;
+};
+
+/* ---- text (text.c) ---- */
+/* new: s folded for comparison (NFKD, marks dropped, lower case, d-stroke
+ * to d). NULL on invalid UTF-8 or out of memory. */
+char *Ntm_plan_fold(const char *s);
+/* display width of UTF-8 s in terminal columns */
+size_t Ntm_plan_width(const char *s);
+/* Levenshtein distance on bytes, capped at cap + 1 */
+int Ntm_plan_distance(const char *a, const char *b, int cap);
+/* today in local time, "YYYY-MM-DD" (NTM_NOW_MS honoured) */
+void Ntm_plan_today(char out[PLAN_DATE_LEN]);
+/* v rounded half away from zero (libm is not linked) */
+int64_t Ntm_plan_round(double v);
+/* 1 when s is a valid YYYY-MM-DD date */
+int Ntm_plan_valid_date(const char *s);
+/* days since 1970-01-01 of a valid date, and back */
+int64_t Ntm_plan_days(const char *date);
+void Ntm_plan_date(int64_t days, char out[PLAN_DATE_LEN]);
+
+/* ---- units (units.c) ---- */
+enum ntm_err Ntm_units_load(struct ntm_plan *p, const char *dir,
+                            struct ntm_error *err);
+void Ntm_units_free(struct ntm_plan *p);
+/* borrowed: the configured unit with this code, or NULL */
+const struct Ntm_unit *Ntm_unit_find(const struct ntm_plan *p,
+                                     const char *code);
+/* the version in force on date (the last one whose from <= date) */
+const struct Ntm_unit_ver *Ntm_unit_ver_at(const struct Ntm_unit *u,
+                                           const char *date);
+int Ntm_unit_in_force(const struct Ntm_unit *u, const char *date);
+/* new array of struct Ntm_unit: the configured units plus the created ones
+ * (json array of {"code","name","level"}, may be NULL). Free with
+ * Ntm_units_array_free. */
+enum ntm_err Ntm_units_with_created(const struct ntm_plan *p, json_t *created,
+                                    struct Ntm_unit **out, int *n,
+                                    struct ntm_error *err);
+void Ntm_units_array_free(struct Ntm_unit *u, int n);
+/* the unit's code after merges effective on or before date, written to out
+ * (size PLAN_CODE_LEN); 0 when it does not fit */
+int Ntm_unit_successor(const struct ntm_plan *p, const char *code,
+                       const char *date, char out[PLAN_CODE_LEN]);
+/* 1 when code equals scope or lies below it */
+int Ntm_code_within(const char *code, const char *scope);
+
+/* ---- plan (plan.c) ---- */
+const struct Ntm_target *Ntm_plan_target(const struct ntm_plan *p,
+                                         const char *id);
+/* borrowed label of a unit of measure in lang, never NULL */
+const char *Ntm_plan_uom_label(const struct ntm_plan *p, const char *uom,
+                               const char *lang);
+enum ntm_err Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
+                                    const char *unit, const char *date,
+                                    struct ntm_error *err);
+json_t *Ntm_plan_units_json(const struct ntm_plan *p, json_t *created,
+                            const char *text, const char *under,
+                            const char *date);
+
+/* ---- reports (report.c, report_fmt.c) ---- */
+enum Ntm_status {
+    NTM_ST_MET,
+    NTM_ST_ON_TRACK,
+    NTM_ST_BEHIND,
+    NTM_ST_MISSED,
+    NTM_ST_NO_DATA
+};
+
+struct Ntm_row {
+    const struct Ntm_target *t;
+    char unit[PLAN_CODE_LEN];
+    char *unit_name; /* owned */
+    char level[16];
+    int depth;       /* 0: the report's unit, 1: a child */
+    char period[16]; /* "2017" or "2016-2017" */
+    double target;
+    double achieved;
+    const char *uom; /* borrowed: t->uom or "unit" for per-unit roll-ups */
+    enum Ntm_status status;
+    int64_t records; /* records counted */
+    int has_ratio;
+    int64_t num, den; /* ratio kinds: the summed measures */
+};
+
+struct ntm_report {
+    const struct ntm_plan *plan;
+    char as_of[PLAN_DATE_LEN];
+    char unit[PLAN_CODE_LEN];
+    char *unit_name;
+    int approved;
+    char approved_level[16];
+    struct Ntm_row *rows;
+    int nrows, cap;
+};
+
+const char *Ntm_status_name(enum Ntm_status s);
+const char *Ntm_status_label(enum Ntm_status s, const char *lang);
+
+#endif /* NTM_PLAN_INT_H */

@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report.c - progress against every numeric target of the plan: one row
+ * per target x unit x period, for the report's unit and its children,
+ * each rolled up from everything recorded below it.
+ *
+ * Input is the record list of the store (ntm_store_records shape: deleted
+ * records and revoked devices' entries are already left out) and the
+ * hamlets created by unit.create. The report is seen from its as-of date:
+ * the tree in force then, today's names, and records of a merged unit
+ * counted under the unit that absorbed it. The arithmetic per kind and the
+ * status rules are documented in config/README.md. Formatting lives in
+ * report_fmt.c. Depends on util/, jansson and the plan (plan.c, units.c).
+ */
+#include "plan_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One record that counts for a target, reduced to what the sums need. */
+struct rec {
+    int target;               /* index in plan->targets */
+    char unit[PLAN_CODE_LEN]; /* carried by (after merges) */
+    char orig[PLAN_CODE_LEN]; /* as recorded */
+    int measure;              /* 1: measure record */
+    char date[PLAN_DATE_LEN]; /* activity date */
+    int year, month;          /* activity date or measure period */
+    char pkey[8];             /* measure: "YYYY-MM", "YYYY-99" */
+    int64_t milli;            /* activity amount in thousandths */
+    int64_t num, den;         /* measure */
+    int order;                /* creation order */
+};
+
+struct ctx {
+    const struct ntm_plan *p;
+    const struct ntm_report_opts *o;
+    struct ntm_report *r;
+    struct Ntm_unit *units; /* the tree in force on as_of */
+    int nunits;
+    struct rec *recs;
+    int nrecs;
+    const char *A; /* as-of date */
+};
+
+static const char *const level_names[] = {"hamlet", "commune", "district",
+                                          "province"};
+
+static int
+level_rank(const char *l)
+{
+    int i;
+    for (i = 0; i < 4; i++)
+        if (l && !strcmp(l, level_names[i]))
+            return i;
+    return -1;
+}
+
+const char *
+Ntm_status_name(enum Ntm_status s)
+{
+    switch (s) {
+    case NTM_ST_MET:
+        return "met";
+    case NTM_ST_ON_TRACK:
+        return "on_track";
+    case NTM_ST_BEHIND:
+        return "behind";
+    case NTM_ST_MISSED:
+        return "missed";
+    case NTM_ST_NO_DATA:
+        return "no_data";
+    }
+    return "no_data";
+}
+
+const char *
+Ntm_status_label(enum Ntm_status s, const char *lang)
+{
+    int en = lang && !strcmp(lang, "en");
+    switch (s) {
+    case NTM_ST_MET:
+        return en ? "met" : "Đạt";
+    case NTM_ST_ON_TRACK:
+        return en ? "on track" : "Đúng tiến độ";
+    case NTM_ST_BEHIND:
+        return en ? "behind" : "Chậm tiến độ";
+    case NTM_ST_MISSED:
+        return en ? "missed" : "Không đạt";
+    case NTM_ST_NO_DATA:
+        return en ? "no data" : "Chưa có số liệu";
+    }
+    return "";
+}
+
+/* "12.5" -> 12500; -1 when s is not a decimal of SPEC.md section 3 */
+static int64_t
+parse_milli(json_t *v)
+{
+    const char *s = json_string_value(v), *dot;
+    int64_t whole = 0, frac = 0;
+    int i, nd = 0;
+
+    if (json_is_integer(v))
+        return json_integer_value(v) >= 0 ? json_integer_value(v) * 1000 : -1;
+    if (json_is_real(v))
+        return json_real_value(v) >= 0
+                   ? (int64_t)Ntm_plan_round(json_real_value(v) * 1000)
+                   : -1;
+    if (!s || !*s || strlen(s) > 16)
+        return -1;
+    dot = strchr(s, '.');
+    for (i = 0; s[i] && s + i != dot; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        whole = whole * 10 + (s[i] - '0');
+    }
+    if (i == 0)
+        return -1;
+    if (dot) {
+        for (i = 1; dot[i]; i++, nd++) {
+            if (dot[i] < '0' || dot[i] > '9' || nd == 3)
+                return -1;
+            frac = frac * 10 + (dot[i] - '0');
+        }
+        if (nd == 0)
+            return -1;
+        for (; nd < 3; nd++)
+            frac *= 10;
+    }
+    return whole * 1000 + frac;
+}
+
+static int
+json_int(json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (json_string_value(v))
+        return ntm_parse_int64(json_string_value(v), 0, INT64_C(1) << 53,
+                               out) == NTM_OK
+                   ? 0
+                   : -1;
+    return -1;
+}
+
+/* Does the record count under --approved [LEVEL]? */
+static int
+approved_enough(json_t *rec, int min_rank)
+{
+    json_t *reviews = json_object_get(rec, "reviews"), *rv;
+    const char *state = json_string_value(json_object_get(rec, "review"));
+    size_t i;
+
+    if (!state || strcmp(state, "approved"))
+        return 0;
+    json_array_foreach (reviews, i, rv) {
+        const char *s = json_string_value(json_object_get(rv, "state"));
+        const char *l = json_string_value(json_object_get(rv, "level"));
+        if (s && !strcmp(s, "approved") && level_rank(l) >= min_rank)
+            return 1;
+    }
+    return 0;
+}
+
+static enum ntm_err
+collect(struct ctx *c, json_t *records, struct ntm_error *err)
+{
+    const struct ntm_report_opts *o = c->o;
+    int min_rank = o->approved_level ? level_rank(o->approved_level) : 0;
+    json_t *rec;
+    size_t i;
+
+    c->recs = ntm_calloc(json_array_size(records) + 1, sizeof(*c->recs));
+    if (!c->recs)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_array_foreach (records, i, rec) {
+        json_t *f = json_object_get(rec, "fields");
+        const char *task = json_string_value(json_object_get(f, "task"));
+        const char *unit = json_string_value(json_object_get(rec, "unit"));
+        const char *kind = json_string_value(json_object_get(rec, "kind"));
+        const struct Ntm_target *t;
+        struct rec *r = &c->recs[c->nrecs];
+        int ti;
+
+        if (!task || !unit || !kind ||
+            json_is_true(json_object_get(rec, "deleted")))
+            continue;
+        if (o->approved && !approved_enough(rec, min_rank))
+            continue;
+        for (ti = 0; ti < c->p->ntargets; ti++) {
+            t = &c->p->targets[ti];
+            if (strcmp(t->id, task) || (o->org && strcmp(o->org, t->org)))
+                continue;
+            memset(r, 0, sizeof(*r));
+            r->target = ti;
+            r->order = (int)i;
+            if (strlen(unit) >= PLAN_CODE_LEN ||
+                !Ntm_unit_successor(c->p, unit, c->A, r->unit))
+                break;
+            memcpy(r->orig, unit, strlen(unit) + 1);
+            if (!strcmp(kind, "measure")) {
+                const char *per =
+                    json_string_value(json_object_get(f, "period"));
+                if (!per || (strlen(per) != 4 && strlen(per) != 7) ||
+                    json_int(json_object_get(f, "num"), &r->num) ||
+                    json_int(json_object_get(f, "den"), &r->den))
+                    break;
+                r->measure = 1;
+                r->year = atoi(per);
+                r->month = strlen(per) == 7 ? atoi(per + 5) : 12;
+                memcpy(r->pkey, per, 4);
+                memcpy(r->pkey + 4, strlen(per) == 7 ? per + 4 : "-99", 3);
+                r->pkey[7] = '\0';
+                /* a measure counts once its period has begun */
+                if (r->year > atoi(c->A) ||
+                    (r->year == atoi(c->A) && strlen(per) == 7 &&
+                     strncmp(per, c->A, 7) > 0))
+                    break;
+            } else {
+                const char *d = json_string_value(json_object_get(f, "date"));
+                json_t *q = json_object_get(f, "qty");
+                if (!d || !Ntm_plan_valid_date(d) || strcmp(d, c->A) > 0)
+                    break;
+                memcpy(r->date, d, PLAN_DATE_LEN);
+                r->year = atoi(d);
+                r->month = atoi(d + 5);
+                r->milli = q ? parse_milli(q) : -1;
+                if (r->milli < 0)
+                    r->milli = t->amount_count ? 1000 : 0;
+                else if (!t->amount_count && q == NULL)
+                    r->milli = 0;
+            }
+            c->nrecs++;
+            break;
+        }
+    }
+    return NTM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Figures */
+
+struct figure {
+    double achieved, target;
+    int64_t records;
+    int64_t num, den;
+    int has_data;
+    int skip; /* no row: nothing applies here */
+    const char *uom;
+};
+
+static int
+applies(const struct Ntm_target *t, const char *type)
+{
+    int i;
+    for (i = 0; i < t->napplies; i++)
+        if (!strcmp(t->applies[i], type))
+            return 1;
+    return 0;
+}
+
+/* Sum of activity amounts of target ti within unit in [ps, pe]. */
+static int64_t
+sum_within(const struct ctx *c, int ti, const char *unit, const char *ps,
+           const char *pe, int64_t *count)
+{
+    int64_t s = 0;
+    int i;
+    *count = 0;
+    for (i = 0; i < c->nrecs; i++) {
+        const struct rec *r = &c->recs[i];
+        if (r->target != ti || r->measure || !Ntm_code_within(r->unit, unit) ||
+            strcmp(r->date, ps) < 0 || strcmp(r->date, pe) > 0)
+            continue;
+        s += r->milli;
+        (*count)++;
+    }
+    return s;
+}
+
+/* Latest measure per recorded unit in year, summed within unit. */
+static int
+measures_within(const struct ctx *c, int ti, const char *unit, int year,
+                int64_t *num, int64_t *den, int64_t *count)
+{
+    int i, j;
+    *num = *den = *count = 0;
+    for (i = 0; i < c->nrecs; i++) {
+        const struct rec *r = &c->recs[i], *best = r;
+        if (r->target != ti || !r->measure || r->year != year ||
+            !Ntm_code_within(r->unit, unit))
+            continue;
+        for (j = 0; j < c->nrecs; j++) {
+            const struct rec *q = &c->recs[j];
+            if (q->target != ti || !q->measure || q->year != year ||
+                strcmp(q->orig, r->orig))
+                continue;
+            if (strcmp(q->pkey, best->pkey) > 0 ||
+                (!strcmp(q->pkey, best->pkey) && q->order > best->order))
+                best = q;
+        }
+        if (best != r)
+            continue; /* superseded by a later figure of the same unit */
+        *num += r->num;
+        *den += r->den;
+        (*count)++;
+    }
+    return *count > 0;
+}
+
+static double
+state_value(const struct Ntm_target *t, int64_t num, int64_t den)
+{
+    if (t->kind == NTM_KIND_REACH_ZERO)
+        return (double)num;
+    return (double)Ntm_plan_round(10000.0 * (double)num / (double)den) / 100.0;
+}
+
+static int
+state_ok(const struct Ntm_target *t, double x)
+{
+    switch (t->kind) {
+    case NTM_KIND_RATIO_MIN:
+        return x >= t->value;
+    case NTM_KIND_RATIO_MAX:
+        return t->strict ? x < t->value : x <= t->value;
+    case NTM_KIND_COMPARE:
+        return t->strict ? x > t->value : x >= t->value;
+    case NTM_KIND_REACH_ZERO:
+        return x <= 0;
+    case NTM_KIND_YEARLY_SUM:
+    case NTM_KIND_CUMULATIVE:
+    case NTM_KIND_MONTHLY:
+    case NTM_KIND_EXISTS:
+    case NTM_KIND_PER_UNIT_YEARLY:
+    case NTM_KIND_PER_UNIT:
+        break;
+    }
+    return x >= t->value;
+}
+
+/* Status of a figure that only grows within its period. */
+static enum Ntm_status
+judge_monotone(const struct figure *f, const char *ps, const char *pe,
+               const char *A)
+{
+    double elapsed;
+    if (!f->records)
+        return NTM_ST_NO_DATA;
+    if (f->achieved >= f->target)
+        return NTM_ST_MET;
+    if (strcmp(A, pe) >= 0)
+        return NTM_ST_MISSED;
+    elapsed = (double)(Ntm_plan_days(A) - Ntm_plan_days(ps) + 1) /
+              (double)(Ntm_plan_days(pe) - Ntm_plan_days(ps) + 1);
+    return f->achieved >= f->target * elapsed ? NTM_ST_ON_TRACK : NTM_ST_BEHIND;
+}
+
+static void
+compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
+        const char *ps, const char *pe, struct figure *f, enum Ntm_status *st)
+{
+    const struct Ntm_target *t = &c->p->targets[ti];
+    const char *A = c->A;
+    char end[PLAN_DATE_LEN];
+    int i;
+
+    memset(f, 0, sizeof(*f));
+    f->uom = t->uom;
+    f->target = t->value;
+    memcpy(end, strcmp(pe, A) < 0 ? pe : A, PLAN_DATE_LEN);
+    switch (t->kind) {
+    case NTM_KIND_YEARLY_SUM:
+    case NTM_KIND_CUMULATIVE:
+    case NTM_KIND_EXISTS:
+        f->achieved =
+            (double)sum_within(c, ti, u->code, ps, end, &f->records) / 1000.0;
+        *st = judge_monotone(f, ps, pe, A);
+        return;
+    case NTM_KIND_MONTHLY: {
+        int64_t per[13] = {0}, cnt, m, upto = 12, full;
+        for (i = 0; i < c->nrecs; i++) {
+            const struct rec *r = &c->recs[i];
+            if (r->target == ti && !r->measure && r->year == year &&
+                Ntm_code_within(r->unit, u->code) && r->month >= 1 &&
+                r->month <= 12) {
+                per[r->month]++;
+                f->records++;
+            }
+        }
+        if (atoi(A) == year)
+            upto = atoi(A + 5);
+        for (m = 1, cnt = 0; m <= upto; m++)
+            cnt += per[m] >= (int64_t)t->value;
+        f->achieved = (double)cnt;
+        f->target = 12;
+        if (!f->records)
+            *st = NTM_ST_NO_DATA;
+        else if (strcmp(A, pe) >= 0)
+            *st = cnt == 12 ? NTM_ST_MET : NTM_ST_MISSED;
+        else {
+            /* months wholly elapsed must each have their activities */
+            full = upto - 1;
+            *st = cnt >= full ? NTM_ST_ON_TRACK : NTM_ST_BEHIND;
+        }
+        return;
+    }
+    case NTM_KIND_RATIO_MIN:
+    case NTM_KIND_RATIO_MAX:
+    case NTM_KIND_COMPARE:
+    case NTM_KIND_REACH_ZERO: {
+        int64_t pn, pd, pc;
+        int judged, ok;
+        double x;
+        if (!measures_within(c, ti, u->code, year, &f->num, &f->den,
+                             &f->records) ||
+            (t->kind != NTM_KIND_REACH_ZERO && f->den <= 0)) {
+            *st = NTM_ST_NO_DATA;
+            return;
+        }
+        x = f->achieved = state_value(t, f->num, f->den);
+        ok = state_ok(t, x);
+        judged = !t->deadline[0] || year >= atoi(t->deadline);
+        if (judged && strcmp(A, pe) >= 0)
+            *st = ok ? NTM_ST_MET : NTM_ST_MISSED;
+        else if (ok)
+            *st = NTM_ST_ON_TRACK;
+        else if (judged)
+            *st = NTM_ST_BEHIND;
+        else if (!measures_within(c, ti, u->code, year - 1, &pn, &pd, &pc) ||
+                 (t->kind != NTM_KIND_REACH_ZERO && pd <= 0))
+            *st = NTM_ST_ON_TRACK; /* first figure: nothing to compare */
+        else {
+            double prev = state_value(t, pn, pd);
+            int up =
+                t->kind == NTM_KIND_RATIO_MIN || t->kind == NTM_KIND_COMPARE;
+            *st = (up ? x > prev : x < prev) ? NTM_ST_ON_TRACK : NTM_ST_BEHIND;
+        }
+        return;
+    }
+    case NTM_KIND_PER_UNIT_YEARLY:
+    case NTM_KIND_PER_UNIT: {
+        const char *tdate = end;
+        int leaf = 0, napp = 0, nmeet = 0;
+        int64_t cnt, total = 0;
+        /* the unit itself, or one above it, is a unit the target names */
+        for (i = 0; i < c->nunits; i++)
+            if (Ntm_code_within(u->code, c->units[i].code) &&
+                applies(t, Ntm_unit_ver_at(&c->units[i], tdate)->type))
+                leaf = 1;
+        if (leaf) {
+            f->achieved =
+                (double)sum_within(c, ti, u->code, ps, end, &f->records) /
+                1000.0;
+            *st = judge_monotone(f, ps, pe, A);
+            return;
+        }
+        for (i = 0; i < c->nunits; i++) {
+            const struct Ntm_unit *a = &c->units[i];
+            if (!Ntm_code_within(a->code, u->code) ||
+                !applies(t, Ntm_unit_ver_at(a, tdate)->type))
+                continue;
+            napp++;
+            if ((double)sum_within(c, ti, a->code, ps, end, &cnt) / 1000.0 >=
+                t->value)
+                nmeet++;
+        }
+        if (!napp) {
+            f->skip = 1;
+            return;
+        }
+        sum_within(c, ti, u->code, ps, end, &total);
+        f->records = total;
+        f->achieved = nmeet;
+        f->target = napp;
+        f->uom = "unit";
+        *st = judge_monotone(f, ps, pe, A);
+        return;
+    }
+    }
+}
+
+static enum ntm_err
+add_row(struct ctx *c, int ti, const struct Ntm_unit *u, int depth,
+        const char *period, const struct figure *f, enum Ntm_status st)
+{
+    struct ntm_report *r = c->r;
+    struct Ntm_row *row;
+
+    if (r->nrows == r->cap) {
+        int ncap = r->cap ? r->cap * 2 : 64;
+        struct Ntm_row *nr = ntm_realloc(r->rows, (size_t)ncap * sizeof(*nr));
+        if (!nr)
+            return NTM_ENOMEM;
+        r->rows = nr;
+        r->cap = ncap;
+    }
+    row = &r->rows[r->nrows];
+    memset(row, 0, sizeof(*row));
+    row->t = &c->p->targets[ti];
+    memcpy(row->unit, u->code, sizeof(row->unit));
+    memcpy(row->level, u->level, sizeof(row->level));
+    row->unit_name = ntm_strdup(Ntm_unit_ver_at(u, c->A)->name);
+    if (!row->unit_name)
+        return NTM_ENOMEM;
+    row->depth = depth;
+    snprintf(row->period, sizeof(row->period), "%s", period);
+    row->target = f->target;
+    row->achieved = f->achieved;
+    row->uom = f->uom;
+    row->status = st;
+    row->records = f->records;
+    row->has_ratio = row->t->kind == NTM_KIND_RATIO_MIN ||
+                     row->t->kind == NTM_KIND_RATIO_MAX ||
+                     row->t->kind == NTM_KIND_COMPARE ||
+                     row->t->kind == NTM_KIND_REACH_ZERO;
+    row->num = f->num;
+    row->den = f->den;
+    r->nrows++;
+    return NTM_OK;
+}
+
+static enum ntm_err
+rows_for_period(struct ctx *c, int ti, const struct Ntm_unit *top, int year,
+                const char *ps, const char *pe, const char *period)
+{
+    struct figure f;
+    enum Ntm_status st = NTM_ST_NO_DATA;
+    enum ntm_err rc;
+    int i;
+
+    compute(c, ti, top, year, ps, pe, &f, &st);
+    if (!f.skip && (rc = add_row(c, ti, top, 0, period, &f, st)))
+        return rc;
+    for (i = 0; i < c->nunits; i++) {
+        const struct Ntm_unit *u = &c->units[i];
+        if (strcmp(u->parent, top->code))
+            continue;
+        compute(c, ti, u, year, ps, pe, &f, &st);
+        if (!f.skip && (rc = add_row(c, ti, u, 1, period, &f, st)))
+            return rc;
+    }
+    return NTM_OK;
+}
+
+static int
+yearly_kind(enum Ntm_kind k)
+{
+    return k != NTM_KIND_CUMULATIVE && k != NTM_KIND_EXISTS &&
+           k != NTM_KIND_PER_UNIT;
+}
+
+static enum ntm_err
+build_rows(struct ctx *c, const struct Ntm_unit *top)
+{
+    enum ntm_err rc;
+    int ti, y;
+
+    for (ti = 0; ti < c->p->ntargets; ti++) {
+        const struct Ntm_target *t = &c->p->targets[ti];
+        char ps[PLAN_DATE_LEN], pe[PLAN_DATE_LEN], period[16];
+        if (c->o->org && strcmp(c->o->org, t->org))
+            continue;
+        if (yearly_kind(t->kind)) {
+            for (y = t->year_from; y <= t->year_to; y++) {
+                if (c->o->year && y != c->o->year)
+                    continue;
+                snprintf(ps, sizeof(ps), "%04d-01-01", y);
+                snprintf(pe, sizeof(pe), "%04d-12-31", y);
+                snprintf(period, sizeof(period), "%04d", y);
+                if (strcmp(ps, c->A) > 0)
+                    continue;
+                if ((rc = rows_for_period(c, ti, top, y, ps, pe, period)))
+                    return rc;
+            }
+            continue;
+        }
+        y = atoi(t->deadline);
+        if (c->o->year && (c->o->year < t->year_from || c->o->year > y))
+            continue;
+        snprintf(ps, sizeof(ps), "%04d-01-01", t->year_from);
+        memcpy(pe, t->deadline, PLAN_DATE_LEN);
+        if (y == t->year_from)
+            snprintf(period, sizeof(period), "%04d", y);
+        else
+            snprintf(period, sizeof(period), "%04d-%04d", t->year_from, y);
+        if (strcmp(ps, c->A) > 0)
+            continue;
+        if ((rc = rows_for_period(c, ti, top, y, ps, pe, period)))
+            return rc;
+    }
+    return NTM_OK;
+}
+
+void
+ntm_report_free(struct ntm_report *r)
+{
+    int i;
+    if (!r)
+        return;
+    for (i = 0; i < r->nrows; i++)
+        ntm_free(r->rows[i].unit_name);
+    ntm_free(r->rows);
+    ntm_free(r->unit_name);
+    ntm_free(r);
+}
+
+enum ntm_err
+ntm_report_run_records(const struct ntm_plan *p, json_t *records,
+                       json_t *created_units, const struct ntm_report_opts *o,
+                       struct ntm_report **out, struct ntm_error *err)
+{
+    struct ntm_report_opts none = {0};
+    struct ctx c;
+    struct Ntm_unit *all = NULL;
+    const struct Ntm_unit *top = NULL;
+    char top_code[PLAN_CODE_LEN];
+    enum ntm_err rc;
+    int n = 0, i, j;
+
+    *out = NULL;
+    if (!o)
+        o = &none;
+    memset(&c, 0, sizeof(c));
+    c.p = p;
+    c.o = o;
+    c.r = ntm_calloc(1, sizeof(*c.r));
+    if (!c.r)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    c.r->plan = p;
+    /* the as-of date: given, else the end of --year, never after today */
+    Ntm_plan_today(c.r->as_of);
+    if (o->as_of) {
+        if (!Ntm_plan_valid_date(o->as_of)) {
+            rc =
+                ntm_error_set(err, NTM_EINVAL,
+                              "bad as-of date '%s' - use YYYY-MM-DD", o->as_of);
+            goto out;
+        }
+        memcpy(c.r->as_of, o->as_of, PLAN_DATE_LEN);
+    } else if (o->year) {
+        char end[PLAN_DATE_LEN];
+        if (o->year < 1900 || o->year > 9999) {
+            rc =
+                ntm_error_set(err, NTM_EINVAL,
+                              "bad year %d - use a year such as 2018", o->year);
+            goto out;
+        }
+        snprintf(end, sizeof(end), "%04d-12-31", o->year);
+        if (strcmp(end, c.r->as_of) < 0)
+            memcpy(c.r->as_of, end, PLAN_DATE_LEN);
+    }
+    c.A = c.r->as_of;
+    if (o->org && (rc = ntm_plan_check_org(p, o->org, err)))
+        goto out;
+    if (o->approved && o->approved_level && level_rank(o->approved_level) < 0) {
+        rc = ntm_error_set(err, NTM_EINVAL,
+                           "unknown review level '%s' - use hamlet, "
+                           "commune, district or province",
+                           o->approved_level);
+        goto out;
+    }
+    c.r->approved = o->approved;
+    snprintf(c.r->approved_level, sizeof(c.r->approved_level), "%s",
+             o->approved && o->approved_level ? o->approved_level : "");
+    /* the tree in force on the as-of date */
+    if ((rc = Ntm_units_with_created(p, created_units, &all, &n, err)))
+        goto out;
+    for (i = j = 0; i < n; i++) {
+        int k, ok = 1;
+        for (k = 0; k < n; k++)
+            if (Ntm_code_within(all[i].code, all[k].code) &&
+                !Ntm_unit_in_force(&all[k], c.A))
+                ok = 0;
+        if (ok) {
+            struct Ntm_unit tmp = all[j];
+            all[j] = all[i];
+            all[i] = tmp;
+            j++;
+        }
+    }
+    c.units = all;
+    c.nunits = j;
+    if (!Ntm_unit_successor(p, o->unit ? o->unit : p->province, c.A, top_code))
+        top_code[0] = '\0';
+    for (i = 0; i < c.nunits; i++)
+        if (!strcmp(c.units[i].code, top_code))
+            top = &c.units[i];
+    if (!top) {
+        rc = Ntm_plan_check_unit_in(p, created_units, o->unit, c.A, err);
+        if (rc == NTM_OK)
+            rc = ntm_error_set(err, NTM_ENOENT, "unit '%s' not found", o->unit);
+        goto out;
+    }
+    memcpy(c.r->unit, top->code, sizeof(c.r->unit));
+    c.r->unit_name = ntm_strdup(Ntm_unit_ver_at(top, c.A)->name);
+    if (!c.r->unit_name) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = collect(&c, records, err)))
+        goto out;
+    if ((rc = build_rows(&c, top)))
+        rc = ntm_error_set(err, rc, "out of memory");
+out:
+    ntm_free(c.recs);
+    Ntm_units_array_free(all, n);
+    if (rc) {
+        ntm_report_free(c.r);
+        return rc;
+    }
+    *out = c.r;
+    return NTM_OK;
+}

@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report_fmt.c - writing a computed report: JSON (SPEC.md section 8), an
+ * aligned terminal table (Vietnamese text measured in display columns),
+ * CSV per RFC 4180 in UTF-8 with a byte order mark (so that spreadsheet
+ * programs show Vietnamese correctly), and one self-contained printable
+ * HTML page with inline SVG charts and no external resources.
+ *
+ * Labels come from the plan in Vietnamese, or English with lang "en".
+ * Depends on util/, jansson and report.c's rows.
+ */
+#include "plan_int.h"
+
+#include <string.h>
+
+static int
+en(const char *lang)
+{
+    return lang && !strcmp(lang, "en");
+}
+
+static const char *
+label(const struct Ntm_target *t, const char *lang)
+{
+    return en(lang) ? t->en : t->vi;
+}
+
+/* "80", "2.4", "85.71" */
+static void
+fmt_num(double v, char *out, size_t size)
+{
+    char *e;
+    if (v == (double)Ntm_plan_round(v)) {
+        snprintf(out, size, "%.0f", v);
+        return;
+    }
+    snprintf(out, size, "%.3f", v);
+    e = out + strlen(out) - 1;
+    while (e > out && *e == '0')
+        *e-- = '\0';
+    if (*e == '.')
+        *e = '\0';
+}
+
+static const char *
+comparator(const struct Ntm_target *t)
+{
+    switch (t->kind) {
+    case NTM_KIND_RATIO_MAX:
+        return t->strict ? "<" : "≤";
+    case NTM_KIND_COMPARE:
+        return t->strict ? ">" : "≥";
+    case NTM_KIND_REACH_ZERO:
+        return "=";
+    case NTM_KIND_YEARLY_SUM:
+    case NTM_KIND_CUMULATIVE:
+    case NTM_KIND_MONTHLY:
+    case NTM_KIND_RATIO_MIN:
+    case NTM_KIND_EXISTS:
+    case NTM_KIND_PER_UNIT_YEARLY:
+    case NTM_KIND_PER_UNIT:
+        break;
+    }
+    return "≥";
+}
+
+static void
+fmt_target(const struct Ntm_row *row, char *out, size_t size)
+{
+    char n[32];
+    fmt_num(row->target, n, sizeof(n));
+    snprintf(out, size, "%s %s", comparator(row->t), n);
+}
+
+static const char *
+uom_label(const struct ntm_report *r, const struct Ntm_row *row,
+          const char *lang)
+{
+    return Ntm_plan_uom_label(r->plan, row->uom, lang);
+}
+
+json_t *
+ntm_report_json(const struct ntm_report *r, const char *lang)
+{
+    json_t *doc, *rows;
+    int i;
+
+    doc = json_pack("{s:s, s:s, s:s, s:b, s:[]}", "as_of", r->as_of, "unit",
+                    r->unit, "unit_name", r->unit_name, "approved", r->approved,
+                    "rows");
+    if (!doc)
+        return NULL;
+    if (r->approved_level[0])
+        json_object_set_new(doc, "approved_level",
+                            json_string(r->approved_level));
+    rows = json_object_get(doc, "rows");
+    for (i = 0; i < r->nrows; i++) {
+        const struct Ntm_row *w = &r->rows[i];
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:s, s:s, s:s, s:s, "
+            "s:I, s:i}",
+            "task", w->t->id, "org", w->t->org, "unit", w->unit, "unit_name",
+            w->unit_name, "level", w->level, "period", w->period, "target",
+            w->target, "achieved", w->achieved, "unit_of_measure", w->uom,
+            "status", Ntm_status_name(w->status), "label", label(w->t, lang),
+            "kind", w->t->kind_name, "records", (json_int_t)w->records, "depth",
+            w->depth);
+        if (!o || json_array_append_new(rows, o)) {
+            json_decref(doc);
+            return NULL;
+        }
+        if (w->has_ratio && w->status != NTM_ST_NO_DATA) {
+            json_object_set_new(o, "num", json_integer(w->num));
+            json_object_set_new(o, "den", json_integer(w->den));
+        }
+    }
+    return doc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Terminal table */
+
+#define NCOLS 7
+
+static enum ntm_err
+pad(struct ntm_buf *b, const char *s, size_t width, int right)
+{
+    size_t w = Ntm_plan_width(s), i;
+    enum ntm_err rc = NTM_OK;
+    if (!right)
+        rc = ntm_buf_adds(b, s);
+    for (i = w; i < width && !rc; i++)
+        rc = ntm_buf_addch(b, ' ');
+    if (right && !rc)
+        rc = ntm_buf_adds(b, s);
+    return rc;
+}
+
+static void
+row_cells(const struct ntm_report *r, const struct Ntm_row *w, const char *lang,
+          char cells[NCOLS][160])
+{
+    char n[32];
+    snprintf(cells[0], 160, "%s%s", w->depth ? "  " : "", w->unit);
+    snprintf(cells[1], 160, "%s", w->unit_name);
+    snprintf(cells[2], 160, "%s", w->period);
+    fmt_target(w, cells[3], 160);
+    if (w->status == NTM_ST_NO_DATA)
+        snprintf(cells[4], 160, "-");
+    else {
+        fmt_num(w->achieved, n, sizeof(n));
+        snprintf(cells[4], 160, "%s", n);
+    }
+    snprintf(cells[5], 160, "%s", uom_label(r, w, lang));
+    snprintf(cells[6], 160, "%s", Ntm_status_label(w->status, lang));
+}
+
+static enum ntm_err
+fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
+{
+    static const char *head_vi[NCOLS] = {"Mã đơn vị", "Đơn vị",   "Kỳ",
+                                         "Chỉ tiêu",  "Đạt được", "ĐVT",
+                                         "Tình trạng"};
+    static const char *head_en[NCOLS] = {"Unit",     "Name", "Period", "Target",
+                                         "Achieved", "UoM",  "Status"};
+    const char **head = en(lang) ? head_en : head_vi;
+    char cells[NCOLS][160];
+    size_t wid[NCOLS];
+    int i, c;
+    const struct Ntm_target *cur = NULL;
+    enum ntm_err rc = NTM_OK;
+
+    for (c = 0; c < NCOLS; c++)
+        wid[c] = Ntm_plan_width(head[c]);
+    for (i = 0; i < r->nrows; i++) {
+        row_cells(r, &r->rows[i], lang, cells);
+        for (c = 0; c < NCOLS; c++)
+            if (Ntm_plan_width(cells[c]) > wid[c])
+                wid[c] = Ntm_plan_width(cells[c]);
+    }
+    rc = ntm_buf_addf(b, "%s: %s (%s)  %s %s\n",
+                      en(lang) ? "Progress report" : "Báo cáo tiến độ",
+                      r->unit_name, r->unit,
+                      en(lang) ? "as of" : "tính đến ngày", r->as_of);
+    if (!rc && r->approved)
+        rc = ntm_buf_addf(b, "%s%s%s\n",
+                          en(lang) ? "approved records only"
+                                   : "chỉ tính hồ sơ đã duyệt",
+                          r->approved_level[0] ? ": " : "", r->approved_level);
+    for (i = 0; i < r->nrows && !rc; i++) {
+        const struct Ntm_row *w = &r->rows[i];
+        if (w->t != cur) {
+            cur = w->t;
+            rc = ntm_buf_addf(b, "\n%s  %s\n", cur->id, label(cur, lang));
+            for (c = 0; c < NCOLS && !rc; c++) {
+                rc = pad(b, head[c], wid[c], c == 3 || c == 4);
+                if (!rc)
+                    rc = ntm_buf_adds(b, c + 1 < NCOLS ? "  " : "\n");
+            }
+        }
+        row_cells(r, w, lang, cells);
+        for (c = 0; c < NCOLS && !rc; c++) {
+            rc = pad(b, cells[c], c + 1 < NCOLS ? wid[c] : 0, c == 3 || c == 4);
+            if (!rc)
+                rc = ntm_buf_adds(b, c + 1 < NCOLS ? "  " : "\n");
+        }
+    }
+    if (!rc && r->nrows == 0)
+        rc = ntm_buf_adds(b, en(lang) ? "\nno target falls in this period\n"
+                                      : "\nkhông có chỉ tiêu nào trong kỳ "
+                                        "này\n");
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV (RFC 4180) */
+
+static enum ntm_err
+csv_field(struct ntm_buf *b, const char *s, int last)
+{
+    enum ntm_err rc;
+    const char *p;
+    if (strpbrk(s, ",\"\r\n")) {
+        rc = ntm_buf_addch(b, '"');
+        for (p = s; *p && !rc; p++)
+            rc = *p == '"' ? ntm_buf_adds(b, "\"\"") : ntm_buf_addch(b, *p);
+        if (!rc)
+            rc = ntm_buf_addch(b, '"');
+    } else {
+        rc = ntm_buf_adds(b, s);
+    }
+    if (!rc)
+        rc = ntm_buf_adds(b, last ? "\r\n" : ",");
+    return rc;
+}
+
+static enum ntm_err
+fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
+{
+    static const char *head[] = {"task",   "label",       "org",
+                                 "unit",   "unit_name",   "period",
+                                 "target", "achieved",    "unit_of_measure",
+                                 "status", "status_label"};
+    enum ntm_err rc = ntm_buf_adds(b, "\xEF\xBB\xBF");
+    size_t c;
+    int i;
+
+    for (c = 0; c < 11 && !rc; c++)
+        rc = csv_field(b, head[c], c == 10);
+    for (i = 0; i < r->nrows && !rc; i++) {
+        const struct Ntm_row *w = &r->rows[i];
+        char t[32], a[32];
+        fmt_num(w->target, t, sizeof(t));
+        fmt_num(w->achieved, a, sizeof(a));
+        const char *f[11] = {w->t->id,
+                             label(w->t, lang),
+                             w->t->org,
+                             w->unit,
+                             w->unit_name,
+                             w->period,
+                             t,
+                             w->status == NTM_ST_NO_DATA ? "" : a,
+                             w->uom,
+                             Ntm_status_name(w->status),
+                             Ntm_status_label(w->status, lang)};
+        for (c = 0; c < 11 && !rc; c++)
+            rc = csv_field(b, f[c], c == 10);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* HTML with inline SVG */
+
+static enum ntm_err
+html_esc(struct ntm_buf *b, const char *s)
+{
+    enum ntm_err rc = NTM_OK;
+    for (; *s && !rc; s++) {
+        switch (*s) {
+        case '&':
+            rc = ntm_buf_adds(b, "&amp;");
+            break;
+        case '<':
+            rc = ntm_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            rc = ntm_buf_adds(b, "&gt;");
+            break;
+        case '"':
+            rc = ntm_buf_adds(b, "&quot;");
+            break;
+        default:
+            rc = ntm_buf_addch(b, *s);
+        }
+    }
+    return rc;
+}
+
+static const char *
+status_color(enum Ntm_status s)
+{
+    switch (s) {
+    case NTM_ST_MET:
+        return "#2e7d32";
+    case NTM_ST_ON_TRACK:
+        return "#1565c0";
+    case NTM_ST_BEHIND:
+        return "#ef6c00";
+    case NTM_ST_MISSED:
+        return "#c62828";
+    case NTM_ST_NO_DATA:
+        return "#9e9e9e";
+    }
+    return "#9e9e9e";
+}
+
+/* share of the bar to fill, 0..1 */
+static double
+fill(const struct Ntm_row *w)
+{
+    double f;
+    if (w->status == NTM_ST_NO_DATA)
+        return 0;
+    if (w->t->kind == NTM_KIND_RATIO_MAX || w->t->kind == NTM_KIND_REACH_ZERO)
+        f = w->achieved <= 0 ? 1 : w->target / w->achieved;
+    else
+        f = w->target <= 0 ? 1 : w->achieved / w->target;
+    return f < 0 ? 0 : f > 1 ? 1 : f;
+}
+
+/* One horizontal bar chart of rows[from..to) with a label per bar. */
+static enum ntm_err
+svg_bars(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
+         const struct Ntm_row **rows, int n, const char *cls, const char *title,
+         int by_unit)
+{
+    enum ntm_err rc;
+    int i, h = 22 * n + 28;
+
+    rc = ntm_buf_addf(b,
+                      "<svg class=\"chart %s\" xmlns=\"http://www.w3.org/2000/"
+                      "svg\" width=\"720\" height=\"%d\" viewBox=\"0 0 720 "
+                      "%d\" role=\"img\"><title>",
+                      cls, h, h);
+    if (!rc)
+        rc = html_esc(b, title);
+    if (!rc)
+        rc = ntm_buf_adds(b, "</title>");
+    for (i = 0; i < n && !rc; i++) {
+        const struct Ntm_row *w = rows[i];
+        char a[32], t[48];
+        int y = 20 + 22 * i, width = (int)(long)Ntm_plan_round(400 * fill(w));
+        fmt_num(w->achieved, a, sizeof(a));
+        fmt_target(w, t, sizeof(t));
+        rc = ntm_buf_adds(b, "<text x=\"0\" y=\"");
+        if (!rc)
+            rc = ntm_buf_addf(b, "%d\" font-size=\"11\">", y + 12);
+        if (!rc)
+            rc = html_esc(b, by_unit ? w->unit_name : w->period);
+        if (!rc)
+            rc = ntm_buf_addf(
+                b,
+                "</text><rect x=\"180\" y=\"%d\" width=\"400\" height=\"16\" "
+                "fill=\"#eeeeee\"/><rect class=\"bar\" data-unit=\"%s\" "
+                "data-period=\"%s\" x=\"180\" y=\"%d\" width=\"%d\" "
+                "height=\"16\" fill=\"%s\"/><text x=\"588\" y=\"%d\" "
+                "font-size=\"11\">%s / %s ",
+                y, w->unit, w->period, y, width, status_color(w->status),
+                y + 12, w->status == NTM_ST_NO_DATA ? "-" : a, t);
+        if (!rc)
+            rc = html_esc(b, uom_label(r, w, lang));
+        if (!rc)
+            rc = ntm_buf_adds(b, "</text>");
+    }
+    if (!rc)
+        rc = ntm_buf_adds(b, "</svg>\n");
+    return rc;
+}
+
+static enum ntm_err
+html_table(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
+           int from, int to)
+{
+    static const char *head_vi[] = {"Mã đơn vị", "Đơn vị",   "Kỳ",
+                                    "Chỉ tiêu",  "Đạt được", "ĐVT",
+                                    "Tình trạng"};
+    static const char *head_en[] = {"Unit",     "Name", "Period", "Target",
+                                    "Achieved", "UoM",  "Status"};
+    const char **head = en(lang) ? head_en : head_vi;
+    char cells[NCOLS][160];
+    enum ntm_err rc = ntm_buf_adds(b, "<table><thead><tr>");
+    int i, c;
+
+    for (c = 0; c < NCOLS && !rc; c++)
+        rc = ntm_buf_addf(b, "<th>%s</th>", head[c]);
+    if (!rc)
+        rc = ntm_buf_adds(b, "</tr></thead><tbody>\n");
+    for (i = from; i < to && !rc; i++) {
+        const struct Ntm_row *w = &r->rows[i];
+        row_cells(r, w, lang, cells);
+        rc = ntm_buf_addf(b, "<tr class=\"%s depth%d\" data-status=\"%s\">",
+                          Ntm_status_name(w->status), w->depth,
+                          Ntm_status_name(w->status));
+        for (c = 0; c < NCOLS && !rc; c++) {
+            rc = ntm_buf_adds(b,
+                              c == 3 || c == 4 ? "<td class=\"num\">" : "<td>");
+            if (!rc)
+                rc = html_esc(b, cells[c]);
+            if (!rc)
+                rc = ntm_buf_adds(b, "</td>");
+        }
+        if (!rc)
+            rc = ntm_buf_adds(b, "</tr>\n");
+    }
+    if (!rc)
+        rc = ntm_buf_adds(b, "</tbody></table>\n");
+    return rc;
+}
+
+static enum ntm_err
+fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
+{
+    const struct Ntm_row **sel;
+    enum ntm_err rc;
+    int i = 0, j, k, n;
+
+    sel = ntm_calloc((size_t)r->nrows + 1, sizeof(*sel));
+    if (!sel)
+        return NTM_ENOMEM;
+    rc = ntm_buf_addf(
+        b,
+        "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
+        "<title>%s</title><style>"
+        "body{font-family:sans-serif;margin:1.5em;color:#222}"
+        "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}"
+        "table{border-collapse:collapse;margin:.5em 0}"
+        "td,th{border:1px solid #bbb;padding:2px 6px;font-size:12px}"
+        "td.num{text-align:right}tr.depth0{font-weight:bold}"
+        "section.target{page-break-inside:avoid}"
+        ".met{color:#2e7d32}.missed{color:#c62828}.behind{color:#ef6c00}"
+        "@media print{body{margin:0}}"
+        "</style></head><body>\n<h1>",
+        en(lang) ? "en" : "vi",
+        en(lang) ? "Progress report" : "Báo cáo tiến độ");
+    if (!rc)
+        rc = html_esc(b, en(lang) ? r->plan->title_en : r->plan->title_vi);
+    if (!rc)
+        rc = ntm_buf_addf(
+            b, "</h1>\n<p class=\"meta\">%s: ", en(lang) ? "Unit" : "Đơn vị");
+    if (!rc)
+        rc = html_esc(b, r->unit_name);
+    if (!rc)
+        rc = ntm_buf_addf(b, " (%s) &middot; %s %s%s</p>\n", r->unit,
+                          en(lang) ? "as of" : "tính đến ngày", r->as_of,
+                          r->approved ? (en(lang) ? " &middot; approved only"
+                                                  : " &middot; chỉ hồ sơ đã "
+                                                    "duyệt")
+                                      : "");
+    while (!rc && i < r->nrows) {
+        const struct Ntm_target *t = r->rows[i].t;
+        const char *last_period = NULL;
+        for (j = i; j < r->nrows && r->rows[j].t == t; j++)
+            last_period = r->rows[j].period;
+        rc = ntm_buf_addf(b,
+                          "<section class=\"target\" id=\"target-%s\" "
+                          "data-target=\"%s\"><h2>",
+                          t->id, t->id);
+        if (!rc)
+            rc = html_esc(b, label(t, lang));
+        if (!rc)
+            rc = ntm_buf_addf(b, "</h2><p class=\"id\">%s &middot; %s</p>\n",
+                              t->id, t->kind_name);
+        /* progress of the report's unit, period by period */
+        for (k = i, n = 0; k < j; k++)
+            if (r->rows[k].depth == 0)
+                sel[n++] = &r->rows[k];
+        if (!rc && n)
+            rc = svg_bars(b, r, lang, sel, n, "progress",
+                          en(lang) ? "progress per period" : "tiến độ theo kỳ",
+                          0);
+        /* the children side by side, latest period */
+        for (k = i, n = 0; k < j; k++)
+            if (r->rows[k].depth == 1 &&
+                !strcmp(r->rows[k].period, last_period))
+                sel[n++] = &r->rows[k];
+        if (!rc && n)
+            rc = svg_bars(
+                b, r, lang, sel, n, "units",
+                en(lang) ? "units side by side" : "so sánh các đơn vị", 1);
+        if (!rc)
+            rc = html_table(b, r, lang, i, j);
+        if (!rc)
+            rc = ntm_buf_adds(b, "</section>\n");
+        i = j;
+    }
+    if (!rc)
+        rc = ntm_buf_adds(b, "</body></html>\n");
+    ntm_free(sel);
+    return rc;
+}
+
+static int
+dump_cb(const char *buf, size_t size, void *data)
+{
+    return ntm_buf_add(data, buf, size) == NTM_OK ? 0 : -1;
+}
+
+enum ntm_err
+ntm_report_format(const struct ntm_report *r, enum ntm_report_format fmt,
+                  const char *lang, struct ntm_buf *out, struct ntm_error *err)
+{
+    enum ntm_err rc = NTM_EINVAL;
+    json_t *doc;
+
+    switch (fmt) {
+    case NTM_REPORT_TABLE:
+        rc = fmt_table(r, lang, out);
+        break;
+    case NTM_REPORT_CSV:
+        rc = fmt_csv(r, lang, out);
+        break;
+    case NTM_REPORT_JSON:
+        doc = ntm_report_json(r, lang);
+        rc = doc && !json_dump_callback(doc, dump_cb, out,
+                                        JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+                 ? ntm_buf_addch(out, '\n')
+                 : NTM_ENOMEM;
+        json_decref(doc);
+        break;
+    case NTM_REPORT_HTML:
+        rc = fmt_html(r, lang, out);
+        break;
+    }
+    if (rc == NTM_EINVAL)
+        return ntm_error_set(err, rc, "unknown report format");
+    if (rc)
+        return ntm_error_set(err, rc, "out of memory writing the report");
+    return NTM_OK;
+}
