@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# cli_offline.sh - the ntm tool end to end, offline: separate homes on one
+# machine (a root admin, a recorder, a coordinator) exchange entries only
+# through bundle files. Covers init, enrollment, hamlet creation, records
+# with Vietnamese text, bundle export/import with minisign, verify, list,
+# search, show, bad input, JSON output, edit/conflict/resolve/review, and a
+# tampered database.
+#
+# Env: NTM_BIN (the built ntm), NTM_CONFIG_DIR. Each check prints a line;
+# the last line is "N passed, N failed"; exit status 1 on any failure.
+set -u
+
+NTM=${NTM_BIN:?NTM_BIN must name the ntm binary}
+T=$(mktemp -d "${TMPDIR:-/tmp}/ntm-cli-offline.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+unset NTM_PASSPHRASE NTM_HOME
+export LANG=C.UTF-8
+
+A=$T/admin      # root admin of the province
+R=$T/recorder   # a commune's recorder (Thạnh Đức, Gò Dầu)
+C=$T/coord      # the district's coordinator (Gò Dầu)
+COMMUNE=72.710.25657
+HAMLET=72.710.25657.1
+
+passed=0
+failed=0
+ok() {
+    echo "ok - $1"
+    passed=$((passed + 1))
+}
+not_ok() {
+    echo "FAIL - $1"
+    failed=$((failed + 1))
+    if [ -s "$T/err" ]; then sed 's/^/    stderr: /' "$T/err" | head -5; fi
+}
+
+# run HOME ARGS...: run ntm, stdout in $T/out, stderr in $T/err, status in rc
+rc=0
+run() {
+    local home=$1
+    shift
+    "$NTM" --home "$home" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+# expect CODE DESCRIPTION HOME ARGS...
+expect() {
+    local want=$1 desc=$2
+    shift 2
+    run "$@"
+    if [ "$rc" -eq "$want" ]; then ok "$desc"; else
+        not_ok "$desc (exit $rc, wanted $want)"
+    fi
+}
+# check DESCRIPTION COMMAND...: a shell test
+check() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+json_ok() { jq -e "$1" "$T/out" >/dev/null 2>&1; }
+out_has() { grep -qi -- "$1" "$T/out"; }
+err_has() { grep -qi -- "$1" "$T/err"; }
+
+if ! command -v jq >/dev/null; then
+    echo "jq is needed (apt-get install -y jq)"
+    exit 77
+fi
+
+# ---------------------------------------------------------------- homes
+expect 0 "admin: init --root --no-passphrase" "$A" init --root --no-passphrase --name "MTTQ tỉnh"
+check "admin: init prints the author id" out_has "author id"
+check "admin: init warns about the missing passphrase" err_has "without a passphrase"
+check "admin: home is private (0700)" test "$(stat -c %a "$A")" = 700
+check "admin: key file is 0600" test "$(stat -c %a "$A/key")" = 600
+expect 1 "init refuses to overwrite a home" "$A" init --root --no-passphrase
+check "  ... and says to use --force" err_has "force"
+run "$A" key export
+ADMIN=$(cat "$T/out")
+check "key export prints a 64-hex author id" test ${#ADMIN} -eq 64
+
+expect 0 "recorder: init" "$R" init --no-passphrase --root-key "$ADMIN" --name "Xã Thạnh Đức"
+run "$R" key export
+REC=$(cat "$T/out")
+expect 0 "coordinator: init" "$C" init --no-passphrase --root-key "$ADMIN" --name "Huyện Gò Dầu"
+run "$C" key export
+COORD=$(cat "$T/out")
+
+expect 0 "whoami --json before enrollment" "$R" --json whoami
+check "  ... parses and says not enrolled" json_ok ".author == \"$REC\" and .enrolled == false and .role == null"
+
+expect 1 "a command in a home not initialised fails" "$T/nowhere" list
+check "  ... and says to run 'ntm init'" err_has "ntm init"
+
+# ---------------------------------------------------------------- admin
+expect 0 "admin enrolls the recorder (scope Thạnh Đức)" "$A" admin enroll "$REC" --role recorder --scope "$COMMUNE" --name "Xã Thạnh Đức" --org mttq
+expect 0 "admin enrolls the coordinator (scope Gò Dầu)" "$A" admin enroll "$COORD" --role coordinator --scope 72.710 --name "Huyện Gò Dầu"
+expect 2 "enroll with an unknown role is a usage error" "$A" admin enroll "$REC" --role boss --scope "$COMMUNE"
+expect 2 "enroll with a bad key is a usage error" "$A" admin enroll 1234 --role recorder --scope "$COMMUNE"
+expect 0 "admin creates a hamlet" "$A" admin unit "$HAMLET" --name "Ấp Thạnh Hòa"
+expect 2 "a hamlet under an unknown commune is refused" "$A" admin unit 72.710.99999.1 --name "Ấp Không Có"
+expect 0 "admin: bundle export" "$A" bundle export --out "$T/admin.ntm"
+expect 0 "recorder imports the admin's bundle" "$R" bundle import "$T/admin.ntm"
+expect 0 "coordinator imports the admin's bundle" "$C" bundle import "$T/admin.ntm"
+expect 0 "recorder: whoami --json" "$R" --json whoami
+check "  ... enrolled as recorder of Thạnh Đức" json_ok ".enrolled == true and .role == \"recorder\" and .scope == \"$COMMUNE\""
+
+# ---------------------------------------------------------------- records
+expect 0 "record an activity in the hamlet" "$R" --json record activity \
+    --task doan.rural_roads_km --unit "$HAMLET" --date 2019-05-17 \
+    --qty 1.2 --uom km --people 40 --title "Bê tông hóa đường ấp Thạnh Hòa" \
+    --note "Đoàn thanh niên xã làm ngày chủ nhật"
+check "  ... prints {id, entry}" json_ok '(.id | length) == 32 and (.entry | length) == 64'
+ID1=$(jq -r .id "$T/out")
+expect 0 "record another activity in the commune" "$R" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-06-02 \
+    --qty 0.5 --uom km --title "Sửa đường liên ấp" --note "Hội Nông dân"
+ID2=$(cat "$T/out")
+check "  ... prints the id" test ${#ID2} -eq 32
+expect 0 "record a measure" "$R" record measure --task doan.rural_roads_km \
+    --unit "$COMMUNE" --period 2019 --num 3 --den 4
+expect 2 "a date that does not exist is refused" "$R" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-02-30
+expect 2 "a malformed date is refused" "$R" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 17/05/2019
+expect 2 "a quantity with 4 decimals is refused" "$R" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-05-17 --qty 1.2345 --uom km
+expect 2 "a quantity without its unit is refused" "$R" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-05-17 --qty 3
+expect 2 "a measure with den 0 is refused" "$R" record measure \
+    --task doan.rural_roads_km --unit "$COMMUNE" --period 2019 --num 1 --den 0
+expect 2 "a bad period is refused" "$R" record measure \
+    --task doan.rural_roads_km --unit "$COMMUNE" --period 2019-13 --num 1 --den 2
+run "$R" record activity --task doan.rural_road_km --unit "$COMMUNE" --date 2019-05-17
+check "an unknown task is refused (exit 1 or 2)" test "$rc" -eq 2 -o "$rc" -eq 1
+check "  ... with a suggestion" err_has "doan.rural_roads_km"
+run "$R" record activity --task doan.rural_roads_km --unit 72.710.25658.77 --date 2019-05-17
+check "an unknown unit is refused (exit 1 or 2)" test "$rc" -eq 2 -o "$rc" -eq 1
+expect 2 "an unknown option is a usage error" "$R" record activity --colour red
+check "  ... with a hint to run --help" err_has "ntm record --help"
+
+# ---------------------------------------------------------------- bundles
+expect 0 "recorder: bundle export" "$R" bundle export --out "$T/rec.ntm"
+check "  ... writes the .minisig beside it" test -s "$T/rec.ntm.minisig"
+check "  ... first line is the bundle header" \
+    jq -e "select(.ntm_bundle == 1 and .by == \"$REC\")" <(head -1 "$T/rec.ntm")
+run "$R" key export --minisign --out "$T/rec.pub"
+if command -v minisign >/dev/null; then
+    check "minisign -V accepts the bundle" \
+        minisign -Vq -p <("$NTM" --home "$R" key export --minisign) -m "$T/rec.ntm"
+fi
+cp "$T/rec.ntm" "$T/bad.ntm"
+cp "$T/rec.ntm.minisig" "$T/bad.ntm.minisig"
+sed -i '2s/"sig":"./"sig":"A/' "$T/bad.ntm" 2>/dev/null
+printf '\n' >>"$T/bad.ntm"
+expect 1 "import refuses a bundle whose signature fails" "$A" bundle import "$T/bad.ntm"
+check "  ... saying so" err_has "signature"
+expect 0 "admin imports the recorder's bundle" "$A" --json bundle import "$T/rec.ntm"
+check "  ... all accepted, none rejected" json_ok '.accepted >= 4 and (.rejected | length) == 0 and .signature == "verified"'
+expect 0 "importing it again changes nothing" "$A" --json bundle import "$T/rec.ntm"
+check "  ... only duplicates" json_ok '.accepted == 0 and .duplicates >= 4'
+expect 0 "coordinator imports the recorder's bundle" "$C" bundle import "$T/rec.ntm"
+
+expect 0 "verify passes on the recorder" "$R" verify
+expect 0 "verify passes on the admin" "$A" verify
+expect 0 "verify --json on the admin" "$A" --json verify
+check "  ... parses, no invalid entries" json_ok '(.invalid | length) == 0 and (.forks | length) == 0 and .entries >= 7'
+
+# ---------------------------------------------------------------- reading
+expect 0 "admin: list" "$A" list
+check "  ... shows the first record" out_has "${ID1:0:12}"
+check "  ... shows the Vietnamese title" out_has "Bê tông hóa đường ấp Thạnh Hòa"
+expect 0 "admin: list --json" "$A" --json list
+check "  ... an array of 3 records with the SPEC members" \
+    json_ok 'length == 3 and all(.[]; has("id") and has("kind") and has("unit") and has("org") and has("fields") and has("deleted") and has("conflict") and has("review") and has("heads"))'
+expect 0 "search \"thanh duc\" (no diacritics)" "$A" --json list "thanh duc"
+check "  ... finds the records of Thạnh Đức and its hamlet" json_ok 'length == 3'
+expect 0 "search \"BÊ TÔNG\"" "$A" --json list "BÊ TÔNG"
+check "  ... finds only the first record" json_ok "length == 1 and .[0].id == \"$ID1\""
+expect 0 "search \"be tong\"" "$A" --json list "be tong"
+check "  ... finds it too" json_ok 'length == 1'
+expect 0 "list --unit the hamlet" "$A" --json list --unit "$HAMLET"
+check "  ... only the hamlet's record" json_ok "length == 1"
+expect 0 "admin: show" "$A" show "${ID1:0:8}"
+check "  ... shows the history with the author" out_has "${REC:0:12}"
+check "  ... and the record.create entry" out_has "record.create"
+expect 0 "admin: show --json" "$A" --json show "$ID1"
+check "  ... has a history with author, seq, ts, op, valid" \
+    json_ok '(.history | length) == 1 and (.history[0] | has("entry") and has("author") and has("seq") and has("ts") and has("op") and has("valid"))'
+expect 1 "show an unknown record fails" "$A" show 0123456789abcdef
+
+# ---------------------------------------------------------------- merge
+expect 0 "recorder edits qty" "$R" edit "$ID1" --set qty=1.5
+expect 0 "coordinator edits qty at the same time" "$C" edit "$ID1" --set qty=2.0
+expect 0 "recorder edits the note (another field)" "$R" edit "$ID2" --set "note=Hội Nông dân và Đoàn"
+expect 0 "coordinator edits the title at the same time" "$C" edit "$ID2" --set "title=Sửa đường liên ấp 3"
+expect 2 "edit with a bad date is refused" "$R" edit "$ID1" --set date=2019-02-29
+expect 2 "edit with a malformed --set is refused" "$R" edit "$ID1" --set qty
+run "$R" bundle export --out "$T/rec2.ntm"
+expect 0 "coordinator imports the recorder's edits" "$C" bundle import "$T/rec2.ntm"
+expect 0 "coordinator: conflicts --json" "$C" --json conflicts
+check "  ... the same-field edits conflict, with both candidates" \
+    json_ok "length == 1 and .[0].id == \"$ID1\" and (.[0].fields.qty | length) == 2"
+check "  ... the different-field edits merged without conflict" \
+    json_ok "all(.[]; .id != \"$ID2\")"
+expect 0 "coordinator: list --conflicts" "$C" --json list --conflicts
+check "  ... lists the conflicting record" json_ok "length == 1 and .[0].conflict == true"
+expect 0 "coordinator: show the merged record" "$C" --json show "$ID2"
+check "  ... has both the note and the title" \
+    json_ok '.fields.note == "Hội Nông dân và Đoàn" and .fields.title == "Sửa đường liên ấp 3"'
+expect 1 "review of a record in conflict is refused" "$C" review "$ID1" --approve
+expect 2 "resolve with --take and --set is a usage error" "$C" resolve "$ID1" --take abcdef12 --set qty=1
+expect 0 "coordinator resolves the conflict" "$C" resolve "$ID1" --set qty=1.8
+expect 0 "coordinator: conflicts" "$C" --json conflicts
+check "  ... none left" json_ok 'length == 0'
+expect 0 "coordinator approves the record" "$C" review "$ID1" --approve --comment "đã kiểm tra"
+expect 0 "coordinator: list --state approved" "$C" --json list --state approved
+check "  ... holds the record" json_ok "length == 1 and .[0].id == \"$ID1\""
+
+run "$R" --json whoami
+SEQ_BEFORE=$(jq .seq "$T/out")
+expect 1 "a recorder's review is refused" "$R" review "$ID2" --approve
+check "  ... saying only coordinators and admins may review" err_has "coordinator"
+run "$R" --json whoami
+check "  ... and nothing was signed" test "$(jq .seq "$T/out")" = "$SEQ_BEFORE"
+
+run "$C" bundle export --out "$T/coord.ntm"
+expect 0 "recorder imports the coordinator's bundle" "$R" bundle import "$T/coord.ntm"
+expect 0 "recorder: show the resolved record" "$R" --json show "$ID1"
+check "  ... qty 1.8, approved, no conflict" \
+    json_ok '.fields.qty == "1.8" and .review == "approved" and .conflict == false'
+expect 0 "recorder edits after the review" "$R" edit "$ID1" --set qty=1.9
+expect 0 "recorder: show" "$R" --json show "$ID1"
+check "  ... the record is back to submitted" json_ok '.review == "submitted"'
+expect 0 "recorder deletes the measure" "$R" delete "$(jq -r '.[] | select(.kind == "measure") | .id' < <("$NTM" --home "$R" --json list))"
+expect 0 "recorder: list" "$R" --json list
+check "  ... leaves the deleted record out" json_ok 'length == 2'
+expect 0 "recorder: list --deleted" "$R" --json list --deleted
+check "  ... shows it" json_ok 'length == 3 and any(.[]; .deleted == true)'
+expect 0 "verify passes on the coordinator" "$C" verify
+expect 0 "verify passes on the recorder" "$R" verify
+
+# ---------------------------------------------------------------- sealed key
+export NTM_PASSPHRASE="mật khẩu ấp"
+expect 0 "init with a passphrase (NTM_PASSPHRASE)" "$T/sealed" init --root-key "$ADMIN"
+expect 0 "a record before enrollment is kept" "$T/sealed" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-07-01 --qty 1 --uom km
+check "  ... with a warning naming the key" err_has "not enrolled"
+NTM_PASSPHRASE=wrong run "$T/sealed" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-07-01 --qty 1 --uom km
+check "a wrong passphrase fails with exit 1" test "$rc" -eq 1
+check "  ... saying so" err_has "passphrase"
+unset NTM_PASSPHRASE
+
+# ---------------------------------------------------------------- usage
+expect 2 "an unknown command is a usage error" "$A" recrod
+check "  ... with a suggestion" err_has "did you mean 'ntm record'"
+for c in init whoami key admin record edit delete list show conflicts resolve review verify bundle; do
+    run "$T/nowhere" "$c" --help
+    if [ "$rc" -eq 0 ] && out_has SYNOPSIS && out_has "EXIT STATUS" && out_has EXAMPLE; then
+        ok "ntm $c --help is a manual page"
+    else
+        not_ok "ntm $c --help is a manual page (exit $rc)"
+    fi
+done
+expect 0 "ntm --version" "$A" --version
+
+# ---------------------------------------------------------------- tamper
+cp -a "$A" "$T/tampered"
+rm -f "$T/tampered"/ntm.db-wal "$T/tampered"/ntm.db-shm
+"$NTM" --home "$A" verify >/dev/null 2>&1 # checkpoint
+cp "$A/ntm.db" "$T/tampered/ntm.db"
+sqlite3 "$T/tampered/ntm.db" \
+    "UPDATE entries SET bytes = CAST(replace(CAST(bytes AS TEXT), 'Thạnh Hòa', 'Thạnh Hoà') AS BLOB) WHERE CAST(bytes AS TEXT) LIKE '%Thạnh Hòa%';" 2>"$T/err"
+check "one entry of the copy was changed with sqlite3" \
+    test "$(sqlite3 "$T/tampered/ntm.db" "SELECT changes();" 2>/dev/null)" != x
+expect 3 "verify finds the changed entry (exit 3)" "$T/tampered" verify
+check "  ... and lists it as invalid" out_has "invalid"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

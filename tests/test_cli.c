@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_cli.c - the ntm tool's option parser, input checks and exit code
+ * mapping (cli/opts.c, cli/msgs.c), tested in-process. The commands
+ * themselves are tested end to end by tests/e2e/cli_*.sh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli/cli.h"
+
+static const struct cli_help test_help = {"ntm test - a test", "ntm test", NULL,
+                                          NULL, "ntm test"};
+
+struct parsed {
+    int flag;
+    const char *str;
+    int64_t num;
+    struct cli_list list;
+};
+
+static int
+parse(struct parsed *p, int argc, char **argv, int *nargs, int *code)
+{
+    memset(p, 0, sizeof(*p));
+    p->num = -7;
+    const struct cli_option opts[] = {
+        {CLI_OPT_FLAG, "flag", &p->flag, NULL, "a flag"},
+        {CLI_OPT_STRING, "str", &p->str, "<s>", "a string"},
+        {CLI_OPT_INT, "num", &p->num, "<n>", "a number"},
+        {CLI_OPT_LIST, "set", &p->list, "<f>=<v>", "repeatable"},
+        CLI_OPT_END_MARK};
+    return cli_parse("test", argc, argv, opts, &test_help, nargs, code);
+}
+
+static void
+test_parse_forms(void **state)
+{
+    (void)state;
+    char *argv[] = {"test", "a",        "--flag", "--str", "x y",
+                    "b",    "--num=42", "--set",  "q=1",   "--set=t=Thạnh Đức",
+                    NULL};
+    struct parsed p;
+    int nargs = -1, code = -1;
+    assert_int_equal(parse(&p, 10, argv, &nargs, &code), 0);
+    assert_int_equal(code, EXIT_OK);
+    assert_int_equal(nargs, 2);
+    assert_string_equal(argv[0], "a");
+    assert_string_equal(argv[1], "b");
+    assert_int_equal(p.flag, 1);
+    assert_string_equal(p.str, "x y");
+    assert_int_equal(p.num, 42);
+    assert_int_equal(p.list.count, 2);
+    assert_string_equal(p.list.items[0], "q=1");
+    assert_string_equal(p.list.items[1], "t=Thạnh Đức");
+    cli_list_release(&p.list);
+}
+
+static void
+test_parse_double_dash_ends_options(void **state)
+{
+    (void)state;
+    char *argv[] = {"test", "--", "--flag", "-x", NULL};
+    struct parsed p;
+    int nargs, code;
+    assert_int_equal(parse(&p, 4, argv, &nargs, &code), 0);
+    assert_int_equal(nargs, 2);
+    assert_string_equal(argv[0], "--flag");
+    assert_string_equal(argv[1], "-x");
+    assert_int_equal(p.flag, 0);
+}
+
+static void
+test_parse_errors_are_usage_errors(void **state)
+{
+    (void)state;
+    struct parsed p;
+    int nargs, code;
+    char *unknown[] = {"test", "--nope", NULL};
+    assert_int_equal(parse(&p, 2, unknown, &nargs, &code), -1);
+    assert_int_equal(code, EXIT_USAGE);
+    char *bad_int[] = {"test", "--num", "12x", NULL};
+    assert_int_equal(parse(&p, 3, bad_int, &nargs, &code), -1);
+    assert_int_equal(code, EXIT_USAGE);
+    char *missing[] = {"test", "--str", NULL};
+    assert_int_equal(parse(&p, 2, missing, &nargs, &code), -1);
+    assert_int_equal(code, EXIT_USAGE);
+    char *flag_value[] = {"test", "--flag=1", NULL};
+    assert_int_equal(parse(&p, 2, flag_value, &nargs, &code), -1);
+    assert_int_equal(code, EXIT_USAGE);
+    char *short_opt[] = {"test", "-f", NULL};
+    assert_int_equal(parse(&p, 2, short_opt, &nargs, &code), -1);
+    assert_int_equal(code, EXIT_USAGE);
+}
+
+static void
+test_parse_help_exits_ok(void **state)
+{
+    (void)state;
+    struct parsed p;
+    int nargs, code = -1;
+    char *argv[] = {"test", "--help", NULL};
+    assert_int_equal(parse(&p, 2, argv, &nargs, &code), -1);
+    assert_int_equal(code, EXIT_OK);
+}
+
+static void
+test_valid_date(void **state)
+{
+    (void)state;
+    assert_true(cli_valid_date("2019-05-17"));
+    assert_true(cli_valid_date("2020-02-29"));
+    assert_true(cli_valid_date("2000-02-29"));
+    assert_false(cli_valid_date("2019-02-29"));
+    assert_false(cli_valid_date("1900-02-29"));
+    assert_false(cli_valid_date("2019-04-31"));
+    assert_false(cli_valid_date("2019-13-01"));
+    assert_false(cli_valid_date("2019-00-10"));
+    assert_false(cli_valid_date("2019-1-01"));
+    assert_false(cli_valid_date("17/05/2019"));
+    assert_false(cli_valid_date("2019-05-17x"));
+    assert_false(cli_valid_date(""));
+}
+
+static void
+test_valid_qty(void **state)
+{
+    (void)state;
+    assert_true(cli_valid_qty("0"));
+    assert_true(cli_valid_qty("1.2"));
+    assert_true(cli_valid_qty("123456789012.123"));
+    assert_false(cli_valid_qty("1234567890123"));
+    assert_false(cli_valid_qty("1.2345"));
+    assert_false(cli_valid_qty("1."));
+    assert_false(cli_valid_qty(".5"));
+    assert_false(cli_valid_qty("-1"));
+    assert_false(cli_valid_qty("1,5"));
+    assert_false(cli_valid_qty("1e3"));
+    assert_false(cli_valid_qty(""));
+}
+
+static void
+test_valid_period(void **state)
+{
+    (void)state;
+    assert_true(cli_valid_period("2019"));
+    assert_true(cli_valid_period("2019-12"));
+    assert_false(cli_valid_period("2019-13"));
+    assert_false(cli_valid_period("2019-00"));
+    assert_false(cli_valid_period("19"));
+    assert_false(cli_valid_period("2019-1"));
+    assert_false(cli_valid_period("2019-05-01"));
+}
+
+static void
+test_parse_set(void **state)
+{
+    (void)state;
+    const char *items[] = {"qty=2.5", "people=40", "note=đo lại", "title="};
+    struct cli_list l = {items, 4, 4};
+    json_t *o = cli_parse_set("edit", &l);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "qty")), "2.5");
+    assert_int_equal(json_integer_value(json_object_get(o, "people")), 40);
+    assert_string_equal(json_string_value(json_object_get(o, "note")),
+                        "đo lại");
+    assert_string_equal(json_string_value(json_object_get(o, "title")), "");
+    json_decref(o);
+
+    const char *bad[][1] = {{"qty"},      {"=1"},         {"Qty=1"},
+                            {"people=x"}, {"qty=1.2345"}, {"date=2019-02-30"},
+                            {"deleted=1"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct cli_list b = {bad[i], 1, 1};
+        assert_null(cli_parse_set("edit", &b));
+    }
+    const char *twice[] = {"qty=1", "qty=2"};
+    struct cli_list t = {twice, 2, 2};
+    assert_null(cli_parse_set("edit", &t));
+}
+
+static void
+test_exit_codes(void **state)
+{
+    (void)state;
+    assert_int_equal(cli_exit_code(NTM_OK), 0);
+    assert_int_equal(cli_exit_code(NTM_EUSAGE), 2);
+    assert_int_equal(cli_exit_code(NTM_ENET), 4);
+    assert_int_equal(cli_exit_code(NTM_ETIMEOUT), 4);
+    assert_int_equal(cli_exit_code(NTM_EUNAVAIL), 4);
+    assert_int_equal(cli_exit_code(NTM_EIO), 1);
+    assert_int_equal(cli_exit_code(NTM_EBUSY), 1);
+    assert_int_equal(cli_exit_code(NTM_EFULL), 1);
+    assert_int_equal(cli_exit_code(NTM_ECORRUPT), 1);
+    assert_int_equal(cli_exit_code(NTM_EPASSPHRASE), 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_forms),
+        cmocka_unit_test(test_parse_double_dash_ends_options),
+        cmocka_unit_test(test_parse_errors_are_usage_errors),
+        cmocka_unit_test(test_parse_help_exits_ok),
+        cmocka_unit_test(test_valid_date),
+        cmocka_unit_test(test_valid_qty),
+        cmocka_unit_test(test_valid_period),
+        cmocka_unit_test(test_parse_set),
+        cmocka_unit_test(test_exit_codes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
