@@ -30,26 +30,42 @@
 
 struct ntm_key; /* opaque; holds the secret key in guarded memory */
 
-/* new: a fresh Ed25519 key pair; free with ntm_key_free. */
+/*
+ * new: a fresh Ed25519 key pair in *out (NULL on failure); free with
+ * ntm_key_free. Errors: NTM_ENOMEM (guarded memory), NTM_ECRYPTO.
+ */
 NTM_EXTERN enum ntm_err ntm_key_generate(struct ntm_key **out,
                                          struct ntm_error *err);
 
 /*
  * Write the key to path, created 0600 with O_EXCL|O_NOFOLLOW (never
- * overwrites: NTM_EEXIST). With a passphrase, the secret key is sealed with
- * XChaCha20-Poly1305 under a key derived by Argon2id (crypto_pwhash, at
- * least MODERATE limits, random salt); passphrase NULL writes it unsealed
- * (the CLI warns). The format is self-describing: magic, version, algorithm
- * tags, key id, KDF parameters.
+ * overwrites, never follows a symlink) and fsync'd with its folder. With a
+ * passphrase, the secret key is sealed with XChaCha20-Poly1305 under a key
+ * derived by Argon2id (crypto_pwhash, MODERATE limits: about a second and
+ * 256 MiB, random salt); passphrase NULL writes it unsealed (the CLI
+ * warns). The format is self-describing: magic, version, algorithm tags,
+ * key id, KDF parameters (layout in crypto/keys.c). The folder's mode is
+ * the caller's business (the CLI makes the home 0700).
+ *
+ * Errors: NTM_EEXIST (path exists, left untouched), NTM_EINVAL (empty
+ * passphrase), NTM_EIO / NTM_EFULL / NTM_EREADONLY (file system; a half
+ * written file is removed), NTM_ENOMEM (guarded memory or Argon2id).
  */
 NTM_EXTERN enum ntm_err ntm_key_save(const struct ntm_key *key,
                                      const char *path, const char *passphrase,
                                      struct ntm_error *err);
 
 /*
- * new: the key read from path. passphrase may be NULL for an unsealed key
- * file. A sealed file with a wrong or missing passphrase fails closed with
- * NTM_EPASSPHRASE.
+ * new: the key read from path into *out (NULL on failure); free with
+ * ntm_key_free. passphrase may be NULL for an unsealed key file (it is
+ * ignored for one). Refuses symlinks and non-regular files, checks magic,
+ * version, algorithm, key id, and that the secret key yields the public
+ * key, so a damaged file never loads as a wrong key.
+ *
+ * Errors: NTM_EPASSPHRASE (sealed file with a wrong or missing passphrase,
+ * or a damaged file: fails closed), NTM_ENOENT (no file), NTM_EINVAL (not
+ * an ntm key file, or a newer format version), NTM_EIO (symlink, not a
+ * regular file, read error), NTM_ENOMEM.
  */
 NTM_EXTERN enum ntm_err ntm_key_load(struct ntm_key **out, const char *path,
                                      const char *passphrase,
@@ -69,17 +85,20 @@ NTM_EXTERN enum ntm_err
 ntm_key_file_public(const char *path, unsigned char pk[NTM_PUBLICKEY_BYTES],
                     struct ntm_error *err);
 
-/* Wipes and frees the key. NULL is a no-op. */
+/* Wipes and frees the key (takes). NULL is a no-op. */
 NTM_EXTERN void ntm_key_free(struct ntm_key *key);
 
 /* borrowed: the 32-byte public key, valid while key lives. */
 NTM_EXTERN const unsigned char *ntm_key_public(const struct ntm_key *key);
 
-/* The author id: lowercase hex of the public key, NUL-terminated. */
+/* The author id (SPEC 1): lowercase hex of the public key, written to
+ * out with its NUL. */
 NTM_EXTERN void ntm_key_author(const struct ntm_key *key,
                                char out[NTM_HEX_ID_LEN + 1]);
 
-/* Ed25519 detached signature of msg. */
+/* Ed25519 detached signature (crypto_sign_detached) of msg[0..len) into
+ * sig. Deterministic. Safe on a key shared by several threads. NTM_OK, or
+ * NTM_ECRYPTO should libsodium ever fail. */
 NTM_EXTERN enum ntm_err ntm_key_sign(const struct ntm_key *key,
                                      unsigned char sig[NTM_SIGNATURE_BYTES],
                                      const void *msg, size_t len);
@@ -97,14 +116,16 @@ ntm_sign_verify(const unsigned char sig[NTM_SIGNATURE_BYTES], const void *msg,
 NTM_EXTERN void ntm_hash(unsigned char out[NTM_HASH_BYTES], const void *msg,
                          size_t len);
 
-/* Hex of BLAKE2b-256 of msg, NUL-terminated. */
+/* Lowercase hex of BLAKE2b-256 of msg (the entry id of SPEC 2), with
+ * its NUL. */
 NTM_EXTERN void ntm_hash_hex(char out[NTM_HEX_ID_LEN + 1], const void *msg,
                              size_t len);
 
 /* Fill buf with n bytes from the CSPRNG (randombytes_buf). */
 NTM_EXTERN void ntm_random(void *buf, size_t n);
 
-/* Constant-time comparison; 0 when equal. */
+/* Constant-time comparison (sodium_memcmp) for MACs, tokens and hashes of
+ * secrets; 0 when equal, 1 otherwise (no ordering). */
 NTM_EXTERN int ntm_memcmp_ct(const void *a, const void *b, size_t n);
 
 /* Wipe n bytes at p so the compiler cannot drop the write. */
@@ -121,7 +142,9 @@ NTM_EXTERN void ntm_hex_encode(char *out, const unsigned char *in, size_t n);
 NTM_EXTERN enum ntm_err ntm_hex_decode(unsigned char *out, size_t outlen,
                                        const char *hex, size_t hexlen);
 
-/* Whether s is exactly n lowercase hex digits (1) or not (0). */
+/* Whether the NUL-terminated string s is exactly n lowercase hex digits
+ * (1) or not (0): shorter, longer, upper case or other characters give 0.
+ * Reads at most s[0..n]. */
 NTM_EXTERN int ntm_is_lower_hex(const char *s, size_t n);
 
 /* Standard base64 with padding (RFC 4648 section 4). out must hold
@@ -129,8 +152,10 @@ NTM_EXTERN int ntm_is_lower_hex(const char *s, size_t n);
 NTM_EXTERN size_t ntm_b64_encoded_len(size_t n);
 NTM_EXTERN void ntm_b64_encode(char *out, const unsigned char *in, size_t n);
 
-/* Decode standard padded base64 into out (capacity outcap); *outlen gets
- * the decoded size. NTM_EINVAL for bad characters or padding. */
+/* Decode standard padded base64 b64[0..b64len) into out (capacity outcap);
+ * *outlen gets the decoded size (0 on failure). Strict: NTM_EINVAL for
+ * characters outside the alphabet (white space included), missing or extra
+ * padding, non-zero unused bits, or output larger than outcap. */
 NTM_EXTERN enum ntm_err ntm_b64_decode(unsigned char *out, size_t outcap,
                                        size_t *outlen, const char *b64,
                                        size_t b64len);
@@ -138,20 +163,31 @@ NTM_EXTERN enum ntm_err ntm_b64_decode(unsigned char *out, size_t outcap,
 /* ------------------------------------------------------------------ */
 /* minisign interoperability (minisign -V -p device.pub -m FILE) */
 
-/* The minisign key id of a key: first 8 bytes of BLAKE2b-256(pk). */
+/* The minisign key id of a key: first 8 bytes of BLAKE2b-256(pk) (minisign
+ * itself draws it at random; ntm derives it so that it follows from the
+ * key). Also stored in the key file. */
 NTM_EXTERN void ntm_minisign_keyid(unsigned char id[8],
                                    const unsigned char pk[NTM_PUBLICKEY_BYTES]);
 
 /* Append to out the text of a minisign public key file for key
- * ("untrusted comment: ...\n<base64 of Ed|keyid|pk>\n"). */
+ * ("untrusted comment: minisign public key <KEYID>\n<base64 of
+ * Ed|keyid|pk>\n", <KEYID> as minisign prints it). NTM_ENOMEM only. */
 NTM_EXTERN enum ntm_err ntm_minisign_pubkey(const struct ntm_key *key,
                                             struct ntm_buf *out,
                                             struct ntm_error *err);
 
 /*
  * Sign the file at path the minisign way (prehashed "ED": BLAKE2b-512 of
- * the file, then a global signature over signature || trusted comment) and
- * write path.minisig (or sig_path when not NULL) atomically.
+ * the file, streamed, then a global signature over signature || trusted
+ * comment) and write path.minisig (or sig_path when not NULL) atomically,
+ * mode 0644. trusted_comment NULL gives minisign's default
+ * "timestamp:<unix time>\tfile:<base name>\thashed".
+ *
+ * Errors: NTM_EINVAL (comment with a line break or over 8000 bytes),
+ * NTM_ENOENT / NTM_EIO (reading path or writing the signature), NTM_ENOMEM.
+ *
+ * Example: ntm_minisign_sign_file(key, "out.bundle", NULL, NULL, &err);
+ * then `minisign -V -p device.pub -m out.bundle` accepts it.
  */
 NTM_EXTERN enum ntm_err ntm_minisign_sign_file(const struct ntm_key *key,
                                                const char *path,
@@ -159,8 +195,20 @@ NTM_EXTERN enum ntm_err ntm_minisign_sign_file(const struct ntm_key *key,
                                                const char *trusted_comment,
                                                struct ntm_error *err);
 
-/* Verify a minisign signature file of path against a minisign public key
- * text (both signature forms: legacy "Ed" and prehashed "ED"). */
+/*
+ * Verify the minisign signature of the file at path, read from sig_path
+ * (path.minisig when NULL), against pubkey_text: a minisign public key file's
+ * text, or its base64 line alone. Both signature forms are accepted: legacy
+ * "Ed" (the file is read into memory, up to 1 GiB as minisign) and
+ * prehashed "ED" (streamed). The trusted comment's global signature is
+ * checked too. The key id is compared first, so a signature by another key
+ * says so.
+ *
+ * Errors: NTM_EBADSIG (another key, changed file or trusted comment, or a
+ * signature file that is not one), NTM_EINVAL (pubkey_text is not a
+ * minisign public key), NTM_ENOENT (file or signature missing), NTM_EIO,
+ * NTM_ETOOLARGE (legacy form over 1 GiB), NTM_ENOMEM.
+ */
 NTM_EXTERN enum ntm_err ntm_minisign_verify_file(const char *pubkey_text,
                                                  const char *path,
                                                  const char *sig_path,
