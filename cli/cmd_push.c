@@ -1,15 +1,162 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_push.c - ntm push (placeholder until the command lands).
+ * cmd_push.c - ntm push: send the server every entry it lacks (this
+ * device's own and the ones it relays), in batches, and list what it
+ * rejected. The work is ntm_client_push (sync/client.c); this file parses
+ * options, shows progress and prints the result. Also used by cmd_sync.c.
  */
 #include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Shared with cmd_sync.c and cmd_pull.c (declared there as well). */
+void cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total);
+void cli_sync_progress_end(void);
+int cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
+
+static const struct cli_help help = {
+    "ntm push - send new entries to the server", "ntm push [--batch <n>]",
+    "Asks the server which entries it holds, then sends every entry this\n"
+    "replica holds and the server lacks: this device's own and the ones it\n"
+    "relays for others, each author's in order, in batches. Each batch the\n"
+    "server acknowledges is remembered, so a push interrupted at any moment\n"
+    "(lost link, killed process) loses nothing: run it again and it sends\n"
+    "only what is still missing; entries sent twice are harmless.\n"
+    "Entries the server rejects stay here and are listed (exit 5); entries\n"
+    "accepted without effect (for example out of the author's scope) are\n"
+    "shown as warnings. When the server cannot be reached after a few\n"
+    "retries, nothing is lost: try again later (exit 4).",
+    "0 all sent; 1 failure; 2 usage; 4 server unreachable (nothing lost);\n"
+    "5 the server rejected some entries (kept here, listed)",
+    "ntm push\nntm push --json"};
+
+/* The progress line on stderr (one at a time: the tool is one thread). */
+static struct {
+    struct timespec start;
+    int shown;
+} progress;
+
+/* ud is the struct cli_ctx. */
+void
+cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total)
+{
+    const struct cli_ctx *ctx = ud;
+    if (!ctx || !cli_progress_enabled(ctx))
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!progress.shown)
+        progress.start = now;
+    double secs = (double)(now.tv_sec - progress.start.tv_sec) +
+                  (double)(now.tv_nsec - progress.start.tv_nsec) / 1e9;
+    double rate = secs > 0 ? (double)done / secs : 0;
+    if (total > 0) {
+        int width = 30,
+            fill = (int)(width * (done > total ? total : done) / total);
+        fprintf(stderr, "\r[%.*s%*s] %lld/%lld entries %s (%.0f/s) ", fill,
+                "==============================", width - fill, "",
+                (long long)done, (long long)total, what, rate);
+    } else {
+        fprintf(stderr, "\r%lld entries %s (%.0f/s) ", (long long)done, what,
+                rate);
+    }
+    progress.shown = 1;
+}
+
+void
+cli_sync_progress_end(void)
+{
+    if (progress.shown)
+        fputc('\n', stderr);
+    progress.shown = 0;
+}
+
+int
+cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
+{
+    struct ntm_error err = {0};
+    struct ntm_push_result res;
+    co->progress = cli_sync_progress;
+    co->progress_ud = ctx;
+    enum ntm_err rc = ntm_client_push(ctx->store, ctx->key, co, &res, &err);
+    cli_sync_progress_end();
+    if (rc != NTM_OK) {
+        int code = cli_fail(&err, "push failed");
+        if (res.sent > 0)
+            cli_note(ctx,
+                     "the server acknowledged %lld entries before the "
+                     "failure; they are marked as pushed",
+                     (long long)res.sent);
+        ntm_push_result_release(&res);
+        return code;
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach (res.flagged, i, x) {
+        cli_warn(ctx,
+                 "entry %.16s... #%lld was accepted without effect (%s): %s",
+                 json_string_value(json_object_get(x, "author")),
+                 (long long)json_integer_value(json_object_get(x, "seq")),
+                 json_string_value(json_object_get(x, "code")),
+                 json_string_value(json_object_get(x, "message")));
+    }
+    json_array_foreach (res.rejected, i, x) {
+        cli_error("server rejected entry %.16s... #%lld (%s): %s",
+                  json_string_value(json_object_get(x, "author")),
+                  (long long)json_integer_value(json_object_get(x, "seq")),
+                  json_string_value(json_object_get(x, "code")),
+                  json_string_value(json_object_get(x, "message")));
+    }
+    size_t nrej = json_array_size(res.rejected);
+    if (out) {
+        *out = json_pack(
+            "{s:I, s:I, s:I, s:I, s:O, s:O}", "sent", (json_int_t)res.sent,
+            "accepted", (json_int_t)res.accepted, "duplicates",
+            (json_int_t)res.duplicates, "batches", (json_int_t)res.batches,
+            "flagged", res.flagged, "rejected", res.rejected);
+    } else if (res.sent == 0) {
+        cli_note(ctx, "nothing to push: the server holds every entry");
+    } else {
+        cli_note(ctx,
+                 "pushed %lld entries in %lld batches: %lld accepted, %lld "
+                 "already there, %zu rejected",
+                 (long long)res.sent, (long long)res.batches,
+                 (long long)res.accepted, (long long)res.duplicates, nrej);
+    }
+    if (nrej > 0)
+        cli_error("%zu entries were rejected by the server; they stay in "
+                  "this home - see 'ntm verify' and ask an admin",
+                  nrej);
+    ntm_push_result_release(&res);
+    return nrej > 0 ? EXIT_REJECTED : EXIT_OK;
+}
 
 int
 cmd_push(int argc, char **argv, struct cli_ctx *ctx)
 {
-    (void)argc;
-    (void)argv;
-    (void)ctx;
-    cli_error("'ntm push' is not available in this build");
-    return EXIT_FAIL;
+    int64_t batch = 0;
+    const struct cli_option opts[] = {
+        {CLI_OPT_INT, "batch", &batch, "<n>",
+         "entries per request (default: the server's max_batch)"},
+        CLI_OPT_END_MARK};
+    int nargs, code;
+    if (cli_parse("push", argc, argv, opts, &help, &nargs, &code) != 0)
+        return code;
+    if (nargs > 0)
+        return cli_usage_error("push", "unexpected argument '%s'", argv[0]);
+    if (batch < 0 || batch > 100000)
+        return cli_usage_error("push", "--batch must be in 1..100000");
+    struct ntm_client_opts co;
+    memset(&co, 0, sizeof co);
+    co.max_batch = (unsigned)batch;
+    json_t *out = NULL;
+    code = cli_push_run(ctx, &co, ctx->json ? &out : NULL);
+    if (out) {
+        int pc = cli_print_json(out);
+        if (code == EXIT_OK)
+            code = pc;
+    }
+    return code;
 }

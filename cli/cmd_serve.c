@@ -1,15 +1,88 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_serve.c - ntm serve (placeholder until the command lands).
+ * cmd_serve.c - ntm serve: run the central endpoint (SPEC.md section 6) on
+ * this home's store until SIGTERM or SIGINT. The server itself is
+ * ntm_server_run (sync/server.c); this file only maps options.
  */
 #include "cli.h"
+
+#include <string.h>
+
+static const struct cli_help help = {
+    "ntm serve - run the central endpoint on this home's store",
+    "ntm serve --listen <addr:port> [--tls-cert <file> --tls-key <file>]\n"
+    "          [--root-key <hex>] [--threads <n>] [--max-batch <n>]\n"
+    "          [--max-body <bytes>] [--per-ip <n>] [--connections <n>]",
+    "Serves the HTTP API of SPEC.md section 6 over HTTPS (TLS 1.2 or 1.3\n"
+    "only). Plain HTTP is refused unless the address is a loopback one\n"
+    "(behind a TLS reverse proxy). The root key comes from --root-key or\n"
+    "from the home's pinned root. At start the store is checked (PRAGMA\n"
+    "quick_check). One line per request goes to stderr (method, path,\n"
+    "status, entries, milliseconds, author). SIGTERM stops it gracefully:\n"
+    "requests in flight, such as a push batch being committed, finish first.",
+    "0 stopped cleanly; 1 failure (address in use, bad TLS files, damaged\n"
+    "store); 2 usage",
+    "certtool --generate-privkey --outfile key.pem\n"
+    "ntm serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem"};
 
 int
 cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
 {
-    (void)argc;
-    (void)argv;
-    (void)ctx;
-    cli_error("'ntm serve' is not available in this build");
-    return EXIT_FAIL;
+    const char *listen = NULL, *cert = NULL, *key = NULL, *root = NULL;
+    int64_t threads = 0, max_batch = 0, max_body = 0, per_ip = 0, conns = 0;
+    const struct cli_option opts[] = {
+        {CLI_OPT_STRING, "listen", &listen, "<addr:port>",
+         "address and port to listen on"},
+        {CLI_OPT_STRING, "tls-cert", &cert, "<file>", "PEM certificate chain"},
+        {CLI_OPT_STRING, "tls-key", &key, "<file>", "PEM private key"},
+        {CLI_OPT_STRING, "root-key", &root, "<hex>",
+         "the provincial admin's author id (else the home's pinned root)"},
+        {CLI_OPT_INT, "threads", &threads, "<n>",
+         "worker threads (default: one per CPU)"},
+        {CLI_OPT_INT, "max-batch", &max_batch, "<n>",
+         "entries per push request (default 500)"},
+        {CLI_OPT_INT, "max-body", &max_body, "<bytes>",
+         "request body limit (default 8 MiB)"},
+        {CLI_OPT_INT, "per-ip", &per_ip, "<n>",
+         "connections per client address (default 32)"},
+        {CLI_OPT_INT, "connections", &conns, "<n>",
+         "connections in all (default 512)"},
+        CLI_OPT_END_MARK};
+    int nargs, code;
+    if (cli_parse("serve", argc, argv, opts, &help, &nargs, &code) != 0)
+        return code;
+    if (nargs > 0)
+        return cli_usage_error("serve", "unexpected argument '%s'", argv[0]);
+    if (!listen)
+        return cli_usage_error("serve", "--listen <addr:port> is required");
+    if (!cert != !key)
+        return cli_usage_error("serve", "--tls-cert and --tls-key go together");
+    if (threads < 0 || threads > 256 || max_batch < 0 || max_batch > 100000 ||
+        max_body < 0 || per_ip < 0 || per_ip > 100000 || conns < 0 ||
+        conns > 100000)
+        return cli_usage_error("serve", "a limit is out of range");
+
+    char *db = cli_home_path(ctx, "ntm.db");
+    if (!db) {
+        cli_error("cannot build the store path: out of memory");
+        return EXIT_FAIL;
+    }
+    struct ntm_server_opts so;
+    memset(&so, 0, sizeof so);
+    so.db_path = db;
+    so.listen = listen;
+    so.tls_cert = cert;
+    so.tls_key = key;
+    so.root_key = root;
+    so.threads = (unsigned)threads;
+    so.max_batch = (unsigned)max_batch;
+    so.max_body = (size_t)max_body;
+    so.per_ip_limit = (unsigned)per_ip;
+    so.conn_limit = (unsigned)conns;
+    struct ntm_error err = {0};
+    enum ntm_err rc = ntm_server_run(&so, &err);
+    ntm_free(db);
+    if (rc != NTM_OK)
+        return cli_fail(&err, "cannot run the server");
+    return EXIT_OK;
 }

@@ -1,15 +1,104 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_status.c - ntm status (placeholder until the command lands).
+ * cmd_status.c - ntm status: what is waiting to go up, when this device
+ * last pushed and pulled, which server it uses, and how many records are
+ * in conflict. Reads the store only; never talks to the server.
  */
 #include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const struct cli_help help = {
+    "ntm status - unpushed entries, last push and pull, server, conflicts",
+    "ntm status",
+    "Shows, from this home only (no network): how many entries the server\n"
+    "is not known to hold yet, when the last push and pull succeeded, the\n"
+    "server and its trust settings, the pull position, and the number of\n"
+    "records with a conflict.",
+    NULL, "ntm status\nntm status --json"};
+
+static void
+print_time(const char *label, int64_t ms)
+{
+    if (ms <= 0) {
+        printf("%-12s never\n", label);
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[64];
+    localtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    printf("%-12s %s\n", label, buf);
+}
 
 int
 cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
-    (void)argc;
-    (void)argv;
-    (void)ctx;
-    cli_error("'ntm status' is not available in this build");
-    return EXIT_FAIL;
+    const struct cli_option opts[] = {CLI_OPT_END_MARK};
+    int nargs, code;
+    if (cli_parse("status", argc, argv, opts, &help, &nargs, &code) != 0)
+        return code;
+    if (nargs > 0)
+        return cli_usage_error("status", "unexpected argument '%s'", argv[0]);
+
+    struct ntm_error err = {0};
+    int64_t unpushed = 0, last_push = 0, last_pull = 0, cursor = 0;
+    char *server = NULL, *pin = NULL, *cacert = NULL;
+    json_t *conflicts = NULL;
+    if (ntm_store_unpushed(ctx->store, &unpushed, &err) != NTM_OK ||
+        ntm_store_meta_get_int(ctx->store, "sync.last_push_ms", 0, &last_push,
+                               &err) != NTM_OK ||
+        ntm_store_meta_get_int(ctx->store, "sync.last_pull_ms", 0, &last_pull,
+                               &err) != NTM_OK ||
+        ntm_store_meta_get_int(ctx->store, "sync.cursor", 0, &cursor, &err) !=
+            NTM_OK ||
+        ntm_store_conflicts(ctx->store, &conflicts, &err) != NTM_OK)
+        return cli_fail(&err, "cannot read the sync state");
+    ntm_store_meta_get(ctx->store, "sync.server", &server, NULL);
+    ntm_store_meta_get(ctx->store, "sync.pin", &pin, NULL);
+    ntm_store_meta_get(ctx->store, "sync.cacert", &cacert, NULL);
+    size_t nconf = json_array_size(conflicts);
+    json_decref(conflicts);
+
+    if (ctx->json) {
+        json_t *o = json_object();
+        if (o) {
+            json_object_set_new(o, "unpushed", json_integer(unpushed));
+            json_object_set_new(o, "last_push_ms",
+                                last_push ? json_integer(last_push)
+                                          : json_null());
+            json_object_set_new(o, "last_pull_ms",
+                                last_pull ? json_integer(last_pull)
+                                          : json_null());
+            json_object_set_new(o, "server",
+                                server ? json_string(server) : json_null());
+            json_object_set_new(o, "conflicts", json_integer((int64_t)nconf));
+            json_object_set_new(o, "cursor", json_integer(cursor));
+            json_object_set_new(o, "pin", pin ? json_string(pin) : json_null());
+            json_object_set_new(o, "cacert",
+                                cacert ? json_string(cacert) : json_null());
+        }
+        code = cli_print_json(o);
+    } else {
+        printf("%-12s %s\n", "server:", server ? server : "none");
+        if (pin)
+            printf("%-12s %s%s\n", "pin:", pin,
+                   cacert ? "" : " (pin-only: certificate dates not checked)");
+        if (cacert)
+            printf("%-12s %s\n", "ca file:", cacert);
+        printf("%-12s %lld\n", "unpushed:", (long long)unpushed);
+        print_time("last push:", last_push);
+        print_time("last pull:", last_pull);
+        printf("%-12s %lld\n", "position:", (long long)cursor);
+        printf("%-12s %zu%s\n", "conflicts:", nconf,
+               nconf ? " (see 'ntm conflicts')" : "");
+        code = EXIT_OK;
+    }
+    ntm_free(server);
+    ntm_free(pin);
+    ntm_free(cacert);
+    return code;
 }
