@@ -108,8 +108,13 @@ ntm_sync_auth_verify(const char *header, const char *method,
     if (!key || !ts || !sig)
         return ntm_error_set(err, NTM_EAUTH,
                              "Authorization lacks key, ts or sig");
-    if (keylen != NTM_HEX_ID_LEN || !ntm_is_lower_hex(key, keylen) ||
-        ntm_hex_decode(pk, sizeof pk, key, keylen) != NTM_OK)
+    char keyhex[NTM_HEX_ID_LEN + 1];
+    if (keylen == NTM_HEX_ID_LEN) {
+        memcpy(keyhex, key, keylen);
+        keyhex[keylen] = '\0';
+    }
+    if (keylen != NTM_HEX_ID_LEN || !ntm_is_lower_hex(keyhex, keylen) ||
+        ntm_hex_decode(pk, sizeof pk, keyhex, keylen) != NTM_OK)
         return ntm_error_set(err, NTM_EAUTH,
                              "Authorization key is not 64 lowercase hex");
     if (tslen == 0 || tslen >= sizeof tsbuf)
