@@ -35,10 +35,10 @@ ntm_text_fold(const char *s)
     if (!s)
         return NULL;
     utf8proc_uint8_t *out = NULL;
-    utf8proc_ssize_t n = utf8proc_map(
-        (const utf8proc_uint8_t *)s, 0, &out,
-        UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_DECOMPOSE |
-            UTF8PROC_STRIPMARK | UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE);
+    utf8proc_ssize_t n =
+        utf8proc_map((const utf8proc_uint8_t *)s, 0, &out,
+                     UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_DECOMPOSE |
+                         UTF8PROC_STRIPMARK | UTF8PROC_CASEFOLD);
     if (n < 0)
         return NULL;
     /* The d with stroke has no decomposition: fold it by hand. */

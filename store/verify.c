@@ -142,19 +142,26 @@ ntm_store_verify(struct ntm_store *st, json_t **out, struct ntm_error *err)
     s = NULL;
     r = sqlite3_prepare_v2(
         st->db,
-        "SELECT f.author, f.seq, f.id, (SELECT id FROM entries e WHERE "
-        "e.author=f.author AND e.seq=f.seq) FROM forks f ORDER BY f.author, "
-        "f.seq, f.id",
+        "SELECT author, seq, group_concat(id, ' '), (SELECT id FROM entries e "
+        "WHERE e.author=g.author AND e.seq=g.seq) FROM (SELECT * FROM forks "
+        "ORDER BY author, seq, id) g GROUP BY author, seq ORDER BY author, seq",
         -1, &s, NULL);
     if (r != SQLITE_OK) {
         rc = Ntm_db_error(st, r, err, "cannot read fork evidence");
         goto out;
     }
     while (sqlite3_step(s) == SQLITE_ROW) {
+        /* The entry held at that seq first, then every refused one. */
         json_t *ids = json_array();
         if (sqlite3_column_text(s, 3))
             json_array_append_new(ids, json_string(row_text(s, 3)));
-        json_array_append_new(ids, json_string(row_text(s, 2)));
+        const char *p = row_text(s, 2);
+        while (*p) {
+            const char *sp = strchr(p, ' ');
+            size_t n = sp ? (size_t)(sp - p) : strlen(p);
+            json_array_append_new(ids, json_stringn(p, n));
+            p += n + (sp ? 1 : 0);
+        }
         json_array_append_new(
             forks,
             json_pack("{s:s, s:I, s:o}", "author", row_text(s, 0), "seq",

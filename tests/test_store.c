@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_store.c - the replica: every validation rule of SPEC.md section 2
+ * with a rejected sample each, the chain (append, duplicate, gap, fork
+ * evidence), authorization at the gate and as an effect, the writer's
+ * check before signing, NFC and diacritic-insensitive search, tamper
+ * detection by verify, the restored-backup guard, and rebuild = incremental.
+ */
+#include "store_helpers.h"
+
+#define COMMUNE "72.710.25657" /* Xã Thạnh Đức, Gò Dầu */
+
+static struct ntm_key *root, *rec1;
+static char root_hex[65], rec1_hex[65];
+
+static int
+setup(void **state)
+{
+    (void)state;
+    assert_int_equal(ntm_global_init(), NTM_OK);
+    root = th_key();
+    rec1 = th_key();
+    th_author(root, root_hex);
+    th_author(rec1, rec1_hex);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    ntm_key_free(root);
+    ntm_key_free(rec1);
+    th_rmdir();
+    return 0;
+}
+
+/* A replica where root enrolled rec1 as recorder of COMMUNE. */
+static struct ntm_store *
+enrolled_store(void)
+{
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "Ấp Bến Đình", "doan", 1, &w, &err),
+                     NTM_OK);
+    return st;
+}
+
+static json_t *
+activity_fields(const char *title)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "task", "doan.rural_roads_km",
+                     "date", "2017-03-05", "qty", "2.4", "uom", "km", "title",
+                     title);
+}
+
+static void
+test_entry_rejects_malformed(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    char a[65];
+    th_author(root, a);
+    struct {
+        const char *why;
+        char *bytes;
+    } cases[16];
+    int n = 0;
+    char buf[4096];
+#define CASE(w, ...)                                                           \
+    do {                                                                       \
+        snprintf(buf, sizeof(buf), __VA_ARGS__);                               \
+        cases[n].why = w;                                                      \
+        cases[n].bytes = strdup(buf);                                          \
+        n++;                                                                   \
+    } while (0)
+    const char *tail = "\"body\":{},\"lc\":0,\"op\":\"x.y\"";
+    CASE("not json", "{\"v\":1,");
+    CASE("duplicate key",
+         "{\"author\":\"%s\",\"author\":\"%s\",%s,\"prev\":null,\"seq\":1,"
+         "\"ts\":1,\"v\":1}",
+         a, a, tail);
+    CASE("real number",
+         "{\"author\":\"%s\",%s,\"prev\":null,\"seq\":1,\"ts\":1.5,\"v\":1}", a,
+         tail);
+    CASE("2^53",
+         "{\"author\":\"%s\",%s,\"prev\":null,\"seq\":1,"
+         "\"ts\":9007199254740993,\"v\":1}",
+         a, tail);
+    CASE("extra member",
+         "{\"author\":\"%s\",%s,\"prev\":null,\"seq\":1,\"ts\":1,\"v\":1,"
+         "\"x\":1}",
+         a, tail);
+    CASE("missing member", "{\"author\":\"%s\",%s,\"seq\":1,\"ts\":1,\"v\":1}",
+         a, tail);
+    CASE("version 2",
+         "{\"author\":\"%s\",%s,\"prev\":null,\"seq\":1,\"ts\":1,\"v\":2}", a,
+         tail);
+    CASE("seq 0",
+         "{\"author\":\"%s\",%s,\"prev\":null,\"seq\":0,\"ts\":1,\"v\":1}", a,
+         tail);
+    CASE("prev at seq 1",
+         "{\"author\":\"%s\",%s,\"prev\":\"%s\",\"seq\":1,\"ts\":1,\"v\":1}", a,
+         tail, a);
+    CASE("null prev at seq 2",
+         "{\"author\":\"%s\",%s,\"prev\":null,\"seq\":2,\"ts\":1,\"v\":1}", a,
+         tail);
+    CASE("lc too big",
+         "{\"author\":\"%s\",\"body\":{},\"lc\":70000,\"op\":\"x\",\"prev\":"
+         "null,\"seq\":1,\"ts\":1,\"v\":1}",
+         a);
+    CASE("body not object",
+         "{\"author\":\"%s\",\"body\":[],\"lc\":0,\"op\":\"x\",\"prev\":null,"
+         "\"seq\":1,\"ts\":1,\"v\":1}",
+         a);
+    CASE("NUL escape",
+         "{\"author\":\"%s\",\"body\":{\"t\":\"a\\u0000b\"},\"lc\":0,\"op\":"
+         "\"x\",\"prev\":null,\"seq\":1,\"ts\":1,\"v\":1}",
+         a);
+    CASE("invalid utf-8",
+         "{\"author\":\"%s\",\"body\":{\"t\":\"\xc3\x28\"},\"lc\":0,\"op\":"
+         "\"x\",\"prev\":null,\"seq\":1,\"ts\":1,\"v\":1}",
+         a);
+    {
+        /* depth 17 */
+        struct ntm_buf d = NTM_BUF_INIT;
+        ntm_buf_addf(&d, "{\"author\":\"%s\",\"body\":", a);
+        for (int i = 0; i < 16; i++)
+            ntm_buf_adds(&d, "{\"a\":");
+        ntm_buf_adds(&d, "1");
+        for (int i = 0; i < 16; i++)
+            ntm_buf_adds(&d, "}");
+        ntm_buf_adds(&d, ",\"lc\":0,\"op\":\"x\",\"prev\":null,\"seq\":1,"
+                         "\"ts\":1,\"v\":1}");
+        cases[n].why = "depth 17";
+        cases[n].bytes = ntm_buf_detach(&d, NULL);
+        n++;
+    }
+    {
+        /* larger than 64 KiB */
+        struct ntm_buf d = NTM_BUF_INIT;
+        ntm_buf_addf(&d, "{\"author\":\"%s\",\"body\":{\"t\":\"", a);
+        for (int i = 0; i < 66000; i++)
+            ntm_buf_addch(&d, 'x');
+        ntm_buf_adds(&d, "\"},\"lc\":0,\"op\":\"x\",\"prev\":null,\"seq\":1,"
+                         "\"ts\":1,\"v\":1}");
+        cases[n].why = "too large";
+        cases[n].bytes = ntm_buf_detach(&d, NULL);
+        n++;
+    }
+    for (int i = 0; i < n; i++) {
+        struct ntm_ingest_result r;
+        enum ntm_err v =
+            th_ingest(st, root, cases[i].bytes, NTM_SOURCE_PUSH, &r);
+        if (v != NTM_EBADENTRY)
+            fail_msg("case '%s' gave %d, want bad_entry", cases[i].why, v);
+        assert_true(r.message[0] != '\0');
+        free(cases[i].bytes);
+    }
+    int64_t count = -1;
+    assert_int_equal(ntm_store_stats(st, &count, NULL, NULL), NTM_OK);
+    assert_int_equal(count, 0);
+    ntm_store_close(st);
+}
+
+static void
+test_signature_rejects(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    char *e = th_entry(root, 1, NULL, 1000, "unit.create",
+                       json_pack("{s:s,s:s,s:s}", "code", COMMUNE ".1", "name",
+                                 "Ấp 1", "level", "hamlet"));
+    char sig[NTM_SIG_B64_LEN + 1];
+    struct ntm_ingest_result r;
+    struct ntm_error err;
+    /* another key's signature */
+    th_sign(rec1, e, sig);
+    assert_int_equal(
+        ntm_store_ingest(st, e, strlen(e), sig, NTM_SOURCE_PUSH, &r, &err),
+        NTM_OK);
+    assert_int_equal(r.verdict, NTM_EBADSIG);
+    /* a byte changed after signing */
+    th_sign(root, e, sig);
+    char *t = strdup(e);
+    char *p = strstr(t, "1000");
+    p[0] = '2';
+    assert_int_equal(
+        ntm_store_ingest(st, t, strlen(t), sig, NTM_SOURCE_PUSH, &r, &err),
+        NTM_OK);
+    assert_int_equal(r.verdict, NTM_EBADSIG);
+    /* not base64 */
+    assert_int_equal(ntm_store_ingest(st, e, strlen(e), "%%%not-b64%%%",
+                                      NTM_SOURCE_PUSH, &r, &err),
+                     NTM_OK);
+    assert_int_equal(r.verdict, NTM_EBADSIG);
+    /* the real one */
+    assert_int_equal(
+        ntm_store_ingest(st, e, strlen(e), sig, NTM_SOURCE_PUSH, &r, &err),
+        NTM_OK);
+    assert_int_equal(r.verdict, NTM_OK);
+    assert_int_equal(r.flag, NTM_OK);
+    free(t);
+    free(e);
+    ntm_store_close(st);
+}
+
+static void
+test_chain_append_duplicate_gap_fork(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, NTM_STORE_SERVER);
+    json_t *b = json_pack("{s:s,s:s,s:s}", "code", COMMUNE ".1", "name", "A",
+                          "level", "hamlet");
+    char *e1 = th_entry(root, 1, NULL, 1000, "unit.create", json_deep_copy(b));
+    char id1[65];
+    ntm_hash_hex(id1, e1, strlen(e1));
+    char *e2 = th_entry(root, 2, id1, 1001, "unit.create", json_deep_copy(b));
+    char id2[65];
+    ntm_hash_hex(id2, e2, strlen(e2));
+    char *e3 = th_entry(root, 3, id2, 1002, "unit.create", json_deep_copy(b));
+    char *e2b = th_entry(root, 2, id1, 5555, "unit.create", json_deep_copy(b));
+    char *e2c = th_entry(root, 2, id2, 1001, "unit.create", json_deep_copy(b));
+    json_decref(b);
+    struct ntm_ingest_result r;
+
+    assert_int_equal(th_ingest(st, root, e2, NTM_SOURCE_PUSH, &r), NTM_EGAP);
+    assert_int_equal(th_ingest(st, root, e1, NTM_SOURCE_PUSH, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    assert_int_equal(th_ingest(st, root, e1, NTM_SOURCE_PUSH, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 1);
+    assert_int_equal(th_ingest(st, root, e3, NTM_SOURCE_PUSH, &r), NTM_EGAP);
+    assert_int_equal(th_ingest(st, root, e2, NTM_SOURCE_PUSH, &r), NTM_OK);
+    assert_int_equal(th_ingest(st, root, e3, NTM_SOURCE_PUSH, &r), NTM_OK);
+    /* same seq, other bytes: fork, kept as evidence */
+    assert_int_equal(th_ingest(st, root, e2b, NTM_SOURCE_PUSH, &r), NTM_EFORK);
+    /* wrong prev at the next seq */
+    assert_int_equal(th_ingest(st, root, e2c, NTM_SOURCE_PUSH, &r), NTM_EFORK);
+
+    int64_t count = 0, head = 0;
+    assert_int_equal(ntm_store_stats(st, &count, NULL, NULL), NTM_OK);
+    assert_int_equal(count, 3);
+    assert_int_equal(ntm_store_head(st, root_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 3);
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(st, &rep, NULL), NTM_OK);
+    assert_int_equal(json_integer_value(json_object_get(rep, "valid")), 3);
+    assert_int_equal(json_array_size(json_object_get(rep, "invalid")), 0);
+    assert_int_equal(json_array_size(json_object_get(rep, "forks")), 1);
+    json_t *fk = json_array_get(json_object_get(rep, "forks"), 0);
+    assert_int_equal(json_integer_value(json_object_get(fk, "seq")), 2);
+    assert_int_equal(json_array_size(json_object_get(fk, "ids")), 3);
+    json_decref(rep);
+    free(e1);
+    free(e2);
+    free(e3);
+    free(e2b);
+    free(e2c);
+    ntm_store_close(st);
+}
+
+static void
+test_author_unknown_and_revoked(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, NTM_STORE_SERVER);
+    json_t *f = activity_fields("đường");
+    char *e = th_entry(rec1, 1, NULL, 2000, "record.create",
+                       json_pack("{s:s,s:s,s:s,s:s,s:O}", "id",
+                                 "0123456789abcdef0123456789abcdef", "kind",
+                                 "activity", "unit", COMMUNE, "org", "doan",
+                                 "fields", f));
+    struct ntm_ingest_result r;
+    assert_int_equal(th_ingest(st, rec1, e, NTM_SOURCE_PUSH, &r),
+                     NTM_EUNKNOWNAUTHOR);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "phone", NULL, 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(
+        ntm_device_revoke(st, root, rec1_hex, 0, "stolen", &w, &err), NTM_OK);
+    assert_int_equal(th_ingest(st, rec1, e, NTM_SOURCE_PUSH, &r), NTM_EREVOKED);
+    json_decref(f);
+    free(e);
+    ntm_store_close(st);
+}
+
+static void
+test_effect_flags_forbidden_and_bad_body(void **state)
+{
+    (void)state;
+    struct ntm_store *st = enrolled_store();
+    json_t *f = activity_fields("ngoài phạm vi");
+    /* a record outside the recorder's scope, forced through */
+    char *e1 = th_entry(rec1, 1, NULL, 2000, "record.create",
+                        json_pack("{s:s,s:s,s:s,s:s,s:O}", "id",
+                                  "0123456789abcdef0123456789abcdef", "kind",
+                                  "activity", "unit", "72.705.25486", "org",
+                                  "doan", "fields", f));
+    struct ntm_ingest_result r;
+    assert_int_equal(th_ingest(st, rec1, e1, NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    char id1[65];
+    ntm_hash_hex(id1, e1, strlen(e1));
+    /* a qty that is not a decimal string */
+    json_t *bad = json_deep_copy(f);
+    json_object_set_new(bad, "qty", json_integer(3));
+    char *e2 = th_entry(rec1, 2, id1, 2001, "record.create",
+                        json_pack("{s:s,s:s,s:s,s:s,s:o}", "id",
+                                  "1123456789abcdef0123456789abcdef", "kind",
+                                  "activity", "unit", COMMUNE, "org", "doan",
+                                  "fields", bad));
+    assert_int_equal(th_ingest(st, rec1, e2, NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    /* both in the log, neither in the state */
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(st, NULL, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(st, &rep, NULL), NTM_OK);
+    assert_int_equal(json_array_size(json_object_get(rep, "invalid")), 0);
+    assert_int_equal(json_array_size(json_object_get(rep, "flagged")), 2);
+    json_decref(rep);
+    json_decref(f);
+    free(e1);
+    free(e2);
+    ntm_store_close(st);
+}
+
+static void
+test_writer_checks_before_signing(void **state)
+{
+    (void)state;
+    struct ntm_store *st = enrolled_store();
+    /* rec1's own replica: it holds its enrollment */
+    char rid[33];
+    struct ntm_write_result w;
+    struct ntm_error err;
+    json_t *f = activity_fields("Sửa đường ấp Bến Đình");
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_OK);
+    assert_int_equal(w.unenrolled, 0);
+    int64_t before = 0;
+    ntm_store_stats(st, &before, NULL, NULL);
+    assert_int_equal(
+        ntm_record_review(st, rec1, rid, "approved", NULL, &w, &err),
+        NTM_EFORBIDDEN);
+    assert_non_null(strstr(err.msg, "recorder"));
+    assert_int_equal(ntm_record_create(st, rec1, "activity", "72.705.25486",
+                                       "doan", f, rid, &w, &err),
+                     NTM_EFORBIDDEN);
+    int64_t after = 0;
+    ntm_store_stats(st, &after, NULL, NULL);
+    assert_int_equal(before, after);
+    json_decref(f);
+    ntm_store_close(st);
+}
+
+static void
+test_unenrolled_device_records_offline(void **state)
+{
+    (void)state;
+    struct ntm_store *mine = th_store(root, 0);
+    char rid[33];
+    struct ntm_write_result w;
+    struct ntm_error err;
+    json_t *f = activity_fields("trước khi đăng ký");
+    assert_int_equal(ntm_record_create(mine, rec1, "activity", COMMUNE, "doan",
+                                       f, rid, &w, &err),
+                     NTM_OK);
+    assert_int_equal(w.unenrolled, 1);
+    /* The admin enrolls it; once both meet, the record takes effect. */
+    struct ntm_store *adm = enrolled_store();
+    assert_true(th_exchange(adm, mine) > 0);
+    json_t *rec = th_record(mine, rid);
+    assert_non_null(rec);
+    json_decref(rec);
+    assert_true(th_exchange(mine, adm) > 0);
+    rec = th_record(adm, rid);
+    assert_non_null(rec);
+    assert_string_equal(th_field(rec, "title"), "trước khi đăng ký");
+    json_decref(rec);
+    json_decref(f);
+    ntm_store_close(mine);
+    ntm_store_close(adm);
+}
+
+static void
+test_text_nfc_and_search(void **state)
+{
+    (void)state;
+    struct ntm_store *st = enrolled_store();
+    /* "Tây Ninh" typed decomposed (NFD): e + combining marks */
+    const char *nfd = "Ta\xcc\x82y Ninh \xc4\x90u\xcc\x9bo\xcc\x9b\xcc\x80ng";
+    char *nfc = ntm_text_nfc(nfd);
+    assert_string_equal(nfc, "Tây Ninh Đường");
+    char *fold = ntm_text_fold("Tây Ninh ĐƯỜNG");
+    assert_string_equal(fold, "tay ninh duong");
+    assert_int_equal(ntm_text_width("Tây Ninh"), 8);
+    char rid[33];
+    struct ntm_write_result w;
+    struct ntm_error err;
+    json_t *f = activity_fields(nfd);
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_OK);
+    json_t *rec = th_record(st, rid);
+    assert_string_equal(th_field(rec, "title"), "Tây Ninh Đường");
+    json_decref(rec);
+    struct ntm_record_filter flt = {0};
+    flt.text = "tay ninh duong";
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(st, &flt, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    flt.text = "TÂY NINH";
+    assert_int_equal(ntm_store_records(st, &flt, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    flt.text = "ha noi";
+    assert_int_equal(ntm_store_records(st, &flt, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    ntm_free(nfc);
+    ntm_free(fold);
+    json_decref(f);
+    ntm_store_close(st);
+}
+
+static void
+test_verify_finds_tampered_bytes(void **state)
+{
+    (void)state;
+    struct ntm_store *st = enrolled_store();
+    char rid[33];
+    struct ntm_write_result w;
+    struct ntm_error err;
+    json_t *f = activity_fields("2,4 km");
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_OK);
+    json_decref(f);
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(st, &rep, NULL), NTM_OK);
+    assert_int_equal(json_array_size(json_object_get(rep, "invalid")), 0);
+    json_decref(rep);
+    ntm_store_close(st);
+    /* flip the qty in the stored bytes, as an insider with sqlite3 would */
+    char path[400], cmd[800];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    snprintf(cmd, sizeof(cmd),
+             "sqlite3 '%s' \"UPDATE entries SET bytes=CAST(replace(CAST(bytes "
+             "AS TEXT), '2.4', '9.4') AS BLOB) WHERE op='record.create'\"",
+             path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    assert_int_equal(ntm_store_verify(st, &rep, NULL), NTM_OK);
+    assert_int_equal(json_array_size(json_object_get(rep, "invalid")), 1);
+    json_t *bad = json_array_get(json_object_get(rep, "invalid"), 0);
+    assert_string_equal(json_string_value(json_object_get(bad, "entry")), w.id);
+    json_decref(rep);
+    ntm_store_close(st);
+}
+
+static void
+test_restored_backup_refuses_used_seq(void **state)
+{
+    (void)state;
+    struct ntm_store *st = enrolled_store();
+    struct ntm_error err;
+    /* The server is known to hold rec1's chain up to seq 5. */
+    assert_int_equal(ntm_store_peer_head_set(st, rec1_hex, 5, NULL, &err),
+                     NTM_OK);
+    char rid[33];
+    struct ntm_write_result w;
+    json_t *f = activity_fields("x");
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_ESTALE);
+    assert_non_null(strstr(err.msg, "pull"));
+    json_decref(f);
+    ntm_store_close(st);
+}
+
+static void
+test_rebuild_equals_incremental(void **state)
+{
+    (void)state;
+    struct ntm_store *st = enrolled_store();
+    char rid[33];
+    struct ntm_write_result w;
+    struct ntm_error err;
+    json_t *f = activity_fields("một");
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE,
+                                           "doan", f, rid, &w, &err),
+                         NTM_OK);
+    json_t *set = json_pack("{s:s}", "qty", "3.5");
+    assert_int_equal(ntm_record_update(st, rec1, rid, set, &w, &err), NTM_OK);
+    assert_int_equal(
+        ntm_record_review(st, root, rid, "approved", "tốt", &w, &err), NTM_OK);
+    assert_int_equal(ntm_unit_create(st, root, COMMUNE ".3", "Ấp Bến Đình",
+                                     "hamlet", &w, &err),
+                     NTM_OK);
+    char *before = th_dump(st);
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    char *after = th_dump(st);
+    assert_string_equal(before, after);
+    assert_non_null(strstr(after, "approved"));
+    ntm_free(before);
+    ntm_free(after);
+    json_decref(set);
+    json_decref(f);
+    ntm_store_close(st);
+}
+
+static void
+test_store_errors_are_clear(void **state)
+{
+    (void)state;
+    struct ntm_store *st = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_open(&st, "/nonexistent/dir/ntm.db", 0, &err),
+                     NTM_ENOENT);
+    th_tmpdir();
+    char path[400];
+    snprintf(path, sizeof(path), "%s/garbage.db", th_dir);
+    FILE *fp = fopen(path, "w");
+    fputs("this is not a database, just text that someone copied here....", fp);
+    fclose(fp);
+    assert_int_not_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    assert_true(err.msg[0] != '\0');
+    /* root key pinned once, never changed */
+    st = th_store(root, 0);
+    assert_int_equal(ntm_store_set_root(st, rec1_hex, &err), NTM_EROOTKEY);
+    ntm_store_close(st);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_entry_rejects_malformed),
+        cmocka_unit_test(test_signature_rejects),
+        cmocka_unit_test(test_chain_append_duplicate_gap_fork),
+        cmocka_unit_test(test_author_unknown_and_revoked),
+        cmocka_unit_test(test_effect_flags_forbidden_and_bad_body),
+        cmocka_unit_test(test_writer_checks_before_signing),
+        cmocka_unit_test(test_unenrolled_device_records_offline),
+        cmocka_unit_test(test_text_nfc_and_search),
+        cmocka_unit_test(test_verify_finds_tampered_bytes),
+        cmocka_unit_test(test_restored_backup_refuses_used_seq),
+        cmocka_unit_test(test_rebuild_equals_incremental),
+        cmocka_unit_test(test_store_errors_are_clear),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
