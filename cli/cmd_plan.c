@@ -1,15 +1,87 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_plan.c - ntm plan (placeholder until the command lands).
+ * cmd_plan.c - ntm plan: the organizations of the campaign plan, their
+ * tasks (kinds of activity to record) and their numeric targets, as read
+ * from config/plan-*.json. Runs without a home.
  */
 #include "cli.h"
+
+#include <string.h>
+
+static const struct cli_help help = {
+    "ntm plan - list the plan's organizations, tasks and targets",
+    "ntm plan [--org <org>]",
+    "Lists the organizations of the campaign plan, the tasks activities are\n"
+    "recorded against, and every numeric target with its kind, value, unit\n"
+    "of measure, years and deadline. Task and target ids are what\n"
+    "'ntm record --task' takes. Labels are Vietnamese unless --lang en is\n"
+    "given before the command. With --json, the plan as one JSON document.",
+    NULL,
+    "ntm plan\n"
+    "ntm plan --org doan\n"
+    "ntm --lang en --json plan --org hccb"};
+
+static void
+print_target(json_t *t, int en)
+{
+    const char *kind = json_string_value(json_object_get(t, "kind"));
+    const char *dl = json_string_value(json_object_get(t, "deadline"));
+    json_t *years = json_object_get(t, "years");
+    double v = json_number_value(json_object_get(t, "value"));
+
+    printf("  %-34s %-24s %g %s  %d-%d%s%s\n",
+           json_string_value(json_object_get(t, "id")), kind, v,
+           json_string_value(json_object_get(t, "uom")),
+           (int)json_integer_value(json_array_get(years, 0)),
+           (int)json_integer_value(json_array_get(years, 1)),
+           dl ? (en ? "  deadline " : "  hạn ") : "", dl ? dl : "");
+    printf("      %s\n",
+           json_string_value(json_object_get(t, en ? "en" : "vi")));
+}
 
 int
 cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 {
-    (void)argc;
-    (void)argv;
-    (void)ctx;
-    cli_error("'ntm plan' is not available in this build");
-    return EXIT_FAIL;
+    const char *org = NULL;
+    const struct cli_option opts[] = {
+        {CLI_OPT_STRING, "org", &org, "<org>",
+         "only this organization (mttq, ldld, hnd, doan, hlhpn, hccb)"},
+        CLI_OPT_END_MARK};
+    struct ntm_error err = {0};
+    json_t *doc = NULL, *o, *x;
+    int nargs = 0, code = EXIT_OK, en = ctx->lang && !strcmp(ctx->lang, "en");
+    size_t i, j;
+
+    if (cli_parse("plan", argc, argv, opts, &help, &nargs, &code))
+        return code;
+    if (nargs > 0)
+        return cli_usage_error("plan", "unexpected argument '%s'", argv[0]);
+    if (ntm_plan_describe(ctx->plan, org, &doc, &err) != NTM_OK)
+        return cli_fail(&err, "cannot list the plan");
+    if (ctx->json)
+        return cli_print_json(doc);
+    printf("%s\n%s - %s\n",
+           json_string_value(json_object_get(json_object_get(doc, "title"),
+                                             en ? "en" : "vi")),
+           json_string_value(json_object_get(doc, "from")),
+           json_string_value(json_object_get(doc, "to")));
+    json_array_foreach (json_object_get(doc, "organizations"), i, o) {
+        printf("\n%s  %s\n", json_string_value(json_object_get(o, "code")),
+               json_string_value(json_object_get(o, en ? "en" : "vi")));
+        if (json_array_size(json_object_get(o, "targets")))
+            printf(" %s\n", en ? "targets:" : "chỉ tiêu:");
+        json_array_foreach (json_object_get(o, "targets"), j, x)
+            print_target(x, en);
+        if (json_array_size(json_object_get(o, "tasks")))
+            printf(" %s\n", en ? "tasks:" : "nhiệm vụ:");
+        json_array_foreach (json_object_get(o, "tasks"), j, x)
+            printf("  %-34s %s\n", json_string_value(json_object_get(x, "id")),
+                   json_string_value(json_object_get(x, en ? "en" : "vi")));
+    }
+    json_decref(doc);
+    if (fflush(stdout) != 0) {
+        cli_error("cannot write the plan to standard output");
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
 }

@@ -499,7 +499,7 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
     char today[PLAN_DATE_LEN], *folded = NULL;
     const struct Ntm_unit *u = NULL, *gone = NULL;
     enum ntm_err rc;
-    int n = 0, i, found = 0;
+    int n = 0, i, d, found = 0;
 
     if (!date) {
         Ntm_plan_today(today);
@@ -545,19 +545,26 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
     }
     rc = NTM_ENOENT;
     folded = Ntm_plan_fold(unit);
-    for (i = 0; folded && i < n && found < SUGGEST_MAX; i++) {
-        const struct Ntm_unit_ver *v = Ntm_unit_ver_at(&all[i], date);
-        int cap = strlen(folded) < 6 ? 1 : 2, hit;
-        char *fn = Ntm_plan_fold(v->name);
-        hit = Ntm_plan_distance(folded, all[i].code, cap) <= cap;
-        if (!hit && fn && strlen(folded) >= 3) {
-            /* "tan bien" finds "Huyện Tân Biên" */
-            hit = strstr(fn, folded) != NULL;
+    /* closest codes first, then names that contain the text */
+    for (d = 0; folded && d <= 3 && found < SUGGEST_MAX; d++) {
+        for (i = 0; i < n && found < SUGGEST_MAX; i++) {
+            const struct Ntm_unit_ver *v = Ntm_unit_ver_at(&all[i], date);
+            int cap = strlen(folded) < 6 ? 1 : 2, hit;
+            if (!Ntm_unit_in_force(&all[i], date))
+                continue;
+            if (d <= cap)
+                hit = Ntm_plan_distance(folded, all[i].code, cap) == d;
+            else if (d == 3 && strlen(folded) >= 3) {
+                /* "tan bien" finds "Huyện Tân Biên" */
+                char *fn = Ntm_plan_fold(v->name);
+                hit = fn && strstr(fn, folded) != NULL;
+                ntm_free(fn);
+            } else
+                hit = 0;
+            if (hit)
+                ntm_buf_addf(&sug, "%s'%s' (%s)", found++ ? ", " : "",
+                             all[i].code, v->name);
         }
-        ntm_free(fn);
-        if (hit && Ntm_unit_in_force(&all[i], date))
-            ntm_buf_addf(&sug, "%s'%s' (%s)", found++ ? ", " : "", all[i].code,
-                         v->name);
     }
     if (found)
         ntm_error_set(err, rc,

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_plan.c - the shipped plan and unit tree: every organization and
+ * numeric target of PLAN.md with its value, the tree's counts before and
+ * after the 2020 reorganisation, the merge mapping, and the messages of
+ * the code checks (near misses with diacritics ignored).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ntm.h"
+#include "plan_int.h"
+
+static int
+setup(void **state)
+{
+    struct ntm_plan *p = NULL;
+    struct ntm_error err = {0};
+    assert_int_equal(ntm_global_init(), NTM_OK);
+    if (ntm_plan_load(&p, NULL, &err) != NTM_OK)
+        fail_msg("plan did not load: %s", err.msg);
+    *state = p;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    ntm_plan_free(*state);
+    return 0;
+}
+
+static void
+test_plan_orgs(void **state)
+{
+    struct ntm_plan *p = *state;
+    const char *orgs[] = {"mttq", "ldld", "hnd", "doan", "hlhpn", "hccb"};
+    struct ntm_error err = {0};
+    size_t i;
+    for (i = 0; i < 6; i++)
+        assert_int_equal(ntm_plan_check_org(p, orgs[i], &err), NTM_OK);
+    assert_int_equal(ntm_plan_check_org(p, "hpn", &err), NTM_ENOENT);
+    assert_non_null(strstr(err.msg, "hlhpn"));
+}
+
+static void
+test_plan_every_target(void **state)
+{
+    struct ntm_plan *p = *state;
+    static const struct {
+        const char *id, *kind, *uom;
+        double value;
+        const char *deadline;
+    } want[] = {
+        {"doan.poor_youth_households", "reach_zero_by_deadline", "household", 0,
+         "2020-12-31"},
+        {"doan.rural_roads_km", "yearly_sum", "km", 80, ""},
+        {"doan.canals_km", "yearly_sum", "km", 30, ""},
+        {"doan.youth_econ_clubs", "cumulative_by_deadline", "club", 95,
+         "2017-12-31"},
+        {"doan.savings_groups", "cumulative_by_deadline", "group", 300,
+         "2017-12-31"},
+        {"doan.strong_commune_unions_pct", "ratio_at_least", "%", 85, ""},
+        {"doan.pilot_communes_strong", "ratio_at_least", "%", 100, ""},
+        {"doan.env_activities", "monthly_count", "month", 1, ""},
+        {"doan.traffic_shock_team", "exists", "team", 1, "2020-12-31"},
+        {"doan.self_managed_road", "exists", "road", 1, "2020-12-31"},
+        {"doan.reintegrated_youth", "per_unit_yearly_count", "person", 1, ""},
+        {"doan.children_support", "monthly_count", "month", 1, ""},
+        {"hccb.dilapidated_houses", "reach_zero_by_deadline", "house", 0,
+         "2017-12-31"},
+        {"hccb.green_houses", "yearly_sum", "house", 1, ""},
+        {"hccb.income_above_avg", "compare_reference", "%", 100, "2018-12-31"},
+        {"hccb.poor_rate_pct", "ratio_at_most", "%", 0.5, "2020-12-31"},
+        {"hccb.coop_per_commune", "per_unit_count", "cooperative", 1,
+         "2020-12-31"},
+        {"hccb.coop_per_district", "per_unit_count", "cooperative", 1,
+         "2020-12-31"},
+        {"hccb.no_illiteracy_pct", "ratio_at_least", "%", 100, ""},
+        {"hccb.children_continue_pct", "ratio_at_least", "%", 100, ""},
+        {"hccb.cadre_education_pct", "ratio_at_least", "%", 100, ""},
+        {"hccb.cultural_families_pct", "ratio_at_least", "%", 100, ""},
+        {"hccb.health_insurance_pct", "ratio_at_least", "%", 90, ""},
+    };
+    size_t i;
+    assert_int_equal(p->ntargets, sizeof(want) / sizeof(want[0]));
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct Ntm_target *t = Ntm_plan_target(p, want[i].id);
+        if (!t)
+            fail_msg("target %s missing", want[i].id);
+        assert_string_equal(t->kind_name, want[i].kind);
+        assert_string_equal(t->uom, want[i].uom);
+        assert_true(t->value == want[i].value);
+        assert_string_equal(t->deadline, want[i].deadline);
+        assert_true(t->vi && *t->vi && t->en && *t->en);
+        assert_int_equal(ntm_plan_check_task(p, want[i].id, NULL, NULL, NULL),
+                         NTM_OK);
+    }
+    assert_true(Ntm_plan_target(p, "hccb.poor_rate_pct")->strict);
+    assert_int_equal(Ntm_plan_target(p, "doan.rural_roads_km")->year_from,
+                     2016);
+    assert_int_equal(Ntm_plan_target(p, "hccb.green_houses")->year_from, 2017);
+}
+
+static void
+test_plan_tasks(void **state)
+{
+    struct ntm_plan *p = *state;
+    const char *org = NULL;
+    const char *tasks[] = {
+        "ldld.labor_law_supervision", "hnd.land_donation",
+        "mttq.cultural_families",     "hlhpn.charity_houses",
+        "doan.migrant_teams",         "hccb.mediation",
+        "hnd.for_the_poor_fund",      "hccb.environment_day"};
+    size_t i;
+    for (i = 0; i < sizeof(tasks) / sizeof(tasks[0]); i++)
+        assert_int_equal(ntm_plan_check_task(p, tasks[i], NULL, &org, NULL),
+                         NTM_OK);
+    assert_int_equal(
+        ntm_plan_check_task(p, "hnd.land_donation", "hnd", &org, NULL), NTM_OK);
+    assert_string_equal(org, "hnd");
+}
+
+static void
+test_plan_task_errors(void **state)
+{
+    struct ntm_plan *p = *state;
+    struct ntm_error err = {0};
+    assert_int_equal(
+        ntm_plan_check_task(p, "doan.rural_road_km", NULL, NULL, &err),
+        NTM_ENOENT);
+    assert_non_null(strstr(err.msg, "did you mean 'doan.rural_roads_km'"));
+    /* a label word without diacritics finds the task */
+    assert_int_equal(ntm_plan_check_task(p, "mái ấm", NULL, NULL, &err),
+                     NTM_ENOENT);
+    assert_non_null(strstr(err.msg, "hlhpn.charity_houses"));
+    assert_int_equal(
+        ntm_plan_check_task(p, "mai am tinh thuong", NULL, NULL, &err),
+        NTM_ENOENT);
+    assert_non_null(strstr(err.msg, "hlhpn.charity_houses"));
+    /* right task, wrong organization */
+    assert_int_equal(
+        ntm_plan_check_task(p, "hnd.land_donation", "doan", NULL, &err),
+        NTM_ENOENT);
+    assert_non_null(strstr(err.msg, "belongs to organization 'hnd'"));
+    assert_int_equal(ntm_plan_check_task(p, "zzzzzzzz", NULL, NULL, &err),
+                     NTM_ENOENT);
+    assert_non_null(strstr(err.msg, "ntm plan"));
+}
+
+static void
+test_units_counts(void **state)
+{
+    struct ntm_plan *p = *state;
+    assert_int_equal(ntm_plan_unit_count(p, "province", "2019-06-01"), 1);
+    assert_int_equal(ntm_plan_unit_count(p, "district", "2019-06-01"), 9);
+    assert_int_equal(ntm_plan_unit_count(p, "commune", "2016-01-01"), 95);
+    assert_int_equal(ntm_plan_unit_count(p, "commune", "2020-01-31"), 95);
+    assert_int_equal(ntm_plan_unit_count(p, "commune", "2020-02-01"), 94);
+    assert_int_equal(ntm_plan_unit_count(p, "district", "2020-02-01"), 9);
+}
+
+static int
+count_type(json_t *units, const char *type)
+{
+    size_t i;
+    json_t *u;
+    int n = 0;
+    json_array_foreach (units, i, u)
+        if (json_is_true(json_object_get(u, "in_force")) &&
+            !strcmp(json_string_value(json_object_get(u, "type")), type))
+            n++;
+    return n;
+}
+
+static void
+test_units_types_and_names(void **state)
+{
+    struct ntm_plan *p = *state;
+    json_t *u = NULL;
+    assert_int_equal(
+        ntm_plan_units(p, NULL, NULL, NULL, "2019-12-31", &u, NULL), NTM_OK);
+    assert_int_equal(count_type(u, "xa"), 80);
+    assert_int_equal(count_type(u, "phuong"), 7);
+    assert_int_equal(count_type(u, "thi_tran"), 8);
+    json_decref(u);
+    assert_int_equal(
+        ntm_plan_units(p, NULL, NULL, NULL, "2020-02-01", &u, NULL), NTM_OK);
+    assert_int_equal(count_type(u, "xa"), 71);
+    assert_int_equal(count_type(u, "phuong"), 17);
+    assert_int_equal(count_type(u, "thi_tran"), 6);
+    assert_int_equal(count_type(u, "thi_xa"), 2);
+    json_decref(u);
+    /* today's names; search ignores diacritics and finds former names */
+    assert_string_equal(ntm_plan_unit_name(p, "72.712.25729"), "Xã Phước Bình");
+    assert_string_equal(ntm_plan_unit_name(p, "72.709"), "Thị xã Hòa Thành");
+    assert_int_equal(
+        ntm_plan_units(p, NULL, "binh thanh", "72.712", NULL, &u, NULL),
+        NTM_OK);
+    assert_int_equal(json_array_size(u), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(u, 0), "code")),
+        "72.712.25729");
+    json_decref(u);
+    assert_int_equal(ntm_plan_units(p, NULL, "TAN BIEN", NULL, NULL, &u, NULL),
+                     NTM_OK);
+    assert_int_equal(json_array_size(u), 2); /* district and its town */
+    json_decref(u);
+}
+
+static void
+test_units_merge(void **state)
+{
+    struct ntm_plan *p = *state;
+    char *s;
+    s = ntm_plan_unit_successor(p, "72.712.25726", "2020-02-01");
+    assert_string_equal(s, "72.712.25729");
+    ntm_free(s);
+    s = ntm_plan_unit_successor(p, "72.712.25726.3", "2021-05-01");
+    assert_string_equal(s, "72.712.25729.3");
+    ntm_free(s);
+    s = ntm_plan_unit_successor(p, "72.712.25726", "2020-01-31");
+    assert_string_equal(s, "72.712.25726");
+    ntm_free(s);
+    s = ntm_plan_unit_successor(p, "72.712.25729", "2021-01-01");
+    assert_string_equal(s, "72.712.25729");
+    ntm_free(s);
+}
+
+static void
+test_check_unit(void **state)
+{
+    struct ntm_plan *p = *state;
+    struct ntm_error err = {0};
+    json_t *created = json_pack("[{s:s, s:s, s:s}]", "code", "72.705.25486.3",
+                                "name", "Ấp Thạnh Phú", "level", "hamlet");
+    assert_int_equal(ntm_plan_check_unit(p, NULL, "72.705", NULL, &err),
+                     NTM_OK);
+    assert_int_equal(
+        ntm_plan_check_unit(p, NULL, "72.712.25726", "2019-05-01", &err),
+        NTM_OK);
+    assert_int_equal(
+        ntm_plan_check_unit(p, NULL, "72.712.25726", "2020-03-01", &err),
+        NTM_ENOENT);
+    assert_non_null(strstr(err.msg, "merged into '72.712.25729'"));
+    assert_int_equal(ntm_plan_check_unit(p, NULL, "72.705.2548", NULL, &err),
+                     NTM_ENOENT);
+    assert_non_null(strstr(err.msg, "did you mean '72.705.25486'"));
+    assert_int_equal(ntm_plan_check_unit(p, NULL, "tan bien", NULL, &err),
+                     NTM_ENOENT);
+    assert_non_null(strstr(err.msg, "Huyện Tân Biên"));
+    /* hamlets exist only once created */
+    assert_int_equal(ntm_plan_check_unit(p, NULL, "72.705.25486.3", NULL, &err),
+                     NTM_ENOENT);
+    assert_int_equal(
+        Ntm_plan_check_unit_in(p, created, "72.705.25486.3", NULL, &err),
+        NTM_OK);
+    json_decref(created);
+}
+
+static void
+test_load_errors(void **state)
+{
+    struct ntm_plan *p = NULL;
+    struct ntm_error err = {0};
+    (void)state;
+    assert_int_not_equal(ntm_plan_load(&p, "/nonexistent-ntm-config", &err),
+                         NTM_OK);
+    assert_null(p);
+    assert_non_null(strstr(err.msg, "NTM_CONFIG_DIR"));
+}
+
+static void
+test_fold_and_width(void **state)
+{
+    char *f = Ntm_plan_fold("Đoàn Thanh niên TÂY NINH");
+    (void)state;
+    assert_string_equal(f, "doan thanh nien tay ninh");
+    ntm_free(f);
+    assert_int_equal(Ntm_plan_width("Phường Hiệp Ninh"), 16);
+    assert_int_equal(Ntm_plan_distance("kitten", "sitting", 5), 3);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_orgs),
+        cmocka_unit_test(test_plan_every_target),
+        cmocka_unit_test(test_plan_tasks),
+        cmocka_unit_test(test_plan_task_errors),
+        cmocka_unit_test(test_units_counts),
+        cmocka_unit_test(test_units_types_and_names),
+        cmocka_unit_test(test_units_merge),
+        cmocka_unit_test(test_check_unit),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_fold_and_width),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
