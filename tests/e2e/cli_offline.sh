@@ -269,15 +269,15 @@ expect 0 "ntm --version" "$A" --version
 
 # ---------------------------------------------------------------- tamper
 cp -a "$A" "$T/tampered"
-rm -f "$T/tampered"/ntm.db-wal "$T/tampered"/ntm.db-shm
-"$NTM" --home "$A" verify >/dev/null 2>&1 # checkpoint
-cp "$A/ntm.db" "$T/tampered/ntm.db"
-sqlite3 "$T/tampered/ntm.db" \
-    "UPDATE entries SET bytes = CAST(replace(CAST(bytes AS TEXT), 'Thạnh Hòa', 'Thạnh Hoà') AS BLOB) WHERE CAST(bytes AS TEXT) LIKE '%Thạnh Hòa%';" 2>"$T/err"
-check "one entry of the copy was changed with sqlite3" \
-    test "$(sqlite3 "$T/tampered/ntm.db" "SELECT changes();" 2>/dev/null)" != x
+# Flip one byte of one stored entry: the quantity 1.2 becomes 1.3.
+sqlite3 "$T/tampered/ntm.db" "UPDATE entries SET bytes = CAST(replace(CAST(bytes AS TEXT), '\"qty\":\"1.2\"', '\"qty\":\"1.3\"') AS BLOB) WHERE op = 'record.create' AND CAST(bytes AS TEXT) LIKE '%\"qty\":\"1.2\"%';" 2>"$T/err"
+check "one byte of one entry in the copy was changed with sqlite3" \
+    test "$(sqlite3 "$T/tampered/ntm.db" "SELECT count(*) FROM entries WHERE CAST(bytes AS TEXT) LIKE '%\"qty\":\"1.3\"%';")" = 1
 expect 3 "verify finds the changed entry (exit 3)" "$T/tampered" verify
-check "  ... and lists it as invalid" out_has "invalid"
+check "  ... and names the entry" out_has "invalid entries:"
+expect 3 "verify --json exits 3 too" "$T/tampered" --json verify
+check "  ... listing exactly one invalid entry" json_ok '(.invalid | length) == 1'
+expect 0 "the untouched admin home still verifies" "$A" verify
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
