@@ -501,6 +501,10 @@ bundle_import(struct cli_ctx *ctx, const char *path)
             goto done;
         }
         if (++in_batch == BATCH_LINES) {
+            if (cli_progress_enabled(ctx))
+                fprintf(stderr, "\rimporting: %lld of %lld entries",
+                        (long long)lines,
+                        (long long)(declared > lines ? declared : lines));
             if (ntm_store_commit(ctx->store, &err) != NTM_OK) {
                 in_tx = 0;
                 code = cli_fail(&err, "cannot save the imported entries");
@@ -510,6 +514,8 @@ bundle_import(struct cli_ctx *ctx, const char *path)
             in_batch = 0;
         }
     }
+    if (cli_progress_enabled(ctx) && lines >= BATCH_LINES)
+        fputc('\n', stderr);
     if (in_tx) {
         in_tx = 0;
         if (ntm_store_commit(ctx->store, &err) != NTM_OK) {

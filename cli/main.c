@@ -51,7 +51,8 @@ static const struct cli_cmd commands[] = {
     {"pull", cmd_pull, NEED_STORE | NEED_KEY, "fetch new entries"},
     {"sync", cmd_sync, NEED_STORE | NEED_KEY, "push, then pull"},
     {"status", cmd_status, NEED_STORE, "unpushed entries, last sync"},
-    {"serve", cmd_serve, NEED_STORE, "run the central endpoint"},
+    /* serve opens its own connections (one per server thread). */
+    {"serve", cmd_serve, NEED_NO_HOME, "run the central endpoint"},
     {"report", cmd_report, NEED_STORE | NEED_PLAN, "progress against the plan"},
     {"plan", cmd_plan, NEED_PLAN | NEED_NO_HOME,
      "the plan's organizations, tasks and targets"},
