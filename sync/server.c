@@ -670,16 +670,17 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
         {MHD_OPTION_END, 0, NULL}};
     struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
     srv->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)srv->o.threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)srv->o.conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)srv->o.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)srv->o.conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, on_done, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_ARRAY, srv->cert_pem ? tls_opts : none, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->o.threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->o.conn_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)srv->o.per_ip_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->o.conn_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
+        on_done, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_ARRAY,
+        srv->cert_pem ? tls_opts : none, MHD_OPTION_END);
     if (!srv->d) {
         rc = ntm_error_set(err, NTM_ENET,
                            "cannot listen on '%s' - is the port in use, or "
