@@ -52,7 +52,7 @@ struct request {
     const struct Ntm_route *route;
     struct timespec start;
     struct ntm_buf body; /* as sent (maybe gzip) */
-    int started, gzip_in, answered, counted;
+    int started, gzip_in, answered, counted, too_large;
     int status;
     int64_t entries;
     char author[NTM_HEX_ID_LEN + 1];
@@ -443,17 +443,28 @@ on_access(void *cls, struct MHD_Connection *c, const char *url,
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (elapsed_s(&r->start) > srv->o.request_deadline_s)
-            return fail(c, r, 0, NTM_EINVAL,
-                        "request body took too long to arrive");
-        if (r->body.len + n > srv->o.max_body)
-            return fail(c, r, 0, NTM_ETOOLARGE,
-                        "request body passes the size limit - send smaller "
-                        "batches");
+        /* libmicrohttpd cannot answer in the middle of a body: past the
+         * cap, the rest is read and dropped (memory stays flat) and 413
+         * goes out at its end; a body slower than the deadline gets the
+         * connection closed. */
+        if (elapsed_s(&r->start) > srv->o.request_deadline_s) {
+            srv_log(srv, "%s %s: body took longer than %u s, closing",
+                    r->method, r->uri, srv->o.request_deadline_s);
+            return MHD_NO;
+        }
+        if (r->too_large || r->body.len + n > srv->o.max_body) {
+            r->too_large = 1;
+            ntm_buf_release(&r->body);
+            return MHD_YES;
+        }
         if (ntm_buf_add(&r->body, upload_data, n) != NTM_OK)
             return fail(c, r, 0, NTM_ENOMEM, "out of memory");
         return MHD_YES;
     }
+    if (r->too_large)
+        return fail(c, r, 0, NTM_ETOOLARGE,
+                    "request body passes the size limit - send smaller "
+                    "batches");
     return on_complete(srv, c, r);
 }
 
