@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_report.c - progress reports over a fixture store built through the
+ * library, with hand-computed figures for every kind of target, the
+ * roll-up levels, the 2020 merge, --approved, deleted records and a
+ * revoked device; the CSV output is parsed back.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ntm.h"
+#include "plan_int.h"
+
+struct fx {
+    char dir[64];
+    struct ntm_store *st;
+    struct ntm_key *root, *dev;
+    struct ntm_plan *plan;
+    char approved_id[NTM_RECORD_ID_LEN + 1];
+};
+
+static void
+act(struct fx *f, struct ntm_key *k, const char *task, const char *unit,
+    const char *date, const char *qty, char *id_out)
+{
+    char id[NTM_RECORD_ID_LEN + 1];
+    struct ntm_write_result res;
+    struct ntm_error err = {0};
+    json_t *fields = json_pack("{s:s, s:s, s:s}", "task", task, "date", date,
+                               "title", "fixture");
+    if (qty)
+        json_object_set_new(fields, "qty", json_string(qty));
+    if (ntm_record_create(f->st, k, "activity", unit, "doan", fields, id, &res,
+                          &err) != NTM_OK)
+        fail_msg("record_create %s %s: %s", task, unit, err.msg);
+    json_decref(fields);
+    if (id_out)
+        memcpy(id_out, id, sizeof(id));
+}
+
+static void
+measure(struct fx *f, const char *task, const char *unit, const char *period,
+        int num, int den)
+{
+    char id[NTM_RECORD_ID_LEN + 1];
+    struct ntm_write_result res;
+    struct ntm_error err = {0};
+    json_t *fields = json_pack("{s:s, s:s, s:i, s:i}", "task", task, "period",
+                               period, "num", num, "den", den);
+    if (ntm_record_create(f->st, f->root, "measure", unit, "hccb", fields, id,
+                          &res, &err) != NTM_OK)
+        fail_msg("measure %s %s: %s", task, unit, err.msg);
+    json_decref(fields);
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct ntm_error err = {0};
+    struct ntm_write_result res;
+    char path[128], root_hex[NTM_HEX_ID_LEN + 1], dev_hex[NTM_HEX_ID_LEN + 1];
+    char del_id[NTM_RECORD_ID_LEN + 1];
+    int m;
+
+    assert_int_equal(ntm_global_init(), NTM_OK);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ntm-report-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(path, sizeof(path), "%s/ntm.db", f->dir);
+    assert_int_equal(ntm_store_open(&f->st, path, NTM_STORE_CREATE, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_key_generate(&f->root, &err), NTM_OK);
+    assert_int_equal(ntm_key_generate(&f->dev, &err), NTM_OK);
+    ntm_key_author(f->root, root_hex);
+    ntm_key_author(f->dev, dev_hex);
+    assert_int_equal(ntm_store_set_root(f->st, root_hex, &err), NTM_OK);
+    assert_int_equal(ntm_plan_load(&f->plan, NULL, &err), NTM_OK);
+
+    /* yearly sum: 2017 = 2.4 + 50 (Go Dau) + 30 (Tay Ninh city) */
+    act(f, f->root, "doan.rural_roads_km", "72.710.25657", "2017-03-05", "2.4",
+        f->approved_id);
+    act(f, f->root, "doan.rural_roads_km", "72.710.25657", "2017-06-01", "50",
+        NULL);
+    act(f, f->root, "doan.rural_roads_km", "72.703.25456", "2017-07-01", "30",
+        NULL);
+    /* deleted: never counts */
+    act(f, f->root, "doan.rural_roads_km", "72.705.25486", "2017-08-01", "100",
+        del_id);
+    assert_int_equal(ntm_record_delete(f->st, f->root, del_id, &res, &err),
+                     NTM_OK);
+    /* a revoked device's record: never counts */
+    assert_int_equal(ntm_device_enroll(f->st, f->root, dev_hex, "recorder",
+                                       "72", "phone", "doan", 1, &res, &err),
+                     NTM_OK);
+    act(f, f->dev, "doan.rural_roads_km", "72.706.25516", "2017-09-01", "500",
+        NULL);
+    assert_int_equal(
+        ntm_device_revoke(f->st, f->root, dev_hex, 0, "lost", &res, &err),
+        NTM_OK);
+    assert_int_equal(ntm_record_review(f->st, f->root, f->approved_id,
+                                       "approved", NULL, &res, &err),
+                     NTM_OK);
+    /* the 2020 merge: Phuoc Luu (25726) into Binh Thanh / Phuoc Binh */
+    act(f, f->root, "doan.rural_roads_km", "72.712.25726", "2019-05-01", "10",
+        NULL);
+    act(f, f->root, "doan.rural_roads_km", "72.712.25729", "2019-06-01", "5",
+        NULL);
+    /* ratio: 2018 = (8 + 9) / (10 + 10); 72.705's yearly figure wins */
+    measure(f, "doan.strong_commune_unions_pct", "72.703", "2018", 8, 10);
+    measure(f, "doan.strong_commune_unions_pct", "72.705", "2018-06", 5, 10);
+    measure(f, "doan.strong_commune_unions_pct", "72.705", "2018", 9, 10);
+    /* cumulative by 2017: 100 + 150 + 1 (no qty counts one) */
+    act(f, f->root, "doan.savings_groups", "72.703", "2016-05-01", "100", NULL);
+    act(f, f->root, "doan.savings_groups", "72.705", "2017-02-01", "150", NULL);
+    act(f, f->root, "doan.savings_groups", "72.706", "2017-03-01", NULL, NULL);
+    /* monthly: every month of 2018 but July */
+    for (m = 1; m <= 12; m++) {
+        char d[16];
+        if (m == 7)
+            continue;
+        snprintf(d, sizeof(d), "2018-%02d-10", m);
+        act(f, f->root, "doan.env_activities", "72.710", d, NULL, NULL);
+    }
+    /* per ward/town a year: Hiep Tan is a ward from 2020-02-01 */
+    act(f, f->root, "doan.reintegrated_youth", "72.709.25633", "2020-05-01",
+        NULL, NULL);
+    act(f, f->root, "doan.reintegrated_youth", "72.703.25456", "2020-03-01",
+        NULL, NULL);
+    /* per district by the deadline */
+    act(f, f->root, "hccb.coop_per_district", "72.705.25486", "2019-01-01",
+        NULL, NULL);
+    /* reach zero by 2020 */
+    measure(f, "doan.poor_youth_households", "72.703", "2019", 3, 100);
+    measure(f, "doan.poor_youth_households", "72.703", "2020", 0, 100);
+    /* at most 0.5 %: 1 / 400 = 0.25 % */
+    measure(f, "hccb.poor_rate_pct", "72.710", "2020", 1, 400);
+    /* above the provincial average: 55 / 50 = 110 % */
+    measure(f, "hccb.income_above_avg", "72.710", "2018", 55, 50);
+    /* existence */
+    act(f, f->root, "doan.traffic_shock_team", "72.711", "2016-04-01", NULL,
+        NULL);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+    ntm_plan_free(f->plan);
+    ntm_store_close(f->st);
+    ntm_key_free(f->root);
+    ntm_key_free(f->dev);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+/* new: the report's JSON for these options */
+static json_t *
+run(struct fx *f, const struct ntm_report_opts *o)
+{
+    struct ntm_report *r = NULL;
+    struct ntm_error err = {0};
+    json_t *doc;
+    if (ntm_report_run(f->plan, f->st, o, &r, &err) != NTM_OK)
+        fail_msg("report: %s", err.msg);
+    doc = ntm_report_json(r, "vi");
+    ntm_report_free(r);
+    assert_non_null(doc);
+    return doc;
+}
+
+static json_t *
+row(json_t *doc, const char *task, const char *unit, const char *period)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach (json_object_get(doc, "rows"), i, w) {
+        if (!strcmp(json_string_value(json_object_get(w, "task")), task) &&
+            !strcmp(json_string_value(json_object_get(w, "unit")), unit) &&
+            !strcmp(json_string_value(json_object_get(w, "period")), period))
+            return w;
+    }
+    return NULL;
+}
+
+static void
+expect(json_t *doc, const char *task, const char *unit, const char *period,
+       double target, double achieved, const char *status)
+{
+    json_t *w = row(doc, task, unit, period);
+    if (!w)
+        fail_msg("no row %s %s %s", task, unit, period);
+    if (json_real_value(json_object_get(w, "target")) != target ||
+        json_real_value(json_object_get(w, "achieved")) != achieved ||
+        strcmp(json_string_value(json_object_get(w, "status")), status))
+        fail_msg("%s %s %s: target %g achieved %g status %s; want %g %g %s",
+                 task, unit, period,
+                 json_real_value(json_object_get(w, "target")),
+                 json_real_value(json_object_get(w, "achieved")),
+                 json_string_value(json_object_get(w, "status")), target,
+                 achieved, status);
+}
+
+static void
+test_report_kinds_closed(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    json_t *d;
+    o.as_of = "2020-12-31";
+    d = run(f, &o);
+    /* sums roll up; deleted and revoked records are left out */
+    expect(d, "doan.rural_roads_km", "72", "2017", 80, 82.4, "met");
+    expect(d, "doan.rural_roads_km", "72.710", "2017", 80, 52.4, "missed");
+    expect(d, "doan.rural_roads_km", "72.703", "2017", 80, 30, "missed");
+    expect(d, "doan.rural_roads_km", "72.705", "2017", 80, 0, "no_data");
+    expect(d, "doan.rural_roads_km", "72.706", "2017", 80, 0, "no_data");
+    expect(d, "doan.rural_roads_km", "72", "2016", 80, 0, "no_data");
+    /* ratios add numerators and denominators */
+    expect(d, "doan.strong_commune_unions_pct", "72", "2018", 85, 85, "met");
+    expect(d, "doan.strong_commune_unions_pct", "72.705", "2018", 85, 90,
+           "met");
+    expect(d, "doan.strong_commune_unions_pct", "72.703", "2018", 85, 80,
+           "missed");
+    expect(d, "doan.savings_groups", "72", "2016-2017", 300, 251, "missed");
+    expect(d, "doan.env_activities", "72", "2018", 12, 11, "missed");
+    /* per-unit targets count the units that meet them: 23 wards/towns in
+     * 2020, 4 of them in Hoa Thanh */
+    expect(d, "doan.reintegrated_youth", "72", "2020", 23, 2, "missed");
+    expect(d, "doan.reintegrated_youth", "72.709", "2020", 4, 1, "missed");
+    expect(d, "doan.reintegrated_youth", "72.705", "2020", 1, 0, "no_data");
+    expect(d, "doan.reintegrated_youth", "72", "2019", 15, 0, "no_data");
+    expect(d, "hccb.coop_per_district", "72", "2016-2020", 9, 1, "missed");
+    expect(d, "hccb.coop_per_district", "72.705", "2016-2020", 1, 1, "met");
+    expect(d, "doan.poor_youth_households", "72", "2020", 0, 0, "met");
+    expect(d, "doan.poor_youth_households", "72", "2019", 0, 3, "on_track");
+    expect(d, "hccb.poor_rate_pct", "72", "2020", 0.5, 0.25, "met");
+    expect(d, "hccb.income_above_avg", "72", "2018", 100, 110, "met");
+    expect(d, "doan.traffic_shock_team", "72", "2016-2020", 1, 1, "met");
+    expect(d, "doan.self_managed_road", "72", "2016-2020", 1, 0, "no_data");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            row(d, "doan.rural_roads_km", "72", "2017"), "unit_of_measure")),
+        "km");
+    json_decref(d);
+}
+
+static void
+test_report_in_progress(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    json_t *d;
+    /* 547 of 731 days gone: 251 >= 300 * 547 / 731 */
+    o.as_of = "2017-06-30";
+    d = run(f, &o);
+    expect(d, "doan.savings_groups", "72", "2016-2017", 300, 251, "on_track");
+    /* only the first record of 2017 is dated by then */
+    expect(d, "doan.rural_roads_km", "72", "2017", 80, 52.4, "on_track");
+    assert_null(row(d, "doan.rural_roads_km", "72", "2018"));
+    json_decref(d);
+    o.as_of = "2018-06-30";
+    d = run(f, &o);
+    expect(d, "doan.env_activities", "72", "2018", 12, 6, "on_track");
+    json_decref(d);
+}
+
+static void
+test_report_merge(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    json_t *d, *w;
+    o.unit = "72.712";
+    o.year = 2019;
+    o.as_of = NULL;
+    /* seen from 2020 on: one commune, today's name */
+    o.year = 0;
+    o.as_of = "2021-01-01";
+    d = run(f, &o);
+    w = row(d, "doan.rural_roads_km", "72.712.25729", "2019");
+    assert_non_null(w);
+    assert_true(json_real_value(json_object_get(w, "achieved")) == 15);
+    assert_string_equal(json_string_value(json_object_get(w, "unit_name")),
+                        "Xã Phước Bình");
+    assert_null(row(d, "doan.rural_roads_km", "72.712.25726", "2019"));
+    expect(d, "doan.rural_roads_km", "72.712", "2019", 80, 15, "missed");
+    json_decref(d);
+    /* seen from 2019: two communes under their names of the time */
+    o.as_of = NULL;
+    o.year = 2019;
+    d = run(f, &o);
+    expect(d, "doan.rural_roads_km", "72.712.25726", "2019", 80, 10, "missed");
+    w = row(d, "doan.rural_roads_km", "72.712.25729", "2019");
+    assert_true(json_real_value(json_object_get(w, "achieved")) == 5);
+    assert_string_equal(json_string_value(json_object_get(w, "unit_name")),
+                        "Xã Bình Thạnh");
+    json_decref(d);
+    /* a retired code given as --unit means its successor */
+    o.unit = "72.712.25726";
+    o.year = 0;
+    o.as_of = "2021-01-01";
+    d = run(f, &o);
+    assert_string_equal(json_string_value(json_object_get(d, "unit")),
+                        "72.712.25729");
+    json_decref(d);
+}
+
+static void
+test_report_approved(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    json_t *d;
+    o.year = 2017;
+    o.approved = 1;
+    d = run(f, &o);
+    expect(d, "doan.rural_roads_km", "72", "2017", 80, 2.4, "missed");
+    json_decref(d);
+    o.approved_level = "province";
+    d = run(f, &o);
+    expect(d, "doan.rural_roads_km", "72", "2017", 80, 2.4, "missed");
+    json_decref(d);
+    o.approved = 0;
+    o.approved_level = NULL;
+    o.org = "hccb";
+    d = run(f, &o);
+    assert_null(row(d, "doan.rural_roads_km", "72", "2017"));
+    assert_non_null(row(d, "hccb.health_insurance_pct", "72", "2017"));
+    json_decref(d);
+}
+
+/* RFC 4180 parse of one field at *p; returns the next position */
+static const char *
+csv_field(const char *p, char *out, size_t size)
+{
+    size_t n = 0;
+    if (*p == '"') {
+        for (p++; *p; p++) {
+            if (*p == '"' && p[1] == '"')
+                p++;
+            else if (*p == '"') {
+                p++;
+                break;
+            }
+            if (n + 1 < size)
+                out[n++] = *p;
+        }
+    } else {
+        for (; *p && *p != ',' && *p != '\r'; p++)
+            if (n + 1 < size)
+                out[n++] = *p;
+    }
+    out[n] = '\0';
+    return p;
+}
+
+static void
+test_report_csv(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    struct ntm_report *r = NULL;
+    struct ntm_buf b = NTM_BUF_INIT;
+    const char *p, *line;
+    char fields[11][256];
+    int found = 0, lines = 0, i;
+
+    o.year = 2017;
+    assert_int_equal(ntm_report_run(f->plan, f->st, &o, &r, NULL), NTM_OK);
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_CSV, "vi", &b, NULL),
+                     NTM_OK);
+    assert_memory_equal(b.buf, "\xEF\xBB\xBF", 3);
+    p = b.buf + 3;
+    {
+        static const char head[] = "task,label,org,unit,unit_name,period,"
+                                   "target,achieved,unit_of_measure,status,"
+                                   "status_label\r\n";
+        assert_memory_equal(p, head, strlen(head));
+    }
+    while (*p) {
+        line = p;
+        for (i = 0; i < 11; i++) {
+            p = csv_field(p, fields[i], sizeof(fields[i]));
+            if (i < 10)
+                assert_int_equal(*p++, ',');
+        }
+        assert_true(p[0] == '\r' && p[1] == '\n');
+        p += 2;
+        lines++;
+        if (line != b.buf + 3 && !strcmp(fields[0], "doan.rural_roads_km") &&
+            !strcmp(fields[3], "72") && !strcmp(fields[5], "2017")) {
+            assert_string_equal(fields[6], "80");
+            assert_string_equal(fields[7], "82.4");
+            assert_string_equal(fields[9], "met");
+            assert_string_equal(fields[4], "Tỉnh Tây Ninh");
+            assert_non_null(strstr(fields[1], "80 km"));
+            found = 1;
+        }
+    }
+    assert_true(found);
+    assert_int_equal(lines, r->nrows + 1);
+    ntm_buf_release(&b);
+    /* the table aligns by display width and has every target */
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_TABLE, "en", &b, NULL),
+                     NTM_OK);
+    assert_non_null(strstr(ntm_buf_str(&b), "doan.rural_roads_km"));
+    assert_non_null(strstr(ntm_buf_str(&b), "hccb.health_insurance_pct"));
+    ntm_buf_release(&b);
+    ntm_report_free(r);
+}
+
+static void
+test_report_bad_options(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    struct ntm_report *r = NULL;
+    struct ntm_error err = {0};
+    o.unit = "72.999";
+    assert_int_equal(ntm_report_run(f->plan, f->st, &o, &r, &err), NTM_ENOENT);
+    assert_null(r);
+    o.unit = NULL;
+    o.as_of = "2017-13-01";
+    assert_int_equal(ntm_report_run(f->plan, f->st, &o, &r, &err), NTM_EINVAL);
+    o.as_of = NULL;
+    o.org = "xyz";
+    assert_int_equal(ntm_report_run(f->plan, f->st, &o, &r, &err), NTM_ENOENT);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_report_kinds_closed),
+        cmocka_unit_test(test_report_in_progress),
+        cmocka_unit_test(test_report_merge),
+        cmocka_unit_test(test_report_approved),
+        cmocka_unit_test(test_report_csv),
+        cmocka_unit_test(test_report_bad_options),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
