@@ -25,8 +25,9 @@
  * while still reading old files. Loading checks every header field, the
  * key id against the public key, and that the secret key yields the public
  * key, so a damaged file fails with an error, never with a wrong key.
- * Secrets stay in sodium_malloc'd memory; stack copies are wiped.
- * Depends on util/ and libsodium only (STYLE rule 4).
+ * Secrets stay in sodium_malloc'd memory; stack copies are wiped. This
+ * file does not prompt for passphrases nor pick paths or folder modes:
+ * cli/ does. Depends on util/ and libsodium only (STYLE rule 4).
  */
 #include "crypto_int.h"
 

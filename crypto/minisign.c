@@ -19,7 +19,8 @@
  * streamed so big files need no memory; alg "Ed" (legacy, read only): sig
  * = Ed25519(file). global_sig = Ed25519(sig || comment) authenticates the
  * trusted comment. Our key id is BLAKE2b-256(pk)[0..8) rather than
- * minisign's random one, so it follows from the key alone.
+ * minisign's random one, so it follows from the key alone. minisign's own
+ * secret key files are deliberately not read: ntm signs only with its key.
  * Depends on util/ and libsodium only.
  */
 #include "crypto_int.h"
