@@ -431,6 +431,120 @@ test_routes_and_query(void **state)
         Ntm_query_get("limit=12345678901234567890", "limit", v, sizeof v), -1);
 }
 
+/* ------------------------------------------------------------------ */
+/* in-process server: plain HTTP on loopback (allowed there only) */
+
+static void
+quiet_log(void *ud, const char *line)
+{
+    (void)ud;
+    (void)line;
+}
+
+static void
+test_server_inprocess(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ntm-test-sync.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sdb[256], rdb[256], r2db[256];
+    snprintf(sdb, sizeof sdb, "%s/server.db", dir);
+    snprintf(rdb, sizeof rdb, "%s/root.db", dir);
+    snprintf(r2db, sizeof r2db, "%s/root2.db", dir);
+    struct ntm_key *root = new_key();
+    char root_hex[NTM_HEX_ID_LEN + 1];
+    ntm_key_author(root, root_hex);
+    struct ntm_error err;
+    ntm_error_clear(&err);
+
+    /* plain HTTP is refused off loopback */
+    struct ntm_server_opts so;
+    memset(&so, 0, sizeof so);
+    so.db_path = sdb;
+    so.listen = "0.0.0.0:0";
+    so.root_key = root_hex;
+    so.log = quiet_log;
+    struct ntm_server *srv = NULL;
+    assert_int_equal(ntm_server_start(&srv, &so, &err), NTM_EINVAL);
+    so.listen = "127.0.0.1:0";
+    assert_int_equal(ntm_server_start(&srv, &so, &err), NTM_OK);
+    unsigned port = ntm_server_port(srv);
+    assert_true(port > 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", port);
+
+    struct ntm_client_opts co;
+    memset(&co, 0, sizeof co);
+    co.url = url;
+    co.max_attempts = 1;
+    json_t *info = NULL;
+    assert_int_equal(ntm_client_info(&co, &info, &err), NTM_OK);
+    assert_string_equal(json_string_value(json_object_get(info, "root_key")),
+                        root_hex);
+    assert_int_equal(
+        json_integer_value(json_object_get(info, "max_entry_bytes")), 65536);
+    json_decref(info);
+
+    /* the root's replica writes, pushes; a second replica pulls */
+    struct ntm_store *st = NULL, *st2 = NULL;
+    assert_int_equal(ntm_store_open(&st, rdb, NTM_STORE_CREATE, &err), NTM_OK);
+    char fp[40], got_root[NTM_HEX_ID_LEN + 1];
+    assert_int_equal(ntm_client_setup(st, &co, got_root, fp, &err), NTM_OK);
+    assert_string_equal(got_root, root_hex);
+    struct ntm_write_result wr;
+    assert_int_equal(ntm_unit_create(st, root, "72.710.25657.9",
+                                     "\xe1\xba\xa4p M\xe1\xbb\x9bi", "hamlet",
+                                     &wr, &err),
+                     NTM_OK);
+    struct ntm_push_result pr;
+    assert_int_equal(ntm_client_push(st, root, NULL, &pr, &err), NTM_OK);
+    assert_int_equal(pr.sent, 1);
+    assert_int_equal(pr.accepted, 1);
+    assert_int_equal(json_array_size(pr.rejected), 0);
+    ntm_push_result_release(&pr);
+    /* again: nothing to send */
+    assert_int_equal(ntm_client_push(st, root, NULL, &pr, &err), NTM_OK);
+    assert_int_equal(pr.sent, 0);
+    ntm_push_result_release(&pr);
+    int64_t unpushed = -1;
+    assert_int_equal(ntm_store_unpushed(st, &unpushed, &err), NTM_OK);
+    assert_int_equal(unpushed, 0);
+
+    assert_int_equal(ntm_store_open(&st2, r2db, NTM_STORE_CREATE, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_client_setup(st2, &co, got_root, fp, &err), NTM_OK);
+    struct ntm_pull_result lr;
+    /* st2 is a second replica of the same key, like a device restored
+     * from an empty backup: its own chain comes back first */
+    assert_int_equal(ntm_client_pull(st2, root, NULL, &lr, &err), NTM_OK);
+    assert_int_equal(lr.own_restored, 1);
+    assert_int_equal(lr.applied, 0);
+    assert_int_equal(lr.received, 1);
+    int64_t seq = 0;
+    assert_int_equal(ntm_store_head(st2, root_hex, &seq, NULL), NTM_OK);
+    assert_int_equal(seq, 1);
+    /* a second pull starts from the cursor */
+    assert_int_equal(ntm_client_pull(st2, root, NULL, &lr, &err), NTM_OK);
+    assert_int_equal(lr.received, 0);
+
+    /* an unknown key is refused with 403 unknown_author */
+    struct ntm_key *stranger = new_key();
+    assert_int_equal(ntm_client_pull(st2, stranger, NULL, &lr, &err),
+                     NTM_EUNKNOWNAUTHOR);
+    assert_int_equal(err.http_status, 403);
+    ntm_key_free(stranger);
+
+    ntm_store_close(st);
+    ntm_store_close(st2);
+    ntm_server_stop(srv);
+    /* a stopped server: the client gives up with NTM_ENET */
+    assert_int_equal(ntm_client_info(&co, &info, &err), NTM_ENET);
+    ntm_key_free(root);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -448,6 +562,7 @@ main(void)
         cmocka_unit_test(test_listen_and_urls),
         cmocka_unit_test(test_error_body_and_status),
         cmocka_unit_test(test_routes_and_query),
+        cmocka_unit_test(test_server_inprocess),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
