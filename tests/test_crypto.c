@@ -557,6 +557,62 @@ test_sign_truncated_message_fails(void **state)
     free_keys(&t);
 }
 
+/* T22: every single-bit change of the public key is refused. */
+static void
+test_sign_flipped_key_bit_fails(void **state)
+{
+    (void)state;
+    struct two_keys t;
+    two_keys(&t);
+    unsigned char sig[NTM_SIGNATURE_BYTES], pk[NTM_PUBLICKEY_BYTES];
+    size_t n = strlen(msg);
+    assert_int_equal(ntm_key_sign(t.a, sig, msg, n), NTM_OK);
+    for (size_t i = 0; i < sizeof(pk); i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(pk, ntm_key_public(t.a), sizeof(pk));
+            pk[i] ^= (unsigned char)(1u << bit);
+            assert_int_equal(ntm_sign_verify(sig, msg, n, pk), NTM_EBADSIG);
+        }
+    }
+    free_keys(&t);
+}
+
+/* T22: a truncated signature or key never reaches verification with the
+ * right length (the decoders are exact), and padding it back fails. */
+static void
+test_sign_truncated_signature_fails(void **state)
+{
+    (void)state;
+    struct two_keys t;
+    two_keys(&t);
+    unsigned char sig[NTM_SIGNATURE_BYTES], dec[NTM_SIGNATURE_BYTES + 4];
+    char b64[NTM_SIG_B64_LEN + 1], hex[NTM_HEX_ID_LEN + 1];
+    size_t n = strlen(msg), got = 0;
+    assert_int_equal(ntm_key_sign(t.a, sig, msg, n), NTM_OK);
+    ntm_b64_encode(b64, sig, sizeof(sig));
+    /* 84 characters: decodes, but to 63 bytes, not 64. */
+    assert_int_equal(
+        ntm_b64_decode(dec, sizeof(dec), &got, b64, NTM_SIG_B64_LEN - 4),
+        NTM_OK);
+    assert_int_not_equal(got, NTM_SIGNATURE_BYTES);
+    assert_int_equal(
+        ntm_b64_decode(dec, sizeof(dec), &got, b64, NTM_SIG_B64_LEN - 1),
+        NTM_EINVAL);
+    /* The 63 bytes padded with a zero do not verify. */
+    dec[63] = 0;
+    if (sig[63] != 0)
+        assert_int_equal(ntm_sign_verify(dec, msg, n, ntm_key_public(t.a)),
+                         NTM_EBADSIG);
+    /* A key one byte short does not decode into 32 bytes. */
+    unsigned char pk[NTM_PUBLICKEY_BYTES];
+    ntm_key_author(t.a, hex);
+    assert_int_equal(ntm_hex_decode(pk, sizeof(pk), hex, NTM_HEX_ID_LEN - 2),
+                     NTM_EINVAL);
+    assert_int_equal(ntm_hex_decode(pk, sizeof(pk), hex, NTM_HEX_ID_LEN),
+                     NTM_OK);
+    free_keys(&t);
+}
+
 /* T22: S + L is the same scalar mod L; a lax verifier would accept it. */
 static void
 test_sign_noncanonical_s_rejected(void **state)
@@ -1176,6 +1232,8 @@ main(void)
         T(test_sign_flipped_signature_bit_fails),
         T(test_sign_other_key_fails),
         T(test_sign_truncated_message_fails),
+        T(test_sign_flipped_key_bit_fails),
+        T(test_sign_truncated_signature_fails),
         T(test_sign_noncanonical_s_rejected),
         T(test_sign_small_order_key_rejected),
         T(test_hash_blake2b256_known_answers),
