@@ -193,7 +193,8 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
             cur = w->t;
             rc = ntm_buf_addf(b, "\n%s  %s\n", cur->id, label(cur, lang));
             for (c = 0; c < NCOLS && !rc; c++) {
-                rc = pad(b, head[c], wid[c], c == 3 || c == 4);
+                rc = pad(b, head[c], c + 1 < NCOLS ? wid[c] : 0,
+                         c == 3 || c == 4);
                 if (!rc)
                     rc = ntm_buf_adds(b, c + 1 < NCOLS ? "  " : "\n");
             }
