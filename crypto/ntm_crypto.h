@@ -131,6 +131,17 @@ NTM_EXTERN int ntm_memcmp_ct(const void *a, const void *b, size_t n);
 /* Wipe n bytes at p so the compiler cannot drop the write. */
 NTM_EXTERN void ntm_memzero(void *p, size_t n);
 
+/*
+ * new: n bytes of guarded memory (sodium_malloc: guard pages, canary, not
+ * swapped out where the system allows) for secrets held outside crypto/,
+ * such as a passphrase read by the CLI; NULL when out of memory. Free with
+ * ntm_secret_free, which wipes it. Costs a few pages: not for bulk data.
+ */
+NTM_EXTERN void *ntm_secret_alloc(size_t n);
+
+/* Wipes and frees memory from ntm_secret_alloc (takes). NULL is a no-op. */
+NTM_EXTERN void ntm_secret_free(void *p);
+
 /* ------------------------------------------------------------------ */
 /* Encodings */
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sign.c - Ed25519 signing and verification, BLAKE2b-256 hashing, the
- * CSPRNG and constant-time helpers.
+ * CSPRNG, constant-time helpers and guarded memory for secrets.
  *
  * Verification is libsodium's crypto_sign_verify_detached as is: it
  * rejects non-canonical S, small-order and non-canonical public keys and
@@ -63,4 +63,16 @@ void
 ntm_memzero(void *p, size_t n)
 {
     sodium_memzero(p, n);
+}
+
+void *
+ntm_secret_alloc(size_t n)
+{
+    return sodium_malloc(n);
+}
+
+void
+ntm_secret_free(void *p)
+{
+    sodium_free(p); /* NULL-safe; wipes before unmapping */
 }

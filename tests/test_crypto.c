@@ -716,6 +716,13 @@ test_memcmp_ct_and_memzero(void **state)
     ntm_memzero(a, sizeof(a));
     for (size_t i = 0; i < sizeof(a); i++)
         assert_int_equal(a[i], 0);
+
+    char *secret = ntm_secret_alloc(100);
+    assert_non_null(secret);
+    memcpy(secret, "passphrase", 11);
+    assert_string_equal(secret, "passphrase");
+    ntm_secret_free(secret);
+    ntm_secret_free(NULL);
 }
 
 /* ------------------------------------------------------------------ */
