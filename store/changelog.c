@@ -402,11 +402,12 @@ ingest_parsed(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
                    "author is not enrolled on this replica");
             return NTM_OK;
         }
-        if (enr.revoked) {
-            reject(res, NTM_EREVOKED, "author is revoked after seq %lld",
-                   (long long)enr.revoked_after);
-            return NTM_OK;
-        }
+        /* A revoked author's entry is kept, without effect, rather than
+         * refused: another replica may already hold it (it was relayed
+         * before the revocation reached us), and entries written with
+         * knowledge of it must resolve their base the same way on every
+         * replica. A revoked device cannot push for itself: the server
+         * refuses its requests. */
     }
     /* Taken. Clocks more than 24 h ahead are flagged and not followed. */
     int ahead = e->ts > ntm_now_ms() + NTM_DAY_MS;
@@ -421,7 +422,7 @@ ingest_parsed(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
         return rc;
     enum ntm_err code;
     effect_get(st, e->id, &code, res->message, sizeof(res->message));
-    if (code == NTM_EBADBODY || code == NTM_EFORBIDDEN)
+    if (code == NTM_EBADBODY || code == NTM_EFORBIDDEN || code == NTM_EREVOKED)
         res->flag = code;
     else
         res->message[0] = '\0';

@@ -108,13 +108,16 @@ enum ntm_source {
 
 struct ntm_ingest_result {
     /* NTM_OK: in the log (new or duplicate). Otherwise the rejection:
-     * NTM_EBADENTRY, NTM_EBADSIG, NTM_EFORK, NTM_EGAP,
-     * NTM_EUNKNOWNAUTHOR, NTM_EREVOKED. Nothing is written for a rejection
-     * except fork evidence. */
+     * NTM_EBADENTRY, NTM_EBADSIG, NTM_EFORK, NTM_EGAP, NTM_EUNKNOWNAUTHOR.
+     * Nothing is written for a rejection except fork evidence. An entry of
+     * a revoked author is kept without effect (flag NTM_EREVOKED) so that
+     * replicas that saw it before the revocation and those that did not
+     * converge. */
     enum ntm_err verdict;
     int duplicate;     /* 1: already held; nothing changed */
-    enum ntm_err flag; /* NTM_OK, or NTM_EBADBODY / NTM_EFORBIDDEN: in the
-                          log without effect (step 5) */
+    enum ntm_err flag; /* NTM_OK, or NTM_EBADBODY / NTM_EFORBIDDEN (step
+                          5), or NTM_EREVOKED (author revoked for this
+                          seq): in the log without effect */
     int clock_ahead;   /* ts more than 24 h ahead of this replica's clock */
     char id[NTM_HEX_ID_LEN + 1];     /* entry id ("" if not parseable) */
     char author[NTM_HEX_ID_LEN + 1]; /* "" if not parseable */

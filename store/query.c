@@ -351,9 +351,12 @@ ntm_store_dump_state(struct ntm_store *st, struct ntm_buf *out,
          "SELECT id, kind, unit, org, task, author, create_entry, fields, "
          "deleted, conflict, conflicts, review, reviews, heads FROM records "
          "ORDER BY id"},
-        {"effects",
-         "SELECT f.id, f.code FROM effect f JOIN entries e ON e.id=f.id "
-         "ORDER BY f.id"},
+        /* Only entries with effect: a replica may hold, without effect,
+         * entries another refused at the gate (a revoked device's entries
+         * that reached it before the revocation). */
+        {"valid entries",
+         "SELECT e.id FROM entries e JOIN effect f ON e.id=f.id WHERE "
+         "f.code=0 ORDER BY e.id"},
         {"enrollments",
          "SELECT entry, key, role, scope, name, org, from_seq FROM "
          "enrollments ORDER BY entry"},

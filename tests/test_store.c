@@ -282,7 +282,13 @@ test_author_unknown_and_revoked(void **state)
                      NTM_OK);
     assert_int_equal(
         ntm_device_revoke(st, root, rec1_hex, 0, "stolen", &w, &err), NTM_OK);
-    assert_int_equal(th_ingest(st, rec1, e, NTM_SOURCE_PUSH, &r), NTM_EREVOKED);
+    /* kept as evidence, without effect */
+    assert_int_equal(th_ingest(st, rec1, e, NTM_SOURCE_PUSH, &r), NTM_OK);
+    assert_int_equal(r.flag, NTM_EREVOKED);
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(st, NULL, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
     json_decref(f);
     free(e);
     ntm_store_close(st);
