@@ -17,6 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The leading decimal number of s (a year or month inside a date or
+ * period that the store already validated); 0 when there is none. */
+static int
+leading_int(const char *s)
+{
+    long v = strtol(s, NULL, 10);
+    return v > 0 && v < 100000 ? (int)v : 0;
+}
+
 /* One record that counts for a target, reduced to what the sums need. */
 struct rec {
     int target;               /* index in plan->targets */
@@ -208,14 +217,14 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
                     json_int(json_object_get(f, "den"), &r->den))
                     break;
                 r->measure = 1;
-                r->year = atoi(per);
-                r->month = strlen(per) == 7 ? atoi(per + 5) : 12;
+                r->year = leading_int(per);
+                r->month = strlen(per) == 7 ? leading_int(per + 5) : 12;
                 memcpy(r->pkey, per, 4);
                 memcpy(r->pkey + 4, strlen(per) == 7 ? per + 4 : "-99", 3);
                 r->pkey[7] = '\0';
                 /* a measure counts once its period has begun */
-                if (r->year > atoi(c->A) ||
-                    (r->year == atoi(c->A) && strlen(per) == 7 &&
+                if (r->year > leading_int(c->A) ||
+                    (r->year == leading_int(c->A) && strlen(per) == 7 &&
                      strncmp(per, c->A, 7) > 0))
                     break;
             } else {
@@ -224,8 +233,8 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
                 if (!d || !Ntm_plan_valid_date(d) || strcmp(d, c->A) > 0)
                     break;
                 memcpy(r->date, d, PLAN_DATE_LEN);
-                r->year = atoi(d);
-                r->month = atoi(d + 5);
+                r->year = leading_int(d);
+                r->month = leading_int(d + 5);
                 r->milli = q ? parse_milli(q) : -1;
                 if (r->milli < 0)
                     r->milli = t->amount_count ? 1000 : 0;
@@ -390,8 +399,8 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
                 f->records++;
             }
         }
-        if (atoi(A) == year)
-            upto = atoi(A + 5);
+        if (leading_int(A) == year)
+            upto = leading_int(A + 5);
         for (m = 1, cnt = 0; m <= upto; m++)
             cnt += per[m] >= (int64_t)t->value;
         f->achieved = (double)cnt;
@@ -422,7 +431,7 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
         }
         x = f->achieved = state_value(t, f->num, f->den);
         ok = state_ok(t, x);
-        judged = !t->deadline[0] || year >= atoi(t->deadline);
+        judged = !t->deadline[0] || year >= leading_int(t->deadline);
         if (judged && strcmp(A, pe) >= 0)
             *st = ok ? NTM_ST_MET : NTM_ST_MISSED;
         else if (ok)
@@ -577,7 +586,7 @@ build_rows(struct ctx *c, const struct Ntm_unit *top)
             }
             continue;
         }
-        y = atoi(t->deadline);
+        y = leading_int(t->deadline);
         if (c->o->year && (c->o->year < t->year_from || c->o->year > y))
             continue;
         snprintf(ps, sizeof(ps), "%04d-01-01", t->year_from);

@@ -298,7 +298,7 @@ Ntm_listen_parse(const char *listen, struct sockaddr_storage *ss,
     memcpy(host, hs, (size_t)(he - hs));
     host[he - hs] = '\0';
     if (!strcmp(host, "localhost"))
-        strcpy(host, "127.0.0.1");
+        memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
     struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {

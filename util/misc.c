@@ -113,8 +113,8 @@ fsync_dir_of(const char *path)
 }
 
 enum ntm_err
-ntm_file_write_atomic(const char *path, const void *data, size_t len,
-                      int mode, struct ntm_error *err)
+ntm_file_write_atomic(const char *path, const void *data, size_t len, int mode,
+                      struct ntm_error *err)
 {
     struct ntm_buf tmp = NTM_BUF_INIT;
     enum ntm_err rc = NTM_OK;

@@ -147,7 +147,10 @@ struct ntm_buf {
     size_t alloc;
 };
 
-#define NTM_BUF_INIT {NULL, 0, 0}
+#define NTM_BUF_INIT                                                           \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 NTM_EXTERN void ntm_buf_init(struct ntm_buf *b);
 /* Free the storage and reset to NTM_BUF_INIT. */
@@ -180,20 +183,18 @@ NTM_EXTERN const char *ntm_buf_str(const struct ntm_buf *b);
 NTM_EXTERN int64_t ntm_now_ms(void);
 
 /* Parse a whole decimal integer in [min, max]; NTM_EINVAL otherwise. */
-NTM_EXTERN enum ntm_err ntm_parse_int64(const char *s, int64_t min,
-                                        int64_t max, int64_t *out);
+NTM_EXTERN enum ntm_err ntm_parse_int64(const char *s, int64_t min, int64_t max,
+                                        int64_t *out);
 
 /* Read a whole file into b (appended). NTM_ETOOLARGE past max bytes. */
 NTM_EXTERN enum ntm_err ntm_file_read(const char *path, size_t max,
-                                      struct ntm_buf *b,
-                                      struct ntm_error *err);
+                                      struct ntm_buf *b, struct ntm_error *err);
 
 /* Write data to path atomically: a temporary file in the same folder,
  * fsync, rename, fsync of the folder. mode is the new file's mode. */
 NTM_EXTERN enum ntm_err ntm_file_write_atomic(const char *path,
                                               const void *data, size_t len,
-                                              int mode,
-                                              struct ntm_error *err);
+                                              int mode, struct ntm_error *err);
 
 /* Create a directory and its parents with the given mode (mkdir -p). */
 NTM_EXTERN enum ntm_err ntm_mkdir_p(const char *path, int mode,

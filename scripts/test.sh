@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Build ntm twice - plain, and with AddressSanitizer + UndefinedBehaviorSanitizer -
+# and run every test suite (cmocka unit suites, end-to-end suites over real TLS
+# on 127.0.0.1, the lint check) in both. Installs missing Debian packages first.
+# Usage: scripts/test.sh            (both builds)
+#        NTM_TEST_BUILDS=plain scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --tests
+
+builds=${NTM_TEST_BUILDS:-"plain sanitize"}
+passed=0
+failed=0
+status=0
+for b in $builds; do
+    dir=build-test-$b
+    opts=(-Dwerror=true)
+    [ "$b" = sanitize ] && opts+=(-Dsanitize=true -Db_lundef=true)
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "${opts[@]}" >/dev/null
+    fi
+    ninja -C "$dir" >/dev/null
+    echo "== tests ($b build)"
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    if ! meson test -C "$dir" --print-errorlogs --num-processes 2 \
+            --timeout-multiplier "$([ "$b" = sanitize ] && echo 3 || echo 1)"; then
+        status=1
+    fi
+    # Count results from meson's JSON log.
+    read -r p f < <(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+p = f = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line).get("result")
+    if r in ("OK", "EXPECTEDFAIL"):
+        p += 1
+    elif r in ("FAIL", "TIMEOUT", "UNEXPECTEDPASS", "ERROR"):
+        f += 1
+print(p, f)
+PY
+)
+    passed=$((passed + p))
+    failed=$((failed + f))
+done
+echo "suites: $passed passed, $failed failed"
+exit $status
