@@ -127,23 +127,19 @@ if [ -n "${NTM_BIN:-}" ]; then
     step "Using the ntm program $NTM"
 else
     NTM=$BUILD/cli/ntm
-    if [ ! -x "$NTM" ]; then
-        step "Building ntm in $BUILD (meson setup + ninja)"
-        if ! command -v meson >/dev/null || ! command -v ninja >/dev/null; then
-            fail "meson and ninja are needed to build: apt-get install -y meson ninja-build"
-        fi
-        blog=$(mktemp "${TMPDIR:-/tmp}/ntm-demo-build.XXXXXX")
-        if [ ! -f "$BUILD/build.ninja" ]; then
-            meson setup "$BUILD" "$SRC" >"$blog" 2>&1 ||
-                { tail -n 30 "$blog" >&2; rm -f "$blog"; fail "meson setup $BUILD failed"; }
-        fi
-        ninja -C "$BUILD" >"$blog" 2>&1 ||
-            { tail -n 30 "$blog" >&2; rm -f "$blog"; fail "ninja -C $BUILD failed"; }
-        tail -n 1 "$blog" | sed 's/^/    /'
-        rm -f "$blog"
-    else
-        step "Using the ntm already built in $BUILD"
+    step "Building ntm in $BUILD (meson setup + ninja; quick when up to date)"
+    if ! command -v meson >/dev/null || ! command -v ninja >/dev/null; then
+        fail "meson and ninja are needed to build: apt-get install -y meson ninja-build"
     fi
+    blog=$(mktemp "${TMPDIR:-/tmp}/ntm-demo-build.XXXXXX")
+    if [ ! -f "$BUILD/build.ninja" ]; then
+        meson setup "$BUILD" "$SRC" >"$blog" 2>&1 ||
+            { tail -n 30 "$blog" >&2; rm -f "$blog"; fail "meson setup $BUILD failed"; }
+    fi
+    ninja -C "$BUILD" >"$blog" 2>&1 ||
+        { tail -n 30 "$blog" >&2; rm -f "$blog"; fail "ninja -C $BUILD failed"; }
+    tail -n 1 "$blog" | sed 's/^/    /'
+    rm -f "$blog"
 fi
 [ -x "$NTM" ] || fail "no ntm program at $NTM"
 "$NTM" --version | sed 's/^/    /'
