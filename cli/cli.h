@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "ntm.h"
+#include "i18n.h"
 
 /* Exit codes, fixed by SPEC.md section 8. */
 #define EXIT_OK          0
@@ -159,7 +160,8 @@ int cli_check_field(const char *cmd, const char *field, const json_t *value);
 int cli_find_record(struct cli_ctx *ctx, const char *cmd, const char *id,
                     char full[NTM_RECORD_ID_LEN + 1], json_t **rec);
 
-/* Format ms since the epoch as "YYYY-MM-DD HH:MM:SS" UTC into out. */
+/* Format ms since the epoch as "YYYY-MM-DD HH:MM:SS" UTC into out, or
+ * "DD/MM/YYYY HH:MM:SS" in Vietnamese: for human output only. */
 void cli_format_time(int64_t ms, char out[32]);
 
 /* Commands, one file each: cli/cmd_<name>.c */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm admin - enroll or revoke devices, create units",
+    N_("ntm admin - enroll or revoke devices, create units"),
     "ntm admin enroll <key> --role <role> --scope <unit> [--org <org>]\n"
     "                 [--name <name>] [--from-seq <n>]\n"
     "ntm admin revoke <key> [--after-seq <n>] --reason <text>\n"

@@ -24,20 +24,21 @@
 #define MAX_REPORTED 50         /* rejected lines listed in human output */
 
 static const struct cli_help help = {
-    "ntm bundle - export or import a bundle file (offline exchange)",
+    N_("ntm bundle - export or import a bundle file (offline exchange)"),
     "ntm bundle export --out <file> [--author <id>]\n"
     "ntm bundle import <file>",
-    "export writes every entry this replica holds (or only those of\n"
-    "--author) to <file>, one signed entry per line after a header line,\n"
-    "and signs the whole file with this device's key into <file>.minisig.\n"
-    "Anyone can check it with minisign and 'ntm key export --minisign':\n"
-    "    minisign -V -p device.pub -m <file>\n"
-    "\n"
-    "import checks <file>.minisig when it is there (a bad signature stops\n"
-    "the import), then validates every entry exactly as a push does:\n"
-    "entries already held change nothing, invalid ones are rejected and\n"
-    "listed with the reason. Carry bundles on USB sticks or SD cards to and\n"
-    "from units with no connection.",
+    N_("export writes every entry this replica holds (or only those of\n"
+       "--author) to <file>, one signed entry per line after a header line,\n"
+       "and signs the whole file with this device's key into <file>.minisig.\n"
+       "Anyone can check it with minisign and 'ntm key export --minisign':\n"
+       "    minisign -V -p device.pub -m <file>\n"
+       "\n"
+       "import checks <file>.minisig when it is there (a bad signature stops\n"
+       "the import), then validates every entry exactly as a push does:\n"
+       "entries already held change nothing, invalid ones are rejected and\n"
+       "listed with the reason. Carry bundles on USB sticks or SD cards to "
+       "and\n"
+       "from units with no connection."),
     "0  success\n"
     "1  failure (bad signature, unreadable file, full disk, ...)\n"
     "2  usage error\n"
@@ -103,24 +104,24 @@ bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
         return code;
     code = EXIT_FAIL;
     if (ntm_buf_addf(&tmp, "%s.tmp", out) != NTM_OK) {
-        cli_error("cannot export: out of memory");
+        cli_error(_("cannot export: out of memory"));
         goto done;
     }
     /* One read snapshot for the count and the lines. */
     if (ntm_store_begin(ctx->store, &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot read the store");
+        code = cli_fail(&err, _("cannot read the store"));
         goto done;
     }
     in_tx = 1;
     if (ntm_store_entries(ctx->store, &q, count_cb, &s, &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot read the entries");
+        code = cli_fail(&err, _("cannot read the entries"));
         goto done;
     }
     total = s.count;
     s.count = 0;
     if (author && total == 0) {
-        cli_error("no entries of author %s in this home: check the id with "
-                  "'ntm whoami' on that device",
+        cli_error(_("no entries of author %s in this home: check the id with "
+                    "'ntm whoami' on that device"),
                   author);
         goto done;
     }
@@ -128,7 +129,8 @@ bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
     unlink(ntm_buf_str(&tmp));
     fd = open(ntm_buf_str(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 || !(s.f = fdopen(fd, "w"))) {
-        cli_error("cannot create '%s': %s", ntm_buf_str(&tmp), strerror(errno));
+        cli_error(_("cannot create '%s': %s"), ntm_buf_str(&tmp),
+                  strerror(errno));
         if (fd >= 0)
             close(fd);
         fd = -1;
@@ -145,17 +147,17 @@ bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
         s.failed = 1;
     } else if (ntm_store_entries(ctx->store, &q, write_cb, &s, &err) !=
                NTM_OK) {
-        code = cli_fail(&err, "cannot read the entries");
+        code = cli_fail(&err, _("cannot read the entries"));
         goto done;
     }
     if (s.failed || fflush(s.f) != 0 || fsync(fileno(s.f)) != 0) {
-        cli_error("cannot write '%s': %s (is the disk full?)",
+        cli_error(_("cannot write '%s': %s (is the disk full?)"),
                   ntm_buf_str(&tmp), strerror(errno));
         goto done;
     }
     if (s.count != total) {
-        cli_error("the store changed while exporting: run 'ntm bundle "
-                  "export' again");
+        cli_error(_("the store changed while exporting: run 'ntm bundle "
+                    "export' again"));
         goto done;
     }
     ntm_store_rollback(ctx->store);
@@ -163,11 +165,12 @@ bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
     FILE *f = s.f;
     s.f = NULL;
     if (fclose(f) != 0) {
-        cli_error("cannot write '%s': %s", ntm_buf_str(&tmp), strerror(errno));
+        cli_error(_("cannot write '%s': %s"), ntm_buf_str(&tmp),
+                  strerror(errno));
         goto done;
     }
     if (rename(ntm_buf_str(&tmp), out) != 0) {
-        cli_error("cannot rename '%s' to '%s': %s", ntm_buf_str(&tmp), out,
+        cli_error(_("cannot rename '%s' to '%s': %s"), ntm_buf_str(&tmp), out,
                   strerror(errno));
         goto done;
     }
@@ -175,7 +178,7 @@ bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
                  ctx->author, (long long)total, (long long)now);
     if (ntm_minisign_sign_file(ctx->key, out, NULL, ntm_buf_str(&comment),
                                &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot sign the bundle");
+        code = cli_fail(&err, _("cannot sign the bundle"));
         goto done;
     }
     if (ctx->json) {
@@ -187,7 +190,7 @@ bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
                                         "created_ms", (json_int_t)now));
         ntm_buf_release(&sig);
     } else {
-        printf("wrote %lld entries to '%s' (signature '%s.minisig')\n",
+        printf(_("wrote %lld entries to '%s' (signature '%s.minisig')\n"),
                (long long)total, out, out);
         code = EXIT_OK;
     }
@@ -373,18 +376,18 @@ print_import(struct cli_ctx *ctx, struct import_state *s, const char *path,
         int code = cli_print_json(o);
         return code != EXIT_OK ? code : nrej ? EXIT_REJECTED : EXIT_OK;
     }
-    printf("imported '%s': %lld accepted, %lld duplicates, %zu rejected, %zu "
-           "flagged\n",
+    printf(_("imported '%s': %lld accepted, %lld duplicates, %zu rejected, %zu "
+             "flagged\n"),
            path, (long long)s->accepted, (long long)s->duplicates, nrej,
            json_array_size(s->flagged));
     size_t i;
     json_t *x;
     json_array_foreach (s->rejected, i, x) {
         if (i == MAX_REPORTED) {
-            printf("  ... and %zu more (see --json)\n", nrej - i);
+            printf(_("  ... and %zu more (see --json)\n"), nrej - i);
             break;
         }
-        printf("  rejected line %lld: author %.12s seq %lld: %s: %s\n",
+        printf(_("  rejected line %lld: author %.12s seq %lld: %s: %s\n"),
                (long long)json_integer_value(json_object_get(x, "line")),
                json_string_value(json_object_get(x, "author"))
                    ? json_string_value(json_object_get(x, "author"))
@@ -396,14 +399,14 @@ print_import(struct cli_ctx *ctx, struct import_state *s, const char *path,
     json_array_foreach (s->flagged, i, x) {
         if (i == MAX_REPORTED)
             break;
-        printf("  flagged line %lld (kept without effect): %s: %s\n",
+        printf(_("  flagged line %lld (kept without effect): %s: %s\n"),
                (long long)json_integer_value(json_object_get(x, "line")),
                json_string_value(json_object_get(x, "code")),
                json_string_value(json_object_get(x, "message")));
     }
     if (nrej) {
-        cli_error("%zu entries of '%s' were rejected (listed above); the "
-                  "others were imported",
+        cli_error(_("%zu entries of '%s' were rejected (listed above); the "
+                    "others were imported"),
                   nrej, path);
         return EXIT_REJECTED;
     }
@@ -427,11 +430,11 @@ bundle_import(struct cli_ctx *ctx, const char *path)
     int64_t lineno = 1, declared = -1;
     FILE *f = fopen(path, "re");
     if (!s.flagged || !s.rejected) {
-        cli_error("cannot import: out of memory");
+        cli_error(_("cannot import: out of memory"));
         goto done;
     }
     if (!f) {
-        cli_error("cannot open the bundle '%s': %s", path, strerror(errno));
+        cli_error(_("cannot open the bundle '%s': %s"), path, strerror(errno));
         goto done;
     }
     int rl = read_line(f, &line);
@@ -442,8 +445,8 @@ bundle_import(struct cli_ctx *ctx, const char *path)
     if (rl != 1 || !json_is_object(head) ||
         json_integer_value(json_object_get(head, "ntm_bundle")) != 1 || !by ||
         strlen(by) != NTM_HEX_ID_LEN || !ntm_is_lower_hex(by, NTM_HEX_ID_LEN)) {
-        cli_error("'%s' is not an ntm bundle (its first line must be "
-                  "{\"ntm_bundle\":1,\"by\":...}): check the file name",
+        cli_error(_("'%s' is not an ntm bundle (its first line must be "
+                    "{\"ntm_bundle\":1,\"by\":...}): check the file name"),
                   path);
         goto done;
     }
@@ -453,25 +456,26 @@ bundle_import(struct cli_ctx *ctx, const char *path)
     ntm_buf_addf(&sig_path, "%s.minisig", path);
     if (access(ntm_buf_str(&sig_path), F_OK) == 0) {
         if (minisign_pubkey_of(by, &pub) != 0) {
-            cli_error("cannot check the signature of '%s': out of memory",
+            cli_error(_("cannot check the signature of '%s': out of memory"),
                       path);
             goto done;
         }
         if (ntm_minisign_verify_file(ntm_buf_str(&pub), path,
                                      ntm_buf_str(&sig_path), &err) != NTM_OK) {
-            cli_error("the signature '%s' does not verify against the key "
-                      "%s named in the bundle: %s; the file was changed or "
-                      "damaged on the way, so nothing was imported: export it "
-                      "again",
-                      ntm_buf_str(&sig_path), by, ntm_error_text(&err));
+            cli_error(
+                _("the signature '%s' does not verify against the key "
+                  "%s named in the bundle: %s; the file was changed or "
+                  "damaged on the way, so nothing was imported: export it "
+                  "again"),
+                ntm_buf_str(&sig_path), by, ntm_error_text(&err));
             goto done;
         }
         signature = "verified";
-        cli_note(ctx, "signature verified: the bundle was made by %s", by);
+        cli_note(ctx, _("signature verified: the bundle was made by %s"), by);
     } else {
         cli_warn(ctx,
-                 "'%s' has no signature file '%s': importing anyway "
-                 "(every entry is still verified)",
+                 _("'%s' has no signature file '%s': importing anyway "
+                   "(every entry is still verified)"),
                  path, ntm_buf_str(&sig_path));
     }
 
@@ -479,8 +483,8 @@ bundle_import(struct cli_ctx *ctx, const char *path)
     for (;;) {
         rl = read_line(f, &line);
         if (rl < 0) {
-            cli_error("cannot read the bundle '%s' after line %lld: %s", path,
-                      (long long)lineno, strerror(errno));
+            cli_error(_("cannot read the bundle '%s' after line %lld: %s"),
+                      path, (long long)lineno, strerror(errno));
             goto done;
         }
         if (rl == 0)
@@ -491,23 +495,23 @@ bundle_import(struct cli_ctx *ctx, const char *path)
         lines++;
         if (!in_tx) {
             if (ntm_store_begin(ctx->store, &err) != NTM_OK) {
-                code = cli_fail(&err, "cannot write to the store");
+                code = cli_fail(&err, _("cannot write to the store"));
                 goto done;
             }
             in_tx = 1;
         }
         if (take_line(&s, lineno, line.buf, line.len, 0, &err) != NTM_OK) {
-            code = cli_fail(&err, "cannot import the bundle");
+            code = cli_fail(&err, _("cannot import the bundle"));
             goto done;
         }
         if (++in_batch == BATCH_LINES) {
-            if (cli_progress_enabled(ctx))
-                fprintf(stderr, "\rimporting: %lld of %lld entries",
+            if (cli_progress_enabled(ctx) && fputc('\r', stderr) != EOF)
+                fprintf(stderr, _("importing: %lld of %lld entries"),
                         (long long)lines,
                         (long long)(declared > lines ? declared : lines));
             if (ntm_store_commit(ctx->store, &err) != NTM_OK) {
                 in_tx = 0;
-                code = cli_fail(&err, "cannot save the imported entries");
+                code = cli_fail(&err, _("cannot save the imported entries"));
                 goto done;
             }
             in_tx = 0;
@@ -519,14 +523,14 @@ bundle_import(struct cli_ctx *ctx, const char *path)
     if (in_tx) {
         in_tx = 0;
         if (ntm_store_commit(ctx->store, &err) != NTM_OK) {
-            code = cli_fail(&err, "cannot save the imported entries");
+            code = cli_fail(&err, _("cannot save the imported entries"));
             goto done;
         }
     }
     if (declared >= 0 && declared != lines)
         cli_warn(ctx,
-                 "'%s' declares %lld entries but holds %lld lines: the "
-                 "file may be truncated",
+                 _("'%s' declares %lld entries but holds %lld lines: the "
+                   "file may be truncated"),
                  path, (long long)declared, (long long)lines);
 
     /* Retry what waited for an earlier entry, while that makes progress. */
@@ -549,7 +553,7 @@ bundle_import(struct cli_ctx *ctx, const char *path)
         else
             ntm_store_rollback(ctx->store);
         if (rc != NTM_OK) {
-            code = cli_fail(&err, "cannot import the bundle");
+            code = cli_fail(&err, _("cannot import the bundle"));
             goto done;
         }
         if (s.nretry == n)
@@ -578,36 +582,37 @@ cmd_bundle(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *out = NULL, *author = NULL;
     const struct cli_option opts[] = {
-        {CLI_OPT_STRING, "out", &out, "<file>", "export: the bundle to write"},
+        {CLI_OPT_STRING, "out", &out, "<file>",
+         N_("export: the bundle to write")},
         {CLI_OPT_STRING, "author", &author, "<id>",
-         "export: only this author's entries"},
+         N_("export: only this author's entries")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("bundle", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs < 1)
-        return cli_usage_error("bundle", "missing sub-command: export or "
-                                         "import");
+        return cli_usage_error("bundle", _("missing sub-command: export or "
+                                           "import"));
     if (!strcmp(argv[0], "export")) {
         if (nargs > 1)
             return cli_usage_error("bundle",
-                                   "unexpected argument '%s' (give "
-                                   "the file with --out)",
+                                   _("unexpected argument '%s' (give "
+                                     "the file with --out)"),
                                    argv[1]);
         if (!out || !*out)
-            return cli_usage_error("bundle", "export needs --out FILE");
+            return cli_usage_error("bundle", _("export needs --out FILE"));
         if (author && (strlen(author) != NTM_HEX_ID_LEN ||
                        !ntm_is_lower_hex(author, NTM_HEX_ID_LEN)))
             return cli_usage_error("bundle",
-                                   "invalid author id '%s': give 64 "
-                                   "lower-case hex digits",
+                                   _("invalid author id '%s': give 64 "
+                                     "lower-case hex digits"),
                                    author);
         return bundle_export(ctx, out, author);
     }
     if (!strcmp(argv[0], "import")) {
         if (out || author)
-            return cli_usage_error("bundle", "--out and --author are for "
-                                             "'bundle export'");
+            return cli_usage_error("bundle", _("--out and --author are for "
+                                               "'bundle export'"));
         if (nargs != 2)
             return cli_usage_error("bundle",
                                    nargs < 2 ? "import needs the bundle "
@@ -617,5 +622,5 @@ cmd_bundle(int argc, char **argv, struct cli_ctx *ctx)
         return bundle_import(ctx, argv[1]);
     }
     return cli_usage_error(
-        "bundle", "unknown sub-command '%s': use export or import", argv[0]);
+        "bundle", _("unknown sub-command '%s': use export or import"), argv[0]);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm conflicts - list conflicting fields of records", "ntm conflicts",
+    N_("ntm conflicts - list conflicting fields of records"), "ntm conflicts",
     "Lists every record with a field that was changed at the same time on\n"
     "two devices (neither knew of the other's change). Each candidate is\n"
     "shown with its entry, author, time and value. Until resolved, the\n"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm delete - delete a record", "ntm delete <id>",
+    N_("ntm delete - delete a record"), "ntm delete <id>",
     "Signs a record.delete for the record. Nothing leaves the log: the\n"
     "record disappears from lists and reports, 'ntm list --deleted' and\n"
     "'ntm show' still show it, and a later edit made without knowledge of\n"

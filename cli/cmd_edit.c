@@ -9,17 +9,17 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm edit - change fields of a record",
+    N_("ntm edit - change fields of a record"),
     "ntm edit <id> --set <field>=<value>...",
-    "Signs a record.update that sets the given fields. It names the\n"
-    "record's current heads as its base, so it wins over every change this\n"
-    "replica holds; a change made elsewhere at the same time to the same\n"
-    "field becomes a conflict (see 'ntm conflicts'), one to another field\n"
-    "simply merges. <id> may be the first 6 or more characters of the id.\n"
-    "\n"
-    "Fields: task, date, qty, uom, title, note, people, amount_vnd "
-    "(activity);\n"
-    "task, period, num, den (measure). Other names are kept as given.",
+    N_("Signs a record.update that sets the given fields. It names the\n"
+       "record's current heads as its base, so it wins over every change this\n"
+       "replica holds; a change made elsewhere at the same time to the same\n"
+       "field becomes a conflict (see 'ntm conflicts'), one to another field\n"
+       "simply merges. <id> may be the first 6 or more characters of the id.\n"
+       "\n"
+       "Fields: task, date, qty, uom, title, note, people, amount_vnd "
+       "(activity);\n"
+       "task, period, num, den (measure). Other names are kept as given."),
     NULL, "ntm edit 5d1c0e --set qty=2.5 --set note=\"đo lại\""};
 
 int
@@ -27,7 +27,7 @@ cmd_edit(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct cli_list sets = {0};
     const struct cli_option opts[] = {
-        {CLI_OPT_LIST, "set", &sets, "<field>=<value>", "the new value"},
+        {CLI_OPT_LIST, "set", &sets, "<field>=<value>", N_("the new value")},
         CLI_OPT_END_MARK};
     int nargs, code;
     json_t *set = NULL;
@@ -42,8 +42,8 @@ cmd_edit(int argc, char **argv, struct cli_ctx *ctx)
         goto out;
     }
     if (sets.count == 0) {
-        code = cli_usage_error("edit", "nothing to change: give --set "
-                                       "FIELD=VALUE");
+        code = cli_usage_error("edit", _("nothing to change: give --set "
+                                         "FIELD=VALUE"));
         goto out;
     }
     set = cli_parse_set("edit", &sets);
@@ -53,7 +53,7 @@ cmd_edit(int argc, char **argv, struct cli_ctx *ctx)
     const char *task = json_string_value(json_object_get(set, "task"));
     if (task &&
         ntm_plan_check_task(ctx->plan, task, NULL, NULL, &err) != NTM_OK) {
-        cli_fail(&err, "unknown task");
+        cli_fail(&err, _("unknown task"));
         goto out;
     }
     char id[NTM_RECORD_ID_LEN + 1];
@@ -63,14 +63,14 @@ cmd_edit(int argc, char **argv, struct cli_ctx *ctx)
     memset(&res, 0, sizeof(res));
     if (ntm_record_update(ctx->store, ctx->key, id, set, &res, &err) !=
         NTM_OK) {
-        code = cli_fail(&err, "cannot edit the record");
+        code = cli_fail(&err, _("cannot edit the record"));
         goto out;
     }
     if (ctx->json) {
         code =
             cli_print_json(json_pack("{s:s, s:s}", "entry", res.id, "id", id));
     } else {
-        printf("edited %s\nentry %s\n", id, res.id);
+        printf(_("edited %s\nentry %s\n"), id, res.id);
         code = EXIT_OK;
     }
 out:

@@ -17,19 +17,22 @@
 #include <unistd.h>
 
 static const struct cli_help help = {
-    "ntm init - make this device's home: key, store and root key",
+    N_("ntm init - make this device's home: key, store and root key"),
     "ntm init [--server <url>] [--cacert <file> | --pin sha256//<b64>]\n"
     "         [--name <name>] [--root-key <hex> | --root] [--no-passphrase]\n"
     "         [--force]",
-    "Creates the home folder (--home, NTM_HOME, or $XDG_DATA_HOME/ntm) with\n"
-    "mode 0700, a new Ed25519 key sealed with a passphrase (NTM_PASSPHRASE,\n"
-    "or asked twice on the terminal), the store ntm.db and config.json.\n"
-    "\n"
-    "The root key (the provincial admin's key) is pinned here: --root makes\n"
-    "this device the root admin, --root-key pins a given key, and --server\n"
-    "fetches it from the server's /v1/info (when the server cannot be\n"
-    "reached, it is pinned at the first sync). The author id printed at\n"
-    "the end is what an admin needs to enroll this device.",
+    N_("Creates the home folder (--home, NTM_HOME, or $XDG_DATA_HOME/ntm) "
+       "with\n"
+       "mode 0700, a new Ed25519 key sealed with a passphrase "
+       "(NTM_PASSPHRASE,\n"
+       "or asked twice on the terminal), the store ntm.db and config.json.\n"
+       "\n"
+       "The root key (the provincial admin's key) is pinned here: --root "
+       "makes\n"
+       "this device the root admin, --root-key pins a given key, and --server\n"
+       "fetches it from the server's /v1/info (when the server cannot be\n"
+       "reached, it is pinned at the first sync). The author id printed at\n"
+       "the end is what an admin needs to enroll this device."),
     NULL,
     "ntm --home /srv/ntm-admin init --root --name \"MTTQ tinh Tay Ninh\"\n"
     "NTM_PASSPHRASE=... ntm init --server https://ntm.example.vn:8443 \\\n"
@@ -62,10 +65,10 @@ move_aside(struct cli_ctx *ctx)
                      (long long)now);
         int rc = rename(ntm_buf_str(&from), ntm_buf_str(&to));
         if (rc != 0)
-            cli_error("cannot move '%s' aside: %s", ntm_buf_str(&from),
+            cli_error(_("cannot move '%s' aside: %s"), ntm_buf_str(&from),
                       strerror(errno));
         else
-            cli_note(ctx, "moved the old '%s' to '%s'", ntm_buf_str(&from),
+            cli_note(ctx, _("moved the old '%s' to '%s'"), ntm_buf_str(&from),
                      ntm_buf_str(&to));
         ntm_buf_release(&from);
         ntm_buf_release(&to);
@@ -105,20 +108,21 @@ ask_new_passphrase(char *buf, size_t size)
 {
     char again[1024];
     int rc = -1;
-    if (cli_read_passphrase("passphrase for the new key: ", buf, size) != 0) {
-        cli_error("cannot ask for a passphrase: there is no terminal; set "
-                  "NTM_PASSPHRASE or use --no-passphrase");
+    if (cli_read_passphrase(_("passphrase for the new key: "), buf, size) !=
+        0) {
+        cli_error(_("cannot ask for a passphrase: there is no terminal; set "
+                    "NTM_PASSPHRASE or use --no-passphrase"));
         goto out;
     }
     if (!*buf) {
-        cli_error("the passphrase is empty: type one, or use "
-                  "--no-passphrase");
+        cli_error(_("the passphrase is empty: type one, or use "
+                    "--no-passphrase"));
         goto out;
     }
-    if (cli_read_passphrase("the same passphrase again: ", again,
+    if (cli_read_passphrase(_("the same passphrase again: "), again,
                             sizeof(again)) != 0 ||
         strcmp(buf, again) != 0) {
-        cli_error("the two passphrases differ: run 'ntm init' again");
+        cli_error(_("the two passphrases differ: run 'ntm init' again"));
         goto out;
     }
     rc = 0;
@@ -135,54 +139,55 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     int root = 0, no_pass = 0, force = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "server", &server, "<url>",
-         "the central endpoint (https://...); its root key is pinned"},
+         N_("the central endpoint (https://...); its root key is pinned")},
         {CLI_OPT_STRING, "cacert", &cacert, "<file>",
-         "trust only the CA certificates in this PEM file"},
+         N_("trust only the CA certificates in this PEM file")},
         {CLI_OPT_STRING, "pin", &pin, "sha256//<b64>",
-         "trust the server whose public key has this hash"},
+         N_("trust the server whose public key has this hash")},
         {CLI_OPT_STRING, "name", &name, "<name>",
-         "a name for this device, e.g. the unit it serves"},
+         N_("a name for this device, e.g. the unit it serves")},
         {CLI_OPT_STRING, "root-key", &root_key, "<hex>",
-         "pin this root key (64 hex digits)"},
+         N_("pin this root key (64 hex digits)")},
         {CLI_OPT_FLAG, "root", &root, NULL,
-         "this device is the root admin of the province"},
+         N_("this device is the root admin of the province")},
         {CLI_OPT_FLAG, "no-passphrase", &no_pass, NULL,
-         "store the key without a passphrase (not recommended)"},
+         N_("store the key without a passphrase (not recommended)")},
         {CLI_OPT_FLAG, "force", &force, NULL,
-         "replace an existing home (its files are moved aside)"},
+         N_("replace an existing home (its files are moved aside)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("init", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs > 0)
-        return cli_usage_error("init", "unexpected argument '%s'", argv[0]);
+        return cli_usage_error("init", _("unexpected argument '%s'"), argv[0]);
     if (root && root_key)
-        return cli_usage_error("init", "--root and --root-key cannot be used "
-                                       "together");
+        return cli_usage_error("init", _("--root and --root-key cannot be used "
+                                         "together"));
     if (cacert && pin)
-        return cli_usage_error("init", "--cacert and --pin cannot be used "
-                                       "together");
+        return cli_usage_error("init", _("--cacert and --pin cannot be used "
+                                         "together"));
     if ((cacert || pin) && !server)
-        return cli_usage_error("init", "--cacert and --pin need --server");
+        return cli_usage_error("init", _("--cacert and --pin need --server"));
     if (server && !valid_url(server))
-        return cli_usage_error("init",
-                               "invalid server URL '%s': use https://HOST:PORT "
-                               "(plain http only on this machine)",
-                               server);
+        return cli_usage_error(
+            "init",
+            _("invalid server URL '%s': use https://HOST:PORT "
+              "(plain http only on this machine)"),
+            server);
     if (pin && strncmp(pin, "sha256//", 8) != 0)
         return cli_usage_error("init",
-                               "invalid pin '%s': write "
-                               "sha256//<base64 of the key hash>",
+                               _("invalid pin '%s': write "
+                                 "sha256//<base64 of the key hash>"),
                                pin);
     if (root_key && (strlen(root_key) != NTM_HEX_ID_LEN ||
                      !ntm_is_lower_hex(root_key, NTM_HEX_ID_LEN)))
         return cli_usage_error("init",
-                               "invalid root key '%s': give the 64 "
-                               "lower-case hex digits of the root "
-                               "admin's author id",
+                               _("invalid root key '%s': give the 64 "
+                                 "lower-case hex digits of the root "
+                                 "admin's author id"),
                                root_key);
     if (name && !*name)
-        return cli_usage_error("init", "the device name is empty");
+        return cli_usage_error("init", _("the device name is empty"));
 
     struct ntm_error err = {0};
     struct ntm_key *key = NULL;
@@ -204,26 +209,26 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++)
         exists |= path_exists(ctx->home, home_files[i]);
     if (exists && !force) {
-        cli_error("'%s' already holds an ntm home: use it as it is, give "
-                  "another --home, or add --force to replace it (its files "
-                  "are moved aside)",
+        cli_error(_("'%s' already holds an ntm home: use it as it is, give "
+                    "another --home, or add --force to replace it (its files "
+                    "are moved aside)"),
                   ctx->home);
         return EXIT_FAIL;
     }
     if (cacert) {
         cacert_abs = realpath(cacert, NULL);
         if (!cacert_abs) {
-            cli_error("cannot read the CA file '%s': %s", cacert,
+            cli_error(_("cannot read the CA file '%s': %s"), cacert,
                       strerror(errno));
             return EXIT_FAIL;
         }
     }
     if (ntm_mkdir_p(ctx->home, 0700, &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot create the home");
+        code = cli_fail(&err, _("cannot create the home"));
         goto out;
     }
     if (chmod(ctx->home, 0700) != 0) {
-        cli_error("cannot make the home '%s' private: %s", ctx->home,
+        cli_error(_("cannot make the home '%s' private: %s"), ctx->home,
                   strerror(errno));
         goto out;
     }
@@ -234,20 +239,20 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     db_path = cli_home_path(ctx, "ntm.db");
     cfg_path = cli_home_path(ctx, "config.json");
     if (!key_path || !db_path || !cfg_path) {
-        cli_error("cannot create the home: out of memory");
+        cli_error(_("cannot create the home: out of memory"));
         goto out;
     }
 
     if (no_pass) {
         cli_warn(ctx,
-                 "the key is stored without a passphrase: anyone who "
-                 "copies '%s' can sign as this device",
+                 _("the key is stored without a passphrase: anyone who "
+                   "copies '%s' can sign as this device"),
                  key_path);
     } else if (getenv("NTM_PASSPHRASE")) {
         passphrase = getenv("NTM_PASSPHRASE");
         if (!*passphrase) {
-            cli_error("NTM_PASSPHRASE is empty: set a passphrase or use "
-                      "--no-passphrase");
+            cli_error(_("NTM_PASSPHRASE is empty: set a passphrase or use "
+                        "--no-passphrase"));
             goto out;
         }
     } else {
@@ -257,20 +262,20 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     }
 
     if (ntm_key_generate(&key, &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot make a key");
+        code = cli_fail(&err, _("cannot make a key"));
         goto out;
     }
     if (!no_pass)
-        cli_note(ctx, "sealing the key with the passphrase...");
+        cli_note(ctx, _("sealing the key with the passphrase..."));
     if (ntm_key_save(key, key_path, passphrase, &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot save the key");
+        code = cli_fail(&err, _("cannot save the key"));
         goto out;
     }
     created_key = 1;
     ntm_key_author(key, author);
 
     if (ntm_store_open(&st, db_path, NTM_STORE_CREATE, &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot create the store");
+        code = cli_fail(&err, _("cannot create the store"));
         goto out;
     }
     created_db = 1;
@@ -278,7 +283,7 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     if (root || root_key) {
         memcpy(root_hex, root ? author : root_key, NTM_HEX_ID_LEN + 1);
         if (ntm_store_set_root(st, root_hex, &err) != NTM_OK) {
-            code = cli_fail(&err, "cannot pin the root key");
+            code = cli_fail(&err, _("cannot pin the root key"));
             goto out;
         }
         short_fingerprint(root_hex, fingerprint);
@@ -294,21 +299,21 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
             ntm_client_setup(st, &co, root_hex, fingerprint, &err);
         if (rc == NTM_ENET || rc == NTM_ETIMEOUT || rc == NTM_EUNAVAIL) {
             cli_warn(ctx,
-                     "cannot reach the server '%s' (%s): its root key "
-                     "will be pinned at the first sync",
+                     _("cannot reach the server '%s' (%s): its root key "
+                       "will be pinned at the first sync"),
                      server, ntm_error_text(&err));
             if (ntm_store_meta_set(st, "sync.server", server, &err) != NTM_OK ||
                 (cacert_abs && ntm_store_meta_set(st, "sync.cacert", cacert_abs,
                                                   &err) != NTM_OK) ||
                 (pin &&
                  ntm_store_meta_set(st, "sync.pin", pin, &err) != NTM_OK)) {
-                code = cli_fail(&err, "cannot save the server settings");
+                code = cli_fail(&err, _("cannot save the server settings"));
                 goto out;
             }
             if (!root && !root_key)
                 root_hex[0] = fingerprint[0] = '\0';
         } else if (rc != NTM_OK) {
-            code = cli_fail(&err, "cannot set up the server");
+            code = cli_fail(&err, _("cannot set up the server"));
             goto out;
         }
     }
@@ -318,12 +323,12 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
                     ctx->lang);
     cfg_text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     if (!cfg_text) {
-        cli_error("cannot write config.json: out of memory");
+        cli_error(_("cannot write config.json: out of memory"));
         goto out;
     }
     if (ntm_file_write_atomic(cfg_path, cfg_text, strlen(cfg_text), 0600,
                               &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot write config.json");
+        code = cli_fail(&err, _("cannot write config.json"));
         goto out;
     }
 
@@ -341,18 +346,18 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
             json_object_set_new(o, "server", json_string(server));
         code = cli_print_json(o);
     } else {
-        printf("initialised ntm home '%s'\n", ctx->home);
-        printf("author id: %s\n", author);
+        printf(_("initialised ntm home '%s'\n"), ctx->home);
+        printf(_("author id: %s\n"), author);
         if (root_hex[0])
-            printf("root key:  %s%s\n           fingerprint %s\n", root_hex,
-                   !strcmp(root_hex, author) ? " (this device)" : "",
+            printf(_("root key:  %s%s\n           fingerprint %s\n"), root_hex,
+                   !strcmp(root_hex, author) ? _(" (this device)") : "",
                    fingerprint);
         else
-            printf("root key:  not pinned yet (give --root-key, or --server "
-                   "to fetch it)\n");
+            printf(_("root key:  not pinned yet (give --root-key, or --server "
+                     "to fetch it)\n"));
         if (!root)
-            printf("next: ask an admin to enroll this author id "
-                   "('ntm admin enroll %s --role recorder --scope UNIT')\n",
+            printf(_("next: ask an admin to enroll this author id "
+                     "('ntm admin enroll %s --role recorder --scope UNIT')\n"),
                    author);
         code = EXIT_OK;
     }

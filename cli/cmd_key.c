@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm key - export this device's public key",
+    N_("ntm key - export this device's public key"),
     "ntm key export [--minisign] [--out <file>]",
     "Prints the public key: the author id (64 hex digits) by default, or\n"
     "with --minisign a minisign public key file, with which anyone can\n"

@@ -13,19 +13,21 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm list - list and search records",
+    N_("ntm list - list and search records"),
     "ntm list [<text>] [--unit <unit>] [--org <org>] [--task <task>]\n"
     "         [--state <state>] [--kind <kind>] [--conflicts] [--deleted]",
-    "Lists the records this replica holds, oldest first. <text> searches\n"
-    "titles, notes and unit names (the unit's and those above it), ignoring\n"
-    "case and diacritics: \"thanh duc\" finds \"Thạnh Đức\". --unit keeps the\n"
-    "records of that unit and below. --state is a review state: submitted,\n"
-    "approved, rejected or has_issues. Deleted records are left out unless\n"
-    "--deleted is given.\n"
-    "\n"
-    "Columns: the id's first 12 characters, the date or period, the unit,\n"
-    "the task, the quantity, the review state (with 'conflict' and\n"
-    "'deleted' marks) and the title.",
+    N_("Lists the records this replica holds, oldest first. <text> searches\n"
+       "titles, notes and unit names (the unit's and those above it), "
+       "ignoring\n"
+       "case and diacritics: \"thanh duc\" finds \"Thạnh Đức\". --unit keeps "
+       "the\n"
+       "records of that unit and below. --state is a review state: submitted,\n"
+       "approved, rejected or has_issues. Deleted records are left out unless\n"
+       "--deleted is given.\n"
+       "\n"
+       "Columns: the id's first 12 characters, the date or period, the unit,\n"
+       "the task, the quantity, the review state (with 'conflict' and\n"
+       "'deleted' marks) and the title."),
     NULL,
     "ntm list \"thanh duc\"\n"
     "ntm list --unit 72.710 --state submitted\n"
@@ -125,7 +127,9 @@ row_cells(json_t *rec, struct ntm_buf cells[NCOLS])
     const char *review = json_string_value(json_object_get(rec, "review"));
     const char *title = json_string_value(json_object_get(f, "title"));
     ntm_buf_addf(&cells[0], "%.12s", id ? id : "?");
-    ntm_buf_adds(&cells[1], date ? date : "-");
+    char human[64];
+    cli_human_date(date ? date : "-", human, sizeof(human));
+    ntm_buf_adds(&cells[1], human);
     ntm_buf_adds(&cells[2],
                  json_string_value(json_object_get(rec, "unit"))
                      ? json_string_value(json_object_get(rec, "unit"))
@@ -133,9 +137,10 @@ row_cells(json_t *rec, struct ntm_buf cells[NCOLS])
     ntm_buf_adds(&cells[3], json_string_value(json_object_get(f, "task"))
                                 ? json_string_value(json_object_get(f, "task"))
                                 : "-");
-    if (qty)
-        ntm_buf_addf(&cells[4], "%s %s", qty, uom ? uom : "");
-    else if (json_is_integer(json_object_get(f, "num")))
+    if (qty) {
+        cli_human_decimal(qty, human, sizeof(human));
+        ntm_buf_addf(&cells[4], "%s %s", human, uom ? uom : "");
+    } else if (json_is_integer(json_object_get(f, "num")))
         ntm_buf_addf(&cells[4], "%lld/%lld",
                      (long long)json_integer_value(json_object_get(f, "num")),
                      (long long)json_integer_value(json_object_get(f, "den")));
@@ -152,8 +157,12 @@ row_cells(json_t *rec, struct ntm_buf cells[NCOLS])
 static void
 print_table(json_t *recs)
 {
-    static const char *const heads[NCOLS] = {"ID",  "DATE",  "UNIT", "TASK",
-                                             "QTY", "STATE", "TITLE"};
+    static const char *const heads_en[NCOLS] = {
+        N_("ID"),  N_("DATE"),  N_("UNIT"), N_("TASK"),
+        N_("QTY"), N_("STATE"), N_("TITLE")};
+    const char *heads[NCOLS];
+    for (int c = 0; c < NCOLS; c++)
+        heads[c] = _(heads_en[c]);
     size_t width[NCOLS];
     struct ntm_buf cells[NCOLS];
     for (int c = 0; c < NCOLS; c++) {
@@ -193,49 +202,49 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
     memset(&f, 0, sizeof(f));
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "unit", &f.unit, "<unit>",
-         "only records of this unit and below"},
+         N_("only records of this unit and below")},
         {CLI_OPT_STRING, "org", &f.org, "<org>",
-         "only records of this organization"},
-        {CLI_OPT_STRING, "task", &f.task, "<task>", "only this task"},
+         N_("only records of this organization")},
+        {CLI_OPT_STRING, "task", &f.task, "<task>", N_("only this task")},
         {CLI_OPT_STRING, "state", &f.state, "<state>",
-         "review state: submitted, approved, rejected, has_issues"},
-        {CLI_OPT_STRING, "kind", &f.kind, "<kind>", "activity or measure"},
+         N_("review state: submitted, approved, rejected, has_issues")},
+        {CLI_OPT_STRING, "kind", &f.kind, "<kind>", N_("activity or measure")},
         {CLI_OPT_FLAG, "conflicts", &f.conflicts_only, NULL,
-         "only records with a conflict"},
+         N_("only records with a conflict")},
         {CLI_OPT_FLAG, "deleted", &f.include_deleted, NULL,
-         "also deleted records"},
+         N_("also deleted records")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("list", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs > 1)
         return cli_usage_error("list",
-                               "give the search text as one argument "
-                               "(quote it): '%s %s'",
+                               _("give the search text as one argument "
+                                 "(quote it): '%s %s'"),
                                argv[0], argv[1]);
     if (f.state && strcmp(f.state, "submitted") &&
         strcmp(f.state, "approved") && strcmp(f.state, "rejected") &&
         strcmp(f.state, "has_issues"))
         return cli_usage_error("list",
-                               "unknown state '%s': use submitted, approved, "
-                               "rejected or has_issues",
+                               _("unknown state '%s': use submitted, approved, "
+                                 "rejected or has_issues"),
                                f.state);
     if (f.kind && strcmp(f.kind, "activity") && strcmp(f.kind, "measure"))
         return cli_usage_error("list",
-                               "unknown kind '%s': use activity or "
-                               "measure",
+                               _("unknown kind '%s': use activity or "
+                                 "measure"),
                                f.kind);
     char *needle = NULL;
     if (nargs == 1 && *argv[0]) {
         needle = ntm_text_fold(argv[0]);
         if (!needle)
-            return cli_usage_error("list", "the search text is not valid "
-                                           "UTF-8");
+            return cli_usage_error("list", _("the search text is not valid "
+                                             "UTF-8"));
     }
     struct ntm_error err = {0};
     json_t *all = NULL, *created = NULL, *out = NULL;
     if (ntm_store_records(ctx->store, &f, &all, &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot list the records");
+        code = cli_fail(&err, _("cannot list the records"));
         goto done;
     }
     if (needle) {
@@ -253,11 +262,11 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
     if (ctx->json) {
         code = cli_print_json(json_incref(out));
     } else if (json_array_size(out) == 0) {
-        cli_note(ctx, "no records%s",
+        cli_note(ctx, "%s",
                  needle || f.unit || f.org || f.task || f.state ||
                          f.conflicts_only
-                     ? " match"
-                     : " yet");
+                     ? _("no records match")
+                     : _("no records yet"));
         code = EXIT_OK;
     } else {
         print_table(out);

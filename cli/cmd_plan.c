@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm plan - list the plan's organizations, tasks and targets",
+    N_("ntm plan - list the plan's organizations, tasks and targets"),
     "ntm plan [--org <org>]",
     "Lists the organizations of the campaign plan, the tasks activities are\n"
     "recorded against, and every numeric target with its kind, value, unit\n"

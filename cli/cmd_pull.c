@@ -16,15 +16,17 @@ void cli_sync_progress_end(void);
 int cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
 
 static const struct cli_help help = {
-    "ntm pull - fetch new entries from the server", "ntm pull [--page <n>]",
-    "Fetches, from where the last pull stopped, every entry the server\n"
-    "holds for this device's scope (records of its unit and below, plus\n"
-    "every enrollment and unit entry). Each entry's signature and\n"
-    "authorization are verified here: the server is not trusted for\n"
-    "content. Each page is applied together with the position it reached,\n"
-    "so an interrupted pull applies no half page and loses nothing.\n"
-    "A server that went backwards (restored from an old backup) is refused.\n"
-    "A device restored from an old backup first takes its own entries back.",
+    N_("ntm pull - fetch new entries from the server"), "ntm pull [--page <n>]",
+    N_("Fetches, from where the last pull stopped, every entry the server\n"
+       "holds for this device's scope (records of its unit and below, plus\n"
+       "every enrollment and unit entry). Each entry's signature and\n"
+       "authorization are verified here: the server is not trusted for\n"
+       "content. Each page is applied together with the position it reached,\n"
+       "so an interrupted pull applies no half page and loses nothing.\n"
+       "A server that went backwards (restored from an old backup) is "
+       "refused.\n"
+       "A device restored from an old backup first takes its own entries "
+       "back."),
     "0 done; 1 failure (for example a server that went backwards); 2 usage;\n"
     "4 server unreachable (nothing lost)",
     "ntm pull\nntm pull --json"};
@@ -39,21 +41,21 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     enum ntm_err rc = ntm_client_pull(ctx->store, ctx->key, co, &res, &err);
     cli_sync_progress_end();
     if (rc != NTM_OK) {
-        int code = cli_fail(&err, "pull failed");
+        int code = cli_fail(&err, _("pull failed"));
         if (res.received > 0)
-            cli_note(ctx, "%lld entries were applied before the failure",
+            cli_note(ctx, _("%lld entries were applied before the failure"),
                      (long long)res.applied);
         return code;
     }
     if (res.invalid > 0)
         cli_warn(ctx,
-                 "%lld entries from the server failed local verification "
-                 "and were not applied - tell the server's admin",
+                 _("%lld entries from the server failed local verification "
+                   "and were not applied - tell the server's admin"),
                  (long long)res.invalid);
     if (res.own_restored > 0)
         cli_warn(ctx,
-                 "took back %lld of this device's own entries that only the "
-                 "server held (was this home restored from a backup?)",
+                 _("took back %lld of this device's own entries that only the "
+                   "server held (was this home restored from a backup?)"),
                  (long long)res.own_restored);
     if (out)
         *out = json_pack(
@@ -62,7 +64,7 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
             "invalid", (json_int_t)res.invalid, "own_restored",
             (json_int_t)res.own_restored);
     else
-        cli_note(ctx, "pulled %lld entries, %lld new (server position %lld)",
+        cli_note(ctx, _("pulled %lld entries, %lld new (server position %lld)"),
                  (long long)res.received, (long long)res.applied,
                  (long long)res.after);
     return EXIT_OK;
@@ -74,15 +76,15 @@ cmd_pull(int argc, char **argv, struct cli_ctx *ctx)
     int64_t page = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_INT, "page", &page, "<n>",
-         "entries per request (default 1000, at most 5000)"},
+         N_("entries per request (default 1000, at most 5000)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("pull", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs > 0)
-        return cli_usage_error("pull", "unexpected argument '%s'", argv[0]);
+        return cli_usage_error("pull", _("unexpected argument '%s'"), argv[0]);
     if (page < 0 || page > NTM_SYNC_MAX_PAGE)
-        return cli_usage_error("pull", "--page must be in 1..%d",
+        return cli_usage_error("pull", _("--page must be in 1..%d"),
                                NTM_SYNC_MAX_PAGE);
     struct ntm_client_opts co;
     memset(&co, 0, sizeof co);

@@ -17,17 +17,18 @@ void cli_sync_progress_end(void);
 int cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
 
 static const struct cli_help help = {
-    "ntm push - send new entries to the server", "ntm push [--batch <n>]",
-    "Asks the server which entries it holds, then sends every entry this\n"
-    "replica holds and the server lacks: this device's own and the ones it\n"
-    "relays for others, each author's in order, in batches. Each batch the\n"
-    "server acknowledges is remembered, so a push interrupted at any moment\n"
-    "(lost link, killed process) loses nothing: run it again and it sends\n"
-    "only what is still missing; entries sent twice are harmless.\n"
-    "Entries the server rejects stay here and are listed (exit 5); entries\n"
-    "accepted without effect (for example out of the author's scope) are\n"
-    "shown as warnings. When the server cannot be reached after a few\n"
-    "retries, nothing is lost: try again later (exit 4).",
+    N_("ntm push - send new entries to the server"), "ntm push [--batch <n>]",
+    N_("Asks the server which entries it holds, then sends every entry this\n"
+       "replica holds and the server lacks: this device's own and the ones it\n"
+       "relays for others, each author's in order, in batches. Each batch the\n"
+       "server acknowledges is remembered, so a push interrupted at any "
+       "moment\n"
+       "(lost link, killed process) loses nothing: run it again and it sends\n"
+       "only what is still missing; entries sent twice are harmless.\n"
+       "Entries the server rejects stay here and are listed (exit 5); entries\n"
+       "accepted without effect (for example out of the author's scope) are\n"
+       "shown as warnings. When the server cannot be reached after a few\n"
+       "retries, nothing is lost: try again later (exit 4)."),
     "0 all sent; 1 failure; 2 usage; 4 server unreachable (nothing lost);\n"
     "5 the server rejected some entries (kept here, listed)",
     "ntm push\nntm push --json"};
@@ -52,14 +53,21 @@ cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total)
     double secs = (double)(now.tv_sec - progress.start.tv_sec) +
                   (double)(now.tv_nsec - progress.start.tv_nsec) / 1e9;
     double rate = secs > 0 ? (double)done / secs : 0;
+    /* The library names the step in English; these two are known. */
+    if (!strcmp(what, "sent"))
+        what = _("sent");
+    else if (!strcmp(what, "received"))
+        what = _("received");
     if (total > 0) {
         int width = 30,
             fill = (int)(width * (done > total ? total : done) / total);
-        fprintf(stderr, "\r[%.*s%*s] %lld/%lld entries %s (%.0f/s) ", fill,
+        fputc('\r', stderr);
+        fprintf(stderr, _("[%.*s%*s] %lld/%lld entries %s (%.0f/s) "), fill,
                 "==============================", width - fill, "",
                 (long long)done, (long long)total, what, rate);
     } else {
-        fprintf(stderr, "\r%lld entries %s (%.0f/s) ", (long long)done, what,
+        fputc('\r', stderr);
+        fprintf(stderr, _("%lld entries %s (%.0f/s) "), (long long)done, what,
                 rate);
     }
     progress.shown = 1;
@@ -83,11 +91,11 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     enum ntm_err rc = ntm_client_push(ctx->store, ctx->key, co, &res, &err);
     cli_sync_progress_end();
     if (rc != NTM_OK) {
-        int code = cli_fail(&err, "push failed");
+        int code = cli_fail(&err, _("push failed"));
         if (res.sent > 0)
             cli_note(ctx,
-                     "the server acknowledged %lld entries before the "
-                     "failure; they are marked as pushed",
+                     _("the server acknowledged %lld entries before the "
+                       "failure; they are marked as pushed"),
                      (long long)res.sent);
         ntm_push_result_release(&res);
         return code;
@@ -96,14 +104,14 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     json_t *x;
     json_array_foreach (res.flagged, i, x) {
         cli_warn(ctx,
-                 "entry %.16s... #%lld was accepted without effect (%s): %s",
+                 _("entry %.16s... #%lld was accepted without effect (%s): %s"),
                  json_string_value(json_object_get(x, "author")),
                  (long long)json_integer_value(json_object_get(x, "seq")),
                  json_string_value(json_object_get(x, "code")),
                  json_string_value(json_object_get(x, "message")));
     }
     json_array_foreach (res.rejected, i, x) {
-        cli_error("server rejected entry %.16s... #%lld (%s): %s",
+        cli_error(_("server rejected entry %.16s... #%lld (%s): %s"),
                   json_string_value(json_object_get(x, "author")),
                   (long long)json_integer_value(json_object_get(x, "seq")),
                   json_string_value(json_object_get(x, "code")),
@@ -117,17 +125,17 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
             (json_int_t)res.duplicates, "batches", (json_int_t)res.batches,
             "flagged", res.flagged, "rejected", res.rejected);
     } else if (res.sent == 0) {
-        cli_note(ctx, "nothing to push: the server holds every entry");
+        cli_note(ctx, _("nothing to push: the server holds every entry"));
     } else {
         cli_note(ctx,
-                 "pushed %lld entries in %lld batches: %lld accepted, %lld "
-                 "already there, %zu rejected",
+                 _("pushed %lld entries in %lld batches: %lld accepted, %lld "
+                   "already there, %zu rejected"),
                  (long long)res.sent, (long long)res.batches,
                  (long long)res.accepted, (long long)res.duplicates, nrej);
     }
     if (nrej > 0)
-        cli_error("%zu entries were rejected by the server; they stay in "
-                  "this home - see 'ntm verify' and ask an admin",
+        cli_error(_("%zu entries were rejected by the server; they stay in "
+                    "this home - see 'ntm verify' and ask an admin"),
                   nrej);
     ntm_push_result_release(&res);
     return nrej > 0 ? EXIT_REJECTED : EXIT_OK;
@@ -139,15 +147,15 @@ cmd_push(int argc, char **argv, struct cli_ctx *ctx)
     int64_t batch = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_INT, "batch", &batch, "<n>",
-         "entries per request (default: the server's max_batch)"},
+         N_("entries per request (default: the server's max_batch)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("push", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs > 0)
-        return cli_usage_error("push", "unexpected argument '%s'", argv[0]);
+        return cli_usage_error("push", _("unexpected argument '%s'"), argv[0]);
     if (batch < 0 || batch > 100000)
-        return cli_usage_error("push", "--batch must be in 1..100000");
+        return cli_usage_error("push", _("--batch must be in 1..100000"));
     struct ntm_client_opts co;
     memset(&co, 0, sizeof co);
     co.max_batch = (unsigned)batch;

@@ -15,26 +15,29 @@
 #define UNSET INT64_MIN
 
 static const struct cli_help help = {
-    "ntm record - record an activity or a measure",
+    N_("ntm record - record an activity or a measure"),
     "ntm record activity --task <task> --unit <unit> --date <yyyy-mm-dd>\n"
     "                    [--qty <q> --uom <uom>] [--title <text>]\n"
     "                    [--note <text>] [--people <n>] [--amount-vnd <n>]\n"
     "                    [--org <org>]\n"
     "ntm record measure --task <task> --unit <unit> --period <yyyy[-mm]>\n"
     "                   --num <n> --den <n> [--org <org>]",
-    "Makes a new record, signs it with this device's key and keeps it in\n"
-    "the local store; push, sync or a bundle carries it further. Prints the\n"
-    "new record's id.\n"
-    "\n"
-    "An activity is something done on a date: --qty is a decimal number\n"
-    "(up to 12 digits and 3 decimals) in the unit of measure --uom (km, m2,\n"
-    "household, person, vnd, labor_day, item, ...). A measure gives a share\n"
-    "num/den for a period (a year or a month), for ratio targets.\n"
-    "\n"
-    "--task is a task or target id of the plan (see 'ntm plan'), --unit a\n"
-    "unit code (see 'ntm units'). The organization is the task's unless\n"
-    "--org says otherwise. A device not yet enrolled may record: the\n"
-    "records wait here until an admin enrolls it.",
+    N_("Makes a new record, signs it with this device's key and keeps it in\n"
+       "the local store; push, sync or a bundle carries it further. Prints "
+       "the\n"
+       "new record's id.\n"
+       "\n"
+       "An activity is something done on a date: --qty is a decimal number\n"
+       "(up to 12 digits and 3 decimals) in the unit of measure --uom (km, "
+       "m2,\n"
+       "household, person, vnd, labor_day, item, ...). A measure gives a "
+       "share\n"
+       "num/den for a period (a year or a month), for ratio targets.\n"
+       "\n"
+       "--task is a task or target id of the plan (see 'ntm plan'), --unit a\n"
+       "unit code (see 'ntm units'). The organization is the task's unless\n"
+       "--org says otherwise. A device not yet enrolled may record: the\n"
+       "records wait here until an admin enrolls it."),
     NULL,
     "ntm record activity --task doan.rural_roads_km --unit 72.710.25657 \\\n"
     "    --date 2019-05-17 --qty 1.2 --uom km --people 40 \\\n"
@@ -49,7 +52,7 @@ set_str(json_t *o, const char *k, const char *v)
         return 0;
     json_t *s = json_string(v);
     if (!s)
-        return cli_usage_error("record", "--%s is not valid UTF-8 text", k);
+        return cli_usage_error("record", _("--%s is not valid UTF-8 text"), k);
     json_object_set_new(o, k, s);
     return 0;
 }
@@ -63,43 +66,46 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     int64_t people = UNSET, amount = UNSET, num = UNSET, den = UNSET;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "task", &task, "<task>",
-         "task or target id of the plan, e.g. doan.rural_roads_km"},
+         N_("task or target id of the plan, e.g. doan.rural_roads_km")},
         {CLI_OPT_STRING, "unit", &unit, "<unit>",
-         "unit code, e.g. 72.710.25657 (see 'ntm units')"},
+         N_("unit code, e.g. 72.710.25657 (see 'ntm units')")},
         {CLI_OPT_STRING, "date", &date, "<yyyy-mm-dd>",
-         "activity: the day it was done"},
+         N_("activity: the day it was done")},
         {CLI_OPT_STRING, "qty", &qty, "<q>",
-         "activity: quantity, a decimal like 1.25"},
+         N_("activity: quantity, a decimal like 1.25")},
         {CLI_OPT_STRING, "uom", &uom, "<uom>",
-         "activity: unit of measure of --qty (km, household, ...)"},
-        {CLI_OPT_STRING, "title", &title, "<text>", "activity: short title"},
-        {CLI_OPT_STRING, "note", &note, "<text>", "activity: free note"},
+         N_("activity: unit of measure of --qty (km, household, ...)")},
+        {CLI_OPT_STRING, "title", &title, "<text>",
+         N_("activity: short title")},
+        {CLI_OPT_STRING, "note", &note, "<text>", N_("activity: free note")},
         {CLI_OPT_INT, "people", &people, "<n>",
-         "activity: people who took part"},
+         N_("activity: people who took part")},
         {CLI_OPT_INT, "amount-vnd", &amount, "<n>",
-         "activity: money spent or raised, in dong"},
+         N_("activity: money spent or raised, in dong")},
         {CLI_OPT_STRING, "period", &period, "<yyyy[-mm]>",
-         "measure: the year or month measured"},
-        {CLI_OPT_INT, "num", &num, "<n>", "measure: numerator"},
-        {CLI_OPT_INT, "den", &den, "<n>", "measure: denominator (> 0)"},
+         N_("measure: the year or month measured")},
+        {CLI_OPT_INT, "num", &num, "<n>", N_("measure: numerator")},
+        {CLI_OPT_INT, "den", &den, "<n>", N_("measure: denominator (> 0)")},
         {CLI_OPT_STRING, "org", &org, "<org>",
-         "organization (default: the task's)"},
+         N_("organization (default: the task's)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("record", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs < 1)
-        return cli_usage_error("record", "missing kind: 'ntm record activity' "
-                                         "or 'ntm record measure'");
+        return cli_usage_error("record",
+                               _("missing kind: 'ntm record activity' "
+                                 "or 'ntm record measure'"));
     const char *kind = argv[0];
     int activity = !strcmp(kind, "activity");
     if (!activity && strcmp(kind, "measure"))
         return cli_usage_error(
-            "record", "unknown kind '%s': use activity or measure", kind);
+            "record", _("unknown kind '%s': use activity or measure"), kind);
     if (nargs > 1)
-        return cli_usage_error("record", "unexpected argument '%s'", argv[1]);
+        return cli_usage_error("record", _("unexpected argument '%s'"),
+                               argv[1]);
     if (!task || !unit)
-        return cli_usage_error("record", "record %s needs --task and --unit",
+        return cli_usage_error("record", _("record %s needs --task and --unit"),
                                kind);
 
     json_t *fields = json_object();
@@ -110,42 +116,43 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     code = EXIT_USAGE;
     if (activity) {
         if (period || num != UNSET || den != UNSET) {
-            cli_usage_error("record", "--period, --num and --den are for "
-                                      "'record measure'");
+            cli_usage_error("record", _("--period, --num and --den are for "
+                                        "'record measure'"));
             goto out;
         }
         if (!date) {
-            cli_usage_error("record", "record activity needs --date "
-                                      "YYYY-MM-DD");
+            cli_usage_error("record", _("record activity needs --date "
+                                        "YYYY-MM-DD"));
             goto out;
         }
         if (!cli_valid_date(date)) {
             cli_usage_error("record",
-                            "invalid date '%s': give a real calendar date as "
-                            "YYYY-MM-DD, e.g. 2019-05-17",
+                            _("invalid date '%s': give a real calendar date as "
+                              "YYYY-MM-DD, e.g. 2019-05-17"),
                             date);
             goto out;
         }
         if (qty && !cli_valid_qty(qty)) {
             cli_usage_error("record",
-                            "invalid quantity '%s': give a decimal number "
-                            "with up to 12 digits and 3 decimals, e.g. 1.25",
+                            _("invalid quantity '%s': give a decimal number "
+                              "with up to 12 digits and 3 decimals, e.g. 1.25"),
                             qty);
             goto out;
         }
         if (qty && (!uom || !*uom)) {
-            cli_usage_error("record", "--qty needs --uom, the unit of "
-                                      "measure (km, household, person, ...)");
+            cli_usage_error("record",
+                            _("--qty needs --uom, the unit of "
+                              "measure (km, household, person, ...)"));
             goto out;
         }
         if (uom && !qty) {
-            cli_usage_error("record", "--uom needs --qty");
+            cli_usage_error("record", _("--uom needs --qty"));
             goto out;
         }
         if ((people != UNSET && people < 0) ||
             (amount != UNSET && amount < 0)) {
-            cli_usage_error("record", "--people and --amount-vnd must not be "
-                                      "negative");
+            cli_usage_error("record", _("--people and --amount-vnd must not be "
+                                        "negative"));
             goto out;
         }
         check_date = date;
@@ -160,28 +167,29 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     } else {
         if (date || qty || uom || title || note || people != UNSET ||
             amount != UNSET) {
-            cli_usage_error("record", "--date, --qty, --uom, --title, --note, "
-                                      "--people and --amount-vnd are for "
-                                      "'record activity'");
+            cli_usage_error("record",
+                            _("--date, --qty, --uom, --title, --note, "
+                              "--people and --amount-vnd are for "
+                              "'record activity'"));
             goto out;
         }
         if (!period || num == UNSET || den == UNSET) {
-            cli_usage_error("record", "record measure needs --period, --num "
-                                      "and --den");
+            cli_usage_error("record", _("record measure needs --period, --num "
+                                        "and --den"));
             goto out;
         }
         if (!cli_valid_period(period)) {
             cli_usage_error("record",
-                            "invalid period '%s': give a year YYYY or a "
-                            "month YYYY-MM",
+                            _("invalid period '%s': give a year YYYY or a "
+                              "month YYYY-MM"),
                             period);
             goto out;
         }
         if (num < 0 || den <= 0) {
             cli_usage_error("record",
-                            "invalid share %lld/%lld: --num must "
-                            "not be negative and --den must be "
-                            "greater than 0",
+                            _("invalid share %lld/%lld: --num must "
+                              "not be negative and --den must be "
+                              "greater than 0"),
                             (long long)num, (long long)den);
             goto out;
         }
@@ -197,24 +205,24 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     struct ntm_error err = {0};
     const char *task_org = NULL;
     if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, "unknown organization");
+        cli_fail(&err, _("unknown organization"));
         goto out;
     }
     if (ntm_plan_check_task(ctx->plan, task, NULL, &task_org, &err) != NTM_OK) {
-        cli_fail(&err, "unknown task");
+        cli_fail(&err, _("unknown task"));
         goto out;
     }
     if (ntm_plan_check_unit(ctx->plan, ctx->store, unit, check_date, &err) !=
         NTM_OK) {
-        cli_fail(&err, "unknown unit");
+        cli_fail(&err, _("unknown unit"));
         goto out;
     }
     if (!org)
         org = task_org;
     if (!org || !*org) {
         cli_usage_error("record",
-                        "the task '%s' has no organization: give "
-                        "--org",
+                        _("the task '%s' has no organization: give "
+                          "--org"),
                         task);
         goto out;
     }
@@ -224,13 +232,13 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     memset(&res, 0, sizeof(res));
     if (ntm_record_create(ctx->store, ctx->key, kind, unit, org, fields, id,
                           &res, &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot record");
+        code = cli_fail(&err, _("cannot record"));
         goto out;
     }
     if (res.unenrolled)
         cli_warn(ctx,
-                 "this device (key %s) is not enrolled yet: the record is "
-                 "kept here and takes effect once an admin enrolls the key",
+                 _("this device (key %s) is not enrolled yet: the record is "
+                   "kept here and takes effect once an admin enrolls the key"),
                  ctx->author);
     if (ctx->json)
         code = cli_print_json(json_pack("{s:s, s:s, s:b}", "id", id, "entry",

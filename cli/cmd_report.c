@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm report - progress against the plan's targets",
+    N_("ntm report - progress against the plan's targets"),
     "ntm report [--org <org>] [--unit <unit>] [--year <year> | --as-of "
     "<date>]\n"
     "           [--approved [<level>]] [--format (table | csv | json | "

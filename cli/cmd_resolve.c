@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm resolve - resolve a record's conflicts",
+    N_("ntm resolve - resolve a record's conflicts"),
     "ntm resolve <id> (--take <entry> | --set <field>=<value>...)",
     "Ends the conflicts of a record. --take keeps, for every conflicting\n"
     "field, the value written by that entry (an entry id from 'ntm\n"

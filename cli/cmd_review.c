@@ -10,14 +10,14 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm review - approve, reject or flag a record",
+    N_("ntm review - approve, reject or flag a record"),
     "ntm review <id> (--approve | --reject | --issues) [--comment <text>]",
-    "Signs a review of the record's current version. Reviews at several\n"
-    "levels (commune, district, province) are all kept; reports can count\n"
-    "only records approved at a level. An edit after the review returns\n"
-    "the record to 'submitted'. A record with a conflict must be resolved\n"
-    "first. Only coordinators and admins whose scope holds the record's\n"
-    "unit may review.",
+    N_("Signs a review of the record's current version. Reviews at several\n"
+       "levels (commune, district, province) are all kept; reports can count\n"
+       "only records approved at a level. An edit after the review returns\n"
+       "the record to 'submitted'. A record with a conflict must be resolved\n"
+       "first. Only coordinators and admins whose scope holds the record's\n"
+       "unit may review."),
     NULL,
     "ntm review 5d1c0e --approve\n"
     "ntm review 5d1c0e --issues --comment \"thiếu số hộ\""};
@@ -28,11 +28,12 @@ cmd_review(int argc, char **argv, struct cli_ctx *ctx)
     int approve = 0, reject = 0, issues = 0;
     const char *comment = NULL;
     const struct cli_option opts[] = {
-        {CLI_OPT_FLAG, "approve", &approve, NULL, "approve the record"},
-        {CLI_OPT_FLAG, "reject", &reject, NULL, "reject the record"},
-        {CLI_OPT_FLAG, "issues", &issues, NULL, "the record has issues to fix"},
+        {CLI_OPT_FLAG, "approve", &approve, NULL, N_("approve the record")},
+        {CLI_OPT_FLAG, "reject", &reject, NULL, N_("reject the record")},
+        {CLI_OPT_FLAG, "issues", &issues, NULL,
+         N_("the record has issues to fix")},
         {CLI_OPT_STRING, "comment", &comment, "<text>",
-         "a comment for the recorder"},
+         N_("a comment for the recorder")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("review", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -43,8 +44,8 @@ cmd_review(int argc, char **argv, struct cli_ctx *ctx)
                                      : "missing the record id%s",
                                nargs ? argv[1] : "");
     if (approve + reject + issues != 1)
-        return cli_usage_error("review", "give exactly one of --approve, "
-                                         "--reject and --issues");
+        return cli_usage_error("review", _("give exactly one of --approve, "
+                                           "--reject and --issues"));
     const char *state = approve  ? "approved"
                         : reject ? "rejected"
                                  : "has_issues";
@@ -53,23 +54,23 @@ cmd_review(int argc, char **argv, struct cli_ctx *ctx)
     struct ntm_enrollment e;
     memset(&e, 0, sizeof(e));
     if (ntm_store_enrollment(ctx->store, ctx->author, 0, &e, &err) != NTM_OK)
-        return cli_fail(&err, "cannot read this device's enrollment");
+        return cli_fail(&err, _("cannot read this device's enrollment"));
     if (e.revoked) {
-        cli_error("this device (key %s) is revoked: it cannot review",
+        cli_error(_("this device (key %s) is revoked: it cannot review"),
                   ctx->author);
         return EXIT_FAIL;
     }
     if (!e.is_root && !e.enrolled) {
-        cli_error("this device (key %s) is not enrolled as a coordinator or "
-                  "admin: reviews need one (pull or import its enrollment "
-                  "first if it exists)",
+        cli_error(_("this device (key %s) is not enrolled as a coordinator or "
+                    "admin: reviews need one (pull or import its enrollment "
+                    "first if it exists)"),
                   ctx->author);
         return EXIT_FAIL;
     }
     if (!e.is_root && strcmp(e.role, "coordinator") &&
         strcmp(e.role, "admin")) {
-        cli_error("this device is enrolled as a %s: only coordinators and "
-                  "admins may review records",
+        cli_error(_("this device is enrolled as a %s: only coordinators and "
+                    "admins may review records"),
                   e.role[0] ? e.role : "device without a role");
         return EXIT_FAIL;
     }
@@ -81,18 +82,18 @@ cmd_review(int argc, char **argv, struct cli_ctx *ctx)
     enum ntm_err rc =
         ntm_record_review(ctx->store, ctx->key, id, state, comment, &res, &err);
     if (rc == NTM_ECONFLICT) {
-        cli_error("cannot review %s: %s", id, ntm_error_text(&err));
+        cli_error(_("cannot review %s: %s"), id, ntm_error_text(&err));
         fprintf(stderr,
-                "hint: resolve it first ('ntm conflicts', 'ntm "
-                "resolve %s ...')\n",
+                _("hint: resolve it first ('ntm conflicts', 'ntm "
+                  "resolve %s ...')\n"),
                 id);
         return EXIT_FAIL;
     }
     if (rc != NTM_OK)
-        return cli_fail(&err, "cannot review the record");
+        return cli_fail(&err, _("cannot review the record"));
     if (ctx->json)
         return cli_print_json(json_pack("{s:s, s:s, s:s}", "entry", res.id,
                                         "id", id, "state", state));
-    printf("%s %s\nentry %s\n", state, id, res.id);
+    printf(_("%s %s\nentry %s\n"), state, id, res.id);
     return EXIT_OK;
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm serve - run the central endpoint on this home's store",
+    N_("ntm serve - run the central endpoint on this home's store"),
     "ntm serve --listen <addr:port> [--tls-cert <file> --tls-key <file>]\n"
     "          [--root-key <hex>] [--threads <n>] [--max-batch <n>]\n"
     "          [--max-body <bytes>] [--per-ip <n>] [--connections <n>]",

@@ -10,12 +10,13 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm show - show a record and its history", "ntm show <id>",
-    "Prints the record's fields as this replica sees them, its review state\n"
-    "and heads, then its history in total order: each entry's id, author,\n"
-    "seq, time, operation and status ('valid', or why it has no effect:\n"
-    "revoked, forbidden, waiting for an enrollment or a base entry).\n"
-    "<id> may be the first 6 or more characters of the id.",
+    N_("ntm show - show a record and its history"), "ntm show <id>",
+    N_("Prints the record's fields as this replica sees them, its review "
+       "state\n"
+       "and heads, then its history in total order: each entry's id, author,\n"
+       "seq, time, operation and status ('valid', or why it has no effect:\n"
+       "revoked, forbidden, waiting for an enrollment or a base entry).\n"
+       "<id> may be the first 6 or more characters of the id."),
     NULL, "ntm show 5d1c0e\nntm show 5d1c0e --json"};
 
 static const char *
@@ -46,12 +47,12 @@ cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 
     const char *unit = str(rec, "unit");
     const char *uname = ntm_plan_unit_name(ctx->plan, unit);
-    printf("record   %s\n", id);
-    printf("kind     %s\n", str(rec, "kind"));
-    printf("unit     %s%s%s%s\n", unit, uname ? " (" : "", uname ? uname : "",
-           uname ? ")" : "");
-    printf("org      %s\n", str(rec, "org"));
-    printf("review   %s%s%s\n",
+    printf(_("record   %s\n"), id);
+    printf(_("kind     %s\n"), str(rec, "kind"));
+    printf(_("unit     %s%s%s%s\n"), unit, uname ? " (" : "",
+           uname ? uname : "", uname ? ")" : "");
+    printf(_("org      %s\n"), str(rec, "org"));
+    printf(_("review   %s%s%s\n"),
            json_string_value(json_object_get(rec, "review"))
                ? str(rec, "review")
                : "submitted",
@@ -59,10 +60,20 @@ cmd_show(int argc, char **argv, struct cli_ctx *ctx)
            json_is_true(json_object_get(rec, "deleted")) ? "  (deleted)" : "");
     const char *k;
     json_t *v;
-    printf("fields\n");
+    printf(_("fields\n"));
     json_object_foreach (json_object_get(rec, "fields"), k, v) {
-        if (json_is_string(v)) {
+        char human[64];
+        if (json_is_string(v) && (!strcmp(k, "date") || !strcmp(k, "qty"))) {
+            if (!strcmp(k, "date"))
+                cli_human_date(json_string_value(v), human, sizeof(human));
+            else
+                cli_human_decimal(json_string_value(v), human, sizeof(human));
+            printf("  %-10s %s\n", k, human);
+        } else if (json_is_string(v)) {
             printf("  %-10s %s\n", k, json_string_value(v));
+        } else if (json_is_integer(v)) {
+            cli_human_int(json_integer_value(v), human, sizeof(human));
+            printf("  %-10s %s\n", k, human);
         } else {
             char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
             printf("  %-10s %s\n", k, s ? s : "?");
@@ -71,23 +82,26 @@ cmd_show(int argc, char **argv, struct cli_ctx *ctx)
     }
     size_t i;
     json_t *h;
-    printf("heads   ");
+    printf(_("heads   "));
     json_array_foreach (json_object_get(rec, "heads"), i, h)
         printf(" %.12s", json_string_value(h) ? json_string_value(h) : "?");
     printf("\n");
     json_t *reviews = json_object_get(rec, "reviews");
     if (json_array_size(reviews)) {
-        printf("reviews\n");
+        printf(_("reviews\n"));
         json_array_foreach (reviews, i, h) {
             char when[32] = "";
             cli_format_time(json_integer_value(json_object_get(h, "ts")), when);
-            printf("  %-10s %-8s by %.12s  %s  %s\n", str(h, "state"),
+            printf(_("  %-10s %-8s by %.12s  %s  %s\n"), str(h, "state"),
                    str(h, "level"), str(h, "author"), when, str(h, "comment"));
         }
     }
-    printf("history\n");
-    printf("  %-12s  %-12s  %5s  %-19s  %-14s  %s\n", "ENTRY", "AUTHOR", "SEQ",
-           "TIME (UTC)", "OP", "STATUS");
+    printf(_("history\n"));
+    /* TRANSLATORS: the header of the history table; keep the columns
+       aligned with the rows (12, 12, 5, 19 and 14 characters wide). */
+    fputs(_("  ENTRY         AUTHOR          SEQ  "
+            "TIME (UTC)           OP              STATUS\n"),
+          stdout);
     json_array_foreach (json_object_get(rec, "history"), i, h) {
         char when[32] = "";
         cli_format_time(json_integer_value(json_object_get(h, "ts")), when);

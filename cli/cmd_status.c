@@ -11,27 +11,28 @@
 #include <time.h>
 
 static const struct cli_help help = {
-    "ntm status - unpushed entries, last push and pull, server, conflicts",
+    N_("ntm status - unpushed entries, last push and pull, server, conflicts"),
     "ntm status",
-    "Shows, from this home only (no network): how many entries the server\n"
-    "is not known to hold yet, when the last push and pull succeeded, the\n"
-    "server and its trust settings, the pull position, and the number of\n"
-    "records with a conflict.",
+    N_("Shows, from this home only (no network): how many entries the server\n"
+       "is not known to hold yet, when the last push and pull succeeded, the\n"
+       "server and its trust settings, the pull position, and the number of\n"
+       "records with a conflict."),
     NULL, "ntm status\nntm status --json"};
 
-static void
-print_time(const char *label, int64_t ms)
+/* The human form of a time in ms since the epoch, or "never"; borrowed:
+ * buf or the catalog. */
+static const char *
+time_text(int64_t ms, char *buf, size_t size)
 {
-    if (ms <= 0) {
-        printf("%-12s never\n", label);
-        return;
-    }
+    if (ms <= 0)
+        return _("never");
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    char buf[64];
+    char iso[64];
     localtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    printf("%-12s %s\n", label, buf);
+    strftime(iso, sizeof iso, "%Y-%m-%d %H:%M:%S", &tm);
+    cli_human_date(iso, buf, size);
+    return buf;
 }
 
 int
@@ -42,7 +43,8 @@ cmd_status(int argc, char **argv, struct cli_ctx *ctx)
     if (cli_parse("status", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs > 0)
-        return cli_usage_error("status", "unexpected argument '%s'", argv[0]);
+        return cli_usage_error("status", _("unexpected argument '%s'"),
+                               argv[0]);
 
     struct ntm_error err = {0};
     int64_t unpushed = 0, last_push = 0, last_pull = 0, cursor = 0;
@@ -56,7 +58,7 @@ cmd_status(int argc, char **argv, struct cli_ctx *ctx)
         ntm_store_meta_get_int(ctx->store, "sync.cursor", 0, &cursor, &err) !=
             NTM_OK ||
         ntm_store_conflicts(ctx->store, &conflicts, &err) != NTM_OK)
-        return cli_fail(&err, "cannot read the sync state");
+        return cli_fail(&err, _("cannot read the sync state"));
     ntm_store_meta_get(ctx->store, "sync.server", &server, NULL);
     ntm_store_meta_get(ctx->store, "sync.pin", &pin, NULL);
     ntm_store_meta_get(ctx->store, "sync.cacert", &cacert, NULL);
@@ -83,18 +85,24 @@ cmd_status(int argc, char **argv, struct cli_ctx *ctx)
         }
         code = cli_print_json(o);
     } else {
-        printf("%-12s %s\n", "server:", server ? server : "none");
+        char num[32];
+        printf(_("server:      %s\n"), server ? server : _("none"));
         if (pin)
-            printf("%-12s %s%s\n", "pin:", pin,
-                   cacert ? "" : " (pin-only: certificate dates not checked)");
+            printf(_("pin:         %s%s\n"), pin,
+                   cacert ? ""
+                          : _(" (pin-only: certificate dates not checked)"));
         if (cacert)
-            printf("%-12s %s\n", "ca file:", cacert);
-        printf("%-12s %lld\n", "unpushed:", (long long)unpushed);
-        print_time("last push:", last_push);
-        print_time("last pull:", last_pull);
-        printf("%-12s %lld\n", "position:", (long long)cursor);
-        printf("%-12s %zu%s\n", "conflicts:", nconf,
-               nconf ? " (see 'ntm conflicts')" : "");
+            printf(_("ca file:     %s\n"), cacert);
+        cli_human_int(unpushed, num, sizeof(num));
+        printf(_("unpushed:    %s\n"), num);
+        char when[64];
+        printf(_("last push:   %s\n"),
+               time_text(last_push, when, sizeof(when)));
+        printf(_("last pull:   %s\n"),
+               time_text(last_pull, when, sizeof(when)));
+        printf(_("position:    %lld\n"), (long long)cursor);
+        printf(_("conflicts:   %zu%s\n"), nconf,
+               nconf ? _(" (see 'ntm conflicts')") : "");
         code = EXIT_OK;
     }
     ntm_free(server);

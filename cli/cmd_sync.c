@@ -12,10 +12,11 @@ int cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
 int cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
 
 static const struct cli_help help = {
-    "ntm sync - push new entries, then pull", "ntm sync",
-    "Runs 'ntm push' and then 'ntm pull'. The pull runs even when the\n"
-    "server rejected some pushed entries, but not when the server could not\n"
-    "be reached. Safe to interrupt and run again at any moment.",
+    N_("ntm sync - push new entries, then pull"), "ntm sync",
+    N_("Runs 'ntm push' and then 'ntm pull'. The pull runs even when the\n"
+       "server rejected some pushed entries, but not when the server could "
+       "not\n"
+       "be reached. Safe to interrupt and run again at any moment."),
     "0 done; 1 failure; 2 usage; 4 server unreachable (nothing lost);\n"
     "5 the server rejected some entries (kept here, listed)",
     "ntm sync\nntm sync --json"};
@@ -28,7 +29,7 @@ cmd_sync(int argc, char **argv, struct cli_ctx *ctx)
     if (cli_parse("sync", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs > 0)
-        return cli_usage_error("sync", "unexpected argument '%s'", argv[0]);
+        return cli_usage_error("sync", _("unexpected argument '%s'"), argv[0]);
     struct ntm_client_opts co;
     memset(&co, 0, sizeof co);
     json_t *push = NULL, *pull = NULL;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm units - show and search the unit tree",
+    N_("ntm units - show and search the unit tree"),
     "ntm units [<text>] [--under <unit>] [--date <date>] [--all]",
     "Shows the unit tree with its dotted codes (72, 72.705, 72.705.25486,\n"
     "and hamlets below their commune), indented by level, with the names in\n"

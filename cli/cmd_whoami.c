@@ -9,12 +9,13 @@
 #include <string.h>
 
 static const struct cli_help help = {
-    "ntm whoami - show this device's author id, role and scope", "ntm whoami",
-    "Prints the author id (the hex of this device's public key) and the\n"
-    "enrollment that governs the next entry it writes, as this replica\n"
-    "knows it: role, scope and whether it is enrolled, revoked or the root\n"
-    "key. An enrollment made elsewhere is known after a pull or a bundle\n"
-    "import.",
+    N_("ntm whoami - show this device's author id, role and scope"),
+    "ntm whoami",
+    N_("Prints the author id (the hex of this device's public key) and the\n"
+       "enrollment that governs the next entry it writes, as this replica\n"
+       "knows it: role, scope and whether it is enrolled, revoked or the root\n"
+       "key. An enrollment made elsewhere is known after a pull or a bundle\n"
+       "import."),
     NULL, "ntm whoami\nntm whoami --json"};
 
 int
@@ -25,7 +26,8 @@ cmd_whoami(int argc, char **argv, struct cli_ctx *ctx)
     if (cli_parse("whoami", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs > 0)
-        return cli_usage_error("whoami", "unexpected argument '%s'", argv[0]);
+        return cli_usage_error("whoami", _("unexpected argument '%s'"),
+                               argv[0]);
     if (!ctx->author[0] && (code = cli_need_key(ctx)) != EXIT_OK)
         return code;
 
@@ -33,7 +35,7 @@ cmd_whoami(int argc, char **argv, struct cli_ctx *ctx)
     struct ntm_enrollment e;
     memset(&e, 0, sizeof(e));
     if (ntm_store_enrollment(ctx->store, ctx->author, 0, &e, &err) != NTM_OK)
-        return cli_fail(&err, "cannot read this device's enrollment");
+        return cli_fail(&err, _("cannot read this device's enrollment"));
     int enrolled = (e.enrolled || e.is_root) && !e.revoked;
     const char *role = e.is_root ? "admin" : e.role;
     const char *scope = e.is_root && !e.scope[0] ? "72" : e.scope;
@@ -59,25 +61,25 @@ cmd_whoami(int argc, char **argv, struct cli_ctx *ctx)
         json_object_set_new(o, "seq", json_integer(head));
         return cli_print_json(o);
     }
-    printf("author id: %s\n", ctx->author);
+    printf(_("author id: %s\n"), ctx->author);
     if (e.revoked) {
-        printf("state:     revoked after seq %lld\n",
+        printf(_("state:     revoked after seq %lld\n"),
                (long long)e.revoked_after);
     } else if (!enrolled) {
-        printf("state:     not enrolled yet: records are kept here until an "
-               "admin enrolls this key\n");
+        printf(_("state:     not enrolled yet: records are kept here until an "
+                 "admin enrolls this key\n"));
     } else {
         const char *uname =
             ctx->plan ? ntm_plan_unit_name(ctx->plan, scope) : NULL;
-        printf("state:     %s\n", e.is_root ? "root key" : "enrolled");
-        printf("role:      %s\n", role);
-        printf("scope:     %s%s%s%s\n", scope, uname ? " (" : "",
+        printf(_("state:     %s\n"), e.is_root ? _("root key") : _("enrolled"));
+        printf(_("role:      %s\n"), role);
+        printf(_("scope:     %s%s%s%s\n"), scope, uname ? " (" : "",
                uname ? uname : "", uname ? ")" : "");
         if (e.org[0])
-            printf("org:       %s\n", e.org);
+            printf(_("org:       %s\n"), e.org);
     }
     if (e.name[0])
-        printf("name:      %s\n", e.name);
-    printf("entries:   %lld written\n", (long long)head);
+        printf(_("name:      %s\n"), e.name);
+    printf(_("entries:   %lld written\n"), (long long)head);
     return EXIT_OK;
 }

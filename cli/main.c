@@ -26,63 +26,69 @@ struct cli_cmd {
 };
 
 static const struct cli_cmd commands[] = {
-    {"init", cmd_init, NEED_NO_HOME, "make the home, the key and the store"},
+    {"init", cmd_init, NEED_NO_HOME,
+     N_("make the home, the key and the store")},
     {"whoami", cmd_whoami, NEED_STORE | NEED_PLAN,
-     "this device's author id, role, scope and enrollment"},
-    {"key", cmd_key, NEED_STORE | NEED_KEY, "export the public key"},
+     N_("this device's author id, role, scope and enrollment")},
+    {"key", cmd_key, NEED_STORE | NEED_KEY, N_("export the public key")},
     {"admin", cmd_admin, NEED_STORE | NEED_KEY | NEED_PLAN,
-     "enroll or revoke devices, create units"},
+     N_("enroll or revoke devices, create units")},
     {"record", cmd_record, NEED_STORE | NEED_KEY | NEED_PLAN,
-     "record an activity or a measure"},
-    {"edit", cmd_edit, NEED_STORE | NEED_KEY | NEED_PLAN, "change a record"},
-    {"delete", cmd_delete, NEED_STORE | NEED_KEY, "delete a record"},
-    {"list", cmd_list, NEED_STORE | NEED_PLAN, "list and search records"},
-    {"show", cmd_show, NEED_STORE | NEED_PLAN, "show a record and its history"},
-    {"conflicts", cmd_conflicts, NEED_STORE, "list conflicting fields"},
+     N_("record an activity or a measure")},
+    {"edit", cmd_edit, NEED_STORE | NEED_KEY | NEED_PLAN,
+     N_("change a record")},
+    {"delete", cmd_delete, NEED_STORE | NEED_KEY, N_("delete a record")},
+    {"list", cmd_list, NEED_STORE | NEED_PLAN, N_("list and search records")},
+    {"show", cmd_show, NEED_STORE | NEED_PLAN,
+     N_("show a record and its history")},
+    {"conflicts", cmd_conflicts, NEED_STORE, N_("list conflicting fields")},
     {"resolve", cmd_resolve, NEED_STORE | NEED_KEY | NEED_PLAN,
-     "resolve a record's conflicts"},
+     N_("resolve a record's conflicts")},
     {"review", cmd_review, NEED_STORE | NEED_KEY,
-     "approve, reject or flag a record"},
+     N_("approve, reject or flag a record")},
     {"verify", cmd_verify, NEED_STORE,
-     "re-verify every entry, chain and authorization"},
+     N_("re-verify every entry, chain and authorization")},
     {"bundle", cmd_bundle, NEED_STORE,
-     "export or import a bundle file (offline exchange)"},
-    {"push", cmd_push, NEED_STORE | NEED_KEY, "send new entries to the server"},
-    {"pull", cmd_pull, NEED_STORE | NEED_KEY, "fetch new entries"},
-    {"sync", cmd_sync, NEED_STORE | NEED_KEY, "push, then pull"},
-    {"status", cmd_status, NEED_STORE, "unpushed entries, last sync"},
+     N_("export or import a bundle file (offline exchange)")},
+    {"push", cmd_push, NEED_STORE | NEED_KEY,
+     N_("send new entries to the server")},
+    {"pull", cmd_pull, NEED_STORE | NEED_KEY, N_("fetch new entries")},
+    {"sync", cmd_sync, NEED_STORE | NEED_KEY, N_("push, then pull")},
+    {"status", cmd_status, NEED_STORE, N_("unpushed entries, last sync")},
     /* serve opens its own connections (one per server thread). */
-    {"serve", cmd_serve, NEED_NO_HOME, "run the central endpoint"},
-    {"report", cmd_report, NEED_STORE | NEED_PLAN, "progress against the plan"},
+    {"serve", cmd_serve, NEED_NO_HOME, N_("run the central endpoint")},
+    {"report", cmd_report, NEED_STORE | NEED_PLAN,
+     N_("progress against the plan")},
     {"plan", cmd_plan, NEED_PLAN | NEED_NO_HOME,
-     "the plan's organizations, tasks and targets"},
+     N_("the plan's organizations, tasks and targets")},
     {"units", cmd_units, NEED_STORE | NEED_PLAN | NEED_NO_HOME,
-     "the unit tree"},
+     N_("the unit tree")},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static const char usage_text[] =
-    "usage: ntm [--home <dir>] [--json] [--quiet] [--lang (vi | en)]\n"
-    "           <command> [<args>]\n"
-    "       ntm (--version | --help)\n";
+    N_("usage: ntm [--home <dir>] [--json] [--quiet] [--lang (vi | en)]\n"
+       "           <command> [<args>]\n"
+       "       ntm (--version | --help)\n");
 
 static void
 print_usage(FILE *out)
 {
-    fputs(usage_text, out);
-    fputs("\ncommands:\n", out);
+    fputs(_(usage_text), out);
+    fputs(_("\ncommands:\n"), out);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "    %-10s %s\n", commands[i].name, commands[i].summary);
-    fputs("\nglobal options:\n"
-          "    --home <dir>   the home (env NTM_HOME; default "
-          "$XDG_DATA_HOME/ntm)\n"
-          "    --json         machine-readable output on stdout\n"
-          "    --quiet        no notes or warnings on stderr\n"
-          "    --lang <l>     vi or en (default from LANG)\n"
-          "\nexit status: 0 ok, 1 failure, 2 usage, 3 verification failed,\n"
-          "4 server unreachable, 5 entries rejected.\n"
-          "Run 'ntm <command> --help' for a command's manual.\n",
+        fprintf(out, "    %-10s %s\n", commands[i].name,
+                _(commands[i].summary));
+    fputs(_("\nglobal options:\n"
+            "    --home <dir>   the home (env NTM_HOME; default "
+            "$XDG_DATA_HOME/ntm)\n"
+            "    --json         machine-readable output on stdout\n"
+            "    --quiet        no notes or warnings on stderr\n"
+            "    --lang <l>     vi or en (default from LANG)\n"
+            "\nexit status: 0 ok, 1 failure, 2 usage, 3 verification failed,\n"
+            "4 server unreachable, 5 entries rejected.\n"
+            "Run 'ntm <command> --help' for a command's manual.\n"),
           out);
 }
 
@@ -126,7 +132,7 @@ edit_distance(const char *a, const char *b)
 static int
 unknown_command(const char *name)
 {
-    cli_error("'%s' is not an ntm command", name);
+    cli_error(_("'%s' is not an ntm command"), name);
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t i = 0; i < NCOMMANDS; i++) {
@@ -139,8 +145,8 @@ unknown_command(const char *name)
         }
     }
     if (best)
-        fprintf(stderr, "hint: did you mean 'ntm %s'?\n", best);
-    fputs("hint: run 'ntm --help' for the list of commands\n", stderr);
+        fprintf(stderr, _("hint: did you mean 'ntm %s'?\n"), best);
+    fputs(_("hint: run 'ntm --help' for the list of commands\n"), stderr);
     return EXIT_USAGE;
 }
 
@@ -180,7 +186,7 @@ take_global(int argc, char **argv, int *i, struct cli_ctx *ctx)
             value = a + n + 1;
         } else if (!strcmp(a, names[k])) {
             if (*i + 1 >= argc) {
-                cli_usage_error(NULL, "option '%s' needs a value", a);
+                cli_usage_error(NULL, _("option '%s' needs a value"), a);
                 return -1;
             }
             value = argv[++*i];
@@ -189,14 +195,16 @@ take_global(int argc, char **argv, int *i, struct cli_ctx *ctx)
         }
         if (k == 0) {
             if (!*value) {
-                cli_usage_error(NULL, "option '--home' needs a folder");
+                cli_usage_error(NULL, _("option '--home' needs a folder"));
                 return -1;
             }
             ctx->home = value;
         } else if (!strcmp(value, "vi") || !strcmp(value, "en")) {
             ctx->lang = value;
+            cli_i18n_init(value);
         } else {
-            cli_usage_error(NULL, "unknown language '%s': use vi or en", value);
+            cli_usage_error(NULL, _("unknown language '%s': use vi or en"),
+                            value);
             return -1;
         }
         return 1;
@@ -240,30 +248,30 @@ cli_need_key(struct cli_ctx *ctx)
     int sealed = 0;
     int code = EXIT_OK;
     if (!path) {
-        cli_error("cannot load the key: out of memory");
+        cli_error(_("cannot load the key: out of memory"));
         return EXIT_FAIL;
     }
     if (access(path, F_OK) != 0) {
-        cli_error("no key in '%s': run 'ntm init' first (or give the right "
-                  "--home)",
+        cli_error(_("no key in '%s': run 'ntm init' first (or give the right "
+                    "--home)"),
                   ctx->home);
         code = EXIT_FAIL;
         goto out;
     }
     if (ntm_key_file_is_sealed(path, &sealed, &err) != NTM_OK) {
-        code = cli_fail(&err, "cannot read the key file");
+        code = cli_fail(&err, _("cannot read the key file"));
         goto out;
     }
     if (sealed) {
         const char *env = getenv("NTM_PASSPHRASE");
         if (env) {
             passphrase = env;
-        } else if (cli_read_passphrase("passphrase for the ntm key: ", pass,
+        } else if (cli_read_passphrase(_("passphrase for the ntm key: "), pass,
                                        sizeof(pass)) == 0) {
             passphrase = pass;
         } else {
-            cli_error("the key '%s' is sealed with a passphrase and there is "
-                      "no terminal to ask it: set NTM_PASSPHRASE",
+            cli_error(_("the key '%s' is sealed with a passphrase and there is "
+                        "no terminal to ask it: set NTM_PASSPHRASE"),
                       path);
             code = EXIT_FAIL;
             goto out;
@@ -271,11 +279,11 @@ cli_need_key(struct cli_ctx *ctx)
     }
     if (ntm_key_load(&ctx->key, path, passphrase, &err) != NTM_OK) {
         if (err.code == NTM_EPASSPHRASE)
-            cli_error("cannot unlock the key '%s': wrong passphrase, or the "
-                      "key file is damaged",
+            cli_error(_("cannot unlock the key '%s': wrong passphrase, or the "
+                        "key file is damaged"),
                       path);
         else
-            code = cli_fail(&err, "cannot load the key");
+            code = cli_fail(&err, _("cannot load the key"));
         code = code ? code : EXIT_FAIL;
         goto out;
     }
@@ -320,13 +328,13 @@ prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
     int code = EXIT_OK;
     char *db = cli_home_path(ctx, "ntm.db");
     if (!db) {
-        cli_error("cannot prepare the command: out of memory");
+        cli_error(_("cannot prepare the command: out of memory"));
         return EXIT_FAIL;
     }
     int have_db = access(db, F_OK) == 0;
     if (!have_db && !(c->flags & NEED_NO_HOME)) {
-        cli_error("'%s' is not an ntm home: run 'ntm init' first (or give "
-                  "--home DIR)",
+        cli_error(_("'%s' is not an ntm home: run 'ntm init' first (or give "
+                    "--home DIR)"),
                   ctx->home);
         code = EXIT_FAIL;
         goto out;
@@ -349,7 +357,7 @@ prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
     }
     if (c->flags & NEED_PLAN) {
         if (ntm_plan_load(&ctx->plan, NULL, &err) != NTM_OK) {
-            code = cli_fail(&err, "cannot load the plan");
+            code = cli_fail(&err, _("cannot load the plan"));
             goto out;
         }
     }
@@ -364,6 +372,7 @@ run(int argc, char **argv)
     struct cli_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
     ctx.lang = lang_from_env();
+    cli_i18n_init(ctx.lang);
     char *home_buf = NULL;
     int i = 1;
     int code;
@@ -383,7 +392,7 @@ run(int argc, char **argv)
             print_usage(stdout);
             return EXIT_OK;
         }
-        return cli_usage_error(NULL, "unknown option '%s'", a);
+        return cli_usage_error(NULL, _("unknown option '%s'"), a);
     }
     if (i >= argc) {
         print_usage(stderr);
@@ -435,8 +444,8 @@ run(int argc, char **argv)
     if (!ctx.home) {
         home_buf = default_home();
         if (!home_buf) {
-            cli_error("cannot find a home folder: give --home DIR or set "
-                      "NTM_HOME");
+            cli_error(_("cannot find a home folder: give --home DIR or set "
+                        "NTM_HOME"));
             return EXIT_FAIL;
         }
         ctx.home = home_buf;
@@ -452,7 +461,7 @@ run(int argc, char **argv)
     ntm_store_close(ctx.store);
     ntm_free(home_buf);
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        cli_error("cannot write the output: %s", strerror(errno));
+        cli_error(_("cannot write the output: %s"), strerror(errno));
         if (code == EXIT_OK)
             code = EXIT_FAIL;
     }
@@ -466,8 +475,8 @@ main(int argc, char **argv)
         return EXIT_FAIL;
     signal(SIGPIPE, SIG_IGN);
     if (ntm_global_init() != NTM_OK) {
-        cli_error("cannot initialise the ntm library (libsodium or SQLite "
-                  "failed to start)");
+        cli_error(_("cannot initialise the ntm library (libsodium or SQLite "
+                    "failed to start)"));
         return EXIT_FAIL;
     }
     return run(argc, argv);

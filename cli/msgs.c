@@ -20,18 +20,18 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The fixed prefixes. User-facing text stays in this file's string
- * literals so that gettext can wrap them later. */
-#define MSG_ERROR   "ntm: error: "
-#define MSG_WARNING "ntm: warning: "
-#define MSG_HINT    "hint: "
+/* The fixed prefixes, translated where they are printed ("ntm: lỗi: "
+ * in Vietnamese). */
+#define MSG_ERROR   N_("ntm: error: ")
+#define MSG_WARNING N_("ntm: warning: ")
+#define MSG_HINT    N_("hint: ")
 
 void
 cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs(MSG_ERROR, stderr);
+    fputs(_(MSG_ERROR), stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -44,7 +44,7 @@ cli_warn(const struct cli_ctx *ctx, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs(MSG_WARNING, stderr);
+    fputs(_(MSG_WARNING), stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -67,14 +67,15 @@ cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs(MSG_ERROR, stderr);
+    fputs(_(MSG_ERROR), stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+    fputs(_(MSG_HINT), stderr);
     if (cmd && *cmd)
-        fprintf(stderr, MSG_HINT "run 'ntm %s --help'\n", cmd);
+        fprintf(stderr, _("run 'ntm %s --help'\n"), cmd);
     else
-        fputs(MSG_HINT "run 'ntm --help'\n", stderr);
+        fputs(_("run 'ntm --help'\n"), stderr);
     return EXIT_USAGE;
 }
 
@@ -108,28 +109,28 @@ hint_for(enum ntm_err code)
 {
     switch (code) {
     case NTM_EBUSY:
-        return "another ntm process is using the store: wait for it to "
-               "finish and retry";
+        return _("another ntm process is using the store: wait for it to "
+                 "finish and retry");
     case NTM_EFULL:
-        return "the disk is full: free some space and retry (nothing "
-               "stored was lost)";
+        return _("the disk is full: free some space and retry (nothing "
+                 "stored was lost)");
     case NTM_EREADONLY:
-        return "the home is read-only: check its permissions or give "
-               "another --home";
+        return _("the home is read-only: check its permissions or give "
+                 "another --home");
     case NTM_ECORRUPT:
-        return "the database file is damaged: keep a copy of it, then "
-               "restore a backup or sync a fresh home from the server";
+        return _("the database file is damaged: keep a copy of it, then "
+                 "restore a backup or sync a fresh home from the server");
     case NTM_EPASSPHRASE:
-        return "check the passphrase (NTM_PASSPHRASE or the prompt)";
+        return _("check the passphrase (NTM_PASSPHRASE or the prompt)");
     case NTM_ENOMEM:
-        return "close other programs and retry";
+        return _("close other programs and retry");
     case NTM_ENET:
     case NTM_ETIMEOUT:
     case NTM_EUNAVAIL:
-        return "nothing was lost: retry later";
+        return _("nothing was lost: retry later");
     case NTM_ECONFIG:
-        return "check the plan files in the configuration folder "
-               "(NTM_CONFIG_DIR)";
+        return _("check the plan files in the configuration folder "
+                 "(NTM_CONFIG_DIR)");
     default:
         return NULL;
     }
@@ -138,15 +139,15 @@ hint_for(enum ntm_err code)
 int
 cli_fail(const struct ntm_error *err, const char *what)
 {
-    const char *text = err ? ntm_error_text(err) : "unknown failure";
+    const char *text = err ? ntm_error_text(err) : _("unknown failure");
     enum ntm_err code = err ? err->code : NTM_EINVAL;
     if (what && *what)
-        fprintf(stderr, MSG_ERROR "%s: %s\n", what, text);
+        fprintf(stderr, "%s%s: %s\n", _(MSG_ERROR), what, text);
     else
-        fprintf(stderr, MSG_ERROR "%s\n", text);
+        fprintf(stderr, "%s%s\n", _(MSG_ERROR), text);
     const char *hint = hint_for(code);
     if (hint)
-        fprintf(stderr, MSG_HINT "%s\n", hint);
+        fprintf(stderr, "%s%s\n", _(MSG_HINT), hint);
     return cli_exit_code(code);
 }
 
@@ -154,19 +155,19 @@ int
 cli_print_json(json_t *v)
 {
     if (!v) {
-        cli_error("cannot build the JSON output: out of memory");
+        cli_error(_("cannot build the JSON output: out of memory"));
         return EXIT_FAIL;
     }
     char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(v);
     if (!s) {
-        cli_error("cannot build the JSON output: out of memory");
+        cli_error(_("cannot build the JSON output: out of memory"));
         return EXIT_FAIL;
     }
     int bad = fputs(s, stdout) == EOF || fputc('\n', stdout) == EOF;
     free(s); /* jansson's allocator */
     if (bad || fflush(stdout) != 0) {
-        cli_error("cannot write the output: %s", strerror(errno));
+        cli_error(_("cannot write the output: %s"), strerror(errno));
         return EXIT_FAIL;
     }
     return EXIT_OK;
@@ -260,32 +261,32 @@ cli_check_field(const char *cmd, const char *field, const json_t *value)
     const char *s = json_is_string(value) ? json_string_value(value) : NULL;
     if (!strcmp(field, "date") && !cli_valid_date(s))
         return cli_usage_error(cmd,
-                               "invalid date '%s': give a real calendar date "
-                               "as YYYY-MM-DD, e.g. 2019-05-17",
+                               _("invalid date '%s': give a real calendar date "
+                                 "as YYYY-MM-DD, e.g. 2019-05-17"),
                                s ? s : "") == 0;
     if (!strcmp(field, "qty") && !cli_valid_qty(s))
         return cli_usage_error(cmd,
-                               "invalid quantity '%s': give a decimal number "
-                               "with up to 12 digits and 3 decimals, e.g. "
-                               "1.25",
+                               _("invalid quantity '%s': give a decimal number "
+                                 "with up to 12 digits and 3 decimals, e.g. "
+                                 "1.25"),
                                s ? s : "") == 0;
     if (!strcmp(field, "period") && !cli_valid_period(s))
         return cli_usage_error(cmd,
-                               "invalid period '%s': give a year YYYY or a "
-                               "month YYYY-MM",
+                               _("invalid period '%s': give a year YYYY or a "
+                                 "month YYYY-MM"),
                                s ? s : "") == 0;
     if (!strcmp(field, "den") && json_is_integer(value) &&
         json_integer_value(value) <= 0)
         return cli_usage_error(cmd,
-                               "invalid denominator %lld: it must be "
-                               "greater than 0",
+                               _("invalid denominator %lld: it must be "
+                                 "greater than 0"),
                                (long long)json_integer_value(value)) == 0;
     if ((!strcmp(field, "num") || !strcmp(field, "people") ||
          !strcmp(field, "amount_vnd")) &&
         json_is_integer(value) && json_integer_value(value) < 0)
-        return cli_usage_error(cmd, "invalid %s %lld: it must not be negative",
-                               field,
-                               (long long)json_integer_value(value)) == 0;
+        return cli_usage_error(
+                   cmd, _("invalid %s %lld: it must not be negative"), field,
+                   (long long)json_integer_value(value)) == 0;
     return 1;
 }
 
@@ -317,7 +318,7 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
 {
     json_t *obj = json_object();
     if (!obj) {
-        cli_error("cannot parse --set: out of memory");
+        cli_error(_("cannot parse --set: out of memory"));
         return NULL;
     }
     for (int i = 0; i < sets->count; i++) {
@@ -325,8 +326,8 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
         const char *eq = strchr(item, '=');
         if (!eq || !valid_field_name(item, (size_t)(eq - item))) {
             cli_usage_error(cmd,
-                            "invalid --set '%s': write FIELD=VALUE with a "
-                            "lower-case field name, e.g. --set qty=2.5",
+                            _("invalid --set '%s': write FIELD=VALUE with a "
+                              "lower-case field name, e.g. --set qty=2.5"),
                             item);
             goto fail;
         }
@@ -334,12 +335,12 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
         memcpy(field, item, (size_t)(eq - item));
         field[eq - item] = '\0';
         if (!strcmp(field, "deleted")) {
-            cli_usage_error(cmd, "the field 'deleted' cannot be set: use "
-                                 "'ntm delete ID'");
+            cli_usage_error(cmd, _("the field 'deleted' cannot be set: use "
+                                   "'ntm delete ID'"));
             goto fail;
         }
         if (json_object_get(obj, field)) {
-            cli_usage_error(cmd, "field '%s' is set twice", field);
+            cli_usage_error(cmd, _("field '%s' is set twice"), field);
             goto fail;
         }
         json_t *v;
@@ -348,8 +349,8 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
             if (ntm_parse_int64(eq + 1, -(INT64_C(1) << 53) + 1,
                                 (INT64_C(1) << 53) - 1, &n) != NTM_OK) {
                 cli_usage_error(cmd,
-                                "invalid --set %s='%s': %s takes a whole "
-                                "number",
+                                _("invalid --set %s='%s': %s takes a whole "
+                                  "number"),
                                 field, eq + 1, field);
                 goto fail;
             }
@@ -358,14 +359,14 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
             v = json_string(eq + 1);
             if (!v) {
                 cli_usage_error(cmd,
-                                "invalid --set %s: the value is not "
-                                "valid UTF-8 text",
+                                _("invalid --set %s: the value is not "
+                                  "valid UTF-8 text"),
                                 field);
                 goto fail;
             }
         }
         if (!v || json_object_set_new(obj, field, v) != 0) {
-            cli_error("cannot parse --set: out of memory");
+            cli_error(_("cannot parse --set: out of memory"));
             goto fail;
         }
         if (!cli_check_field(cmd, field, v))
@@ -391,23 +392,23 @@ cli_find_record(struct cli_ctx *ctx, const char *cmd, const char *id,
     size_t n = strlen(id);
     if (n < 6 || n > NTM_RECORD_ID_LEN || !ntm_is_lower_hex(id, n))
         return cli_usage_error(cmd,
-                               "invalid record id '%s': give the id printed "
-                               "by 'ntm record' or 'ntm list' (at least its "
-                               "first 6 hex characters)",
+                               _("invalid record id '%s': give the id printed "
+                                 "by 'ntm record' or 'ntm list' (at least its "
+                                 "first 6 hex characters)"),
                                id);
     enum ntm_err rc = ntm_store_record(ctx->store, id, &r, &err);
     if (rc == NTM_ENOENT) {
-        cli_error("no record '%s' in this home: check the id with 'ntm "
-                  "list' (or import the bundle that holds it)",
+        cli_error(_("no record '%s' in this home: check the id with 'ntm "
+                    "list' (or import the bundle that holds it)"),
                   id);
         return EXIT_FAIL;
     }
     if (rc != NTM_OK)
-        return cli_fail(&err, "cannot read the record");
+        return cli_fail(&err, _("cannot read the record"));
     const char *fid = json_string_value(json_object_get(r, "id"));
     if (!fid || strlen(fid) != NTM_RECORD_ID_LEN) {
         json_decref(r);
-        cli_error("cannot read the record '%s': the store gave no id", id);
+        cli_error(_("cannot read the record '%s': the store gave no id"), id);
         return EXIT_FAIL;
     }
     memcpy(full, fid, NTM_RECORD_ID_LEN + 1);
@@ -423,8 +424,11 @@ cli_format_time(int64_t ms, char out[32])
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+    char iso[32];
+    if (!gmtime_r(&t, &tm) || strftime(iso, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
         snprintf(out, 32, "%lld", (long long)ms);
+    else
+        cli_human_date(iso, out, 32);
 }
 
 int

@@ -61,15 +61,15 @@ set_value(const char *cmd, const struct cli_option *o, const char *value)
                             (INT64_C(1) << 53) - 1,
                             (int64_t *)o->value) != NTM_OK) {
             cli_usage_error(cmd,
-                            "option '--%s' takes a whole number, not "
-                            "'%s'",
+                            _("option '--%s' takes a whole number, not "
+                              "'%s'"),
                             o->name, value);
             return -1;
         }
         return 0;
     case CLI_OPT_LIST:
         if (list_add((struct cli_list *)o->value, value) != 0) {
-            cli_error("cannot parse the options: out of memory");
+            cli_error(_("cannot parse the options: out of memory"));
             return -1;
         }
         return 0;
@@ -104,8 +104,8 @@ cli_parse(const char *cmd, int argc, char **argv, const struct cli_option *opts,
         }
         if (a[1] != '-') {
             *exit_code = cli_usage_error(cmd,
-                                         "unknown option '%s': ntm options "
-                                         "are long, like '--json'",
+                                         _("unknown option '%s': ntm options "
+                                           "are long, like '--json'"),
                                          a);
             return -1;
         }
@@ -114,14 +114,14 @@ cli_parse(const char *cmd, int argc, char **argv, const struct cli_option *opts,
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const struct cli_option *o = find_opt(opts, name, len);
         if (!o) {
-            *exit_code =
-                cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
+            *exit_code = cli_usage_error(cmd, _("unknown option '--%.*s'"),
+                                         (int)len, name);
             return -1;
         }
         if (o->type == CLI_OPT_FLAG) {
             if (eq) {
                 *exit_code = cli_usage_error(
-                    cmd, "option '--%s' takes no value", o->name);
+                    cmd, _("option '--%s' takes no value"), o->name);
                 return -1;
             }
             *(int *)o->value = 1;
@@ -133,8 +133,9 @@ cli_parse(const char *cmd, int argc, char **argv, const struct cli_option *opts,
         } else if (i + 1 < argc) {
             value = argv[++i];
         } else {
-            *exit_code = cli_usage_error(cmd, "option '--%s' needs a value %s",
-                                         o->name, o->arg ? o->arg : "");
+            *exit_code =
+                cli_usage_error(cmd, _("option '--%s' needs a value %s"),
+                                o->name, o->arg ? o->arg : "");
             return -1;
         }
         if (set_value(cmd, o, value) != 0) {
@@ -165,44 +166,45 @@ print_indented(FILE *out, const char *text)
 }
 
 static const char standard_exit_status[] =
-    "0  success\n"
-    "1  failure (the message says what failed and what to do)\n"
-    "2  usage error: wrong options or bad input\n"
-    "3  verification found invalid or forked entries\n"
-    "4  could not reach the server (nothing lost: retry later)\n"
-    "5  some entries were rejected (they are kept and listed)";
+    N_("0  success\n"
+       "1  failure (the message says what failed and what to do)\n"
+       "2  usage error: wrong options or bad input\n"
+       "3  verification found invalid or forked entries\n"
+       "4  could not reach the server (nothing lost: retry later)\n"
+       "5  some entries were rejected (they are kept and listed)");
 
 void
 cli_print_help(const char *cmd, const struct cli_option *opts,
                const struct cli_help *help, FILE *out)
 {
-    fputs("NAME\n", out);
-    print_indented(out, help && help->name ? help->name : cmd);
-    fputs("\nSYNOPSIS\n", out);
+    fputs(_("NAME\n"), out);
+    print_indented(out, help && help->name ? cli_tr(help->name) : cmd);
+    fputs(_("\nSYNOPSIS\n"), out);
     if (help && help->synopsis)
         print_indented(out, help->synopsis);
     else
         fprintf(out, "    ntm %s [<options>]\n", cmd);
     if (help && help->description) {
-        fputs("\nDESCRIPTION\n", out);
-        print_indented(out, help->description);
+        fputs(_("\nDESCRIPTION\n"), out);
+        print_indented(out, cli_tr(help->description));
     }
-    fputs("\nOPTIONS\n", out);
+    fputs(_("\nOPTIONS\n"), out);
     for (const struct cli_option *o = opts; o && o->type != CLI_OPT_END; o++) {
         fprintf(out, "    --%s%s%s%s\n", o->name, o->arg ? " " : "",
                 o->arg ? o->arg : "",
-                o->type == CLI_OPT_LIST ? " (repeatable)" : "");
-        fprintf(out, "        %s\n", o->help ? o->help : "");
+                o->type == CLI_OPT_LIST ? _(" (repeatable)") : "");
+        fprintf(out, "        %s\n", o->help ? cli_tr(o->help) : "");
     }
-    fputs("    --help\n        show this help\n", out);
-    fputs("    Global options, before or after the command: --home <dir>, "
-          "--json,\n    --quiet, --lang (vi | en). See 'ntm --help'.\n",
+    fputs(_("    --help\n        show this help\n"), out);
+    fputs(_("    Global options, before or after the command: --home <dir>, "
+            "--json,\n    --quiet, --lang (vi | en). See 'ntm --help'.\n"),
           out);
-    fputs("\nEXIT STATUS\n", out);
-    print_indented(out, help && help->exit_status ? help->exit_status
-                                                  : standard_exit_status);
+    fputs(_("\nEXIT STATUS\n"), out);
+    print_indented(out,
+                   cli_tr(help && help->exit_status ? help->exit_status
+                                                    : standard_exit_status));
     if (help && help->example) {
-        fputs("\nEXAMPLE\n", out);
+        fputs(_("\nEXAMPLE\n"), out);
         print_indented(out, help->example);
     }
 }
