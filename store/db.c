@@ -274,6 +274,14 @@ ntm_store_open(struct ntm_store **out, const char *path, unsigned flags,
                   err);
     if (rc != NTM_OK)
         goto fail;
+    /* Every write runs in a savepoint (Ntm_sp_begin), and SQLite copies
+     * each page a savepoint touches into a statement journal first; past
+     * 64 KiB that journal spills to a temporary file, which inside a
+     * batch of 1000 entries cost a pwrite per page per entry. In memory
+     * it holds one savepoint's pages at a time (truncated when the last
+     * savepoint is released). Sorts still spill to files as before. */
+    if ((rc = Ntm_exec(st, "PRAGMA temp_store=MEMORY", err)) != NTM_OK)
+        goto fail;
     if ((rc = migrate(st, err)) != NTM_OK)
         goto fail;
     char root[NTM_HEX_ID_LEN + 1];
