@@ -254,7 +254,7 @@ apply_effect(struct ntm_store *st, const struct Ntm_entry *e,
     if (strcmp(e->op, "unit.create") == 0)
         return Ntm_state_units(st, err);
     if (e->record)
-        return Ntm_state_record(st, e->record, err);
+        return Ntm_state_entry(st, e, err);
     char msg[160];
     enum ntm_err code = Ntm_rules_body(e, msg, sizeof(msg));
     return Ntm_effect_set(st, e->id, code, code == NTM_OK ? NULL : msg, err);

@@ -27,7 +27,8 @@ enum node_kind { N_CREATE, N_UPDATE, N_DELETE, N_REVIEW, N_OTHER };
 
 struct node {
     struct Ntm_entry e;
-    char *bytes; /* owned copy of the row's bytes */
+    char *bytes;  /* owned copy of the row's bytes */
+    int borrowed; /* e belongs to the caller (Ntm_state_entry) */
     enum node_kind kind;
     enum ntm_err code;
     char msg[160];
@@ -49,7 +50,8 @@ static void
 rec_release(struct rec *r)
 {
     for (int i = 0; i < r->count; i++) {
-        Ntm_entry_release(&r->n[i].e);
+        if (!r->n[i].borrowed)
+            Ntm_entry_release(&r->n[i].e);
         ntm_free(r->n[i].bytes);
         ntm_free(r->n[i].base);
         ntm_free(r->n[i].anc);
@@ -73,6 +75,16 @@ order_cmp(const struct node *a, const struct node *b)
 {
     return Ntm_order_cmp(a->e.ts, a->e.lc, a->e.author, a->e.seq, b->e.ts,
                          b->e.lc, b->e.author, b->e.seq);
+}
+
+static enum node_kind
+kind_of(const char *op)
+{
+    return strcmp(op, "record.create") == 0   ? N_CREATE
+           : strcmp(op, "record.update") == 0 ? N_UPDATE
+           : strcmp(op, "record.delete") == 0 ? N_DELETE
+           : strcmp(op, "review") == 0        ? N_REVIEW
+                                              : N_OTHER;
 }
 
 static enum ntm_err
@@ -116,12 +128,7 @@ load(struct ntm_store *st, const char *record_id, struct rec *r,
             snprintf(nd->e.id, sizeof(nd->e.id), "?");
             continue;
         }
-        const char *op = nd->e.op;
-        nd->kind = strcmp(op, "record.create") == 0   ? N_CREATE
-                   : strcmp(op, "record.update") == 0 ? N_UPDATE
-                   : strcmp(op, "record.delete") == 0 ? N_DELETE
-                   : strcmp(op, "review") == 0        ? N_REVIEW
-                                                      : N_OTHER;
+        nd->kind = kind_of(nd->e.op);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
@@ -551,17 +558,15 @@ Ntm_effect_set(struct ntm_store *st, const char *entry_id, enum ntm_err code,
     return NTM_OK;
 }
 
-enum ntm_err
-Ntm_state_record(struct ntm_store *st, const char *record_id,
-                 struct ntm_error *err)
+/* Judge the loaded record r, save its state and its entries' effects. */
+static enum ntm_err
+settle(struct ntm_store *st, const char *record_id, struct rec *r,
+       struct ntm_error *err)
 {
-    struct rec r;
-    enum ntm_err rc = load(st, record_id, &r, err);
-    if (rc == NTM_OK)
-        rc = judge(st, &r, err);
+    enum ntm_err rc = judge(st, r, err);
     if (rc == NTM_OK) {
-        if (r.create >= 0) {
-            rc = compute(st, record_id, &r, err);
+        if (r->create >= 0) {
+            rc = compute(st, record_id, r, err);
         } else {
             sqlite3_stmt *s =
                 Ntm_prepare(st, "DELETE FROM records WHERE id=?1", err);
@@ -574,10 +579,53 @@ Ntm_state_record(struct ntm_store *st, const char *record_id,
             }
         }
     }
-    for (int i = 0; rc == NTM_OK && i < r.count; i++)
-        if (r.n[i].code != NTM_EBADENTRY)
-            rc = Ntm_effect_set(st, r.n[i].e.id, r.n[i].code, r.n[i].msg, err);
+    for (int i = 0; rc == NTM_OK && i < r->count; i++)
+        if (r->n[i].code != NTM_EBADENTRY)
+            rc = Ntm_effect_set(st, r->n[i].e.id, r->n[i].code, r->n[i].msg,
+                                err);
+    return rc;
+}
+
+enum ntm_err
+Ntm_state_record(struct ntm_store *st, const char *record_id,
+                 struct ntm_error *err)
+{
+    struct rec r;
+    enum ntm_err rc = load(st, record_id, &r, err);
+    if (rc == NTM_OK)
+        rc = settle(st, record_id, &r, err);
     rec_release(&r);
+    return rc;
+}
+
+enum ntm_err
+Ntm_state_entry(struct ntm_store *st, const struct Ntm_entry *e,
+                struct ntm_error *err)
+{
+    /* The usual case is a new record: its create is its only entry, and
+     * it is parsed already; load() would read it back and parse it again.
+     * The result is the same either way (a one-node graph). */
+    sqlite3_stmt *s = Ntm_prepare(
+        st, "SELECT 1 FROM entries WHERE record=?1 AND id<>?2 LIMIT 1", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, e->record, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, e->id, -1, SQLITE_STATIC);
+    int x = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (x == SQLITE_ROW)
+        return Ntm_state_record(st, e->record, err);
+    if (x != SQLITE_DONE)
+        return Ntm_db_error(st, x, err, "cannot read the record's entries");
+    struct node nd;
+    struct rec r = {&nd, 1, -1};
+    memset(&nd, 0, sizeof(nd));
+    nd.e = *e;
+    nd.borrowed = 1;
+    nd.kind = kind_of(e->op);
+    enum ntm_err rc = settle(st, e->record, &r, err);
+    ntm_free(nd.base);
+    ntm_free(nd.anc);
     return rc;
 }
 

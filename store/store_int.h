@@ -113,6 +113,10 @@ int Ntm_role_allows(const char *role, const char *op);
 /* state.c */
 enum ntm_err Ntm_state_record(struct ntm_store *st, const char *record_id,
                               struct ntm_error *err);
+/* The same for the record of e, an entry just stored (e->record not
+ * NULL; e borrowed): cheaper when e is the record's only entry. */
+enum ntm_err Ntm_state_entry(struct ntm_store *st, const struct Ntm_entry *e,
+                             struct ntm_error *err);
 enum ntm_err Ntm_state_units(struct ntm_store *st, struct ntm_error *err);
 /* Recompute every record with an entry by one of these authors. */
 enum ntm_err Ntm_state_authors(struct ntm_store *st, json_t *keys,
