@@ -576,9 +576,17 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
         goto out;
     }
     ntm_b64_encode(sig_b64, sig, sizeof(sig));
+    /* What ntm_store_ingest(NTM_SOURCE_LOCAL) does, on the entry parsed
+     * above from the same bytes and inside this function's savepoint,
+     * which undoes it all on failure: no second parse, no nested
+     * savepoint. */
     struct ntm_ingest_result ir;
-    if ((rc = ntm_store_ingest(st, text, strlen(text), sig_b64,
-                               NTM_SOURCE_LOCAL, &ir, err)) != NTM_OK)
+    memset(&ir, 0, sizeof(ir));
+    snprintf(ir.id, sizeof(ir.id), "%s", e.id);
+    snprintf(ir.author, sizeof(ir.author), "%s", e.author);
+    ir.seq = e.seq;
+    if ((rc = ingest_parsed(st, &e, sig_b64, NTM_SOURCE_LOCAL, &ir, err)) !=
+        NTM_OK)
         goto out;
     if (ir.verdict != NTM_OK) {
         rc =
