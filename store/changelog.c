@@ -104,22 +104,58 @@ save_fork(struct ntm_store *st, const struct Ntm_entry *e, const char *sig,
     return NTM_OK;
 }
 
+/* The replica's HLC (0, 0 when never set); called inside a write
+ * transaction, so the copy kept in st stays true until it ends. */
+static enum ntm_err
+hlc_get(struct ntm_store *st, int64_t *ts, int64_t *lc, struct ntm_error *err)
+{
+    if (!st->hlc_valid) {
+        enum ntm_err rc =
+            ntm_store_meta_get_int(st, "hlc.ts", 0, &st->hlc_ts, err);
+        if (rc == NTM_OK)
+            rc = ntm_store_meta_get_int(st, "hlc.lc", 0, &st->hlc_lc, err);
+        if (rc != NTM_OK)
+            return rc;
+        st->hlc_valid = 1;
+    }
+    *ts = st->hlc_ts;
+    *lc = st->hlc_lc;
+    return NTM_OK;
+}
+
 enum ntm_err
 Ntm_hlc_observe(struct ntm_store *st, int64_t ts, int64_t lc,
                 struct ntm_error *err)
 {
     int64_t lts, llc;
-    enum ntm_err rc = ntm_store_meta_get_int(st, "hlc.ts", 0, &lts, err);
-    if (rc == NTM_OK)
-        rc = ntm_store_meta_get_int(st, "hlc.lc", 0, &llc, err);
+    enum ntm_err rc = hlc_get(st, &lts, &llc, err);
     if (rc != NTM_OK)
         return rc;
     if (ts < lts || (ts == lts && lc <= llc))
         return NTM_OK;
-    rc = ntm_store_meta_set_int(st, "hlc.ts", ts, err);
-    if (rc == NTM_OK)
-        rc = ntm_store_meta_set_int(st, "hlc.lc", lc, err);
-    return rc;
+    /* Both keys in one statement; stored as text like meta_set_int. */
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "INSERT INTO meta(key,value) VALUES('hlc.ts',?1),('hlc.lc',?2) "
+        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    char t[32], l[32];
+    snprintf(t, sizeof(t), "%lld", (long long)ts);
+    snprintf(l, sizeof(l), "%lld", (long long)lc);
+    sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, l, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE) {
+        st->hlc_valid = 0;
+        return Ntm_db_error(st, r, err, "cannot save a setting");
+    }
+    st->hlc_ts = ts;
+    st->hlc_lc = lc;
+    st->hlc_valid = 1;
+    return NTM_OK;
 }
 
 /* The unit an entry concerns, for scoped pulls: the record's unit. */
@@ -513,8 +549,7 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
     }
     /* HLC: ts = max(now, last.ts); lc counts within one ts. */
     int64_t lts, llc;
-    if ((rc = ntm_store_meta_get_int(st, "hlc.ts", 0, &lts, err)) != NTM_OK ||
-        (rc = ntm_store_meta_get_int(st, "hlc.lc", 0, &llc, err)) != NTM_OK)
+    if ((rc = hlc_get(st, &lts, &llc, err)) != NTM_OK)
         goto out;
     int64_t now = ntm_now_ms();
     int64_t ts = now > lts ? now : lts;

@@ -344,6 +344,7 @@ ntm_store_begin(struct ntm_store *st, struct ntm_error *err)
 {
     if (st->tx_depth > 0)
         return ntm_error_set(err, NTM_EINVAL, "transaction already open");
+    st->hlc_valid = 0;
     enum ntm_err rc = Ntm_exec(st, "BEGIN IMMEDIATE", err);
     if (rc == NTM_OK)
         st->tx_depth = 1;
@@ -360,6 +361,7 @@ ntm_store_commit(struct ntm_store *st, struct ntm_error *err)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     }
     st->tx_depth = 0;
+    st->hlc_valid = 0;
     return rc;
 }
 
@@ -370,6 +372,7 @@ ntm_store_rollback(struct ntm_store *st)
         return;
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     st->tx_depth = 0;
+    st->hlc_valid = 0;
 }
 
 /*
@@ -396,6 +399,8 @@ Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
 enum ntm_err
 Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
 {
+    if (!ok || st->sp_serial == -1)
+        st->hlc_valid = 0;
     if (st->sp_serial == -1) {
         st->sp_serial = 0;
         if (ok)
@@ -443,6 +448,8 @@ enum ntm_err
 ntm_store_meta_set(struct ntm_store *st, const char *key, const char *val,
                    struct ntm_error *err)
 {
+    if (strncmp(key, "hlc.", 4) == 0)
+        st->hlc_valid = 0;
     sqlite3_stmt *s = Ntm_prepare(
         st,
         val ? "INSERT INTO meta(key,value) VALUES(?1,?2) ON CONFLICT(key) DO "

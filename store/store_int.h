@@ -38,6 +38,11 @@ struct ntm_store {
     int sp_serial; /* savepoint name counter */
     char root[NTM_HEX_ID_LEN + 1];
     char root_scope[32];
+    /* The HLC (meta hlc.ts, hlc.lc) as last read or written, trusted only
+     * while this connection holds the write transaction: cleared when a
+     * transaction ends, a savepoint rolls back or meta_set touches it. */
+    int hlc_valid;
+    int64_t hlc_ts, hlc_lc;
 };
 
 /* A parsed, well-formed entry (step 1 passed). Strings point into json. */
