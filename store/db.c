@@ -375,6 +375,21 @@ ntm_store_rollback(struct ntm_store *st)
     st->hlc_valid = 0;
 }
 
+/* Run one cached statement that returns no rows. Savepoints open and
+ * close once per entry written: sqlite3_exec would parse them each time. */
+static enum ntm_err
+exec_cached(struct ntm_store *st, const char *sql, struct ntm_error *err)
+{
+    sqlite3_stmt *s = Ntm_prepare(st, sql, err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return Ntm_db_error(st, rc, err, "database statement failed");
+    return NTM_OK;
+}
+
 /*
  * Every write function runs inside a savepoint: on its own it is its own
  * transaction; inside ntm_store_begin it nests, and a failure undoes only
@@ -386,14 +401,14 @@ Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
     if (st->tx_depth == 0 && sqlite3_get_autocommit(st->db)) {
         /* Take the write lock up front: a deferred transaction that reads
          * first could fail later with SQLITE_BUSY_SNAPSHOT. */
-        enum ntm_err rc = Ntm_exec(st, "BEGIN IMMEDIATE", err);
+        enum ntm_err rc = exec_cached(st, "BEGIN IMMEDIATE", err);
         if (rc != NTM_OK)
             return rc;
         st->sp_serial = -1; /* marks "we own the outer transaction" */
         return NTM_OK;
     }
     st->sp_serial++;
-    return Ntm_exec(st, "SAVEPOINT ntm_sp", err);
+    return exec_cached(st, "SAVEPOINT ntm_sp", err);
 }
 
 enum ntm_err
@@ -404,7 +419,7 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
     if (st->sp_serial == -1) {
         st->sp_serial = 0;
         if (ok)
-            return Ntm_exec(st, "COMMIT", err) == NTM_OK
+            return exec_cached(st, "COMMIT", err) == NTM_OK
                        ? NTM_OK
                        : (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL),
                           err ? err->code : NTM_EDB);
@@ -413,7 +428,7 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
     }
     st->sp_serial--;
     if (ok)
-        return Ntm_exec(st, "RELEASE ntm_sp", err);
+        return exec_cached(st, "RELEASE ntm_sp", err);
     sqlite3_exec(st->db, "ROLLBACK TO ntm_sp; RELEASE ntm_sp", NULL, NULL,
                  NULL);
     return NTM_OK;
