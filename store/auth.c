@@ -48,6 +48,22 @@ copy_str(char *dst, size_t n, json_t *v)
     snprintf(dst, n, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
+/* Fill out (already cleared) when author is the root key: an admin whose
+ * scope is the whole province, for every seq. Returns 1 then, else 0. */
+static int
+root_enrollment(const struct ntm_store *st, const char *author,
+                struct ntm_enrollment *out)
+{
+    if (!st->root[0] || strcmp(author, st->root) != 0)
+        return 0;
+    out->enrolled = 1;
+    out->is_root = 1;
+    snprintf(out->role, sizeof(out->role), "admin");
+    snprintf(out->scope, sizeof(out->scope), "%s", st->root_scope);
+    out->from_seq = 1;
+    return 1;
+}
+
 /* The enrollment of author at seq given the effective flags eff[]. */
 static void
 lookup(struct ntm_store *st, struct devop *ops, size_t n, const int *eff,
@@ -55,14 +71,8 @@ lookup(struct ntm_store *st, struct devop *ops, size_t n, const int *eff,
 {
     memset(out, 0, sizeof(*out));
     out->revoked_after = -1;
-    if (st->root[0] && strcmp(author, st->root) == 0) {
-        out->enrolled = 1;
-        out->is_root = 1;
-        snprintf(out->role, sizeof(out->role), "admin");
-        snprintf(out->scope, sizeof(out->scope), "%s", st->root_scope);
-        out->from_seq = 1;
+    if (root_enrollment(st, author, out))
         return;
-    }
     struct devop *best = NULL;
     for (size_t i = 0; i < n; i++) {
         struct devop *o = &ops[i];
@@ -371,14 +381,8 @@ Ntm_auth_lookup(struct ntm_store *st, const char *author, int64_t seq,
 {
     memset(out, 0, sizeof(*out));
     out->revoked_after = -1;
-    if (st->root[0] && strcmp(author, st->root) == 0) {
-        out->enrolled = 1;
-        out->is_root = 1;
-        snprintf(out->role, sizeof(out->role), "admin");
-        snprintf(out->scope, sizeof(out->scope), "%s", st->root_scope);
-        out->from_seq = 1;
+    if (root_enrollment(st, author, out))
         return NTM_OK;
-    }
     sqlite3_stmt *s = Ntm_prepare(
         st,
         "SELECT role, scope, name, org, from_seq FROM enrollments WHERE "
