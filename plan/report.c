@@ -46,8 +46,9 @@ struct ctx {
     struct ntm_report *r;
     struct Ntm_unit *units; /* the tree in force on as_of */
     int nunits;
-    struct rec *recs;
+    struct rec *recs; /* sorted by rec_cmp once collected */
     int nrecs;
+    int *tfirst; /* per target: its records are recs[tfirst[t]..tfirst[t+1]) */
     const char *A; /* as-of date */
 };
 
@@ -249,6 +250,85 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
 }
 
 /* ------------------------------------------------------------------ */
+/* The index: records sorted by target, then by the unit that carries
+ * them, so that the records within a unit are one contiguous run found by
+ * binary search (a unit's code and the codes below it share its prefix).
+ * Within a unit, a recorded unit's measures of one year are contiguous
+ * and in the order of precedence (period, then creation), so the figure
+ * that counts is the last of its run. */
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    int d;
+    if (x->target != y->target)
+        return x->target < y->target ? -1 : 1;
+    if ((d = strcmp(x->unit, y->unit)) || (d = strcmp(x->orig, y->orig)))
+        return d;
+    if (x->measure != y->measure)
+        return x->measure - y->measure;
+    if (x->year != y->year)
+        return x->year < y->year ? -1 : 1;
+    if ((d = strcmp(x->pkey, y->pkey)) || (d = strcmp(x->date, y->date)))
+        return d;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static enum ntm_err
+build_index(struct ctx *c, struct ntm_error *err)
+{
+    int i, t;
+    if (c->nrecs > 1)
+        qsort(c->recs, (size_t)c->nrecs, sizeof(*c->recs), rec_cmp);
+    c->tfirst = ntm_calloc((size_t)c->p->ntargets + 1, sizeof(*c->tfirst));
+    if (!c->tfirst)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    for (t = 0, i = 0; t <= c->p->ntargets; t++) {
+        while (i < c->nrecs && c->recs[i].target < t)
+            i++;
+        c->tfirst[t] = i;
+    }
+    return NTM_OK;
+}
+
+/* first index in [lo, hi) of target ti's run whose unit is >= key */
+static int
+lower_bound(const struct ctx *c, int lo, int hi, const char *key)
+{
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(c->recs[mid].unit, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The records of target ti carried by unit or a unit below it lie in
+ * recs[*lo..*hi) (filter with Ntm_code_within: the run may also hold
+ * codes that merely extend unit's last segment with a character below
+ * '.', which no valid code has). */
+static void
+unit_run(const struct ctx *c, int ti, const char *unit, int *lo, int *hi)
+{
+    char end[PLAN_CODE_LEN + 1];
+    size_t n = strlen(unit);
+    int a = c->tfirst[ti], b = c->tfirst[ti + 1];
+
+    if (n >= PLAN_CODE_LEN) {
+        *lo = *hi = a;
+        return;
+    }
+    memcpy(end, unit, n);
+    end[n] = '.' + 1; /* just after every "unit." prefix */
+    end[n + 1] = '\0';
+    *lo = lower_bound(c, a, b, unit);
+    *hi = lower_bound(c, *lo, b, end);
+}
+
+/* ------------------------------------------------------------------ */
 /* Figures */
 
 struct figure {
@@ -276,9 +356,10 @@ sum_within(const struct ctx *c, int ti, const char *unit, const char *ps,
            const char *pe, int64_t *count)
 {
     int64_t s = 0;
-    int i;
+    int i, lo, hi;
     *count = 0;
-    for (i = 0; i < c->nrecs; i++) {
+    unit_run(c, ti, unit, &lo, &hi);
+    for (i = lo; i < hi; i++) {
         const struct rec *r = &c->recs[i];
         if (r->target != ti || r->measure || !Ntm_code_within(r->unit, unit) ||
             strcmp(r->date, ps) < 0 || strcmp(r->date, pe) > 0)
@@ -294,23 +375,15 @@ static int
 measures_within(const struct ctx *c, int ti, const char *unit, int year,
                 int64_t *num, int64_t *den, int64_t *count)
 {
-    int i, j;
+    int i, lo, hi;
     *num = *den = *count = 0;
-    for (i = 0; i < c->nrecs; i++) {
-        const struct rec *r = &c->recs[i], *best = r;
-        if (r->target != ti || !r->measure || r->year != year ||
-            !Ntm_code_within(r->unit, unit))
+    unit_run(c, ti, unit, &lo, &hi);
+    for (i = lo; i < hi; i++) {
+        const struct rec *r = &c->recs[i], *q = r + 1;
+        if (!r->measure || r->year != year || !Ntm_code_within(r->unit, unit))
             continue;
-        for (j = 0; j < c->nrecs; j++) {
-            const struct rec *q = &c->recs[j];
-            if (q->target != ti || !q->measure || q->year != year ||
-                strcmp(q->orig, r->orig))
-                continue;
-            if (strcmp(q->pkey, best->pkey) > 0 ||
-                (!strcmp(q->pkey, best->pkey) && q->order > best->order))
-                best = q;
-        }
-        if (best != r)
+        if (i + 1 < c->tfirst[ti + 1] && q->measure && q->year == year &&
+            !strcmp(q->orig, r->orig))
             continue; /* superseded by a later figure of the same unit */
         *num += r->num;
         *den += r->den;
@@ -390,9 +463,11 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
         return;
     case NTM_KIND_MONTHLY: {
         int64_t per[13] = {0}, cnt, m, upto = 12, full;
-        for (i = 0; i < c->nrecs; i++) {
+        int lo, hi;
+        unit_run(c, ti, u->code, &lo, &hi);
+        for (i = lo; i < hi; i++) {
             const struct rec *r = &c->recs[i];
-            if (r->target == ti && !r->measure && r->year == year &&
+            if (!r->measure && r->year == year &&
                 Ntm_code_within(r->unit, u->code) && r->month >= 1 &&
                 r->month <= 12) {
                 per[r->month]++;
@@ -709,12 +784,13 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = collect(&c, records, err)))
+    if ((rc = collect(&c, records, err)) || (rc = build_index(&c, err)))
         goto out;
     if ((rc = build_rows(&c, top)))
         rc = ntm_error_set(err, rc, "out of memory");
 out:
     ntm_free(c.recs);
+    ntm_free(c.tfirst);
     Ntm_units_array_free(all, n);
     if (rc) {
         ntm_report_free(c.r);

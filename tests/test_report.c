@@ -421,6 +421,114 @@ test_report_csv(void **state)
     ntm_report_free(r);
 }
 
+/*
+ * The indexed report against a plain scan: many records on hamlets whose
+ * codes share prefixes (.1 and .10), activities summed per district and
+ * measures where only each recorded unit's latest figure of the year
+ * counts (a yearly figure beats monthly ones, then the later record).
+ */
+static void
+test_report_index_matches_scan(void **state)
+{
+    struct fx *f = *state;
+    static const char *communes[] = {"72.710.25657", "72.710.25660",
+                                     "72.703.25456", "72.705.25486",
+                                     "72.712.25729"};
+    json_t *recs = json_array(), *created = json_array(), *d, *w;
+    struct ntm_report_opts o = {0};
+    struct ntm_report *r = NULL;
+    int64_t sum_prov = 0, sum_710 = 0, best_num[5][13], best_den[5][13];
+    int best_pkey[5][13];
+    int64_t num_710 = 0, den_710 = 0, num_all = 0, den_all = 0;
+    int i, c, h;
+
+    for (c = 0; c < 5; c++)
+        for (h = 1; h <= 12; h++) {
+            char code[64];
+            snprintf(code, sizeof(code), "%s.%d", communes[c], h);
+            json_array_append_new(created,
+                                  json_pack("{s:s, s:s, s:s}", "code", code,
+                                            "name", "Ấp", "level", "hamlet"));
+            best_pkey[c][h] = -1;
+        }
+    srand(42);
+    for (i = 0; i < 4000; i++) {
+        char unit[64], date[16], qty[16], id[40];
+        int milli = rand() % 5000;
+        c = rand() % 5;
+        h = 1 + rand() % 12;
+        snprintf(unit, sizeof(unit), "%s.%d", communes[c], h);
+        snprintf(date, sizeof(date), "2017-%02d-%02d", 1 + rand() % 12,
+                 1 + rand() % 28);
+        snprintf(qty, sizeof(qty), "%d.%03d", milli / 1000, milli % 1000);
+        snprintf(id, sizeof(id), "a%031d", i);
+        json_array_append_new(
+            recs,
+            json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "id", id,
+                      "kind", "activity", "unit", unit, "org", "doan", "fields",
+                      "task", "doan.rural_roads_km", "date", date, "qty", qty));
+        sum_prov += milli;
+        if (!strncmp(unit, "72.710.", 7))
+            sum_710 += milli;
+    }
+    for (i = 0; i < 3000; i++) {
+        char unit[64], period[16], id[40];
+        int m = rand() % 13, num = rand() % 100, pk = m ? m : 99;
+        c = rand() % 5;
+        h = 1 + rand() % 12;
+        snprintf(unit, sizeof(unit), "%s.%d", communes[c], h);
+        if (m)
+            snprintf(period, sizeof(period), "2017-%02d", m);
+        else
+            snprintf(period, sizeof(period), "2017");
+        snprintf(id, sizeof(id), "m%031d", i);
+        json_array_append_new(
+            recs,
+            json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:i, s:i}}", "id", id,
+                      "kind", "measure", "unit", unit, "org", "hccb", "fields",
+                      "task", "hccb.health_insurance_pct", "period", period,
+                      "num", num, "den", 100));
+        if (pk >= best_pkey[c][h]) {
+            best_pkey[c][h] = pk;
+            best_num[c][h] = num;
+            best_den[c][h] = 100;
+        }
+    }
+    for (c = 0; c < 5; c++)
+        for (h = 1; h <= 12; h++) {
+            if (best_pkey[c][h] < 0)
+                continue;
+            num_all += best_num[c][h];
+            den_all += best_den[c][h];
+            if (c < 2) {
+                num_710 += best_num[c][h];
+                den_710 += best_den[c][h];
+            }
+        }
+    o.year = 2017;
+    assert_int_equal(
+        ntm_report_run_records(f->plan, recs, created, &o, &r, NULL), NTM_OK);
+    d = ntm_report_json(r, "en");
+    ntm_report_free(r);
+    w = row(d, "doan.rural_roads_km", "72", "2017");
+    assert_int_equal(
+        (int64_t)(json_real_value(json_object_get(w, "achieved")) * 1000 + 0.5),
+        sum_prov);
+    w = row(d, "doan.rural_roads_km", "72.710", "2017");
+    assert_int_equal(
+        (int64_t)(json_real_value(json_object_get(w, "achieved")) * 1000 + 0.5),
+        sum_710);
+    w = row(d, "hccb.health_insurance_pct", "72", "2017");
+    assert_int_equal(json_integer_value(json_object_get(w, "num")), num_all);
+    assert_int_equal(json_integer_value(json_object_get(w, "den")), den_all);
+    w = row(d, "hccb.health_insurance_pct", "72.710", "2017");
+    assert_int_equal(json_integer_value(json_object_get(w, "num")), num_710);
+    assert_int_equal(json_integer_value(json_object_get(w, "den")), den_710);
+    json_decref(d);
+    json_decref(recs);
+    json_decref(created);
+}
+
 static void
 test_report_bad_options(void **state)
 {
@@ -448,6 +556,7 @@ main(void)
         cmocka_unit_test(test_report_merge),
         cmocka_unit_test(test_report_approved),
         cmocka_unit_test(test_report_csv),
+        cmocka_unit_test(test_report_index_matches_scan),
         cmocka_unit_test(test_report_bad_options),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
