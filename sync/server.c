@@ -680,6 +680,9 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
         {MHD_OPTION_END, 0, NULL}};
     struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+    /* MHD_OPTION_EXTERNAL_LOGGER comes first, and only once: libmicrohttpd
+     * logs through whatever logger is set while it parses the rest, and
+     * warns when the logger is given again later in the list. */
     srv->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -690,7 +693,7 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
         on_done, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_ARRAY,
+        MHD_OPTION_ARRAY,
         srv->cert_pem ? tls_opts : none, MHD_OPTION_END);
     if (!srv->d) {
         rc = ntm_error_set(err, NTM_ENET,
