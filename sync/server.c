@@ -693,8 +693,7 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
         on_done, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_ARRAY,
-        srv->cert_pem ? tls_opts : none, MHD_OPTION_END);
+        MHD_OPTION_ARRAY, srv->cert_pem ? tls_opts : none, MHD_OPTION_END);
     if (!srv->d) {
         rc = ntm_error_set(err, NTM_ENET,
                            "cannot listen on '%s' - is the port in use, or "
