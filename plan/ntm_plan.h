@@ -132,9 +132,13 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
 
 NTM_EXTERN void ntm_report_free(struct ntm_report *r);
 
-/* new: {"as_of","rows":[{"task","org","unit","unit_name","period",
- * "target","achieved","unit_of_measure","status","label","level",
- * "kind",...}]} (SPEC.md section 8). */
+/* new: {"as_of","communes","legend","rows":[{"task","org","unit",
+ * "unit_name","period","target","achieved","unit_of_measure","status",
+ * "label","level","kind","plan_target","basis","share",...}]} (SPEC.md
+ * section 8). Below the province "target" is the row's own target
+ * ("basis": per_unit, rate or pro_rata, config/README.md) and "share" the
+ * row's percent of the province's achievement (null when none). lang
+ * "en" gives English labels, anything else Vietnamese. */
 NTM_EXTERN json_t *ntm_report_json(const struct ntm_report *r,
                                    const char *lang);
 

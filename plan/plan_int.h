@@ -146,6 +146,15 @@ enum Ntm_status {
     NTM_ST_NO_DATA
 };
 
+/* What a row's target stands on (config/README.md, "Rows below the
+ * province"). */
+enum Ntm_basis {
+    NTM_BASIS_PLAN,     /* the plan's figure (province rows) */
+    NTM_BASIS_PER_UNIT, /* the plan's figure per unit (per-unit targets) */
+    NTM_BASIS_RATE,     /* the plan's rate, which holds for every unit */
+    NTM_BASIS_PRO_RATA  /* the unit's pro-rata share of the plan's figure */
+};
+
 struct Ntm_row {
     const struct Ntm_target *t;
     char unit[PLAN_CODE_LEN];
@@ -160,6 +169,9 @@ struct Ntm_row {
     int64_t records; /* records counted */
     int has_ratio;
     int64_t num, den; /* ratio kinds: the summed measures */
+    enum Ntm_basis basis;
+    double plan_target; /* the plan's figure as written */
+    double share;       /* % of the province's achievement; < 0: none */
 };
 
 struct ntm_report {
@@ -171,9 +183,11 @@ struct ntm_report {
     char approved_level[16];
     struct Ntm_row *rows;
     int nrows, cap;
+    int ncommunes; /* the province's communes, the base of pro-rata shares */
 };
 
 const char *Ntm_status_name(enum Ntm_status s);
+const char *Ntm_basis_name(enum Ntm_basis b);
 const char *Ntm_status_label(enum Ntm_status s, const char *lang);
 
 #endif /* NTM_PLAN_INT_H */

@@ -49,6 +49,7 @@ struct ctx {
     struct rec *recs; /* sorted by rec_cmp once collected */
     int nrecs;
     int *tfirst; /* per target: its records are recs[tfirst[t]..tfirst[t+1]) */
+    int ncommunes; /* communes of the province in force on as_of */
     const char *A; /* as-of date */
 };
 
@@ -81,6 +82,22 @@ Ntm_status_name(enum Ntm_status s)
         return "no_data";
     }
     return "no_data";
+}
+
+const char *
+Ntm_basis_name(enum Ntm_basis b)
+{
+    switch (b) {
+    case NTM_BASIS_PLAN:
+        return "plan";
+    case NTM_BASIS_PER_UNIT:
+        return "per_unit";
+    case NTM_BASIS_RATE:
+        return "rate";
+    case NTM_BASIS_PRO_RATA:
+        return "pro_rata";
+    }
+    return "plan";
 }
 
 const char *
@@ -338,6 +355,7 @@ struct figure {
     int has_data;
     int skip; /* no row: nothing applies here */
     const char *uom;
+    enum Ntm_basis basis;
 };
 
 static int
@@ -440,9 +458,97 @@ judge_monotone(const struct figure *f, const char *ps, const char *pe,
     return f->achieved >= f->target * elapsed ? NTM_ST_ON_TRACK : NTM_ST_BEHIND;
 }
 
+/* The communes a unit stands for: 1 for a commune, the communes in force
+ * below a district or the province, a commune's share split evenly among
+ * its hamlets for a hamlet. */
+static double
+unit_weight(const struct ctx *c, const struct Ntm_unit *u)
+{
+    int i, n = 0;
+    if (!strcmp(u->level, "commune"))
+        return 1;
+    if (!strcmp(u->level, "hamlet")) {
+        for (i = 0; i < c->nunits; i++)
+            if (!strcmp(c->units[i].parent, u->parent) &&
+                !strcmp(c->units[i].level, "hamlet"))
+                n++;
+        return n ? 1.0 / n : 1;
+    }
+    for (i = 0; i < c->nunits; i++)
+        if (!strcmp(c->units[i].level, "commune") &&
+            Ntm_code_within(c->units[i].code, u->code))
+            n++;
+    return n;
+}
+
+/* The pro-rata share of the plan's figure v for unit u: v times the
+ * unit's communes over the province's. Whole things (records counted,
+ * months) round up to a whole number, since a figure of them is whole
+ * and reaches 28.4 exactly when it reaches 29; quantities keep two
+ * decimals. */
+static double
+pro_rata(const struct ctx *c, const struct Ntm_target *t, double v,
+         const struct Ntm_unit *u)
+{
+    double x;
+    int64_t whole;
+    if (c->ncommunes <= 0)
+        return v;
+    x = v * unit_weight(c, u) / (double)c->ncommunes;
+    if (t->amount_count || t->kind == NTM_KIND_MONTHLY ||
+        t->kind == NTM_KIND_EXISTS) {
+        whole = (int64_t)x;
+        return (double)(whole + ((double)whole < x - 1e-9));
+    }
+    return (double)Ntm_plan_round(x * 100) / 100.0;
+}
+
+/* What unit contributes to target ti in the period, for shares of the
+ * province's achievement: the quantities of activities (thousandths),
+ * the activities of monthly targets, the numerators of measures. 0 when
+ * nothing is defined (comparisons with a reference). */
+static int
+part_within(const struct ctx *c, int ti, const char *unit, int year,
+            const char *ps, const char *end, int64_t *part)
+{
+    const struct Ntm_target *t = &c->p->targets[ti];
+    int64_t num, den, count;
+    *part = 0;
+    switch (t->kind) {
+    case NTM_KIND_YEARLY_SUM:
+    case NTM_KIND_CUMULATIVE:
+    case NTM_KIND_EXISTS:
+    case NTM_KIND_PER_UNIT_YEARLY:
+    case NTM_KIND_PER_UNIT:
+        *part = sum_within(c, ti, unit, ps, end, &count);
+        return 1;
+    case NTM_KIND_MONTHLY:
+        sum_within(c, ti, unit, ps, end, part);
+        return 1;
+    case NTM_KIND_RATIO_MIN:
+    case NTM_KIND_RATIO_MAX:
+    case NTM_KIND_REACH_ZERO:
+        measures_within(c, ti, unit, year, &num, &den, &count);
+        *part = num;
+        return 1;
+    case NTM_KIND_COMPARE:
+        break;
+    }
+    return 0;
+}
+
+/*
+ * The figure of unit u for target ti in the period [ps, pe] of year, and
+ * its status. Rows of the province are judged against the plan's figure.
+ * Below it (lower), the plan names a figure per unit only for per-unit
+ * targets; rates (ratios, reach zero, comparisons) hold for every unit as
+ * they stand; sums, counts, monthly and existence targets are judged
+ * against the unit's pro-rata share of the plan's figure.
+ */
 static void
 compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
-        const char *ps, const char *pe, struct figure *f, enum Ntm_status *st)
+        const char *ps, const char *pe, int lower, struct figure *f,
+        enum Ntm_status *st)
 {
     const struct Ntm_target *t = &c->p->targets[ti];
     const char *A = c->A;
@@ -452,11 +558,16 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
     memset(f, 0, sizeof(*f));
     f->uom = t->uom;
     f->target = t->value;
+    f->basis = NTM_BASIS_PLAN;
     memcpy(end, strcmp(pe, A) < 0 ? pe : A, PLAN_DATE_LEN);
     switch (t->kind) {
     case NTM_KIND_YEARLY_SUM:
     case NTM_KIND_CUMULATIVE:
     case NTM_KIND_EXISTS:
+        if (lower) {
+            f->target = pro_rata(c, t, t->value, u);
+            f->basis = NTM_BASIS_PRO_RATA;
+        }
         f->achieved =
             (double)sum_within(c, ti, u->code, ps, end, &f->records) / 1000.0;
         *st = judge_monotone(f, ps, pe, A);
@@ -480,7 +591,12 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
             cnt += per[m] >= (int64_t)t->value;
         f->achieved = (double)cnt;
         f->target = 12;
-        if (!f->records)
+        if (lower) {
+            /* a share of the months, each with its activities */
+            f->target = pro_rata(c, t, 12, u);
+            f->basis = NTM_BASIS_PRO_RATA;
+            *st = judge_monotone(f, ps, pe, A);
+        } else if (!f->records)
             *st = NTM_ST_NO_DATA;
         else if (strcmp(A, pe) >= 0)
             *st = cnt == 12 ? NTM_ST_MET : NTM_ST_MISSED;
@@ -498,6 +614,8 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
         int64_t pn, pd, pc;
         int judged, ok;
         double x;
+        if (lower)
+            f->basis = NTM_BASIS_RATE;
         if (!measures_within(c, ti, u->code, year, &f->num, &f->den,
                              &f->records) ||
             (t->kind != NTM_KIND_REACH_ZERO && f->den <= 0)) {
@@ -529,6 +647,7 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
         const char *tdate = end;
         int leaf = 0, napp = 0, nmeet = 0;
         int64_t cnt, total = 0;
+        f->basis = NTM_BASIS_PER_UNIT;
         /* the unit itself, or one above it, is a unit the target names */
         for (i = 0; i < c->nunits; i++)
             if (Ntm_code_within(u->code, c->units[i].code) &&
@@ -568,7 +687,8 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
 
 static enum ntm_err
 add_row(struct ctx *c, int ti, const struct Ntm_unit *u, int depth,
-        const char *period, const struct figure *f, enum Ntm_status st)
+        const char *period, const struct figure *f, enum Ntm_status st,
+        double share)
 {
     struct ntm_report *r = c->r;
     struct Ntm_row *row;
@@ -602,6 +722,9 @@ add_row(struct ctx *c, int ti, const struct Ntm_unit *u, int depth,
                      row->t->kind == NTM_KIND_REACH_ZERO;
     row->num = f->num;
     row->den = f->den;
+    row->basis = f->basis;
+    row->plan_target = row->t->value;
+    row->share = share;
     r->nrows++;
     return NTM_OK;
 }
@@ -610,20 +733,30 @@ static enum ntm_err
 rows_for_period(struct ctx *c, int ti, const struct Ntm_unit *top, int year,
                 const char *ps, const char *pe, const char *period)
 {
+    const char *prov = c->p->province;
     struct figure f;
     enum Ntm_status st = NTM_ST_NO_DATA;
     enum ntm_err rc;
-    int i;
+    char end[PLAN_DATE_LEN];
+    int64_t whole = 0, part;
+    int has_whole, i;
 
-    compute(c, ti, top, year, ps, pe, &f, &st);
-    if (!f.skip && (rc = add_row(c, ti, top, 0, period, &f, st)))
-        return rc;
-    for (i = 0; i < c->nunits; i++) {
-        const struct Ntm_unit *u = &c->units[i];
-        if (strcmp(u->parent, top->code))
+    memcpy(end, strcmp(pe, c->A) < 0 ? pe : c->A, PLAN_DATE_LEN);
+    /* the province's achievement, which lower rows show their share of */
+    has_whole = part_within(c, ti, prov, year, ps, end, &whole) && whole > 0;
+    for (i = -1; i < c->nunits; i++) {
+        const struct Ntm_unit *u = i < 0 ? top : &c->units[i];
+        int lower = strcmp(u->code, prov) != 0;
+        double share = -1;
+        if (i >= 0 && strcmp(u->parent, top->code))
             continue;
-        compute(c, ti, u, year, ps, pe, &f, &st);
-        if (!f.skip && (rc = add_row(c, ti, u, 1, period, &f, st)))
+        compute(c, ti, u, year, ps, pe, lower, &f, &st);
+        if (f.skip)
+            continue;
+        if (lower && has_whole &&
+            part_within(c, ti, u->code, year, ps, end, &part))
+            share = 100.0 * (double)part / (double)whole;
+        if ((rc = add_row(c, ti, u, i < 0 ? 0 : 1, period, &f, st, share)))
             return rc;
     }
     return NTM_OK;
@@ -767,6 +900,11 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
     }
     c.units = all;
     c.nunits = j;
+    for (i = 0; i < c.nunits; i++)
+        if (!strcmp(c.units[i].level, "commune") &&
+            Ntm_code_within(c.units[i].code, p->province))
+            c.ncommunes++;
+    c.r->ncommunes = c.ncommunes;
     if (!Ntm_unit_successor(p, o->unit ? o->unit : p->province, c.A, top_code))
         top_code[0] = '\0';
     for (i = 0; i < c.nunits; i++)

@@ -64,12 +64,81 @@ comparator(const struct Ntm_target *t)
     return "≥";
 }
 
+/* "≥ 80"; a pro-rata share of the plan's figure is marked "≥ 7.66*" */
 static void
 fmt_target(const struct Ntm_row *row, char *out, size_t size)
 {
     char n[32];
     fmt_num(row->target, n, sizeof(n));
-    snprintf(out, size, "%s %s", comparator(row->t), n);
+    snprintf(out, size, "%s %s%s", comparator(row->t), n,
+             row->basis == NTM_BASIS_PRO_RATA ? "*" : "");
+}
+
+/* "63.6 %" of the province's achievement; "-" for a unit without data
+ * in a province with some; "" when the row has no share */
+static void
+fmt_share(const struct Ntm_row *row, char *out, size_t size)
+{
+    char n[32];
+    if (row->share < 0 || row->status == NTM_ST_NO_DATA) {
+        snprintf(out, size, "%s", row->share < 0 ? "" : "-");
+        return;
+    }
+    fmt_num((double)Ntm_plan_round(row->share * 10) / 10.0, n, sizeof(n));
+    snprintf(out, size, "%s %%", n);
+}
+
+/*
+ * The legend: how rows below the province are judged (config/README.md,
+ * "Rows below the province"). Lines without a newline; %d is the number
+ * of communes of the province.
+ */
+static const char *const legend_vi[] = {
+    "Chỉ tiêu: mức của kế hoạch cho toàn tỉnh (%d xã, phường, thị trấn).",
+    "Dưới cấp tỉnh: chỉ tiêu cho từng đơn vị (mỗi phường/thị trấn, mỗi huyện,",
+    "  mỗi xã) giữ nguyên theo kế hoạch; chỉ tiêu tỷ lệ (%%) áp dụng cho mọi",
+    "  đơn vị; dấu * là chỉ tiêu chia theo tỷ lệ: mức của tỉnh × số xã,",
+    "  phường, thị trấn của đơn vị ÷ %d (làm tròn lên với số đếm).",
+    "Tỷ trọng: phần của đơn vị trong kết quả của toàn tỉnh.",
+    NULL};
+static const char *const legend_en[] = {
+    "Target: the plan's figure for the whole province (%d communes).",
+    "Below the province: per-unit targets (each ward/town, each district,",
+    "  each commune) are the plan's own; rates (%%) hold for every unit;",
+    "  * marks a pro-rata share: the plan's figure x the unit's communes",
+    "  / %d (rounded up for things counted).",
+    "Share: the unit's part of the province's achievement.",
+    NULL};
+
+static const char *const *
+legend(const char *lang)
+{
+    return en(lang) ? legend_en : legend_vi;
+}
+
+/* one legend line with "%d" replaced by the number of communes and "%%"
+ * by "%" (the lines are not format strings, so -Wformat stays strict) */
+static void
+legend_line(const struct ntm_report *r, const char *tpl, char *out, size_t size)
+{
+    size_t n = 0;
+    char num[16];
+    snprintf(num, sizeof(num), "%d", r->ncommunes);
+    for (; *tpl && n + 1 < size; tpl++) {
+        const char *ins = NULL;
+        if (tpl[0] == '%' && tpl[1] == 'd')
+            ins = num;
+        else if (tpl[0] == '%' && tpl[1] == '%')
+            ins = "%";
+        if (!ins) {
+            out[n++] = *tpl;
+            continue;
+        }
+        for (; *ins && n + 1 < size; ins++)
+            out[n++] = *ins;
+        tpl++;
+    }
+    out[n] = '\0';
 }
 
 static const char *
@@ -113,6 +182,26 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
             json_object_set_new(o, "num", json_integer(w->num));
             json_object_set_new(o, "den", json_integer(w->den));
         }
+        json_object_set_new(o, "plan_target", json_real(w->plan_target));
+        json_object_set_new(o, "basis", json_string(Ntm_basis_name(w->basis)));
+        json_object_set_new(o, "share",
+                            w->share < 0 ? json_null() : json_real(w->share));
+    }
+    {
+        const char *const *l = legend(lang);
+        char line[256];
+        struct ntm_buf t = NTM_BUF_INIT;
+        for (i = 0; l[i]; i++) {
+            legend_line(r, l[i], line, sizeof(line));
+            if (ntm_buf_addf(&t, "%s%s", i ? "\n" : "", line)) {
+                ntm_buf_release(&t);
+                json_decref(doc);
+                return NULL;
+            }
+        }
+        json_object_set_new(doc, "communes", json_integer(r->ncommunes));
+        json_object_set_new(doc, "legend", json_string(ntm_buf_str(&t)));
+        ntm_buf_release(&t);
     }
     return doc;
 }
@@ -120,7 +209,7 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
 /* ------------------------------------------------------------------ */
 /* Terminal table */
 
-#define NCOLS 7
+#define NCOLS 8
 
 static enum ntm_err
 pad(struct ntm_buf *b, const char *s, size_t width, int right)
@@ -152,17 +241,19 @@ row_cells(const struct ntm_report *r, const struct Ntm_row *w, const char *lang,
         snprintf(cells[4], 160, "%s", n);
     }
     snprintf(cells[5], 160, "%s", uom_label(r, w, lang));
-    snprintf(cells[6], 160, "%s", Ntm_status_label(w->status, lang));
+    fmt_share(w, cells[6], 160);
+    snprintf(cells[7], 160, "%s", Ntm_status_label(w->status, lang));
 }
 
 static enum ntm_err
 fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 {
-    static const char *head_vi[NCOLS] = {"Mã đơn vị", "Đơn vị",   "Kỳ",
-                                         "Chỉ tiêu",  "Đạt được", "ĐVT",
-                                         "Tình trạng"};
-    static const char *head_en[NCOLS] = {"Unit",     "Name", "Period", "Target",
-                                         "Achieved", "UoM",  "Status"};
+    static const char *head_vi[NCOLS] = {"Mã đơn vị", "Đơn vị",    "Kỳ",
+                                         "Chỉ tiêu",  "Đạt được",  "ĐVT",
+                                         "Tỷ trọng",  "Tình trạng"};
+    static const char *head_en[NCOLS] = {"Unit",   "Name",     "Period",
+                                         "Target", "Achieved", "UoM",
+                                         "Share",  "Status"};
     const char **head = en(lang) ? head_en : head_vi;
     char cells[NCOLS][160];
     size_t wid[NCOLS];
@@ -187,6 +278,11 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                           en(lang) ? "approved records only"
                                    : "chỉ tính hồ sơ đã duyệt",
                           r->approved_level[0] ? ": " : "", r->approved_level);
+    for (i = 0; !rc && legend(lang)[i]; i++) {
+        char line[256];
+        legend_line(r, legend(lang)[i], line, sizeof(line));
+        rc = ntm_buf_addf(b, "%s\n", line);
+    }
     for (i = 0; i < r->nrows && !rc; i++) {
         const struct Ntm_row *w = &r->rows[i];
         if (w->t != cur) {
@@ -194,14 +290,15 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
             rc = ntm_buf_addf(b, "\n%s  %s\n", cur->id, label(cur, lang));
             for (c = 0; c < NCOLS && !rc; c++) {
                 rc = pad(b, head[c], c + 1 < NCOLS ? wid[c] : 0,
-                         c == 3 || c == 4);
+                         c == 3 || c == 4 || c == 6);
                 if (!rc)
                     rc = ntm_buf_adds(b, c + 1 < NCOLS ? "  " : "\n");
             }
         }
         row_cells(r, w, lang, cells);
         for (c = 0; c < NCOLS && !rc; c++) {
-            rc = pad(b, cells[c], c + 1 < NCOLS ? wid[c] : 0, c == 3 || c == 4);
+            rc = pad(b, cells[c], c + 1 < NCOLS ? wid[c] : 0,
+                     c == 3 || c == 4 || c == 6);
             if (!rc)
                 rc = ntm_buf_adds(b, c + 1 < NCOLS ? "  " : "\n");
         }
@@ -235,37 +332,48 @@ csv_field(struct ntm_buf *b, const char *s, int last)
     return rc;
 }
 
+#define CSV_COLS 14
+
 static enum ntm_err
 fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 {
-    static const char *head[] = {"task",   "label",       "org",
-                                 "unit",   "unit_name",   "period",
-                                 "target", "achieved",    "unit_of_measure",
-                                 "status", "status_label"};
+    static const char *head[CSV_COLS] = {
+        "task",   "label",        "org",
+        "unit",   "unit_name",    "period",
+        "target", "achieved",     "unit_of_measure",
+        "status", "status_label", "plan_target",
+        "basis",  "share"};
     enum ntm_err rc = ntm_buf_adds(b, "\xEF\xBB\xBF");
     size_t c;
     int i;
 
-    for (c = 0; c < 11 && !rc; c++)
-        rc = csv_field(b, head[c], c == 10);
+    for (c = 0; c < CSV_COLS && !rc; c++)
+        rc = csv_field(b, head[c], c + 1 == CSV_COLS);
     for (i = 0; i < r->nrows && !rc; i++) {
         const struct Ntm_row *w = &r->rows[i];
-        char t[32], a[32];
+        char t[32], a[32], pt[32], sh[32] = "";
         fmt_num(w->target, t, sizeof(t));
         fmt_num(w->achieved, a, sizeof(a));
-        const char *f[11] = {w->t->id,
-                             label(w->t, lang),
-                             w->t->org,
-                             w->unit,
-                             w->unit_name,
-                             w->period,
-                             t,
-                             w->status == NTM_ST_NO_DATA ? "" : a,
-                             w->uom,
-                             Ntm_status_name(w->status),
-                             Ntm_status_label(w->status, lang)};
-        for (c = 0; c < 11 && !rc; c++)
-            rc = csv_field(b, f[c], c == 10);
+        fmt_num(w->plan_target, pt, sizeof(pt));
+        if (w->share >= 0)
+            fmt_num((double)Ntm_plan_round(w->share * 100) / 100.0, sh,
+                    sizeof(sh));
+        const char *f[CSV_COLS] = {w->t->id,
+                                   label(w->t, lang),
+                                   w->t->org,
+                                   w->unit,
+                                   w->unit_name,
+                                   w->period,
+                                   t,
+                                   w->status == NTM_ST_NO_DATA ? "" : a,
+                                   w->uom,
+                                   Ntm_status_name(w->status),
+                                   Ntm_status_label(w->status, lang),
+                                   pt,
+                                   Ntm_basis_name(w->basis),
+                                   sh};
+        for (c = 0; c < CSV_COLS && !rc; c++)
+            rc = csv_field(b, f[c], c + 1 == CSV_COLS);
     }
     return rc;
 }
@@ -383,11 +491,12 @@ static enum ntm_err
 html_table(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
            int from, int to)
 {
-    static const char *head_vi[] = {"Mã đơn vị", "Đơn vị",   "Kỳ",
-                                    "Chỉ tiêu",  "Đạt được", "ĐVT",
-                                    "Tình trạng"};
-    static const char *head_en[] = {"Unit",     "Name", "Period", "Target",
-                                    "Achieved", "UoM",  "Status"};
+    static const char *head_vi[NCOLS] = {"Mã đơn vị", "Đơn vị",    "Kỳ",
+                                         "Chỉ tiêu",  "Đạt được",  "ĐVT",
+                                         "Tỷ trọng",  "Tình trạng"};
+    static const char *head_en[NCOLS] = {"Unit",   "Name",     "Period",
+                                         "Target", "Achieved", "UoM",
+                                         "Share",  "Status"};
     const char **head = en(lang) ? head_en : head_vi;
     char cells[NCOLS][160];
     enum ntm_err rc = ntm_buf_adds(b, "<table><thead><tr>");
@@ -404,8 +513,8 @@ html_table(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
                           Ntm_status_name(w->status), w->depth,
                           Ntm_status_name(w->status));
         for (c = 0; c < NCOLS && !rc; c++) {
-            rc = ntm_buf_adds(b,
-                              c == 3 || c == 4 ? "<td class=\"num\">" : "<td>");
+            rc = ntm_buf_adds(
+                b, c == 3 || c == 4 || c == 6 ? "<td class=\"num\">" : "<td>");
             if (!rc)
                 rc = html_esc(b, cells[c]);
             if (!rc)
@@ -438,6 +547,7 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         "table{border-collapse:collapse;margin:.5em 0}"
         "td,th{border:1px solid #bbb;padding:2px 6px;font-size:12px}"
         "td.num{text-align:right}tr.depth0{font-weight:bold}"
+        "p.legend{font-size:12px;color:#555}"
         "section.target{page-break-inside:avoid}"
         ".met{color:#2e7d32}.missed{color:#c62828}.behind{color:#ef6c00}"
         "@media print{body{margin:0}}"
@@ -458,6 +568,17 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                                                   : " &middot; chỉ hồ sơ đã "
                                                     "duyệt")
                                       : "");
+    if (!rc)
+        rc = ntm_buf_adds(b, "<p class=\"legend\">");
+    for (k = 0; !rc && legend(lang)[k]; k++) {
+        char line[256];
+        legend_line(r, legend(lang)[k], line, sizeof(line));
+        rc = ntm_buf_adds(b, k ? "<br>" : "");
+        if (!rc)
+            rc = html_esc(b, line);
+    }
+    if (!rc)
+        rc = ntm_buf_adds(b, "</p>\n");
     while (!rc && i < r->nrows) {
         const struct Ntm_target *t = r->rows[i].t;
         const char *last_period = NULL;

@@ -220,12 +220,15 @@ test_report_kinds_closed(void **state)
     json_t *d;
     o.as_of = "2020-12-31";
     d = run(f, &o);
-    /* sums roll up; deleted and revoked records are left out */
+    /* sums roll up; deleted and revoked records are left out; districts
+     * are judged on their pro-rata share of 80 km: 94 communes in the
+     * tree of 2020-12-31, 9 in Go Dau (7.66 km), 10 in Tay Ninh city
+     * (8.51 km), 12 in Tan Chau (10.21 km) */
     expect(d, "doan.rural_roads_km", "72", "2017", 80, 82.4, "met");
-    expect(d, "doan.rural_roads_km", "72.710", "2017", 80, 52.4, "missed");
-    expect(d, "doan.rural_roads_km", "72.703", "2017", 80, 30, "missed");
-    expect(d, "doan.rural_roads_km", "72.705", "2017", 80, 0, "no_data");
-    expect(d, "doan.rural_roads_km", "72.706", "2017", 80, 0, "no_data");
+    expect(d, "doan.rural_roads_km", "72.710", "2017", 7.66, 52.4, "met");
+    expect(d, "doan.rural_roads_km", "72.703", "2017", 8.51, 30, "met");
+    expect(d, "doan.rural_roads_km", "72.705", "2017", 8.51, 0, "no_data");
+    expect(d, "doan.rural_roads_km", "72.706", "2017", 10.21, 0, "no_data");
     expect(d, "doan.rural_roads_km", "72", "2016", 80, 0, "no_data");
     /* ratios add numerators and denominators */
     expect(d, "doan.strong_commune_unions_pct", "72", "2018", 85, 85, "met");
@@ -295,13 +298,15 @@ test_report_merge(void **state)
     assert_string_equal(json_string_value(json_object_get(w, "unit_name")),
                         "Xã Phước Bình");
     assert_null(row(d, "doan.rural_roads_km", "72.712.25726", "2019"));
-    expect(d, "doan.rural_roads_km", "72.712", "2019", 80, 15, "missed");
+    /* 10 of the 94 communes: 8.51 km */
+    expect(d, "doan.rural_roads_km", "72.712", "2019", 8.51, 15, "met");
     json_decref(d);
     /* seen from 2019: two communes under their names of the time */
     o.as_of = NULL;
     o.year = 2019;
     d = run(f, &o);
-    expect(d, "doan.rural_roads_km", "72.712.25726", "2019", 80, 10, "missed");
+    /* one of the 95 communes of 2019: 80 / 95 = 0.84 km */
+    expect(d, "doan.rural_roads_km", "72.712.25726", "2019", 0.84, 10, "met");
     w = row(d, "doan.rural_roads_km", "72.712.25729", "2019");
     assert_true(json_real_value(json_object_get(w, "achieved")) == 5);
     assert_string_equal(json_string_value(json_object_get(w, "unit_name")),
@@ -341,6 +346,118 @@ test_report_approved(void **state)
     json_decref(d);
 }
 
+static const char *
+str(json_t *w, const char *key)
+{
+    const char *s = json_string_value(json_object_get(w, key));
+    return s ? s : "";
+}
+
+static double
+share(json_t *doc, const char *task, const char *unit, const char *period)
+{
+    json_t *w = row(doc, task, unit, period);
+    if (!w)
+        fail_msg("no row %s %s %s", task, unit, period);
+    if (json_is_null(json_object_get(w, "share")))
+        return -1;
+    return json_real_value(json_object_get(w, "share"));
+}
+
+/*
+ * Rows below the province (config/README.md): per-unit targets as the
+ * plan sets them, rates as they stand, other targets a pro-rata share of
+ * the plan's figure by communes (whole things rounded up); each row shows
+ * its share of the province's achievement.
+ */
+static void
+test_report_lower_rows(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    json_t *d, *w, *recs, *created;
+    struct ntm_report *r = NULL;
+
+    o.as_of = "2020-12-31";
+    d = run(f, &o);
+    assert_int_equal(json_integer_value(json_object_get(d, "communes")), 94);
+    assert_non_null(strstr(str(d, "legend"), "chia theo tỷ lệ"));
+    w = row(d, "doan.rural_roads_km", "72", "2017");
+    assert_string_equal(str(w, "basis"), "plan");
+    assert_true(json_is_null(json_object_get(w, "share")));
+    w = row(d, "doan.rural_roads_km", "72.710", "2017");
+    assert_string_equal(str(w, "basis"), "pro_rata");
+    assert_true(json_real_value(json_object_get(w, "plan_target")) == 80);
+    /* 52.4 of 82.4 km; 30 of 82.4 km; nothing */
+    assert_true(share(d, "doan.rural_roads_km", "72.710", "2017") > 63.59 &&
+                share(d, "doan.rural_roads_km", "72.710", "2017") < 63.60);
+    assert_true(share(d, "doan.rural_roads_km", "72.703", "2017") > 36.40 &&
+                share(d, "doan.rural_roads_km", "72.703", "2017") < 36.41);
+    assert_true(share(d, "doan.rural_roads_km", "72.705", "2017") == 0);
+    /* the province has no 2016 figure: no share */
+    assert_true(share(d, "doan.rural_roads_km", "72.710", "2016") < 0);
+    /* whole things round up: 300 * 10 / 94 = 31.9 -> 32 groups,
+     * 300 * 12 / 94 = 38.3 -> 39 */
+    expect(d, "doan.savings_groups", "72.705", "2016-2017", 32, 150, "met");
+    expect(d, "doan.savings_groups", "72.706", "2016-2017", 39, 1, "missed");
+    /* monthly: 12 * 9 / 94 = 1.1 -> 2 months with activities */
+    expect(d, "doan.env_activities", "72", "2018", 12, 11, "missed");
+    expect(d, "doan.env_activities", "72.710", "2018", 2, 11, "met");
+    assert_true(share(d, "doan.env_activities", "72.710", "2018") == 100);
+    /* existence: one is the share of any unit */
+    expect(d, "doan.traffic_shock_team", "72.711", "2016-2020", 1, 1, "met");
+    expect(d, "doan.traffic_shock_team", "72.703", "2016-2020", 1, 0,
+           "no_data");
+    /* rates hold for every unit; the share is of the numerators */
+    w = row(d, "doan.strong_commune_unions_pct", "72.705", "2018");
+    assert_string_equal(str(w, "basis"), "rate");
+    assert_true(share(d, "doan.strong_commune_unions_pct", "72.705", "2018") ==
+                100.0 * 9 / 17);
+    /* a comparison with a reference has no share */
+    assert_true(share(d, "hccb.income_above_avg", "72.710", "2018") < 0);
+    /* per-unit targets as the plan sets them */
+    w = row(d, "hccb.coop_per_district", "72.705", "2016-2020");
+    assert_string_equal(str(w, "basis"), "per_unit");
+    expect(d, "hccb.coop_per_district", "72.710", "2016-2020", 1, 0, "no_data");
+    json_decref(d);
+
+    /* a district's report: communes on 1 / 95 of the plan (2017), shares
+     * still of the province */
+    o.as_of = NULL;
+    o.year = 2017;
+    o.unit = "72.710";
+    d = run(f, &o);
+    expect(d, "doan.rural_roads_km", "72.710", "2017", 7.58, 52.4, "met");
+    expect(d, "doan.rural_roads_km", "72.710.25657", "2017", 0.84, 52.4, "met");
+    assert_true(share(d, "doan.rural_roads_km", "72.710", "2017") > 63.59 &&
+                share(d, "doan.rural_roads_km", "72.710", "2017") < 63.60);
+    json_decref(d);
+
+    /* hamlets split their commune's share: 80 / 95 / 2 = 0.42 km */
+    recs = json_pack("[{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}]", "id",
+                     "00000000000000000000000000000001", "kind", "activity",
+                     "unit", "72.710.25657.1", "org", "doan", "fields", "task",
+                     "doan.rural_roads_km", "date", "2017-03-05", "qty", "0.3");
+    created = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}]", "code",
+                        "72.710.25657.1", "name", "Ấp Bến Đình", "level",
+                        "hamlet", "code", "72.710.25657.2", "name",
+                        "Ấp Trâm Vàng", "level", "hamlet");
+    o.unit = "72.710.25657";
+    assert_int_equal(
+        ntm_report_run_records(f->plan, recs, created, &o, &r, NULL), NTM_OK);
+    d = ntm_report_json(r, "vi");
+    ntm_report_free(r);
+    expect(d, "doan.rural_roads_km", "72.710.25657.1", "2017", 0.42, 0.3,
+           "missed");
+    expect(d, "doan.rural_roads_km", "72.710.25657.2", "2017", 0.42, 0,
+           "no_data");
+    assert_true(share(d, "doan.rural_roads_km", "72.710.25657.1", "2017") ==
+                100);
+    json_decref(d);
+    json_decref(recs);
+    json_decref(created);
+}
+
 /* RFC 4180 parse of one field at *p; returns the next position */
 static const char *
 csv_field(const char *p, char *out, size_t size)
@@ -374,7 +491,7 @@ test_report_csv(void **state)
     struct ntm_report *r = NULL;
     struct ntm_buf b = NTM_BUF_INIT;
     const char *p, *line;
-    char fields[11][256];
+    char fields[14][256];
     int found = 0, lines = 0, i;
 
     o.year = 2017;
@@ -386,14 +503,14 @@ test_report_csv(void **state)
     {
         static const char head[] = "task,label,org,unit,unit_name,period,"
                                    "target,achieved,unit_of_measure,status,"
-                                   "status_label\r\n";
+                                   "status_label,plan_target,basis,share\r\n";
         assert_memory_equal(p, head, strlen(head));
     }
     while (*p) {
         line = p;
-        for (i = 0; i < 11; i++) {
+        for (i = 0; i < 14; i++) {
             p = csv_field(p, fields[i], sizeof(fields[i]));
-            if (i < 10)
+            if (i < 13)
                 assert_int_equal(*p++, ',');
         }
         assert_true(p[0] == '\r' && p[1] == '\n');
@@ -406,10 +523,22 @@ test_report_csv(void **state)
             assert_string_equal(fields[9], "met");
             assert_string_equal(fields[4], "Tỉnh Tây Ninh");
             assert_non_null(strstr(fields[1], "80 km"));
-            found = 1;
+            assert_string_equal(fields[12], "plan");
+            assert_string_equal(fields[13], "");
+            found++;
+        }
+        if (line != b.buf + 3 && !strcmp(fields[0], "doan.rural_roads_km") &&
+            !strcmp(fields[3], "72.710") && !strcmp(fields[5], "2017")) {
+            /* 80 * 9 / 95; 52.4 of 82.4 km */
+            assert_string_equal(fields[6], "7.58");
+            assert_string_equal(fields[9], "met");
+            assert_string_equal(fields[11], "80");
+            assert_string_equal(fields[12], "pro_rata");
+            assert_string_equal(fields[13], "63.59");
+            found++;
         }
     }
-    assert_true(found);
+    assert_int_equal(found, 2);
     assert_int_equal(lines, r->nrows + 1);
     ntm_buf_release(&b);
     /* the table aligns by display width and has every target */
@@ -419,6 +548,14 @@ test_report_csv(void **state)
     assert_non_null(strstr(ntm_buf_str(&b), "hccb.health_insurance_pct"));
     ntm_buf_release(&b);
     ntm_report_free(r);
+}
+
+/* a small deterministic generator for the fixture (rand is banned) */
+static unsigned
+next_rand(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 16) & 0x7fff;
 }
 
 /*
@@ -441,6 +578,7 @@ test_report_index_matches_scan(void **state)
     int best_pkey[5][13];
     int64_t num_710 = 0, den_710 = 0, num_all = 0, den_all = 0;
     int i, c, h;
+    unsigned seed = 42;
 
     for (c = 0; c < 5; c++)
         for (h = 1; h <= 12; h++) {
@@ -451,15 +589,14 @@ test_report_index_matches_scan(void **state)
                                             "name", "Ấp", "level", "hamlet"));
             best_pkey[c][h] = -1;
         }
-    srand(42);
     for (i = 0; i < 4000; i++) {
         char unit[64], date[16], qty[16], id[40];
-        int milli = rand() % 5000;
-        c = rand() % 5;
-        h = 1 + rand() % 12;
+        int milli = next_rand(&seed) % 5000;
+        c = next_rand(&seed) % 5;
+        h = 1 + next_rand(&seed) % 12;
         snprintf(unit, sizeof(unit), "%s.%d", communes[c], h);
-        snprintf(date, sizeof(date), "2017-%02d-%02d", 1 + rand() % 12,
-                 1 + rand() % 28);
+        snprintf(date, sizeof(date), "2017-%02d-%02d",
+                 1 + next_rand(&seed) % 12, 1 + next_rand(&seed) % 28);
         snprintf(qty, sizeof(qty), "%d.%03d", milli / 1000, milli % 1000);
         snprintf(id, sizeof(id), "a%031d", i);
         json_array_append_new(
@@ -473,9 +610,10 @@ test_report_index_matches_scan(void **state)
     }
     for (i = 0; i < 3000; i++) {
         char unit[64], period[16], id[40];
-        int m = rand() % 13, num = rand() % 100, pk = m ? m : 99;
-        c = rand() % 5;
-        h = 1 + rand() % 12;
+        int m = next_rand(&seed) % 13, num = next_rand(&seed) % 100,
+            pk = m ? m : 99;
+        c = next_rand(&seed) % 5;
+        h = 1 + next_rand(&seed) % 12;
         snprintf(unit, sizeof(unit), "%s.%d", communes[c], h);
         if (m)
             snprintf(period, sizeof(period), "2017-%02d", m);
@@ -556,6 +694,7 @@ main(void)
         cmocka_unit_test(test_report_merge),
         cmocka_unit_test(test_report_approved),
         cmocka_unit_test(test_report_csv),
+        cmocka_unit_test(test_report_lower_rows),
         cmocka_unit_test(test_report_index_matches_scan),
         cmocka_unit_test(test_report_bad_options),
     };
