@@ -22,6 +22,11 @@ for tool in openssl b2sum xxd sqlite3; do
     fi
 done
 
+# NTM_KEEP_TMP=1 keeps the temporary folder for a post-mortem.
+if [ -n "${NTM_KEEP_TMP:-}" ]; then
+    trap '[ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null; echo "kept $T"' EXIT
+fi
+
 known=0
 known_bug() {
     local desc=$1
