@@ -14,8 +14,9 @@ static const struct cli_help help = {
     "Lists the organizations of the campaign plan, the tasks activities are\n"
     "recorded against, and every numeric target with its kind, value, unit\n"
     "of measure, years and deadline. Task and target ids are what\n"
-    "'ntm record --task' takes. Labels are Vietnamese unless --lang en is\n"
-    "given before the command. With --json, the plan as one JSON document.",
+    "'ntm record --task' takes. Labels follow --lang (given before the\n"
+    "command), else LANG: Vietnamese when it starts with vi, English\n"
+    "otherwise. With --json, the plan as one JSON document.",
     NULL,
     "ntm plan\n"
     "ntm plan --org doan\n"
