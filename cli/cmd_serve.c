@@ -12,14 +12,20 @@ static const struct cli_help help = {
     N_("ntm serve - run the central endpoint on this home's store"),
     "ntm serve --listen <addr:port> [--tls-cert <file> --tls-key <file>]\n"
     "          [--root-key <hex>] [--threads <n>] [--max-batch <n>]\n"
-    "          [--max-body <bytes>] [--per-ip <n>] [--connections <n>]",
+    "          [--max-body <bytes>] [--per-ip <n>] [--connections <n>]\n"
+    "          [--max-inflight <n>] [--timeout <seconds>]",
     "Serves the HTTP API of SPEC.md section 6 over HTTPS (TLS 1.2 or 1.3\n"
     "only). Plain HTTP is refused unless the address is a loopback one\n"
     "(behind a TLS reverse proxy). The root key comes from --root-key or\n"
     "from the home's pinned root. At start the store is checked (PRAGMA\n"
     "quick_check). One line per request goes to stderr (method, path,\n"
     "status, entries, milliseconds, author). SIGTERM stops it gracefully:\n"
-    "requests in flight, such as a push batch being committed, finish first.",
+    "requests in flight, such as a push batch being committed, finish first.\n"
+    "Limits answer as SPEC.md section 6 says: when the last eighth of the\n"
+    "--connections slots is in use, or --max-inflight requests are being\n"
+    "served (a slow upload counts until it ends), new requests get 503 or\n"
+    "429 with Retry-After; a connection idle for --timeout seconds is\n"
+    "closed.",
     "0 stopped cleanly; 1 failure (address in use, bad TLS files, damaged\n"
     "store); 2 usage",
     "certtool --generate-privkey --outfile key.pem\n"
@@ -30,6 +36,7 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *listen = NULL, *cert = NULL, *key = NULL, *root = NULL;
     int64_t threads = 0, max_batch = 0, max_body = 0, per_ip = 0, conns = 0;
+    int64_t inflight = 0, timeout = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "listen", &listen, "<addr:port>",
          "address and port to listen on"},
@@ -47,6 +54,10 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
          "connections per client address (default 32)"},
         {CLI_OPT_INT, "connections", &conns, "<n>",
          "connections in all (default 512)"},
+        {CLI_OPT_INT, "max-inflight", &inflight, "<n>",
+         "requests served at once before 429 (default 256)"},
+        {CLI_OPT_INT, "timeout", &timeout, "<seconds>",
+         "close a connection idle this long (default 15)"},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("serve", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -59,7 +70,8 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error("serve", "--tls-cert and --tls-key go together");
     if (threads < 0 || threads > 256 || max_batch < 0 || max_batch > 100000 ||
         max_body < 0 || per_ip < 0 || per_ip > 100000 || conns < 0 ||
-        conns > 100000)
+        conns > 100000 || inflight < 0 || inflight > 100000 || timeout < 0 ||
+        timeout > 3600)
         return cli_usage_error("serve", "a limit is out of range");
 
     char *db = cli_home_path(ctx, "ntm.db");
@@ -79,6 +91,8 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     so.max_body = (size_t)max_body;
     so.per_ip_limit = (unsigned)per_ip;
     so.conn_limit = (unsigned)conns;
+    so.max_inflight = (unsigned)inflight;
+    so.conn_timeout_s = (unsigned)timeout;
     struct ntm_error err = {0};
     enum ntm_err rc = ntm_server_run(&so, &err);
     ntm_free(db);

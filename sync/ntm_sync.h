@@ -88,14 +88,20 @@ struct ntm_server_opts {
     const char *root_key;    /* root author id hex; NULL: the store's pinned
                                 root (a given one is pinned in the store) */
     unsigned threads;        /* thread pool size; 0: number of CPUs */
-    unsigned conn_limit;     /* global connection limit; 0: 512 */
+    unsigned conn_limit;     /* global connection limit; 0: 512. The last
+                                eighth (1 to 16 slots) is a reserve: a
+                                request arriving while it is in use gets
+                                503 with Retry-After and Connection: close;
+                                past the limit, connections are dropped */
     unsigned per_ip_limit;   /* connections per client IP; 0: 32 */
     unsigned conn_timeout_s; /* idle connection timeout; 0: 15 */
     unsigned request_deadline_s; /* whole request (body upload); 0: 60 */
     size_t max_body;             /* request body cap (as sent and inflated);
                                     0: NTM_SYNC_DEFAULT_MAX_BODY */
     unsigned max_batch;    /* lines per push; 0: NTM_SYNC_DEFAULT_MAX_BATCH */
-    unsigned max_inflight; /* requests served at once before 429; 0: 256 */
+    unsigned max_inflight; /* requests served at once (from headers read to
+                              answer sent, so slow uploads count) before
+                              429 with Retry-After; 0: 256 */
     ntm_log_fn log;        /* request log; NULL: lines go to stderr */
     void *log_ud;
 };

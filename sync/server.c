@@ -35,6 +35,7 @@ struct ntm_server {
     char root[NTM_HEX_ID_LEN + 1];
     char *cert_pem, *key_pem;
     unsigned port;
+    unsigned soft_conn_limit; /* past this many open connections, 503 */
 
     pthread_mutex_t pool_mu; /* guards the free store connections */
     struct ntm_store **pool;
@@ -53,6 +54,7 @@ struct request {
     struct timespec start;
     struct ntm_buf body; /* as sent (maybe gzip) */
     int started, gzip_in, answered, counted, too_large;
+    int close; /* answer with Connection: close (frees the slot) */
     int status;
     int64_t entries;
     char author[NTM_HEX_ID_LEN + 1];
@@ -212,6 +214,8 @@ send_body(struct MHD_Connection *c, struct request *r, int status,
         snprintf(v, sizeof v, "%d", retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
+    if (r->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = status;
     r->answered = 1;
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
@@ -275,8 +279,21 @@ on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
     if (atomic_load(&srv->stopping))
         return fail(c, r, 0, NTM_EUNAVAIL,
                     "server is shutting down - retry in a moment");
+    /* Near the connection limit, answer 503 and close rather than let
+     * libmicrohttpd drop new connections without a word: a client told
+     * Retry-After backs off, one cut off retries at once. */
+    pthread_mutex_lock(&srv->m.mu);
+    int64_t open = srv->m.open_connections;
+    pthread_mutex_unlock(&srv->m.mu);
+    if (open > (int64_t)srv->soft_conn_limit) {
+        r->close = 1;
+        return fail(c, r, 503, NTM_EUNAVAIL,
+                    "server has too many open connections - retry after the "
+                    "indicated delay");
+    }
     if (atomic_fetch_add(&srv->inflight, 1) >= (int)srv->o.max_inflight) {
         r->counted = 1;
+        r->close = 1;
         return fail(c, r, 429, NTM_EUNAVAIL,
                     "server is busy - retry after the indicated delay");
     }
@@ -627,6 +644,13 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
         srv->o.max_batch = NTM_SYNC_DEFAULT_MAX_BATCH;
     if (!srv->o.max_inflight)
         srv->o.max_inflight = 256;
+    /* The last eighth of the connection slots (1 to 16 of them) is kept
+     * for answering 503 instead of dropping connections. */
+    unsigned reserve = srv->o.conn_limit / 8;
+    reserve = reserve < 1 ? 1 : reserve > 16 ? 16 : reserve;
+    srv->soft_conn_limit = srv->o.conn_limit > reserve
+                               ? srv->o.conn_limit - reserve
+                               : srv->o.conn_limit;
     srv->db_path = ntm_strdup(o->db_path);
     if (!srv->db_path) {
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
