@@ -54,8 +54,22 @@ void cli_note(const struct cli_ctx *ctx, const char *fmt, ...) NTM_PRINTF(2, 3);
 /* Usage error for command cmd: prints the message and the hint
  * "run 'ntm <cmd> --help'"; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) NTM_PRINTF(2, 3);
-/* Print an ntm_error and return the exit code that fits its code. */
+/*
+ * Print an ntm_error and return the exit code that fits its code: "ntm:
+ * error: <what>: <text>", then a hint for the codes that have one. The
+ * text is cli_error_text's.
+ */
 int cli_fail(const struct ntm_error *err, const char *what);
+/*
+ * The text of err in the user's language, into out (always terminated;
+ * returns out). In English, the library's message. In Vietnamese, the
+ * translation of a known library message (store/, plan/), else the
+ * code's text, a dash and the library's English detail, so that the
+ * sentence that says what failed is always Vietnamese.
+ */
+const char *cli_error_text(const struct ntm_error *err, char *out, size_t size);
+/* ntm_strerror(code) in the user's language. Borrowed. */
+const char *cli_strerror(enum ntm_err code);
 /* Map a library code to an exit code (SPEC.md section 8). */
 int cli_exit_code(enum ntm_err code);
 /* Print a JSON value on stdout (indented, sorted keys, newline); takes a
@@ -115,6 +129,9 @@ int cli_parse(const char *cmd, int argc, char **argv,
               const struct cli_option *opts, const struct cli_help *help,
               int *nargs, int *exit_code);
 
+/* text with the placeholders of synopses (<unit>, <file>, ...)
+ * translated, into out (always terminated; returns out). */
+const char *cli_tr_placeholders(const char *text, char *out, size_t size);
 void cli_print_help(const char *cmd, const struct cli_option *opts,
                     const struct cli_help *help, FILE *out);
 void cli_list_release(struct cli_list *l);
@@ -132,6 +149,23 @@ char *cli_home_path(const struct cli_ctx *ctx, const char *name);
 
 /* Whether stderr is a terminal and not --quiet (for progress bars). */
 int cli_progress_enabled(const struct cli_ctx *ctx);
+/*
+ * Show text as the progress line on stderr when cli_progress_enabled: it
+ * replaces the line shown before, padded and cut by display width
+ * (ntm_text_width) so that Vietnamese text leaves no remains and fits the
+ * terminal. cli_progress_done ends the line when one was shown.
+ */
+void cli_progress_show(const struct cli_ctx *ctx, const char *text);
+void cli_progress_done(void);
+/*
+ * A progress bar "[=====     ] " of width cells for done of total, into
+ * out (at least width + 4 bytes); plain ASCII, so its display width is
+ * its length.
+ */
+void cli_progress_bar(int64_t done, int64_t total, int width, char *out,
+                      size_t size);
+/* Write s padded with spaces to width display cells (ntm_text_width). */
+void cli_put_padded(FILE *out, const char *s, size_t width);
 
 /* Load this device's key into ctx->key when not loaded yet (the
  * dispatcher does it for NEED_KEY commands; a command that needs the key

@@ -16,26 +16,34 @@ static const struct cli_help help = {
     "                 [--name <name>] [--from-seq <n>]\n"
     "ntm admin revoke <key> [--after-seq <n>] --reason <text>\n"
     "ntm admin unit <code> --name <name> [--level <level>]",
-    "enroll lets the device with author id <key> write entries with a role\n"
-    "(recorder, coordinator or admin) for the units at or below <unit>.\n"
-    "--from-seq reassigns a device: the enrollment governs its entries from\n"
-    "that seq on (default 1).\n"
-    "\n"
-    "revoke makes the device's entries after --after-seq invalid everywhere\n"
-    "(default: the highest seq this replica holds of it): use it for a lost\n"
-    "or stolen device.\n"
-    "\n"
-    "unit creates a unit missing from the shipped unit tree, usually a\n"
-    "hamlet (ap, khu pho) under its commune: <code> is the commune's code,\n"
-    "a dot and the hamlet's number.\n"
-    "\n"
-    "The entries are signed by this device, which must be an admin whose\n"
-    "scope holds the unit.",
+    N_("enroll lets the device with author id <key> write entries with a "
+       "role\n"
+       "(recorder, coordinator or admin) for the units at or below <unit>.\n"
+       "--from-seq reassigns a device: the enrollment governs its entries "
+       "from\n"
+       "that seq on (default 1).\n"
+       "\n"
+       "revoke makes the device's entries after --after-seq invalid "
+       "everywhere\n"
+       "(default: the highest seq this replica holds of it): use it for a "
+       "lost\n"
+       "or stolen device.\n"
+       "\n"
+       "unit creates a unit missing from the shipped unit tree, usually a\n"
+       "hamlet (ap, khu pho) under its commune: <code> is the commune's "
+       "code,\n"
+       "a dot and the hamlet's number.\n"
+       "\n"
+       "The entries are signed by this device, which must be an admin whose\n"
+       "scope holds the unit."),
     NULL,
-    "ntm admin enroll 3f0c...e1 --role recorder --scope 72.710.25657 \\\n"
-    "    --name \"Ap Thanh Hoa\"\n"
-    "ntm admin unit 72.710.25657.1 --name \"Ap Thanh Hoa\" --level hamlet\n"
-    "ntm admin revoke 3f0c...e1 --reason \"phone lost on 2019-06-02\""};
+    /* TRANSLATORS: keep the commands; translate the quoted names and
+       reason. */
+    N_("ntm admin enroll 3f0c...e1 --role recorder --scope 72.710.25657 \\\n"
+       "    --name \"Ap Thanh Hoa\"\n"
+       "ntm admin unit 72.710.25657.1 --name \"Ap Thanh Hoa\" --level "
+       "hamlet\n"
+       "ntm admin revoke 3f0c...e1 --reason \"phone lost on 2019-06-02\"")};
 
 static int
 check_key(const char *key, char out[NTM_HEX_ID_LEN + 1])
@@ -53,8 +61,8 @@ check_key(const char *key, char out[NTM_HEX_ID_LEN + 1])
         return 1;
 bad:
     cli_usage_error("admin",
-                    "invalid device key '%s': give the 64 hex digits that "
-                    "'ntm whoami' prints on that device",
+                    _("invalid device key '%s': give the 64 hex digits that "
+                      "'ntm whoami' prints on that device"),
                     key);
     return 0;
 }
@@ -66,7 +74,7 @@ print_entry(struct cli_ctx *ctx, const struct ntm_write_result *res,
     if (ctx->json)
         return cli_print_json(json_pack("{s:s, s:I}", "entry", res->id, "seq",
                                         (json_int_t)res->seq));
-    printf("%s\nentry %s\n", what, res->id);
+    printf(_("%s\nentry %s\n"), what, res->id);
     return EXIT_OK;
 }
 
@@ -81,30 +89,30 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
     if (!check_key(key, hex))
         return EXIT_USAGE;
     if (!role || !scope)
-        return cli_usage_error("admin", "enroll needs --role and --scope");
+        return cli_usage_error("admin", _("enroll needs --role and --scope"));
     if (strcmp(role, "recorder") && strcmp(role, "coordinator") &&
         strcmp(role, "admin"))
         return cli_usage_error("admin",
-                               "unknown role '%s': use recorder, coordinator "
-                               "or admin",
+                               _("unknown role '%s': use recorder, "
+                                 "coordinator or admin"),
                                role);
     if (from_seq < 1)
-        return cli_usage_error("admin", "--from-seq must be 1 or more");
+        return cli_usage_error("admin", _("--from-seq must be 1 or more"));
     if (ntm_plan_check_unit(ctx->plan, ctx->store, scope, NULL, &err) !=
         NTM_OK) {
-        cli_fail(&err, "unknown scope");
+        cli_fail(&err, _("unknown scope"));
         return EXIT_USAGE;
     }
     if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, "unknown organization");
+        cli_fail(&err, _("unknown organization"));
         return EXIT_USAGE;
     }
     if (ntm_device_enroll(ctx->store, ctx->key, hex, role, scope,
                           name ? name : "", org, from_seq, &res,
                           &err) != NTM_OK)
-        return cli_fail(&err, "cannot enroll the device");
+        return cli_fail(&err, _("cannot enroll the device"));
     struct ntm_buf what = NTM_BUF_INIT;
-    ntm_buf_addf(&what, "enrolled %s as %s of %s", hex, role, scope);
+    ntm_buf_addf(&what, _("enrolled %s as %s of %s"), hex, role, scope);
     int code = print_entry(ctx, &res, ntm_buf_str(&what));
     ntm_buf_release(&what);
     return code;
@@ -120,24 +128,26 @@ admin_revoke(struct cli_ctx *ctx, const char *key, int64_t after_seq,
     if (!check_key(key, hex))
         return EXIT_USAGE;
     if (!reason || !*reason)
-        return cli_usage_error("admin", "revoke needs --reason: say why, e.g. "
-                                        "--reason \"phone stolen\"");
+        return cli_usage_error("admin",
+                               _("revoke needs --reason: say why, e.g. "
+                                 "--reason \"phone stolen\""));
     if (have_after && after_seq < 0)
-        return cli_usage_error("admin", "--after-seq must be 0 or more");
+        return cli_usage_error("admin", _("--after-seq must be 0 or more"));
     if (!have_after) {
         after_seq = 0;
         if (ntm_store_head(ctx->store, hex, &after_seq, NULL) != NTM_OK)
             after_seq = 0;
         cli_note(ctx,
-                 "revoking the entries of %.12s... after seq %lld (the "
-                 "last held here)",
+                 _("revoking the entries of %.12s... after seq %lld (the "
+                   "last held here)"),
                  hex, (long long)after_seq);
     }
     if (ntm_device_revoke(ctx->store, ctx->key, hex, after_seq, reason, &res,
                           &err) != NTM_OK)
-        return cli_fail(&err, "cannot revoke the device");
+        return cli_fail(&err, _("cannot revoke the device"));
     struct ntm_buf what = NTM_BUF_INIT;
-    ntm_buf_addf(&what, "revoked %s after seq %lld", hex, (long long)after_seq);
+    ntm_buf_addf(&what, _("revoked %s after seq %lld"), hex,
+                 (long long)after_seq);
     int code = print_entry(ctx, &res, ntm_buf_str(&what));
     ntm_buf_release(&what);
     return code;
@@ -166,44 +176,46 @@ admin_unit(struct cli_ctx *ctx, const char *code, const char *name,
     struct ntm_write_result res;
     if (!valid_code(code))
         return cli_usage_error("admin",
-                               "invalid unit code '%s': write the parent's "
-                               "code, a dot and a number, e.g. "
-                               "72.710.25657.3",
+                               _("invalid unit code '%s': write the "
+                                 "parent's code, a dot and a number, e.g. "
+                                 "72.710.25657.3"),
                                code);
     if (!name || !*name)
-        return cli_usage_error("admin", "unit needs --name, e.g. --name "
-                                        "\"Ap Thanh Hoa\"");
+        return cli_usage_error("admin", _("unit needs --name, e.g. --name "
+                                          "\"Ap Thanh Hoa\""));
     if (!level)
         level = "hamlet";
     if (strcmp(level, "hamlet") && strcmp(level, "commune") &&
         strcmp(level, "district"))
         return cli_usage_error("admin",
-                               "unknown level '%s': use hamlet, commune or "
-                               "district",
+                               _("unknown level '%s': use hamlet, commune "
+                                 "or district"),
                                level);
     char parent[128];
     size_t plen = (size_t)(strrchr(code, '.') - code);
     if (plen >= sizeof(parent))
-        return cli_usage_error("admin", "unit code '%s' is too long", code);
+        return cli_usage_error("admin", _("unit code '%s' is too long"), code);
     memcpy(parent, code, plen);
     parent[plen] = '\0';
     if (ntm_plan_check_unit(ctx->plan, ctx->store, parent, NULL, &err) !=
         NTM_OK) {
-        cli_fail(&err, "unknown parent unit");
+        cli_fail(&err, _("unknown parent unit"));
         return EXIT_USAGE;
     }
     struct ntm_error err2 = {0};
     if (ntm_plan_check_unit(ctx->plan, ctx->store, code, NULL, &err2) ==
         NTM_OK) {
-        cli_error("unit '%s' exists already: see 'ntm units --under %s'", code,
-                  parent);
+        cli_error(_("unit '%s' exists already: see 'ntm units --under %s'"),
+                  code, parent);
         return EXIT_FAIL;
     }
     if (ntm_unit_create(ctx->store, ctx->key, code, name, level, &res, &err) !=
         NTM_OK)
-        return cli_fail(&err, "cannot create the unit");
+        return cli_fail(&err, _("cannot create the unit"));
     struct ntm_buf what = NTM_BUF_INIT;
-    ntm_buf_addf(&what, "created %s %s (%s)", level, code, name);
+    /* TRANSLATORS: "created hamlet 72.710.25657.1 (Ap Thanh Hoa)"; the
+       level stays as given (hamlet, commune, district). */
+    ntm_buf_addf(&what, _("created %s %s (%s)"), level, code, name);
     int rc = print_entry(ctx, &res, ntm_buf_str(&what));
     ntm_buf_release(&what);
     return rc;
@@ -217,52 +229,55 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
     int64_t from_seq = 1, after_seq = -1;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "role", &role, "<role>",
-         "enroll: recorder, coordinator or admin"},
+         N_("enroll: recorder, coordinator or admin")},
         {CLI_OPT_STRING, "scope", &scope, "<unit>",
-         "enroll: the unit code the device may act on (and below)"},
+         N_("enroll: the unit code the device may act on (and below)")},
         {CLI_OPT_STRING, "org", &org, "<org>",
-         "enroll: the device's organization (mttq, hlhpn, ...)"},
+         N_("enroll: the device's organization (mttq, hlhpn, ...)")},
         {CLI_OPT_STRING, "name", &name, "<name>",
-         "enroll: the device's name; unit: the unit's name"},
+         N_("enroll: the device's name; unit: the unit's name")},
         {CLI_OPT_INT, "from-seq", &from_seq, "<n>",
-         "enroll: first seq of the device this enrollment governs"},
+         N_("enroll: first seq of the device this enrollment governs")},
         {CLI_OPT_INT, "after-seq", &after_seq, "<n>",
-         "revoke: entries after this seq become invalid"},
-        {CLI_OPT_STRING, "reason", &reason, "<text>", "revoke: why"},
+         N_("revoke: entries after this seq become invalid")},
+        {CLI_OPT_STRING, "reason", &reason, "<text>", N_("revoke: why")},
         {CLI_OPT_STRING, "level", &level, "<level>",
-         "unit: hamlet (default), commune or district"},
+         N_("unit: hamlet (default), commune or district")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("admin", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs < 1)
-        return cli_usage_error("admin", "missing sub-command: enroll, revoke "
-                                        "or unit");
+        return cli_usage_error("admin", _("missing sub-command: enroll, "
+                                          "revoke or unit"));
     const char *sub = argv[0];
     if (strcmp(sub, "enroll") && strcmp(sub, "revoke") && strcmp(sub, "unit"))
         return cli_usage_error("admin",
-                               "unknown sub-command '%s': use enroll, revoke "
-                               "or unit",
+                               _("unknown sub-command '%s': use enroll, "
+                                 "revoke or unit"),
                                sub);
     if (nargs < 2)
-        return cli_usage_error("admin", "'admin %s' needs %s", sub,
-                               strcmp(sub, "unit") ? "the device's key"
-                                                   : "the unit code");
+        return cli_usage_error("admin",
+                               strcmp(sub, "unit")
+                                   ? _("'admin %s' needs the device's key")
+                                   : _("'admin %s' needs the unit code"),
+                               sub);
     if (nargs > 2)
-        return cli_usage_error("admin", "unexpected argument '%s'", argv[2]);
+        return cli_usage_error("admin", _("unexpected argument '%s'"), argv[2]);
     if (!strcmp(sub, "enroll")) {
         if (reason || level || after_seq != -1)
-            return cli_usage_error("admin", "enroll takes --role, --scope, "
-                                            "--org, --name and --from-seq");
+            return cli_usage_error("admin",
+                                   _("enroll takes --role, --scope, --org, "
+                                     "--name and --from-seq"));
         return admin_enroll(ctx, argv[1], role, scope, org, name, from_seq);
     }
     if (!strcmp(sub, "revoke")) {
         if (role || scope || org || name || level || from_seq != 1)
-            return cli_usage_error("admin", "revoke takes --after-seq and "
-                                            "--reason");
+            return cli_usage_error("admin", _("revoke takes --after-seq and "
+                                              "--reason"));
         return admin_revoke(ctx, argv[1], after_seq, after_seq != -1, reason);
     }
     if (role || scope || org || reason || after_seq != -1 || from_seq != 1)
-        return cli_usage_error("admin", "unit takes --name and --level");
+        return cli_usage_error("admin", _("unit takes --name and --level"));
     return admin_unit(ctx, argv[1], name, level);
 }

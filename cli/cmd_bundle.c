@@ -462,12 +462,14 @@ bundle_import(struct cli_ctx *ctx, const char *path)
         }
         if (ntm_minisign_verify_file(ntm_buf_str(&pub), path,
                                      ntm_buf_str(&sig_path), &err) != NTM_OK) {
+            char text[2 * NTM_ERROR_SIZE];
             cli_error(
                 _("the signature '%s' does not verify against the key "
                   "%s named in the bundle: %s; the file was changed or "
                   "damaged on the way, so nothing was imported: export it "
                   "again"),
-                ntm_buf_str(&sig_path), by, ntm_error_text(&err));
+                ntm_buf_str(&sig_path), by,
+                cli_error_text(&err, text, sizeof(text)));
             goto done;
         }
         signature = "verified";
@@ -505,10 +507,18 @@ bundle_import(struct cli_ctx *ctx, const char *path)
             goto done;
         }
         if (++in_batch == BATCH_LINES) {
-            if (cli_progress_enabled(ctx) && fputc('\r', stderr) != EOF)
-                fprintf(stderr, _("importing: %lld of %lld entries"),
-                        (long long)lines,
-                        (long long)(declared > lines ? declared : lines));
+            if (cli_progress_enabled(ctx)) {
+                char n1[32], n2[32], line_text[160];
+                cli_human_int(lines, n1, sizeof(n1));
+                cli_human_int(declared > lines ? declared : lines, n2,
+                              sizeof(n2));
+                char bar[40];
+                cli_progress_bar(lines, declared > lines ? declared : lines, 30,
+                                 bar, sizeof(bar));
+                snprintf(line_text, sizeof(line_text),
+                         _("%simporting: %s of %s entries"), bar, n1, n2);
+                cli_progress_show(ctx, line_text);
+            }
             if (ntm_store_commit(ctx->store, &err) != NTM_OK) {
                 in_tx = 0;
                 code = cli_fail(&err, _("cannot save the imported entries"));
@@ -518,8 +528,7 @@ bundle_import(struct cli_ctx *ctx, const char *path)
             in_batch = 0;
         }
     }
-    if (cli_progress_enabled(ctx) && lines >= BATCH_LINES)
-        fputc('\n', stderr);
+    cli_progress_done();
     if (in_tx) {
         in_tx = 0;
         if (ntm_store_commit(ctx->store, &err) != NTM_OK) {
@@ -613,12 +622,12 @@ cmd_bundle(int argc, char **argv, struct cli_ctx *ctx)
         if (out || author)
             return cli_usage_error("bundle", _("--out and --author are for "
                                                "'bundle export'"));
-        if (nargs != 2)
-            return cli_usage_error("bundle",
-                                   nargs < 2 ? "import needs the bundle "
-                                               "file%s"
-                                             : "unexpected argument '%s'",
-                                   nargs < 2 ? "" : argv[2]);
+        if (nargs < 2)
+            return cli_usage_error("bundle", _("import needs the bundle "
+                                               "file"));
+        if (nargs > 2)
+            return cli_usage_error("bundle", _("unexpected argument '%s'"),
+                                   argv[2]);
         return bundle_import(ctx, argv[1]);
     }
     return cli_usage_error(

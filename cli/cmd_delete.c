@@ -10,10 +10,10 @@
 
 static const struct cli_help help = {
     N_("ntm delete - delete a record"), "ntm delete <id>",
-    "Signs a record.delete for the record. Nothing leaves the log: the\n"
-    "record disappears from lists and reports, 'ntm list --deleted' and\n"
-    "'ntm show' still show it, and a later edit made without knowledge of\n"
-    "the delete conflicts with it.",
+    N_("Signs a record.delete for the record. Nothing leaves the log: the\n"
+       "record disappears from lists and reports, 'ntm list --deleted' and\n"
+       "'ntm show' still show it, and a later edit made without knowledge of\n"
+       "the delete conflicts with it."),
     NULL, "ntm delete 5d1c0e"};
 
 int
@@ -23,11 +23,11 @@ cmd_delete(int argc, char **argv, struct cli_ctx *ctx)
     int nargs, code;
     if (cli_parse("delete", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
-    if (nargs != 1)
-        return cli_usage_error("delete",
-                               nargs ? "unexpected argument '%s'"
-                                     : "missing the record id%s",
-                               nargs ? argv[1] : "");
+    if (nargs == 0)
+        return cli_usage_error("delete", _("missing the record id"));
+    if (nargs > 1)
+        return cli_usage_error("delete", _("unexpected argument '%s'"),
+                               argv[1]);
     char id[NTM_RECORD_ID_LEN + 1];
     if ((code = cli_find_record(ctx, "delete", argv[0], id, NULL)) != EXIT_OK)
         return code;
@@ -35,10 +35,10 @@ cmd_delete(int argc, char **argv, struct cli_ctx *ctx)
     struct ntm_write_result res;
     memset(&res, 0, sizeof(res));
     if (ntm_record_delete(ctx->store, ctx->key, id, &res, &err) != NTM_OK)
-        return cli_fail(&err, "cannot delete the record");
+        return cli_fail(&err, _("cannot delete the record"));
     if (ctx->json)
         return cli_print_json(
             json_pack("{s:s, s:s}", "entry", res.id, "id", id));
-    printf("deleted %s\nentry %s\n", id, res.id);
+    printf(_("deleted %s\nentry %s\n"), id, res.id);
     return EXIT_OK;
 }

@@ -35,10 +35,9 @@ cmd_edit(int argc, char **argv, struct cli_ctx *ctx)
         goto out;
     code = EXIT_USAGE;
     if (nargs != 1) {
-        code = cli_usage_error("edit",
-                               nargs ? "unexpected argument '%s'"
-                                     : "missing the record id%s",
-                               nargs ? argv[1] : "");
+        code = nargs ? cli_usage_error("edit", _("unexpected argument '%s'"),
+                                       argv[1])
+                     : cli_usage_error("edit", _("missing the record id"));
         goto out;
     }
     if (sets.count == 0) {

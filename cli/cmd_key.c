@@ -11,11 +11,11 @@
 static const struct cli_help help = {
     N_("ntm key - export this device's public key"),
     "ntm key export [--minisign] [--out <file>]",
-    "Prints the public key: the author id (64 hex digits) by default, or\n"
-    "with --minisign a minisign public key file, with which anyone can\n"
-    "check a bundle exported by this device:\n"
-    "    minisign -V -p device.pub -m bundle.ntm\n"
-    "The key goes to stdout unless --out names a file.",
+    N_("Prints the public key: the author id (64 hex digits) by default, or\n"
+       "with --minisign a minisign public key file, with which anyone can\n"
+       "check a bundle exported by this device:\n"
+       "    minisign -V -p device.pub -m bundle.ntm\n"
+       "The key goes to stdout unless --out names a file."),
     NULL,
     "ntm key export\n"
     "ntm key export --minisign --out device.pub"};
@@ -27,21 +27,22 @@ cmd_key(int argc, char **argv, struct cli_ctx *ctx)
     const char *out = NULL;
     const struct cli_option opts[] = {
         {CLI_OPT_FLAG, "minisign", &minisign, NULL,
-         "a minisign public key file instead of the hex id"},
-        {CLI_OPT_STRING, "out", &out, "<file>", "write to this file"},
+         N_("a minisign public key file instead of the hex id")},
+        {CLI_OPT_STRING, "out", &out, "<file>", N_("write to this file")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("key", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs < 1)
-        return cli_usage_error("key", "missing sub-command: 'ntm key export'");
+        return cli_usage_error("key",
+                               _("missing sub-command: 'ntm key export'"));
     if (strcmp(argv[0], "export") != 0)
         return cli_usage_error("key",
-                               "unknown sub-command '%s': did you mean "
-                               "'export'?",
+                               _("unknown sub-command '%s': did you mean "
+                                 "'export'?"),
                                argv[0]);
     if (nargs > 1)
-        return cli_usage_error("key", "unexpected argument '%s'", argv[1]);
+        return cli_usage_error("key", _("unexpected argument '%s'"), argv[1]);
 
     struct ntm_error err = {0};
     struct ntm_buf b = NTM_BUF_INIT;
@@ -49,17 +50,17 @@ cmd_key(int argc, char **argv, struct cli_ctx *ctx)
     ntm_key_author(ctx->key, author);
     if (minisign) {
         if (ntm_minisign_pubkey(ctx->key, &b, &err) != NTM_OK) {
-            code = cli_fail(&err, "cannot export the minisign public key");
+            code = cli_fail(&err, _("cannot export the minisign public key"));
             goto done;
         }
     } else if (ntm_buf_addf(&b, "%s\n", author) != NTM_OK) {
-        cli_error("cannot export the key: out of memory");
+        cli_error(_("cannot export the key: out of memory"));
         code = EXIT_FAIL;
         goto done;
     }
     if (out) {
         if (ntm_file_write_atomic(out, b.buf, b.len, 0644, &err) != NTM_OK) {
-            code = cli_fail(&err, "cannot write the public key");
+            code = cli_fail(&err, _("cannot write the public key"));
             goto done;
         }
         if (ctx->json)
@@ -67,7 +68,7 @@ cmd_key(int argc, char **argv, struct cli_ctx *ctx)
                                             "out", out, "format",
                                             minisign ? "minisign" : "hex"));
         else
-            cli_note(ctx, "wrote the public key to '%s'", out);
+            cli_note(ctx, _("wrote the public key to '%s'"), out);
     } else if (ctx->json) {
         json_t *o = json_pack("{s:s}", "author", author);
         if (o && minisign)

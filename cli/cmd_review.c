@@ -38,11 +38,11 @@ cmd_review(int argc, char **argv, struct cli_ctx *ctx)
     int nargs, code;
     if (cli_parse("review", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
-    if (nargs != 1)
-        return cli_usage_error("review",
-                               nargs ? "unexpected argument '%s'"
-                                     : "missing the record id%s",
-                               nargs ? argv[1] : "");
+    if (nargs == 0)
+        return cli_usage_error("review", _("missing the record id"));
+    if (nargs > 1)
+        return cli_usage_error("review", _("unexpected argument '%s'"),
+                               argv[1]);
     if (approve + reject + issues != 1)
         return cli_usage_error("review", _("give exactly one of --approve, "
                                            "--reject and --issues"));
@@ -82,7 +82,9 @@ cmd_review(int argc, char **argv, struct cli_ctx *ctx)
     enum ntm_err rc =
         ntm_record_review(ctx->store, ctx->key, id, state, comment, &res, &err);
     if (rc == NTM_ECONFLICT) {
-        cli_error(_("cannot review %s: %s"), id, ntm_error_text(&err));
+        char text[2 * NTM_ERROR_SIZE];
+        cli_error(_("cannot review %s: %s"), id,
+                  cli_error_text(&err, text, sizeof(text)));
         fprintf(stderr,
                 _("hint: resolve it first ('ntm conflicts', 'ntm "
                   "resolve %s ...')\n"),

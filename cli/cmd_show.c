@@ -26,6 +26,48 @@ str(json_t *o, const char *k)
     return s ? s : "";
 }
 
+/* The history table, its columns as wide as their heads (measured by
+ * display width: the Vietnamese heads are wider) or their values. */
+static void
+print_history(json_t *history)
+{
+    enum { ENTRY, AUTHOR, SEQ, TIME, OP, STATUS, NCOL };
+    const char *head[NCOL] = {_("ENTRY"),      _("AUTHOR"), _("SEQ"),
+                              _("TIME (UTC)"), _("OP"),     _("STATUS")};
+    /* The values: 12 hex digits, a seq, "dd/mm/yyyy hh:mm:ss", an op. */
+    size_t width[NCOL] = {12, 12, 5, 19, 14, 0};
+    for (int c = 0; c < NCOL; c++)
+        if (ntm_text_width(head[c]) > width[c])
+            width[c] = ntm_text_width(head[c]);
+    fputs("  ", stdout);
+    for (int c = 0; c < STATUS; c++) {
+        if (c == SEQ)
+            fprintf(stdout, "%*s", (int)(width[c] - ntm_text_width(head[c])),
+                    "");
+        cli_put_padded(stdout, head[c], c == SEQ ? 0 : width[c]);
+        fputs("  ", stdout);
+    }
+    printf("%s\n", head[STATUS]);
+    size_t i;
+    json_t *h;
+    json_array_foreach (history, i, h) {
+        char when[32] = "";
+        cli_format_time(json_integer_value(json_object_get(h, "ts")), when);
+        const char *status = str(h, "status");
+        if (!*status)
+            status =
+                json_is_true(json_object_get(h, "valid")) ? "valid" : "invalid";
+        printf("  %-*.12s  %-*.12s  %*lld  ", (int)width[ENTRY],
+               str(h, "entry"), (int)width[AUTHOR], str(h, "author"),
+               (int)width[SEQ],
+               (long long)json_integer_value(json_object_get(h, "seq")));
+        cli_put_padded(stdout, when, width[TIME]);
+        fputs("  ", stdout);
+        cli_put_padded(stdout, str(h, "op"), width[OP]);
+        printf("  %s\n", status);
+    }
+}
+
 int
 cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -33,11 +75,10 @@ cmd_show(int argc, char **argv, struct cli_ctx *ctx)
     int nargs, code;
     if (cli_parse("show", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
-    if (nargs != 1)
-        return cli_usage_error("show",
-                               nargs ? "unexpected argument '%s'"
-                                     : "missing the record id%s",
-                               nargs ? argv[1] : "");
+    if (nargs == 0)
+        return cli_usage_error("show", _("missing the record id"));
+    if (nargs > 1)
+        return cli_usage_error("show", _("unexpected argument '%s'"), argv[1]);
     char id[NTM_RECORD_ID_LEN + 1];
     json_t *rec = NULL;
     if ((code = cli_find_record(ctx, "show", argv[0], id, &rec)) != EXIT_OK)
@@ -97,23 +138,7 @@ cmd_show(int argc, char **argv, struct cli_ctx *ctx)
         }
     }
     printf(_("history\n"));
-    /* TRANSLATORS: the header of the history table; keep the columns
-       aligned with the rows (12, 12, 5, 19 and 14 characters wide). */
-    fputs(_("  ENTRY         AUTHOR          SEQ  "
-            "TIME (UTC)           OP              STATUS\n"),
-          stdout);
-    json_array_foreach (json_object_get(rec, "history"), i, h) {
-        char when[32] = "";
-        cli_format_time(json_integer_value(json_object_get(h, "ts")), when);
-        const char *status = str(h, "status");
-        if (!*status)
-            status =
-                json_is_true(json_object_get(h, "valid")) ? "valid" : "invalid";
-        printf("  %-12.12s  %-12.12s  %5lld  %-19s  %-14s  %s\n",
-               str(h, "entry"), str(h, "author"),
-               (long long)json_integer_value(json_object_get(h, "seq")), when,
-               str(h, "op"), status);
-    }
+    print_history(json_object_get(rec, "history"));
     json_decref(rec);
     return EXIT_OK;
 }

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ void
 cli_error(const char *fmt, ...)
 {
     va_list ap;
+    cli_progress_done();
     va_start(ap, fmt);
     fputs(_(MSG_ERROR), stderr);
     vfprintf(stderr, fmt, ap);
@@ -43,6 +45,7 @@ cli_warn(const struct cli_ctx *ctx, const char *fmt, ...)
     if (ctx && ctx->quiet)
         return;
     va_list ap;
+    cli_progress_done();
     va_start(ap, fmt);
     fputs(_(MSG_WARNING), stderr);
     vfprintf(stderr, fmt, ap);
@@ -56,6 +59,7 @@ cli_note(const struct cli_ctx *ctx, const char *fmt, ...)
     if (ctx && ctx->quiet)
         return;
     va_list ap;
+    cli_progress_done();
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -66,6 +70,7 @@ int
 cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
+    cli_progress_done();
     va_start(ap, fmt);
     fputs(_(MSG_ERROR), stderr);
     vfprintf(stderr, fmt, ap);
@@ -131,16 +136,231 @@ hint_for(enum ntm_err code)
     case NTM_ECONFIG:
         return _("check the plan files in the configuration folder "
                  "(NTM_CONFIG_DIR)");
+    case NTM_EFORBIDDEN:
+        return _("'ntm whoami' shows this device's role and scope; ask an "
+                 "admin whose scope holds the unit");
+    case NTM_EUNKNOWNAUTHOR:
+        return _("ask an admin to enroll this device ('ntm whoami' prints "
+                 "its author id), then pull or import the enrollment");
+    case NTM_ESTALE:
+        return _("run 'ntm pull', then retry");
+    case NTM_ECLOCKSKEW:
+        return _("set this device's date and time, then retry");
     default:
         return NULL;
     }
 }
 
+const char *
+cli_strerror(enum ntm_err code)
+{
+    /* The texts of ntm_strerror are msgids of the "ntm" domain (N_() in
+     * util/err.c). */
+    return dgettext(NTM_TEXT_DOMAIN, ntm_strerror(code));
+}
+
+/*
+ * The library's most frequent messages (store/, plan/), as patterns in
+ * which %s stands for any text. They are msgids: a message that matches
+ * one is shown as the pattern's translation with the same pieces put
+ * back. A pattern marked nested holds a message of the rules as its
+ * last piece, translated in turn. The patterns follow the library's
+ * texts; tests/e2e/i18n_vi.sh checks that the frequent ones still match.
+ */
+struct lib_msg {
+    const char *pattern;
+    int nested;
+};
+
+static const struct lib_msg lib_msgs[] = {
+    /* store/changelog.c: the rules refused the entry before signing. */
+    {N_("refused before signing: %s"), 1},
+    {N_("entry refused: %s"), 1},
+    /* store/rules.c */
+    {N_("author %s... is not enrolled"), 0},
+    {N_("author %s... is revoked after seq %s"), 0},
+    {N_("a %s may not perform %s"), 0},
+    {N_("unit %s is outside the author's scope %s"), 0},
+    {N_("device %s... is enrolled for %s, outside scope %s"), 0},
+    {N_("the root key cannot be revoked"), 0},
+    {N_("the record this entry changes is not known"), 0},
+    {N_("field '%s' is required"), 0},
+    {N_("field '%s' must be an integer >= 0"), 0},
+    {N_("field '%s' must be a string"), 0},
+    {N_("field 'den' must be an integer > 0"), 0},
+    {N_("field 'task' must not be empty"), 0},
+    {N_("field 'date' must be a date YYYY-MM-DD"), 0},
+    {N_("field 'period' must be YYYY or YYYY-MM"), 0},
+    {N_("field 'deleted' is hidden: use record.delete"), 0},
+    /* store/ops.c, store/changelog.c */
+    {N_("no record %s on this replica - check the id with 'ntm list'"), 0},
+    {N_("no record %s on this replica"), 0},
+    {N_("record %s has no conflict to resolve"), 0},
+    {N_("entry %s is not a candidate of any conflict of record %s - see "
+        "'ntm conflicts'"),
+     0},
+    {N_("record %s has %s concurrent versions - resolve its conflicts "
+        "before reviewing it"),
+     0},
+    {N_("nothing to set"), 0},
+    /* plan/plan.c */
+    {N_("unknown task '%s' - did you mean %s? run 'ntm plan' for the list"), 0},
+    {N_("unknown task '%s' - run 'ntm plan%s' for the tasks and targets of "
+        "the plan"),
+     0},
+    {N_("task '%s' belongs to organization '%s', not '%s' - check --org or "
+        "the task (run 'ntm plan --org %s')"),
+     0},
+    {N_("unknown organization '%s' - use one of: %s"), 0},
+    {N_("no unit given - run 'ntm units TEXT' to find its code"), 0},
+    {N_("unknown unit '%s' - did you mean %s? run 'ntm units TEXT' to "
+        "search the tree"),
+     0},
+    {N_("unknown unit '%s' - unit codes are dotted GSO codes such as "
+        "72.705.25486; run 'ntm units TEXT' to search the tree"),
+     0},
+    {N_("unit '%s' (%s) does not exist on %s: it was merged into '%s' (%s) "
+        "after %s - record under that unit"),
+     0},
+    {N_("unit '%s' (%s) is not in force on %s (valid %s to %s) - check the "
+        "date or the unit"),
+     0},
+};
+
+#define LIB_MAX_PIECES 8
+
+struct piece {
+    const char *s;
+    size_t len;
+};
+
+/* Whether s matches pat, where each "%s" of pat matches any text (the
+ * shortest that lets the rest match); the texts go into pieces[*n...]. */
+static int
+match_from(const char *pat, const char *s, struct piece *pieces, int *n)
+{
+    const char *w = strstr(pat, "%s");
+    size_t lit = w ? (size_t)(w - pat) : strlen(pat);
+    if (strncmp(pat, s, lit) != 0)
+        return 0;
+    if (!w)
+        return s[lit] == '\0';
+    if (*n >= LIB_MAX_PIECES)
+        return 0;
+    s += lit;
+    pat = w + 2;
+    const char *w2 = strstr(pat, "%s");
+    size_t lit2 = w2 ? (size_t)(w2 - pat) : strlen(pat);
+    int k = (*n)++;
+    for (const char *end = s;; end++) {
+        if (strncmp(end, pat, lit2) == 0) {
+            pieces[k].s = s;
+            pieces[k].len = (size_t)(end - s);
+            if (match_from(pat, end, pieces, n))
+                return 1;
+            *n = k + 1;
+        }
+        if (!*end)
+            break;
+    }
+    *n = k;
+    return 0;
+}
+
+/* Append to b the translation fmt with %s (or %N$s) replaced by the
+ * pieces, in order. */
+static void
+put_pieces(struct ntm_buf *b, const char *fmt, const struct piece *pieces,
+           int n)
+{
+    int next = 0;
+    for (const char *p = fmt; *p; p++) {
+        if (p[0] == '%' && p[1] == '%') {
+            ntm_buf_add(b, "%", 1);
+            p++;
+            continue;
+        }
+        if (p[0] == '%') {
+            int k = -1;
+            const char *q = p + 1;
+            if (*q >= '1' && *q <= '9' && q[1] == '$' && q[2] == 's') {
+                k = *q - '1';
+                q += 2;
+            } else if (*q == 's') {
+                k = next++;
+            }
+            if (k >= 0) {
+                if (k < n)
+                    ntm_buf_add(b, pieces[k].s, pieces[k].len);
+                p = q;
+                continue;
+            }
+        }
+        ntm_buf_add(b, p, 1);
+    }
+}
+
+/* The translation of a known library message into b; 0 when msg is not
+ * one of them. */
+static int
+lib_translate(enum ntm_err code, const char *msg, struct ntm_buf *b, int depth)
+{
+    for (size_t i = 0; i < sizeof(lib_msgs) / sizeof(lib_msgs[0]); i++) {
+        struct piece pieces[LIB_MAX_PIECES];
+        int n = 0;
+        if (!match_from(lib_msgs[i].pattern, msg, pieces, &n))
+            continue;
+        const char *tr = _(lib_msgs[i].pattern);
+        if (!lib_msgs[i].nested || n < 1 || depth > 0) {
+            put_pieces(b, tr, pieces, n);
+            return 1;
+        }
+        /* The last piece is a message of the rules: its translation, or
+         * the code's text and the English detail. */
+        char *inner = ntm_strndup(pieces[n - 1].s, pieces[n - 1].len);
+        struct ntm_buf ib = NTM_BUF_INIT;
+        if (inner && !lib_translate(code, inner, &ib, depth + 1))
+            ntm_buf_addf(&ib, "%s - %s", cli_strerror(code), inner);
+        pieces[n - 1].s = ntm_buf_str(&ib);
+        pieces[n - 1].len = strlen(pieces[n - 1].s);
+        put_pieces(b, tr, pieces, n);
+        ntm_buf_release(&ib);
+        ntm_free(inner);
+        return 1;
+    }
+    return 0;
+}
+
+const char *
+cli_error_text(const struct ntm_error *err, char *out, size_t size)
+{
+    if (!err) {
+        snprintf(out, size, "%s", _("unknown failure"));
+        return out;
+    }
+    const char *msg = ntm_error_text(err);
+    if (!cli_lang_vi()) {
+        snprintf(out, size, "%s", msg);
+        return out;
+    }
+    struct ntm_buf b = NTM_BUF_INIT;
+    if (!err->msg[0] || !strcmp(err->msg, ntm_strerror(err->code)))
+        ntm_buf_adds(&b, cli_strerror(err->code));
+    else if (!lib_translate(err->code, err->msg, &b, 0))
+        ntm_buf_addf(&b, "%s - %s", cli_strerror(err->code), err->msg);
+    /* Out of memory: the English text still says what failed. */
+    snprintf(out, size, "%s", b.len ? ntm_buf_str(&b) : msg);
+    ntm_buf_release(&b);
+    return out;
+}
+
 int
 cli_fail(const struct ntm_error *err, const char *what)
 {
-    const char *text = err ? ntm_error_text(err) : _("unknown failure");
+    char text[2 * NTM_ERROR_SIZE];
+    cli_error_text(err, text, sizeof(text));
     enum ntm_err code = err ? err->code : NTM_EINVAL;
+    cli_progress_done();
     if (what && *what)
         fprintf(stderr, "%s%s: %s\n", _(MSG_ERROR), what, text);
     else
@@ -188,6 +408,87 @@ int
 cli_progress_enabled(const struct cli_ctx *ctx)
 {
     return !ctx->quiet && isatty(STDERR_FILENO);
+}
+
+void
+cli_put_padded(FILE *out, const char *s, size_t width)
+{
+    fputs(s, out);
+    for (size_t w = ntm_text_width(s); w < width; w++)
+        fputc(' ', out);
+}
+
+/* The display width of the progress line shown last (0: none). */
+static size_t progress_shown;
+
+/* Bytes of the UTF-8 character at s (1 for a stray byte). */
+static size_t
+utf8_len(const char *s)
+{
+    unsigned char c = (unsigned char)*s;
+    size_t n = c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    for (size_t i = 1; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            return 1;
+    return n;
+}
+
+void
+cli_progress_show(const struct cli_ctx *ctx, const char *text)
+{
+    if (!ctx || !cli_progress_enabled(ctx) || !text)
+        return;
+    struct winsize ws;
+    size_t cols = 80;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+        cols = ws.ws_col;
+    /* Keep the last column free: writing it wraps on some terminals. */
+    size_t room = cols - 1, used = 0, bytes = 0;
+    while (text[bytes]) {
+        size_t n = utf8_len(text + bytes);
+        char ch[5] = {0};
+        memcpy(ch, text + bytes, n);
+        size_t w = ntm_text_width(ch);
+        if (used + w > room)
+            break;
+        used += w;
+        bytes += n;
+    }
+    fputc('\r', stderr);
+    fwrite(text, 1, bytes, stderr);
+    /* Blank what is left of a longer line shown before. */
+    for (size_t w = used; w < progress_shown && w < room; w++)
+        fputc(' ', stderr);
+    fflush(stderr);
+    progress_shown = used ? used : 1;
+}
+
+void
+cli_progress_done(void)
+{
+    if (progress_shown)
+        fputc('\n', stderr);
+    progress_shown = 0;
+}
+
+void
+cli_progress_bar(int64_t done, int64_t total, int width, char *out, size_t size)
+{
+    if (size == 0)
+        return;
+    if (width < 1 || (size_t)width + 4 > size) {
+        out[0] = '\0';
+        return;
+    }
+    int64_t d = done < 0 ? 0 : done > total ? total : done;
+    int fill = total > 0 ? (int)(width * d / total) : 0;
+    size_t o = 0;
+    out[o++] = '[';
+    for (int i = 0; i < width; i++)
+        out[o++] = i < fill ? '=' : ' ';
+    out[o++] = ']';
+    out[o++] = ' ';
+    out[o] = '\0';
 }
 
 /* ------------------------------------------------------------------ */

@@ -133,9 +133,10 @@ cli_parse(const char *cmd, int argc, char **argv, const struct cli_option *opts,
         } else if (i + 1 < argc) {
             value = argv[++i];
         } else {
-            *exit_code =
-                cli_usage_error(cmd, _("option '--%s' needs a value %s"),
-                                o->name, o->arg ? o->arg : "");
+            char arg[128];
+            *exit_code = cli_usage_error(
+                cmd, _("option '--%s' needs a value %s"), o->name,
+                cli_tr_placeholders(o->arg, arg, sizeof(arg)));
             return -1;
         }
         if (set_value(cmd, o, value) != 0) {
@@ -147,6 +148,61 @@ cli_parse(const char *cmd, int argc, char **argv, const struct cli_option *opts,
         argv[n] = NULL;
     *nargs = n;
     return 0;
+}
+
+/*
+ * The placeholders of synopses and options, translated one by one where
+ * they are printed, so that every help page names them alike whatever
+ * file declares it. Others (<n>, <url>, <yyyy-mm-dd>, ...) stay as they
+ * are.
+ */
+static const char *const placeholders[] = {
+    N_("<file>"),    N_("<unit>"),    N_("<text>"),   N_("<org>"),
+    N_("<id>"),      N_("<level>"),   N_("<task>"),   N_("<name>"),
+    N_("<value>"),   N_("<field>"),   N_("<date>"),   N_("<key>"),
+    N_("<dir>"),     N_("<year>"),    N_("<uom>"),    N_("<state>"),
+    N_("<role>"),    N_("<q>"),       N_("<kind>"),   N_("<entry>"),
+    N_("<code>"),    N_("<command>"), N_("<format>"), N_("<args>"),
+    N_("<options>"), N_("<bytes>"),   N_("<lang>"),
+};
+
+/* Append text to b with each known placeholder translated. */
+static void
+add_translated(struct ntm_buf *b, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        const char *lt = strchr(p, '<');
+        const char *gt = lt ? strchr(lt, '>') : NULL;
+        if (!gt) {
+            ntm_buf_adds(b, p);
+            return;
+        }
+        ntm_buf_add(b, p, (size_t)(lt - p));
+        size_t n = (size_t)(gt + 1 - lt);
+        const char *tr = NULL;
+        for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]);
+             i++)
+            if (strlen(placeholders[i]) == n &&
+                !strncmp(placeholders[i], lt, n))
+                tr = _(placeholders[i]);
+        if (tr)
+            ntm_buf_adds(b, tr);
+        else
+            ntm_buf_add(b, lt, n);
+        p = gt + 1;
+    }
+}
+
+const char *
+cli_tr_placeholders(const char *text, char *out, size_t size)
+{
+    struct ntm_buf b = NTM_BUF_INIT;
+    if (text)
+        add_translated(&b, text);
+    snprintf(out, size, "%s", b.len ? ntm_buf_str(&b) : (text ? text : ""));
+    ntm_buf_release(&b);
+    return out;
 }
 
 /* Print text with every line indented by four spaces. */
@@ -165,6 +221,16 @@ print_indented(FILE *out, const char *text)
     }
 }
 
+/* print_indented with each known placeholder translated (synopses). */
+static void
+print_translated(FILE *out, const char *text)
+{
+    struct ntm_buf b = NTM_BUF_INIT;
+    add_translated(&b, text);
+    print_indented(out, b.len ? ntm_buf_str(&b) : text);
+    ntm_buf_release(&b);
+}
+
 static const char standard_exit_status[] =
     N_("0  success\n"
        "1  failure (the message says what failed and what to do)\n"
@@ -181,7 +247,7 @@ cli_print_help(const char *cmd, const struct cli_option *opts,
     print_indented(out, help && help->name ? cli_tr(help->name) : cmd);
     fputs(_("\nSYNOPSIS\n"), out);
     if (help && help->synopsis)
-        print_indented(out, help->synopsis);
+        print_translated(out, cli_tr(help->synopsis));
     else
         fprintf(out, "    ntm %s [<options>]\n", cmd);
     if (help && help->description) {
@@ -190,8 +256,9 @@ cli_print_help(const char *cmd, const struct cli_option *opts,
     }
     fputs(_("\nOPTIONS\n"), out);
     for (const struct cli_option *o = opts; o && o->type != CLI_OPT_END; o++) {
+        char arg[128];
         fprintf(out, "    --%s%s%s%s\n", o->name, o->arg ? " " : "",
-                o->arg ? o->arg : "",
+                cli_tr_placeholders(o->arg, arg, sizeof(arg)),
                 o->type == CLI_OPT_LIST ? _(" (repeatable)") : "");
         fprintf(out, "        %s\n", o->help ? cli_tr(o->help) : "");
     }
@@ -205,6 +272,6 @@ cli_print_help(const char *cmd, const struct cli_option *opts,
                                                     : standard_exit_status));
     if (help && help->example) {
         fputs(_("\nEXAMPLE\n"), out);
-        print_indented(out, help->example);
+        print_indented(out, cli_tr(help->example));
     }
 }

@@ -12,6 +12,14 @@
 #include <string.h>
 
 /*
+ * The texts of ntm_strerror are English msgids of the "ntm" gettext
+ * domain: util/ stays libc-only and returns them untranslated, and the
+ * ntm tool translates them when it prints them (cli/msgs.c). N_() only
+ * marks them for xgettext.
+ */
+#define N_(s) s
+
+/*
  * ntm_strerror() is a switch with no default on purpose, as in curl's
  * strerror.c: with -Wswitch (in -Wall) and -Werror, adding a code without
  * a message breaks the build instead of printing "unknown error" to users.
@@ -21,83 +29,84 @@ ntm_strerror(enum ntm_err code)
 {
     switch (code) {
     case NTM_OK:
-        return "no error";
+        return N_("no error");
     case NTM_ENOMEM:
-        return "out of memory";
+        return N_("out of memory");
     case NTM_EINVAL:
-        return "invalid argument";
+        return N_("invalid argument");
     case NTM_EIO:
-        return "input/output error";
+        return N_("input/output error");
     case NTM_ENOENT:
-        return "not found";
+        return N_("not found");
     case NTM_EEXIST:
-        return "already exists";
+        return N_("already exists");
     case NTM_EDB:
-        return "database error";
+        return N_("database error");
     case NTM_EBUSY:
-        return "database is locked by another ntm process";
+        return N_("database is locked by another ntm process");
     case NTM_EFULL:
-        return "disk full - free some space and try again";
+        return N_("disk full - free some space and try again");
     case NTM_ECORRUPT:
-        return "database file is damaged";
+        return N_("database file is damaged");
     case NTM_EREADONLY:
-        return "storage is read-only";
+        return N_("storage is read-only");
     case NTM_ECRYPTO:
-        return "cryptographic operation failed";
+        return N_("cryptographic operation failed");
     case NTM_EPASSPHRASE:
-        return "wrong passphrase, or the key file is damaged";
+        return N_("wrong passphrase, or the key file is damaged");
     case NTM_EBADENTRY:
-        return "entry is not well-formed";
+        return N_("entry is not well-formed");
     case NTM_EBADSIG:
-        return "signature does not match the entry and its author";
+        return N_("signature does not match the entry and its author");
     case NTM_EFORK:
-        return "another entry already holds this author and seq (fork)";
+        return N_("another entry already holds this author and seq (fork)");
     case NTM_EGAP:
-        return "entries before this one are missing (gap)";
+        return N_("entries before this one are missing (gap)");
     case NTM_EUNKNOWNAUTHOR:
-        return "author is not enrolled";
+        return N_("author is not enrolled");
     case NTM_EREVOKED:
-        return "author is revoked for this entry";
+        return N_("author is revoked for this entry");
     case NTM_EBADBODY:
-        return "operation body is invalid";
+        return N_("operation body is invalid");
     case NTM_EFORBIDDEN:
-        return "author's role or scope does not allow this";
+        return N_("author's role or scope does not allow this");
     case NTM_ENET:
-        return "cannot reach the server - nothing lost, try again later";
+        return N_("cannot reach the server - nothing lost, try again later");
     case NTM_ETIMEOUT:
-        return "the server did not answer in time - nothing lost, try again "
-               "later";
+        return N_("the server did not answer in time - nothing lost, try again "
+                  "later");
     case NTM_ETLS:
-        return "secure connection refused: certificate or pinned key does "
-               "not match";
+        return N_("secure connection refused: certificate or pinned key does "
+                  "not match");
     case NTM_EHTTP:
-        return "the server answered with an error";
+        return N_("the server answered with an error");
     case NTM_EPROTO:
-        return "the server's answer does not follow the protocol";
+        return N_("the server's answer does not follow the protocol");
     case NTM_ETOOLARGE:
-        return "size limit exceeded";
+        return N_("size limit exceeded");
     case NTM_EROLLBACK:
-        return "the server went backwards (restored from an old backup?)";
+        return N_("the server went backwards (restored from an old backup?)");
     case NTM_EROOTKEY:
-        return "the server reports a different root key than the one pinned";
+        return N_(
+            "the server reports a different root key than the one pinned");
     case NTM_ESTALE:
-        return "this device's log is behind the server - pull first";
+        return N_("this device's log is behind the server - pull first");
     case NTM_ECONFIG:
-        return "configuration is invalid";
+        return N_("configuration is invalid");
     case NTM_EAUTH:
-        return "the server refused the request's authentication";
+        return N_("the server refused the request's authentication");
     case NTM_ECLOCKSKEW:
-        return "clocks disagree by more than 15 minutes";
+        return N_("clocks disagree by more than 15 minutes");
     case NTM_EUSAGE:
-        return "usage error";
+        return N_("usage error");
     case NTM_ECONFLICT:
-        return "the record's state does not allow this";
+        return N_("the record's state does not allow this");
     case NTM_EUNAVAIL:
-        return "the server is busy - nothing lost, try again later";
+        return N_("the server is busy - nothing lost, try again later");
     case NTM_ERR_LAST:
         break;
     }
-    return "unknown error";
+    return N_("unknown error");
 }
 
 struct wire_name {
@@ -197,7 +206,7 @@ const char *
 ntm_error_text(const struct ntm_error *err)
 {
     if (!err)
-        return "unknown error";
+        return N_("unknown error");
     if (err->msg[0])
         return err->msg;
     return ntm_strerror(err->code);

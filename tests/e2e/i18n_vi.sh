@@ -5,7 +5,9 @@
 # message translated, none fuzzy), and the real ntm speaks Vietnamese with
 # --lang vi or LANG=vi_VN.UTF-8 (even where no vi_VN locale is installed),
 # English with --lang en; human dates and numbers read 17/05/2019 and
-# 1.234,5 in Vietnamese while JSON keeps the ISO forms.
+# 1.234,5 in Vietnamese while JSON keeps the ISO forms; help pages, the
+# library's errors (with their hints) and the tables, aligned by display
+# width, are Vietnamese too.
 #
 # Env: NTM_BIN (the built ntm), NTM_SRC (the source tree), NTM_CONFIG_DIR.
 # Each check prints a line; the last line is "N passed, N failed"; exit
@@ -130,6 +132,109 @@ run "$NTM" --home "$H" --lang en list
 has "list --lang en: ISO date" "2019-05-17" "$T/out"
 run "$NTM" --home "$H" --lang vi status
 has "status in Vietnamese" "lần gửi cuối:   chưa lần nào" "$T/out"
+
+# col TEXT LINE: the display column where TEXT starts in LINE (characters
+# before it; the Vietnamese texts are precomposed, one cell a character).
+col() {
+    local before=${2%%"$1"*}
+    echo "${#before}"
+}
+# aligned DESCRIPTION HEAD VALUE FILE [ROW]: in FILE, HEAD starts in the
+# header line at the column where VALUE starts in the first other line that
+# holds it (and ROW, when given).
+aligned() {
+    local h v
+    h=$(grep -F -- "$2" "$4" | head -1)
+    v=$(grep -F -- "$3" "$4" | grep -vF -- "$2" | grep -F -- "${5:-$3}" | head -1)
+    if [ -n "$h" ] && [ -n "$v" ] && [ "$(col "$2" "$h")" -eq "$(col "$3" "$v")" ]; then
+        ok "$1"
+    else
+        [ "$4" = "$T/out" ] || cp "$4" "$T/out"
+        not_ok "$1 ('$2' at $(col "$2" "$h"), '$3' at $(col "$3" "$v"))"
+    fi
+}
+
+# Tables line up by display width: the Vietnamese heads are wider in bytes.
+run "$NTM" --home "$H" --lang vi list
+aligned "list: DATE column aligned" "NGÀY" "17/05/2019" "$T/out"
+aligned "list: UNIT column aligned" "ĐƠN VỊ" "72.710.25657" "$T/out"
+aligned "list: STATE column aligned" "TRẠNG THÁI" "submitted" "$T/out"
+aligned "list: TITLE column aligned" "TIÊU ĐỀ" "Bê tông hóa" "$T/out"
+run "$NTM" --home "$H" --lang vi show "$id"
+when=$(grep -F record.create "$T/out" | grep -oE '[0-9]{2}/[0-9]{2}/[0-9]{4} [0-9:]{8}' | head -1)
+aligned "show: TIME column aligned (dd/mm/yyyy)" "THỜI GIAN (UTC)" "${when:-no time}" "$T/out" record.create
+aligned "show: OP column aligned" "THAO TÁC" "record.create" "$T/out"
+aligned "show: STATUS column aligned" "TÌNH TRẠNG" "valid" "$T/out"
+
+# Help pages: description, options, placeholders and examples.
+run "$NTM" --lang vi admin --help
+has "admin --help: NAME" "ntm admin - ghi danh hoặc thu hồi thiết bị, tạo đơn vị" "$T/out"
+has "admin --help: SYNOPSIS placeholders" "ntm admin revoke <khóa> [--after-seq <n>] --reason <nội-dung>" "$T/out"
+has "admin --help: description" "unit tạo một đơn vị chưa có trong cây đơn vị đi kèm" "$T/out"
+has "admin --help: option help" "revoke: các mục sau số thứ tự này mất hiệu lực" "$T/out"
+has "admin --help: option placeholder" "--scope <đơn-vị>" "$T/out"
+has "admin --help: EXAMPLE" "--reason \"mất điện thoại ngày 02/06/2019\"" "$T/out"
+run "$NTM" --lang en admin --help
+has "admin --help --lang en: EXAMPLE stays English" "--reason \"phone lost on 2019-06-02\"" "$T/out"
+has "admin --help --lang en: placeholders stay English" "--scope <unit>" "$T/out"
+run "$NTM" --lang vi key --help
+has "key --help: description" "In khóa công khai" "$T/out"
+run "$NTM" --lang vi resolve --help
+has "resolve --help: synopsis" "ntm resolve <mã> (--take <mục> | --set <trường>=<giá-trị>...)" "$T/out"
+run "$NTM" --lang vi conflicts --help
+has "conflicts --help: description" "Liệt kê mọi bản ghi có một trường bị thay đổi cùng lúc" "$T/out"
+run "$NTM" --lang vi delete --help
+has "delete --help: description" "Ký một record.delete cho bản ghi" "$T/out"
+
+# Commands of their own, in Vietnamese.
+run "$NTM" --home "$H" --lang vi conflicts
+has "conflicts: none" "không có xung đột" "$T/out"
+run "$NTM" --home "$H" --lang vi delete
+has "delete: missing id" "ntm: lỗi: thiếu mã bản ghi" "$T/out"
+run "$NTM" --home "$H" --lang vi resolve "$id"
+has "resolve: say how" "hãy nói cách giải quyết: --take MỤC hoặc --set TRƯỜNG=GIÁ_TRỊ" "$T/out"
+run "$NTM" --home "$H" --lang vi admin enroll 1234 --role recorder --scope 72.710.25657
+has "admin: bad key" "khóa thiết bị '1234' không hợp lệ" "$T/out"
+run "$NTM" --home "$H" --lang vi admin unit 72.710.25657.1 --name "Ấp Thạnh Hòa"
+has "admin unit: created" "đã tạo hamlet 72.710.25657.1 (Ấp Thạnh Hòa)" "$T/out"
+has "admin unit: entry line" "mục " "$T/out"
+run "$NTM" --home "$H" --lang vi key export --out "$T/no/such/dir/key.pub"
+has "key export: the code's text, then the English detail" "ntm: lỗi: không ghi được khóa công khai: lỗi đọc ghi tệp - cannot create" "$T/out"
+
+# The library's messages (cli_fail): a Vietnamese sentence that says what
+# failed and what to do. These also catch a library text that drifted
+# from the patterns of cli/msgs.c.
+run "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_kn \
+    --unit 72.710.25657 --date 2019-05-17
+has "plan: unknown task with a suggestion" "không có nhiệm vụ 'doan.rural_roads_kn' - có phải ý bạn là 'doan.rural_roads_km'? chạy 'ntm plan' để xem danh sách" "$T/out"
+run "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_km \
+    --unit 72.710.2565 --date 2019-05-17
+has "plan: unknown unit with suggestions" "không có đơn vị '72.710.2565' - có phải ý bạn là" "$T/out"
+has "plan: unknown unit names the units" "(Xã Thạnh Đức)" "$T/out"
+run "$NTM" --home "$H" --lang vi show 0123456789ab
+has "show: unknown record" "ntm: lỗi: thư mục ntm này không có bản ghi '0123456789ab'" "$T/out"
+
+# A recorder of Thạnh Đức records for Gò Dầu: the store refuses before
+# signing (EFORBIDDEN), with a hint.
+H2=$T/recorder
+root=$("$NTM" --home "$H" --json whoami | sed -n 's/.*"author": "\([0-9a-f]*\)".*/\1/p')
+"$NTM" --home "$H2" init --no-passphrase --root-key "$root" >/dev/null 2>&1
+rec=$("$NTM" --home "$H2" --json whoami | sed -n 's/.*"author": "\([0-9a-f]*\)".*/\1/p')
+run "$NTM" --home "$H" --lang vi admin enroll "$rec" --role recorder --scope 72.710.25657 --name "Ấp Thạnh Hòa"
+has "admin enroll in Vietnamese" "đã ghi danh $rec làm recorder của 72.710.25657" "$T/out"
+"$NTM" --home "$H" bundle export --out "$T/root.ntm" >/dev/null 2>&1
+"$NTM" --home "$H2" bundle import "$T/root.ntm" >/dev/null 2>&1
+run "$NTM" --home "$H2" --lang vi record activity --task doan.rural_roads_km \
+    --unit 72.710.25654 --date 2019-05-17
+has "store: refused before signing, out of scope" "ntm: lỗi: không ghi được: bị từ chối trước khi ký (chưa ghi gì): đơn vị 72.710.25654 nằm ngoài phạm vi 72.710.25657 của tác giả" "$T/out"
+has "store: what to do" "gợi ý: 'ntm whoami' cho biết vai trò và phạm vi của thiết bị này" "$T/out"
+[ "$rc" -eq 1 ] && ok "refused before signing exits 1" ||
+    not_ok "refused before signing exits 1 (exit $rc)"
+run "$NTM" --home "$H2" --lang vi admin unit 72.710.25657.2 --name "Ấp Bình Hòa"
+has "store: a role that may not do it" "bị từ chối trước khi ký (chưa ghi gì): vai trò recorder không được phép làm unit.create" "$T/out"
+run "$NTM" --home "$H2" --lang en record activity --task doan.rural_roads_km \
+    --unit 72.710.25654 --date 2019-05-17
+has "--lang en keeps the library's English" "ntm: error: cannot record: refused before signing: unit 72.710.25654 is outside the author's scope 72.710.25657" "$T/out"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
