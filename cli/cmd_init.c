@@ -7,6 +7,10 @@
  * An existing home is never overwritten without --force; with --force its
  * files are moved aside (name.bak-<ms>), never deleted. When init fails
  * half-way, the files it created are removed so that it can be rerun.
+ * On an existing home, --server (with --cacert or --pin) only changes the
+ * server settings, after checking that the server's root key is the one
+ * the home pins: an admin can be made before the server exists and be
+ * pointed at it later.
  */
 #include "cli.h"
 
@@ -32,11 +36,18 @@ static const struct cli_help help = {
        "this device the root admin, --root-key pins a given key, and --server\n"
        "fetches it from the server's /v1/info (when the server cannot be\n"
        "reached, it is pinned at the first sync). The author id printed at\n"
-       "the end is what an admin needs to enroll this device."),
+       "the end is what an admin needs to enroll this device.\n"
+       "\n"
+       "On a home that already exists, 'ntm init --server URL [--cacert F |\n"
+       "--pin P]' changes only the server settings: the server's /v1/info\n"
+       "must report the root key this home pins, else nothing changes. The\n"
+       "key, the entries and the sync position stay as they are."),
     NULL,
     "ntm --home /srv/ntm-admin init --root --name \"MTTQ tinh Tay Ninh\"\n"
     "NTM_PASSPHRASE=... ntm init --server https://ntm.example.vn:8443 \\\n"
-    "    --pin sha256//3q2+7w== --name \"Ap Thanh Hoa\""};
+    "    --pin sha256//3q2+7w== --name \"Ap Thanh Hoa\"\n"
+    "ntm --home /srv/ntm-admin init --server https://ntm.example.vn:8443 \\\n"
+    "    --cacert ca.pem"};
 
 /* Files of a home, moved aside by --force. */
 static const char *const home_files[] = {"ntm.db", "ntm.db-wal", "ntm.db-shm",
@@ -131,6 +142,91 @@ out:
     return rc;
 }
 
+/* Save the server settings as given, without asking the server (it could
+ * not be reached); the root key is checked at the first sync. */
+static enum ntm_err
+save_server_settings(struct ntm_store *st, const char *server,
+                     const char *cacert, const char *pin, struct ntm_error *err)
+{
+    enum ntm_err rc = ntm_store_begin(st, err);
+    if (rc != NTM_OK)
+        return rc;
+    if ((rc = ntm_store_meta_set(st, "sync.server", server, err)) != NTM_OK ||
+        (rc = ntm_store_meta_set(st, "sync.cacert", cacert, err)) != NTM_OK ||
+        (rc = ntm_store_meta_set(st, "sync.pin", pin, err)) != NTM_OK ||
+        (rc = ntm_store_commit(st, err)) != NTM_OK)
+        ntm_store_rollback(st);
+    return rc;
+}
+
+/* ntm init --server on an existing home: point it at a server. */
+static int
+update_server(struct cli_ctx *ctx, const char *server, const char *cacert,
+              const char *pin)
+{
+    struct ntm_error err = {0};
+    struct ntm_store *st = NULL;
+    char root_hex[NTM_HEX_ID_LEN + 1] = "";
+    char fingerprint[40] = "";
+    int code = EXIT_FAIL, reached = 1;
+    char *db_path = cli_home_path(ctx, "ntm.db");
+    if (!db_path) {
+        cli_error(_("cannot open the store: out of memory"));
+        return EXIT_FAIL;
+    }
+    if (ntm_store_open(&st, db_path, 0, &err) != NTM_OK) {
+        code = cli_fail(&err, _("cannot open the store of this home"));
+        goto out;
+    }
+    struct ntm_client_opts co;
+    memset(&co, 0, sizeof(co));
+    co.url = server;
+    co.cacert = cacert;
+    co.pin = pin;
+    co.max_attempts = 1;
+    enum ntm_err rc = ntm_client_setup(st, &co, root_hex, fingerprint, &err);
+    if (rc == NTM_ENET || rc == NTM_ETIMEOUT || rc == NTM_EUNAVAIL) {
+        cli_warn(ctx,
+                 _("cannot reach the server '%s' (%s): its root key will be "
+                   "checked at the first sync"),
+                 server, ntm_error_text(&err));
+        ntm_error_clear(&err);
+        if (save_server_settings(st, server, cacert, pin, &err) != NTM_OK) {
+            code = cli_fail(&err, _("cannot save the server settings"));
+            goto out;
+        }
+        reached = 0;
+        if (ntm_store_root(st, root_hex) == NTM_OK)
+            short_fingerprint(root_hex, fingerprint);
+    } else if (rc != NTM_OK) {
+        code = cli_fail(&err, _("cannot change the server settings"));
+        goto out;
+    }
+    if (ctx->json) {
+        json_t *o =
+            json_pack("{s:s, s:s, s:b, s:b}", "home", ctx->home, "server",
+                      server, "updated", 1, "reached", reached);
+        if (o)
+            json_object_set_new(o, "root_key",
+                                root_hex[0] ? json_string(root_hex)
+                                            : json_null());
+        if (o && root_hex[0])
+            json_object_set_new(o, "root_fingerprint",
+                                json_string(fingerprint));
+        code = cli_print_json(o);
+    } else {
+        printf(_("server settings of '%s' updated: %s\n"), ctx->home, server);
+        if (root_hex[0])
+            printf(_("root key:  %s\n           fingerprint %s\n"), root_hex,
+                   fingerprint);
+        code = EXIT_OK;
+    }
+out:
+    ntm_store_close(st);
+    ntm_free(db_path);
+    return code;
+}
+
 int
 cmd_init(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -208,6 +304,26 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     int exists = 0;
     for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++)
         exists |= path_exists(ctx->home, home_files[i]);
+    if (exists && !force && server) {
+        if (root || root_key || no_pass || name)
+            return cli_usage_error(
+                "init",
+                _("'%s' already holds an ntm home: on it, init "
+                  "changes only --server, --cacert and --pin (add "
+                  "--force to replace the home)"),
+                ctx->home);
+        if (cacert) {
+            cacert_abs = realpath(cacert, NULL);
+            if (!cacert_abs) {
+                cli_error(_("cannot read the CA file '%s': %s"), cacert,
+                          strerror(errno));
+                return EXIT_FAIL;
+            }
+        }
+        code = update_server(ctx, server, cacert_abs, pin);
+        free(cacert_abs); /* realpath's allocator */
+        return code;
+    }
     if (exists && !force) {
         cli_error(_("'%s' already holds an ntm home: use it as it is, give "
                     "another --home, or add --force to replace it (its files "
@@ -302,11 +418,9 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
                      _("cannot reach the server '%s' (%s): its root key "
                        "will be pinned at the first sync"),
                      server, ntm_error_text(&err));
-            if (ntm_store_meta_set(st, "sync.server", server, &err) != NTM_OK ||
-                (cacert_abs && ntm_store_meta_set(st, "sync.cacert", cacert_abs,
-                                                  &err) != NTM_OK) ||
-                (pin &&
-                 ntm_store_meta_set(st, "sync.pin", pin, &err) != NTM_OK)) {
+            ntm_error_clear(&err);
+            if (save_server_settings(st, server, cacert_abs, pin, &err) !=
+                NTM_OK) {
                 code = cli_fail(&err, _("cannot save the server settings"));
                 goto out;
             }

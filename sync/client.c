@@ -589,6 +589,7 @@ ntm_client_setup(struct ntm_store *st, const struct ntm_client_opts *o,
                  struct ntm_error *err)
 {
     json_t *info = NULL;
+    char pinned[NTM_HEX_ID_LEN + 1];
     enum ntm_err rc = ntm_client_info(o, &info, err);
     if (rc != NTM_OK)
         return rc;
@@ -602,13 +603,26 @@ ntm_client_setup(struct ntm_store *st, const struct ntm_client_opts *o,
             fingerprint[p++] = ' ';
     }
     fingerprint[p] = '\0';
-    if ((rc = ntm_store_set_root(st, root, err)) != NTM_OK)
+    /* A home that already pins a root (made with --root or --root-key, or
+     * set up before) only follows a server of that same root. */
+    if (ntm_store_root(st, pinned) == NTM_OK && strcmp(pinned, root) != 0)
+        return ntm_error_set(err, NTM_EROOTKEY,
+                             "server %s reports root key %.16s... but this "
+                             "home pins %.16s... - it is another province's "
+                             "server, or an impostor; settings unchanged",
+                             o->url, root, pinned);
+    /* The settings change together or not at all. */
+    if ((rc = ntm_store_begin(st, err)) != NTM_OK)
         return rc;
-    if ((rc = ntm_store_meta_set(st, "sync.server", o->url, err)) != NTM_OK ||
+    if ((rc = ntm_store_set_root(st, root, err)) != NTM_OK ||
+        (rc = ntm_store_meta_set(st, "sync.server", o->url, err)) != NTM_OK ||
         (rc = ntm_store_meta_set(st, "sync.cacert", o->cacert, err)) !=
             NTM_OK ||
-        (rc = ntm_store_meta_set(st, "sync.pin", o->pin, err)) != NTM_OK)
+        (rc = ntm_store_meta_set(st, "sync.pin", o->pin, err)) != NTM_OK ||
+        (rc = ntm_store_commit(st, err)) != NTM_OK) {
+        ntm_store_rollback(st);
         return rc;
+    }
     return NTM_OK;
 }
 

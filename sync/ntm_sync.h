@@ -170,12 +170,16 @@ NTM_EXTERN enum ntm_err ntm_client_info(const struct ntm_client_opts *o,
                                         json_t **info, struct ntm_error *err);
 
 /*
- * What `ntm init --server URL [--cacert F | --pin P]` does: fetch
- * /v1/info from o->url with o's trust settings, pin the server's root key
- * in st (NTM_EROOTKEY when st already pins another one), and save
- * sync.server, sync.cacert and sync.pin in st. root gets the root key
- * (author id hex) and fingerprint a short form to show the user
- * ("ab12 cd34 ... " groups of the first 16 hex digits).
+ * What `ntm init --server URL [--cacert F | --pin P]` does, on a new home
+ * or to point an existing one at a (new) server: fetch /v1/info from
+ * o->url with o's trust settings, pin the server's root key in st, and
+ * save sync.server, sync.cacert and sync.pin in st (a NULL o->cacert or
+ * o->pin removes the old setting), all in one transaction. The sync
+ * position (cursor, server_gseq) is kept. root gets the root key (author
+ * id hex) and fingerprint a short form to show the user ("ab12 cd34 ..."
+ * groups of the first 16 hex digits).
+ * Errors: as ntm_client_info; NTM_EROOTKEY when st already pins another
+ * root key (nothing is changed); store errors.
  */
 NTM_EXTERN enum ntm_err ntm_client_setup(struct ntm_store *st,
                                          const struct ntm_client_opts *o,

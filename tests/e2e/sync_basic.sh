@@ -27,13 +27,37 @@ OTHER=$(awk -F, 'NR>1 && $1 ~ /^72\.705\.[0-9]+$/ {print $1; exit}' \
 [ -n "$OTHER" ] || OTHER=72.705
 
 # ---------------------------------------------------------------- setup
-run "$A" init --root --no-passphrase --name "MTTQ tỉnh" --server "$URL" --cacert "$T/cert.pem"
-check "admin: init --root with a server not yet running" test "$rc" -eq 0
+run "$T/early" init --root --no-passphrase --server "$URL" --cacert "$T/cert.pem"
+check "init --root --server with the server not yet running" test "$rc" -eq 0
+check "  ... warns that the root key is checked at the first sync" err_has "first sync"
+# The admin is made before the server exists, and pointed at it later.
+expect 0 "admin: init --root, no server yet" "$A" init --root --no-passphrase --name "MTTQ tỉnh"
 run "$A" key export
 ADMIN=$(cat "$T/out")
 expect 0 "server home: init --root-key" "$S" init --no-passphrase --root-key "$ADMIN" --name server
 check "server starts over TLS" start_server "$S"
 check "server logs its start" grep -q "listening on 127.0.0.1:$PORT" "$T/server.log"
+check "  ... without libmicrohttpd warnings" sh -c "! grep -q '^http: ' '$T/server.log'"
+
+expect 0 "admin: init --server on the existing home points it at the server" \
+    "$A" --json init --server "$URL" --pin "$PIN"
+check "  ... root key checked and kept" json_ok ".updated == true and .reached == true and .root_key == \"$ADMIN\""
+expect 0 "  ... again with --cacert (replaces the pin)" "$A" init --server "$URL" --cacert "$T/cert.pem"
+check "  ... prints the root fingerprint" grep -q "${ADMIN:0:4} ${ADMIN:4:4}" "$T/out"
+expect 0 "  ... status shows the server" "$A" --json status
+check "  ... $URL" json_ok ".server == \"$URL\""
+check "  ... the pin is gone" test -z "$(sqlite3 "$A/ntm.db" "SELECT value FROM meta WHERE key='sync.pin'" 2>/dev/null)"
+expect 0 "another province's admin home" "$T/other" init --root --no-passphrase
+expect 1 "  ... init --server to our server is refused (another root key)" \
+    "$T/other" init --server "$URL" --cacert "$T/cert.pem"
+check "  ... saying which root it pins" err_has "pins"
+expect 0 "  ... and its settings are unchanged" "$T/other" --json status
+check "  ... no server" json_ok '.server == null'
+expect 2 "init --server --root on an existing home is a usage error" \
+    "$A" init --server "$URL" --root
+expect 0 "init --server to an unreachable server on an existing home" \
+    "$T/other" init --server "https://127.0.0.1:1"
+check "  ... warns and saves it" err_has "first sync"
 
 expect 0 "recorder 1: init --server --cacert" "$R1" init --no-passphrase --server "$URL" --cacert "$T/cert.pem" --name "Xã Thạnh Đức"
 check "  ... shows the root fingerprint" grep -q "${ADMIN:0:4} ${ADMIN:4:4}" "$T/out"
