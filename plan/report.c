@@ -292,12 +292,36 @@ rec_cmp(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
+static int
+rec_ptr_cmp(const void *a, const void *b)
+{
+    return rec_cmp(*(const struct rec *const *)a,
+                   *(const struct rec *const *)b);
+}
+
 static enum ntm_err
 build_index(struct ctx *c, struct ntm_error *err)
 {
     int i, t;
-    if (c->nrecs > 1)
-        qsort(c->recs, (size_t)c->nrecs, sizeof(*c->recs), rec_cmp);
+    if (c->nrecs > 1) {
+        /* sort pointers, then copy once: a record is too big to move
+         * around in every exchange of the sort */
+        const struct rec **ptr = ntm_calloc((size_t)c->nrecs, sizeof(*ptr));
+        struct rec *sorted = ntm_calloc((size_t)c->nrecs, sizeof(*sorted));
+        if (!ptr || !sorted) {
+            ntm_free(ptr);
+            ntm_free(sorted);
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        }
+        for (i = 0; i < c->nrecs; i++)
+            ptr[i] = &c->recs[i];
+        qsort(ptr, (size_t)c->nrecs, sizeof(*ptr), rec_ptr_cmp);
+        for (i = 0; i < c->nrecs; i++)
+            sorted[i] = *ptr[i];
+        ntm_free(ptr);
+        ntm_free(c->recs);
+        c->recs = sorted;
+    }
     c->tfirst = ntm_calloc((size_t)c->p->ntargets + 1, sizeof(*c->tfirst));
     if (!c->tfirst)
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
