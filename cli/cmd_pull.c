@@ -43,19 +43,32 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     if (rc != NTM_OK) {
         int code = cli_fail(&err, _("pull failed"));
         if (res.received > 0)
-            cli_note(ctx, _("%lld entries were applied before the failure"),
+            cli_note(ctx,
+                     ngettext("%lld entry was applied before the failure",
+                              "%lld entries were applied before the failure",
+                              (unsigned long)res.applied),
                      (long long)res.applied);
         return code;
     }
     if (res.invalid > 0)
         cli_warn(ctx,
-                 _("%lld entries from the server failed local verification "
-                   "and were not applied - tell the server's admin"),
+                 ngettext("%lld entry from the server failed local "
+                          "verification and was not applied - tell the "
+                          "server's admin",
+                          "%lld entries from the server failed local "
+                          "verification and were not applied - tell the "
+                          "server's admin",
+                          (unsigned long)res.invalid),
                  (long long)res.invalid);
     if (res.own_restored > 0)
         cli_warn(ctx,
-                 _("took back %lld of this device's own entries that only the "
-                   "server held (was this home restored from a backup?)"),
+                 ngettext("took back %lld own entry of this device that "
+                          "only the server held (was this home restored from "
+                          "a backup?)",
+                          "took back %lld own entries of this device that "
+                          "only the server held (was this home restored from "
+                          "a backup?)",
+                          (unsigned long)res.own_restored),
                  (long long)res.own_restored);
     if (out)
         *out = json_pack(
@@ -64,7 +77,11 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
             "invalid", (json_int_t)res.invalid, "own_restored",
             (json_int_t)res.own_restored);
     else
-        cli_note(ctx, _("pulled %lld entries, %lld new (server position %lld)"),
+        cli_note(ctx,
+                 ngettext("pulled %lld entry, %lld new (server position %lld)",
+                          "pulled %lld entries, %lld new (server position "
+                          "%lld)",
+                          (unsigned long)res.received),
                  (long long)res.received, (long long)res.applied,
                  (long long)res.after);
     return EXIT_OK;

@@ -62,13 +62,18 @@ cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total)
         int width = 30,
             fill = (int)(width * (done > total ? total : done) / total);
         fputc('\r', stderr);
-        fprintf(stderr, _("[%.*s%*s] %lld/%lld entries %s (%.0f/s) "), fill,
-                "==============================", width - fill, "",
+        fprintf(stderr,
+                ngettext("[%.*s%*s] %lld/%lld entry %s (%.0f/s) ",
+                         "[%.*s%*s] %lld/%lld entries %s (%.0f/s) ",
+                         (unsigned long)total),
+                fill, "==============================", width - fill, "",
                 (long long)done, (long long)total, what, rate);
     } else {
         fputc('\r', stderr);
-        fprintf(stderr, _("%lld entries %s (%.0f/s) "), (long long)done, what,
-                rate);
+        fprintf(stderr,
+                ngettext("%lld entry %s (%.0f/s) ", "%lld entries %s (%.0f/s) ",
+                         (unsigned long)done),
+                (long long)done, what, rate);
     }
     progress.shown = 1;
 }
@@ -94,8 +99,11 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
         int code = cli_fail(&err, _("push failed"));
         if (res.sent > 0)
             cli_note(ctx,
-                     _("the server acknowledged %lld entries before the "
-                       "failure; they are marked as pushed"),
+                     ngettext("the server acknowledged %lld entry before the "
+                              "failure; it is marked as pushed",
+                              "the server acknowledged %lld entries before "
+                              "the failure; they are marked as pushed",
+                              (unsigned long)res.sent),
                      (long long)res.sent);
         ntm_push_result_release(&res);
         return code;
@@ -127,15 +135,23 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     } else if (res.sent == 0) {
         cli_note(ctx, _("nothing to push: the server holds every entry"));
     } else {
+        /* One plural per message: the count that names the noun. */
         cli_note(ctx,
-                 _("pushed %lld entries in %lld batches: %lld accepted, %lld "
-                   "already there, %zu rejected"),
-                 (long long)res.sent, (long long)res.batches,
-                 (long long)res.accepted, (long long)res.duplicates, nrej);
+                 ngettext("pushed %lld entry: %lld accepted, %lld already "
+                          "there, %zu rejected (requests: %lld)",
+                          "pushed %lld entries: %lld accepted, %lld already "
+                          "there, %zu rejected (requests: %lld)",
+                          (unsigned long)res.sent),
+                 (long long)res.sent, (long long)res.accepted,
+                 (long long)res.duplicates, nrej, (long long)res.batches);
     }
     if (nrej > 0)
-        cli_error(_("%zu entries were rejected by the server; they stay in "
-                    "this home - see 'ntm verify' and ask an admin"),
+        cli_error(ngettext("%zu entry was rejected by the server; it stays "
+                           "in this home - see 'ntm verify' and ask an admin",
+                           "%zu entries were rejected by the server; they "
+                           "stay in this home - see 'ntm verify' and ask an "
+                           "admin",
+                           (unsigned long)nrej),
                   nrej);
     ntm_push_result_release(&res);
     return nrej > 0 ? EXIT_REJECTED : EXIT_OK;
