@@ -40,7 +40,7 @@ static char fz_authors[FZ_NKEYS][NTM_HEX_ID_LEN + 1];
 #define FZ_CHECK(cond, ...)                                                    \
     do {                                                                       \
         if (!(cond)) {                                                         \
-            fprintf(stderr, "fuzz invariant broken: %s\n  ", #cond);          \
+            fprintf(stderr, "fuzz invariant broken: %s\n  ", #cond);           \
             fprintf(stderr, __VA_ARGS__);                                      \
             fputc('\n', stderr);                                               \
             abort();                                                           \
@@ -83,8 +83,7 @@ fz_init(void)
     if (ntm_global_init() != NTM_OK)
         fz_die("ntm_global_init", NULL);
     fz_keys[FZ_ROOT] = fz_key_from_bytes(fz_key_root, sizeof fz_key_root);
-    fz_keys[FZ_DEVICE] =
-        fz_key_from_bytes(fz_key_device, sizeof fz_key_device);
+    fz_keys[FZ_DEVICE] = fz_key_from_bytes(fz_key_device, sizeof fz_key_device);
     fz_keys[FZ_OTHER] = fz_key_from_bytes(fz_key_other, sizeof fz_key_other);
     for (int i = 0; i < FZ_NKEYS; i++)
         ntm_key_author(fz_keys[i], fz_authors[i]);

@@ -78,10 +78,27 @@ numbers_fine(json_t *v)
 }
 
 static const char *const atoms[] = {
-    "0",    "-0",        "1",  "-1", "9007199254740991", "9007199254740992",
-    "1e2",  "1.0",       "-0.0", "1E400", "9223372036854775807",
-    "18446744073709551616", "\"\"", "\"\\u0000\"", "\"\\ud800\"",
-    "\"\\\"]]]\"", "\"[{\"", "true", "null", "\"\xc3\xa9\"", "\"\xff\"",
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "9007199254740991",
+    "9007199254740992",
+    "1e2",
+    "1.0",
+    "-0.0",
+    "1E400",
+    "9223372036854775807",
+    "18446744073709551616",
+    "\"\"",
+    "\"\\u0000\"",
+    "\"\\ud800\"",
+    "\"\\\"]]]\"",
+    "\"[{\"",
+    "true",
+    "null",
+    "\"\xc3\xa9\"",
+    "\"\xff\"",
 };
 
 static void
@@ -169,8 +186,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(!memchr(bytes, '\0', len), "accepted a NUL byte");
         char a[NTM_HEX_ID_LEN + 1];
         Ntm_entry_author(bytes, len, a);
-        FZ_CHECK(!strcmp(a, e.author), "wire reads author '%s', store '%s'",
-                 a, e.author);
+        FZ_CHECK(!strcmp(a, e.author), "wire reads author '%s', store '%s'", a,
+                 e.author);
 
         /* Line round trip: the bytes that arrive are the bytes signed. */
         struct ntm_buf line = NTM_BUF_INIT;
@@ -180,8 +197,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t back_len = 0;
         int64_t gseq = 0;
         struct ntm_error err;
-        FZ_CHECK(Ntm_line_parse(line.buf, line.len - 1, &back, &back_len,
-                                &sig, &gseq, &err) == NTM_OK,
+        FZ_CHECK(Ntm_line_parse(line.buf, line.len - 1, &back, &back_len, &sig,
+                                &gseq, &err) == NTM_OK,
                  "own line does not parse: %s", ntm_error_text(&err));
         FZ_CHECK(back_len == len && !memcmp(back, bytes, len) && gseq == 7,
                  "line round trip changed the entry bytes");

@@ -87,10 +87,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         off += n;
     }
-    FZ_CHECK(aborted == r.overflow, "on_write aborted=%d overflow=%d",
-             aborted, r.overflow);
-    FZ_CHECK(r.body.len <= r.cap, "body of %zu passes the cap %zu",
-             r.body.len, r.cap);
+    FZ_CHECK(aborted == r.overflow, "on_write aborted=%d overflow=%d", aborted,
+             r.overflow);
+    FZ_CHECK(r.body.len <= r.cap, "body of %zu passes the cap %zu", r.body.len,
+             r.cap);
     if (aborted)
         goto out; /* curl fails the request: nothing is applied */
 
@@ -123,9 +123,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ntm_strerror(rc), (long long)r.next_after, r.more,
                 (long long)pg.received, (long long)pg.applied,
                 (long long)pg.invalid, rc ? err.msg : "");
-    FZ_CHECK(rc == NTM_OK || rc == NTM_EPROTO,
-             "page failed with %s: %s", ntm_strerror(rc),
-             ntm_error_text(&err));
+    FZ_CHECK(rc == NTM_OK || rc == NTM_EPROTO, "page failed with %s: %s",
+             ntm_strerror(rc), ntm_error_text(&err));
     if (rc != NTM_OK) {
         /* The reason must survive: a message built from itself (err->msg
          * passed as an argument while err->msg is written) repeats its

@@ -131,8 +131,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char author[NTM_HEX_ID_LEN + 1];
         int64_t ts = 0;
         enum ntm_err arc =
-            ntm_sync_auth_verify(h, "POST", "/v1/entries", rq.body,
-                                 rq.body_len, ntm_now_ms(), author, &ts, &err);
+            ntm_sync_auth_verify(h, "POST", "/v1/entries", rq.body, rq.body_len,
+                                 ntm_now_ms(), author, &ts, &err);
         ntm_free(h);
         FZ_CHECK(arc == NTM_OK || arc == NTM_EAUTH || arc == NTM_ECLOCKSKEW,
                  "auth verify returned %s", ntm_strerror(arc));
@@ -152,8 +152,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ntm_error_clear(&err);
 
     int known = 0;
-    const struct Ntm_route *route = Ntm_route_find("POST", "/v1/entries",
-                                                   &known);
+    const struct Ntm_route *route =
+        Ntm_route_find("POST", "/v1/entries", &known);
     FZ_CHECK(route && route->ep == NTM_EP_PUSH, "no push route");
 
     int64_t nlines = 0;
@@ -173,8 +173,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == NTM_OK) {
         json_error_t je;
         json_t *v = json_loadb(rs.body.buf, rs.body.len, 0, &je);
-        FZ_CHECK(json_is_object(v), "answer is not a JSON object: %s",
-                 je.text);
+        FZ_CHECK(json_is_object(v), "answer is not a JSON object: %s", je.text);
         int64_t acc = json_integer_value(json_object_get(v, "accepted"));
         int64_t dup = json_integer_value(json_object_get(v, "duplicates"));
         size_t rej = json_array_size(json_object_get(v, "rejected"));
@@ -190,9 +189,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         const char *code = NULL;
         int status = Ntm_http_status(&err, &code);
-        FZ_CHECK(status >= 400 && status < 500,
-                 "input led to HTTP %d (%s): %s", status, code,
-                 ntm_error_text(&err));
+        FZ_CHECK(status >= 400 && status < 500, "input led to HTTP %d (%s): %s",
+                 status, code, ntm_error_text(&err));
         FZ_CHECK(fz_entries(st) == before, "failed request wrote entries");
     }
     ntm_buf_release(&rs.body);

@@ -180,11 +180,11 @@ next_entry(struct ntm_store *st, int k, int64_t dseq, const char *op,
     char id[NTM_HEX_ID_LEN + 1] = "";
     ntm_store_head(st, authors[k], &head, id);
     int64_t seq = head + dseq;
-    json_t *o = json_pack("{s:i, s:s, s:I, s:o, s:I, s:i, s:s, s:o}", "v", 1,
-                          "author", authors[k], "seq", (json_int_t)seq, "prev",
-                          seq > 1 ? json_string(id) : json_null(), "ts",
-                          (json_int_t)1700000000000LL, "lc", 0, "op", op,
-                          "body", body);
+    json_t *o =
+        json_pack("{s:i, s:s, s:I, s:o, s:I, s:i, s:s, s:o}", "v", 1, "author",
+                  authors[k], "seq", (json_int_t)seq, "prev",
+                  seq > 1 ? json_string(id) : json_null(), "ts",
+                  (json_int_t)1700000000000LL, "lc", 0, "op", op, "body", body);
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return s;
@@ -209,12 +209,12 @@ main(int argc, char **argv)
     if (ntm_store_open(&st, ":memory:", NTM_STORE_CREATE, &err) != NTM_OK ||
         ntm_store_set_root(st, authors[0], &err) != NTM_OK)
         die("store", &err);
-    if (ntm_unit_create(st, keys[0], "72", "Tây Ninh", "province", &wr,
-                        &err) != NTM_OK ||
+    if (ntm_unit_create(st, keys[0], "72", "Tây Ninh", "province", &wr, &err) !=
+            NTM_OK ||
         ntm_unit_create(st, keys[0], "72.705", "Tân Biên", "district", &wr,
                         &err) != NTM_OK ||
-        ntm_unit_create(st, keys[0], "72.705.25486", "Tân Lập", "commune",
-                        &wr, &err) != NTM_OK ||
+        ntm_unit_create(st, keys[0], "72.705.25486", "Tân Lập", "commune", &wr,
+                        &err) != NTM_OK ||
         ntm_device_enroll(st, keys[0], authors[1], "recorder", "72.705",
                           "may-1", "doan", 1, &wr, &err) != NTM_OK)
         die("base (root)", &err);
@@ -260,8 +260,8 @@ main(int argc, char **argv)
          json_pack("{s:s, s:s, s:s, s:s}", "id", rec, "rev", rec_head, "state",
                    "approved", "comment", "ok")},
         {"y_root_unit_create_hamlet", 0, 1, "unit.create",
-         json_pack("{s:s, s:s, s:s}", "code", "72.705.25486.1", "name",
-                   "Ấp 1", "level", "hamlet")},
+         json_pack("{s:s, s:s, s:s}", "code", "72.705.25486.1", "name", "Ấp 1",
+                   "level", "hamlet")},
         {"y_root_device_revoke", 0, 1, "device.revoke",
          json_pack("{s:s, s:i, s:s}", "key", authors[1], "after_seq", 1,
                    "reason", "lost phone")},
@@ -346,8 +346,8 @@ main(int argc, char **argv)
         ntm_buf_addch(&two, '\n');
         ntm_buf_adds(&two, next_bytes[9]);
         ntm_buf_addch(&two, '\n');
-        seed("fuzz_push", "y_next_two_authors_and_gap", 1 | 4, two.buf,
-             two.len, NULL, 0);
+        seed("fuzz_push", "y_next_two_authors_and_gap", 1 | 4, two.buf, two.len,
+             NULL, 0);
         for (size_t i = 0; i < nnext; i++) {
             char name[96];
             snprintf(name, sizeof name, "%s_line", next[i].name);
