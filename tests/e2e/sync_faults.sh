@@ -76,11 +76,23 @@ REC=$(cat "$T/out")
 run "$C" init --no-passphrase --server "$URL" --cacert "$T/cert.pem"
 run "$C" key export
 COORD=$(cat "$T/out")
+# A second recorder only adds volume for the T03 pull.
+R2=$T/rec2
+run "$R2" init --no-passphrase --server "$URL" --cacert "$T/cert.pem"
+run "$R2" key export
+REC2=$(cat "$T/out")
 run "$A" admin enroll "$REC" --role recorder --scope "$COMMUNE" --name "Xã Thạnh Đức"
+run "$A" admin enroll "$REC2" --role recorder --scope "$COMMUNE" --name "Xã Thạnh Đức 2"
 run "$A" admin enroll "$COORD" --role coordinator --scope 72.710 --name "Huyện Gò Dầu"
-expect 0 "admin pushes two enrollments" "$A" push
+expect 0 "admin pushes three enrollments" "$A" push
 expect 0 "recorder pulls its enrollment" "$R" pull
+expect 0 "second recorder pulls its enrollment" "$R2" pull
+# Both chains at once (one writer per home); the second is pushed for T03.
+record_n "$R2" 500 "Ghi thêm" &
+R2_JOB=$!
 check "recorder records 500 entries offline" record_n "$R" 500 "Hoạt động"
+wait $R2_JOB
+check "second recorder records 500 entries offline" test $? -eq 0
 
 # server_ids / local_ids: the recorder's entry ids, sorted.
 server_ids() { q "$S/ntm.db" "SELECT id FROM entries WHERE author='$REC' ORDER BY id"; }
@@ -145,7 +157,7 @@ rm -rf "$T/rec.snap" "$T/server.snap"
 # the server at a random point of that push. What the client holds as
 # acknowledged (peer_heads) must be on the restarted server before the
 # client pushes again.
-PER=50
+PER=25
 record_n "$R" "$PER" "Đo thời gian"
 t0=$(now_ms)
 run "$R" push --batch 1
@@ -187,6 +199,7 @@ run "$S" --json verify
 check "T02: server's verify ok" json_ok '(.invalid | length) == 0 and (.forks | length) == 0'
 
 # ---------------------------------------------------------------- T03
+expect 0 "T03: the second recorder pushes its 500" "$R2" push
 # The coordinator (Gò Dầu district) sees everything the server holds: the
 # recorder's commune is in its scope, enrollments go to everyone.
 TOTAL=$(q "$S/ntm.db" "SELECT count(*) FROM entries")
