@@ -158,6 +158,10 @@ push_note(json_t *arr, int line, const char *author, int64_t seq,
     json_t *o =
         json_pack("{s:i, s:s, s:s, s:s}", "line", line, "author", author,
                   "code", wire ? wire : "bad_entry", "message", message);
+    if (!o) /* message or author not valid UTF-8: never drop the line */
+        o = json_pack("{s:i, s:s, s:s, s:s}", "line", line, "author", "",
+                      "code", wire ? wire : "bad_entry", "message",
+                      "line refused (its detail is not valid UTF-8)");
     if (!o)
         return;
     json_object_set_new(o, "seq", seq >= 0 ? json_integer(seq) : json_null());

@@ -267,6 +267,63 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 }
 
 /* First call: everything that can be refused before reading a body. */
+/*
+ * Before reading any body: a request to an authenticated endpoint must name
+ * a key that may act (the root, or enrolled and not revoked). The signature
+ * covers the body, so it is checked in on_complete; this only keeps
+ * strangers and revoked keys from making the server buffer bodies.
+ */
+static enum ntm_err
+early_auth(struct ntm_server *srv, struct MHD_Connection *c,
+           struct ntm_error *err)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *k = h ? strstr(h, "key=") : NULL;
+    if (!h || strncmp(h, "NTM-Ed25519 ", 12) != 0 || !k)
+        return ntm_error_set(err, NTM_EAUTH,
+                             "missing or malformed Authorization header - "
+                             "expected 'NTM-Ed25519 key=..,ts=..,sig=..'");
+    char key[NTM_HEX_ID_LEN + 1];
+    k += 4;
+    size_t n = strcspn(k, ",");
+    if (n != NTM_HEX_ID_LEN)
+        return ntm_error_set(err, NTM_EAUTH,
+                             "Authorization key is not 64 lowercase hex");
+    memcpy(key, k, n);
+    key[n] = '\0';
+    if (!ntm_is_lower_hex(key, n))
+        return ntm_error_set(err, NTM_EAUTH,
+                             "Authorization key is not 64 lowercase hex");
+    if (!strcmp(key, srv->root))
+        return NTM_OK;
+    struct ntm_store *st = pool_get(srv, err);
+    if (!st)
+        return err->code == NTM_ENOMEM ? NTM_ENOMEM
+                                       : (err->code = NTM_EUNAVAIL);
+    struct ntm_enrollment enr;
+    enum ntm_err rc = ntm_store_enrollment(st, key, 0, &enr, err);
+    pool_put(srv, st);
+    if (rc != NTM_OK)
+        return rc == NTM_ENOENT ? ntm_error_set(err, NTM_EUNKNOWNAUTHOR,
+                                                "key %.16s... is not enrolled "
+                                                "on this server",
+                                                key)
+                                : rc;
+    if (enr.is_root)
+        return NTM_OK;
+    if (enr.revoked)
+        return ntm_error_set(err, NTM_EREVOKED,
+                             "key %.16s... is revoked - ask an admin", key);
+    if (!enr.enrolled)
+        return ntm_error_set(err, NTM_EUNKNOWNAUTHOR,
+                             "key %.16s... is not enrolled on this server - "
+                             "ask an admin to enroll it and push the "
+                             "enrollment",
+                             key);
+    return NTM_OK;
+}
+
 static enum MHD_Result
 on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
          const char *method)
@@ -331,6 +388,14 @@ on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
             return fail(c, r, 0, NTM_ETOOLARGE,
                         "request body passes the size limit - send smaller "
                         "batches");
+    }
+    if (r->route->auth && !strcmp(r->route->method, "POST")) {
+        struct ntm_error aerr;
+        ntm_error_clear(&aerr);
+        if (early_auth(srv, c, &aerr) != NTM_OK) {
+            r->close = 1; /* do not read the body it may still send */
+            return send_error(c, r, &aerr);
+        }
     }
     return MHD_YES;
 }

@@ -332,11 +332,20 @@ Ntm_url_is_loopback(const char *url)
     if (!strncmp(p, "localhost", 9) &&
         (p[9] == '\0' || p[9] == ':' || p[9] == '/'))
         return 1;
-    if (!strncmp(p, "127.", 4))
-        return 1;
     if (!strncmp(p, "[::1]", 5))
-        return 1;
-    return 0;
+        return p[5] == '\0' || p[5] == ':' || p[5] == '/';
+    /* A literal IPv4 address in 127.0.0.0/8, and nothing else: a host
+     * name such as "127.0.0.1.example.org" is not loopback. */
+    char host[16];
+    size_t n = strcspn(p, ":/");
+    if (n == 0 || n >= sizeof(host))
+        return 0;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) != 1)
+        return 0;
+    return (ntohl(a.s_addr) >> 24) == 127;
 }
 
 /* ------------------------------------------------------------------ */

@@ -162,21 +162,28 @@ ntm_error_clear(struct ntm_error *err)
     err->msg[0] = '\0';
 }
 
+/*
+ * Both setters format into a local buffer first: callers may pass
+ * err->msg itself as an argument ("...: %s", err->msg) to wrap an earlier
+ * message, and vsnprintf must not read the buffer it writes.
+ */
 enum ntm_err
 ntm_error_set(struct ntm_error *err, enum ntm_err code, const char *fmt, ...)
 {
     if (!err)
         return code;
-    err->code = code;
-    err->sys_errno = 0;
+    char tmp[NTM_ERROR_SIZE];
+    tmp[0] = '\0';
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        vsnprintf(tmp, sizeof(tmp), fmt, ap);
         va_end(ap);
-    } else {
-        err->msg[0] = '\0';
     }
+    err->code = code;
+    err->sys_errno = 0;
+    err->http_status = 0;
+    memcpy(err->msg, tmp, sizeof(tmp));
     return code;
 }
 
@@ -184,21 +191,24 @@ enum ntm_err
 ntm_error_set_errno(struct ntm_error *err, enum ntm_err code, int sys,
                     const char *fmt, ...)
 {
-    if (!err)
-        return code;
+    /* The code must not depend on whether the caller wants the detail. */
     if (sys == ENOSPC || sys == EDQUOT)
         code = NTM_EFULL;
     else if (sys == EROFS)
         code = NTM_EREADONLY;
-    err->code = code;
-    err->sys_errno = sys;
+    if (!err)
+        return code;
+    char tmp[NTM_ERROR_SIZE];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof(err->msg))
-        snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s",
-                 strerror(sys));
+    if (n >= 0 && (size_t)n < sizeof(tmp))
+        snprintf(tmp + n, sizeof(tmp) - (size_t)n, ": %s", strerror(sys));
+    err->code = code;
+    err->sys_errno = sys;
+    err->http_status = 0;
+    memcpy(err->msg, tmp, sizeof(tmp));
     return code;
 }
 

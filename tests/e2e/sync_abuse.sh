@@ -189,7 +189,7 @@ check "  ... 0 unpushed" json_ok '.unpushed == 0'
 stop_server TERM
 check "server restarts with --connections 8 --max-inflight 2" \
     start_server "$S" --connections 8 --max-inflight 2
-python3 "$TOOLS" slowpost 127.0.0.1 "$PORT" 127.0.0.2 2 4 >"$T/slowpost.out" 2>&1 &
+python3 "$TOOLS" slowpost 127.0.0.1 "$PORT" 127.0.0.2 2 4 "$ADMIN" >"$T/slowpost.out" 2>&1 &
 SLOW=$!
 sleep 1.5
 "${CURL[@]}" -D "$T/hdr" -o "$T/out" -w '%{http_code}' "$URL/v1/info" >"$T/code"

@@ -21,9 +21,10 @@ standard library only; every socket is on 127.0.0.0/8).
       Keep N TLS connections from source address SRC trickling one header
       line per second and never ending their headers, for SECONDS; reopen
       the ones the server closes. Prints "opened=N refused=N".
-  slowpost ADDR PORT SRC N SECONDS
+  slowpost ADDR PORT SRC N SECONDS [KEY]
       N TLS connections that send complete POST /v1/entries headers with a
-      large Content-Length, then one body byte per second, for SECONDS.
+      large Content-Length (and an Authorization naming KEY), then one body
+      byte per second, for SECONDS.
 """
 import hashlib
 import http.server
@@ -280,9 +281,16 @@ def cmd_slowloris(addr, port, src, n, seconds):
           b"GET /v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-Slow: 1\r\n")
 
 
-def cmd_slowpost(addr, port, src, n, seconds):
+def cmd_slowpost(addr, port, src, n, seconds, key=None):
+    # The server refuses a body from a key that may not act before reading
+    # it; a slow upload that holds a request slot names an enrolled key (its
+    # signature, over a body never finished, is never checked).
+    auth = b""
+    if key:
+        auth = (b"Authorization: NTM-Ed25519 key=" + key.encode() +
+                b",ts=0,sig=" + base64.b64encode(bytes(64)) + b"\r\n")
     _slow(addr, port, src, n, seconds,
-          b"POST /v1/entries HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          b"POST /v1/entries HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth +
           b"Content-Type: application/x-ndjson\r\n"
           b"Content-Length: 100000\r\n\r\n", b"x")
 

@@ -167,14 +167,12 @@ if unshare -n true 2>/dev/null; then
         set_meta "$T/r1plain" sync.server "http://$host:8080"
         unshare -n "$NTM" --home "$T/r1plain" push >"$T/out" 2>"$T/err"
         rc=$?
-        # BUG: Ntm_url_is_loopback (sync/wire.c) takes any host starting
-        # with "127." as loopback, so plain http goes to such a name.
-        known_bug "http://$host is refused before connecting (exit $rc)" \
+        check "http://$host is refused before connecting (exit $rc)" \
             err_has "refusing server URL\|only https"
         unshare -n "$NTM" --home "$T/init-$host" init --no-passphrase \
             --server "http://$host:8080" >"$T/out" 2>"$T/err"
         rc=$?
-        known_bug "init --server http://$host is refused (exit $rc)" \
+        check "init --server http://$host is refused (exit $rc)" \
             sh -c "test $rc -ne 0 && grep -qi https '$T/err'"
     done
 else
