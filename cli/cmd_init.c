@@ -186,10 +186,11 @@ update_server(struct cli_ctx *ctx, const char *server, const char *cacert,
     co.max_attempts = 1;
     enum ntm_err rc = ntm_client_setup(st, &co, root_hex, fingerprint, &err);
     if (rc == NTM_ENET || rc == NTM_ETIMEOUT || rc == NTM_EUNAVAIL) {
+        char text[2 * NTM_ERROR_SIZE];
         cli_warn(ctx,
                  _("cannot reach the server '%s' (%s): its root key will be "
                    "checked at the first sync"),
-                 server, ntm_error_text(&err));
+                 server, cli_error_text(&err, text, sizeof(text)));
         ntm_error_clear(&err);
         if (save_server_settings(st, server, cacert, pin, &err) != NTM_OK) {
             code = cli_fail(&err, _("cannot save the server settings"));
@@ -414,10 +415,11 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
         enum ntm_err rc =
             ntm_client_setup(st, &co, root_hex, fingerprint, &err);
         if (rc == NTM_ENET || rc == NTM_ETIMEOUT || rc == NTM_EUNAVAIL) {
+            char text[2 * NTM_ERROR_SIZE];
             cli_warn(ctx,
                      _("cannot reach the server '%s' (%s): its root key "
                        "will be pinned at the first sync"),
-                     server, ntm_error_text(&err));
+                     server, cli_error_text(&err, text, sizeof(text)));
             ntm_error_clear(&err);
             if (save_server_settings(st, server, cacert_abs, pin, &err) !=
                 NTM_OK) {

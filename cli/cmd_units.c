@@ -12,13 +12,13 @@
 static const struct cli_help help = {
     N_("ntm units - show and search the unit tree"),
     "ntm units [<text>] [--under <unit>] [--date <date>] [--all]",
-    "Shows the unit tree with its dotted codes (72, 72.705, 72.705.25486,\n"
-    "and hamlets below their commune), indented by level, with the names in\n"
-    "force on --date (default today). <text> keeps units whose name (today's\n"
-    "or a former one) or code contains it, ignoring case and diacritics:\n"
-    "\"tan bien\" finds \"Huyện Tân Biên\". --under keeps that unit and those\n"
-    "below it. Units no longer in force (merged) are shown only with --all\n"
-    "or when searched for.",
+    N_("Shows the unit tree with its dotted codes (72, 72.705, 72.705.25486,\n"
+       "and hamlets below their commune), indented by level, with the names\n"
+       "in force on --date (default today). <text> keeps units whose name\n"
+       "(today's or a former one) or code contains it, ignoring case and\n"
+       "diacritics: \"tan bien\" finds \"Huyện Tân Biên\". --under keeps\n"
+       "that unit and those below it. Units no longer in force (merged) are\n"
+       "shown only with --all or when searched for."),
     NULL,
     "ntm units\n"
     "ntm units \"phuoc luu\"\n"
@@ -40,26 +40,27 @@ cmd_units(int argc, char **argv, struct cli_ctx *ctx)
     int all = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "under", &under, "<unit>",
-         "only this unit and the units below it"},
+         N_("only this unit and the units below it")},
         {CLI_OPT_STRING, "date", &date, "<date>",
-         "names and validity on this day (YYYY-MM-DD, default today)"},
-        {CLI_OPT_FLAG, "all", &all, NULL, "also units no longer in force"},
+         N_("names and validity on this day (YYYY-MM-DD, default today)")},
+        {CLI_OPT_FLAG, "all", &all, NULL, N_("also units no longer in force")},
         CLI_OPT_END_MARK};
     struct ntm_error err = {0};
     const char *text = NULL;
     json_t *units = NULL, *u;
-    int nargs = 0, code = EXIT_OK, en = ctx->lang && !strcmp(ctx->lang, "en");
+    int nargs = 0, code = EXIT_OK;
     size_t i;
 
     if (cli_parse("units", argc, argv, opts, &help, &nargs, &code))
         return code;
     if (nargs > 1)
-        return cli_usage_error("units", "give one search text, not %d", nargs);
+        return cli_usage_error("units", _("give one search text, not %d"),
+                               nargs);
     if (nargs == 1)
         text = argv[0];
     if (ntm_plan_units(ctx->plan, ctx->store, text, under, date, &units,
                        &err) != NTM_OK)
-        return cli_fail(&err, "cannot list the units");
+        return cli_fail(&err, _("cannot list the units"));
     if (ctx->json)
         return cli_print_json(units);
     json_array_foreach (units, i, u) {
@@ -71,17 +72,21 @@ cmd_units(int argc, char **argv, struct cli_ctx *ctx)
             continue;
         printf("%*s%-*s %s", 2 * depth_of(c), "", 24 - 2 * depth_of(c), c,
                json_string_value(json_object_get(u, "name")));
-        if (!in_force && merged)
-            printf(en ? "  (merged into %s after %s)"
-                      : "  (đã nhập vào %s sau ngày %s)",
-                   merged, json_string_value(json_object_get(u, "valid_to")));
-        else if (!in_force)
-            printf(en ? "  (not in force)" : "  (không còn hiệu lực)");
+        if (!in_force && merged) {
+            char until[16];
+            cli_human_date(json_string_value(json_object_get(u, "valid_to")),
+                           until, sizeof(until));
+            /* TRANSLATORS: after a unit's code and name: the unit it was
+               merged into and its last day in force. */
+            printf(_("  (merged into %s after %s)"), merged, until);
+        } else if (!in_force) {
+            printf("  %s", _("(not in force)"));
+        }
         putchar('\n');
     }
     json_decref(units);
     if (fflush(stdout) != 0) {
-        cli_error("cannot write the units to standard output");
+        cli_error("%s", _("cannot write the units to standard output"));
         return EXIT_FAIL;
     }
     return EXIT_OK;

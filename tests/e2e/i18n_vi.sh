@@ -201,6 +201,48 @@ has "admin unit: entry line" "mục " "$T/out"
 run "$NTM" --home "$H" --lang vi key export --out "$T/no/such/dir/key.pub"
 has "key export: the code's text, then the English detail" "ntm: lỗi: không ghi được khóa công khai: lỗi đọc ghi tệp - cannot create" "$T/out"
 
+# plan, units and report: help pages, human output and errors.
+run "$NTM" --lang vi plan --help
+has "plan --help: NAME" "ntm plan - liệt kê các tổ chức, nhiệm vụ và chỉ tiêu của kế hoạch" "$T/out"
+has "plan --help: description" "Liệt kê các tổ chức trong kế hoạch của Cuộc vận động" "$T/out"
+has "plan --help: option help" "chỉ tổ chức này (mttq, ldld, hnd, doan, hlhpn, hccb)" "$T/out"
+run "$NTM" --lang vi plan --org hccb
+has "plan: targets heading" " chỉ tiêu:" "$T/out"
+has "plan: deadline as dd/mm/yyyy" "hạn 31/12/2017" "$T/out"
+has "plan: value as 0,5" "0,5 %" "$T/out"
+run "$NTM" --lang en plan --org hccb
+has "plan --lang en: deadline stays ISO" "deadline 2017-12-31" "$T/out"
+run "$NTM" --lang vi units --help
+has "units --help: NAME" "ntm units - xem và tìm trong cây đơn vị" "$T/out"
+has "units --help: description" "\"tan bien\" tìm" "$T/out"
+has "units --help: option help" "hiện cả các đơn vị không còn hiệu lực" "$T/out"
+run "$NTM" --lang vi units "phuoc luu"
+has "units: a merged unit in Vietnamese" "(đã sáp nhập vào 72.712.25729 sau ngày 31/01/2020)" "$T/out"
+run "$NTM" --lang vi units a b
+has "units: two search texts" "hãy cho đúng một nội dung cần tìm, không phải 2" "$T/out"
+run "$NTM" --lang vi report --help
+has "report --help: NAME" "ntm report - tiến độ so với các chỉ tiêu của kế hoạch" "$T/out"
+has "report --help: statuses" "đạt, đúng tiến độ, chậm tiến độ," "$T/out"
+has "report --help: option help" "đánh giá vào ngày này (YYYY-MM-DD, mặc định hôm nay)" "$T/out"
+run "$NTM" --home "$H" --lang vi report --year 1800
+has "report: bad --year in Vietnamese" "ntm: lỗi: năm 1800 không hợp lệ: hãy dùng một năm như 2018" "$T/out"
+has "report: usage hint in Vietnamese" "gợi ý: chạy 'ntm report --help'" "$T/out"
+[ "$rc" -eq 2 ] && ok "report: bad --year exits 2" ||
+    not_ok "report: bad --year exits 2 (exit $rc)"
+run "$NTM" --home "$H" --lang vi report --as-of 2019-02-30
+has "report: bad --as-of in Vietnamese" "ngày --as-of '2019-02-30' không hợp lệ" "$T/out"
+run "$NTM" --home "$H" --lang vi report --format pdf
+has "report: unknown format in Vietnamese" "không có định dạng 'pdf': dùng table, csv, json hoặc html" "$T/out"
+run "$NTM" --home "$H" --lang vi report --org xyz
+has "report: the library's error in Vietnamese" "ntm: lỗi: không tính được báo cáo: không có tổ chức 'xyz' - hãy dùng một trong:" "$T/out"
+run "$NTM" --home "$H" --lang en report --year 1800
+has "report --lang en: bad --year" "ntm: error: bad year 1800: use a year such as 2018" "$T/out"
+
+# init: a server that cannot be reached is named in Vietnamese (the
+# library's error through cli_error_text).
+run "$NTM" --home "$T/offline" --lang vi init --no-passphrase --server http://127.0.0.1:9
+has "init: unreachable server in Vietnamese" "không kết nối được máy chủ 'http://127.0.0.1:9' (không kết nối được máy chủ - " "$T/out"
+
 # The library's messages (cli_fail): a Vietnamese sentence that says what
 # failed and what to do. These also catch a library text that drifted
 # from the patterns of cli/msgs.c.
