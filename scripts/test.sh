@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build ntm twice - plain, and with AddressSanitizer + UndefinedBehaviorSanitizer -
 # and run every test suite (cmocka unit suites, end-to-end suites over real TLS
-# on 127.0.0.1, the lint check) in both. Installs missing Debian packages first.
+# on 127.0.0.1, the lint check) in both, then a short fuzzing run.
+# Installs missing Debian packages first.
 # Usage: scripts/test.sh            (both builds)
 #        NTM_TEST_BUILDS=plain scripts/test.sh
 set -euo pipefail
@@ -43,5 +44,17 @@ PY
     passed=$((passed + p))
     failed=$((failed + f))
 done
+# Fuzzing (T08): libFuzzer targets under ASan+UBSan, a short run each, and
+# every saved crasher replayed. NTM_FUZZ_SECONDS=0 skips it.
+fuzz_s=${NTM_FUZZ_SECONDS:-20}
+if [ "$fuzz_s" -gt 0 ]; then
+    echo "== fuzzing ($fuzz_s s per target)"
+    if scripts/fuzz.sh "$fuzz_s"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        status=1
+    fi
+fi
 echo "suites: $passed passed, $failed failed"
 exit $status
