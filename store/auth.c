@@ -183,7 +183,14 @@ load_ops(struct ntm_store *st, struct devop **out, size_t *count,
         char msg[160];
         const char *bytes = sqlite3_column_blob(s, 6);
         size_t len = (size_t)sqlite3_column_bytes(s, 6);
-        if (Ntm_entry_parse(&e, bytes, len, msg, sizeof(msg)) != NTM_OK) {
+        enum ntm_err v = Ntm_entry_parse(&e, bytes, len, msg, sizeof(msg));
+        if (v == NTM_ENOMEM) {
+            Ntm_entry_release(&e);
+            sqlite3_reset(s);
+            ntm_free(ops);
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        }
+        if (v != NTM_OK) {
             /* Damaged row: verify reports it; it grants nothing. */
             Ntm_entry_release(&e);
             continue;
@@ -240,7 +247,8 @@ collect_changes(struct ntm_store *st, struct devop *ops, size_t n,
         sqlite3_stmt *s = Ntm_prepare(st, sqls[t], err);
         if (!s)
             return err ? err->code : NTM_EDB;
-        while (sqlite3_step(s) == SQLITE_ROW) {
+        int r, bad = 0;
+        while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW) {
             const char *id = (const char *)sqlite3_column_text(s, 0);
             const char *key = (const char *)sqlite3_column_text(s, 1);
             int still = 0;
@@ -248,9 +256,14 @@ collect_changes(struct ntm_store *st, struct devop *ops, size_t n,
                 if (eff[i] && strcmp(ops[i].id, id) == 0)
                     still = 1;
             if (!still)
-                json_array_append_new(changed, json_string(key));
+                bad = json_array_append_new(changed, json_string(key));
         }
         sqlite3_reset(s);
+        if (bad)
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        enum ntm_err rc = Ntm_step_ok(st, r, err, "cannot read enrollments");
+        if (rc != NTM_OK)
+            return rc;
     }
     /* New effective rows not yet in the tables. */
     for (size_t i = 0; i < n; i++) {
@@ -264,9 +277,14 @@ collect_changes(struct ntm_store *st, struct devop *ops, size_t n,
         if (!s)
             return err ? err->code : NTM_EDB;
         sqlite3_bind_text(s, 1, ops[i].id, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_ROW)
-            json_array_append_new(changed, json_string(ops[i].key));
+        int r = sqlite3_step(s);
         sqlite3_reset(s);
+        if (r == SQLITE_DONE &&
+            json_array_append_new(changed, json_string(ops[i].key)))
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        enum ntm_err rc = Ntm_step_ok(st, r, err, "cannot read enrollments");
+        if (rc != NTM_OK)
+            return rc;
     }
     return NTM_OK;
 }
@@ -418,13 +436,13 @@ Ntm_auth_lookup(struct ntm_store *st, const char *author, int64_t seq,
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW &&
-        sqlite3_column_type(s, 0) != SQLITE_NULL) {
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
         out->revoked_after = sqlite3_column_int64(s, 0);
         out->revoked = seq > out->revoked_after;
     }
     sqlite3_reset(s);
-    return NTM_OK;
+    return Ntm_step_ok(st, rc, err, "cannot read revocations");
 }
 
 enum ntm_err

@@ -186,10 +186,11 @@ entry_unit(struct ntm_store *st, const struct Ntm_entry *e, char *unit,
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, e->record, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW)
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
         snprintf(unit, n, "%s", (const char *)sqlite3_column_text(s, 0));
     sqlite3_reset(s);
-    return NTM_OK;
+    return Ntm_step_ok(st, r, err, "cannot read the record's unit");
 }
 
 static enum ntm_err
@@ -298,22 +299,25 @@ apply_effect(struct ntm_store *st, const struct Ntm_entry *e,
 
 static enum ntm_err
 effect_get(struct ntm_store *st, const char *id, enum ntm_err *code, char *msg,
-           size_t msglen)
+           size_t msglen, struct ntm_error *err)
 {
     *code = NTM_OK;
     msg[0] = '\0';
     sqlite3_stmt *s =
-        Ntm_prepare(st, "SELECT code, message FROM effect WHERE id=?1", NULL);
+        Ntm_prepare(st, "SELECT code, message FROM effect WHERE id=?1", err);
     if (!s)
-        return NTM_EDB;
+        return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
         *code = (enum ntm_err)sqlite3_column_int(s, 0);
         if (sqlite3_column_text(s, 1))
             snprintf(msg, msglen, "%s",
                      (const char *)sqlite3_column_text(s, 1));
     }
     sqlite3_reset(s);
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return Ntm_db_error(st, r, err, "cannot read an entry's effect");
     return NTM_OK;
 }
 
@@ -413,10 +417,13 @@ ingest_parsed(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
             sqlite3_bind_text(s, 1, e->author, -1, SQLITE_STATIC);
             sqlite3_bind_int64(s, 2, e->seq + 1);
             int mismatch = 0;
-            if (sqlite3_step(s) == SQLITE_ROW)
+            int r = sqlite3_step(s);
+            if (r == SQLITE_ROW)
                 mismatch =
                     strcmp((const char *)sqlite3_column_text(s, 0), e->id) != 0;
             sqlite3_reset(s);
+            if ((rc = Ntm_step_ok(st, r, err, "cannot read the log")) != NTM_OK)
+                return rc;
             if (mismatch) {
                 reject(res, NTM_EFORK,
                        "the entry held at seq %lld names another prev",
@@ -457,7 +464,9 @@ ingest_parsed(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
     if ((rc = apply_effect(st, e, err)) != NTM_OK)
         return rc;
     enum ntm_err code;
-    effect_get(st, e->id, &code, res->message, sizeof(res->message));
+    if ((rc = effect_get(st, e->id, &code, res->message, sizeof(res->message),
+                         err)) != NTM_OK)
+        return rc;
     if (code == NTM_EBADBODY || code == NTM_EFORBIDDEN || code == NTM_EREVOKED)
         res->flag = code;
     else
@@ -478,6 +487,11 @@ ntm_store_ingest(struct ntm_store *st, const char *entry, size_t len,
     if (e.author)
         snprintf(res->author, sizeof(res->author), "%s", e.author);
     res->seq = e.seq;
+    if (v == NTM_ENOMEM) {
+        Ntm_entry_release(&e);
+        return ntm_error_set(err, NTM_ENOMEM,
+                             "out of memory while reading an entry");
+    }
     if (v != NTM_OK) {
         res->verdict = v;
         Ntm_entry_release(&e);
@@ -499,18 +513,20 @@ ntm_store_ingest(struct ntm_store *st, const char *entry, size_t len,
 /* Writing own entries */
 
 static enum ntm_err
-unit_of_record(struct ntm_store *st, const char *record, char *unit, size_t n)
+unit_of_record(struct ntm_store *st, const char *record, char *unit, size_t n,
+               struct ntm_error *err)
 {
     unit[0] = '\0';
     sqlite3_stmt *s =
-        Ntm_prepare(st, "SELECT unit FROM records WHERE id=?1", NULL);
+        Ntm_prepare(st, "SELECT unit FROM records WHERE id=?1", err);
     if (!s)
-        return NTM_EDB;
+        return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW)
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
         snprintf(unit, n, "%s", (const char *)sqlite3_column_text(s, 0));
     sqlite3_reset(s);
-    return NTM_OK;
+    return Ntm_step_ok(st, r, err, "cannot read the record");
 }
 
 enum ntm_err
@@ -564,7 +580,11 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
                   head ? json_string(head_id) : json_null(), "ts",
                   (json_int_t)ts, "lc", (json_int_t)lc, "op", op, "body", body);
     if (!obj) {
-        rc = ntm_error_set(err, NTM_EINVAL, "cannot build the entry");
+        rc = op && body
+                 ? ntm_error_set(err, NTM_ENOMEM,
+                                 "out of memory while building the "
+                                 "entry")
+                 : ntm_error_set(err, NTM_EINVAL, "cannot build the entry");
         goto out;
     }
     text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
@@ -573,8 +593,18 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
         goto out;
     }
     char msg[256];
-    if (Ntm_entry_parse(&e, text, strlen(text), msg, sizeof(msg)) != NTM_OK) {
-        rc = ntm_error_set(err, NTM_EBADENTRY, "entry refused: %s", msg);
+    enum ntm_err v = Ntm_entry_parse(&e, text, strlen(text), msg, sizeof(msg));
+    if (v == NTM_OK && !json_equal(e.json, obj)) {
+        /* json_dumps can drop characters when memory runs out (jansson
+         * 2.14 does not check every append): never sign such a text. */
+        v = NTM_ENOMEM;
+    }
+    if (v != NTM_OK) {
+        rc = ntm_error_set(err, v,
+                           v == NTM_ENOMEM ? "out of memory while building "
+                                             "the entry"
+                                           : "entry refused: %s",
+                           msg);
         goto out;
     }
     /* Step 5 before signing, when this device knows its enrollment. */
@@ -590,10 +620,16 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
         res->unenrolled = 1;
     } else {
         char unit[128] = "";
-        if (e.record && strcmp(op, "record.create") != 0)
-            unit_of_record(st, e.record, unit, sizeof(unit));
+        if (e.record && strcmp(op, "record.create") != 0 &&
+            (rc = unit_of_record(st, e.record, unit, sizeof(unit), err)) !=
+                NTM_OK)
+            goto out;
         enum ntm_err c = Ntm_rules_check(st, &e, &enr, unit[0] ? unit : NULL,
-                                         msg, sizeof(msg));
+                                         msg, sizeof(msg), err);
+        if (!Ntm_is_verdict(c)) {
+            rc = c;
+            goto out;
+        }
         if (c == NTM_ENOENT) {
             rc = ntm_error_set(err, NTM_ENOENT, "no record %s on this replica",
                                e.record ? e.record : "?");
@@ -637,7 +673,7 @@ out:
             rc = rc2;
     }
     Ntm_entry_release(&e);
-    free(text);
+    Ntm_json_free(text);
     json_decref(obj);
     return rc;
 }
@@ -803,10 +839,11 @@ ntm_store_peer_head_get(struct ntm_store *st, const char *author, int64_t *seq,
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW)
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
         *seq = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    return NTM_OK;
+    return Ntm_step_ok(st, r, err, "cannot read the server's head");
 }
 
 enum ntm_err
@@ -820,8 +857,9 @@ ntm_store_unpushed(struct ntm_store *st, int64_t *count, struct ntm_error *err)
     if (!s)
         return err ? err->code : NTM_EDB;
     *count = 0;
-    if (sqlite3_step(s) == SQLITE_ROW)
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
         *count = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    return NTM_OK;
+    return Ntm_step_ok(st, r, err, "cannot count entries");
 }

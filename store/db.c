@@ -17,10 +17,21 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define STMT_CACHE 96
+
+/* Transaction statements, prepared when the store opens: a rollback must
+ * not need memory, or a failure under memory pressure would leave the
+ * connection inside a transaction that nothing ever commits. */
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+static const char sql_savepoint[] = "SAVEPOINT ntm_sp";
+static const char sql_release[] = "RELEASE ntm_sp";
+static const char sql_rollback_to[] = "ROLLBACK TO ntm_sp";
 
 struct stmt_slot {
     const char *sql;
@@ -142,6 +153,24 @@ Ntm_db_error(struct ntm_store *st, int rc, struct ntm_error *err,
 }
 
 enum ntm_err
+Ntm_step_ok(struct ntm_store *st, int rc, struct ntm_error *err,
+            const char *what)
+{
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return NTM_OK;
+    return Ntm_db_error(st, rc, err, what);
+}
+
+void
+Ntm_json_free(void *p)
+{
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    if (p)
+        (f ? f : free)(p);
+}
+
+enum ntm_err
 Ntm_exec(struct ntm_store *st, const char *sql, struct ntm_error *err)
 {
     char *msg = NULL;
@@ -187,6 +216,19 @@ Ntm_prepare(struct ntm_store *st, const char *sql, struct ntm_error *err)
         f->cache[STMT_CACHE - 1].stmt = s;
     }
     return s;
+}
+
+static enum ntm_err exec_cached(struct ntm_store *st, const char *sql,
+                                struct ntm_error *err);
+
+/* Roll the whole transaction back, whatever happened before. */
+static void
+rollback_all(struct ntm_store *st)
+{
+    if (sqlite3_get_autocommit(st->db))
+        return;
+    if (exec_cached(st, sql_rollback, NULL) != NTM_OK)
+        sqlite3_exec(st->db, sql_rollback, NULL, NULL, NULL);
 }
 
 static enum ntm_err
@@ -284,6 +326,16 @@ ntm_store_open(struct ntm_store **out, const char *path, unsigned flags,
         goto fail;
     if ((rc = migrate(st, err)) != NTM_OK)
         goto fail;
+    if (!(flags & NTM_STORE_READONLY)) {
+        static const char *const tx[] = {sql_begin,    sql_commit,
+                                         sql_rollback, sql_savepoint,
+                                         sql_release,  sql_rollback_to};
+        for (size_t i = 0; i < sizeof(tx) / sizeof(tx[0]); i++)
+            if (!Ntm_prepare(st, tx[i], err)) {
+                rc = err ? err->code : NTM_EDB;
+                goto fail;
+            }
+    }
     char root[NTM_HEX_ID_LEN + 1];
     if (ntm_store_root(st, root) == NTM_OK)
         memcpy(st->root, root, sizeof(root));
@@ -345,7 +397,8 @@ ntm_store_begin(struct ntm_store *st, struct ntm_error *err)
     if (st->tx_depth > 0)
         return ntm_error_set(err, NTM_EINVAL, "transaction already open");
     st->hlc_valid = 0;
-    enum ntm_err rc = Ntm_exec(st, "BEGIN IMMEDIATE", err);
+    rollback_all(st); /* a transaction a failed rollback left open */
+    enum ntm_err rc = exec_cached(st, sql_begin, err);
     if (rc == NTM_OK)
         st->tx_depth = 1;
     return rc;
@@ -356,10 +409,9 @@ ntm_store_commit(struct ntm_store *st, struct ntm_error *err)
 {
     if (st->tx_depth == 0)
         return ntm_error_set(err, NTM_EINVAL, "no transaction open");
-    enum ntm_err rc = Ntm_exec(st, "COMMIT", err);
-    if (rc != NTM_OK) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    }
+    enum ntm_err rc = exec_cached(st, sql_commit, err);
+    if (rc != NTM_OK)
+        rollback_all(st);
     st->tx_depth = 0;
     st->hlc_valid = 0;
     return rc;
@@ -370,7 +422,7 @@ ntm_store_rollback(struct ntm_store *st)
 {
     if (st->tx_depth == 0)
         return;
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    rollback_all(st);
     st->tx_depth = 0;
     st->hlc_valid = 0;
 }
@@ -398,17 +450,28 @@ exec_cached(struct ntm_store *st, const char *sql, struct ntm_error *err)
 enum ntm_err
 Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
 {
-    if (st->tx_depth == 0 && sqlite3_get_autocommit(st->db)) {
+    if (st->tx_depth == 0) {
         /* Take the write lock up front: a deferred transaction that reads
          * first could fail later with SQLITE_BUSY_SNAPSHOT. */
-        enum ntm_err rc = exec_cached(st, "BEGIN IMMEDIATE", err);
+        rollback_all(st); /* a transaction a failed rollback left open */
+        enum ntm_err rc = exec_cached(st, sql_begin, err);
         if (rc != NTM_OK)
             return rc;
         st->sp_serial = -1; /* marks "we own the outer transaction" */
         return NTM_OK;
     }
+    if (st->tx_depth > 0 && sqlite3_get_autocommit(st->db))
+        /* SQLite rolls a transaction back by itself after some errors
+         * (out of memory, disk full, I/O error): the caller's batch is
+         * gone, and a savepoint now would quietly start a new one. */
+        return ntm_error_set(err, NTM_EDB,
+                             "the transaction was rolled back after an "
+                             "earlier error - start the batch again");
     st->sp_serial++;
-    return exec_cached(st, "SAVEPOINT ntm_sp", err);
+    enum ntm_err rc = exec_cached(st, sql_savepoint, err);
+    if (rc != NTM_OK)
+        st->sp_serial--;
+    return rc;
 }
 
 enum ntm_err
@@ -418,19 +481,28 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
         st->hlc_valid = 0;
     if (st->sp_serial == -1) {
         st->sp_serial = 0;
-        if (ok)
-            return exec_cached(st, "COMMIT", err) == NTM_OK
-                       ? NTM_OK
-                       : (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL),
-                          err ? err->code : NTM_EDB);
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        if (ok) {
+            enum ntm_err rc = exec_cached(st, sql_commit, err);
+            if (rc != NTM_OK)
+                rollback_all(st);
+            return rc;
+        }
+        rollback_all(st);
         return NTM_OK;
     }
     st->sp_serial--;
-    if (ok)
-        return exec_cached(st, "RELEASE ntm_sp", err);
-    sqlite3_exec(st->db, "ROLLBACK TO ntm_sp; RELEASE ntm_sp", NULL, NULL,
-                 NULL);
+    if (ok) {
+        enum ntm_err rc = exec_cached(st, sql_release, err);
+        if (rc != NTM_OK) /* the savepoint stays: undo it */
+            ok = 0;
+        else
+            return NTM_OK;
+        if (exec_cached(st, sql_rollback_to, NULL) == NTM_OK)
+            exec_cached(st, sql_release, NULL);
+        return rc;
+    }
+    if (exec_cached(st, sql_rollback_to, NULL) == NTM_OK)
+        exec_cached(st, sql_release, NULL);
     return NTM_OK;
 }
 

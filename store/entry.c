@@ -90,10 +90,13 @@ hex_member(json_t *o, const char *name)
     return json_string_value(v);
 }
 
-enum ntm_err
-Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len, char *msg,
-                size_t msglen)
+/* One attempt; *parsed: 0 when refused before jansson saw the bytes, -1
+ * when jansson said it ran out of memory, 1 otherwise. */
+static enum ntm_err
+parse_once(struct Ntm_entry *e, const char *bytes, size_t len, char *msg,
+           size_t msglen, int *parsed)
 {
+    *parsed = 0;
     memset(e, 0, sizeof(*e));
     e->seq = -1;
     if (len > NTM_MAX_ENTRY_BYTES)
@@ -107,9 +110,11 @@ Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len, char *msg,
     json_error_t je;
     e->json = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &je);
     if (!e->json) {
+        *parsed = json_error_code(&je) == json_error_out_of_memory ? -1 : 1;
         snprintf(msg, msglen, "entry is not valid JSON: %s", je.text);
         return NTM_EBADENTRY;
     }
+    *parsed = 1;
     e->bytes = bytes;
     e->len = len;
     if (!json_is_object(e->json))
@@ -167,6 +172,36 @@ Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len, char *msg,
     }
     ntm_hash_hex(e->id, bytes, len);
     return NTM_OK;
+}
+
+enum ntm_err
+Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len, char *msg,
+                size_t msglen)
+{
+    int parsed;
+    enum ntm_err rc = parse_once(e, bytes, len, msg, msglen, &parsed);
+    if (rc == NTM_OK || parsed == 0)
+        return rc;
+    /*
+     * A refusal is final for the sender, so it must not come from a lack
+     * of memory. jansson does not always say when it ran out: a token
+     * buffer that cannot grow drops characters silently (lex_save ignores
+     * strbuffer_append_byte's result, as of 2.14), so a 64-hex author can
+     * come out 63 characters long. Parse again, and when that fails the
+     * same way, probe jansson's allocator before believing it.
+     */
+    Ntm_entry_release(e);
+    if (parsed > 0)
+        rc = parse_once(e, bytes, len, msg, msglen, &parsed);
+    if (rc == NTM_OK)
+        return rc;
+    json_t *probe = parsed < 0 ? NULL : json_object();
+    if (!probe) {
+        snprintf(msg, msglen, "out of memory");
+        return NTM_ENOMEM;
+    }
+    json_decref(probe);
+    return rc;
 }
 
 void

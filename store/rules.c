@@ -368,7 +368,7 @@ Ntm_rules_body(const struct Ntm_entry *e, char *msg, size_t msglen)
 enum ntm_err
 Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
                 const struct ntm_enrollment *enr, const char *unit, char *msg,
-                size_t msglen)
+                size_t msglen, struct ntm_error *err)
 {
     enum ntm_err rc = Ntm_rules_body(e, msg, msglen);
     if (rc != NTM_OK)
@@ -401,11 +401,12 @@ Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
         }
         /* Every enrollment of the device must lie in the admin's scope. */
         sqlite3_stmt *s =
-            Ntm_prepare(st, "SELECT scope FROM enrollments WHERE key=?1", NULL);
+            Ntm_prepare(st, "SELECT scope FROM enrollments WHERE key=?1", err);
         if (!s)
-            return NTM_EDB;
+            return err ? err->code : NTM_EDB;
         sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-        while (sqlite3_step(s) == SQLITE_ROW) {
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
             const char *sc = (const char *)sqlite3_column_text(s, 0);
             if (!Ntm_scope_covers(enr->scope, sc)) {
                 snprintf(msg, msglen,
@@ -416,7 +417,7 @@ Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
             }
         }
         sqlite3_reset(s);
-        return NTM_OK;
+        return Ntm_step_ok(st, r, err, "cannot read enrollments");
     }
     if (!target) {
         snprintf(msg, msglen, "the record this entry changes is not known");

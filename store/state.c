@@ -21,6 +21,7 @@
 #include "store_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum node_kind { N_CREATE, N_UPDATE, N_DELETE, N_REVIEW, N_OTHER };
@@ -120,8 +121,13 @@ load(struct ntm_store *st, const char *record_id, struct rec *r,
         }
         r->count++;
         char msg[160];
-        if (Ntm_entry_parse(&nd->e, nd->bytes, len, msg, sizeof(msg)) !=
-            NTM_OK) {
+        enum ntm_err v =
+            Ntm_entry_parse(&nd->e, nd->bytes, len, msg, sizeof(msg));
+        if (v == NTM_ENOMEM) {
+            sqlite3_reset(s);
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        }
+        if (v != NTM_OK) {
             /* A damaged row: verify reports it; here it has no effect. */
             nd->kind = N_OTHER;
             nd->code = NTM_EBADENTRY;
@@ -205,8 +211,10 @@ judge(struct ntm_store *st, struct rec *r, struct ntm_error *err)
         if ((rc = Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, err)) !=
             NTM_OK)
             return rc;
-        nd->code =
-            Ntm_rules_check(st, &nd->e, &enr, NULL, nd->msg, sizeof(nd->msg));
+        nd->code = Ntm_rules_check(st, &nd->e, &enr, NULL, nd->msg,
+                                   sizeof(nd->msg), err);
+        if (!Ntm_is_verdict(nd->code))
+            return nd->code;
         if (nd->code == NTM_OK &&
             (r->create < 0 || order_cmp(nd, &r->n[r->create]) < 0))
             r->create = i;
@@ -250,8 +258,10 @@ judge(struct ntm_store *st, struct rec *r, struct ntm_error *err)
         if ((rc = Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, err)) !=
             NTM_OK)
             return rc;
-        nd->code =
-            Ntm_rules_check(st, &nd->e, &enr, unit, nd->msg, sizeof(nd->msg));
+        nd->code = Ntm_rules_check(st, &nd->e, &enr, unit, nd->msg,
+                                   sizeof(nd->msg), err);
+        if (!Ntm_is_verdict(nd->code))
+            return nd->code;
         if (nd->code == NTM_OK && nd->missing) {
             nd->code = NTM_ENOENT;
             snprintf(nd->msg, sizeof(nd->msg),
@@ -289,6 +299,125 @@ cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A JSON string literal with jansson's escapes (no JSON_ENSURE_ASCII). */
+static enum ntm_err
+dump_json_string(const char *s, size_t n, struct ntm_buf *b)
+{
+    enum ntm_err rc = ntm_buf_grow(b, n + 2);
+    if (rc == NTM_OK)
+        rc = ntm_buf_addch(b, '"');
+    size_t run = 0; /* bytes copied as they are, pending */
+    for (size_t i = 0; rc == NTM_OK && i <= n; i++) {
+        unsigned char c = i < n ? (unsigned char)s[i] : 0;
+        if (i < n && c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = ntm_buf_add(b, s + run, i - run);
+        run = i + 1;
+        if (rc != NTM_OK || i == n)
+            break;
+        switch (c) {
+        case '"':
+            rc = ntm_buf_adds(b, "\\\"");
+            break;
+        case '\\':
+            rc = ntm_buf_adds(b, "\\\\");
+            break;
+        case '\b':
+            rc = ntm_buf_adds(b, "\\b");
+            break;
+        case '\f':
+            rc = ntm_buf_adds(b, "\\f");
+            break;
+        case '\n':
+            rc = ntm_buf_adds(b, "\\n");
+            break;
+        case '\r':
+            rc = ntm_buf_adds(b, "\\r");
+            break;
+        case '\t':
+            rc = ntm_buf_adds(b, "\\t");
+            break;
+        default:
+            rc = ntm_buf_addf(b, "\\u%04X", c);
+        }
+    }
+    return rc == NTM_OK ? ntm_buf_addch(b, '"') : rc;
+}
+
+/*
+ * v as compact JSON with sorted keys into b, as json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS) writes it. jansson's dump does not check every append
+ * (a key's quote can go missing when memory runs out, as of 2.14), and
+ * this text is stored: every append here is checked.
+ */
+static enum ntm_err
+dump_json(json_t *v, struct ntm_buf *b)
+{
+    enum ntm_err rc = NTM_OK;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), k = 0;
+        const char **keys = ntm_calloc(n + 1, sizeof(*keys));
+        const char *key;
+        json_t *x;
+        if (!keys)
+            return NTM_ENOMEM;
+        json_object_foreach (v, key, x)
+            keys[k++] = key;
+        qsort(keys, n, sizeof(*keys), cmp_str);
+        rc = ntm_buf_addch(b, '{');
+        for (k = 0; rc == NTM_OK && k < n; k++) {
+            if (k)
+                rc = ntm_buf_addch(b, ',');
+            if (rc == NTM_OK)
+                rc = dump_json_string(keys[k], strlen(keys[k]), b);
+            if (rc == NTM_OK)
+                rc = ntm_buf_addch(b, ':');
+            if (rc == NTM_OK)
+                rc = dump_json(json_object_get(v, keys[k]), b);
+        }
+        ntm_free(keys);
+        return rc == NTM_OK ? ntm_buf_addch(b, '}') : rc;
+    }
+    case JSON_ARRAY: {
+        rc = ntm_buf_addch(b, '[');
+        for (size_t i = 0; rc == NTM_OK && i < json_array_size(v); i++) {
+            if (i)
+                rc = ntm_buf_addch(b, ',');
+            if (rc == NTM_OK)
+                rc = dump_json(json_array_get(v, i), b);
+        }
+        return rc == NTM_OK ? ntm_buf_addch(b, ']') : rc;
+    }
+    case JSON_STRING:
+        return dump_json_string(json_string_value(v), json_string_length(v), b);
+    case JSON_INTEGER:
+        return ntm_buf_addf(b, "%lld", (long long)json_integer_value(v));
+    case JSON_REAL:
+        return ntm_buf_addf(b, "%.17g", json_real_value(v));
+    case JSON_TRUE:
+        return ntm_buf_adds(b, "true");
+    case JSON_FALSE:
+        return ntm_buf_adds(b, "false");
+    case JSON_NULL:
+        return ntm_buf_adds(b, "null");
+    }
+    return NTM_EINVAL;
+}
+
+/* new: v as dump_json writes it (free with ntm_free); NULL when out of
+ * memory. */
+static char *
+dump_json_new(json_t *v)
+{
+    struct ntm_buf b = NTM_BUF_INIT;
+    if (dump_json(v, &b) != NTM_OK) {
+        ntm_buf_release(&b);
+        return NULL;
+    }
+    return ntm_buf_detach(&b, NULL);
+}
+
 /* The state of the record as JSON members, written to `records`. */
 static enum ntm_err
 compute(struct ntm_store *st, const char *record_id, struct rec *r,
@@ -297,8 +426,11 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
     enum ntm_err rc = NTM_OK;
     json_t *fields = json_object(), *conflicts = json_object();
     json_t *heads = json_array(), *reviews = json_array();
-    const char **names = NULL;
+    const char **names = NULL, **head_ids = NULL;
     int *cand = NULL;
+    struct ntm_buf search = NTM_BUF_INIT;
+    char *folded = NULL, *fields_s = NULL, *heads_s = NULL, *reviews_s = NULL,
+         *conf_s = NULL;
     if (!fields || !conflicts || !heads || !reviews) {
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
@@ -364,8 +496,11 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
                             json_object_get(sets(&r->n[cand[0]]), names[f])))
                 same = 0;
         }
-        json_object_set(fields, names[f],
-                        json_object_get(sets(&r->n[best]), names[f]));
+        if (json_object_set(fields, names[f],
+                            json_object_get(sets(&r->n[best]), names[f]))) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            goto out;
+        }
         if (same)
             continue;
         /* Conflict: every candidate, in total order. */
@@ -378,21 +513,27 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
                 cand[b - 1] = t;
             }
         json_t *list = json_array();
-        for (int c = 0; c < nc; c++) {
+        int bad = !list;
+        for (int c = 0; c < nc && !bad; c++) {
             struct node *nd = &r->n[cand[c]];
-            json_array_append_new(
+            bad = json_array_append_new(
                 list,
                 json_pack("{s:s, s:s, s:O, s:I, s:I}", "entry", nd->e.id,
                           "author", nd->e.author, "value",
                           json_object_get(sets(nd), names[f]), "ts",
                           (json_int_t)nd->e.ts, "lc", (json_int_t)nd->e.lc));
         }
-        json_object_set_new(conflicts, names[f], list);
+        if (bad || json_object_set_new(conflicts, names[f], list)) {
+            if (bad)
+                json_decref(list);
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            goto out;
+        }
     }
     /* Heads: valid changes no other valid change dominates. */
     int deleted = 0;
     int64_t updated = 0;
-    const char **head_ids = ntm_calloc((size_t)r->count + 1, sizeof(char *));
+    head_ids = ntm_calloc((size_t)r->count + 1, sizeof(char *));
     size_t nheads = 0;
     if (!head_ids) {
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
@@ -414,7 +555,10 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
     }
     qsort(head_ids, nheads, sizeof(*head_ids), cmp_str);
     for (size_t h = 0; h < nheads; h++)
-        json_array_append_new(heads, json_string(head_ids[h]));
+        if (json_array_append_new(heads, json_string(head_ids[h]))) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            goto out;
+        }
     /* Review state: the latest valid review of the only head. */
     const char *review = "submitted";
     if (nheads == 1) {
@@ -437,16 +581,21 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         for (int k = 0; k < nrev; k++) {
             struct node *nd = &r->n[order[k]];
             struct ntm_enrollment enr;
-            Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, NULL);
+            if ((rc = Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr,
+                                      err)) != NTM_OK)
+                goto out;
             json_t *c = json_object_get(nd->e.body, "comment");
-            json_array_append_new(
-                reviews,
-                json_pack("{s:s, s:s, s:O, s:s, s:s, s:O, s:I}", "entry",
-                          nd->e.id, "author", nd->e.author, "state",
-                          json_object_get(nd->e.body, "state"), "level",
-                          Ntm_unit_level(enr.scope), "scope", enr.scope,
-                          "comment", c ? c : json_null(), "ts",
-                          (json_int_t)nd->e.ts));
+            if (json_array_append_new(
+                    reviews,
+                    json_pack("{s:s, s:s, s:O, s:s, s:s, s:O, s:I}", "entry",
+                              nd->e.id, "author", nd->e.author, "state",
+                              json_object_get(nd->e.body, "state"), "level",
+                              Ntm_unit_level(enr.scope), "scope", enr.scope,
+                              "comment", c ? c : json_null(), "ts",
+                              (json_int_t)nd->e.ts))) {
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+                goto out;
+            }
             review = json_string_value(json_object_get(nd->e.body, "state"));
         }
     }
@@ -454,34 +603,42 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
     json_t *cb = cr->e.body;
     const char *task = json_string_value(json_object_get(fields, "task"));
     /* Search text: folded title, note, task and unit (and hamlet name). */
-    struct ntm_buf search = NTM_BUF_INIT;
     static const char *const searchable[] = {"title", "note", "task", NULL};
+    enum ntm_err brc = NTM_OK;
     for (int k = 0; searchable[k]; k++) {
         json_t *v = json_object_get(fields, searchable[k]);
-        if (json_is_string(v))
-            ntm_buf_addf(&search, "%s\n", json_string_value(v));
+        if (json_is_string(v) && brc == NTM_OK)
+            brc = ntm_buf_addf(&search, "%s\n", json_string_value(v));
     }
     const char *unit = json_string_value(json_object_get(cb, "unit"));
-    ntm_buf_addf(&search, "%s\n", unit);
+    if (brc == NTM_OK)
+        brc = ntm_buf_addf(&search, "%s\n", unit);
     {
         sqlite3_stmt *s =
-            Ntm_prepare(st, "SELECT name FROM units WHERE code=?1", NULL);
-        if (s) {
-            sqlite3_bind_text(s, 1, unit, -1, SQLITE_STATIC);
-            if (sqlite3_step(s) == SQLITE_ROW)
-                ntm_buf_addf(&search, "%s\n",
-                             (const char *)sqlite3_column_text(s, 0));
-            sqlite3_reset(s);
+            Ntm_prepare(st, "SELECT name FROM units WHERE code=?1", err);
+        if (!s) {
+            rc = err ? err->code : NTM_EDB;
+            goto out;
         }
+        sqlite3_bind_text(s, 1, unit, -1, SQLITE_STATIC);
+        int x = sqlite3_step(s);
+        if (x == SQLITE_ROW && brc == NTM_OK)
+            brc = ntm_buf_addf(&search, "%s\n",
+                               (const char *)sqlite3_column_text(s, 0));
+        sqlite3_reset(s);
+        if ((rc = Ntm_step_ok(st, x, err, "cannot read units")) != NTM_OK)
+            goto out;
     }
-    char *folded = ntm_text_fold(ntm_buf_str(&search));
-    ntm_buf_release(&search);
-    char *fields_s = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
-    char *heads_s = json_dumps(heads, JSON_COMPACT);
-    char *reviews_s = json_dumps(reviews, JSON_COMPACT | JSON_SORT_KEYS);
-    char *conf_s = json_object_size(conflicts)
-                       ? json_dumps(conflicts, JSON_COMPACT | JSON_SORT_KEYS)
-                       : NULL;
+    if (brc == NTM_OK)
+        folded = ntm_text_fold(ntm_buf_str(&search));
+    fields_s = dump_json_new(fields);
+    heads_s = dump_json_new(heads);
+    reviews_s = dump_json_new(reviews);
+    conf_s = json_object_size(conflicts) ? dump_json_new(conflicts) : NULL;
+    if (json_object_size(conflicts) && !conf_s) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
     sqlite3_stmt *s = Ntm_prepare(
         st,
         "INSERT OR REPLACE INTO records(id, kind, unit, org, task, author, "
@@ -522,13 +679,14 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         if (x != SQLITE_DONE)
             rc = Ntm_db_error(st, x, err, "cannot save the record's state");
     }
-    free(fields_s); /* jansson's allocator: plain free */
-    free(heads_s);
-    free(reviews_s);
-    free(conf_s);
-    ntm_free(folded);
-    ntm_free(head_ids);
 out:
+    ntm_free(conf_s);
+    ntm_free(reviews_s);
+    ntm_free(heads_s);
+    ntm_free(fields_s);
+    ntm_free(folded);
+    ntm_buf_release(&search);
+    ntm_free(head_ids);
     ntm_free(cand);
     ntm_free(names);
     json_decref(fields);
@@ -574,8 +732,9 @@ settle(struct ntm_store *st, const char *record_id, struct rec *r,
                 rc = err ? err->code : NTM_EDB;
             } else {
                 sqlite3_bind_text(s, 1, record_id, -1, SQLITE_STATIC);
-                sqlite3_step(s);
+                int x = sqlite3_step(s);
                 sqlite3_reset(s);
+                rc = Ntm_step_ok(st, x, err, "cannot save the record's state");
             }
         }
     }
@@ -647,14 +806,21 @@ Ntm_state_authors(struct ntm_store *st, json_t *keys, struct ntm_error *err)
             return err ? err->code : NTM_EDB;
         }
         sqlite3_bind_text(s, 1, json_string_value(k), -1, SQLITE_STATIC);
-        while (sqlite3_step(s) == SQLITE_ROW)
-            json_array_append_new(
+        int x, bad = 0;
+        while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
+            bad = json_array_append_new(
                 ids, json_string((const char *)sqlite3_column_text(s, 0)));
         sqlite3_reset(s);
+        enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                              : Ntm_step_ok(st, x, err, "cannot read the log");
+        if (rc != NTM_OK) {
+            json_decref(ids);
+            return rc;
+        }
         size_t j;
         json_t *id;
         json_array_foreach (ids, j, id) {
-            enum ntm_err rc = Ntm_state_record(st, json_string_value(id), err);
+            rc = Ntm_state_record(st, json_string_value(id), err);
             if (rc != NTM_OK) {
                 json_decref(ids);
                 return rc;
@@ -681,26 +847,38 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
         json_decref(rows);
         return err ? err->code : NTM_EDB;
     }
-    while (sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(rows,
-                              json_stringn(sqlite3_column_blob(s, 0),
-                                           (size_t)sqlite3_column_bytes(s, 0)));
+    int x, bad = 0;
+    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
+        bad = json_array_append_new(
+            rows, json_stringn(sqlite3_column_blob(s, 0),
+                               (size_t)sqlite3_column_bytes(s, 0)));
     sqlite3_reset(s);
+    rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+             : Ntm_step_ok(st, x, err, "cannot read the log");
     size_t i;
     json_t *row;
     json_array_foreach (rows, i, row) {
+        if (rc != NTM_OK)
+            break;
         struct Ntm_entry e;
         char msg[160];
-        if (Ntm_entry_parse(&e, json_string_value(row), json_string_length(row),
-                            msg, sizeof(msg)) != NTM_OK) {
+        enum ntm_err v =
+            Ntm_entry_parse(&e, json_string_value(row), json_string_length(row),
+                            msg, sizeof(msg));
+        if (v != NTM_OK) {
             Ntm_entry_release(&e);
+            if (v == NTM_ENOMEM)
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             continue;
         }
         struct ntm_enrollment enr;
         rc = Ntm_auth_lookup(st, e.author, e.seq, &enr, err);
         enum ntm_err code =
-            rc == NTM_OK ? Ntm_rules_check(st, &e, &enr, NULL, msg, sizeof(msg))
-                         : rc;
+            rc == NTM_OK
+                ? Ntm_rules_check(st, &e, &enr, NULL, msg, sizeof(msg), err)
+                : rc;
+        if (rc == NTM_OK && !Ntm_is_verdict(code))
+            rc = code;
         if (rc == NTM_OK)
             rc = Ntm_effect_set(st, e.id, code, code ? msg : NULL, err);
         if (rc == NTM_OK && code == NTM_OK) {
@@ -721,18 +899,24 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
                 sqlite3_bind_text(
                     u, 1, json_string_value(json_object_get(e.body, "code")),
                     -1, SQLITE_STATIC);
-                char *name = ntm_text_nfc(
-                    json_string_value(json_object_get(e.body, "name")));
+                const char *raw =
+                    json_string_value(json_object_get(e.body, "name"));
+                char *name = ntm_text_nfc(raw);
+                if (raw && !name) { /* the bytes are valid UTF-8 */
+                    rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+                    Ntm_entry_release(&e);
+                    break;
+                }
                 sqlite3_bind_text(u, 2, name ? name : "", -1, SQLITE_TRANSIENT);
                 ntm_free(name);
                 sqlite3_bind_text(
                     u, 3, json_string_value(json_object_get(e.body, "level")),
                     -1, SQLITE_STATIC);
                 sqlite3_bind_text(u, 4, e.id, -1, SQLITE_STATIC);
-                int x = sqlite3_step(u);
+                int ux = sqlite3_step(u);
                 sqlite3_reset(u);
-                if (x != SQLITE_DONE)
-                    rc = Ntm_db_error(st, x, err, "cannot save a unit");
+                if (ux != SQLITE_DONE)
+                    rc = Ntm_db_error(st, ux, err, "cannot save a unit");
             }
         }
         Ntm_entry_release(&e);
@@ -762,13 +946,18 @@ Ntm_state_all(struct ntm_store *st, struct ntm_error *err)
         json_decref(ids);
         return err ? err->code : NTM_EDB;
     }
-    while (sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(
+    int x, bad = 0;
+    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
+        bad = json_array_append_new(
             ids, json_string((const char *)sqlite3_column_text(s, 0)));
     sqlite3_reset(s);
+    rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+             : Ntm_step_ok(st, x, err, "cannot read the log");
     size_t i;
     json_t *id;
     json_array_foreach (ids, i, id) {
+        if (rc != NTM_OK)
+            break;
         rc = Ntm_state_record(st, json_string_value(id), err);
         if (rc != NTM_OK)
             break;

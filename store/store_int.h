@@ -62,8 +62,9 @@ struct Ntm_entry {
 };
 
 /* Step 1: parse and check well-formedness of B. On failure returns
- * NTM_EBADENTRY with a reason in msg. e->json must be released with
- * Ntm_entry_release even on failure. */
+ * NTM_EBADENTRY with a reason in msg, or NTM_ENOMEM when memory ran out
+ * (then nothing is known about B: callers must fail, not judge). e->json
+ * must be released with Ntm_entry_release even on failure. */
 enum ntm_err Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len,
                              char *msg, size_t msglen);
 void Ntm_entry_release(struct Ntm_entry *e);
@@ -80,6 +81,12 @@ enum ntm_err Ntm_exec(struct ntm_store *st, const char *sql,
  * the statement in st; see db.c). */
 sqlite3_stmt *Ntm_prepare(struct ntm_store *st, const char *sql,
                           struct ntm_error *err);
+/* NTM_OK when rc (from sqlite3_step) is SQLITE_ROW or SQLITE_DONE; else
+ * the mapped error, with what in the message. */
+enum ntm_err Ntm_step_ok(struct ntm_store *st, int rc, struct ntm_error *err,
+                         const char *what);
+/* Free a string from json_dumps with jansson's own allocator. */
+void Ntm_json_free(void *p);
 /* Savepoints: nestable write scopes used by every write function. */
 enum ntm_err Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err);
 enum ntm_err Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err);
@@ -104,11 +111,20 @@ enum ntm_err Ntm_auth_recompute(struct ntm_store *st, json_t **changed_keys,
 
 /* rules.c: step 5 for one entry, given the enrollment that governs it and
  * the unit the entry concerns (the record's unit; NULL when unknown).
- * Returns NTM_OK, NTM_EBADBODY, NTM_EFORBIDDEN, NTM_EUNKNOWNAUTHOR or
- * NTM_EREVOKED with a reason in msg. */
+ * Returns a verdict (Ntm_is_verdict: NTM_OK, NTM_EBADBODY, NTM_EFORBIDDEN,
+ * NTM_EUNKNOWNAUTHOR, NTM_EREVOKED or NTM_ENOENT) with a reason in msg, or
+ * a failure of the replica (NTM_ENOMEM, NTM_EDB...) described in err. */
 enum ntm_err Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
                              const struct ntm_enrollment *enr, const char *unit,
-                             char *msg, size_t msglen);
+                             char *msg, size_t msglen, struct ntm_error *err);
+/* Whether code is a verdict on an entry rather than a failure. */
+static inline int
+Ntm_is_verdict(enum ntm_err code)
+{
+    return code == NTM_OK || code == NTM_EBADBODY || code == NTM_EFORBIDDEN ||
+           code == NTM_EUNKNOWNAUTHOR || code == NTM_EREVOKED ||
+           code == NTM_ENOENT;
+}
 /* Body shape checks only (no authorization). */
 enum ntm_err Ntm_rules_body(const struct Ntm_entry *e, char *msg,
                             size_t msglen);

@@ -43,16 +43,21 @@ ntm_text_fold(const char *s)
         return NULL;
     /* The d with stroke has no decomposition: fold it by hand. */
     struct ntm_buf b = NTM_BUF_INIT;
-    for (utf8proc_ssize_t i = 0; i < n; i++) {
+    enum ntm_err rc = ntm_buf_grow(&b, (size_t)n);
+    for (utf8proc_ssize_t i = 0; rc == NTM_OK && i < n; i++) {
         if (out[i] == 0xc4 && i + 1 < n &&
             (out[i + 1] == 0x91 || out[i + 1] == 0x90)) {
-            ntm_buf_addch(&b, 'd');
+            rc = ntm_buf_addch(&b, 'd');
             i++;
         } else {
-            ntm_buf_addch(&b, (char)out[i]);
+            rc = ntm_buf_addch(&b, (char)out[i]);
         }
     }
     free(out);
+    if (rc != NTM_OK) { /* out of memory: never a shortened string */
+        ntm_buf_release(&b);
+        return NULL;
+    }
     return ntm_buf_detach(&b, NULL);
 }
 

@@ -19,6 +19,10 @@
 
 #include "ntm.h"
 
+/* Not every suite uses every helper. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 static char th_dir[256];
 static int th_serial;
 
@@ -188,5 +192,7 @@ th_field(json_t *rec, const char *f)
     return json_string_value(
         json_object_get(json_object_get(rec, "fields"), f));
 }
+
+#pragma GCC diagnostic pop
 
 #endif /* NTM_TEST_STORE_HELPERS_H */
