@@ -324,6 +324,14 @@ ntm_store_open(struct ntm_store **out, const char *path, unsigned flags,
      * savepoint is released). Sorts still spill to files as before. */
     if ((rc = Ntm_exec(st, "PRAGMA temp_store=MEMORY", err)) != NTM_OK)
         goto fail;
+    /* A 32 MB page cache (default 2 MB). Each entry taken writes to
+     * random-keyed B-trees (entry id, record id, effect id); once they
+     * outgrow the cache every ingest reads cold pages back from the file.
+     * 32 MB holds them for about 10^5 entries; it is a ceiling, not an
+     * allocation, and a phone home with a few thousand entries never
+     * reaches it. */
+    if ((rc = Ntm_exec(st, "PRAGMA cache_size=-32000", err)) != NTM_OK)
+        goto fail;
     if ((rc = migrate(st, err)) != NTM_OK)
         goto fail;
     if (!(flags & NTM_STORE_READONLY)) {
