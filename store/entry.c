@@ -17,8 +17,15 @@
 
 #define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1 */
 
-static int
-depth_ok(const char *p, size_t len, int max)
+/*
+ * One pass over the raw bytes, before any parser sees them: the nesting
+ * depth (so "[[[[..." cannot make jansson recurse), and "-0", which some
+ * JSON readers take for the float -0.0 and others for the integer 0 (a
+ * parser differential in a signed field). Returns NULL when both are fine,
+ * else the reason.
+ */
+static const char *
+scan_raw(const char *p, size_t len, int max)
 {
     int depth = 0, in_str = 0;
     for (size_t i = 0; i < len; i++) {
@@ -34,11 +41,27 @@ depth_ok(const char *p, size_t len, int max)
             in_str = 1;
         else if (c == '{' || c == '[') {
             if (++depth > max)
-                return 0;
+                return "entry nests deeper than 16 levels";
         } else if (c == '}' || c == ']')
             depth--;
+        else if (c == '-' && i + 1 < len && p[i + 1] == '0' &&
+                 (i + 2 == len ||
+                  (p[i + 2] != '.' && p[i + 2] != 'e' && p[i + 2] != 'E')))
+            return "entry holds -0: write 0";
     }
-    return 1;
+    return NULL;
+}
+
+/* Copy a parser's message, keeping ASCII only: jansson quotes the input
+ * near the error and may cut a UTF-8 sequence in two, and a message that
+ * is not valid UTF-8 cannot go into a JSON answer. */
+static void
+copy_ascii(char *dst, size_t n, const char *src)
+{
+    size_t j = 0;
+    for (size_t i = 0; src[i] && j + 1 < n; i++)
+        dst[j++] = (unsigned char)src[i] < 0x80 ? src[i] : '?';
+    dst[j] = '\0';
 }
 
 /* Integers only, each within +-(2^53 - 1). */
@@ -103,15 +126,18 @@ parse_once(struct Ntm_entry *e, const char *bytes, size_t len, char *msg,
         return bad(msg, msglen, "entry is larger than 65536 bytes");
     if (len == 0)
         return bad(msg, msglen, "entry is empty");
-    if (!depth_ok(bytes, len, NTM_MAX_JSON_DEPTH))
-        return bad(msg, msglen, "entry nests deeper than 16 levels");
+    const char *why = scan_raw(bytes, len, NTM_MAX_JSON_DEPTH);
+    if (why)
+        return bad(msg, msglen, why);
     if (memchr(bytes, '\0', len))
         return bad(msg, msglen, "entry contains a NUL byte");
     json_error_t je;
     e->json = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &je);
     if (!e->json) {
         *parsed = json_error_code(&je) == json_error_out_of_memory ? -1 : 1;
-        snprintf(msg, msglen, "entry is not valid JSON: %s", je.text);
+        char text[sizeof(je.text)];
+        copy_ascii(text, sizeof(text), je.text);
+        snprintf(msg, msglen, "entry is not valid JSON: %s", text);
         return NTM_EBADENTRY;
     }
     *parsed = 1;

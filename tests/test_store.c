@@ -66,7 +66,7 @@ test_entry_rejects_malformed(void **state)
     struct {
         const char *why;
         char *bytes;
-    } cases[16];
+    } cases[20];
     int n = 0;
     char buf[4096];
 #define CASE(w, ...)                                                           \
@@ -123,6 +123,14 @@ test_entry_rejects_malformed(void **state)
          "{\"author\":\"%s\",\"body\":{\"t\":\"\xc3\x28\"},\"lc\":0,\"op\":"
          "\"x\",\"prev\":null,\"seq\":1,\"ts\":1,\"v\":1}",
          a);
+    CASE("minus zero",
+         "{\"author\":\"%s\",\"body\":{\"n\":-0},\"lc\":0,\"op\":\"x\","
+         "\"prev\":null,\"seq\":1,\"ts\":1,\"v\":1}",
+         a);
+    CASE("escape cut inside a UTF-8 character",
+         "{\"author\":\"%s\",\"body\":{\"t\":\"\\\xc3\xa9\"},\"lc\":0,"
+         "\"op\":\"x\",\"prev\":null,\"seq\":1,\"ts\":1,\"v\":1}",
+         a);
     {
         /* depth 17 */
         struct ntm_buf d = NTM_BUF_INIT;
@@ -157,6 +165,10 @@ test_entry_rejects_malformed(void **state)
         if (v != NTM_EBADENTRY)
             fail_msg("case '%s' gave %d, want bad_entry", cases[i].why, v);
         assert_true(r.message[0] != '\0');
+        /* the reason must fit in a JSON answer: valid UTF-8 */
+        json_t *m = json_string(r.message);
+        assert_non_null(m);
+        json_decref(m);
         free(cases[i].bytes);
     }
     int64_t count = -1;
