@@ -67,6 +67,16 @@ peak_rss_kb(void)
     return ru.ru_maxrss;
 }
 
+/* User and system CPU seconds of the process so far. */
+static void
+cpu_s(double *user, double *sys)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 /* A "VmXXX:" line of /proc/self/status in kB, or -1. */
 static long
 proc_status_kb(const char *field)
@@ -259,14 +269,19 @@ page_add(void *ud, const struct ntm_entry_view *e)
     return 0;
 }
 
+struct ingest_run {
+    double seconds;       /* wall clock, reads of the source excluded */
+    double user_s, sys_s; /* CPU time of the same stretches */
+};
+
 /* Ingest every entry of from into to, pages of BATCH, each page in one
- * transaction; returns the seconds spent ingesting (reads excluded). */
-static double
+ * transaction. */
+static struct ingest_run
 bench_ingest(struct ntm_store *from, struct ntm_store *to, long expect)
 {
     struct ntm_error err = {0};
     struct page *p = ntm_calloc(1, sizeof(*p));
-    double spent = 0;
+    struct ingest_run run = {0};
     long taken = 0;
     if (!p)
         die("out of memory", NULL);
@@ -280,7 +295,8 @@ bench_ingest(struct ntm_store *from, struct ntm_store *to, long expect)
             die("read entries", &err);
         if (p->count == 0)
             break;
-        double t0 = now_s();
+        double t0 = now_s(), u0, s0, u1, s1;
+        cpu_s(&u0, &s0);
         if (ntm_store_begin(to, &err) != NTM_OK)
             die("begin", &err);
         for (int i = 0; i < p->count; i++) {
@@ -298,7 +314,10 @@ bench_ingest(struct ntm_store *from, struct ntm_store *to, long expect)
         }
         if (ntm_store_commit(to, &err) != NTM_OK)
             die("commit", &err);
-        spent += now_s() - t0;
+        run.seconds += now_s() - t0;
+        cpu_s(&u1, &s1);
+        run.user_s += u1 - u0;
+        run.sys_s += s1 - s0;
     }
     if (taken != expect) {
         fprintf(stderr, "bench_store: ingested %ld of %ld entries\n", taken,
@@ -307,7 +326,7 @@ bench_ingest(struct ntm_store *from, struct ntm_store *to, long expect)
     }
     ntm_buf_release(&p->bytes);
     ntm_free(p);
-    return spent;
+    return run;
 }
 
 static void
@@ -389,11 +408,15 @@ main(int argc, char **argv)
     fflush(stdout);
 
     struct ntm_store *b = store_new(pb, author);
-    double t_ing = bench_ingest(a, b, n);
-    double ingest = (double)n / t_ing;
+    struct ingest_run ing = bench_ingest(a, b, n);
+    double ingest = (double)n / ing.seconds;
     printf("ingest:      %8.0f entries/s  (%.1f s; ratio to raw verify "
            "%.2f)\n",
-           ingest, t_ing, ingest / raw.verify);
+           ingest, ing.seconds, ingest / raw.verify);
+    printf("ingest CPU:  %.1f s user, %.1f s system (%.0f us per entry; raw "
+           "verify %.0f us)\n",
+           ing.user_s, ing.sys_s, (ing.user_s + ing.sys_s) * 1e6 / (double)n,
+           1e6 / raw.verify);
     printf("verify RSS growth: %ld kB at N=%ld, %ld kB at N=%ld\n",
            small.rss_growth_kb, tenth, full.rss_growth_kb, n);
     printf("peak RSS:    %ld kB (whole run, getrusage ru_maxrss)\n",

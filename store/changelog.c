@@ -461,11 +461,19 @@ ingest_parsed(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
         return rc;
     if (!ahead && (rc = Ntm_hlc_observe(st, e->ts, e->lc, err)) != NTM_OK)
         return rc;
-    if ((rc = apply_effect(st, e, err)) != NTM_OK)
+    /* The entry's effect as apply_effect writes it, without reading the
+     * row back (read only when nothing wrote it). */
+    st->fx_id = e->id;
+    st->fx_seen = 0;
+    rc = apply_effect(st, e, err);
+    st->fx_id = NULL;
+    if (rc != NTM_OK)
         return rc;
-    enum ntm_err code;
-    if ((rc = effect_get(st, e->id, &code, res->message, sizeof(res->message),
-                         err)) != NTM_OK)
+    enum ntm_err code = st->fx_code;
+    if (st->fx_seen)
+        snprintf(res->message, sizeof(res->message), "%s", st->fx_msg);
+    else if ((rc = effect_get(st, e->id, &code, res->message,
+                              sizeof(res->message), err)) != NTM_OK)
         return rc;
     if (code == NTM_EBADBODY || code == NTM_EFORBIDDEN || code == NTM_EREVOKED)
         res->flag = code;

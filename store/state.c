@@ -713,6 +713,11 @@ Ntm_effect_set(struct ntm_store *st, const char *entry_id, enum ntm_err code,
     sqlite3_reset(s);
     if (r != SQLITE_DONE)
         return Ntm_db_error(st, r, err, "cannot save an entry's effect");
+    if (st->fx_id && strcmp(st->fx_id, entry_id) == 0) {
+        st->fx_seen = 1;
+        st->fx_code = code;
+        snprintf(st->fx_msg, sizeof(st->fx_msg), "%s", msg ? msg : "");
+    }
     return NTM_OK;
 }
 

@@ -43,6 +43,13 @@ struct ntm_store {
      * transaction ends, a savepoint rolls back or meta_set touches it. */
     int hlc_valid;
     int64_t hlc_ts, hlc_lc;
+    /* The effect of the entry being taken (fx_id, set by ingest around
+     * applying it), as Ntm_effect_set last wrote it: saves reading the
+     * row back. fx_seen is 0 until it is written. */
+    const char *fx_id;
+    int fx_seen;
+    enum ntm_err fx_code;
+    char fx_msg[256];
 };
 
 /* A parsed, well-formed entry (step 1 passed). Strings point into json. */
