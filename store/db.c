@@ -458,37 +458,41 @@ exec_cached(struct ntm_store *st, const char *sql, struct ntm_error *err)
 enum ntm_err
 Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
 {
-    if (st->tx_depth == 0) {
+    /* Outside ntm_store_begin, sp_serial counts the open scopes and the
+     * first one owns the transaction; inside, every scope is a savepoint.
+     * Scopes nest (a review that first merges heads writes twice). */
+    if (st->tx_depth == 0 && st->sp_serial == 0) {
         /* Take the write lock up front: a deferred transaction that reads
          * first could fail later with SQLITE_BUSY_SNAPSHOT. */
         rollback_all(st); /* a transaction a failed rollback left open */
         enum ntm_err rc = exec_cached(st, sql_begin, err);
         if (rc != NTM_OK)
             return rc;
-        st->sp_serial = -1; /* marks "we own the outer transaction" */
+        st->sp_serial = 1;
         return NTM_OK;
     }
-    if (st->tx_depth > 0 && sqlite3_get_autocommit(st->db))
+    if (sqlite3_get_autocommit(st->db))
         /* SQLite rolls a transaction back by itself after some errors
          * (out of memory, disk full, I/O error): the caller's batch is
          * gone, and a savepoint now would quietly start a new one. */
         return ntm_error_set(err, NTM_EDB,
                              "the transaction was rolled back after an "
                              "earlier error - start the batch again");
-    st->sp_serial++;
     enum ntm_err rc = exec_cached(st, sql_savepoint, err);
-    if (rc != NTM_OK)
-        st->sp_serial--;
+    if (rc == NTM_OK)
+        st->sp_serial++;
     return rc;
 }
 
 enum ntm_err
 Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
 {
-    if (!ok || st->sp_serial == -1)
+    int outer = st->tx_depth == 0 && st->sp_serial == 1;
+    if (!ok || outer)
         st->hlc_valid = 0;
-    if (st->sp_serial == -1) {
-        st->sp_serial = 0;
+    if (st->sp_serial > 0)
+        st->sp_serial--;
+    if (outer) {
         if (ok) {
             enum ntm_err rc = exec_cached(st, sql_commit, err);
             if (rc != NTM_OK)
@@ -498,13 +502,11 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
         rollback_all(st);
         return NTM_OK;
     }
-    st->sp_serial--;
     if (ok) {
         enum ntm_err rc = exec_cached(st, sql_release, err);
-        if (rc != NTM_OK) /* the savepoint stays: undo it */
-            ok = 0;
-        else
+        if (rc == NTM_OK)
             return NTM_OK;
+        /* the savepoint stays: undo it */
         if (exec_cached(st, sql_rollback_to, NULL) == NTM_OK)
             exec_cached(st, sql_release, NULL);
         return rc;

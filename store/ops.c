@@ -204,31 +204,93 @@ out:
     return rc;
 }
 
+/* The record's task (new string, free with ntm_free), or NULL. */
+static char *
+record_task(struct ntm_store *st, const char *id)
+{
+    char *task = NULL;
+    sqlite3_stmt *s =
+        Ntm_prepare(st, "SELECT task FROM records WHERE id=?1", NULL);
+    if (!s)
+        return NULL;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        task = ntm_strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_reset(s);
+    return task;
+}
+
+/*
+ * Parallel updates of different fields leave several heads and no
+ * conflict; a review must name one version, so merge them first with an
+ * update written knowing every head (it sets the task to its own value).
+ */
+static enum ntm_err
+merge_heads(struct ntm_store *st, const struct ntm_key *key,
+            const char *record_id, struct ntm_error *err)
+{
+    char *task = record_task(st, record_id);
+    if (!task)
+        return ntm_error_set(err, NTM_ECONFLICT,
+                             "record %s has several versions and no task to "
+                             "merge them on - use 'ntm resolve %s --set "
+                             "FIELD=VALUE' first",
+                             record_id, record_id);
+    json_t *set = json_pack("{s:s}", "task", task);
+    ntm_free(task);
+    struct ntm_write_result mres;
+    enum ntm_err rc =
+        set ? ntm_record_update(st, key, record_id, set, &mres, err)
+            : ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_decref(set);
+    return rc;
+}
+
 enum ntm_err
 ntm_record_review(struct ntm_store *st, const struct ntm_key *key,
                   const char *record_id, const char *state, const char *comment,
                   struct ntm_write_result *res, struct ntm_error *err)
 {
-    json_t *heads;
-    enum ntm_err rc = record_heads(st, record_id, &heads, NULL, err);
+    json_t *heads = NULL, *conflicts = NULL;
+    enum ntm_err rc = record_heads(st, record_id, &heads, &conflicts, err);
     if (rc != NTM_OK)
         return rc;
-    if (json_array_size(heads) != 1) {
+    size_t nheads = json_array_size(heads);
+    size_t nconf = json_object_size(conflicts);
+    json_decref(conflicts);
+    if (nconf > 0) {
         json_decref(heads);
         return ntm_error_set(err, NTM_ECONFLICT,
-                             "record %s has %zu concurrent versions - resolve "
-                             "its conflicts before reviewing it",
-                             record_id, json_array_size(heads));
+                             "record %s has conflicting values in %zu "
+                             "field(s) - see 'ntm conflicts' and resolve them "
+                             "with 'ntm resolve' before reviewing it",
+                             record_id, nconf);
     }
-    json_t *body = json_pack("{s:s, s:O, s:s}", "id", record_id, "rev",
-                             json_array_get(heads, 0), "state", state);
+    if ((rc = Ntm_sp_begin(st, err)) != NTM_OK) {
+        json_decref(heads);
+        return rc;
+    }
+    if (nheads > 1) {
+        json_decref(heads);
+        heads = NULL;
+        rc = merge_heads(st, key, record_id, err);
+        if (rc == NTM_OK)
+            rc = record_heads(st, record_id, &heads, NULL, err);
+    }
+    json_t *body = NULL;
+    if (rc == NTM_OK) {
+        body = json_pack("{s:s, s:O, s:s}", "id", record_id, "rev",
+                         json_array_get(heads, 0), "state", state);
+        if (body && comment) {
+            char *c = ntm_text_nfc(comment);
+            json_object_set_new(body, "comment", json_string(c ? c : ""));
+            ntm_free(c);
+        }
+        rc = write_new(st, key, "review", body, res, err);
+    }
     json_decref(heads);
-    if (body && comment) {
-        char *c = ntm_text_nfc(comment);
-        json_object_set_new(body, "comment", json_string(c ? c : ""));
-        ntm_free(c);
-    }
-    return write_new(st, key, "review", body, res, err);
+    enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK, err);
+    return rc != NTM_OK ? rc : rc2;
 }
 
 enum ntm_err

@@ -229,6 +229,22 @@ test_parallel_updates_merge(void **state)
     assert_false(json_is_true(json_object_get(rec, "conflict")));
     assert_string_equal(th_field(rec, "qty"), "3.5");
     assert_string_equal(th_field(rec, "note"), "đã kiểm tra");
+    assert_int_equal(json_array_size(json_object_get(rec, "heads")), 2);
+    json_decref(rec);
+    /* Reviewing merges the two versions first, then names the merge. */
+    struct ntm_write_result res;
+    struct ntm_error err;
+    assert_int_equal(
+        ntm_record_review(w.coord, kcoord, rid, "approved", NULL, &res, &err),
+        NTM_OK);
+    sync_all(&w);
+    assert_converged(&w);
+    rec = th_record(w.r1, rid);
+    assert_int_equal(json_array_size(json_object_get(rec, "heads")), 1);
+    assert_string_equal(json_string_value(json_object_get(rec, "review")),
+                        "approved");
+    assert_string_equal(th_field(rec, "qty"), "3.5");
+    assert_string_equal(th_field(rec, "note"), "đã kiểm tra");
     json_decref(rec);
     world_close(&w);
 }
