@@ -139,6 +139,15 @@ curl_fail(CURLcode cc, const char *ebuf, const struct session *s, int overflow,
         *retry = 1;
         return ntm_error_set(err, NTM_ETIMEOUT, "%s timed out: %s", s->url,
                              detail);
+    case CURLE_SSL_CONNECT_ERROR:
+        /* A handshake cut short (reset, dropped link, a server down behind
+         * a proxy) says nothing about who the server is: certificate and
+         * pin mismatches have codes of their own above. Retry, then exit 4. */
+        *retry = 1;
+        return ntm_error_set(err, NTM_ENET,
+                             "secure connection to %s was cut during the "
+                             "handshake: %s - nothing lost, try again later",
+                             s->url, detail);
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
         return ntm_error_set(err, NTM_EINVAL,
@@ -148,7 +157,6 @@ curl_fail(CURLcode cc, const char *ebuf, const struct session *s, int overflow,
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_INVALIDCERTSTATUS:
         return ntm_error_set(err, NTM_ETLS,

@@ -376,14 +376,14 @@ check "record, edit and delete never failed ($bad_local)" test "$bad_local" -eq 
 awk '($2 == "record" || $2 == "edit" || $2 == "delete") && $3 != 0 && $3 != 137' "$T/hist" | head -3 | sed 's/^/# /'
 # A sync that fails on the link must say "could not reach" (exit 4) or be
 # refused (5); any other failure is listed. A reset or a cut in the TLS
-# handshake gives exit 1 "TLS check failed" (known bug, chaos_proxy.sh).
+# handshake counts as "could not reach" (4).
 odd=$(awk '($2 == "sync" || $2 == "push" || $2 == "pull") && $3 != 0 && $3 != 4 && $3 != 137' "$T/hist" |
-    grep -v "TLS check of .* failed: .*\(reset\|eof\|EOF\|closed\|SSL_ERROR_SYSCALL\|Broken pipe\|TLS connect error\)" | wc -l)
+    wc -l)
 tlsbug=$(awk '($2 == "sync" || $2 == "push" || $2 == "pull") && $3 == 1' "$T/hist" | grep -c "TLS check of" || true)
 check "syncs through the faults exit 0, 4 or killed ($odd others)" test "$odd" -eq 0
 awk '($2 == "sync" || $2 == "push" || $2 == "pull") && $3 != 0 && $3 != 4 && $3 != 137' "$T/hist" |
     grep -v "TLS check of" | head -5 | sed 's/^/# /'
-known_bug "a reset or cut TLS handshake gives exit 4 (could not reach), not 1 \"TLS check failed\" ($tlsbug syncs)" \
+check "a reset or cut TLS handshake gives exit 4 (could not reach), not 1 \"TLS check failed\" ($tlsbug syncs)" \
     test "$tlsbug" -eq 0
 
 # ---------------------------------------------------------------- heal

@@ -95,16 +95,15 @@ get
 check "reset_peer: connection reset or refused (curl $rc)" test "$rc" -eq 35 -o "$rc" -eq 56 -o "$rc" -eq 7
 # A reset during the TLS handshake is a network fault: SPEC 8 exit 4
 # ("could not reach the server, nothing lost: retry later"), with retries.
-# The client takes it for a failed TLS check instead (sync/client.c
-# curl_fail: CURLE_SSL_CONNECT_ERROR): exit 1, no retry, and advice to
-# check --cacert/--pin.
+# A handshake cut short is a network failure, not a failed TLS check: the
+# client retries, then exits 4 (nothing lost).
 toxic "reset_peer:ms=0"
 NTM_SYNC_ATTEMPTS=3 run "$A" sync
-known_bug "ntm sync through reset_peer: exit 4, could not reach (exit $rc: $(head -c 120 "$T/err"))" \
+check "ntm sync through reset_peer: exit 4, could not reach (exit $rc: $(head -c 120 "$T/err"))" \
     test "$rc" -eq 4
 toxic "limit_data:bytes=200"
 NTM_SYNC_ATTEMPTS=3 run "$A" sync
-known_bug "ntm sync with the handshake cut after 200 bytes: exit 4 (exit $rc)" test "$rc" -eq 4
+check "ntm sync with the handshake cut after 200 bytes: exit 4 (exit $rc)" test "$rc" -eq 4
 toxic none
 get
 check "control file back to none: ok again" json_ok '.server == "ntm"'
