@@ -26,6 +26,7 @@
 
 struct devop {
     char id[NTM_HEX_ID_LEN + 1];
+    int64_t gseq;
     char author[NTM_HEX_ID_LEN + 1];
     int64_t seq, ts, lc;
     int enroll;  /* 1 enroll, 0 revoke */
@@ -157,7 +158,8 @@ load_ops(struct ntm_store *st, struct devop **out, size_t *count,
     *count = 0;
     sqlite3_stmt *s = Ntm_prepare(
         st,
-        "SELECT id, author, seq, ts, lc, op, bytes FROM entries WHERE op IN "
+        "SELECT id, author, seq, ts, lc, op, bytes, gseq FROM entries WHERE "
+        "op IN "
         "('device.enroll','device.revoke') ORDER BY id",
         err);
     if (!s)
@@ -198,6 +200,7 @@ load_ops(struct ntm_store *st, struct devop **out, size_t *count,
         snprintf(o->id, sizeof(o->id), "%s",
                  (const char *)sqlite3_column_text(s, 0));
         snprintf(o->author, sizeof(o->author), "%s", e.author);
+        o->gseq = sqlite3_column_int64(s, 7);
         o->seq = e.seq;
         o->ts = e.ts;
         o->lc = e.lc;
@@ -299,7 +302,7 @@ write_tables(struct ntm_store *st, struct devop *ops, size_t n, const int *eff,
         return rc;
     for (size_t i = 0; i < n; i++) {
         struct devop *o = &ops[i];
-        rc = Ntm_effect_set(st, o->id, eff[i] ? NTM_OK : o->code,
+        rc = Ntm_effect_set(st, o->gseq, eff[i] ? NTM_OK : o->code,
                             eff[i] ? NULL : o->msg, err);
         if (rc != NTM_OK)
             return rc;

@@ -194,7 +194,7 @@ entry_unit(struct ntm_store *st, const struct Ntm_entry *e, char *unit,
 }
 
 static enum ntm_err
-insert_entry(struct ntm_store *st, const struct Ntm_entry *e, const char *sig,
+insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
              int clock_ahead, struct ntm_error *err)
 {
     char unit[128];
@@ -229,6 +229,7 @@ insert_entry(struct ntm_store *st, const struct Ntm_entry *e, const char *sig,
     sqlite3_reset(s);
     if (r != SQLITE_DONE)
         return Ntm_db_error(st, r, err, "cannot store the entry");
+    e->gseq = sqlite3_last_insert_rowid(st->db);
     if (strcmp(e->op, "record.create") == 0 && e->record && unit[0]) {
         /* Entries of this record that came before their create. */
         s = Ntm_prepare(st,
@@ -294,20 +295,20 @@ apply_effect(struct ntm_store *st, const struct Ntm_entry *e,
         return Ntm_state_entry(st, e, err);
     char msg[160];
     enum ntm_err code = Ntm_rules_body(e, msg, sizeof(msg));
-    return Ntm_effect_set(st, e->id, code, code == NTM_OK ? NULL : msg, err);
+    return Ntm_effect_set(st, e->gseq, code, code == NTM_OK ? NULL : msg, err);
 }
 
 static enum ntm_err
-effect_get(struct ntm_store *st, const char *id, enum ntm_err *code, char *msg,
+effect_get(struct ntm_store *st, int64_t gseq, enum ntm_err *code, char *msg,
            size_t msglen, struct ntm_error *err)
 {
     *code = NTM_OK;
     msg[0] = '\0';
     sqlite3_stmt *s =
-        Ntm_prepare(st, "SELECT code, message FROM effect WHERE id=?1", err);
+        Ntm_prepare(st, "SELECT code, message FROM effect WHERE gseq=?1", err);
     if (!s)
         return err ? err->code : NTM_EDB;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, gseq);
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
         *code = (enum ntm_err)sqlite3_column_int(s, 0);
@@ -463,16 +464,16 @@ ingest_parsed(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
         return rc;
     /* The entry's effect as apply_effect writes it, without reading the
      * row back (read only when nothing wrote it). */
-    st->fx_id = e->id;
+    st->fx_gseq = e->gseq;
     st->fx_seen = 0;
     rc = apply_effect(st, e, err);
-    st->fx_id = NULL;
+    st->fx_gseq = 0;
     if (rc != NTM_OK)
         return rc;
     enum ntm_err code = st->fx_code;
     if (st->fx_seen)
         snprintf(res->message, sizeof(res->message), "%s", st->fx_msg);
-    else if ((rc = effect_get(st, e->id, &code, res->message,
+    else if ((rc = effect_get(st, e->gseq, &code, res->message,
                               sizeof(res->message), err)) != NTM_OK)
         return rc;
     if (code == NTM_EBADBODY || code == NTM_EFORBIDDEN || code == NTM_EREVOKED)
@@ -698,7 +699,7 @@ ntm_store_entries(struct ntm_store *st, const struct ntm_entry_query *q,
     enum ntm_err rc = NTM_OK;
     ntm_buf_adds(&sql, "SELECT e.gseq, e.id, e.author, e.seq, e.ts, e.lc, "
                        "e.op, e.bytes, e.sig, e.unit, coalesce(f.code, 0) "
-                       "FROM entries e LEFT JOIN effect f ON f.id=e.id "
+                       "FROM entries e LEFT JOIN effect f ON f.gseq=e.gseq "
                        "WHERE e.gseq > ?1");
     if (q->author)
         ntm_buf_adds(&sql, " AND e.author=?2 AND e.seq > ?3");

@@ -102,6 +102,24 @@ static const char *const migrations[] = {
     " heads TEXT NOT NULL, search TEXT NOT NULL);"
     "CREATE INDEX records_unit ON records(unit);"
     "CREATE INDEX records_order ON records(c_ts, c_lc, author, c_seq);",
+    /* 2: cheaper to take an entry in. The effect table is keyed by the
+     * entry's gseq (one B-tree, written in arrival order) instead of a
+     * rowid table plus a unique index on the random 64-hex id. The indexes
+     * on (op, gseq) and (unit, gseq) took a write per entry; no query used
+     * the second, and the first served only the scans of device.* and
+     * unit.create entries, which partial indexes holding those entries
+     * alone serve (in the order of id those scans want). */
+    "CREATE TABLE effect2(gseq INTEGER PRIMARY KEY, code INTEGER NOT NULL,"
+    " message TEXT);"
+    "INSERT INTO effect2(gseq, code, message) SELECT e.gseq, f.code,"
+    " f.message FROM effect f JOIN entries e ON e.id=f.id;"
+    "DROP TABLE effect;"
+    "ALTER TABLE effect2 RENAME TO effect;"
+    "DROP INDEX entries_op;"
+    "DROP INDEX entries_unit;"
+    "CREATE INDEX entries_device ON entries(id)"
+    " WHERE op IN ('device.enroll','device.revoke');"
+    "CREATE INDEX entries_unit_create ON entries(id) WHERE op='unit.create';",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

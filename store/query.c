@@ -189,7 +189,7 @@ ntm_store_record(struct ntm_store *st, const char *id, json_t **out,
     s = Ntm_prepare(st,
                     "SELECT e.id, e.author, e.seq, e.ts, e.lc, e.op, "
                     "coalesce(f.code, 0), f.message, e.bytes, e.clock_ahead "
-                    "FROM entries e LEFT JOIN effect f ON f.id=e.id WHERE "
+                    "FROM entries e LEFT JOIN effect f ON f.gseq=e.gseq WHERE "
                     "e.record=?1 ORDER BY e.ts, e.lc, e.author, e.seq",
                     err);
     if (!s || !hist) {
@@ -355,7 +355,7 @@ ntm_store_dump_state(struct ntm_store *st, struct ntm_buf *out,
          * entries another refused at the gate (a revoked device's entries
          * that reached it before the revocation). */
         {"valid entries",
-         "SELECT e.id FROM entries e JOIN effect f ON e.id=f.id WHERE "
+         "SELECT e.id FROM entries e JOIN effect f ON e.gseq=f.gseq WHERE "
          "f.code=0 ORDER BY e.id"},
         {"enrollments",
          "SELECT entry, key, role, scope, name, org, from_seq FROM "

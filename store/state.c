@@ -95,7 +95,8 @@ load(struct ntm_store *st, const char *record_id, struct rec *r,
     memset(r, 0, sizeof(*r));
     r->create = -1;
     sqlite3_stmt *s = Ntm_prepare(
-        st, "SELECT bytes FROM entries WHERE record=?1 ORDER BY gseq", err);
+        st, "SELECT bytes, gseq FROM entries WHERE record=?1 ORDER BY gseq",
+        err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, record_id, -1, SQLITE_STATIC);
@@ -123,6 +124,7 @@ load(struct ntm_store *st, const char *record_id, struct rec *r,
         char msg[160];
         enum ntm_err v =
             Ntm_entry_parse(&nd->e, nd->bytes, len, msg, sizeof(msg));
+        nd->e.gseq = sqlite3_column_int64(s, 1);
         if (v == NTM_ENOMEM) {
             sqlite3_reset(s);
             return ntm_error_set(err, NTM_ENOMEM, "out of memory");
@@ -697,15 +699,16 @@ out:
 }
 
 enum ntm_err
-Ntm_effect_set(struct ntm_store *st, const char *entry_id, enum ntm_err code,
+Ntm_effect_set(struct ntm_store *st, int64_t gseq, enum ntm_err code,
                const char *msg, struct ntm_error *err)
 {
     sqlite3_stmt *s = Ntm_prepare(
-        st, "INSERT OR REPLACE INTO effect(id, code, message) VALUES(?1,?2,?3)",
+        st,
+        "INSERT OR REPLACE INTO effect(gseq, code, message) VALUES(?1,?2,?3)",
         err);
     if (!s)
         return err ? err->code : NTM_EDB;
-    sqlite3_bind_text(s, 1, entry_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, gseq);
     sqlite3_bind_int(s, 2, (int)code);
     if (msg && *msg)
         sqlite3_bind_text(s, 3, msg, -1, SQLITE_STATIC);
@@ -713,7 +716,7 @@ Ntm_effect_set(struct ntm_store *st, const char *entry_id, enum ntm_err code,
     sqlite3_reset(s);
     if (r != SQLITE_DONE)
         return Ntm_db_error(st, r, err, "cannot save an entry's effect");
-    if (st->fx_id && strcmp(st->fx_id, entry_id) == 0) {
+    if (st->fx_gseq == gseq) {
         st->fx_seen = 1;
         st->fx_code = code;
         snprintf(st->fx_msg, sizeof(st->fx_msg), "%s", msg ? msg : "");
@@ -745,7 +748,7 @@ settle(struct ntm_store *st, const char *record_id, struct rec *r,
     }
     for (int i = 0; rc == NTM_OK && i < r->count; i++)
         if (r->n[i].code != NTM_EBADENTRY)
-            rc = Ntm_effect_set(st, r->n[i].e.id, r->n[i].code, r->n[i].msg,
+            rc = Ntm_effect_set(st, r->n[i].e.gseq, r->n[i].code, r->n[i].msg,
                                 err);
     return rc;
 }
@@ -846,7 +849,8 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
     if (!rows)
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     sqlite3_stmt *s = Ntm_prepare(
-        st, "SELECT bytes FROM entries WHERE op='unit.create' ORDER BY id",
+        st,
+        "SELECT gseq, bytes FROM entries WHERE op='unit.create' ORDER BY id",
         err);
     if (!s) {
         json_decref(rows);
@@ -855,8 +859,9 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
     int x, bad = 0;
     while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
         bad = json_array_append_new(
-            rows, json_stringn(sqlite3_column_blob(s, 0),
-                               (size_t)sqlite3_column_bytes(s, 0)));
+            rows, json_pack("[I,s%]", (json_int_t)sqlite3_column_int64(s, 0),
+                            sqlite3_column_blob(s, 1),
+                            (size_t)sqlite3_column_bytes(s, 1)));
     sqlite3_reset(s);
     rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
              : Ntm_step_ok(st, x, err, "cannot read the log");
@@ -867,9 +872,10 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
             break;
         struct Ntm_entry e;
         char msg[160];
-        enum ntm_err v =
-            Ntm_entry_parse(&e, json_string_value(row), json_string_length(row),
-                            msg, sizeof(msg));
+        json_t *b = json_array_get(row, 1);
+        enum ntm_err v = Ntm_entry_parse(
+            &e, json_string_value(b), json_string_length(b), msg, sizeof(msg));
+        e.gseq = json_integer_value(json_array_get(row, 0));
         if (v != NTM_OK) {
             Ntm_entry_release(&e);
             if (v == NTM_ENOMEM)
@@ -885,7 +891,7 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
         if (rc == NTM_OK && !Ntm_is_verdict(code))
             rc = code;
         if (rc == NTM_OK)
-            rc = Ntm_effect_set(st, e.id, code, code ? msg : NULL, err);
+            rc = Ntm_effect_set(st, e.gseq, code, code ? msg : NULL, err);
         if (rc == NTM_OK && code == NTM_OK) {
             /* The first in total order names the unit. */
             sqlite3_stmt *u = Ntm_prepare(

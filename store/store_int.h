@@ -3,7 +3,7 @@
  * store_int.h - declarations shared by the files of store/, not part of
  * the public API (SQLite's btreeInt.h).
  *
- * On-disk layout (schema version 1, see db.c for the DDL):
+ * On-disk layout (schema version 2, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
  *               and base64 signature; (author, seq) unique; gseq is the
  *               arrival order (AUTOINCREMENT: never reused). Append-only:
@@ -15,7 +15,8 @@
  *   peer_heads  what the server is known to hold, per author.
  *   meta        settings (root key, HLC, sync cursor...).
  *   -- derived (a function of the set of valid entries; rebuildable):
- *   effect      per entry: 0 (takes effect) or the code why not.
+ *   effect      per entry, keyed by its gseq: 0 (takes effect) or the
+ *               code why not.
  *   enrollments effective device.enroll entries; revocations likewise.
  *   units       units created by effective unit.create entries.
  *   records     one row per record: current fields, heads, conflicts,
@@ -28,7 +29,7 @@
 
 #include "ntm_store.h"
 
-#define NTM_SCHEMA_VERSION 1
+#define NTM_SCHEMA_VERSION 2
 #define NTM_DAY_MS         (24LL * 3600 * 1000)
 
 struct ntm_store {
@@ -43,10 +44,10 @@ struct ntm_store {
      * transaction ends, a savepoint rolls back or meta_set touches it. */
     int hlc_valid;
     int64_t hlc_ts, hlc_lc;
-    /* The effect of the entry being taken (fx_id, set by ingest around
+    /* The effect of the entry being taken (fx_gseq, set by ingest around
      * applying it), as Ntm_effect_set last wrote it: saves reading the
      * row back. fx_seen is 0 until it is written. */
-    const char *fx_id;
+    int64_t fx_gseq;
     int fx_seen;
     enum ntm_err fx_code;
     char fx_msg[256];
@@ -58,6 +59,7 @@ struct Ntm_entry {
     const char *bytes;
     size_t len;
     char id[NTM_HEX_ID_LEN + 1];
+    int64_t gseq; /* the row's gseq once stored (0 when not known) */
     const char *author;
     int64_t seq;
     const char *prev; /* NULL for seq 1 */
@@ -149,7 +151,8 @@ enum ntm_err Ntm_state_units(struct ntm_store *st, struct ntm_error *err);
 /* Recompute every record with an entry by one of these authors. */
 enum ntm_err Ntm_state_authors(struct ntm_store *st, json_t *keys,
                                struct ntm_error *err);
-enum ntm_err Ntm_effect_set(struct ntm_store *st, const char *entry_id,
+/* The effect of the entry stored at gseq. */
+enum ntm_err Ntm_effect_set(struct ntm_store *st, int64_t gseq,
                             enum ntm_err code, const char *msg,
                             struct ntm_error *err);
 

@@ -64,7 +64,8 @@ static const char verify_sql[] =
     "SELECT e.id, e.author, e.seq, e.bytes, e.sig, coalesce(f.code, 0), "
     "f.message, e.clock_ahead, coalesce(a.partial, 0), i.author, i.seq, "
     "e.prev, e.ts, e.lc, e.op, e.record FROM entries i CROSS JOIN entries e "
-    "ON e.gseq=i.gseq LEFT JOIN effect f ON f.id=e.id LEFT JOIN authors a ON "
+    "ON e.gseq=i.gseq LEFT JOIN effect f ON f.gseq=e.gseq LEFT JOIN authors "
+    "a ON "
     "a.author=e.author ORDER BY i.author, i.seq";
 
 /* Check one row against its bytes: NULL when it holds, else the problem
@@ -290,7 +291,8 @@ ntm_store_rebuild(struct ntm_store *st, struct ntm_error *err)
         sqlite3_stmt *s = NULL;
         int r = sqlite3_prepare_v2(
             st->db,
-            "SELECT bytes FROM entries WHERE record IS NULL AND op NOT IN "
+            "SELECT bytes, gseq FROM entries WHERE record IS NULL AND op NOT "
+            "IN "
             "('device.enroll','device.revoke','unit.create')",
             -1, &s, NULL);
         if (r != SQLITE_OK) {
@@ -304,7 +306,7 @@ ntm_store_rebuild(struct ntm_store *st, struct ntm_error *err)
                     (size_t)sqlite3_column_bytes(s, 0), msg, sizeof(msg));
                 if (v == NTM_OK) {
                     enum ntm_err code = Ntm_rules_body(&e, msg, sizeof(msg));
-                    rc = Ntm_effect_set(st, e.id, code,
+                    rc = Ntm_effect_set(st, sqlite3_column_int64(s, 1), code,
                                         code == NTM_OK ? NULL : msg, err);
                 } else if (v == NTM_ENOMEM) {
                     rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");

@@ -8,6 +8,8 @@
  */
 #include "store_helpers.h"
 
+#include <sqlite3.h>
+
 #define COMMUNE "72.710.25657" /* Xã Thạnh Đức, Gò Dầu */
 
 static struct ntm_key *root, *rec1;
@@ -537,6 +539,139 @@ test_rebuild_equals_incremental(void **state)
     ntm_store_close(st);
 }
 
+/* Every entry's gseq and effect, as text (new, free with ntm_free). */
+static int
+effects_add(void *ud, const struct ntm_entry_view *v)
+{
+    ntm_buf_addf(ud, "%lld %s %d\n", (long long)v->gseq, v->id, (int)v->effect);
+    return 0;
+}
+
+static char *
+effects_dump(struct ntm_store *st)
+{
+    struct ntm_buf b = NTM_BUF_INIT;
+    struct ntm_entry_query q = {0};
+    assert_int_equal(ntm_store_entries(st, &q, effects_add, &b, NULL), NTM_OK);
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(st, &rep, NULL), NTM_OK);
+    char *r = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
+    ntm_buf_adds(&b, r);
+    free(r);
+    json_decref(rep);
+    return ntm_buf_detach(&b, NULL);
+}
+
+static void
+exec_sql(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+static int
+user_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A store written by schema version 1 opens, is migrated to version 2 and
+ * keeps its state and every entry's effect (flagged ones included). */
+static void
+test_schema_v1_is_migrated(void **state)
+{
+    (void)state;
+    struct ntm_store *st = enrolled_store();
+    char path[400];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    char rid[33];
+    json_t *f = activity_fields("di chuyển");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE,
+                                           "doan", f, rid, &w, &err),
+                         NTM_OK);
+    json_t *set = json_pack("{s:s}", "qty", "4.5");
+    assert_int_equal(ntm_record_update(st, rec1, rid, set, &w, &err), NTM_OK);
+    assert_int_equal(ntm_unit_create(st, root, COMMUNE ".3", "Ấp Bến Đình",
+                                     "hamlet", &w, &err),
+                     NTM_OK);
+    /* a flagged entry: outside the recorder's scope, forced through */
+    int64_t head = 0;
+    char prev[65];
+    assert_int_equal(ntm_store_head(st, rec1_hex, &head, prev), NTM_OK);
+    char *e1 = th_entry(rec1, head + 1, prev, 5000, "record.create",
+                        json_pack("{s:s,s:s,s:s,s:s,s:O}", "id",
+                                  "2123456789abcdef0123456789abcdef", "kind",
+                                  "activity", "unit", "72.705.25486", "org",
+                                  "doan", "fields", f));
+    struct ntm_ingest_result r;
+    assert_int_equal(th_ingest(st, rec1, e1, NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    char *state_before = th_dump(st);
+    char *effects_before = effects_dump(st);
+    ntm_store_close(st);
+    assert_int_equal(user_version(path), 2);
+
+    /* Back to the layout of version 1, as an older ntm left it. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_sql(db,
+             "BEGIN;"
+             "CREATE TABLE effect1(id TEXT PRIMARY KEY, code INTEGER NOT NULL,"
+             " message TEXT);"
+             "INSERT INTO effect1 SELECT e.id, f.code, f.message FROM effect f"
+             " JOIN entries e ON e.gseq=f.gseq;"
+             "DROP TABLE effect;"
+             "ALTER TABLE effect1 RENAME TO effect;"
+             "DROP INDEX entries_device;"
+             "DROP INDEX entries_unit_create;"
+             "CREATE INDEX entries_op ON entries(op, gseq);"
+             "CREATE INDEX entries_unit ON entries(unit, gseq);"
+             "PRAGMA user_version=1;"
+             "COMMIT;");
+    sqlite3_close(db);
+    assert_int_equal(user_version(path), 1);
+
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    assert_int_equal(user_version(path), 2);
+    char *state_after = th_dump(st);
+    char *effects_after = effects_dump(st);
+    assert_string_equal(state_before, state_after);
+    assert_string_equal(effects_before, effects_after);
+    assert_non_null(strstr(effects_after, "\"flagged\":[{"));
+    /* and it goes on taking entries, with the same state as a rebuild */
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_OK);
+    char *grown = th_dump(st);
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    char *rebuilt = th_dump(st);
+    assert_string_equal(grown, rebuilt);
+    ntm_free(grown);
+    ntm_free(rebuilt);
+    ntm_free(state_before);
+    ntm_free(state_after);
+    ntm_free(effects_before);
+    ntm_free(effects_after);
+    free(e1);
+    json_decref(set);
+    json_decref(f);
+    ntm_store_close(st);
+}
+
 static void
 test_store_errors_are_clear(void **state)
 {
@@ -575,6 +710,7 @@ main(void)
         cmocka_unit_test(test_restored_backup_refuses_used_seq),
         cmocka_unit_test(test_rebuild_equals_incremental),
         cmocka_unit_test(test_store_errors_are_clear),
+        cmocka_unit_test(test_schema_v1_is_migrated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
