@@ -201,7 +201,24 @@ insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
     enum ntm_err rc = entry_unit(st, e, unit, sizeof(unit), err);
     if (rc != NTM_OK)
         return rc;
-    sqlite3_stmt *s = Ntm_prepare(
+    sqlite3_stmt *s;
+    e->alone = 0;
+    if (e->record) {
+        /* Whether the record has entries already: none is the usual
+         * case, and then neither the index below nor the state needs to
+         * look for them. */
+        s = Ntm_prepare(st, "SELECT 1 FROM entries WHERE record=?1 LIMIT 1",
+                        err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        sqlite3_bind_text(s, 1, e->record, -1, SQLITE_STATIC);
+        int x = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (x != SQLITE_ROW && x != SQLITE_DONE)
+            return Ntm_db_error(st, x, err, "cannot read the record's entries");
+        e->alone = x == SQLITE_DONE;
+    }
+    s = Ntm_prepare(
         st,
         "INSERT INTO entries(id, author, seq, prev, ts, lc, op, record, unit, "
         "bytes, sig, received_ms, clock_ahead) "
@@ -230,7 +247,8 @@ insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
     if (r != SQLITE_DONE)
         return Ntm_db_error(st, r, err, "cannot store the entry");
     e->gseq = sqlite3_last_insert_rowid(st->db);
-    if (strcmp(e->op, "record.create") == 0 && e->record && unit[0]) {
+    if (!e->alone && strcmp(e->op, "record.create") == 0 && e->record &&
+        unit[0]) {
         /* Entries of this record that came before their create. */
         s = Ntm_prepare(st,
                         "UPDATE entries SET unit=?2 WHERE record=?1 AND unit "

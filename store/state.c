@@ -772,18 +772,21 @@ Ntm_state_entry(struct ntm_store *st, const struct Ntm_entry *e,
     /* The usual case is a new record: its create is its only entry, and
      * it is parsed already; load() would read it back and parse it again.
      * The result is the same either way (a one-node graph). */
-    sqlite3_stmt *s = Ntm_prepare(
-        st, "SELECT 1 FROM entries WHERE record=?1 AND id<>?2 LIMIT 1", err);
-    if (!s)
-        return err ? err->code : NTM_EDB;
-    sqlite3_bind_text(s, 1, e->record, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, e->id, -1, SQLITE_STATIC);
-    int x = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (x == SQLITE_ROW)
-        return Ntm_state_record(st, e->record, err);
-    if (x != SQLITE_DONE)
-        return Ntm_db_error(st, x, err, "cannot read the record's entries");
+    if (!e->alone) {
+        sqlite3_stmt *s = Ntm_prepare(
+            st, "SELECT 1 FROM entries WHERE record=?1 AND id<>?2 LIMIT 1",
+            err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        sqlite3_bind_text(s, 1, e->record, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, e->id, -1, SQLITE_STATIC);
+        int x = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (x == SQLITE_ROW)
+            return Ntm_state_record(st, e->record, err);
+        if (x != SQLITE_DONE)
+            return Ntm_db_error(st, x, err, "cannot read the record's entries");
+    }
     struct node nd;
     struct rec r = {&nd, 1, -1};
     memset(&nd, 0, sizeof(nd));

@@ -60,6 +60,7 @@ struct Ntm_entry {
     size_t len;
     char id[NTM_HEX_ID_LEN + 1];
     int64_t gseq; /* the row's gseq once stored (0 when not known) */
+    int alone;    /* 1: known to be its record's only entry held */
     const char *author;
     int64_t seq;
     const char *prev; /* NULL for seq 1 */
