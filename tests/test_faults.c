@@ -833,8 +833,9 @@ read_all(const char *path, size_t *len)
 }
 
 /* The signed content of every entry row (and the columns taken from its
- * bytes), read straight from the table in rowid order; NULL when SQLite
- * cannot read it. new: free with ntm_buf_release. */
+ * bytes), read straight from the table, ordered by entry id; 0 when SQLite
+ * cannot read it. gseq, the local arrival order, is not signed: a flip in
+ * a rowid is not a change of content (and cannot be told from one). */
 static int
 entry_rows(const char *path, struct ntm_buf *out)
 {
@@ -844,14 +845,14 @@ entry_rows(const char *path, struct ntm_buf *out)
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         goto out;
     if (sqlite3_prepare_v2(db,
-                           "SELECT gseq, id, author, seq, prev, ts, lc, op, "
+                           "SELECT id, author, seq, prev, ts, lc, op, "
                            "record, bytes, sig FROM entries NOT INDEXED "
-                           "ORDER BY gseq",
+                           "ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK)
         goto out;
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        for (int c = 0; c < 11; c++) {
+        for (int c = 0; c < 10; c++) {
             ntm_buf_addf(out, "%d:", sqlite3_column_type(s, c));
             const void *p = sqlite3_column_blob(s, c);
             ntm_buf_add(out, p ? p : "", (size_t)sqlite3_column_bytes(s, c));
