@@ -193,6 +193,87 @@ th_field(json_t *rec, const char *f)
         json_object_get(json_object_get(rec, "fields"), f));
 }
 
+/* One author's chain of hand-made entries: the next seq and its prev. */
+struct th_chain {
+    const struct ntm_key *k;
+    int64_t seq; /* the last seq taken (0: none) */
+    char prev[NTM_HEX_ID_LEN + 1];
+};
+
+/* Start c after what st already holds of k's chain. */
+static void
+th_chain_at(struct th_chain *c, struct ntm_store *st, const struct ntm_key *k)
+{
+    char a[NTM_HEX_ID_LEN + 1];
+    memset(c, 0, sizeof(*c));
+    c->k = k;
+    ntm_key_author(k, a);
+    if (ntm_store_head(st, a, &c->seq, c->prev) != NTM_OK) {
+        c->seq = 0;
+        c->prev[0] = '\0';
+    }
+}
+
+/* Ingest the next entry of c (op, body taken) as from a bundle; the chain
+ * moves on when it is taken. id (may be NULL) receives the entry id.
+ * Returns the verdict; res (may be NULL) the rest. */
+static enum ntm_err
+th_next(struct ntm_store *st, struct th_chain *c, int64_t ts, const char *op,
+        json_t *body, struct ntm_ingest_result *res,
+        char id[NTM_HEX_ID_LEN + 1])
+{
+    char *b = th_entry(c->k, c->seq + 1, c->seq ? c->prev : NULL, ts, op, body);
+    char eid[NTM_HEX_ID_LEN + 1];
+    ntm_hash_hex(eid, b, strlen(b));
+    enum ntm_err v = th_ingest(st, c->k, b, NTM_SOURCE_BUNDLE, res);
+    free(b);
+    if (v == NTM_OK) {
+        c->seq++;
+        memcpy(c->prev, eid, sizeof(eid));
+    }
+    if (id)
+        memcpy(id, eid, sizeof(eid));
+    return v;
+}
+
+struct th_find {
+    const char *id;
+    int found;
+    enum ntm_err effect;
+};
+
+static int
+th_find_cb(void *ud, const struct ntm_entry_view *e)
+{
+    struct th_find *f = ud;
+    if (strcmp(e->id, f->id) != 0)
+        return 0;
+    f->found = 1;
+    f->effect = e->effect;
+    return 1;
+}
+
+/* The effect of the entry id held by st; fails when it is not held. */
+static enum ntm_err
+th_effect(struct ntm_store *st, const char *id)
+{
+    struct th_find f = {id, 0, NTM_OK};
+    struct ntm_entry_query q = {0};
+    struct ntm_error err;
+    assert_int_equal(ntm_store_entries(st, &q, th_find_cb, &f, &err), NTM_OK);
+    if (!f.found)
+        fail_msg("entry %.16s... is not held", id);
+    return f.effect;
+}
+
+static int64_t
+th_count(struct ntm_store *st)
+{
+    int64_t n = -1;
+    assert_int_equal(ntm_store_stats(st, &n, NULL, NULL), NTM_OK);
+    return n;
+}
+
 #pragma GCC diagnostic pop
 
 #endif /* NTM_TEST_STORE_HELPERS_H */

@@ -708,6 +708,197 @@ test_property_replicas_converge(void **state)
     free(copy);
 }
 
+/* ---------------------------------------------------------------- state */
+
+#define RID "f0000000000000000000000000000001"
+
+static json_t *
+create_body(const char *rid, const char *title)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}}", "id", rid, "kind",
+                     "activity", "unit", COMMUNE, "org", "doan", "fields",
+                     "task", "doan.rural_roads_km", "date", "2017-03-05",
+                     "title", title);
+}
+
+static json_t *
+update_body(const char *rid, const char *base, const char *field,
+            const char *value)
+{
+    return json_pack("{s:s,s:[s],s:{s:s}}", "id", rid, "base", base, "set",
+                     field, value);
+}
+
+static json_t *
+review_body(const char *rid, const char *rev, const char *st)
+{
+    return json_pack("{s:s,s:s,s:s}", "id", rid, "rev", rev, "state", st);
+}
+
+/* Entry of chain c taken by st with effect; id receives its id. */
+static void
+take(struct ntm_store *st, struct th_chain *c, int64_t ts, const char *op,
+     json_t *body, char id[65], enum ntm_err want)
+{
+    struct ntm_ingest_result r;
+    assert_int_equal(th_next(st, c, ts, op, body, &r, id), NTM_OK);
+    assert_int_equal(th_effect(st, id), want);
+}
+
+static void
+assert_title(struct ntm_store *st, const char *rid, const char *want)
+{
+    json_t *rec = th_record(st, rid);
+    assert_non_null(rec);
+    assert_string_equal(th_field(rec, "title"), want);
+    json_decref(rec);
+}
+
+/* Concurrent writes of one field: the greatest in (ts, lc, author, seq)
+ * shows, whatever the arrival order; the others are listed as conflict. */
+static void
+test_concurrent_writes_latest_shows(void **state)
+{
+    (void)state;
+    for (int order = 0; order < 2; order++) {
+        struct world w;
+        world_open(&w);
+        struct th_chain c1, c2;
+        th_chain_at(&c1, w.root, kr1);
+        th_chain_at(&c2, w.root, kr2);
+        char cid[65], u1[65], u2[65];
+        take(w.root, &c1, 1000, "record.create", create_body(RID, "gốc"), cid,
+             NTM_OK);
+        /* r1 writes later by ts (4000 vs 3000); ties on ts go by author */
+        const char *hi = strcmp(hr1, hr2) > 0 ? "r1" : "r2";
+        if (order == 0) {
+            take(w.root, &c1, 4000, "record.update",
+                 update_body(RID, cid, "title", "r1 muộn"), u1, NTM_OK);
+            take(w.root, &c2, 3000, "record.update",
+                 update_body(RID, cid, "title", "r2 sớm"), u2, NTM_OK);
+            take(w.root, &c1, 5000, "record.update",
+                 update_body(RID, u1, "note", "r1"), u1, NTM_OK);
+            take(w.root, &c2, 5000, "record.update",
+                 update_body(RID, u2, "note", "r2"), u2, NTM_OK);
+        } else {
+            take(w.root, &c2, 3000, "record.update",
+                 update_body(RID, cid, "title", "r2 sớm"), u2, NTM_OK);
+            take(w.root, &c1, 4000, "record.update",
+                 update_body(RID, cid, "title", "r1 muộn"), u1, NTM_OK);
+            take(w.root, &c2, 5000, "record.update",
+                 update_body(RID, u2, "note", "r2"), u2, NTM_OK);
+            take(w.root, &c1, 5000, "record.update",
+                 update_body(RID, u1, "note", "r1"), u1, NTM_OK);
+        }
+        json_t *rec = th_record(w.root, RID);
+        assert_non_null(rec);
+        assert_string_equal(th_field(rec, "title"), "r1 muộn");
+        assert_string_equal(th_field(rec, "note"), hi);
+        assert_true(json_is_true(json_object_get(rec, "conflict")) ||
+                    json_integer_value(json_object_get(rec, "conflict")) == 1);
+        assert_int_equal(json_array_size(json_object_get(rec, "heads")), 2);
+        json_decref(rec);
+        world_close(&w);
+    }
+}
+
+/* Two creates of one record id: the earliest in total order holds it. */
+static void
+test_duplicate_create_earliest_wins(void **state)
+{
+    (void)state;
+    for (int order = 0; order < 2; order++) {
+        struct world w;
+        world_open(&w);
+        struct th_chain c1, c2;
+        th_chain_at(&c1, w.root, kr1);
+        th_chain_at(&c2, w.root, kr2);
+        char a[65], b[65];
+        struct ntm_ingest_result r;
+        if (order == 0) {
+            th_next(w.root, &c2, 3000, "record.create",
+                    create_body(RID, "thứ hai"), &r, b);
+            th_next(w.root, &c1, 2000, "record.create",
+                    create_body(RID, "thứ nhất"), &r, a);
+        } else {
+            th_next(w.root, &c1, 2000, "record.create",
+                    create_body(RID, "thứ nhất"), &r, a);
+            th_next(w.root, &c2, 3000, "record.create",
+                    create_body(RID, "thứ hai"), &r, b);
+        }
+        assert_title(w.root, RID, "thứ nhất");
+        assert_int_equal(th_effect(w.root, a), NTM_OK);
+        assert_int_equal(th_effect(w.root, b), NTM_EBADBODY);
+        world_close(&w);
+    }
+}
+
+/* An update waits for every base: one not held yet, or a review (not a
+ * change of the record) named as a base, keeps it without effect. */
+static void
+test_update_base_must_be_a_held_change(void **state)
+{
+    (void)state;
+    struct world w;
+    world_open(&w);
+    struct th_chain c1, cc;
+    th_chain_at(&c1, w.root, kr1);
+    th_chain_at(&cc, w.root, kcoord);
+    char cid[65], rv[65], u1[65], u2[65], u3[65];
+    take(w.root, &c1, 1000, "record.create", create_body(RID, "gốc"), cid,
+         NTM_OK);
+    take(w.root, &cc, 1100, "review", review_body(RID, cid, "approved"), rv,
+         NTM_OK);
+    take(w.root, &c1, 1200, "record.update",
+         update_body(RID,
+                     "ab00000000000000000000000000000000000000000000000000"
+                     "000000000000",
+                     "title", "chờ"),
+         u1, NTM_ENOENT);
+    take(w.root, &c1, 1300, "record.update",
+         update_body(RID, rv, "title", "qua duyệt"), u2, NTM_ENOENT);
+    assert_title(w.root, RID, "gốc");
+    json_t *rec = th_record(w.root, RID);
+    assert_string_equal(json_string_value(json_object_get(rec, "review")),
+                        "approved");
+    json_decref(rec);
+    take(w.root, &c1, 1400, "record.update",
+         update_body(RID, cid, "title", "sửa"), u3, NTM_OK);
+    assert_title(w.root, RID, "sửa");
+    world_close(&w);
+}
+
+/* Several heads: the record is "submitted" even when every head has been
+ * approved, until a change names them all. */
+static void
+test_review_state_with_several_heads(void **state)
+{
+    (void)state;
+    struct world w;
+    world_open(&w);
+    struct th_chain c1, c2, cc;
+    th_chain_at(&c1, w.root, kr1);
+    th_chain_at(&c2, w.root, kr2);
+    th_chain_at(&cc, w.root, kcoord);
+    char cid[65], u1[65], u2[65], r1[65], r2[65];
+    take(w.root, &c1, 1000, "record.create", create_body(RID, "gốc"), cid,
+         NTM_OK);
+    take(w.root, &c1, 2000, "record.update",
+         update_body(RID, cid, "title", "một"), u1, NTM_OK);
+    take(w.root, &c2, 2000, "record.update",
+         update_body(RID, cid, "note", "hai"), u2, NTM_OK);
+    take(w.root, &cc, 3000, "review", review_body(RID, u1, "approved"), r1,
+         NTM_OK);
+    take(w.root, &cc, 3001, "review", review_body(RID, u2, "approved"), r2,
+         NTM_OK);
+    json_t *rec = th_record(w.root, RID);
+    assert_int_equal(json_array_size(json_object_get(rec, "heads")), 2);
+    assert_string_equal(json_string_value(json_object_get(rec, "review")),
+                        "submitted");
+    json_decref(rec);
+    world_close(&w);
+}
+
 int
 main(void)
 {
@@ -720,6 +911,10 @@ main(void)
         cmocka_unit_test(test_review_then_edit_returns_to_submitted),
         cmocka_unit_test(test_forced_review_by_recorder_has_no_effect),
         cmocka_unit_test(test_later_enrollment_gives_effect),
+        cmocka_unit_test(test_concurrent_writes_latest_shows),
+        cmocka_unit_test(test_duplicate_create_earliest_wins),
+        cmocka_unit_test(test_update_base_must_be_a_held_change),
+        cmocka_unit_test(test_review_state_with_several_heads),
         cmocka_unit_test(test_property_replicas_converge),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -68,7 +68,7 @@ test_entry_rejects_malformed(void **state)
     struct {
         const char *why;
         char *bytes;
-    } cases[20];
+    } cases[24];
     int n = 0;
     char buf[4096];
 #define CASE(w, ...)                                                           \
@@ -103,6 +103,17 @@ test_entry_rejects_malformed(void **state)
     CASE("seq 0",
          "{\"author\":\"%s\",%s,\"prev\":null,\"seq\":0,\"ts\":1,\"v\":1}", a,
          tail);
+    CASE("seq 0 with a prev",
+         "{\"author\":\"%s\",%s,\"prev\":\"%s\",\"seq\":0,\"ts\":1,\"v\":1}", a,
+         tail, a);
+    CASE("2^53 in the body",
+         "{\"author\":\"%s\",\"body\":{\"n\":9007199254740992},\"lc\":0,"
+         "\"op\":\"x\",\"prev\":null,\"seq\":1,\"ts\":1,\"v\":1}",
+         a);
+    CASE("-2^53 in the body",
+         "{\"author\":\"%s\",\"body\":{\"n\":-9007199254740992},\"lc\":0,"
+         "\"op\":\"x\",\"prev\":null,\"seq\":1,\"ts\":1,\"v\":1}",
+         a);
     CASE("prev at seq 1",
          "{\"author\":\"%s\",%s,\"prev\":\"%s\",\"seq\":1,\"ts\":1,\"v\":1}", a,
          tail, a);
@@ -672,6 +683,598 @@ test_schema_v1_is_migrated(void **state)
     ntm_store_close(st);
 }
 
+/* An entry of root at seq 1 of exactly len bytes (new). */
+static char *
+entry_of_len(size_t len)
+{
+    char *e = th_entry(root, 1, NULL, 1000, "x.y", json_pack("{s:s}", "t", ""));
+    size_t base = strlen(e);
+    assert_true(len >= base);
+    char *pad = malloc(len - base + 1);
+    memset(pad, 'x', len - base);
+    pad[len - base] = '\0';
+    free(e);
+    e = th_entry(root, 1, NULL, 1000, "x.y", json_pack("{s:s}", "t", pad));
+    free(pad);
+    assert_int_equal(strlen(e), len);
+    return e;
+}
+
+/* The limits are inclusive: 65536 bytes and +-(2^53 - 1) are taken. */
+static void
+test_entry_limits_are_inclusive(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_ingest_result r;
+    char *big = entry_of_len(NTM_MAX_ENTRY_BYTES + 1);
+    assert_int_equal(th_ingest(st, root, big, NTM_SOURCE_BUNDLE, &r),
+                     NTM_EBADENTRY);
+    free(big);
+    assert_int_equal(th_count(st), 0);
+    char *max = entry_of_len(NTM_MAX_ENTRY_BYTES);
+    assert_int_equal(th_ingest(st, root, max, NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    free(max);
+    assert_int_equal(th_count(st), 1);
+
+    struct th_chain c;
+    th_chain_at(&c, st, root);
+    assert_int_equal(c.seq, 1);
+    assert_int_equal(
+        th_next(st, &c, 1001, "x.y",
+                json_pack("{s:I}", "n", (json_int_t)9007199254740992LL), &r,
+                NULL),
+        NTM_EBADENTRY);
+    assert_int_equal(
+        th_next(st, &c, 1001, "x.y",
+                json_pack("{s:I}", "n", (json_int_t)9007199254740991LL), &r,
+                NULL),
+        NTM_OK);
+    assert_int_equal(
+        th_next(st, &c, 1002, "x.y",
+                json_pack("{s:I}", "n", (json_int_t)-9007199254740991LL), &r,
+                NULL),
+        NTM_OK);
+    assert_int_equal(th_count(st), 3);
+
+    /* a raw NUL byte, after the object or between two members */
+    char *e = th_entry(root, 4, c.prev, 1003, "x.y", json_object());
+    size_t n = strlen(e);
+    for (int where = 0; where < 2; where++) {
+        char *b = malloc(n + 2);
+        if (where == 0) {
+            memcpy(b, e, n);
+            b[n] = '\0';
+        } else {
+            b[0] = '{';
+            b[1] = '\0';
+            memcpy(b + 2, e + 1, n - 1);
+        }
+        unsigned char sig[NTM_SIGNATURE_BYTES];
+        char sig64[NTM_SIG_B64_LEN + 1];
+        assert_int_equal(ntm_key_sign(root, sig, b, n + 1), NTM_OK);
+        ntm_b64_encode(sig64, sig, sizeof(sig));
+        struct ntm_error err;
+        assert_int_equal(
+            ntm_store_ingest(st, b, n + 1, sig64, NTM_SOURCE_BUNDLE, &r, &err),
+            NTM_OK);
+        if (r.verdict != NTM_EBADENTRY)
+            fail_msg("NUL byte (%d): verdict %d", where, r.verdict);
+        /* said as such, not as a JSON syntax error at a false end */
+        assert_non_null(strstr(r.message, "NUL"));
+        free(b);
+    }
+    free(e);
+    assert_int_equal(th_count(st), 3);
+    ntm_store_close(st);
+}
+
+/* The chain rule: a wrong prev at seq 2 is a fork on every replica; a
+ * scoped pull may skip seqs but its links to the entries held must hold;
+ * a server applies the full rule even to pulled entries. */
+static void
+test_chain_prev_checks(void **state)
+{
+    (void)state;
+    json_t *b = json_pack("{s:s,s:s,s:s}", "code", COMMUNE ".1", "name", "A",
+                          "level", "hamlet");
+    char *e[7];
+    char id[7][65];
+    for (int i = 1; i <= 6; i++) {
+        e[i] = th_entry(root, i, i > 1 ? id[i - 1] : NULL, 1000 + i,
+                        "unit.create", json_deep_copy(b));
+        ntm_hash_hex(id[i], e[i], strlen(e[i]));
+    }
+    /* seq 2 naming seq 2's own prev wrongly (an id not held at seq 1) */
+    char *bad2 =
+        th_entry(root, 2, id[3], 1002, "unit.create", json_deep_copy(b));
+    char *bad5 =
+        th_entry(root, 5, id[3], 1005, "unit.create", json_deep_copy(b));
+    struct ntm_ingest_result r;
+    unsigned flags[2] = {0, NTM_STORE_SERVER};
+    for (int f = 0; f < 2; f++) {
+        struct ntm_store *st = th_store(root, flags[f]);
+        assert_int_equal(th_ingest(st, root, e[1], NTM_SOURCE_BUNDLE, &r),
+                         NTM_OK);
+        assert_int_equal(th_ingest(st, root, bad2, NTM_SOURCE_BUNDLE, &r),
+                         NTM_EFORK);
+        assert_int_equal(th_ingest(st, root, bad2, NTM_SOURCE_PUSH, &r),
+                         NTM_EFORK);
+        assert_int_equal(th_ingest(st, root, e[2], NTM_SOURCE_BUNDLE, &r),
+                         NTM_OK);
+        assert_int_equal(th_count(st), 2);
+        ntm_store_close(st);
+    }
+    /* A device pulling part of a chain: gaps are fine, wrong links not. */
+    struct ntm_store *dev = th_store(root, 0);
+    assert_int_equal(th_ingest(dev, root, e[3], NTM_SOURCE_PULL, &r), NTM_OK);
+    assert_int_equal(th_ingest(dev, root, e[4], NTM_SOURCE_PULL, &r), NTM_OK);
+    assert_int_equal(th_ingest(dev, root, bad5, NTM_SOURCE_PULL, &r),
+                     NTM_EFORK);
+    assert_int_equal(th_ingest(dev, root, e[5], NTM_SOURCE_PULL, &r), NTM_OK);
+    assert_int_equal(th_ingest(dev, root, e[1], NTM_SOURCE_PULL, &r), NTM_OK);
+    assert_int_equal(th_count(dev), 4);
+    ntm_store_close(dev);
+    /* The server: no gap even from a pull. */
+    struct ntm_store *srv = th_store(root, NTM_STORE_SERVER);
+    assert_int_equal(th_ingest(srv, root, e[3], NTM_SOURCE_PULL, &r), NTM_EGAP);
+    assert_int_equal(th_ingest(srv, root, e[1], NTM_SOURCE_PULL, &r), NTM_OK);
+    assert_int_equal(th_ingest(srv, root, e[3], NTM_SOURCE_PULL, &r), NTM_EGAP);
+    assert_int_equal(th_count(srv), 1);
+    ntm_store_close(srv);
+    for (int i = 1; i <= 6; i++)
+        free(e[i]);
+    free(bad2);
+    free(bad5);
+    json_decref(b);
+}
+
+/* Clock ahead: flagged beyond 24 h exactly, not at 24 h. */
+static void
+test_clock_ahead_threshold(void **state)
+{
+    (void)state;
+    const int64_t now = 1500000000000LL;
+    setenv("NTM_NOW_MS", "1500000000000", 1);
+    struct ntm_store *st = th_store(root, 0);
+    struct th_chain c;
+    th_chain_at(&c, st, root);
+    struct ntm_ingest_result r;
+    assert_int_equal(
+        th_next(st, &c, now + 86400000LL, "x.y", json_object(), &r, NULL),
+        NTM_OK);
+    assert_int_equal(r.clock_ahead, 0);
+    assert_int_equal(
+        th_next(st, &c, now + 86400001LL, "x.y", json_object(), &r, NULL),
+        NTM_OK);
+    assert_int_equal(r.clock_ahead, 1);
+    assert_int_equal(th_next(st, &c, now - 5, "x.y", json_object(), &r, NULL),
+                     NTM_OK);
+    assert_int_equal(r.clock_ahead, 0);
+    unsetenv("NTM_NOW_MS");
+    ntm_store_close(st);
+}
+
+static json_t *
+create_body(const char *rid, const char *unit, const char *title)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", rid, "kind", "activity",
+                     "unit", unit, "org", "doan", "fields",
+                     activity_fields(title));
+}
+
+static json_t *
+enroll_body(const char *key, const char *role, const char *scope,
+            int64_t from_seq)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:I}", "key", key, "role", role, "scope",
+                     scope, "name", "máy", "from_seq", (json_int_t)from_seq);
+}
+
+static json_t *
+revoke_body(const char *key, int64_t after_seq)
+{
+    return json_pack("{s:s,s:I,s:s}", "key", key, "after_seq",
+                     (json_int_t)after_seq, "reason", "mất máy");
+}
+
+/* Scopes cover whole codes only: hamlet 72.710.25657.1 does not cover
+ * 72.710.25657.10, commune 72.710.2565 does not cover 72.710.25657. */
+static void
+test_scope_is_a_code_prefix(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_key *rec2 = th_key();
+    char rec2_hex[65];
+    th_author(rec2, rec2_hex);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder",
+                                       COMMUNE ".1", "ấp 1", "doan", 1, &w,
+                                       &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, rec2_hex, "recorder",
+                                       "72.710.2565", "xã khác", "doan", 1, &w,
+                                       &err),
+                     NTM_OK);
+    /* the writer refuses before signing */
+    char rid[33];
+    json_t *f = activity_fields("ấp 10");
+    int64_t before = th_count(st);
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE ".10",
+                                       "doan", f, rid, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(ntm_record_create(st, rec2, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(th_count(st), before);
+    /* forced through: flagged */
+    struct th_chain c1, c2;
+    th_chain_at(&c1, st, rec1);
+    th_chain_at(&c2, st, rec2);
+    struct ntm_ingest_result r;
+    assert_int_equal(th_next(st, &c1, 2000, "record.create",
+                             create_body("a0000000000000000000000000000001",
+                                         COMMUNE ".10", "ngoài"),
+                             &r, NULL),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    assert_int_equal(th_next(st, &c2, 2000, "record.create",
+                             create_body("a0000000000000000000000000000002",
+                                         COMMUNE, "ngoài"),
+                             &r, NULL),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    /* and inside: taken with effect */
+    assert_int_equal(th_next(st, &c1, 2001, "record.create",
+                             create_body("a0000000000000000000000000000003",
+                                         COMMUNE ".1", "trong"),
+                             &r, NULL),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_OK);
+    assert_int_equal(th_next(st, &c2, 2001, "record.create",
+                             create_body("a0000000000000000000000000000004",
+                                         "72.710.2565.3", "trong"),
+                             &r, NULL),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_OK);
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(st, NULL, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 2);
+    json_decref(list);
+    json_decref(f);
+    ntm_key_free(rec2);
+    ntm_store_close(st);
+}
+
+/* Only admins enroll and revoke; nobody revokes the root key; a measure's
+ * den must be > 0. The writer refuses each before signing. */
+static void
+test_writer_refuses_what_rules_forbid(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_key *coord = th_key();
+    char coord_hex[65];
+    th_author(coord, coord_hex);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, coord_hex, "coordinator",
+                                       "72.710", "huyện", "mttq", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "ấp", "doan", 1, &w, &err),
+                     NTM_OK);
+    int64_t before = th_count(st);
+    assert_int_equal(ntm_device_enroll(st, coord, rec1_hex, "recorder", COMMUNE,
+                                       "ấp", "doan", 1, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(ntm_device_revoke(st, coord, rec1_hex, 0, "mất", &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(ntm_device_revoke(st, root, root_hex, 0, "thử", &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_non_null(strstr(err.msg, "root"));
+    json_t *m = json_pack("{s:s,s:s,s:i,s:i}", "task", "doan.members", "period",
+                          "2017", "num", 3, "den", 0);
+    char rid[33];
+    assert_int_equal(ntm_record_create(st, rec1, "measure", COMMUNE, "doan", m,
+                                       rid, &w, &err),
+                     NTM_EBADBODY);
+    assert_non_null(strstr(err.msg, "den"));
+    assert_int_equal(th_count(st), before);
+    json_object_set_new(m, "den", json_integer(1));
+    assert_int_equal(ntm_record_create(st, rec1, "measure", COMMUNE, "doan", m,
+                                       rid, &w, &err),
+                     NTM_OK);
+    assert_int_equal(th_count(st), before + 1);
+
+    /* forced through: a revocation of the root has no effect */
+    struct th_chain c;
+    th_chain_at(&c, st, root);
+    struct ntm_ingest_result r;
+    char rv[65];
+    assert_int_equal(th_next(st, &c, 3000, "device.revoke",
+                             revoke_body(root_hex, 0), &r, rv),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    assert_int_equal(th_effect(st, rv), NTM_EFORBIDDEN);
+    json_t *devs = NULL;
+    assert_int_equal(ntm_store_devices(st, &devs, &err), NTM_OK);
+    size_t i;
+    json_t *d;
+    json_array_foreach (devs, i, d)
+        assert_true(json_is_null(json_object_get(d, "revoked_after")));
+    json_decref(devs);
+    assert_int_equal(
+        ntm_unit_create(st, root, COMMUNE ".5", "Ấp 5", "hamlet", &w, &err),
+        NTM_OK);
+    /* a forced den 0 is flagged */
+    th_chain_at(&c, st, rec1);
+    json_object_set_new(m, "den", json_integer(0));
+    assert_int_equal(
+        th_next(st, &c, 3001, "record.create",
+                json_pack("{s:s,s:s,s:s,s:s,s:O}", "id",
+                          "b0000000000000000000000000000001", "kind", "measure",
+                          "unit", COMMUNE, "org", "doan", "fields", m),
+                &r, NULL),
+        NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    json_decref(m);
+    ntm_key_free(coord);
+    ntm_store_close(st);
+}
+
+/* An enrollment from_seq k governs seq k; a revocation after_seq k leaves
+ * seq k valid and revokes k + 1; of two revocations the smaller after_seq
+ * holds. Checked for an admin's device entries and for records. */
+static void
+test_enrollment_and_revocation_boundaries(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_key *adm = th_key(), *d[4];
+    char adm_hex[65], dh[4][65];
+    th_author(adm, adm_hex);
+    for (int i = 0; i < 4; i++) {
+        d[i] = th_key();
+        th_author(d[i], dh[i]);
+    }
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, adm_hex, "recorder", COMMUNE,
+                                       "ấp", "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, adm_hex, "admin", "72.710",
+                                       "huyện", "doan", 3, &w, &err),
+                     NTM_OK);
+    struct th_chain c;
+    th_chain_at(&c, st, adm);
+    struct ntm_ingest_result r;
+    char id[8][65];
+    /* seq 1: a recorder's record */
+    assert_int_equal(
+        th_next(st, &c, 2001, "record.create",
+                create_body("c0000000000000000000000000000001", COMMUNE, "một"),
+                &r, id[1]),
+        NTM_OK);
+    assert_int_equal(r.flag, NTM_OK);
+    /* seq 2: still a recorder - may not enroll */
+    assert_int_equal(th_next(st, &c, 2002, "device.enroll",
+                             enroll_body(dh[0], "recorder", COMMUNE, 1), &r,
+                             id[2]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    /* seq 3: the admin enrollment governs it */
+    assert_int_equal(th_next(st, &c, 2003, "device.enroll",
+                             enroll_body(dh[1], "recorder", COMMUNE, 1), &r,
+                             id[3]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_OK);
+    struct ntm_enrollment enr;
+    assert_int_equal(ntm_store_enrollment(st, adm_hex, 2, &enr, &err), NTM_OK);
+    assert_string_equal(enr.role, "recorder");
+    assert_int_equal(ntm_store_enrollment(st, adm_hex, 3, &enr, &err), NTM_OK);
+    assert_string_equal(enr.role, "admin");
+    assert_int_equal(enr.from_seq, 3);
+
+    /* two revocations: after 6, then after 4 - the smaller holds */
+    assert_int_equal(ntm_device_revoke(st, root, adm_hex, 6, "một", &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_revoke(st, root, adm_hex, 4, "hai", &w, &err),
+                     NTM_OK);
+    /* seq 4: the last valid one */
+    assert_int_equal(th_next(st, &c, 2004, "device.enroll",
+                             enroll_body(dh[2], "recorder", COMMUNE, 1), &r,
+                             id[4]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_OK);
+    /* seq 5: revoked, although the other revocation is after 6 */
+    assert_int_equal(th_next(st, &c, 2005, "device.enroll",
+                             enroll_body(dh[3], "recorder", COMMUNE, 1), &r,
+                             id[5]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EREVOKED);
+    assert_int_equal(
+        th_next(st, &c, 2006, "record.create",
+                create_body("c0000000000000000000000000000006", COMMUNE, "sáu"),
+                &r, id[6]),
+        NTM_OK);
+    assert_int_equal(r.flag, NTM_EREVOKED);
+
+    assert_int_equal(ntm_store_enrollment(st, adm_hex, 4, &enr, &err), NTM_OK);
+    assert_int_equal(enr.enrolled, 1);
+    assert_int_equal(enr.revoked, 0);
+    assert_int_equal(enr.revoked_after, 4);
+    assert_int_equal(ntm_store_enrollment(st, adm_hex, 5, &enr, &err), NTM_OK);
+    assert_int_equal(enr.revoked, 1);
+
+    /* the final effects, after every device entry was weighed */
+    assert_int_equal(th_effect(st, id[1]), NTM_OK);
+    assert_int_equal(th_effect(st, id[2]), NTM_EFORBIDDEN);
+    assert_int_equal(th_effect(st, id[3]), NTM_OK);
+    assert_int_equal(th_effect(st, id[4]), NTM_OK);
+    assert_int_equal(th_effect(st, id[5]), NTM_EREVOKED);
+    assert_int_equal(th_effect(st, id[6]), NTM_EREVOKED);
+    int want[4] = {0, 1, 1, 0};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(ntm_store_enrollment(st, dh[i], 1, &enr, &err),
+                         NTM_OK);
+        if (enr.enrolled != want[i])
+            fail_msg("device %d: enrolled %d, want %d", i, enr.enrolled,
+                     want[i]);
+    }
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(st, NULL, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+
+    /* the same for a recorder's records: revoked after 2 */
+    th_chain_at(&c, st, rec1);
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "ấp", "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_revoke(st, root, rec1_hex, 3, "một", &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_revoke(st, root, rec1_hex, 2, "hai", &w, &err),
+                     NTM_OK);
+    const char *rids[3] = {"e0000000000000000000000000000001",
+                           "e0000000000000000000000000000002",
+                           "e0000000000000000000000000000003"};
+    enum ntm_err flag[3] = {NTM_OK, NTM_OK, NTM_EREVOKED};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(th_next(st, &c, 4000 + i, "record.create",
+                                 create_body(rids[i], COMMUNE, "ghi"), &r,
+                                 NULL),
+                         NTM_OK);
+        assert_int_equal(r.flag, flag[i]);
+        json_t *rec = th_record(st, rids[i]);
+        json_t *ok = rec ? json_object_get(rec, "fields") : NULL;
+        if ((ok != NULL && json_object_size(ok) > 0) != (flag[i] == NTM_OK))
+            fail_msg("record of seq %d: effect wrong", i + 1);
+        json_decref(rec);
+    }
+    assert_int_equal(ntm_store_enrollment(st, rec1_hex, 2, &enr, &err), NTM_OK);
+    assert_int_equal(enr.revoked, 0);
+    assert_int_equal(enr.revoked_after, 2);
+    assert_int_equal(ntm_store_enrollment(st, rec1_hex, 3, &enr, &err), NTM_OK);
+    assert_int_equal(enr.revoked, 1);
+
+    char *inc = th_dump(st);
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    char *reb = th_dump(st);
+    assert_string_equal(inc, reb);
+    ntm_free(inc);
+    ntm_free(reb);
+    ntm_key_free(adm);
+    for (int i = 0; i < 4; i++)
+        ntm_key_free(d[i]);
+    ntm_store_close(st);
+}
+
+/* Device entries by those who may not make them: a coordinator, an admin
+ * outside its scope. A revoked admin's enrollments lose their effect, and
+ * so do the entries of the devices it enrolled. */
+static void
+test_device_entries_need_an_admin_in_scope(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_key *adm = th_key(), *coord = th_key(), *x = th_key(),
+                   *y = th_key(), *b = th_key();
+    char adm_hex[65], coord_hex[65], xh[65], yh[65], bh[65];
+    th_author(adm, adm_hex);
+    th_author(coord, coord_hex);
+    th_author(x, xh);
+    th_author(y, yh);
+    th_author(b, bh);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, adm_hex, "admin", "72.710",
+                                       "huyện", "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, coord_hex, "coordinator",
+                                       "72.710", "huyện", "mttq", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, yh, "recorder", "72.705.25486",
+                                       "xã khác", "doan", 1, &w, &err),
+                     NTM_OK);
+    struct th_chain ca, cc, cb;
+    th_chain_at(&ca, st, adm);
+    th_chain_at(&cc, st, coord);
+    struct ntm_ingest_result r;
+    char id[6][65];
+    /* a coordinator enrolls and revokes: no effect */
+    assert_int_equal(th_next(st, &cc, 2000, "device.enroll",
+                             enroll_body(xh, "recorder", COMMUNE, 1), &r,
+                             id[0]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    assert_int_equal(
+        th_next(st, &cc, 2001, "device.revoke", revoke_body(yh, 0), &r, id[1]),
+        NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    /* an admin outside its scope: no effect */
+    assert_int_equal(th_next(st, &ca, 2002, "device.enroll",
+                             enroll_body(xh, "recorder", "72.705.25486", 1), &r,
+                             id[2]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    assert_int_equal(
+        th_next(st, &ca, 2003, "device.revoke", revoke_body(yh, 0), &r, id[3]),
+        NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    struct ntm_enrollment enr;
+    assert_int_equal(ntm_store_enrollment(st, xh, 1, &enr, &err), NTM_OK);
+    assert_int_equal(enr.enrolled, 0);
+    assert_int_equal(ntm_store_enrollment(st, yh, 1, &enr, &err), NTM_OK);
+    assert_int_equal(enr.enrolled, 1);
+    assert_int_equal(enr.revoked, 0);
+    /* the admin enrolls b in scope at seq 3; b records */
+    assert_int_equal(th_next(st, &ca, 2004, "device.enroll",
+                             enroll_body(bh, "recorder", COMMUNE, 1), &r,
+                             id[4]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_OK);
+    th_chain_at(&cb, st, b);
+    assert_int_equal(th_next(st, &cb, 2005, "record.create",
+                             create_body("d0000000000000000000000000000001",
+                                         COMMUNE, "của b"),
+                             &r, id[5]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_OK);
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(st, NULL, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    /* the admin is revoked after seq 2: b's enrollment (seq 3) goes, and
+     * with it b's record */
+    assert_int_equal(ntm_device_revoke(st, root, adm_hex, 2, "mất", &w, &err),
+                     NTM_OK);
+    assert_int_equal(th_effect(st, id[4]), NTM_EREVOKED);
+    assert_int_not_equal(th_effect(st, id[5]), NTM_OK);
+    assert_int_equal(ntm_store_enrollment(st, bh, 1, &enr, &err), NTM_OK);
+    assert_int_equal(enr.enrolled, 0);
+    assert_int_equal(ntm_store_records(st, NULL, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(th_effect(st, id[i]), NTM_EFORBIDDEN);
+    char *inc = th_dump(st);
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    char *reb = th_dump(st);
+    assert_string_equal(inc, reb);
+    ntm_free(inc);
+    ntm_free(reb);
+    ntm_key_free(adm);
+    ntm_key_free(coord);
+    ntm_key_free(x);
+    ntm_key_free(y);
+    ntm_key_free(b);
+    ntm_store_close(st);
+}
+
 static void
 test_store_errors_are_clear(void **state)
 {
@@ -711,6 +1314,13 @@ main(void)
         cmocka_unit_test(test_rebuild_equals_incremental),
         cmocka_unit_test(test_store_errors_are_clear),
         cmocka_unit_test(test_schema_v1_is_migrated),
+        cmocka_unit_test(test_entry_limits_are_inclusive),
+        cmocka_unit_test(test_chain_prev_checks),
+        cmocka_unit_test(test_clock_ahead_threshold),
+        cmocka_unit_test(test_scope_is_a_code_prefix),
+        cmocka_unit_test(test_writer_refuses_what_rules_forbid),
+        cmocka_unit_test(test_enrollment_and_revocation_boundaries),
+        cmocka_unit_test(test_device_entries_need_an_admin_in_scope),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
