@@ -27,15 +27,24 @@
 #define MSG_WARNING N_("ntm: warning: ")
 #define MSG_HINT    N_("hint: ")
 
+/* One line on stderr: prefix (may be NULL), message, newline; a progress
+ * line in the way is ended first. */
+static void
+vline(const char *prefix, const char *fmt, va_list ap)
+{
+    cli_progress_done();
+    if (prefix)
+        fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void
 cli_error(const char *fmt, ...)
 {
     va_list ap;
-    cli_progress_done();
     va_start(ap, fmt);
-    fputs(_(MSG_ERROR), stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vline(_(MSG_ERROR), fmt, ap);
     va_end(ap);
 }
 
@@ -45,11 +54,8 @@ cli_warn(const struct cli_ctx *ctx, const char *fmt, ...)
     if (ctx && ctx->quiet)
         return;
     va_list ap;
-    cli_progress_done();
     va_start(ap, fmt);
-    fputs(_(MSG_WARNING), stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vline(_(MSG_WARNING), fmt, ap);
     va_end(ap);
 }
 
@@ -59,10 +65,8 @@ cli_note(const struct cli_ctx *ctx, const char *fmt, ...)
     if (ctx && ctx->quiet)
         return;
     va_list ap;
-    cli_progress_done();
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vline(NULL, fmt, ap);
     va_end(ap);
 }
 
