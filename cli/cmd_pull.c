@@ -38,6 +38,7 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     struct ntm_pull_result res;
     co->progress = cli_sync_progress;
     co->progress_ud = ctx;
+    co->lang = ctx->lang;
     enum ntm_err rc = ntm_client_pull(ctx->store, ctx->key, co, &res, &err);
     cli_sync_progress_end();
     if (rc != NTM_OK) {

@@ -33,7 +33,9 @@ static const struct cli_help help = {
     "5 the server rejected some entries (kept here, listed)",
     "ntm push\nntm push --json"};
 
-/* The progress line on stderr (one at a time: the tool is one thread). */
+/* When the progress line started (one at a time: the tool is one
+ * thread); the line itself is cli_progress_show's (display width, cut to
+ * the terminal). */
 static struct {
     struct timespec start;
     int shown;
@@ -52,37 +54,36 @@ cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total)
         progress.start = now;
     double secs = (double)(now.tv_sec - progress.start.tv_sec) +
                   (double)(now.tv_nsec - progress.start.tv_nsec) / 1e9;
-    double rate = secs > 0 ? (double)done / secs : 0;
+    int64_t rate = secs > 0 ? (int64_t)((double)done / secs + 0.5) : 0;
     /* The library names the step in English; these two are known. */
     if (!strcmp(what, "sent"))
         what = _("sent");
     else if (!strcmp(what, "received"))
         what = _("received");
+    char n1[32], n2[32], r[32], bar[40], text[256];
+    cli_human_int(done, n1, sizeof n1);
+    cli_human_int(rate, r, sizeof r);
     if (total > 0) {
-        int width = 30,
-            fill = (int)(width * (done > total ? total : done) / total);
-        fputc('\r', stderr);
-        fprintf(stderr,
-                ngettext("[%.*s%*s] %lld/%lld entry %s (%.0f/s) ",
-                         "[%.*s%*s] %lld/%lld entries %s (%.0f/s) ",
-                         (unsigned long)total),
-                fill, "==============================", width - fill, "",
-                (long long)done, (long long)total, what, rate);
+        cli_human_int(total, n2, sizeof n2);
+        cli_progress_bar(done, total, 30, bar, sizeof bar);
+        snprintf(text, sizeof text,
+                 ngettext("%s%s/%s entry %s (%s/s)",
+                          "%s%s/%s entries %s (%s/s)", (unsigned long)total),
+                 bar, n1, n2, what, r);
     } else {
-        fputc('\r', stderr);
-        fprintf(stderr,
-                ngettext("%lld entry %s (%.0f/s) ", "%lld entries %s (%.0f/s) ",
-                         (unsigned long)done),
-                (long long)done, what, rate);
+        snprintf(text, sizeof text,
+                 ngettext("%s entry %s (%s/s)", "%s entries %s (%s/s)",
+                          (unsigned long)done),
+                 n1, what, r);
     }
+    cli_progress_show(ctx, text);
     progress.shown = 1;
 }
 
 void
 cli_sync_progress_end(void)
 {
-    if (progress.shown)
-        fputc('\n', stderr);
+    cli_progress_done();
     progress.shown = 0;
 }
 
@@ -93,6 +94,7 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     struct ntm_push_result res;
     co->progress = cli_sync_progress;
     co->progress_ud = ctx;
+    co->lang = ctx->lang;
     enum ntm_err rc = ntm_client_push(ctx->store, ctx->key, co, &res, &err);
     cli_sync_progress_end();
     if (rc != NTM_OK) {

@@ -254,6 +254,12 @@ request(struct session *s, const char *method, const char *path,
         } else {
             curl_easy_setopt(s->h, CURLOPT_HTTPGET, 1L);
         }
+        char al[48];
+        if (s->o.lang && s->o.lang[0] &&
+            strcspn(s->o.lang, "\r\n") == strlen(s->o.lang) &&
+            (size_t)snprintf(al, sizeof al, "Accept-Language: %s", s->o.lang) <
+                sizeof al)
+            hdrs = curl_slist_append(hdrs, al);
         if (s->key) {
             ntm_buf_reset(&auth);
             ntm_buf_adds(&auth, "Authorization: ");

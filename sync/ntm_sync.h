@@ -158,6 +158,8 @@ struct ntm_client_opts {
     unsigned page;          /* pull page; 0: NTM_SYNC_DEFAULT_PAGE */
     ntm_progress_fn progress;
     void *progress_ud;
+    const char *lang; /* sent as Accept-Language ("vi": the server's
+                         error messages in Vietnamese); NULL: not sent */
 };
 
 /*

@@ -200,7 +200,8 @@ send_body(struct MHD_Connection *c, struct request *r, int status,
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             ctype ? ctype : "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY,
+                            "Accept-Encoding, Accept-Language");
     if (gz)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     char v[32];
@@ -230,10 +231,20 @@ send_error(struct MHD_Connection *c, struct request *r,
 {
     const char *code = "internal";
     int status = Ntm_http_status(err, &code);
-    struct ntm_buf b = NTM_BUF_INIT;
+    struct ntm_buf b = NTM_BUF_INIT, msg = NTM_BUF_INIT;
+    const char *text = ntm_error_text(err);
+    /* Accept-Language: vi - the Vietnamese of the code, then the English
+     * detail; the code stays English (it is an interface). */
+    const char *vi = Ntm_accepts_vi(MHD_lookup_connection_value(
+                         c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE))
+                         ? Ntm_error_message_vi(code)
+                         : NULL;
+    if (vi && ntm_buf_addf(&msg, "%s - %s", vi, text ? text : "") == NTM_OK)
+        text = msg.buf;
     Ntm_error_body(
-        &b, code, ntm_error_text(err),
+        &b, code, text,
         err->code == NTM_ECLOCKSKEW && !err->http_status ? ntm_now_ms() : -1);
+    ntm_buf_release(&msg);
     ntm_buf_addch(&b, '\n');
     return send_body(c, r, status, &b, NULL, -1, -1,
                      status == 429 || status == 503 ? 2 : 0);

@@ -59,6 +59,14 @@ void Ntm_entry_author(const char *entry, size_t len,
 enum ntm_err Ntm_error_body(struct ntm_buf *out, const char *code,
                             const char *message, int64_t server_time_ms);
 
+/* Whether an Accept-Language value asks for Vietnamese: its first
+ * language tag is "vi" or starts with "vi-" / "vi_" (any case). */
+int Ntm_accepts_vi(const char *accept_language);
+
+/* The Vietnamese message for a wire error code of the server (what failed
+ * and what to do), or NULL when there is none. Static. */
+const char *Ntm_error_message_vi(const char *code);
+
 /* Append the compact JSON text of v to out (jansson flags added). */
 enum ntm_err Ntm_json_add(struct ntm_buf *out, const json_t *v, size_t flags);
 

@@ -449,6 +449,62 @@ Ntm_error_body(struct ntm_buf *out, const char *code, const char *message,
     return rc;
 }
 
+int
+Ntm_accepts_vi(const char *al)
+{
+    if (!al)
+        return 0;
+    while (*al == ' ' || *al == '\t')
+        al++;
+    return (al[0] == 'v' || al[0] == 'V') && (al[1] == 'i' || al[1] == 'I') &&
+           (al[2] == '\0' || al[2] == '-' || al[2] == '_' || al[2] == ';' ||
+            al[2] == ',' || al[2] == ' ' || al[2] == '\t');
+}
+
+/* The server answers in the language of each request, whatever the
+ * server's own locale: this table is the Vietnamese, by wire code. */
+static const struct {
+    const char *code, *vi;
+} error_vi[] = {
+    {"too_large", "Yêu cầu quá lớn, máy chủ không nhận - hãy gửi từng đợt "
+                  "nhỏ hơn (ntm push --batch)"},
+    {"bad_auth", "Máy chủ không xác thực được yêu cầu (thiếu chữ ký hoặc "
+                 "chữ ký sai) - kiểm tra khóa của thiết bị (ntm whoami) rồi "
+                 "thử lại"},
+    {"clock_skew", "Đồng hồ của thiết bị lệch quá nhiều so với máy chủ - hãy "
+                   "chỉnh lại ngày giờ của điện thoại rồi thử lại"},
+    {"unknown_author", "Thiết bị chưa được ghi danh trên máy chủ - nhờ quản "
+                       "trị viên ghi danh thiết bị và gửi mục ghi danh lên "
+                       "máy chủ"},
+    {"revoked", "Khóa của thiết bị đã bị thu hồi, máy chủ không nhận - liên "
+                "hệ quản trị viên"},
+    {"forbidden", "Thiết bị không có quyền làm việc này - liên hệ quản trị "
+                  "viên"},
+    {"bad_request", "Máy chủ không hiểu yêu cầu (yêu cầu không hợp lệ) - "
+                    "hãy cập nhật ntm rồi thử lại"},
+    {"not_found", "Không có địa chỉ này trên máy chủ - kiểm tra địa chỉ máy "
+                  "chủ (ntm init --server)"},
+    {"method_not_allowed", "Địa chỉ này không nhận phương thức yêu cầu đã "
+                           "dùng - kiểm tra lại yêu cầu"},
+    {"unsupported_media_type", "Máy chủ không nhận kiểu dữ liệu đã gửi - "
+                               "hãy gửi bằng ntm push"},
+    {"too_many_requests", "Máy chủ đang bận - không mất gì, hãy thử lại "
+                          "sau ít phút"},
+    {"unavailable", "Máy chủ tạm thời không phục vụ được - không mất gì, "
+                    "hãy thử lại sau"},
+    {"internal", "Máy chủ gặp lỗi nội bộ - không mất gì, hãy thử lại sau "
+                 "và báo cho quản trị viên máy chủ"},
+};
+
+const char *
+Ntm_error_message_vi(const char *code)
+{
+    for (size_t i = 0; code && i < sizeof error_vi / sizeof error_vi[0]; i++)
+        if (!strcmp(error_vi[i].code, code))
+            return error_vi[i].vi;
+    return NULL;
+}
+
 enum ntm_err
 Ntm_json_add(struct ntm_buf *out, const json_t *v, size_t flags)
 {

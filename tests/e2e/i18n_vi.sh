@@ -278,5 +278,66 @@ run "$NTM" --home "$H2" --lang en record activity --task doan.rural_roads_km \
     --unit 72.710.25654 --date 2019-05-17
 has "--lang en keeps the library's English" "ntm: error: cannot record: refused before signing: unit 72.710.25654 is outside the author's scope 72.710.25657" "$T/out"
 
+# The server's error messages: with Accept-Language: vi (first tag) the
+# "message" is Vietnamese, then " - " and the English detail; codes stay
+# English. Plain HTTP on loopback, no authentication needed for a 404, a
+# 405 or a 401. The client sends the CLI's language.
+if command -v curl >/dev/null && command -v jq >/dev/null; then
+    PORT=0
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 20000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+            PORT=$p
+            break
+        fi
+    done
+    mkdir -p "$T/srv"
+    "$NTM" --home "$T/srv" serve --root-key "$root" --listen "127.0.0.1:$PORT" \
+        2>"$T/server.log" &
+    SERVER_PID=$!
+    U=http://127.0.0.1:$PORT
+    for _ in $(seq 1 100); do
+        curl -s "$U/healthz" 2>/dev/null | grep -q ok && break
+        sleep 0.05
+    done
+    curl -s -H 'Accept-Language: vi-VN,vi;q=0.9,en;q=0.5' "$U/v1/nope" >"$T/out"
+    if jq -e '.error.code == "not_found" and (.error.message | startswith("Không có địa chỉ này trên máy chủ - ")) and (.error.message | endswith(" - no such endpoint"))' "$T/out" >/dev/null; then
+        ok "server 404 in Vietnamese, code English, English detail kept"
+    else not_ok "server 404 in Vietnamese"; fi
+    curl -s "$U/v1/nope" >"$T/out"
+    if jq -e '.error.message == "no such endpoint"' "$T/out" >/dev/null; then
+        ok "server 404 in English without Accept-Language"
+    else not_ok "server 404 in English without Accept-Language"; fi
+    curl -s -H 'Accept-Language: en-US, vi' "$U/v1/nope" >"$T/out"
+    if jq -e '.error.message == "no such endpoint"' "$T/out" >/dev/null; then
+        ok "server: only the first language tag counts"
+    else not_ok "server: only the first language tag counts"; fi
+    curl -s -X DELETE -H 'Accept-Language: vi' "$U/v1/info" >"$T/out"
+    if jq -e '.error.code == "method_not_allowed" and (.error.message | startswith("Địa chỉ này không nhận phương thức"))' "$T/out" >/dev/null; then
+        ok "server 405 in Vietnamese"
+    else not_ok "server 405 in Vietnamese"; fi
+    curl -s -X POST -H 'Accept-Language: vi' -H 'Content-Type: application/x-ndjson' \
+        --data '' "$U/v1/entries" >"$T/out"
+    if jq -e '.error.code == "bad_auth" and (.error.message | startswith("Máy chủ không xác thực được yêu cầu")) and (.error.message | contains(" - missing or malformed Authorization header"))' "$T/out" >/dev/null; then
+        ok "server 401 in Vietnamese"
+    else not_ok "server 401 in Vietnamese"; fi
+    # A new device, not enrolled on this server: the client asks in the
+    # CLI's language.
+    H3=$T/stranger
+    "$NTM" --home "$H3" init --no-passphrase --root-key "$root" --server "$U" \
+        >/dev/null 2>&1
+    run "$NTM" --home "$H3" --lang vi push
+    has "push --lang vi: the server's message in Vietnamese" "Thiết bị chưa được ghi danh trên máy chủ - nhờ quản trị viên ghi danh thiết bị" "$T/out"
+    run "$NTM" --home "$H3" --lang en push
+    if grep -qF "is not enrolled on this server" "$T/out" &&
+        ! grep -qF "Thiết bị chưa được ghi danh" "$T/out"; then
+        ok "push --lang en: the server's message in English"
+    else not_ok "push --lang en: the server's message in English"; fi
+    kill "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+else
+    ok "# skip server messages: curl or jq missing"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
