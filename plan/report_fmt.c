@@ -42,6 +42,54 @@ fmt_num(double v, char *out, size_t size)
         *e = '\0';
 }
 
+/*
+ * Human figures of the table and HTML forms (never JSON or CSV): in
+ * Vietnamese every number of s ("≥ 1234.5*", "63.6 %") reads 1.234,5 -
+ * digits grouped by '.', decimal ','; in English s stays as it is.
+ */
+static void
+human_nums(const char *lang, char *s, size_t size)
+{
+    char out[160];
+    size_t o = 0, i = 0;
+    if (en(lang) || size == 0)
+        return;
+    while (s[i] && o + 1 < sizeof(out)) {
+        size_t d = 0, k;
+        while (s[i + d] >= '0' && s[i + d] <= '9')
+            d++;
+        if (!d) {
+            out[o++] = s[i++];
+            continue;
+        }
+        for (k = 0; k < d && o + 2 < sizeof(out); k++) {
+            if (k && (d - k) % 3 == 0)
+                out[o++] = '.';
+            out[o++] = s[i + k];
+        }
+        i += d;
+        if (s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9' &&
+            o + 1 < sizeof(out)) {
+            out[o++] = ',';
+            for (i++; s[i] >= '0' && s[i] <= '9' && o + 1 < sizeof(out); i++)
+                out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    snprintf(s, size, "%s", out);
+}
+
+/* The human form of a date YYYY-MM-DD: dd/mm/yyyy in Vietnamese, as it
+ * is in English (and when it is not of that form). Into out[11+]. */
+static const char *
+human_date(const char *lang, const char *iso, char *out, size_t size)
+{
+    if (en(lang) || strlen(iso) != 10 || iso[4] != '-' || iso[7] != '-')
+        return iso;
+    snprintf(out, size, "%.2s/%.2s/%.4s", iso + 8, iso + 5, iso);
+    return out;
+}
+
 static const char *
 comparator(const struct Ntm_target *t)
 {
@@ -243,6 +291,9 @@ row_cells(const struct ntm_report *r, const struct Ntm_row *w, const char *lang,
     snprintf(cells[5], 160, "%s", uom_label(r, w, lang));
     fmt_share(w, cells[6], 160);
     snprintf(cells[7], 160, "%s", Ntm_status_label(w->status, lang));
+    human_nums(lang, cells[3], 160);
+    human_nums(lang, cells[4], 160);
+    human_nums(lang, cells[6], 160);
 }
 
 static enum ntm_err
@@ -260,6 +311,7 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     int i, c;
     const struct Ntm_target *cur = NULL;
     enum ntm_err rc = NTM_OK;
+    char day[16];
 
     for (c = 0; c < NCOLS; c++)
         wid[c] = Ntm_plan_width(head[c]);
@@ -272,7 +324,8 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     rc = ntm_buf_addf(b, "%s: %s (%s)  %s %s\n",
                       en(lang) ? "Progress report" : "Báo cáo tiến độ",
                       r->unit_name, r->unit,
-                      en(lang) ? "as of" : "tính đến ngày", r->as_of);
+                      en(lang) ? "as of" : "tính đến ngày",
+                      human_date(lang, r->as_of, day, sizeof(day)));
     if (!rc && r->approved)
         rc = ntm_buf_addf(b, "%s%s%s\n",
                           en(lang) ? "approved records only"
@@ -462,6 +515,8 @@ svg_bars(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
         int y = 20 + 22 * i, width = (int)(long)Ntm_plan_round(400 * fill(w));
         fmt_num(w->achieved, a, sizeof(a));
         fmt_target(w, t, sizeof(t));
+        human_nums(lang, a, sizeof(a));
+        human_nums(lang, t, sizeof(t));
         rc = ntm_buf_adds(b, "<text x=\"0\" y=\"");
         if (!rc)
             rc = ntm_buf_addf(b, "%d\" font-size=\"11\">", y + 12);
@@ -534,6 +589,7 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     const struct Ntm_row **sel;
     enum ntm_err rc;
     int i = 0, j, k, n;
+    char day[16];
 
     sel = ntm_calloc((size_t)r->nrows + 1, sizeof(*sel));
     if (!sel)
@@ -563,7 +619,8 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         rc = html_esc(b, r->unit_name);
     if (!rc)
         rc = ntm_buf_addf(b, " (%s) &middot; %s %s%s</p>\n", r->unit,
-                          en(lang) ? "as of" : "tính đến ngày", r->as_of,
+                          en(lang) ? "as of" : "tính đến ngày",
+                          human_date(lang, r->as_of, day, sizeof(day)),
                           r->approved ? (en(lang) ? " &middot; approved only"
                                                   : " &middot; chỉ hồ sơ đã "
                                                     "duyệt")

@@ -238,6 +238,28 @@ has "report: the library's error in Vietnamese" "ntm: lỗi: không tính đư�
 run "$NTM" --home "$H" --lang en report --year 1800
 has "report --lang en: bad --year" "ntm: error: bad year 1800: use a year such as 2018" "$T/out"
 
+# report: human forms (table, html) read dd/mm/yyyy and 1.234,5 in
+# Vietnamese; CSV, JSON and English keep the ISO date and the '.' decimal.
+HR=$T/report
+"$NTM" --home "$HR" init --root --no-passphrase >/dev/null 2>&1
+"$NTM" --home "$HR" record activity --task doan.rural_roads_km \
+    --unit 72.710.25657 --date 2017-03-05 --qty 1234.5 --uom km --title x \
+    >/dev/null 2>&1
+run "$NTM" --home "$HR" --lang vi report --year 2017 --org doan
+has "report table: date as dd/mm/yyyy" "tính đến ngày 31/12/2017" "$T/out"
+has "report table: achieved as 1.234,5" "1.234,5  km" "$T/out"
+has "report table: pro-rata target as 8,42*" "≥ 8,42*" "$T/out"
+run "$NTM" --home "$HR" --lang en report --year 2017 --org doan
+has "report --lang en: ISO date" "as of 2017-12-31" "$T/out"
+has "report --lang en: plain decimal" "1234.5  km" "$T/out"
+run "$NTM" --home "$HR" --lang vi report --year 2017 --org doan --format csv
+has "report csv --lang vi: '.' decimal" ",2017,80,1234.5,km," "$T/out"
+run "$NTM" --home "$HR" --lang vi report --year 2017 --org doan --format html
+has "report html: date as dd/mm/yyyy" "tính đến ngày 31/12/2017" "$T/out"
+has "report html: chart figures as 1.234,5" "1.234,5 / ≥ 80 km" "$T/out"
+run "$NTM" --home "$HR" --lang vi --json report --year 2017 --org doan
+has "report json --lang vi: ISO date" '"as_of": "2017-12-31"' "$T/out"
+
 # init: a server that cannot be reached is named in Vietnamese (the
 # library's error through cli_error_text).
 run "$NTM" --home "$T/offline" --lang vi init --no-passphrase --server http://127.0.0.1:9

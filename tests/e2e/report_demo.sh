@@ -305,7 +305,7 @@ LANG=vi_VN.UTF-8 "$NTM" --home "$H" --lang en report --year 2017 >"$R/lang-en.ta
 LANG=vi_VN.UTF-8 rep --year 2017 --format html --out "$R/vi.html" 2>/dev/null
 LANG=vi_VN.UTF-8 rep --year 2017 --format csv --out "$R/vi.csv" 2>/dev/null
 vi_labels() {
-    grep -qF "Báo cáo tiến độ: Tỉnh Tây Ninh (72)  tính đến ngày 2017-12-31" "$1" &&
+    grep -qF "Báo cáo tiến độ: Tỉnh Tây Ninh (72)  tính đến ngày 31/12/2017" "$1" &&
         grep -qF "chia theo tỷ lệ" "$1" && grep -qF "Tình trạng" "$1" &&
         grep -qF "Tỷ trọng" "$1" && grep -qF "Không đạt" "$1" &&
         grep -qF "Chưa có số liệu" "$1" && ! grep -qF "Progress report" "$1"
