@@ -26,44 +26,8 @@ for tool in certtool jq curl; do
     fi
 done
 
-passed=0
-failed=0
-ok() {
-    echo "ok - $1"
-    passed=$((passed + 1))
-}
-not_ok() {
-    echo "FAIL - $1"
-    failed=$((failed + 1))
-    if [ -s "$T/err" ]; then sed 's/^/    stderr: /' "$T/err" | head -5; fi
-}
-rc=0
-run() {
-    local home=$1
-    shift
-    "$NTM" --home "$home" "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-expect() {
-    local want=$1 desc=$2
-    shift 2
-    run "$@"
-    if [ "$rc" -eq "$want" ]; then ok "$desc"; else
-        not_ok "$desc (exit $rc, wanted $want)"
-    fi
-}
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-json_ok() { [ -s "$T/out" ] && jq -e "$1" "$T/out" >/dev/null 2>&1; }
-err_has() { grep -qi -- "$1" "$T/err"; }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit $?
-}
+# shellcheck source=check_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 
 # A self-signed certificate for 127.0.0.1 and its public key pin.
 make_cert() {
