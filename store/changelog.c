@@ -539,6 +539,17 @@ ntm_store_ingest(struct ntm_store *st, const char *entry, size_t len,
 /* ------------------------------------------------------------------ */
 /* Writing own entries */
 
+void
+ntm_record_id(char out[NTM_RECORD_ID_LEN + 1], const char *author, int64_t seq)
+{
+    char text[NTM_HEX_ID_LEN + 32], hex[NTM_HEX_ID_LEN + 1];
+    int n = snprintf(text, sizeof(text), "%s:%lld", author ? author : "",
+                     (long long)seq);
+    ntm_hash_hex(hex, text, n > 0 ? (size_t)n : 0);
+    memcpy(out, hex, NTM_RECORD_ID_LEN);
+    out[NTM_RECORD_ID_LEN] = '\0';
+}
+
 static enum ntm_err
 unit_of_record(struct ntm_store *st, const char *record, char *unit, size_t n,
                struct ntm_error *err)
@@ -601,11 +612,26 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
         ts++;
         lc = 0;
     }
-    obj =
-        json_pack("{s:i, s:s, s:I, s:o, s:I, s:I, s:s, s:O}", "v", 1, "author",
-                  author, "seq", (json_int_t)(head + 1), "prev",
-                  head ? json_string(head_id) : json_null(), "ts",
-                  (json_int_t)ts, "lc", (json_int_t)lc, "op", op, "body", body);
+    /* A record.create's id is bound to its author and seq (SPEC 3). */
+    json_t *wbody = body;
+    if (op && body && strcmp(op, "record.create") == 0) {
+        ntm_record_id(res->record, author, head + 1);
+        wbody = json_copy(body);
+        if (!wbody ||
+            json_object_set_new(wbody, "id", json_string(res->record))) {
+            json_decref(wbody);
+            rc = ntm_error_set(err, NTM_ENOMEM,
+                               "out of memory while building the entry");
+            goto out;
+        }
+    }
+    obj = json_pack("{s:i, s:s, s:I, s:o, s:I, s:I, s:s, s:O}", "v", 1,
+                    "author", author, "seq", (json_int_t)(head + 1), "prev",
+                    head ? json_string(head_id) : json_null(), "ts",
+                    (json_int_t)ts, "lc", (json_int_t)lc, "op", op, "body",
+                    wbody);
+    if (wbody != body)
+        json_decref(wbody);
     if (!obj) {
         rc = op && body
                  ? ntm_error_set(err, NTM_ENOMEM,

@@ -145,11 +145,23 @@ struct ntm_write_result {
     char id[NTM_HEX_ID_LEN + 1]; /* entry id */
     int64_t seq;
     int unenrolled; /* 1: no enrollment covers it yet; it waits locally */
+    char record[NTM_RECORD_ID_LEN + 1]; /* record.create: the record id */
 };
 
 /*
+ * The record id SPEC.md section 3 binds to the record.create written by
+ * author at seq: the first 32 hex chars of BLAKE2b-256 of the ASCII text
+ * "<author>:<seq>". Nobody can write a valid create for another author's
+ * record, whatever its clock says.
+ */
+NTM_EXTERN void ntm_record_id(char out[NTM_RECORD_ID_LEN + 1],
+                              const char *author, int64_t seq);
+
+/*
  * Build, check, sign and append an entry of key's author with this op and
- * body (borrowed). The HLC and chain fields are filled in. Step 5 is
+ * body (borrowed). The HLC and chain fields are filled in, and so is the
+ * body's "id" of a record.create (ntm_record_id of its author and seq; in
+ * res->record). Step 5 is
  * checked before signing when the author's enrollment is known: a refusal
  * is NTM_EFORBIDDEN or NTM_EBADBODY with a message saying why, and nothing
  * is written. NTM_ESTALE when the server is known to hold more of this
@@ -164,8 +176,10 @@ NTM_EXTERN enum ntm_err ntm_store_write(struct ntm_store *st,
 /* ------------------------------------------------------------------ */
 /* Operations (SPEC.md section 3), built on ntm_store_write */
 
-/* fields is borrowed; *record_id receives the new 32-hex id. Text fields
- * are NFC-normalised before signing. */
+/* fields is borrowed; *record_id receives the new 32-hex id (bound to
+ * this author and seq, see ntm_record_id; "" when the write failed before
+ * the seq was known, and the would-be id on later failures). Text fields are NFC-normalised
+ * before signing. */
 NTM_EXTERN enum ntm_err
 ntm_record_create(struct ntm_store *st, const struct ntm_key *key,
                   const char *kind, const char *unit, const char *org,

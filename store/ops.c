@@ -5,7 +5,7 @@
  * record's current heads as base) and hands it to ntm_store_write, which
  * checks, signs and appends.
  *
- * Depends on util/, crypto/ (random record ids), store internals, jansson.
+ * Depends on util/, crypto/, store internals, jansson.
  */
 #include "store_int.h"
 
@@ -104,15 +104,18 @@ ntm_record_create(struct ntm_store *st, const struct ntm_key *key,
                   json_t *fields, char record_id[NTM_RECORD_ID_LEN + 1],
                   struct ntm_write_result *res, struct ntm_error *err)
 {
-    unsigned char raw[NTM_RECORD_ID_LEN / 2];
-    ntm_random(raw, sizeof(raw));
-    ntm_hex_encode(record_id, raw, sizeof(raw));
+    /* The id is filled in by ntm_store_write, which knows the seq. */
+    record_id[0] = '\0';
+    res->record[0] = '\0';
     json_t *f = nfc_copy(fields);
-    json_t *body =
-        f ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", record_id, "kind",
-                      kind, "unit", unit, "org", org, "fields", f)
-          : NULL;
-    return write_new(st, key, "record.create", body, res, err);
+    json_t *body = f ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", "", "kind",
+                                 kind, "unit", unit, "org", org, "fields", f)
+                     : NULL;
+    enum ntm_err rc = write_new(st, key, "record.create", body, res, err);
+    /* Also on failure: a write cut short by a crash may still have been
+     * committed, and the caller then needs the id to find it. */
+    memcpy(record_id, res->record, NTM_RECORD_ID_LEN + 1);
+    return rc;
 }
 
 enum ntm_err

@@ -306,8 +306,16 @@ Ntm_rules_body(const struct Ntm_entry *e, char *msg, size_t msglen)
     } else if (strcmp(op, "record.create") == 0) {
         json_t *kind = json_object_get(b, "kind");
         json_t *fields = json_object_get(b, "fields");
+        char bound[NTM_RECORD_ID_LEN + 1];
+        if (e->record)
+            ntm_record_id(bound, e->author, e->seq);
         if (!e->record)
             ok = fail(msg, msglen, "record.create: 'id' must be 32 hex");
+        else if (strcmp(e->record, bound) != 0)
+            ok = fail(msg, msglen,
+                      "record.create: 'id' must be %s, the id bound to this "
+                      "author and seq (SPEC 3)",
+                      bound);
         else if (!json_is_string(kind) ||
                  (strcmp(json_string_value(kind), "activity") &&
                   strcmp(json_string_value(kind), "measure")))

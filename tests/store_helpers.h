@@ -107,7 +107,17 @@ th_ingest(struct ntm_store *st, const struct ntm_key *k, const char *bytes,
     return res->verdict;
 }
 
+/* The record id bound to k's record.create at seq (SPEC 3). */
+static void
+th_rid(const struct ntm_key *k, int64_t seq, char out[NTM_RECORD_ID_LEN + 1])
+{
+    char a[NTM_HEX_ID_LEN + 1];
+    ntm_key_author(k, a);
+    ntm_record_id(out, a, seq);
+}
+
 /* Bytes of an entry by k at seq with prev, made by hand (compact, sorted).
+ * A record.create whose body "id" is "" gets the id bound to k and seq.
  * new: free with free(). */
 static char *
 th_entry(const struct ntm_key *k, int64_t seq, const char *prev, int64_t ts,
@@ -115,6 +125,13 @@ th_entry(const struct ntm_key *k, int64_t seq, const char *prev, int64_t ts,
 {
     char a[NTM_HEX_ID_LEN + 1];
     ntm_key_author(k, a);
+    json_t *rid = json_object_get(body, "id");
+    if (strcmp(op, "record.create") == 0 && json_is_string(rid) &&
+        json_string_length(rid) == 0) {
+        char bound[NTM_RECORD_ID_LEN + 1];
+        ntm_record_id(bound, a, seq);
+        json_object_set_new(body, "id", json_string(bound));
+    }
     json_t *o = json_pack("{s:i, s:s, s:I, s:o, s:I, s:i, s:s, s:o}", "v", 1,
                           "author", a, "seq", (json_int_t)seq, "prev",
                           prev ? json_string(prev) : json_null(), "ts",

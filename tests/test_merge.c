@@ -473,10 +473,9 @@ test_later_enrollment_gives_effect(void **state)
                           "2018-06-05");
     char *e = th_entry(
         kr1, seq + 1, seq ? prev : NULL, ntm_now_ms(), "record.create",
-        json_pack("{s:s,s:s,s:s,s:s,s:O}", "id",
-                  "00112233445566778899aabbccddeeff", "kind", "activity",
-                  "unit", OTHER, "org", "doan", "fields", f));
-    snprintf(rid, sizeof(rid), "00112233445566778899aabbccddeeff");
+        json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "", "kind", "activity", "unit",
+                  OTHER, "org", "doan", "fields", f));
+    th_rid(kr1, seq + 1, rid);
     struct ntm_ingest_result res;
     assert_int_equal(th_ingest(w.root, kr1, e, NTM_SOURCE_BUNDLE, &res),
                      NTM_OK);
@@ -710,7 +709,8 @@ test_property_replicas_converge(void **state)
 
 /* ---------------------------------------------------------------- state */
 
-#define RID "f0000000000000000000000000000001"
+/* The record c1 creates next (bound to its author and seq). */
+static char RID[NTM_RECORD_ID_LEN + 1];
 
 static json_t *
 create_body(const char *rid, const char *title)
@@ -765,6 +765,7 @@ test_concurrent_writes_latest_shows(void **state)
         world_open(&w);
         struct th_chain c1, c2;
         th_chain_at(&c1, w.root, kr1);
+        th_rid(kr1, c1.seq + 1, RID);
         th_chain_at(&c2, w.root, kr2);
         char cid[65], u1[65], u2[65];
         take(w.root, &c1, 1000, "record.create", create_body(RID, "gốc"), cid,
@@ -802,9 +803,11 @@ test_concurrent_writes_latest_shows(void **state)
     }
 }
 
-/* Two creates of one record id: the earliest in total order holds it. */
+/* Two creates of one record id: only the one bound to its author and seq
+ * (SPEC 3) holds it, even when the other is back-dated to ts 1 (the
+ * hijack of a neighbour's record). */
 static void
-test_duplicate_create_earliest_wins(void **state)
+test_duplicate_create_bound_author_wins(void **state)
 {
     (void)state;
     for (int order = 0; order < 2; order++) {
@@ -812,18 +815,19 @@ test_duplicate_create_earliest_wins(void **state)
         world_open(&w);
         struct th_chain c1, c2;
         th_chain_at(&c1, w.root, kr1);
+        th_rid(kr1, c1.seq + 1, RID);
         th_chain_at(&c2, w.root, kr2);
         char a[65], b[65];
         struct ntm_ingest_result r;
         if (order == 0) {
-            th_next(w.root, &c2, 3000, "record.create",
+            th_next(w.root, &c2, 1, "record.create",
                     create_body(RID, "thứ hai"), &r, b);
             th_next(w.root, &c1, 2000, "record.create",
                     create_body(RID, "thứ nhất"), &r, a);
         } else {
             th_next(w.root, &c1, 2000, "record.create",
                     create_body(RID, "thứ nhất"), &r, a);
-            th_next(w.root, &c2, 3000, "record.create",
+            th_next(w.root, &c2, 1, "record.create",
                     create_body(RID, "thứ hai"), &r, b);
         }
         assert_title(w.root, RID, "thứ nhất");
@@ -843,6 +847,7 @@ test_update_base_must_be_a_held_change(void **state)
     world_open(&w);
     struct th_chain c1, cc;
     th_chain_at(&c1, w.root, kr1);
+    th_rid(kr1, c1.seq + 1, RID);
     th_chain_at(&cc, w.root, kcoord);
     char cid[65], rv[65], u1[65], u2[65], u3[65];
     take(w.root, &c1, 1000, "record.create", create_body(RID, "gốc"), cid,
@@ -878,6 +883,7 @@ test_review_state_with_several_heads(void **state)
     world_open(&w);
     struct th_chain c1, c2, cc;
     th_chain_at(&c1, w.root, kr1);
+    th_rid(kr1, c1.seq + 1, RID);
     th_chain_at(&c2, w.root, kr2);
     th_chain_at(&cc, w.root, kcoord);
     char cid[65], u1[65], u2[65], r1[65], r2[65];
@@ -912,7 +918,7 @@ main(void)
         cmocka_unit_test(test_forced_review_by_recorder_has_no_effect),
         cmocka_unit_test(test_later_enrollment_gives_effect),
         cmocka_unit_test(test_concurrent_writes_latest_shows),
-        cmocka_unit_test(test_duplicate_create_earliest_wins),
+        cmocka_unit_test(test_duplicate_create_bound_author_wins),
         cmocka_unit_test(test_update_base_must_be_a_held_change),
         cmocka_unit_test(test_review_state_with_several_heads),
         cmocka_unit_test(test_property_replicas_converge),

@@ -293,8 +293,7 @@ test_author_unknown_and_revoked(void **state)
     struct ntm_store *st = th_store(root, NTM_STORE_SERVER);
     json_t *f = activity_fields("đường");
     char *e = th_entry(rec1, 1, NULL, 2000, "record.create",
-                       json_pack("{s:s,s:s,s:s,s:s,s:O}", "id",
-                                 "0123456789abcdef0123456789abcdef", "kind",
+                       json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "", "kind",
                                  "activity", "unit", COMMUNE, "org", "doan",
                                  "fields", f));
     struct ntm_ingest_result r;
@@ -327,8 +326,7 @@ test_effect_flags_forbidden_and_bad_body(void **state)
     json_t *f = activity_fields("ngoài phạm vi");
     /* a record outside the recorder's scope, forced through */
     char *e1 = th_entry(rec1, 1, NULL, 2000, "record.create",
-                        json_pack("{s:s,s:s,s:s,s:s,s:O}", "id",
-                                  "0123456789abcdef0123456789abcdef", "kind",
+                        json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "", "kind",
                                   "activity", "unit", "72.705.25486", "org",
                                   "doan", "fields", f));
     struct ntm_ingest_result r;
@@ -340,8 +338,7 @@ test_effect_flags_forbidden_and_bad_body(void **state)
     json_t *bad = json_deep_copy(f);
     json_object_set_new(bad, "qty", json_integer(3));
     char *e2 = th_entry(rec1, 2, id1, 2001, "record.create",
-                        json_pack("{s:s,s:s,s:s,s:s,s:o}", "id",
-                                  "1123456789abcdef0123456789abcdef", "kind",
+                        json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", "", "kind",
                                   "activity", "unit", COMMUNE, "org", "doan",
                                   "fields", bad));
     assert_int_equal(th_ingest(st, rec1, e2, NTM_SOURCE_BUNDLE, &r), NTM_OK);
@@ -624,8 +621,7 @@ test_schema_v1_is_migrated(void **state)
     char prev[65];
     assert_int_equal(ntm_store_head(st, rec1_hex, &head, prev), NTM_OK);
     char *e1 = th_entry(rec1, head + 1, prev, 5000, "record.create",
-                        json_pack("{s:s,s:s,s:s,s:s,s:O}", "id",
-                                  "2123456789abcdef0123456789abcdef", "kind",
+                        json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "", "kind",
                                   "activity", "unit", "72.705.25486", "org",
                                   "doan", "fields", f));
     struct ntm_ingest_result r;
@@ -916,28 +912,21 @@ test_scope_is_a_code_prefix(void **state)
     th_chain_at(&c2, st, rec2);
     struct ntm_ingest_result r;
     assert_int_equal(th_next(st, &c1, 2000, "record.create",
-                             create_body("a0000000000000000000000000000001",
-                                         COMMUNE ".10", "ngoài"),
-                             &r, NULL),
+                             create_body("", COMMUNE ".10", "ngoài"), &r, NULL),
                      NTM_OK);
     assert_int_equal(r.flag, NTM_EFORBIDDEN);
     assert_int_equal(th_next(st, &c2, 2000, "record.create",
-                             create_body("a0000000000000000000000000000002",
-                                         COMMUNE, "ngoài"),
-                             &r, NULL),
+                             create_body("", COMMUNE, "ngoài"), &r, NULL),
                      NTM_OK);
     assert_int_equal(r.flag, NTM_EFORBIDDEN);
     /* and inside: taken with effect */
     assert_int_equal(th_next(st, &c1, 2001, "record.create",
-                             create_body("a0000000000000000000000000000003",
-                                         COMMUNE ".1", "trong"),
-                             &r, NULL),
+                             create_body("", COMMUNE ".1", "trong"), &r, NULL),
                      NTM_OK);
     assert_int_equal(r.flag, NTM_OK);
     assert_int_equal(th_next(st, &c2, 2001, "record.create",
-                             create_body("a0000000000000000000000000000004",
-                                         "72.710.2565.3", "trong"),
-                             &r, NULL),
+                             create_body("", "72.710.2565.3", "trong"), &r,
+                             NULL),
                      NTM_OK);
     assert_int_equal(r.flag, NTM_OK);
     json_t *list = NULL;
@@ -1015,8 +1004,7 @@ test_writer_refuses_what_rules_forbid(void **state)
     json_object_set_new(m, "den", json_integer(0));
     assert_int_equal(
         th_next(st, &c, 3001, "record.create",
-                json_pack("{s:s,s:s,s:s,s:s,s:O}", "id",
-                          "b0000000000000000000000000000001", "kind", "measure",
+                json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "", "kind", "measure",
                           "unit", COMMUNE, "org", "doan", "fields", m),
                 &r, NULL),
         NTM_OK);
@@ -1054,11 +1042,9 @@ test_enrollment_and_revocation_boundaries(void **state)
     struct ntm_ingest_result r;
     char id[8][65];
     /* seq 1: a recorder's record */
-    assert_int_equal(
-        th_next(st, &c, 2001, "record.create",
-                create_body("c0000000000000000000000000000001", COMMUNE, "một"),
-                &r, id[1]),
-        NTM_OK);
+    assert_int_equal(th_next(st, &c, 2001, "record.create",
+                             create_body("", COMMUNE, "một"), &r, id[1]),
+                     NTM_OK);
     assert_int_equal(r.flag, NTM_OK);
     /* seq 2: still a recorder - may not enroll */
     assert_int_equal(th_next(st, &c, 2002, "device.enroll",
@@ -1096,11 +1082,9 @@ test_enrollment_and_revocation_boundaries(void **state)
                              id[5]),
                      NTM_OK);
     assert_int_equal(r.flag, NTM_EREVOKED);
-    assert_int_equal(
-        th_next(st, &c, 2006, "record.create",
-                create_body("c0000000000000000000000000000006", COMMUNE, "sáu"),
-                &r, id[6]),
-        NTM_OK);
+    assert_int_equal(th_next(st, &c, 2006, "record.create",
+                             create_body("", COMMUNE, "sáu"), &r, id[6]),
+                     NTM_OK);
     assert_int_equal(r.flag, NTM_EREVOKED);
 
     assert_int_equal(ntm_store_enrollment(st, adm_hex, 4, &enr, &err), NTM_OK);
@@ -1139,14 +1123,12 @@ test_enrollment_and_revocation_boundaries(void **state)
                      NTM_OK);
     assert_int_equal(ntm_device_revoke(st, root, rec1_hex, 2, "hai", &w, &err),
                      NTM_OK);
-    const char *rids[3] = {"e0000000000000000000000000000001",
-                           "e0000000000000000000000000000002",
-                           "e0000000000000000000000000000003"};
+    char rids[3][NTM_RECORD_ID_LEN + 1];
     enum ntm_err flag[3] = {NTM_OK, NTM_OK, NTM_EREVOKED};
     for (int i = 0; i < 3; i++) {
+        th_rid(rec1, c.seq + 1, rids[i]);
         assert_int_equal(th_next(st, &c, 4000 + i, "record.create",
-                                 create_body(rids[i], COMMUNE, "ghi"), &r,
-                                 NULL),
+                                 create_body("", COMMUNE, "ghi"), &r, NULL),
                          NTM_OK);
         assert_int_equal(r.flag, flag[i]);
         json_t *rec = th_record(st, rids[i]);
@@ -1239,9 +1221,7 @@ test_device_entries_need_an_admin_in_scope(void **state)
     assert_int_equal(r.flag, NTM_OK);
     th_chain_at(&cb, st, b);
     assert_int_equal(th_next(st, &cb, 2005, "record.create",
-                             create_body("d0000000000000000000000000000001",
-                                         COMMUNE, "của b"),
-                             &r, id[5]),
+                             create_body("", COMMUNE, "của b"), &r, id[5]),
                      NTM_OK);
     assert_int_equal(r.flag, NTM_OK);
     json_t *list = NULL;

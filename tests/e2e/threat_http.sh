@@ -98,7 +98,7 @@ K1_PREV=null
 # k1_entry OUT [TITLE]: K1's next record.create entry in OUT (not sent).
 k1_entry() {
     make_entry "$1" "$K1" "$K1_SEQ" "$K1_PREV" "$(now_ms)" record.create \
-        "$(jq -cn --arg id "$(rand_id)" --arg u "$COMMUNE" --arg t "${2:-Hoạt động}" \
+        "$(jq -cn --arg id "$(record_id "$K1" "$K1_SEQ")" --arg u "$COMMUNE" --arg t "${2:-Hoạt động}" \
             '{id:$id, kind:"activity", unit:$u, org:"doan",
               fields:{task:"doan.rural_roads_km", date:"2019-06-01", title:$t}}')"
 }
@@ -357,7 +357,7 @@ check "  ... bad_signature" rejected_as bad_signature
 still_fine "forged"
 # An entry naming K2 as author but signed with K1's key.
 make_entry "$T/e_k2" "$K2" 1 null "$(now_ms)" record.create \
-    "$(jq -cn --arg id "$(rand_id)" --arg u "$COMMUNE" '{id:$id, kind:"activity", unit:$u, org:"doan", fields:{task:"doan.rural_roads_km", date:"2019-06-01", title:"x"}}')"
+    "$(jq -cn --arg id "$(record_id "$K2" 1)" --arg u "$COMMUNE" '{id:$id, kind:"activity", unit:$u, org:"doan", fields:{task:"doan.rural_roads_km", date:"2019-06-01", title:"x"}}')"
 entry_line "$T/e_k2" "$(sign_file "$T/k1.pem" "$T/e_k2")" >"$T/body"
 post k2 "$K2" "$T/body"
 check "an entry naming K2 but signed by K1, sent by K2: bad_signature" rejected_as bad_signature
@@ -402,7 +402,7 @@ get k3 "$K3" /v1/heads
 check "a revoked key's request: 403 (got $CODE)" status_is 403
 check "  ... revoked" err_code revoked
 make_entry "$T/e_k3" "$K3" 1 null "$(now_ms)" record.create \
-    "$(jq -cn --arg id "$(rand_id)" --arg u "$COMMUNE" '{id:$id, kind:"activity", unit:$u, org:"doan", fields:{task:"doan.rural_roads_km", date:"2019-06-01", title:"x"}}')"
+    "$(jq -cn --arg id "$(record_id "$K3" 1)" --arg u "$COMMUNE" '{id:$id, kind:"activity", unit:$u, org:"doan", fields:{task:"doan.rural_roads_km", date:"2019-06-01", title:"x"}}')"
 entry_line "$T/e_k3" "$(sign_file "$T/k3.pem" "$T/e_k3")" >"$T/body"
 post k3 "$K3" "$T/body"
 check "a revoked key's push: 403 revoked, nothing stored" \

@@ -90,8 +90,12 @@ entry_line() {
     jq -cn --rawfile e "$1" --arg s "$2" '{entry:$e, sig:$s}'
 }
 
-# rand_id: a 32-hex record id.
+# rand_id: a 32-hex record id (not bound to anyone: a create naming it is
+# bad_body).
 rand_id() { head -c 16 /dev/urandom | xxd -p -c 32; }
+# record_id AUTHOR SEQ: the record id SPEC 3 binds to AUTHOR's record.create
+# at SEQ: the first 32 hex of BLAKE2b-256 of "<author>:<seq>".
+record_id() { printf '%s:%s' "$1" "$2" | b2sum -l 256 | cut -c1-32; }
 
 # db_count DB [WHERE]: rows in DB's entries table (readable while a server
 # holds the file: SQLite readers do not block the writer in WAL mode).
