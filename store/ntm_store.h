@@ -178,8 +178,8 @@ NTM_EXTERN enum ntm_err ntm_store_write(struct ntm_store *st,
 
 /* fields is borrowed; *record_id receives the new 32-hex id (bound to
  * this author and seq, see ntm_record_id; "" when the write failed before
- * the seq was known, and the would-be id on later failures). Text fields are NFC-normalised
- * before signing. */
+ * the seq was known, and the would-be id on later failures). Text fields
+ * are NFC-normalised before signing. */
 NTM_EXTERN enum ntm_err
 ntm_record_create(struct ntm_store *st, const struct ntm_key *key,
                   const char *kind, const char *unit, const char *org,
