@@ -221,8 +221,8 @@ insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
     s = Ntm_prepare(
         st,
         "INSERT INTO entries(id, author, seq, prev, ts, lc, op, record, unit, "
-        "bytes, sig, received_ms, clock_ahead) "
-        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+        "bytes, sig, received_ms, clock_ahead, target) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
         err);
     if (!s)
         return err ? err->code : NTM_EDB;
@@ -242,6 +242,12 @@ insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
     sqlite3_bind_text(s, 11, sig, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 12, ntm_now_ms());
     sqlite3_bind_int(s, 13, clock_ahead);
+    if (strncmp(e->op, "device.", 7) == 0) {
+        json_t *k = json_object_get(e->body, "key");
+        if (json_is_string(k) && json_string_length(k) == NTM_HEX_ID_LEN &&
+            ntm_is_lower_hex(json_string_value(k), NTM_HEX_ID_LEN))
+            sqlite3_bind_text(s, 14, json_string_value(k), -1, SQLITE_STATIC);
+    }
     int r = sqlite3_step(s);
     sqlite3_reset(s);
     if (r != SQLITE_DONE)
@@ -292,6 +298,35 @@ update_head(struct ntm_store *st, const struct Ntm_entry *e, int partial,
     return NTM_OK;
 }
 
+/* Whether one of these authors wrote a unit.create. */
+static enum ntm_err
+wrote_units(struct ntm_store *st, json_t *authors, int *yes,
+            struct ntm_error *err)
+{
+    *yes = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach (authors, i, a) {
+        sqlite3_stmt *s = Ntm_prepare(st,
+                                      "SELECT 1 FROM entries WHERE author=?1 "
+                                      "AND op='unit.create' LIMIT 1",
+                                      err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        sqlite3_bind_text(s, 1, json_string_value(a), -1, SQLITE_STATIC);
+        int r = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (r == SQLITE_ROW) {
+            *yes = 1;
+            return NTM_OK;
+        }
+        enum ntm_err rc = Ntm_step_ok(st, r, err, "cannot read the log");
+        if (rc != NTM_OK)
+            return rc;
+    }
+    return NTM_OK;
+}
+
 /* Derived state touched by one new entry. */
 static enum ntm_err
 apply_effect(struct ntm_store *st, const struct Ntm_entry *e,
@@ -299,10 +334,13 @@ apply_effect(struct ntm_store *st, const struct Ntm_entry *e,
 {
     if (strncmp(e->op, "device.", 7) == 0) {
         json_t *changed = NULL;
-        enum ntm_err rc = Ntm_auth_recompute(st, &changed, err);
-        if (rc == NTM_OK)
-            rc = Ntm_state_authors(st, changed, err);
+        enum ntm_err rc = Ntm_auth_entry(st, e, &changed, err);
         if (rc == NTM_OK && json_array_size(changed) > 0)
+            rc = Ntm_state_authors(st, changed, err);
+        int units = 0;
+        if (rc == NTM_OK && json_array_size(changed) > 0)
+            rc = wrote_units(st, changed, &units, err);
+        if (rc == NTM_OK && units)
             rc = Ntm_state_units(st, err);
         json_decref(changed);
         return rc;
@@ -715,6 +753,13 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
     if (ir.verdict != NTM_OK) {
         rc =
             ntm_error_set(err, ir.verdict, "own entry refused: %s", ir.message);
+        goto out;
+    }
+    /* What only the whole state can judge (authority over a device's
+     * enrollments): the savepoint undoes the entry, which never leaves. */
+    if (enr.enrolled && ir.flag != NTM_OK) {
+        rc = ntm_error_set(err, ir.flag, "refused before signing: %s",
+                           ir.message);
         goto out;
     }
     snprintf(res->id, sizeof(res->id), "%s", ir.id);

@@ -120,6 +120,18 @@ static const char *const migrations[] = {
     "CREATE INDEX entries_device ON entries(id)"
     " WHERE op IN ('device.enroll','device.revoke');"
     "CREATE INDEX entries_unit_create ON entries(id) WHERE op='unit.create';",
+    /* 3: authority kept key by key (auth.c). A device.* entry's target key
+     * is indexed, and an enrollment remembers its actor's level. The
+     * derived state is rebuilt after this step (rules changed). */
+    "ALTER TABLE entries ADD COLUMN target TEXT;"
+    "UPDATE entries SET target=json_extract(CAST(bytes AS TEXT),'$.body.key')"
+    " WHERE op IN ('device.enroll','device.revoke')"
+    " AND json_valid(CAST(bytes AS TEXT))"
+    " AND json_type(CAST(bytes AS TEXT),'$.body.key')='text'"
+    " AND length(json_extract(CAST(bytes AS TEXT),'$.body.key'))=64;"
+    "CREATE INDEX entries_target ON entries(target) WHERE target IS NOT NULL;"
+    "ALTER TABLE enrollments ADD COLUMN level INTEGER NOT NULL DEFAULT 0;"
+    "INSERT OR REPLACE INTO meta(key, value) VALUES('rebuild', '1');",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -369,6 +381,24 @@ ntm_store_open(struct ntm_store **out, const char *path, unsigned flags,
     if (ntm_store_meta_get(st, "root.scope", &scope, NULL) == NTM_OK) {
         snprintf(st->root_scope, sizeof(st->root_scope), "%s", scope);
         ntm_free(scope);
+    }
+    /* A migration that changed the rules asks for the derived state to be
+     * rebuilt from the log. */
+    char *pending = NULL;
+    if (!(flags & NTM_STORE_READONLY) &&
+        ntm_store_meta_get(st, "rebuild", &pending, NULL) == NTM_OK) {
+        ntm_free(pending);
+        if ((rc = ntm_store_begin(st, err)) != NTM_OK)
+            goto fail;
+        rc = ntm_store_rebuild(st, err);
+        if (rc == NTM_OK)
+            rc = ntm_store_meta_set(st, "rebuild", NULL, err);
+        if (rc == NTM_OK)
+            rc = ntm_store_commit(st, err);
+        if (rc != NTM_OK) {
+            ntm_store_rollback(st);
+            goto fail;
+        }
     }
     *out = st;
     return NTM_OK;

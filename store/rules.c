@@ -401,32 +401,8 @@ Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
         target = json_string_value(json_object_get(e->body, "code"));
     else if (strcmp(e->op, "record.create") == 0)
         target = json_string_value(json_object_get(e->body, "unit"));
-    else if (strcmp(e->op, "device.revoke") == 0) {
-        const char *key = json_string_value(json_object_get(e->body, "key"));
-        if (st->root[0] && strcmp(key, st->root) == 0) {
-            snprintf(msg, msglen, "the root key cannot be revoked");
-            return NTM_EFORBIDDEN;
-        }
-        /* Every enrollment of the device must lie in the admin's scope. */
-        sqlite3_stmt *s =
-            Ntm_prepare(st, "SELECT scope FROM enrollments WHERE key=?1", err);
-        if (!s)
-            return err ? err->code : NTM_EDB;
-        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-        int r;
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            const char *sc = (const char *)sqlite3_column_text(s, 0);
-            if (!Ntm_scope_covers(enr->scope, sc)) {
-                snprintf(msg, msglen,
-                         "device %.16s... is enrolled for %s, outside scope %s",
-                         key, sc, enr->scope);
-                sqlite3_reset(s);
-                return NTM_EFORBIDDEN;
-            }
-        }
-        sqlite3_reset(s);
-        return Ntm_step_ok(st, r, err, "cannot read enrollments");
-    }
+    else if (strcmp(e->op, "device.revoke") == 0)
+        return NTM_OK; /* authority over the device: auth.c */
     if (!target) {
         snprintf(msg, msglen, "the record this entry changes is not known");
         return NTM_ENOENT;

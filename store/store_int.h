@@ -3,7 +3,7 @@
  * store_int.h - declarations shared by the files of store/, not part of
  * the public API (SQLite's btreeInt.h).
  *
- * On-disk layout (schema version 2, see db.c for the DDL):
+ * On-disk layout (schema version 3, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
  *               and base64 signature; (author, seq) unique; gseq is the
  *               arrival order (AUTOINCREMENT: never reused). Append-only:
@@ -17,7 +17,9 @@
  *   -- derived (a function of the set of valid entries; rebuildable):
  *   effect      per entry, keyed by its gseq: 0 (takes effect) or the
  *               code why not.
- *   enrollments effective device.enroll entries; revocations likewise.
+ *   enrollments effective device.enroll entries, with the level of
+ *               their actor (0 root, else its scope's depth); revocations
+ *               likewise.
  *   units       units created by effective unit.create entries.
  *   records     one row per record: current fields, heads, conflicts,
  *               review state, search text.
@@ -29,7 +31,7 @@
 
 #include "ntm_store.h"
 
-#define NTM_SCHEMA_VERSION 2
+#define NTM_SCHEMA_VERSION 3
 #define NTM_DAY_MS         (24LL * 3600 * 1000)
 
 struct ntm_store {
@@ -116,6 +118,11 @@ enum ntm_err Ntm_auth_lookup(struct ntm_store *st, const char *author,
 /* Recompute effective enrollments and revocations from the device.*
  * entries held. *changed_keys gets a new JSON array of keys whose
  * authorization changed (may be NULL). */
+/* The same for e, a device.* entry just stored (gseq known): judges the
+ * key it names and what follows from it. *changed_keys: a new array of
+ * the keys whose authorization changed, or NULL when none could. */
+enum ntm_err Ntm_auth_entry(struct ntm_store *st, const struct Ntm_entry *e,
+                            json_t **changed_keys, struct ntm_error *err);
 enum ntm_err Ntm_auth_recompute(struct ntm_store *st, json_t **changed_keys,
                                 struct ntm_error *err);
 

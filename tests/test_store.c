@@ -630,13 +630,16 @@ test_schema_v1_is_migrated(void **state)
     char *state_before = th_dump(st);
     char *effects_before = effects_dump(st);
     ntm_store_close(st);
-    assert_int_equal(user_version(path), 2);
+    assert_int_equal(user_version(path), 3);
 
     /* Back to the layout of version 1, as an older ntm left it. */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     exec_sql(db,
              "BEGIN;"
+             "DROP INDEX entries_target;"
+             "ALTER TABLE entries DROP COLUMN target;"
+             "ALTER TABLE enrollments DROP COLUMN level;"
              "CREATE TABLE effect1(id TEXT PRIMARY KEY, code INTEGER NOT NULL,"
              " message TEXT);"
              "INSERT INTO effect1 SELECT e.id, f.code, f.message FROM effect f"
@@ -653,7 +656,7 @@ test_schema_v1_is_migrated(void **state)
     assert_int_equal(user_version(path), 1);
 
     assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
-    assert_int_equal(user_version(path), 2);
+    assert_int_equal(user_version(path), 3);
     char *state_after = th_dump(st);
     char *effects_after = effects_dump(st);
     assert_string_equal(state_before, state_after);
