@@ -165,8 +165,14 @@ entry_unit(struct ntm_store *st, const struct Ntm_entry *e, char *unit,
 {
     unit[0] = '\0';
     if (strcmp(e->op, "record.create") == 0) {
+        /* Only the create bound to its author and seq names the record's
+         * unit; another (a hijack attempt) is indexed like an entry whose
+         * record is not known. */
+        char bound[NTM_RECORD_ID_LEN + 1];
         json_t *u = json_object_get(e->body, "unit");
-        if (json_is_string(u))
+        if (e->record)
+            ntm_record_id(bound, e->author, e->seq);
+        if (e->record && strcmp(bound, e->record) == 0 && json_is_string(u))
             snprintf(unit, n, "%s", json_string_value(u));
         return NTM_OK;
     }
@@ -178,10 +184,12 @@ entry_unit(struct ntm_store *st, const struct Ntm_entry *e, char *unit,
     }
     if (!e->record)
         return NTM_OK;
+    /* The record's create: the one bound to its author and seq, if held
+     * (a create naming another author's id names nothing). */
     sqlite3_stmt *s = Ntm_prepare(
         st,
         "SELECT unit FROM entries WHERE record=?1 AND op='record.create' AND "
-        "unit IS NOT NULL ORDER BY ts, lc, author, seq LIMIT 1",
+        "unit IS NOT NULL",
         err);
     if (!s)
         return err ? err->code : NTM_EDB;
@@ -193,12 +201,28 @@ entry_unit(struct ntm_store *st, const struct Ntm_entry *e, char *unit,
     return Ntm_step_ok(st, r, err, "cannot read the record's unit");
 }
 
+/* The scope an entry whose record is not known yet waits in: its
+ * author's, as enrolled at its seq ("" when none). */
+static enum ntm_err
+entry_waits(struct ntm_store *st, const struct Ntm_entry *e, char *scope,
+            size_t n, struct ntm_error *err)
+{
+    struct ntm_enrollment a;
+    scope[0] = '\0';
+    enum ntm_err rc = Ntm_auth_lookup(st, e->author, e->seq, &a, err);
+    if (rc == NTM_OK && a.enrolled)
+        snprintf(scope, n, "%s", a.scope);
+    return rc;
+}
+
 static enum ntm_err
 insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
              int clock_ahead, struct ntm_error *err)
 {
-    char unit[128];
+    char unit[128], waits[128] = "";
     enum ntm_err rc = entry_unit(st, e, unit, sizeof(unit), err);
+    if (rc == NTM_OK && !unit[0] && e->record)
+        rc = entry_waits(st, e, waits, sizeof(waits), err);
     if (rc != NTM_OK)
         return rc;
     sqlite3_stmt *s;
@@ -221,8 +245,8 @@ insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
     s = Ntm_prepare(
         st,
         "INSERT INTO entries(id, author, seq, prev, ts, lc, op, record, unit, "
-        "bytes, sig, received_ms, clock_ahead, target) "
-        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+        "bytes, sig, received_ms, clock_ahead, target, waits) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
         err);
     if (!s)
         return err ? err->code : NTM_EDB;
@@ -248,6 +272,8 @@ insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
             ntm_is_lower_hex(json_string_value(k), NTM_HEX_ID_LEN))
             sqlite3_bind_text(s, 14, json_string_value(k), -1, SQLITE_STATIC);
     }
+    if (waits[0])
+        sqlite3_bind_text(s, 15, waits, -1, SQLITE_STATIC);
     int r = sqlite3_step(s);
     sqlite3_reset(s);
     if (r != SQLITE_DONE)
@@ -257,8 +283,8 @@ insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
         unit[0]) {
         /* Entries of this record that came before their create. */
         s = Ntm_prepare(st,
-                        "UPDATE entries SET unit=?2 WHERE record=?1 AND unit "
-                        "IS NULL",
+                        "UPDATE entries SET unit=?2, waits=NULL WHERE "
+                        "record=?1 AND unit IS NULL",
                         err);
         if (!s)
             return err ? err->code : NTM_EDB;
@@ -792,10 +818,22 @@ ntm_store_entries(struct ntm_store *st, const struct ntm_entry_query *q,
                        "WHERE e.gseq > ?1");
     if (q->author)
         ntm_buf_adds(&sql, " AND e.author=?2 AND e.seq > ?3");
+    /* A scope sees the entries of its units, and every device.* and
+     * unit.* entry that takes effect (authorization and unit names are
+     * everyone's state). An entry without effect is nobody else's
+     * business (a recorder's junk enrollments), and an entry whose record
+     * is not known yet (no unit) waits within its author's scope (above
+     * or below it, never beside it) until its record's create arrives and
+     * names the unit. */
     if (q->scope && q->scope[0])
-        ntm_buf_adds(&sql, " AND (e.op LIKE 'device.%' OR e.op LIKE 'unit.%' "
-                           "OR e.unit IS NULL OR e.unit=?4 OR "
-                           "substr(e.unit, 1, length(?4) + 1) = ?4 || '.')");
+        ntm_buf_adds(&sql, " AND (((e.op LIKE 'device.%' OR e.op LIKE "
+                           "'unit.%') AND coalesce(f.code, 0) = 0) OR "
+                           "e.unit=?4 OR "
+                           "substr(e.unit, 1, length(?4) + 1) = ?4 || '.' OR "
+                           "(e.unit IS NULL AND (e.waits=?4 OR "
+                           "substr(e.waits, 1, length(?4) + 1) = ?4 || '.' OR "
+                           "substr(?4, 1, length(e.waits) + 1) = e.waits || "
+                           "'.')))");
     ntm_buf_adds(&sql, q->by_author_seq ? " ORDER BY e.author, e.seq"
                                         : " ORDER BY e.gseq");
     if (q->limit > 0)

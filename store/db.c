@@ -121,9 +121,12 @@ static const char *const migrations[] = {
     " WHERE op IN ('device.enroll','device.revoke');"
     "CREATE INDEX entries_unit_create ON entries(id) WHERE op='unit.create';",
     /* 3: authority kept key by key (auth.c). A device.* entry's target key
-     * is indexed, and an enrollment remembers its actor's level. The
+     * is indexed, and an enrollment remembers its actor's level. An entry
+     * whose record is not known yet keeps its author's scope in `waits`
+     * (pulls serve it only there until the record's create arrives). The
      * derived state is rebuilt after this step (rules changed). */
     "ALTER TABLE entries ADD COLUMN target TEXT;"
+    "ALTER TABLE entries ADD COLUMN waits TEXT;"
     "UPDATE entries SET target=json_extract(CAST(bytes AS TEXT),'$.body.key')"
     " WHERE op IN ('device.enroll','device.revoke')"
     " AND json_valid(CAST(bytes AS TEXT))"

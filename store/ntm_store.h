@@ -252,8 +252,9 @@ struct ntm_entry_query {
     int64_t after_seq;  /* with author: only seq > after_seq */
     int64_t after_gseq; /* only gseq > after_gseq */
     const char *scope;  /* only entries a device of this scope may pull:
-                           records in scope plus every device.* and unit.*
-                           entry; NULL: all */
+                           those of units in scope, plus every device.*
+                           and unit.* entry that takes effect; an entry
+                           whose record is not known yet waits; NULL: all */
     int64_t limit;      /* at most this many; 0: no limit */
     int by_author_seq;  /* 1: order by author then seq; 0: by gseq */
 };

@@ -639,6 +639,7 @@ test_schema_v1_is_migrated(void **state)
              "BEGIN;"
              "DROP INDEX entries_target;"
              "ALTER TABLE entries DROP COLUMN target;"
+             "ALTER TABLE entries DROP COLUMN waits;"
              "ALTER TABLE enrollments DROP COLUMN level;"
              "CREATE TABLE effect1(id TEXT PRIMARY KEY, code INTEGER NOT NULL,"
              " message TEXT);"
