@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# cli_hygiene.sh - the ntm tool against hostile files and text: bundles
+# with lines in reverse order, a NUL byte, an endless line (/dev/zero), a
+# 10 MiB line; record titles carrying terminal escape sequences; homes and
+# key files open to other users.
+#
+# Env: NTM_BIN (the built ntm), NTM_CONFIG_DIR, NTM_SANITIZED=1 to skip the
+# timing checks. The last line is "N passed, N failed".
+set -u
+
+NTM=${NTM_BIN:?NTM_BIN must name the ntm binary}
+T=$(mktemp -d "${TMPDIR:-/tmp}/ntm-cli-hygiene.XXXXXX")
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
+unset NTM_PASSPHRASE NTM_HOME
+export LANG=C.UTF-8
+
+# shellcheck source=check_lib.sh
+. "$(dirname "$0")/check_lib.sh"
+
+if ! command -v jq >/dev/null; then
+    echo "jq is needed (apt-get install -y jq)"
+    exit 77
+fi
+
+A=$T/admin
+N=300
+COMMUNE=72.710.25657
+expect 0 "admin: init" "$A" init --root --no-passphrase
+for i in $(seq "$N"); do
+    "$NTM" --home "$A" record activity --task doan.rural_roads_km \
+        --unit "$COMMUNE" --date 2019-05-17 --title "Đường $i" >/dev/null 2>&1
+done
+expect 0 "admin: bundle export of $N records" "$A" bundle export --out "$T/all.ntm"
+
+# ---------------------------------------------------------------- bundles
+# The same bundle with its entry lines reversed (no .minisig: it changed).
+{ head -1 "$T/all.ntm"; tail -n +2 "$T/all.ntm" | tac; } >"$T/rev.ntm"
+cp "$T/all.ntm" "$T/fwd.ntm"
+now() { date +%s.%N; }
+ROOT=$(jq -r .by <(head -1 "$T/all.ntm"))
+run "$T/h1" init --no-passphrase --root-key "$ROOT"
+t0=$(now)
+expect 0 "the in-order bundle imports" "$T/h1" --json bundle import "$T/fwd.ntm"
+t1=$(now)
+check "  ... all $N taken" json_ok ".accepted == $N"
+run "$T/h2" init --no-passphrase --root-key "$ROOT"
+t2=$(now)
+expect 0 "the reversed bundle imports" "$T/h2" --json bundle import "$T/rev.ntm"
+t3=$(now)
+check "  ... all $N taken, none rejected" json_ok ".accepted == $N and (.rejected | length) == 0"
+if [ "${NTM_SANITIZED:-0}" != 1 ]; then
+    fwd=$(awk "BEGIN { print $t1 - $t0 }")
+    rev=$(awk "BEGIN { print $t3 - $t2 }")
+    echo "# in order ${fwd}s, reversed ${rev}s"
+    check "  ... quickly: reversed < 5 x in order + 0.5 s" \
+        awk "BEGIN { exit !($rev < 5 * $fwd + 0.5) }"
+fi
+
+# A NUL byte in line 3: that line is rejected, line 4 is read normally.
+{
+    head -2 "$T/all.ntm"
+    printf '{"entry":"x\0y","sig":"z"}\n'
+    sed -n 3,4p "$T/all.ntm"
+} >"$T/nul.ntm"
+run "$T/h3" init --no-passphrase --root-key "$ROOT"
+run "$T/h3" --json bundle import "$T/nul.ntm"
+check "a NUL line in a bundle is rejected (exit 5)" test "$rc" -eq 5
+check "  ... the line after it is taken (3 entries)" json_ok '.accepted == 3'
+check "  ... line 3 is named with NUL" json_ok '(.rejected | length) == 1 and .rejected[0].line == 3 and (.rejected[0].message | test("NUL"))'
+
+start=$(now)
+timeout 20 "$NTM" --home "$T/h3" --lang en bundle import /dev/zero >"$T/out" 2>"$T/err"
+rc=$?
+check "bundle import /dev/zero fails (exit 1, not a timeout)" test "$rc" -eq 1
+check "  ... saying the line is too long" err_has "line 1 is longer than"
+
+head -c $((10 << 20)) /dev/zero | tr '\0' a >"$T/big"
+{ head -2 "$T/all.ntm"; cat "$T/big"; echo; } >"$T/big.ntm"
+timeout 20 "$NTM" --home "$T/h3" --lang en bundle import "$T/big.ntm" >"$T/out" 2>"$T/err"
+rc=$?
+check "a 10 MiB line fails (exit 1, not a timeout)" test "$rc" -eq 1
+check "  ... naming line 3" err_has "line 3 is longer than"
+
+finish
