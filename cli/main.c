@@ -376,6 +376,7 @@ run(int argc, char **argv)
     char *home_buf = NULL;
     int i = 1;
     int code;
+    cli_output_init(0);
 
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -394,6 +395,7 @@ run(int argc, char **argv)
         }
         return cli_usage_error(NULL, _("unknown option '%s'"), a);
     }
+    cli_output_init(!ctx.json);
     if (i >= argc) {
         print_usage(stderr);
         return EXIT_USAGE;

@@ -83,4 +83,22 @@ rc=$?
 check "a 10 MiB line fails (exit 1, not a timeout)" test "$rc" -eq 1
 check "  ... naming line 3" err_has "line 3 is longer than"
 
+# ---------------------------------------------------------------- text
+expect 0 "a record whose title and note hold escape sequences" "$A" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-05-18 \
+    --title "$(printf 'Xoá màn hình\033[2J\rĐè dòng')" --note "$(printf 'n\033]0;x\007\302\233')"
+EID=$(cat "$T/out")
+has_ctl() { LC_ALL=C grep -q "$(printf '[\001-\011\013-\037\177]')" "$1"; }
+expect 0 "list" "$A" list
+check "  ... shows the title" out_has 'Xoá màn hình'
+check "  ... without an ESC or CR byte" eval '! has_ctl "$T/out"'
+check "  ... the ESC made visible" out_has 'x1b\[2J'
+expect 0 "show" "$A" show "$EID"
+check "  ... without control bytes" eval '! has_ctl "$T/out"'
+check "  ... nor a C1 CSI (U+009B)" eval '! grep -q "$(printf "\302\233")" "$T/out"'
+expect 2 "a usage error quoting an id with ESC" "$A" show "$(printf 'abc\033[2Jdef')"
+check "  ... prints no ESC on stderr" eval '! has_ctl "$T/err"'
+expect 0 "list --json still carries the exact title" "$A" --json list
+check "  ... escaped by JSON" json_ok 'any(.[]; .fields.title == "Xoá màn hình\u001b[2J\rĐè dòng")'
+
 finish
