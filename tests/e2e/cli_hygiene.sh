@@ -101,4 +101,28 @@ check "  ... prints no ESC on stderr" eval '! has_ctl "$T/err"'
 expect 0 "list --json still carries the exact title" "$A" --json list
 check "  ... escaped by JSON" json_ok 'any(.[]; .fields.title == "Xoá màn hình\u001b[2J\rĐè dòng")'
 
+# ---------------------------------------------------------------- permissions
+check "init makes the home 0700" test "$(stat -c %a "$A")" = 700
+check "  ... and the key 0600" test "$(stat -c %a "$A/key")" = 600
+chmod 666 "$A/key"
+SEQ=$(sqlite3 "$A/ntm.db" 'SELECT count(*) FROM entries;' 2>/dev/null)
+expect 1 "a key file others can read and write is refused" "$A" --lang en \
+    record activity --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-05-19
+check "  ... saying what to run" err_has "chmod 600 $A/key"
+check "  ... and nothing was signed" test "$(sqlite3 "$A/ntm.db" 'SELECT count(*) FROM entries;' 2>/dev/null)" = "$SEQ"
+chmod 640 "$A/key"
+expect 1 "a key file the group can read is refused too" "$A" --lang en \
+    record activity --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-05-19
+chmod 600 "$A/key"
+chmod 777 "$A"
+expect 0 "a home open to everyone still works" "$A" --lang en list
+check "  ... with a warning on stderr" err_has "chmod 700 $A"
+chmod 700 "$A"
+chmod 666 "$A/config.json"
+expect 0 "config.json writable by others" "$A" --lang en list
+check "  ... warns" err_has "chmod 600 $A/config.json"
+chmod 600 "$A/config.json"
+expect 0 "a private home" "$A" --lang en list
+check "  ... gives no warning" eval '! err_has warning'
+
 finish
