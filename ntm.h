@@ -7,6 +7,7 @@
  *   ntm_store.h   the local replica: change log, validation, state
  *   ntm_plan.h    the campaign plan, the unit tree, progress reports
  *   ntm_sync.h    the central endpoint (server) and its client
+ *   ntm_bundle.h  importing bundle files (offline exchange)
  *
  * Call ntm_global_init() once before anything else.
  */
@@ -18,5 +19,6 @@
 #include "ntm_store.h"
 #include "ntm_plan.h"
 #include "ntm_sync.h"
+#include "ntm_bundle.h"
 
 #endif /* NTM_H */

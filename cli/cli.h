@@ -72,6 +72,20 @@ const char *cli_error_text(const struct ntm_error *err, char *out, size_t size);
 const char *cli_strerror(enum ntm_err code);
 /* Map a library code to an exit code (SPEC.md section 8). */
 int cli_exit_code(enum ntm_err code);
+/*
+ * Text output (curl tool_msgs.c's one door, for bytes): record titles,
+ * notes, unit and device names, server messages may carry terminal escape
+ * sequences. cli_output_init puts a filter on stderr, and on stdout when
+ * escape_stdout (not for --json: jansson escapes JSON), that shows C0
+ * controls but '\n', DEL, C1 controls and bytes that are not UTF-8 as
+ * \t, \r, \xHH or \u00HH. cli_output_raw lets stdout's bytes through
+ * (the CSV and HTML reports). cli_escape_text is the filter: it appends s
+ * escaped to out and returns the bytes used (an incomplete UTF-8
+ * character at the end is left unless final).
+ */
+void cli_output_init(int escape_stdout);
+void cli_output_raw(void);
+size_t cli_escape_text(struct ntm_buf *out, const char *s, size_t n, int final);
 /* Print a JSON value on stdout (indented, sorted keys, newline); takes a
  * reference (json_decref'd). Returns EXIT_OK or EXIT_FAIL. */
 int cli_print_json(json_t *v);

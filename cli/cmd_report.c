@@ -178,8 +178,16 @@ cmd_report(int argc, char **argv, struct cli_ctx *ctx)
         if (ntm_file_write_atomic(out, b.buf ? b.buf : "", b.len, 0644, &err) !=
             NTM_OK)
             code = cli_fail(&err, _("cannot write the report file"));
-    } else if (fwrite(b.buf ? b.buf : "", 1, b.len, stdout) != b.len ||
-               fflush(stdout) != 0) {
+    } else {
+        /* CSV, JSON and HTML are bytes for a program: escaped already
+         * (JSON, HTML) or quoted cells with CRLF lines (CSV). The table
+         * goes through the text filter like every other output. */
+        if (fmt != NTM_REPORT_TABLE)
+            cli_output_raw();
+    }
+    if (code == EXIT_OK && !out &&
+        (fwrite(b.buf ? b.buf : "", 1, b.len, stdout) != b.len ||
+         fflush(stdout) != 0)) {
         cli_error("%s", _("cannot write the report to standard output"));
         code = EXIT_FAIL;
     }

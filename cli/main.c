@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct cli_cmd {
@@ -258,7 +259,14 @@ cli_need_key(struct cli_ctx *ctx)
         code = EXIT_FAIL;
         goto out;
     }
-    if (ntm_key_file_is_sealed(path, &sealed, &err) != NTM_OK) {
+    if (ntm_key_file_is_sealed(path, &sealed, &err) == NTM_EPERMS) {
+        cli_error(_("refusing the key '%s': other users can read or change "
+                    "it; run 'chmod 600 %s' and retry"),
+                  path, path);
+        code = EXIT_FAIL;
+        goto out;
+    }
+    if (err.code != NTM_OK) {
         code = cli_fail(&err, _("cannot read the key file"));
         goto out;
     }
@@ -309,6 +317,32 @@ author_from_config(struct cli_ctx *ctx)
     ntm_free(path);
 }
 
+/*
+ * Warn when the home is open to other users (any group or other bit), or
+ * ntm.db or config.json may be changed by them. Inside a private home a
+ * readable ntm.db (SQLite creates it 0644) is not reachable, so only
+ * write bits count for the files.
+ */
+static void
+warn_open_home(const struct cli_ctx *ctx, const char *db)
+{
+    struct stat st;
+    if (stat(ctx->home, &st) == 0 && (st.st_mode & 0077))
+        cli_warn(ctx,
+                 _("the home '%s' is open to other users (mode %03o): run "
+                   "'chmod 700 %s'"),
+                 ctx->home, (unsigned)(st.st_mode & 0777), ctx->home);
+    char *cfg = cli_home_path(ctx, "config.json");
+    const char *files[] = {db, cfg};
+    for (size_t i = 0; i < 2; i++)
+        if (files[i] && stat(files[i], &st) == 0 && (st.st_mode & 0022))
+            cli_warn(ctx,
+                     _("'%s' can be changed by other users (mode %03o): run "
+                       "'chmod 600 %s'"),
+                     files[i], (unsigned)(st.st_mode & 0777), files[i]);
+    ntm_free(cfg);
+}
+
 static int
 wants_help(int argc, char **argv)
 {
@@ -348,8 +382,10 @@ prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
             goto out;
         }
     }
-    if (have_db)
+    if (have_db) {
         author_from_config(ctx);
+        warn_open_home(ctx, db);
+    }
     if (c->flags & NEED_KEY) {
         code = cli_need_key(ctx);
         if (code != EXIT_OK)
@@ -376,6 +412,7 @@ run(int argc, char **argv)
     char *home_buf = NULL;
     int i = 1;
     int code;
+    cli_output_init(0);
 
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -394,6 +431,7 @@ run(int argc, char **argv)
         }
         return cli_usage_error(NULL, _("unknown option '%s'"), a);
     }
+    cli_output_init(!ctx.json);
     if (i >= argc) {
         print_usage(stderr);
         return EXIT_USAGE;

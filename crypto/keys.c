@@ -334,6 +334,15 @@ read_key_file(unsigned char *buf, size_t cap, size_t *len, int *sealed,
         return ntm_error_set(err, NTM_EIO,
                              "key file '%s' is not a regular file", path);
     }
+    /* A secret key others can read is no longer secret; one they can
+     * write may be swapped for theirs (signify and ssh refuse both). */
+    if (st.st_mode & 0077) {
+        close(fd);
+        return ntm_error_set(err, NTM_EPERMS,
+                             "key file '%s' is open to other users (mode "
+                             "%03o): run 'chmod 600 %s'",
+                             path, (unsigned)(st.st_mode & 0777), path);
+    }
     size_t n = 0;
     for (;;) {
         ssize_t r = read(fd, buf + n, cap - n);

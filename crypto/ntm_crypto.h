@@ -65,7 +65,8 @@ NTM_EXTERN enum ntm_err ntm_key_save(const struct ntm_key *key,
  * Errors: NTM_EPASSPHRASE (sealed file with a wrong or missing passphrase,
  * or a damaged file: fails closed), NTM_ENOENT (no file), NTM_EINVAL (not
  * an ntm key file, or a newer format version), NTM_EIO (symlink, not a
- * regular file, read error), NTM_ENOMEM.
+ * regular file, read error), NTM_EPERMS (group or others may read or write
+ * it: mode & 077), NTM_ENOMEM.
  */
 NTM_EXTERN enum ntm_err ntm_key_load(struct ntm_key **out, const char *path,
                                      const char *passphrase,

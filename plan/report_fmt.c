@@ -3,7 +3,8 @@
  * report_fmt.c - writing a computed report: JSON (SPEC.md section 8), an
  * aligned terminal table (Vietnamese text measured in display columns),
  * CSV per RFC 4180 in UTF-8 with a byte order mark (so that spreadsheet
- * programs show Vietnamese correctly), and one self-contained printable
+ * programs show Vietnamese correctly; a text cell that would read as a
+ * formula is neutralised, see csv_field), and one self-contained printable
  * HTML page with inline SVG charts and no external resources.
  *
  * Labels come from the plan in Vietnamese, or English with lang "en".
@@ -366,13 +367,22 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 /* ------------------------------------------------------------------ */
 /* CSV (RFC 4180) */
 
+/*
+ * One cell and its separator. A text cell (num 0) whose first character
+ * is =, +, -, @, tab or CR would be evaluated as a formula by spreadsheet
+ * programs (CSV injection, OWASP): it is written quoted with a single
+ * quote in front, so "=HYPERLINK(...)" reads as the text it is. Unit names
+ * come from unit.create entries, so any text may get here. num 1: a figure
+ * this file formatted itself (fmt_num), written as it is.
+ */
 static enum ntm_err
-csv_field(struct ntm_buf *b, const char *s, int last)
+csv_field(struct ntm_buf *b, const char *s, int num, int last)
 {
-    enum ntm_err rc;
+    enum ntm_err rc = NTM_OK;
     const char *p;
-    if (strpbrk(s, ",\"\r\n")) {
-        rc = ntm_buf_addch(b, '"');
+    int formula = !num && s[0] && strchr("=+-@\t\r", s[0]);
+    if (formula || strpbrk(s, ",\"\r\n")) {
+        rc = ntm_buf_adds(b, formula ? "\"'" : "\"");
         for (p = s; *p && !rc; p++)
             rc = *p == '"' ? ntm_buf_adds(b, "\"\"") : ntm_buf_addch(b, *p);
         if (!rc)
@@ -396,12 +406,14 @@ fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         "target", "achieved",     "unit_of_measure",
         "status", "status_label", "plan_target",
         "basis",  "share"};
+    /* The figures fmt_num wrote: target, achieved, plan_target, share. */
+    static const int num[CSV_COLS] = {0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 1};
     enum ntm_err rc = ntm_buf_adds(b, "\xEF\xBB\xBF");
     size_t c;
     int i;
 
     for (c = 0; c < CSV_COLS && !rc; c++)
-        rc = csv_field(b, head[c], c + 1 == CSV_COLS);
+        rc = csv_field(b, head[c], 0, c + 1 == CSV_COLS);
     for (i = 0; i < r->nrows && !rc; i++) {
         const struct Ntm_row *w = &r->rows[i];
         char t[32], a[32], pt[32], sh[32] = "";
@@ -426,7 +438,7 @@ fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                                    Ntm_basis_name(w->basis),
                                    sh};
         for (c = 0; c < CSV_COLS && !rc; c++)
-            rc = csv_field(b, f[c], c + 1 == CSV_COLS);
+            rc = csv_field(b, f[c], num[c], c + 1 == CSV_COLS);
     }
     return rc;
 }

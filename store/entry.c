@@ -19,9 +19,11 @@
 
 /*
  * One pass over the raw bytes, before any parser sees them: the nesting
- * depth (so "[[[[..." cannot make jansson recurse), and "-0", which some
+ * depth (so "[[[[..." cannot make jansson recurse), white space outside
+ * strings (SPEC.md 2: B is compact JSON; a reader verifies the exact
+ * bytes, so it refuses them rather than re-serialise), and "-0", which some
  * JSON readers take for the float -0.0 and others for the integer 0 (a
- * parser differential in a signed field). Returns NULL when both are fine,
+ * parser differential in a signed field). Returns NULL when all are fine,
  * else the reason.
  */
 static const char *
@@ -39,6 +41,9 @@ scan_raw(const char *p, size_t len, int max)
         }
         if (c == '"')
             in_str = 1;
+        else if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            return "entry holds white space outside strings: SPEC.md 2 "
+                   "wants compact JSON";
         else if (c == '{' || c == '[') {
             if (++depth > max)
                 return "entry nests deeper than 16 levels";

@@ -200,11 +200,47 @@ test_exit_codes(void **state)
     assert_int_equal(cli_exit_code(NTM_EPASSPHRASE), 1);
 }
 
+/* Terminal escape sequences in titles, notes, names and server messages
+ * are shown, never obeyed. */
+static void
+test_escape_text_shows_controls(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"Bê tông\n", "Bê tông\n"},
+        {"a\x1b[2Jb", "a\\x1b[2Jb"},
+        {"line\rover", "line\\rover"},
+        {"t\tb\x07\x7f", "t\\tb\\x07\\x7f"},
+        {"c1 \xc2\x9b"
+         "31m",
+         "c1 \\u009b31m"},
+        {"raw \x9b"
+         "31m",
+         "raw \\x9b31m"},
+        {"\xc2\xa0nbsp", "\xc2\xa0nbsp"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ntm_buf b = NTM_BUF_INIT;
+        size_t n = strlen(cases[i].in);
+        assert_int_equal(cli_escape_text(&b, cases[i].in, n, 1), n);
+        assert_string_equal(ntm_buf_str(&b), cases[i].want);
+        ntm_buf_release(&b);
+    }
+    /* A UTF-8 character cut between two writes waits for its end. */
+    struct ntm_buf b = NTM_BUF_INIT;
+    assert_int_equal(cli_escape_text(&b, "ab\xe1\xba", 4, 0), 2);
+    assert_string_equal(ntm_buf_str(&b), "ab");
+    ntm_buf_release(&b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_forms),
+        cmocka_unit_test(test_escape_text_shows_controls),
         cmocka_unit_test(test_parse_double_dash_ends_options),
         cmocka_unit_test(test_parse_errors_are_usage_errors),
         cmocka_unit_test(test_parse_help_exits_ok),

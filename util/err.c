@@ -103,6 +103,9 @@ ntm_strerror(enum ntm_err code)
         return N_("the record's state does not allow this");
     case NTM_EUNAVAIL:
         return N_("the server is busy - nothing lost, try again later");
+    case NTM_EPERMS:
+        return N_("other users can read or change the file - make it "
+                  "private");
     case NTM_ERR_LAST:
         break;
     }

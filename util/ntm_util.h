@@ -66,6 +66,7 @@ enum ntm_err {
     NTM_EUSAGE = 33,         /* command line usage error */
     NTM_ECONFLICT = 34,      /* state does not allow it (e.g. no conflict) */
     NTM_EUNAVAIL = 35,       /* server busy or shutting down (429/503) */
+    NTM_EPERMS = 36,         /* a secret file is open to other users */
     NTM_ERR_LAST             /* never used; keep last */
 };
 
