@@ -133,7 +133,10 @@ static const char *const migrations[] = {
     " AND json_type(CAST(bytes AS TEXT),'$.body.key')='text'"
     " AND length(json_extract(CAST(bytes AS TEXT),'$.body.key'))=64;"
     "CREATE INDEX entries_target ON entries(target) WHERE target IS NOT NULL;"
+    "CREATE INDEX entries_create ON entries(record)"
+    " WHERE op='record.create' AND unit IS NOT NULL;"
     "ALTER TABLE enrollments ADD COLUMN level INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE records ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;"
     "INSERT OR REPLACE INTO meta(key, value) VALUES('rebuild', '1');",
 };
 

@@ -687,8 +687,10 @@ test_schema_v1_is_migrated(void **state)
     exec_sql(db,
              "BEGIN;"
              "DROP INDEX entries_target;"
+             "DROP INDEX entries_create;"
              "ALTER TABLE entries DROP COLUMN target;"
              "ALTER TABLE entries DROP COLUMN waits;"
+             "ALTER TABLE records DROP COLUMN waiting;"
              "ALTER TABLE enrollments DROP COLUMN level;"
              "CREATE TABLE effect1(id TEXT PRIMARY KEY, code INTEGER NOT NULL,"
              " message TEXT);"
