@@ -371,8 +371,18 @@ apply_effect(struct ntm_store *st, const struct Ntm_entry *e,
         json_decref(changed);
         return rc;
     }
-    if (strcmp(e->op, "unit.create") == 0)
-        return Ntm_state_units(st, err);
+    if (strcmp(e->op, "unit.create") == 0) {
+        json_t *c = json_object_get(e->body, "code");
+        if (json_is_string(c) && Ntm_unit_code_valid(json_string_value(c)))
+            return Ntm_state_unit(st, json_string_value(c), err);
+        char msg[160];
+        enum ntm_err code = Ntm_rules_body(e, msg, sizeof(msg));
+        return Ntm_effect_set(st, e->gseq, code ? code : NTM_EBADBODY,
+                              code ? msg
+                                   : "unit.create: 'code' must be a "
+                                     "unit code",
+                              err);
+    }
     if (e->record)
         return Ntm_state_entry(st, e, err);
     char msg[160];

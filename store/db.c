@@ -123,7 +123,9 @@ static const char *const migrations[] = {
     /* 3: authority kept key by key (auth.c). A device.* entry's target key
      * is indexed, and an enrollment remembers its actor's level. An entry
      * whose record is not known yet keeps its author's scope in `waits`
-     * (pulls serve it only there until the record's create arrives). The
+     * (pulls serve it only there until the record's create arrives).
+     * Concurrent unit.create of one code are a conflict (units.heads,
+     * units.conflicts), never settled by clocks. The
      * derived state is rebuilt after this step (rules changed). */
     "ALTER TABLE entries ADD COLUMN target TEXT;"
     "ALTER TABLE entries ADD COLUMN waits TEXT;"
@@ -137,6 +139,9 @@ static const char *const migrations[] = {
     " WHERE op='record.create' AND unit IS NOT NULL;"
     "ALTER TABLE enrollments ADD COLUMN level INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE records ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE units ADD COLUMN heads TEXT NOT NULL DEFAULT '[]';"
+    "ALTER TABLE units ADD COLUMN conflicts TEXT;"
+    "CREATE INDEX entries_unit_code ON entries(unit) WHERE op='unit.create';"
     "INSERT OR REPLACE INTO meta(key, value) VALUES('rebuild', '1');",
 };
 

@@ -335,5 +335,21 @@ ntm_unit_create(struct ntm_store *st, const struct ntm_key *key,
                                  "level", level)
                      : NULL;
     ntm_free(n);
+    /* Written knowing the unit: its current versions are the base, so
+     * this one supersedes them (and settles a conflict). */
+    sqlite3_stmt *s =
+        body ? Ntm_prepare(st, "SELECT heads FROM units WHERE code=?1", err)
+             : NULL;
+    if (s) {
+        sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            json_t *h =
+                json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+            if (json_array_size(h) > 0)
+                json_object_set(body, "base", h);
+            json_decref(h);
+        }
+        sqlite3_reset(s);
+    }
     return write_new(st, key, "unit.create", body, res, err);
 }

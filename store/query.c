@@ -300,19 +300,27 @@ ntm_store_units_created(struct ntm_store *st, json_t **out,
 {
     *out = NULL;
     json_t *arr = json_array();
-    sqlite3_stmt *s = Ntm_prepare(
-        st, "SELECT code, name, level, entry FROM units ORDER BY code", err);
+    sqlite3_stmt *s = Ntm_prepare(st,
+                                  "SELECT code, name, level, entry, heads, "
+                                  "conflicts FROM units ORDER BY code",
+                                  err);
     if (!s || !arr) {
         json_decref(arr);
         return err ? err->code : NTM_EDB;
     }
     while (sqlite3_step(s) == SQLITE_ROW)
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:s}", "code",
-                           (const char *)sqlite3_column_text(s, 0), "name",
-                           (const char *)sqlite3_column_text(s, 1), "level",
-                           (const char *)sqlite3_column_text(s, 2), "entry",
-                           (const char *)sqlite3_column_text(s, 3)));
+            arr,
+            json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:o}", "code",
+                      (const char *)sqlite3_column_text(s, 0), "name",
+                      (const char *)sqlite3_column_text(s, 1), "level",
+                      (const char *)sqlite3_column_text(s, 2), "entry",
+                      (const char *)sqlite3_column_text(s, 3), "heads",
+                      col_json(s, 4), "conflict",
+                      sqlite3_column_type(s, 5) != SQLITE_NULL, "candidates",
+                      sqlite3_column_type(s, 5) == SQLITE_NULL
+                          ? json_array()
+                          : col_json(s, 5)));
     sqlite3_reset(s);
     *out = arr;
     return NTM_OK;
@@ -362,7 +370,8 @@ ntm_store_dump_state(struct ntm_store *st, struct ntm_buf *out,
          "enrollments ORDER BY entry"},
         {"revocations",
          "SELECT entry, key, after_seq FROM revocations ORDER BY entry"},
-        {"units", "SELECT code, name, level, entry FROM units ORDER BY code"},
+        {"units", "SELECT code, name, level, entry, heads, conflicts FROM "
+                  "units ORDER BY code"},
     };
     for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
         enum ntm_err rc = dump_query(st, q[i][0], q[i][1], out, err);

@@ -303,6 +303,11 @@ Ntm_rules_body(const struct Ntm_entry *e, char *msg, size_t msglen)
             ok = fail(msg, msglen,
                       "unit.create: 'level' must be province, district, "
                       "commune or hamlet");
+        else if (json_object_get(b, "base") &&
+                 !base_valid(json_object_get(b, "base")))
+            ok = fail(msg, msglen,
+                      "unit.create: 'base' must be a non-empty array of "
+                      "entry ids");
     } else if (strcmp(op, "record.create") == 0) {
         json_t *kind = json_object_get(b, "kind");
         json_t *fields = json_object_get(b, "fields");

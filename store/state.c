@@ -1069,102 +1069,276 @@ Ntm_state_authors(struct ntm_store *st, json_t *keys, struct ntm_error *err)
     return NTM_OK;
 }
 
-enum ntm_err
-Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
+static int
+cmp_json_str(const void *a, const void *b)
 {
-    enum ntm_err rc = Ntm_exec(st, "DELETE FROM units", err);
-    if (rc != NTM_OK)
-        return rc;
-    json_t *rows = json_array();
-    if (!rows)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    sqlite3_stmt *s = Ntm_prepare(
-        st,
-        "SELECT gseq, bytes FROM entries WHERE op='unit.create' ORDER BY id",
-        err);
-    if (!s) {
-        json_decref(rows);
+    return strcmp(json_string_value(*(json_t *const *)a),
+                  json_string_value(*(json_t *const *)b));
+}
+
+/* Sort an array of strings in place. */
+static void
+json_array_sort_ids(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    json_t **v = ntm_calloc(n + 1, sizeof(*v));
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(arr, i));
+    qsort(v, n, sizeof(*v), cmp_json_str);
+    for (size_t i = 0; i < n; i++)
+        json_array_set_new(arr, i, v[i]);
+    ntm_free(v);
+}
+
+/* One unit.create of the code being settled. */
+struct unode {
+    struct Ntm_entry e;
+    int valid;
+    int level; /* of its author: 0 root, else its scope's depth */
+    unsigned char *anc;
+};
+
+static int
+unit_pick(const struct unode *a, const struct unode *b)
+{
+    /* The shown name of a conflict: the higher authority's, then the later
+     * in total order (the conflict stays listed either way). */
+    if (a->level != b->level)
+        return a->level < b->level ? 1 : -1;
+    return Ntm_order_cmp(a->e.ts, a->e.lc, a->e.author, a->e.seq, b->e.ts,
+                         b->e.lc, b->e.author, b->e.seq);
+}
+
+/* The units row of code from its unit.create entries (SPEC 3, 5): the
+ * candidates are the effective ones no other effective one names through
+ * base; one, or several naming the same, give the name; several that
+ * differ are a conflict for a coordinator, who resolves it with a
+ * unit.create naming them all as base. */
+static enum ntm_err
+settle_unit(struct ntm_store *st, const char *code, struct ntm_error *err)
+{
+    sqlite3_stmt *s = Ntm_prepare(st,
+                                  "SELECT gseq, bytes FROM entries WHERE "
+                                  "op='unit.create' AND unit=?1 ORDER BY gseq",
+                                  err);
+    if (!s)
         return err ? err->code : NTM_EDB;
-    }
-    int x, bad = 0;
+    sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
+    json_t *rows = json_array();
+    int x, bad = !rows;
     while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
         bad = json_array_append_new(
             rows, json_pack("[I,s%]", (json_int_t)sqlite3_column_int64(s, 0),
                             sqlite3_column_blob(s, 1),
                             (size_t)sqlite3_column_bytes(s, 1)));
     sqlite3_reset(s);
-    rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-             : Ntm_step_ok(st, x, err, "cannot read the log");
-    size_t i;
-    json_t *row;
-    json_array_foreach (rows, i, row) {
-        if (rc != NTM_OK)
-            break;
-        struct Ntm_entry e;
-        char msg[160];
+    enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                          : Ntm_step_ok(st, x, err, "cannot read the log");
+    size_t n = json_array_size(rows), k = 0;
+    struct unode *u = rc == NTM_OK ? ntm_calloc(n + 1, sizeof(*u)) : NULL;
+    json_t *heads = json_array(), *cands = json_array();
+    char *heads_s = NULL, *cands_s = NULL, *name = NULL;
+    if (rc == NTM_OK && (!u || !heads || !cands))
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == NTM_OK && i < n; i++) {
+        json_t *row = json_array_get(rows, i);
         json_t *b = json_array_get(row, 1);
-        enum ntm_err v = Ntm_entry_parse(
-            &e, json_string_value(b), json_string_length(b), msg, sizeof(msg));
-        e.gseq = json_integer_value(json_array_get(row, 0));
+        char msg[160];
+        struct unode *nd = &u[k];
+        enum ntm_err v =
+            Ntm_entry_parse(&nd->e, json_string_value(b), json_string_length(b),
+                            msg, sizeof(msg));
+        nd->e.gseq = json_integer_value(json_array_get(row, 0));
         if (v != NTM_OK) {
-            Ntm_entry_release(&e);
+            Ntm_entry_release(&nd->e);
+            memset(nd, 0, sizeof(*nd));
             if (v == NTM_ENOMEM)
                 rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             continue;
         }
+        k++;
         struct ntm_enrollment enr;
-        rc = Ntm_auth_lookup(st, e.author, e.seq, &enr, err);
-        enum ntm_err code =
+        rc = Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, err);
+        enum ntm_err code2 =
             rc == NTM_OK
-                ? Ntm_rules_check(st, &e, &enr, NULL, msg, sizeof(msg), err)
+                ? Ntm_rules_check(st, &nd->e, &enr, NULL, msg, sizeof(msg), err)
                 : rc;
-        if (rc == NTM_OK && !Ntm_is_verdict(code))
-            rc = code;
+        if (rc == NTM_OK && !Ntm_is_verdict(code2))
+            rc = code2;
         if (rc == NTM_OK)
-            rc = Ntm_effect_set(st, e.gseq, code, code ? msg : NULL, err);
-        if (rc == NTM_OK && code == NTM_OK) {
-            /* The first in total order names the unit. */
-            sqlite3_stmt *u = Ntm_prepare(
-                st,
-                "INSERT INTO units(code, name, level, entry) "
-                "VALUES(?1,?2,?3,?4) ON CONFLICT(code) DO UPDATE SET "
-                "name=excluded.name, level=excluded.level, "
-                "entry=excluded.entry "
-                "WHERE (SELECT ts*65536+lc FROM entries WHERE "
-                "id=excluded.entry)"
-                " < (SELECT ts*65536+lc FROM entries WHERE id=units.entry)",
-                err);
-            if (!u) {
-                rc = err ? err->code : NTM_EDB;
-            } else {
-                sqlite3_bind_text(
-                    u, 1, json_string_value(json_object_get(e.body, "code")),
-                    -1, SQLITE_STATIC);
-                const char *raw =
-                    json_string_value(json_object_get(e.body, "name"));
-                char *name = ntm_text_nfc(raw);
-                if (raw && !name) { /* the bytes are valid UTF-8 */
-                    rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-                    Ntm_entry_release(&e);
-                    break;
+            rc = Ntm_effect_set(st, nd->e.gseq, code2, code2 ? msg : NULL, err);
+        nd->valid = code2 == NTM_OK;
+        nd->level = enr.is_root ? 0 : 1;
+        for (const char *p = enr.scope; !enr.is_root && *p; p++)
+            nd->level += *p == '.';
+    }
+    /* Dominance through base links (a handful of entries per code). */
+    size_t bytes = (k + 7) / 8;
+    for (size_t i = 0; rc == NTM_OK && i < k; i++)
+        if (!(u[i].anc = ntm_calloc(1, bytes + 1)))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    for (int changed = 1; rc == NTM_OK && changed;) {
+        changed = 0;
+        for (size_t i = 0; i < k; i++) {
+            json_t *base = json_object_get(u[i].e.body, "base");
+            size_t bi;
+            json_t *bx;
+            json_array_foreach (base, bi, bx) {
+                for (size_t j = 0; j < k; j++) {
+                    if (j == i || !json_is_string(bx) ||
+                        strcmp(u[j].e.id, json_string_value(bx)) != 0)
+                        continue;
+                    for (size_t w = 0; w < bytes; w++) {
+                        unsigned char nw =
+                            u[i].anc[w] | u[j].anc[w] |
+                            (w == j / 8 ? (unsigned char)(1u << (j % 8)) : 0);
+                        if (nw != u[i].anc[w]) {
+                            u[i].anc[w] = nw;
+                            changed = 1;
+                        }
+                    }
                 }
-                sqlite3_bind_text(u, 2, name ? name : "", -1, SQLITE_TRANSIENT);
-                ntm_free(name);
-                sqlite3_bind_text(
-                    u, 3, json_string_value(json_object_get(e.body, "level")),
-                    -1, SQLITE_STATIC);
-                sqlite3_bind_text(u, 4, e.id, -1, SQLITE_STATIC);
-                int ux = sqlite3_step(u);
-                sqlite3_reset(u);
-                if (ux != SQLITE_DONE)
-                    rc = Ntm_db_error(st, ux, err, "cannot save a unit");
             }
         }
-        Ntm_entry_release(&e);
+    }
+    int best = -1, same = 1, nc = 0;
+    for (size_t i = 0; rc == NTM_OK && i < k; i++) {
+        if (!u[i].valid)
+            continue;
+        int dominated = 0;
+        for (size_t j = 0; j < k && !dominated; j++)
+            dominated =
+                j != i && u[j].valid && ((u[j].anc[i / 8] >> (i % 8)) & 1);
+        if (dominated)
+            continue;
+        nc++;
+        if (best >= 0 &&
+            (!json_equal(json_object_get(u[i].e.body, "name"),
+                         json_object_get(u[best].e.body, "name")) ||
+             !json_equal(json_object_get(u[i].e.body, "level"),
+                         json_object_get(u[best].e.body, "level"))))
+            same = 0;
+        if (best < 0 || unit_pick(&u[i], &u[best]) > 0)
+            best = (int)i;
+        if (json_array_append_new(heads, json_string(u[i].e.id)) ||
+            json_array_append_new(
+                cands,
+                json_pack("{s:s, s:s, s:O, s:O, s:I, s:I}", "entry", u[i].e.id,
+                          "author", u[i].e.author, "name",
+                          json_object_get(u[i].e.body, "name"), "level",
+                          json_object_get(u[i].e.body, "level"), "ts",
+                          (json_int_t)u[i].e.ts, "lc", (json_int_t)u[i].e.lc)))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    if (rc == NTM_OK) {
+        sqlite3_stmt *d =
+            Ntm_prepare(st, "DELETE FROM units WHERE code=?1", err);
+        if (!d)
+            rc = err ? err->code : NTM_EDB;
+        else {
+            sqlite3_bind_text(d, 1, code, -1, SQLITE_STATIC);
+            x = sqlite3_step(d);
+            sqlite3_reset(d);
+            rc = Ntm_step_ok(st, x, err, "cannot save a unit");
+        }
+    }
+    if (rc == NTM_OK && best >= 0) {
+        json_array_sort_ids(heads);
+        const char *raw =
+            json_string_value(json_object_get(u[best].e.body, "name"));
+        name = ntm_text_nfc(raw);
+        heads_s = dump_json_new(heads);
+        cands_s = nc > 1 && !same ? dump_json_new(cands) : NULL;
+        sqlite3_stmt *w = Ntm_prepare(
+            st,
+            "INSERT INTO units(code, name, level, entry, heads, conflicts) "
+            "VALUES(?1,?2,?3,?4,?5,?6)",
+            err);
+        if (!name || !heads_s || (nc > 1 && !same && !cands_s))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        else if (!w)
+            rc = err ? err->code : NTM_EDB;
+        else {
+            sqlite3_bind_text(w, 1, code, -1, SQLITE_STATIC);
+            sqlite3_bind_text(w, 2, name, -1, SQLITE_STATIC);
+            sqlite3_bind_text(
+                w, 3,
+                json_string_value(json_object_get(u[best].e.body, "level")), -1,
+                SQLITE_STATIC);
+            sqlite3_bind_text(w, 4, u[best].e.id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(w, 5, heads_s, -1, SQLITE_STATIC);
+            if (cands_s)
+                sqlite3_bind_text(w, 6, cands_s, -1, SQLITE_STATIC);
+            x = sqlite3_step(w);
+            sqlite3_reset(w);
+            if (x != SQLITE_DONE)
+                rc = Ntm_db_error(st, x, err, "cannot save a unit");
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        Ntm_entry_release(&u[i].e);
+        ntm_free(u[i].anc);
+    }
+    ntm_free(u);
+    ntm_free(name);
+    ntm_free(heads_s);
+    ntm_free(cands_s);
+    json_decref(heads);
+    json_decref(cands);
+    json_decref(rows);
+    return rc;
+}
+
+enum ntm_err
+Ntm_state_unit(struct ntm_store *st, const char *code, struct ntm_error *err)
+{
+    return settle_unit(st, code, err);
+}
+
+enum ntm_err
+Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
+{
+    enum ntm_err rc = Ntm_exec(st, "DELETE FROM units", err);
+    if (rc != NTM_OK)
+        return rc;
+    json_t *codes = json_array();
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "SELECT DISTINCT unit FROM entries WHERE op='unit.create' AND unit "
+        "IS NOT NULL ORDER BY unit",
+        err);
+    if (!s || !codes) {
+        json_decref(codes);
+        return s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                 : (err ? err->code : NTM_EDB);
+    }
+    int x, bad = 0;
+    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
+        bad = json_array_append_new(
+            codes, json_string((const char *)sqlite3_column_text(s, 0)));
+    sqlite3_reset(s);
+    rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+             : Ntm_step_ok(st, x, err, "cannot read the log");
+    size_t i;
+    json_t *c;
+    json_array_foreach (codes, i, c) {
         if (rc != NTM_OK)
             break;
+        rc = settle_unit(st, json_string_value(c), err);
     }
-    json_decref(rows);
+    /* unit.create entries whose code is not a unit code: bad_body. */
+    if (rc == NTM_OK) {
+        char sql[200];
+        snprintf(sql, sizeof(sql),
+                 "INSERT OR REPLACE INTO effect(gseq, code, message) SELECT "
+                 "gseq, %d, 'unit.create: ''code'' must be a unit code' FROM "
+                 "entries WHERE op='unit.create' AND unit IS NULL",
+                 (int)NTM_EBADBODY);
+        rc = Ntm_exec(st, sql, err);
+    }
+    json_decref(codes);
     return rc;
 }
 

@@ -156,6 +156,9 @@ enum ntm_err Ntm_state_record(struct ntm_store *st, const char *record_id,
 enum ntm_err Ntm_state_entry(struct ntm_store *st, const struct Ntm_entry *e,
                              struct ntm_error *err);
 enum ntm_err Ntm_state_units(struct ntm_store *st, struct ntm_error *err);
+/* The units row of one code, from its unit.create entries. */
+enum ntm_err Ntm_state_unit(struct ntm_store *st, const char *code,
+                            struct ntm_error *err);
 /* Recompute every record with an entry by one of these authors. */
 enum ntm_err Ntm_state_authors(struct ntm_store *st, json_t *keys,
                                struct ntm_error *err);

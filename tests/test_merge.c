@@ -837,6 +837,79 @@ test_duplicate_create_bound_author_wins(void **state)
     }
 }
 
+/* The unit row of code on st (new), or NULL. */
+static json_t *
+unit_row(struct ntm_store *st, const char *code)
+{
+    json_t *all = NULL, *out = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_units_created(st, &all, &err), NTM_OK);
+    size_t i;
+    json_t *u;
+    json_array_foreach (all, i, u)
+        if (strcmp(json_string_value(json_object_get(u, "code")), code) == 0)
+            out = json_incref(u);
+    json_decref(all);
+    return out;
+}
+
+/* Concurrent unit.create of one code (SPEC 3): a conflict, whatever the
+ * arrival order and however back-dated; the root's name shows (higher
+ * authority), and a unit.create naming both as base settles it. */
+static void
+test_unit_create_conflict_not_settled_by_clocks(void **state)
+{
+    (void)state;
+    const char *hamlet = COMMUNE ".9";
+    for (int order = 0; order < 2; order++) {
+        struct world w;
+        world_open(&w);
+        struct th_chain cr, cc;
+        th_chain_at(&cr, w.root, kroot);
+        th_chain_at(&cc, w.root, kcoord);
+        char a[65], b[65];
+        struct ntm_ingest_result r;
+        json_t *ba = json_pack("{s:s,s:s,s:s}", "code", hamlet, "name",
+                               "Ấp Hòa Bình", "level", "hamlet");
+        json_t *bb = json_pack("{s:s,s:s,s:s}", "code", hamlet, "name",
+                               "Ấp Chiếm Đoạt", "level", "hamlet");
+        if (order == 0) {
+            assert_int_equal(
+                th_next(w.root, &cr, 5000, "unit.create", ba, &r, a), NTM_OK);
+            assert_int_equal(th_next(w.root, &cc, 1, "unit.create", bb, &r, b),
+                             NTM_OK);
+        } else {
+            assert_int_equal(th_next(w.root, &cc, 1, "unit.create", bb, &r, b),
+                             NTM_OK);
+            assert_int_equal(
+                th_next(w.root, &cr, 5000, "unit.create", ba, &r, a), NTM_OK);
+        }
+        json_t *u = unit_row(w.root, hamlet);
+        assert_non_null(u);
+        assert_string_equal(json_string_value(json_object_get(u, "name")),
+                            "Ấp Hòa Bình");
+        assert_true(json_is_true(json_object_get(u, "conflict")));
+        assert_int_equal(json_array_size(json_object_get(u, "candidates")), 2);
+        json_decref(u);
+        /* The coordinator settles it, knowing both. */
+        sync_all(&w);
+        struct ntm_write_result res;
+        struct ntm_error err;
+        assert_int_equal(ntm_unit_create(w.coord, kcoord, hamlet,
+                                         "Ấp Hòa Bình 2", "hamlet", &res, &err),
+                         NTM_OK);
+        sync_all(&w);
+        u = unit_row(w.r1, hamlet);
+        assert_non_null(u);
+        assert_string_equal(json_string_value(json_object_get(u, "name")),
+                            "Ấp Hòa Bình 2");
+        assert_false(json_is_true(json_object_get(u, "conflict")));
+        json_decref(u);
+        assert_converged(&w);
+        world_close(&w);
+    }
+}
+
 /* An update waits for every base: one not held yet, or a review (not a
  * change of the record) named as a base, keeps it without effect. */
 static void
@@ -919,6 +992,7 @@ main(void)
         cmocka_unit_test(test_later_enrollment_gives_effect),
         cmocka_unit_test(test_concurrent_writes_latest_shows),
         cmocka_unit_test(test_duplicate_create_bound_author_wins),
+        cmocka_unit_test(test_unit_create_conflict_not_settled_by_clocks),
         cmocka_unit_test(test_update_base_must_be_a_held_change),
         cmocka_unit_test(test_review_state_with_several_heads),
         cmocka_unit_test(test_property_replicas_converge),
