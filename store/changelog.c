@@ -545,10 +545,31 @@ ingest_parsed(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
          * replica. A revoked device cannot push for itself: the server
          * refuses its requests. */
     }
-    /* Taken. Clocks more than 24 h ahead are flagged and not followed. */
+    /* Taken. Clocks more than 24 h ahead are flagged and not followed;
+     * a ts before the author's previous one, or before the plan period,
+     * is flagged too (a device clock reset to 1970 or a back-dated
+     * entry): nothing is claimed by a timestamp, but admins see it. */
     int ahead = e->ts > ntm_now_ms() + NTM_DAY_MS;
+    int clock = ahead ? NTM_CLOCK_AHEAD : 0;
+    if (e->ts < NTM_EARLIEST_MS)
+        clock |= NTM_CLOCK_EARLY;
+    if (e->seq > 1) {
+        sqlite3_stmt *s = Ntm_prepare(
+            st, "SELECT ts FROM entries WHERE author=?1 AND seq=?2", err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        sqlite3_bind_text(s, 1, e->author, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, e->seq - 1);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW && sqlite3_column_int64(s, 0) > e->ts)
+            clock |= NTM_CLOCK_BACK;
+        sqlite3_reset(s);
+        if ((rc = Ntm_step_ok(st, r, err, "cannot read the log")) != NTM_OK)
+            return rc;
+    }
     res->clock_ahead = ahead;
-    if ((rc = insert_entry(st, e, sig_b64, ahead, err)) != NTM_OK)
+    res->clock = clock;
+    if ((rc = insert_entry(st, e, sig_b64, clock, err)) != NTM_OK)
         return rc;
     if ((rc = update_head(st, e, mark_partial, err)) != NTM_OK)
         return rc;

@@ -119,6 +119,9 @@ struct ntm_ingest_result {
                           5), or NTM_EREVOKED (author revoked for this
                           seq): in the log without effect */
     int clock_ahead;   /* ts more than 24 h ahead of this replica's clock */
+    int clock;         /* clock flags, a bit set: 1 ahead (as clock_ahead),
+                          2 ts before the author's previous entry's, 4 ts
+                          before 2015 (far before the plan period) */
     char id[NTM_HEX_ID_LEN + 1];     /* entry id ("" if not parseable) */
     char author[NTM_HEX_ID_LEN + 1]; /* "" if not parseable */
     int64_t seq;                     /* -1 if not parseable */

@@ -216,7 +216,18 @@ ntm_store_record(struct ntm_store *st, const char *id, json_t **out,
             (json_int_t)sqlite3_column_int64(s, 4), "op",
             (const char *)sqlite3_column_text(s, 5), "valid", code == NTM_OK,
             "status", effect_name(code), "body", body ? body : json_null(),
-            "clock_ahead", sqlite3_column_int(s, 9));
+            "clock_ahead", sqlite3_column_int(s, 9) & 1);
+        int clock = sqlite3_column_int(s, 9);
+        static const char *const clock_names[] = {"ahead", "backwards",
+                                                  "before_plan"};
+        json_t *cl = clock ? json_array() : NULL;
+        for (int b = 0; cl && b < 3; b++)
+            if (clock & (1 << b))
+                json_array_append_new(cl, json_string(clock_names[b]));
+        if (h && cl)
+            json_object_set_new(h, "clock", cl);
+        else
+            json_decref(cl);
         if (h && sqlite3_column_text(s, 7))
             json_object_set_new(
                 h, "reason",

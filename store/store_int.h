@@ -34,6 +34,13 @@
 #define NTM_SCHEMA_VERSION 3
 #define NTM_DAY_MS         (24LL * 3600 * 1000)
 
+/* Clock flags of an entry (entries.clock_ahead, a bit set; RELIABILITY
+ * #18): flagged for admins, never refused, never used for ordering. */
+#define NTM_CLOCK_AHEAD 1 /* ts > 24 h ahead of this replica's clock */
+#define NTM_CLOCK_BACK  2 /* ts before its author's previous entry's */
+#define NTM_CLOCK_EARLY 4 /* ts far before the plan period */
+#define NTM_EARLIEST_MS 1420070400000LL /* 2015-01-01T00:00Z */
+
 struct ntm_store {
     sqlite3 *db;
     unsigned flags;

@@ -906,6 +906,23 @@ test_clock_ahead_threshold(void **state)
     assert_int_equal(th_next(st, &c, now - 5, "x.y", json_object(), &r, NULL),
                      NTM_OK);
     assert_int_equal(r.clock_ahead, 0);
+    /* went backwards within the chain (now - 5 after now + 1 day) */
+    assert_int_equal(r.clock, 2);
+    assert_int_equal(th_next(st, &c, now - 5, "x.y", json_object(), &r, NULL),
+                     NTM_OK);
+    assert_int_equal(r.clock, 0); /* equal is not backwards */
+    /* far before the plan period: 1970, and the last ms of 2014 */
+    assert_int_equal(th_next(st, &c, 1, "x.y", json_object(), &r, NULL),
+                     NTM_OK);
+    assert_int_equal(r.clock, 2 | 4);
+    assert_int_equal(
+        th_next(st, &c, 1420070399999LL, "x.y", json_object(), &r, NULL),
+        NTM_OK);
+    assert_int_equal(r.clock, 4);
+    assert_int_equal(
+        th_next(st, &c, 1420070400000LL, "x.y", json_object(), &r, NULL),
+        NTM_OK);
+    assert_int_equal(r.clock, 0);
     unsetenv("NTM_NOW_MS");
     ntm_store_close(st);
 }
