@@ -309,7 +309,7 @@ load_key(struct ntm_store *st, const char *key, struct devop **out,
         sqlite3_reset(s);
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     }
-    int r, bad = 0;
+    int r = SQLITE_DONE, bad = 0;
     while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW)
         bad = json_array_append_new(
             rows, json_pack("[I,s%]", (json_int_t)sqlite3_column_int64(s, 0),
@@ -399,7 +399,7 @@ rows_differ(struct ntm_store *st, const char *key, struct devop *ops, size_t n,
         if (!s)
             return err ? err->code : NTM_EDB;
         sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-        int r;
+        int r = SQLITE_DONE;
         while (!*differ && (r = sqlite3_step(s)) == SQLITE_ROW) {
             const char *id = (const char *)sqlite3_column_text(s, 0);
             int found = 0;
@@ -522,7 +522,7 @@ push_targets(struct ntm_store *st, const char *author, json_t *q,
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
-    int r, bad = 0;
+    int r = SQLITE_DONE, bad = 0;
     while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW)
         bad = json_array_append_new(
             q, json_string((const char *)sqlite3_column_text(s, 0)));
@@ -628,7 +628,7 @@ Ntm_auth_recompute(struct ntm_store *st, json_t **changed_keys,
         "SELECT DISTINCT target FROM entries WHERE target IS NOT NULL "
         "ORDER BY target",
         err);
-    int r, bad = 0;
+    int r = SQLITE_DONE, bad = 0;
     if (!s) {
         rc = err ? err->code : NTM_EDB;
     } else {

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STMT_CACHE 96
+#define STMT_CACHE 192
 
 /* Transaction statements, prepared when the store opens: a rollback must
  * not need memory, or a failure under memory pressure would leave the
@@ -125,7 +125,10 @@ static const char *const migrations[] = {
      * whose record is not known yet keeps its author's scope in `waits`
      * (pulls serve it only there until the record's create arrives).
      * Concurrent unit.create of one code are a conflict (units.heads,
-     * units.conflicts), never settled by clocks. The
+     * units.conflicts), never settled by clocks. A record's heads and the
+     * candidates of each field are rows (rheads, rcands, rfields), so that
+     * a record with thousands of concurrent versions takes one more in
+     * bounded work. The
      * derived state is rebuilt after this step (rules changed). */
     "ALTER TABLE entries ADD COLUMN target TEXT;"
     "ALTER TABLE entries ADD COLUMN waits TEXT;"
@@ -139,6 +142,21 @@ static const char *const migrations[] = {
     " WHERE op='record.create' AND unit IS NOT NULL;"
     "ALTER TABLE enrollments ADD COLUMN level INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE records ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE records DROP COLUMN heads;"
+    "ALTER TABLE records DROP COLUMN conflicts;"
+    "ALTER TABLE records ADD COLUMN nheads INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE rheads(record TEXT NOT NULL, entry TEXT NOT NULL,"
+    " PRIMARY KEY(record, entry));"
+    "CREATE TABLE rcands(record TEXT NOT NULL, field TEXT NOT NULL,"
+    " entry TEXT NOT NULL, ts INTEGER NOT NULL, lc INTEGER NOT NULL,"
+    " author TEXT NOT NULL, seq INTEGER NOT NULL, value TEXT NOT NULL,"
+    " head INTEGER NOT NULL, PRIMARY KEY(record, field, entry));"
+    "CREATE INDEX rcands_order ON rcands(record, field, ts, lc, author, seq);"
+    "CREATE INDEX rcands_value ON rcands(record, field, value);"
+    "CREATE INDEX rcands_entry ON rcands(record, entry);"
+    "CREATE INDEX rcands_head ON rcands(record, field, head);"
+    "CREATE TABLE rfields(record TEXT NOT NULL, field TEXT NOT NULL,"
+    " conflict INTEGER NOT NULL, PRIMARY KEY(record, field));"
     "ALTER TABLE units ADD COLUMN heads TEXT NOT NULL DEFAULT '[]';"
     "ALTER TABLE units ADD COLUMN conflicts TEXT;"
     "CREATE INDEX entries_unit_code ON entries(unit) WHERE op='unit.create';"
@@ -240,6 +258,7 @@ Ntm_prepare(struct ntm_store *st, const char *sql, struct ntm_error *err)
     int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
                                 NULL);
     if (rc != SQLITE_OK) {
+        fprintf(stderr, "PREPFAIL %d %.80s\n", rc, sql);
         Ntm_db_error(st, rc, err, "cannot prepare a database statement");
         return NULL;
     }
@@ -249,10 +268,14 @@ Ntm_prepare(struct ntm_store *st, const char *sql, struct ntm_error *err)
         f->ncache++;
     } else {
         /* Cache full: a programming error (too many distinct statements);
-         * evict the oldest so that behaviour stays correct. */
-        sqlite3_finalize(f->cache[0].stmt);
-        memmove(&f->cache[0], &f->cache[1],
-                sizeof(f->cache[0]) * (STMT_CACHE - 1));
+         * evict the oldest one not running (a caller may be stepping
+         * through it) so that behaviour stays correct. */
+        int v = 0;
+        while (v < STMT_CACHE - 1 && sqlite3_stmt_busy(f->cache[v].stmt))
+            v++;
+        sqlite3_finalize(f->cache[v].stmt);
+        memmove(&f->cache[v], &f->cache[v + 1],
+                sizeof(f->cache[0]) * (size_t)(STMT_CACHE - 1 - v));
         f->cache[STMT_CACHE - 1].sql = sql;
         f->cache[STMT_CACHE - 1].stmt = s;
     }

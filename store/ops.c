@@ -69,7 +69,8 @@ write_new(struct ntm_store *st, const struct ntm_key *key, const char *op,
     return rc;
 }
 
-/* new: the record's current heads, or NTM_ENOENT. */
+/* new: the record's current heads (and its conflicts, left NULL when it
+ * has none), or NTM_ENOENT. */
 static enum ntm_err
 record_heads(struct ntm_store *st, const char *id, json_t **heads,
              json_t **conflicts, struct ntm_error *err)
@@ -77,24 +78,29 @@ record_heads(struct ntm_store *st, const char *id, json_t **heads,
     *heads = NULL;
     if (conflicts)
         *conflicts = NULL;
-    sqlite3_stmt *s = Ntm_prepare(
-        st, "SELECT heads, conflicts FROM records WHERE id=?1", err);
+    sqlite3_stmt *s =
+        Ntm_prepare(st, "SELECT conflict FROM records WHERE id=?1", err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    enum ntm_err rc = NTM_OK;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        *heads = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
-        if (conflicts && sqlite3_column_text(s, 1))
-            *conflicts =
-                json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
-    } else {
-        rc = ntm_error_set(err, NTM_ENOENT,
-                           "no record %s on this replica - check the id with "
-                           "'ntm list'",
-                           id);
-    }
+    int x = sqlite3_step(s);
+    int conflict = x == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
     sqlite3_reset(s);
+    enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the record");
+    if (rc != NTM_OK)
+        return rc;
+    if (x != SQLITE_ROW)
+        return ntm_error_set(err, NTM_ENOENT,
+                             "no record %s on this replica - check the id with "
+                             "'ntm list'",
+                             id);
+    rc = Ntm_record_heads(st, id, heads, err);
+    if (rc == NTM_OK && conflicts && conflict)
+        rc = Ntm_record_conflicts(st, id, conflicts, err);
+    if (rc != NTM_OK) {
+        json_decref(*heads);
+        *heads = NULL;
+    }
     return rc;
 }
 

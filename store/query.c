@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* heads (8) and conflicts (13) are filled in by record_row. */
 #define RECORD_COLS                                                            \
     "r.id, r.kind, r.unit, r.org, r.fields, r.deleted, r.conflict, "           \
-    "r.review, r.heads, r.reviews, r.author, r.c_ts, r.updated_ts, "           \
-    "r.conflicts"
+    "r.review, NULL, r.reviews, r.author, r.c_ts, r.updated_ts, NULL"
 
 static json_t *
 col_json(sqlite3_stmt *s, int i)
@@ -25,7 +25,7 @@ col_json(sqlite3_stmt *s, int i)
 }
 
 static json_t *
-record_row(sqlite3_stmt *s)
+record_cols(sqlite3_stmt *s)
 {
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:o, s:o, s:s, s:I, s:I, "
@@ -43,6 +43,24 @@ record_row(sqlite3_stmt *s)
         (json_int_t)sqlite3_column_int64(s, 12), "conflicts",
         sqlite3_column_type(s, 13) == SQLITE_NULL ? json_object()
                                                   : col_json(s, 13));
+}
+
+/* A record's JSON from a row of RECORD_COLS, with its heads and
+ * conflicts; NULL when out of memory or the store failed. */
+static json_t *
+record_row(struct ntm_store *st, sqlite3_stmt *s)
+{
+    json_t *rec = record_cols(s);
+    json_t *heads = NULL, *conflicts = NULL;
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    if (!rec || Ntm_record_heads(st, id, &heads, NULL) != NTM_OK ||
+        Ntm_record_conflicts(st, id, &conflicts, NULL) != NTM_OK ||
+        json_object_set_new(rec, "heads", heads) ||
+        json_object_set_new(rec, "conflicts", conflicts)) {
+        json_decref(rec);
+        return NULL;
+    }
+    return rec;
 }
 
 enum ntm_err
@@ -116,7 +134,7 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
             sqlite3_bind_text(s, 7 + i, f->text_units[i], -1, SQLITE_STATIC);
     }
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *row = record_row(s);
+        json_t *row = record_row(st, s);
         if (!row || json_array_append_new(arr, row) != 0) {
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;
@@ -168,7 +186,7 @@ ntm_store_record(struct ntm_store *st, const char *id, json_t **out,
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         if (n++ == 0)
-            rec = record_row(s);
+            rec = record_row(st, s);
     }
     sqlite3_reset(s);
     if (n == 0)
@@ -247,20 +265,37 @@ ntm_store_conflicts(struct ntm_store *st, json_t **out, struct ntm_error *err)
     json_t *arr = json_array();
     sqlite3_stmt *s = Ntm_prepare(
         st,
-        "SELECT id, conflicts, unit FROM records WHERE conflict=1 AND "
-        "deleted=0 ORDER BY c_ts, author, id",
+        "SELECT id, unit FROM records WHERE conflict=1 AND deleted=0 ORDER "
+        "BY c_ts, author, id",
         err);
     if (!s || !arr) {
         json_decref(arr);
         return err ? err->code : NTM_EDB;
     }
-    while (sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(
-            arr, json_pack("{s:s, s:o, s:s}", "id",
-                           (const char *)sqlite3_column_text(s, 0), "fields",
-                           col_json(s, 1), "unit",
-                           (const char *)sqlite3_column_text(s, 2)));
+    /* Collect first: the conflicts are read through the same cache. */
+    int x = SQLITE_DONE, bad = 0;
+    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
+        bad = json_array_append_new(
+            arr, json_pack("{s:s, s:s}", "id",
+                           (const char *)sqlite3_column_text(s, 0), "unit",
+                           (const char *)sqlite3_column_text(s, 1)));
     sqlite3_reset(s);
+    enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                          : Ntm_step_ok(st, x, err, "cannot list conflicts");
+    size_t i;
+    json_t *o;
+    json_array_foreach (arr, i, o) {
+        json_t *c = NULL;
+        if (rc == NTM_OK)
+            rc = Ntm_record_conflicts(
+                st, json_string_value(json_object_get(o, "id")), &c, err);
+        if (rc == NTM_OK && json_object_set_new(o, "fields", c))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    if (rc != NTM_OK) {
+        json_decref(arr);
+        return rc;
+    }
     *out = arr;
     return NTM_OK;
 }
@@ -368,8 +403,14 @@ ntm_store_dump_state(struct ntm_store *st, struct ntm_buf *out,
     static const char *const q[][2] = {
         {"records",
          "SELECT id, kind, unit, org, task, author, create_entry, fields, "
-         "deleted, conflict, conflicts, review, reviews, heads FROM records "
-         "ORDER BY id"},
+         "deleted, conflict, review, reviews FROM records ORDER BY id"},
+        {"record heads", "SELECT record, entry FROM rheads ORDER BY record, "
+                         "entry"},
+        {"record candidates",
+         "SELECT record, field, entry, value, head FROM rcands ORDER BY "
+         "record, field, entry"},
+        {"record fields", "SELECT record, field, conflict FROM rfields ORDER "
+                          "BY record, field"},
         /* Only entries with effect: a replica may hold, without effect,
          * entries another refused at the gate (a revoked device's entries
          * that reached it before the revocation). */

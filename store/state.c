@@ -420,21 +420,18 @@ dump_json_new(json_t *v)
     return ntm_buf_detach(&b, NULL);
 }
 
-/* new (*folded): the record's search text, folded: title, note, task,
- * unit code and the unit's name. */
+/* new (*folded): the record's search text, folded: title, note, task
+ * (each may be NULL), the unit code and the unit's name. */
 static enum ntm_err
-search_text(struct ntm_store *st, json_t *fields, const char *unit,
-            char **folded, struct ntm_error *err)
+search_parts(struct ntm_store *st, const char *const parts[3], const char *unit,
+             char **folded, struct ntm_error *err)
 {
-    static const char *const searchable[] = {"title", "note", "task", NULL};
     struct ntm_buf search = NTM_BUF_INIT;
     enum ntm_err brc = NTM_OK;
     *folded = NULL;
-    for (int k = 0; searchable[k]; k++) {
-        json_t *v = json_object_get(fields, searchable[k]);
-        if (json_is_string(v) && brc == NTM_OK)
-            brc = ntm_buf_addf(&search, "%s\n", json_string_value(v));
-    }
+    for (int k = 0; k < 3; k++)
+        if (parts[k] && brc == NTM_OK)
+            brc = ntm_buf_addf(&search, "%s\n", parts[k]);
     if (brc == NTM_OK)
         brc = ntm_buf_addf(&search, "%s\n", unit);
     sqlite3_stmt *s =
@@ -458,19 +455,129 @@ search_text(struct ntm_store *st, json_t *fields, const char *unit,
     return rc;
 }
 
+static const char *const searchable[3] = {"title", "note", "task"};
+
+/* The same from the fields as a value. */
+static enum ntm_err
+search_text(struct ntm_store *st, json_t *fields, const char *unit,
+            char **folded, struct ntm_error *err)
+{
+    const char *parts[3];
+    for (int k = 0; k < 3; k++)
+        parts[k] = json_string_value(json_object_get(fields, searchable[k]));
+    return search_parts(st, parts, unit, folded, err);
+}
+
+/* new (*out): the string member key of the fields text, or NULL when it
+ * is missing or not a string; NTM_ENOMEM when memory ran out. */
+static enum ntm_err
+text_member(const char *fields, const char *key, char **out)
+{
+    const char *v, *vend;
+    *out = NULL;
+    int got = Ntm_jtext_get(fields, key, &v, &vend);
+    if (got < 0)
+        return NTM_ENOMEM;
+    if (got == 0 || *v != '"')
+        return NTM_OK;
+    *out = Ntm_jtext_string(v, vend);
+    return *out ? NTM_OK : NTM_ENOMEM;
+}
+
+/* Run sql (binding ?1 = record, ?2.. = the strings given, NULL ends). */
+static enum ntm_err
+rec_exec(struct ntm_store *st, const char *sql, const char *record,
+         const char *a2, const char *a3, struct ntm_error *err)
+{
+    sqlite3_stmt *s = Ntm_prepare(st, sql, err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+    if (a2)
+        sqlite3_bind_text(s, 2, a2, -1, SQLITE_STATIC);
+    if (a3)
+        sqlite3_bind_text(s, 3, a3, -1, SQLITE_STATIC);
+    int x = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (x != SQLITE_DONE)
+        return Ntm_db_error(st, x, err, "cannot save the record's state");
+    return NTM_OK;
+}
+
+/* Forget the heads and field candidates of a record. */
+static enum ntm_err
+clear_rows(struct ntm_store *st, const char *record, struct ntm_error *err)
+{
+    enum ntm_err rc = rec_exec(st, "DELETE FROM rheads WHERE record=?1", record,
+                               NULL, NULL, err);
+    if (rc == NTM_OK)
+        rc = rec_exec(st, "DELETE FROM rcands WHERE record=?1", record, NULL,
+                      NULL, err);
+    if (rc == NTM_OK)
+        rc = rec_exec(st, "DELETE FROM rfields WHERE record=?1", record, NULL,
+                      NULL, err);
+    return rc;
+}
+
+/* Entry e (a head when head) is a candidate of field with value. */
+static enum ntm_err
+put_cand(struct ntm_store *st, const char *record, const char *field,
+         const struct Ntm_entry *e, json_t *value, int head,
+         struct ntm_error *err)
+{
+    char *v = dump_json_new(value);
+    if (!v)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    sqlite3_stmt *s =
+        Ntm_prepare(st,
+                    "INSERT OR REPLACE INTO rcands(record, field, entry, ts, "
+                    "lc, author, seq, value, head) "
+                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                    err);
+    if (!s) {
+        ntm_free(v);
+        return err ? err->code : NTM_EDB;
+    }
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, field, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, e->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, e->ts);
+    sqlite3_bind_int64(s, 5, e->lc);
+    sqlite3_bind_text(s, 6, e->author, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, e->seq);
+    sqlite3_bind_text(s, 8, v, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 9, head);
+    int x = sqlite3_step(s);
+    sqlite3_reset(s);
+    ntm_free(v);
+    if (x != SQLITE_DONE)
+        return Ntm_db_error(st, x, err, "cannot save the record's state");
+    return NTM_OK;
+}
+
+static enum ntm_err
+put_field(struct ntm_store *st, const char *record, const char *field,
+          int conflict, struct ntm_error *err)
+{
+    return rec_exec(st,
+                    conflict ? "INSERT OR REPLACE INTO rfields(record, field, "
+                               "conflict) VALUES(?1,?2,1)"
+                             : "INSERT OR REPLACE INTO rfields(record, field, "
+                               "conflict) VALUES(?1,?2,0)",
+                    record, field, NULL, err);
+}
+
 /* The state of the record as JSON members, written to `records`. */
 static enum ntm_err
 compute(struct ntm_store *st, const char *record_id, struct rec *r,
         struct ntm_error *err)
 {
     enum ntm_err rc = NTM_OK;
-    json_t *fields = json_object(), *conflicts = json_object();
-    json_t *heads = json_array(), *reviews = json_array();
+    json_t *fields = json_object(), *reviews = json_array();
     const char **names = NULL, **head_ids = NULL;
-    int *cand = NULL;
-    char *folded = NULL, *fields_s = NULL, *heads_s = NULL, *reviews_s = NULL,
-         *conf_s = NULL;
-    if (!fields || !conflicts || !heads || !reviews) {
+    int *cand = NULL, nconf = 0;
+    char *folded = NULL, *fields_s = NULL, *reviews_s = NULL;
+    if (!fields || !reviews) {
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
     }
@@ -479,6 +586,37 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;
         }
+    /* Heads: valid changes no other valid change dominates. */
+    int deleted = 0;
+    int64_t updated = 0;
+    head_ids = ntm_calloc((size_t)r->count + 1, sizeof(char *));
+    size_t nheads = 0;
+    if (!head_ids) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < r->count; i++) {
+        if (!is_change(&r->n[i]))
+            continue;
+        if (r->n[i].kind == N_DELETE)
+            deleted = 1;
+        if (r->n[i].e.ts > updated)
+            updated = r->n[i].e.ts;
+        int dominated = 0;
+        for (int j = 0; j < r->count && !dominated; j++)
+            if (j != i && is_change(&r->n[j]) && dominates(r, j, i))
+                dominated = 1;
+        if (!dominated)
+            head_ids[nheads++] = r->n[i].e.id;
+    }
+    qsort(head_ids, nheads, sizeof(*head_ids), cmp_str);
+    if ((rc = clear_rows(st, record_id, err)) != NTM_OK)
+        goto out;
+    for (size_t h = 0; h < nheads; h++)
+        if ((rc =
+                 rec_exec(st, "INSERT INTO rheads(record, entry) VALUES(?1,?2)",
+                          record_id, head_ids[h], NULL, err)) != NTM_OK)
+            goto out;
     /* Every field name any valid change sets, sorted. */
     size_t nnames = 0, capn = 0;
     for (int i = 0; i < r->count; i++) {
@@ -540,64 +678,21 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;
         }
-        if (same)
-            continue;
-        /* Conflict: every candidate, in total order. */
-        for (int a = 1; a < nc; a++)
-            for (int b = a;
-                 b > 0 && order_cmp(&r->n[cand[b - 1]], &r->n[cand[b]]) > 0;
-                 b--) {
-                int t = cand[b];
-                cand[b] = cand[b - 1];
-                cand[b - 1] = t;
-            }
-        json_t *list = json_array();
-        int bad = !list;
-        for (int c = 0; c < nc && !bad; c++) {
+        /* Every candidate, for conflicts and the next entry's state. */
+        for (int c = 0; c < nc; c++) {
             struct node *nd = &r->n[cand[c]];
-            bad = json_array_append_new(
-                list,
-                json_pack("{s:s, s:s, s:O, s:I, s:I}", "entry", nd->e.id,
-                          "author", nd->e.author, "value",
-                          json_object_get(sets(nd), names[f]), "ts",
-                          (json_int_t)nd->e.ts, "lc", (json_int_t)nd->e.lc));
+            const char *key = nd->e.id;
+            int head = bsearch(&key, head_ids, nheads, sizeof(*head_ids),
+                               cmp_str) != NULL;
+            if ((rc = put_cand(st, record_id, names[f], &nd->e,
+                               json_object_get(sets(nd), names[f]), head,
+                               err)) != NTM_OK)
+                goto out;
         }
-        if (bad || json_object_set_new(conflicts, names[f], list)) {
-            if (bad)
-                json_decref(list);
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        if ((rc = put_field(st, record_id, names[f], !same, err)) != NTM_OK)
             goto out;
-        }
+        nconf += !same;
     }
-    /* Heads: valid changes no other valid change dominates. */
-    int deleted = 0;
-    int64_t updated = 0;
-    head_ids = ntm_calloc((size_t)r->count + 1, sizeof(char *));
-    size_t nheads = 0;
-    if (!head_ids) {
-        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (int i = 0; i < r->count; i++) {
-        if (!is_change(&r->n[i]))
-            continue;
-        if (r->n[i].kind == N_DELETE)
-            deleted = 1;
-        if (r->n[i].e.ts > updated)
-            updated = r->n[i].e.ts;
-        int dominated = 0;
-        for (int j = 0; j < r->count && !dominated; j++)
-            if (j != i && is_change(&r->n[j]) && dominates(r, j, i))
-                dominated = 1;
-        if (!dominated)
-            head_ids[nheads++] = r->n[i].e.id;
-    }
-    qsort(head_ids, nheads, sizeof(*head_ids), cmp_str);
-    for (size_t h = 0; h < nheads; h++)
-        if (json_array_append_new(heads, json_string(head_ids[h]))) {
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-            goto out;
-        }
     /* Review state: the latest valid review of the only head. */
     const char *review = "submitted";
     if (nheads == 1) {
@@ -645,22 +740,16 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
     if ((rc = search_text(st, fields, unit, &folded, err)) != NTM_OK)
         goto out;
     fields_s = dump_json_new(fields);
-    heads_s = dump_json_new(heads);
     reviews_s = dump_json_new(reviews);
-    conf_s = json_object_size(conflicts) ? dump_json_new(conflicts) : NULL;
-    if (json_object_size(conflicts) && !conf_s) {
-        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-        goto out;
-    }
     sqlite3_stmt *s = Ntm_prepare(
         st,
         "INSERT OR REPLACE INTO records(id, kind, unit, org, task, author, "
         "create_entry, c_ts, c_lc, c_seq, updated_ts, fields, deleted, "
-        "conflict, conflicts, review, reviews, heads, search, waiting) "
+        "conflict, nheads, review, reviews, search, waiting) "
         "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-        "?18,?19,?20)",
+        "?19,?20)",
         err);
-    if (!s || !fields_s || !heads_s || !reviews_s || !folded) {
+    if (!s || !fields_s || !reviews_s || !folded) {
         rc = s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
                : (err ? err->code : NTM_EDB);
     } else {
@@ -680,12 +769,10 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         sqlite3_bind_int64(s, 11, updated);
         sqlite3_bind_text(s, 12, fields_s, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 13, deleted);
-        sqlite3_bind_int(s, 14, conf_s != NULL);
-        if (conf_s)
-            sqlite3_bind_text(s, 15, conf_s, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 14, nconf > 0);
+        sqlite3_bind_int64(s, 15, (sqlite3_int64)nheads);
         sqlite3_bind_text(s, 16, review, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 17, reviews_s, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 18, heads_s, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 19, folded, -1, SQLITE_STATIC);
         int waiting = 0;
         for (int i = 0; i < r->count; i++)
@@ -697,17 +784,13 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             rc = Ntm_db_error(st, x, err, "cannot save the record's state");
     }
 out:
-    ntm_free(conf_s);
     ntm_free(reviews_s);
-    ntm_free(heads_s);
     ntm_free(fields_s);
     ntm_free(folded);
     ntm_free(head_ids);
     ntm_free(cand);
     ntm_free(names);
     json_decref(fields);
-    json_decref(conflicts);
-    json_decref(heads);
     json_decref(reviews);
     return rc;
 }
@@ -748,16 +831,10 @@ settle(struct ntm_store *st, const char *record_id, struct rec *r,
         if (r->create >= 0) {
             rc = compute(st, record_id, r, err);
         } else {
-            sqlite3_stmt *s =
-                Ntm_prepare(st, "DELETE FROM records WHERE id=?1", err);
-            if (!s) {
-                rc = err ? err->code : NTM_EDB;
-            } else {
-                sqlite3_bind_text(s, 1, record_id, -1, SQLITE_STATIC);
-                int x = sqlite3_step(s);
-                sqlite3_reset(s);
-                rc = Ntm_step_ok(st, x, err, "cannot save the record's state");
-            }
+            rc = rec_exec(st, "DELETE FROM records WHERE id=?1", record_id,
+                          NULL, NULL, err);
+            if (rc == NTM_OK)
+                rc = clear_rows(st, record_id, err);
         }
     }
     for (int i = 0; rc == NTM_OK && i < r->count; i++)
@@ -779,14 +856,13 @@ Ntm_state_record(struct ntm_store *st, const char *record_id,
     return rc;
 }
 
-/* new: the JSON text that dump_json wrote, parsed back; NULL when it is
- * not such a text or memory ran out (jansson's loader can lose characters
- * then, as of 2.14: the text written back is compared with the one read,
- * and this state is stored). */
+/* new: a JSON text that dump_json wrote, parsed back (any value); NULL
+ * when it is not one or memory ran out (jansson's loader can lose
+ * characters then, as of 2.14: the text written back is compared). */
 static json_t *
 load_dumped(const char *text)
 {
-    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
     char *again = v ? dump_json_new(v) : NULL;
     if (!again || strcmp(again, text) != 0) {
         json_decref(v);
@@ -796,15 +872,18 @@ load_dumped(const char *text)
     return v;
 }
 
-/* Whether the entry id is held as a change of record (not a review): a
- * base the general path would find. */
+/* Whether the entry id is held as a valid change of record (not a review,
+ * with effect): a base the general path would find and follow. */
 static enum ntm_err
-held_change(struct ntm_store *st, const char *id, const char *record, int *yes,
-            struct ntm_error *err)
+valid_change(struct ntm_store *st, const char *id, const char *record, int *yes,
+             struct ntm_error *err)
 {
     *yes = 0;
-    sqlite3_stmt *s =
-        Ntm_prepare(st, "SELECT record, op FROM entries WHERE id=?1", err);
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "SELECT e.record, e.op, coalesce(f.code, -1) FROM entries e LEFT JOIN "
+        "effect f ON f.gseq=e.gseq WHERE e.id=?1",
+        err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -812,128 +891,282 @@ held_change(struct ntm_store *st, const char *id, const char *record, int *yes,
     if (x == SQLITE_ROW) {
         const char *rec = (const char *)sqlite3_column_text(s, 0);
         const char *op = (const char *)sqlite3_column_text(s, 1);
-        *yes = rec && strcmp(rec, record) == 0 && strcmp(op, "review") != 0;
+        *yes = rec && strcmp(rec, record) == 0 && strcmp(op, "review") != 0 &&
+               sqlite3_column_int(s, 2) == 0;
     }
     sqlite3_reset(s);
     return Ntm_step_ok(st, x, err, "cannot read the log");
 }
 
-/* The rest of state_dominating: e is valid and names every head. */
+/* 1 when the query (binding ?1 record, ?2 a, ?3 b) yields a row. */
 static enum ntm_err
-apply_dominating(struct ntm_store *st, const struct Ntm_entry *e,
-                 const char *unit, json_t *fields, json_t *conflicts,
-                 int deleted, int64_t updated, struct ntm_error *err)
+rec_exists(struct ntm_store *st, const char *sql, const char *record,
+           const char *a, const char *b, int *yes, struct ntm_error *err)
 {
-    enum ntm_err rc = NTM_OK;
-    char *fields_s = NULL, *conf_s = NULL, *heads_s = NULL, *folded = NULL;
-    json_t *heads = json_pack("[s]", e->id);
-    if (kind_of(e->op) == N_UPDATE) {
-        const char *k;
-        json_t *v;
-        json_object_foreach (json_object_get(e->body, "set"), k, v) {
-            if (json_object_set(fields, k, v)) {
-                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-                goto out;
-            }
-            json_object_del(conflicts, k); /* e dominates every candidate */
-        }
-    } else {
-        deleted = 1;
-    }
-    if (e->ts > updated)
-        updated = e->ts;
-    if ((rc = search_text(st, fields, unit, &folded, err)) != NTM_OK)
-        goto out;
-    fields_s = dump_json_new(fields);
-    heads_s = heads ? dump_json_new(heads) : NULL;
-    conf_s = json_object_size(conflicts) ? dump_json_new(conflicts) : NULL;
-    if (!fields_s || !heads_s || (json_object_size(conflicts) && !conf_s)) {
-        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-        goto out;
-    }
-    sqlite3_stmt *s =
-        Ntm_prepare(st,
-                    "UPDATE records SET task=?2, updated_ts=?3, fields=?4, "
-                    "deleted=?5, conflict=?6, conflicts=?7, "
-                    "review='submitted', reviews='[]', heads=?8, search=?9 "
-                    "WHERE id=?1",
-                    err);
-    if (!s) {
-        rc = err ? err->code : NTM_EDB;
-        goto out;
-    }
-    const char *task = json_string_value(json_object_get(fields, "task"));
-    sqlite3_bind_text(s, 1, e->record, -1, SQLITE_STATIC);
-    if (task)
-        sqlite3_bind_text(s, 2, task, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, updated);
-    sqlite3_bind_text(s, 4, fields_s, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 5, deleted);
-    sqlite3_bind_int(s, 6, conf_s != NULL);
-    if (conf_s)
-        sqlite3_bind_text(s, 7, conf_s, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 8, heads_s, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, folded, -1, SQLITE_STATIC);
+    sqlite3_stmt *s = Ntm_prepare(st, sql, err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+    if (a)
+        sqlite3_bind_text(s, 2, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(s, 3, b, -1, SQLITE_STATIC);
     int x = sqlite3_step(s);
     sqlite3_reset(s);
-    if (x != SQLITE_DONE)
-        rc = Ntm_db_error(st, x, err, "cannot save the record's state");
+    *yes = x == SQLITE_ROW;
+    return Ntm_step_ok(st, x, err, "cannot read the record's state");
+}
+
+/* The shown value of field as JSON text (new, the candidate greatest in
+ * total order) and whether its candidates differ. */
+static enum ntm_err
+field_state(struct ntm_store *st, const char *record, const char *field,
+            char **value, int *conflict, struct ntm_error *err)
+{
+    /* The greatest in total order, then the smallest and the greatest
+     * value (whether they differ): index look-ups, whatever the number of
+     * candidates. */
+    static const char *const q[3] = {
+        "SELECT value FROM rcands WHERE record=?1 AND field=?2 ORDER BY ts "
+        "DESC, lc DESC, author DESC, seq DESC LIMIT 1",
+        "SELECT value FROM rcands WHERE record=?1 AND field=?2 ORDER BY "
+        "value LIMIT 1",
+        "SELECT value FROM rcands WHERE record=?1 AND field=?2 ORDER BY "
+        "value DESC LIMIT 1",
+    };
+    char *got[3] = {NULL, NULL, NULL};
+    enum ntm_err rc = NTM_OK;
+    *value = NULL;
+    *conflict = 0;
+    for (int k = 0; k < 3 && rc == NTM_OK; k++) {
+        sqlite3_stmt *s = Ntm_prepare(st, q[k], err);
+        if (!s) {
+            rc = err ? err->code : NTM_EDB;
+            break;
+        }
+        sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, field, -1, SQLITE_STATIC);
+        int x = sqlite3_step(s);
+        if (x == SQLITE_ROW &&
+            !(got[k] = ntm_strdup((const char *)sqlite3_column_text(s, 0))))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        sqlite3_reset(s);
+        if (rc == NTM_OK)
+            rc = Ntm_step_ok(st, x, err, "cannot read the record's state");
+        if (rc == NTM_OK && !got[k])
+            rc = ntm_error_set(err, NTM_EDB, "a field has no candidate");
+    }
+    if (rc == NTM_OK) {
+        *value = got[0];
+        got[0] = NULL;
+        *conflict = strcmp(got[1], got[2]) != 0;
+    }
+    for (int k = 0; k < 3; k++)
+        ntm_free(got[k]);
+    return rc;
+}
+
+struct fast_rec {
+    char unit[128];
+    char *fields; /* JSON text */
+    int deleted, waiting;
+    int64_t updated, nheads;
+};
+
+/* The record row after e: fields, search text and counts. */
+static enum ntm_err
+save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
+          char *fields, struct ntm_error *err)
+{
+    char *parts[3] = {NULL, NULL, NULL}, *folded = NULL;
+    int any = 0;
+    enum ntm_err rc = NTM_OK;
+    for (int k = 0; k < 3 && rc == NTM_OK; k++)
+        if (text_member(fields, searchable[k], &parts[k]) != NTM_OK)
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
     if (rc == NTM_OK)
-        rc = Ntm_effect_set(st, e->gseq, NTM_OK, NULL, err);
-out:
+        rc = search_parts(st, (const char *const *)parts, fr->unit, &folded,
+                          err);
+    if (rc == NTM_OK)
+        rc = rec_exists(st,
+                        "SELECT 1 FROM rfields WHERE record=?1 AND "
+                        "conflict=1 LIMIT 1",
+                        e->record, NULL, NULL, &any, err);
+    sqlite3_stmt *s =
+        rc == NTM_OK
+            ? Ntm_prepare(st,
+                          "UPDATE records SET task=?2, updated_ts=?3, "
+                          "fields=?4, deleted=?5, conflict=?6, "
+                          "review='submitted', reviews='[]', nheads=?7, "
+                          "search=?8 WHERE id=?1",
+                          err)
+            : NULL;
+    if (rc == NTM_OK && !s)
+        rc = err ? err->code : NTM_EDB;
+    if (rc == NTM_OK) {
+        sqlite3_bind_text(s, 1, e->record, -1, SQLITE_STATIC);
+        if (parts[2])
+            sqlite3_bind_text(s, 2, parts[2], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, fr->updated);
+        sqlite3_bind_text(s, 4, fields, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 5, fr->deleted);
+        sqlite3_bind_int(s, 6, any);
+        sqlite3_bind_int64(s, 7, fr->nheads);
+        sqlite3_bind_text(s, 8, folded, -1, SQLITE_STATIC);
+        int x = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (x != SQLITE_DONE)
+            rc = Ntm_db_error(st, x, err, "cannot save the record's state");
+    }
+    for (int k = 0; k < 3; k++)
+        ntm_free(parts[k]);
     ntm_free(folded);
-    ntm_free(fields_s);
-    ntm_free(conf_s);
-    ntm_free(heads_s);
-    json_decref(heads);
     return rc;
 }
 
 /*
- * The common case, in work independent of the record's history: an update
- * or delete written knowing the whole record (its base names every current
- * head) dominates every valid change, so the new state follows from the
- * stored one; and an entry without effect changes nothing but its own
- * verdict. Taken only while nothing of the record waits for a missing
- * entry (then nobody names e as a base). *done 0: run the general path.
+ * Apply e, a valid update or delete of the record whose bases are all held
+ * valid changes: the heads it names stop being heads, it becomes one; for
+ * each field it sets, the candidates it names go and it joins; the shown
+ * value is the candidate greatest in total order, and the field conflicts
+ * while its candidates differ. dominates: e names every head (so it is
+ * the only head, and the only candidate of what it sets).
  */
 static enum ntm_err
-state_dominating(struct ntm_store *st, const struct Ntm_entry *e, int *done,
-                 struct ntm_error *err)
+apply_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
+           int dominates, struct ntm_error *err)
+{
+    const char *rid = e->record;
+    json_t *base = json_object_get(e->body, "base");
+    json_t *set = json_object_get(e->body, "set");
+    size_t nset = json_object_size(set), i = 0;
+    const char **keys = ntm_calloc(nset + 1, sizeof(*keys));
+    char **vals = ntm_calloc(nset + 1, sizeof(*vals));
+    char *fields = NULL;
+    enum ntm_err rc =
+        keys && vals ? NTM_OK : ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_t *b;
+    if (rc == NTM_OK && dominates) {
+        rc = rec_exec(st, "DELETE FROM rheads WHERE record=?1", rid, NULL, NULL,
+                      err);
+        if (rc == NTM_OK)
+            rc = rec_exec(st,
+                          "UPDATE rcands SET head=0 WHERE record=?1 AND head=1",
+                          rid, NULL, NULL, err);
+        fr->nheads = 0;
+    } else if (rc == NTM_OK) {
+        json_array_foreach (base, i, b) {
+            int head = 0;
+            if (rc == NTM_OK)
+                rc = rec_exists(st,
+                                "SELECT 1 FROM rheads WHERE record=?1 AND "
+                                "entry=?2",
+                                rid, json_string_value(b), NULL, &head, err);
+            if (rc == NTM_OK && head) {
+                rc = rec_exec(st,
+                              "DELETE FROM rheads WHERE record=?1 AND entry=?2",
+                              rid, json_string_value(b), NULL, err);
+                if (rc == NTM_OK)
+                    rc = rec_exec(st,
+                                  "UPDATE rcands SET head=0 WHERE record=?1 "
+                                  "AND entry=?2",
+                                  rid, json_string_value(b), NULL, err);
+                fr->nheads--;
+            }
+        }
+    }
+    if (rc == NTM_OK)
+        rc = rec_exec(st, "INSERT INTO rheads(record, entry) VALUES(?1,?2)",
+                      rid, e->id, NULL, err);
+    fr->nheads++;
+    if (kind_of(e->op) == N_DELETE)
+        fr->deleted = 1;
+    const char *k;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach (set, k, v) {
+        if (rc != NTM_OK)
+            break;
+        if (dominates) {
+            rc = rec_exec(st, "DELETE FROM rcands WHERE record=?1 AND field=?2",
+                          rid, k, NULL, err);
+        } else {
+            json_array_foreach (base, i, b)
+                if (rc == NTM_OK)
+                    rc = rec_exec(st,
+                                  "DELETE FROM rcands WHERE record=?1 AND "
+                                  "field=?2 AND entry=?3",
+                                  rid, k, json_string_value(b), err);
+        }
+        if (rc == NTM_OK)
+            rc = put_cand(st, rid, k, e, v, 1, err);
+        int conflict = 0;
+        keys[n] = k;
+        if (rc == NTM_OK)
+            rc = field_state(st, rid, k, &vals[n], &conflict, err);
+        n++;
+        if (rc == NTM_OK)
+            rc = put_field(st, rid, k, conflict, err);
+    }
+    if (rc == NTM_OK && !(fields = Ntm_jtext_merge(
+                              fr->fields, keys, (const char *const *)vals, n)))
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc == NTM_OK && e->ts > fr->updated)
+        fr->updated = e->ts;
+    if (rc == NTM_OK)
+        rc = save_fast(st, e, fr, fields, err);
+    if (rc == NTM_OK)
+        rc = Ntm_effect_set(st, e->gseq, NTM_OK, NULL, err);
+    for (size_t x = 0; vals && x < n; x++)
+        ntm_free(vals[x]);
+    ntm_free(vals);
+    ntm_free(keys);
+    ntm_free(fields);
+    return rc;
+}
+
+/*
+ * The common cases, in work independent of the record's history:
+ *   - an update or delete written knowing the whole record (its base names
+ *     every current head) dominates every valid change;
+ *   - a concurrent one (its base names other valid changes) whose fields'
+ *     candidates are all heads: it can dominate only what it names (a head
+ *     is no valid change's ancestor);
+ *   - an entry without effect changes nothing but its own verdict.
+ * Taken only while nothing of the record waits for a missing entry (then
+ * nobody names e as a base). *done 0: run the general path.
+ */
+static enum ntm_err
+state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
+           struct ntm_error *err)
 {
     *done = 0;
     enum node_kind kind = kind_of(e->op);
     if (kind != N_UPDATE && kind != N_DELETE)
         return NTM_OK;
-    sqlite3_stmt *s =
-        Ntm_prepare(st,
-                    "SELECT unit, fields, heads, conflicts, deleted, "
-                    "updated_ts, waiting FROM records WHERE id=?1",
-                    err);
+    struct fast_rec fr;
+    memset(&fr, 0, sizeof(fr));
+    fr.waiting = 1;
+    sqlite3_stmt *s = Ntm_prepare(st,
+                                  "SELECT unit, fields, deleted, updated_ts, "
+                                  "waiting, nheads FROM records WHERE id=?1",
+                                  err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, e->record, -1, SQLITE_STATIC);
     int x = sqlite3_step(s);
-    char unit[128] = "";
-    json_t *fields = NULL, *heads = NULL, *conflicts = NULL;
-    int deleted = 0, waiting = 1;
-    int64_t updated = 0;
     if (x == SQLITE_ROW) {
-        snprintf(unit, sizeof(unit), "%s",
+        snprintf(fr.unit, sizeof(fr.unit), "%s",
                  (const char *)sqlite3_column_text(s, 0));
-        fields = load_dumped((const char *)sqlite3_column_text(s, 1));
-        heads = load_dumped((const char *)sqlite3_column_text(s, 2));
-        conflicts = sqlite3_column_text(s, 3)
-                        ? load_dumped((const char *)sqlite3_column_text(s, 3))
-                        : json_object();
-        deleted = sqlite3_column_int(s, 4);
-        updated = sqlite3_column_int64(s, 5);
-        waiting = sqlite3_column_int(s, 6);
+        fr.fields = ntm_strdup((const char *)sqlite3_column_text(s, 1));
+        fr.deleted = sqlite3_column_int(s, 2);
+        fr.updated = sqlite3_column_int64(s, 3);
+        fr.waiting = sqlite3_column_int(s, 4);
+        fr.nheads = sqlite3_column_int64(s, 5);
     }
     sqlite3_reset(s);
     enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the record");
-    if (rc != NTM_OK || x != SQLITE_ROW || waiting || !json_is_object(fields) ||
-        !json_is_array(heads) || !json_is_object(conflicts))
+    if (rc != NTM_OK || x != SQLITE_ROW || fr.waiting || !fr.fields)
         goto out;
     char msg[160];
     if (Ntm_rules_body(e, msg, sizeof(msg)) != NTM_OK)
@@ -942,7 +1175,7 @@ state_dominating(struct ntm_store *st, const struct Ntm_entry *e, int *done,
     if ((rc = Ntm_auth_lookup(st, e->author, e->seq, &enr, err)) != NTM_OK)
         goto out;
     enum ntm_err code =
-        Ntm_rules_check(st, e, &enr, unit, msg, sizeof(msg), err);
+        Ntm_rules_check(st, e, &enr, fr.unit, msg, sizeof(msg), err);
     if (!Ntm_is_verdict(code)) {
         rc = code;
         goto out;
@@ -954,37 +1187,124 @@ state_dominating(struct ntm_store *st, const struct Ntm_entry *e, int *done,
         }
         goto out;
     }
-    /* Every head named; every other base a change of this record. */
+    /* Every base a valid change of this record; count the heads named. */
     json_t *base = json_object_get(e->body, "base");
-    size_t i, j;
-    json_t *h, *b;
-    json_array_foreach (heads, i, h) {
-        int named = 0;
-        json_array_foreach (base, j, b)
-            if (json_equal(b, h))
-                named = 1;
-        if (!named)
+    size_t i;
+    json_t *b;
+    int64_t named = 0;
+    json_array_foreach (base, i, b) {
+        int yes = 0, head = 0;
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(base, j), b))
+                goto out; /* named twice: the general path */
+        if ((rc = valid_change(st, json_string_value(b), e->record, &yes,
+                               err)) != NTM_OK ||
+            !yes)
             goto out;
+        if ((rc = rec_exists(st,
+                             "SELECT 1 FROM rheads WHERE record=?1 AND "
+                             "entry=?2",
+                             e->record, json_string_value(b), NULL, &head,
+                             err)) != NTM_OK)
+            goto out;
+        named += head;
     }
-    json_array_foreach (base, j, b) {
-        int is_head = 0;
-        json_array_foreach (heads, i, h)
-            if (json_equal(b, h))
-                is_head = 1;
-        int yes = is_head;
-        if (!is_head && (rc = held_change(st, json_string_value(b), e->record,
-                                          &yes, err)) != NTM_OK)
-            goto out;
-        if (!yes)
-            goto out;
+    int dominates = named == fr.nheads;
+    if (!dominates) {
+        /* Each field it sets: no candidate that is not a head. */
+        const char *k;
+        json_t *v;
+        json_object_foreach (json_object_get(e->body, "set"), k, v) {
+            int other = 0;
+            if ((rc = rec_exists(st,
+                                 "SELECT 1 FROM rcands WHERE record=?1 AND "
+                                 "field=?2 AND head=0 LIMIT 1",
+                                 e->record, k, NULL, &other, err)) != NTM_OK ||
+                other)
+                goto out;
+        }
     }
-    rc =
-        apply_dominating(st, e, unit, fields, conflicts, deleted, updated, err);
+    rc = apply_fast(st, e, &fr, dominates, err);
     *done = rc == NTM_OK;
 out:
-    json_decref(fields);
-    json_decref(heads);
-    json_decref(conflicts);
+    ntm_free(fr.fields);
+    return rc;
+}
+
+enum ntm_err
+Ntm_record_heads(struct ntm_store *st, const char *record, json_t **out,
+                 struct ntm_error *err)
+{
+    *out = json_array();
+    sqlite3_stmt *s = Ntm_prepare(
+        st, "SELECT entry FROM rheads WHERE record=?1 ORDER BY entry", err);
+    if (!s || !*out) {
+        json_decref(*out);
+        *out = NULL;
+        return s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                 : (err ? err->code : NTM_EDB);
+    }
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+    int x = SQLITE_DONE, bad = 0;
+    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
+        bad = json_array_append_new(
+            *out, json_string((const char *)sqlite3_column_text(s, 0)));
+    sqlite3_reset(s);
+    enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                          : Ntm_step_ok(st, x, err, "cannot read the record");
+    if (rc != NTM_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+enum ntm_err
+Ntm_record_conflicts(struct ntm_store *st, const char *record, json_t **out,
+                     struct ntm_error *err)
+{
+    *out = json_object();
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "SELECT c.field, c.entry, c.author, c.value, c.ts, c.lc FROM rcands "
+        "c JOIN rfields f ON f.record=c.record AND f.field=c.field WHERE "
+        "c.record=?1 AND f.conflict=1 ORDER BY c.field, c.ts, c.lc, "
+        "c.author, c.seq",
+        err);
+    if (!s || !*out) {
+        json_decref(*out);
+        *out = NULL;
+        return s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                 : (err ? err->code : NTM_EDB);
+    }
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+    int x = SQLITE_DONE, bad = 0;
+    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *field = (const char *)sqlite3_column_text(s, 0);
+        json_t *list = json_object_get(*out, field);
+        if (!list) {
+            list = json_array();
+            bad = !list || json_object_set_new(*out, field, list);
+            if (bad)
+                break;
+        }
+        json_t *v = load_dumped((const char *)sqlite3_column_text(s, 3));
+        bad = !v ||
+              json_array_append_new(
+                  list,
+                  json_pack("{s:s, s:s, s:o, s:I, s:I}", "entry",
+                            (const char *)sqlite3_column_text(s, 1), "author",
+                            (const char *)sqlite3_column_text(s, 2), "value", v,
+                            "ts", (json_int_t)sqlite3_column_int64(s, 4), "lc",
+                            (json_int_t)sqlite3_column_int64(s, 5)));
+    }
+    sqlite3_reset(s);
+    enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                          : Ntm_step_ok(st, x, err, "cannot read the record");
+    if (rc != NTM_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
     return rc;
 }
 
@@ -997,7 +1317,7 @@ Ntm_state_entry(struct ntm_store *st, const struct Ntm_entry *e,
      * The result is the same either way (a one-node graph). */
     if (!e->alone) {
         int done = 0;
-        enum ntm_err frc = state_dominating(st, e, &done, err);
+        enum ntm_err frc = state_fast(st, e, &done, err);
         if (frc != NTM_OK || done)
             return frc;
         sqlite3_stmt *s = Ntm_prepare(
@@ -1044,7 +1364,7 @@ Ntm_state_authors(struct ntm_store *st, json_t *keys, struct ntm_error *err)
             return err ? err->code : NTM_EDB;
         }
         sqlite3_bind_text(s, 1, json_string_value(k), -1, SQLITE_STATIC);
-        int x, bad = 0;
+        int x = SQLITE_DONE, bad = 0;
         while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
             bad = json_array_append_new(
                 ids, json_string((const char *)sqlite3_column_text(s, 0)));
@@ -1127,7 +1447,7 @@ settle_unit(struct ntm_store *st, const char *code, struct ntm_error *err)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
     json_t *rows = json_array();
-    int x, bad = !rows;
+    int x = SQLITE_DONE, bad = !rows;
     while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
         bad = json_array_append_new(
             rows, json_pack("[I,s%]", (json_int_t)sqlite3_column_int64(s, 0),
@@ -1314,7 +1634,7 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
         return s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
                  : (err ? err->code : NTM_EDB);
     }
-    int x, bad = 0;
+    int x = SQLITE_DONE, bad = 0;
     while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
         bad = json_array_append_new(
             codes, json_string((const char *)sqlite3_column_text(s, 0)));
@@ -1361,7 +1681,7 @@ Ntm_state_all(struct ntm_store *st, struct ntm_error *err)
         json_decref(ids);
         return err ? err->code : NTM_EDB;
     }
-    int x, bad = 0;
+    int x = SQLITE_DONE, bad = 0;
     while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
         bad = json_array_append_new(
             ids, json_string((const char *)sqlite3_column_text(s, 0)));

@@ -21,8 +21,12 @@
  *               their actor (0 root, else its scope's depth); revocations
  *               likewise.
  *   units       units created by effective unit.create entries.
- *   records     one row per record: current fields, heads, conflicts,
- *               review state, search text.
+ *   records     one row per record: current fields, conflict flag,
+ *               review state, search text, heads count, entries waiting.
+ *   rheads      per record, its heads (valid changes nobody dominates).
+ *   rcands      per record and field, the candidates (SPEC 5): entry,
+ *               order, value (JSON), whether it is a head.
+ *   rfields     per record and field, whether its candidates conflict.
  */
 #ifndef NTM_STORE_INT_H
 #define NTM_STORE_INT_H
@@ -141,6 +145,30 @@ enum ntm_err Ntm_auth_recompute(struct ntm_store *st, json_t **changed_keys,
 enum ntm_err Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
                              const struct ntm_enrollment *enr, const char *unit,
                              char *msg, size_t msglen, struct ntm_error *err);
+/* jtext.c: the canonical JSON texts the store writes (compact, keys
+ * sorted), read and merged without jansson values. */
+/* End of the JSON value at p, or NULL when the text is not one. */
+const char *Ntm_jtext_skip(const char *p);
+/* new: the JSON string literal [p, end) decoded; NULL when invalid or out
+ * of memory. */
+char *Ntm_jtext_string(const char *p, const char *end);
+/* The value of key in the object text obj: 1 found ([*v, *vend)), 0 not,
+ * -1 invalid text or out of memory. */
+int Ntm_jtext_get(const char *obj, const char *key, const char **v,
+                  const char **vend);
+/* new: obj with keys[i] set to the JSON texts vals[i], keys sorted; NULL
+ * when invalid or out of memory. */
+char *Ntm_jtext_merge(const char *obj, const char *const *keys,
+                      const char *const *vals, size_t n);
+
+/* state.c: a record's heads (new: a JSON array, sorted) and conflicts
+ * (new: a JSON object field -> candidates in total order, {} when none),
+ * from rheads and rcands. */
+enum ntm_err Ntm_record_heads(struct ntm_store *st, const char *record,
+                              json_t **out, struct ntm_error *err);
+enum ntm_err Ntm_record_conflicts(struct ntm_store *st, const char *record,
+                                  json_t **out, struct ntm_error *err);
+
 /* Whether code is a verdict on an entry rather than a failure. */
 static inline int
 Ntm_is_verdict(enum ntm_err code)
