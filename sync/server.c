@@ -43,12 +43,13 @@
  * is shut down (not the newcomer, nor one younger than PENDING_MIN_S), so
  * a slowloris from behind a NAT cannot lock out the devices behind it:
  * their requests finish their headers within milliseconds and stop
- * counting. Pending connections older than PENDING_MAX_S are shut down at
- * the next accept whatever their address, idle ones meet libmicrohttpd's
- * inactivity timeout, and a body slower than RATE_MIN_BPS on average
- * (after RATE_GRACE_S) or than the request deadline gets its connection
- * closed. Authenticated work from one address is bounded only by the
- * global limits (connections, max_inflight, the body budget).
+ * counting. Pending connections older than twice the idle timeout are
+ * shut down at the next accept whatever their address, idle ones meet
+ * libmicrohttpd's inactivity timeout, and a body still incomplete and
+ * slower than RATE_MIN_BPS on average (after RATE_GRACE_S), or slower than
+ * the request deadline, gets its connection closed. Authenticated work from one
+ * address is bounded only by the global limits (connections, max_inflight, the
+ * body budget).
  *
  * Everything a request says reaches the log through srv_log, which
  * escapes control bytes and bytes that are not valid UTF-8 as \xNN.
@@ -72,7 +73,6 @@
 #define BODY_FREE     (64u * 1024) /* body bytes any request may hold */
 #define RATE_GRACE_S  8.0          /* before the minimum body rate applies */
 #define RATE_MIN_BPS  1024.0       /* minimum average body rate, bytes/s */
-#define PENDING_MAX_S 30.0         /* a connection's headers, at the latest */
 #define PENDING_MIN_S 2.0          /* never evicted younger than this */
 
 /* One open connection, for the per-address limit on slow ones. */
@@ -119,6 +119,7 @@ struct request {
     int over_budget;   /* body dropped: the budget was spent, 503 at end */
     size_t charged;    /* bytes charged to body_budget */
     int64_t body_seen; /* body bytes received (kept or not) */
+    int64_t clen;      /* Content-Length, -1 when not given */
     int close;         /* answer with Connection: close (frees the slot) */
     int status;
     int64_t entries;
@@ -448,7 +449,8 @@ conn_evict(struct ntm_server *srv, struct conn *k, const char *why)
 }
 
 /*
- * A new connection k: close pending connections past PENDING_MAX_S, then,
+ * A new connection k: close pending connections older than twice the idle
+ * timeout (a header trickled a line at a time never meets it), then,
  * when k's address already has per_ip_limit pending connections, the
  * oldest of them that is at least PENDING_MIN_S old (a device still in its
  * TLS handshake on a busy server is not taken for a slow one; an address
@@ -462,11 +464,12 @@ conn_admit(struct ntm_server *srv, struct conn *k)
 {
     struct conn *oldest = NULL;
     unsigned same = 0;
+    double max_pending = 2.0 * srv->o.conn_timeout_s;
     pthread_mutex_lock(&srv->conn_mu);
     for (struct conn *o = srv->conns; o; o = o->next) {
         if (!o->pending || o->evicted)
             continue;
-        if (mono_diff(&o->since, &k->since) > PENDING_MAX_S) {
+        if (mono_diff(&o->since, &k->since) > max_pending) {
             conn_evict(srv, o, "no complete request in time");
             continue;
         }
@@ -727,6 +730,7 @@ on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
     int64_t n = -1;
     if (cl && ntm_parse_int64(cl, 0, INT64_MAX, &n) != NTM_OK)
         n = INT64_MAX;
+    r->clen = n;
     int post = !strcmp(r->route->method, "POST");
     if (post) {
         const char *ce = MHD_lookup_connection_value(
@@ -903,7 +907,9 @@ on_access(void *cls, struct MHD_Connection *c, const char *url,
                     r->method, r->uri, srv->o.request_deadline_s);
             return MHD_NO;
         }
-        if (secs > RATE_GRACE_S && (double)r->body_seen / secs < RATE_MIN_BPS) {
+        int done = r->clen >= 0 && r->body_seen >= r->clen;
+        if (!done && secs > RATE_GRACE_S &&
+            (double)r->body_seen / secs < RATE_MIN_BPS) {
             srv_log(srv, "%s %s: body slower than %.0f bytes/s, closing",
                     r->method, r->uri, RATE_MIN_BPS);
             return MHD_NO;
