@@ -147,11 +147,32 @@ check "  ... and shows them as \\x1b" grep -qF '\x1b[31mRED' "$T/server.log"
 check "the %1b request was logged as sent" grep -qF '%1b[31mENC' "$T/server.log"
 
 # ---------------------------------------------------------------- memory
+# What can be checked before a body is read, is: a 7 MiB body trickling
+# at 256 KB/s is refused at once (an answer in well under 3 s) when its
+# Authorization is stale, malformed or names a revoked key - even when it
+# names the root key.
+head -c $((7 * 1024 * 1024)) /dev/zero | tr '\0' 's' >"$T/seven"
+JUNKSIG=$(head -c 64 /dev/urandom | base64 -w0)
+# early DESC WANT_STATUS WANT_CODE AUTHORIZATION
+early() {
+    curl -sk --max-time 3 --limit-rate 256K -o "$T/out" -w '%{http_code} %{time_total}' \
+        -X POST -H 'Content-Type: application/x-ndjson' -H "Authorization: $4" \
+        --data-binary @"$T/seven" "$URL/v1/entries" >"$T/code" 2>/dev/null
+    read -r CODE TIME <"$T/code"
+    check "$1: $2 $3 before the body (got $CODE in ${TIME}s)" \
+        sh -c "test '$CODE' = $2 && jq -e '.error.code == \"$3\"' '$T/out' >/dev/null"
+}
+early "root key, junk signature, ts 20 minutes old" 401 clock_skew \
+    "NTM-Ed25519 key=$ADMIN,ts=$(($(now_ms) - 1200000)),sig=$JUNKSIG"
+early "root key, a 3-byte signature" 401 bad_auth \
+    "NTM-Ed25519 key=$ADMIN,ts=$(now_ms),sig=AAAA"
+early "revoked K5, junk signature" 403 revoked \
+    "NTM-Ed25519 key=$K5,ts=$(now_ms),sig=$JUNKSIG"
+
 # 40 clients at once each send 8 MiB naming the root key (public) with a
 # junk signature. The signature can only be checked at the end of a body;
 # what the server holds meanwhile must stay small.
 head -c $((8 * 1024 * 1024)) /dev/zero | tr '\0' 'j' >"$T/junk"
-JUNKSIG=$(head -c 64 /dev/urandom | base64 -w0)
 SPID=$SERVER_PID
 RSS0=$(rss_kb "$SPID")
 (
