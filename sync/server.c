@@ -967,11 +967,12 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->counted)
         atomic_fetch_sub(&srv->inflight, 1);
     char path[96];
-    const char *q = strchr(r->uri, '?');
-    size_t plen = q ? (size_t)(q - r->uri) : strlen(r->uri);
+    const char *uri = r->uri ? r->uri : "-"; /* NULL when out of memory */
+    const char *q = strchr(uri, '?');
+    size_t plen = q ? (size_t)(q - uri) : strlen(uri);
     if (plen >= sizeof path)
         plen = sizeof path - 1;
-    memcpy(path, r->uri, plen);
+    memcpy(path, uri, plen);
     path[plen] = '\0';
     srv_log(srv, "%s %s %d entries=%lld ms=%.1f author=%.16s%s",
             r->method[0] ? r->method : "-", path, status, (long long)r->entries,
