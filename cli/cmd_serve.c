@@ -51,7 +51,7 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
         {CLI_OPT_INT, "max-body", &max_body, "<bytes>",
          "request body limit (default 8 MiB)"},
         {CLI_OPT_INT, "per-ip", &per_ip, "<n>",
-         "connections per client address (default 32)"},
+         "slow connections per client address (default 32)"},
         {CLI_OPT_INT, "connections", &conns, "<n>",
          "connections in all (default 512)"},
         {CLI_OPT_INT, "max-inflight", &inflight, "<n>",

@@ -93,7 +93,9 @@ struct ntm_server_opts {
                                 request arriving while it is in use gets
                                 503 with Retry-After and Connection: close;
                                 past the limit, connections are dropped */
-    unsigned per_ip_limit;   /* connections per client IP; 0: 32 */
+    unsigned per_ip_limit;   /* slow connections (headers not complete,
+                                or idle) per client IP; past it the
+                                oldest is closed; 0: 32 */
     unsigned conn_timeout_s; /* idle connection timeout; 0: 15 */
     unsigned request_deadline_s; /* whole request (body upload); 0: 60 */
     size_t max_body;             /* request body cap (as sent and inflated);

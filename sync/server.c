@@ -11,22 +11,80 @@
  *
  * A request goes through: the URI log callback (allocates the request and
  * keeps the raw path and query, which the signature covers), the first
- * access call (route, method, encodings, Content-Length cap, load
- * shedding), the upload calls (body cap and deadline), the last call
- * (inflate, authenticate, run the handler, answer), and the completion
- * callback (log line, metrics, free).
+ * access call (route, method, encodings, Content-Type, Content-Length cap,
+ * load shedding, and the Authorization pre-check below), the upload calls
+ * (body cap, budget, rate and deadline), the last call (authenticate,
+ * inflate, run the handler, answer), and the completion callback (log
+ * line, metrics, free).
+ *
+ * Authentication before memory. The signature covers the body's hash, so
+ * it can only be verified once the whole body is in; but a key is public
+ * (anyone may name the root key), so naming a good key proves nothing.
+ * Before any body byte is read, a request to an authenticated endpoint
+ * must carry a well-formed Authorization whose ts is within 15 minutes and
+ * whose key may act (the root, or enrolled and never revoked); else it is
+ * answered at once with Connection: close. Then every request may hold
+ * BODY_FREE (64 KiB) of body for free (GET endpoints no more than that);
+ * bytes past it are charged, as they arrive, to one server-wide budget
+ * (body_budget, 2 x max_body): a request that would pass it stops keeping
+ * its body, reads the rest into nothing and gets 503 with Retry-After; a
+ * Content-Length the budget cannot cover right now gets that 503 before
+ * the body. The charge is returned when the request ends. So bodies held
+ * for requests whose signature is not yet verified stay below
+ * connections x 64 KiB + body_budget, however many clients send junk
+ * signatures, and a junk body costs its sender the bandwidth to fill the
+ * budget for the time it takes to send. Gzip bodies are inflated only
+ * after the signature verifies.
+ *
+ * Per-address limits count slow connections, not work. A connection is
+ * "pending" from accept until its headers are complete, and again while
+ * it idles between requests. When a new connection arrives from an
+ * address that already has per_ip_limit pending ones, the oldest of those
+ * is shut down (not the newcomer, nor one younger than PENDING_MIN_S), so
+ * a slowloris from behind a NAT cannot lock out the devices behind it:
+ * their requests finish their headers within milliseconds and stop
+ * counting. Pending connections older than twice the idle timeout are
+ * shut down at the next accept whatever their address, idle ones meet
+ * libmicrohttpd's inactivity timeout, and a body still incomplete and
+ * slower than RATE_MIN_BPS on average (after RATE_GRACE_S), or slower than
+ * the request deadline, gets its connection closed. Authenticated work from one
+ * address is bounded only by the global limits (connections, max_inflight, the
+ * body budget).
+ *
+ * Everything a request says reaches the log through srv_log, which
+ * escapes control bytes and bytes that are not valid UTF-8 as \xNN.
  */
 #include "sync_int.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+#define BODY_FREE     (64u * 1024) /* body bytes any request may hold */
+#define RATE_GRACE_S  8.0          /* before the minimum body rate applies */
+#define RATE_MIN_BPS  1024.0       /* minimum average body rate, bytes/s */
+#define PENDING_MIN_S 2.0          /* never evicted younger than this */
+
+/* One open connection, for the per-address limit on slow ones. */
+struct conn {
+    struct conn *prev, *next;
+    int fd;
+    int family;             /* AF_INET, AF_INET6, or 0: not counted */
+    unsigned char addr[16]; /* the client address */
+    int pending;            /* headers not complete, or idle */
+    int evicted;            /* shut down by us, closing */
+    struct timespec since;  /* when it became pending */
+};
 
 struct ntm_server {
     struct MHD_Daemon *d;
@@ -43,6 +101,10 @@ struct ntm_server {
 
     pthread_mutex_t write_mu; /* one push batch at a time */
     pthread_mutex_t log_mu;
+    pthread_mutex_t conn_mu; /* guards conns */
+    struct conn *conns;
+    size_t body_budget;      /* body bytes past BODY_FREE, all requests */
+    atomic_size_t body_held; /* charged against body_budget */
     atomic_int stopping;
     atomic_int inflight;
     struct Ntm_metrics m;
@@ -54,7 +116,11 @@ struct request {
     struct timespec start;
     struct ntm_buf body; /* as sent (maybe gzip) */
     int started, gzip_in, answered, counted, too_large;
-    int close; /* answer with Connection: close (frees the slot) */
+    int over_budget;   /* body dropped: the budget was spent, 503 at end */
+    size_t charged;    /* bytes charged to body_budget */
+    int64_t body_seen; /* body bytes received (kept or not) */
+    int64_t clen;      /* Content-Length, -1 when not given */
+    int close;         /* answer with Connection: close (frees the slot) */
     int status;
     int64_t entries;
     char author[NTM_HEX_ID_LEN + 1];
@@ -94,17 +160,92 @@ Ntm_server_write_unlock(struct ntm_server *srv)
     pthread_mutex_unlock(&srv->write_mu);
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when
+ * there is none: overlong forms, surrogates and code points past U+10FFFF
+ * are not valid, and neither are the C1 controls U+0080..U+009F (a
+ * terminal may obey U+009B as CSI). */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+    uint32_t cp;
+    size_t len;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        cp = p[0] & 0x1fu;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        cp = p[0] & 0x0fu;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        cp = p[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || cp < 0xa0)
+        return 0;
+    return len;
+}
+
+/*
+ * Copy in to out (outlen > 0, always terminated) with every control byte,
+ * DEL, backslash and byte that does not start valid UTF-8 written as \xNN,
+ * so that nothing a client sends can drive the terminal or forge a line of
+ * the log. Cut at a character boundary when out is full.
+ */
+static void
+log_escape(char *out, size_t outlen, const char *in)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0, n = strlen(in);
+    while (*p) {
+        size_t l = *p < 0x80 ? 1 : utf8_len(p, n);
+        if (l == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
+            if (o + 1 >= outlen)
+                break;
+            out[o++] = (char)*p;
+        } else if (l > 1) {
+            if (o + l >= outlen)
+                break;
+            memcpy(out + o, p, l);
+            o += l;
+        } else {
+            if (o + 4 >= outlen)
+                break;
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+            l = 1;
+        }
+        p += l;
+        n -= l;
+    }
+    out[o] = '\0';
+}
+
 static void srv_log(struct ntm_server *srv, const char *fmt, ...)
     NTM_PRINTF(2, 3);
 
+/* The one door to the log: whatever the line quotes from a request (path,
+ * method, a libmicrohttpd message) is escaped here. */
 static void
 srv_log(struct ntm_server *srv, const char *fmt, ...)
 {
-    char line[1024];
+    char raw[1024], line[4 * sizeof raw];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    log_escape(line, sizeof line, raw);
     if (srv->o.log) {
         srv->o.log(srv->o.log_ud, line);
         return;
@@ -262,6 +403,151 @@ fail(struct MHD_Connection *c, struct request *r, int http_status,
 }
 
 /* ------------------------------------------------------------------ */
+/* slow connections per address */
+
+static double
+mono_diff(const struct timespec *t0, const struct timespec *t1)
+{
+    return (double)(t1->tv_sec - t0->tv_sec) +
+           (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The connection record of c (NULL when it has none). */
+static struct conn *
+conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Mark c's connection pending (waiting for headers, or idle) or busy. */
+static void
+conn_set_pending(struct ntm_server *srv, struct MHD_Connection *c, int pending)
+{
+    struct conn *k = conn_of(c);
+    if (!k)
+        return;
+    pthread_mutex_lock(&srv->conn_mu);
+    k->pending = pending;
+    if (pending)
+        clock_gettime(CLOCK_MONOTONIC, &k->since);
+    pthread_mutex_unlock(&srv->conn_mu);
+}
+
+/* Shut a connection down from any thread: its own thread sees the end of
+ * the stream and closes it (and then unlinks the record). Called with
+ * conn_mu held, so the fd is still the connection's own. */
+static void
+conn_evict(struct ntm_server *srv, struct conn *k, const char *why)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    k->evicted = 1;
+    shutdown(k->fd, SHUT_RDWR);
+    inet_ntop(k->family, k->addr, a, sizeof a);
+    srv_log(srv, "http: closing a slow connection from %s (%s)", a, why);
+}
+
+/*
+ * A new connection k: close pending connections older than twice the idle
+ * timeout (a header trickled a line at a time never meets it), then,
+ * when k's address already has per_ip_limit pending connections, the
+ * oldest of them that is at least PENDING_MIN_S old (a device still in its
+ * TLS handshake on a busy server is not taken for a slow one; an address
+ * may pass its limit by the connections it opened in the last
+ * PENDING_MIN_S, which the global limit bounds). O(open connections) per
+ * accept, under one mutex: fine for the default 512; a table by address would
+ * be the next step.
+ */
+static void
+conn_admit(struct ntm_server *srv, struct conn *k)
+{
+    struct conn *oldest = NULL;
+    unsigned same = 0;
+    double max_pending = 2.0 * srv->o.conn_timeout_s;
+    pthread_mutex_lock(&srv->conn_mu);
+    for (struct conn *o = srv->conns; o; o = o->next) {
+        if (!o->pending || o->evicted)
+            continue;
+        if (mono_diff(&o->since, &k->since) > max_pending) {
+            conn_evict(srv, o, "no complete request in time");
+            continue;
+        }
+        if (!k->family || o->family != k->family ||
+            memcmp(o->addr, k->addr, sizeof k->addr) != 0)
+            continue;
+        same++;
+        if (mono_diff(&o->since, &k->since) >= PENDING_MIN_S &&
+            (!oldest || mono_diff(&o->since, &oldest->since) < 0))
+            oldest = o;
+    }
+    if (oldest && same >= srv->o.per_ip_limit)
+        conn_evict(srv, oldest, "too many slow connections from its address");
+    k->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = k;
+    srv->conns = k;
+    pthread_mutex_unlock(&srv->conn_mu);
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+              enum MHD_ConnectionNotificationCode toe)
+{
+    struct ntm_server *srv = cls;
+    pthread_mutex_lock(&srv->m.mu);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        srv->m.open_connections++;
+    else
+        srv->m.open_connections--;
+    pthread_mutex_unlock(&srv->m.mu);
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn *k = ntm_calloc(1, sizeof *k);
+        if (!k)
+            return; /* not counted: the limit is a defence, not a gate */
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ad =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        k->fd = fd ? fd->connect_fd : -1;
+        if (ad && ad->client_addr && ad->client_addr->sa_family == AF_INET) {
+            const struct sockaddr_in *in =
+                (const struct sockaddr_in *)(const void *)ad->client_addr;
+            k->family = AF_INET;
+            memcpy(k->addr, &in->sin_addr, sizeof in->sin_addr);
+        } else if (ad && ad->client_addr &&
+                   ad->client_addr->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 =
+                (const struct sockaddr_in6 *)(const void *)ad->client_addr;
+            k->family = AF_INET6;
+            memcpy(k->addr, &in6->sin6_addr, sizeof in6->sin6_addr);
+        }
+        k->pending = 1;
+        clock_gettime(CLOCK_MONOTONIC, &k->since);
+        *socket_ctx = k;
+        if (k->fd >= 0)
+            conn_admit(srv, k);
+        return;
+    }
+    struct conn *k = *socket_ctx;
+    if (!k)
+        return;
+    if (k->fd >= 0) {
+        pthread_mutex_lock(&srv->conn_mu);
+        if (k->prev)
+            k->prev->next = k->next;
+        else
+            srv->conns = k->next;
+        if (k->next)
+            k->next->prev = k->prev;
+        pthread_mutex_unlock(&srv->conn_mu);
+    }
+    ntm_free(k);
+    *socket_ctx = NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* the request path */
 
 static void *
@@ -277,56 +563,41 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     return r;
 }
 
-/* First call: everything that can be refused before reading a body. */
 /*
- * Before reading any body: a request to an authenticated endpoint must name
- * a key that may act (the root, or enrolled and not revoked). The signature
- * covers the body, so it is checked in on_complete; this only keeps
- * strangers and revoked keys from making the server buffer bodies.
+ * Whether key may act (SPEC 6): the root, or enrolled and never revoked.
+ * A revocation shuts its device out whatever its after_seq (SPEC 2 step
+ * 4: the revoked device can no longer authenticate); after_seq only says
+ * which of its entries stay valid when others relay them. *enr gets the
+ * enrollment governing the key's next entry; *is_root whether it is the
+ * root key.
  */
 static enum ntm_err
-early_auth(struct ntm_server *srv, struct MHD_Connection *c,
-           struct ntm_error *err)
+key_may_act(struct ntm_server *srv, struct ntm_store *st, const char *key,
+            struct ntm_enrollment *enr, int *is_root, struct ntm_error *err)
 {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION);
-    const char *k = h ? strstr(h, "key=") : NULL;
-    if (!h || strncmp(h, "NTM-Ed25519 ", 12) != 0 || !k)
-        return ntm_error_set(err, NTM_EAUTH,
-                             "missing or malformed Authorization header - "
-                             "expected 'NTM-Ed25519 key=..,ts=..,sig=..'");
-    char key[NTM_HEX_ID_LEN + 1];
-    k += 4;
-    size_t n = strcspn(k, ",");
-    if (n != NTM_HEX_ID_LEN)
-        return ntm_error_set(err, NTM_EAUTH,
-                             "Authorization key is not 64 lowercase hex");
-    memcpy(key, k, n);
-    key[n] = '\0';
-    if (!ntm_is_lower_hex(key, n))
-        return ntm_error_set(err, NTM_EAUTH,
-                             "Authorization key is not 64 lowercase hex");
-    if (!strcmp(key, srv->root))
+    enum ntm_err rc = ntm_store_enrollment(st, key, 0, enr, err);
+    *is_root = !strcmp(key, srv->root);
+    if (rc == NTM_ENOENT && !*is_root)
+        return ntm_error_set(err, NTM_EUNKNOWNAUTHOR,
+                             "key %.16s... is not enrolled on this server - "
+                             "ask an admin to enroll it and push the "
+                             "enrollment",
+                             key);
+    if (rc != NTM_OK && rc != NTM_ENOENT)
+        return rc;
+    if (rc == NTM_ENOENT) {
+        memset(enr, 0, sizeof *enr);
+        enr->revoked_after = -1;
+        ntm_error_clear(err);
+    }
+    if (enr->is_root)
+        *is_root = 1;
+    if (*is_root)
         return NTM_OK;
-    struct ntm_store *st = pool_get(srv, err);
-    if (!st)
-        return err->code == NTM_ENOMEM ? NTM_ENOMEM
-                                       : (err->code = NTM_EUNAVAIL);
-    struct ntm_enrollment enr;
-    enum ntm_err rc = ntm_store_enrollment(st, key, 0, &enr, err);
-    pool_put(srv, st);
-    if (rc != NTM_OK)
-        return rc == NTM_ENOENT ? ntm_error_set(err, NTM_EUNKNOWNAUTHOR,
-                                                "key %.16s... is not enrolled "
-                                                "on this server",
-                                                key)
-                                : rc;
-    if (enr.is_root)
-        return NTM_OK;
-    if (enr.revoked)
+    if (enr->revoked || enr->revoked_after >= 0)
         return ntm_error_set(err, NTM_EREVOKED,
                              "key %.16s... is revoked - ask an admin", key);
-    if (!enr.enrolled)
+    if (!enr->enrolled)
         return ntm_error_set(err, NTM_EUNKNOWNAUTHOR,
                              "key %.16s... is not enrolled on this server - "
                              "ask an admin to enroll it and push the "
@@ -335,6 +606,80 @@ early_auth(struct ntm_server *srv, struct MHD_Connection *c,
     return NTM_OK;
 }
 
+/*
+ * Before reading any body: a request to an authenticated endpoint must
+ * carry a well-formed Authorization, with ts inside the window, naming a
+ * key that may act. The signature covers the body, so it is checked in
+ * on_complete; this keeps strangers, revoked keys and stale requests from
+ * making the server read bodies at all.
+ */
+static enum ntm_err
+early_auth(struct ntm_server *srv, struct MHD_Connection *c,
+           struct ntm_error *err)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    char key[NTM_HEX_ID_LEN + 1];
+    enum ntm_err rc = Ntm_auth_precheck(h, ntm_now_ms(), key, err);
+    if (rc != NTM_OK)
+        return rc;
+    if (!strcmp(key, srv->root))
+        return NTM_OK;
+    struct ntm_store *st = pool_get(srv, err);
+    if (!st)
+        return err->code == NTM_ENOMEM ? NTM_ENOMEM
+                                       : (err->code = NTM_EUNAVAIL);
+    struct ntm_enrollment enr;
+    int is_root;
+    rc = key_may_act(srv, st, key, &enr, &is_root, err);
+    pool_put(srv, st);
+    return rc;
+}
+
+/* Whether a request's Content-Type names what a push carries, exactly:
+ * application/x-ndjson (or application/json: one line is also JSON), the
+ * media type compared without case, with at most a charset=utf-8
+ * parameter (value in any case, quoted or not). */
+static int
+content_type_ok(const char *ct)
+{
+    static const char *const types[] = {"application/x-ndjson",
+                                        "application/json"};
+    const char *p = ct, *e = ct + strcspn(ct, ";");
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *te = e;
+    while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
+        te--;
+    int known = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if ((size_t)(te - p) == strlen(types[i]) &&
+            !strncasecmp(p, types[i], strlen(types[i])))
+            known = 1;
+    if (!known)
+        return 0;
+    p = e;
+    while (*p == ';') {
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncasecmp(p, "charset=", 8) != 0)
+            return 0;
+        p += 8;
+        int quoted = *p == '"';
+        p += quoted;
+        if (strncasecmp(p, "utf-8", 5) != 0)
+            return 0;
+        p += 5;
+        if (quoted && *p++ != '"')
+            return 0;
+        while (*p == ' ' || *p == '\t')
+            p++;
+    }
+    return *p == '\0';
+}
+
+/* First call: everything that can be refused before reading a body. */
 static enum MHD_Result
 on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
          const char *method)
@@ -344,6 +689,9 @@ on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
     size_t plen = q ? (size_t)(q - r->uri) : strlen(r->uri);
     snprintf(r->method, sizeof r->method, "%s", method);
     r->started = 1;
+    /* Headers complete: this connection is doing work now, and no longer
+     * counts against its address's slow connections. */
+    conn_set_pending(srv, c, 0);
     if (atomic_load(&srv->stopping))
         return fail(c, r, 0, NTM_EUNAVAIL,
                     "server is shutting down - retry in a moment");
@@ -377,7 +725,14 @@ on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
                             "method not allowed on this endpoint")
                      : fail(c, r, 404, NTM_ENOENT, "no such endpoint");
 
-    if (!strcmp(r->route->method, "POST")) {
+    const char *cl = MHD_lookup_connection_value(
+        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t n = -1;
+    if (cl && ntm_parse_int64(cl, 0, INT64_MAX, &n) != NTM_OK)
+        n = INT64_MAX;
+    r->clen = n;
+    int post = !strcmp(r->route->method, "POST");
+    if (post) {
         const char *ce = MHD_lookup_connection_value(
             c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
         if (ce && !strcasecmp(ce, "gzip"))
@@ -387,31 +742,37 @@ on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
                         "Content-Encoding must be gzip or identity");
         const char *ct = MHD_lookup_connection_value(
             c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        if (ct && strncasecmp(ct, "application/x-ndjson", 20) != 0 &&
-            strncasecmp(ct, "application/json", 16) != 0)
+        if (ct && !content_type_ok(ct))
             return fail(c, r, 415, NTM_EPROTO,
                         "Content-Type must be application/x-ndjson");
-        const char *cl = MHD_lookup_connection_value(
-            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        int64_t n;
-        if (cl && (ntm_parse_int64(cl, 0, INT64_MAX, &n) != NTM_OK ||
-                   (uint64_t)n > srv->o.max_body))
-            return fail(c, r, 0, NTM_ETOOLARGE,
-                        "request body passes the size limit - send smaller "
-                        "batches");
     }
-    if (r->route->auth && !strcmp(r->route->method, "POST")) {
+    if (n > (int64_t)(post ? srv->o.max_body : BODY_FREE)) {
+        r->close = 1; /* do not read the body it may still send */
+        return fail(c, r, 0, NTM_ETOOLARGE,
+                    "request body passes the size limit - send smaller "
+                    "batches");
+    }
+    if (r->route->auth) {
         struct ntm_error aerr;
         ntm_error_clear(&aerr);
         if (early_auth(srv, c, &aerr) != NTM_OK) {
-            r->close = 1; /* do not read the body it may still send */
+            r->close = 1;
             return send_error(c, r, &aerr);
         }
+    }
+    /* A body the budget cannot hold right now: 503 before it is sent. */
+    if (n > (int64_t)BODY_FREE &&
+        atomic_load(&srv->body_held) + (size_t)n - BODY_FREE >
+            srv->body_budget) {
+        r->close = 1;
+        return fail(c, r, 503, NTM_EUNAVAIL,
+                    "server is receiving too many large requests - retry "
+                    "after the indicated delay");
     }
     return MHD_YES;
 }
 
-/* Last call: inflate, authenticate, run the handler. */
+/* Last call: authenticate, inflate, run the handler. */
 static enum MHD_Result
 on_complete(struct ntm_server *srv, struct MHD_Connection *c, struct request *r)
 {
@@ -433,18 +794,6 @@ on_complete(struct ntm_server *srv, struct MHD_Connection *c, struct request *r)
     rq.path = r->route->path;
     rq.body = r->body.buf ? r->body.buf : "";
     rq.body_len = r->body.len;
-    if (r->gzip_in) {
-        if (Ntm_gunzip(r->body.buf, r->body.len, srv->o.max_body, &inflated,
-                       &err) != NTM_OK) {
-            if (err.code == NTM_EPROTO)
-                err.code = NTM_EINVAL;
-            ret = send_error(c, r, &err);
-            ntm_buf_release(&inflated);
-            return ret;
-        }
-        rq.body = inflated.buf ? inflated.buf : "";
-        rq.body_len = inflated.len;
-    }
 
     rq.st = pool_get(srv, &err);
     if (!rq.st) {
@@ -453,6 +802,8 @@ on_complete(struct ntm_server *srv, struct MHD_Connection *c, struct request *r)
         goto error;
     }
 
+    /* The signature first: nothing of a body is looked at (not even
+     * inflated) before it verifies. */
     if (r->route->auth) {
         const char *h = MHD_lookup_connection_value(
             c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -460,39 +811,20 @@ on_complete(struct ntm_server *srv, struct MHD_Connection *c, struct request *r)
                                  ntm_now_ms(), rq.author, NULL, &err) != NTM_OK)
             goto error;
         memcpy(r->author, rq.author, sizeof r->author);
-        rq.is_root = !strcmp(rq.author, srv->root);
-        if (ntm_store_enrollment(rq.st, rq.author, 0, &rq.enr, &err) !=
-            NTM_OK) {
-            if (err.code == NTM_ENOENT && !rq.is_root) {
-                ntm_error_set(&err, NTM_EUNKNOWNAUTHOR,
-                              "key %.16s... is not enrolled on this server - "
-                              "ask an admin to enroll it and push the "
-                              "enrollment",
-                              rq.author);
-                goto error;
-            }
-            if (err.code != NTM_ENOENT)
-                goto error;
-            ntm_error_clear(&err);
+        if (key_may_act(srv, rq.st, rq.author, &rq.enr, &rq.is_root, &err) !=
+            NTM_OK)
+            goto error;
+    }
+
+    if (r->gzip_in) {
+        if (Ntm_gunzip(r->body.buf, r->body.len, srv->o.max_body, &inflated,
+                       &err) != NTM_OK) {
+            if (err.code == NTM_EPROTO)
+                err.code = NTM_EINVAL;
+            goto error;
         }
-        if (rq.enr.is_root)
-            rq.is_root = 1;
-        if (!rq.is_root) {
-            if (rq.enr.revoked) {
-                ntm_error_set(&err, NTM_EREVOKED,
-                              "key %.16s... is revoked - ask an admin",
-                              rq.author);
-                goto error;
-            }
-            if (!rq.enr.enrolled) {
-                ntm_error_set(&err, NTM_EUNKNOWNAUTHOR,
-                              "key %.16s... is not enrolled on this server - "
-                              "ask an admin to enroll it and push the "
-                              "enrollment",
-                              rq.author);
-                goto error;
-            }
-        }
+        rq.body = inflated.buf ? inflated.buf : "";
+        rq.body_len = inflated.len;
     }
 
     if (r->route->fn(&rq, &rs, &err) != NTM_OK)
@@ -516,6 +848,34 @@ error:
     return send_error(c, r, &err);
 }
 
+/* Give back what r charged to the body budget, and its buffer. */
+static void
+body_drop(struct ntm_server *srv, struct request *r)
+{
+    ntm_buf_release(&r->body);
+    if (r->charged)
+        atomic_fetch_sub(&srv->body_held, r->charged);
+    r->charged = 0;
+}
+
+/* Keep n more body bytes, charging the budget past BODY_FREE. 0 when
+ * the budget cannot take them (nothing kept, nothing charged). */
+static int
+body_charge(struct ntm_server *srv, struct request *r, size_t n)
+{
+    size_t want = r->body.len + n > BODY_FREE ? r->body.len + n - BODY_FREE : 0;
+    if (want <= r->charged)
+        return 1;
+    size_t more = want - r->charged;
+    size_t was = atomic_fetch_add(&srv->body_held, more);
+    if (was + more > srv->body_budget) {
+        atomic_fetch_sub(&srv->body_held, more);
+        return 0;
+    }
+    r->charged = want;
+    return 1;
+}
+
 static enum MHD_Result
 on_access(void *cls, struct MHD_Connection *c, const char *url,
           const char *method, const char *version, const char *upload_data,
@@ -536,18 +896,34 @@ on_access(void *cls, struct MHD_Connection *c, const char *url,
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
+        r->body_seen += (int64_t)n;
         /* libmicrohttpd cannot answer in the middle of a body: past the
-         * cap, the rest is read and dropped (memory stays flat) and 413
-         * goes out at its end; a body slower than the deadline gets the
-         * connection closed. */
-        if (elapsed_s(&r->start) > srv->o.request_deadline_s) {
+         * cap or the budget, the rest is read and dropped (memory stays
+         * flat) and 413 or 503 goes out at its end; a body slower than
+         * the deadline or the minimum rate gets the connection closed. */
+        double secs = elapsed_s(&r->start);
+        if (secs > srv->o.request_deadline_s) {
             srv_log(srv, "%s %s: body took longer than %u s, closing",
                     r->method, r->uri, srv->o.request_deadline_s);
             return MHD_NO;
         }
-        if (r->too_large || r->body.len + n > srv->o.max_body) {
+        int done = r->clen >= 0 && r->body_seen >= r->clen;
+        if (!done && secs > RATE_GRACE_S &&
+            (double)r->body_seen / secs < RATE_MIN_BPS) {
+            srv_log(srv, "%s %s: body slower than %.0f bytes/s, closing",
+                    r->method, r->uri, RATE_MIN_BPS);
+            return MHD_NO;
+        }
+        size_t cap =
+            strcmp(r->route->method, "POST") ? BODY_FREE : srv->o.max_body;
+        if (r->too_large || r->body.len + n > cap) {
             r->too_large = 1;
-            ntm_buf_release(&r->body);
+            body_drop(srv, r);
+            return MHD_YES;
+        }
+        if (r->over_budget || !body_charge(srv, r, n)) {
+            r->over_budget = 1;
+            body_drop(srv, r);
             return MHD_YES;
         }
         if (ntm_buf_add(&r->body, upload_data, n) != NTM_OK)
@@ -558,6 +934,10 @@ on_access(void *cls, struct MHD_Connection *c, const char *url,
         return fail(c, r, 0, NTM_ETOOLARGE,
                     "request body passes the size limit - send smaller "
                     "batches");
+    if (r->over_budget)
+        return fail(c, r, 503, NTM_EUNAVAIL,
+                    "server is receiving too many large requests - retry "
+                    "after the indicated delay");
     return on_complete(srv, c, r);
 }
 
@@ -567,7 +947,6 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct ntm_server *srv = cls;
     struct request *r = *con_cls;
-    (void)c;
     if (!r)
         return;
     double secs = elapsed_s(&r->start);
@@ -588,35 +967,23 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->counted)
         atomic_fetch_sub(&srv->inflight, 1);
     char path[96];
-    const char *q = strchr(r->uri, '?');
-    size_t plen = q ? (size_t)(q - r->uri) : strlen(r->uri);
+    const char *uri = r->uri ? r->uri : "-"; /* NULL when out of memory */
+    const char *q = strchr(uri, '?');
+    size_t plen = q ? (size_t)(q - uri) : strlen(uri);
     if (plen >= sizeof path)
         plen = sizeof path - 1;
-    memcpy(path, r->uri, plen);
+    memcpy(path, uri, plen);
     path[plen] = '\0';
     srv_log(srv, "%s %s %d entries=%lld ms=%.1f author=%.16s%s",
             r->method[0] ? r->method : "-", path, status, (long long)r->entries,
             secs * 1000.0, r->author[0] ? r->author : "-",
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
-    ntm_buf_release(&r->body);
+    body_drop(srv, r);
     ntm_free(r->uri);
     ntm_free(r);
     *con_cls = NULL;
-}
-
-static void
-on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
-              enum MHD_ConnectionNotificationCode toe)
-{
-    struct ntm_server *srv = cls;
-    (void)c;
-    (void)socket_ctx;
-    pthread_mutex_lock(&srv->m.mu);
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        srv->m.open_connections++;
-    else
-        srv->m.open_connections--;
-    pthread_mutex_unlock(&srv->m.mu);
+    /* Idle until its next request: a slow connection again. */
+    conn_set_pending(srv, c, 1);
 }
 
 static void
@@ -651,6 +1018,7 @@ server_free(struct ntm_server *srv)
     pthread_mutex_destroy(&srv->pool_mu);
     pthread_mutex_destroy(&srv->write_mu);
     pthread_mutex_destroy(&srv->log_mu);
+    pthread_mutex_destroy(&srv->conn_mu);
     pthread_mutex_destroy(&srv->m.mu);
     ntm_free(srv);
 }
@@ -701,6 +1069,7 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
     pthread_mutex_init(&srv->pool_mu, NULL);
     pthread_mutex_init(&srv->write_mu, NULL);
     pthread_mutex_init(&srv->log_mu, NULL);
+    pthread_mutex_init(&srv->conn_mu, NULL);
     pthread_mutex_init(&srv->m.mu, NULL);
     srv->o = *o;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -720,6 +1089,7 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
         srv->o.max_batch = NTM_SYNC_DEFAULT_MAX_BATCH;
     if (!srv->o.max_inflight)
         srv->o.max_inflight = 256;
+    srv->body_budget = 2 * srv->o.max_body;
     /* The last eighth of the connection slots (1 to 16 of them) is kept
      * for answering 503 instead of dropping connections. */
     unsigned reserve = srv->o.conn_limit / 8;
@@ -788,7 +1158,6 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
         on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->o.threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->o.conn_limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)srv->o.per_ip_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->o.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,

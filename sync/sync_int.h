@@ -22,6 +22,15 @@ enum ntm_err Ntm_gzip(const void *in, size_t len, struct ntm_buf *out);
 enum ntm_err Ntm_gunzip(const void *in, size_t len, size_t max,
                         struct ntm_buf *out, struct ntm_error *err);
 
+/* What can be checked of an Authorization header (SPEC 6) before the
+ * body it signs has arrived: well formed (scheme, 64-hex key, ts, a 64-byte
+ * b64 sig) and ts within NTM_SYNC_CLOCK_SKEW_MS of now_ms. author gets the
+ * key. NTM_EAUTH or NTM_ECLOCKSKEW otherwise. The signature itself is
+ * checked by ntm_sync_auth_verify once the body is complete. */
+enum ntm_err Ntm_auth_precheck(const char *header, int64_t now_ms,
+                               char author[NTM_HEX_ID_LEN + 1],
+                               struct ntm_error *err);
+
 /* Whether an Accept-Encoding value accepts gzip (and not with q=0). */
 int Ntm_accepts_gzip(const char *accept_encoding);
 

@@ -56,17 +56,21 @@ out:
     return rc;
 }
 
-enum ntm_err
-ntm_sync_auth_verify(const char *header, const char *method,
-                     const char *path_and_query, const void *body, size_t len,
-                     int64_t now_ms, char author[NTM_HEX_ID_LEN + 1],
-                     int64_t *ts_ms, struct ntm_error *err)
+/* An Authorization header taken apart: the author id, its public key,
+ * the time and the signature. */
+struct auth_parts {
+    char author[NTM_HEX_ID_LEN + 1];
+    unsigned char pk[NTM_PUBLICKEY_BYTES];
+    unsigned char sig[NTM_SIGNATURE_BYTES];
+    int64_t ts_ms;
+};
+
+static enum ntm_err
+auth_parse(const char *header, struct auth_parts *ap, struct ntm_error *err)
 {
     const char *key = NULL, *ts = NULL, *sig = NULL;
     size_t keylen = 0, tslen = 0, siglen = 0;
     char tsbuf[24];
-    int64_t ts_v;
-    unsigned char pk[NTM_PUBLICKEY_BYTES], sigbin[NTM_SIGNATURE_BYTES];
     size_t sigbinlen = 0;
 
     if (!header || strncmp(header, AUTH_SCHEME, strlen(AUTH_SCHEME)) != 0)
@@ -108,54 +112,80 @@ ntm_sync_auth_verify(const char *header, const char *method,
     if (!key || !ts || !sig)
         return ntm_error_set(err, NTM_EAUTH,
                              "Authorization lacks key, ts or sig");
-    char keyhex[NTM_HEX_ID_LEN + 1];
     if (keylen == NTM_HEX_ID_LEN) {
-        memcpy(keyhex, key, keylen);
-        keyhex[keylen] = '\0';
+        memcpy(ap->author, key, keylen);
+        ap->author[keylen] = '\0';
     }
-    if (keylen != NTM_HEX_ID_LEN || !ntm_is_lower_hex(keyhex, keylen) ||
-        ntm_hex_decode(pk, sizeof pk, keyhex, keylen) != NTM_OK)
+    if (keylen != NTM_HEX_ID_LEN || !ntm_is_lower_hex(ap->author, keylen) ||
+        ntm_hex_decode(ap->pk, sizeof ap->pk, ap->author, keylen) != NTM_OK)
         return ntm_error_set(err, NTM_EAUTH,
                              "Authorization key is not 64 lowercase hex");
     if (tslen == 0 || tslen >= sizeof tsbuf)
         return ntm_error_set(err, NTM_EAUTH, "Authorization ts is malformed");
     memcpy(tsbuf, ts, tslen);
     tsbuf[tslen] = '\0';
-    if (ntm_parse_int64(tsbuf, 0, (int64_t)1 << 53, &ts_v) != NTM_OK ||
+    if (ntm_parse_int64(tsbuf, 0, (int64_t)1 << 53, &ap->ts_ms) != NTM_OK ||
         tsbuf[0] == '+')
         return ntm_error_set(err, NTM_EAUTH, "Authorization ts is malformed");
-    if (ntm_b64_decode(sigbin, sizeof sigbin, &sigbinlen, sig, siglen) !=
+    if (ntm_b64_decode(ap->sig, sizeof ap->sig, &sigbinlen, sig, siglen) !=
             NTM_OK ||
-        sigbinlen != sizeof sigbin)
+        sigbinlen != sizeof ap->sig)
         return ntm_error_set(err, NTM_EAUTH,
                              "Authorization sig is not a base64 signature");
+    return NTM_OK;
+}
 
-    struct ntm_buf msg = NTM_BUF_INIT;
-    enum ntm_err rc =
-        auth_message(&msg, method, path_and_query, ts_v, body, len);
-    if (rc != NTM_OK) {
-        ntm_buf_release(&msg);
-        return ntm_error_set(err, rc, "out of memory");
-    }
-    rc = ntm_sign_verify(sigbin, msg.buf, msg.len, pk);
-    ntm_buf_release(&msg);
-    if (rc != NTM_OK)
-        return ntm_error_set(err, NTM_EAUTH,
-                             "request signature does not verify - was it "
-                             "signed over this method, path and body?");
-    if (author) {
-        memcpy(author, key, NTM_HEX_ID_LEN);
-        author[NTM_HEX_ID_LEN] = '\0';
-    }
-    if (ts_ms)
-        *ts_ms = ts_v;
-    int64_t skew = ts_v > now_ms ? ts_v - now_ms : now_ms - ts_v;
+static enum ntm_err
+auth_clock(int64_t ts_ms, int64_t now_ms, struct ntm_error *err)
+{
+    int64_t skew = ts_ms > now_ms ? ts_ms - now_ms : now_ms - ts_ms;
     if (skew > NTM_SYNC_CLOCK_SKEW_MS)
         return ntm_error_set(err, NTM_ECLOCKSKEW,
                              "request time is %lld s away from the server's "
                              "clock - correct the clock offset and retry",
                              (long long)(skew / 1000));
     return NTM_OK;
+}
+
+enum ntm_err
+Ntm_auth_precheck(const char *header, int64_t now_ms,
+                  char author[NTM_HEX_ID_LEN + 1], struct ntm_error *err)
+{
+    struct auth_parts ap;
+    enum ntm_err rc = auth_parse(header, &ap, err);
+    if (rc != NTM_OK)
+        return rc;
+    memcpy(author, ap.author, NTM_HEX_ID_LEN + 1);
+    return auth_clock(ap.ts_ms, now_ms, err);
+}
+
+enum ntm_err
+ntm_sync_auth_verify(const char *header, const char *method,
+                     const char *path_and_query, const void *body, size_t len,
+                     int64_t now_ms, char author[NTM_HEX_ID_LEN + 1],
+                     int64_t *ts_ms, struct ntm_error *err)
+{
+    struct auth_parts ap;
+    enum ntm_err rc = auth_parse(header, &ap, err);
+    if (rc != NTM_OK)
+        return rc;
+    struct ntm_buf msg = NTM_BUF_INIT;
+    rc = auth_message(&msg, method, path_and_query, ap.ts_ms, body, len);
+    if (rc != NTM_OK) {
+        ntm_buf_release(&msg);
+        return ntm_error_set(err, rc, "out of memory");
+    }
+    rc = ntm_sign_verify(ap.sig, msg.buf, msg.len, ap.pk);
+    ntm_buf_release(&msg);
+    if (rc != NTM_OK)
+        return ntm_error_set(err, NTM_EAUTH,
+                             "request signature does not verify - was it "
+                             "signed over this method, path and body?");
+    if (author)
+        memcpy(author, ap.author, NTM_HEX_ID_LEN + 1);
+    if (ts_ms)
+        *ts_ms = ap.ts_ms;
+    return auth_clock(ap.ts_ms, now_ms, err);
 }
 
 /* ------------------------------------------------------------------ */

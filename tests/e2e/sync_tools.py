@@ -282,13 +282,15 @@ def cmd_slowloris(addr, port, src, n, seconds):
 
 
 def cmd_slowpost(addr, port, src, n, seconds, key=None):
-    # The server refuses a body from a key that may not act before reading
-    # it; a slow upload that holds a request slot names an enrolled key (its
-    # signature, over a body never finished, is never checked).
+    # The server refuses a body before reading it unless its Authorization
+    # is well formed, current and names a key that may act; a slow upload
+    # that holds a request slot names an enrolled key (its signature, over
+    # a body never finished, is never checked).
     auth = b""
     if key:
         auth = (b"Authorization: NTM-Ed25519 key=" + key.encode() +
-                b",ts=0,sig=" + base64.b64encode(bytes(64)) + b"\r\n")
+                b",ts=" + str(int(time.time() * 1000)).encode() +
+                b",sig=" + base64.b64encode(bytes(64)) + b"\r\n")
     _slow(addr, port, src, n, seconds,
           b"POST /v1/entries HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth +
           b"Content-Type: application/x-ndjson\r\n"
