@@ -810,6 +810,68 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
     return NTM_OK;
 }
 
+/*
+ * The schema against the one this build makes: the text of each table and
+ * index in sqlite_schema (integrity_check reads that text but cannot know
+ * that a column type or an index's WHERE clause was changed). The
+ * reference is a new in-memory store, so a migration added in db.c is
+ * followed without a change here.
+ */
+static const char schema_sql[] =
+    "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM "
+    "sqlite_schema ORDER BY type, name";
+
+static enum ntm_err
+check_schema(struct ntm_store *st, json_t *list, struct ntm_error *err)
+{
+    struct ntm_store *ref = NULL;
+    sqlite3_stmt *a = NULL, *b = NULL;
+    enum ntm_err rc = ntm_store_open(&ref, ":memory:", NTM_STORE_CREATE, err);
+    if (rc != NTM_OK)
+        return rc;
+    int ra = sqlite3_prepare_v2(st->db, schema_sql, -1, &a, NULL);
+    int rb = sqlite3_prepare_v2(ref->db, schema_sql, -1, &b, NULL);
+    if (ra != SQLITE_OK || rb != SQLITE_OK) {
+        rc = Ntm_db_error(ra != SQLITE_OK ? st : ref, ra != SQLITE_OK ? ra : rb,
+                          err, "cannot read the schema");
+        goto out;
+    }
+    for (;;) {
+        ra = sqlite3_step(a);
+        rb = sqlite3_step(b);
+        if ((ra != SQLITE_ROW && ra != SQLITE_DONE) ||
+            (rb != SQLITE_ROW && rb != SQLITE_DONE)) {
+            rc = Ntm_db_error(ra != SQLITE_ROW && ra != SQLITE_DONE ? st : ref,
+                              ra != SQLITE_ROW && ra != SQLITE_DONE ? ra : rb,
+                              err, "cannot read the schema");
+            break;
+        }
+        if (ra == SQLITE_DONE && rb == SQLITE_DONE)
+            break;
+        int oom = 0;
+        const char *x = ra == SQLITE_ROW ? row_text(a, 0, &oom) : "(none)";
+        const char *y = rb == SQLITE_ROW ? row_text(b, 0, &oom) : "(none)";
+        if (oom) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            break;
+        }
+        if (strcmp(x, y) == 0)
+            continue;
+        char line[600];
+        snprintf(line, sizeof(line),
+                 "schema differs from this ntm's: %.250s (expected %.250s)", x,
+                 y);
+        if (json_array_append_new(list, json_string(line)))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        break; /* one line says enough; the rest is out of step */
+    }
+out:
+    sqlite3_finalize(a);
+    sqlite3_finalize(b);
+    ntm_store_close(ref);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 
 /* The entries, one by one (see check_row), into the lists of rep. */
@@ -896,7 +958,9 @@ ntm_store_verify_ex(struct ntm_store *st, unsigned flags, json_t **out,
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = check_integrity(st, integrity, err)) != NTM_OK)
+    if ((rc = check_integrity(st, integrity, err)) != NTM_OK ||
+        (!json_array_size(integrity) &&
+         (rc = check_schema(st, integrity, err)) != NTM_OK))
         goto out;
     rc = verify_entries(st, invalid, flagged, &d, &total, &valid, err);
     if (rc == NTM_OK)
