@@ -92,6 +92,68 @@ print_value(json_t *v)
     free(t);
 }
 
+/* A JSON object held as text (records.fields), or NULL (new). */
+static json_t *
+object_of(json_t *v)
+{
+    const char *t = json_string_value(v);
+    json_t *o = t && *t == '{' ? json_loads(t, 0, NULL) : NULL;
+    if (o && !json_is_object(o)) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
+static void
+print_diff(const char *table, const char *key, const char *col, json_t *sv,
+           json_t *ev)
+{
+    printf("  %s  %s  %s: ", table, key, col);
+    print_value(sv);
+    printf(", ");
+    print_value(ev);
+    printf("\n");
+}
+
+/* One difference; a JSON object column member by member. */
+static void
+print_one(json_t *x)
+{
+    const char *table = json_string_value(json_object_get(x, "table"));
+    const char *key = json_string_value(json_object_get(x, "key"));
+    const char *col = json_string_value(json_object_get(x, "column"));
+    json_t *sv = json_object_get(x, "stored");
+    json_t *ev = json_object_get(x, "expected");
+    json_t *a = col ? object_of(sv) : NULL, *b = col ? object_of(ev) : NULL;
+    int shown = 0;
+    if (a && b) {
+        const char *k;
+        json_t *v;
+        char name[160];
+        json_object_foreach (a, k, v) {
+            json_t *w = json_object_get(b, k);
+            if (json_equal(v, w))
+                continue;
+            snprintf(name, sizeof(name), "%s.%s", col, k);
+            print_diff(table, key, name, v, w ? w : json_null());
+            shown = 1;
+        }
+        json_object_foreach (b, k, v) {
+            if (json_object_get(a, k))
+                continue;
+            snprintf(name, sizeof(name), "%s.%s", col, k);
+            print_diff(table, key, name, json_null(), v);
+            shown = 1;
+        }
+    }
+    if (!shown)
+        print_diff(table ? table : "?", key ? key : "?",
+                   col ? col : _("(whole row)"), sv, ev);
+    json_decref(a);
+    json_decref(b);
+}
+
 static void
 print_derived(json_t *rep, int rebuilt)
 {
@@ -106,16 +168,8 @@ print_derived(json_t *rep, int rebuilt)
                        "column: was, now):\n")
                    : _("derived state differs from the log (table, key, "
                        "column: stored, recomputed):\n"));
-    json_array_foreach (list, i, x) {
-        const char *col = json_string_value(json_object_get(x, "column"));
-        printf("  %s  %s  %s: ", json_string_value(json_object_get(x, "table")),
-               json_string_value(json_object_get(x, "key")),
-               col ? col : _("(whole row)"));
-        print_value(json_object_get(x, "stored"));
-        printf(", ");
-        print_value(json_object_get(x, "expected"));
-        printf("\n");
-    }
+    json_array_foreach (list, i, x)
+        print_one(x);
     if ((size_t)total > json_array_size(list))
         printf(_("  ... and %lld more\n"),
                (long long)(total - (json_int_t)json_array_size(list)));

@@ -380,9 +380,8 @@ NTM_EXTERN enum ntm_err ntm_store_conflicts(struct ntm_store *st, json_t **out,
  * "expected"}],"derived_total","derived_checked","rebuilt"}. "derived"
  * lists at most 200 differences ("derived_total" counts them all);
  * "column" is null for a missing or extra row (then "stored" or
- * "expected" is the row, the other null) and "col.member" for a member of
- * a JSON object column. Returns NTM_OK even when it finds problems; the
- * caller reads the report.
+ * "expected" is the row, the other null). Returns NTM_OK even when it finds
+ * problems; the caller reads the report.
  */
 NTM_EXTERN enum ntm_err ntm_store_verify(struct ntm_store *st, json_t **out,
                                          struct ntm_error *err);

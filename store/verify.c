@@ -299,6 +299,35 @@ add_diff(struct diffs *d, const char *table, const char *key,
     return bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory") : NTM_OK;
 }
 
+/* Whether s[0..n) is well-formed UTF-8 (shortest forms, no surrogates). */
+static int
+utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k = c < 0x80             ? 0
+                   : (c & 0xe0) == 0xc0 ? 1
+                   : (c & 0xf0) == 0xe0 ? 2
+                   : (c & 0xf8) == 0xf0 ? 3
+                                        : 4;
+        if (k == 4 || i + k >= n + (k ? 0 : 1))
+            return 0;
+        unsigned cp = k == 0 ? c : c & (0x3f >> k);
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + j] & 0x3f);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) ||
+            (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
 /* Column i of the current row as JSON (new; NULL when out of memory). */
 static json_t *
 col_json(sqlite3_stmt *s, int i)
@@ -314,9 +343,10 @@ col_json(sqlite3_stmt *s, int i)
         const char *t = (const char *)sqlite3_column_text(s, i);
         if (!t)
             return NULL;
-        json_t *v = json_stringn(t, (size_t)sqlite3_column_bytes(s, i));
-        /* NULL also for text that is not UTF-8 */
-        return v ? v : json_string("(not UTF-8 text)");
+        size_t n = (size_t)sqlite3_column_bytes(s, i);
+        if (!utf8_valid((const unsigned char *)t, n))
+            return json_string("(not UTF-8 text)");
+        return json_stringn(t, n);
     }
     }
 }
@@ -365,49 +395,9 @@ row_key(json_t *row, json_t *pk, char *out, size_t n)
     }
 }
 
-/* The members of two JSON object texts that differ, as differences of
- * "column.member"; *found counts them (0: not both objects, or equal as
- * JSON). */
-static enum ntm_err
-member_diffs(struct diffs *d, const char *table, const char *key,
-             const char *column, json_t *sv, json_t *ev, int *found,
-             struct ntm_error *err)
-{
-    *found = 0;
-    if (!json_is_string(sv) || !json_is_string(ev) ||
-        json_string_value(sv)[0] != '{' || json_string_value(ev)[0] != '{')
-        return NTM_OK;
-    json_t *a = json_loads(json_string_value(sv), 0, NULL);
-    json_t *b = json_loads(json_string_value(ev), 0, NULL);
-    enum ntm_err rc = NTM_OK;
-    if (json_is_object(a) && json_is_object(b)) {
-        const char *k;
-        json_t *x;
-        char col[128];
-        json_object_foreach (a, k, x) {
-            json_t *y = json_object_get(b, k);
-            if (rc != NTM_OK || json_equal(x, y))
-                continue;
-            snprintf(col, sizeof(col), "%s.%s", column, k);
-            rc = add_diff(d, table, key, col, json_incref(x),
-                          y ? json_incref(y) : json_null(), err);
-            ++*found;
-        }
-        json_object_foreach (b, k, x) {
-            if (rc != NTM_OK || json_object_get(a, k))
-                continue;
-            snprintf(col, sizeof(col), "%s.%s", column, k);
-            rc = add_diff(d, table, key, col, json_null(), json_incref(x), err);
-            ++*found;
-        }
-    }
-    json_decref(a);
-    json_decref(b);
-    return rc;
-}
-
 /* The columns of one key that differ between the stored and the rebuilt
- * row; JSON object columns (records.fields) member by member. */
+ * row. (A JSON column such as records.fields is one value here; the tool
+ * shows which of its members differ.) */
 static enum ntm_err
 row_diffs(struct diffs *d, const char *table, const char *key, json_t *stored,
           json_t *expected, struct ntm_error *err)
@@ -420,12 +410,8 @@ row_diffs(struct diffs *d, const char *table, const char *key, json_t *stored,
         json_t *sv = json_object_get(stored, col);
         if (rc != NTM_OK || json_equal(sv, ev))
             continue;
-        int found = 0;
-        rc = member_diffs(d, table, key, col, sv, ev, &found, err);
-        if (rc == NTM_OK && !found)
-            rc =
-                add_diff(d, table, key, col, sv ? json_incref(sv) : json_null(),
-                         json_incref(ev), err);
+        rc = add_diff(d, table, key, col, sv ? json_incref(sv) : json_null(),
+                      json_incref(ev), err);
         any = 1;
     }
     if (rc == NTM_OK && !any) /* same as JSON, different in SQL */
@@ -790,6 +776,10 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
            (r = sqlite3_step(s)) == SQLITE_ROW) {
         int oom = 0;
         const char *t = row_text(s, 0, &oom);
+        /* A page the check could not load for lack of memory is a line
+         * of its report ("error code=7", SQLITE_NOMEM), not an error. */
+        if (strstr(t, "error code=7") || strstr(t, "out of memory"))
+            oom = 1;
         if (oom || (strcmp(t, "ok") != 0 &&
                     json_array_append_new(list, json_string(t))))
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
@@ -979,6 +969,8 @@ ntm_store_verify_ex(struct ntm_store *st, unsigned flags, json_t **out,
         int repair = (flags & NTM_VERIFY_REBUILD) && !json_array_size(invalid);
         rc = check_derived(st, repair, &d, err);
         derived_checked = rc == NTM_OK;
+        if (rc == NTM_EREADONLY) /* a read-only file or disk */
+            rc = NTM_OK;
         rebuilt = derived_checked && repair;
     }
     if (rc != NTM_OK)
