@@ -1,32 +1,54 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_verify.c - ntm verify: re-verify every entry this replica holds
- * (bytes against id, signature, chain, authorization) and report invalid
- * entries, flagged entries and forks. Exit 3 when any entry is invalid or
- * forked (SPEC.md section 8); flagged entries (without effect) are listed
- * but are not a failure. --rebuild recomputes the derived state first.
+ * cmd_verify.c - ntm verify: check the database file, re-verify every
+ * entry this replica holds (bytes against id, signature, stored columns,
+ * chain, authorization) and compare the derived state with the log; report
+ * invalid entries, forks, file damage and derived differences. Exit 3 for
+ * any of these (SPEC.md section 8); flagged entries (without effect) are
+ * listed but are not a failure. --rebuild repairs the derived state.
  */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const struct cli_help help = {
-    N_("ntm verify - re-verify every entry, chain and authorization held"),
+    N_("ntm verify - check the database, every entry and the state derived "
+       "from them"),
     "ntm verify [--rebuild]",
-    N_("Checks every stored entry again: its bytes against its id, its\n"
-       "signature, its link to the author's previous entry, and whether its\n"
-       "author was enrolled and not revoked for it. Any changed byte in the\n"
-       "database is found. Invalid entries and forks (two entries with the\n"
-       "same author and seq) make it exit with 3; entries kept without effect\n"
-       "(forbidden, bad body, revoked) are listed as flagged.\n"
+    N_("Checks, in order:\n"
+       "  1. the database file, with SQLite's PRAGMA integrity_check (every\n"
+       "     page, every index against its table);\n"
+       "  2. every stored entry: its bytes against its id (the hash), its\n"
+       "     signature, the stored columns (author, seq, prev, ts, lc, op,\n"
+       "     record) against its bytes, and its link to the author's previous\n"
+       "     entry; whether its author was enrolled and not revoked for it;\n"
+       "  3. the state derived from the entries: the records, units,\n"
+       "     enrollments, revocations and each entry's effect are recomputed\n"
+       "     from the log and compared, row by row and column by column, with\n"
+       "     what is stored; so are each author's last entry and each entry's\n"
+       "     unit. The recomputation is undone afterwards: verify changes\n"
+       "     nothing.\n"
+       "A changed byte in an entry, an index or the derived state is found;\n"
+       "a changed byte in unused space of the file changes nothing and is "
+       "not.\n"
+       "Invalid entries, forks (two entries with the same author and seq), a\n"
+       "damaged file and derived state that differs from the log make it exit\n"
+       "with 3, listing what differs (table, key, column, stored and\n"
+       "recomputed value). Entries kept without effect (forbidden, bad body,\n"
+       "revoked) are listed as flagged.\n"
        "\n"
-       "--rebuild first drops the derived state (records, conflicts, reviews)\n"
-       "and recomputes it from the log."),
-    "0  every entry is valid (flagged entries may be listed)\n"
+       "--rebuild keeps the recomputed state instead of undoing it, and lists\n"
+       "what it changed; it exits with 0 when the file and every entry are\n"
+       "sound. It refuses to rebuild from a damaged file or a log holding\n"
+       "invalid entries."),
+    "0  every entry is valid and the state matches the log (flagged entries\n"
+    "   may be listed); with --rebuild, the state was repaired\n"
     "1  the check could not run (the message says why)\n"
     "2  usage error\n"
-    "3  invalid entries or forks were found",
-    "ntm verify\nntm verify --json | jq .invalid"};
+    "3  invalid entries, forks, a damaged file or derived state that differs\n"
+    "   from the log were found",
+    "ntm verify\nntm verify --rebuild\nntm verify --json | jq .derived"};
 
 static void
 print_list(const char *title, json_t *list)
@@ -57,13 +79,109 @@ print_list(const char *title, json_t *list)
     }
 }
 
+/* One value of a difference, cut to fit a line. */
+static void
+print_value(json_t *v)
+{
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    const char *s = t ? t : "?";
+    if (strlen(s) > 60)
+        printf("%.57s...", s);
+    else
+        printf("%s", s);
+    free(t);
+}
+
+/* A JSON object held as text (records.fields), or NULL (new). */
+static json_t *
+object_of(json_t *v)
+{
+    const char *t = json_string_value(v);
+    json_t *o = t && *t == '{' ? json_loads(t, 0, NULL) : NULL;
+    if (o && !json_is_object(o)) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
+static void
+print_diff(const char *table, const char *key, const char *col, json_t *sv,
+           json_t *ev)
+{
+    printf("  %s  %s  %s: ", table, key, col);
+    print_value(sv);
+    printf(", ");
+    print_value(ev);
+    printf("\n");
+}
+
+/* One difference; a JSON object column member by member. */
+static void
+print_one(json_t *x)
+{
+    const char *table = json_string_value(json_object_get(x, "table"));
+    const char *key = json_string_value(json_object_get(x, "key"));
+    const char *col = json_string_value(json_object_get(x, "column"));
+    json_t *sv = json_object_get(x, "stored");
+    json_t *ev = json_object_get(x, "expected");
+    json_t *a = col ? object_of(sv) : NULL, *b = col ? object_of(ev) : NULL;
+    int shown = 0;
+    if (a && b) {
+        const char *k;
+        json_t *v;
+        char name[160];
+        json_object_foreach (a, k, v) {
+            json_t *w = json_object_get(b, k);
+            if (json_equal(v, w))
+                continue;
+            snprintf(name, sizeof(name), "%s.%s", col, k);
+            print_diff(table, key, name, v, w ? w : json_null());
+            shown = 1;
+        }
+        json_object_foreach (b, k, v) {
+            if (json_object_get(a, k))
+                continue;
+            snprintf(name, sizeof(name), "%s.%s", col, k);
+            print_diff(table, key, name, json_null(), v);
+            shown = 1;
+        }
+    }
+    if (!shown)
+        print_diff(table ? table : "?", key ? key : "?",
+                   col ? col : _("(whole row)"), sv, ev);
+    json_decref(a);
+    json_decref(b);
+}
+
+static void
+print_derived(json_t *rep, int rebuilt)
+{
+    json_t *list = json_object_get(rep, "derived");
+    size_t i;
+    json_t *x;
+    json_int_t total =
+        json_integer_value(json_object_get(rep, "derived_total"));
+    if (!total)
+        return;
+    printf(rebuilt ? _("derived state repaired from the log (table, key, "
+                       "column: was, now):\n")
+                   : _("derived state differs from the log (table, key, "
+                       "column: stored, recomputed):\n"));
+    json_array_foreach (list, i, x)
+        print_one(x);
+    if ((size_t)total > json_array_size(list))
+        printf(_("  ... and %lld more\n"),
+               (long long)(total - (json_int_t)json_array_size(list)));
+}
+
 int
 cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 {
     int rebuild = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_FLAG, "rebuild", &rebuild, NULL,
-         N_("recompute the derived state from the log first")},
+         N_("repair the derived state from the log")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("verify", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -72,21 +190,28 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error("verify", _("unexpected argument '%s'"),
                                argv[0]);
     struct ntm_error err = {0};
-    if (rebuild) {
-        cli_note(ctx, _("rebuilding the state from the log..."));
-        if (ntm_store_rebuild(ctx->store, &err) != NTM_OK)
-            return cli_fail(&err, _("cannot rebuild the state"));
-    }
     json_t *rep = NULL;
-    if (ntm_store_verify(ctx->store, &rep, &err) != NTM_OK)
+    if (ntm_store_verify_ex(ctx->store, rebuild ? NTM_VERIFY_REBUILD : 0, &rep,
+                            &err) != NTM_OK)
         return cli_fail(&err, _("cannot verify the store"));
     size_t invalid = json_array_size(json_object_get(rep, "invalid"));
     size_t forks = json_array_size(json_object_get(rep, "forks"));
     size_t flagged = json_array_size(json_object_get(rep, "flagged"));
-    int bad = invalid > 0 || forks > 0;
+    size_t damage = json_array_size(json_object_get(rep, "integrity"));
+    int rebuilt = json_is_true(json_object_get(rep, "rebuilt"));
+    int derived =
+        json_integer_value(json_object_get(rep, "derived_total")) != 0;
+    int bad = invalid > 0 || forks > 0 || damage > 0 || (derived && !rebuilt);
     if (ctx->json) {
         code = cli_print_json(rep);
         return code != EXIT_OK ? code : bad ? EXIT_VERIFY : EXIT_OK;
+    }
+    if (damage) {
+        printf(_("the database file is damaged (PRAGMA integrity_check):\n"));
+        size_t i;
+        json_t *x;
+        json_array_foreach (json_object_get(rep, "integrity"), i, x)
+            printf("  %s\n", json_string_value(x));
     }
     printf(_("%lld entries checked: %lld valid, %zu invalid, %zu flagged, %zu "
              "forks\n"),
@@ -97,10 +222,18 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
     print_list("forks", json_object_get(rep, "forks"));
     print_list("flagged entries (kept without effect)",
                json_object_get(rep, "flagged"));
+    print_derived(rep, rebuilt);
+    int checked = json_is_true(json_object_get(rep, "derived_checked"));
     json_decref(rep);
+    if (rebuild && !rebuilt)
+        cli_warn(ctx, _("the derived state was not rebuilt: the database file "
+                        "is damaged or the log holds invalid entries"));
+    else if (!checked && !damage)
+        cli_warn(ctx, _("the derived state was not compared with the log"));
     if (bad) {
-        cli_error(_("the store holds invalid or forked entries: keep a copy of "
-                    "'%s/ntm.db' as evidence and tell your admin"),
+        cli_error(_("the store holds invalid or forked entries, is damaged, "
+                    "or its derived state differs from the log: keep a copy "
+                    "of '%s/ntm.db' as evidence and tell your admin"),
                   ctx->home);
         return EXIT_VERIFY;
     }

@@ -379,15 +379,40 @@ NTM_EXTERN enum ntm_err ntm_store_conflicts(struct ntm_store *st, json_t **out,
 /* Audit */
 
 /*
- * Re-verify every entry held: its bytes against its id, its signature, its
- * chain links, and its authorization. Streams over the log: memory does not
- * grow with the number of entries.
- * new: {"entries","valid","invalid":[{"entry","code"}],"flagged":[{"entry",
- * "code"}],"forks":[{"author","seq","ids":[...]}]}. Returns NTM_OK even
- * when it finds problems; the caller reads the report.
+ * The audit. Checks, in order:
+ *   1. the file: PRAGMA integrity_check; its complaints in "integrity"
+ *      (then 3 is skipped: a damaged file is not rebuilt from);
+ *   2. every entry held: its bytes against its id, its signature, the
+ *      stored columns (author, seq, prev, ts, lc, op, record) against its
+ *      bytes, its chain links; and its effect (flagged when none). Streams
+ *      over the log;
+ *   3. the derived state against the log: the tables records, units,
+ *      enrollments, revocations and effect are rebuilt inside a savepoint
+ *      and compared row by row with what was stored, as are the authors'
+ *      heads and the entries' unit index; then the savepoint is rolled
+ *      back, so the store is left as it was. Not done on a store opened
+ *      read-only ("derived_checked" false).
+ * new: {"entries","valid","invalid":[{"entry","code"[,"message"]}],
+ * "flagged":[{"entry","code"}],"forks":[{"author","seq","ids":[...]}],
+ * "integrity":["..."],"derived":[{"table","key","column","stored",
+ * "expected"}],"derived_total","derived_checked","rebuilt"}. "derived"
+ * lists at most 200 differences ("derived_total" counts them all);
+ * "column" is null for a missing or extra row (then "stored" or
+ * "expected" is the row, the other null). Returns NTM_OK even when it finds
+ * problems; the caller reads the report.
  */
 NTM_EXTERN enum ntm_err ntm_store_verify(struct ntm_store *st, json_t **out,
                                          struct ntm_error *err);
+
+#define NTM_VERIFY_REBUILD (1u << 0) /* keep the rebuilt derived state */
+
+/* ntm_store_verify with flags. NTM_VERIFY_REBUILD keeps the rebuilt
+ * derived state (and repairs the heads and unit index) when the file and
+ * every entry are sound; "derived" then lists what it changed and
+ * "rebuilt" is true. */
+NTM_EXTERN enum ntm_err ntm_store_verify_ex(struct ntm_store *st,
+                                            unsigned flags, json_t **out,
+                                            struct ntm_error *err);
 
 /* Drop all derived state and recompute it from the log. */
 NTM_EXTERN enum ntm_err ntm_store_rebuild(struct ntm_store *st,

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * verify.c - the audit: re-verify every entry held from its stored bytes
- * (id = hash of the bytes, signature, the eight members, chain links), list
- * entries without effect and fork evidence; and the full rebuild of the
- * derived state from the log.
+ * verify.c - the audit: PRAGMA integrity_check on the file; re-verify
+ * every entry held from its stored bytes (id = hash of the bytes,
+ * signature, the eight members, chain links); list entries without effect
+ * and fork evidence; and compare the derived state (the tables of
+ * derived_tables, the authors' heads, the entries' unit index) with what
+ * the log gives. Also the full rebuild of the derived state from the log.
  *
- * verify streams the log in (author, seq) order and keeps only the
- * previous row and the problems found, so its memory does not grow with
- * the number of entries.
+ * The entry check streams the log in (author, seq) order and keeps only
+ * the previous row and the problems found. The derived check rebuilds the
+ * state inside a savepoint, next to a TEMP copy of what was stored, lists
+ * the rows that differ and rolls the savepoint back (or keeps the rebuilt
+ * state for --rebuild); its memory grows with the size of the derived
+ * tables (the TEMP copy) and the number of differences, which is capped.
  *
  * Depends on util/, crypto/, store internals, jansson, SQLite.
  */
@@ -54,6 +59,55 @@ same_text(sqlite3_stmt *s, int i, const char *want)
     return t && strcmp(t, want) == 0;
 }
 
+/* The names of the stored columns of row s that differ from the members of
+ * its bytes e ("" when none): the columns are indexes filled from the
+ * bytes when the entry was taken. */
+static const char *
+changed_columns(sqlite3_stmt *s, const struct Ntm_entry *e, const char *author,
+                const char *iauthor, int64_t seq, char *out, size_t outlen)
+{
+    static const char *const names[] = {"author", "seq", "prev",  "ts",
+                                        "lc",     "op",  "record"};
+    int differ[7] = {
+        strcmp(e->author, author) != 0 || strcmp(iauthor, author) != 0,
+        e->seq != seq || sqlite3_column_int64(s, 10) != seq,
+        !same_text(s, 11, e->prev),
+        sqlite3_column_int64(s, 12) != e->ts,
+        sqlite3_column_int64(s, 13) != e->lc,
+        !same_text(s, 14, e->op),
+        !same_text(s, 15, e->record),
+    };
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (differ[i])
+            snprintf(out + strlen(out), outlen - strlen(out), "%s%s",
+                     out[0] ? ", " : "", names[i]);
+    return out;
+}
+
+/*
+ * The unit column of entry e as taking it in writes it (changelog.c,
+ * entry_unit): a record.create's body.unit, a unit.create's body.code,
+ * nothing for other entries without a record. Returns 1 with the unit in
+ * unit ("" for NULL), or 0 when it depends on the record's create (checked
+ * by unit_sql).
+ */
+static int
+expected_unit(const struct Ntm_entry *e, char *unit, size_t n)
+{
+    unit[0] = '\0';
+    const char *member = strcmp(e->op, "record.create") == 0 ? "unit"
+                         : strcmp(e->op, "unit.create") == 0 ? "code"
+                                                             : NULL;
+    if (member) {
+        json_t *u = json_object_get(e->body, member);
+        if (json_is_string(u))
+            snprintf(unit, n, "%s", json_string_value(u));
+        return 1;
+    }
+    return e->record == NULL;
+}
+
 /*
  * The log in chain order. The index (author, seq) gives the order; each
  * row is then read from the table itself by gseq, so that the columns
@@ -63,7 +117,8 @@ same_text(sqlite3_stmt *s, int i, const char *want)
 static const char verify_sql[] =
     "SELECT e.id, e.author, e.seq, e.bytes, e.sig, coalesce(f.code, 0), "
     "f.message, e.clock_ahead, coalesce(a.partial, 0), i.author, i.seq, "
-    "e.prev, e.ts, e.lc, e.op, e.record FROM entries i CROSS JOIN entries e "
+    "e.prev, e.ts, e.lc, e.op, e.record, e.unit FROM entries i CROSS JOIN "
+    "entries e "
     "ON e.gseq=i.gseq LEFT JOIN effect f ON f.gseq=e.gseq LEFT JOIN authors "
     "a ON "
     "a.author=e.author ORDER BY i.author, i.seq";
@@ -72,8 +127,10 @@ static const char verify_sql[] =
  * code with a reason in msg. NTM_ENOMEM in *rc when memory ran out. */
 static const char *
 check_row(sqlite3_stmt *s, const char *prev_author, int64_t prev_seq,
-          const char *prev_id, char *msg, size_t msglen, enum ntm_err *rc)
+          const char *prev_id, char *msg, size_t msglen, char *unit,
+          size_t unitlen, int *unit_known, enum ntm_err *rc)
 {
+    *unit_known = 0;
     int oom = 0;
     const char *id = row_text(s, 0, &oom);
     const char *author = row_text(s, 1, &oom);
@@ -109,14 +166,15 @@ check_row(sqlite3_stmt *s, const char *prev_author, int64_t prev_seq,
     }
     unsigned char sig[NTM_SIGNATURE_BYTES + 2], pk[NTM_PUBLICKEY_BYTES];
     size_t siglen = 0;
-    if (strcmp(e.author, author) != 0 || e.seq != seq ||
-        strcmp(iauthor, author) != 0 || sqlite3_column_int64(s, 10) != seq ||
-        !same_text(s, 11, e.prev) || sqlite3_column_int64(s, 12) != e.ts ||
-        sqlite3_column_int64(s, 13) != e.lc || !same_text(s, 14, e.op) ||
-        !same_text(s, 15, e.record)) {
+    char colbuf[64];
+    const char *cols =
+        changed_columns(s, &e, author, iauthor, seq, colbuf, sizeof(colbuf));
+    if (*cols) {
         bad = "bad_entry";
         snprintf(msg, msglen,
-                 "stored columns differ from the entry's bytes (altered)");
+                 "stored columns (%s) differ from the entry's bytes "
+                 "(altered)",
+                 cols);
     } else if (ntm_b64_decode(sig, sizeof(sig), &siglen, sig_b64,
                               strlen(sig_b64)) != NTM_OK ||
                siglen != NTM_SIGNATURE_BYTES ||
@@ -138,6 +196,8 @@ check_row(sqlite3_stmt *s, const char *prev_author, int64_t prev_seq,
         snprintf(msg, msglen, "entries before seq %lld missing",
                  (long long)seq);
     }
+    if (!bad)
+        *unit_known = expected_unit(&e, unit, unitlen);
 out:
     Ntm_entry_release(&e);
     return bad;
@@ -191,45 +251,651 @@ verify_forks(struct ntm_store *st, json_t *forks, struct ntm_error *err)
     return rc;
 }
 
-enum ntm_err
-ntm_store_verify(struct ntm_store *st, json_t **out, struct ntm_error *err)
+/* ------------------------------------------------------------------ */
+/* The derived state against the log */
+
+/*
+ * The derived tables: each a function of the set of valid entries, and
+ * rebuilt from it by rebuild_derived. verify compares every row and
+ * column of each with a rebuild, whatever columns the table has; the key
+ * shown is its primary key (a table without one is compared by whole
+ * rows). A new derived table is one line here.
+ */
+static const char *const derived_tables[] = {
+    "records", "units", "enrollments", "revocations", "effect",
+};
+
+#define NDERIVED ((int)(sizeof(derived_tables) / sizeof(derived_tables[0])))
+
+/* At most this many differences are listed; all are counted. */
+#define MAX_DIFFS 200
+
+struct diffs {
+    json_t *list;  /* [{"table","key","column","stored","expected"}] */
+    json_t *units; /* [[entry id, unit or null]]: entries.unit repairs */
+    int64_t total;
+};
+
+/* List one difference; stored and expected are taken (NULL: out of
+ * memory). column NULL: the whole row is missing or extra. */
+static enum ntm_err
+add_diff(struct diffs *d, const char *table, const char *key,
+         const char *column, json_t *stored, json_t *expected,
+         struct ntm_error *err)
 {
-    *out = NULL;
-    json_t *invalid = json_array(), *flagged = json_array(),
-           *forks = json_array();
+    json_t *o = NULL;
+    int bad = !stored || !expected;
+    d->total++;
+    if (!bad && json_array_size(d->list) < MAX_DIFFS) {
+        o = json_pack("{s:s, s:s, s:s?}", "table", table, "key", key, "column",
+                      column);
+        bad = !o || json_object_set(o, "stored", stored) ||
+              json_object_set(o, "expected", expected) ||
+              json_array_append(d->list, o);
+    }
+    json_decref(o);
+    json_decref(stored);
+    json_decref(expected);
+    return bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory") : NTM_OK;
+}
+
+/* Whether s[0..n) is well-formed UTF-8 (shortest forms, no surrogates). */
+static int
+utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k = c < 0x80             ? 0
+                   : (c & 0xe0) == 0xc0 ? 1
+                   : (c & 0xf0) == 0xe0 ? 2
+                   : (c & 0xf8) == 0xf0 ? 3
+                                        : 4;
+        if (k == 4 || i + k >= n + (k ? 0 : 1))
+            return 0;
+        unsigned cp = k == 0 ? c : c & (0x3f >> k);
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + j] & 0x3f);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) ||
+            (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* Column i of the current row as JSON (new; NULL when out of memory). */
+static json_t *
+col_json(sqlite3_stmt *s, int i)
+{
+    switch (sqlite3_column_type(s, i)) {
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(s, i));
+    case SQLITE_FLOAT:
+        return json_real(sqlite3_column_double(s, i));
+    case SQLITE_NULL:
+        return json_null();
+    default: {
+        const char *t = (const char *)sqlite3_column_text(s, i);
+        if (!t)
+            return NULL;
+        size_t n = (size_t)sqlite3_column_bytes(s, i);
+        if (!utf8_valid((const unsigned char *)t, n))
+            return json_string("(not UTF-8 text)");
+        return json_stringn(t, n);
+    }
+    }
+}
+
+/* The current row as {"column": value} (new; NULL: out of memory). */
+static json_t *
+row_json(sqlite3_stmt *s)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && i < sqlite3_column_count(s); i++) {
+        const char *name = sqlite3_column_name(s, i);
+        if (!name || json_object_set_new(o, name, col_json(s, i))) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+/* The key of row (an object) by the primary key columns pk, as
+ * "col=value[, col=value]"; the whole row when pk is empty. */
+static void
+row_key(json_t *row, json_t *pk, char *out, size_t n)
+{
+    size_t i;
+    json_t *c;
+    out[0] = '\0';
+    json_array_foreach (pk, i, c) {
+        json_t *v = json_object_get(row, json_string_value(c));
+        char val[160];
+        if (json_is_string(v))
+            snprintf(val, sizeof(val), "%s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(val, sizeof(val), "%lld",
+                     (long long)json_integer_value(v));
+        else
+            snprintf(val, sizeof(val), "null");
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, "%s%s=%s", i ? ", " : "",
+                 json_string_value(c), val);
+    }
+    if (json_array_size(pk) == 0) {
+        char *d = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+        snprintf(out, n, "%s", d ? d : "?");
+        Ntm_json_free(d);
+    }
+}
+
+/* The columns of one key that differ between the stored and the rebuilt
+ * row. (A JSON column such as records.fields is one value here; the tool
+ * shows which of its members differ.) */
+static enum ntm_err
+row_diffs(struct diffs *d, const char *table, const char *key, json_t *stored,
+          json_t *expected, struct ntm_error *err)
+{
+    const char *col;
+    json_t *ev;
+    enum ntm_err rc = NTM_OK;
+    int any = 0;
+    json_object_foreach (expected, col, ev) {
+        json_t *sv = json_object_get(stored, col);
+        if (rc != NTM_OK || json_equal(sv, ev))
+            continue;
+        rc = add_diff(d, table, key, col, sv ? json_incref(sv) : json_null(),
+                      json_incref(ev), err);
+        any = 1;
+    }
+    if (rc == NTM_OK && !any) /* same as JSON, different in SQL */
+        rc = add_diff(d, table, key, NULL, json_incref(stored),
+                      json_incref(expected), err);
+    return rc;
+}
+
+/* The primary key columns of table, in key order (new array). */
+static enum ntm_err
+table_pk(struct ntm_store *st, const char *table, json_t **pk,
+         struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    *pk = json_array();
+    if (!*pk)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    int r = sqlite3_prepare_v2(st->db,
+                               "SELECT name FROM pragma_table_info(?1, 'main') "
+                               "WHERE pk>0 ORDER BY pk",
+                               -1, &s, NULL);
+    enum ntm_err rc = NTM_OK;
+    if (r != SQLITE_OK)
+        return Ntm_db_error(st, r, err, "cannot read the table's columns");
+    sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+    while (rc == NTM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *v = col_json(s, 0);
+        if (!v || json_array_append_new(*pk, v))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    if (rc == NTM_OK)
+        rc = Ntm_step_ok(st, r, err, "cannot read the table's columns");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* The rows of a SELECT as {key: row}, or, when pair is given, each row
+ * compared with pair's row of the same key (removed from pair) or listed
+ * as missing. */
+static enum ntm_err
+diff_rows(struct ntm_store *st, const char *table, const char *sql, json_t *pk,
+          json_t *rows, json_t *pair, struct diffs *d, struct ntm_error *err)
+{
     sqlite3_stmt *s = NULL;
     enum ntm_err rc = NTM_OK;
-    int64_t total = 0, valid = 0;
+    int r = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (r != SQLITE_OK)
+        return Ntm_db_error(st, r, err, "cannot compare the derived state");
+    while (rc == NTM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *row = row_json(s);
+        char key[256];
+        if (!row) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            break;
+        }
+        row_key(row, pk, key, sizeof(key));
+        if (!pair) {
+            if (json_object_set_new(rows, key, row))
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            continue;
+        }
+        json_t *stored = json_object_get(pair, key);
+        if (stored && json_array_size(pk)) {
+            rc = row_diffs(d, table, key, stored, row, err);
+            json_object_del(pair, key);
+            json_decref(row);
+        } else {
+            rc = add_diff(d, table, key, NULL, json_null(), row, err);
+        }
+    }
+    if (rc == NTM_OK)
+        rc = Ntm_step_ok(st, r, err, "cannot compare the derived state");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Compare one derived table with its copy temp.ntm_v_<table> (what was
+ * stored before the rebuild), both ways. */
+static enum ntm_err
+compare_table(struct ntm_store *st, const char *table, struct diffs *d,
+              struct ntm_error *err)
+{
+    json_t *pk = NULL, *stored = json_object();
+    char sql[256];
+    enum ntm_err rc = stored ? table_pk(st, table, &pk, err)
+                             : ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc == NTM_OK) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT * FROM temp.\"ntm_v_%s\" EXCEPT SELECT * FROM "
+                 "main.\"%s\"",
+                 table, table);
+        rc = diff_rows(st, table, sql, pk, stored, NULL, d, err);
+    }
+    if (rc == NTM_OK) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT * FROM main.\"%s\" EXCEPT SELECT * FROM "
+                 "temp.\"ntm_v_%s\"",
+                 table, table);
+        rc = diff_rows(st, table, sql, pk, NULL, stored, d, err);
+    }
+    const char *key;
+    json_t *row;
+    json_object_foreach (stored, key, row) {
+        if (rc != NTM_OK)
+            break;
+        rc = add_diff(d, table, key, NULL, json_incref(row), json_null(), err);
+    }
+    json_decref(pk);
+    json_decref(stored);
+    return rc;
+}
+
+/* Drop the derived state and recompute it from the log (no savepoint). */
+static enum ntm_err
+rebuild_derived(struct ntm_store *st, struct ntm_error *err)
+{
+    enum ntm_err rc = Ntm_exec(st,
+                               "DELETE FROM effect; DELETE FROM enrollments; "
+                               "DELETE FROM revocations; DELETE FROM units; "
+                               "DELETE FROM records;",
+                               err);
+    if (rc == NTM_OK)
+        rc = Ntm_auth_recompute(st, NULL, err);
+    if (rc == NTM_OK)
+        rc = Ntm_state_all(st, err);
+    if (rc != NTM_OK)
+        return rc;
+    /* Entries of other ops (unknown ones) get their effect again. */
+    sqlite3_stmt *s = NULL;
+    int r = sqlite3_prepare_v2(
+        st->db,
+        "SELECT bytes, gseq FROM entries WHERE record IS NULL AND op NOT IN "
+        "('device.enroll','device.revoke','unit.create')",
+        -1, &s, NULL);
+    if (r != SQLITE_OK)
+        return Ntm_db_error(st, r, err, "cannot rebuild");
+    while (rc == NTM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        struct Ntm_entry e;
+        char msg[160];
+        enum ntm_err v = Ntm_entry_parse(&e, sqlite3_column_blob(s, 0),
+                                         (size_t)sqlite3_column_bytes(s, 0),
+                                         msg, sizeof(msg));
+        if (v == NTM_OK) {
+            enum ntm_err code = Ntm_rules_body(&e, msg, sizeof(msg));
+            rc = Ntm_effect_set(st, sqlite3_column_int64(s, 1), code,
+                                code == NTM_OK ? NULL : msg, err);
+        } else if (v == NTM_ENOMEM) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        }
+        Ntm_entry_release(&e);
+    }
+    if (rc == NTM_OK)
+        rc = Ntm_step_ok(st, r, err, "cannot rebuild");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/*
+ * Each author's head (authors.head_seq, head_id) is the entry with the
+ * highest seq held; a row without entries, or an author without a row, is
+ * wrong too. (partial is what scoped pulls said, not a function of the
+ * log: not compared.)
+ */
+static const char heads_sql[] =
+    "WITH h AS (SELECT author, max(seq) AS seq FROM entries GROUP BY author) "
+    "SELECT h.author, a.author IS NOT NULL, a.head_seq, a.head_id, h.seq, "
+    "(SELECT id FROM entries e WHERE e.author=h.author AND e.seq=h.seq) AS id "
+    "FROM h LEFT JOIN authors a ON a.author=h.author "
+    "WHERE a.head_seq IS NOT h.seq OR a.head_id IS NOT id "
+    "UNION ALL SELECT a.author, 1, a.head_seq, a.head_id, NULL, NULL "
+    "FROM authors a WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE "
+    "e.author=a.author)";
+
+static const char heads_fix_sql[] =
+    "DELETE FROM authors WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE "
+    "e.author=authors.author);"
+    "INSERT INTO authors(author, head_seq, head_id, partial) "
+    "SELECT e.author, e.seq, e.id, (SELECT count(*) FROM entries c WHERE "
+    "c.author=e.author) < e.seq FROM entries e WHERE e.seq=(SELECT max(seq) "
+    "FROM entries m WHERE m.author=e.author) "
+    "ON CONFLICT(author) DO UPDATE SET head_seq=excluded.head_seq, "
+    "head_id=excluded.head_id WHERE head_seq IS NOT excluded.head_seq OR "
+    "head_id IS NOT excluded.head_id;";
+
+static enum ntm_err
+check_heads(struct ntm_store *st, int repair, struct diffs *d,
+            struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    enum ntm_err rc = NTM_OK;
+    int64_t before = d->total;
+    int r = sqlite3_prepare_v2(st->db, heads_sql, -1, &s, NULL);
+    if (r != SQLITE_OK)
+        return Ntm_db_error(st, r, err, "cannot compare the authors' heads");
+    while (rc == NTM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        char key[NTM_HEX_ID_LEN + 16];
+        int oom = 0;
+        snprintf(key, sizeof(key), "author=%s", row_text(s, 0, &oom));
+        if (oom) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        } else if (!sqlite3_column_int(s, 1)) {
+            rc = add_diff(d, "authors", key, NULL, json_null(),
+                          json_pack("{s:o, s:o}", "head_seq", col_json(s, 4),
+                                    "head_id", col_json(s, 5)),
+                          err);
+        } else if (sqlite3_column_type(s, 4) == SQLITE_NULL) {
+            rc = add_diff(d, "authors", key, NULL,
+                          json_pack("{s:o, s:o}", "head_seq", col_json(s, 2),
+                                    "head_id", col_json(s, 3)),
+                          json_null(), err);
+        } else {
+            for (int c = 0; rc == NTM_OK && c < 2; c++) {
+                json_t *sv = col_json(s, 2 + c), *ev = col_json(s, 4 + c);
+                if (sv && ev && json_equal(sv, ev)) {
+                    json_decref(sv);
+                    json_decref(ev);
+                    continue;
+                }
+                rc = add_diff(d, "authors", key, c ? "head_id" : "head_seq", sv,
+                              ev, err);
+            }
+        }
+    }
+    if (rc == NTM_OK)
+        rc = Ntm_step_ok(st, r, err, "cannot compare the authors' heads");
+    sqlite3_finalize(s);
+    if (rc == NTM_OK && repair && d->total > before)
+        rc = Ntm_exec(st, heads_fix_sql, err);
+    return rc;
+}
+
+/*
+ * entries.unit of an entry of a record other than its create: the unit of
+ * a create of the record held (the first in total order when it was
+ * taken), NULL while none is held. The creates' own units are checked
+ * against their bytes by the entry check.
+ */
+#define UNIT_WANT                                                              \
+    "(SELECT c.unit FROM entries c WHERE c.record=e.record AND "               \
+    "c.op='record.create' AND c.unit IS NOT NULL ORDER BY c.ts, c.lc, "        \
+    "c.author, c.seq LIMIT 1)"
+#define UNIT_WRONG                                                             \
+    "e.record IS NOT NULL AND e.op<>'record.create' AND CASE WHEN e.unit IS "  \
+    "NULL THEN " UNIT_WANT " IS NOT NULL ELSE NOT EXISTS (SELECT 1 FROM "      \
+    "entries c WHERE c.record=e.record AND c.op='record.create' AND "          \
+    "c.unit=e.unit) END"
+
+static const char units_sql[] =
+    "SELECT e.id, e.unit, " UNIT_WANT " FROM entries e WHERE " UNIT_WRONG;
+static const char units_fix_sql[] =
+    "UPDATE entries AS e SET unit=" UNIT_WANT " WHERE " UNIT_WRONG;
+
+/* Set the creates' units found wrong by the entry check (d->units). */
+static enum ntm_err
+fix_create_units(struct ntm_store *st, json_t *units, struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    size_t i;
+    json_t *x;
+    enum ntm_err rc = NTM_OK;
+    if (!json_array_size(units))
+        return NTM_OK;
+    int r = sqlite3_prepare_v2(st->db, "UPDATE entries SET unit=?2 WHERE id=?1",
+                               -1, &s, NULL);
+    if (r != SQLITE_OK)
+        return Ntm_db_error(st, r, err, "cannot repair the unit index");
+    json_array_foreach (units, i, x) {
+        sqlite3_bind_text(s, 1, json_string_value(json_array_get(x, 0)), -1,
+                          SQLITE_STATIC);
+        const char *u = json_string_value(json_array_get(x, 1));
+        if (u)
+            sqlite3_bind_text(s, 2, u, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 2);
+        r = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (r != SQLITE_DONE) {
+            rc = Ntm_db_error(st, r, err, "cannot repair the unit index");
+            break;
+        }
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static enum ntm_err
+check_units(struct ntm_store *st, int repair, struct diffs *d,
+            struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    enum ntm_err rc = NTM_OK;
+    int64_t before = d->total;
+    int r = sqlite3_prepare_v2(st->db, units_sql, -1, &s, NULL);
+    if (r != SQLITE_OK)
+        return Ntm_db_error(st, r, err, "cannot check the unit index");
+    while (rc == NTM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        char key[NTM_HEX_ID_LEN + 8];
+        int oom = 0;
+        snprintf(key, sizeof(key), "id=%s", row_text(s, 0, &oom));
+        rc = oom ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                 : add_diff(d, "entries", key, "unit", col_json(s, 1),
+                            col_json(s, 2), err);
+    }
+    if (rc == NTM_OK)
+        rc = Ntm_step_ok(st, r, err, "cannot check the unit index");
+    sqlite3_finalize(s);
+    if (rc == NTM_OK && repair && d->total > before)
+        rc = Ntm_exec(st, units_fix_sql, err);
+    return rc;
+}
+
+/*
+ * Compare the derived state with the log: inside a savepoint, copy each
+ * derived table to TEMP, rebuild from the log, compare both ways with
+ * EXCEPT, then roll the savepoint back (the store is left as it was) or,
+ * with repair, keep the rebuilt state.
+ */
+static enum ntm_err
+check_derived(struct ntm_store *st, int repair, struct diffs *d,
+              struct ntm_error *err)
+{
+    char sql[256];
+    enum ntm_err rc = Ntm_sp_begin(st, err);
+    if (rc != NTM_OK)
+        return rc;
+    /* The creates' units first: the other entries' follow them. */
+    rc = fix_create_units(st, d->units, err);
+    if (rc == NTM_OK)
+        rc = check_units(st, repair, d, err);
+    if (rc == NTM_OK)
+        rc = check_heads(st, repair, d, err);
+    for (int i = 0; rc == NTM_OK && i < NDERIVED; i++) {
+        snprintf(sql, sizeof(sql),
+                 "DROP TABLE IF EXISTS temp.\"ntm_v_%s\"; CREATE TEMP TABLE "
+                 "\"ntm_v_%s\" AS SELECT * FROM main.\"%s\"",
+                 derived_tables[i], derived_tables[i], derived_tables[i]);
+        rc = Ntm_exec(st, sql, err);
+    }
+    if (rc == NTM_OK)
+        rc = rebuild_derived(st, err);
+    for (int i = 0; rc == NTM_OK && i < NDERIVED; i++)
+        rc = compare_table(st, derived_tables[i], d, err);
+    for (int i = 0; rc == NTM_OK && repair && i < NDERIVED; i++) {
+        snprintf(sql, sizeof(sql), "DROP TABLE temp.\"ntm_v_%s\"",
+                 derived_tables[i]);
+        rc = Ntm_exec(st, sql, err);
+    }
+    enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK && repair, err);
+    return rc != NTM_OK ? rc : rc2;
+}
+
+/* PRAGMA integrity_check: its lines other than "ok" go to list. A file
+ * too damaged for the check to run is one line too. */
+static enum ntm_err
+check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    enum ntm_err rc = NTM_OK;
+    int r =
+        sqlite3_prepare_v2(st->db, "PRAGMA integrity_check(100)", -1, &s, NULL);
+    while (r == SQLITE_OK && rc == NTM_OK &&
+           (r = sqlite3_step(s)) == SQLITE_ROW) {
+        int oom = 0;
+        const char *t = row_text(s, 0, &oom);
+        /* A page the check could not load for lack of memory is a line
+         * of its report ("error code=7", SQLITE_NOMEM), not an error. */
+        if (strstr(t, "error code=7") || strstr(t, "out of memory"))
+            oom = 1;
+        if (oom || (strcmp(t, "ok") != 0 &&
+                    json_array_append_new(list, json_string(t))))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    if (r == SQLITE_ROW)
+        r = SQLITE_DONE;
+    sqlite3_finalize(s);
+    if (rc != NTM_OK || r == SQLITE_OK || r == SQLITE_DONE)
+        return rc;
+    int prim = r & 0xff;
+    if (prim != SQLITE_CORRUPT && prim != SQLITE_NOTADB && prim != SQLITE_IOERR)
+        return Ntm_db_error(st, r, err, "cannot check the database");
+    char line[300];
+    snprintf(line, sizeof(line), "the check could not run: %s",
+             sqlite3_errmsg(st->db));
+    if (json_array_append_new(list, json_string(line)))
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    return NTM_OK;
+}
+
+/*
+ * The schema against the one this build makes: the text of each table and
+ * index in sqlite_schema (integrity_check reads that text but cannot know
+ * that a column type or an index's WHERE clause was changed). The
+ * reference is a new in-memory store, so a migration added in db.c is
+ * followed without a change here.
+ */
+static const char schema_sql[] =
+    "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM "
+    "sqlite_schema ORDER BY type, name";
+
+static enum ntm_err
+check_schema(struct ntm_store *st, json_t *list, struct ntm_error *err)
+{
+    struct ntm_store *ref = NULL;
+    sqlite3_stmt *a = NULL, *b = NULL;
+    enum ntm_err rc = ntm_store_open(&ref, ":memory:", NTM_STORE_CREATE, err);
+    if (rc != NTM_OK)
+        return rc;
+    int ra = sqlite3_prepare_v2(st->db, schema_sql, -1, &a, NULL);
+    int rb = sqlite3_prepare_v2(ref->db, schema_sql, -1, &b, NULL);
+    if (ra != SQLITE_OK || rb != SQLITE_OK) {
+        rc = Ntm_db_error(ra != SQLITE_OK ? st : ref, ra != SQLITE_OK ? ra : rb,
+                          err, "cannot read the schema");
+        goto out;
+    }
+    for (;;) {
+        ra = sqlite3_step(a);
+        rb = sqlite3_step(b);
+        if ((ra != SQLITE_ROW && ra != SQLITE_DONE) ||
+            (rb != SQLITE_ROW && rb != SQLITE_DONE)) {
+            rc = Ntm_db_error(ra != SQLITE_ROW && ra != SQLITE_DONE ? st : ref,
+                              ra != SQLITE_ROW && ra != SQLITE_DONE ? ra : rb,
+                              err, "cannot read the schema");
+            break;
+        }
+        if (ra == SQLITE_DONE && rb == SQLITE_DONE)
+            break;
+        int oom = 0;
+        const char *x = ra == SQLITE_ROW ? row_text(a, 0, &oom) : "(none)";
+        const char *y = rb == SQLITE_ROW ? row_text(b, 0, &oom) : "(none)";
+        if (oom) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            break;
+        }
+        if (strcmp(x, y) == 0)
+            continue;
+        char line[600];
+        snprintf(line, sizeof(line),
+                 "schema differs from this ntm's: %.250s (expected %.250s)", x,
+                 y);
+        if (json_array_append_new(list, json_string(line)))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        break; /* one line says enough; the rest is out of step */
+    }
+out:
+    sqlite3_finalize(a);
+    sqlite3_finalize(b);
+    ntm_store_close(ref);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* The entries, one by one (see check_row), into the lists of rep. */
+static enum ntm_err
+verify_entries(struct ntm_store *st, json_t *invalid, json_t *flagged,
+               struct diffs *d, int64_t *total, int64_t *valid,
+               struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    enum ntm_err rc = NTM_OK;
     char prev_author[NTM_HEX_ID_LEN + 1] = "";
     char prev_id[NTM_HEX_ID_LEN + 1] = "";
     int64_t prev_seq = 0;
-    int r;
-
-    if (!invalid || !flagged || !forks) {
-        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-        goto out;
-    }
-    r = sqlite3_prepare_v2(st->db, verify_sql, -1, &s, NULL);
-    if (r != SQLITE_OK) {
-        rc = Ntm_db_error(st, r, err, "cannot read the log");
-        goto out;
-    }
+    int r = sqlite3_prepare_v2(st->db, verify_sql, -1, &s, NULL);
+    if (r != SQLITE_OK)
+        return Ntm_db_error(st, r, err, "cannot read the log");
     while (rc == NTM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        char msg[256] = "";
+        char msg[256] = "", unit[128];
+        int unit_known = 0;
         enum ntm_err crc = NTM_OK;
-        const char *bad = check_row(s, prev_author, prev_seq, prev_id, msg,
-                                    sizeof(msg), &crc);
+        const char *bad =
+            check_row(s, prev_author, prev_seq, prev_id, msg, sizeof(msg), unit,
+                      sizeof(unit), &unit_known, &crc);
         if (crc != NTM_OK) {
             rc = ntm_error_set(err, crc, "out of memory");
             break;
         }
         int oom = 0;
         const char *id = row_text(s, 0, &oom);
-        total++;
+        ++*total;
         if (bad) {
             rc = add_problem(invalid, id, bad, msg, err);
         } else {
-            valid++;
+            ++*valid;
             enum ntm_err code = (enum ntm_err)sqlite3_column_int(s, 5);
             const char *why = row_text(s, 6, &oom);
             if (oom) {
@@ -243,32 +909,94 @@ ntm_store_verify(struct ntm_store *st, json_t **out, struct ntm_error *err)
                                  "ts more than 24 hours ahead of this replica",
                                  err);
             }
+            if (rc == NTM_OK && unit_known &&
+                !same_text(s, 16, unit[0] ? unit : NULL)) {
+                char key[NTM_HEX_ID_LEN + 8];
+                snprintf(key, sizeof(key), "id=%s", id);
+                json_t *want = unit[0] ? json_string(unit) : json_null();
+                rc = add_diff(d, "entries", key, "unit", col_json(s, 16),
+                              json_incref(want), err);
+                if (rc == NTM_OK && json_array_append_new(
+                                        d->units, json_pack("[s,O]", id, want)))
+                    rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+                json_decref(want);
+            }
         }
         snprintf(prev_author, sizeof(prev_author), "%s", row_text(s, 9, &oom));
         snprintf(prev_id, sizeof(prev_id), "%s", id);
         prev_seq = sqlite3_column_int64(s, 10);
     }
-    if (rc != NTM_OK)
-        goto out;
-    if (r != SQLITE_DONE) {
+    if (rc == NTM_OK && r != SQLITE_DONE)
         rc = Ntm_db_error(st, r, err, "cannot read the log");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+enum ntm_err
+ntm_store_verify_ex(struct ntm_store *st, unsigned flags, json_t **out,
+                    struct ntm_error *err)
+{
+    *out = NULL;
+    json_t *invalid = json_array(), *flagged = json_array(),
+           *forks = json_array(), *integrity = json_array();
+    struct diffs d = {json_array(), json_array(), 0};
+    enum ntm_err rc = NTM_OK;
+    int64_t total = 0, valid = 0;
+    int derived_checked = 0, rebuilt = 0;
+
+    if (!invalid || !flagged || !forks || !integrity || !d.list || !d.units) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
     }
-    sqlite3_finalize(s);
-    s = NULL;
-    if ((rc = verify_forks(st, forks, err)) != NTM_OK)
+    if ((rc = check_integrity(st, integrity, err)) != NTM_OK ||
+        (!json_array_size(integrity) &&
+         (rc = check_schema(st, integrity, err)) != NTM_OK))
         goto out;
-    *out = json_pack("{s:I, s:I, s:O, s:O, s:O}", "entries", (json_int_t)total,
-                     "valid", (json_int_t)valid, "invalid", invalid, "flagged",
-                     flagged, "forks", forks);
+    rc = verify_entries(st, invalid, flagged, &d, &total, &valid, err);
+    if (rc == NTM_OK)
+        rc = verify_forks(st, forks, err);
+    if (rc != NTM_OK && rc != NTM_ENOMEM && json_array_size(integrity)) {
+        /* a damaged file: what was found is the report */
+        char line[NTM_ERROR_SIZE + 32];
+        snprintf(line, sizeof(line), "the log could not be read: %s",
+                 err ? err->msg : ntm_strerror(rc));
+        rc = json_array_append_new(integrity, json_string(line))
+                 ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                 : NTM_OK;
+    } else if (rc == NTM_OK && !json_array_size(integrity) &&
+               !(st->flags & NTM_STORE_READONLY)) {
+        /* A damaged file or an altered log is not rebuilt from. */
+        int repair = (flags & NTM_VERIFY_REBUILD) && !json_array_size(invalid);
+        rc = check_derived(st, repair, &d, err);
+        derived_checked = rc == NTM_OK;
+        if (rc == NTM_EREADONLY) /* a read-only file or disk */
+            rc = NTM_OK;
+        rebuilt = derived_checked && repair;
+    }
+    if (rc != NTM_OK)
+        goto out;
+    *out = json_pack("{s:I, s:I, s:O, s:O, s:O, s:O, s:O, s:I, s:b, s:b}",
+                     "entries", (json_int_t)total, "valid", (json_int_t)valid,
+                     "invalid", invalid, "flagged", flagged, "forks", forks,
+                     "integrity", integrity, "derived", d.list, "derived_total",
+                     (json_int_t)d.total, "derived_checked", derived_checked,
+                     "rebuilt", rebuilt);
     if (!*out)
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
 out:
-    sqlite3_finalize(s);
     json_decref(invalid);
     json_decref(flagged);
     json_decref(forks);
+    json_decref(integrity);
+    json_decref(d.list);
+    json_decref(d.units);
     return rc;
+}
+
+enum ntm_err
+ntm_store_verify(struct ntm_store *st, json_t **out, struct ntm_error *err)
+{
+    return ntm_store_verify_ex(st, 0, out, err);
 }
 
 enum ntm_err
@@ -277,47 +1005,7 @@ ntm_store_rebuild(struct ntm_store *st, struct ntm_error *err)
     enum ntm_err rc = Ntm_sp_begin(st, err);
     if (rc != NTM_OK)
         return rc;
-    rc = Ntm_exec(st,
-                  "DELETE FROM effect; DELETE FROM enrollments; "
-                  "DELETE FROM revocations; DELETE FROM units; "
-                  "DELETE FROM records;",
-                  err);
-    if (rc == NTM_OK)
-        rc = Ntm_auth_recompute(st, NULL, err);
-    if (rc == NTM_OK)
-        rc = Ntm_state_all(st, err);
-    /* Entries of other ops (unknown ones) get their effect again. */
-    if (rc == NTM_OK) {
-        sqlite3_stmt *s = NULL;
-        int r = sqlite3_prepare_v2(
-            st->db,
-            "SELECT bytes, gseq FROM entries WHERE record IS NULL AND op NOT "
-            "IN "
-            "('device.enroll','device.revoke','unit.create')",
-            -1, &s, NULL);
-        if (r != SQLITE_OK) {
-            rc = Ntm_db_error(st, r, err, "cannot rebuild");
-        } else {
-            while (rc == NTM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-                struct Ntm_entry e;
-                char msg[160];
-                enum ntm_err v = Ntm_entry_parse(
-                    &e, sqlite3_column_blob(s, 0),
-                    (size_t)sqlite3_column_bytes(s, 0), msg, sizeof(msg));
-                if (v == NTM_OK) {
-                    enum ntm_err code = Ntm_rules_body(&e, msg, sizeof(msg));
-                    rc = Ntm_effect_set(st, sqlite3_column_int64(s, 1), code,
-                                        code == NTM_OK ? NULL : msg, err);
-                } else if (v == NTM_ENOMEM) {
-                    rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-                }
-                Ntm_entry_release(&e);
-            }
-            if (rc == NTM_OK)
-                rc = Ntm_step_ok(st, r, err, "cannot rebuild");
-            sqlite3_finalize(s);
-        }
-    }
+    rc = rebuild_derived(st, err);
     enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK, err);
     return rc != NTM_OK ? rc : rc2;
 }

@@ -883,6 +883,8 @@ reported(const char *path, int64_t entries)
         goto out;
     bad = json_array_size(json_object_get(rep, "invalid")) != 0 ||
           json_array_size(json_object_get(rep, "forks")) != 0 ||
+          json_array_size(json_object_get(rep, "integrity")) != 0 ||
+          json_integer_value(json_object_get(rep, "derived_total")) != 0 ||
           json_integer_value(json_object_get(rep, "entries")) != entries;
 out:
     json_decref(rep);

@@ -242,6 +242,15 @@ check "  ... and names the entry" out_has "invalid entries:"
 expect 3 "verify --json exits 3 too" "$T/tampered" --json verify
 check "  ... listing exactly one invalid entry" json_ok '(.invalid | length) == 1'
 expect 0 "the untouched admin home still verifies" "$A" verify
+# The derived state changed with sqlite3 (issue 9): found, then repaired.
+cp -a "$R" "$T/qty"
+sqlite3 "$T/qty/ntm.db" "update records set fields=json_set(fields,'\$.qty','5000')"
+expect 3 "verify finds a qty changed in the records table (exit 3)" "$T/qty" verify
+check "  ... naming the column" out_has "fields.qty"
+expect 0 "verify --rebuild repairs it" "$T/qty" verify --rebuild
+run "$T/qty" --json show "$ID1"
+check "  ... and show gives the signed qty again" json_ok '.fields.qty != "5000"'
+expect 0 "verify passes after the rebuild" "$T/qty" verify
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

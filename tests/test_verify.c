@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_verify.c - the audit against an insider with sqlite3: each derived
+ * table, the authors' heads, the entries' unit index and the entries'
+ * stored columns are altered by hand in a copy of a populated replica, and
+ * ntm_store_verify must name what differs (table, key, column, stored and
+ * recomputed value) without changing the file; NTM_VERIFY_REBUILD must
+ * repair the derived state, and refuse to rebuild from an altered log or a
+ * damaged file.
+ */
+#include "store_helpers.h"
+
+#include <sqlite3.h>
+
+#define COMMUNE "72.710.25657" /* Xã Thạnh Đức, Gò Dầu */
+
+static struct ntm_key *root, *rec1, *rec2;
+static char rec1_hex[65], rec2_hex[65];
+static char golden[400]; /* the populated replica, closed */
+
+/* A replica with every derived table filled: two enrollments (one
+ * revoked), a hamlet, three records (one updated, one reviewed, one
+ * deleted) and an entry of rec2 made after its revocation. */
+static void
+populate(void)
+{
+    struct ntm_store *st = th_store(root, 0);
+    snprintf(golden, sizeof(golden), "%s/r%d.db", th_dir, th_serial - 1);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    char rid[3][NTM_RECORD_ID_LEN + 1];
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, rec2_hex, "recorder", COMMUNE,
+                                       "Máy cũ", "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_unit_create(st, root, COMMUNE ".3", "Ấp Bến Đình",
+                                     "hamlet", &w, &err),
+                     NTM_OK);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "task",
+                          "doan.rural_roads_km", "date", "2019-05-17", "qty",
+                          "2.4", "uom", "km", "title", "Đường ấp");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE,
+                                           "doan", f, rid[i], &w, &err),
+                         NTM_OK);
+    json_decref(f);
+    json_t *set = json_pack("{s:s}", "qty", "3.5");
+    assert_int_equal(ntm_record_update(st, rec1, rid[0], set, &w, &err),
+                     NTM_OK);
+    json_decref(set);
+    assert_int_equal(
+        ntm_record_review(st, root, rid[0], "approved", "tốt", &w, &err),
+        NTM_OK);
+    assert_int_equal(ntm_record_delete(st, rec1, rid[2], &w, &err), NTM_OK);
+    assert_int_equal(
+        ntm_device_revoke(st, root, rec2_hex, 0, "máy mất", &w, &err), NTM_OK);
+    ntm_store_close(st);
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    assert_int_equal(ntm_global_init(), NTM_OK);
+    root = th_key();
+    rec1 = th_key();
+    rec2 = th_key();
+    th_author(rec1, rec1_hex);
+    th_author(rec2, rec2_hex);
+    populate();
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    ntm_key_free(root);
+    ntm_key_free(rec1);
+    ntm_key_free(rec2);
+    th_rmdir();
+    return 0;
+}
+
+/* A copy of the populated replica with sql applied by hand (sqlite3, as
+ * an insider would); its path in path. */
+static void
+tampered_copy(const char *sql, char path[400])
+{
+    char cmd[1000];
+    snprintf(path, 400, "%s/r%d.db", th_dir, th_serial++);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", golden, path);
+    assert_int_equal(system(cmd), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sql && sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("tamper '%s': %s", sql, msg);
+    assert_true(sql == NULL || sqlite3_changes(db) > 0);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* Every row of every table of the file, as text (new; free()). */
+static char *
+logical_dump(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *t = NULL, *s = NULL;
+    struct ntm_buf b = NTM_BUF_INIT;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT name FROM sqlite_schema WHERE type='table' "
+                           "ORDER BY name",
+                           -1, &t, NULL),
+        SQLITE_OK);
+    while (sqlite3_step(t) == SQLITE_ROW) {
+        char sql[200];
+        snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" ORDER BY 1",
+                 (const char *)sqlite3_column_text(t, 0));
+        ntm_buf_addf(&b, "%s\n", sql);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            for (int i = 0; i < sqlite3_column_count(s); i++)
+                ntm_buf_addf(&b, "%d:%s|", sqlite3_column_type(s, i),
+                             sqlite3_column_type(s, i) == SQLITE_BLOB
+                                 ? "blob"
+                                 : (const char *)sqlite3_column_text(s, i));
+            ntm_buf_addf(&b, "\n");
+        }
+        sqlite3_finalize(s);
+    }
+    sqlite3_finalize(t);
+    sqlite3_close(db);
+    return ntm_buf_detach(&b, NULL);
+}
+
+/* The report of ntm_store_verify_ex on the file at path (new). */
+static json_t *
+verify_file(const char *path, unsigned flags)
+{
+    struct ntm_store *st = NULL;
+    struct ntm_error err;
+    json_t *rep = NULL;
+    if (ntm_store_open(&st, path, 0, &err) != NTM_OK)
+        fail_msg("open: %s", ntm_error_text(&err));
+    if (ntm_store_verify_ex(st, flags, &rep, &err) != NTM_OK)
+        fail_msg("verify: %s", ntm_error_text(&err));
+    ntm_store_close(st);
+    return rep;
+}
+
+/* The first difference listed for table and column (column "" for a
+ * whole row), or NULL. */
+static json_t *
+find_diff(json_t *rep, const char *table, const char *column)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (json_object_get(rep, "derived"), i, x) {
+        const char *c = json_string_value(json_object_get(x, "column"));
+        if (strcmp(json_string_value(json_object_get(x, "table")), table) ==
+                0 &&
+            strcmp(c ? c : "", column) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+static void
+print_report(json_t *rep)
+{
+    char *s = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
+    printf("# %.1500s\n", s);
+    free(s);
+}
+
+/* A sound log whose derived state was altered by sql: verify names table
+ * and column, leaves the file as it was; a rebuild repairs it. */
+static json_t *
+expect_derived(const char *sql, const char *table, const char *column)
+{
+    char path[400];
+    tampered_copy(sql, path);
+    char *before = logical_dump(path);
+    json_t *rep = verify_file(path, 0);
+    char *after = logical_dump(path);
+    assert_string_equal(before, after); /* verify changed nothing */
+    assert_true(json_is_true(json_object_get(rep, "derived_checked")));
+    assert_int_equal(json_array_size(json_object_get(rep, "integrity")), 0);
+    assert_int_equal(json_array_size(json_object_get(rep, "invalid")), 0);
+    assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+    json_t *d = find_diff(rep, table, column);
+    if (!d) {
+        print_report(rep);
+        fail_msg("'%s' was not reported as %s.%s", sql, table, column);
+    }
+    json_incref(d);
+    free(before);
+    free(after);
+    json_decref(rep);
+
+    /* --rebuild repairs it and lists the same difference */
+    rep = verify_file(path, NTM_VERIFY_REBUILD);
+    assert_true(json_is_true(json_object_get(rep, "rebuilt")));
+    assert_non_null(find_diff(rep, table, column));
+    json_decref(rep);
+    rep = verify_file(path, 0);
+    if (json_integer_value(json_object_get(rep, "derived_total")) != 0) {
+        print_report(rep);
+        fail_msg("'%s': the rebuild left differences", sql);
+    }
+    json_decref(rep);
+    return d;
+}
+
+static void
+test_sound_replica_has_no_differences(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy(NULL, path);
+    json_t *rep = verify_file(path, 0);
+    if (json_integer_value(json_object_get(rep, "derived_total")) != 0)
+        print_report(rep);
+    assert_int_equal(json_integer_value(json_object_get(rep, "derived_total")),
+                     0);
+    assert_true(json_is_true(json_object_get(rep, "derived_checked")));
+    assert_int_equal(json_array_size(json_object_get(rep, "integrity")), 0);
+    assert_int_equal(json_array_size(json_object_get(rep, "invalid")), 0);
+    assert_int_equal(json_integer_value(json_object_get(rep, "entries")), 10);
+    json_decref(rep);
+}
+
+static void
+test_records_fields_qty(void **state)
+{
+    (void)state;
+    json_t *d = expect_derived(
+        "UPDATE records SET fields=json_set(fields,'$.qty','5000') WHERE "
+        "review='approved'",
+        "records", "fields");
+    json_t *sv =
+        json_loads(json_string_value(json_object_get(d, "stored")), 0, NULL);
+    json_t *ev =
+        json_loads(json_string_value(json_object_get(d, "expected")), 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(sv, "qty")), "5000");
+    assert_string_equal(json_string_value(json_object_get(ev, "qty")), "3.5");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(d, "key")), "id="));
+    json_decref(sv);
+    json_decref(ev);
+    json_decref(d);
+}
+
+static void
+test_records_other_columns(void **state)
+{
+    (void)state;
+    json_decref(expect_derived("UPDATE records SET deleted=0 WHERE deleted=1",
+                               "records", "deleted"));
+    json_decref(expect_derived(
+        "UPDATE records SET review='submitted' WHERE review='approved'",
+        "records", "review"));
+    json_decref(
+        expect_derived("DELETE FROM records WHERE rowid=(SELECT min(rowid) "
+                       "FROM records)",
+                       "records", ""));
+}
+
+static void
+test_units_name(void **state)
+{
+    (void)state;
+    json_t *d =
+        expect_derived("UPDATE units SET name='Ấp Giả'", "units", "name");
+    assert_string_equal(json_string_value(json_object_get(d, "stored")),
+                        "Ấp Giả");
+    assert_string_equal(json_string_value(json_object_get(d, "expected")),
+                        "Ấp Bến Đình");
+    json_decref(d);
+    /* an extra row: stored, expected null */
+    d = expect_derived("INSERT INTO units(code, name, level, entry) "
+                       "VALUES('72.710.25657.9','Ấp Ma','hamlet','00')",
+                       "units", "");
+    assert_true(json_is_object(json_object_get(d, "stored")));
+    assert_true(json_is_null(json_object_get(d, "expected")));
+    json_decref(d);
+}
+
+static void
+test_enrollments_and_revocations(void **state)
+{
+    (void)state;
+    json_t *d = expect_derived("UPDATE enrollments SET scope='72' WHERE "
+                               "role='recorder'",
+                               "enrollments", "scope");
+    assert_string_equal(json_string_value(json_object_get(d, "stored")), "72");
+    assert_string_equal(json_string_value(json_object_get(d, "expected")),
+                        COMMUNE);
+    json_decref(d);
+    json_decref(expect_derived("DELETE FROM revocations", "revocations", ""));
+    json_decref(expect_derived("UPDATE revocations SET after_seq=99",
+                               "revocations", "after_seq"));
+}
+
+static void
+test_effect_code(void **state)
+{
+    (void)state;
+    json_t *d = expect_derived(
+        "UPDATE effect SET code=3 WHERE gseq=(SELECT max(gseq) FROM effect)",
+        "effect", "code");
+    assert_int_equal(json_integer_value(json_object_get(d, "stored")), 3);
+    assert_int_equal(json_integer_value(json_object_get(d, "expected")), 0);
+    json_decref(d);
+}
+
+static void
+test_authors_heads(void **state)
+{
+    (void)state;
+    json_t *d = expect_derived("UPDATE authors SET head_seq=head_seq+1 WHERE "
+                               "head_seq=(SELECT max(head_seq) FROM authors)",
+                               "authors", "head_seq");
+    assert_int_equal(json_integer_value(json_object_get(d, "stored")) -
+                         json_integer_value(json_object_get(d, "expected")),
+                     1);
+    json_decref(d);
+    json_decref(expect_derived(
+        "UPDATE authors SET head_id=(SELECT id FROM entries LIMIT 1) WHERE "
+        "head_seq>1",
+        "authors", "head_id"));
+    json_decref(
+        expect_derived("DELETE FROM authors WHERE author=(SELECT author "
+                       "FROM entries WHERE op='record.create' "
+                       "LIMIT 1)",
+                       "authors", ""));
+}
+
+static void
+test_entries_unit_index(void **state)
+{
+    (void)state;
+    /* an update's unit follows its record's create */
+    json_t *d = expect_derived(
+        "UPDATE entries SET unit='72.1' WHERE op='record.update'", "entries",
+        "unit");
+    assert_string_equal(json_string_value(json_object_get(d, "expected")),
+                        COMMUNE);
+    json_decref(d);
+    /* a create's unit is its body's */
+    json_decref(
+        expect_derived("UPDATE entries SET unit=NULL WHERE gseq=(SELECT "
+                       "min(gseq) FROM entries WHERE op='record.create')",
+                       "entries", "unit"));
+    json_decref(
+        expect_derived("UPDATE entries SET unit='72' WHERE op='device.enroll'",
+                       "entries", "unit"));
+}
+
+/* A stored column that differs from the entry's signed bytes makes the
+ * entry invalid, named by column; nothing is rebuilt from such a log. */
+static void
+test_entries_columns_against_bytes(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"UPDATE entries SET ts=ts+1 WHERE gseq=2", "ts"},
+        {"UPDATE entries SET lc=lc+1 WHERE gseq=3", "lc"},
+        {"UPDATE entries SET op='record.delete' WHERE op='record.update'",
+         "op"},
+        {"UPDATE entries SET record=NULL WHERE op='review'", "record"},
+        {"UPDATE entries SET prev=NULL WHERE gseq=(SELECT min(gseq) FROM "
+         "entries WHERE seq=2)",
+         "prev"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[400];
+        tampered_copy(cases[i][0], path);
+        char *before = logical_dump(path);
+        json_t *rep = verify_file(path, NTM_VERIFY_REBUILD);
+        char *after = logical_dump(path);
+        assert_string_equal(before, after); /* refused: nothing changed */
+        json_t *inv = json_object_get(rep, "invalid");
+        if (json_array_size(inv) != 1) {
+            print_report(rep);
+            fail_msg("'%s' was not found", cases[i][0]);
+        }
+        json_t *x = json_array_get(inv, 0);
+        assert_string_equal(json_string_value(json_object_get(x, "code")),
+                            "bad_entry");
+        assert_non_null(strstr(json_string_value(json_object_get(x, "message")),
+                               cases[i][1]));
+        assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+        json_decref(rep);
+        free(before);
+        free(after);
+    }
+}
+
+/* A damaged file (an index that no longer matches its table) is
+ * reported by integrity_check, and not rebuilt from. */
+static void
+test_damaged_file(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy("PRAGMA writable_schema=ON; UPDATE sqlite_schema SET "
+                  "sql=replace(sql, 'records(unit)', 'records(kind)') WHERE "
+                  "name='records_unit'",
+                  path);
+    json_t *rep = verify_file(path, NTM_VERIFY_REBUILD);
+    if (json_array_size(json_object_get(rep, "integrity")) == 0) {
+        print_report(rep);
+        fail_msg("integrity_check did not run or found nothing");
+    }
+    assert_false(json_is_true(json_object_get(rep, "derived_checked")));
+    assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+    json_decref(rep);
+}
+
+/* The report keeps SPEC.md's members next to the new ones. */
+static void
+test_report_members(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy(NULL, path);
+    json_t *rep = verify_file(path, 0);
+    static const char *const members[] = {
+        "entries",   "valid",   "invalid",       "flagged", "forks",
+        "integrity", "derived", "derived_total", "rebuilt", "derived_checked"};
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++)
+        if (!json_object_get(rep, members[i]))
+            fail_msg("no member '%s'", members[i]);
+    json_decref(rep);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sound_replica_has_no_differences),
+        cmocka_unit_test(test_records_fields_qty),
+        cmocka_unit_test(test_records_other_columns),
+        cmocka_unit_test(test_units_name),
+        cmocka_unit_test(test_enrollments_and_revocations),
+        cmocka_unit_test(test_effect_code),
+        cmocka_unit_test(test_authors_heads),
+        cmocka_unit_test(test_entries_unit_index),
+        cmocka_unit_test(test_entries_columns_against_bytes),
+        cmocka_unit_test(test_damaged_file),
+        cmocka_unit_test(test_report_members),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
