@@ -262,7 +262,8 @@ verify_forks(struct ntm_store *st, json_t *forks, struct ntm_error *err)
  * rows). A new derived table is one line here.
  */
 static const char *const derived_tables[] = {
-    "records", "units", "enrollments", "revocations", "effect",
+    "records", "rheads",      "rcands",      "rfields",
+    "units",   "enrollments", "revocations", "effect",
 };
 
 #define NDERIVED ((int)(sizeof(derived_tables) / sizeof(derived_tables[0])))
@@ -531,7 +532,8 @@ rebuild_derived(struct ntm_store *st, struct ntm_error *err)
     enum ntm_err rc = Ntm_exec(st,
                                "DELETE FROM effect; DELETE FROM enrollments; "
                                "DELETE FROM revocations; DELETE FROM units; "
-                               "DELETE FROM records;",
+                               "DELETE FROM records; DELETE FROM rheads; "
+                               "DELETE FROM rcands; DELETE FROM rfields;",
                                err);
     if (rc == NTM_OK)
         rc = Ntm_auth_recompute(st, NULL, err);
@@ -905,9 +907,23 @@ verify_entries(struct ntm_store *st, json_t *invalid, json_t *flagged,
                     code == NTM_ENOENT ? "waiting" : ntm_err_wire_code(code);
                 rc = add_problem(flagged, id, w ? w : "invalid", why, err);
             } else if (sqlite3_column_int(s, 7)) {
-                rc = add_problem(flagged, id, "clock_ahead",
-                                 "ts more than 24 hours ahead of this replica",
-                                 err);
+                /* Clock flags (a bit set, store_int.h): each listed. */
+                static const struct {
+                    int bit;
+                    const char *code, *why;
+                } clk[] = {
+                    {NTM_CLOCK_AHEAD, "clock_ahead",
+                     "ts more than 24 hours ahead of this replica"},
+                    {NTM_CLOCK_BACK, "clock_backwards",
+                     "ts before the author's previous entry's"},
+                    {NTM_CLOCK_EARLY, "clock_before_plan",
+                     "ts before 2015, far before the plan period"},
+                };
+                int bits = sqlite3_column_int(s, 7);
+                for (size_t c = 0; rc == NTM_OK && c < 3; c++)
+                    if (bits & clk[c].bit)
+                        rc = add_problem(flagged, id, clk[c].code, clk[c].why,
+                                         err);
             }
             if (rc == NTM_OK && unit_known &&
                 !same_text(s, 16, unit[0] ? unit : NULL)) {
