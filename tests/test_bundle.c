@@ -86,7 +86,7 @@ write_bundle(const int *order, int n, const char *extra, size_t extra_len)
             "{\"by\":\"%s\",\"count\":%d,\"created_ms\":1,\"ntm_bundle\":1}\n",
             root_hex, n);
     for (int i = 0; i < n; i++) {
-        if (order[i] < 0)
+        if (order[i] < 0 && extra)
             assert_int_equal(fwrite(extra, 1, extra_len, f), extra_len);
         else
             fprintf(f, "%s\n", lines[order[i]]);

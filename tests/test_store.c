@@ -1237,6 +1237,161 @@ test_enrollment_and_revocation_boundaries(void **state)
 /* Device entries by those who may not make them: a coordinator, an admin
  * outside its scope. A revoked admin's enrollments lose their effect, and
  * so do the entries of the devices it enrolled. */
+/* The enrollment of key at seq on st: role and scope ("" when none). */
+static void
+assert_enrolled(struct ntm_store *st, const char *key, int64_t seq,
+                const char *role, const char *scope)
+{
+    struct ntm_enrollment enr;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_enrollment(st, key, seq, &enr, &err), NTM_OK);
+    assert_int_equal(enr.revoked, 0);
+    assert_string_equal(enr.role, role);
+    assert_string_equal(enr.scope, scope);
+}
+
+/* Issue 9, finding 1 and the authority rules of docs/authority.md, each
+ * written as the attack: authority is weighed against what an entry takes
+ * away, admin over admin follows the tree, equals cannot take from each
+ * other, and the result is the same rebuilt from the log. */
+static void
+test_authority_over_what_is_taken(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, NTM_STORE_SERVER);
+    struct ntm_key *p = th_key(), *p2 = th_key(), *d = th_key(), *d2 = th_key(),
+                   *c = th_key(), *r = th_key(), *k = th_key();
+    char ph[65], p2h[65], dh[65], d2h[65], ch[65], rh[65], kh[65];
+    th_author(p, ph);
+    th_author(p2, p2h);
+    th_author(d, dh);
+    th_author(d2, d2h);
+    th_author(c, ch);
+    th_author(r, rh);
+    th_author(k, kh);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, ph, "admin", "72", "tỉnh",
+                                       "mttq", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, p2h, "admin", "72", "tỉnh 2",
+                                       "mttq", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, dh, "admin", "72.705", "huyện",
+                                       "mttq", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, d2h, "admin", "72.706",
+                                       "huyện 2", "mttq", 1, &w, &err),
+                     NTM_OK);
+    struct th_chain cp, cp2, cd, cd2, cc;
+    th_chain_at(&cp, st, p);
+    th_chain_at(&cp2, st, p2);
+    th_chain_at(&cd, st, d);
+    th_chain_at(&cd2, st, d2);
+    struct ntm_ingest_result res;
+    /* P enrolls a recorder in district 72.705. */
+    assert_int_equal(th_next(st, &cp, 2000, "device.enroll",
+                             enroll_body(rh, "recorder", "72.705.25486", 1),
+                             &res, NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_OK);
+    /* The district admin demotes the provincial admin: forbidden. */
+    assert_int_equal(th_next(st, &cd, 2001, "device.enroll",
+                             enroll_body(ph, "recorder", "72.705.25486", 1),
+                             &res, NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_EFORBIDDEN);
+    assert_non_null(strstr(res.message, "admin of 72"));
+    /* ... or with a later from_seq, or revokes it: forbidden. */
+    assert_int_equal(th_next(st, &cd, 2002, "device.enroll",
+                             enroll_body(ph, "recorder", "72.705", 50), &res,
+                             NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_EFORBIDDEN);
+    assert_int_equal(
+        th_next(st, &cd, 2003, "device.revoke", revoke_body(ph, 0), &res, NULL),
+        NTM_OK);
+    assert_int_equal(res.flag, NTM_EFORBIDDEN);
+    /* An equal (another provincial admin) revokes it: forbidden. */
+    assert_int_equal(th_next(st, &cp2, 2004, "device.revoke",
+                             revoke_body(ph, 0), &res, NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_EFORBIDDEN);
+    /* A district admin names an admin at its own level: forbidden; one
+     * below: taken. Then the commune admin cannot revoke its district's,
+     * the district's revokes it. */
+    assert_int_equal(th_next(st, &cd, 2005, "device.enroll",
+                             enroll_body(ch, "admin", "72.705", 1), &res, NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_EFORBIDDEN);
+    assert_int_equal(th_next(st, &cd, 2006, "device.enroll",
+                             enroll_body(ch, "admin", "72.705.25486", 1), &res,
+                             NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_OK);
+    th_chain_at(&cc, st, c);
+    assert_int_equal(
+        th_next(st, &cc, 2007, "device.revoke", revoke_body(dh, 0), &res, NULL),
+        NTM_OK);
+    assert_int_equal(res.flag, NTM_EFORBIDDEN);
+    /* Nobody enrolls itself. */
+    assert_int_equal(th_next(st, &cc, 2008, "device.enroll",
+                             enroll_body(ch, "recorder", "72.705.25486", 9),
+                             &res, NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_EFORBIDDEN);
+    assert_enrolled(st, ph, 1, "admin", "72");
+    assert_enrolled(st, ph, 100, "admin", "72");
+    assert_enrolled(st, dh, 100, "admin", "72.705");
+    assert_enrolled(st, rh, 1, "recorder", "72.705.25486");
+    /* Equals taking the same seqs of one key: both without effect... */
+    assert_int_equal(th_next(st, &cd, 2009, "device.enroll",
+                             enroll_body(kh, "recorder", "72.705.25486", 1),
+                             &res, NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_OK);
+    assert_int_equal(th_next(st, &cd2, 2010, "device.enroll",
+                             enroll_body(kh, "recorder", "72.706.25519", 1),
+                             &res, NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_EFORBIDDEN);
+    struct ntm_enrollment enr;
+    assert_int_equal(ntm_store_enrollment(st, kh, 1, &enr, &err), NTM_OK);
+    assert_int_equal(enr.enrolled, 0);
+    /* ... until a higher authority settles it (the district that covers
+     * the province's choice keeps its own). */
+    assert_int_equal(th_next(st, &cp, 2011, "device.enroll",
+                             enroll_body(kh, "recorder", "72.705.25486", 1),
+                             &res, NULL),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_OK);
+    assert_enrolled(st, kh, 1, "recorder", "72.705.25486");
+    /* The root revokes the provincial admin: its later enrollments go. */
+    assert_int_equal(ntm_device_revoke(st, root, ph, 1, "máy mất", &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_store_enrollment(st, ph, 2, &enr, &err), NTM_OK);
+    assert_int_equal(enr.revoked, 1);
+    assert_int_equal(ntm_store_enrollment(st, rh, 1, &enr, &err), NTM_OK);
+    assert_int_equal(enr.enrolled, 1); /* P's seq 1 is before after_seq */
+    /* The same log, rebuilt or taken in another order, the same state. */
+    char *inc = th_dump(st);
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    char *reb = th_dump(st);
+    assert_string_equal(inc, reb);
+    struct ntm_store *other = th_store(root, NTM_STORE_SERVER);
+    th_exchange(st, other);
+    char *oth = th_dump(other);
+    assert_string_equal(inc, oth);
+    ntm_free(inc);
+    ntm_free(reb);
+    ntm_free(oth);
+    ntm_store_close(other);
+    struct ntm_key *keys[] = {p, p2, d, d2, c, r, k};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        ntm_key_free(keys[i]);
+    ntm_store_close(st);
+}
+
 static void
 test_device_entries_need_an_admin_in_scope(void **state)
 {
@@ -1381,6 +1536,7 @@ main(void)
         cmocka_unit_test(test_writer_refuses_what_rules_forbid),
         cmocka_unit_test(test_enrollment_and_revocation_boundaries),
         cmocka_unit_test(test_device_entries_need_an_admin_in_scope),
+        cmocka_unit_test(test_authority_over_what_is_taken),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
