@@ -201,8 +201,9 @@ entry_unit(struct ntm_store *st, const struct Ntm_entry *e, char *unit,
     return Ntm_step_ok(st, r, err, "cannot read the record's unit");
 }
 
-/* The scope an entry whose record is not known yet waits in: its
- * author's, as enrolled at its seq ("" when none). */
+/* The scope an entry whose record is not known yet waits in (and where a
+ * device.* entry without effect is served): its author's, as enrolled at
+ * its seq ("" when none). */
 static enum ntm_err
 entry_waits(struct ntm_store *st, const struct Ntm_entry *e, char *scope,
             size_t n, struct ntm_error *err)
@@ -215,13 +216,71 @@ entry_waits(struct ntm_store *st, const struct Ntm_entry *e, char *scope,
     return rc;
 }
 
+/*
+ * On the server, entries of a record that arrived before its create were
+ * served only near their author's scope (they wait). When the create names
+ * the unit, they arrive again for everyone else: each takes the next gseq
+ * (never one used before), so a device whose pull cursor passed them gets
+ * them with the create, as SPEC 6 promises for anything committed later.
+ */
+static enum ntm_err
+rearrive_orphans(struct ntm_store *st, const char *record,
+                 struct ntm_error *err)
+{
+    json_t *old = json_array();
+    sqlite3_stmt *s = Ntm_prepare(st,
+                                  "SELECT gseq FROM entries WHERE record=?1 "
+                                  "AND unit IS NULL ORDER BY gseq",
+                                  err);
+    if (!s || !old) {
+        json_decref(old);
+        return s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                 : (err ? err->code : NTM_EDB);
+    }
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+    int r = SQLITE_DONE, bad = 0;
+    while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW)
+        bad = json_array_append_new(old,
+                                    json_integer(sqlite3_column_int64(s, 0)));
+    sqlite3_reset(s);
+    enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                          : Ntm_step_ok(st, r, err, "cannot read the log");
+    static const char *const moves[3] = {
+        "UPDATE sqlite_sequence SET seq=seq+1 WHERE name='entries'",
+        "UPDATE entries SET gseq=(SELECT seq FROM sqlite_sequence WHERE "
+        "name='entries') WHERE gseq=?1",
+        "UPDATE effect SET gseq=(SELECT seq FROM sqlite_sequence WHERE "
+        "name='entries') WHERE gseq=?1",
+    };
+    size_t i;
+    json_t *g;
+    json_array_foreach (old, i, g) {
+        for (int m = 0; m < 3 && rc == NTM_OK; m++) {
+            s = Ntm_prepare(st, moves[m], err);
+            if (!s) {
+                rc = err ? err->code : NTM_EDB;
+                break;
+            }
+            if (m)
+                sqlite3_bind_int64(s, 1, json_integer_value(g));
+            r = sqlite3_step(s);
+            sqlite3_reset(s);
+            if (r != SQLITE_DONE)
+                rc = Ntm_db_error(st, r, err, "cannot index the entry");
+        }
+    }
+    json_decref(old);
+    return rc;
+}
+
 static enum ntm_err
 insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
              int clock_ahead, struct ntm_error *err)
 {
     char unit[128], waits[128] = "";
     enum ntm_err rc = entry_unit(st, e, unit, sizeof(unit), err);
-    if (rc == NTM_OK && !unit[0] && e->record)
+    if (rc == NTM_OK && !unit[0] &&
+        (e->record || strncmp(e->op, "device.", 7) == 0))
         rc = entry_waits(st, e, waits, sizeof(waits), err);
     if (rc != NTM_OK)
         return rc;
@@ -282,6 +341,9 @@ insert_entry(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
     if (!e->alone && strcmp(e->op, "record.create") == 0 && e->record &&
         unit[0]) {
         /* Entries of this record that came before their create. */
+        if ((st->flags & NTM_STORE_SERVER) &&
+            (rc = rearrive_orphans(st, e->record, err)) != NTM_OK)
+            return rc;
         s = Ntm_prepare(st,
                         "UPDATE entries SET unit=?2, waits=NULL WHERE "
                         "record=?1 AND unit IS NULL",

@@ -1392,6 +1392,114 @@ test_authority_over_what_is_taken(void **state)
     ntm_store_close(st);
 }
 
+struct seen {
+    const char *id;
+    int64_t gseq; /* 0: not served */
+    int n;
+};
+
+static int
+seen_cb(void *ud, const struct ntm_entry_view *e)
+{
+    struct seen *x = ud;
+    x->n++;
+    if (strcmp(e->id, x->id) == 0)
+        x->gseq = e->gseq;
+    return 0;
+}
+
+/* What a pull of scope after g serves of entry id (its gseq, 0 none). */
+static int64_t
+served(struct ntm_store *st, const char *scope, int64_t after, const char *id)
+{
+    struct ntm_entry_query q;
+    memset(&q, 0, sizeof(q));
+    q.scope = scope;
+    q.after_gseq = after;
+    struct seen x = {id, 0, 0};
+    struct ntm_error err;
+    assert_int_equal(ntm_store_entries(st, &q, seen_cb, &x, &err), NTM_OK);
+    return x.gseq;
+}
+
+/* Issue 9, finding 5: an edit whose record the server does not hold yet
+ * waits near its author; junk device.* entries stay near theirs; once the
+ * create names the unit, the edit arrives again (a later gseq), so a device
+ * whose cursor passed it still gets it. */
+static void
+test_scoped_pull_waits_for_the_record(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, NTM_STORE_SERVER);
+    struct ntm_key *owner = th_key(), *late = th_key();
+    char oh[65], lh[65], rid[33];
+    th_author(owner, oh);
+    th_author(late, lh);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, oh, "recorder", COMMUNE, "ấp",
+                                       "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "ấp", "doan", 1, &w, &err),
+                     NTM_OK);
+    /* The owner's create, held back; an edit of it by a device the server
+     * does not know yet (relayed). */
+    struct th_chain co, cl, cr;
+    th_chain_at(&co, st, owner);
+    th_chain_at(&cl, st, late);
+    th_chain_at(&cr, st, rec1);
+    th_rid(owner, 1, rid);
+    char *create = th_entry(owner, 1, NULL, 3000, "record.create",
+                            create_body("", COMMUNE, "của chủ"));
+    char cid[65], uid[65], jid[65];
+    ntm_hash_hex(cid, create, strlen(create));
+    struct ntm_ingest_result res;
+    /* the late device is enrolled, then edits */
+    assert_int_equal(ntm_device_enroll(st, root, lh, "recorder", COMMUNE, "ấp",
+                                       "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(th_next(st, &cl, 3001, "record.update",
+                             json_pack("{s:s,s:[s],s:{s:s}}", "id", rid, "base",
+                                       cid, "set", "title", "sửa trước"),
+                             &res, uid),
+                     NTM_OK);
+    /* junk: a recorder enrolls someone */
+    assert_int_equal(th_next(st, &cr, 3002, "device.enroll",
+                             enroll_body(oh, "admin", COMMUNE ".1", 1), &res,
+                             jid),
+                     NTM_OK);
+    assert_int_equal(res.flag, NTM_EFORBIDDEN);
+    int64_t cursor = 0;
+    assert_int_equal(ntm_store_stats(st, NULL, &cursor, &err), NTM_OK);
+    /* another district sees neither; the author's commune sees both */
+    assert_int_equal(served(st, "72.705", 0, uid), 0);
+    assert_int_equal(served(st, "72.705", 0, jid), 0);
+    assert_true(served(st, COMMUNE, 0, uid) > 0);
+    assert_true(served(st, COMMUNE, 0, jid) > 0);
+    /* The create arrives: the edit arrives again, after the cursor. */
+    assert_int_equal(th_ingest(st, owner, create, NTM_SOURCE_PUSH, &res),
+                     NTM_OK);
+    int64_t again = served(st, COMMUNE, cursor, uid);
+    assert_true(again > cursor);
+    assert_true(served(st, "72.710", cursor, cid) < again);
+    assert_int_equal(served(st, "72.705", 0, uid), 0);
+    json_t *rec = th_record(st, rid);
+    assert_string_equal(th_field(rec, "title"), "sửa trước");
+    json_decref(rec);
+    /* and the state is the one a rebuild gives */
+    char *inc = th_dump(st);
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    char *reb = th_dump(st);
+    assert_string_equal(inc, reb);
+    ntm_free(inc);
+    ntm_free(reb);
+    free(create);
+    ntm_key_free(owner);
+    ntm_key_free(late);
+    ntm_store_close(st);
+}
+
 static void
 test_device_entries_need_an_admin_in_scope(void **state)
 {
@@ -1537,6 +1645,7 @@ main(void)
         cmocka_unit_test(test_enrollment_and_revocation_boundaries),
         cmocka_unit_test(test_device_entries_need_an_admin_in_scope),
         cmocka_unit_test(test_authority_over_what_is_taken),
+        cmocka_unit_test(test_scoped_pull_waits_for_the_record),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

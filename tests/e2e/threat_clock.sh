@@ -173,9 +173,9 @@ check "  ... after a 401 clock_skew answer" test "$(skew_401s)" -gt "$N401"
 check "server holds the 1970 entry" test "$(db_count "$S/ntm.db" "id='$PE1'")" = 1
 check "server: verify shows it valid (no invalid entry)" \
     sh -c "'$NTM' --home '$S' --json verify | jq -e '(.invalid | length) == 0' >/dev/null"
-# RELIABILITY.md #18: ts_device < enrollment - 24 h is flagged (not
-# rejected). SPEC.md 5 names only the ahead flag; verify has no such flag.
-known_bug "server: verify flags the 1970 entry (ts < enrollment - 24 h, RELIABILITY #18)" \
+# RELIABILITY.md #18: a ts far before the plan period is flagged (not
+# rejected): clock_before_plan (docs/contract.md).
+check "server: verify flags the 1970 entry (clock_before_plan, RELIABILITY #18)" \
     sh -c "'$NTM' --home '$S' --json verify | jq -e --arg e '$PE1' 'any(.flagged[]; .entry == \$e)' >/dev/null"
 expect 0 "coordinator pulls" "$C" pull
 expect 0 "coordinator corrects the 1970 record" "$C" --json edit "$PREC" --set "title=Năm 2019"
@@ -195,7 +195,9 @@ check "  ... pushes (exit $rc)" test "$rc" -eq 0
 expect 0 "admin pulls" "$A" pull
 check "  ... that later edit wins at the admin despite its 1970 ts" \
     title_is "$A" "$PREC" "Năm 2019, đã xem"
-check "  ... and the 1970 entry is not flagged clock_ahead at the admin" not_flagged "$A" "$PE2"
+check "  ... and the 1970 entry is not flagged clock_ahead at the admin" \
+    sh -c "'$NTM' --home '$A' --json verify | jq -e --arg e '$PE2' 'all(.flagged[]; .entry != \$e or .code != \"clock_ahead\") and all(.invalid[]; .entry != \$e)' >/dev/null"
+check "  ... but flagged clock_before_plan (RELIABILITY #18)" flagged_as "$A" "$PE2" clock_before_plan
 
 # ---------------------------------------------------------------- -3d, 2038
 for clock in -3d '@2038-01-19 03:14:10'; do
