@@ -203,8 +203,22 @@ admin_unit(struct cli_ctx *ctx, const char *code, const char *name,
         return EXIT_USAGE;
     }
     struct ntm_error err2 = {0};
-    if (ntm_plan_check_unit(ctx->plan, ctx->store, code, NULL, &err2) ==
-        NTM_OK) {
+    /* A unit made by unit.create may be named again: the new entry names
+     * its current versions and supersedes them (it also settles a name
+     * conflict). A unit of the shipped tree may not. */
+    int created = 0;
+    json_t *made = NULL;
+    if (ntm_store_units_created(ctx->store, &made, NULL) == NTM_OK) {
+        size_t i;
+        json_t *m;
+        json_array_foreach (made, i, m)
+            if (strcmp(json_string_value(json_object_get(m, "code")), code) ==
+                0)
+                created = 1;
+    }
+    json_decref(made);
+    if (!created && ntm_plan_check_unit(ctx->plan, ctx->store, code, NULL,
+                                        &err2) == NTM_OK) {
         cli_error(_("unit '%s' exists already: see 'ntm units --under %s'"),
                   code, parent);
         return EXIT_FAIL;

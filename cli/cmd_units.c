@@ -82,6 +82,17 @@ cmd_units(int argc, char **argv, struct cli_ctx *ctx)
         } else if (!in_force) {
             printf("  %s", _("(not in force)"));
         }
+        if (json_is_true(json_object_get(u, "conflict"))) {
+            /* TRANSLATORS: after a created unit's name: several names were
+               given to it concurrently; followed by every one. */
+            printf("  %s", _("(name in conflict:"));
+            size_t k;
+            json_t *cand;
+            json_array_foreach (json_object_get(u, "candidates"), k, cand)
+                printf(" \"%s\"",
+                       json_string_value(json_object_get(cand, "name")));
+            printf(" - %s)", _("resolve with 'ntm admin unit'"));
+        }
         putchar('\n');
     }
     json_decref(units);

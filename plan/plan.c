@@ -778,6 +778,24 @@ Ntm_plan_units_json(const struct ntm_plan *p, json_t *created, const char *text,
     arr = json_array();
     if (arr)
         emit_tree(arr, all, n, "", folded, under, date, 0);
+    /* A created unit whose concurrent names conflict says so, with every
+     * candidate (the store's units: docs/authority.md section 3). */
+    size_t i, j;
+    json_t *o, *c;
+    json_array_foreach (arr, i, o) {
+        json_array_foreach (created, j, c) {
+            if (!json_equal(json_object_get(o, "code"),
+                            json_object_get(c, "code")))
+                continue;
+            json_object_set(o, "conflict",
+                            json_is_true(json_object_get(c, "conflict"))
+                                ? json_true()
+                                : json_false());
+            if (json_is_true(json_object_get(c, "conflict")))
+                json_object_set(o, "candidates",
+                                json_object_get(c, "candidates"));
+        }
+    }
     ntm_free(folded);
     Ntm_units_array_free(all, n);
     return arr;
