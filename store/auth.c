@@ -302,22 +302,8 @@ load_key(struct ntm_store *st, const char *key, struct devop **out,
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    /* Collect the rows first: judging reads other tables through the same
-     * statement cache. */
-    json_t *rows = json_array();
-    if (!rows) {
-        sqlite3_reset(s);
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    }
-    int r = SQLITE_DONE, bad = 0;
-    while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW)
-        bad = json_array_append_new(
-            rows, json_pack("[I,s%]", (json_int_t)sqlite3_column_int64(s, 0),
-                            sqlite3_column_blob(s, 1),
-                            (size_t)sqlite3_column_bytes(s, 1)));
-    sqlite3_reset(s);
-    enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-                          : Ntm_step_ok(st, r, err, "cannot read the log");
+    json_t *rows = NULL;
+    enum ntm_err rc = Ntm_collect(st, s, 1, &rows, err);
     size_t n = json_array_size(rows);
     struct devop *ops = rc == NTM_OK ? ntm_calloc(n + 1, sizeof(*ops)) : NULL;
     if (rc == NTM_OK && !ops)
@@ -522,14 +508,12 @@ push_targets(struct ntm_store *st, const char *author, json_t *q,
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
-    int r = SQLITE_DONE, bad = 0;
-    while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW)
-        bad = json_array_append_new(
-            q, json_string((const char *)sqlite3_column_text(s, 0)));
-    sqlite3_reset(s);
-    if (bad)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    return Ntm_step_ok(st, r, err, "cannot read the log");
+    json_t *keys = NULL;
+    enum ntm_err rc = Ntm_collect(st, s, 0, &keys, err);
+    if (rc == NTM_OK && json_array_extend(q, keys))
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_decref(keys);
+    return rc;
 }
 
 /* Judge the keys of q, and again the keys that a changed key acted on,
@@ -628,17 +612,11 @@ Ntm_auth_recompute(struct ntm_store *st, json_t **changed_keys,
         "SELECT DISTINCT target FROM entries WHERE target IS NOT NULL "
         "ORDER BY target",
         err);
-    int r = SQLITE_DONE, bad = 0;
-    if (!s) {
-        rc = err ? err->code : NTM_EDB;
-    } else {
-        while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW)
-            bad = json_array_append_new(
-                q, json_string((const char *)sqlite3_column_text(s, 0)));
-        sqlite3_reset(s);
-        rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-                 : Ntm_step_ok(st, r, err, "cannot read the log");
-    }
+    json_t *keys = NULL;
+    rc = s ? Ntm_collect(st, s, 0, &keys, err) : (err ? err->code : NTM_EDB);
+    if (rc == NTM_OK && json_array_extend(q, keys))
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_decref(keys);
     if (rc == NTM_OK) {
         char sql[256];
         snprintf(sql, sizeof(sql),

@@ -160,7 +160,8 @@ static const char *const migrations[] = {
     "ALTER TABLE units ADD COLUMN heads TEXT NOT NULL DEFAULT '[]';"
     "ALTER TABLE units ADD COLUMN conflicts TEXT;"
     "CREATE INDEX entries_unit_code ON entries(unit) WHERE op='unit.create';"
-    "INSERT OR REPLACE INTO meta(key, value) VALUES('rebuild', '1');",
+    "INSERT OR REPLACE INTO meta(key, value) SELECT 'rebuild', '1' WHERE"
+    " EXISTS (SELECT 1 FROM entries);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -258,7 +259,6 @@ Ntm_prepare(struct ntm_store *st, const char *sql, struct ntm_error *err)
     int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
                                 NULL);
     if (rc != SQLITE_OK) {
-        fprintf(stderr, "PREPFAIL %d %.80s\n", rc, sql);
         Ntm_db_error(st, rc, err, "cannot prepare a database statement");
         return NULL;
     }
@@ -280,6 +280,29 @@ Ntm_prepare(struct ntm_store *st, const char *sql, struct ntm_error *err)
         f->cache[STMT_CACHE - 1].stmt = s;
     }
     return s;
+}
+
+enum ntm_err
+Ntm_collect(struct ntm_store *st, sqlite3_stmt *s, int pairs, json_t **out,
+            struct ntm_error *err)
+{
+    *out = json_array();
+    int x = SQLITE_DONE, bad = !*out;
+    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
+        bad = json_array_append_new(
+            *out,
+            pairs ? json_pack("[I,s%]", (json_int_t)sqlite3_column_int64(s, 0),
+                              sqlite3_column_blob(s, 1),
+                              (size_t)sqlite3_column_bytes(s, 1))
+                  : json_string((const char *)sqlite3_column_text(s, 0)));
+    sqlite3_reset(s);
+    enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                          : Ntm_step_ok(st, x, err, "cannot read the store");
+    if (rc != NTM_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 static enum ntm_err exec_cached(struct ntm_store *st, const char *sql,
@@ -329,7 +352,12 @@ migrate(struct ntm_store *st, struct ntm_error *err)
     snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", NMIGRATIONS);
     if ((rc = Ntm_exec(st, sql, err)) != NTM_OK)
         goto fail;
-    return Ntm_exec(st, "COMMIT", err);
+    if ((rc = Ntm_exec(st, "COMMIT", err)) != NTM_OK)
+        return rc;
+    /* The steps rewrote whole tables: fold the WAL back into the file
+     * now rather than let it grow on a small disk. Best effort. */
+    sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    return NTM_OK;
 fail:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;

@@ -1235,28 +1235,13 @@ enum ntm_err
 Ntm_record_heads(struct ntm_store *st, const char *record, json_t **out,
                  struct ntm_error *err)
 {
-    *out = json_array();
+    *out = NULL;
     sqlite3_stmt *s = Ntm_prepare(
         st, "SELECT entry FROM rheads WHERE record=?1 ORDER BY entry", err);
-    if (!s || !*out) {
-        json_decref(*out);
-        *out = NULL;
-        return s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-                 : (err ? err->code : NTM_EDB);
-    }
+    if (!s)
+        return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
-    int x = SQLITE_DONE, bad = 0;
-    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
-        bad = json_array_append_new(
-            *out, json_string((const char *)sqlite3_column_text(s, 0)));
-    sqlite3_reset(s);
-    enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-                          : Ntm_step_ok(st, x, err, "cannot read the record");
-    if (rc != NTM_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
+    return Ntm_collect(st, s, 0, out, err);
 }
 
 enum ntm_err
@@ -1353,28 +1338,18 @@ Ntm_state_authors(struct ntm_store *st, json_t *keys, struct ntm_error *err)
     json_t *k;
     json_array_foreach (keys, i, k) {
         /* Collect first: recomputing writes to tables we read. */
-        json_t *ids = json_array();
+        json_t *ids = NULL;
         sqlite3_stmt *s = Ntm_prepare(
             st,
             "SELECT DISTINCT record FROM entries WHERE author=?1 AND record "
             "IS NOT NULL",
             err);
-        if (!s || !ids) {
-            json_decref(ids);
+        if (!s)
             return err ? err->code : NTM_EDB;
-        }
         sqlite3_bind_text(s, 1, json_string_value(k), -1, SQLITE_STATIC);
-        int x = SQLITE_DONE, bad = 0;
-        while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
-            bad = json_array_append_new(
-                ids, json_string((const char *)sqlite3_column_text(s, 0)));
-        sqlite3_reset(s);
-        enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-                              : Ntm_step_ok(st, x, err, "cannot read the log");
-        if (rc != NTM_OK) {
-            json_decref(ids);
+        enum ntm_err rc = Ntm_collect(st, s, 0, &ids, err);
+        if (rc != NTM_OK)
             return rc;
-        }
         size_t j;
         json_t *id;
         json_array_foreach (ids, j, id) {
@@ -1446,16 +1421,9 @@ settle_unit(struct ntm_store *st, const char *code, struct ntm_error *err)
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
-    json_t *rows = json_array();
-    int x = SQLITE_DONE, bad = !rows;
-    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
-        bad = json_array_append_new(
-            rows, json_pack("[I,s%]", (json_int_t)sqlite3_column_int64(s, 0),
-                            sqlite3_column_blob(s, 1),
-                            (size_t)sqlite3_column_bytes(s, 1)));
-    sqlite3_reset(s);
-    enum ntm_err rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-                          : Ntm_step_ok(st, x, err, "cannot read the log");
+    json_t *rows = NULL;
+    enum ntm_err rc = Ntm_collect(st, s, 1, &rows, err);
+    int x;
     size_t n = json_array_size(rows), k = 0;
     struct unode *u = rc == NTM_OK ? ntm_calloc(n + 1, sizeof(*u)) : NULL;
     json_t *heads = json_array(), *cands = json_array();
@@ -1623,24 +1591,15 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
     enum ntm_err rc = Ntm_exec(st, "DELETE FROM units", err);
     if (rc != NTM_OK)
         return rc;
-    json_t *codes = json_array();
+    json_t *codes = NULL;
     sqlite3_stmt *s = Ntm_prepare(
         st,
         "SELECT DISTINCT unit FROM entries WHERE op='unit.create' AND unit "
         "IS NOT NULL ORDER BY unit",
         err);
-    if (!s || !codes) {
-        json_decref(codes);
-        return s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-                 : (err ? err->code : NTM_EDB);
-    }
-    int x = SQLITE_DONE, bad = 0;
-    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
-        bad = json_array_append_new(
-            codes, json_string((const char *)sqlite3_column_text(s, 0)));
-    sqlite3_reset(s);
-    rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-             : Ntm_step_ok(st, x, err, "cannot read the log");
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    rc = Ntm_collect(st, s, 0, &codes, err);
     size_t i;
     json_t *c;
     json_array_foreach (codes, i, c) {
@@ -1668,26 +1627,19 @@ Ntm_state_all(struct ntm_store *st, struct ntm_error *err)
     enum ntm_err rc = Ntm_state_units(st, err);
     if (rc != NTM_OK)
         return rc;
-    rc = Ntm_exec(st, "DELETE FROM records", err);
+    rc = Ntm_exec(st,
+                  "DELETE FROM records; DELETE FROM rheads; DELETE FROM "
+                  "rcands; DELETE FROM rfields;",
+                  err);
     if (rc != NTM_OK)
         return rc;
-    json_t *ids = json_array();
-    if (!ids)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_t *ids = NULL;
     sqlite3_stmt *s = Ntm_prepare(
         st, "SELECT DISTINCT record FROM entries WHERE record IS NOT NULL",
         err);
-    if (!s) {
-        json_decref(ids);
+    if (!s)
         return err ? err->code : NTM_EDB;
-    }
-    int x = SQLITE_DONE, bad = 0;
-    while (!bad && (x = sqlite3_step(s)) == SQLITE_ROW)
-        bad = json_array_append_new(
-            ids, json_string((const char *)sqlite3_column_text(s, 0)));
-    sqlite3_reset(s);
-    rc = bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
-             : Ntm_step_ok(st, x, err, "cannot read the log");
+    rc = Ntm_collect(st, s, 0, &ids, err);
     size_t i;
     json_t *id;
     json_array_foreach (ids, i, id) {

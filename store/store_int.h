@@ -108,6 +108,13 @@ sqlite3_stmt *Ntm_prepare(struct ntm_store *st, const char *sql,
  * the mapped error, with what in the message. */
 enum ntm_err Ntm_step_ok(struct ntm_store *st, int rc, struct ntm_error *err,
                          const char *what);
+/* Step the bound statement s to its end and reset it: *out (new) is the
+ * array of column 0's texts, or with pairs of [column 0 as an integer,
+ * column 1's bytes as a string] (a gseq and an entry's bytes). Callers
+ * collect first because what they then do reads through the statement
+ * cache. */
+enum ntm_err Ntm_collect(struct ntm_store *st, sqlite3_stmt *s, int pairs,
+                         json_t **out, struct ntm_error *err);
 /* Free a string from json_dumps with jansson's own allocator. */
 void Ntm_json_free(void *p);
 /* Savepoints: nestable write scopes used by every write function. */
