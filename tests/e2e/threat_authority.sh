@@ -393,10 +393,18 @@ run "$A" pull
 hamlet_ok() {
     jq -e --arg c "$HAMLET" '
         [.[] | select(.code == $c)] | length == 1 and
-        (.[0] | .name == "Ấp Hòa Bình" or
-                (tostring | test("conflict"; "i")))' "$T/units.json" >/dev/null
+        (.[0] | .name == "Ấp Hòa Bình" and .conflict == true and
+                ([.candidates[].name] | sort == ["Ấp Chiếm Đoạt", "Ấp Hòa Bình"]))' \
+        "$T/units.json" >/dev/null
 }
-check "the hamlet's name is not silently the back-dated one (got $(jq -c --arg c "$HAMLET" '[.[] | select(.code == $c) | .name]' "$T/units.json"))" hamlet_ok
+check "the hamlet's name is not silently the back-dated one: a conflict listed with both names (got $(jq -c --arg c "$HAMLET" '[.[] | select(.code == $c) | .name]' "$T/units.json"))" hamlet_ok
+
+expect 0 "the root settles it (its unit.create names both versions as base)" \
+    "$A" admin unit "$HAMLET" --name "Ấp Hòa Bình" --level hamlet
+"$NTM" --home "$A" --json units --under "$HAMLET" >"$T/units.json" 2>/dev/null
+check "  ... no conflict left, the root's name" jq -e --arg c "$HAMLET" \
+    '[.[] | select(.code == $c)] | length == 1 and .[0].name == "Ấp Hòa Bình" and .[0].conflict == false' \
+    "$T/units.json"
 
 # ============================================================ 3. flood
 echo "# 3. a flood of forbidden device entries"
