@@ -180,6 +180,15 @@ next_entry(struct ntm_store *st, int k, int64_t dseq, const char *op,
     char id[NTM_HEX_ID_LEN + 1] = "";
     ntm_store_head(st, authors[k], &head, id);
     int64_t seq = head + dseq;
+    /* A create's id is bound to its author and seq (SPEC 3): "" asks for
+     * that one. */
+    json_t *rid = json_object_get(body, "id");
+    if (strcmp(op, "record.create") == 0 && json_is_string(rid) &&
+        json_string_length(rid) == 0) {
+        char bound[NTM_RECORD_ID_LEN + 1];
+        ntm_record_id(bound, authors[k], seq);
+        json_object_set_new(body, "id", json_string(bound));
+    }
     json_t *o =
         json_pack("{s:i, s:s, s:I, s:o, s:I, s:i, s:s, s:o}", "v", 1, "author",
                   authors[k], "seq", (json_int_t)seq, "prev",
@@ -249,11 +258,10 @@ main(int argc, char **argv)
          json_pack("{s:s, s:[s], s:{s:s, s:i}}", "id", rec, "base", rec_head,
                    "set", "note", "đã xong", "people", 12)},
         {"y_device_record_create_measure", 1, 1, "record.create",
-         json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:i, s:i}}", "id",
-                   "0123456789abcdef0123456789abcdef", "kind", "measure",
-                   "unit", "72.705.25486", "org", "doan", "fields", "task",
-                   "doan.youth_share", "period", "2017-03", "num", 3, "den",
-                   4)},
+         json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:i, s:i}}", "id", "",
+                   "kind", "measure", "unit", "72.705.25486", "org", "doan",
+                   "fields", "task", "doan.youth_share", "period", "2017-03",
+                   "num", 3, "den", 4)},
         {"y_device_record_delete", 1, 1, "record.delete",
          json_pack("{s:s, s:[s]}", "id", rec, "base", rec_head)},
         {"y_root_review", 0, 1, "review",
@@ -270,10 +278,9 @@ main(int argc, char **argv)
                    "coordinator", "scope", "72", "name", "x", "org", "doan",
                    "from_seq", 1)},
         {"i_device_out_of_scope", 1, 1, "record.create",
-         json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "id",
-                   "fedcba9876543210fedcba9876543210", "kind", "activity",
-                   "unit", "79.760", "org", "doan", "fields", "task", "t",
-                   "date", "2017-02-30")},
+         json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "id", "", "kind",
+                   "activity", "unit", "79.760", "org", "doan", "fields",
+                   "task", "t", "date", "2017-02-30")},
         {"i_device_review_forbidden", 1, 1, "review",
          json_pack("{s:s, s:s, s:s}", "id", rec, "rev", rec_head, "state",
                    "approved")},
