@@ -464,8 +464,16 @@ html_esc(struct ntm_buf *b, const char *s)
         case '"':
             rc = ntm_buf_adds(b, "&quot;");
             break;
+        case '\'':
+            rc = ntm_buf_adds(b, "&#39;");
+            break;
         default:
-            rc = ntm_buf_addch(b, *s);
+            /* Control characters are not text: shown, not passed on. */
+            if (((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t') ||
+                *s == 0x7f)
+                rc = ntm_buf_addf(b, "\\x%02x", (unsigned char)*s);
+            else
+                rc = ntm_buf_addch(b, *s);
         }
     }
     return rc;

@@ -615,6 +615,14 @@ test_report_csv_neutralizes_formulas(void **state)
         }
         assert_true(rows > 0);
         ntm_buf_release(&b);
+        /* The HTML page escapes markup and shows control characters. */
+        assert_int_equal(ntm_report_format(r, NTM_REPORT_HTML, "vi", &b, NULL),
+                         NTM_OK);
+        for (const char *q = b.buf; *q; q++)
+            if ((unsigned char)*q < 0x20 && *q != '\n' && *q != '\t')
+                fail_msg("a control byte 0x%02x in the HTML page", *q);
+        assert_null(strstr(b.buf, "\"&A1"));
+        ntm_buf_release(&b);
         ntm_report_free(r);
         json_decref(created);
     }
