@@ -11,6 +11,7 @@
 #include "crypto_int.h"
 
 #include <sodium.h>
+#include <string.h>
 
 #define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
 
@@ -80,6 +81,16 @@ ntm_b64_decode(unsigned char *out, size_t outcap, size_t *outlen,
     if (sodium_base642bin(out, outcap, b64, b64len, NULL, &got, &end,
                           B64_VARIANT) != 0 ||
         end != b64 + b64len)
+        return NTM_EINVAL;
+    /* Only the one canonical text of these bytes: libsodium (1.0.18)
+     * takes some bytes outside the alphabet for letters of it (0xb3 for
+     * '/'), and unused low bits may be set; so a signature or key stored
+     * in another form than its own encoding is refused, as altered. */
+    char again[512];
+    if (ntm_b64_encoded_len(got) > sizeof(again))
+        return NTM_EINVAL;
+    ntm_b64_encode(again, out, got);
+    if (strlen(again) != b64len || memcmp(again, b64, b64len) != 0)
         return NTM_EINVAL;
     *outlen = got;
     return NTM_OK;

@@ -6,16 +6,58 @@
 static const struct {
     const char *entry, *sig;
 } fz_base[] = {
-    {"{\"author\":\"06f3856623be1f5eec67edd59de5bbf35699c710f0220b6fb7ce2c9c25b4215a\",\"body\":{\"code\":\"72\",\"level\":\"province\",\"name\":\"Tây Ninh\"},\"lc\":0,\"op\":\"unit.create\",\"prev\":null,\"seq\":1,\"ts\":1796414547698,\"v\":1}",
-     "jcVM4h4JhuJ+1pf+JMgcX+ZO6G6V5L3N+sF2rDtTmJGuGERBu8j7Xt/VNOLrDRj46soG6zAO9rcrys0oWUA9BA=="},
-    {"{\"author\":\"06f3856623be1f5eec67edd59de5bbf35699c710f0220b6fb7ce2c9c25b4215a\",\"body\":{\"code\":\"72.705\",\"level\":\"district\",\"name\":\"Tân Biên\"},\"lc\":0,\"op\":\"unit.create\",\"prev\":\"60f6f2f6b9b190ae4ac12cfc9cc9cc80642acd9b37c917f6671c3190fd435d32\",\"seq\":2,\"ts\":1796414547699,\"v\":1}",
-     "aWfCDF8QqC/dHUnLh4j9ewWBUtfnMNXVmSm75UCNvdKLxp6r9rTR0NOAPPysTMcJGGPUhhZWLHAqm+axrmt2Dg=="},
-    {"{\"author\":\"06f3856623be1f5eec67edd59de5bbf35699c710f0220b6fb7ce2c9c25b4215a\",\"body\":{\"code\":\"72.705.25486\",\"level\":\"commune\",\"name\":\"Tân Lập\"},\"lc\":1,\"op\":\"unit.create\",\"prev\":\"f590b88a3cf33440dac8ac5fde78e663e74093a00051b016a006e6d99cb4e530\",\"seq\":3,\"ts\":1796414547699,\"v\":1}",
-     "y0dkzF0erDGsJIZKaKHLcEdQ5MCEQmXWhgz7BG7CmjGqRPKv4/64Jb6Is7w5S/dpD3N2wQies1hP3JOoFW2QBA=="},
-    {"{\"author\":\"06f3856623be1f5eec67edd59de5bbf35699c710f0220b6fb7ce2c9c25b4215a\",\"body\":{\"key\":\"6640f000e81b7e2cd90b3a742a0bbdd2e6eb5937f3516906f0ff5525dbdd952b\",\"name\":\"may-1\",\"org\":\"doan\",\"role\":\"recorder\",\"scope\":\"72.705\"},\"lc\":2,\"op\":\"device.enroll\",\"prev\":\"31c03aab5415474ec80ced4b08f39a0763eae0ba541af63dac5d24c0b094e2f3\",\"seq\":4,\"ts\":1796414547699,\"v\":1}",
-     "IFfwsOKoa8M/DMYyvxZCg0TSR/L1FCqqdYBRtgzVDwvsJGYrLXBbEm6IJSS+fmv4NsG2OgdsHxFeyxMLoIM4Bw=="},
-    {"{\"author\":\"6640f000e81b7e2cd90b3a742a0bbdd2e6eb5937f3516906f0ff5525dbdd952b\",\"body\":{\"fields\":{\"date\":\"2017-03-05\",\"qty\":\"2.4\",\"task\":\"doan.rural_roads_km\",\"title\":\"Đường ấp Tân Đông\",\"uom\":\"km\"},\"id\":\"c40271ae1147a957f06a699cabd96e2c\",\"kind\":\"activity\",\"org\":\"doan\",\"unit\":\"72.705.25486\"},\"lc\":0,\"op\":\"record.create\",\"prev\":null,\"seq\":1,\"ts\":1796414547700,\"v\":1}",
-     "FYcKSIJaeWsCsCpLV2iufnhRaMEJpkG4u5SYSDgJXXIwukuoahP0ulVMPV5eweekHcMQr66+xpUhs9N0p94YBA=="},
-    {"{\"author\":\"6640f000e81b7e2cd90b3a742a0bbdd2e6eb5937f3516906f0ff5525dbdd952b\",\"body\":{\"base\":[\"40c45a542227350649fe4c8142626b2b81c5ec51ea381329727e0b9a7aeb3659\"],\"id\":\"c40271ae1147a957f06a699cabd96e2c\",\"set\":{\"qty\":\"2.5\"}},\"lc\":0,\"op\":\"record.update\",\"prev\":\"40c45a542227350649fe4c8142626b2b81c5ec51ea381329727e0b9a7aeb3659\",\"seq\":2,\"ts\":1796414547701,\"v\":1}",
-     "XZ9QG0iSrRObE3j4oSLxRk3UW//Y1dPgGa80w1FxBYYRFhV7VcfEkvxmRtei+KrbOFCURCwjD+3Us9HNJTLeAw=="},
+    {"{\"author\":"
+     "\"06f3856623be1f5eec67edd59de5bbf35699c710f0220b6fb7ce2c9c25b4215a\","
+     "\"body\":{\"code\":\"72\",\"level\":\"province\",\"name\":\"Tây "
+     "Ninh\"},\"lc\":0,\"op\":\"unit.create\",\"prev\":null,\"seq\":1,\"ts\":"
+     "1796414547698,\"v\":1}",
+     "jcVM4h4JhuJ+1pf+JMgcX+ZO6G6V5L3N+sF2rDtTmJGuGERBu8j7Xt/"
+     "VNOLrDRj46soG6zAO9rcrys0oWUA9BA=="},
+    {"{\"author\":"
+     "\"06f3856623be1f5eec67edd59de5bbf35699c710f0220b6fb7ce2c9c25b4215a\","
+     "\"body\":{\"code\":\"72.705\",\"level\":\"district\",\"name\":\"Tân "
+     "Biên\"},\"lc\":0,\"op\":\"unit.create\",\"prev\":"
+     "\"60f6f2f6b9b190ae4ac12cfc9cc9cc80642acd9b37c917f6671c3190fd435d32\","
+     "\"seq\":2,\"ts\":1796414547699,\"v\":1}",
+     "aWfCDF8QqC/"
+     "dHUnLh4j9ewWBUtfnMNXVmSm75UCNvdKLxp6r9rTR0NOAPPysTMcJGGPUhhZWLHAqm+"
+     "axrmt2Dg=="},
+    {"{\"author\":"
+     "\"06f3856623be1f5eec67edd59de5bbf35699c710f0220b6fb7ce2c9c25b4215a\","
+     "\"body\":{\"code\":\"72.705.25486\",\"level\":\"commune\",\"name\":\"Tân "
+     "Lập\"},\"lc\":1,\"op\":\"unit.create\",\"prev\":"
+     "\"f590b88a3cf33440dac8ac5fde78e663e74093a00051b016a006e6d99cb4e530\","
+     "\"seq\":3,\"ts\":1796414547699,\"v\":1}",
+     "y0dkzF0erDGsJIZKaKHLcEdQ5MCEQmXWhgz7BG7CmjGqRPKv4/64Jb6Is7w5S/"
+     "dpD3N2wQies1hP3JOoFW2QBA=="},
+    {"{\"author\":"
+     "\"06f3856623be1f5eec67edd59de5bbf35699c710f0220b6fb7ce2c9c25b4215a\","
+     "\"body\":{\"key\":"
+     "\"6640f000e81b7e2cd90b3a742a0bbdd2e6eb5937f3516906f0ff5525dbdd952b\","
+     "\"name\":\"may-1\",\"org\":\"doan\",\"role\":\"recorder\",\"scope\":\"72."
+     "705\"},\"lc\":2,\"op\":\"device.enroll\",\"prev\":"
+     "\"31c03aab5415474ec80ced4b08f39a0763eae0ba541af63dac5d24c0b094e2f3\","
+     "\"seq\":4,\"ts\":1796414547699,\"v\":1}",
+     "IFfwsOKoa8M/DMYyvxZCg0TSR/"
+     "L1FCqqdYBRtgzVDwvsJGYrLXBbEm6IJSS+fmv4NsG2OgdsHxFeyxMLoIM4Bw=="},
+    {"{\"author\":"
+     "\"6640f000e81b7e2cd90b3a742a0bbdd2e6eb5937f3516906f0ff5525dbdd952b\","
+     "\"body\":{\"fields\":{\"date\":\"2017-03-05\",\"qty\":\"2.4\",\"task\":"
+     "\"doan.rural_roads_km\",\"title\":\"Đường ấp Tân "
+     "Đông\",\"uom\":\"km\"},\"id\":\"c40271ae1147a957f06a699cabd96e2c\","
+     "\"kind\":\"activity\",\"org\":\"doan\",\"unit\":\"72.705.25486\"},\"lc\":"
+     "0,\"op\":\"record.create\",\"prev\":null,\"seq\":1,\"ts\":1796414547700,"
+     "\"v\":1}",
+     "FYcKSIJaeWsCsCpLV2iufnhRaMEJpkG4u5SYSDgJXXIwukuoahP0ulVMPV5eweekHcMQr66+"
+     "xpUhs9N0p94YBA=="},
+    {"{\"author\":"
+     "\"6640f000e81b7e2cd90b3a742a0bbdd2e6eb5937f3516906f0ff5525dbdd952b\","
+     "\"body\":{\"base\":["
+     "\"40c45a542227350649fe4c8142626b2b81c5ec51ea381329727e0b9a7aeb3659\"],"
+     "\"id\":\"c40271ae1147a957f06a699cabd96e2c\",\"set\":{\"qty\":\"2.5\"}},"
+     "\"lc\":0,\"op\":\"record.update\",\"prev\":"
+     "\"40c45a542227350649fe4c8142626b2b81c5ec51ea381329727e0b9a7aeb3659\","
+     "\"seq\":2,\"ts\":1796414547701,\"v\":1}",
+     "XZ9QG0iSrRObE3j4oSLxRk3UW//"
+     "Y1dPgGa80w1FxBYYRFhV7VcfEkvxmRtei+KrbOFCURCwjD+3Us9HNJTLeAw=="},
 };
