@@ -43,7 +43,7 @@ DAY=86400000
 at() {
     local clock=$1 home=$2
     shift 2
-    faketime -f "$clock" "$NTM" --home "$home" "$@" >"$T/out" 2>"$T/err"
+    fake_clock "$clock" "$NTM" --home "$home" "$@" >"$T/out" 2>"$T/err"
     rc=$?
 }
 FUT=+5y

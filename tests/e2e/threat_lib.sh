@@ -50,6 +50,23 @@ finish_threat() {
 
 now_ms() { date +%s%3N; }
 
+# fake_clock CLOCK CMD...: run CMD with its wall clock at CLOCK (libfaketime:
+# "+5y", "-3d" offsets, "@YYYY-MM-DD hh:mm:ss" a start time), by preloading
+# the library. Not the faketime wrapper: it keeps a named semaphore per
+# process that outlives a killed process, and a later process given the
+# same pid then fails with "sem_open: File exists".
+fake_clock() {
+    local lib= f
+    for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
+        /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
+        [ -e "$f" ] && lib=$f && break
+    done
+    [ -n "$lib" ] || { echo "libfaketime is needed (apt-get install -y faketime)" >&2; return 127; }
+    local clock=$1
+    shift
+    env LD_PRELOAD="$lib" FAKETIME="$clock" DONT_FAKE_MONOTONIC=1 "$@"
+}
+
 # new_key NAME: an Ed25519 key in $T/NAME.pem; prints its author id (hex of
 # the 32-byte public key, SPEC 1).
 new_key() {

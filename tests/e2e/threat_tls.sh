@@ -305,14 +305,14 @@ check "  ... its 2 held entries accepted" json_ok '.push.accepted == 2'
 if command -v faketime >/dev/null; then
     for when in '2000-01-01 12:00:00' '2040-01-01 12:00:00'; do
         record "$R2" "r2 before $when"
-        faketime "$when" "$NTM" --home "$R2" --json sync >"$T/out" 2>"$T/err"
+        fake_clock "@$when" "$NTM" --home "$R2" --json sync >"$T/out" 2>"$T/err"
         rc=$?
         check "pin-only device with its clock at $when: sync works (exit $rc)" test "$rc" -eq 0
         check "  ... its entry accepted (request time corrected after clock_skew)" \
             json_ok '.push.accepted == 1'
         record "$R1" "r1 before $when"
         BEFORE=$(snap "$R1")
-        faketime "$when" "$NTM" --home "$R1" push >"$T/out" 2>"$T/err"
+        fake_clock "@$when" "$NTM" --home "$R1" push >"$T/out" 2>"$T/err"
         rc=$?
         check "--cacert device with its clock at $when: push refused (exit $rc)" test "$rc" -ne 0
         check "  ... a certificate error" err_has "certif\|tls\|ssl"
