@@ -780,22 +780,22 @@ Ntm_plan_units_json(const struct ntm_plan *p, json_t *created, const char *text,
         emit_tree(arr, all, n, "", folded, under, date, 0);
     /* A created unit whose concurrent names conflict says so, with every
      * candidate (the store's units: docs/authority.md section 3). */
-    size_t i, j;
-    json_t *o, *c;
+    json_t *by_code = json_object(), *c, *o;
+    size_t i;
+    json_array_foreach (created, i, c)
+        if (json_is_true(json_object_get(c, "conflict")))
+            json_object_set(by_code,
+                            json_string_value(json_object_get(c, "code")), c);
     json_array_foreach (arr, i, o) {
-        json_array_foreach (created, j, c) {
-            if (!json_equal(json_object_get(o, "code"),
-                            json_object_get(c, "code")))
-                continue;
-            json_object_set(o, "conflict",
-                            json_is_true(json_object_get(c, "conflict"))
-                                ? json_true()
-                                : json_false());
-            if (json_is_true(json_object_get(c, "conflict")))
-                json_object_set(o, "candidates",
-                                json_object_get(c, "candidates"));
-        }
+        if (!json_is_true(json_object_get(o, "created")))
+            continue;
+        c = json_object_get(by_code,
+                            json_string_value(json_object_get(o, "code")));
+        json_object_set_new(o, "conflict", json_boolean(c != NULL));
+        if (c)
+            json_object_set(o, "candidates", json_object_get(c, "candidates"));
     }
+    json_decref(by_code);
     ntm_free(folded);
     Ntm_units_array_free(all, n);
     return arr;

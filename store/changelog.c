@@ -386,35 +386,6 @@ update_head(struct ntm_store *st, const struct Ntm_entry *e, int partial,
     return NTM_OK;
 }
 
-/* Whether one of these authors wrote a unit.create. */
-static enum ntm_err
-wrote_units(struct ntm_store *st, json_t *authors, int *yes,
-            struct ntm_error *err)
-{
-    *yes = 0;
-    size_t i;
-    json_t *a;
-    json_array_foreach (authors, i, a) {
-        sqlite3_stmt *s = Ntm_prepare(st,
-                                      "SELECT 1 FROM entries WHERE author=?1 "
-                                      "AND op='unit.create' LIMIT 1",
-                                      err);
-        if (!s)
-            return err ? err->code : NTM_EDB;
-        sqlite3_bind_text(s, 1, json_string_value(a), -1, SQLITE_STATIC);
-        int r = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (r == SQLITE_ROW) {
-            *yes = 1;
-            return NTM_OK;
-        }
-        enum ntm_err rc = Ntm_step_ok(st, r, err, "cannot read the log");
-        if (rc != NTM_OK)
-            return rc;
-    }
-    return NTM_OK;
-}
-
 /* Derived state touched by one new entry. */
 static enum ntm_err
 apply_effect(struct ntm_store *st, const struct Ntm_entry *e,
@@ -425,11 +396,6 @@ apply_effect(struct ntm_store *st, const struct Ntm_entry *e,
         enum ntm_err rc = Ntm_auth_entry(st, e, &changed, err);
         if (rc == NTM_OK && json_array_size(changed) > 0)
             rc = Ntm_state_authors(st, changed, err);
-        int units = 0;
-        if (rc == NTM_OK && json_array_size(changed) > 0)
-            rc = wrote_units(st, changed, &units, err);
-        if (rc == NTM_OK && units)
-            rc = Ntm_state_units(st, err);
         json_decref(changed);
         return rc;
     }

@@ -184,30 +184,48 @@ Ntm_jtext_get(const char *obj, const char *key, const char **v,
     return 0;
 }
 
-/* A JSON string literal of s as dump_json writes it; 1 when out of
- * memory. */
-static int
-put_key(struct ntm_buf *b, const char *s)
+enum ntm_err
+Ntm_jtext_put_string(struct ntm_buf *b, const char *s, size_t n)
 {
-    int bad = ntm_buf_addch(b, '"') != NTM_OK;
-    for (; *s && !bad; s++) {
-        unsigned char c = (unsigned char)*s;
-        const char *esc = c == '"'    ? "\\\""
-                          : c == '\\' ? "\\\\"
-                          : c == '\b' ? "\\b"
-                          : c == '\f' ? "\\f"
-                          : c == '\n' ? "\\n"
-                          : c == '\r' ? "\\r"
-                          : c == '\t' ? "\\t"
-                                      : NULL;
-        if (esc)
-            bad = ntm_buf_adds(b, esc) != NTM_OK;
-        else if (c < 0x20)
-            bad = ntm_buf_addf(b, "\\u%04X", c) != NTM_OK;
-        else
-            bad = ntm_buf_addch(b, (char)c) != NTM_OK;
+    enum ntm_err rc = ntm_buf_grow(b, n + 2);
+    if (rc == NTM_OK)
+        rc = ntm_buf_addch(b, '"');
+    size_t run = 0; /* bytes copied as they are, pending */
+    for (size_t i = 0; rc == NTM_OK && i <= n; i++) {
+        unsigned char c = i < n ? (unsigned char)s[i] : 0;
+        if (i < n && c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = ntm_buf_add(b, s + run, i - run);
+        run = i + 1;
+        if (rc != NTM_OK || i == n)
+            break;
+        switch (c) {
+        case '"':
+            rc = ntm_buf_adds(b, "\\\"");
+            break;
+        case '\\':
+            rc = ntm_buf_adds(b, "\\\\");
+            break;
+        case '\b':
+            rc = ntm_buf_adds(b, "\\b");
+            break;
+        case '\f':
+            rc = ntm_buf_adds(b, "\\f");
+            break;
+        case '\n':
+            rc = ntm_buf_adds(b, "\\n");
+            break;
+        case '\r':
+            rc = ntm_buf_adds(b, "\\r");
+            break;
+        case '\t':
+            rc = ntm_buf_adds(b, "\\t");
+            break;
+        default:
+            rc = ntm_buf_addf(b, "\\u%04X", c);
+        }
     }
-    return bad || ntm_buf_addch(b, '"') != NTM_OK;
+    return rc == NTM_OK ? ntm_buf_addch(b, '"') : rc;
 }
 
 struct member {
@@ -228,25 +246,24 @@ Ntm_jtext_merge(const char *obj, const char *const *keys,
 {
     if (!obj || *obj != '{')
         return NULL;
-    size_t cap = n + 8, cnt = 0;
-    struct member *m = ntm_calloc(cap, sizeof(*m));
+    /* Members of obj, then the new ones: counted first, allocated once. */
+    size_t cap = n, cnt = 0;
+    const char *p = obj + 1;
+    while (*p && *p != '}') {
+        const char *e = Ntm_jtext_skip(p);
+        e = e && *e == ':' ? Ntm_jtext_skip(e + 1) : NULL;
+        if (!e)
+            return NULL;
+        cap++;
+        p = *e == ',' ? e + 1 : e;
+    }
+    struct member *m = ntm_calloc(cap + 1, sizeof(*m));
     char *out = NULL;
     if (!m)
         return NULL;
-    const char *p = obj + 1;
-    while (*p && *p != '}') {
-        const char *kend = *p == '"' ? Ntm_jtext_skip(p) : NULL;
-        const char *e = kend && *kend == ':' ? Ntm_jtext_skip(kend + 1) : NULL;
-        if (!e)
-            goto out;
-        if (cnt == cap) {
-            struct member *g = ntm_realloc(m, 2 * cap * sizeof(*m));
-            if (!g)
-                goto out;
-            memset(g + cap, 0, cap * sizeof(*m));
-            m = g;
-            cap *= 2;
-        }
+    for (p = obj + 1; *p && *p != '}';) {
+        const char *kend = Ntm_jtext_skip(p);
+        const char *e = Ntm_jtext_skip(kend + 1);
         if (!(m[cnt].key = Ntm_jtext_string(p, kend)))
             goto out;
         m[cnt].v = kend + 1;
@@ -259,14 +276,6 @@ Ntm_jtext_merge(const char *obj, const char *const *keys,
         while (j < cnt && strcmp(m[j].key, keys[i]) != 0)
             j++;
         if (j == cnt) {
-            if (cnt == cap) {
-                struct member *g = ntm_realloc(m, 2 * cap * sizeof(*m));
-                if (!g)
-                    goto out;
-                memset(g + cap, 0, cap * sizeof(*m));
-                m = g;
-                cap *= 2;
-            }
             if (!(m[cnt].key = ntm_strdup(keys[i])))
                 goto out;
             cnt++;
@@ -280,7 +289,8 @@ Ntm_jtext_merge(const char *obj, const char *const *keys,
     for (size_t i = 0; i < cnt && !bad; i++) {
         if (i)
             bad = ntm_buf_addch(&b, ',') != NTM_OK;
-        bad = bad || put_key(&b, m[i].key) || ntm_buf_addch(&b, ':') ||
+        bad = bad || Ntm_jtext_put_string(&b, m[i].key, strlen(m[i].key)) ||
+              ntm_buf_addch(&b, ':') ||
               ntm_buf_add(&b, m[i].v, (size_t)(m[i].vend - m[i].v));
     }
     bad = bad || ntm_buf_addch(&b, '}');

@@ -301,51 +301,6 @@ cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* A JSON string literal with jansson's escapes (no JSON_ENSURE_ASCII). */
-static enum ntm_err
-dump_json_string(const char *s, size_t n, struct ntm_buf *b)
-{
-    enum ntm_err rc = ntm_buf_grow(b, n + 2);
-    if (rc == NTM_OK)
-        rc = ntm_buf_addch(b, '"');
-    size_t run = 0; /* bytes copied as they are, pending */
-    for (size_t i = 0; rc == NTM_OK && i <= n; i++) {
-        unsigned char c = i < n ? (unsigned char)s[i] : 0;
-        if (i < n && c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        rc = ntm_buf_add(b, s + run, i - run);
-        run = i + 1;
-        if (rc != NTM_OK || i == n)
-            break;
-        switch (c) {
-        case '"':
-            rc = ntm_buf_adds(b, "\\\"");
-            break;
-        case '\\':
-            rc = ntm_buf_adds(b, "\\\\");
-            break;
-        case '\b':
-            rc = ntm_buf_adds(b, "\\b");
-            break;
-        case '\f':
-            rc = ntm_buf_adds(b, "\\f");
-            break;
-        case '\n':
-            rc = ntm_buf_adds(b, "\\n");
-            break;
-        case '\r':
-            rc = ntm_buf_adds(b, "\\r");
-            break;
-        case '\t':
-            rc = ntm_buf_adds(b, "\\t");
-            break;
-        default:
-            rc = ntm_buf_addf(b, "\\u%04X", c);
-        }
-    }
-    return rc == NTM_OK ? ntm_buf_addch(b, '"') : rc;
-}
-
 /*
  * v as compact JSON with sorted keys into b, as json_dumps(JSON_COMPACT |
  * JSON_SORT_KEYS) writes it. jansson's dump does not check every append
@@ -372,7 +327,7 @@ dump_json(json_t *v, struct ntm_buf *b)
             if (k)
                 rc = ntm_buf_addch(b, ',');
             if (rc == NTM_OK)
-                rc = dump_json_string(keys[k], strlen(keys[k]), b);
+                rc = Ntm_jtext_put_string(b, keys[k], strlen(keys[k]));
             if (rc == NTM_OK)
                 rc = ntm_buf_addch(b, ':');
             if (rc == NTM_OK)
@@ -392,7 +347,8 @@ dump_json(json_t *v, struct ntm_buf *b)
         return rc == NTM_OK ? ntm_buf_addch(b, ']') : rc;
     }
     case JSON_STRING:
-        return dump_json_string(json_string_value(v), json_string_length(v), b);
+        return Ntm_jtext_put_string(b, json_string_value(v),
+                                    json_string_length(v));
     case JSON_INTEGER:
         return ntm_buf_addf(b, "%lld", (long long)json_integer_value(v));
     case JSON_REAL:
@@ -1337,6 +1293,26 @@ Ntm_state_authors(struct ntm_store *st, json_t *keys, struct ntm_error *err)
     size_t i;
     json_t *k;
     json_array_foreach (keys, i, k) {
+        /* The units they named: each code settled again. */
+        json_t *codes = NULL;
+        sqlite3_stmt *u = Ntm_prepare(st,
+                                      "SELECT DISTINCT unit FROM entries WHERE "
+                                      "author=?1 AND op='unit.create' AND "
+                                      "unit IS NOT NULL",
+                                      err);
+        if (!u)
+            return err ? err->code : NTM_EDB;
+        sqlite3_bind_text(u, 1, json_string_value(k), -1, SQLITE_STATIC);
+        enum ntm_err urc = Ntm_collect(st, u, 0, &codes, err);
+        size_t c;
+        json_t *code;
+        json_array_foreach (codes, c, code) {
+            if (urc == NTM_OK)
+                urc = Ntm_state_unit(st, json_string_value(code), err);
+        }
+        json_decref(codes);
+        if (urc != NTM_OK)
+            return urc;
         /* Collect first: recomputing writes to tables we read. */
         json_t *ids = NULL;
         sqlite3_stmt *s = Ntm_prepare(

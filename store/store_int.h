@@ -163,6 +163,9 @@ char *Ntm_jtext_string(const char *p, const char *end);
  * -1 invalid text or out of memory. */
 int Ntm_jtext_get(const char *obj, const char *key, const char **v,
                   const char **vend);
+/* Append the JSON string literal of s[0..n) as the store writes it
+ * (jansson's escapes, UTF-8 kept). */
+enum ntm_err Ntm_jtext_put_string(struct ntm_buf *b, const char *s, size_t n);
 /* new: obj with keys[i] set to the JSON texts vals[i], keys sorted; NULL
  * when invalid or out of memory. */
 char *Ntm_jtext_merge(const char *obj, const char *const *keys,
@@ -201,7 +204,8 @@ enum ntm_err Ntm_state_units(struct ntm_store *st, struct ntm_error *err);
 /* The units row of one code, from its unit.create entries. */
 enum ntm_err Ntm_state_unit(struct ntm_store *st, const char *code,
                             struct ntm_error *err);
-/* Recompute every record with an entry by one of these authors. */
+/* Recompute every unit and record with an entry by one of these authors
+ * (their authorization changed). */
 enum ntm_err Ntm_state_authors(struct ntm_store *st, json_t *keys,
                                struct ntm_error *err);
 /* The effect of the entry stored at gseq. */
