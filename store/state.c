@@ -1124,6 +1124,11 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
     enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the record");
     if (rc != NTM_OK || x != SQLITE_ROW || fr.waiting || !fr.fields)
         goto out;
+    /* A stored text that is not one object (a damaged row): the general
+     * path recomputes the record from its log instead. */
+    const char *fend = fr.fields[0] == '{' ? Ntm_jtext_skip(fr.fields) : NULL;
+    if (!fend || *fend)
+        goto out;
     char msg[160];
     if (Ntm_rules_body(e, msg, sizeof(msg)) != NTM_OK)
         goto out;

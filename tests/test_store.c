@@ -741,6 +741,39 @@ test_schema_v1_is_migrated(void **state)
     ntm_store_close(st);
 }
 
+/* A damaged fields text in the record's row: the next edit recomputes the
+ * record from its log (no false "out of memory", nothing refused). */
+static void
+test_edit_over_a_damaged_row_recomputes(void **state)
+{
+    (void)state;
+    struct ntm_store *st = enrolled_store();
+    char path[400], rid[33];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    json_t *f = activity_fields("trước");
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_OK);
+    ntm_store_close(st);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_sql(db, "UPDATE records SET fields='{\"title\":\"hỏng'");
+    sqlite3_close(db);
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    json_t *set = json_pack("{s:s}", "qty", "4.5");
+    if (ntm_record_update(st, rec1, rid, set, &w, &err) != NTM_OK)
+        fail_msg("edit over a damaged row: %s", ntm_error_text(&err));
+    json_t *rec = th_record(st, rid);
+    assert_string_equal(th_field(rec, "title"), "trước");
+    assert_string_equal(th_field(rec, "qty"), "4.5");
+    json_decref(rec);
+    json_decref(set);
+    json_decref(f);
+    ntm_store_close(st);
+}
+
 /* An entry of root at seq 1 of exactly len bytes (new). */
 static char *
 entry_of_len(size_t len)
@@ -1646,6 +1679,7 @@ main(void)
         cmocka_unit_test(test_device_entries_need_an_admin_in_scope),
         cmocka_unit_test(test_authority_over_what_is_taken),
         cmocka_unit_test(test_scoped_pull_waits_for_the_record),
+        cmocka_unit_test(test_edit_over_a_damaged_row_recomputes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
