@@ -58,7 +58,6 @@ OP_TIMEOUT=10 # seconds: any client op is killed -9 past this
 make_cert
 PORT=$(free_port)
 PPORT=$(free_port)
-while [ "$PPORT" = "$PORT" ]; do PPORT=$(free_port); done
 DIRECT=https://127.0.0.1:$PORT
 PROXIED=https://127.0.0.1:$PPORT
 S=$T/server
@@ -126,11 +125,7 @@ chaos_cleanup() {
     fi
 }
 trap chaos_cleanup EXIT
-for _ in $(seq 1 100); do
-    grep -q listening "$T/proxy.out" 2>/dev/null && break
-    sleep 0.05
-done
-check "fault proxy listens on 127.0.0.1:$PPORT" grep -q listening "$T/proxy.out"
+check "fault proxy listens on 127.0.0.1:$PPORT" wait_listening "$T/proxy.out"
 # toxics SPEC: the proxy's toxic set from now on.
 toxics() {
     echo "$1" >"$CTL.new" && mv "$CTL.new" "$CTL"

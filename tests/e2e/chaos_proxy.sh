@@ -17,7 +17,6 @@ command -v python3 >/dev/null || { echo "python3 is needed"; exit 77; }
 make_cert
 PORT=$(free_port)
 PPORT=$(free_port)
-while [ "$PPORT" = "$PORT" ]; do PPORT=$(free_port); done
 A=$T/admin
 S=$T/server
 run "$A" init --root --no-passphrase --server "https://127.0.0.1:$PPORT" --cacert "$T/cert.pem"
@@ -31,11 +30,7 @@ python3 "$PROXY_PY" --listen "127.0.0.1:$PPORT" --upstream "127.0.0.1:$PORT" \
     --control "$T/ctl" --seed 1 --log "$T/proxy.log" >"$T/proxy.out" 2>&1 &
 PROXY_PID=$!
 trap 'kill "$PROXY_PID" 2>/dev/null; cleanup' EXIT
-for _ in $(seq 1 100); do
-    grep -q listening "$T/proxy.out" 2>/dev/null && break
-    sleep 0.05
-done
-check "proxy listens on 127.0.0.1:$PPORT" grep -q listening "$T/proxy.out"
+check "proxy listens on 127.0.0.1:$PPORT" wait_listening "$T/proxy.out"
 check "proxy refuses a non-loopback address" \
     sh -c "! python3 '$PROXY_PY' --listen 0.0.0.0:1 --upstream 127.0.0.1:1 2>/dev/null"
 

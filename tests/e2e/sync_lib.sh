@@ -11,6 +11,11 @@ SERVER_PID=
 cleanup() {
     if [ -n "$SERVER_PID" ]; then kill -9 "$SERVER_PID" 2>/dev/null; fi
     rm -rf "$T"
+    local c
+    for c in "${TMPDIR:-/tmp}"/ntm-test-ports/*/"$$"; do
+        [ -e "$c" ] && rm -rf "${c%/*}"
+    done
+    return 0
 }
 trap cleanup EXIT
 unset NTM_PASSPHRASE NTM_HOME
@@ -53,16 +58,41 @@ TPL
         sed -n 's/.*pin-sha256:\(.*\)$/\1/p' | head -1)"
 }
 
+# free_port: a loopback port for this test's server or proxy. Ports are
+# taken below the kernel's ephemeral range (32768 and up on Linux), where
+# no client connection of a parallel test can be holding one, and each is
+# claimed with an atomic mkdir so two tests started together never pick the
+# same; cleanup drops the test's claims (named by its pid). A claim older than a day is stale.
+PORT_CLAIMS=${TMPDIR:-/tmp}/ntm-test-ports
 free_port() {
     local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 20000))
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-            echo $p
-            return
+    mkdir -p "$PORT_CLAIMS"
+    find "$PORT_CLAIMS" -mindepth 1 -maxdepth 1 -mmin +1440 \
+        -exec rm -rf {} + 2>/dev/null
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 12000))
+        mkdir "$PORT_CLAIMS/$p" 2>/dev/null || continue
+        if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+            continue # someone else listens there: keep the claim, move on
         fi
+        : >"$PORT_CLAIMS/$p/$$" # free_port runs in $(...): $$ is the test
+        echo $p
+        return
     done
+    echo "free_port: no free loopback port in 20000-31999" >&2
     echo 28443
+}
+
+# wait_listening FILE: wait (up to 30 s, the machine may be loaded) until a
+# helper's output FILE says it is listening; print FILE if it never does.
+wait_listening() {
+    for _ in $(seq 1 300); do
+        grep -q listening "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "not listening after 30 s:"
+    cat "$1"
+    return 1
 }
 
 # start_server HOME [extra serve options]: serve on $PORT, wait for healthz.
@@ -73,11 +103,12 @@ start_server() {
         --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" "$@" \
         2>>"$T/server.log" &
     SERVER_PID=$!
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 200); do
         if curl -sk "https://127.0.0.1:$PORT/healthz" 2>/dev/null | grep -q ok; then
             return 0
         fi
-        sleep 0.05
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
     done
     echo "server did not start:"
     cat "$T/server.log"
