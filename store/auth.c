@@ -36,7 +36,8 @@
  * at its seq (a recorder's junk enrollments) is judged alone, in constant
  * work, and disturbs nothing.
  *
- * Depends on util/, store internals, jansson, SQLite.
+ * Depends on util/, store internals below it (rules.c, db.c, log.c,
+ * effect.c: see store_int.h), jansson, SQLite.
  */
 #include "store_int.h"
 
@@ -617,16 +618,10 @@ Ntm_auth_recompute(struct ntm_store *st, json_t **changed_keys,
     if (rc == NTM_OK && json_array_extend(q, keys))
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
     json_decref(keys);
-    if (rc == NTM_OK) {
-        char sql[256];
-        snprintf(sql, sizeof(sql),
-                 "INSERT OR REPLACE INTO effect(gseq, code, message) "
-                 "SELECT gseq, %d, op || ': ''key'' must be 64 hex' FROM "
-                 "entries WHERE op IN ('device.enroll','device.revoke') AND "
-                 "target IS NULL",
-                 (int)NTM_EBADBODY);
-        rc = Ntm_exec(st, sql, err);
-    }
+    if (rc == NTM_OK)
+        rc = Ntm_effect_set_many(
+            st, NTM_EBADBODY, "op || ': ''key'' must be 64 hex'",
+            "op IN ('device.enroll','device.revoke') AND target IS NULL", err);
     if (rc == NTM_OK)
         rc = run_worklist(st, q, changed, err);
     json_decref(q);
@@ -698,7 +693,7 @@ ntm_store_enrollment(struct ntm_store *st, const char *author, int64_t seq,
 {
     if (seq <= 0) {
         int64_t head = 0;
-        ntm_store_head(st, author, &head, NULL);
+        Ntm_log_head(st, author, &head, NULL, NULL, NULL);
         seq = head + 1;
     }
     return Ntm_auth_lookup(st, author, seq, out, err);

@@ -10,6 +10,10 @@
  * migrations recorded in PRAGMA user_version; a newer file than this build
  * knows is refused rather than guessed at.
  *
+ * The bottom layer of store/: it calls no other file of store/. What a
+ * migration asks of the layers above (a rebuild of the derived state) is
+ * a flag Ntm_db_open returns; ntm_store_open (derive.c) acts on it.
+ *
  * Depends on util/ and SQLite. The table layout is described in
  * store_int.h.
  */
@@ -364,10 +368,11 @@ fail:
 }
 
 enum ntm_err
-ntm_store_open(struct ntm_store **out, const char *path, unsigned flags,
-               struct ntm_error *err)
+Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
+            int *rebuild, struct ntm_error *err)
 {
     *out = NULL;
+    *rebuild = 0;
     enum ntm_err rc = ntm_global_init();
     if (rc != NTM_OK)
         return ntm_error_set(err, rc, "cannot initialise the library");
@@ -445,22 +450,12 @@ ntm_store_open(struct ntm_store **out, const char *path, unsigned flags,
         ntm_free(scope);
     }
     /* A migration that changed the rules asks for the derived state to be
-     * rebuilt from the log. */
+     * rebuilt from the log: the layer above does it (derive.c). */
     char *pending = NULL;
     if (!(flags & NTM_STORE_READONLY) &&
         ntm_store_meta_get(st, "rebuild", &pending, NULL) == NTM_OK) {
         ntm_free(pending);
-        if ((rc = ntm_store_begin(st, err)) != NTM_OK)
-            goto fail;
-        rc = ntm_store_rebuild(st, err);
-        if (rc == NTM_OK)
-            rc = ntm_store_meta_set(st, "rebuild", NULL, err);
-        if (rc == NTM_OK)
-            rc = ntm_store_commit(st, err);
-        if (rc != NTM_OK) {
-            ntm_store_rollback(st);
-            goto fail;
-        }
+        *rebuild = 1;
     }
     *out = st;
     return NTM_OK;
@@ -711,37 +706,4 @@ ntm_store_root(struct ntm_store *st, char out[NTM_HEX_ID_LEN + 1])
     snprintf(out, NTM_HEX_ID_LEN + 1, "%s", v);
     ntm_free(v);
     return NTM_OK;
-}
-
-enum ntm_err
-ntm_store_set_root(struct ntm_store *st, const char *root_hex,
-                   struct ntm_error *err)
-{
-    if (!root_hex || !ntm_is_lower_hex(root_hex, NTM_HEX_ID_LEN))
-        return ntm_error_set(err, NTM_EINVAL,
-                             "root key must be 64 lowercase hex characters");
-    char cur[NTM_HEX_ID_LEN + 1];
-    if (ntm_store_root(st, cur) == NTM_OK) {
-        if (strcmp(cur, root_hex) == 0)
-            return NTM_OK;
-        return ntm_error_set(err, NTM_EROOTKEY,
-                             "this replica already trusts root key %.16s..., "
-                             "not %.16s... - refusing to change it",
-                             cur, root_hex);
-    }
-    enum ntm_err rc = Ntm_sp_begin(st, err);
-    if (rc != NTM_OK)
-        return rc;
-    rc = ntm_store_meta_set(st, "root.key", root_hex, err);
-    if (rc == NTM_OK) {
-        memcpy(st->root, root_hex, NTM_HEX_ID_LEN + 1);
-        /* Entries already held may take effect now. */
-        rc = Ntm_auth_recompute(st, NULL, err);
-        if (rc == NTM_OK)
-            rc = Ntm_state_all(st, err);
-    }
-    enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK, err);
-    if (rc != NTM_OK)
-        st->root[0] = '\0';
-    return rc != NTM_OK ? rc : rc2;
 }

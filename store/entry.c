@@ -3,7 +3,8 @@
  * entry.c - step 1 of SPEC.md section 2: is a byte string a well-formed
  * entry? Parses B exactly as received (never re-serialised) and checks
  * size, nesting depth, UTF-8, duplicate keys, integers only, and the eight
- * members with their types. Also the total order of entries.
+ * members with their types. Also the total order of entries, and the id a
+ * record.create is bound to.
  *
  * The depth is checked on the raw bytes before jansson sees them, so a
  * hostile "[[[[..." cannot make the parser recurse deeply.
@@ -258,4 +259,16 @@ Ntm_order_cmp(int64_t ts1, int64_t lc1, const char *a1, int64_t s1, int64_t ts2,
     if (s1 != s2)
         return s1 < s2 ? -1 : 1;
     return 0;
+}
+
+/* A record.create's id is bound to its author and seq (SPEC 3). */
+void
+ntm_record_id(char out[NTM_RECORD_ID_LEN + 1], const char *author, int64_t seq)
+{
+    char text[NTM_HEX_ID_LEN + 32], hex[NTM_HEX_ID_LEN + 1];
+    int n = snprintf(text, sizeof(text), "%s:%lld", author ? author : "",
+                     (long long)seq);
+    ntm_hash_hex(hex, text, n > 0 ? (size_t)n : 0);
+    memcpy(out, hex, NTM_RECORD_ID_LEN);
+    out[NTM_RECORD_ID_LEN] = '\0';
 }

@@ -16,7 +16,8 @@
  * not depend on arrival order. Ntm_state_all recomputes everything (used
  * by ntm_store_rebuild; tests check both paths give identical state).
  *
- * Depends on util/, store internals (rules, auth), jansson, SQLite.
+ * Depends on util/, store internals below it (jtext.c, text.c, rules.c,
+ * db.c, effect.c, auth.c: see store_int.h), jansson, SQLite.
  */
 #include "store_int.h"
 
@@ -749,32 +750,6 @@ out:
     json_decref(fields);
     json_decref(reviews);
     return rc;
-}
-
-enum ntm_err
-Ntm_effect_set(struct ntm_store *st, int64_t gseq, enum ntm_err code,
-               const char *msg, struct ntm_error *err)
-{
-    sqlite3_stmt *s = Ntm_prepare(
-        st,
-        "INSERT OR REPLACE INTO effect(gseq, code, message) VALUES(?1,?2,?3)",
-        err);
-    if (!s)
-        return err ? err->code : NTM_EDB;
-    sqlite3_bind_int64(s, 1, gseq);
-    sqlite3_bind_int(s, 2, (int)code);
-    if (msg && *msg)
-        sqlite3_bind_text(s, 3, msg, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (r != SQLITE_DONE)
-        return Ntm_db_error(st, r, err, "cannot save an entry's effect");
-    if (st->fx_gseq == gseq) {
-        st->fx_seen = 1;
-        st->fx_code = code;
-        snprintf(st->fx_msg, sizeof(st->fx_msg), "%s", msg ? msg : "");
-    }
-    return NTM_OK;
 }
 
 /* Judge the loaded record r, save its state and its entries' effects. */
@@ -1589,15 +1564,10 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
         rc = settle_unit(st, json_string_value(c), err);
     }
     /* unit.create entries whose code is not a unit code: bad_body. */
-    if (rc == NTM_OK) {
-        char sql[200];
-        snprintf(sql, sizeof(sql),
-                 "INSERT OR REPLACE INTO effect(gseq, code, message) SELECT "
-                 "gseq, %d, 'unit.create: ''code'' must be a unit code' FROM "
-                 "entries WHERE op='unit.create' AND unit IS NULL",
-                 (int)NTM_EBADBODY);
-        rc = Ntm_exec(st, sql, err);
-    }
+    if (rc == NTM_OK)
+        rc = Ntm_effect_set_many(st, NTM_EBADBODY,
+                                 "'unit.create: ''code'' must be a unit code'",
+                                 "op='unit.create' AND unit IS NULL", err);
     json_decref(codes);
     return rc;
 }

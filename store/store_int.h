@@ -3,6 +3,43 @@
  * store_int.h - declarations shared by the files of store/, not part of
  * the public API (SQLite's btreeInt.h).
  *
+ * Layers, bottom up, as SQLite's pager below btree below vdbe. A file calls
+ * only functions defined in a layer below its own, never beside or above
+ * it, so the calls between the files of store/ have no cycle. tests/lint.sh
+ * reads the table below (a layer number, then its files) and fails when a
+ * call goes sideways or up; a new file of store/ must be listed here.
+ *
+ *   0  entry.c jtext.c text.c  pure: the entry format (step 1), the total
+ *                              order, record ids; canonical JSON texts;
+ *                              Unicode text
+ *   1  rules.c                 pure: step 5 given the governing enrollment,
+ *                              unit codes and scopes
+ *   2  db.c                    the file: open, schema and migrations,
+ *                              statement cache, transactions, meta. A
+ *                              migration that needs the derived state
+ *                              rebuilt says so in a flag (Ntm_db_open)
+ *   3  log.c                   the log's rows: append, unit index, heads,
+ *                              forks, HLC; cursors and readers
+ *   4  effect.c                the effect table: its only writer
+ *   5  gate.c                  the ingest gate: steps 2-3 (signature,
+ *                              chain) decide whether an entry is taken;
+ *                              taking it into the log
+ *   6  auth.c                  authorization: enrollments, revocations,
+ *                              step 4 (Ntm_auth_lookup)
+ *   7  state.c                 the derived units and records (SPEC 5)
+ *   8  derive.c                the derived state as a whole: one new
+ *                              entry's effect, recompute on a root change,
+ *                              rebuild (also on open when a migration asks)
+ *   9  ingest.c                ntm_store_ingest, ntm_store_write: gate,
+ *                              step 4, take, derive
+ *  10  ops.c query.c verify.c  the operations, the queries, the audit
+ *
+ * Tables and their writers: entries, forks, authors, peer_heads and the HLC
+ * in meta: log.c; effect: effect.c; enrollments, revocations: auth.c;
+ * units, records, rheads, rcands, rfields: state.c (derive.c empties them
+ * before a rebuild); meta and the schema migrations: db.c. Any layer may
+ * read any table.
+ *
  * On-disk layout (schema version 3, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
  *               and base64 signature; (author, seq) unique; gseq is the
@@ -84,10 +121,14 @@ struct Ntm_entry {
     const char *record; /* body.id for record.* and review, else NULL */
 };
 
-/* Step 1: parse and check well-formedness of B. On failure returns
- * NTM_EBADENTRY with a reason in msg, or NTM_ENOMEM when memory ran out
- * (then nothing is known about B: callers must fail, not judge). e->json
- * must be released with Ntm_entry_release even on failure. */
+/* ==================================================================
+ * Layer 0: entry.c, jtext.c, text.c - pure functions on bytes and texts.
+ * ================================================================== */
+
+/* entry.c - step 1: parse and check well-formedness of B. On failure
+ * returns NTM_EBADENTRY with a reason in msg, or NTM_ENOMEM when memory ran
+ * out (then nothing is known about B: callers must fail, not judge).
+ * e->json must be released with Ntm_entry_release even on failure. */
 enum ntm_err Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len,
                              char *msg, size_t msglen);
 void Ntm_entry_release(struct Ntm_entry *e);
@@ -95,7 +136,68 @@ void Ntm_entry_release(struct Ntm_entry *e);
 int Ntm_order_cmp(int64_t ts1, int64_t lc1, const char *a1, int64_t s1,
                   int64_t ts2, int64_t lc2, const char *a2, int64_t s2);
 
-/* db.c */
+/* jtext.c: the canonical JSON texts the store writes (compact, keys
+ * sorted), read and merged without jansson values. */
+/* End of the JSON value at p, or NULL when the text is not one. */
+const char *Ntm_jtext_skip(const char *p);
+/* new: the JSON string literal [p, end) decoded; NULL when invalid or out
+ * of memory. */
+char *Ntm_jtext_string(const char *p, const char *end);
+/* The value of key in the object text obj: 1 found ([*v, *vend)), 0 not,
+ * -1 invalid text or out of memory. */
+int Ntm_jtext_get(const char *obj, const char *key, const char **v,
+                  const char **vend);
+/* Append the JSON string literal of s[0..n) as the store writes it
+ * (jansson's escapes, UTF-8 kept). */
+enum ntm_err Ntm_jtext_put_string(struct ntm_buf *b, const char *s, size_t n);
+/* new: obj with keys[i] set to the JSON texts vals[i], keys sorted; NULL
+ * when invalid or out of memory. */
+char *Ntm_jtext_merge(const char *obj, const char *const *keys,
+                      const char *const *vals, size_t n);
+
+/* ==================================================================
+ * Layer 1: rules.c - step 5 as pure functions of an entry and the
+ * enrollment that governs it; unit codes and scopes.
+ * ================================================================== */
+
+/* Whether unit is equal to scope or below it. "" covers all. */
+int Ntm_scope_covers(const char *scope, const char *unit);
+/* Whether s is a well-formed unit code (digits separated by dots). */
+int Ntm_unit_code_valid(const char *s);
+/* Level name of a unit code by depth: province, district, commune, hamlet,
+ * or "unit" below. */
+const char *Ntm_unit_level(const char *code);
+/* Step 5 for one entry, given the enrollment that governs it and the unit
+ * the entry concerns (the record's unit; NULL when unknown). Returns a
+ * verdict (Ntm_is_verdict: NTM_OK, NTM_EBADBODY, NTM_EFORBIDDEN,
+ * NTM_EUNKNOWNAUTHOR, NTM_EREVOKED or NTM_ENOENT) with a reason in msg, or
+ * a failure of the replica (NTM_ENOMEM, NTM_EDB...) described in err. */
+enum ntm_err Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
+                             const struct ntm_enrollment *enr, const char *unit,
+                             char *msg, size_t msglen, struct ntm_error *err);
+/* Whether code is a verdict on an entry rather than a failure. */
+static inline int
+Ntm_is_verdict(enum ntm_err code)
+{
+    return code == NTM_OK || code == NTM_EBADBODY || code == NTM_EFORBIDDEN ||
+           code == NTM_EUNKNOWNAUTHOR || code == NTM_EREVOKED ||
+           code == NTM_ENOENT;
+}
+/* Body shape checks only (no authorization). */
+enum ntm_err Ntm_rules_body(const struct Ntm_entry *e, char *msg,
+                            size_t msglen);
+/* Whether a role may perform op. */
+int Ntm_role_allows(const char *role, const char *op);
+
+/* ==================================================================
+ * Layer 2: db.c - the SQLite file.
+ * ================================================================== */
+
+/* Open the file, set it up and run the migrations. *rebuild: 1 when a
+ * migration asked for the derived state to be rebuilt (meta `rebuild`);
+ * ntm_store_open acts on it. */
+enum ntm_err Ntm_db_open(struct ntm_store **out, const char *path,
+                         unsigned flags, int *rebuild, struct ntm_error *err);
 enum ntm_err Ntm_db_error(struct ntm_store *st, int rc, struct ntm_error *err,
                           const char *what);
 enum ntm_err Ntm_exec(struct ntm_store *st, const char *sql,
@@ -121,79 +223,129 @@ void Ntm_json_free(void *p);
 enum ntm_err Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err);
 enum ntm_err Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err);
 
-/* scope.c: whether unit is equal to scope or below it. "" covers all. */
-int Ntm_scope_covers(const char *scope, const char *unit);
-/* Whether s is a well-formed unit code (digits separated by dots). */
-int Ntm_unit_code_valid(const char *s);
-/* Level name of a unit code by depth: province, district, commune, hamlet,
- * or "unit" below. */
-const char *Ntm_unit_level(const char *code);
+/* ==================================================================
+ * Layer 3: log.c - the rows of the log.
+ * ================================================================== */
 
-/* auth.c: enrollment governing (author, seq); root handled. */
+/* An author's head: seq (0 when none), id ("" when none; may be NULL) and
+ * whether its chain is held only in part (may be NULL). NTM_ENOENT when
+ * nothing of the author is held. */
+enum ntm_err Ntm_log_head(struct ntm_store *st, const char *author,
+                          int64_t *seq, char *id, int *partial,
+                          struct ntm_error *err);
+/* id (NTM_HEX_ID_LEN + 1 bytes) of the entry held at (author, seq), ""
+ * when none. */
+enum ntm_err Ntm_log_id_at(struct ntm_store *st, const char *author,
+                           int64_t seq, char *id, struct ntm_error *err);
+/* prev (NTM_HEX_ID_LEN + 1 bytes) of the entry held at (author, seq), ""
+ * when none. */
+enum ntm_err Ntm_log_prev_at(struct ntm_store *st, const char *author,
+                             int64_t seq, char *prev, struct ntm_error *err);
+/* ts of the entry held at (author, seq); *found 0 when none. */
+enum ntm_err Ntm_log_ts_at(struct ntm_store *st, const char *author,
+                           int64_t seq, int64_t *ts, int *found,
+                           struct ntm_error *err);
+/* Keep e, refused as a fork, as evidence (table forks). */
+enum ntm_err Ntm_log_fork(struct ntm_store *st, const struct Ntm_entry *e,
+                          const char *sig, struct ntm_error *err);
+/* The unit an entry concerns, for scoped pulls: the record's unit (from
+ * its create, when held), a unit.create's code; "" when not known. */
+enum ntm_err Ntm_log_unit(struct ntm_store *st, const struct Ntm_entry *e,
+                          char *unit, size_t n, struct ntm_error *err);
+/* Append e's row (unit and waits: "" or NULL for none); sets e->gseq and
+ * e->alone. */
+enum ntm_err Ntm_log_append(struct ntm_store *st, struct Ntm_entry *e,
+                            const char *sig, int clock_ahead, const char *unit,
+                            const char *waits, struct ntm_error *err);
+/* *gseqs (new): the gseqs of record's entries whose unit is not known,
+ * in arrival order. */
+enum ntm_err Ntm_log_waiting(struct ntm_store *st, const char *record,
+                             json_t **gseqs, struct ntm_error *err);
+/* Give the entry at gseq the next gseq (never used before): *to. */
+enum ntm_err Ntm_log_renumber(struct ntm_store *st, int64_t gseq, int64_t *to,
+                              struct ntm_error *err);
+/* Set unit on every entry of record whose unit was not known. */
+enum ntm_err Ntm_log_index_unit(struct ntm_store *st, const char *record,
+                                const char *unit, struct ntm_error *err);
+/* Raise e's author's head to e (when above it), partial sticking. */
+enum ntm_err Ntm_log_set_head(struct ntm_store *st, const struct Ntm_entry *e,
+                              int partial, struct ntm_error *err);
+/* The replica's HLC (0, 0 when never set), and raising it to (ts, lc). */
+enum ntm_err Ntm_hlc_get(struct ntm_store *st, int64_t *ts, int64_t *lc,
+                         struct ntm_error *err);
+enum ntm_err Ntm_hlc_observe(struct ntm_store *st, int64_t ts, int64_t lc,
+                             struct ntm_error *err);
+
+/* ==================================================================
+ * Layer 4: effect.c - the effect table, and its only writer.
+ * ================================================================== */
+
+/* The effect of the entry stored at gseq. */
+enum ntm_err Ntm_effect_set(struct ntm_store *st, int64_t gseq,
+                            enum ntm_err code, const char *msg,
+                            struct ntm_error *err);
+/* The same for every entry matching the SQL condition where_sql (over
+ * table entries), the message being the SQL expression msg_sql. */
+enum ntm_err Ntm_effect_set_many(struct ntm_store *st, enum ntm_err code,
+                                 const char *msg_sql, const char *where_sql,
+                                 struct ntm_error *err);
+/* The effect of the entry renumbered from gseq `from` to `to`. */
+enum ntm_err Ntm_effect_move(struct ntm_store *st, int64_t from, int64_t to,
+                             struct ntm_error *err);
+/* Forget every effect (a rebuild recomputes them all). */
+enum ntm_err Ntm_effect_clear(struct ntm_store *st, struct ntm_error *err);
+/* Remember the effect written next for gseq (0: stop), so that
+ * Ntm_effect_get need not read it back. */
+void Ntm_effect_watch(struct ntm_store *st, int64_t gseq);
+/* The effect of the entry at gseq: NTM_OK and "" when none is stored. */
+enum ntm_err Ntm_effect_get(struct ntm_store *st, int64_t gseq,
+                            enum ntm_err *code, char *msg, size_t msglen,
+                            struct ntm_error *err);
+
+/* ==================================================================
+ * Layer 5: gate.c - whether an entry is taken into the log, and taking it.
+ * ================================================================== */
+
+/* Steps 2 (signature) and 3 (chain) for e, parsed from the bytes
+ * received: a refusal goes to res->verdict (and a fork to the evidence),
+ * an entry already held sets res->duplicate. Else *partial: whether the
+ * author's chain will be held only in part. */
+enum ntm_err Ntm_gate_check(struct ntm_store *st, const struct Ntm_entry *e,
+                            const char *sig_b64, enum ntm_source source,
+                            struct ntm_ingest_result *res, int *partial,
+                            struct ntm_error *err);
+/* Take e, which passed Ntm_gate_check and step 4: its row (with its clock
+ * flags, in res too), the unit index of entries that waited for it, its
+ * author's head and the HLC. unit: Ntm_log_unit's; waits: the scope it
+ * waits in when its unit is not known. */
+enum ntm_err Ntm_gate_take(struct ntm_store *st, struct Ntm_entry *e,
+                           const char *sig_b64, int partial, const char *unit,
+                           const char *waits, struct ntm_ingest_result *res,
+                           struct ntm_error *err);
+
+/* ==================================================================
+ * Layer 6: auth.c - who may act.
+ * ================================================================== */
+
+/* The enrollment governing (author, seq); root handled. */
 enum ntm_err Ntm_auth_lookup(struct ntm_store *st, const char *author,
                              int64_t seq, struct ntm_enrollment *out,
                              struct ntm_error *err);
+/* For e, a device.* entry just stored (gseq known): judges the key it
+ * names and what follows from it. *changed_keys: a new array of the keys
+ * whose authorization changed, or NULL when none could. */
+enum ntm_err Ntm_auth_entry(struct ntm_store *st, const struct Ntm_entry *e,
+                            json_t **changed_keys, struct ntm_error *err);
 /* Recompute effective enrollments and revocations from the device.*
  * entries held. *changed_keys gets a new JSON array of keys whose
  * authorization changed (may be NULL). */
-/* The same for e, a device.* entry just stored (gseq known): judges the
- * key it names and what follows from it. *changed_keys: a new array of
- * the keys whose authorization changed, or NULL when none could. */
-enum ntm_err Ntm_auth_entry(struct ntm_store *st, const struct Ntm_entry *e,
-                            json_t **changed_keys, struct ntm_error *err);
 enum ntm_err Ntm_auth_recompute(struct ntm_store *st, json_t **changed_keys,
                                 struct ntm_error *err);
 
-/* rules.c: step 5 for one entry, given the enrollment that governs it and
- * the unit the entry concerns (the record's unit; NULL when unknown).
- * Returns a verdict (Ntm_is_verdict: NTM_OK, NTM_EBADBODY, NTM_EFORBIDDEN,
- * NTM_EUNKNOWNAUTHOR, NTM_EREVOKED or NTM_ENOENT) with a reason in msg, or
- * a failure of the replica (NTM_ENOMEM, NTM_EDB...) described in err. */
-enum ntm_err Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
-                             const struct ntm_enrollment *enr, const char *unit,
-                             char *msg, size_t msglen, struct ntm_error *err);
-/* jtext.c: the canonical JSON texts the store writes (compact, keys
- * sorted), read and merged without jansson values. */
-/* End of the JSON value at p, or NULL when the text is not one. */
-const char *Ntm_jtext_skip(const char *p);
-/* new: the JSON string literal [p, end) decoded; NULL when invalid or out
- * of memory. */
-char *Ntm_jtext_string(const char *p, const char *end);
-/* The value of key in the object text obj: 1 found ([*v, *vend)), 0 not,
- * -1 invalid text or out of memory. */
-int Ntm_jtext_get(const char *obj, const char *key, const char **v,
-                  const char **vend);
-/* Append the JSON string literal of s[0..n) as the store writes it
- * (jansson's escapes, UTF-8 kept). */
-enum ntm_err Ntm_jtext_put_string(struct ntm_buf *b, const char *s, size_t n);
-/* new: obj with keys[i] set to the JSON texts vals[i], keys sorted; NULL
- * when invalid or out of memory. */
-char *Ntm_jtext_merge(const char *obj, const char *const *keys,
-                      const char *const *vals, size_t n);
+/* ==================================================================
+ * Layer 7: state.c - units and records.
+ * ================================================================== */
 
-/* state.c: a record's heads (new: a JSON array, sorted) and conflicts
- * (new: a JSON object field -> candidates in total order, {} when none),
- * from rheads and rcands. */
-enum ntm_err Ntm_record_heads(struct ntm_store *st, const char *record,
-                              json_t **out, struct ntm_error *err);
-enum ntm_err Ntm_record_conflicts(struct ntm_store *st, const char *record,
-                                  json_t **out, struct ntm_error *err);
-
-/* Whether code is a verdict on an entry rather than a failure. */
-static inline int
-Ntm_is_verdict(enum ntm_err code)
-{
-    return code == NTM_OK || code == NTM_EBADBODY || code == NTM_EFORBIDDEN ||
-           code == NTM_EUNKNOWNAUTHOR || code == NTM_EREVOKED ||
-           code == NTM_ENOENT;
-}
-/* Body shape checks only (no authorization). */
-enum ntm_err Ntm_rules_body(const struct Ntm_entry *e, char *msg,
-                            size_t msglen);
-/* Whether a role may perform op. */
-int Ntm_role_allows(const char *role, const char *op);
-
-/* state.c */
 enum ntm_err Ntm_state_record(struct ntm_store *st, const char *record_id,
                               struct ntm_error *err);
 /* The same for the record of e, an entry just stored (e->record not
@@ -208,16 +360,28 @@ enum ntm_err Ntm_state_unit(struct ntm_store *st, const char *code,
  * (their authorization changed). */
 enum ntm_err Ntm_state_authors(struct ntm_store *st, json_t *keys,
                                struct ntm_error *err);
-/* The effect of the entry stored at gseq. */
-enum ntm_err Ntm_effect_set(struct ntm_store *st, int64_t gseq,
-                            enum ntm_err code, const char *msg,
-                            struct ntm_error *err);
-
-/* changelog.c */
-enum ntm_err Ntm_hlc_observe(struct ntm_store *st, int64_t ts, int64_t lc,
-                             struct ntm_error *err);
-
 /* Recompute units and every record from the log (rebuild, root change). */
 enum ntm_err Ntm_state_all(struct ntm_store *st, struct ntm_error *err);
+/* A record's heads (new: a JSON array, sorted) and conflicts (new: a JSON
+ * object field -> candidates in total order, {} when none), from rheads
+ * and rcands. */
+enum ntm_err Ntm_record_heads(struct ntm_store *st, const char *record,
+                              json_t **out, struct ntm_error *err);
+enum ntm_err Ntm_record_conflicts(struct ntm_store *st, const char *record,
+                                  json_t **out, struct ntm_error *err);
+
+/* ==================================================================
+ * Layer 8: derive.c - the derived state as a whole.
+ * ================================================================== */
+
+/* The derived state one new entry changes (e taken, e->gseq known): its
+ * effect, and what follows (authorization, units, its record). */
+enum ntm_err Ntm_derive_entry(struct ntm_store *st, const struct Ntm_entry *e,
+                              struct ntm_error *err);
+/* Drop the derived state and recompute it from the log (no savepoint). */
+enum ntm_err Ntm_rebuild_derived(struct ntm_store *st, struct ntm_error *err);
+
+/* Layer 9: ingest.c and layer 10: ops.c, query.c, verify.c implement the
+ * public API only (ntm_store.h). */
 
 #endif /* NTM_STORE_INT_H */

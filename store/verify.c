@@ -5,7 +5,7 @@
  * signature, the eight members, chain links); list entries without effect
  * and fork evidence; and compare the derived state (the tables of
  * derived_tables, the authors' heads, the entries' unit index) with what
- * the log gives. Also the full rebuild of the derived state from the log.
+ * the log gives (rebuilt by derive.c).
  *
  * The entry check streams the log in (author, seq) order and keeps only
  * the previous row and the problems found. The derived check rebuilds the
@@ -14,7 +14,8 @@
  * state for --rebuild); its memory grows with the size of the derived
  * tables (the TEMP copy) and the number of differences, which is capped.
  *
- * Depends on util/, crypto/, store internals, jansson, SQLite.
+ * Depends on util/, crypto/, derive.c and the layers below it (see
+ * store_int.h), jansson, SQLite.
  */
 #include "store_int.h"
 
@@ -525,52 +526,6 @@ compare_table(struct ntm_store *st, const char *table, struct diffs *d,
     return rc;
 }
 
-/* Drop the derived state and recompute it from the log (no savepoint). */
-static enum ntm_err
-rebuild_derived(struct ntm_store *st, struct ntm_error *err)
-{
-    enum ntm_err rc = Ntm_exec(st,
-                               "DELETE FROM effect; DELETE FROM enrollments; "
-                               "DELETE FROM revocations; DELETE FROM units; "
-                               "DELETE FROM records; DELETE FROM rheads; "
-                               "DELETE FROM rcands; DELETE FROM rfields;",
-                               err);
-    if (rc == NTM_OK)
-        rc = Ntm_auth_recompute(st, NULL, err);
-    if (rc == NTM_OK)
-        rc = Ntm_state_all(st, err);
-    if (rc != NTM_OK)
-        return rc;
-    /* Entries of other ops (unknown ones) get their effect again. */
-    sqlite3_stmt *s = NULL;
-    int r = sqlite3_prepare_v2(
-        st->db,
-        "SELECT bytes, gseq FROM entries WHERE record IS NULL AND op NOT IN "
-        "('device.enroll','device.revoke','unit.create')",
-        -1, &s, NULL);
-    if (r != SQLITE_OK)
-        return Ntm_db_error(st, r, err, "cannot rebuild");
-    while (rc == NTM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        struct Ntm_entry e;
-        char msg[160];
-        enum ntm_err v = Ntm_entry_parse(&e, sqlite3_column_blob(s, 0),
-                                         (size_t)sqlite3_column_bytes(s, 0),
-                                         msg, sizeof(msg));
-        if (v == NTM_OK) {
-            enum ntm_err code = Ntm_rules_body(&e, msg, sizeof(msg));
-            rc = Ntm_effect_set(st, sqlite3_column_int64(s, 1), code,
-                                code == NTM_OK ? NULL : msg, err);
-        } else if (v == NTM_ENOMEM) {
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-        }
-        Ntm_entry_release(&e);
-    }
-    if (rc == NTM_OK)
-        rc = Ntm_step_ok(st, r, err, "cannot rebuild");
-    sqlite3_finalize(s);
-    return rc;
-}
-
 /*
  * Each author's head (authors.head_seq, head_id) is the entry with the
  * highest seq held; a row without entries, or an author without a row, is
@@ -753,7 +708,7 @@ check_derived(struct ntm_store *st, int repair, struct diffs *d,
         rc = Ntm_exec(st, sql, err);
     }
     if (rc == NTM_OK)
-        rc = rebuild_derived(st, err);
+        rc = Ntm_rebuild_derived(st, err);
     for (int i = 0; rc == NTM_OK && i < NDERIVED; i++)
         rc = compare_table(st, derived_tables[i], d, err);
     for (int i = 0; rc == NTM_OK && repair && i < NDERIVED; i++) {
@@ -1013,15 +968,4 @@ enum ntm_err
 ntm_store_verify(struct ntm_store *st, json_t **out, struct ntm_error *err)
 {
     return ntm_store_verify_ex(st, 0, out, err);
-}
-
-enum ntm_err
-ntm_store_rebuild(struct ntm_store *st, struct ntm_error *err)
-{
-    enum ntm_err rc = Ntm_sp_begin(st, err);
-    if (rc != NTM_OK)
-        return rc;
-    rc = rebuild_derived(st, err);
-    enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK, err);
-    return rc != NTM_OK ? rc : rc2;
 }
