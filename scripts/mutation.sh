@@ -11,7 +11,7 @@
 # The tree is copied (git archive of HEAD, or the working tree with
 # MUT_SRC=worktree) into a temporary folder and built there once; the real
 # tree is never touched. Each mutant changes one line of store/entry.c,
-# rules.c, auth.c, changelog.c or state.c, found by exact text: an anchor
+# rules.c, auth.c, gate.c, ingest.c or state.c, found by exact text: an anchor
 # line (unique in the file, or empty) and the text to replace on the first
 # line at or after it that holds it. A mutant whose text no longer exists
 # is skipped and reported. After a rebuild the suites run one after the
@@ -44,17 +44,17 @@ entry.c@@@@        if (!json_is_null(prev))@@        if (0 && !json_is_null(prev
 entry.c@@@@    if (memchr(bytes, '\0', len))@@    if (0 && memchr(bytes, '\0', len))
 entry.c@@@@            return "entry holds -0: write 0";@@            (void)0;
 entry.c@@@@        return ts1 < ts2 ? -1 : 1;@@        return ts1 > ts2 ? -1 : 1;
-changelog.c@@@@        ntm_sign_verify(sig, e->bytes, e->len, pk) != NTM_OK) {@@        (ntm_sign_verify(sig, e->bytes, e->len, pk), 0)) {
-changelog.c@@@@    if (held[0] && strcmp(held, e->id) == 0) {@@    if (held[0] && strcmp(held, e->id) != 0) {
-changelog.c@@@@        if (e->seq > head + 1) {@@        if (e->seq > head + 2) {
-changelog.c@@@@        if (e->seq > 1 && strcmp(e->prev, head_id) != 0) {@@        if (e->seq > 2 && strcmp(e->prev, head_id) != 0) {
-changelog.c@@@@            if (other[0] && strcmp(other, e->prev) != 0) {@@            if (other[0] && strcmp(other, e->prev) == 0) {
-changelog.c@@@@    int strict = (st->flags & NTM_STORE_SERVER) ||@@    int strict = 0 ||
-changelog.c@@@@        if (!enr.enrolled) {@@        if (0 && !enr.enrolled) {
-changelog.c@@@@    int ahead = e->ts > ntm_now_ms() + NTM_DAY_MS;@@    int ahead = e->ts > ntm_now_ms();
-changelog.c@@@@    if (code == NTM_EBADBODY || code == NTM_EFORBIDDEN || code == NTM_EREVOKED)@@    if (code == NTM_EBADBODY || code == NTM_EREVOKED)
-changelog.c@@@@    if (peer > head) {@@    if (peer > head + 1) {
-changelog.c@@@@    if (peer > head) {@@    if (peer >= head) {
+gate.c@@@@        ntm_sign_verify(sig, e->bytes, e->len, pk) != NTM_OK) {@@        (ntm_sign_verify(sig, e->bytes, e->len, pk), 0)) {
+gate.c@@@@    if (held[0] && strcmp(held, e->id) == 0) {@@    if (held[0] && strcmp(held, e->id) != 0) {
+gate.c@@@@        if (e->seq > head + 1) {@@        if (e->seq > head + 2) {
+gate.c@@@@        if (e->seq > 1 && strcmp(e->prev, head_id) != 0) {@@        if (e->seq > 2 && strcmp(e->prev, head_id) != 0) {
+gate.c@@@@            if (other[0] && strcmp(other, e->prev) != 0) {@@            if (other[0] && strcmp(other, e->prev) == 0) {
+gate.c@@@@    int strict = (st->flags & NTM_STORE_SERVER) ||@@    int strict = 0 ||
+ingest.c@@@@        if (!enr.enrolled) {@@        if (0 && !enr.enrolled) {
+gate.c@@@@    int ahead = e->ts > ntm_now_ms() + NTM_DAY_MS;@@    int ahead = e->ts > ntm_now_ms();
+ingest.c@@@@    if (code == NTM_EBADBODY || code == NTM_EFORBIDDEN || code == NTM_EREVOKED)@@    if (code == NTM_EBADBODY || code == NTM_EREVOKED)
+ingest.c@@@@    if (peer > head) {@@    if (peer > head + 1) {
+ingest.c@@@@    if (peer > head) {@@    if (peer >= head) {
 rules.c@@@@    return strncmp(scope, unit, n) == 0 && (unit[n] == '\0' || unit[n] == '.');@@    return strncmp(scope, unit, n) == 0;
 rules.c@@@@        return rank >= 2;@@        return rank >= 1;
 rules.c@@@@        return rank >= 3;@@        return rank >= 2;
