@@ -20,9 +20,7 @@
  */
 #include "store_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 enum ntm_err
