@@ -837,70 +837,49 @@ out:
 /* ------------------------------------------------------------------ */
 /* pull */
 
-struct page_state {
-    struct session *s;
-    int64_t last_gseq;
-    int64_t received, applied, invalid;
-    enum ntm_err fail;
-    struct ntm_error *err;
-};
-
-static int
-pull_line(void *ud, int n, const char *line, size_t len)
+/* Each entry the store holds now (new or not) is one the server holds. */
+static enum ntm_err
+pull_taken(void *ud, const struct ntm_ingest_result *r, struct ntm_error *err)
 {
-    struct page_state *pg = ud;
-    char *entry = NULL, *sig = NULL;
-    size_t elen;
-    int64_t gseq;
-    struct ntm_ingest_result res;
-    (void)n;
-    if (Ntm_line_parse(line, len, &entry, &elen, &sig, &gseq, pg->err) !=
-        NTM_OK) {
-        pg->fail = ntm_error_set(pg->err, NTM_EPROTO,
-                                 "server sent a malformed entry line: %s",
-                                 pg->err->msg);
-        return 1;
+    if (r->verdict != NTM_OK)
+        return NTM_OK;
+    return ntm_store_peer_head_set(ud, r->author, r->seq, r->id, err);
+}
+
+enum ntm_err
+Ntm_pull_apply(struct ntm_store *st, const char *body, size_t len,
+               int64_t after, struct Ntm_pull_counts *c, struct ntm_error *err)
+{
+    struct Ntm_ingest in;
+    struct Ntm_ingest_opts o = {NTM_SOURCE_PULL,
+                                NTM_INGEST_STRICT | NTM_INGEST_GSEQ,
+                                0,
+                                pull_taken,
+                                NULL,
+                                st};
+    enum ntm_err rc = Ntm_ingest_init(&in, st, &o, err);
+    in.last_gseq = after;
+    if (rc == NTM_OK)
+        rc = Ntm_ingest_lines(&in, body, len, err);
+    if (rc == NTM_EBADENTRY) {
+        char why[NTM_ERROR_SIZE];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
+        rc = ntm_error_set(err, NTM_EPROTO,
+                           "server sent a malformed entry line: %s", why);
     }
-    if (gseq <= pg->last_gseq) {
-        ntm_free(entry);
-        ntm_free(sig);
-        pg->fail = ntm_error_set(pg->err, NTM_EPROTO,
-                                 "server sent gseq %lld after %lld - its "
-                                 "order must strictly increase",
-                                 (long long)gseq, (long long)pg->last_gseq);
-        return 1;
-    }
-    pg->last_gseq = gseq;
-    pg->received++;
-    memset(&res, 0, sizeof res);
-    enum ntm_err rc = ntm_store_ingest(pg->s->st, entry, elen, sig,
-                                       NTM_SOURCE_PULL, &res, pg->err);
-    ntm_free(entry);
-    ntm_free(sig);
-    if (rc != NTM_OK) {
-        pg->fail = rc;
-        return 1;
-    }
-    if (res.verdict != NTM_OK) {
-        pg->invalid++;
-        return 0;
-    }
-    if (!res.duplicate)
-        pg->applied++;
-    rc = ntm_store_peer_head_set(pg->s->st, res.author, res.seq, res.id,
-                                 pg->err);
-    if (rc != NTM_OK) {
-        pg->fail = rc;
-        return 1;
-    }
-    return 0;
+    c->last_gseq = in.last_gseq;
+    c->received += in.lines;
+    c->applied += in.accepted;
+    c->invalid += in.invalid;
+    Ntm_ingest_release(&in);
+    return rc;
 }
 
 /* Fetch one page and apply it in one transaction with the cursor (when
  * cursor_key is not NULL). */
 static enum ntm_err
 pull_page(struct session *s, const char *author, int64_t after,
-          const char *cursor_key, struct page_state *pg, int64_t *next,
+          const char *cursor_key, struct Ntm_pull_counts *pc, int64_t *next,
           int *more, struct ntm_error *err)
 {
     char path[192];
@@ -927,15 +906,10 @@ pull_page(struct session *s, const char *author, int64_t after,
                            s->url, (long long)r.next_after, (long long)after);
         goto out;
     }
-    pg->s = s;
-    pg->last_gseq = after;
-    pg->fail = NTM_OK;
-    pg->err = err;
     if ((rc = ntm_store_begin(s->st, err)) != NTM_OK)
         goto out;
-    Ntm_lines_foreach(r.body.buf ? r.body.buf : "", r.body.len, pull_line, pg);
-    rc = pg->fail;
-    if (rc == NTM_OK && pg->last_gseq > r.next_after)
+    rc = Ntm_pull_apply(s->st, r.body.buf, r.body.len, after, pc, err);
+    if (rc == NTM_OK && pc->last_gseq > r.next_after)
         rc = ntm_error_set(err, NTM_EPROTO,
                            "server's Ntm-Next-After is below its last line");
     if (rc == NTM_OK && cursor_key) {
@@ -967,7 +941,7 @@ ntm_client_pull(struct ntm_store *st, const struct ntm_key *key,
         err = &local_err;
     struct session s;
     json_t *info = NULL, *own = NULL, *local = NULL;
-    struct page_state pg;
+    struct Ntm_pull_counts pg;
     char me[NTM_HEX_ID_LEN + 1];
     enum ntm_err rc;
     int64_t cursor = 0, next = 0;
@@ -991,7 +965,7 @@ ntm_client_pull(struct ntm_store *st, const struct ntm_key *key,
     if (head_seq(own, me) > head_seq(local, me)) {
         int64_t after = 0;
         do {
-            struct page_state op;
+            struct Ntm_pull_counts op;
             memset(&op, 0, sizeof op);
             rc = pull_page(&s, me, after, NULL, &op, &next, &more, err);
             if (rc != NTM_OK)
