@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sync_int.h - declarations shared by the files of sync/ (wire.c,
- * ingest.c, server.c, handlers.c, transport.c, client.c, bundle.c) and its
+ * ingest.c, settings.c, server.c, handlers.c, transport.c, client.c,
+ * bundle.c) and its
  * test suite. Not installed.
  */
 #ifndef NTM_SYNC_INT_H
@@ -214,6 +215,68 @@ void Ntm_ingest_sort_notes(struct Ntm_ingest *in);
 /* Roll back an open batch and free what in holds (not the notes taken
  * with json_incref). */
 void Ntm_ingest_release(struct Ntm_ingest *in);
+
+/* ------------------------------------------------------------------ */
+/* Settings of a device store (ntm_sync.h lists them); only sync/ reads
+ * and writes these keys. */
+
+#define NTM_SYNC_KEY_SERVER       "sync.server"
+#define NTM_SYNC_KEY_CACERT       "sync.cacert"
+#define NTM_SYNC_KEY_PIN          "sync.pin"
+#define NTM_SYNC_KEY_CURSOR       "sync.cursor"
+#define NTM_SYNC_KEY_SERVER_GSEQ  "sync.server_gseq"
+#define NTM_SYNC_KEY_LAST_PUSH    "sync.last_push_ms"
+#define NTM_SYNC_KEY_LAST_PULL    "sync.last_pull_ms"
+#define NTM_SYNC_KEY_CLOCK_OFFSET "sync.clock_offset_ms"
+
+/* settings.c: save the server settings in the caller's transaction (a
+ * NULL cacert or pin removes it). */
+enum ntm_err Ntm_sync_settings_save(struct ntm_store *st, const char *server,
+                                    const char *cacert, const char *pin,
+                                    struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* transport.c: one libcurl session to the server */
+
+struct Ntm_session {
+    void *h;                   /* CURL * */
+    char *url, *cacert, *pin;  /* owned */
+    struct ntm_client_opts o;  /* with the defaults filled in */
+    const struct ntm_key *key; /* borrowed; NULL: requests not signed */
+    struct ntm_store *st;      /* borrowed, may be NULL */
+    int64_t clock_offset;
+};
+
+struct Ntm_http_resp {
+    long status;
+    struct ntm_buf body;
+    size_t cap; /* the body is refused past this many bytes */
+    int overflow;
+    int64_t next_after; /* -1 when absent */
+    int more;           /* -1 when absent */
+    long retry_after;   /* seconds, 0 when absent */
+};
+
+/* Open a session: o's settings, or st's sync.* ones where o gives none
+ * (o may be NULL). NTM_ECONFIG without a server URL, NTM_EINVAL for a URL
+ * that is not https:// (or http:// to a loopback address), NTM_ENOMEM. */
+enum ntm_err Ntm_session_open(struct Ntm_session *s, struct ntm_store *st,
+                              const struct ntm_key *key,
+                              const struct ntm_client_opts *o,
+                              struct ntm_error *err);
+void Ntm_session_close(struct Ntm_session *s);
+
+/* One request (body may be NULL) with the retries; r->cap must be set.
+ * NTM_OK for a 200 answer; else the failure (NTM_ENET, NTM_ETIMEOUT,
+ * NTM_EUNAVAIL after the retries, NTM_ETLS, NTM_ETOOLARGE, or the code of
+ * the server's error body). */
+enum ntm_err Ntm_request(struct Ntm_session *s, const char *method,
+                         const char *path, const char *body, size_t len,
+                         struct Ntm_http_resp *r, struct ntm_error *err);
+
+/* The answer's body as a JSON object (new); NTM_EPROTO otherwise. */
+enum ntm_err Ntm_http_json(const struct Ntm_http_resp *r, const char *what,
+                           json_t **out, struct ntm_error *err);
 
 /* ------------------------------------------------------------------ */
 /* client.c */
