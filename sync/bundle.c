@@ -1,22 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bundle.c - importing a bundle file (SPEC.md section 7, ntm_bundle.h).
+ * bundle.c - bundle files (SPEC.md section 7, ntm_bundle.h): export and
+ * import.
  *
- * Two passes over the file, never the whole file in memory. The first
- * reads the lines with a bounded length (NTM_BUNDLE_MAX_LINE), checks the
- * header, rejects the lines that are not bundle lines (NUL bytes, not
- * JSON, no "entry"/"sig"; past NTM_BUNDLE_MAX_BAD_LINES the file is
- * garbage and nothing is stored), and keeps an index of (author, seq,
- * offset, length, line) per entry line. The index is sorted by author,
- * then seq, then line, and the second pass reads each line back with
- * pread and hands it to ntm_store_ingest in that order, 500 per
- * transaction. So a bundle whose lines come in any order imports in
- * O(n log n); before, an out-of-order line waited for a retry pass of its
- * own (1,000 reversed lines: 1,000 passes). Lines still waiting for
- * another author's entries (unknown author, gap) are retried while a pass
- * makes progress.
+ * Import makes two passes over the file, never the whole file in memory.
+ * The first reads the lines with a bounded length (NTM_BUNDLE_MAX_LINE),
+ * checks the header, rejects the lines that are not bundle lines (NUL
+ * bytes, not JSON, no "entry"/"sig"; past NTM_BUNDLE_MAX_BAD_LINES the
+ * file is garbage and nothing is stored), and keeps an index of (author,
+ * seq, offset, length, line) per entry line. The index is sorted by
+ * author, then seq, then line, and the second pass reads each line back
+ * with pread and hands it to the ingest door (ingest.c) in that order, 500
+ * per transaction; lines waiting for another author's entries (unknown
+ * author, gap) are retried there while a round makes progress. So a
+ * bundle whose lines come in any order imports in O(n log n).
  *
- * Depends on util/, crypto/ (minisign) and store/ (ingest). Never prints.
+ * Export writes the header and one line per entry from one read
+ * snapshot to FILE.tmp, syncs and renames it, and signs it (minisign).
+ *
+ * Depends on util/, crypto/ (minisign), store/ and sync/ingest.c. Never
+ * prints.
  */
 #include "ntm_bundle.h"
 #include "sync_int.h"
@@ -448,4 +451,170 @@ ntm_bundle_import_result_release(struct ntm_bundle_import_result *res)
     json_decref(res->flagged);
     json_decref(res->rejected);
     res->flagged = res->rejected = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The export */
+
+#define EXPORT_PROGRESS 500 /* entries between progress calls */
+
+struct export
+{
+    FILE *f;
+    int64_t count, total;
+    int failed; /* 1: out of memory or write error (errno) */
+    ntm_bundle_progress_fn progress;
+    void *ud;
+};
+
+static int
+count_cb(void *ud, const struct ntm_entry_view *e)
+{
+    (void)e;
+    ((struct export *)ud)->count++;
+    return 0;
+}
+
+static int
+write_cb(void *ud, const struct ntm_entry_view *e)
+{
+    struct export *ex = ud;
+    struct ntm_buf line = NTM_BUF_INIT;
+    if (Ntm_line_add(&line, -1, e->bytes, e->len, e->sig) != NTM_OK) {
+        ntm_buf_release(&line);
+        errno = ENOMEM;
+        ex->failed = 1;
+        return 1;
+    }
+    if (fwrite(line.buf, 1, line.len, ex->f) != line.len) {
+        ntm_buf_release(&line);
+        ex->failed = 1;
+        return 1;
+    }
+    ntm_buf_release(&line);
+    ex->count++;
+    if (ex->progress && ex->count % EXPORT_PROGRESS == 0)
+        ex->progress(ex->ud, ex->count, ex->total);
+    return 0;
+}
+
+/* Write the header and the entries of q to ex->f (in st's transaction). */
+static enum ntm_err
+export_write(struct ntm_store *st, const struct ntm_entry_query *q,
+             struct export *ex, const struct ntm_bundle_export_result *res,
+             const char *tmp, struct ntm_error *err)
+{
+    json_t *head = json_pack("{s:i, s:s, s:I, s:I}", "ntm_bundle", 1, "by",
+                             res->by, "created_ms", (json_int_t)res->created_ms,
+                             "count", (json_int_t)ex->total);
+    errno = ENOMEM;
+    if (!head || json_dumpf(head, ex->f, JSON_COMPACT) != 0 ||
+        fputc('\n', ex->f) == EOF)
+        ex->failed = 1;
+    json_decref(head);
+    if (!ex->failed) {
+        enum ntm_err rc = ntm_store_entries(st, q, write_cb, ex, err);
+        if (rc != NTM_OK)
+            return rc;
+    }
+    if (ex->failed || fflush(ex->f) != 0 || fsync(fileno(ex->f)) != 0)
+        return ntm_error_set_errno(
+            err, NTM_EIO, errno, "cannot write '%s' (is the disk full?)", tmp);
+    if (ex->count != ex->total)
+        return ntm_error_set(err, NTM_ECONFLICT,
+                             "the store changed while exporting: export "
+                             "again");
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_bundle_export(struct ntm_store *st, const struct ntm_key *key,
+                  const char *path, const char *author,
+                  ntm_bundle_progress_fn progress, void *ud,
+                  struct ntm_bundle_export_result *res, struct ntm_error *err)
+{
+    struct export ex;
+    struct ntm_buf tmp = NTM_BUF_INIT, comment = NTM_BUF_INIT;
+    struct ntm_entry_query q;
+    enum ntm_err rc;
+    int in_tx = 0;
+    memset(&ex, 0, sizeof(ex));
+    memset(res, 0, sizeof(*res));
+    memset(&q, 0, sizeof(q));
+    ntm_key_author(key, res->by);
+    res->created_ms = ntm_now_ms();
+    ex.progress = progress;
+    ex.ud = ud;
+    q.author = author;
+    q.by_author_seq = 1;
+
+    if (ntm_buf_addf(&tmp, "%s.tmp", path) != NTM_OK) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* One read snapshot for the count and the lines. */
+    if ((rc = ntm_store_begin(st, err)) != NTM_OK)
+        goto out;
+    in_tx = 1;
+    if ((rc = ntm_store_entries(st, &q, count_cb, &ex, err)) != NTM_OK)
+        goto out;
+    ex.total = ex.count;
+    ex.count = 0;
+    if (author && ex.total == 0) {
+        rc = ntm_error_set(err, NTM_ENOENT,
+                           "no entries of author %s in this home", author);
+        goto out;
+    }
+
+    unlink(ntm_buf_str(&tmp));
+    int fd =
+        open(ntm_buf_str(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 || !(ex.f = fdopen(fd, "w"))) {
+        rc = ntm_error_set_errno(err, NTM_EIO, errno, "cannot create '%s'",
+                                 ntm_buf_str(&tmp));
+        if (fd >= 0)
+            close(fd);
+        goto out;
+    }
+    rc = export_write(st, &q, &ex, res, ntm_buf_str(&tmp), err);
+    if (rc != NTM_OK)
+        goto out;
+    ntm_store_rollback(st);
+    in_tx = 0;
+    FILE *f = ex.f;
+    ex.f = NULL;
+    if (fclose(f) != 0) {
+        rc = ntm_error_set_errno(err, NTM_EIO, errno, "cannot write '%s'",
+                                 ntm_buf_str(&tmp));
+        unlink(ntm_buf_str(&tmp));
+        goto out;
+    }
+    if (rename(ntm_buf_str(&tmp), path) != 0) {
+        rc = ntm_error_set_errno(err, NTM_EIO, errno,
+                                 "cannot rename '%s' to '%s'",
+                                 ntm_buf_str(&tmp), path);
+        unlink(ntm_buf_str(&tmp));
+        goto out;
+    }
+    res->count = ex.count;
+    if (progress)
+        progress(ud, ex.count, ex.total);
+    if (ntm_buf_addf(&comment,
+                     "ntm bundle by %s, %lld entries, created_ms %lld", res->by,
+                     (long long)ex.count,
+                     (long long)res->created_ms) != NTM_OK) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = ntm_minisign_sign_file(key, path, NULL, ntm_buf_str(&comment), err);
+out:
+    if (ex.f) {
+        fclose(ex.f);
+        unlink(ntm_buf_str(&tmp));
+    }
+    if (in_tx)
+        ntm_store_rollback(st);
+    ntm_buf_release(&tmp);
+    ntm_buf_release(&comment);
+    return rc;
 }
