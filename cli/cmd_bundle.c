@@ -1,20 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_bundle.c - ntm bundle export | import: the sneakernet file of
- * SPEC.md section 7. Export streams the entries this replica holds (each
- * author's in seq order) to FILE.tmp, renames it to FILE and signs it
- * with minisign (FILE.minisig). Import is ntm_bundle_import (sync/
- * bundle.c): the signature against the bundle's "by" key, then every line
- * through the same validation as a push, in author and seq order whatever
- * the order of the lines; this file only prints what it did.
+ * SPEC.md section 7. Export is ntm_bundle_export (sync/bundle.c): the
+ * entries this replica holds, each author's in seq order, to FILE.tmp,
+ * renamed to FILE and signed with minisign (FILE.minisig). Import is
+ * ntm_bundle_import: the signature against the bundle's "by" key, then
+ * every line through the same validation as a push, in author and seq
+ * order whatever the order of the lines. This file parses the options,
+ * shows progress and prints what was done.
  */
 #include "cli.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_REPORTED 50 /* rejected lines listed in human output */
 
@@ -42,182 +41,71 @@ static const struct cli_help help = {
     "ntm bundle import /media/usb/thanhduc-2019-06-01.ntm"};
 
 /* ------------------------------------------------------------------ */
-/* Export */
-
-struct export_state {
-    FILE *f;
-    int64_t count;
-    int failed; /* 1: out of memory or write error */
-};
-
-static int
-count_cb(void *ud, const struct ntm_entry_view *e)
-{
-    (void)e;
-    ((struct export_state *)ud)->count++;
-    return 0;
-}
-
-static int
-write_cb(void *ud, const struct ntm_entry_view *e)
-{
-    struct export_state *s = ud;
-    json_t *line = json_object();
-    if (!line ||
-        json_object_set_new(line, "entry", json_stringn(e->bytes, e->len)) !=
-            0 ||
-        json_object_set_new(line, "sig", json_string(e->sig)) != 0) {
-        json_decref(line);
-        s->failed = 1;
-        return 1;
-    }
-    if (json_dumpf(line, s->f, JSON_COMPACT) != 0 || fputc('\n', s->f) == EOF) {
-        json_decref(line);
-        s->failed = 1;
-        return 1;
-    }
-    json_decref(line);
-    s->count++;
-    return 0;
-}
-
-static int
-bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
-{
-    struct ntm_error err = {0};
-    struct export_state s = {NULL, 0, 0};
-    struct ntm_buf tmp = NTM_BUF_INIT, comment = NTM_BUF_INIT;
-    json_t *head = NULL;
-    int code = EXIT_FAIL, in_tx = 0, fd = -1;
-    int64_t total = 0, now = ntm_now_ms();
-    struct ntm_entry_query q;
-    memset(&q, 0, sizeof(q));
-    q.author = author;
-    q.by_author_seq = 1;
-
-    if ((code = cli_need_key(ctx)) != EXIT_OK)
-        return code;
-    code = EXIT_FAIL;
-    if (ntm_buf_addf(&tmp, "%s.tmp", out) != NTM_OK) {
-        cli_error(_("cannot export: out of memory"));
-        goto done;
-    }
-    /* One read snapshot for the count and the lines. */
-    if (ntm_store_begin(ctx->store, &err) != NTM_OK) {
-        code = cli_fail(&err, _("cannot read the store"));
-        goto done;
-    }
-    in_tx = 1;
-    if (ntm_store_entries(ctx->store, &q, count_cb, &s, &err) != NTM_OK) {
-        code = cli_fail(&err, _("cannot read the entries"));
-        goto done;
-    }
-    total = s.count;
-    s.count = 0;
-    if (author && total == 0) {
-        cli_error(_("no entries of author %s in this home: check the id with "
-                    "'ntm whoami' on that device"),
-                  author);
-        goto done;
-    }
-
-    unlink(ntm_buf_str(&tmp));
-    fd = open(ntm_buf_str(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 || !(s.f = fdopen(fd, "w"))) {
-        cli_error(_("cannot create '%s': %s"), ntm_buf_str(&tmp),
-                  strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-        goto done;
-    }
-    fd = -1; /* owned by s.f now */
-    head = json_object();
-    if (!head ||
-        json_object_set_new(head, "ntm_bundle", json_integer(1)) != 0 ||
-        json_object_set_new(head, "by", json_string(ctx->author)) != 0 ||
-        json_object_set_new(head, "created_ms", json_integer(now)) != 0 ||
-        json_object_set_new(head, "count", json_integer(total)) != 0 ||
-        json_dumpf(head, s.f, JSON_COMPACT) != 0 || fputc('\n', s.f) == EOF) {
-        s.failed = 1;
-    } else if (ntm_store_entries(ctx->store, &q, write_cb, &s, &err) !=
-               NTM_OK) {
-        code = cli_fail(&err, _("cannot read the entries"));
-        goto done;
-    }
-    if (s.failed || fflush(s.f) != 0 || fsync(fileno(s.f)) != 0) {
-        cli_error(_("cannot write '%s': %s (is the disk full?)"),
-                  ntm_buf_str(&tmp), strerror(errno));
-        goto done;
-    }
-    if (s.count != total) {
-        cli_error(_("the store changed while exporting: run 'ntm bundle "
-                    "export' again"));
-        goto done;
-    }
-    ntm_store_rollback(ctx->store);
-    in_tx = 0;
-    FILE *f = s.f;
-    s.f = NULL;
-    if (fclose(f) != 0) {
-        cli_error(_("cannot write '%s': %s"), ntm_buf_str(&tmp),
-                  strerror(errno));
-        goto done;
-    }
-    if (rename(ntm_buf_str(&tmp), out) != 0) {
-        cli_error(_("cannot rename '%s' to '%s': %s"), ntm_buf_str(&tmp), out,
-                  strerror(errno));
-        goto done;
-    }
-    ntm_buf_addf(&comment, "ntm bundle by %s, %lld entries, created_ms %lld",
-                 ctx->author, (long long)total, (long long)now);
-    if (ntm_minisign_sign_file(ctx->key, out, NULL, ntm_buf_str(&comment),
-                               &err) != NTM_OK) {
-        code = cli_fail(&err, _("cannot sign the bundle"));
-        goto done;
-    }
-    if (ctx->json) {
-        struct ntm_buf sig = NTM_BUF_INIT;
-        ntm_buf_addf(&sig, "%s.minisig", out);
-        code = cli_print_json(json_pack("{s:s, s:s, s:I, s:s, s:I}", "out", out,
-                                        "minisig", ntm_buf_str(&sig), "count",
-                                        (json_int_t)total, "by", ctx->author,
-                                        "created_ms", (json_int_t)now));
-        ntm_buf_release(&sig);
-    } else {
-        printf(_("wrote %lld entries to '%s' (signature '%s.minisig')\n"),
-               (long long)total, out, out);
-        code = EXIT_OK;
-    }
-done:
-    if (s.f) {
-        fclose(s.f);
-        unlink(ntm_buf_str(&tmp));
-    }
-    if (in_tx)
-        ntm_store_rollback(ctx->store);
-    json_decref(head);
-    ntm_buf_release(&tmp);
-    ntm_buf_release(&comment);
-    return code;
-}
-
-/* ------------------------------------------------------------------ */
-/* Import: the format and the validation live in sync/bundle.c. */
+/* Export and import: the format, the files and the validation live in
+ * sync/bundle.c; this file shows progress and prints what was done. */
 
 static void
-import_progress(void *ud, int64_t done, int64_t total)
+show_progress(struct cli_ctx *ctx, int importing, int64_t done, int64_t total)
 {
-    struct cli_ctx *ctx = ud;
     if (!cli_progress_enabled(ctx))
         return;
     char n1[32], n2[32], bar[40], line_text[160];
     cli_human_int(done, n1, sizeof(n1));
     cli_human_int(total > done ? total : done, n2, sizeof(n2));
     cli_progress_bar(done, total > done ? total : done, 30, bar, sizeof(bar));
-    snprintf(line_text, sizeof(line_text), _("%simporting: %s of %s entries"),
-             bar, n1, n2);
+    if (importing)
+        snprintf(line_text, sizeof(line_text),
+                 _("%simporting: %s of %s entries"), bar, n1, n2);
+    else
+        snprintf(line_text, sizeof(line_text),
+                 _("%sexporting: %s of %s entries"), bar, n1, n2);
     cli_progress_show(ctx, line_text);
+}
+
+static void
+export_progress(void *ud, int64_t done, int64_t total)
+{
+    show_progress(ud, 0, done, total);
+}
+
+static int
+bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
+{
+    struct ntm_error err = {0};
+    struct ntm_bundle_export_result res;
+    int code;
+    if ((code = cli_need_key(ctx)) != EXIT_OK)
+        return code;
+    enum ntm_err rc = ntm_bundle_export(ctx->store, ctx->key, out, author,
+                                        export_progress, ctx, &res, &err);
+    cli_progress_done();
+    if (rc == NTM_ENOENT && author) {
+        cli_error(_("no entries of author %s in this home: check the id with "
+                    "'ntm whoami' on that device"),
+                  author);
+        return EXIT_FAIL;
+    }
+    if (rc != NTM_OK)
+        return cli_fail(&err, _("cannot export the bundle"));
+    if (ctx->json) {
+        struct ntm_buf sig = NTM_BUF_INIT;
+        ntm_buf_addf(&sig, "%s.minisig", out);
+        code = cli_print_json(
+            json_pack("{s:s, s:s, s:I, s:s, s:I}", "out", out, "minisig",
+                      ntm_buf_str(&sig), "count", (json_int_t)res.count, "by",
+                      res.by, "created_ms", (json_int_t)res.created_ms));
+        ntm_buf_release(&sig);
+        return code;
+    }
+    printf(_("wrote %lld entries to '%s' (signature '%s.minisig')\n"),
+           (long long)res.count, out, out);
+    return EXIT_OK;
+}
+
+static void
+import_progress(void *ud, int64_t done, int64_t total)
+{
+    show_progress(ud, 1, done, total);
 }
 
 static int

@@ -49,9 +49,8 @@ static const struct cli_help help = {
     "ntm --home /srv/ntm-admin init --server https://ntm.example.vn:8443 \\\n"
     "    --cacert ca.pem"};
 
-/* Files of a home, moved aside by --force. */
-static const char *const home_files[] = {"ntm.db", "ntm.db-wal", "ntm.db-shm",
-                                         "key", "config.json"};
+/* Files of a home besides the store's (ntm_store_files names those). */
+static const char *const home_files[] = {"key", "config.json"};
 
 static int
 path_exists(const char *home, const char *name)
@@ -64,28 +63,73 @@ path_exists(const char *home, const char *name)
 }
 
 static int
+file_found(void *ud, const char *path)
+{
+    (void)ud;
+    (void)path;
+    return 1;
+}
+
+/* Whether the home holds any file of a home. */
+static int
+home_exists(struct cli_ctx *ctx)
+{
+    int exists = 0;
+    char *db_path = cli_home_path(ctx, "ntm.db");
+    if (db_path)
+        exists = ntm_store_files(db_path, file_found, NULL);
+    ntm_free(db_path);
+    for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++)
+        exists |= path_exists(ctx->home, home_files[i]);
+    return exists;
+}
+
+struct aside {
+    struct cli_ctx *ctx;
+    int64_t now;
+};
+
+/* Rename path to path.bak-<ms>; nonzero on failure (said). */
+static int
+move_one(void *ud, const char *path)
+{
+    struct aside *a = ud;
+    struct ntm_buf to = NTM_BUF_INIT;
+    ntm_buf_addf(&to, "%s.bak-%lld", path, (long long)a->now);
+    int rc = rename(path, ntm_buf_str(&to));
+    if (rc != 0)
+        cli_error(_("cannot move '%s' aside: %s"), path, strerror(errno));
+    else
+        cli_note(a->ctx, _("moved the old '%s' to '%s'"), path,
+                 ntm_buf_str(&to));
+    ntm_buf_release(&to);
+    return rc != 0;
+}
+
+static int
 move_aside(struct cli_ctx *ctx)
 {
-    int64_t now = ntm_now_ms();
-    for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++) {
+    struct aside a = {ctx, ntm_now_ms()};
+    char *db_path = cli_home_path(ctx, "ntm.db");
+    int rc = !db_path || ntm_store_files(db_path, move_one, &a);
+    ntm_free(db_path);
+    for (size_t i = 0;
+         rc == 0 && i < sizeof(home_files) / sizeof(home_files[0]); i++) {
         if (!path_exists(ctx->home, home_files[i]))
             continue;
-        struct ntm_buf from = NTM_BUF_INIT, to = NTM_BUF_INIT;
+        struct ntm_buf from = NTM_BUF_INIT;
         ntm_buf_addf(&from, "%s/%s", ctx->home, home_files[i]);
-        ntm_buf_addf(&to, "%s/%s.bak-%lld", ctx->home, home_files[i],
-                     (long long)now);
-        int rc = rename(ntm_buf_str(&from), ntm_buf_str(&to));
-        if (rc != 0)
-            cli_error(_("cannot move '%s' aside: %s"), ntm_buf_str(&from),
-                      strerror(errno));
-        else
-            cli_note(ctx, _("moved the old '%s' to '%s'"), ntm_buf_str(&from),
-                     ntm_buf_str(&to));
+        rc = move_one(&a, ntm_buf_str(&from));
         ntm_buf_release(&from);
-        ntm_buf_release(&to);
-        if (rc != 0)
-            return -1;
     }
+    return rc ? -1 : 0;
+}
+
+static int
+remove_one(void *ud, const char *path)
+{
+    (void)ud;
+    unlink(path);
     return 0;
 }
 
@@ -142,23 +186,6 @@ out:
     return rc;
 }
 
-/* Save the server settings as given, without asking the server (it could
- * not be reached); the root key is checked at the first sync. */
-static enum ntm_err
-save_server_settings(struct ntm_store *st, const char *server,
-                     const char *cacert, const char *pin, struct ntm_error *err)
-{
-    enum ntm_err rc = ntm_store_begin(st, err);
-    if (rc != NTM_OK)
-        return rc;
-    if ((rc = ntm_store_meta_set(st, "sync.server", server, err)) != NTM_OK ||
-        (rc = ntm_store_meta_set(st, "sync.cacert", cacert, err)) != NTM_OK ||
-        (rc = ntm_store_meta_set(st, "sync.pin", pin, err)) != NTM_OK ||
-        (rc = ntm_store_commit(st, err)) != NTM_OK)
-        ntm_store_rollback(st);
-    return rc;
-}
-
 /* ntm init --server on an existing home: point it at a server. */
 static int
 update_server(struct cli_ctx *ctx, const char *server, const char *cacert,
@@ -192,7 +219,7 @@ update_server(struct cli_ctx *ctx, const char *server, const char *cacert,
                    "checked at the first sync"),
                  server, cli_error_text(&err, text, sizeof(text)));
         ntm_error_clear(&err);
-        if (save_server_settings(st, server, cacert, pin, &err) != NTM_OK) {
+        if (ntm_sync_configure(st, server, cacert, pin, &err) != NTM_OK) {
             code = cli_fail(&err, _("cannot save the server settings"));
             goto out;
         }
@@ -302,9 +329,7 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     code = EXIT_FAIL;
     memset(pass, 0, sizeof(pass));
 
-    int exists = 0;
-    for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++)
-        exists |= path_exists(ctx->home, home_files[i]);
+    int exists = home_exists(ctx);
     if (exists && !force && server) {
         if (root || root_key || no_pass || name)
             return cli_usage_error(
@@ -421,7 +446,7 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
                        "will be pinned at the first sync"),
                      server, cli_error_text(&err, text, sizeof(text)));
             ntm_error_clear(&err);
-            if (save_server_settings(st, server, cacert_abs, pin, &err) !=
+            if (ntm_sync_configure(st, server, cacert_abs, pin, &err) !=
                 NTM_OK) {
                 code = cli_fail(&err, _("cannot save the server settings"));
                 goto out;
@@ -482,15 +507,8 @@ out:
     if (code != EXIT_OK) {
         ntm_store_close(st);
         st = NULL;
-        if (created_db) {
-            unlink(db_path);
-            for (int i = 1; i <= 2; i++) {
-                struct ntm_buf b = NTM_BUF_INIT;
-                ntm_buf_addf(&b, "%s%s", db_path, i == 1 ? "-wal" : "-shm");
-                unlink(ntm_buf_str(&b));
-                ntm_buf_release(&b);
-            }
-        }
+        if (created_db)
+            ntm_store_files(db_path, remove_one, NULL);
         if (created_key)
             unlink(key_path);
     }

@@ -47,21 +47,17 @@ cmd_status(int argc, char **argv, struct cli_ctx *ctx)
                                argv[0]);
 
     struct ntm_error err = {0};
-    int64_t unpushed = 0, last_push = 0, last_pull = 0, cursor = 0;
-    char *server = NULL, *pin = NULL, *cacert = NULL;
+    struct ntm_sync_status ss;
     json_t *conflicts = NULL;
-    if (ntm_store_unpushed(ctx->store, &unpushed, &err) != NTM_OK ||
-        ntm_store_meta_get_int(ctx->store, "sync.last_push_ms", 0, &last_push,
-                               &err) != NTM_OK ||
-        ntm_store_meta_get_int(ctx->store, "sync.last_pull_ms", 0, &last_pull,
-                               &err) != NTM_OK ||
-        ntm_store_meta_get_int(ctx->store, "sync.cursor", 0, &cursor, &err) !=
-            NTM_OK ||
-        ntm_store_conflicts(ctx->store, &conflicts, &err) != NTM_OK)
+    if (ntm_sync_status(ctx->store, &ss, &err) != NTM_OK)
         return cli_fail(&err, _("cannot read the sync state"));
-    ntm_store_meta_get(ctx->store, "sync.server", &server, NULL);
-    ntm_store_meta_get(ctx->store, "sync.pin", &pin, NULL);
-    ntm_store_meta_get(ctx->store, "sync.cacert", &cacert, NULL);
+    if (ntm_store_conflicts(ctx->store, &conflicts, &err) != NTM_OK) {
+        ntm_sync_status_release(&ss);
+        return cli_fail(&err, _("cannot read the sync state"));
+    }
+    int64_t unpushed = ss.unpushed, last_push = ss.last_push_ms,
+            last_pull = ss.last_pull_ms, cursor = ss.cursor;
+    const char *server = ss.server, *pin = ss.pin, *cacert = ss.cacert;
     size_t nconf = json_array_size(conflicts);
     json_decref(conflicts);
 
@@ -105,8 +101,6 @@ cmd_status(int argc, char **argv, struct cli_ctx *ctx)
                nconf ? _(" (see 'ntm conflicts')") : "");
         code = EXIT_OK;
     }
-    ntm_free(server);
-    ntm_free(pin);
-    ntm_free(cacert);
+    ntm_sync_status_release(&ss);
     return code;
 }

@@ -53,6 +53,17 @@ NTM_EXTERN enum ntm_err ntm_store_open(struct ntm_store **out, const char *path,
 /* Close; rolls back an open transaction. NULL is a no-op. */
 NTM_EXTERN void ntm_store_close(struct ntm_store *st);
 
+/*
+ * The files of the store at db_path: the database and, beside it, the
+ * -wal and -shm files SQLite keeps. Calls fn with the path of each one
+ * that exists, in that order; stops when fn returns nonzero and returns
+ * that value, else 0. For tools that check for, move aside or remove the
+ * files of a closed store without knowing SQLite's names.
+ */
+typedef int (*ntm_store_file_fn)(void *ud, const char *path);
+NTM_EXTERN int ntm_store_files(const char *db_path, ntm_store_file_fn fn,
+                               void *ud);
+
 /* Run PRAGMA quick_check (full: integrity_check). NTM_ECORRUPT when not
  * "ok", with SQLite's first complaint in err. */
 NTM_EXTERN enum ntm_err ntm_store_check(struct ntm_store *st, int full,

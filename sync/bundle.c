@@ -1,24 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bundle.c - importing a bundle file (SPEC.md section 7, ntm_bundle.h).
+ * bundle.c - bundle files (SPEC.md section 7, ntm_bundle.h): export and
+ * import.
  *
- * Two passes over the file, never the whole file in memory. The first
- * reads the lines with a bounded length (NTM_BUNDLE_MAX_LINE), checks the
- * header, rejects the lines that are not bundle lines (NUL bytes, not
- * JSON, no "entry"/"sig"; past NTM_BUNDLE_MAX_BAD_LINES the file is
- * garbage and nothing is stored), and keeps an index of (author, seq,
- * offset, length, line) per entry line. The index is sorted by author,
- * then seq, then line, and the second pass reads each line back with
- * pread and hands it to ntm_store_ingest in that order, 500 per
- * transaction. So a bundle whose lines come in any order imports in
- * O(n log n); before, an out-of-order line waited for a retry pass of its
- * own (1,000 reversed lines: 1,000 passes). Lines still waiting for
- * another author's entries (unknown author, gap) are retried while a pass
- * makes progress.
+ * Import makes two passes over the file, never the whole file in memory.
+ * The first reads the lines with a bounded length (NTM_BUNDLE_MAX_LINE),
+ * checks the header, rejects the lines that are not bundle lines (NUL
+ * bytes, not JSON, no "entry"/"sig"; past NTM_BUNDLE_MAX_BAD_LINES the
+ * file is garbage and nothing is stored), and keeps an index of (author,
+ * seq, offset, length, line) per entry line. The index is sorted by
+ * author, then seq, then line, and the second pass reads each line back
+ * with pread and hands it to the ingest door (ingest.c) in that order, 500
+ * per transaction; lines waiting for another author's entries (unknown
+ * author, gap) are retried there while a round makes progress. So a
+ * bundle whose lines come in any order imports in O(n log n).
  *
- * Depends on util/, crypto/ (minisign) and store/ (ingest). Never prints.
+ * Export writes the header and one line per entry from one read
+ * snapshot to FILE.tmp, syncs and renames it, and signs it (minisign).
+ *
+ * Depends on util/, crypto/ (minisign), store/ and sync/ingest.c. Never
+ * prints.
  */
 #include "ntm_bundle.h"
+#include "sync_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,56 +117,34 @@ item_cmp(const void *a, const void *b)
 }
 
 struct import {
-    struct ntm_store *st;
     struct ntm_bundle_import_result *res;
+    struct Ntm_ingest in; /* the door the entries go through */
+    ntm_bundle_progress_fn progress;
+    void *ud;
     int fd;
     struct item *items;
     size_t nitems, cap;
-    size_t *retry; /* indexes into items */
-    size_t nretry, capretry;
     struct ntm_buf line;
     int64_t bad;
 };
-
-static void
-add_report(json_t *list, int64_t line, const struct ntm_ingest_result *r,
-           const char *code, const char *message)
-{
-    json_t *o = json_object();
-    if (!o)
-        return;
-    json_object_set_new(o, "line", json_integer(line));
-    json_object_set_new(o, "entry",
-                        r && r->id[0] ? json_string(r->id) : json_null());
-    json_object_set_new(
-        o, "author", r && r->author[0] ? json_string(r->author) : json_null());
-    json_object_set_new(o, "seq",
-                        r && r->seq >= 0 ? json_integer(r->seq) : json_null());
-    json_object_set_new(o, "code", json_string(code ? code : "bad_entry"));
-    json_object_set_new(o, "message", json_string(message ? message : ""));
-    json_array_append_new(list, o);
-}
 
 /* The (author, seq) of an entry line, or the author left all 0xff when the
  * line does not say (its entry is rejected when it is taken). */
 static void
 index_key(struct item *it, json_t *entry)
 {
+    char a[NTM_HEX_ID_LEN + 1];
+    int64_t seq;
     memset(it->author, 0xff, sizeof(it->author));
     it->seq = it->line;
-    json_error_t jerr;
-    json_t *e = json_loadb(json_string_value(entry), json_string_length(entry),
-                           0, &jerr);
-    const char *a = json_string_value(json_object_get(e, "author"));
-    json_t *seq = json_object_get(e, "seq");
-    if (a && strlen(a) == NTM_HEX_ID_LEN &&
-        ntm_is_lower_hex(a, NTM_HEX_ID_LEN) && json_is_integer(seq) &&
+    Ntm_entry_author_seq(json_string_value(entry), json_string_length(entry), a,
+                         &seq);
+    if (a[0] && ntm_is_lower_hex(a, NTM_HEX_ID_LEN) && seq >= 0 &&
         ntm_hex_decode(it->author, sizeof(it->author), a, NTM_HEX_ID_LEN) ==
             NTM_OK)
-        it->seq = json_integer_value(seq);
+        it->seq = seq;
     else
         memset(it->author, 0xff, sizeof(it->author));
-    json_decref(e);
 }
 
 /*
@@ -189,7 +171,7 @@ scan_line(struct import *im, int64_t lineno, int64_t off, struct ntm_error *err)
     }
     if (why) {
         json_decref(o);
-        add_report(im->res->rejected, lineno, NULL, "bad_entry", why);
+        Ntm_ingest_reject(&im->in, lineno, NTM_EBADENTRY, why);
         if (++im->bad > NTM_BUNDLE_MAX_BAD_LINES) {
             im->res->bad_line = lineno;
             return ntm_error_set(err, NTM_EINVAL,
@@ -224,32 +206,13 @@ scan_line(struct import *im, int64_t lineno, int64_t off, struct ntm_error *err)
 /* ------------------------------------------------------------------ */
 /* Pass 2: taking the entries */
 
+/* Read the line of items[token] back into im->line (Ntm_ingest_read_fn). */
 static enum ntm_err
-keep_for_retry(struct import *im, size_t i, struct ntm_error *err)
+read_item(void *ud, int64_t token, const char **text, size_t *len,
+          struct ntm_error *err)
 {
-    if (im->nretry == im->capretry) {
-        size_t cap = im->capretry ? im->capretry * 2 : 64;
-        size_t *p = ntm_realloc(im->retry, cap * sizeof(*p));
-        if (!p)
-            return ntm_error_set(err, NTM_ENOMEM,
-                                 "out of memory keeping line %lld",
-                                 (long long)im->items[i].line);
-        im->retry = p;
-        im->capretry = cap;
-    }
-    im->retry[im->nretry++] = i;
-    return NTM_OK;
-}
-
-/*
- * Take the entry of items[i]. final: a gap or unknown author is a
- * rejection (otherwise the line is kept for a retry). Returns NTM_OK or a
- * failure of the replica itself.
- */
-static enum ntm_err
-take_item(struct import *im, size_t i, int final, struct ntm_error *err)
-{
-    const struct item *it = &im->items[i];
+    struct import *im = ud;
+    const struct item *it = &im->items[token];
     ntm_buf_reset(&im->line);
     if (ntm_buf_grow(&im->line, it->len + 1) != NTM_OK)
         return ntm_error_set(err, NTM_ENOMEM, "out of memory reading line %lld",
@@ -269,94 +232,44 @@ take_item(struct import *im, size_t i, int final, struct ntm_error *err)
     }
     im->line.len = it->len;
     im->line.buf[it->len] = '\0';
-
-    json_error_t jerr;
-    json_t *o =
-        json_loadb(im->line.buf, im->line.len, JSON_REJECT_DUPLICATES, &jerr);
-    json_t *entry = json_object_get(o, "entry");
-    json_t *sig = json_object_get(o, "sig");
-    if (!json_is_string(entry) || !json_is_string(sig)) {
-        json_decref(o);
-        return ntm_error_set(err, NTM_EIO,
-                             "line %lld of the bundle changed during the "
-                             "import",
-                             (long long)it->line);
-    }
-    struct ntm_ingest_result r;
-    memset(&r, 0, sizeof(r));
-    enum ntm_err rc = ntm_store_ingest(
-        im->st, json_string_value(entry), json_string_length(entry),
-        json_string_value(sig), NTM_SOURCE_BUNDLE, &r, err);
-    json_decref(o);
-    if (rc != NTM_OK)
-        return rc;
-    if (r.verdict == NTM_OK) {
-        if (r.duplicate)
-            im->res->duplicates++;
-        else
-            im->res->accepted++;
-        if (r.flag != NTM_OK)
-            add_report(im->res->flagged, it->line, &r,
-                       ntm_err_wire_code(r.flag), r.message);
-        return NTM_OK;
-    }
-    if (!final && (r.verdict == NTM_EGAP || r.verdict == NTM_EUNKNOWNAUTHOR))
-        return keep_for_retry(im, i, err);
-    const char *wire = ntm_err_wire_code(r.verdict);
-    add_report(im->res->rejected, it->line, &r, wire ? wire : "bad_entry",
-               r.message[0] ? r.message : ntm_strerror(r.verdict));
+    *text = im->line.buf;
+    *len = im->line.len;
     return NTM_OK;
 }
 
-/* Take the items listed in order (n of them), BATCH_LINES per
- * transaction. */
+static void
+on_batch(void *ud, const struct Ntm_ingest *in)
+{
+    struct import *im = ud;
+    if (im->progress)
+        im->progress(im->ud, in->accepted + in->duplicates, im->res->lines);
+}
+
+/* Take every indexed line in (author, seq) order, then those that waited
+ * for another author's entry. A line that no longer reads as in pass 1
+ * fails the import. */
 static enum ntm_err
-take_all(struct import *im, const size_t *order, size_t n, int final,
-         ntm_bundle_progress_fn progress, void *ud, struct ntm_error *err)
+take_all(struct import *im, struct ntm_error *err)
 {
     enum ntm_err rc = NTM_OK;
-    for (size_t i = 0; i < n && rc == NTM_OK; i += BATCH_LINES) {
-        size_t end = i + BATCH_LINES < n ? i + BATCH_LINES : n;
-        rc = ntm_store_begin(im->st, err);
-        for (size_t j = i; j < end && rc == NTM_OK; j++)
-            rc = take_item(im, order ? order[j] : j, final, err);
+    for (size_t i = 0; i < im->nitems && rc == NTM_OK; i++) {
+        const char *text;
+        size_t len;
+        rc = read_item(im, (int64_t)i, &text, &len, err);
         if (rc == NTM_OK)
-            rc = ntm_store_commit(im->st, err);
-        else
-            ntm_store_rollback(im->st);
-        if (rc == NTM_OK && progress)
-            progress(ud, im->res->accepted + im->res->duplicates,
-                     im->res->lines);
+            rc = Ntm_ingest_line(&im->in, im->items[i].line, (int64_t)i, text,
+                                 len, err);
     }
+    if (rc == NTM_OK)
+        rc = Ntm_ingest_end(&im->in, err);
+    if (rc == NTM_OK)
+        rc = Ntm_ingest_retry(&im->in, read_item, im, err);
+    if (rc == NTM_EBADENTRY)
+        rc = ntm_error_set(err, NTM_EIO,
+                           "line %lld of the bundle changed during the "
+                           "import",
+                           (long long)im->in.fail_line);
     return rc;
-}
-
-/* Sort a report array by "line" (stable: insertion order within a line). */
-static int
-report_cmp(const void *a, const void *b)
-{
-    json_t *const *x = a, *const *y = b;
-    json_int_t lx = json_integer_value(json_object_get(*x, "line"));
-    json_int_t ly = json_integer_value(json_object_get(*y, "line"));
-    return lx < ly ? -1 : lx > ly;
-}
-
-static void
-sort_report(json_t *list)
-{
-    size_t n = json_array_size(list);
-    if (n < 2)
-        return;
-    json_t **v = ntm_malloc(n * sizeof(*v));
-    if (!v)
-        return; /* stays in the order the entries were taken */
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(list, i));
-    qsort(v, n, sizeof(*v), report_cmp);
-    json_array_clear(list);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, v[i]);
-    ntm_free(v);
 }
 
 /* ------------------------------------------------------------------ */
@@ -440,17 +353,23 @@ ntm_bundle_import(struct ntm_store *st, const char *path,
     enum ntm_err rc = NTM_OK;
     int64_t lineno = 0, off = 0;
     int got;
+    struct Ntm_ingest_opts o = {
+        NTM_SOURCE_BUNDLE, NTM_INGEST_STRICT | NTM_INGEST_RETRY,
+        BATCH_LINES,       NULL,
+        on_batch,          &im};
     memset(&im, 0, sizeof(im));
     memset(res, 0, sizeof(*res));
     res->declared = -1;
-    im.st = st;
     im.res = res;
+    im.progress = progress;
+    im.ud = ud;
     im.fd = -1;
     ntm_buf_init(&im.line);
-    res->flagged = json_array();
-    res->rejected = json_array();
+    rc = Ntm_ingest_init(&im.in, st, &o, err);
+    res->flagged = json_incref(im.in.flagged);
+    res->rejected = json_incref(im.in.rejected);
     rd = ntm_calloc(1, sizeof(*rd));
-    if (!res->flagged || !res->rejected || !rd) {
+    if (rc != NTM_OK || !rd) {
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
     }
@@ -510,26 +429,16 @@ ntm_bundle_import(struct ntm_store *st, const char *path,
     /* Pass 2: each author's entries in seq order. */
     if (im.nitems > 1)
         qsort(im.items, im.nitems, sizeof(*im.items), item_cmp);
-    rc = take_all(&im, NULL, im.nitems, 0, progress, ud, err);
-    /* Retry what waited for an earlier entry, while that makes progress. */
-    int final = 0;
-    while (rc == NTM_OK && im.nretry > 0) {
-        size_t *order = im.retry, n = im.nretry;
-        im.retry = NULL;
-        im.nretry = im.capretry = 0;
-        rc = take_all(&im, order, n, final, NULL, NULL, err);
-        ntm_free(order);
-        if (im.nretry == n)
-            final = 1; /* no progress: the next pass reports them */
-    }
-    sort_report(res->rejected);
-    sort_report(res->flagged);
+    rc = take_all(&im, err);
+    Ntm_ingest_sort_notes(&im.in);
 out:
+    res->accepted = im.in.accepted;
+    res->duplicates = im.in.duplicates;
     if (im.fd >= 0)
         close(im.fd);
     ntm_free(rd);
+    Ntm_ingest_release(&im.in);
     ntm_free(im.items);
-    ntm_free(im.retry);
     ntm_buf_release(&im.line);
     return rc;
 }
@@ -542,4 +451,170 @@ ntm_bundle_import_result_release(struct ntm_bundle_import_result *res)
     json_decref(res->flagged);
     json_decref(res->rejected);
     res->flagged = res->rejected = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The export */
+
+#define EXPORT_PROGRESS 500 /* entries between progress calls */
+
+struct export
+{
+    FILE *f;
+    int64_t count, total;
+    int failed; /* 1: out of memory or write error (errno) */
+    ntm_bundle_progress_fn progress;
+    void *ud;
+};
+
+static int
+count_cb(void *ud, const struct ntm_entry_view *e)
+{
+    (void)e;
+    ((struct export *)ud)->count++;
+    return 0;
+}
+
+static int
+write_cb(void *ud, const struct ntm_entry_view *e)
+{
+    struct export *ex = ud;
+    struct ntm_buf line = NTM_BUF_INIT;
+    if (Ntm_line_add(&line, -1, e->bytes, e->len, e->sig) != NTM_OK) {
+        ntm_buf_release(&line);
+        errno = ENOMEM;
+        ex->failed = 1;
+        return 1;
+    }
+    if (fwrite(line.buf, 1, line.len, ex->f) != line.len) {
+        ntm_buf_release(&line);
+        ex->failed = 1;
+        return 1;
+    }
+    ntm_buf_release(&line);
+    ex->count++;
+    if (ex->progress && ex->count % EXPORT_PROGRESS == 0)
+        ex->progress(ex->ud, ex->count, ex->total);
+    return 0;
+}
+
+/* Write the header and the entries of q to ex->f (in st's transaction). */
+static enum ntm_err
+export_write(struct ntm_store *st, const struct ntm_entry_query *q,
+             struct export *ex, const struct ntm_bundle_export_result *res,
+             const char *tmp, struct ntm_error *err)
+{
+    json_t *head = json_pack("{s:i, s:s, s:I, s:I}", "ntm_bundle", 1, "by",
+                             res->by, "created_ms", (json_int_t)res->created_ms,
+                             "count", (json_int_t)ex->total);
+    errno = ENOMEM;
+    if (!head || json_dumpf(head, ex->f, JSON_COMPACT) != 0 ||
+        fputc('\n', ex->f) == EOF)
+        ex->failed = 1;
+    json_decref(head);
+    if (!ex->failed) {
+        enum ntm_err rc = ntm_store_entries(st, q, write_cb, ex, err);
+        if (rc != NTM_OK)
+            return rc;
+    }
+    if (ex->failed || fflush(ex->f) != 0 || fsync(fileno(ex->f)) != 0)
+        return ntm_error_set_errno(
+            err, NTM_EIO, errno, "cannot write '%s' (is the disk full?)", tmp);
+    if (ex->count != ex->total)
+        return ntm_error_set(err, NTM_ECONFLICT,
+                             "the store changed while exporting: export "
+                             "again");
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_bundle_export(struct ntm_store *st, const struct ntm_key *key,
+                  const char *path, const char *author,
+                  ntm_bundle_progress_fn progress, void *ud,
+                  struct ntm_bundle_export_result *res, struct ntm_error *err)
+{
+    struct export ex;
+    struct ntm_buf tmp = NTM_BUF_INIT, comment = NTM_BUF_INIT;
+    struct ntm_entry_query q;
+    enum ntm_err rc;
+    int in_tx = 0;
+    memset(&ex, 0, sizeof(ex));
+    memset(res, 0, sizeof(*res));
+    memset(&q, 0, sizeof(q));
+    ntm_key_author(key, res->by);
+    res->created_ms = ntm_now_ms();
+    ex.progress = progress;
+    ex.ud = ud;
+    q.author = author;
+    q.by_author_seq = 1;
+
+    if (ntm_buf_addf(&tmp, "%s.tmp", path) != NTM_OK) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* One read snapshot for the count and the lines. */
+    if ((rc = ntm_store_begin(st, err)) != NTM_OK)
+        goto out;
+    in_tx = 1;
+    if ((rc = ntm_store_entries(st, &q, count_cb, &ex, err)) != NTM_OK)
+        goto out;
+    ex.total = ex.count;
+    ex.count = 0;
+    if (author && ex.total == 0) {
+        rc = ntm_error_set(err, NTM_ENOENT,
+                           "no entries of author %s in this home", author);
+        goto out;
+    }
+
+    unlink(ntm_buf_str(&tmp));
+    int fd =
+        open(ntm_buf_str(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 || !(ex.f = fdopen(fd, "w"))) {
+        rc = ntm_error_set_errno(err, NTM_EIO, errno, "cannot create '%s'",
+                                 ntm_buf_str(&tmp));
+        if (fd >= 0)
+            close(fd);
+        goto out;
+    }
+    rc = export_write(st, &q, &ex, res, ntm_buf_str(&tmp), err);
+    if (rc != NTM_OK)
+        goto out;
+    ntm_store_rollback(st);
+    in_tx = 0;
+    FILE *f = ex.f;
+    ex.f = NULL;
+    if (fclose(f) != 0) {
+        rc = ntm_error_set_errno(err, NTM_EIO, errno, "cannot write '%s'",
+                                 ntm_buf_str(&tmp));
+        unlink(ntm_buf_str(&tmp));
+        goto out;
+    }
+    if (rename(ntm_buf_str(&tmp), path) != 0) {
+        rc = ntm_error_set_errno(err, NTM_EIO, errno,
+                                 "cannot rename '%s' to '%s'",
+                                 ntm_buf_str(&tmp), path);
+        unlink(ntm_buf_str(&tmp));
+        goto out;
+    }
+    res->count = ex.count;
+    if (progress)
+        progress(ud, ex.count, ex.total);
+    if (ntm_buf_addf(&comment,
+                     "ntm bundle by %s, %lld entries, created_ms %lld", res->by,
+                     (long long)ex.count,
+                     (long long)res->created_ms) != NTM_OK) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = ntm_minisign_sign_file(key, path, NULL, ntm_buf_str(&comment), err);
+out:
+    if (ex.f) {
+        fclose(ex.f);
+        unlink(ntm_buf_str(&tmp));
+    }
+    if (in_tx)
+        ntm_store_rollback(st);
+    ntm_buf_release(&tmp);
+    ntm_buf_release(&comment);
+    return rc;
 }

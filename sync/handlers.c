@@ -139,103 +139,13 @@ h_heads(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
 /* ------------------------------------------------------------------ */
 /* POST /v1/entries */
 
-struct push_ctx {
-    struct Ntm_req *rq;
-    json_t *rejected, *flagged;
-    json_t *bad_authors; /* authors with a rejected line: later ones gap */
-    json_t *touched;     /* authors seen, for the heads of the answer */
-    int64_t accepted, duplicates, lines;
-    int64_t rej_by_code[NTM_ERR_LAST], flag_by_code[NTM_ERR_LAST];
-    enum ntm_err fail; /* a failure of the store itself */
-    struct ntm_error *err;
-};
-
-static void
-push_note(json_t *arr, int line, const char *author, int64_t seq,
-          enum ntm_err code, const char *message)
+/* Every author a line touched, for the heads of the answer. */
+static enum ntm_err
+push_touched(void *ud, const struct ntm_ingest_result *r, struct ntm_error *err)
 {
-    const char *wire = ntm_err_wire_code(code);
-    json_t *o =
-        json_pack("{s:i, s:s, s:s, s:s}", "line", line, "author", author,
-                  "code", wire ? wire : "bad_entry", "message", message);
-    if (!o) /* message or author not valid UTF-8: never drop the line */
-        o = json_pack("{s:i, s:s, s:s, s:s}", "line", line, "author", "",
-                      "code", wire ? wire : "bad_entry", "message",
-                      "line refused (its detail is not valid UTF-8)");
-    if (!o)
-        return;
-    json_object_set_new(o, "seq", seq >= 0 ? json_integer(seq) : json_null());
-    json_array_append_new(arr, o);
-}
-
-static int
-push_line(void *ud, int n, const char *line, size_t len)
-{
-    struct push_ctx *pc = ud;
-    struct ntm_error lerr;
-    char *entry = NULL, *sig = NULL;
-    size_t elen = 0;
-    int64_t gseq;
-    char author[NTM_HEX_ID_LEN + 1];
-
-    ntm_error_clear(&lerr);
-    pc->lines++;
-    enum ntm_err rc =
-        Ntm_line_parse(line, len, &entry, &elen, &sig, &gseq, &lerr);
-    if (rc == NTM_ENOMEM) {
-        pc->fail = ntm_error_set(pc->err, rc, "out of memory");
-        return 1;
-    }
-    if (rc != NTM_OK) {
-        push_note(pc->rejected, n, "", -1, NTM_EBADENTRY, lerr.msg);
-        pc->rej_by_code[NTM_EBADENTRY]++;
-        return 0;
-    }
-    Ntm_entry_author(entry, elen, author);
-    if (author[0] && json_object_get(pc->bad_authors, author)) {
-        json_t *o = json_loadb(entry, elen, 0, NULL);
-        json_t *js = json_object_get(o, "seq");
-        int64_t seq = json_is_integer(js) ? json_integer_value(js) : -1;
-        json_decref(o);
-        push_note(pc->rejected, n, author, seq, NTM_EGAP,
-                  "an earlier line of this author was rejected in this batch");
-        pc->rej_by_code[NTM_EGAP]++;
-        goto out;
-    }
-    struct ntm_ingest_result res;
-    memset(&res, 0, sizeof res);
-    rc = ntm_store_ingest(pc->rq->st, entry, elen, sig, NTM_SOURCE_PUSH, &res,
-                          pc->err);
-    if (rc != NTM_OK) {
-        pc->fail = rc;
-        ntm_free(entry);
-        ntm_free(sig);
-        return 1;
-    }
-    if (res.author[0])
-        json_object_set_new(pc->touched, res.author, json_true());
-    if (res.verdict != NTM_OK) {
-        push_note(pc->rejected, n, res.author, res.seq, res.verdict,
-                  res.message[0] ? res.message : ntm_strerror(res.verdict));
-        if (res.verdict < NTM_ERR_LAST)
-            pc->rej_by_code[res.verdict]++;
-        if (res.author[0])
-            json_object_set_new(pc->bad_authors, res.author, json_true());
-    } else if (res.duplicate) {
-        pc->duplicates++;
-    } else {
-        pc->accepted++;
-        if (res.flag != NTM_OK) {
-            push_note(pc->flagged, n, res.author, res.seq, res.flag,
-                      res.message[0] ? res.message : ntm_strerror(res.flag));
-            if (res.flag < NTM_ERR_LAST)
-                pc->flag_by_code[res.flag]++;
-        }
-    }
-out:
-    ntm_free(entry);
-    ntm_free(sig);
-    return 0;
+    if (r->author[0] && json_object_set_new(ud, r->author, json_true()) != 0)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    return NTM_OK;
 }
 
 static int
@@ -259,33 +169,30 @@ h_push(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
                              "send at most max_batch lines (see /v1/info)",
                              (long long)nlines, Ntm_server_max_batch(rq->srv));
 
-    struct push_ctx pc;
-    memset(&pc, 0, sizeof pc);
-    pc.rq = rq;
-    pc.err = err;
-    pc.rejected = json_array();
-    pc.flagged = json_array();
-    pc.bad_authors = json_object();
-    pc.touched = json_object();
+    struct Ntm_ingest in;
+    json_t *touched = json_object();
     json_t *heads = json_object();
-    enum ntm_err rc = NTM_OK;
-    if (!pc.rejected || !pc.flagged || !pc.bad_authors || !pc.touched ||
-        !heads) {
+    struct Ntm_ingest_opts o = {NTM_SOURCE_PUSH,
+                                NTM_INGEST_CASCADE | NTM_INGEST_WIRE,
+                                0,
+                                push_touched,
+                                NULL,
+                                touched};
+    enum ntm_err rc = Ntm_ingest_init(&in, rq->st, &o, err);
+    if (rc == NTM_OK && (!touched || !heads))
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc != NTM_OK)
         goto out;
-    }
 
     /* One transaction per batch; the answer leaves only after commit. */
     Ntm_server_write_lock(rq->srv);
     rc = ntm_store_begin(rq->st, err);
     if (rc == NTM_OK) {
-        Ntm_lines_foreach(rq->body, rq->body_len, push_line, &pc);
-        if (pc.fail != NTM_OK) {
-            rc = pc.fail;
+        rc = Ntm_ingest_lines(&in, rq->body, rq->body_len, err);
+        if (rc != NTM_OK)
             ntm_store_rollback(rq->st);
-        } else {
+        else
             rc = ntm_store_commit(rq->st, err);
-        }
     }
     Ntm_server_write_unlock(rq->srv);
     if (rc != NTM_OK)
@@ -293,7 +200,7 @@ h_push(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
 
     const char *a;
     json_t *unused;
-    json_object_foreach (pc.touched, a, unused) {
+    json_object_foreach (touched, a, unused) {
         int64_t seq;
         char id[NTM_HEX_ID_LEN + 1];
         if (ntm_store_head(rq->st, a, &seq, id) == NTM_OK)
@@ -304,25 +211,23 @@ h_push(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
 
     struct Ntm_metrics *m = Ntm_server_metrics(rq->srv);
     pthread_mutex_lock(&m->mu);
-    m->accepted += pc.accepted;
-    m->duplicates += pc.duplicates;
+    m->accepted += in.accepted;
+    m->duplicates += in.duplicates;
     for (int i = 0; i < NTM_ERR_LAST; i++) {
-        m->rejected[i] += pc.rej_by_code[i];
-        m->flagged[i] += pc.flag_by_code[i];
+        m->rejected[i] += in.rejected_by[i];
+        m->flagged[i] += in.flagged_by[i];
     }
     pthread_mutex_unlock(&m->mu);
 
-    rs->entries = pc.lines;
+    rs->entries = in.lines;
     json_t *v = json_pack("{s:I, s:I, s:O, s:O, s:O}", "accepted",
-                          (json_int_t)pc.accepted, "duplicates",
-                          (json_int_t)pc.duplicates, "flagged", pc.flagged,
-                          "rejected", pc.rejected, "heads", heads);
+                          (json_int_t)in.accepted, "duplicates",
+                          (json_int_t)in.duplicates, "flagged", in.flagged,
+                          "rejected", in.rejected, "heads", heads);
     rc = json_answer(rs, v, err);
 out:
-    json_decref(pc.rejected);
-    json_decref(pc.flagged);
-    json_decref(pc.bad_authors);
-    json_decref(pc.touched);
+    Ntm_ingest_release(&in);
+    json_decref(touched);
     json_decref(heads);
     return rc;
 }

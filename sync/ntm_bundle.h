@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ntm_bundle.h - importing a bundle file (SPEC.md section 7): the
- * sneakernet carrier of entries between replicas with no connection.
+ * ntm_bundle.h - exporting and importing a bundle file (SPEC.md section
+ * 7): the sneakernet carrier of entries between replicas with no
+ * connection.
  *
  * A bundle is a header line {"ntm_bundle":1,"by":"<author>",
  * "created_ms":...,"count":n} and one {"entry":...,"sig":...} line per
@@ -43,9 +44,34 @@ struct ntm_bundle_import_result {
     int64_t bad_line; /* on failure: the line that stopped it, else 0 */
 };
 
-/* Called after each batch with the entries taken so far and the number
- * of entry lines. */
+/* Called after each batch with the entries written (export) or taken
+ * (import) so far and the number of entries (lines) in all. */
 typedef void (*ntm_bundle_progress_fn)(void *ud, int64_t done, int64_t total);
+
+struct ntm_bundle_export_result {
+    char by[NTM_HEX_ID_LEN + 1]; /* the header's "by": key's author */
+    int64_t count;               /* entry lines written */
+    int64_t created_ms;          /* the header's "created_ms" */
+};
+
+/*
+ * Write every entry st holds, or only author's (when not NULL), to path as
+ * a bundle by key's author: the header line, then one {"entry","sig"} line
+ * per entry, each author's in seq order, all from one read snapshot. The
+ * file is written as path.tmp, synced and renamed to path, then signed
+ * with key into path.minisig (minisign, a trusted comment naming the
+ * author, count and time). progress may be NULL.
+ * Errors: NTM_ENOENT (author given and this replica holds none of its
+ * entries; nothing written), NTM_EIO (cannot create, write or rename the
+ * file, sys_errno; path.tmp is removed), NTM_ECRYPTO and minisign errors
+ * when signing (path stays, without its signature), NTM_ENOMEM, store
+ * errors.
+ */
+NTM_EXTERN enum ntm_err
+ntm_bundle_export(struct ntm_store *st, const struct ntm_key *key,
+                  const char *path, const char *author,
+                  ntm_bundle_progress_fn progress, void *ud,
+                  struct ntm_bundle_export_result *res, struct ntm_error *err);
 
 /*
  * Import the bundle at path into st. The file is streamed twice and never

@@ -139,6 +139,43 @@ NTM_EXTERN enum ntm_err ntm_server_run(const struct ntm_server_opts *o,
                                        struct ntm_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Sync settings and state of a device store */
+
+/*
+ * Point st at a server without asking it (it cannot be reached now):
+ * save sync.server, sync.cacert and sync.pin (a NULL cacert or pin
+ * removes the old setting) in one transaction. The server's root key is
+ * checked, and pinned when st has none, at the first sync. The sync
+ * position is kept. ntm_client_setup does the same after asking the
+ * server. Errors: NTM_EINVAL (server NULL), store errors.
+ */
+NTM_EXTERN enum ntm_err ntm_sync_configure(struct ntm_store *st,
+                                           const char *server,
+                                           const char *cacert, const char *pin,
+                                           struct ntm_error *err);
+
+/* What ntm_sync_status reads: the settings and where sync stands. */
+struct ntm_sync_status {
+    char *server;   /* new (or NULL when not set); ntm_sync_status_release */
+    char *cacert;   /* new or NULL */
+    char *pin;      /* new or NULL */
+    int64_t cursor; /* last server gseq applied by a pull */
+    int64_t server_gseq;  /* highest server gseq seen */
+    int64_t last_push_ms; /* wall clock of the last push; 0: never */
+    int64_t last_pull_ms; /* of the last pull; 0: never */
+    int64_t unpushed;     /* entries the server is not known to hold */
+};
+
+/* Read the sync settings and state of st, without network. On failure
+ * nothing needs releasing. Errors: store errors. */
+NTM_EXTERN enum ntm_err ntm_sync_status(struct ntm_store *st,
+                                        struct ntm_sync_status *out,
+                                        struct ntm_error *err);
+
+/* Free the strings of s and zero it. NULL is a no-op. */
+NTM_EXTERN void ntm_sync_status_release(struct ntm_sync_status *s);
+
+/* ------------------------------------------------------------------ */
 /* Client */
 
 /* Progress: what is "entries sent" (push) or "entries received" (pull),

@@ -382,12 +382,14 @@ Ntm_url_is_loopback(const char *url)
 /* NDJSON lines */
 
 enum ntm_err
-Ntm_line_parse(const char *line, size_t len, char **entry, size_t *entry_len,
-               char **sig, int64_t *gseq, struct ntm_error *err)
+Ntm_line_read(const char *line, size_t len, json_t **obj, const char **entry,
+              size_t *entry_len, const char **sig, int64_t *gseq,
+              struct ntm_error *err)
 {
     json_error_t jerr;
-    *entry = NULL;
-    *sig = NULL;
+    *obj = NULL;
+    *entry = *sig = NULL;
+    *entry_len = 0;
     *gseq = -1;
     json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!o || !json_is_object(o)) {
@@ -399,29 +401,45 @@ Ntm_line_parse(const char *line, size_t len, char **entry, size_t *entry_len,
     json_t *je = json_object_get(o, "entry");
     json_t *js = json_object_get(o, "sig");
     json_t *jg = json_object_get(o, "gseq");
-    enum ntm_err rc = NTM_OK;
     if (!json_is_string(je) || !json_is_string(js)) {
-        rc = ntm_error_set(err, NTM_EBADENTRY,
-                           "line lacks \"entry\" or \"sig\" strings");
-        goto out;
+        json_decref(o);
+        return ntm_error_set(err, NTM_EBADENTRY,
+                             "line lacks \"entry\" or \"sig\" strings");
     }
     if (jg) {
         if (!json_is_integer(jg) || json_integer_value(jg) < 0) {
-            rc = ntm_error_set(err, NTM_EBADENTRY, "line has a bad \"gseq\"");
-            goto out;
+            json_decref(o);
+            return ntm_error_set(err, NTM_EBADENTRY, "line has a bad \"gseq\"");
         }
         *gseq = json_integer_value(jg);
     }
+    *obj = o;
+    *entry = json_string_value(je);
     *entry_len = json_string_length(je);
-    *entry = ntm_strndup(json_string_value(je), *entry_len);
-    *sig = ntm_strdup(json_string_value(js));
+    *sig = json_string_value(js);
+    return NTM_OK;
+}
+
+enum ntm_err
+Ntm_line_parse(const char *line, size_t len, char **entry, size_t *entry_len,
+               char **sig, int64_t *gseq, struct ntm_error *err)
+{
+    json_t *o;
+    const char *e, *s;
+    *entry = NULL;
+    *sig = NULL;
+    enum ntm_err rc =
+        Ntm_line_read(line, len, &o, &e, entry_len, &s, gseq, err);
+    if (rc != NTM_OK)
+        return rc;
+    *entry = ntm_strndup(e, *entry_len);
+    *sig = ntm_strdup(s);
     if (!*entry || !*sig) {
         ntm_free(*entry);
         ntm_free(*sig);
         *entry = *sig = NULL;
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
     }
-out:
     json_decref(o);
     return rc;
 }
@@ -449,16 +467,28 @@ Ntm_line_add(struct ntm_buf *out, int64_t gseq, const char *entry, size_t len,
 }
 
 void
-Ntm_entry_author(const char *entry, size_t len, char author[NTM_HEX_ID_LEN + 1])
+Ntm_entry_author_seq(const char *entry, size_t len,
+                     char author[NTM_HEX_ID_LEN + 1], int64_t *seq)
 {
     author[0] = '\0';
+    *seq = -1;
     json_t *o = json_loadb(entry, len, JSON_REJECT_DUPLICATES, NULL);
     const char *a = json_string_value(json_object_get(o, "author"));
+    json_t *js = json_object_get(o, "seq");
     if (a && strlen(a) == NTM_HEX_ID_LEN) {
         memcpy(author, a, NTM_HEX_ID_LEN);
         author[NTM_HEX_ID_LEN] = '\0';
     }
+    if (json_is_integer(js))
+        *seq = json_integer_value(js);
     json_decref(o);
+}
+
+void
+Ntm_entry_author(const char *entry, size_t len, char author[NTM_HEX_ID_LEN + 1])
+{
+    int64_t seq;
+    Ntm_entry_author_seq(entry, len, author, &seq);
 }
 
 enum ntm_err

@@ -3,14 +3,14 @@
  * fuzz_pull_parse.c - libFuzzer target: bytes -> the client's handling of
  * a GET /v1/entries answer: the libcurl header and body callbacks
  * (on_header, on_write with the response cap) and the page parser
- * (Ntm_lines_foreach + pull_line: Ntm_line_parse, the gseq order check and
- * local validation of every entry), as pull_page runs them, without the
- * network.
+ * (Ntm_pull_apply: the lines through the ingest door with the gseq order
+ * check and local validation of every entry), as pull_page runs them,
+ * without the network.
  *
- * Those functions are static in sync/client.c, so this file includes it
- * and scripts/fuzz.sh links every library object but client's:
+ * The callbacks are static in sync/transport.c, so this file includes it
+ * and scripts/fuzz.sh links every library object but transport's:
  */
-/* fuzz-replaces: sync/client.c */
+/* fuzz-replaces: sync/transport.c */
 /*
  * Input: one mode byte, then response header lines, an empty line, and
  * the body.
@@ -25,7 +25,7 @@
  * message) or applies; entries written match those counted as applied;
  * nothing is applied from an overflowing answer.
  */
-#include "../../sync/client.c"
+#include "../../sync/transport.c"
 
 #include "fuzz_common.h"
 
@@ -48,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
 
     /* Headers, one callback per line as libcurl gives them. */
-    struct http_resp r;
+    struct Ntm_http_resp r;
     memset(&r, 0, sizeof r);
     r.cap = (mode & 0x10) ? 4096 : (1u << 20);
     resp_reset(&r);
@@ -95,27 +95,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out; /* curl fails the request: nothing is applied */
 
     /* The page, as pull_page applies it. */
-    struct session s;
-    memset(&s, 0, sizeof s);
-    s.st = (mode & 2) ? with_base : empty;
+    struct ntm_store *st = (mode & 2) ? with_base : empty;
     struct ntm_error err;
     ntm_error_clear(&err);
-    struct page_state pg;
+    struct Ntm_pull_counts pg;
     memset(&pg, 0, sizeof pg);
     int64_t after = 0;
-    pg.s = &s;
-    pg.last_gseq = after;
-    pg.fail = NTM_OK;
-    pg.err = &err;
-    if (ntm_store_begin(s.st, &err) != NTM_OK)
+    if (ntm_store_begin(st, &err) != NTM_OK)
         fz_die("begin", &err);
-    int64_t before = fz_entries(s.st);
+    int64_t before = fz_entries(st);
     /* A copy of exactly the body's size: reads past it are caught. */
     char *body = malloc(r.body.len ? r.body.len : 1);
     memcpy(body, r.body.buf ? r.body.buf : "", r.body.len);
-    Ntm_lines_foreach(body, r.body.len, pull_line, &pg);
+    enum ntm_err rc = Ntm_pull_apply(st, body, r.body.len, after, &pg, &err);
     free(body);
-    enum ntm_err rc = pg.fail;
     if (getenv("NTM_FUZZ_DEBUG"))
         fprintf(stderr,
                 "fuzz_pull_parse: %s next_after %lld more %d: received %lld "
@@ -138,17 +131,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              "applied %lld + invalid %lld > received %lld",
              (long long)pg.applied, (long long)pg.invalid,
              (long long)pg.received);
-    FZ_CHECK(fz_entries(s.st) == before + pg.applied,
+    FZ_CHECK(fz_entries(st) == before + pg.applied,
              "%lld entries written for %lld applied",
-             (long long)(fz_entries(s.st) - before), (long long)pg.applied);
+             (long long)(fz_entries(st) - before), (long long)pg.applied);
     if (rc == NTM_OK && r.next_after >= 0 && pg.last_gseq > r.next_after)
         rc = NTM_EPROTO; /* pull_page's Ntm-Next-After check */
-    ntm_store_rollback(s.st);
+    ntm_store_rollback(st);
 
-    /* Other answers go through parse_json. */
+    /* Other answers go through Ntm_http_json. */
     json_t *v = NULL;
-    if (parse_json(&r, "fuzz", &v, &err) == NTM_OK)
-        FZ_CHECK(json_is_object(v), "parse_json gave a non-object");
+    if (Ntm_http_json(&r, "fuzz", &v, &err) == NTM_OK)
+        FZ_CHECK(json_is_object(v), "Ntm_http_json gave a non-object");
     json_decref(v);
 out:
     ntm_buf_release(&r.body);
