@@ -12,6 +12,7 @@
  *   0  entry.c jtext.c text.c  pure: the entry format (step 1), the total
  *                              order, record ids; canonical JSON texts;
  *                              Unicode text
+ *   0  files.c                 the names of the store's files on disk
  *   1  rules.c                 pure: step 5 given the governing enrollment,
  *                              unit codes and scopes
  *   2  db.c                    the file: open, schema and migrations,
