@@ -427,18 +427,6 @@ static void err_raw(const char *s);
 /* The display width of the progress line shown last (0: none). */
 static size_t progress_shown;
 
-/* Bytes of the UTF-8 character at s (1 for a stray byte). */
-static size_t
-utf8_len(const char *s)
-{
-    unsigned char c = (unsigned char)*s;
-    size_t n = c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-    for (size_t i = 1; i < n; i++)
-        if (((unsigned char)s[i] & 0xc0) != 0x80)
-            return 1;
-    return n;
-}
-
 void
 cli_progress_show(const struct cli_ctx *ctx, const char *text)
 {
@@ -451,7 +439,7 @@ cli_progress_show(const struct cli_ctx *ctx, const char *text)
     /* Keep the last column free: writing it wraps on some terminals. */
     size_t room = cols - 1, used = 0, bytes = 0;
     while (text[bytes]) {
-        size_t n = utf8_len(text + bytes);
+        size_t n = ntm_text_char_len(text + bytes);
         char ch[5] = {0};
         memcpy(ch, text + bytes, n);
         size_t w = ntm_text_width(ch);

@@ -424,18 +424,19 @@ ntm_plan_check_org(const struct ntm_plan *p, const char *org,
 static int
 near_miss(const char *folded, const char *code, const char *label)
 {
-    char *fc = Ntm_plan_fold(code), *fl = label ? Ntm_plan_fold(label) : NULL;
+    char *fc = ntm_text_fold_compat(code),
+         *fl = label ? ntm_text_fold_compat(label) : NULL;
     int hit = 0, cap;
     const char *tail;
 
     if (fc) {
         cap = strlen(folded) < 6 ? 1 : strlen(folded) < 12 ? 2 : 3;
-        hit = Ntm_plan_distance(folded, fc, cap) <= cap;
+        hit = ntm_text_distance(folded, fc, cap) <= cap;
         /* "rural_roads_km" for "doan.rural_roads_km" */
         tail = strchr(fc, '.');
         if (!hit && tail && strlen(folded) >= 4)
             hit = strstr(fc, folded) != NULL ||
-                  Ntm_plan_distance(folded, tail + 1, cap) <= cap;
+                  ntm_text_distance(folded, tail + 1, cap) <= cap;
     }
     if (!hit && fl && strlen(folded) >= 3)
         hit = strstr(fl, folded) != NULL;
@@ -466,7 +467,7 @@ ntm_plan_check_task(const struct ntm_plan *p, const char *task, const char *org,
                              "'%s' - check --org or the task (run 'ntm plan "
                              "--org %s')",
                              task, t->org, org, org);
-    folded = Ntm_plan_fold(task ? task : "");
+    folded = ntm_text_fold_compat(task ? task : "");
     for (i = 0; folded && i < p->ntasks && found < SUGGEST_MAX; i++) {
         const struct Ntm_task *c = &p->tasks[i];
         if (org && strcmp(org, c->org))
@@ -544,7 +545,7 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
         goto out;
     }
     rc = NTM_ENOENT;
-    folded = Ntm_plan_fold(unit);
+    folded = ntm_text_fold_compat(unit);
     /* closest codes first, then names that contain the text */
     for (d = 0; folded && d <= 3 && found < SUGGEST_MAX; d++) {
         for (i = 0; i < n && found < SUGGEST_MAX; i++) {
@@ -553,10 +554,10 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
             if (!Ntm_unit_in_force(&all[i], date))
                 continue;
             if (d <= cap)
-                hit = Ntm_plan_distance(folded, all[i].code, cap) == d;
+                hit = ntm_text_distance(folded, all[i].code, cap) == d;
             else if (d == 3 && strlen(folded) >= 3) {
                 /* "tan bien" finds "Huyện Tân Biên" */
-                char *fn = Ntm_plan_fold(v->name);
+                char *fn = ntm_text_fold_compat(v->name);
                 hit = fn && strstr(fn, folded) != NULL;
                 ntm_free(fn);
             } else
@@ -731,7 +732,7 @@ unit_matches(const struct Ntm_unit *u, const char *folded)
     if (strstr(u->code, folded))
         return 1;
     for (i = 0; i < u->nver && !hit; i++) {
-        char *f = Ntm_plan_fold(u->ver[i].name);
+        char *f = ntm_text_fold_compat(u->ver[i].name);
         hit = f && strstr(f, folded);
         ntm_free(f);
     }
@@ -771,7 +772,7 @@ Ntm_plan_units_json(const struct ntm_plan *p, json_t *created, const char *text,
     }
     if (Ntm_units_with_created(p, created, &all, &n, NULL))
         return NULL;
-    if (text && *text && !(folded = Ntm_plan_fold(text))) {
+    if (text && *text && !(folded = ntm_text_fold_compat(text))) {
         Ntm_units_array_free(all, n);
         return NULL;
     }

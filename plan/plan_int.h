@@ -82,13 +82,6 @@ struct ntm_plan {
 };
 
 /* ---- text (text.c) ---- */
-/* new: s folded for comparison (NFKD, marks dropped, lower case, d-stroke
- * to d). NULL on invalid UTF-8 or out of memory. */
-char *Ntm_plan_fold(const char *s);
-/* display width of UTF-8 s in terminal columns */
-size_t Ntm_plan_width(const char *s);
-/* Levenshtein distance on bytes, capped at cap + 1 */
-int Ntm_plan_distance(const char *a, const char *b, int cap);
 /* today in local time, "YYYY-MM-DD" (NTM_NOW_MS honoured) */
 void Ntm_plan_today(char out[PLAN_DATE_LEN]);
 /* v rounded half away from zero (libm is not linked) */

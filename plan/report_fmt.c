@@ -263,7 +263,7 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
 static enum ntm_err
 pad(struct ntm_buf *b, const char *s, size_t width, int right)
 {
-    size_t w = Ntm_plan_width(s), i;
+    size_t w = ntm_text_width(s), i;
     enum ntm_err rc = NTM_OK;
     if (!right)
         rc = ntm_buf_adds(b, s);
@@ -315,12 +315,12 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     char day[16];
 
     for (c = 0; c < NCOLS; c++)
-        wid[c] = Ntm_plan_width(head[c]);
+        wid[c] = ntm_text_width(head[c]);
     for (i = 0; i < r->nrows; i++) {
         row_cells(r, &r->rows[i], lang, cells);
         for (c = 0; c < NCOLS; c++)
-            if (Ntm_plan_width(cells[c]) > wid[c])
-                wid[c] = Ntm_plan_width(cells[c]);
+            if (ntm_text_width(cells[c]) > wid[c])
+                wid[c] = ntm_text_width(cells[c]);
     }
     rc = ntm_buf_addf(b, "%s: %s (%s)  %s %s\n",
                       en(lang) ? "Progress report" : "Báo cáo tiến độ",

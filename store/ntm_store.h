@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "ntm_crypto.h"
+#include "ntm_text.h"
 #include "ntm_util.h"
 
 #define NTM_MAX_ENTRY_BYTES 65536
@@ -425,15 +426,7 @@ NTM_EXTERN enum ntm_err ntm_store_dump_state(struct ntm_store *st,
                                              struct ntm_buf *out,
                                              struct ntm_error *err);
 
-/* ------------------------------------------------------------------ */
-/* Text */
-
-/* new: s in Unicode NFC (free with ntm_free); NULL for invalid UTF-8. */
-NTM_EXTERN char *ntm_text_nfc(const char *s);
-/* new: s folded for search: NFC, lower case, Vietnamese diacritics
- * removed (d-stroke becomes d). NULL for invalid UTF-8. */
-NTM_EXTERN char *ntm_text_fold(const char *s);
-/* Display width of UTF-8 s in terminal columns. */
-NTM_EXTERN size_t ntm_text_width(const char *s);
+/* The text helpers (ntm_text_nfc, ntm_text_fold, ntm_text_width) are
+ * util/ntm_text.h's, included above. */
 
 #endif /* NTM_STORE_H */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ntm_text.h"
 #include "ntm_util.h"
 
 static char dir[64];
@@ -649,6 +650,51 @@ test_mkdir_p(void **state)
     assert_int_equal(ntm_mkdir_p("", 0700, &err), NTM_EINVAL);
 }
 
+/* One text module: the record search folding and the plan's (with
+ * compatibility forms) differ only where NFKD does. */
+static void
+test_text_fold_width_distance(void **state)
+{
+    (void)state;
+    char *f = ntm_text_fold("T\xc3\xa2y Ninh \xc4\x90\xc6\xaf\xe1\xbb\x9cNG");
+    assert_string_equal(f, "tay ninh duong");
+    ntm_free(f);
+    f = ntm_text_fold_compat(
+        "\xc4\x90o\xc3\xa0n Thanh ni\xc3\xaan T\xc3\x82Y NINH");
+    assert_string_equal(f, "doan thanh nien tay ninh");
+    ntm_free(f);
+    /* full-width "A1": folded only with compatibility forms */
+    f = ntm_text_fold("\xef\xbc\xa1\xef\xbc\x91");
+    assert_string_equal(f, "\xef\xbd\x81\xef\xbc\x91");
+    ntm_free(f);
+    f = ntm_text_fold_compat("\xef\xbc\xa1\xef\xbc\x91");
+    assert_string_equal(f, "a1");
+    ntm_free(f);
+    assert_null(ntm_text_fold("\xff"));
+    assert_null(ntm_text_fold(NULL));
+    char *n = ntm_text_nfc("Ta\xcc\x82y");
+    assert_string_equal(n, "T\xc3\xa2y");
+    ntm_free(n);
+    assert_int_equal(
+        ntm_text_width("Ph\xc6\xb0\xe1\xbb\x9dng Hi\xe1\xbb\x87p Ninh"), 16);
+    assert_int_equal(ntm_text_width("\xe4\xb8\xad"), 2);
+    assert_int_equal(ntm_text_width("a\xff"
+                                    "b"),
+                     3);
+    assert_int_equal(ntm_text_width(NULL), 0);
+    assert_int_equal(ntm_text_char_len("\xe1\xbb\x87"
+                                       "x"),
+                     3);
+    assert_int_equal(ntm_text_char_len("\xe1"
+                                       "x"),
+                     1);
+    assert_int_equal(ntm_text_char_len(""), 0);
+    assert_int_equal(ntm_text_distance("kitten", "sitting", 5), 3);
+    assert_int_equal(ntm_text_distance("kitten", "sitting", 2), 3);
+    assert_int_equal(ntm_text_distance("recrod", "record", 3), 2);
+    assert_int_equal(ntm_text_distance("a", "abcdef", 3), 4);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -674,6 +720,7 @@ main(void)
         T(test_file_write_atomic_read_round_trip),
         T(test_file_read_too_large_and_missing),
         T(test_mkdir_p),
+        T(test_text_fold_width_distance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
