@@ -3,8 +3,9 @@
  * msgs.c - every message the ntm tool prints about itself goes through
  * here (curl tool_msgs.c): fixed prefixes, --quiet respected, the mapping
  * of library codes to the exit codes of SPEC.md section 8, JSON output,
- * and small helpers the commands share (field checks, record lookup,
- * passphrase prompt).
+ * and small helpers the commands share (--set parsing, record lookup,
+ * passphrase prompt). The record field rules are the library's
+ * (ntm_field_valid and its parts).
  *
  * Uses only the public libntm headers and libc; never sqlite3, libcurl or
  * libsodium directly.
@@ -623,111 +624,45 @@ err_raw(const char *s)
 /* ------------------------------------------------------------------ */
 /* Field checks */
 
-static int
-all_digits(const char *s, size_t n)
+/*
+ * The usage error for a value of field that the record field rules
+ * (ntm_field_valid) refuse: the rule is the library's, the words are the
+ * tool's (they say what to type).
+ */
+static void
+field_usage_error(const char *cmd, const char *field, const json_t *value)
 {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
+    const char *s = json_is_string(value) ? json_string_value(value) : "";
+    if (!strcmp(field, "date"))
+        cli_usage_error(cmd,
+                        _("invalid date '%s': give a real calendar date "
+                          "as YYYY-MM-DD, e.g. 2019-05-17"),
+                        s);
+    else if (!strcmp(field, "qty"))
+        cli_usage_error(cmd,
+                        _("invalid quantity '%s': give a decimal number "
+                          "with up to 12 digits and 3 decimals, e.g. "
+                          "1.25"),
+                        s);
+    else if (!strcmp(field, "period"))
+        cli_usage_error(cmd,
+                        _("invalid period '%s': give a year YYYY or a "
+                          "month YYYY-MM"),
+                        s);
+    else if (!strcmp(field, "den") && json_is_integer(value))
+        cli_usage_error(cmd,
+                        _("invalid denominator %lld: it must be "
+                          "greater than 0"),
+                        (long long)json_integer_value(value));
+    else if (json_is_integer(value))
+        cli_usage_error(cmd, _("invalid %s %lld: it must not be negative"),
+                        field, (long long)json_integer_value(value));
+    else
+        cli_usage_error(cmd, _("invalid --set %s='%s'"), field, s);
 }
 
-int
-cli_valid_date(const char *s)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
-        !all_digits(s, 4) || !all_digits(s + 5, 2) || !all_digits(s + 8, 2))
-        return 0;
-    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
-            (s[3] - '0');
-    int m = (s[5] - '0') * 10 + (s[6] - '0');
-    int d = (s[8] - '0') * 10 + (s[9] - '0');
-    if (y < 1900 || m < 1 || m > 12 || d < 1)
-        return 0;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    int max = mdays[m - 1] + (m == 2 && leap);
-    return d <= max;
-}
-
-int
-cli_valid_qty(const char *s)
-{
-    if (!s)
-        return 0;
-    size_t i = 0;
-    while (s[i] >= '0' && s[i] <= '9')
-        i++;
-    if (i < 1 || i > 12)
-        return 0;
-    if (!s[i])
-        return 1;
-    if (s[i] != '.')
-        return 0;
-    size_t j = i + 1, k = j;
-    while (s[k] >= '0' && s[k] <= '9')
-        k++;
-    return k > j && k - j <= 3 && !s[k];
-}
-
-int
-cli_valid_period(const char *s)
-{
-    if (!s)
-        return 0;
-    size_t n = strlen(s);
-    if (n == 4)
-        return all_digits(s, 4) && s[0] != '0';
-    if (n != 7 || s[4] != '-' || !all_digits(s, 4) || !all_digits(s + 5, 2) ||
-        s[0] == '0')
-        return 0;
-    int m = (s[5] - '0') * 10 + (s[6] - '0');
-    return m >= 1 && m <= 12;
-}
-
-int
-cli_check_field(const char *cmd, const char *field, const json_t *value)
-{
-    const char *s = json_is_string(value) ? json_string_value(value) : NULL;
-    if (!strcmp(field, "date") && !cli_valid_date(s))
-        return cli_usage_error(cmd,
-                               _("invalid date '%s': give a real calendar date "
-                                 "as YYYY-MM-DD, e.g. 2019-05-17"),
-                               s ? s : "") == 0;
-    if (!strcmp(field, "qty") && !cli_valid_qty(s))
-        return cli_usage_error(cmd,
-                               _("invalid quantity '%s': give a decimal number "
-                                 "with up to 12 digits and 3 decimals, e.g. "
-                                 "1.25"),
-                               s ? s : "") == 0;
-    if (!strcmp(field, "period") && !cli_valid_period(s))
-        return cli_usage_error(cmd,
-                               _("invalid period '%s': give a year YYYY or a "
-                                 "month YYYY-MM"),
-                               s ? s : "") == 0;
-    if (!strcmp(field, "den") && json_is_integer(value) &&
-        json_integer_value(value) <= 0)
-        return cli_usage_error(cmd,
-                               _("invalid denominator %lld: it must be "
-                                 "greater than 0"),
-                               (long long)json_integer_value(value)) == 0;
-    if ((!strcmp(field, "num") || !strcmp(field, "people") ||
-         !strcmp(field, "amount_vnd")) &&
-        json_is_integer(value) && json_integer_value(value) < 0)
-        return cli_usage_error(
-                   cmd, _("invalid %s %lld: it must not be negative"), field,
-                   (long long)json_integer_value(value)) == 0;
-    return 1;
-}
-
-/* Fields whose values are integers in entries (SPEC.md section 3). */
-static int
-is_int_field(const char *f)
-{
-    return !strcmp(f, "people") || !strcmp(f, "amount_vnd") ||
-           !strcmp(f, "num") || !strcmp(f, "den");
-}
-
+/* The FIELD of --set FIELD=VALUE: the syntax of the option (lower-case
+ * letters, digits after the first, '_'), not a record rule. */
 static int
 valid_field_name(const char *s, size_t n)
 {
@@ -774,7 +709,7 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
             goto fail;
         }
         json_t *v;
-        if (is_int_field(field)) {
+        if (ntm_field_is_int(field)) {
             int64_t n;
             if (ntm_parse_int64(eq + 1, -(INT64_C(1) << 53) + 1,
                                 (INT64_C(1) << 53) - 1, &n) != NTM_OK) {
@@ -799,8 +734,10 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
             cli_error(_("cannot parse --set: out of memory"));
             goto fail;
         }
-        if (!cli_check_field(cmd, field, v))
+        if (!ntm_field_valid(field, v)) {
+            field_usage_error(cmd, field, v);
             goto fail;
+        }
     }
     return obj;
 fail:

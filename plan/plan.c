@@ -151,7 +151,7 @@ parse_target(struct ntm_plan *p, json_t *o, const char *file,
         return bad_plan(err, file, "target with bad years", t->id);
     dl = str_member(o, "deadline");
     if (dl) {
-        if (!Ntm_plan_valid_date(dl))
+        if (!ntm_date_valid(dl))
             return bad_plan(err, file, "target with a bad deadline", t->id);
         memcpy(t->deadline, dl, PLAN_DATE_LEN);
     }
@@ -211,7 +211,7 @@ parse_doc(struct ntm_plan *p, json_t *doc, const char *file, int *ocap,
         !json_is_integer(json_object_get(doc, "format")) ||
         json_integer_value(json_object_get(doc, "format")) != 1)
         return bad_plan(err, file, "not a plan of format", "1");
-    if (!from || !to || !Ntm_plan_valid_date(from) || !Ntm_plan_valid_date(to))
+    if (!from || !to || !ntm_date_valid(from) || !ntm_date_valid(to))
         return bad_plan(err, file, "bad or missing", "from/to");
     if (!p->id) {
         p->id = str_member(doc, "id");

@@ -86,8 +86,6 @@ struct ntm_plan {
 void Ntm_plan_today(char out[PLAN_DATE_LEN]);
 /* v rounded half away from zero (libm is not linked) */
 int64_t Ntm_plan_round(double v);
-/* 1 when s is a valid YYYY-MM-DD date */
-int Ntm_plan_valid_date(const char *s);
 /* days since 1970-01-01 of a valid date, and back */
 int64_t Ntm_plan_days(const char *date);
 void Ntm_plan_date(int64_t days, char out[PLAN_DATE_LEN]);

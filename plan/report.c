@@ -248,7 +248,7 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
             } else {
                 const char *d = json_string_value(json_object_get(f, "date"));
                 json_t *q = json_object_get(f, "qty");
-                if (!d || !Ntm_plan_valid_date(d) || strcmp(d, c->A) > 0)
+                if (!d || !ntm_date_valid(d) || strcmp(d, c->A) > 0)
                     break;
                 memcpy(r->date, d, PLAN_DATE_LEN);
                 r->year = leading_int(d);
@@ -874,7 +874,7 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
     /* the as-of date: given, else the end of --year, never after today */
     Ntm_plan_today(c.r->as_of);
     if (o->as_of) {
-        if (!Ntm_plan_valid_date(o->as_of)) {
+        if (!ntm_date_valid(o->as_of)) {
             rc =
                 ntm_error_set(err, NTM_EINVAL,
                               "bad as-of date '%s' - use YYYY-MM-DD", o->as_of);

@@ -114,29 +114,56 @@ is_hex(json_t *v, size_t n)
            ntm_is_lower_hex(json_string_value(v), n);
 }
 
+/* One field's value by the rules of SPEC.md section 3. Unknown fields are
+ * kept whatever they hold. */
 static int
-date_valid(const char *s)
+field_valid(const char *k, const json_t *v, char *msg, size_t msglen)
 {
-    int y, m, d;
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return 0;
-    if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
-        return 0;
-    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1)
-        return 0;
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int max = mdays[m - 1];
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        max = 29;
-    return d <= max;
+    if (strcmp(k, "date") == 0) {
+        if (!json_is_string(v) || !ntm_field_date_valid(json_string_value(v)))
+            return fail(msg, msglen, "field 'date' must be a date YYYY-MM-DD");
+    } else if (strcmp(k, "qty") == 0) {
+        if (!json_is_string(v) || !ntm_field_qty_valid(json_string_value(v)))
+            return fail(msg, msglen,
+                        "field 'qty' must be a decimal string like \"2.5\" "
+                        "(up to 12 digits, 3 decimals)");
+    } else if (strcmp(k, "period") == 0) {
+        if (!json_is_string(v) || !ntm_field_period_valid(json_string_value(v)))
+            return fail(msg, msglen, "field 'period' must be YYYY or YYYY-MM");
+    } else if (ntm_field_is_int(k) && strcmp(k, "den") != 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return fail(msg, msglen, "field '%s' must be an integer >= 0", k);
+    } else if (strcmp(k, "den") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+            return fail(msg, msglen, "field 'den' must be an integer > 0");
+    } else if (strcmp(k, "task") == 0 || strcmp(k, "uom") == 0 ||
+               strcmp(k, "title") == 0 || strcmp(k, "note") == 0) {
+        if (!json_is_string(v))
+            return fail(msg, msglen, "field '%s' must be a string", k);
+        if (strcmp(k, "task") == 0 && json_string_length(v) == 0)
+            return fail(msg, msglen, "field 'task' must not be empty");
+    } else if (strcmp(k, "deleted") == 0) {
+        return fail(msg, msglen,
+                    "field 'deleted' is hidden: use record.delete");
+    }
+    return 1;
 }
 
-static int
-period_valid(const char *s)
+/* The record field rules of SPEC.md section 3, one function per rule,
+ * public so that a tool checks what it is given by the same rule. */
+
+int
+ntm_field_date_valid(const char *s)
 {
+    /* A real calendar date, and not after 2200. */
+    return ntm_date_valid(s) && strncmp(s, "2200", 4) <= 0;
+}
+
+int
+ntm_field_period_valid(const char *s)
+{
+    if (!s)
+        return 0;
     size_t n = strlen(s);
     if (n != 4 && n != 7)
         return 0;
@@ -157,10 +184,12 @@ period_valid(const char *s)
 }
 
 /* ^[0-9]{1,12}(\.[0-9]{1,3})?$ */
-static int
-qty_valid(const char *s)
+int
+ntm_field_qty_valid(const char *s)
 {
     size_t i = 0, ip = 0, fp = 0;
+    if (!s)
+        return 0;
     while (isdigit((unsigned char)s[i]))
         i++, ip++;
     if (ip < 1 || ip > 12)
@@ -175,40 +204,19 @@ qty_valid(const char *s)
     return s[i] == '\0';
 }
 
-/* One field's value by the rules of SPEC.md section 3. Unknown fields are
- * kept whatever they hold. */
-static int
-field_valid(const char *k, json_t *v, char *msg, size_t msglen)
+int
+ntm_field_is_int(const char *name)
 {
-    if (strcmp(k, "date") == 0) {
-        if (!json_is_string(v) || !date_valid(json_string_value(v)))
-            return fail(msg, msglen, "field 'date' must be a date YYYY-MM-DD");
-    } else if (strcmp(k, "qty") == 0) {
-        if (!json_is_string(v) || !qty_valid(json_string_value(v)))
-            return fail(msg, msglen,
-                        "field 'qty' must be a decimal string like \"2.5\" "
-                        "(up to 12 digits, 3 decimals)");
-    } else if (strcmp(k, "period") == 0) {
-        if (!json_is_string(v) || !period_valid(json_string_value(v)))
-            return fail(msg, msglen, "field 'period' must be YYYY or YYYY-MM");
-    } else if (strcmp(k, "people") == 0 || strcmp(k, "amount_vnd") == 0 ||
-               strcmp(k, "num") == 0) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            return fail(msg, msglen, "field '%s' must be an integer >= 0", k);
-    } else if (strcmp(k, "den") == 0) {
-        if (!json_is_integer(v) || json_integer_value(v) <= 0)
-            return fail(msg, msglen, "field 'den' must be an integer > 0");
-    } else if (strcmp(k, "task") == 0 || strcmp(k, "uom") == 0 ||
-               strcmp(k, "title") == 0 || strcmp(k, "note") == 0) {
-        if (!json_is_string(v))
-            return fail(msg, msglen, "field '%s' must be a string", k);
-        if (strcmp(k, "task") == 0 && json_string_length(v) == 0)
-            return fail(msg, msglen, "field 'task' must not be empty");
-    } else if (strcmp(k, "deleted") == 0) {
-        return fail(msg, msglen,
-                    "field 'deleted' is hidden: use record.delete");
-    }
-    return 1;
+    return name &&
+           (strcmp(name, "people") == 0 || strcmp(name, "amount_vnd") == 0 ||
+            strcmp(name, "num") == 0 || strcmp(name, "den") == 0);
+}
+
+int
+ntm_field_valid(const char *name, const json_t *value)
+{
+    char msg[8];
+    return field_valid(name, value, msg, sizeof(msg));
 }
 
 static int

@@ -187,6 +187,10 @@ NTM_EXTERN int64_t ntm_now_ms(void);
 NTM_EXTERN enum ntm_err ntm_parse_int64(const char *s, int64_t min, int64_t max,
                                         int64_t *out);
 
+/* 1 when s is a real calendar date YYYY-MM-DD of a year from 1900 on
+ * (the calendar rule of the plan, reports and record fields). */
+NTM_EXTERN int ntm_date_valid(const char *s);
+
 /* Read a whole file into b (appended). NTM_ETOOLARGE past max bytes. */
 NTM_EXTERN enum ntm_err ntm_file_read(const char *path, size_t max,
                                       struct ntm_buf *b, struct ntm_error *err);
