@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * i18n.c - the language of the ntm tool's messages (gettext) and the
- * human forms of dates and numbers (see i18n.h).
+ * i18n.c - the language of the ntm tool's messages (gettext) (see
+ * i18n.h).
  *
  * Vietnamese must work on machines that have no vi_VN locale installed
  * (most officers' laptops have only C.UTF-8): glibc honours LANGUAGE
@@ -72,79 +72,4 @@ cli_tr(const char *s)
     if (!s || !*s)
         return s;
     return gettext(s);
-}
-
-static void
-copy_str(const char *s, char *out, size_t size)
-{
-    if (size == 0)
-        return;
-    snprintf(out, size, "%s", s ? s : "");
-}
-
-static int
-is_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
-void
-cli_human_date(const char *iso, char *out, size_t size)
-{
-    /* Also "YYYY-MM-DD HH:MM:SS" (cli_format_time): the time follows. */
-    if (!lang_vi || !iso || strlen(iso) < 10 || iso[4] != '-' ||
-        iso[7] != '-' || !is_digits(iso, 4) || !is_digits(iso + 5, 2) ||
-        !is_digits(iso + 8, 2) || (iso[10] && iso[10] != ' ')) {
-        copy_str(iso, out, size);
-        return;
-    }
-    snprintf(out, size, "%.2s/%.2s/%.4s%s", iso + 8, iso + 5, iso, iso + 10);
-}
-
-void
-cli_human_decimal(const char *dec, char *out, size_t size)
-{
-    if (size == 0)
-        return;
-    const char *s = dec ? dec : "";
-    const char *digits = s + (*s == '-');
-    size_t ni = strspn(digits, "0123456789");
-    const char *rest = digits + ni;
-    size_t nf = *rest == '.' ? strspn(rest + 1, "0123456789") : 0;
-    if (!lang_vi || ni == 0 ||
-        (*rest && (*rest != '.' || nf == 0 || rest[1 + nf] != '\0'))) {
-        copy_str(s, out, size);
-        return;
-    }
-    size_t o = 0;
-#define PUT(c)                                                                 \
-    do {                                                                       \
-        if (o + 1 < size)                                                      \
-            out[o++] = (c);                                                    \
-    } while (0)
-    if (*s == '-')
-        PUT('-');
-    for (size_t i = 0; i < ni; i++) {
-        if (i > 0 && (ni - i) % 3 == 0)
-            PUT('.');
-        PUT(digits[i]);
-    }
-    if (nf) {
-        PUT(',');
-        for (size_t i = 0; i < nf; i++)
-            PUT(rest[1 + i]);
-    }
-#undef PUT
-    out[o] = '\0';
-}
-
-void
-cli_human_int(int64_t v, char *out, size_t size)
-{
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%lld", (long long)v);
-    cli_human_decimal(buf, out, size);
 }

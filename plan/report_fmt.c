@@ -43,51 +43,26 @@ fmt_num(double v, char *out, size_t size)
         *e = '\0';
 }
 
-/*
- * Human figures of the table and HTML forms (never JSON or CSV): in
- * Vietnamese every number of s ("≥ 1234.5*", "63.6 %") reads 1.234,5 -
- * digits grouped by '.', decimal ','; in English s stays as it is.
- */
+/* The language of the human forms and labels: English with lang "en",
+ * else Vietnamese. */
+static const char *
+hl(const char *lang)
+{
+    return en(lang) ? "en" : "vi";
+}
+
+/* Human figures of the table and HTML forms (never JSON or CSV). */
 static void
 human_nums(const char *lang, char *s, size_t size)
 {
-    char out[160];
-    size_t o = 0, i = 0;
-    if (en(lang) || size == 0)
-        return;
-    while (s[i] && o + 1 < sizeof(out)) {
-        size_t d = 0, k;
-        while (s[i + d] >= '0' && s[i + d] <= '9')
-            d++;
-        if (!d) {
-            out[o++] = s[i++];
-            continue;
-        }
-        for (k = 0; k < d && o + 2 < sizeof(out); k++) {
-            if (k && (d - k) % 3 == 0)
-                out[o++] = '.';
-            out[o++] = s[i + k];
-        }
-        i += d;
-        if (s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9' &&
-            o + 1 < sizeof(out)) {
-            out[o++] = ',';
-            for (i++; s[i] >= '0' && s[i] <= '9' && o + 1 < sizeof(out); i++)
-                out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    snprintf(s, size, "%s", out);
+    ntm_human_figures(hl(lang), s, size);
 }
 
-/* The human form of a date YYYY-MM-DD: dd/mm/yyyy in Vietnamese, as it
- * is in English (and when it is not of that form). Into out[11+]. */
+/* The human form of a date YYYY-MM-DD into out. */
 static const char *
 human_date(const char *lang, const char *iso, char *out, size_t size)
 {
-    if (en(lang) || strlen(iso) != 10 || iso[4] != '-' || iso[7] != '-')
-        return iso;
-    snprintf(out, size, "%.2s/%.2s/%.4s", iso + 8, iso + 5, iso);
+    ntm_human_date(hl(lang), iso, out, size);
     return out;
 }
 

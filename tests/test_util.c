@@ -695,6 +695,37 @@ test_text_fold_width_distance(void **state)
     assert_int_equal(ntm_text_distance("a", "abcdef", 3), 4);
 }
 
+/* The human forms of the tool's tables and the printed reports. */
+static void
+test_human_forms(void **state)
+{
+    (void)state;
+    char out[64];
+    ntm_human_date("vi", "2019-05-17", out, sizeof(out));
+    assert_string_equal(out, "17/05/2019");
+    ntm_human_date("vi", "2019-05-17 08:30:00", out, sizeof(out));
+    assert_string_equal(out, "17/05/2019 08:30:00");
+    ntm_human_date("en", "2019-05-17", out, sizeof(out));
+    assert_string_equal(out, "2019-05-17");
+    ntm_human_date("vi", "2019-5-17", out, sizeof(out));
+    assert_string_equal(out, "2019-5-17");
+    ntm_human_decimal("vi", "-1234567.25", out, sizeof(out));
+    assert_string_equal(out, "-1.234.567,25");
+    ntm_human_decimal("vi", "1234.", out, sizeof(out));
+    assert_string_equal(out, "1234.");
+    ntm_human_decimal(NULL, "1234.5", out, sizeof(out));
+    assert_string_equal(out, "1234.5");
+    ntm_human_decimal("vi", "1234567", out, 6);
+    assert_string_equal(out, "1.234");
+    ntm_human_int("vi", 1200, out, sizeof(out));
+    assert_string_equal(out, "1.200");
+    char fig[64] = "\xe2\x89\xa5 1234.5* / 63.6 %";
+    ntm_human_figures("vi", fig, sizeof(fig));
+    assert_string_equal(fig, "\xe2\x89\xa5 1.234,5* / 63,6 %");
+    ntm_human_figures("en", fig, sizeof(fig));
+    assert_string_equal(fig, "\xe2\x89\xa5 1.234,5* / 63,6 %");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -721,6 +752,7 @@ main(void)
         T(test_file_read_too_large_and_missing),
         T(test_mkdir_p),
         T(test_text_fold_width_distance),
+        T(test_human_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
