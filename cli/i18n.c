@@ -9,37 +9,23 @@
  * "C" (checked on Debian 12, glibc 2.36). So the language is chosen with
  * LANGUAGE, and the locale falls back to C.UTF-8.
  *
- * Uses libc only (gettext is part of glibc).
+ * The tool's messages stay with glibc's gettext, bound to the very
+ * catalogue the library reads with ntm_tr (ntm_catalog_dir, the same
+ * compiled po/vi.po): the tool has one language for its whole run, and
+ * gettext brings ngettext's plural forms and the format_arg checks of
+ * every _() the commands use. The library, which must answer each server
+ * request in its own language from any thread, reads the catalogue
+ * itself (util/catalog.c) and never touches the locale.
+ *
+ * Uses libc (gettext is part of glibc) and util/'s catalogue folder.
  */
 #include "i18n.h"
 
 #include <locale.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#ifndef NTM_LOCALEDIR
-#define NTM_LOCALEDIR "/usr/local/share/locale"
-#endif
 
 static int lang_vi;
-
-/* Where the catalogs are; borrowed (environment or static). */
-static const char *
-locale_dir(void)
-{
-    const char *env = getenv("NTM_LOCALEDIR");
-    if (env && *env)
-        return env;
-#ifdef NTM_BUILD_LOCALEDIR
-    /* Run from the build tree: the catalogs compiled next to the tool. */
-    if (access(NTM_BUILD_LOCALEDIR "/vi/LC_MESSAGES/" NTM_TEXT_DOMAIN ".mo",
-               R_OK) == 0)
-        return NTM_BUILD_LOCALEDIR;
-#endif
-    return NTM_LOCALEDIR;
-}
 
 void
 cli_i18n_init(const char *lang)
@@ -53,7 +39,7 @@ cli_i18n_init(const char *lang)
         setlocale(LC_ALL, "C.UTF-8");
     /* printf("%f") in CSV, JSON and server logs keeps its '.'. */
     setlocale(LC_NUMERIC, "C");
-    bindtextdomain(NTM_TEXT_DOMAIN, locale_dir());
+    bindtextdomain(NTM_TEXT_DOMAIN, ntm_catalog_dir());
     bind_textdomain_codeset(NTM_TEXT_DOMAIN, "UTF-8");
     /* textdomain() also drops gettext's cache, so a second call after
      * --lang takes effect. */

@@ -103,18 +103,19 @@ Ntm_basis_name(enum Ntm_basis b)
 const char *
 Ntm_status_label(enum Ntm_status s, const char *lang)
 {
-    int en = lang && !strcmp(lang, "en");
+    /* English msgids of the catalogue; Vietnamese unless lang is "en". */
+    const char *l = lang && !strcmp(lang, "en") ? "en" : "vi";
     switch (s) {
     case NTM_ST_MET:
-        return en ? "met" : "Đạt";
+        return ntm_tr(l, N_("met"));
     case NTM_ST_ON_TRACK:
-        return en ? "on track" : "Đúng tiến độ";
+        return ntm_tr(l, N_("on track"));
     case NTM_ST_BEHIND:
-        return en ? "behind" : "Chậm tiến độ";
+        return ntm_tr(l, N_("behind"));
     case NTM_ST_MISSED:
-        return en ? "missed" : "Không đạt";
+        return ntm_tr(l, N_("missed"));
     case NTM_ST_NO_DATA:
-        return en ? "no data" : "Chưa có số liệu";
+        return ntm_tr(l, N_("no data"));
     }
     return "";
 }

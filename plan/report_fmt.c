@@ -7,8 +7,9 @@
  * formula is neutralised, see csv_field), and one self-contained printable
  * HTML page with inline SVG charts and no external resources.
  *
- * Labels come from the plan in Vietnamese, or English with lang "en".
- * Depends on util/, jansson and report.c's rows.
+ * Labels come from the plan in Vietnamese, or English with lang "en"; the
+ * report's own words are English msgids of the catalogue (po/vi.po),
+ * translated with ntm_tr. Depends on util/, jansson and report.c's rows.
  */
 #include "plan_int.h"
 
@@ -117,27 +118,38 @@ fmt_share(const struct Ntm_row *row, char *out, size_t size)
  * "Rows below the province"). Lines without a newline; %d is the number
  * of communes of the province.
  */
-static const char *const legend_vi[] = {
-    "Chỉ tiêu: mức của kế hoạch cho toàn tỉnh (%d xã, phường, thị trấn).",
-    "Dưới cấp tỉnh: chỉ tiêu cho từng đơn vị (mỗi phường/thị trấn, mỗi huyện,",
-    "  mỗi xã) giữ nguyên theo kế hoạch; chỉ tiêu tỷ lệ (%%) áp dụng cho mọi",
-    "  đơn vị; dấu * là chỉ tiêu chia theo tỷ lệ: mức của tỉnh × số xã,",
-    "  phường, thị trấn của đơn vị ÷ %d (làm tròn lên với số đếm).",
-    "Tỷ trọng: phần của đơn vị trong kết quả của toàn tỉnh.",
-    NULL};
-static const char *const legend_en[] = {
-    "Target: the plan's figure for the whole province (%d communes).",
-    "Below the province: per-unit targets (each ward/town, each district,",
-    "  each commune) are the plan's own; rates (%%) hold for every unit;",
-    "  * marks a pro-rata share: the plan's figure x the unit's communes",
-    "  / %d (rounded up for things counted).",
-    "Share: the unit's part of the province's achievement.",
+static const char *const legend_lines[] = {
+    N_("Target: the plan's figure for the whole province (%d communes)."),
+    N_("Below the province: per-unit targets (each ward/town, each "
+       "district,"),
+    N_("  each commune) are the plan's own; rates (%%) hold for every "
+       "unit;"),
+    N_("  * marks a pro-rata share: the plan's figure x the unit's "
+       "communes"),
+    N_("  / %d (rounded up for things counted)."),
+    N_("Share: the unit's part of the province's achievement."),
     NULL};
 
-static const char *const *
-legend(const char *lang)
+/* Legend line i in the report's language, NULL past the last. */
+static const char *
+legend(const char *lang, int i)
 {
-    return en(lang) ? legend_en : legend_vi;
+    return legend_lines[i] ? ntm_tr(hl(lang), legend_lines[i]) : NULL;
+}
+
+/* The column heads of the table and the HTML form ("Unit" is the unit's
+ * code here, its name elsewhere: hence the context). */
+static const char *const heads[] = {
+    NC_("report column", "Unit"),     NC_("report column", "Name"),
+    NC_("report column", "Period"),   NC_("report column", "Target"),
+    NC_("report column", "Achieved"), NC_("report column", "UoM"),
+    NC_("report column", "Share"),    NC_("report column", "Status")};
+
+/* The translation of a label of this file in the report's language. */
+static const char *
+tr(const char *lang, const char *msgid)
+{
+    return ntm_tr(hl(lang), msgid);
 }
 
 /* one legend line with "%d" replaced by the number of communes and "%%"
@@ -212,11 +224,10 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
                             w->share < 0 ? json_null() : json_real(w->share));
     }
     {
-        const char *const *l = legend(lang);
         char line[256];
         struct ntm_buf t = NTM_BUF_INIT;
-        for (i = 0; l[i]; i++) {
-            legend_line(r, l[i], line, sizeof(line));
+        for (i = 0; legend(lang, i); i++) {
+            legend_line(r, legend(lang, i), line, sizeof(line));
             if (ntm_buf_addf(&t, "%s%s", i ? "\n" : "", line)) {
                 ntm_buf_release(&t);
                 json_decref(doc);
@@ -275,13 +286,7 @@ row_cells(const struct ntm_report *r, const struct Ntm_row *w, const char *lang,
 static enum ntm_err
 fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 {
-    static const char *head_vi[NCOLS] = {"Mã đơn vị", "Đơn vị",    "Kỳ",
-                                         "Chỉ tiêu",  "Đạt được",  "ĐVT",
-                                         "Tỷ trọng",  "Tình trạng"};
-    static const char *head_en[NCOLS] = {"Unit",   "Name",     "Period",
-                                         "Target", "Achieved", "UoM",
-                                         "Share",  "Status"};
-    const char **head = en(lang) ? head_en : head_vi;
+    const char *head[NCOLS];
     char cells[NCOLS][160];
     size_t wid[NCOLS];
     int i, c;
@@ -289,27 +294,26 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     enum ntm_err rc = NTM_OK;
     char day[16];
 
-    for (c = 0; c < NCOLS; c++)
+    for (c = 0; c < NCOLS; c++) {
+        head[c] = tr(lang, heads[c]);
         wid[c] = ntm_text_width(head[c]);
+    }
     for (i = 0; i < r->nrows; i++) {
         row_cells(r, &r->rows[i], lang, cells);
         for (c = 0; c < NCOLS; c++)
             if (ntm_text_width(cells[c]) > wid[c])
                 wid[c] = ntm_text_width(cells[c]);
     }
-    rc = ntm_buf_addf(b, "%s: %s (%s)  %s %s\n",
-                      en(lang) ? "Progress report" : "Báo cáo tiến độ",
-                      r->unit_name, r->unit,
-                      en(lang) ? "as of" : "tính đến ngày",
-                      human_date(lang, r->as_of, day, sizeof(day)));
+    rc =
+        ntm_buf_addf(b, "%s: %s (%s)  %s %s\n", tr(lang, N_("Progress report")),
+                     r->unit_name, r->unit, tr(lang, N_("as of")),
+                     human_date(lang, r->as_of, day, sizeof(day)));
     if (!rc && r->approved)
-        rc = ntm_buf_addf(b, "%s%s%s\n",
-                          en(lang) ? "approved records only"
-                                   : "chỉ tính hồ sơ đã duyệt",
+        rc = ntm_buf_addf(b, "%s%s%s\n", tr(lang, N_("approved records only")),
                           r->approved_level[0] ? ": " : "", r->approved_level);
-    for (i = 0; !rc && legend(lang)[i]; i++) {
+    for (i = 0; !rc && legend(lang, i); i++) {
         char line[256];
-        legend_line(r, legend(lang)[i], line, sizeof(line));
+        legend_line(r, legend(lang, i), line, sizeof(line));
         rc = ntm_buf_addf(b, "%s\n", line);
     }
     for (i = 0; i < r->nrows && !rc; i++) {
@@ -333,9 +337,8 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         }
     }
     if (!rc && r->nrows == 0)
-        rc = ntm_buf_adds(b, en(lang) ? "\nno target falls in this period\n"
-                                      : "\nkhông có chỉ tiêu nào trong kỳ "
-                                        "này\n");
+        rc = ntm_buf_addf(b, "\n%s\n",
+                          tr(lang, N_("no target falls in this period")));
     return rc;
 }
 
@@ -541,19 +544,15 @@ static enum ntm_err
 html_table(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
            int from, int to)
 {
-    static const char *head_vi[NCOLS] = {"Mã đơn vị", "Đơn vị",    "Kỳ",
-                                         "Chỉ tiêu",  "Đạt được",  "ĐVT",
-                                         "Tỷ trọng",  "Tình trạng"};
-    static const char *head_en[NCOLS] = {"Unit",   "Name",     "Period",
-                                         "Target", "Achieved", "UoM",
-                                         "Share",  "Status"};
-    const char **head = en(lang) ? head_en : head_vi;
+    const char *head[NCOLS];
     char cells[NCOLS][160];
     enum ntm_err rc = ntm_buf_adds(b, "<table><thead><tr>");
     int i, c;
 
-    for (c = 0; c < NCOLS && !rc; c++)
+    for (c = 0; c < NCOLS && !rc; c++) {
+        head[c] = tr(lang, heads[c]);
         rc = ntm_buf_addf(b, "<th>%s</th>", head[c]);
+    }
     if (!rc)
         rc = ntm_buf_adds(b, "</tr></thead><tbody>\n");
     for (i = from; i < to && !rc; i++) {
@@ -603,28 +602,25 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         ".met{color:#2e7d32}.missed{color:#c62828}.behind{color:#ef6c00}"
         "@media print{body{margin:0}}"
         "</style></head><body>\n<h1>",
-        en(lang) ? "en" : "vi",
-        en(lang) ? "Progress report" : "Báo cáo tiến độ");
+        hl(lang), tr(lang, N_("Progress report")));
     if (!rc)
         rc = html_esc(b, en(lang) ? r->plan->title_en : r->plan->title_vi);
     if (!rc)
         rc = ntm_buf_addf(
-            b, "</h1>\n<p class=\"meta\">%s: ", en(lang) ? "Unit" : "Đơn vị");
+            b, "</h1>\n<p class=\"meta\">%s: ", tr(lang, N_("Unit")));
     if (!rc)
         rc = html_esc(b, r->unit_name);
     if (!rc)
-        rc = ntm_buf_addf(b, " (%s) &middot; %s %s%s</p>\n", r->unit,
-                          en(lang) ? "as of" : "tính đến ngày",
+        rc = ntm_buf_addf(b, " (%s) &middot; %s %s%s%s</p>\n", r->unit,
+                          tr(lang, N_("as of")),
                           human_date(lang, r->as_of, day, sizeof(day)),
-                          r->approved ? (en(lang) ? " &middot; approved only"
-                                                  : " &middot; chỉ hồ sơ đã "
-                                                    "duyệt")
-                                      : "");
+                          r->approved ? " &middot; " : "",
+                          r->approved ? tr(lang, N_("approved only")) : "");
     if (!rc)
         rc = ntm_buf_adds(b, "<p class=\"legend\">");
-    for (k = 0; !rc && legend(lang)[k]; k++) {
+    for (k = 0; !rc && legend(lang, k); k++) {
         char line[256];
-        legend_line(r, legend(lang)[k], line, sizeof(line));
+        legend_line(r, legend(lang, k), line, sizeof(line));
         rc = ntm_buf_adds(b, k ? "<br>" : "");
         if (!rc)
             rc = html_esc(b, line);
@@ -651,17 +647,15 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                 sel[n++] = &r->rows[k];
         if (!rc && n)
             rc = svg_bars(b, r, lang, sel, n, "progress",
-                          en(lang) ? "progress per period" : "tiến độ theo kỳ",
-                          0);
+                          tr(lang, N_("progress per period")), 0);
         /* the children side by side, latest period */
         for (k = i, n = 0; k < j; k++)
             if (r->rows[k].depth == 1 &&
                 !strcmp(r->rows[k].period, last_period))
                 sel[n++] = &r->rows[k];
         if (!rc && n)
-            rc = svg_bars(
-                b, r, lang, sel, n, "units",
-                en(lang) ? "units side by side" : "so sánh các đơn vị", 1);
+            rc = svg_bars(b, r, lang, sel, n, "units",
+                          tr(lang, N_("units side by side")), 1);
         if (!rc)
             rc = html_table(b, r, lang, i, j);
         if (!rc)

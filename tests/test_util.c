@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -726,6 +727,50 @@ test_human_forms(void **state)
     assert_string_equal(fig, "\xe2\x89\xa5 1.234,5* / 63,6 %");
 }
 
+/* The catalogue: per call, per language, from any thread. */
+static void *
+tr_thread(void *arg)
+{
+    const char *lang = arg;
+    for (int i = 0; i < 200; i++) {
+        const char *t = ntm_tr(lang, "met");
+        if (strcmp(t, strcmp(lang, "vi") ? "met" : "\xc4\x90\xe1\xba\xa1t"))
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void
+test_catalog(void **state)
+{
+    (void)state;
+    assert_string_equal(ntm_tr("vi", "met"), "\xc4\x90\xe1\xba\xa1t");
+    assert_string_equal(ntm_tr("en", "met"), "met");
+    assert_string_equal(ntm_tr(NULL, "met"), "met");
+    assert_string_equal(ntm_tr("xx", "met"), "met");
+    assert_string_equal(ntm_tr("../vi", "met"), "met");
+    assert_string_equal(ntm_tr("vi", "no such message here"),
+                        "no such message here");
+    assert_null(ntm_tr_find("vi", "no such message here"));
+    assert_null(ntm_tr_find("en", "met"));
+    assert_string_equal(ntm_tr("vi", ""), "");
+    assert_null(ntm_tr("vi", NULL));
+    /* a context: the same English, two Vietnamese */
+    assert_string_equal(ntm_tr("vi", NC_("report column", "Unit")),
+                        "M\xc3\xa3 \xc4\x91\xc6\xa1n v\xe1\xbb\x8b");
+    assert_string_equal(ntm_tr("vi", "Unit"),
+                        "\xc4\x90\xc6\xa1n v\xe1\xbb\x8b");
+    assert_string_equal(ntm_tr("en", NC_("report column", "Unit")), "Unit");
+    pthread_t a, b;
+    void *ra, *rb;
+    assert_int_equal(pthread_create(&a, NULL, tr_thread, "vi"), 0);
+    assert_int_equal(pthread_create(&b, NULL, tr_thread, "en"), 0);
+    pthread_join(a, &ra);
+    pthread_join(b, &rb);
+    assert_null(ra);
+    assert_null(rb);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -753,6 +798,7 @@ main(void)
         T(test_mkdir_p),
         T(test_text_fold_width_distance),
         T(test_human_forms),
+        T(test_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

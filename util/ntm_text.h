@@ -75,7 +75,8 @@ NTM_EXTERN void ntm_human_figures(const char *lang, char *s, size_t size);
  * catalogue <dir>/<lang>/LC_MESSAGES/ntm.mo made from po/<lang>.po, where
  * dir is ntm_catalog_dir(). msgid itself when lang is NULL or "en", when
  * the catalogue is missing or has no entry for it; NULL and "" are
- * returned as they are. Borrowed: static or catalogue storage, valid
+ * returned as they are; for an NC_() literal without a translation, its
+ * text after the context. Borrowed: static or catalogue storage, valid
  * until the process ends. Thread-safe: a catalogue is loaded once and
  * never changed; no locale or environment is consulted per call.
  */
@@ -107,5 +108,10 @@ NTM_EXTERN const char *ntm_error_text_lang(const struct ntm_error *err,
 #ifndef N_
 #define N_(s) s
 #endif
+/* A literal with a context, for the same English that reads differently
+ * in two places (xgettext --keyword=NC_:1c,2; msgctxt in the .po):
+ * ntm_tr looks up "context\004text" and gives the text when it has no
+ * translation. */
+#define NC_(ctx, s) ctx "\004" s
 
 #endif /* NTM_TEXT_H */
