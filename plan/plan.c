@@ -414,7 +414,8 @@ ntm_plan_check_org(const struct ntm_plan *p, const char *org,
         return NTM_OK;
     for (i = 0; i < p->norgs; i++)
         ntm_buf_addf(&list, "%s%s", i ? ", " : "", p->orgs[i].code);
-    ntm_error_set(err, NTM_ENOENT, "unknown organization '%s' - use one of: %s",
+    ntm_error_set(err, NTM_ENOENT,
+                  N_("unknown organization '%s' - use one of: %s"),
                   org ? org : "", ntm_buf_str(&list));
     ntm_buf_release(&list);
     return NTM_ENOENT;
@@ -463,9 +464,9 @@ ntm_plan_check_task(const struct ntm_plan *p, const char *task, const char *org,
     }
     if (t)
         return ntm_error_set(err, NTM_ENOENT,
-                             "task '%s' belongs to organization '%s', not "
-                             "'%s' - check --org or the task (run 'ntm plan "
-                             "--org %s')",
+                             N_("task '%s' belongs to organization '%s', not "
+                                "'%s' - check --org or the task (run 'ntm plan "
+                                "--org %s')"),
                              task, t->org, org, org);
     folded = ntm_text_fold_compat(task ? task : "");
     for (i = 0; folded && i < p->ntasks && found < SUGGEST_MAX; i++) {
@@ -478,13 +479,13 @@ ntm_plan_check_task(const struct ntm_plan *p, const char *task, const char *org,
     ntm_free(folded);
     if (found)
         ntm_error_set(err, NTM_ENOENT,
-                      "unknown task '%s' - did you mean %s? run 'ntm plan' "
-                      "for the list",
+                      N_("unknown task '%s' - did you mean %s? run 'ntm plan' "
+                         "for the list"),
                       task ? task : "", ntm_buf_str(&sug));
     else
         ntm_error_set(err, NTM_ENOENT,
-                      "unknown task '%s' - run 'ntm plan%s%s' for the tasks "
-                      "and targets of the plan",
+                      N_("unknown task '%s' - run 'ntm plan%s%s' for the tasks "
+                         "and targets of the plan"),
                       task ? task : "", org ? " --org " : "", org ? org : "");
     ntm_buf_release(&sug);
     return NTM_ENOENT;
@@ -508,8 +509,8 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
     }
     if (!unit || !*unit)
         return ntm_error_set(err, NTM_ENOENT,
-                             "no unit given - run 'ntm units TEXT' to find "
-                             "its code");
+                             N_("no unit given - run 'ntm units TEXT' to find "
+                                "its code"));
     rc = Ntm_units_with_created(p, created, &all, &n, err);
     if (rc)
         return rc;
@@ -529,15 +530,15 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
             const struct Ntm_unit *to = Ntm_unit_find(p, gone->merged_into);
             ntm_error_set(
                 err, rc,
-                "unit '%s' (%s) does not exist on %s: it was "
-                "merged into '%s' (%s) after %s - record under "
-                "that unit",
+                N_("unit '%s' (%s) does not exist on %s: it was "
+                   "merged into '%s' (%s) after %s - record under "
+                   "that unit"),
                 gone->code, gone->ver[0].name, date, gone->merged_into,
                 to ? Ntm_unit_ver_at(to, date)->name : "", gone->valid_to);
         } else {
             ntm_error_set(err, rc,
-                          "unit '%s' (%s) is not in force on %s (valid "
-                          "%s to %s) - check the date or the unit",
+                          N_("unit '%s' (%s) is not in force on %s (valid "
+                             "%s to %s) - check the date or the unit"),
                           gone->code, gone->ver[0].name, date,
                           gone->valid_from[0] ? gone->valid_from : "...",
                           gone->valid_to[0] ? gone->valid_to : "...");
@@ -569,14 +570,14 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
     }
     if (found)
         ntm_error_set(err, rc,
-                      "unknown unit '%s' - did you mean %s? run 'ntm units "
-                      "TEXT' to search the tree",
+                      N_("unknown unit '%s' - did you mean %s? run 'ntm units "
+                         "TEXT' to search the tree"),
                       unit, ntm_buf_str(&sug));
     else
         ntm_error_set(err, rc,
-                      "unknown unit '%s' - unit codes are dotted GSO codes "
-                      "such as 72.705.25486; run 'ntm units TEXT' to search "
-                      "the tree",
+                      N_("unknown unit '%s' - unit codes are dotted GSO codes "
+                         "such as 72.705.25486; run 'ntm units TEXT' to search "
+                         "the tree"),
                       unit);
 out:
     ntm_free(folded);

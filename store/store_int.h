@@ -152,6 +152,13 @@ enum ntm_err Ntm_auth_recompute(struct ntm_store *st, json_t **changed_keys,
 enum ntm_err Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
                              const struct ntm_enrollment *enr, const char *unit,
                              char *msg, size_t msglen, struct ntm_error *err);
+/* As Ntm_rules_check, with the reason in why (its message id kept, so
+ * that it can be translated). */
+enum ntm_err Ntm_rules_check_why(struct ntm_store *st,
+                                 const struct Ntm_entry *e,
+                                 const struct ntm_enrollment *enr,
+                                 const char *unit, struct ntm_error *why,
+                                 struct ntm_error *err);
 /* jtext.c: the canonical JSON texts the store writes (compact, keys
  * sorted), read and merged without jansson values. */
 /* End of the JSON value at p, or NULL when the text is not one. */
@@ -190,6 +197,8 @@ Ntm_is_verdict(enum ntm_err code)
 /* Body shape checks only (no authorization). */
 enum ntm_err Ntm_rules_body(const struct Ntm_entry *e, char *msg,
                             size_t msglen);
+enum ntm_err Ntm_rules_body_why(const struct Ntm_entry *e,
+                                struct ntm_error *why);
 /* Whether a role may perform op. */
 int Ntm_role_allows(const char *role, const char *op);
 

@@ -771,6 +771,59 @@ test_catalog(void **state)
     assert_null(rb);
 }
 
+/* Errors carry their message id and arguments; the translation looks the
+ * id up, never the English. */
+static void
+test_error_message_ids(void **state)
+{
+    (void)state;
+    struct ntm_error why, err;
+    char out[2 * NTM_ERROR_SIZE];
+    ntm_error_set(&why, NTM_EFORBIDDEN, "a %s may not perform %s", "recorder",
+                  "unit.create");
+    assert_string_equal(why.msg, "a recorder may not perform unit.create");
+    assert_non_null(why.msgid);
+    assert_int_equal(why.nargs, 2);
+    ntm_error_wrap(&err, NTM_EFORBIDDEN, "refused before signing: %s", &why);
+    assert_string_equal(err.msg, "refused before signing: a recorder may not "
+                                 "perform unit.create");
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_non_null(strstr(out, ": vai tr\xc3\xb2 recorder kh\xc3\xb4ng "
+                                "\xc4\x91\xc6\xb0\xe1\xbb\xa3\x63 "
+                                "ph\xc3\xa9p l\xc3\xa0m unit.create"));
+    ntm_error_text_lang(&err, "en", out, sizeof(out));
+    assert_string_equal(out, err.msg);
+    /* wrapping itself, and conversions with precision and length */
+    ntm_error_set(&err, NTM_EREVOKED,
+                  "author %.16s... is revoked after seq %lld",
+                  "0123456789abcdef0123", 7LL);
+    ntm_error_wrap(&err, NTM_EREVOKED, "refused before signing: %s", &err);
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_non_null(strstr(out, "0123456789abcdef... "));
+    assert_non_null(strstr(out, " 7"));
+    assert_null(strstr(out, "revoked"));
+    /* an inner message without an id: the code's text, then the English */
+    ntm_error_set(&why, NTM_EBADBODY, "%s", "odd detail");
+    assert_null(why.msgid);
+    ntm_error_wrap(&err, NTM_EBADBODY, "refused before signing: %s", &why);
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_non_null(strstr(out, " - odd detail"));
+    /* a message changed behind the setter's back is not translated from a
+     * stale id; nor is one with the system's text */
+    ntm_error_set(&err, NTM_EINVAL, "nothing to set");
+    snprintf(err.msg, sizeof(err.msg), "something else");
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_non_null(strstr(out, " - something else"));
+    ntm_error_set_errno(&err, NTM_EIO, ENOENT, "nothing to set");
+    assert_null(err.msgid);
+    ntm_error_clear(&err);
+    assert_null(err.msgid);
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_string_equal(out, ntm_tr("vi", ntm_strerror(NTM_OK)));
+    assert_string_equal(ntm_error_text_lang(NULL, "vi", out, sizeof(out)),
+                        ntm_tr("vi", "unknown error"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -799,6 +852,7 @@ main(void)
         T(test_text_fold_width_distance),
         T(test_human_forms),
         T(test_catalog),
+        T(test_error_message_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
