@@ -191,15 +191,6 @@ int cli_need_key(struct cli_ctx *ctx);
  * there is no terminal or reading failed. The caller wipes buf. */
 int cli_read_passphrase(const char *prompt, char *buf, size_t size);
 
-/* Input checks shared by the record commands; 1 when s is valid. */
-int cli_valid_date(const char *s);   /* a real calendar date YYYY-MM-DD */
-int cli_valid_qty(const char *s);    /* ^[0-9]{1,12}(\.[0-9]{1,3})?$ */
-int cli_valid_period(const char *s); /* YYYY or YYYY-MM */
-/* Check the value of one record field given on the command line (date,
- * qty, period, people, amount_vnd, num, den); prints a usage error for cmd
- * and returns 0 when it is invalid. Other fields are accepted as text. */
-int cli_check_field(const char *cmd, const char *field, const json_t *value);
-
 /*
  * Find a record by id or unique prefix: full receives the whole id and
  * *rec (may be NULL) a new reference to the record JSON of

@@ -125,14 +125,14 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
                                         "YYYY-MM-DD"));
             goto out;
         }
-        if (!cli_valid_date(date)) {
+        if (!ntm_field_date_valid(date)) {
             cli_usage_error("record",
                             _("invalid date '%s': give a real calendar date as "
                               "YYYY-MM-DD, e.g. 2019-05-17"),
                             date);
             goto out;
         }
-        if (qty && !cli_valid_qty(qty)) {
+        if (qty && !ntm_field_qty_valid(qty)) {
             cli_usage_error("record",
                             _("invalid quantity '%s': give a decimal number "
                               "with up to 12 digits and 3 decimals, e.g. 1.25"),
@@ -178,7 +178,7 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
                                         "and --den"));
             goto out;
         }
-        if (!cli_valid_period(period)) {
+        if (!ntm_field_period_valid(period)) {
             cli_usage_error("record",
                             _("invalid period '%s': give a year YYYY or a "
                               "month YYYY-MM"),

@@ -132,7 +132,7 @@ cmd_report(int argc, char **argv, struct cli_ctx *ctx)
                         (long long)year);
         goto done;
     }
-    if (as_of && !cli_valid_date(as_of)) {
+    if (as_of && !ntm_date_valid(as_of)) {
         cli_usage_error("report",
                         _("invalid --as-of date '%s': give a real calendar "
                           "date as YYYY-MM-DD, e.g. 2018-12-31"),

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ntm_text.h"
+
 /* The text domain of the ntm tool. */
 #define NTM_TEXT_DOMAIN "ntm"
 
@@ -44,15 +46,25 @@ int cli_lang_vi(void);
 const char *cli_tr(const char *s);
 
 /*
- * Human forms for terminal output (never JSON or CSV). In Vietnamese a
- * date YYYY-MM-DD reads dd/mm/yyyy and a number 1234.5 reads 1.234,5; in
- * English both stay as given (ISO date, plain decimal). out always gets
- * a terminated string; input that is not of the expected form is copied
- * unchanged (truncated to size).
+ * Human forms for terminal output (never JSON or CSV), in the language of
+ * the messages: util/human.c's ntm_human_* (see ntm_text.h), the same
+ * forms the library's printed reports use.
  */
-void cli_human_date(const char *iso, char *out, size_t size);
+static inline void
+cli_human_date(const char *iso, char *out, size_t size)
+{
+    ntm_human_date(cli_lang_vi() ? "vi" : "en", iso, out, size);
+}
 /* A decimal string "[-]digits[.digits]". */
-void cli_human_decimal(const char *dec, char *out, size_t size);
-void cli_human_int(int64_t v, char *out, size_t size);
+static inline void
+cli_human_decimal(const char *dec, char *out, size_t size)
+{
+    ntm_human_decimal(cli_lang_vi() ? "vi" : "en", dec, out, size);
+}
+static inline void
+cli_human_int(int64_t v, char *out, size_t size)
+{
+    ntm_human_int(cli_lang_vi() ? "vi" : "en", v, out, size);
+}
 
 #endif /* NTM_CLI_I18N_H */

@@ -107,29 +107,6 @@ check_std_fds(void)
     return 0;
 }
 
-static size_t
-edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 32 || lb > 32)
-        return 99;
-    size_t d[33][33];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
 static int
 unknown_command(const char *name)
 {
@@ -137,7 +114,7 @@ unknown_command(const char *name)
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t i = 0; i < NCOMMANDS; i++) {
-        size_t d = edit_distance(name, commands[i].name);
+        size_t d = (size_t)ntm_text_distance(name, commands[i].name, 3);
         if (!strncmp(name, commands[i].name, strlen(name)) && *name)
             d = 1;
         if (d < best_d) {

@@ -3,8 +3,9 @@
  * msgs.c - every message the ntm tool prints about itself goes through
  * here (curl tool_msgs.c): fixed prefixes, --quiet respected, the mapping
  * of library codes to the exit codes of SPEC.md section 8, JSON output,
- * and small helpers the commands share (field checks, record lookup,
- * passphrase prompt).
+ * and small helpers the commands share (--set parsing, record lookup,
+ * passphrase prompt). The record field rules are the library's
+ * (ntm_field_valid and its parts).
  *
  * Uses only the public libntm headers and libc; never sqlite3, libcurl or
  * libsodium directly.
@@ -164,177 +165,11 @@ cli_strerror(enum ntm_err code)
 }
 
 /*
- * The library's most frequent messages (store/, plan/), as patterns in
- * which %s stands for any text. They are msgids: a message that matches
- * one is shown as the pattern's translation with the same pieces put
- * back. A pattern marked nested holds a message of the rules as its
- * last piece, translated in turn. The patterns follow the library's
- * texts; tests/e2e/i18n_vi.sh checks that the frequent ones still match.
+ * A library error in the language of the messages: the library keeps the
+ * message id (the untranslated format) and its arguments with the error,
+ * and ntm_error_text_lang looks the id up in the same catalogue as the
+ * tool's own messages.
  */
-struct lib_msg {
-    const char *pattern;
-    int nested;
-};
-
-static const struct lib_msg lib_msgs[] = {
-    /* store/changelog.c: the rules refused the entry before signing. */
-    {N_("refused before signing: %s"), 1},
-    {N_("entry refused: %s"), 1},
-    /* store/rules.c */
-    {N_("author %s... is not enrolled"), 0},
-    {N_("author %s... is revoked after seq %s"), 0},
-    {N_("a %s may not perform %s"), 0},
-    {N_("unit %s is outside the author's scope %s"), 0},
-    {N_("device %s... is enrolled for %s, outside scope %s"), 0},
-    {N_("the root key cannot be revoked"), 0},
-    {N_("the record this entry changes is not known"), 0},
-    {N_("field '%s' is required"), 0},
-    {N_("field '%s' must be an integer >= 0"), 0},
-    {N_("field '%s' must be a string"), 0},
-    {N_("field 'den' must be an integer > 0"), 0},
-    {N_("field 'task' must not be empty"), 0},
-    {N_("field 'date' must be a date YYYY-MM-DD"), 0},
-    {N_("field 'period' must be YYYY or YYYY-MM"), 0},
-    {N_("field 'deleted' is hidden: use record.delete"), 0},
-    /* store/ops.c, store/changelog.c */
-    {N_("no record %s on this replica - check the id with 'ntm list'"), 0},
-    {N_("no record %s on this replica"), 0},
-    {N_("record %s has no conflict to resolve"), 0},
-    {N_("entry %s is not a candidate of any conflict of record %s - see "
-        "'ntm conflicts'"),
-     0},
-    {N_("record %s has %s concurrent versions - resolve its conflicts "
-        "before reviewing it"),
-     0},
-    {N_("nothing to set"), 0},
-    /* plan/plan.c */
-    {N_("unknown task '%s' - did you mean %s? run 'ntm plan' for the list"), 0},
-    {N_("unknown task '%s' - run 'ntm plan%s' for the tasks and targets of "
-        "the plan"),
-     0},
-    {N_("task '%s' belongs to organization '%s', not '%s' - check --org or "
-        "the task (run 'ntm plan --org %s')"),
-     0},
-    {N_("unknown organization '%s' - use one of: %s"), 0},
-    {N_("no unit given - run 'ntm units TEXT' to find its code"), 0},
-    {N_("unknown unit '%s' - did you mean %s? run 'ntm units TEXT' to "
-        "search the tree"),
-     0},
-    {N_("unknown unit '%s' - unit codes are dotted GSO codes such as "
-        "72.705.25486; run 'ntm units TEXT' to search the tree"),
-     0},
-    {N_("unit '%s' (%s) does not exist on %s: it was merged into '%s' (%s) "
-        "after %s - record under that unit"),
-     0},
-    {N_("unit '%s' (%s) is not in force on %s (valid %s to %s) - check the "
-        "date or the unit"),
-     0},
-};
-
-#define LIB_MAX_PIECES 8
-
-struct piece {
-    const char *s;
-    size_t len;
-};
-
-/* Whether s matches pat, where each "%s" of pat matches any text (the
- * shortest that lets the rest match); the texts go into pieces[*n...]. */
-static int
-match_from(const char *pat, const char *s, struct piece *pieces, int *n)
-{
-    const char *w = strstr(pat, "%s");
-    size_t lit = w ? (size_t)(w - pat) : strlen(pat);
-    if (strncmp(pat, s, lit) != 0)
-        return 0;
-    if (!w)
-        return s[lit] == '\0';
-    if (*n >= LIB_MAX_PIECES)
-        return 0;
-    s += lit;
-    pat = w + 2;
-    const char *w2 = strstr(pat, "%s");
-    size_t lit2 = w2 ? (size_t)(w2 - pat) : strlen(pat);
-    int k = (*n)++;
-    for (const char *end = s;; end++) {
-        if (strncmp(end, pat, lit2) == 0) {
-            pieces[k].s = s;
-            pieces[k].len = (size_t)(end - s);
-            if (match_from(pat, end, pieces, n))
-                return 1;
-            *n = k + 1;
-        }
-        if (!*end)
-            break;
-    }
-    *n = k;
-    return 0;
-}
-
-/* Append to b the translation fmt with %s (or %N$s) replaced by the
- * pieces, in order. */
-static void
-put_pieces(struct ntm_buf *b, const char *fmt, const struct piece *pieces,
-           int n)
-{
-    int next = 0;
-    for (const char *p = fmt; *p; p++) {
-        if (p[0] == '%' && p[1] == '%') {
-            ntm_buf_add(b, "%", 1);
-            p++;
-            continue;
-        }
-        if (p[0] == '%') {
-            int k = -1;
-            const char *q = p + 1;
-            if (*q >= '1' && *q <= '9' && q[1] == '$' && q[2] == 's') {
-                k = *q - '1';
-                q += 2;
-            } else if (*q == 's') {
-                k = next++;
-            }
-            if (k >= 0) {
-                if (k < n)
-                    ntm_buf_add(b, pieces[k].s, pieces[k].len);
-                p = q;
-                continue;
-            }
-        }
-        ntm_buf_add(b, p, 1);
-    }
-}
-
-/* The translation of a known library message into b; 0 when msg is not
- * one of them. */
-static int
-lib_translate(enum ntm_err code, const char *msg, struct ntm_buf *b, int depth)
-{
-    for (size_t i = 0; i < sizeof(lib_msgs) / sizeof(lib_msgs[0]); i++) {
-        struct piece pieces[LIB_MAX_PIECES];
-        int n = 0;
-        if (!match_from(lib_msgs[i].pattern, msg, pieces, &n))
-            continue;
-        const char *tr = _(lib_msgs[i].pattern);
-        if (!lib_msgs[i].nested || n < 1 || depth > 0) {
-            put_pieces(b, tr, pieces, n);
-            return 1;
-        }
-        /* The last piece is a message of the rules: its translation, or
-         * the code's text and the English detail. */
-        char *inner = ntm_strndup(pieces[n - 1].s, pieces[n - 1].len);
-        struct ntm_buf ib = NTM_BUF_INIT;
-        if (inner && !lib_translate(code, inner, &ib, depth + 1))
-            ntm_buf_addf(&ib, "%s - %s", cli_strerror(code), inner);
-        pieces[n - 1].s = ntm_buf_str(&ib);
-        pieces[n - 1].len = strlen(pieces[n - 1].s);
-        put_pieces(b, tr, pieces, n);
-        ntm_buf_release(&ib);
-        ntm_free(inner);
-        return 1;
-    }
-    return 0;
-}
-
 const char *
 cli_error_text(const struct ntm_error *err, char *out, size_t size)
 {
@@ -342,20 +177,7 @@ cli_error_text(const struct ntm_error *err, char *out, size_t size)
         snprintf(out, size, "%s", _("unknown failure"));
         return out;
     }
-    const char *msg = ntm_error_text(err);
-    if (!cli_lang_vi()) {
-        snprintf(out, size, "%s", msg);
-        return out;
-    }
-    struct ntm_buf b = NTM_BUF_INIT;
-    if (!err->msg[0] || !strcmp(err->msg, ntm_strerror(err->code)))
-        ntm_buf_adds(&b, cli_strerror(err->code));
-    else if (!lib_translate(err->code, err->msg, &b, 0))
-        ntm_buf_addf(&b, "%s - %s", cli_strerror(err->code), err->msg);
-    /* Out of memory: the English text still says what failed. */
-    snprintf(out, size, "%s", b.len ? ntm_buf_str(&b) : msg);
-    ntm_buf_release(&b);
-    return out;
+    return ntm_error_text_lang(err, cli_lang_vi() ? "vi" : "en", out, size);
 }
 
 int
@@ -427,18 +249,6 @@ static void err_raw(const char *s);
 /* The display width of the progress line shown last (0: none). */
 static size_t progress_shown;
 
-/* Bytes of the UTF-8 character at s (1 for a stray byte). */
-static size_t
-utf8_len(const char *s)
-{
-    unsigned char c = (unsigned char)*s;
-    size_t n = c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-    for (size_t i = 1; i < n; i++)
-        if (((unsigned char)s[i] & 0xc0) != 0x80)
-            return 1;
-    return n;
-}
-
 void
 cli_progress_show(const struct cli_ctx *ctx, const char *text)
 {
@@ -451,7 +261,7 @@ cli_progress_show(const struct cli_ctx *ctx, const char *text)
     /* Keep the last column free: writing it wraps on some terminals. */
     size_t room = cols - 1, used = 0, bytes = 0;
     while (text[bytes]) {
-        size_t n = utf8_len(text + bytes);
+        size_t n = ntm_text_char_len(text + bytes);
         char ch[5] = {0};
         memcpy(ch, text + bytes, n);
         size_t w = ntm_text_width(ch);
@@ -635,111 +445,45 @@ err_raw(const char *s)
 /* ------------------------------------------------------------------ */
 /* Field checks */
 
-static int
-all_digits(const char *s, size_t n)
+/*
+ * The usage error for a value of field that the record field rules
+ * (ntm_field_valid) refuse: the rule is the library's, the words are the
+ * tool's (they say what to type).
+ */
+static void
+field_usage_error(const char *cmd, const char *field, const json_t *value)
 {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
+    const char *s = json_is_string(value) ? json_string_value(value) : "";
+    if (!strcmp(field, "date"))
+        cli_usage_error(cmd,
+                        _("invalid date '%s': give a real calendar date "
+                          "as YYYY-MM-DD, e.g. 2019-05-17"),
+                        s);
+    else if (!strcmp(field, "qty"))
+        cli_usage_error(cmd,
+                        _("invalid quantity '%s': give a decimal number "
+                          "with up to 12 digits and 3 decimals, e.g. "
+                          "1.25"),
+                        s);
+    else if (!strcmp(field, "period"))
+        cli_usage_error(cmd,
+                        _("invalid period '%s': give a year YYYY or a "
+                          "month YYYY-MM"),
+                        s);
+    else if (!strcmp(field, "den") && json_is_integer(value))
+        cli_usage_error(cmd,
+                        _("invalid denominator %lld: it must be "
+                          "greater than 0"),
+                        (long long)json_integer_value(value));
+    else if (json_is_integer(value))
+        cli_usage_error(cmd, _("invalid %s %lld: it must not be negative"),
+                        field, (long long)json_integer_value(value));
+    else
+        cli_usage_error(cmd, _("invalid --set %s='%s'"), field, s);
 }
 
-int
-cli_valid_date(const char *s)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
-        !all_digits(s, 4) || !all_digits(s + 5, 2) || !all_digits(s + 8, 2))
-        return 0;
-    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
-            (s[3] - '0');
-    int m = (s[5] - '0') * 10 + (s[6] - '0');
-    int d = (s[8] - '0') * 10 + (s[9] - '0');
-    if (y < 1900 || m < 1 || m > 12 || d < 1)
-        return 0;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    int max = mdays[m - 1] + (m == 2 && leap);
-    return d <= max;
-}
-
-int
-cli_valid_qty(const char *s)
-{
-    if (!s)
-        return 0;
-    size_t i = 0;
-    while (s[i] >= '0' && s[i] <= '9')
-        i++;
-    if (i < 1 || i > 12)
-        return 0;
-    if (!s[i])
-        return 1;
-    if (s[i] != '.')
-        return 0;
-    size_t j = i + 1, k = j;
-    while (s[k] >= '0' && s[k] <= '9')
-        k++;
-    return k > j && k - j <= 3 && !s[k];
-}
-
-int
-cli_valid_period(const char *s)
-{
-    if (!s)
-        return 0;
-    size_t n = strlen(s);
-    if (n == 4)
-        return all_digits(s, 4) && s[0] != '0';
-    if (n != 7 || s[4] != '-' || !all_digits(s, 4) || !all_digits(s + 5, 2) ||
-        s[0] == '0')
-        return 0;
-    int m = (s[5] - '0') * 10 + (s[6] - '0');
-    return m >= 1 && m <= 12;
-}
-
-int
-cli_check_field(const char *cmd, const char *field, const json_t *value)
-{
-    const char *s = json_is_string(value) ? json_string_value(value) : NULL;
-    if (!strcmp(field, "date") && !cli_valid_date(s))
-        return cli_usage_error(cmd,
-                               _("invalid date '%s': give a real calendar date "
-                                 "as YYYY-MM-DD, e.g. 2019-05-17"),
-                               s ? s : "") == 0;
-    if (!strcmp(field, "qty") && !cli_valid_qty(s))
-        return cli_usage_error(cmd,
-                               _("invalid quantity '%s': give a decimal number "
-                                 "with up to 12 digits and 3 decimals, e.g. "
-                                 "1.25"),
-                               s ? s : "") == 0;
-    if (!strcmp(field, "period") && !cli_valid_period(s))
-        return cli_usage_error(cmd,
-                               _("invalid period '%s': give a year YYYY or a "
-                                 "month YYYY-MM"),
-                               s ? s : "") == 0;
-    if (!strcmp(field, "den") && json_is_integer(value) &&
-        json_integer_value(value) <= 0)
-        return cli_usage_error(cmd,
-                               _("invalid denominator %lld: it must be "
-                                 "greater than 0"),
-                               (long long)json_integer_value(value)) == 0;
-    if ((!strcmp(field, "num") || !strcmp(field, "people") ||
-         !strcmp(field, "amount_vnd")) &&
-        json_is_integer(value) && json_integer_value(value) < 0)
-        return cli_usage_error(
-                   cmd, _("invalid %s %lld: it must not be negative"), field,
-                   (long long)json_integer_value(value)) == 0;
-    return 1;
-}
-
-/* Fields whose values are integers in entries (SPEC.md section 3). */
-static int
-is_int_field(const char *f)
-{
-    return !strcmp(f, "people") || !strcmp(f, "amount_vnd") ||
-           !strcmp(f, "num") || !strcmp(f, "den");
-}
-
+/* The FIELD of --set FIELD=VALUE: the syntax of the option (lower-case
+ * letters, digits after the first, '_'), not a record rule. */
 static int
 valid_field_name(const char *s, size_t n)
 {
@@ -786,7 +530,7 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
             goto fail;
         }
         json_t *v;
-        if (is_int_field(field)) {
+        if (ntm_field_is_int(field)) {
             int64_t n;
             if (ntm_parse_int64(eq + 1, -(INT64_C(1) << 53) + 1,
                                 (INT64_C(1) << 53) - 1, &n) != NTM_OK) {
@@ -811,8 +555,10 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
             cli_error(_("cannot parse --set: out of memory"));
             goto fail;
         }
-        if (!cli_check_field(cmd, field, v))
+        if (!ntm_field_valid(field, v)) {
+            field_usage_error(cmd, field, v);
             goto fail;
+        }
     }
     return obj;
 fail:

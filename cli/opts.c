@@ -151,12 +151,14 @@ cli_parse(const char *cmd, int argc, char **argv, const struct cli_option *opts,
 }
 
 /*
- * The placeholders of synopses and options, translated one by one where
- * they are printed, so that every help page names them alike whatever
- * file declares it. Others (<n>, <url>, <yyyy-mm-dd>, ...) stay as they
- * are.
+ * The placeholders of synopses and options ("<unit>") are catalogue
+ * entries of their own, translated one by one where they are printed, so
+ * that every help page names them alike whatever file declares it. This
+ * list only marks them for xgettext: a placeholder is looked up in the
+ * catalogue like any message, and one without an entry (<n>, <url>,
+ * <yyyy-mm-dd>, ...) stays as it is.
  */
-static const char *const placeholders[] = {
+static const char *const placeholders[] __attribute__((unused)) = {
     N_("<file>"),    N_("<unit>"),    N_("<text>"),   N_("<org>"),
     N_("<id>"),      N_("<level>"),   N_("<task>"),   N_("<name>"),
     N_("<value>"),   N_("<field>"),   N_("<date>"),   N_("<key>"),
@@ -166,7 +168,7 @@ static const char *const placeholders[] = {
     N_("<options>"), N_("<bytes>"),   N_("<lang>"),
 };
 
-/* Append text to b with each known placeholder translated. */
+/* Append text to b with each placeholder the catalogue knows translated. */
 static void
 add_translated(struct ntm_buf *b, const char *text)
 {
@@ -180,16 +182,14 @@ add_translated(struct ntm_buf *b, const char *text)
         }
         ntm_buf_add(b, p, (size_t)(lt - p));
         size_t n = (size_t)(gt + 1 - lt);
-        const char *tr = NULL;
-        for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]);
-             i++)
-            if (strlen(placeholders[i]) == n &&
-                !strncmp(placeholders[i], lt, n))
-                tr = _(placeholders[i]);
-        if (tr)
-            ntm_buf_adds(b, tr);
-        else
+        char token[64];
+        if (n < sizeof(token) && !memchr(lt + 1, '<', n - 1)) {
+            memcpy(token, lt, n);
+            token[n] = '\0';
+            ntm_buf_adds(b, cli_tr(token));
+        } else {
             ntm_buf_add(b, lt, n);
+        }
         p = gt + 1;
     }
 }

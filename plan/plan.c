@@ -151,7 +151,7 @@ parse_target(struct ntm_plan *p, json_t *o, const char *file,
         return bad_plan(err, file, "target with bad years", t->id);
     dl = str_member(o, "deadline");
     if (dl) {
-        if (!Ntm_plan_valid_date(dl))
+        if (!ntm_date_valid(dl))
             return bad_plan(err, file, "target with a bad deadline", t->id);
         memcpy(t->deadline, dl, PLAN_DATE_LEN);
     }
@@ -211,7 +211,7 @@ parse_doc(struct ntm_plan *p, json_t *doc, const char *file, int *ocap,
         !json_is_integer(json_object_get(doc, "format")) ||
         json_integer_value(json_object_get(doc, "format")) != 1)
         return bad_plan(err, file, "not a plan of format", "1");
-    if (!from || !to || !Ntm_plan_valid_date(from) || !Ntm_plan_valid_date(to))
+    if (!from || !to || !ntm_date_valid(from) || !ntm_date_valid(to))
         return bad_plan(err, file, "bad or missing", "from/to");
     if (!p->id) {
         p->id = str_member(doc, "id");
@@ -414,7 +414,8 @@ ntm_plan_check_org(const struct ntm_plan *p, const char *org,
         return NTM_OK;
     for (i = 0; i < p->norgs; i++)
         ntm_buf_addf(&list, "%s%s", i ? ", " : "", p->orgs[i].code);
-    ntm_error_set(err, NTM_ENOENT, "unknown organization '%s' - use one of: %s",
+    ntm_error_set(err, NTM_ENOENT,
+                  N_("unknown organization '%s' - use one of: %s"),
                   org ? org : "", ntm_buf_str(&list));
     ntm_buf_release(&list);
     return NTM_ENOENT;
@@ -424,18 +425,19 @@ ntm_plan_check_org(const struct ntm_plan *p, const char *org,
 static int
 near_miss(const char *folded, const char *code, const char *label)
 {
-    char *fc = Ntm_plan_fold(code), *fl = label ? Ntm_plan_fold(label) : NULL;
+    char *fc = ntm_text_fold_compat(code),
+         *fl = label ? ntm_text_fold_compat(label) : NULL;
     int hit = 0, cap;
     const char *tail;
 
     if (fc) {
         cap = strlen(folded) < 6 ? 1 : strlen(folded) < 12 ? 2 : 3;
-        hit = Ntm_plan_distance(folded, fc, cap) <= cap;
+        hit = ntm_text_distance(folded, fc, cap) <= cap;
         /* "rural_roads_km" for "doan.rural_roads_km" */
         tail = strchr(fc, '.');
         if (!hit && tail && strlen(folded) >= 4)
             hit = strstr(fc, folded) != NULL ||
-                  Ntm_plan_distance(folded, tail + 1, cap) <= cap;
+                  ntm_text_distance(folded, tail + 1, cap) <= cap;
     }
     if (!hit && fl && strlen(folded) >= 3)
         hit = strstr(fl, folded) != NULL;
@@ -462,11 +464,11 @@ ntm_plan_check_task(const struct ntm_plan *p, const char *task, const char *org,
     }
     if (t)
         return ntm_error_set(err, NTM_ENOENT,
-                             "task '%s' belongs to organization '%s', not "
-                             "'%s' - check --org or the task (run 'ntm plan "
-                             "--org %s')",
+                             N_("task '%s' belongs to organization '%s', not "
+                                "'%s' - check --org or the task (run 'ntm plan "
+                                "--org %s')"),
                              task, t->org, org, org);
-    folded = Ntm_plan_fold(task ? task : "");
+    folded = ntm_text_fold_compat(task ? task : "");
     for (i = 0; folded && i < p->ntasks && found < SUGGEST_MAX; i++) {
         const struct Ntm_task *c = &p->tasks[i];
         if (org && strcmp(org, c->org))
@@ -477,13 +479,13 @@ ntm_plan_check_task(const struct ntm_plan *p, const char *task, const char *org,
     ntm_free(folded);
     if (found)
         ntm_error_set(err, NTM_ENOENT,
-                      "unknown task '%s' - did you mean %s? run 'ntm plan' "
-                      "for the list",
+                      N_("unknown task '%s' - did you mean %s? run 'ntm plan' "
+                         "for the list"),
                       task ? task : "", ntm_buf_str(&sug));
     else
         ntm_error_set(err, NTM_ENOENT,
-                      "unknown task '%s' - run 'ntm plan%s%s' for the tasks "
-                      "and targets of the plan",
+                      N_("unknown task '%s' - run 'ntm plan%s%s' for the tasks "
+                         "and targets of the plan"),
                       task ? task : "", org ? " --org " : "", org ? org : "");
     ntm_buf_release(&sug);
     return NTM_ENOENT;
@@ -507,8 +509,8 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
     }
     if (!unit || !*unit)
         return ntm_error_set(err, NTM_ENOENT,
-                             "no unit given - run 'ntm units TEXT' to find "
-                             "its code");
+                             N_("no unit given - run 'ntm units TEXT' to find "
+                                "its code"));
     rc = Ntm_units_with_created(p, created, &all, &n, err);
     if (rc)
         return rc;
@@ -528,15 +530,15 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
             const struct Ntm_unit *to = Ntm_unit_find(p, gone->merged_into);
             ntm_error_set(
                 err, rc,
-                "unit '%s' (%s) does not exist on %s: it was "
-                "merged into '%s' (%s) after %s - record under "
-                "that unit",
+                N_("unit '%s' (%s) does not exist on %s: it was "
+                   "merged into '%s' (%s) after %s - record under "
+                   "that unit"),
                 gone->code, gone->ver[0].name, date, gone->merged_into,
                 to ? Ntm_unit_ver_at(to, date)->name : "", gone->valid_to);
         } else {
             ntm_error_set(err, rc,
-                          "unit '%s' (%s) is not in force on %s (valid "
-                          "%s to %s) - check the date or the unit",
+                          N_("unit '%s' (%s) is not in force on %s (valid "
+                             "%s to %s) - check the date or the unit"),
                           gone->code, gone->ver[0].name, date,
                           gone->valid_from[0] ? gone->valid_from : "...",
                           gone->valid_to[0] ? gone->valid_to : "...");
@@ -544,7 +546,7 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
         goto out;
     }
     rc = NTM_ENOENT;
-    folded = Ntm_plan_fold(unit);
+    folded = ntm_text_fold_compat(unit);
     /* closest codes first, then names that contain the text */
     for (d = 0; folded && d <= 3 && found < SUGGEST_MAX; d++) {
         for (i = 0; i < n && found < SUGGEST_MAX; i++) {
@@ -553,10 +555,10 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
             if (!Ntm_unit_in_force(&all[i], date))
                 continue;
             if (d <= cap)
-                hit = Ntm_plan_distance(folded, all[i].code, cap) == d;
+                hit = ntm_text_distance(folded, all[i].code, cap) == d;
             else if (d == 3 && strlen(folded) >= 3) {
                 /* "tan bien" finds "Huyện Tân Biên" */
-                char *fn = Ntm_plan_fold(v->name);
+                char *fn = ntm_text_fold_compat(v->name);
                 hit = fn && strstr(fn, folded) != NULL;
                 ntm_free(fn);
             } else
@@ -568,14 +570,14 @@ Ntm_plan_check_unit_in(const struct ntm_plan *p, json_t *created,
     }
     if (found)
         ntm_error_set(err, rc,
-                      "unknown unit '%s' - did you mean %s? run 'ntm units "
-                      "TEXT' to search the tree",
+                      N_("unknown unit '%s' - did you mean %s? run 'ntm units "
+                         "TEXT' to search the tree"),
                       unit, ntm_buf_str(&sug));
     else
         ntm_error_set(err, rc,
-                      "unknown unit '%s' - unit codes are dotted GSO codes "
-                      "such as 72.705.25486; run 'ntm units TEXT' to search "
-                      "the tree",
+                      N_("unknown unit '%s' - unit codes are dotted GSO codes "
+                         "such as 72.705.25486; run 'ntm units TEXT' to search "
+                         "the tree"),
                       unit);
 out:
     ntm_free(folded);
@@ -731,7 +733,7 @@ unit_matches(const struct Ntm_unit *u, const char *folded)
     if (strstr(u->code, folded))
         return 1;
     for (i = 0; i < u->nver && !hit; i++) {
-        char *f = Ntm_plan_fold(u->ver[i].name);
+        char *f = ntm_text_fold_compat(u->ver[i].name);
         hit = f && strstr(f, folded);
         ntm_free(f);
     }
@@ -771,7 +773,7 @@ Ntm_plan_units_json(const struct ntm_plan *p, json_t *created, const char *text,
     }
     if (Ntm_units_with_created(p, created, &all, &n, NULL))
         return NULL;
-    if (text && *text && !(folded = Ntm_plan_fold(text))) {
+    if (text && *text && !(folded = ntm_text_fold_compat(text))) {
         Ntm_units_array_free(all, n);
         return NULL;
     }

@@ -82,19 +82,10 @@ struct ntm_plan {
 };
 
 /* ---- text (text.c) ---- */
-/* new: s folded for comparison (NFKD, marks dropped, lower case, d-stroke
- * to d). NULL on invalid UTF-8 or out of memory. */
-char *Ntm_plan_fold(const char *s);
-/* display width of UTF-8 s in terminal columns */
-size_t Ntm_plan_width(const char *s);
-/* Levenshtein distance on bytes, capped at cap + 1 */
-int Ntm_plan_distance(const char *a, const char *b, int cap);
 /* today in local time, "YYYY-MM-DD" (NTM_NOW_MS honoured) */
 void Ntm_plan_today(char out[PLAN_DATE_LEN]);
 /* v rounded half away from zero (libm is not linked) */
 int64_t Ntm_plan_round(double v);
-/* 1 when s is a valid YYYY-MM-DD date */
-int Ntm_plan_valid_date(const char *s);
 /* days since 1970-01-01 of a valid date, and back */
 int64_t Ntm_plan_days(const char *date);
 void Ntm_plan_date(int64_t days, char out[PLAN_DATE_LEN]);

@@ -43,7 +43,7 @@ ntm_plan_units(const struct ntm_plan *p, struct ntm_store *st, const char *text,
     enum ntm_err rc;
 
     *out = NULL;
-    if (date && !Ntm_plan_valid_date(date))
+    if (date && !ntm_date_valid(date))
         return ntm_error_set(err, NTM_EINVAL, "bad date '%s' - use YYYY-MM-DD",
                              date);
     rc = created_units(st, &created, err);

@@ -103,18 +103,19 @@ Ntm_basis_name(enum Ntm_basis b)
 const char *
 Ntm_status_label(enum Ntm_status s, const char *lang)
 {
-    int en = lang && !strcmp(lang, "en");
+    /* English msgids of the catalogue; Vietnamese unless lang is "en". */
+    const char *l = lang && !strcmp(lang, "en") ? "en" : "vi";
     switch (s) {
     case NTM_ST_MET:
-        return en ? "met" : "Đạt";
+        return ntm_tr(l, N_("met"));
     case NTM_ST_ON_TRACK:
-        return en ? "on track" : "Đúng tiến độ";
+        return ntm_tr(l, N_("on track"));
     case NTM_ST_BEHIND:
-        return en ? "behind" : "Chậm tiến độ";
+        return ntm_tr(l, N_("behind"));
     case NTM_ST_MISSED:
-        return en ? "missed" : "Không đạt";
+        return ntm_tr(l, N_("missed"));
     case NTM_ST_NO_DATA:
-        return en ? "no data" : "Chưa có số liệu";
+        return ntm_tr(l, N_("no data"));
     }
     return "";
 }
@@ -248,7 +249,7 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
             } else {
                 const char *d = json_string_value(json_object_get(f, "date"));
                 json_t *q = json_object_get(f, "qty");
-                if (!d || !Ntm_plan_valid_date(d) || strcmp(d, c->A) > 0)
+                if (!d || !ntm_date_valid(d) || strcmp(d, c->A) > 0)
                     break;
                 memcpy(r->date, d, PLAN_DATE_LEN);
                 r->year = leading_int(d);
@@ -874,7 +875,7 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
     /* the as-of date: given, else the end of --year, never after today */
     Ntm_plan_today(c.r->as_of);
     if (o->as_of) {
-        if (!Ntm_plan_valid_date(o->as_of)) {
+        if (!ntm_date_valid(o->as_of)) {
             rc =
                 ntm_error_set(err, NTM_EINVAL,
                               "bad as-of date '%s' - use YYYY-MM-DD", o->as_of);

@@ -7,8 +7,9 @@
  * formula is neutralised, see csv_field), and one self-contained printable
  * HTML page with inline SVG charts and no external resources.
  *
- * Labels come from the plan in Vietnamese, or English with lang "en".
- * Depends on util/, jansson and report.c's rows.
+ * Labels come from the plan in Vietnamese, or English with lang "en"; the
+ * report's own words are English msgids of the catalogue (po/vi.po),
+ * translated with ntm_tr. Depends on util/, jansson and report.c's rows.
  */
 #include "plan_int.h"
 
@@ -43,51 +44,26 @@ fmt_num(double v, char *out, size_t size)
         *e = '\0';
 }
 
-/*
- * Human figures of the table and HTML forms (never JSON or CSV): in
- * Vietnamese every number of s ("≥ 1234.5*", "63.6 %") reads 1.234,5 -
- * digits grouped by '.', decimal ','; in English s stays as it is.
- */
+/* The language of the human forms and labels: English with lang "en",
+ * else Vietnamese. */
+static const char *
+hl(const char *lang)
+{
+    return en(lang) ? "en" : "vi";
+}
+
+/* Human figures of the table and HTML forms (never JSON or CSV). */
 static void
 human_nums(const char *lang, char *s, size_t size)
 {
-    char out[160];
-    size_t o = 0, i = 0;
-    if (en(lang) || size == 0)
-        return;
-    while (s[i] && o + 1 < sizeof(out)) {
-        size_t d = 0, k;
-        while (s[i + d] >= '0' && s[i + d] <= '9')
-            d++;
-        if (!d) {
-            out[o++] = s[i++];
-            continue;
-        }
-        for (k = 0; k < d && o + 2 < sizeof(out); k++) {
-            if (k && (d - k) % 3 == 0)
-                out[o++] = '.';
-            out[o++] = s[i + k];
-        }
-        i += d;
-        if (s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9' &&
-            o + 1 < sizeof(out)) {
-            out[o++] = ',';
-            for (i++; s[i] >= '0' && s[i] <= '9' && o + 1 < sizeof(out); i++)
-                out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    snprintf(s, size, "%s", out);
+    ntm_human_figures(hl(lang), s, size);
 }
 
-/* The human form of a date YYYY-MM-DD: dd/mm/yyyy in Vietnamese, as it
- * is in English (and when it is not of that form). Into out[11+]. */
+/* The human form of a date YYYY-MM-DD into out. */
 static const char *
 human_date(const char *lang, const char *iso, char *out, size_t size)
 {
-    if (en(lang) || strlen(iso) != 10 || iso[4] != '-' || iso[7] != '-')
-        return iso;
-    snprintf(out, size, "%.2s/%.2s/%.4s", iso + 8, iso + 5, iso);
+    ntm_human_date(hl(lang), iso, out, size);
     return out;
 }
 
@@ -142,27 +118,38 @@ fmt_share(const struct Ntm_row *row, char *out, size_t size)
  * "Rows below the province"). Lines without a newline; %d is the number
  * of communes of the province.
  */
-static const char *const legend_vi[] = {
-    "Chỉ tiêu: mức của kế hoạch cho toàn tỉnh (%d xã, phường, thị trấn).",
-    "Dưới cấp tỉnh: chỉ tiêu cho từng đơn vị (mỗi phường/thị trấn, mỗi huyện,",
-    "  mỗi xã) giữ nguyên theo kế hoạch; chỉ tiêu tỷ lệ (%%) áp dụng cho mọi",
-    "  đơn vị; dấu * là chỉ tiêu chia theo tỷ lệ: mức của tỉnh × số xã,",
-    "  phường, thị trấn của đơn vị ÷ %d (làm tròn lên với số đếm).",
-    "Tỷ trọng: phần của đơn vị trong kết quả của toàn tỉnh.",
-    NULL};
-static const char *const legend_en[] = {
-    "Target: the plan's figure for the whole province (%d communes).",
-    "Below the province: per-unit targets (each ward/town, each district,",
-    "  each commune) are the plan's own; rates (%%) hold for every unit;",
-    "  * marks a pro-rata share: the plan's figure x the unit's communes",
-    "  / %d (rounded up for things counted).",
-    "Share: the unit's part of the province's achievement.",
+static const char *const legend_lines[] = {
+    N_("Target: the plan's figure for the whole province (%d communes)."),
+    N_("Below the province: per-unit targets (each ward/town, each "
+       "district,"),
+    N_("  each commune) are the plan's own; rates (%%) hold for every "
+       "unit;"),
+    N_("  * marks a pro-rata share: the plan's figure x the unit's "
+       "communes"),
+    N_("  / %d (rounded up for things counted)."),
+    N_("Share: the unit's part of the province's achievement."),
     NULL};
 
-static const char *const *
-legend(const char *lang)
+/* Legend line i in the report's language, NULL past the last. */
+static const char *
+legend(const char *lang, int i)
 {
-    return en(lang) ? legend_en : legend_vi;
+    return legend_lines[i] ? ntm_tr(hl(lang), legend_lines[i]) : NULL;
+}
+
+/* The column heads of the table and the HTML form ("Unit" is the unit's
+ * code here, its name elsewhere: hence the context). */
+static const char *const heads[] = {
+    NC_("report column", "Unit"),     NC_("report column", "Name"),
+    NC_("report column", "Period"),   NC_("report column", "Target"),
+    NC_("report column", "Achieved"), NC_("report column", "UoM"),
+    NC_("report column", "Share"),    NC_("report column", "Status")};
+
+/* The translation of a label of this file in the report's language. */
+static const char *
+tr(const char *lang, const char *msgid)
+{
+    return ntm_tr(hl(lang), msgid);
 }
 
 /* one legend line with "%d" replaced by the number of communes and "%%"
@@ -237,11 +224,10 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
                             w->share < 0 ? json_null() : json_real(w->share));
     }
     {
-        const char *const *l = legend(lang);
         char line[256];
         struct ntm_buf t = NTM_BUF_INIT;
-        for (i = 0; l[i]; i++) {
-            legend_line(r, l[i], line, sizeof(line));
+        for (i = 0; legend(lang, i); i++) {
+            legend_line(r, legend(lang, i), line, sizeof(line));
             if (ntm_buf_addf(&t, "%s%s", i ? "\n" : "", line)) {
                 ntm_buf_release(&t);
                 json_decref(doc);
@@ -263,7 +249,7 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
 static enum ntm_err
 pad(struct ntm_buf *b, const char *s, size_t width, int right)
 {
-    size_t w = Ntm_plan_width(s), i;
+    size_t w = ntm_text_width(s), i;
     enum ntm_err rc = NTM_OK;
     if (!right)
         rc = ntm_buf_adds(b, s);
@@ -300,13 +286,7 @@ row_cells(const struct ntm_report *r, const struct Ntm_row *w, const char *lang,
 static enum ntm_err
 fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 {
-    static const char *head_vi[NCOLS] = {"Mã đơn vị", "Đơn vị",    "Kỳ",
-                                         "Chỉ tiêu",  "Đạt được",  "ĐVT",
-                                         "Tỷ trọng",  "Tình trạng"};
-    static const char *head_en[NCOLS] = {"Unit",   "Name",     "Period",
-                                         "Target", "Achieved", "UoM",
-                                         "Share",  "Status"};
-    const char **head = en(lang) ? head_en : head_vi;
+    const char *head[NCOLS];
     char cells[NCOLS][160];
     size_t wid[NCOLS];
     int i, c;
@@ -314,27 +294,26 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     enum ntm_err rc = NTM_OK;
     char day[16];
 
-    for (c = 0; c < NCOLS; c++)
-        wid[c] = Ntm_plan_width(head[c]);
+    for (c = 0; c < NCOLS; c++) {
+        head[c] = tr(lang, heads[c]);
+        wid[c] = ntm_text_width(head[c]);
+    }
     for (i = 0; i < r->nrows; i++) {
         row_cells(r, &r->rows[i], lang, cells);
         for (c = 0; c < NCOLS; c++)
-            if (Ntm_plan_width(cells[c]) > wid[c])
-                wid[c] = Ntm_plan_width(cells[c]);
+            if (ntm_text_width(cells[c]) > wid[c])
+                wid[c] = ntm_text_width(cells[c]);
     }
-    rc = ntm_buf_addf(b, "%s: %s (%s)  %s %s\n",
-                      en(lang) ? "Progress report" : "Báo cáo tiến độ",
-                      r->unit_name, r->unit,
-                      en(lang) ? "as of" : "tính đến ngày",
-                      human_date(lang, r->as_of, day, sizeof(day)));
+    rc =
+        ntm_buf_addf(b, "%s: %s (%s)  %s %s\n", tr(lang, N_("Progress report")),
+                     r->unit_name, r->unit, tr(lang, N_("as of")),
+                     human_date(lang, r->as_of, day, sizeof(day)));
     if (!rc && r->approved)
-        rc = ntm_buf_addf(b, "%s%s%s\n",
-                          en(lang) ? "approved records only"
-                                   : "chỉ tính hồ sơ đã duyệt",
+        rc = ntm_buf_addf(b, "%s%s%s\n", tr(lang, N_("approved records only")),
                           r->approved_level[0] ? ": " : "", r->approved_level);
-    for (i = 0; !rc && legend(lang)[i]; i++) {
+    for (i = 0; !rc && legend(lang, i); i++) {
         char line[256];
-        legend_line(r, legend(lang)[i], line, sizeof(line));
+        legend_line(r, legend(lang, i), line, sizeof(line));
         rc = ntm_buf_addf(b, "%s\n", line);
     }
     for (i = 0; i < r->nrows && !rc; i++) {
@@ -358,9 +337,8 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         }
     }
     if (!rc && r->nrows == 0)
-        rc = ntm_buf_adds(b, en(lang) ? "\nno target falls in this period\n"
-                                      : "\nkhông có chỉ tiêu nào trong kỳ "
-                                        "này\n");
+        rc = ntm_buf_addf(b, "\n%s\n",
+                          tr(lang, N_("no target falls in this period")));
     return rc;
 }
 
@@ -566,19 +544,15 @@ static enum ntm_err
 html_table(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
            int from, int to)
 {
-    static const char *head_vi[NCOLS] = {"Mã đơn vị", "Đơn vị",    "Kỳ",
-                                         "Chỉ tiêu",  "Đạt được",  "ĐVT",
-                                         "Tỷ trọng",  "Tình trạng"};
-    static const char *head_en[NCOLS] = {"Unit",   "Name",     "Period",
-                                         "Target", "Achieved", "UoM",
-                                         "Share",  "Status"};
-    const char **head = en(lang) ? head_en : head_vi;
+    const char *head[NCOLS];
     char cells[NCOLS][160];
     enum ntm_err rc = ntm_buf_adds(b, "<table><thead><tr>");
     int i, c;
 
-    for (c = 0; c < NCOLS && !rc; c++)
+    for (c = 0; c < NCOLS && !rc; c++) {
+        head[c] = tr(lang, heads[c]);
         rc = ntm_buf_addf(b, "<th>%s</th>", head[c]);
+    }
     if (!rc)
         rc = ntm_buf_adds(b, "</tr></thead><tbody>\n");
     for (i = from; i < to && !rc; i++) {
@@ -628,28 +602,25 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         ".met{color:#2e7d32}.missed{color:#c62828}.behind{color:#ef6c00}"
         "@media print{body{margin:0}}"
         "</style></head><body>\n<h1>",
-        en(lang) ? "en" : "vi",
-        en(lang) ? "Progress report" : "Báo cáo tiến độ");
+        hl(lang), tr(lang, N_("Progress report")));
     if (!rc)
         rc = html_esc(b, en(lang) ? r->plan->title_en : r->plan->title_vi);
     if (!rc)
         rc = ntm_buf_addf(
-            b, "</h1>\n<p class=\"meta\">%s: ", en(lang) ? "Unit" : "Đơn vị");
+            b, "</h1>\n<p class=\"meta\">%s: ", tr(lang, N_("Unit")));
     if (!rc)
         rc = html_esc(b, r->unit_name);
     if (!rc)
-        rc = ntm_buf_addf(b, " (%s) &middot; %s %s%s</p>\n", r->unit,
-                          en(lang) ? "as of" : "tính đến ngày",
+        rc = ntm_buf_addf(b, " (%s) &middot; %s %s%s%s</p>\n", r->unit,
+                          tr(lang, N_("as of")),
                           human_date(lang, r->as_of, day, sizeof(day)),
-                          r->approved ? (en(lang) ? " &middot; approved only"
-                                                  : " &middot; chỉ hồ sơ đã "
-                                                    "duyệt")
-                                      : "");
+                          r->approved ? " &middot; " : "",
+                          r->approved ? tr(lang, N_("approved only")) : "");
     if (!rc)
         rc = ntm_buf_adds(b, "<p class=\"legend\">");
-    for (k = 0; !rc && legend(lang)[k]; k++) {
+    for (k = 0; !rc && legend(lang, k); k++) {
         char line[256];
-        legend_line(r, legend(lang)[k], line, sizeof(line));
+        legend_line(r, legend(lang, k), line, sizeof(line));
         rc = ntm_buf_adds(b, k ? "<br>" : "");
         if (!rc)
             rc = html_esc(b, line);
@@ -676,17 +647,15 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                 sel[n++] = &r->rows[k];
         if (!rc && n)
             rc = svg_bars(b, r, lang, sel, n, "progress",
-                          en(lang) ? "progress per period" : "tiến độ theo kỳ",
-                          0);
+                          tr(lang, N_("progress per period")), 0);
         /* the children side by side, latest period */
         for (k = i, n = 0; k < j; k++)
             if (r->rows[k].depth == 1 &&
                 !strcmp(r->rows[k].period, last_period))
                 sel[n++] = &r->rows[k];
         if (!rc && n)
-            rc = svg_bars(
-                b, r, lang, sel, n, "units",
-                en(lang) ? "units side by side" : "so sánh các đơn vị", 1);
+            rc = svg_bars(b, r, lang, sel, n, "units",
+                          tr(lang, N_("units side by side")), 1);
         if (!rc)
             rc = html_table(b, r, lang, i, j);
         if (!rc)

@@ -1,117 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * text.c - the small text helpers of plan/: folding for near-miss
- * suggestions and search (case and Vietnamese diacritics ignored),
- * terminal display width, edit distance, and dates.
+ * text.c - the dates of plan/: today, calendar checks, day numbers and
+ * rounding. Folding, display width and edit distance are util/'s
+ * (ntm_text_fold_compat, ntm_text_width, ntm_text_distance).
  *
- * Uses utf8proc only. The store module offers the same folding for
- * records (ntm_text_fold); plan/ keeps its own copy so that loading the
- * plan and checking codes never needs a store.
+ * Uses libc only.
  */
 #include "plan_int.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <utf8proc.h>
-
-char *
-Ntm_plan_fold(const char *s)
-{
-    utf8proc_uint8_t *mapped = NULL;
-    utf8proc_ssize_t n;
-    char *out, *w;
-    const char *r;
-
-    if (!s)
-        return NULL;
-    n = utf8proc_map((const utf8proc_uint8_t *)s, 0, &mapped,
-                     UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_DECOMPOSE |
-                         UTF8PROC_COMPAT | UTF8PROC_STRIPMARK |
-                         UTF8PROC_CASEFOLD);
-    if (n < 0)
-        return NULL;
-    out = ntm_malloc((size_t)n + 1);
-    if (!out) {
-        free(mapped);
-        return NULL;
-    }
-    /* d with stroke has no decomposition: map it by hand */
-    for (r = (const char *)mapped, w = out; *r;) {
-        if ((unsigned char)r[0] == 0xc4 && (unsigned char)r[1] == 0x91) {
-            *w++ = 'd';
-            r += 2;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = '\0';
-    free(mapped);
-    return out;
-}
-
-size_t
-Ntm_plan_width(const char *s)
-{
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t n;
-    size_t w = 0;
-
-    while (*p) {
-        n = utf8proc_iterate(p, -1, &cp);
-        if (n <= 0) { /* invalid byte: count it as one column */
-            p++;
-            w++;
-            continue;
-        }
-        w += (size_t)utf8proc_charwidth(cp);
-        p += n;
-    }
-    return w;
-}
-
-int
-Ntm_plan_distance(const char *a, const char *b, int cap)
-{
-    size_t la = strlen(a), lb = strlen(b), i, j;
-    int *row, best, d;
-
-    if (la > 256 || lb > 256)
-        return cap + 1;
-    if ((int)(la > lb ? la - lb : lb - la) > cap)
-        return cap + 1;
-    row = ntm_malloc((lb + 1) * sizeof(*row));
-    if (!row)
-        return cap + 1;
-    for (j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        best = row[0];
-        for (j = 1; j <= lb; j++) {
-            int up = row[j];
-            d = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < d)
-                d = up + 1;
-            if (row[j - 1] + 1 < d)
-                d = row[j - 1] + 1;
-            row[j] = d;
-            diag = up;
-            if (d < best)
-                best = d;
-        }
-        if (best > cap) {
-            ntm_free(row);
-            return cap + 1;
-        }
-    }
-    d = row[lb];
-    ntm_free(row);
-    return d > cap ? cap + 1 : d;
-}
 
 void
 Ntm_plan_today(char out[PLAN_DATE_LEN])
@@ -121,28 +19,6 @@ Ntm_plan_today(char out[PLAN_DATE_LEN])
 
     localtime_r(&t, &tm);
     strftime(out, PLAN_DATE_LEN, "%Y-%m-%d", &tm);
-}
-
-int
-Ntm_plan_valid_date(const char *s)
-{
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int i, y, m, d;
-
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return 0;
-    y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
-        (s[3] - '0');
-    m = (s[5] - '0') * 10 + (s[6] - '0');
-    d = (s[8] - '0') * 10 + (s[9] - '0');
-    if (y < 1900 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-        return 0;
-    if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-        return 0;
-    return 1;
 }
 
 /* Days since 1970-01-01 of a valid YYYY-MM-DD date (H. Hinnant's

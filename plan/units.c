@@ -250,8 +250,8 @@ load_units_csv(struct ntm_plan *p, const char *dir, struct ntm_error *err)
             copy_field(u->valid_from, sizeof(u->valid_from), l.f[6]) ||
             copy_field(u->valid_to, sizeof(u->valid_to), l.f[7]) ||
             !l.f[0][0] || !l.f[2][0] || !valid_level(u->level) ||
-            (u->valid_from[0] && !Ntm_plan_valid_date(u->valid_from)) ||
-            (u->valid_to[0] && !Ntm_plan_valid_date(u->valid_to))) {
+            (u->valid_from[0] && !ntm_date_valid(u->valid_from)) ||
+            (u->valid_to[0] && !ntm_date_valid(u->valid_to))) {
             rc = ntm_error_set(err, NTM_ECONFIG,
                                "units.csv line %d is not a valid unit "
                                "(code '%s') - see config/README.md",
@@ -315,7 +315,7 @@ load_changes_csv(struct ntm_plan *p, const char *dir, struct ntm_error *err)
         if (l.n == 1 && !l.f[0][0])
             continue;
         u = l.n >= 5 ? (struct Ntm_unit *)Ntm_unit_find(p, l.f[0]) : NULL;
-        if (!u || !Ntm_plan_valid_date(l.f[1])) {
+        if (!u || !ntm_date_valid(l.f[1])) {
             rc = ntm_error_set(err, NTM_ECONFIG,
                                "unit_changes.csv line %d names unknown unit "
                                "'%s' or a bad date - list the unit in "

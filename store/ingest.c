@@ -219,11 +219,13 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
         v = NTM_ENOMEM;
     }
     if (v != NTM_OK) {
-        rc = ntm_error_set(err, v,
-                           v == NTM_ENOMEM ? "out of memory while building "
-                                             "the entry"
-                                           : "entry refused: %s",
-                           msg);
+        struct ntm_error why;
+        ntm_error_set(&why, v, "%s", msg);
+        rc = v == NTM_ENOMEM
+                 ? ntm_error_set(err, v,
+                                 "out of memory while "
+                                 "building the entry")
+                 : ntm_error_wrap(err, v, N_("entry refused: %s"), &why);
         goto out;
     }
     /* Step 5 before signing, when this device knows its enrollment. */
@@ -231,9 +233,10 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
     if ((rc = Ntm_auth_lookup(st, author, e.seq, &enr, err)) != NTM_OK)
         goto out;
     if (!enr.enrolled) {
-        enum ntm_err b = Ntm_rules_body(&e, msg, sizeof(msg));
+        struct ntm_error why;
+        enum ntm_err b = Ntm_rules_body_why(&e, &why);
         if (b != NTM_OK) {
-            rc = ntm_error_set(err, b, "refused before signing: %s", msg);
+            rc = ntm_error_wrap(err, b, N_("refused before signing: %s"), &why);
             goto out;
         }
         res->unenrolled = 1;
@@ -243,19 +246,21 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
             (rc = unit_of_record(st, e.record, unit, sizeof(unit), err)) !=
                 NTM_OK)
             goto out;
-        enum ntm_err c = Ntm_rules_check(st, &e, &enr, unit[0] ? unit : NULL,
-                                         msg, sizeof(msg), err);
+        struct ntm_error why;
+        enum ntm_err c =
+            Ntm_rules_check_why(st, &e, &enr, unit[0] ? unit : NULL, &why, err);
         if (!Ntm_is_verdict(c)) {
             rc = c;
             goto out;
         }
         if (c == NTM_ENOENT) {
-            rc = ntm_error_set(err, NTM_ENOENT, "no record %s on this replica",
+            rc = ntm_error_set(err, NTM_ENOENT,
+                               N_("no record %s on this replica"),
                                e.record ? e.record : "?");
             goto out;
         }
         if (c != NTM_OK) {
-            rc = ntm_error_set(err, c, "refused before signing: %s", msg);
+            rc = ntm_error_wrap(err, c, N_("refused before signing: %s"), &why);
             goto out;
         }
     }
@@ -286,8 +291,10 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
     /* What only the whole state can judge (authority over a device's
      * enrollments): the savepoint undoes the entry, which never leaves. */
     if (enr.enrolled && ir.flag != NTM_OK) {
-        rc = ntm_error_set(err, ir.flag, "refused before signing: %s",
-                           ir.message);
+        struct ntm_error why;
+        ntm_error_set(&why, ir.flag, "%s", ir.message);
+        rc = ntm_error_wrap(err, ir.flag, N_("refused before signing: %s"),
+                            &why);
         goto out;
     }
     snprintf(res->id, sizeof(res->id), "%s", ir.id);

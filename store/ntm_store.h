@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "ntm_crypto.h"
+#include "ntm_text.h"
 #include "ntm_util.h"
 
 #define NTM_MAX_ENTRY_BYTES 65536
@@ -437,14 +438,24 @@ NTM_EXTERN enum ntm_err ntm_store_dump_state(struct ntm_store *st,
                                              struct ntm_error *err);
 
 /* ------------------------------------------------------------------ */
-/* Text */
+/* Record field rules (SPEC.md section 3), as the store applies them to
+ * every entry; a tool checks its input with the same functions. */
 
-/* new: s in Unicode NFC (free with ntm_free); NULL for invalid UTF-8. */
-NTM_EXTERN char *ntm_text_nfc(const char *s);
-/* new: s folded for search: NFC, lower case, Vietnamese diacritics
- * removed (d-stroke becomes d). NULL for invalid UTF-8. */
-NTM_EXTERN char *ntm_text_fold(const char *s);
-/* Display width of UTF-8 s in terminal columns. */
-NTM_EXTERN size_t ntm_text_width(const char *s);
+/* date: a real calendar date YYYY-MM-DD, years 1900 to 2200 */
+NTM_EXTERN int ntm_field_date_valid(const char *s);
+/* period: YYYY or YYYY-MM */
+NTM_EXTERN int ntm_field_period_valid(const char *s);
+/* qty: a decimal string ^[0-9]{1,12}(\.[0-9]{1,3})?$ */
+NTM_EXTERN int ntm_field_qty_valid(const char *s);
+/* 1 for the fields whose values are integers (people, amount_vnd, num,
+ * den) */
+NTM_EXTERN int ntm_field_is_int(const char *name);
+/* 1 when value is valid for the field name (every rule of section 3 for
+ * one field: types, ranges, forms; 'deleted' is never valid). Unknown
+ * fields are valid whatever they hold. */
+NTM_EXTERN int ntm_field_valid(const char *name, const json_t *value);
+
+/* The text helpers (ntm_text_nfc, ntm_text_fold, ntm_text_width) are
+ * util/ntm_text.h's, included above. */
 
 #endif /* NTM_STORE_H */

@@ -90,10 +90,11 @@ record_heads(struct ntm_store *st, const char *id, json_t **heads,
     if (rc != NTM_OK)
         return rc;
     if (x != SQLITE_ROW)
-        return ntm_error_set(err, NTM_ENOENT,
-                             "no record %s on this replica - check the id with "
-                             "'ntm list'",
-                             id);
+        return ntm_error_set(
+            err, NTM_ENOENT,
+            N_("no record %s on this replica - check the id with "
+               "'ntm list'"),
+            id);
     rc = Ntm_record_heads(st, id, heads, err);
     if (rc == NTM_OK && conflicts && conflict)
         rc = Ntm_record_conflicts(st, id, conflicts, err);
@@ -184,20 +185,21 @@ ntm_record_resolve(struct ntm_store *st, const struct ntm_key *key,
         }
         if (!found) {
             rc = ntm_error_set(err, NTM_ECONFLICT,
-                               "entry %s is not a candidate of any conflict "
-                               "of record %s - see 'ntm conflicts'",
+                               N_("entry %s is not a candidate of any conflict "
+                                  "of record %s - see 'ntm conflicts'"),
                                take_entry, record_id);
             goto out;
         }
     } else if (!conflicts && !set) {
         rc = ntm_error_set(err, NTM_ECONFLICT,
-                           "record %s has no conflict to resolve", record_id);
+                           N_("record %s has no conflict to resolve"),
+                           record_id);
         goto out;
     }
     if (set)
         json_object_update(out, set);
     if (json_object_size(out) == 0) {
-        rc = ntm_error_set(err, NTM_EINVAL, "nothing to set");
+        rc = ntm_error_set(err, NTM_EINVAL, N_("nothing to set"));
         goto out;
     }
     json_t *s = nfc_copy(out);

@@ -191,8 +191,8 @@ ntm_store_record(struct ntm_store *st, const char *id, json_t **out,
     sqlite3_reset(s);
     if (n == 0)
         return ntm_error_set(err, NTM_ENOENT,
-                             "no record %s on this replica - check the id "
-                             "with 'ntm list'",
+                             N_("no record %s on this replica - check the id "
+                                "with 'ntm list'"),
                              id);
     if (n > 1) {
         json_decref(rec);

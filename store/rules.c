@@ -84,19 +84,9 @@ Ntm_role_allows(const char *role, const char *op)
     return 0;
 }
 
-static int fail(char *msg, size_t msglen, const char *fmt, ...)
-    NTM_PRINTF(3, 4);
-
-/* Write the reason into msg; returns 0 (not valid) for "return fail()". */
-static int
-fail(char *msg, size_t msglen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    return 0;
-}
+/* Record the reason in why, with its message id (the format); 0 (not
+ * valid) for "return fail()". */
+#define fail(why, ...) (ntm_error_set((why), NTM_EBADBODY, __VA_ARGS__), 0)
 
 static int
 is_str(json_t *o, const char *k, int required)
@@ -114,29 +104,55 @@ is_hex(json_t *v, size_t n)
            ntm_is_lower_hex(json_string_value(v), n);
 }
 
+/* One field's value by the rules of SPEC.md section 3. Unknown fields are
+ * kept whatever they hold. */
 static int
-date_valid(const char *s)
+field_valid(const char *k, const json_t *v, struct ntm_error *why)
 {
-    int y, m, d;
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return 0;
-    if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
-        return 0;
-    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1)
-        return 0;
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int max = mdays[m - 1];
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        max = 29;
-    return d <= max;
+    if (strcmp(k, "date") == 0) {
+        if (!json_is_string(v) || !ntm_field_date_valid(json_string_value(v)))
+            return fail(why, N_("field 'date' must be a date YYYY-MM-DD"));
+    } else if (strcmp(k, "qty") == 0) {
+        if (!json_is_string(v) || !ntm_field_qty_valid(json_string_value(v)))
+            return fail(why,
+                        "field 'qty' must be a decimal string like \"2.5\" "
+                        "(up to 12 digits, 3 decimals)");
+    } else if (strcmp(k, "period") == 0) {
+        if (!json_is_string(v) || !ntm_field_period_valid(json_string_value(v)))
+            return fail(why, N_("field 'period' must be YYYY or YYYY-MM"));
+    } else if (ntm_field_is_int(k) && strcmp(k, "den") != 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return fail(why, N_("field '%s' must be an integer >= 0"), k);
+    } else if (strcmp(k, "den") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+            return fail(why, N_("field 'den' must be an integer > 0"));
+    } else if (strcmp(k, "task") == 0 || strcmp(k, "uom") == 0 ||
+               strcmp(k, "title") == 0 || strcmp(k, "note") == 0) {
+        if (!json_is_string(v))
+            return fail(why, N_("field '%s' must be a string"), k);
+        if (strcmp(k, "task") == 0 && json_string_length(v) == 0)
+            return fail(why, N_("field 'task' must not be empty"));
+    } else if (strcmp(k, "deleted") == 0) {
+        return fail(why, N_("field 'deleted' is hidden: use record.delete"));
+    }
+    return 1;
 }
 
-static int
-period_valid(const char *s)
+/* The record field rules of SPEC.md section 3, one function per rule,
+ * public so that a tool checks what it is given by the same rule. */
+
+int
+ntm_field_date_valid(const char *s)
 {
+    /* A real calendar date, and not after 2200. */
+    return ntm_date_valid(s) && strncmp(s, "2200", 4) <= 0;
+}
+
+int
+ntm_field_period_valid(const char *s)
+{
+    if (!s)
+        return 0;
     size_t n = strlen(s);
     if (n != 4 && n != 7)
         return 0;
@@ -157,10 +173,12 @@ period_valid(const char *s)
 }
 
 /* ^[0-9]{1,12}(\.[0-9]{1,3})?$ */
-static int
-qty_valid(const char *s)
+int
+ntm_field_qty_valid(const char *s)
 {
     size_t i = 0, ip = 0, fp = 0;
+    if (!s)
+        return 0;
     while (isdigit((unsigned char)s[i]))
         i++, ip++;
     if (ip < 1 || ip > 12)
@@ -175,50 +193,29 @@ qty_valid(const char *s)
     return s[i] == '\0';
 }
 
-/* One field's value by the rules of SPEC.md section 3. Unknown fields are
- * kept whatever they hold. */
-static int
-field_valid(const char *k, json_t *v, char *msg, size_t msglen)
+int
+ntm_field_is_int(const char *name)
 {
-    if (strcmp(k, "date") == 0) {
-        if (!json_is_string(v) || !date_valid(json_string_value(v)))
-            return fail(msg, msglen, "field 'date' must be a date YYYY-MM-DD");
-    } else if (strcmp(k, "qty") == 0) {
-        if (!json_is_string(v) || !qty_valid(json_string_value(v)))
-            return fail(msg, msglen,
-                        "field 'qty' must be a decimal string like \"2.5\" "
-                        "(up to 12 digits, 3 decimals)");
-    } else if (strcmp(k, "period") == 0) {
-        if (!json_is_string(v) || !period_valid(json_string_value(v)))
-            return fail(msg, msglen, "field 'period' must be YYYY or YYYY-MM");
-    } else if (strcmp(k, "people") == 0 || strcmp(k, "amount_vnd") == 0 ||
-               strcmp(k, "num") == 0) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            return fail(msg, msglen, "field '%s' must be an integer >= 0", k);
-    } else if (strcmp(k, "den") == 0) {
-        if (!json_is_integer(v) || json_integer_value(v) <= 0)
-            return fail(msg, msglen, "field 'den' must be an integer > 0");
-    } else if (strcmp(k, "task") == 0 || strcmp(k, "uom") == 0 ||
-               strcmp(k, "title") == 0 || strcmp(k, "note") == 0) {
-        if (!json_is_string(v))
-            return fail(msg, msglen, "field '%s' must be a string", k);
-        if (strcmp(k, "task") == 0 && json_string_length(v) == 0)
-            return fail(msg, msglen, "field 'task' must not be empty");
-    } else if (strcmp(k, "deleted") == 0) {
-        return fail(msg, msglen,
-                    "field 'deleted' is hidden: use record.delete");
-    }
-    return 1;
+    return name &&
+           (strcmp(name, "people") == 0 || strcmp(name, "amount_vnd") == 0 ||
+            strcmp(name, "num") == 0 || strcmp(name, "den") == 0);
+}
+
+int
+ntm_field_valid(const char *name, const json_t *value)
+{
+    struct ntm_error why;
+    return field_valid(name, value, &why);
 }
 
 static int
-fields_valid(json_t *fields, const char *kind, int create, char *msg,
-             size_t msglen)
+fields_valid(json_t *fields, const char *kind, int create,
+             struct ntm_error *why)
 {
     const char *k;
     json_t *v;
     json_object_foreach (fields, k, v) {
-        if (!field_valid(k, v, msg, msglen))
+        if (!field_valid(k, v, why))
             return 0;
     }
     if (!create)
@@ -230,7 +227,7 @@ fields_valid(json_t *fields, const char *kind, int create, char *msg,
         strcmp(kind, "activity") == 0 ? need_activity : need_measure;
     for (int i = 0; need[i]; i++)
         if (!json_object_get(fields, need[i]))
-            return fail(msg, msglen, "field '%s' is required", need[i]);
+            return fail(why, N_("field '%s' is required"), need[i]);
     return 1;
 }
 
@@ -249,65 +246,60 @@ base_valid(json_t *base)
 }
 
 enum ntm_err
-Ntm_rules_body(const struct Ntm_entry *e, char *msg, size_t msglen)
+Ntm_rules_body_why(const struct Ntm_entry *e, struct ntm_error *why)
 {
     json_t *b = e->body;
     const char *op = e->op;
     int ok = 1;
-    msg[0] = '\0';
+    ntm_error_clear(why);
     if (strcmp(op, "device.enroll") == 0) {
         json_t *role = json_object_get(b, "role");
         json_t *fs = json_object_get(b, "from_seq");
         if (!is_hex(json_object_get(b, "key"), NTM_HEX_ID_LEN))
-            ok = fail(msg, msglen, "device.enroll: 'key' must be 64 hex");
+            ok = fail(why, "device.enroll: 'key' must be 64 hex");
         else if (!json_is_string(role) ||
                  (strcmp(json_string_value(role), "recorder") &&
                   strcmp(json_string_value(role), "coordinator") &&
                   strcmp(json_string_value(role), "admin")))
-            ok = fail(msg, msglen,
-                      "device.enroll: 'role' must be recorder, coordinator "
-                      "or admin");
+            ok =
+                fail(why, "device.enroll: 'role' must be recorder, coordinator "
+                          "or admin");
         else if (!json_is_string(json_object_get(b, "scope")) ||
                  !Ntm_unit_code_valid(
                      json_string_value(json_object_get(b, "scope"))))
-            ok =
-                fail(msg, msglen, "device.enroll: 'scope' must be a unit code");
+            ok = fail(why, "device.enroll: 'scope' must be a unit code");
         else if (!is_str(b, "name", 0) || !is_str(b, "org", 0))
-            ok = fail(msg, msglen,
-                      "device.enroll: 'name' and 'org' must be strings");
+            ok = fail(why, "device.enroll: 'name' and 'org' must be strings");
         else if (fs && (!json_is_integer(fs) || json_integer_value(fs) < 1))
-            ok = fail(msg, msglen,
-                      "device.enroll: 'from_seq' must be an integer >= 1");
+            ok = fail(why, "device.enroll: 'from_seq' must be an integer >= 1");
     } else if (strcmp(op, "device.revoke") == 0) {
         json_t *as = json_object_get(b, "after_seq");
         if (!is_hex(json_object_get(b, "key"), NTM_HEX_ID_LEN))
-            ok = fail(msg, msglen, "device.revoke: 'key' must be 64 hex");
+            ok = fail(why, "device.revoke: 'key' must be 64 hex");
         else if (!json_is_integer(as) || json_integer_value(as) < 0)
-            ok = fail(msg, msglen,
-                      "device.revoke: 'after_seq' must be an integer >= 0");
+            ok =
+                fail(why, "device.revoke: 'after_seq' must be an integer >= 0");
         else if (!is_str(b, "reason", 1))
-            ok = fail(msg, msglen, "device.revoke: 'reason' must be a string");
+            ok = fail(why, "device.revoke: 'reason' must be a string");
     } else if (strcmp(op, "unit.create") == 0) {
         json_t *lv = json_object_get(b, "level");
         if (!json_is_string(json_object_get(b, "code")) ||
             !Ntm_unit_code_valid(json_string_value(json_object_get(b, "code"))))
-            ok = fail(msg, msglen, "unit.create: 'code' must be a unit code");
+            ok = fail(why, "unit.create: 'code' must be a unit code");
         else if (!json_is_string(json_object_get(b, "name")) ||
                  json_string_length(json_object_get(b, "name")) == 0)
-            ok = fail(msg, msglen, "unit.create: 'name' must be a string");
+            ok = fail(why, "unit.create: 'name' must be a string");
         else if (!json_is_string(lv) ||
                  (strcmp(json_string_value(lv), "province") &&
                   strcmp(json_string_value(lv), "district") &&
                   strcmp(json_string_value(lv), "commune") &&
                   strcmp(json_string_value(lv), "hamlet")))
-            ok = fail(msg, msglen,
-                      "unit.create: 'level' must be province, district, "
-                      "commune or hamlet");
+            ok = fail(why, "unit.create: 'level' must be province, district, "
+                           "commune or hamlet");
         else if (json_object_get(b, "base") &&
                  !base_valid(json_object_get(b, "base")))
-            ok = fail(msg, msglen,
-                      "unit.create: 'base' must be a non-empty array of "
-                      "entry ids");
+            ok = fail(why, "unit.create: 'base' must be a non-empty array of "
+                           "entry ids");
     } else if (strcmp(op, "record.create") == 0) {
         json_t *kind = json_object_get(b, "kind");
         json_t *fields = json_object_get(b, "fields");
@@ -315,67 +307,71 @@ Ntm_rules_body(const struct Ntm_entry *e, char *msg, size_t msglen)
         if (e->record)
             ntm_record_id(bound, e->author, e->seq);
         if (!e->record)
-            ok = fail(msg, msglen, "record.create: 'id' must be 32 hex");
+            ok = fail(why, "record.create: 'id' must be 32 hex");
         else if (strcmp(e->record, bound) != 0)
-            ok = fail(msg, msglen,
+            ok = fail(why,
                       "record.create: 'id' must be %s, the id bound to this "
                       "author and seq (SPEC 3)",
                       bound);
         else if (!json_is_string(kind) ||
                  (strcmp(json_string_value(kind), "activity") &&
                   strcmp(json_string_value(kind), "measure")))
-            ok = fail(msg, msglen,
-                      "record.create: 'kind' must be activity or measure");
+            ok = fail(why, "record.create: 'kind' must be activity or measure");
         else if (!json_is_string(json_object_get(b, "unit")) ||
                  !Ntm_unit_code_valid(
                      json_string_value(json_object_get(b, "unit"))))
-            ok = fail(msg, msglen, "record.create: 'unit' must be a unit code");
+            ok = fail(why, "record.create: 'unit' must be a unit code");
         else if (!json_is_string(json_object_get(b, "org")) ||
                  json_string_length(json_object_get(b, "org")) == 0)
-            ok = fail(msg, msglen, "record.create: 'org' must be a string");
+            ok = fail(why, "record.create: 'org' must be a string");
         else if (!json_is_object(fields))
-            ok = fail(msg, msglen, "record.create: 'fields' must be an object");
+            ok = fail(why, "record.create: 'fields' must be an object");
         else
-            ok = fields_valid(fields, json_string_value(kind), 1, msg, msglen);
+            ok = fields_valid(fields, json_string_value(kind), 1, why);
     } else if (strcmp(op, "record.update") == 0) {
         json_t *set = json_object_get(b, "set");
         if (!e->record)
-            ok = fail(msg, msglen, "record.update: 'id' must be 32 hex");
+            ok = fail(why, "record.update: 'id' must be 32 hex");
         else if (!base_valid(json_object_get(b, "base")))
-            ok = fail(msg, msglen,
-                      "record.update: 'base' must be a non-empty array of "
-                      "entry ids");
+            ok = fail(why, "record.update: 'base' must be a non-empty array of "
+                           "entry ids");
         else if (!json_is_object(set) || json_object_size(set) == 0)
-            ok = fail(msg, msglen,
-                      "record.update: 'set' must be a non-empty object");
+            ok = fail(why, "record.update: 'set' must be a non-empty object");
         else
-            ok = fields_valid(set, "activity", 0, msg, msglen);
+            ok = fields_valid(set, "activity", 0, why);
     } else if (strcmp(op, "record.delete") == 0) {
         if (!e->record)
-            ok = fail(msg, msglen, "record.delete: 'id' must be 32 hex");
+            ok = fail(why, "record.delete: 'id' must be 32 hex");
         else if (!base_valid(json_object_get(b, "base")))
-            ok = fail(msg, msglen,
-                      "record.delete: 'base' must be a non-empty array of "
-                      "entry ids");
+            ok = fail(why, "record.delete: 'base' must be a non-empty array of "
+                           "entry ids");
     } else if (strcmp(op, "review") == 0) {
         json_t *state = json_object_get(b, "state");
         if (!e->record)
-            ok = fail(msg, msglen, "review: 'id' must be 32 hex");
+            ok = fail(why, "review: 'id' must be 32 hex");
         else if (!is_hex(json_object_get(b, "rev"), NTM_HEX_ID_LEN))
-            ok = fail(msg, msglen, "review: 'rev' must be an entry id");
+            ok = fail(why, "review: 'rev' must be an entry id");
         else if (!json_is_string(state) ||
                  (strcmp(json_string_value(state), "approved") &&
                   strcmp(json_string_value(state), "rejected") &&
                   strcmp(json_string_value(state), "has_issues")))
-            ok = fail(msg, msglen,
-                      "review: 'state' must be approved, rejected or "
-                      "has_issues");
+            ok = fail(why, "review: 'state' must be approved, rejected or "
+                           "has_issues");
         else if (!is_str(b, "comment", 0))
-            ok = fail(msg, msglen, "review: 'comment' must be a string");
+            ok = fail(why, "review: 'comment' must be a string");
     } else {
-        ok = fail(msg, msglen, "unknown operation '%s'", op);
+        ok = fail(why, "unknown operation '%s'", op);
     }
     return ok ? NTM_OK : NTM_EBADBODY;
+}
+
+enum ntm_err
+Ntm_rules_body(const struct Ntm_entry *e, char *msg, size_t msglen)
+{
+    struct ntm_error why;
+    enum ntm_err rc = Ntm_rules_body_why(e, &why);
+    snprintf(msg, msglen, "%s", why.msg);
+    return rc;
 }
 
 enum ntm_err
@@ -383,21 +379,32 @@ Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
                 const struct ntm_enrollment *enr, const char *unit, char *msg,
                 size_t msglen, struct ntm_error *err)
 {
-    enum ntm_err rc = Ntm_rules_body(e, msg, msglen);
+    struct ntm_error why;
+    enum ntm_err rc = Ntm_rules_check_why(st, e, enr, unit, &why, err);
+    snprintf(msg, msglen, "%s", why.msg);
+    return rc;
+}
+
+enum ntm_err
+Ntm_rules_check_why(struct ntm_store *st, const struct Ntm_entry *e,
+                    const struct ntm_enrollment *enr, const char *unit,
+                    struct ntm_error *why, struct ntm_error *err)
+{
+    enum ntm_err rc = Ntm_rules_body_why(e, why);
     if (rc != NTM_OK)
         return rc;
     if (!enr->enrolled) {
-        snprintf(msg, msglen, "author %.16s... is not enrolled", e->author);
-        return NTM_EUNKNOWNAUTHOR;
+        return ntm_error_set(why, NTM_EUNKNOWNAUTHOR,
+                             N_("author %.16s... is not enrolled"), e->author);
     }
     if (enr->revoked) {
-        snprintf(msg, msglen, "author %.16s... is revoked after seq %lld",
-                 e->author, (long long)enr->revoked_after);
-        return NTM_EREVOKED;
+        return ntm_error_set(why, NTM_EREVOKED,
+                             N_("author %.16s... is revoked after seq %lld"),
+                             e->author, (long long)enr->revoked_after);
     }
     if (!Ntm_role_allows(enr->role, e->op)) {
-        snprintf(msg, msglen, "a %s may not perform %s", enr->role, e->op);
-        return NTM_EFORBIDDEN;
+        return ntm_error_set(why, NTM_EFORBIDDEN, N_("a %s may not perform %s"),
+                             enr->role, e->op);
     }
     const char *target = unit;
     if (strcmp(e->op, "device.enroll") == 0)
@@ -409,13 +416,13 @@ Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
     else if (strcmp(e->op, "device.revoke") == 0)
         return NTM_OK; /* authority over the device: auth.c */
     if (!target) {
-        snprintf(msg, msglen, "the record this entry changes is not known");
-        return NTM_ENOENT;
+        return ntm_error_set(why, NTM_ENOENT,
+                             N_("the record this entry changes is not known"));
     }
     if (!Ntm_scope_covers(enr->scope, target)) {
-        snprintf(msg, msglen, "unit %s is outside the author's scope %s",
-                 target, enr->scope);
-        return NTM_EFORBIDDEN;
+        return ntm_error_set(why, NTM_EFORBIDDEN,
+                             N_("unit %s is outside the author's scope %s"),
+                             target, enr->scope);
     }
     return NTM_OK;
 }

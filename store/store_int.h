@@ -9,9 +9,8 @@
  * reads the table below (a layer number, then its files) and fails when a
  * call goes sideways or up; a new file of store/ must be listed here.
  *
- *   0  entry.c jtext.c text.c  pure: the entry format (step 1), the total
- *                              order, record ids; canonical JSON texts;
- *                              Unicode text
+ *   0  entry.c jtext.c         pure: the entry format (step 1), the total
+ *                              order, record ids; canonical JSON texts
  *   0  files.c                 the names of the store's files on disk
  *   1  rules.c                 pure: step 5 given the governing enrollment,
  *                              unit codes and scopes
@@ -123,7 +122,7 @@ struct Ntm_entry {
 };
 
 /* ==================================================================
- * Layer 0: entry.c, jtext.c, text.c - pure functions on bytes and texts.
+ * Layer 0: entry.c, jtext.c - pure functions on bytes and texts.
  * ================================================================== */
 
 /* entry.c - step 1: parse and check well-formedness of B. On failure
@@ -176,6 +175,13 @@ const char *Ntm_unit_level(const char *code);
 enum ntm_err Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
                              const struct ntm_enrollment *enr, const char *unit,
                              char *msg, size_t msglen, struct ntm_error *err);
+/* As Ntm_rules_check, with the reason in why (its message id kept, so
+ * that it can be translated). */
+enum ntm_err Ntm_rules_check_why(struct ntm_store *st,
+                                 const struct Ntm_entry *e,
+                                 const struct ntm_enrollment *enr,
+                                 const char *unit, struct ntm_error *why,
+                                 struct ntm_error *err);
 /* Whether code is a verdict on an entry rather than a failure. */
 static inline int
 Ntm_is_verdict(enum ntm_err code)
@@ -187,6 +193,8 @@ Ntm_is_verdict(enum ntm_err code)
 /* Body shape checks only (no authorization). */
 enum ntm_err Ntm_rules_body(const struct Ntm_entry *e, char *msg,
                             size_t msglen);
+enum ntm_err Ntm_rules_body_why(const struct Ntm_entry *e,
+                                struct ntm_error *why);
 /* Whether a role may perform op. */
 int Ntm_role_allows(const char *role, const char *op);
 

@@ -522,46 +522,49 @@ Ntm_accepts_vi(const char *al)
 }
 
 /* The server answers in the language of each request, whatever the
- * server's own locale: this table is the Vietnamese, by wire code. */
+ * server's own locale: what failed and what to do, by wire code. English
+ * msgids of the catalogue (po/vi.po), translated per request with
+ * ntm_tr_find, which reads no process-wide state. */
 static const struct {
-    const char *code, *vi;
-} error_vi[] = {
-    {"too_large", "Yêu cầu quá lớn, máy chủ không nhận - hãy gửi từng đợt "
-                  "nhỏ hơn (ntm push --batch)"},
-    {"bad_auth", "Máy chủ không xác thực được yêu cầu (thiếu chữ ký hoặc "
-                 "chữ ký sai) - kiểm tra khóa của thiết bị (ntm whoami) rồi "
-                 "thử lại"},
-    {"clock_skew", "Đồng hồ của thiết bị lệch quá nhiều so với máy chủ - hãy "
-                   "chỉnh lại ngày giờ của điện thoại rồi thử lại"},
-    {"unknown_author", "Thiết bị chưa được ghi danh trên máy chủ - nhờ quản "
-                       "trị viên ghi danh thiết bị và gửi mục ghi danh lên "
-                       "máy chủ"},
-    {"revoked", "Khóa của thiết bị đã bị thu hồi, máy chủ không nhận - liên "
-                "hệ quản trị viên"},
-    {"forbidden", "Thiết bị không có quyền làm việc này - liên hệ quản trị "
-                  "viên"},
-    {"bad_request", "Máy chủ không hiểu yêu cầu (yêu cầu không hợp lệ) - "
-                    "hãy cập nhật ntm rồi thử lại"},
-    {"not_found", "Không có địa chỉ này trên máy chủ - kiểm tra địa chỉ máy "
-                  "chủ (ntm init --server)"},
-    {"method_not_allowed", "Địa chỉ này không nhận phương thức yêu cầu đã "
-                           "dùng - kiểm tra lại yêu cầu"},
-    {"unsupported_media_type", "Máy chủ không nhận kiểu dữ liệu đã gửi - "
-                               "hãy gửi bằng ntm push"},
-    {"too_many_requests", "Máy chủ đang bận - không mất gì, hãy thử lại "
-                          "sau ít phút"},
-    {"unavailable", "Máy chủ tạm thời không phục vụ được - không mất gì, "
-                    "hãy thử lại sau"},
-    {"internal", "Máy chủ gặp lỗi nội bộ - không mất gì, hãy thử lại sau "
-                 "và báo cho quản trị viên máy chủ"},
+    const char *code, *text;
+} error_text[] = {
+    {"too_large", N_("The request is too large for the server - send smaller "
+                     "batches (ntm push --batch)")},
+    {"bad_auth",
+     N_("The server could not authenticate the request (signature missing or "
+        "wrong) - check this device's key (ntm whoami) and retry")},
+    {"clock_skew", N_("The device's clock is too far from the server's - set "
+                      "the phone's date and time, then retry")},
+    {"unknown_author",
+     N_("The device is not enrolled on the server - ask an admin to enroll it "
+        "and push the enrollment to the server")},
+    {"revoked", N_("The device's key was revoked; the server does not accept "
+                   "it - contact an admin")},
+    {"forbidden",
+     N_("The device is not allowed to do this - contact an admin")},
+    {"bad_request", N_("The server did not understand the request (invalid "
+                       "request) - update ntm and retry")},
+    {"not_found", N_("There is no such address on the server - check the "
+                     "server address (ntm init --server)")},
+    {"method_not_allowed", N_("This address does not accept the request method "
+                              "used - check the request")},
+    {"unsupported_media_type", N_("The server does not accept the type of data "
+                                  "sent - send it with ntm push")},
+    {"too_many_requests",
+     N_("The server is busy - nothing lost, retry in a few minutes")},
+    {"unavailable",
+     N_("The server cannot serve for now - nothing lost, retry later")},
+    {"internal", N_("The server had an internal error - nothing lost, retry "
+                    "later and tell the server's admin")},
 };
 
 const char *
 Ntm_error_message_vi(const char *code)
 {
-    for (size_t i = 0; code && i < sizeof error_vi / sizeof error_vi[0]; i++)
-        if (!strcmp(error_vi[i].code, code))
-            return error_vi[i].vi;
+    for (size_t i = 0; code && i < sizeof error_text / sizeof error_text[0];
+         i++)
+        if (!strcmp(error_text[i].code, code))
+            return ntm_tr_find("vi", error_text[i].text);
     return NULL;
 }
 

@@ -113,48 +113,80 @@ static void
 test_valid_date(void **state)
 {
     (void)state;
-    assert_true(cli_valid_date("2019-05-17"));
-    assert_true(cli_valid_date("2020-02-29"));
-    assert_true(cli_valid_date("2000-02-29"));
-    assert_false(cli_valid_date("2019-02-29"));
-    assert_false(cli_valid_date("1900-02-29"));
-    assert_false(cli_valid_date("2019-04-31"));
-    assert_false(cli_valid_date("2019-13-01"));
-    assert_false(cli_valid_date("2019-00-10"));
-    assert_false(cli_valid_date("2019-1-01"));
-    assert_false(cli_valid_date("17/05/2019"));
-    assert_false(cli_valid_date("2019-05-17x"));
-    assert_false(cli_valid_date(""));
+    assert_true(ntm_field_date_valid("2019-05-17"));
+    assert_true(ntm_field_date_valid("2020-02-29"));
+    assert_true(ntm_field_date_valid("2000-02-29"));
+    assert_false(ntm_field_date_valid("2019-02-29"));
+    assert_false(ntm_field_date_valid("1900-02-29"));
+    assert_false(ntm_field_date_valid("2019-04-31"));
+    assert_false(ntm_field_date_valid("2019-13-01"));
+    assert_false(ntm_field_date_valid("2019-00-10"));
+    assert_false(ntm_field_date_valid("2019-1-01"));
+    assert_false(ntm_field_date_valid("17/05/2019"));
+    assert_false(ntm_field_date_valid("2019-05-17x"));
+    assert_false(ntm_field_date_valid(""));
+    assert_false(ntm_field_date_valid(NULL));
+    /* The record rule stops at 2200; the calendar rule of reports and the
+     * plan does not. */
+    assert_true(ntm_field_date_valid("2200-12-31"));
+    assert_false(ntm_field_date_valid("2201-01-01"));
+    assert_true(ntm_date_valid("2201-01-01"));
+    assert_false(ntm_date_valid("1899-12-31"));
+    assert_false(ntm_date_valid(NULL));
 }
 
 static void
 test_valid_qty(void **state)
 {
     (void)state;
-    assert_true(cli_valid_qty("0"));
-    assert_true(cli_valid_qty("1.2"));
-    assert_true(cli_valid_qty("123456789012.123"));
-    assert_false(cli_valid_qty("1234567890123"));
-    assert_false(cli_valid_qty("1.2345"));
-    assert_false(cli_valid_qty("1."));
-    assert_false(cli_valid_qty(".5"));
-    assert_false(cli_valid_qty("-1"));
-    assert_false(cli_valid_qty("1,5"));
-    assert_false(cli_valid_qty("1e3"));
-    assert_false(cli_valid_qty(""));
+    assert_true(ntm_field_qty_valid("0"));
+    assert_true(ntm_field_qty_valid("1.2"));
+    assert_true(ntm_field_qty_valid("123456789012.123"));
+    assert_false(ntm_field_qty_valid("1234567890123"));
+    assert_false(ntm_field_qty_valid("1.2345"));
+    assert_false(ntm_field_qty_valid("1."));
+    assert_false(ntm_field_qty_valid(".5"));
+    assert_false(ntm_field_qty_valid("-1"));
+    assert_false(ntm_field_qty_valid("1,5"));
+    assert_false(ntm_field_qty_valid("1e3"));
+    assert_false(ntm_field_qty_valid(""));
 }
 
 static void
 test_valid_period(void **state)
 {
     (void)state;
-    assert_true(cli_valid_period("2019"));
-    assert_true(cli_valid_period("2019-12"));
-    assert_false(cli_valid_period("2019-13"));
-    assert_false(cli_valid_period("2019-00"));
-    assert_false(cli_valid_period("19"));
-    assert_false(cli_valid_period("2019-1"));
-    assert_false(cli_valid_period("2019-05-01"));
+    assert_true(ntm_field_period_valid("2019"));
+    assert_true(ntm_field_period_valid("2019-12"));
+    assert_false(ntm_field_period_valid("2019-13"));
+    assert_false(ntm_field_period_valid("2019-00"));
+    assert_false(ntm_field_period_valid("19"));
+    assert_false(ntm_field_period_valid("2019-1"));
+    assert_false(ntm_field_period_valid("2019-05-01"));
+    assert_false(ntm_field_period_valid(NULL));
+}
+
+/* The whole rule of one field, as the store applies it to entries. */
+static void
+test_field_valid(void **state)
+{
+    (void)state;
+    json_t *v = json_integer(0);
+    assert_true(ntm_field_valid("num", v));
+    assert_false(ntm_field_valid("den", v));
+    json_decref(v);
+    v = json_integer(-1);
+    assert_false(ntm_field_valid("people", v));
+    assert_true(ntm_field_valid("x_unknown", v));
+    json_decref(v);
+    v = json_string("");
+    assert_false(ntm_field_valid("task", v));
+    assert_true(ntm_field_valid("note", v));
+    assert_false(ntm_field_valid("deleted", v));
+    assert_false(ntm_field_valid("qty", v));
+    json_decref(v);
+    assert_true(ntm_field_is_int("amount_vnd"));
+    assert_false(ntm_field_is_int("qty"));
 }
 
 static void
@@ -172,9 +204,9 @@ test_parse_set(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "title")), "");
     json_decref(o);
 
-    const char *bad[][1] = {{"qty"},      {"=1"},         {"Qty=1"},
-                            {"people=x"}, {"qty=1.2345"}, {"date=2019-02-30"},
-                            {"deleted=1"}};
+    const char *bad[][1] = {{"qty"},       {"=1"},         {"Qty=1"},
+                            {"people=x"},  {"qty=1.2345"}, {"date=2019-02-30"},
+                            {"deleted=1"}, {"den=0"},      {"task="}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct cli_list b = {bad[i], 1, 1};
         assert_null(cli_parse_set("edit", &b));
@@ -247,6 +279,7 @@ main(void)
         cmocka_unit_test(test_valid_date),
         cmocka_unit_test(test_valid_qty),
         cmocka_unit_test(test_valid_period),
+        cmocka_unit_test(test_field_valid),
         cmocka_unit_test(test_parse_set),
         cmocka_unit_test(test_exit_codes),
     };

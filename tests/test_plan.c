@@ -276,12 +276,12 @@ test_load_errors(void **state)
 static void
 test_fold_and_width(void **state)
 {
-    char *f = Ntm_plan_fold("Đoàn Thanh niên TÂY NINH");
+    char *f = ntm_text_fold_compat("Đoàn Thanh niên TÂY NINH");
     (void)state;
     assert_string_equal(f, "doan thanh nien tay ninh");
     ntm_free(f);
-    assert_int_equal(Ntm_plan_width("Phường Hiệp Ninh"), 16);
-    assert_int_equal(Ntm_plan_distance("kitten", "sitting", 5), 3);
+    assert_int_equal(ntm_text_width("Phường Hiệp Ninh"), 16);
+    assert_int_equal(ntm_text_distance("kitten", "sitting", 5), 3);
 }
 
 int

@@ -12,12 +12,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ntm_text.h"
 #include "ntm_util.h"
 
 static char dir[64];
@@ -649,6 +651,179 @@ test_mkdir_p(void **state)
     assert_int_equal(ntm_mkdir_p("", 0700, &err), NTM_EINVAL);
 }
 
+/* One text module: the record search folding and the plan's (with
+ * compatibility forms) differ only where NFKD does. */
+static void
+test_text_fold_width_distance(void **state)
+{
+    (void)state;
+    char *f = ntm_text_fold("T\xc3\xa2y Ninh \xc4\x90\xc6\xaf\xe1\xbb\x9cNG");
+    assert_string_equal(f, "tay ninh duong");
+    ntm_free(f);
+    f = ntm_text_fold_compat(
+        "\xc4\x90o\xc3\xa0n Thanh ni\xc3\xaan T\xc3\x82Y NINH");
+    assert_string_equal(f, "doan thanh nien tay ninh");
+    ntm_free(f);
+    /* full-width "A1": folded only with compatibility forms */
+    f = ntm_text_fold("\xef\xbc\xa1\xef\xbc\x91");
+    assert_string_equal(f, "\xef\xbd\x81\xef\xbc\x91");
+    ntm_free(f);
+    f = ntm_text_fold_compat("\xef\xbc\xa1\xef\xbc\x91");
+    assert_string_equal(f, "a1");
+    ntm_free(f);
+    assert_null(ntm_text_fold("\xff"));
+    assert_null(ntm_text_fold(NULL));
+    char *n = ntm_text_nfc("Ta\xcc\x82y");
+    assert_string_equal(n, "T\xc3\xa2y");
+    ntm_free(n);
+    assert_int_equal(
+        ntm_text_width("Ph\xc6\xb0\xe1\xbb\x9dng Hi\xe1\xbb\x87p Ninh"), 16);
+    assert_int_equal(ntm_text_width("\xe4\xb8\xad"), 2);
+    assert_int_equal(ntm_text_width("a\xff"
+                                    "b"),
+                     3);
+    assert_int_equal(ntm_text_width(NULL), 0);
+    assert_int_equal(ntm_text_char_len("\xe1\xbb\x87"
+                                       "x"),
+                     3);
+    assert_int_equal(ntm_text_char_len("\xe1"
+                                       "x"),
+                     1);
+    assert_int_equal(ntm_text_char_len(""), 0);
+    assert_int_equal(ntm_text_distance("kitten", "sitting", 5), 3);
+    assert_int_equal(ntm_text_distance("kitten", "sitting", 2), 3);
+    assert_int_equal(ntm_text_distance("recrod", "record", 3), 2);
+    assert_int_equal(ntm_text_distance("a", "abcdef", 3), 4);
+}
+
+/* The human forms of the tool's tables and the printed reports. */
+static void
+test_human_forms(void **state)
+{
+    (void)state;
+    char out[64];
+    ntm_human_date("vi", "2019-05-17", out, sizeof(out));
+    assert_string_equal(out, "17/05/2019");
+    ntm_human_date("vi", "2019-05-17 08:30:00", out, sizeof(out));
+    assert_string_equal(out, "17/05/2019 08:30:00");
+    ntm_human_date("en", "2019-05-17", out, sizeof(out));
+    assert_string_equal(out, "2019-05-17");
+    ntm_human_date("vi", "2019-5-17", out, sizeof(out));
+    assert_string_equal(out, "2019-5-17");
+    ntm_human_decimal("vi", "-1234567.25", out, sizeof(out));
+    assert_string_equal(out, "-1.234.567,25");
+    ntm_human_decimal("vi", "1234.", out, sizeof(out));
+    assert_string_equal(out, "1234.");
+    ntm_human_decimal(NULL, "1234.5", out, sizeof(out));
+    assert_string_equal(out, "1234.5");
+    ntm_human_decimal("vi", "1234567", out, 6);
+    assert_string_equal(out, "1.234");
+    ntm_human_int("vi", 1200, out, sizeof(out));
+    assert_string_equal(out, "1.200");
+    char fig[64] = "\xe2\x89\xa5 1234.5* / 63.6 %";
+    ntm_human_figures("vi", fig, sizeof(fig));
+    assert_string_equal(fig, "\xe2\x89\xa5 1.234,5* / 63,6 %");
+    ntm_human_figures("en", fig, sizeof(fig));
+    assert_string_equal(fig, "\xe2\x89\xa5 1.234,5* / 63,6 %");
+}
+
+/* The catalogue: per call, per language, from any thread. */
+static void *
+tr_thread(void *arg)
+{
+    const char *lang = arg;
+    for (int i = 0; i < 200; i++) {
+        const char *t = ntm_tr(lang, "met");
+        if (strcmp(t, strcmp(lang, "vi") ? "met" : "\xc4\x90\xe1\xba\xa1t"))
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void
+test_catalog(void **state)
+{
+    (void)state;
+    assert_string_equal(ntm_tr("vi", "met"), "\xc4\x90\xe1\xba\xa1t");
+    assert_string_equal(ntm_tr("en", "met"), "met");
+    assert_string_equal(ntm_tr(NULL, "met"), "met");
+    assert_string_equal(ntm_tr("xx", "met"), "met");
+    assert_string_equal(ntm_tr("../vi", "met"), "met");
+    assert_string_equal(ntm_tr("vi", "no such message here"),
+                        "no such message here");
+    assert_null(ntm_tr_find("vi", "no such message here"));
+    assert_null(ntm_tr_find("en", "met"));
+    assert_string_equal(ntm_tr("vi", ""), "");
+    assert_null(ntm_tr("vi", NULL));
+    /* a context: the same English, two Vietnamese */
+    assert_string_equal(ntm_tr("vi", NC_("report column", "Unit")),
+                        "M\xc3\xa3 \xc4\x91\xc6\xa1n v\xe1\xbb\x8b");
+    assert_string_equal(ntm_tr("vi", "Unit"),
+                        "\xc4\x90\xc6\xa1n v\xe1\xbb\x8b");
+    assert_string_equal(ntm_tr("en", NC_("report column", "Unit")), "Unit");
+    pthread_t a, b;
+    void *ra, *rb;
+    assert_int_equal(pthread_create(&a, NULL, tr_thread, "vi"), 0);
+    assert_int_equal(pthread_create(&b, NULL, tr_thread, "en"), 0);
+    pthread_join(a, &ra);
+    pthread_join(b, &rb);
+    assert_null(ra);
+    assert_null(rb);
+}
+
+/* Errors carry their message id and arguments; the translation looks the
+ * id up, never the English. */
+static void
+test_error_message_ids(void **state)
+{
+    (void)state;
+    struct ntm_error why, err;
+    char out[2 * NTM_ERROR_SIZE];
+    ntm_error_set(&why, NTM_EFORBIDDEN, "a %s may not perform %s", "recorder",
+                  "unit.create");
+    assert_string_equal(why.msg, "a recorder may not perform unit.create");
+    assert_non_null(why.msgid);
+    assert_int_equal(why.nargs, 2);
+    ntm_error_wrap(&err, NTM_EFORBIDDEN, "refused before signing: %s", &why);
+    assert_string_equal(err.msg, "refused before signing: a recorder may not "
+                                 "perform unit.create");
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_non_null(strstr(out, ": vai tr\xc3\xb2 recorder kh\xc3\xb4ng "
+                                "\xc4\x91\xc6\xb0\xe1\xbb\xa3\x63 "
+                                "ph\xc3\xa9p l\xc3\xa0m unit.create"));
+    ntm_error_text_lang(&err, "en", out, sizeof(out));
+    assert_string_equal(out, err.msg);
+    /* wrapping itself, and conversions with precision and length */
+    ntm_error_set(&err, NTM_EREVOKED,
+                  "author %.16s... is revoked after seq %lld",
+                  "0123456789abcdef0123", 7LL);
+    ntm_error_wrap(&err, NTM_EREVOKED, "refused before signing: %s", &err);
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_non_null(strstr(out, "0123456789abcdef... "));
+    assert_non_null(strstr(out, " 7"));
+    assert_null(strstr(out, "revoked"));
+    /* an inner message without an id: the code's text, then the English */
+    ntm_error_set(&why, NTM_EBADBODY, "%s", "odd detail");
+    assert_null(why.msgid);
+    ntm_error_wrap(&err, NTM_EBADBODY, "refused before signing: %s", &why);
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_non_null(strstr(out, " - odd detail"));
+    /* a message changed behind the setter's back is not translated from a
+     * stale id; nor is one with the system's text */
+    ntm_error_set(&err, NTM_EINVAL, "nothing to set");
+    snprintf(err.msg, sizeof(err.msg), "something else");
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_non_null(strstr(out, " - something else"));
+    ntm_error_set_errno(&err, NTM_EIO, ENOENT, "nothing to set");
+    assert_null(err.msgid);
+    ntm_error_clear(&err);
+    assert_null(err.msgid);
+    ntm_error_text_lang(&err, "vi", out, sizeof(out));
+    assert_string_equal(out, ntm_tr("vi", ntm_strerror(NTM_OK)));
+    assert_string_equal(ntm_error_text_lang(NULL, "vi", out, sizeof(out)),
+                        ntm_tr("vi", "unknown error"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -674,6 +849,10 @@ main(void)
         T(test_file_write_atomic_read_round_trip),
         T(test_file_read_too_large_and_missing),
         T(test_mkdir_p),
+        T(test_text_fold_width_distance),
+        T(test_human_forms),
+        T(test_catalog),
+        T(test_error_message_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,23 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * err.c - result codes, their messages and SPEC.md wire names, and the
- * caller-owned struct ntm_error.
+ * caller-owned struct ntm_error: its English message, and the message id
+ * and arguments it was made from, so that the tool and the server show it
+ * in the user's language (ntm_error_text_lang) by looking the id up in
+ * the catalogue - never by reading the English back.
  *
- * Depends on libc only. Must not call any other ntm module.
+ * Depends on libc and util's catalogue (catalog.c) only.
  */
+#include "ntm_text.h"
 #include "ntm_util.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 /*
- * The texts of ntm_strerror are English msgids of the "ntm" gettext
- * domain: util/ stays libc-only and returns them untranslated, and the
- * ntm tool translates them when it prints them (cli/msgs.c). N_() only
+ * The texts of ntm_strerror are English msgids of the catalogue: they are
+ * returned untranslated, and translated where they are shown. N_() only
  * marks them for xgettext.
  */
-#define N_(s) s
 
 /*
  * ntm_strerror() is a switch with no default on purpose, as in curl's
@@ -163,6 +166,165 @@ ntm_error_clear(struct ntm_error *err)
     err->sys_errno = 0;
     err->http_status = 0;
     err->msg[0] = '\0';
+    err->msgid = err->inner = NULL;
+    err->nargs = err->ninner = 0;
+    err->msg_hash = 0;
+    err->args[0] = '\0';
+}
+
+/* FNV-1a of s: whether msg is still the text msgid made. */
+static uint32_t
+text_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The end of the conversion that starts at p ('%'): the conversion
+ * character, or NULL for one this file does not take apart (positional
+ * arguments, '*' widths, %n). *len gets the length modifier: 0 none, 'H'
+ * hh, 'h', 'l', 'q' ll, 'j', 'z', 't', 'L'. */
+static const char *
+conversion(const char *p, int *len)
+{
+    const char *q = p + 1;
+    q += strspn(q, "-+ #0'");
+    q += strspn(q, "0123456789");
+    if (*q == '.') {
+        q++;
+        q += strspn(q, "0123456789");
+    }
+    if (*q == '$' || *q == '*')
+        return NULL;
+    *len = 0;
+    if (q[0] == 'h' && q[1] == 'h')
+        *len = 'H', q += 2;
+    else if (q[0] == 'l' && q[1] == 'l')
+        *len = 'q', q += 2;
+    else if (*q && strchr("hljztL", *q))
+        *len = *q++;
+    if (!*q || !strchr("diouxXcspfFeEgGaA", *q))
+        return NULL;
+    return q;
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+/*
+ * Print each argument of fmt, one by one with its own conversion, into
+ * args (each NUL-terminated), as msg printed them; *n gets their number.
+ * 0 when fmt has a conversion this file does not take apart or the
+ * arguments do not fit: the error then has no message id.
+ */
+static int
+record_args(const char *fmt, va_list ap, char *args, size_t size, int *n)
+{
+    size_t used = 0;
+    *n = 0;
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%')
+            continue;
+        if (p[1] == '%') {
+            p++;
+            continue;
+        }
+        int len;
+        const char *q = conversion(p, &len);
+        char spec[32];
+        if (!q || (size_t)(q - p) + 2 > sizeof(spec))
+            return 0;
+        memcpy(spec, p, (size_t)(q - p) + 1);
+        spec[q - p + 1] = '\0';
+        char *out = args + used;
+        size_t room = size - used;
+        int w;
+        switch (*q) {
+        case 'd':
+        case 'i':
+            if (len == 'l')
+                w = snprintf(out, room, spec, va_arg(ap, long));
+            else if (len == 'q')
+                w = snprintf(out, room, spec, va_arg(ap, long long));
+            else if (len == 'j')
+                w = snprintf(out, room, spec, va_arg(ap, intmax_t));
+            else if (len == 'z')
+                w = snprintf(out, room, spec, va_arg(ap, ssize_t));
+            else if (len == 't')
+                w = snprintf(out, room, spec, va_arg(ap, ptrdiff_t));
+            else
+                w = snprintf(out, room, spec, va_arg(ap, int));
+            break;
+        case 'o':
+        case 'u':
+        case 'x':
+        case 'X':
+            if (len == 'l')
+                w = snprintf(out, room, spec, va_arg(ap, unsigned long));
+            else if (len == 'q')
+                w = snprintf(out, room, spec, va_arg(ap, unsigned long long));
+            else if (len == 'j')
+                w = snprintf(out, room, spec, va_arg(ap, uintmax_t));
+            else if (len == 'z')
+                w = snprintf(out, room, spec, va_arg(ap, size_t));
+            else if (len == 't')
+                w = snprintf(out, room, spec, va_arg(ap, ptrdiff_t));
+            else
+                w = snprintf(out, room, spec, va_arg(ap, unsigned));
+            break;
+        case 'c':
+            w = snprintf(out, room, spec, va_arg(ap, int));
+            break;
+        case 's': {
+            const char *v = va_arg(ap, const char *);
+            w = snprintf(out, room, spec, v ? v : "(null)");
+            break;
+        }
+        case 'p':
+            w = snprintf(out, room, spec, va_arg(ap, void *));
+            break;
+        default: /* the floating conversions */
+            if (len == 'L')
+                w = snprintf(out, room, spec, va_arg(ap, long double));
+            else
+                w = snprintf(out, room, spec, va_arg(ap, double));
+            break;
+        }
+        if (w < 0 || (size_t)w >= room)
+            return 0;
+        used += (size_t)w + 1;
+        (*n)++;
+        p = q;
+    }
+    return 1;
+}
+/* The wrapped message as the one argument of fmt (see ntm_error_wrap). */
+static void
+set_wrapped(struct ntm_error *err, enum ntm_err code, const char *fmt,
+            const char *text)
+{
+    ntm_error_set(err, code, fmt, text);
+}
+#pragma GCC diagnostic pop
+
+/* Record fmt and its arguments in err as the message id of err->msg;
+ * a bare "%s" says nothing of its own and is no message id. */
+static void
+set_msgid(struct ntm_error *err, const char *fmt, va_list ap)
+{
+    char args[NTM_ERROR_SIZE];
+    int n = 0;
+    err->msgid = err->inner = NULL;
+    err->nargs = err->ninner = 0;
+    err->args[0] = '\0';
+    if (!fmt || !strcmp(fmt, "%s") ||
+        !record_args(fmt, ap, args, sizeof(args), &n))
+        return;
+    memcpy(err->args, args, sizeof(args));
+    err->msgid = fmt;
+    err->nargs = n;
+    err->msg_hash = text_hash(err->msg);
 }
 
 /*
@@ -177,16 +339,45 @@ ntm_error_set(struct ntm_error *err, enum ntm_err code, const char *fmt, ...)
         return code;
     char tmp[NTM_ERROR_SIZE];
     tmp[0] = '\0';
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    if (fmt)
         vsnprintf(tmp, sizeof(tmp), fmt, ap);
-        va_end(ap);
-    }
+    va_end(ap);
     err->code = code;
     err->sys_errno = 0;
     err->http_status = 0;
     memcpy(err->msg, tmp, sizeof(tmp));
+    set_msgid(err, fmt, ap2);
+    va_end(ap2);
+    return code;
+}
+
+enum ntm_err
+ntm_error_wrap(struct ntm_error *err, enum ntm_err code, const char *fmt,
+               const struct ntm_error *why)
+{
+    if (!err)
+        return code;
+    struct ntm_error inner = *why; /* why may be err itself */
+    const char *text = ntm_error_text(&inner);
+    set_wrapped(err, code, fmt, text);
+    if (!err->msgid || err->nargs != 1)
+        return code;
+    /* The inner message's id, when it still describes its text; else ""
+     * (nested, shown as the code's text and the English). */
+    err->inner = "";
+    if (!inner.msgid || inner.inner || inner.msg_hash != text_hash(inner.msg))
+        return code;
+    size_t used = strlen(err->args) + 1, n = 0;
+    for (int i = 0; i < inner.nargs; i++)
+        n += strlen(inner.args + n) + 1;
+    if (used + n > sizeof(err->args))
+        return code;
+    memcpy(err->args + used, inner.args, n);
+    err->inner = inner.msgid;
+    err->ninner = inner.nargs;
     return code;
 }
 
@@ -212,6 +403,9 @@ ntm_error_set_errno(struct ntm_error *err, enum ntm_err code, int sys,
     err->sys_errno = sys;
     err->http_status = 0;
     memcpy(err->msg, tmp, sizeof(tmp));
+    /* The system's text follows: no message id of ours. */
+    err->msgid = err->inner = NULL;
+    err->nargs = err->ninner = 0;
     return code;
 }
 
@@ -223,4 +417,110 @@ ntm_error_text(const struct ntm_error *err)
     if (err->msg[0])
         return err->msg;
     return ntm_strerror(err->code);
+}
+
+/* The n pieces of args, one after the other, into p[]. */
+static void
+split_args(const char *args, int n, const char **p)
+{
+    for (int i = 0; i < n; i++) {
+        p[i] = args;
+        args += strlen(args) + 1;
+    }
+}
+
+/* Append to b the translation tr with each conversion (%s, %lld, %2$s)
+ * replaced by the piece printed for it, in order or by position. */
+static void
+put_pieces(struct ntm_buf *b, const char *tr, const char *const *pieces, int n)
+{
+    int next = 0;
+    for (const char *p = tr; *p; p++) {
+        if (p[0] == '%' && p[1] == '%') {
+            ntm_buf_addch(b, '%');
+            p++;
+            continue;
+        }
+        if (p[0] != '%') {
+            ntm_buf_addch(b, *p);
+            continue;
+        }
+        const char *q = p + 1;
+        int k = -1;
+        size_t d = strspn(q, "0123456789");
+        if (d && q[d] == '$') {
+            k = 0;
+            for (size_t i = 0; i < d && k < 1000; i++)
+                k = k * 10 + (q[i] - '0');
+            k--;
+            q += d + 1;
+        }
+        int len;
+        const char *end = conversion(q - 1, &len);
+        if (!end) { /* not a conversion we know: as it is */
+            ntm_buf_addch(b, *p);
+            continue;
+        }
+        if (k < 0)
+            k = next++;
+        if (k >= 0 && k < n)
+            ntm_buf_adds(b, pieces[k]);
+        p = end;
+    }
+}
+
+/* The translation of a message id with its pieces into b, or 0 when the
+ * catalogue has none. */
+static int
+translate(struct ntm_buf *b, const char *lang, const char *msgid,
+          const char *const *pieces, int n)
+{
+    const char *tr = msgid ? ntm_tr_find(lang, msgid) : NULL;
+    if (!tr)
+        return 0;
+    put_pieces(b, tr, pieces, n);
+    return 1;
+}
+
+const char *
+ntm_error_text_lang(const struct ntm_error *err, const char *lang, char *out,
+                    size_t size)
+{
+    const char *msg = ntm_error_text(err);
+    if (size == 0)
+        return out;
+    if (!err || !lang || !strcmp(lang, "en")) {
+        snprintf(out, size, "%s", ntm_tr(lang, msg));
+        return out;
+    }
+    const char *code_text = ntm_tr(lang, ntm_strerror(err->code));
+    struct ntm_buf b = NTM_BUF_INIT;
+    const char *pieces[2 * NTM_ERROR_SIZE];
+    int ok = 0;
+    if (!err->msg[0] || !strcmp(err->msg, ntm_strerror(err->code))) {
+        ntm_buf_adds(&b, code_text);
+        ok = 1;
+    } else if (err->msgid && err->msg_hash == text_hash(err->msg)) {
+        split_args(err->args, err->nargs + err->ninner, pieces);
+        struct ntm_buf ib = NTM_BUF_INIT;
+        if (err->inner && err->nargs > 0) {
+            /* The last argument is a message: its translation, or the
+             * code's text and the English. */
+            const char *english = pieces[err->nargs - 1];
+            if (!translate(&ib, lang, err->inner, pieces + err->nargs,
+                           err->ninner))
+                ntm_buf_addf(&ib, "%s - %s", code_text, english);
+            pieces[err->nargs - 1] = ntm_buf_str(&ib);
+        }
+        ok = translate(&b, lang, err->msgid, pieces, err->nargs);
+        ntm_buf_release(&ib);
+    }
+    if (!ok) {
+        ntm_buf_reset(&b);
+        ntm_buf_addf(&b, "%s - %s", code_text, err->msg);
+    }
+    /* Out of memory: the English text still says what failed. */
+    snprintf(out, size, "%s", b.len ? ntm_buf_str(&b) : msg);
+    ntm_buf_release(&b);
+    return out;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * misc.c - small helpers every module shares: the clock, checked integer
- * parsing, whole-file reads, atomic file writes and mkdir -p.
+ * parsing, the calendar date rule, whole-file reads, atomic file writes
+ * and mkdir -p.
  *
  * Depends on libc only.
  */
@@ -191,4 +192,26 @@ ntm_mkdir_p(const char *path, int mode, struct ntm_error *err)
     }
     ntm_free(p);
     return rc;
+}
+
+int
+ntm_date_valid(const char *s)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int i, y, m, d;
+
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return 0;
+    y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+        (s[3] - '0');
+    m = (s[5] - '0') * 10 + (s[6] - '0');
+    d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (y < 1900 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+        return 0;
+    if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+        return 0;
+    return 1;
 }

@@ -72,12 +72,28 @@ enum ntm_err {
 
 #define NTM_ERROR_SIZE 512
 
-/* Detail about a failure, owned by the caller (jansson json_error_t). */
+/*
+ * Detail about a failure, owned by the caller (jansson json_error_t).
+ *
+ * msg is English. So that it can be shown in another language, the error
+ * also carries it untranslated: msgid, the format ntm_error_set was given
+ * (a literal, which is the catalogue's message id), and its arguments as
+ * they were printed, one after the other in args, each NUL-terminated.
+ * When inner is set (ntm_error_wrap), msgid's last argument was itself a
+ * message: inner is its format and its ninner arguments follow. The tool
+ * and the server translate with ntm_error_text_lang (ntm_text.h); nobody
+ * reads these fields otherwise.
+ */
 struct ntm_error {
     enum ntm_err code;
     int sys_errno;   /* errno when the cause was a system call, else 0 */
     int http_status; /* HTTP status when the cause was a server answer */
     char msg[NTM_ERROR_SIZE];
+    const char *msgid; /* static; NULL when msg has no message id */
+    const char *inner; /* static; NULL when nothing is nested */
+    int nargs, ninner; /* arguments of msgid, of inner */
+    uint32_t msg_hash; /* of msg when msgid was set: msg changed since? */
+    char args[NTM_ERROR_SIZE];
 };
 
 /* Human text for a code; never NULL, static storage. */
@@ -100,6 +116,16 @@ NTM_EXTERN enum ntm_err ntm_err_from_wire_code(const char *code);
  */
 NTM_EXTERN enum ntm_err ntm_error_set(struct ntm_error *err, enum ntm_err code,
                                       const char *fmt, ...) NTM_PRINTF(3, 4);
+
+/*
+ * As ntm_error_set with a format whose one conversion is a %s that stands
+ * for the message of why (a failure of a lower layer, set with
+ * ntm_error_set): "refused before signing: %s". The message id of why is
+ * kept nested, so both are translated.
+ */
+NTM_EXTERN enum ntm_err ntm_error_wrap(struct ntm_error *err, enum ntm_err code,
+                                       const char *fmt,
+                                       const struct ntm_error *why);
 
 /* As ntm_error_set, and also records errno (sys) and appends strerror. */
 NTM_EXTERN enum ntm_err ntm_error_set_errno(struct ntm_error *err,
@@ -186,6 +212,10 @@ NTM_EXTERN int64_t ntm_now_ms(void);
 /* Parse a whole decimal integer in [min, max]; NTM_EINVAL otherwise. */
 NTM_EXTERN enum ntm_err ntm_parse_int64(const char *s, int64_t min, int64_t max,
                                         int64_t *out);
+
+/* 1 when s is a real calendar date YYYY-MM-DD of a year from 1900 on
+ * (the calendar rule of the plan, reports and record fields). */
+NTM_EXTERN int ntm_date_valid(const char *s);
 
 /* Read a whole file into b (appended). NTM_ETOOLARGE past max bytes. */
 NTM_EXTERN enum ntm_err ntm_file_read(const char *path, size_t max,

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ntm_text.h - text for Vietnamese users, once for the whole library and
+ * the tool: Unicode normalisation and search folding, display width and
+ * edit distance (text.c); the human forms of dates and numbers
+ * (human.c); and the message catalogue, read per call in the language
+ * asked for, so that a server thread answers each request in its own
+ * language (catalog.c).
+ *
+ * Part of util/: depends on libc and utf8proc only, and on nothing above
+ * util/ (store/, plan/ and the tool all use it).
+ */
+#ifndef NTM_TEXT_H
+#define NTM_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ntm_util.h"
+
+/* ------------------------------------------------------------------ */
+/* Unicode (text.c) */
+
+/* new: s in Unicode NFC (free with ntm_free); NULL for invalid UTF-8. */
+NTM_EXTERN char *ntm_text_nfc(const char *s);
+/*
+ * new: s folded for record search: canonical decomposition, lower case,
+ * Vietnamese diacritics removed (d-stroke becomes d). The store keeps
+ * this form of each record's text, so it must not change. NULL for
+ * invalid UTF-8 or out of memory.
+ */
+NTM_EXTERN char *ntm_text_fold(const char *s);
+/*
+ * new: as ntm_text_fold, and compatibility forms folded too (full-width
+ * letters, ligatures, superscripts: NFKD). For matching the plan's codes,
+ * labels and unit names against what a user typed.
+ */
+NTM_EXTERN char *ntm_text_fold_compat(const char *s);
+/* Display width of UTF-8 s in terminal columns (0 for NULL); a byte that
+ * is not UTF-8 counts as one column. */
+NTM_EXTERN size_t ntm_text_width(const char *s);
+/* Bytes of the UTF-8 character that starts at s: 1 for a stray byte or
+ * a character cut short, 0 at the terminating NUL. */
+NTM_EXTERN size_t ntm_text_char_len(const char *s);
+/* Levenshtein distance between a and b on bytes, capped: any distance
+ * above cap (or texts over 256 bytes) gives cap + 1. */
+NTM_EXTERN int ntm_text_distance(const char *a, const char *b, int cap);
+
+/* ------------------------------------------------------------------ */
+/* Human forms of dates and numbers (human.c) */
+
+/*
+ * For terminal tables and printed reports, never JSON or CSV. In
+ * Vietnamese ("vi") a date YYYY-MM-DD reads dd/mm/yyyy and a number
+ * 1234.5 reads 1.234,5; in any other language (or lang NULL) both stay
+ * as given. out always gets a terminated string; input that is not of
+ * the expected form is copied unchanged (truncated to size).
+ */
+/* A date "YYYY-MM-DD", or "YYYY-MM-DD HH:MM:SS" (the time follows). */
+NTM_EXTERN void ntm_human_date(const char *lang, const char *iso, char *out,
+                               size_t size);
+/* A whole decimal string "[-]digits[.digits]". */
+NTM_EXTERN void ntm_human_decimal(const char *lang, const char *dec, char *out,
+                                  size_t size);
+NTM_EXTERN void ntm_human_int(const char *lang, int64_t v, char *out,
+                              size_t size);
+/* Every number inside a text ("≥ 1234.5*", "63.6 %"), in place. */
+NTM_EXTERN void ntm_human_figures(const char *lang, char *s, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* Message catalogue (catalog.c) */
+
+/*
+ * The translation of msgid in language lang ("vi"), from the compiled
+ * catalogue <dir>/<lang>/LC_MESSAGES/ntm.mo made from po/<lang>.po, where
+ * dir is ntm_catalog_dir(). msgid itself when lang is NULL or "en", when
+ * the catalogue is missing or has no entry for it; NULL and "" are
+ * returned as they are; for an NC_() literal without a translation, its
+ * text after the context. Borrowed: static or catalogue storage, valid
+ * until the process ends. Thread-safe: a catalogue is loaded once and
+ * never changed; no locale or environment is consulted per call.
+ */
+NTM_EXTERN const char *ntm_tr(const char *lang, const char *msgid)
+    __attribute__((format_arg(2)));
+
+/* As ntm_tr, but NULL when there is no translation (lang "en" included). */
+NTM_EXTERN const char *ntm_tr_find(const char *lang, const char *msgid);
+
+/* The folder of the compiled catalogues: NTM_LOCALEDIR when set, else the
+ * build tree's (when it holds a catalogue), else the installed one.
+ * Borrowed. */
+NTM_EXTERN const char *ntm_catalog_dir(void);
+
+/*
+ * The message of err in language lang: err->msgid translated, with the
+ * arguments recorded by ntm_error_set put back (a nested message, see
+ * ntm_error_wrap, translated in turn). When lang is "en" or NULL, or
+ * there is no translation, the English message, prefixed in another
+ * language by the translated text of the code ("<code text> - <English>").
+ * Into out (always terminated); returns out.
+ */
+NTM_EXTERN const char *ntm_error_text_lang(const struct ntm_error *err,
+                                           const char *lang, char *out,
+                                           size_t size);
+
+/* Marks a literal for the catalogue (xgettext --keyword=N_) where it is
+ * translated later, at the place that knows the language. */
+#ifndef N_
+#define N_(s) s
+#endif
+/* A literal with a context, for the same English that reads differently
+ * in two places (xgettext --keyword=NC_:1c,2; msgctxt in the .po):
+ * ntm_tr looks up "context\004text" and gives the text when it has no
+ * translation. */
+#define NC_(ctx, s) ctx "\004" s
+
+#endif /* NTM_TEXT_H */

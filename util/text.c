@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * text.c - Unicode text for Vietnamese users, in one place for the store,
+ * the plan and the tool: NFC normalisation (so that the same word typed on
+ * two phones is the same string), folding for search and near-miss
+ * suggestions (case and diacritics ignored: "tay ninh" finds "Tây Ninh"),
+ * display width for aligned terminal tables, and edit distance.
+ *
+ * Depends on util/ and utf8proc; must not call any other ntm module.
+ */
+#include "ntm_text.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+char *
+ntm_text_nfc(const char *s)
+{
+    if (!s)
+        return NULL;
+    utf8proc_uint8_t *out = NULL;
+    utf8proc_ssize_t n =
+        utf8proc_map((const utf8proc_uint8_t *)s, 0, &out,
+                     UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    if (n < 0)
+        return NULL;
+    char *r = ntm_strndup((const char *)out, (size_t)n);
+    free(out); /* utf8proc's allocator */
+    return r;
+}
+
+/* s decomposed (with extra flags), marks stripped, case folded, and the
+ * d with stroke, which has no decomposition, folded by hand. */
+static char *
+fold(const char *s, utf8proc_option_t extra)
+{
+    if (!s)
+        return NULL;
+    utf8proc_uint8_t *out = NULL;
+    utf8proc_ssize_t n = utf8proc_map(
+        (const utf8proc_uint8_t *)s, 0, &out,
+        (utf8proc_option_t)(UTF8PROC_NULLTERM | UTF8PROC_STABLE |
+                            UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK |
+                            UTF8PROC_CASEFOLD | extra));
+    if (n < 0)
+        return NULL;
+    struct ntm_buf b = NTM_BUF_INIT;
+    enum ntm_err rc = ntm_buf_grow(&b, (size_t)n);
+    for (utf8proc_ssize_t i = 0; rc == NTM_OK && i < n; i++) {
+        if (out[i] == 0xc4 && i + 1 < n &&
+            (out[i + 1] == 0x91 || out[i + 1] == 0x90)) {
+            rc = ntm_buf_addch(&b, 'd');
+            i++;
+        } else {
+            rc = ntm_buf_addch(&b, (char)out[i]);
+        }
+    }
+    free(out);          /* utf8proc's allocator */
+    if (rc != NTM_OK) { /* out of memory: never a shortened string */
+        ntm_buf_release(&b);
+        return NULL;
+    }
+    return ntm_buf_detach(&b, NULL);
+}
+
+char *
+ntm_text_fold(const char *s)
+{
+    return fold(s, 0);
+}
+
+char *
+ntm_text_fold_compat(const char *s)
+{
+    return fold(s, UTF8PROC_COMPAT);
+}
+
+size_t
+ntm_text_width(const char *s)
+{
+    size_t w = 0;
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    while (p && *p) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p, -1, &cp);
+        if (n <= 0) { /* not UTF-8: one column for the byte */
+            w++;
+            p++;
+            continue;
+        }
+        int cw = utf8proc_charwidth(cp);
+        w += cw > 0 ? (size_t)cw : 0;
+        p += n;
+    }
+    return w;
+}
+
+size_t
+ntm_text_char_len(const char *s)
+{
+    unsigned char c = (unsigned char)*s;
+    if (!c)
+        return 0;
+    size_t n = c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    for (size_t i = 1; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            return 1;
+    return n;
+}
+
+int
+ntm_text_distance(const char *a, const char *b, int cap)
+{
+    size_t la = strlen(a), lb = strlen(b), i, j;
+    int *row, best, d;
+
+    if (la > 256 || lb > 256)
+        return cap + 1;
+    if ((int)(la > lb ? la - lb : lb - la) > cap)
+        return cap + 1;
+    row = ntm_malloc((lb + 1) * sizeof(*row));
+    if (!row)
+        return cap + 1;
+    for (j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        best = row[0];
+        for (j = 1; j <= lb; j++) {
+            int up = row[j];
+            d = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < d)
+                d = up + 1;
+            if (row[j - 1] + 1 < d)
+                d = row[j - 1] + 1;
+            row[j] = d;
+            diag = up;
+            if (d < best)
+                best = d;
+        }
+        if (best > cap) {
+            ntm_free(row);
+            return cap + 1;
+        }
+    }
+    d = row[lb];
+    ntm_free(row);
+    return d > cap ? cap + 1 : d;
+}
