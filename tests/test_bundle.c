@@ -276,6 +276,72 @@ test_bundle_header_is_checked(void **state)
     ntm_bundle_import_result_release(&res);
 }
 
+/* Export progress: called with the lines written so far, never more than
+ * the total, ending at the total. */
+struct progress {
+    int calls;
+    int64_t last, total;
+};
+
+static void
+on_progress(void *ud, int64_t done, int64_t total)
+{
+    struct progress *p = ud;
+    assert_true(done >= p->last);
+    assert_true(done <= total);
+    p->calls++;
+    p->last = done;
+    p->total = total;
+}
+
+/* ntm_bundle_export writes every entry with a signed header that
+ * ntm_bundle_import takes whole into a new replica; an unknown author
+ * writes nothing; the file is the only thing left (no path.tmp). */
+static void
+test_bundle_export_round_trip(void **state)
+{
+    (void)state;
+    struct ntm_error err = {0};
+    struct ntm_bundle_export_result ex;
+    struct progress pr = {0};
+    char path[400];
+    snprintf(path, sizeof(path), "%s/export%d.ntm", th_dir, th_serial++);
+    if (ntm_bundle_export(src, root, path, NULL, on_progress, &pr, &ex, &err) !=
+        NTM_OK)
+        fail_msg("export: %s", ntm_error_text(&err));
+    assert_int_equal(ex.count, NENTRIES);
+    assert_string_equal(ex.by, root_hex);
+    assert_true(pr.calls > 0);
+    assert_int_equal(pr.last, NENTRIES);
+    assert_int_equal(pr.total, NENTRIES);
+    char tmp[420], sig[420];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(sig, sizeof(sig), "%s.minisig", path);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(sig, F_OK), 0);
+
+    struct ntm_bundle_import_result res;
+    struct ntm_store *st;
+    import_new(path, &res, NTM_OK, &st);
+    assert_int_equal(res.signature, 1);
+    assert_int_equal(res.declared, NENTRIES);
+    assert_int_equal(res.accepted, NENTRIES);
+    assert_int_equal(json_array_size(res.rejected), 0);
+    assert_int_equal(json_array_size(res.flagged), 0);
+    ntm_bundle_import_result_release(&res);
+    ntm_store_close(st);
+
+    /* Only one author's entries, and that author holds none here. */
+    char other[NTM_HEX_ID_LEN + 1];
+    memset(other, 'a', NTM_HEX_ID_LEN);
+    other[NTM_HEX_ID_LEN] = 0;
+    snprintf(path, sizeof(path), "%s/export%d.ntm", th_dir, th_serial++);
+    assert_int_equal(
+        ntm_bundle_export(src, root, path, other, NULL, NULL, &ex, &err),
+        NTM_ENOENT);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
 int
 main(void)
 {
@@ -285,6 +351,7 @@ main(void)
         cmocka_unit_test(test_bundle_nul_line_does_not_swallow_the_next),
         cmocka_unit_test(test_bundle_endless_and_garbage_input_stop),
         cmocka_unit_test(test_bundle_header_is_checked),
+        cmocka_unit_test(test_bundle_export_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
