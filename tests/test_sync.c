@@ -527,6 +527,39 @@ test_server_inprocess(void **state)
     assert_int_equal(ntm_client_pull(st2, root, NULL, &lr, &err), NTM_OK);
     assert_int_equal(lr.received, 0);
 
+    /* where each replica stands, read without network */
+    struct ntm_sync_status ss;
+    assert_int_equal(ntm_sync_status(st, &ss, &err), NTM_OK);
+    assert_string_equal(ss.server, url);
+    assert_null(ss.cacert);
+    assert_int_equal(ss.unpushed, 0);
+    assert_true(ss.last_push_ms > 0);
+    assert_int_equal(ss.last_pull_ms, 0);
+    ntm_sync_status_release(&ss);
+    assert_null(ss.server);
+    assert_int_equal(ntm_sync_status(st2, &ss, &err), NTM_OK);
+    assert_int_equal(ss.cursor, 1);
+    assert_int_equal(ss.server_gseq, 1);
+    assert_true(ss.last_pull_ms > 0);
+    ntm_sync_status_release(&ss);
+    /* pointed elsewhere without asking: settings change, the cursor stays;
+     * a NULL cacert or pin removes the old one */
+    assert_int_equal(ntm_sync_configure(st2, "https://127.0.0.1:1", "/ca.pem",
+                                        "sha256//AAAA", &err),
+                     NTM_OK);
+    assert_int_equal(ntm_sync_configure(st2, "https://127.0.0.1:2", NULL,
+                                        "sha256//BBBB", &err),
+                     NTM_OK);
+    assert_int_equal(ntm_sync_status(st2, &ss, &err), NTM_OK);
+    assert_string_equal(ss.server, "https://127.0.0.1:2");
+    assert_null(ss.cacert);
+    assert_string_equal(ss.pin, "sha256//BBBB");
+    assert_int_equal(ss.cursor, 1);
+    ntm_sync_status_release(&ss);
+    assert_int_equal(ntm_sync_configure(st2, NULL, NULL, NULL, &err),
+                     NTM_EINVAL);
+    assert_int_equal(ntm_sync_configure(st2, url, NULL, NULL, &err), NTM_OK);
+
     /* an unknown key is refused with 403 unknown_author */
     struct ntm_key *stranger = new_key();
     assert_int_equal(ntm_client_pull(st2, stranger, NULL, &lr, &err),
