@@ -368,7 +368,7 @@ ntm_store_open(struct ntm_store **out, const char *path, unsigned flags,
                struct ntm_error *err)
 {
     *out = NULL;
-    enum ntm_err rc = ntm_global_init();
+    enum ntm_err rc = Ntm_store_init();
     if (rc != NTM_OK)
         return ntm_error_set(err, rc, "cannot initialise the library");
     if (!(flags & NTM_STORE_CREATE) && access(path, F_OK) != 0)

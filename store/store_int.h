@@ -220,4 +220,8 @@ enum ntm_err Ntm_hlc_observe(struct ntm_store *st, int64_t ts, int64_t lc,
 /* Recompute units and every record from the log (rebuild, root change). */
 enum ntm_err Ntm_state_all(struct ntm_store *st, struct ntm_error *err);
 
+/* init.c: crypto, then SQLite, set up once (ntm_global_init and
+ * ntm_store_open call it). */
+enum ntm_err Ntm_store_init(void);
+
 #endif /* NTM_STORE_INT_H */

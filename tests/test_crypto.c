@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ntm_crypto.h"
+#include "ntm.h"
 
 #define PASS "correct horse battery staple"
 
