@@ -19,6 +19,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ntm-bench.XXXXXX")
 SRV=
 trap '[ -n "$SRV" ] && kill -9 $SRV 2>/dev/null; rm -rf "$T"' EXIT
 export LANG=C.UTF-8 NTM_SYNC_ATTEMPTS=3
+export NTM_CONFIG_DIR=${NTM_CONFIG_DIR:-$SRC/config} # the build tree's plan
 unset NTM_PASSPHRASE NTM_HOME
 
 # A small generator: N records written by the root admin in one process,

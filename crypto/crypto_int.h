@@ -32,4 +32,7 @@ void Ntm_key_seal_memory(struct ntm_key *key);
 /* Size of the minisign key id, in bytes. */
 #define NTM_MINISIGN_KEYID_BYTES 8
 
+/* init.c: sodium_init, once (ntm_global_init calls it first). */
+enum ntm_err Ntm_crypto_init(void);
+
 #endif /* NTM_CRYPTO_INT_H */

@@ -127,6 +127,9 @@ if [ -n "${NTM_BIN:-}" ]; then
     step "Using the ntm program $NTM"
 else
     NTM=$BUILD/cli/ntm
+    # The build tree's ntm reads the plan from the source tree (an
+    # installed one from <datadir>/ntm).
+    export NTM_CONFIG_DIR=${NTM_CONFIG_DIR:-$SRC/config}
     step "Building ntm in $BUILD (meson setup + ninja; quick when up to date)"
     if ! command -v meson >/dev/null || ! command -v ninja >/dev/null; then
         fail "meson and ninja are needed to build: apt-get install -y meson ninja-build"

@@ -10,7 +10,7 @@
 #   scripts/fuzz.sh --regen       build, then rewrite the generated seeds
 #                                 (fuzz_keys.h, fuzz_base.h, corpus/*/y_*)
 #
-# Not meson: the library sources named in */meson.build (ntm_sources) are
+# Not meson: the library sources named in */meson.build (*_sources) are
 # compiled straight with clang into build-fuzz/ with
 # -fsanitize=fuzzer-no-link,address,undefined, and each target is linked
 # with -fsanitize=fuzzer,address,undefined. A target passes when libFuzzer
@@ -61,13 +61,15 @@ CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DNTM_VERSION=\"fuzz\"
  -Iutil -Icrypto -Istore -Iplan -Isync -I. $PKG_CFLAGS -w"
 LDFLAGS="-fsanitize=fuzzer,address,undefined"
 
-# The library's sources, as listed by each module's meson.build.
+# The library's sources (and the server's), as listed by each module's
+# meson.build (<module>_sources, server_sources), and the top's init.c.
 lib_sources() {
     for m in util crypto store plan sync; do
-        awk '/ntm_sources \+= files\(/{f=1} f{print} f&&/\)/{f=0}' \
+        awk '/_sources \+?= .*files\(/{f=1} f{print} f&&/\)/{f=0}' \
             "$m/meson.build" | grep -o "'[^']*\.c'" | tr -d "'" |
             sed "s|^|$m/|"
-    done
+    done | sort -u
+    echo init.c
 }
 
 mkdir -p "$OUT/obj"

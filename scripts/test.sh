@@ -12,6 +12,8 @@ scripts/setup.sh --tests
 builds=${NTM_TEST_BUILDS:-"plain sanitize"}
 passed=0
 failed=0
+skipped=0
+skipped_names=
 status=0
 for b in $builds; do
     dir=build-test-$b
@@ -29,21 +31,32 @@ for b in $builds; do
             --timeout-multiplier "$([ "$b" = sanitize ] && echo 3 || echo 1)"; then
         status=1
     fi
-    # Count results from meson's JSON log.
-    read -r p f < <(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+    # Count results from meson's JSON log. A skipped suite (exit 77: a tool
+    # missing, no permission) is neither passed nor failed: it is counted
+    # and named.
+    read -r p f s names < <(python3 - "$dir/meson-logs/testlog.json" <<'PY'
 import json, sys
 p = f = 0
+skipped = []
 for line in open(sys.argv[1]):
-    r = json.loads(line).get("result")
+    t = json.loads(line)
+    r = t.get("result")
     if r in ("OK", "EXPECTEDFAIL"):
         p += 1
-    elif r in ("FAIL", "TIMEOUT", "UNEXPECTEDPASS", "ERROR"):
+    elif r == "SKIP":
+        skipped.append(t.get("name", "?"))
+    else:
         f += 1
-print(p, f)
+print(p, f, len(skipped), ",".join(skipped) or "-")
 PY
 )
     passed=$((passed + p))
     failed=$((failed + f))
+    skipped=$((skipped + s))
+    if [ "$s" -gt 0 ]; then
+        echo "== skipped ($b build): ${names//,/, }"
+        skipped_names="$skipped_names $b:${names//,/ $b:}"
+    fi
 done
 # Fuzzing (T08): libFuzzer targets under ASan+UBSan, a short run each, and
 # every saved crasher replayed. NTM_FUZZ_SECONDS=0 skips it.
@@ -56,6 +69,10 @@ if [ "$fuzz_s" -gt 0 ]; then
         failed=$((failed + 1))
         status=1
     fi
+else
+    echo "== fuzzing skipped (NTM_FUZZ_SECONDS=0)"
+    skipped=$((skipped + 1))
+    skipped_names="$skipped_names fuzzing"
 fi
-echo "suites: $passed passed, $failed failed"
+echo "suites: $passed passed, $failed failed, $skipped skipped${skipped_names:+ (}${skipped_names# }${skipped_names:+)}"
 exit $status

@@ -373,7 +373,7 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
 {
     *out = NULL;
     *rebuild = 0;
-    enum ntm_err rc = ntm_global_init();
+    enum ntm_err rc = Ntm_store_init();
     if (rc != NTM_OK)
         return ntm_error_set(err, rc, "cannot initialise the library");
     if (!(flags & NTM_STORE_CREATE) && access(path, F_OK) != 0)

@@ -12,6 +12,7 @@
  *   0  entry.c jtext.c         pure: the entry format (step 1), the total
  *                              order, record ids; canonical JSON texts
  *   0  files.c                 the names of the store's files on disk
+ *   0  init.c                  SQLite's global set-up, once
  *   1  rules.c                 pure: step 5 given the governing enrollment,
  *                              unit codes and scopes
  *   2  db.c                    the file: open, schema and migrations,
@@ -392,5 +393,9 @@ enum ntm_err Ntm_rebuild_derived(struct ntm_store *st, struct ntm_error *err);
 
 /* Layer 9: ingest.c and layer 10: ops.c, query.c, verify.c implement the
  * public API only (ntm_store.h). */
+
+/* init.c: crypto, then SQLite, set up once (ntm_global_init and
+ * ntm_store_open call it). */
+enum ntm_err Ntm_store_init(void);
 
 #endif /* NTM_STORE_INT_H */

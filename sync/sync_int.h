@@ -384,4 +384,7 @@ int Ntm_query_get(const char *query, const char *name, char *out,
 /* HTTP status and SPEC wire code for a failure. */
 int Ntm_http_status(const struct ntm_error *err, const char **code);
 
+/* init.c: curl_global_init, once (ntm_global_init). */
+enum ntm_err Ntm_sync_init(void);
+
 #endif /* NTM_SYNC_INT_H */

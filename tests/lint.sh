@@ -76,5 +76,71 @@ if command -v perl >/dev/null && [ -f store/store_int.h ]; then
         fail=$((fail + 1))
     fi
 fi
+
+# ---------------------------------------------------------------- layering
+# Who may include what (library and tool code; tests, fuzz targets and
+# benchmarks may reach anything). Quoted includes follow the layers: a
+# module sees its own headers and the public ntm_*.h of the modules below
+# it (util < crypto < store < plan, store < sync); the tool (cli/) and
+# examples/ see only the public headers and, for cli/, its own. Each
+# dependency library is included by the one module that wraps it.
+layer_fail=0
+public='ntm.h ntm_util.h ntm_text.h ntm_crypto.h ntm_store.h ntm_plan.h ntm_sync.h ntm_bundle.h'
+allowed_quoted() { # folder -> headers its files may include with quotes
+    case $1 in
+    util) echo "ntm_util.h ntm_text.h" ;;
+    crypto) echo "ntm_util.h ntm_text.h ntm_crypto.h crypto_int.h" ;;
+    store) echo "ntm_util.h ntm_text.h ntm_crypto.h crypto_int.h ntm_store.h store_int.h" ;;
+    plan) echo "ntm_util.h ntm_text.h ntm_crypto.h ntm_store.h ntm_plan.h plan_int.h" ;;
+    sync) echo "ntm_util.h ntm_text.h ntm_crypto.h ntm_store.h ntm_sync.h ntm_bundle.h sync_int.h" ;;
+    cli) echo "$public cli.h i18n.h" ;;
+    examples) echo "$public" ;;
+    .) echo "$public crypto_int.h store_int.h sync_int.h" ;;
+    *) echo "*" ;;
+    esac
+}
+# only_in HEADER PATTERN: <HEADER> or "HEADER" only in files matching the
+# extended regex PATTERN
+only_in() {
+    local hdr=$1 where=$2 bad
+    bad=$(grep -lE "^\s*#\s*include\s*[<\"]$hdr[>\"]" $lib 2>/dev/null |
+        grep -vE "$where")
+    if [ -n "$bad" ]; then
+        echo "lint: <${hdr//\\/}> is included outside $where:" $bad
+        layer_fail=1
+    fi
+}
+for f in $lib; do
+    case $f in */*) dir=${f%%/*} ;; *) dir=. ;; esac
+    ok_list=$(allowed_quoted "$dir")
+    [ "$ok_list" = "*" ] && continue
+    for h in $(sed -nE 's/^\s*#\s*include\s*"([^"]*)".*/\1/p' "$f"); do
+        case " $ok_list " in
+        *" $h "*) ;;
+        *)
+            echo "lint: $f includes \"$h\" (allowed in $dir/: $ok_list)"
+            layer_fail=1
+            ;;
+        esac
+    done
+    if [ "$dir" = cli ] || [ "$dir" = examples ]; then
+        for h in $(sed -nE 's/^\s*#\s*include\s*<(ntm[^>]*)>.*/\1/p' "$f"); do
+            case " $public " in
+            *" $h "*) ;;
+            *) echo "lint: $f includes <$h>, not a public header"; layer_fail=1 ;;
+            esac
+        done
+    fi
+done
+only_in 'sqlite3\.h' '^store/'
+only_in 'sodium\.h' '^crypto/'
+only_in 'curl/curl\.h' '^sync/(transport|init)\.c$'
+only_in 'microhttpd\.h' '^sync/server\.c$'
+if [ $layer_fail = 0 ]; then
+    pass=$((pass + 1))
+else
+    echo "lint: layering broken (see the rules at the layering block of tests/lint.sh)"
+    fail=$((fail + 1))
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -21,7 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ntm_crypto.h"
+#include "fail_alloc.h"
+#include "ntm.h"
 
 #define PASS "correct horse battery staple"
 
@@ -79,13 +80,11 @@ setup(void **state)
     return mkdtemp(dir) ? 0 : -1;
 }
 
-static void restore_allocator(void);
-
 static int
 teardown(void **state)
 {
     (void)state;
-    restore_allocator(); /* even when a test failed half-way */
+    fa_restore(); /* even when a test failed half-way */
     rm_rf(dir);
     return 0;
 }
@@ -1146,54 +1145,6 @@ test_minisign_verifies_minisign_output(void **state)
 /* ------------------------------------------------------------------ */
 /* Allocation failures (STYLE rule 39): fail the Nth ntm_malloc/realloc. */
 
-static int alloc_calls, fail_at, live_blocks;
-
-static void *
-failing_malloc(size_t n)
-{
-    if (fail_at && ++alloc_calls == fail_at)
-        return NULL;
-    void *p = malloc(n);
-    if (p)
-        live_blocks++;
-    return p;
-}
-
-static void *
-failing_realloc(void *p, size_t n)
-{
-    if (fail_at && ++alloc_calls == fail_at)
-        return NULL;
-    void *q = realloc(p, n);
-    if (q && !p)
-        live_blocks++;
-    return q;
-}
-
-static void
-counting_free(void *p)
-{
-    if (p)
-        live_blocks--;
-    free(p);
-}
-
-static void
-inject_failure_at(int n)
-{
-    alloc_calls = 0;
-    fail_at = n;
-    live_blocks = 0;
-    ntm_set_alloc_funcs(failing_malloc, failing_realloc, counting_free);
-}
-
-static void
-restore_allocator(void)
-{
-    ntm_set_alloc_funcs(NULL, NULL, NULL);
-    fail_at = 0;
-}
-
 /* Each allocation of key generation, minisign signing and verification
  * failing in turn: NTM_ENOMEM, nothing leaked, and the run after succeeds. */
 static void
@@ -1211,15 +1162,15 @@ test_crypto_alloc_failure(void **state)
     int failed = 0, n;
     for (n = 1; n < 100; n++) {
         struct ntm_key *k = NULL;
-        inject_failure_at(n);
+        fa_inject_at(n);
         enum ntm_err rc = ntm_key_generate(&k, &err);
         if (rc == NTM_OK)
             rc = ntm_minisign_sign_file(k, file, NULL, "c", &err);
         ntm_key_free(k);
-        int calls = alloc_calls;
-        restore_allocator();
-        assert_int_equal(live_blocks, 0);
-        if (rc == NTM_OK && calls < n)
+        long failures = fa_failures;
+        fa_restore();
+        assert_int_equal(fa_live, 0);
+        if (rc == NTM_OK && failures == 0)
             break; /* every allocation has been failed once */
         assert_int_equal(rc, NTM_ENOMEM);
         failed++;
@@ -1232,15 +1183,15 @@ test_crypto_alloc_failure(void **state)
     failed = 0;
     for (n = 1; n < 100; n++) {
         struct ntm_buf b = NTM_BUF_INIT;
-        inject_failure_at(n);
+        fa_inject_at(n);
         enum ntm_err rc = ntm_minisign_pubkey(sealed_key, &b, &err);
         if (rc == NTM_OK)
             rc = ntm_minisign_verify_file(b.buf, file, NULL, &err);
         ntm_buf_release(&b);
-        int calls = alloc_calls;
-        restore_allocator();
-        assert_int_equal(live_blocks, 0);
-        if (rc == NTM_OK && calls < n)
+        long failures = fa_failures;
+        fa_restore();
+        assert_int_equal(fa_live, 0);
+        if (rc == NTM_OK && failures == 0)
             break;
         assert_int_equal(rc, NTM_ENOMEM);
         failed++;

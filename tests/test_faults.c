@@ -15,10 +15,10 @@
  * that permission they are skipped with a message. SQLite's allocator is
  * hooked in main(), before ntm_global_init() initialises SQLite.
  */
+#include "fail_alloc.h"
 #include "store_helpers.h"
 
 #include <errno.h>
-#include <execinfo.h>
 #include <sqlite3.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -28,94 +28,6 @@
 static struct ntm_key *root, *rec1;
 static char root_hex[65], rec1_hex[65];
 static char mnt[300]; /* the small tmpfs of the disk tests, "" if none */
-
-/* ------------------------------------------------------------------ */
-/* The failing allocator: one counter shared by ntm, jansson and SQLite */
-
-static long fa_countdown = -1; /* fail when it reaches 0; -1: never */
-static int fa_persistent;      /* keep failing after the first failure */
-static long fa_failures;       /* failures injected since fa_arm */
-
-static int
-fa_fail(void)
-{
-    if (fa_countdown < 0)
-        return 0;
-    if (fa_countdown > 0) {
-        fa_countdown--;
-        return 0;
-    }
-    fa_failures++;
-    if (!fa_persistent)
-        fa_countdown = -1;
-    if (getenv("NTM_OOM_TRACE")) { /* where it failed: addr2line -e ... */
-        void *pcs[32];
-        fprintf(stderr, "# allocation failed at:\n");
-        backtrace_symbols_fd(pcs, backtrace(pcs, 32), 2);
-    }
-    return 1;
-}
-
-/* Fail the nth allocation from now (n >= 1); persistent: and every later
- * one until fa_disarm. */
-static void
-fa_arm(long n, int persistent)
-{
-    fa_failures = 0;
-    fa_persistent = persistent;
-    fa_countdown = n - 1;
-}
-
-static void
-fa_disarm(void)
-{
-    fa_countdown = -1;
-}
-
-static void *
-fa_malloc(size_t n)
-{
-    return fa_fail() ? NULL : malloc(n);
-}
-
-static void *
-fa_realloc(void *p, size_t n)
-{
-    return fa_fail() ? NULL : realloc(p, n);
-}
-
-static sqlite3_mem_methods sq_default;
-
-static void *
-sq_malloc(int n)
-{
-    return fa_fail() ? NULL : sq_default.xMalloc(n);
-}
-
-static void *
-sq_realloc(void *p, int n)
-{
-    return fa_fail() ? NULL : sq_default.xRealloc(p, n);
-}
-
-static void
-fa_install(void)
-{
-    sqlite3_mem_methods m;
-    if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &sq_default) != SQLITE_OK) {
-        fprintf(stderr, "cannot read SQLite's allocator\n");
-        exit(1);
-    }
-    m = sq_default;
-    m.xMalloc = sq_malloc;
-    m.xRealloc = sq_realloc;
-    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &m) != SQLITE_OK) {
-        fprintf(stderr, "cannot hook SQLite's allocator\n");
-        exit(1);
-    }
-    json_set_alloc_funcs(fa_malloc, free);
-    ntm_set_alloc_funcs(fa_malloc, fa_realloc, free);
-}
 
 /* ------------------------------------------------------------------ */
 /* Shared checks */
@@ -640,7 +552,7 @@ sweep_ingest(int k, int persistent)
      * for all. */
     long stride = persistent ? env_long("NTM_OOM_STRIDE", 4) : 1;
     long n, max = env_long("NTM_OOM_MAX", 20000);
-    long failed_runs = 0, clean = 0;
+    long failed_runs = 0, injected_runs = 0, clean = 0;
     for (n = 1; n <= max; n += stride) {
         copy_file(oom_base, work);
         struct ntm_store *st = NULL;
@@ -683,10 +595,17 @@ sweep_ingest(int k, int persistent)
         }
         ntm_store_close(st);
         if (failures == 0) {
+            /* nothing left to fail: this run must have succeeded */
+            assert_int_equal(rc, NTM_OK);
             clean = 1;
             break;
         }
+        injected_runs++;
     }
+    /* The sweep proved something: failures were injected, some surfaced
+     * as NTM_ENOMEM, and it ended on a clean run. */
+    assert_true(injected_runs > 0);
+    assert_true(failed_runs > 0);
     assert_true(clean);
     printf("# ingest of entry %d (%s): %ld allocations swept, %ld runs "
            "failed cleanly\n",
@@ -760,6 +679,7 @@ sweep_verify(int persistent)
      * recomputes the whole derived state: tens of thousands of
      * allocations, each a run). */
     long n, max = env_long("NTM_OOM_MAX", 400000), failed_runs = 0, runs = 0;
+    long injected_runs = 0;
     int clean = 0;
     for (n = 1; n <= max; n += n < 4000 ? 1 : 1 + n / 1000) {
         runs++;
@@ -787,10 +707,14 @@ sweep_verify(int persistent)
         }
         ntm_store_close(st);
         if (failures == 0) {
+            assert_int_equal(rc, NTM_OK);
             clean = 1;
             break;
         }
+        injected_runs++;
     }
+    assert_true(injected_runs > 0);
+    assert_true(failed_runs > 0);
     assert_true(clean);
     free(want);
     printf("# verify (%s): %ld runs up to allocation %ld, %ld failed "
@@ -964,7 +888,7 @@ test_flipped_bytes_are_reported(void **state)
 int
 main(void)
 {
-    fa_install();
+    fa_hook_all();
     if (getenv("NTM_TEST_FILTER")) /* e.g. "test_oom_*" */
         cmocka_set_test_filter(getenv("NTM_TEST_FILTER"));
     const struct CMUnitTest tests[] = {

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fail_alloc.h"
 #include "ntm_text.h"
 #include "ntm_util.h"
 
@@ -32,70 +33,14 @@ setup(void **state)
     return mkdtemp(dir) ? 0 : -1;
 }
 
-static void restore_allocator(void);
-
 static int
 teardown(void **state)
 {
     (void)state;
-    restore_allocator(); /* even when a test failed half-way */
+    fa_restore(); /* even when a test failed half-way */
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
-}
-
-/* ------------------------------------------------------------------ */
-/* Failing allocator: fails the Nth allocation (malloc or realloc) and
- * counts live blocks so that leaks show. */
-
-static int alloc_calls;
-static int fail_at; /* 0: never */
-static int live_blocks;
-
-static void *
-failing_malloc(size_t n)
-{
-    if (fail_at && ++alloc_calls == fail_at)
-        return NULL;
-    void *p = malloc(n);
-    if (p)
-        live_blocks++;
-    return p;
-}
-
-static void *
-failing_realloc(void *p, size_t n)
-{
-    if (fail_at && ++alloc_calls == fail_at)
-        return NULL;
-    void *q = realloc(p, n);
-    if (q && !p)
-        live_blocks++;
-    return q;
-}
-
-static void
-counting_free(void *p)
-{
-    if (p)
-        live_blocks--;
-    free(p);
-}
-
-static void
-inject_failure_at(int n)
-{
-    alloc_calls = 0;
-    fail_at = n;
-    live_blocks = 0;
-    ntm_set_alloc_funcs(failing_malloc, failing_realloc, counting_free);
-}
-
-static void
-restore_allocator(void)
-{
-    ntm_set_alloc_funcs(NULL, NULL, NULL);
-    fail_at = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -251,14 +196,16 @@ test_buf_addf_alloc_failure(void **state)
     char big[300];
     memset(big, 'z', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    int failures = 0;
+    int failures = 0, clean = 0;
     for (int n = 1; n <= 10; n++) {
-        inject_failure_at(n);
+        fa_inject_at(n);
         struct ntm_buf b = NTM_BUF_INIT;
         enum ntm_err rc = ntm_buf_adds(&b, "keep");
         if (rc == NTM_OK)
             rc = ntm_buf_addf(&b, "%s/%d", big, n);
         if (rc == NTM_OK) {
+            if (fa_failures == 0)
+                clean = 1; /* ran with no allocation failing */
             char want[400];
             snprintf(want, sizeof(want), "keep%s/%d", big, n);
             assert_string_equal(ntm_buf_str(&b), want);
@@ -272,16 +219,18 @@ test_buf_addf_alloc_failure(void **state)
             if (b.buf)
                 assert_int_equal(b.buf[b.len], '\0');
             /* Still usable once memory is back. */
-            fail_at = 0;
+            fa_disarm();
             assert_int_equal(ntm_buf_addf(&b, "+%d", 1), NTM_OK);
             assert_string_equal(ntm_buf_str(&b) + b.len - 2, "+1");
         }
         ntm_buf_release(&b);
-        assert_int_equal(live_blocks, 0);
-        restore_allocator();
+        assert_int_equal(fa_live, 0);
+        fa_restore();
     }
-    /* The first allocations did fail (so the loop exercised the paths). */
+    /* The first allocations did fail (so the loop exercised the paths),
+     * and a later run had none to fail and succeeded. */
     assert_true(failures >= 2);
+    assert_true(clean);
 }
 
 static void
@@ -291,15 +240,15 @@ test_buf_addf_alloc_failure_first_grow(void **state)
     /* Exactly the addf's own allocations failing, after a successful add. */
     struct ntm_buf b = NTM_BUF_INIT;
     assert_int_equal(ntm_buf_adds(&b, "abc"), NTM_OK); /* 64 bytes */
-    inject_failure_at(1);
-    live_blocks = 1; /* b's block, allocated before the hook */
+    fa_inject_at(1);
+    fa_live = 1; /* b's block, allocated before the hook */
     char big[200];
     memset(big, 'y', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     assert_int_equal(ntm_buf_addf(&b, "%s", big), NTM_ENOMEM);
     assert_int_equal(b.len, 3);
     assert_string_equal(b.buf, "abc");
-    restore_allocator();
+    fa_restore();
     assert_int_equal(ntm_buf_addf(&b, "%s", big), NTM_OK);
     assert_int_equal(b.len, 3 + 199);
     ntm_buf_release(&b);
@@ -324,9 +273,9 @@ test_alloc_helpers(void **state)
     ntm_free(s);
     assert_null(ntm_strdup(NULL));
     /* strdup under memory pressure. */
-    inject_failure_at(1);
+    fa_inject_at(1);
     assert_null(ntm_strdup("x"));
-    restore_allocator();
+    fa_restore();
 }
 
 /* ------------------------------------------------------------------ */

@@ -139,13 +139,6 @@ NTM_EXTERN void ntm_error_clear(struct ntm_error *err);
 /* The message to show: err->msg if set, else ntm_strerror(err->code). */
 NTM_EXTERN const char *ntm_error_text(const struct ntm_error *err);
 
-/*
- * Library initialisation. Must run once before any other ntm_ call (it
- * calls sodium_init() and sets SQLite up for multi-threaded use).
- * Thread-safe and idempotent.
- */
-NTM_EXTERN enum ntm_err ntm_global_init(void);
-
 /* ------------------------------------------------------------------ */
 /* Allocation. The library allocates only through these, so that tests
  * can inject failures (ntm_set_alloc_funcs). ntm_free(NULL) is a no-op. */

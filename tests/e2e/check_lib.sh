@@ -1,9 +1,14 @@
 # check_lib.sh - the check helpers every end-to-end script shares: ok and
-# not_ok count results, run/expect drive ntm with stdout in $T/out, stderr
-# in $T/err and the exit status in rc, finish prints "N passed, N failed".
+# not_ok count results, skip counts a check that cannot run here, run/expect
+# drive ntm with stdout in $T/out, stderr in $T/err and the exit status in
+# rc (run_all: any command, both streams in $T/out), has looks for a fixed
+# text in a file, finish prints "N passed, N failed" (", N skipped") and
+# exits 1 on a failure, else 77 (meson's skip) when a check was skipped,
+# else 0: a skipped check never counts as passed.
 # Needs NTM (the ntm binary) and T (a scratch folder) set before use.
 passed=0
 failed=0
+skipped=0
 ok() {
     echo "ok - $1"
     passed=$((passed + 1))
@@ -13,6 +18,11 @@ not_ok() {
     failed=$((failed + 1))
     if [ -s "$T/err" ]; then sed 's/^/    stderr: /' "$T/err" | head -5; fi
 }
+# skip DESCRIPTION: a check that cannot run here (a tool is missing)
+skip() {
+    echo "skip - $1"
+    skipped=$((skipped + 1))
+}
 
 # run HOME ARGS...: run ntm, stdout in $T/out, stderr in $T/err, status in rc
 rc=0
@@ -21,6 +31,13 @@ run() {
     shift
     "$NTM" --home "$home" "$@" >"$T/out" 2>"$T/err"
     rc=$?
+}
+# run_all COMMAND...: any command, stdout and stderr together in $T/out
+# ($T/err emptied), status in rc
+run_all() {
+    "$@" >"$T/out" 2>&1
+    rc=$?
+    : >"$T/err"
 }
 # expect CODE DESCRIPTION HOME ARGS...
 expect() {
@@ -40,8 +57,21 @@ check() {
 json_ok() { [ -s "$T/out" ] && jq -e "$1" "$T/out" >/dev/null 2>&1; }
 out_has() { grep -qi -- "$1" "$T/out"; }
 err_has() { grep -qi -- "$1" "$T/err"; }
+# has DESCRIPTION TEXT FILE: FILE holds TEXT (a fixed string); the start
+# of FILE is shown when it does not
+has() {
+    if grep -qF -- "$2" "$3"; then ok "$1"; else
+        not_ok "$1 (no '$2')"
+        sed 's/^/    out: /' "$3" 2>/dev/null | head -5
+    fi
+}
 finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit $?
+    if [ "$skipped" -gt 0 ]; then
+        echo "$passed passed, $failed failed, $skipped skipped"
+    else
+        echo "$passed passed, $failed failed"
+    fi
+    [ "$failed" -eq 0 ] || exit 1
+    [ "$skipped" -eq 0 ] || exit 77
+    exit 0
 }

@@ -10,8 +10,8 @@
 # width, are Vietnamese too.
 #
 # Env: NTM_BIN (the built ntm), NTM_SRC (the source tree), NTM_CONFIG_DIR.
-# Each check prints a line; the last line is "N passed, N failed"; exit
-# status 1 on any failure.
+# Each check prints a line (check_lib.sh); the last line is "N passed, N
+# failed"; exit status 1 on any failure, 77 when a part was skipped.
 set -u
 
 NTM=${NTM_BIN:?NTM_BIN must name the ntm binary}
@@ -22,30 +22,8 @@ unset NTM_PASSPHRASE NTM_HOME LANGUAGE LC_ALL LC_MESSAGES
 export LANG=C.UTF-8
 H=$T/home
 
-passed=0
-failed=0
-ok() {
-    echo "ok - $1"
-    passed=$((passed + 1))
-}
-not_ok() {
-    echo "FAIL - $1"
-    failed=$((failed + 1))
-    if [ -s "$T/out" ]; then sed 's/^/    out: /' "$T/out" | head -5; fi
-}
-# has DESCRIPTION TEXT FILE: FILE holds TEXT (fixed string)
-has() {
-    if grep -qF -- "$2" "$3"; then ok "$1"; else
-        cp "$3" "$T/out" 2>/dev/null
-        not_ok "$1 (no '$2')"
-    fi
-}
-# run ARGS...: ntm with stdout and stderr together in $T/out, status in rc
-rc=0
-run() {
-    "$@" >"$T/out" 2>&1
-    rc=$?
-}
+# shellcheck source=check_lib.sh
+. "$(dirname "$0")/check_lib.sh"
 
 # The catalog: complete, no fuzzy entry, formats consistent.
 if stats=$(msgfmt --check --statistics -o /dev/null "$SRC/po/vi.po" 2>&1); then
@@ -73,64 +51,64 @@ else
 fi
 
 # An unknown command, a help page, errors: Vietnamese with --lang vi.
-run "$NTM" --lang vi recrod
+run_all "$NTM" --lang vi recrod
 has "--lang vi: unknown command in Vietnamese" "ntm: lỗi: 'recrod' không phải lệnh của ntm" "$T/out"
 has "--lang vi: hint in Vietnamese" "gợi ý: có phải ý bạn là 'ntm record'?" "$T/out"
 [ "$rc" -eq 2 ] && ok "unknown command exits 2 in Vietnamese too" ||
     not_ok "unknown command exits 2 in Vietnamese too (exit $rc)"
-run "$NTM" --lang vi record --help
+run_all "$NTM" --lang vi record --help
 has "--lang vi: record --help NAME line" "ntm record - ghi một hoạt động hoặc một số đo" "$T/out"
 has "--lang vi: help sections translated" "MÔ TẢ" "$T/out"
-run "$NTM" record --help --lang=vi
+run_all "$NTM" record --help --lang=vi
 has "--lang=vi after the command" "TÊN" "$T/out"
-run "$NTM" --lang en record --help
+run_all "$NTM" --lang en record --help
 has "--lang en: record --help NAME line" "ntm record - record an activity or a measure" "$T/out"
-run "$NTM" --home "$T/none" --lang vi whoami
+run_all "$NTM" --home "$T/none" --lang vi whoami
 has "--lang vi: a missing home explained" "không phải thư mục ntm: hãy chạy 'ntm init' trước" "$T/out"
 
 # LANG=vi_VN.UTF-8 chooses Vietnamese (whether vi_VN is installed or not).
-run env LANG=vi_VN.UTF-8 "$NTM" recrod
+run_all env LANG=vi_VN.UTF-8 "$NTM" recrod
 has "LANG=vi_VN.UTF-8: Vietnamese" "ntm: lỗi: 'recrod' không phải lệnh của ntm" "$T/out"
-run env LANG=vi_VN.UTF-8 "$NTM" --lang en recrod
+run_all env LANG=vi_VN.UTF-8 "$NTM" --lang en recrod
 has "--lang en beats LANG=vi_VN.UTF-8" "ntm: error: 'recrod' is not an ntm command" "$T/out"
-run env LC_MESSAGES=vi_VN "$NTM" sync --help
+run_all env LC_MESSAGES=vi_VN "$NTM" sync --help
 has "LC_MESSAGES=vi_VN: Vietnamese" "ntm sync - gửi các mục mới lên, rồi tải về" "$T/out"
-run "$NTM" recrod
+run_all "$NTM" recrod
 has "LANG=C.UTF-8: English" "ntm: error: 'recrod' is not an ntm command" "$T/out"
 
 # A home, then whoami, record, list and show in Vietnamese.
-run "$NTM" --home "$H" --lang vi init --root --no-passphrase
+run_all "$NTM" --home "$H" --lang vi init --root --no-passphrase
 has "init --lang vi: warning in Vietnamese" "ntm: cảnh báo: khóa được lưu không có mật khẩu" "$T/out"
 has "init --lang vi: author id line" "mã tác giả: " "$T/out"
-run env LANG=vi_VN.UTF-8 "$NTM" --home "$H" whoami
+run_all env LANG=vi_VN.UTF-8 "$NTM" --home "$H" whoami
 has "whoami in Vietnamese: state" "trạng thái: khóa gốc" "$T/out"
 has "whoami in Vietnamese: role" "vai trò:    admin" "$T/out"
-run "$NTM" --home "$H" --lang en whoami
+run_all "$NTM" --home "$H" --lang en whoami
 has "whoami --lang en" "state:     root key" "$T/out"
-run "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_km \
+run_all "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_km \
     --unit 72.710.25657 --date 2019-05-17 --qty 1234.5 --uom km \
     --people 1200 --title "Bê tông hóa đường ấp Thạnh Hòa"
 id=$(tail -1 "$T/out")
-run "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_km \
+run_all "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_km \
     --unit 72.710.25657 --date 2019-02-30
 has "record: invalid date in Vietnamese" "ngày '2019-02-30' không hợp lệ" "$T/out"
 has "record: usage hint in Vietnamese" "gợi ý: chạy 'ntm record --help'" "$T/out"
-run "$NTM" --home "$H" --lang vi record activity --task nope --unit 72.710.25657 \
+run_all "$NTM" --home "$H" --lang vi record activity --task nope --unit 72.710.25657 \
     --date 2019-05-17
 has "record: unknown task in Vietnamese" "ntm: lỗi: không có nhiệm vụ này" "$T/out"
-run "$NTM" --home "$H" --lang vi list
+run_all "$NTM" --home "$H" --lang vi list
 has "list: Vietnamese column heads" "NGÀY" "$T/out"
 has "list: date as dd/mm/yyyy" "17/05/2019" "$T/out"
 has "list: quantity as 1.234,5" "1.234,5 km" "$T/out"
-run "$NTM" --home "$H" --lang vi show "$id"
+run_all "$NTM" --home "$H" --lang vi show "$id"
 has "show: people as 1.200" "people     1.200" "$T/out"
 has "show: history header" "TÁC GIẢ" "$T/out"
-run "$NTM" --home "$H" --lang vi --json list
+run_all "$NTM" --home "$H" --lang vi --json list
 has "--json keeps ISO dates under --lang vi" '"date": "2019-05-17"' "$T/out"
 has "--json keeps the decimal point under --lang vi" '"qty": "1234.5"' "$T/out"
-run "$NTM" --home "$H" --lang en list
+run_all "$NTM" --home "$H" --lang en list
 has "list --lang en: ISO date" "2019-05-17" "$T/out"
-run "$NTM" --home "$H" --lang vi status
+run_all "$NTM" --home "$H" --lang vi status
 has "status in Vietnamese" "lần gửi cuối:   chưa lần nào" "$T/out"
 
 # col TEXT LINE: the display column where TEXT starts in LINE (characters
@@ -155,87 +133,87 @@ aligned() {
 }
 
 # Tables line up by display width: the Vietnamese heads are wider in bytes.
-run "$NTM" --home "$H" --lang vi list
+run_all "$NTM" --home "$H" --lang vi list
 aligned "list: DATE column aligned" "NGÀY" "17/05/2019" "$T/out"
 aligned "list: UNIT column aligned" "ĐƠN VỊ" "72.710.25657" "$T/out"
 aligned "list: STATE column aligned" "TRẠNG THÁI" "submitted" "$T/out"
 aligned "list: TITLE column aligned" "TIÊU ĐỀ" "Bê tông hóa" "$T/out"
-run "$NTM" --home "$H" --lang vi show "$id"
+run_all "$NTM" --home "$H" --lang vi show "$id"
 when=$(grep -F record.create "$T/out" | grep -oE '[0-9]{2}/[0-9]{2}/[0-9]{4} [0-9:]{8}' | head -1)
 aligned "show: TIME column aligned (dd/mm/yyyy)" "THỜI GIAN (UTC)" "${when:-no time}" "$T/out" record.create
 aligned "show: OP column aligned" "THAO TÁC" "record.create" "$T/out"
 aligned "show: STATUS column aligned" "TÌNH TRẠNG" "valid" "$T/out"
 
 # Help pages: description, options, placeholders and examples.
-run "$NTM" --lang vi admin --help
+run_all "$NTM" --lang vi admin --help
 has "admin --help: NAME" "ntm admin - ghi danh hoặc thu hồi thiết bị, tạo đơn vị" "$T/out"
 has "admin --help: SYNOPSIS placeholders" "ntm admin revoke <khóa> [--after-seq <n>] --reason <nội-dung>" "$T/out"
 has "admin --help: description" "unit tạo một đơn vị chưa có trong cây đơn vị đi kèm" "$T/out"
 has "admin --help: option help" "revoke: các mục sau số thứ tự này mất hiệu lực" "$T/out"
 has "admin --help: option placeholder" "--scope <đơn-vị>" "$T/out"
 has "admin --help: EXAMPLE" "--reason \"mất điện thoại ngày 02/06/2019\"" "$T/out"
-run "$NTM" --lang en admin --help
+run_all "$NTM" --lang en admin --help
 has "admin --help --lang en: EXAMPLE stays English" "--reason \"phone lost on 2019-06-02\"" "$T/out"
 has "admin --help --lang en: placeholders stay English" "--scope <unit>" "$T/out"
-run "$NTM" --lang vi key --help
+run_all "$NTM" --lang vi key --help
 has "key --help: description" "In khóa công khai" "$T/out"
-run "$NTM" --lang vi resolve --help
+run_all "$NTM" --lang vi resolve --help
 has "resolve --help: synopsis" "ntm resolve <mã> (--take <mục> | --set <trường>=<giá-trị>...)" "$T/out"
-run "$NTM" --lang vi conflicts --help
+run_all "$NTM" --lang vi conflicts --help
 has "conflicts --help: description" "Liệt kê mọi bản ghi có một trường bị thay đổi cùng lúc" "$T/out"
-run "$NTM" --lang vi delete --help
+run_all "$NTM" --lang vi delete --help
 has "delete --help: description" "Ký một record.delete cho bản ghi" "$T/out"
 
 # Commands of their own, in Vietnamese.
-run "$NTM" --home "$H" --lang vi conflicts
+run_all "$NTM" --home "$H" --lang vi conflicts
 has "conflicts: none" "không có xung đột" "$T/out"
-run "$NTM" --home "$H" --lang vi delete
+run_all "$NTM" --home "$H" --lang vi delete
 has "delete: missing id" "ntm: lỗi: thiếu mã bản ghi" "$T/out"
-run "$NTM" --home "$H" --lang vi resolve "$id"
+run_all "$NTM" --home "$H" --lang vi resolve "$id"
 has "resolve: say how" "hãy nói cách giải quyết: --take MỤC hoặc --set TRƯỜNG=GIÁ_TRỊ" "$T/out"
-run "$NTM" --home "$H" --lang vi admin enroll 1234 --role recorder --scope 72.710.25657
+run_all "$NTM" --home "$H" --lang vi admin enroll 1234 --role recorder --scope 72.710.25657
 has "admin: bad key" "khóa thiết bị '1234' không hợp lệ" "$T/out"
-run "$NTM" --home "$H" --lang vi admin unit 72.710.25657.1 --name "Ấp Thạnh Hòa"
+run_all "$NTM" --home "$H" --lang vi admin unit 72.710.25657.1 --name "Ấp Thạnh Hòa"
 has "admin unit: created" "đã tạo hamlet 72.710.25657.1 (Ấp Thạnh Hòa)" "$T/out"
 has "admin unit: entry line" "mục " "$T/out"
-run "$NTM" --home "$H" --lang vi key export --out "$T/no/such/dir/key.pub"
+run_all "$NTM" --home "$H" --lang vi key export --out "$T/no/such/dir/key.pub"
 has "key export: the code's text, then the English detail" "ntm: lỗi: không ghi được khóa công khai: lỗi đọc ghi tệp - cannot create" "$T/out"
 
 # plan, units and report: help pages, human output and errors.
-run "$NTM" --lang vi plan --help
+run_all "$NTM" --lang vi plan --help
 has "plan --help: NAME" "ntm plan - liệt kê các tổ chức, nhiệm vụ và chỉ tiêu của kế hoạch" "$T/out"
 has "plan --help: description" "Liệt kê các tổ chức trong kế hoạch của Cuộc vận động" "$T/out"
 has "plan --help: option help" "chỉ tổ chức này (mttq, ldld, hnd, doan, hlhpn, hccb)" "$T/out"
-run "$NTM" --lang vi plan --org hccb
+run_all "$NTM" --lang vi plan --org hccb
 has "plan: targets heading" " chỉ tiêu:" "$T/out"
 has "plan: deadline as dd/mm/yyyy" "hạn 31/12/2017" "$T/out"
 has "plan: value as 0,5" "0,5 %" "$T/out"
-run "$NTM" --lang en plan --org hccb
+run_all "$NTM" --lang en plan --org hccb
 has "plan --lang en: deadline stays ISO" "deadline 2017-12-31" "$T/out"
-run "$NTM" --lang vi units --help
+run_all "$NTM" --lang vi units --help
 has "units --help: NAME" "ntm units - xem và tìm trong cây đơn vị" "$T/out"
 has "units --help: description" "\"tan bien\" tìm" "$T/out"
 has "units --help: option help" "hiện cả các đơn vị không còn hiệu lực" "$T/out"
-run "$NTM" --lang vi units "phuoc luu"
+run_all "$NTM" --lang vi units "phuoc luu"
 has "units: a merged unit in Vietnamese" "(đã sáp nhập vào 72.712.25729 sau ngày 31/01/2020)" "$T/out"
-run "$NTM" --lang vi units a b
+run_all "$NTM" --lang vi units a b
 has "units: two search texts" "hãy cho đúng một nội dung cần tìm, không phải 2" "$T/out"
-run "$NTM" --lang vi report --help
+run_all "$NTM" --lang vi report --help
 has "report --help: NAME" "ntm report - tiến độ so với các chỉ tiêu của kế hoạch" "$T/out"
 has "report --help: statuses" "đạt, đúng tiến độ, chậm tiến độ," "$T/out"
 has "report --help: option help" "đánh giá vào ngày này (YYYY-MM-DD, mặc định hôm nay)" "$T/out"
-run "$NTM" --home "$H" --lang vi report --year 1800
+run_all "$NTM" --home "$H" --lang vi report --year 1800
 has "report: bad --year in Vietnamese" "ntm: lỗi: năm 1800 không hợp lệ: hãy dùng một năm như 2018" "$T/out"
 has "report: usage hint in Vietnamese" "gợi ý: chạy 'ntm report --help'" "$T/out"
 [ "$rc" -eq 2 ] && ok "report: bad --year exits 2" ||
     not_ok "report: bad --year exits 2 (exit $rc)"
-run "$NTM" --home "$H" --lang vi report --as-of 2019-02-30
+run_all "$NTM" --home "$H" --lang vi report --as-of 2019-02-30
 has "report: bad --as-of in Vietnamese" "ngày --as-of '2019-02-30' không hợp lệ" "$T/out"
-run "$NTM" --home "$H" --lang vi report --format pdf
+run_all "$NTM" --home "$H" --lang vi report --format pdf
 has "report: unknown format in Vietnamese" "không có định dạng 'pdf': dùng table, csv, json hoặc html" "$T/out"
-run "$NTM" --home "$H" --lang vi report --org xyz
+run_all "$NTM" --home "$H" --lang vi report --org xyz
 has "report: the library's error in Vietnamese" "ntm: lỗi: không tính được báo cáo: không có tổ chức 'xyz' - hãy dùng một trong:" "$T/out"
-run "$NTM" --home "$H" --lang en report --year 1800
+run_all "$NTM" --home "$H" --lang en report --year 1800
 has "report --lang en: bad --year" "ntm: error: bad year 1800: use a year such as 2018" "$T/out"
 
 # report: human forms (table, html) read dd/mm/yyyy and 1.234,5 in
@@ -245,37 +223,37 @@ HR=$T/report
 "$NTM" --home "$HR" record activity --task doan.rural_roads_km \
     --unit 72.710.25657 --date 2017-03-05 --qty 1234.5 --uom km --title x \
     >/dev/null 2>&1
-run "$NTM" --home "$HR" --lang vi report --year 2017 --org doan
+run_all "$NTM" --home "$HR" --lang vi report --year 2017 --org doan
 has "report table: date as dd/mm/yyyy" "tính đến ngày 31/12/2017" "$T/out"
 has "report table: achieved as 1.234,5" "1.234,5  km" "$T/out"
 has "report table: pro-rata target as 8,42*" "≥ 8,42*" "$T/out"
-run "$NTM" --home "$HR" --lang en report --year 2017 --org doan
+run_all "$NTM" --home "$HR" --lang en report --year 2017 --org doan
 has "report --lang en: ISO date" "as of 2017-12-31" "$T/out"
 has "report --lang en: plain decimal" "1234.5  km" "$T/out"
-run "$NTM" --home "$HR" --lang vi report --year 2017 --org doan --format csv
+run_all "$NTM" --home "$HR" --lang vi report --year 2017 --org doan --format csv
 has "report csv --lang vi: '.' decimal" ",2017,80,1234.5,km," "$T/out"
-run "$NTM" --home "$HR" --lang vi report --year 2017 --org doan --format html
+run_all "$NTM" --home "$HR" --lang vi report --year 2017 --org doan --format html
 has "report html: date as dd/mm/yyyy" "tính đến ngày 31/12/2017" "$T/out"
 has "report html: chart figures as 1.234,5" "1.234,5 / ≥ 80 km" "$T/out"
-run "$NTM" --home "$HR" --lang vi --json report --year 2017 --org doan
+run_all "$NTM" --home "$HR" --lang vi --json report --year 2017 --org doan
 has "report json --lang vi: ISO date" '"as_of": "2017-12-31"' "$T/out"
 
 # init: a server that cannot be reached is named in Vietnamese (the
 # library's error through cli_error_text).
-run "$NTM" --home "$T/offline" --lang vi init --no-passphrase --server http://127.0.0.1:9
+run_all "$NTM" --home "$T/offline" --lang vi init --no-passphrase --server http://127.0.0.1:9
 has "init: unreachable server in Vietnamese" "không kết nối được máy chủ 'http://127.0.0.1:9' (không kết nối được máy chủ - " "$T/out"
 
 # The library's messages (cli_fail): a Vietnamese sentence that says what
 # failed and what to do. These also catch a library text that drifted
 # from the patterns of cli/msgs.c.
-run "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_kn \
+run_all "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_kn \
     --unit 72.710.25657 --date 2019-05-17
 has "plan: unknown task with a suggestion" "không có nhiệm vụ 'doan.rural_roads_kn' - có phải ý bạn là 'doan.rural_roads_km'? chạy 'ntm plan' để xem danh sách" "$T/out"
-run "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_km \
+run_all "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_km \
     --unit 72.710.2565 --date 2019-05-17
 has "plan: unknown unit with suggestions" "không có đơn vị '72.710.2565' - có phải ý bạn là" "$T/out"
 has "plan: unknown unit names the units" "(Xã Thạnh Đức)" "$T/out"
-run "$NTM" --home "$H" --lang vi show 0123456789ab
+run_all "$NTM" --home "$H" --lang vi show 0123456789ab
 has "show: unknown record" "ntm: lỗi: thư mục ntm này không có bản ghi '0123456789ab'" "$T/out"
 
 # A recorder of Thạnh Đức records for Gò Dầu: the store refuses before
@@ -284,19 +262,19 @@ H2=$T/recorder
 root=$("$NTM" --home "$H" --json whoami | sed -n 's/.*"author": "\([0-9a-f]*\)".*/\1/p')
 "$NTM" --home "$H2" init --no-passphrase --root-key "$root" >/dev/null 2>&1
 rec=$("$NTM" --home "$H2" --json whoami | sed -n 's/.*"author": "\([0-9a-f]*\)".*/\1/p')
-run "$NTM" --home "$H" --lang vi admin enroll "$rec" --role recorder --scope 72.710.25657 --name "Ấp Thạnh Hòa"
+run_all "$NTM" --home "$H" --lang vi admin enroll "$rec" --role recorder --scope 72.710.25657 --name "Ấp Thạnh Hòa"
 has "admin enroll in Vietnamese" "đã ghi danh $rec làm recorder của 72.710.25657" "$T/out"
 "$NTM" --home "$H" bundle export --out "$T/root.ntm" >/dev/null 2>&1
 "$NTM" --home "$H2" bundle import "$T/root.ntm" >/dev/null 2>&1
-run "$NTM" --home "$H2" --lang vi record activity --task doan.rural_roads_km \
+run_all "$NTM" --home "$H2" --lang vi record activity --task doan.rural_roads_km \
     --unit 72.710.25654 --date 2019-05-17
 has "store: refused before signing, out of scope" "ntm: lỗi: không ghi được: bị từ chối trước khi ký (chưa ghi gì): đơn vị 72.710.25654 nằm ngoài phạm vi 72.710.25657 của tác giả" "$T/out"
 has "store: what to do" "gợi ý: 'ntm whoami' cho biết vai trò và phạm vi của thiết bị này" "$T/out"
 [ "$rc" -eq 1 ] && ok "refused before signing exits 1" ||
     not_ok "refused before signing exits 1 (exit $rc)"
-run "$NTM" --home "$H2" --lang vi admin unit 72.710.25657.2 --name "Ấp Bình Hòa"
+run_all "$NTM" --home "$H2" --lang vi admin unit 72.710.25657.2 --name "Ấp Bình Hòa"
 has "store: a role that may not do it" "bị từ chối trước khi ký (chưa ghi gì): vai trò recorder không được phép làm unit.create" "$T/out"
-run "$NTM" --home "$H2" --lang en record activity --task doan.rural_roads_km \
+run_all "$NTM" --home "$H2" --lang en record activity --task doan.rural_roads_km \
     --unit 72.710.25654 --date 2019-05-17
 has "--lang en keeps the library's English" "ntm: error: cannot record: refused before signing: unit 72.710.25654 is outside the author's scope 72.710.25657" "$T/out"
 
@@ -348,9 +326,9 @@ if command -v curl >/dev/null && command -v jq >/dev/null; then
     H3=$T/stranger
     "$NTM" --home "$H3" init --no-passphrase --root-key "$root" --server "$U" \
         >/dev/null 2>&1
-    run "$NTM" --home "$H3" --lang vi push
+    run_all "$NTM" --home "$H3" --lang vi push
     has "push --lang vi: the server's message in Vietnamese" "Thiết bị chưa được ghi danh trên máy chủ - nhờ quản trị viên ghi danh thiết bị" "$T/out"
-    run "$NTM" --home "$H3" --lang en push
+    run_all "$NTM" --home "$H3" --lang en push
     if grep -qF "is not enrolled on this server" "$T/out" &&
         ! grep -qF "Thiết bị chưa được ghi danh" "$T/out"; then
         ok "push --lang en: the server's message in English"
@@ -358,8 +336,7 @@ if command -v curl >/dev/null && command -v jq >/dev/null; then
     kill "$SERVER_PID" 2>/dev/null
     wait "$SERVER_PID" 2>/dev/null
 else
-    ok "# skip server messages: curl or jq missing"
+    skip "server messages: curl or jq missing"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

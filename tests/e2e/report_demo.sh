@@ -20,8 +20,9 @@
 #
 # Env: NTM_BIN (the built ntm), NTM_SRC (the source tree); NTM_BUILD (the
 # build folder) defaults to the one holding NTM_BIN. Skips (77) without
-# certtool or curl, which the demo needs. Each check prints a line; the
-# last line is "N passed, N failed"; exit status 1 on any failure.
+# certtool or curl, which the demo needs. Each check prints a line
+# (check_lib.sh); the last line is "N passed, N failed"; exit status 1 on
+# any failure.
 set -u
 
 NTM=${NTM_BIN:?NTM_BIN must name the ntm binary}
@@ -36,26 +37,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ntm-report-demo.XXXXXX")
 unset NTM_HOME NTM_PASSPHRASE LANGUAGE LC_ALL LC_MESSAGES
 export LANG=C.UTF-8
 
-passed=0
-failed=0
-ok() {
-    echo "ok - $1"
-    passed=$((passed + 1))
-}
-not_ok() {
-    echo "FAIL - $1"
-    failed=$((failed + 1))
-}
-# check DESCRIPTION COMMAND...: ok when COMMAND succeeds; its output is
-# shown on failure
-check() {
-    local what=$1
-    shift
-    if "$@" >"$T/check.out" 2>&1; then ok "$what"; else
-        not_ok "$what"
-        sed 's/^/    /' "$T/check.out" | head -n 20
-    fi
-}
+# shellcheck source=check_lib.sh
+. "$(dirname "$0")/check_lib.sh"
 
 # The numeric targets of PLAN.md (../shared/PLAN.md), all 23.
 IDS="doan.poor_youth_households doan.rural_roads_km doan.canals_km
@@ -74,8 +57,7 @@ if NTM_BIN=$NTM bash "$SRC/scripts/demo.sh" "$T/demo" >"$T/demo.log" 2>&1; then
 else
     not_ok "scripts/demo.sh runs to the end"
     tail -n 20 "$T/demo.log" | sed 's/^/    /'
-    echo "$passed passed, $failed failed"
-    exit 1
+    finish
 fi
 H=$T/demo/admin-tinh
 R=$T/r
@@ -325,5 +307,4 @@ check "LANG=vi_VN.UTF-8: the HTML page is Vietnamese" \
 check "LANG=vi_VN.UTF-8: CSV labels Vietnamese, codes unchanged" \
     sh -c 'grep -qF "doan.rural_roads_km" "$1" && grep -qF ",missed,Không đạt," "$1"' _ "$R/vi.csv"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

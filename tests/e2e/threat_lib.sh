@@ -7,10 +7,9 @@
 #   - Ed25519 keys made with openssl, so a test can sign requests
 #     (SPEC 6 Authorization) and entries (SPEC 2) byte by byte, including
 #     wrong ones, without going through ntm;
-#   - known_bug: a check that documents a bug found in ntm. It is still
-#     run and printed; while the bug reproduces it prints "KNOWN BUG" and
-#     is not counted as failed (NTM_STRICT=1 counts it). When it passes,
-#     the marker should be removed.
+#   - known_bug: a check that documents a bug found in ntm. It is run,
+#     printed ("KNOWN BUG" while the bug reproduces) and counted as failed
+#     like any check: a known bug fails the suite until it is fixed.
 # Source it; it sources sync_lib.sh (which sets T and removes it at exit).
 
 . "$(dirname "${BASH_SOURCE[0]}")/sync_lib.sh"
@@ -36,14 +35,14 @@ known_bug() {
     else
         echo "KNOWN BUG - $desc"
         known=$((known + 1))
-        if [ -n "${NTM_STRICT:-}" ]; then failed=$((failed + 1)); fi
+        failed=$((failed + 1))
     fi
 }
 
 # The summary, with the known bugs listed apart.
 finish_threat() {
     if [ "$known" -gt 0 ]; then
-        echo "$known known bug(s) reproduced (not counted; NTM_STRICT=1 counts them)"
+        echo "$known known bug(s) reproduced (counted as failed)"
     fi
     finish
 }
