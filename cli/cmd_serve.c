@@ -5,6 +5,7 @@
  * ntm_server_run (sync/server.c); this file only maps options.
  */
 #include "cli.h"
+#include "ntm_server.h"
 
 #include <string.h>
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PLAN_MAX_BYTES (4u << 20)
 #define PLAN_MAX_FILES 16
@@ -318,6 +319,19 @@ list_plan_files(const char *dir, char **names, int *n, struct ntm_error *err)
     return NTM_OK;
 }
 
+/* The installed plan folder; when this build was never installed, the
+ * source tree's config/ it was built from (the build tree's ntm). */
+static const char *
+config_dir_default(void)
+{
+#ifdef NTM_CONFIG_SOURCE_DIR
+    if (access(NTM_CONFIG_DIR_DEFAULT, F_OK) != 0 &&
+        access(NTM_CONFIG_SOURCE_DIR, F_OK) == 0)
+        return NTM_CONFIG_SOURCE_DIR;
+#endif
+    return NTM_CONFIG_DIR_DEFAULT;
+}
+
 enum ntm_err
 ntm_plan_load(struct ntm_plan **out, const char *config_dir,
               struct ntm_error *err)
@@ -331,7 +345,7 @@ ntm_plan_load(struct ntm_plan **out, const char *config_dir,
     if (!config_dir)
         config_dir = getenv("NTM_CONFIG_DIR");
     if (!config_dir || !*config_dir)
-        config_dir = NTM_CONFIG_DIR_DEFAULT;
+        config_dir = config_dir_default();
     p = ntm_calloc(1, sizeof(*p));
     if (!p)
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");

@@ -9,6 +9,7 @@
  * serve a larger deployment without touching this file. Depends on util/,
  * crypto/, store/, jansson; not on libmicrohttpd (server.c owns HTTP).
  */
+#include "ntm_server.h"
 #include "sync_int.h"
 
 #include <stdio.h>

@@ -54,6 +54,7 @@
  * Everything a request says reaches the log through srv_log, which
  * escapes control bytes and bytes that are not valid UTF-8 as \xNN.
  */
+#include "ntm_server.h"
 #include "sync_int.h"
 
 #include <arpa/inet.h>

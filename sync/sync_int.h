@@ -328,6 +328,8 @@ struct Ntm_metrics {
     int64_t open_connections;
 };
 
+struct ntm_server; /* ntm_server.h: the server's own library */
+
 /* A request as handlers see it. All pointers are borrowed for the
  * duration of the handler call. */
 struct Ntm_req {

@@ -92,8 +92,8 @@ allowed_quoted() { # folder -> headers its files may include with quotes
     crypto) echo "ntm_util.h ntm_text.h ntm_crypto.h crypto_int.h" ;;
     store) echo "ntm_util.h ntm_text.h ntm_crypto.h crypto_int.h ntm_store.h store_int.h" ;;
     plan) echo "ntm_util.h ntm_text.h ntm_crypto.h ntm_store.h ntm_plan.h plan_int.h" ;;
-    sync) echo "ntm_util.h ntm_text.h ntm_crypto.h ntm_store.h ntm_sync.h ntm_bundle.h sync_int.h" ;;
-    cli) echo "$public cli.h i18n.h" ;;
+    sync) echo "ntm_util.h ntm_text.h ntm_crypto.h ntm_store.h ntm_sync.h ntm_bundle.h sync_int.h ntm_server.h" ;;
+    cli) echo "$public ntm_server.h cli.h i18n.h" ;;
     examples) echo "$public" ;;
     .) echo "$public crypto_int.h store_int.h sync_int.h" ;;
     *) echo "*" ;;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ntm.h"
+#include "ntm_server.h"
 #include "sync_int.h"
 
 static struct ntm_key *

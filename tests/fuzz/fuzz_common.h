@@ -25,6 +25,7 @@
 
 #include "ntm.h"
 #include "store_int.h"
+#include "ntm_server.h"
 #include "sync_int.h"
 
 #include "fuzz_base.h"
