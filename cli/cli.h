@@ -227,4 +227,9 @@ int cmd_report(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_units(int argc, char **argv, struct cli_ctx *ctx);
 
+/* cmd_push.c: what a push or pull found of this device's own chain
+ * (struct ntm_heal), said in plain words; its JSON form (new). */
+void cli_sync_heal(struct cli_ctx *ctx, const struct ntm_heal *h);
+json_t *cli_sync_heal_json(const struct ntm_heal *h);
+
 #endif /* NTM_CLI_H */

@@ -61,7 +61,8 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
                           "server's admin",
                           (unsigned long)res.invalid),
                  (long long)res.invalid);
-    if (res.own_restored > 0)
+    cli_sync_heal(ctx, &res.heal);
+    if (res.own_restored > 0 && res.heal.stranded == 0)
         cli_warn(ctx,
                  ngettext("took back %lld own entry of this device that "
                           "only the server held (was this home restored from "
@@ -73,10 +74,11 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
                  (long long)res.own_restored);
     if (out)
         *out = json_pack(
-            "{s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)res.received,
-            "applied", (json_int_t)res.applied, "after", (json_int_t)res.after,
-            "invalid", (json_int_t)res.invalid, "own_restored",
-            (json_int_t)res.own_restored);
+            "{s:I, s:I, s:I, s:I, s:I, s:o}", "received",
+            (json_int_t)res.received, "applied", (json_int_t)res.applied,
+            "after", (json_int_t)res.after, "invalid", (json_int_t)res.invalid,
+            "own_restored", (json_int_t)res.own_restored, "heal",
+            cli_sync_heal_json(&res.heal));
     else
         cli_note(ctx,
                  ngettext("pulled %lld entry, %lld new (server position %lld)",

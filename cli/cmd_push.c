@@ -80,6 +80,53 @@ cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total)
     progress.shown = 1;
 }
 
+/* Say what a push or pull found of this device's own chain (struct
+ * ntm_heal): a store older than the server's copy of it is the one thing
+ * an officer must hear about, in plain words. */
+void
+cli_sync_heal(struct cli_ctx *ctx, const struct ntm_heal *h)
+{
+    if (h->stranded > 0)
+        cli_warn(ctx,
+                 ngettext("this home is older than what the server holds "
+                          "of this device (restored from a backup?): its "
+                          "entries differed from #%lld on; %lld entry "
+                          "written since was set aside and written again "
+                          "on top of the server's copy - nothing is lost",
+                          "this home is older than what the server holds "
+                          "of this device (restored from a backup?): its "
+                          "entries differed from #%lld on; %lld entries "
+                          "written since were set aside and written again "
+                          "on top of the server's copy - nothing is lost",
+                          (unsigned long)h->stranded),
+                 (long long)h->forked_at, (long long)h->stranded);
+    else if (h->reissued > 0)
+        cli_note(ctx,
+                 ngettext("wrote again %lld entry set aside earlier",
+                          "wrote again %lld entries set aside earlier",
+                          (unsigned long)h->reissued),
+                 (long long)h->reissued);
+    if (h->failed > 0)
+        cli_error(ngettext("%lld set-aside entry could not be written again "
+                           "(this device may have lost its enrollment); it "
+                           "is kept - see ntm verify",
+                           "%lld set-aside entries could not be written "
+                           "again (this device may have lost its "
+                           "enrollment); they are kept - see ntm verify",
+                           (unsigned long)h->failed),
+                  (long long)h->failed);
+}
+
+json_t *
+cli_sync_heal_json(const struct ntm_heal *h)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "restored",
+                     (json_int_t)h->restored, "forked_at",
+                     (json_int_t)h->forked_at, "stranded",
+                     (json_int_t)h->stranded, "reissued",
+                     (json_int_t)h->reissued, "failed", (json_int_t)h->failed);
+}
+
 void
 cli_sync_progress_end(void)
 {
@@ -110,6 +157,7 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
         ntm_push_result_release(&res);
         return code;
     }
+    cli_sync_heal(ctx, &res.heal);
     size_t i;
     json_t *x;
     json_array_foreach (res.flagged, i, x) {
@@ -130,10 +178,11 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     size_t nrej = json_array_size(res.rejected);
     if (out) {
         *out = json_pack(
-            "{s:I, s:I, s:I, s:I, s:O, s:O}", "sent", (json_int_t)res.sent,
+            "{s:I, s:I, s:I, s:I, s:O, s:O, s:o}", "sent", (json_int_t)res.sent,
             "accepted", (json_int_t)res.accepted, "duplicates",
             (json_int_t)res.duplicates, "batches", (json_int_t)res.batches,
-            "flagged", res.flagged, "rejected", res.rejected);
+            "flagged", res.flagged, "rejected", res.rejected, "heal",
+            cli_sync_heal_json(&res.heal));
     } else if (res.sent == 0) {
         cli_note(ctx, _("nothing to push: the server holds every entry"));
     } else {

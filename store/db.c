@@ -166,6 +166,15 @@ static const char *const migrations[] = {
     "CREATE INDEX entries_unit_code ON entries(unit) WHERE op='unit.create';"
     "INSERT OR REPLACE INTO meta(key, value) SELECT 'rebuild', '1' WHERE"
     " EXISTS (SELECT 1 FROM entries);",
+    /* 4: this device's own entries set aside when its chain turned out to
+     * have forked from the one the server holds (a store restored from an
+     * older backup wrote again at seqs already used): kept here for ever,
+     * each with the entry that re-issued it on the true head. */
+    "CREATE TABLE stranded("
+    " id TEXT PRIMARY KEY, author TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " bytes BLOB NOT NULL, sig TEXT NOT NULL, stranded_ms INTEGER NOT NULL,"
+    " reissued_as TEXT, reason TEXT);"
+    "CREATE INDEX stranded_author ON stranded(author, seq);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

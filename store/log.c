@@ -409,6 +409,45 @@ Ntm_log_set_head(struct ntm_store *st, const struct Ntm_entry *e, int partial,
     return NTM_OK;
 }
 
+/* Set author's entries from from_seq on aside (table stranded) and out of
+ * the log; the head falls back to from_seq - 1. Fork evidence of author
+ * from from_seq on goes too: the entries it holds are the other side of
+ * this very divergence, which the log is about to take. */
+enum ntm_err
+Ntm_log_strand(struct ntm_store *st, const char *author, int64_t from_seq,
+               int64_t *n, struct ntm_error *err)
+{
+    static const char *const sql[] = {
+        "INSERT OR IGNORE INTO stranded(id, author, seq, bytes, sig,"
+        " stranded_ms) SELECT id, author, seq, bytes, sig, ?3 FROM entries"
+        " WHERE author=?1 AND seq>=?2",
+        "DELETE FROM entries WHERE author=?1 AND seq>=?2",
+        "DELETE FROM forks WHERE author=?1 AND seq>=?2",
+        "UPDATE authors SET (head_seq, head_id) = (SELECT seq, id FROM"
+        " entries WHERE author=?1 AND seq<?2 ORDER BY seq DESC LIMIT 1)"
+        " WHERE author=?1",
+        "DELETE FROM authors WHERE author=?1 AND NOT EXISTS (SELECT 1 FROM"
+        " entries WHERE author=?1)",
+    };
+    *n = 0;
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+        sqlite3_stmt *s = Ntm_prepare(st, sql[i], err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, from_seq);
+        if (i == 0)
+            sqlite3_bind_int64(s, 3, ntm_now_ms());
+        int r = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (r != SQLITE_DONE)
+            return Ntm_db_error(st, r, err, "cannot set entries aside");
+        if (i == 1)
+            *n = sqlite3_changes(st->db);
+    }
+    return NTM_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Reading the log */
 

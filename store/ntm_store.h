@@ -458,4 +458,43 @@ NTM_EXTERN int ntm_field_valid(const char *name, const json_t *value);
 /* The text helpers (ntm_text_nfc, ntm_text_fold, ntm_text_width) are
  * util/ntm_text.h's, included above. */
 
+/* ------------------------------------------------------------------ */
+/* A device's own chain forked from the server's (store/strand.c) */
+
+/*
+ * Set author's entries from from_seq on aside (kept for ever in the store,
+ * never sent) and out of the log, and derive the state again: the seqs are
+ * free for the true chain, which the caller then takes in (a pull of the
+ * author's entries). Used when this device's own chain turned out to
+ * differ from the one the server holds at from_seq (a store restored from
+ * an older backup that wrote again). *n: entries set aside (may be NULL).
+ */
+NTM_EXTERN enum ntm_err ntm_store_strand(struct ntm_store *st,
+                                         const char *author, int64_t from_seq,
+                                         int64_t *n, struct ntm_error *err);
+
+struct ntm_reissue_result {
+    int64_t reissued; /* stranded entries written again on the true head */
+    int64_t failed;   /* refused as they stand now: kept, with the reason */
+};
+
+/*
+ * Write each of key's stranded entries not re-issued yet again, in seq
+ * order, on the true head: the same op and body, with every id of a
+ * stranded entry or of a record one of them created replaced by its
+ * re-issued counterpart, and a "replaces" member naming the stranded
+ * entry (docs/contract.md). All or nothing; safe to run again.
+ */
+NTM_EXTERN enum ntm_err ntm_store_reissue(struct ntm_store *st,
+                                          const struct ntm_key *key,
+                                          struct ntm_reissue_result *res,
+                                          struct ntm_error *err);
+
+/* How many entries of author (NULL: any) were set aside, and how many of
+ * them still wait to be re-issued. */
+NTM_EXTERN enum ntm_err ntm_store_stranded(struct ntm_store *st,
+                                           const char *author, int64_t *pending,
+                                           int64_t *total,
+                                           struct ntm_error *err);
+
 #endif /* NTM_STORE_H */

@@ -34,6 +34,7 @@
  *   9  ingest.c                ntm_store_ingest, ntm_store_write: gate,
  *                              step 4, take, derive
  *  10  ops.c query.c verify.c  the operations, the queries, the audit
+ *  10  strand.c                a forked own chain set aside and re-issued
  *
  * Tables and their writers: entries, forks, authors, peer_heads and the HLC
  * in meta: log.c; effect: effect.c; enrollments, revocations: auth.c;
@@ -277,6 +278,11 @@ enum ntm_err Ntm_log_renumber(struct ntm_store *st, int64_t gseq, int64_t *to,
 /* Set unit on every entry of record whose unit was not known. */
 enum ntm_err Ntm_log_index_unit(struct ntm_store *st, const char *record,
                                 const char *unit, struct ntm_error *err);
+/* Set author's entries from from_seq on aside (table stranded), out of the
+ * log, with their fork evidence; the head falls back. *n: entries moved. */
+enum ntm_err Ntm_log_strand(struct ntm_store *st, const char *author,
+                            int64_t from_seq, int64_t *n,
+                            struct ntm_error *err);
 /* Raise e's author's head to e (when above it), partial sticking. */
 enum ntm_err Ntm_log_set_head(struct ntm_store *st, const struct Ntm_entry *e,
                               int partial, struct ntm_error *err);

@@ -318,6 +318,10 @@ push_flush(struct push_state *ps, struct ntm_error *err)
     return rc;
 }
 
+static enum ntm_err heal_own_chain(struct Ntm_session *s,
+                                   const struct ntm_key *key, json_t *server,
+                                   struct ntm_heal *h, struct ntm_error *err);
+
 enum ntm_err
 ntm_client_push(struct ntm_store *st, const struct ntm_key *key,
                 const struct ntm_client_opts *o, struct ntm_push_result *res,
@@ -342,8 +346,15 @@ ntm_client_push(struct ntm_store *st, const struct ntm_key *key,
         (rc = check_gseq(&s, info, err)) != NTM_OK ||
         (rc = get_heads(&s, NULL, &server, err)) != NTM_OK ||
         (rc = ntm_store_heads(st, NULL, &local, err)) != NTM_OK ||
-        (rc = check_heads(&s, server, local, err)) != NTM_OK)
+        (rc = check_heads(&s, server, local, err)) != NTM_OK ||
+        (rc = heal_own_chain(&s, key, server, &res->heal, err)) != NTM_OK)
         goto out;
+    if (res->heal.restored || res->heal.stranded || res->heal.reissued) {
+        json_decref(local);
+        local = NULL;
+        if ((rc = ntm_store_heads(st, NULL, &local, err)) != NTM_OK)
+            goto out;
+    }
 
     ps.s = &s;
     ps.res = res;
@@ -407,13 +418,25 @@ out:
 /* ------------------------------------------------------------------ */
 /* pull */
 
-/* Each entry the store holds now (new or not) is one the server holds. */
+struct pull_ctx {
+    struct ntm_store *st;
+    struct Ntm_pull_counts *c;
+};
+
+/* Each entry the store holds now (new or not) is one the server holds. A
+ * line of this device's own chain refused as a fork marks where the
+ * chains part. */
 static enum ntm_err
 pull_taken(void *ud, const struct ntm_ingest_result *r, struct ntm_error *err)
 {
+    struct pull_ctx *p = ud;
+    if (r->verdict == NTM_EFORK && p->c->own && r->seq > 0 &&
+        !strcmp(r->author, p->c->own) &&
+        (p->c->own_fork_seq == 0 || r->seq < p->c->own_fork_seq))
+        p->c->own_fork_seq = r->seq;
     if (r->verdict != NTM_OK)
         return NTM_OK;
-    return ntm_store_peer_head_set(ud, r->author, r->seq, r->id, err);
+    return ntm_store_peer_head_set(p->st, r->author, r->seq, r->id, err);
 }
 
 enum ntm_err
@@ -421,12 +444,13 @@ Ntm_pull_apply(struct ntm_store *st, const char *body, size_t len,
                int64_t after, struct Ntm_pull_counts *c, struct ntm_error *err)
 {
     struct Ntm_ingest in;
+    struct pull_ctx ctx = {st, c};
     struct Ntm_ingest_opts o = {NTM_SOURCE_PULL,
                                 NTM_INGEST_STRICT | NTM_INGEST_GSEQ,
                                 0,
                                 pull_taken,
                                 NULL,
-                                st};
+                                &ctx};
     enum ntm_err rc = Ntm_ingest_init(&in, st, &o, err);
     in.last_gseq = after;
     if (rc == NTM_OK)
@@ -501,6 +525,104 @@ out:
     return rc;
 }
 
+/* The id of the store's entry of author at seq ("" when none held). */
+static int
+own_id_at_cb(void *ud, const struct ntm_entry_view *e)
+{
+    snprintf(ud, NTM_HEX_ID_LEN + 1, "%s", e->id);
+    return 1;
+}
+
+/* Pull author's own chain from the server (every page); counts in pc. */
+static enum ntm_err
+pull_own(struct Ntm_session *s, const char *me, struct Ntm_pull_counts *pc,
+         struct ntm_error *err)
+{
+    int64_t after = 0, next = 0;
+    int more = 0;
+    do {
+        enum ntm_err rc = pull_page(s, me, after, NULL, pc, &next, &more, err);
+        if (rc != NTM_OK)
+            return rc;
+        after = next;
+    } while (more);
+    return NTM_OK;
+}
+
+/*
+ * This device's own chain against the server's (struct ntm_heal in
+ * ntm_sync.h). server: the server's heads (at least this device's).
+ * Cheap when all is well: one look at the store's entry at the server's
+ * head seq.
+ */
+static enum ntm_err
+heal_own_chain(struct Ntm_session *s, const struct ntm_key *key, json_t *server,
+               struct ntm_heal *h, struct ntm_error *err)
+{
+    char me[NTM_HEX_ID_LEN + 1], at[NTM_HEX_ID_LEN + 1] = "";
+    int64_t local = 0, pending = 0, total = 0;
+    enum ntm_err rc;
+
+    memset(h, 0, sizeof *h);
+    ntm_key_author(key, me);
+    int64_t S = head_seq(server, me);
+    const char *sid =
+        json_string_value(json_object_get(json_object_get(server, me), "id"));
+    ntm_store_head(s->st, me, &local, NULL);
+    int doubt = S > local;
+    if (!doubt && S > 0) {
+        struct ntm_entry_query q;
+        memset(&q, 0, sizeof q);
+        q.author = me;
+        q.after_seq = S - 1;
+        q.limit = 1;
+        q.by_author_seq = 1;
+        if ((rc = ntm_store_entries(s->st, &q, own_id_at_cb, at, err)) !=
+            NTM_OK)
+            return rc;
+        doubt = !sid || strcmp(at, sid) != 0;
+    }
+    if (doubt) {
+        struct Ntm_pull_counts pc;
+        memset(&pc, 0, sizeof pc);
+        pc.own = me;
+        if ((rc = pull_own(s, me, &pc, err)) != NTM_OK)
+            return rc;
+        h->restored = pc.applied;
+        if (pc.own_fork_seq > 0) {
+            /* The chains part at own_fork_seq: this device's entries from
+             * there on never reached the server. Set them aside, take the
+             * true chain, write them again on top of it. */
+            h->forked_at = pc.own_fork_seq;
+            if ((rc = ntm_store_strand(s->st, me, pc.own_fork_seq, &h->stranded,
+                                       err)) != NTM_OK)
+                return rc;
+            memset(&pc, 0, sizeof pc);
+            pc.own = me;
+            if ((rc = pull_own(s, me, &pc, err)) != NTM_OK)
+                return rc;
+            h->restored = pc.applied;
+            if (pc.own_fork_seq > 0)
+                return ntm_error_set(err, NTM_EFORK,
+                                     "this device's chain still differs "
+                                     "from the server's at seq %lld after "
+                                     "setting its own entries aside",
+                                     (long long)pc.own_fork_seq);
+        }
+    }
+    /* Set aside now or by an earlier run that was cut short. */
+    if ((rc = ntm_store_stranded(s->st, me, &pending, &total, err)) != NTM_OK)
+        return rc;
+    if (pending > 0) {
+        struct ntm_reissue_result rr;
+        if ((rc = ntm_store_reissue(s->st, key, &rr, err)) != NTM_OK)
+            return rc;
+        h->reissued = rr.reissued;
+        h->failed = rr.failed;
+    }
+    return NTM_OK;
+}
+
 enum ntm_err
 ntm_client_pull(struct ntm_store *st, const struct ntm_key *key,
                 const struct ntm_client_opts *o, struct ntm_pull_result *res,
@@ -527,7 +649,13 @@ ntm_client_pull(struct ntm_store *st, const struct ntm_key *key,
         (rc = check_gseq(&s, info, err)) != NTM_OK ||
         (rc = get_heads(&s, me, &own, err)) != NTM_OK ||
         (rc = ntm_store_heads(st, me, &local, err)) != NTM_OK ||
-        (rc = check_heads(&s, own, local, err)) != NTM_OK)
+        (rc = check_heads(&s, own, local, err)) != NTM_OK ||
+        (rc = heal_own_chain(&s, key, own, &res->heal, err)) != NTM_OK)
+        goto out;
+    res->own_restored = res->heal.restored;
+    json_decref(local);
+    local = NULL;
+    if ((rc = ntm_store_heads(st, me, &local, err)) != NTM_OK)
         goto out;
 
     /* A restored backup: take this device's own chain back first, so that

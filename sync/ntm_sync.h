@@ -161,13 +161,31 @@ NTM_EXTERN enum ntm_err ntm_client_setup(struct ntm_store *st,
                                          char fingerprint[40],
                                          struct ntm_error *err);
 
+/*
+ * What a push or pull found of this device's own chain before it started.
+ * The server's head of this device's key is asked every time; when it is
+ * ahead of the store or names another entry at its seq (a store restored
+ * from an older backup, a lost WAL file), the server's copy of the chain
+ * is taken back. Entries this device wrote at seqs the server holds under
+ * other entries are set aside (ntm_store_strand) and written again on the
+ * true head (ntm_store_reissue), then pushed: nothing is lost.
+ */
+struct ntm_heal {
+    int64_t restored;  /* own entries taken back from the server */
+    int64_t forked_at; /* the first seq where the chains differed, or 0 */
+    int64_t stranded;  /* own entries set aside at this run */
+    int64_t reissued;  /* stranded entries written again on the true head */
+    int64_t failed;    /* stranded entries refused when written again */
+};
+
 struct ntm_push_result {
     int64_t sent;       /* entry lines sent */
     int64_t accepted;   /* new entries the server took (flagged included) */
     int64_t duplicates; /* entries the server already held */
     int64_t batches;
-    json_t *flagged;  /* new: [{"author","seq","code","message"}] */
-    json_t *rejected; /* new: [{"author","seq","code","message"}] */
+    json_t *flagged;      /* new: [{"author","seq","code","message"}] */
+    json_t *rejected;     /* new: [{"author","seq","code","message"}] */
+    struct ntm_heal heal; /* this device's own chain checked first */
 };
 
 /* Free what a result holds and zero it. */
@@ -201,6 +219,7 @@ struct ntm_pull_result {
     int64_t invalid;      /* refused by local validation (not applied) */
     int64_t after;        /* the cursor after the pull */
     int64_t own_restored; /* own entries pulled back (restored backup) */
+    struct ntm_heal heal; /* this device's own chain checked first */
 };
 
 /*

@@ -284,7 +284,9 @@ enum ntm_err Ntm_http_json(const struct Ntm_http_resp *r, const char *what,
 /* What pull pages applied, summed over the pages. */
 struct Ntm_pull_counts {
     int64_t received, applied, invalid;
-    int64_t last_gseq; /* the last gseq of the last page */
+    int64_t last_gseq;    /* the last gseq of the last page */
+    const char *own;      /* set by the caller: this device's author id */
+    int64_t own_fork_seq; /* lowest seq of own's lines refused as forks */
 };
 
 /* Apply the body of a GET /v1/entries answer (lines after gseq after) to

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# lifecycle_restore.sh - a phone restored from an older backup, through a
+# real `ntm serve` over TLS on 127.0.0.1: the store is copied aside after a
+# sync, the device writes and syncs more, the old copy comes back (without
+# its WAL), and the officer records again - at seqs the server already
+# holds under other entries. The next sync must find out, take the
+# server's copy of the chain back, write the new work again on top of it
+# (a new record id for a re-issued create, edits following it), push it,
+# and tell the officer; the server and the device then hold everything,
+# once, and both verify. The same with the device offline first (status
+# never says 0 unpushed while work has not reached the server), and a copy
+# that lost only its WAL file.
+#
+# Env: NTM_BIN. Prints one line per check and "N passed, N failed".
+set -u
+. "$(dirname "$0")/sync_lib.sh"
+
+make_cert
+PORT=$(free_port)
+URL=https://127.0.0.1:$PORT
+A=$T/admin
+S=$T/server
+R=$T/rec
+COMMUNE=72.710.25657
+
+run "$A" init --root --no-passphrase --name admin
+run "$A" key export
+ADMIN=$(cat "$T/out")
+run "$S" init --no-passphrase --root-key "$ADMIN" --name server
+check "server starts over TLS" start_server "$S"
+run "$A" init --server "$URL" --cacert "$T/cert.pem"
+expect 0 "recorder: init" "$R" init --no-passphrase --root-key "$ADMIN" \
+    --server "$URL" --cacert "$T/cert.pem"
+run "$R" --json whoami
+REC=$(jq -r .author "$T/out")
+expect 0 "admin enrolls the recorder" "$A" admin enroll "$REC" --role recorder \
+    --scope "$COMMUNE" --org doan --name "Xã Thạnh Đức"
+run "$A" sync
+
+# rec TITLE: record a road, its id in $ID
+rec() {
+    run "$R" --json record activity --task doan.rural_roads_km --unit "$COMMUNE" \
+        --date 2017-03-05 --qty 1 --uom km --title "$1"
+    ID=$(jq -r .id "$T/out" 2>/dev/null)
+}
+# titles HOME: the sorted titles HOME lists, one line
+titles() {
+    "$NTM" --home "$1" --json list 2>/dev/null | jq -r '[.[].fields.title] | sort | join(",")'
+}
+
+rec "r1"
+rec "r2"
+rec "r3"
+R3=$ID
+expect 0 "three records, synced" "$R" sync
+cp "$R/ntm.db" "$T/backup.db"
+rec "r4"
+expect 0 "  ... r4 and an edit of r3, synced" "$R" edit "$R3" --set "title=r3 sửa"
+run "$R" sync
+
+# ------------------------------------------------ restored, then offline
+cp "$T/backup.db" "$R/ntm.db"
+rm -f "$R/ntm.db-wal" "$R/ntm.db-shm"
+rec "r5 sau khôi phục"
+R5=$ID
+expect 0 "restored home: records again (offline work is never blocked)" \
+    "$R" edit "$R5" --set "note=ghi chú"
+run "$R" edit "$R3" --set "qty=2"
+expect 0 "  ... status" "$R" --json status
+check "  ... shows its 3 new entries as unpushed (not 0)" json_ok '.unpushed == 3'
+
+expect 0 "sync after the restore" "$R" sync
+check "  ... tells the officer what happened" err_has "restored from a backup"
+check "  ... and that nothing is lost" err_has "nothing is lost"
+expect 0 "  ... status" "$R" --json status
+check "  ... 0 unpushed now" json_ok '.unpushed == 0'
+check "the device holds every record once: r1 r2 r3 sửa r4 r5" \
+    test "$(titles "$R")" = "r1,r2,r3 sửa,r4,r5 sau khôi phục"
+run "$A" sync
+check "the admin (through the server) holds the same" \
+    test "$(titles "$A")" = "r1,r2,r3 sửa,r4,r5 sau khôi phục"
+run "$A" --json list
+NEW5=$(jq -r '.[] | select(.fields.title == "r5 sau khôi phục") | .id' "$T/out")
+check "  ... r5 has the id its new seq gives (not the stranded one)" \
+    test -n "$NEW5" -a "$NEW5" != "$R5"
+check "  ... its edit followed it (note kept)" \
+    json_ok ".[] | select(.id == \"$NEW5\") | .fields.note == \"ghi chú\""
+check "  ... the edit of r3 made after the restore counts (qty 2)" \
+    json_ok ".[] | select(.id == \"$R3\") | .fields.qty == \"2\""
+expect 0 "device: verify passes" "$R" verify
+expect 0 "admin: verify passes" "$A" verify
+run "$S" --json verify
+check "server: every entry valid, no fork" json_ok '.forks == [] and .invalid == []'
+check "server holds 9 entries: the enrollment, 5 before the restore, 3 re-issued (none twice)" \
+    test "$(count_entries "$S")" -eq 9
+expect 0 "a second sync changes nothing" "$R" sync
+check "  ... says nothing of a restore" sh -c "! grep -q 'restored' '$T/err'"
+
+# ------------------------------------------------ only the WAL lost
+rec "r6"
+run "$R" sync
+cp "$R/ntm.db" "$T/nowal.db"
+rec "r7 (chỉ trong WAL)"
+run "$R" sync
+# The WAL file held r7: a copy of the main file alone has the state before.
+sqlite3 "$T/nowal.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null 2>&1
+cp "$T/nowal.db" "$R/ntm.db"
+rm -f "$R/ntm.db-wal" "$R/ntm.db-shm"
+rec "r8"
+expect 0 "lost WAL: sync" "$R" sync
+check "  ... the device has r7 back and r8 re-issued" \
+    sh -c "titles_ok=\$(\"$NTM\" --home \"$R\" --json list | jq -r '[.[].fields.title] | sort | join(\",\")'); [ \"\$titles_ok\" = 'r1,r2,r3 sửa,r4,r5 sau khôi phục,r6,r7 (chỉ trong WAL),r8' ]"
+run "$A" sync
+check "  ... and so does the admin" \
+    test "$(titles "$A")" = "r1,r2,r3 sửa,r4,r5 sau khôi phục,r6,r7 (chỉ trong WAL),r8"
+expect 0 "device: verify passes" "$R" verify
+
+stop_server TERM
+finish
