@@ -445,7 +445,8 @@ Ntm_rules_check_why(struct ntm_store *st, const struct Ntm_entry *e,
         !Ntm_org_covers(enr->org, org)) {
         return ntm_error_set(why, NTM_EFORBIDDEN,
                              N_("organization %s is outside the author's "
-                                "organization %s"),
+                                "organization %s (only the Front, mttq, acts "
+                                "across organizations)"),
                              org ? org : "?", enr->org);
     }
     return NTM_OK;
