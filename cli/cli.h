@@ -158,6 +158,12 @@ void cli_list_release(struct cli_list *l);
  * error printed when an item is malformed. */
 json_t *cli_parse_set(const char *cmd, const struct cli_list *sets);
 
+/* Warn (never refuse) when a record's date, or else its period (either
+ * may be NULL), lies outside the plan's period or after today by this
+ * device's clock (cli/recwarn.c). */
+void cli_warn_record_time(const struct cli_ctx *ctx, const char *date,
+                          const char *period);
+
 /* Path of a file in the home: HOME/name. new: free with ntm_free. */
 char *cli_home_path(const struct cli_ctx *ctx, const char *name);
 

@@ -65,6 +65,8 @@ cmd_edit(int argc, char **argv, struct cli_ctx *ctx)
         code = cli_fail(&err, _("cannot edit the record"));
         goto out;
     }
+    cli_warn_record_time(ctx, json_string_value(json_object_get(set, "date")),
+                         json_string_value(json_object_get(set, "period")));
     if (ctx->json) {
         code =
             cli_print_json(json_pack("{s:s, s:s}", "entry", res.id, "id", id));

@@ -235,6 +235,7 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
         code = cli_fail(&err, _("cannot record"));
         goto out;
     }
+    cli_warn_record_time(ctx, activity ? date : NULL, activity ? NULL : period);
     if (res.unenrolled)
         cli_warn(ctx,
                  _("this device (key %s) is not enrolled yet: the record is "

@@ -9,7 +9,10 @@
 #     127.0.0.1 and `ntm serve` starts on a free port;
 #   * a district coordinator (Huyện Gò Dầu, 72.710) and two hamlet recorders
 #     (Xã Thạnh Đức 72.710.25657 and Xã Cẩm Giang 72.710.25660) set up their
-#     devices; the admin creates a hamlet in each commune and enrolls them;
+#     devices; the admin creates a hamlet in each commune and enrolls them
+#     for the commune's Front committee (mttq), which records the work of
+#     every organization (a device enrolled for one organization records
+#     only that organization's: docs/authority.md 2a);
 #   * the recorders write real-looking campaign activities offline (rural
 #     roads, in-field canals, a charity house, donated land, savings groups,
 #     the share of poor veterans), then sync;
@@ -248,12 +251,12 @@ ntm_at "$COORD_HOME" init --no-passphrase --name "Cán bộ MTTQ huyện Gò D�
 COORD_KEY=$(ntm_get "$COORD_HOME" key export)
 
 step "The Xã Thạnh Đức recorder sets up a device (trusting the certificate file)"
-ntm_at "$REC1_HOME" init --no-passphrase --name "Đoàn Thanh niên xã Thạnh Đức" \
+ntm_at "$REC1_HOME" init --no-passphrase --name "Mặt trận xã Thạnh Đức" \
     --server "$URL" --cacert "$WORK/cert.pem"
 REC1_KEY=$(ntm_get "$REC1_HOME" key export)
 
 step "The Xã Cẩm Giang recorder sets up a device (pin-only mode, for a phone with a wrong clock)"
-ntm_at "$REC2_HOME" init --no-passphrase --name "Hội Phụ nữ xã Cẩm Giang" \
+ntm_at "$REC2_HOME" init --no-passphrase --name "Mặt trận xã Cẩm Giang" \
     --server "$URL" --pin "$PIN"
 REC2_KEY=$(ntm_get "$REC2_HOME" key export)
 
@@ -270,11 +273,11 @@ ntm_at "$ADMIN_HOME" admin enroll "$COORD_KEY" --role coordinator --scope "$DIST
 
 step "The admin enrolls the Thạnh Đức recorder (scope $THANHDUC, Xã Thạnh Đức)"
 ntm_at "$ADMIN_HOME" admin enroll "$REC1_KEY" --role recorder --scope "$THANHDUC" \
-    --org doan --name "Đoàn Thanh niên xã Thạnh Đức"
+    --org mttq --name "Ban Công tác Mặt trận xã Thạnh Đức"
 
 step "The admin enrolls the Cẩm Giang recorder (scope $CAMGIANG, Xã Cẩm Giang)"
 ntm_at "$ADMIN_HOME" admin enroll "$REC2_KEY" --role recorder --scope "$CAMGIANG" \
-    --org hlhpn --name "Hội Phụ nữ xã Cẩm Giang"
+    --org mttq --name "Ban Công tác Mặt trận xã Cẩm Giang"
 
 step "The admin pushes the hamlets and enrollments to the server"
 ntm_at "$ADMIN_HOME" push

@@ -63,6 +63,7 @@ struct devop {
     int root;
     int level;
     char ascope[128];
+    char aorg[32];
     /* verdict */
     enum ntm_err code;
     char msg[200];
@@ -157,6 +158,7 @@ judge_actor(struct ntm_store *st, const struct Ntm_entry *e, const char *key,
     o->root = a.is_root;
     o->level = a.is_root ? 0 : depth(a.scope);
     snprintf(o->ascope, sizeof(o->ascope), "%s", a.scope);
+    snprintf(o->aorg, sizeof(o->aorg), "%s", a.org);
     return NTM_OK;
 }
 
@@ -173,6 +175,15 @@ judge_scope(struct devop *o)
         !strictly_above(o->ascope, o->scope)) {
         snprintf(o->msg, sizeof(o->msg),
                  "only an admin above %s may make an admin of it", o->scope);
+        return NTM_EFORBIDDEN;
+    }
+    /* An admin of one organization enrolls devices of that organization
+     * only: an enrollment of no organization, or of the Front, would act
+     * across organizations. */
+    if (o->aorg[0] && !Ntm_org_covers(o->aorg, o->org[0] ? o->org : NULL)) {
+        snprintf(o->msg, sizeof(o->msg),
+                 "an admin of organization %s enrolls only devices of %s",
+                 o->aorg, o->aorg);
         return NTM_EFORBIDDEN;
     }
     return NTM_OK;
@@ -212,6 +223,15 @@ respects(struct devop *o, struct devop **set, size_t n)
             snprintf(o->msg, sizeof(o->msg),
                      "device is enrolled for %s from seq %lld, outside %s",
                      y->scope, (long long)y->from_seq, o->ascope);
+            return 0;
+        }
+        if (taken && o->aorg[0] &&
+            !Ntm_org_covers(o->aorg, y->org[0] ? y->org : NULL)) {
+            snprintf(o->msg, sizeof(o->msg),
+                     "device is enrolled for organization %s from seq %lld, "
+                     "outside %s",
+                     y->org[0] ? y->org : "(all)", (long long)y->from_seq,
+                     o->aorg);
             return 0;
         }
     }

@@ -118,17 +118,20 @@ ntm_store_ingest(struct ntm_store *st, const char *entry, size_t len,
 
 static enum ntm_err
 unit_of_record(struct ntm_store *st, const char *record, char *unit, size_t n,
-               struct ntm_error *err)
+               char *org, size_t norg, struct ntm_error *err)
 {
     unit[0] = '\0';
+    org[0] = '\0';
     sqlite3_stmt *s =
-        Ntm_prepare(st, "SELECT unit FROM records WHERE id=?1", err);
+        Ntm_prepare(st, "SELECT unit, org FROM records WHERE id=?1", err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
     int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
+    if (r == SQLITE_ROW) {
         snprintf(unit, n, "%s", (const char *)sqlite3_column_text(s, 0));
+        snprintf(org, norg, "%s", (const char *)sqlite3_column_text(s, 1));
+    }
     sqlite3_reset(s);
     return Ntm_step_ok(st, r, err, "cannot read the record");
 }
@@ -241,14 +244,15 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
         }
         res->unenrolled = 1;
     } else {
-        char unit[128] = "";
+        char unit[128] = "", org[64] = "";
         if (e.record && strcmp(op, "record.create") != 0 &&
-            (rc = unit_of_record(st, e.record, unit, sizeof(unit), err)) !=
-                NTM_OK)
+            (rc = unit_of_record(st, e.record, unit, sizeof(unit), org,
+                                 sizeof(org), err)) != NTM_OK)
             goto out;
         struct ntm_error why;
         enum ntm_err c =
-            Ntm_rules_check_why(st, &e, &enr, unit[0] ? unit : NULL, &why, err);
+            Ntm_rules_check_why(st, &e, &enr, unit[0] ? unit : NULL,
+                                unit[0] ? org : NULL, &why, err);
         if (!Ntm_is_verdict(c)) {
             rc = c;
             goto out;

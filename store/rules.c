@@ -68,6 +68,17 @@ Ntm_unit_level(const char *code)
     }
 }
 
+/* The Front (Mặt trận Tổ quốc) follows every organization. */
+#define NTM_ORG_FRONT "mttq"
+
+int
+Ntm_org_covers(const char *enr_org, const char *org)
+{
+    if (!enr_org || !*enr_org || strcmp(enr_org, NTM_ORG_FRONT) == 0)
+        return 1;
+    return org && strcmp(enr_org, org) == 0;
+}
+
 int
 Ntm_role_allows(const char *role, const char *op)
 {
@@ -376,11 +387,12 @@ Ntm_rules_body(const struct Ntm_entry *e, char *msg, size_t msglen)
 
 enum ntm_err
 Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
-                const struct ntm_enrollment *enr, const char *unit, char *msg,
-                size_t msglen, struct ntm_error *err)
+                const struct ntm_enrollment *enr, const char *unit,
+                const char *org, char *msg, size_t msglen,
+                struct ntm_error *err)
 {
     struct ntm_error why;
-    enum ntm_err rc = Ntm_rules_check_why(st, e, enr, unit, &why, err);
+    enum ntm_err rc = Ntm_rules_check_why(st, e, enr, unit, org, &why, err);
     snprintf(msg, msglen, "%s", why.msg);
     return rc;
 }
@@ -388,7 +400,8 @@ Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
 enum ntm_err
 Ntm_rules_check_why(struct ntm_store *st, const struct Ntm_entry *e,
                     const struct ntm_enrollment *enr, const char *unit,
-                    struct ntm_error *why, struct ntm_error *err)
+                    const char *org, struct ntm_error *why,
+                    struct ntm_error *err)
 {
     enum ntm_err rc = Ntm_rules_body_why(e, why);
     if (rc != NTM_OK)
@@ -411,9 +424,10 @@ Ntm_rules_check_why(struct ntm_store *st, const struct Ntm_entry *e,
         target = json_string_value(json_object_get(e->body, "scope"));
     else if (strcmp(e->op, "unit.create") == 0)
         target = json_string_value(json_object_get(e->body, "code"));
-    else if (strcmp(e->op, "record.create") == 0)
+    else if (strcmp(e->op, "record.create") == 0) {
         target = json_string_value(json_object_get(e->body, "unit"));
-    else if (strcmp(e->op, "device.revoke") == 0)
+        org = json_string_value(json_object_get(e->body, "org"));
+    } else if (strcmp(e->op, "device.revoke") == 0)
         return NTM_OK; /* authority over the device: auth.c */
     if (!target) {
         return ntm_error_set(why, NTM_ENOENT,
@@ -423,6 +437,17 @@ Ntm_rules_check_why(struct ntm_store *st, const struct Ntm_entry *e,
         return ntm_error_set(why, NTM_EFORBIDDEN,
                              N_("unit %s is outside the author's scope %s"),
                              target, enr->scope);
+    }
+    /* Organization scoping (docs/authority.md section 2a): records and
+     * reviews only; the record's org is its create's, which no update
+     * changes, so every replica judges it alike. */
+    if ((strncmp(e->op, "record.", 7) == 0 || strcmp(e->op, "review") == 0) &&
+        !Ntm_org_covers(enr->org, org)) {
+        return ntm_error_set(why, NTM_EFORBIDDEN,
+                             N_("organization %s is outside the author's "
+                                "organization %s (only the Front, mttq, acts "
+                                "across organizations)"),
+                             org ? org : "?", enr->org);
     }
     return NTM_OK;
 }

@@ -214,7 +214,7 @@ judge(struct ntm_store *st, struct rec *r, struct ntm_error *err)
         if ((rc = Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, err)) !=
             NTM_OK)
             return rc;
-        nd->code = Ntm_rules_check(st, &nd->e, &enr, NULL, nd->msg,
+        nd->code = Ntm_rules_check(st, &nd->e, &enr, NULL, NULL, nd->msg,
                                    sizeof(nd->msg), err);
         if (!Ntm_is_verdict(nd->code))
             return nd->code;
@@ -230,10 +230,9 @@ judge(struct ntm_store *st, struct rec *r, struct ntm_error *err)
                      "another record.create already holds this record id");
         }
     }
-    const char *unit =
-        r->create >= 0
-            ? json_string_value(json_object_get(r->n[r->create].e.body, "unit"))
-            : NULL;
+    json_t *cbody = r->create >= 0 ? r->n[r->create].e.body : NULL;
+    const char *unit = json_string_value(json_object_get(cbody, "unit"));
+    const char *org = json_string_value(json_object_get(cbody, "org"));
     for (int i = 0; i < r->count; i++) {
         struct node *nd = &r->n[i];
         if (nd->kind == N_CREATE || nd->code == NTM_EBADENTRY)
@@ -261,7 +260,7 @@ judge(struct ntm_store *st, struct rec *r, struct ntm_error *err)
         if ((rc = Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, err)) !=
             NTM_OK)
             return rc;
-        nd->code = Ntm_rules_check(st, &nd->e, &enr, unit, nd->msg,
+        nd->code = Ntm_rules_check(st, &nd->e, &enr, unit, org, nd->msg,
                                    sizeof(nd->msg), err);
         if (!Ntm_is_verdict(nd->code))
             return nd->code;
@@ -899,6 +898,7 @@ field_state(struct ntm_store *st, const char *record, const char *field,
 
 struct fast_rec {
     char unit[128];
+    char org[64];
     char *fields; /* JSON text */
     int deleted, waiting;
     int64_t updated, nheads;
@@ -1080,7 +1080,8 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
     fr.waiting = 1;
     sqlite3_stmt *s = Ntm_prepare(st,
                                   "SELECT unit, fields, deleted, updated_ts, "
-                                  "waiting, nheads FROM records WHERE id=?1",
+                                  "waiting, nheads, org FROM records "
+                                  "WHERE id=?1",
                                   err);
     if (!s)
         return err ? err->code : NTM_EDB;
@@ -1094,6 +1095,8 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
         fr.updated = sqlite3_column_int64(s, 3);
         fr.waiting = sqlite3_column_int(s, 4);
         fr.nheads = sqlite3_column_int64(s, 5);
+        snprintf(fr.org, sizeof(fr.org), "%s",
+                 (const char *)sqlite3_column_text(s, 6));
     }
     sqlite3_reset(s);
     enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the record");
@@ -1111,7 +1114,7 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
     if ((rc = Ntm_auth_lookup(st, e->author, e->seq, &enr, err)) != NTM_OK)
         goto out;
     enum ntm_err code =
-        Ntm_rules_check(st, e, &enr, fr.unit, msg, sizeof(msg), err);
+        Ntm_rules_check(st, e, &enr, fr.unit, fr.org, msg, sizeof(msg), err);
     if (!Ntm_is_verdict(code)) {
         rc = code;
         goto out;
@@ -1405,10 +1408,10 @@ settle_unit(struct ntm_store *st, const char *code, struct ntm_error *err)
         k++;
         struct ntm_enrollment enr;
         rc = Ntm_auth_lookup(st, nd->e.author, nd->e.seq, &enr, err);
-        enum ntm_err code2 =
-            rc == NTM_OK
-                ? Ntm_rules_check(st, &nd->e, &enr, NULL, msg, sizeof(msg), err)
-                : rc;
+        enum ntm_err code2 = rc == NTM_OK
+                                 ? Ntm_rules_check(st, &nd->e, &enr, NULL, NULL,
+                                                   msg, sizeof(msg), err)
+                                 : rc;
         if (rc == NTM_OK && !Ntm_is_verdict(code2))
             rc = code2;
         if (rc == NTM_OK)

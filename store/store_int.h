@@ -169,21 +169,27 @@ int Ntm_unit_code_valid(const char *s);
 /* Level name of a unit code by depth: province, district, commune, hamlet,
  * or "unit" below. */
 const char *Ntm_unit_level(const char *code);
+/* Whether an enrollment for enr_org may act on a record of org: the same
+ * organization, or an enrollment of the Front ("mttq") or of no
+ * organization (""), which act across organizations. */
+int Ntm_org_covers(const char *enr_org, const char *org);
 /* Step 5 for one entry, given the enrollment that governs it and the unit
- * the entry concerns (the record's unit; NULL when unknown). Returns a
+ * and organization the entry concerns (the record's, from its effective
+ * create; NULL when unknown; a record.create names its own). Returns a
  * verdict (Ntm_is_verdict: NTM_OK, NTM_EBADBODY, NTM_EFORBIDDEN,
  * NTM_EUNKNOWNAUTHOR, NTM_EREVOKED or NTM_ENOENT) with a reason in msg, or
  * a failure of the replica (NTM_ENOMEM, NTM_EDB...) described in err. */
 enum ntm_err Ntm_rules_check(struct ntm_store *st, const struct Ntm_entry *e,
                              const struct ntm_enrollment *enr, const char *unit,
-                             char *msg, size_t msglen, struct ntm_error *err);
+                             const char *org, char *msg, size_t msglen,
+                             struct ntm_error *err);
 /* As Ntm_rules_check, with the reason in why (its message id kept, so
  * that it can be translated). */
 enum ntm_err Ntm_rules_check_why(struct ntm_store *st,
                                  const struct Ntm_entry *e,
                                  const struct ntm_enrollment *enr,
-                                 const char *unit, struct ntm_error *why,
-                                 struct ntm_error *err);
+                                 const char *unit, const char *org,
+                                 struct ntm_error *why, struct ntm_error *err);
 /* Whether code is a verdict on an entry rather than a failure. */
 static inline int
 Ntm_is_verdict(enum ntm_err code)

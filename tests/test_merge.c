@@ -72,7 +72,7 @@ world_open(struct world *w)
                                        "Ấp Bến Đình", "doan", 1, &res, &err),
                      NTM_OK);
     assert_int_equal(ntm_device_enroll(w->root, kroot, hr2, "recorder", COMMUNE,
-                                       "Ấp Bến Mương", "hnd", 1, &res, &err),
+                                       "Ấp Bến Mương", "doan", 1, &res, &err),
                      NTM_OK);
     w->coord = th_store(kroot, 0);
     w->r1 = th_store(kroot, 0);

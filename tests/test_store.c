@@ -976,8 +976,9 @@ static json_t *
 enroll_body(const char *key, const char *role, const char *scope,
             int64_t from_seq)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:I}", "key", key, "role", role, "scope",
-                     scope, "name", "máy", "from_seq", (json_int_t)from_seq);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "key", key, "role", role,
+                     "scope", scope, "name", "máy", "org", "doan", "from_seq",
+                     (json_int_t)from_seq);
 }
 
 static json_t *
@@ -1652,6 +1653,222 @@ test_store_errors_are_clear(void **state)
     ntm_store_close(st);
 }
 
+/* Copy author's entries from one replica to another, in seq order. */
+static void
+copy_author(struct ntm_store *from, struct ntm_store *to, const char *author)
+{
+    struct th_copy c = {to, 0, 0};
+    struct ntm_entry_query q = {0};
+    q.author = author;
+    q.by_author_seq = 1;
+    assert_int_equal(ntm_store_entries(from, &q, th_copy_cb, &c, NULL), NTM_OK);
+    assert_int_equal(c.rejected, 0);
+}
+
+static size_t
+records_of_org(struct ntm_store *st, const char *org)
+{
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(st, NULL, &list, NULL), NTM_OK);
+    size_t i, n = 0;
+    json_t *x;
+    json_array_foreach (list, i, x)
+        n += strcmp(json_string_value(json_object_get(x, "org")), org) == 0;
+    json_decref(list);
+    return n;
+}
+
+/* Organization scoping (docs/authority.md section 2a): a device enrolled
+ * for the Youth Union (doan) creates, edits, deletes and reviews only doan
+ * records; enrollments of the Front (mttq) or of no organization act
+ * across organizations; an admin of one organization enrolls and revokes
+ * only devices of it. The writer refuses before signing; entries forced
+ * through are flagged forbidden, with the same verdict in any arrival
+ * order and after a rebuild, and a later enrollment can give them effect. */
+static void
+test_org_scope(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    /* rec1: doan recorder; h: hnd recorder; m: mttq recorder; n: recorder of
+     * no organization; dc: doan coordinator; mc: mttq coordinator; da: doan
+     * admin; all of COMMUNE or its district. */
+    struct ntm_key *h = th_key(), *m = th_key(), *n = th_key(), *dc = th_key(),
+                   *mc = th_key(), *da = th_key(), *x = th_key();
+    char hh[65], mh[65], nh[65], dch[65], mch[65], dah[65], xh[65];
+    th_author(h, hh);
+    th_author(m, mh);
+    th_author(n, nh);
+    th_author(dc, dch);
+    th_author(mc, mch);
+    th_author(da, dah);
+    th_author(x, xh);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    const struct {
+        const char *key, *role, *scope, *org;
+    } enr[] = {{rec1_hex, "recorder", COMMUNE, "doan"},
+               {hh, "recorder", COMMUNE, "hnd"},
+               {mh, "recorder", COMMUNE, "mttq"},
+               {nh, "recorder", COMMUNE, NULL},
+               {dch, "coordinator", "72.710", "doan"},
+               {mch, "coordinator", "72.710", "mttq"},
+               {dah, "admin", "72.710", "doan"}};
+    for (size_t i = 0; i < sizeof(enr) / sizeof(enr[0]); i++)
+        assert_int_equal(ntm_device_enroll(st, root, enr[i].key, enr[i].role,
+                                           enr[i].scope, "máy", enr[i].org, 1,
+                                           &w, &err),
+                         NTM_OK);
+    json_t *f = activity_fields("hiến đất làm đường");
+    json_object_set_new(f, "task", json_string("hnd.land_donation"));
+
+    /* The Farmers' Union's own record. */
+    char hrid[33], hcreate[65];
+    assert_int_equal(
+        ntm_record_create(st, h, "activity", COMMUNE, "hnd", f, hrid, &w, &err),
+        NTM_OK);
+    snprintf(hcreate, sizeof(hcreate), "%s", w.id);
+
+    /* The writer refuses before signing, naming both organizations. */
+    int64_t before = th_count(st);
+    char rid[33];
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE, "hnd", f,
+                                       rid, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_non_null(strstr(err.msg, "organization hnd"));
+    assert_non_null(strstr(err.msg, "doan"));
+    json_t *set = json_pack("{s:s}", "title", "sửa của đoàn");
+    assert_int_equal(ntm_record_update(st, rec1, hrid, set, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(ntm_record_delete(st, rec1, hrid, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(
+        ntm_record_review(st, dc, hrid, "approved", NULL, &w, &err),
+        NTM_EFORBIDDEN);
+    assert_int_equal(th_count(st), before);
+
+    /* Forced through: taken without effect. */
+    struct th_chain c;
+    th_chain_at(&c, st, rec1);
+    struct ntm_ingest_result r;
+    char forced[4][65];
+    assert_int_equal(
+        th_next(st, &c, 2000, "record.create",
+                json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "", "kind", "activity",
+                          "unit", COMMUNE, "org", "hnd", "fields", f),
+                &r, forced[0]),
+        NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    assert_int_equal(th_next(st, &c, 2001, "record.update",
+                             json_pack("{s:s,s:[s],s:O}", "id", hrid, "base",
+                                       hcreate, "set", set),
+                             &r, forced[1]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    assert_int_equal(
+        th_next(st, &c, 2002, "record.delete",
+                json_pack("{s:s,s:[s]}", "id", hrid, "base", hcreate), &r,
+                forced[2]),
+        NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    struct th_chain cdc;
+    th_chain_at(&cdc, st, dc);
+    assert_int_equal(th_next(st, &cdc, 2003, "review",
+                             json_pack("{s:s,s:s,s:s}", "id", hrid, "rev",
+                                       hcreate, "state", "rejected"),
+                             &r, forced[3]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EFORBIDDEN);
+    assert_int_equal(records_of_org(st, "hnd"), 1);
+    json_t *rec = th_record(st, hrid);
+    assert_non_null(rec);
+    assert_string_equal(th_field(rec, "title"), "hiến đất làm đường");
+    assert_string_equal(json_string_value(json_object_get(rec, "review")),
+                        "submitted");
+    assert_false(json_is_true(json_object_get(rec, "deleted")));
+    json_decref(rec);
+
+    /* The Front and a device of no organization act across them. */
+    assert_int_equal(
+        ntm_record_create(st, m, "activity", COMMUNE, "hnd", f, rid, &w, &err),
+        NTM_OK);
+    assert_int_equal(
+        ntm_record_create(st, n, "activity", COMMUNE, "hnd", f, rid, &w, &err),
+        NTM_OK);
+    assert_int_equal(ntm_record_update(st, m, hrid, set, &w, &err), NTM_OK);
+    assert_int_equal(
+        ntm_record_review(st, mc, hrid, "approved", NULL, &w, &err), NTM_OK);
+    assert_int_equal(records_of_org(st, "hnd"), 3);
+    /* and the doan devices keep their own organization */
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_record_review(st, dc, rid, "approved", NULL, &w, &err),
+                     NTM_OK);
+
+    /* An admin of one organization enrolls and revokes within it only. */
+    assert_int_equal(ntm_device_enroll(st, da, xh, "recorder", COMMUNE, "x",
+                                       NULL, 1, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(ntm_device_enroll(st, da, xh, "recorder", COMMUNE, "x",
+                                       "mttq", 1, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(ntm_device_enroll(st, da, xh, "recorder", COMMUNE, "x",
+                                       "hnd", 1, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(ntm_device_revoke(st, da, hh, 0, "mất", &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_int_equal(ntm_device_enroll(st, da, xh, "recorder", COMMUNE, "x",
+                                       "doan", 1, &w, &err),
+                     NTM_OK);
+
+    /* Same verdicts in another arrival order: the doan device's entries
+     * before the hnd record they touch, the hnd author last. */
+    struct ntm_store *st2 = th_store(root, 0);
+    copy_author(st, st2, root_hex);
+    copy_author(st, st2, dah);
+    copy_author(st, st2, rec1_hex);
+    copy_author(st, st2, dch);
+    copy_author(st, st2, mh);
+    copy_author(st, st2, nh);
+    copy_author(st, st2, mch);
+    copy_author(st, st2, hh);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(th_effect(st2, forced[i]), NTM_EFORBIDDEN);
+    char *d1 = th_dump(st), *d2 = th_dump(st2);
+    assert_string_equal(d1, d2);
+    assert_int_equal(ntm_store_rebuild(st2, &err), NTM_OK);
+    char *d3 = th_dump(st2);
+    assert_string_equal(d1, d3);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(th_effect(st2, forced[i]), NTM_EFORBIDDEN);
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(st2, &rep, NULL), NTM_OK);
+    assert_int_equal(json_array_size(json_object_get(rep, "derived")), 0);
+    json_decref(rep);
+
+    /* A later enrollment for hnd covering those seqs gives them effect. */
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "máy", "hnd", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(th_effect(st, forced[0]), NTM_OK);
+    assert_int_equal(th_effect(st, forced[1]), NTM_OK);
+    ntm_free(d1);
+    ntm_free(d2);
+    ntm_free(d3);
+    json_decref(set);
+    json_decref(f);
+    ntm_key_free(h);
+    ntm_key_free(m);
+    ntm_key_free(n);
+    ntm_key_free(dc);
+    ntm_key_free(mc);
+    ntm_key_free(da);
+    ntm_key_free(x);
+    ntm_store_close(st2);
+    ntm_store_close(st);
+}
+
 int
 main(void)
 {
@@ -1680,6 +1897,7 @@ main(void)
         cmocka_unit_test(test_authority_over_what_is_taken),
         cmocka_unit_test(test_scoped_pull_waits_for_the_record),
         cmocka_unit_test(test_edit_over_a_damaged_row_recomputes),
+        cmocka_unit_test(test_org_scope),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -252,5 +252,39 @@ run "$T/qty" --json show "$ID1"
 check "  ... and show gives the signed qty again" json_ok '.fields.qty != "5000"'
 expect 0 "verify passes after the rebuild" "$T/qty" verify
 
+# ---------------------------------------------------------------- record-time warnings
+# A date or period outside the plan's period (2016-01-01 to 2020-12-31), or
+# after today by the device's clock, is warned about, never refused.
+W=$T/warn
+cp -a "$R" "$W"
+no_warning() { ! grep -qi "warning" "$T/err"; }
+expect 0 "a date inside the plan's period is recorded" "$W" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-05-17 --qty 1 --uom km
+check "  ... without a warning" no_warning
+expect 0 "a date after the plan's period is recorded" "$W" --json record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2021-03-01 --qty 1 --uom km
+check "  ... with a warning naming the plan's period" \
+    err_has "the date 2021-03-01 lies outside the plan's period, 2016-01-01 to 2020-12-31"
+check "  ... and the record is made" json_ok '.id | length == 32'
+WID=$(jq -r .id "$T/out")
+expect 0 "a measure of a period before the plan is recorded" "$W" record measure \
+    --task doan.rural_roads_km --unit "$COMMUNE" --period 2015 --num 1 --den 2
+check "  ... with a warning" err_has "the period 2015 lies outside the plan's period"
+expect 0 "a date in the future is recorded" "$W" record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2199-01-01 --qty 1 --uom km
+check "  ... with a warning naming today by the device's clock" \
+    err_has "the date 2199-01-01 is in the future: today is $(date +%Y-%m-%d)"
+expect 0 "edit moves a record's date before the plan" "$W" edit "$WID" --set date=2015-12-31
+check "  ... with a warning" err_has "the date 2015-12-31 lies outside the plan's period"
+expect 0 "edit of the title only" "$W" edit "$WID" --set title="Đường ấp"
+check "  ... without a warning" no_warning
+expect 0 "the warning in Vietnamese" "$W" --lang vi record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2021-03-01 --qty 1 --uom km
+check "  ... 'nằm ngoài thời kỳ của kế hoạch'" \
+    err_has "ngày 2021-03-01 nằm ngoài thời kỳ của kế hoạch, từ 2016-01-01 đến 2020-12-31"
+expect 0 "--quiet keeps it quiet" "$W" --quiet record activity \
+    --task doan.rural_roads_km --unit "$COMMUNE" --date 2021-03-01 --qty 1 --uom km
+check "  ... no warning" no_warning
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
