@@ -679,13 +679,14 @@ test_schema_v1_is_migrated(void **state)
     char *state_before = th_dump(st);
     char *effects_before = effects_dump(st);
     ntm_store_close(st);
-    assert_int_equal(user_version(path), 3);
+    assert_int_equal(user_version(path), 4);
 
     /* Back to the layout of version 1, as an older ntm left it. */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     exec_sql(db,
              "BEGIN;"
+             "DROP TABLE stranded;"
              "DROP INDEX entries_target;"
              "DROP INDEX entries_create;"
              "ALTER TABLE entries DROP COLUMN target;"
@@ -715,7 +716,7 @@ test_schema_v1_is_migrated(void **state)
     assert_int_equal(user_version(path), 1);
 
     assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
-    assert_int_equal(user_version(path), 3);
+    assert_int_equal(user_version(path), 4);
     char *state_after = th_dump(st);
     char *effects_after = effects_dump(st);
     assert_string_equal(state_before, state_after);
@@ -1869,6 +1870,148 @@ test_org_scope(void **state)
     ntm_store_close(st);
 }
 
+/* The bytes of author's entry at seq on st ("" when none; new). */
+struct entry_at {
+    char *bytes;
+};
+
+static int
+entry_at_cb(void *ud, const struct ntm_entry_view *e)
+{
+    struct entry_at *a = ud;
+    a->bytes = strndup(e->bytes, e->len);
+    return 1;
+}
+
+static char *
+entry_bytes_at(struct ntm_store *st, const char *author, int64_t seq)
+{
+    struct entry_at a = {NULL};
+    struct ntm_entry_query q;
+    struct ntm_error err;
+    memset(&q, 0, sizeof q);
+    q.author = author;
+    q.after_seq = seq - 1;
+    q.limit = 1;
+    q.by_author_seq = 1;
+    assert_int_equal(ntm_store_entries(st, &q, entry_at_cb, &a, &err), NTM_OK);
+    return a.bytes ? a.bytes : strdup("");
+}
+
+/*
+ * A home restored from an older backup wrote seq 2 (create x) and 3 (edit
+ * x) where the true chain already holds another seq 2: the two are set
+ * aside, the true seq 2 is taken in, and they are written again at seq 3
+ * and 4 - the create under the id seq 3 gives, the edit following it -
+ * each naming the entry it replaces. Nothing is lost or applied twice;
+ * the derived state is what a rebuild gives; running it again does nothing.
+ */
+static void
+test_forked_own_chain_set_aside_and_reissued(void **state)
+{
+    (void)state;
+    struct ntm_key *rk = th_key();
+    char me[NTM_HEX_ID_LEN + 1];
+    th_author(rk, me);
+    struct ntm_store *st = th_store(rk, 0);
+    struct ntm_error err;
+    struct ntm_write_result wr;
+    char r1[NTM_RECORD_ID_LEN + 1], x[NTM_RECORD_ID_LEN + 1];
+    char e2[NTM_HEX_ID_LEN + 1], e3[NTM_HEX_ID_LEN + 1];
+    json_t *f =
+        json_pack("{s:s,s:s,s:s,s:s,s:s}", "task", "doan.rural_roads_km",
+                  "date", "2017-03-05", "qty", "1", "uom", "km", "title", "r1");
+    assert_int_equal(ntm_record_create(st, rk, "activity", "72.710.25657",
+                                       "doan", f, r1, &wr, &err),
+                     NTM_OK);
+    json_object_set_new(f, "title", json_string("x"));
+    assert_int_equal(ntm_record_create(st, rk, "activity", "72.710.25657",
+                                       "doan", f, x, &wr, &err),
+                     NTM_OK);
+    memcpy(e2, wr.id, sizeof e2);
+    json_t *set = json_pack("{s:s}", "title", "x sửa");
+    assert_int_equal(ntm_record_update(st, rk, x, set, &wr, &err), NTM_OK);
+    memcpy(e3, wr.id, sizeof e3);
+    json_decref(set);
+
+    int64_t n = 0, pending = 0, total = 0, head = 0;
+    assert_int_equal(ntm_store_strand(st, me, 2, &n, &err), NTM_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(ntm_store_stranded(st, me, &pending, &total, &err),
+                     NTM_OK);
+    assert_int_equal(pending, 2);
+    assert_int_equal(total, 2);
+    char prev[NTM_HEX_ID_LEN + 1];
+    assert_int_equal(ntm_store_head(st, me, &head, prev), NTM_OK);
+    assert_int_equal(head, 1);
+    json_t *gone = th_record(st, x);
+    assert_null(gone);
+
+    /* The true chain's seq 2, as the server holds it. */
+    json_t *f2 = json_pack("{s:s,s:s,s:s,s:s,s:s}", "task",
+                           "doan.rural_roads_km", "date", "2017-04-01", "qty",
+                           "2", "uom", "km", "title", "từ bản kia");
+    char *b = th_entry(rk, 2, prev, 6000, "record.create",
+                       json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "", "kind",
+                                 "activity", "unit", "72.710.25657", "org",
+                                 "doan", "fields", f2));
+    struct ntm_ingest_result ir;
+    assert_int_equal(th_ingest(st, rk, b, NTM_SOURCE_PULL, &ir), NTM_OK);
+    assert_int_equal(ir.duplicate, 0);
+    free(b);
+
+    struct ntm_reissue_result rr;
+    assert_int_equal(ntm_store_reissue(st, rk, &rr, &err), NTM_OK);
+    assert_int_equal(rr.reissued, 2);
+    assert_int_equal(rr.failed, 0);
+    assert_int_equal(ntm_store_head(st, me, &head, NULL), NTM_OK);
+    assert_int_equal(head, 4);
+
+    /* x's work lives on under the id seq 3 binds, with its edit. */
+    char nx[NTM_RECORD_ID_LEN + 1];
+    ntm_record_id(nx, me, 3);
+    json_t *rec = th_record(st, nx);
+    assert_non_null(rec);
+    assert_string_equal(th_field(rec, "title"), "x sửa");
+    json_decref(rec);
+    /* The id of seq 2 is the true chain's record now. */
+    rec = th_record(st, x);
+    assert_non_null(rec);
+    assert_string_equal(th_field(rec, "title"), "từ bản kia");
+    json_decref(rec);
+    rec = th_record(st, r1);
+    assert_non_null(rec);
+    json_decref(rec);
+    /* Each re-issued entry names the one it replaces. */
+    char want[NTM_HEX_ID_LEN + 20];
+    char *b3 = entry_bytes_at(st, me, 3), *b4 = entry_bytes_at(st, me, 4);
+    snprintf(want, sizeof want, "\"replaces\":\"%s\"", e2);
+    assert_non_null(strstr(b3, want));
+    snprintf(want, sizeof want, "\"replaces\":\"%s\"", e3);
+    assert_non_null(strstr(b4, want));
+    assert_non_null(strstr(b4, nx));
+    free(b3);
+    free(b4);
+
+    assert_int_equal(ntm_store_stranded(st, me, &pending, &total, &err),
+                     NTM_OK);
+    assert_int_equal(pending, 0);
+    assert_int_equal(total, 2);
+    assert_int_equal(ntm_store_reissue(st, rk, &rr, &err), NTM_OK);
+    assert_int_equal(rr.reissued, 0);
+
+    char *before = th_dump(st);
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    char *after = th_dump(st);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    json_decref(f);
+    json_decref(f2);
+    ntm_store_close(st);
+    ntm_key_free(rk);
+}
+
 int
 main(void)
 {
@@ -1898,6 +2041,7 @@ main(void)
         cmocka_unit_test(test_scoped_pull_waits_for_the_record),
         cmocka_unit_test(test_edit_over_a_damaged_row_recomputes),
         cmocka_unit_test(test_org_scope),
+        cmocka_unit_test(test_forked_own_chain_set_aside_and_reissued),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
