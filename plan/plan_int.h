@@ -176,10 +176,24 @@ struct Ntm_row {
     enum Ntm_status status;
     int64_t records; /* records counted */
     int has_ratio;
-    int64_t num, den; /* ratio kinds: the summed measures */
+    int64_t num, den; /* ratio kinds: the unit's figure (config/README.md) */
+    int has_children; /* measures: the unit's own figure, and some below */
+    double children;  /* the figure of the units below it */
+    int64_t cnum, cden;
     enum Ntm_basis basis;
     double plan_target; /* the plan's figure as written */
     double share;       /* % of the province's achievement; < 0: none */
+};
+
+/* A record the plan cannot count (the data dictionary refused it). */
+struct Ntm_skip {
+    char id[40];
+    char unit[PLAN_CODE_LEN]; /* carried by (after merges) */
+    char *unit_name;          /* owned, may be NULL */
+    char *task;               /* owned */
+    char kind[12], org[16], when[12], qty[48], uom[32];
+    const char *code; /* static: unknown_task, uom_not_accepted, ... */
+    struct ntm_error why;
 };
 
 struct ntm_report {
@@ -192,6 +206,8 @@ struct ntm_report {
     struct Ntm_row *rows;
     int nrows, cap;
     int ncommunes; /* the province's communes, the base of pro-rata shares */
+    struct Ntm_skip *skips; /* not counted, by unit, task, date */
+    int nskips, skipcap;
 };
 
 const char *Ntm_status_name(enum Ntm_status s);
