@@ -229,7 +229,7 @@ test_dictionary(void **state)
                      NTM_EINVAL);
     assert_non_null(strstr(err.msg, "unit m2 not accepted for km"));
     assert_non_null(strstr(err.msg, "km, m (1 m = 0.001 km)"));
-    /* a quantity without its unit, a km target without a quantity */
+    /* a quantity without its unit, an activity without its date */
     assert_int_equal(
         check(p, "activity",
               rec("doan.canals_km", "date", "2017-03-01", "qty", "5", NULL), &q,
@@ -237,10 +237,10 @@ test_dictionary(void **state)
         NTM_EINVAL);
     assert_non_null(strstr(err.msg, "accepts km, m"));
     assert_int_equal(check(p, "activity",
-                           rec("doan.canals_km", "date", "2017-03-01", NULL),
+                           rec("doan.canals_km", "qty", "1", "uom", "km", NULL),
                            &q, &err),
                      NTM_EINVAL);
-    assert_non_null(strstr(err.msg, "needs the field 'qty'"));
+    assert_non_null(strstr(err.msg, "needs the field 'date'"));
     /* a count target without a quantity counts one: allowed */
     assert_int_equal(
         check(p, "activity",

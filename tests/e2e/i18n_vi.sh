@@ -267,7 +267,7 @@ has "admin enroll in Vietnamese" "đã ghi danh $rec làm recorder của 72.710.
 "$NTM" --home "$H" bundle export --out "$T/root.ntm" >/dev/null 2>&1
 "$NTM" --home "$H2" bundle import "$T/root.ntm" >/dev/null 2>&1
 run_all "$NTM" --home "$H2" --lang vi record activity --task doan.rural_roads_km \
-    --unit 72.710.25654 --date 2019-05-17 --qty 1 --uom km
+    --unit 72.710.25654 --date 2019-05-17
 has "store: refused before signing, out of scope" "ntm: lỗi: không ghi được: bị từ chối trước khi ký (chưa ghi gì): đơn vị 72.710.25654 nằm ngoài phạm vi 72.710.25657 của tác giả" "$T/out"
 has "store: what to do" "gợi ý: 'ntm whoami' cho biết vai trò và phạm vi của thiết bị này" "$T/out"
 [ "$rc" -eq 1 ] && ok "refused before signing exits 1" ||
@@ -275,7 +275,7 @@ has "store: what to do" "gợi ý: 'ntm whoami' cho biết vai trò và phạm v
 run_all "$NTM" --home "$H2" --lang vi admin unit 72.710.25657.2 --name "Ấp Bình Hòa"
 has "store: a role that may not do it" "bị từ chối trước khi ký (chưa ghi gì): vai trò recorder không được phép làm unit.create" "$T/out"
 run_all "$NTM" --home "$H2" --lang en record activity --task doan.rural_roads_km \
-    --unit 72.710.25654 --date 2019-05-17 --qty 1 --uom km
+    --unit 72.710.25654 --date 2019-05-17
 has "--lang en keeps the library's English" "ntm: error: cannot record: refused before signing: unit 72.710.25654 is outside the author's scope 72.710.25657" "$T/out"
 
 # The server's error messages: with Accept-Language: vi (first tag) the
