@@ -2,7 +2,9 @@
 /*
  * cmd_edit.c - ntm edit: change fields of a record (record.update with
  * base = the record's current heads on this replica, SPEC.md section 5).
- * Values are checked like 'ntm record' checks them before signing.
+ * Values are checked like 'ntm record' checks them before signing: each
+ * one, then the record as it would stand against the plan's data
+ * dictionary (ntm_plan_check_record).
  */
 #include "cli.h"
 
@@ -56,8 +58,30 @@ cmd_edit(int argc, char **argv, struct cli_ctx *ctx)
         goto out;
     }
     char id[NTM_RECORD_ID_LEN + 1];
-    if ((code = cli_find_record(ctx, "edit", argv[0], id, NULL)) != EXIT_OK)
+    json_t *rec = NULL;
+    if ((code = cli_find_record(ctx, "edit", argv[0], id, &rec)) != EXIT_OK)
         goto out;
+    /* the record as the edit leaves it, against the data dictionary */
+    json_t *after = json_deep_copy(json_object_get(rec, "fields"));
+    if (!after)
+        after = json_object();
+    if (!after || json_object_update(after, set)) {
+        json_decref(after);
+        json_decref(rec);
+        code = cli_print_json(NULL);
+        goto out;
+    }
+    enum ntm_err rc = ntm_plan_check_record(
+        ctx->plan, json_string_value(json_object_get(rec, "kind")), after, NULL,
+        &err);
+    json_decref(after);
+    json_decref(rec);
+    if (rc != NTM_OK) {
+        char text[2 * NTM_ERROR_SIZE];
+        code = cli_usage_error("edit", "%s",
+                               cli_error_text(&err, text, sizeof(text)));
+        goto out;
+    }
     struct ntm_write_result res;
     memset(&res, 0, sizeof(res));
     if (ntm_record_update(ctx->store, ctx->key, id, set, &res, &err) !=

@@ -3,8 +3,10 @@
  * cmd_record.c - ntm record activity | measure: a new record, made and
  * signed offline. Every input is checked before anything is signed: a real
  * calendar date, a decimal quantity with its unit of measure, a period,
- * and the task and unit against the plan and the unit tree (with
- * suggestions for near misses). The organization defaults to the task's.
+ * the task and unit against the plan and the unit tree (with suggestions
+ * for near misses), and the record against the plan's data dictionary
+ * (ntm_plan_check_record: kind, fields, accepted units, num <= den). The
+ * organization defaults to the task's.
  */
 #include "cli.h"
 
@@ -215,6 +217,13 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     if (ntm_plan_check_unit(ctx->plan, ctx->store, unit, check_date, &err) !=
         NTM_OK) {
         cli_fail(&err, _("unknown unit"));
+        goto out;
+    }
+    /* the plan's data dictionary: kind, fields, units, num <= den */
+    if (ntm_plan_check_record(ctx->plan, kind, fields, NULL, &err) != NTM_OK) {
+        char text[2 * NTM_ERROR_SIZE];
+        cli_usage_error("record", "%s",
+                        cli_error_text(&err, text, sizeof(text)));
         goto out;
     }
     if (!org)

@@ -34,6 +34,28 @@ NTM_EXTERN enum ntm_err ntm_plan_check_task(const struct ntm_plan *p,
                                             const char **task_org,
                                             struct ntm_error *err);
 
+/*
+ * The plan's data dictionary (config/README.md): NTM_OK when a record of
+ * kind ("activity" or "measure") with these fields (those of record.create:
+ * task, date or period, qty and uom, num and den, people, ...) is one the
+ * plan can count: a kind its task takes, its required fields present, each
+ * field of its type and range, a quantity in a unit the task accepts, a
+ * denominator above 0 and, where the task says so, num <= den. *qty (may
+ * be NULL) gets the quantity in the task's canonical unit (0 without
+ * one). Otherwise NTM_EINVAL (NTM_ENOENT for an unknown task) with a
+ * message saying why and naming the accepted units. The store never calls
+ * it: the log stays independent of the plan files.
+ */
+NTM_EXTERN enum ntm_err ntm_plan_check_record(const struct ntm_plan *p,
+                                              const char *kind, json_t *fields,
+                                              double *qty,
+                                              struct ntm_error *err);
+
+/* borrowed: the canonical unit of measure of a task's records, or NULL
+ * for an unknown task. */
+NTM_EXTERN const char *ntm_plan_task_uom(const struct ntm_plan *p,
+                                         const char *task);
+
 /* NTM_OK when unit is a unit code known to the tree (config or created by
  * unit.create in st, which may be NULL) and in force on date (YYYY-MM-DD,
  * NULL: today). NTM_ENOENT with suggestions otherwise. */

@@ -62,11 +62,7 @@ Ntm_plan_target(const struct ntm_plan *p, const char *id)
 static const struct Ntm_task *
 find_task(const struct ntm_plan *p, const char *id)
 {
-    int i;
-    for (i = 0; i < p->ntasks; i++)
-        if (!strcmp(p->tasks[i].id, id))
-            return &p->tasks[i];
-    return NULL;
+    return Ntm_plan_task(p, id);
 }
 
 static const struct Ntm_org *
@@ -178,10 +174,13 @@ parse_target(struct ntm_plan *p, json_t *o, const char *file,
 
 static enum ntm_err
 add_task(struct ntm_plan *p, int *cap, const char *id, const char *org,
-         const char *vi, const char *en, int target, const char *file,
-         struct ntm_error *err)
+         const char *vi, const char *en, int target, json_t *rec,
+         const char *file, struct ntm_error *err)
 {
     struct Ntm_task *t;
+    enum ntm_err rc = Ntm_dict_check_task(p, rec, file, id, err);
+    if (rc)
+        return rc;
     if (find_task(p, id)) {
         /* a target repeated by a later period's file is the same task */
         if (target >= 0)
@@ -196,6 +195,7 @@ add_task(struct ntm_plan *p, int *cap, const char *id, const char *org,
     t->vi = vi;
     t->en = en;
     t->target = target;
+    t->record = rec;
     return NTM_OK;
 }
 
@@ -229,6 +229,17 @@ parse_doc(struct ntm_plan *p, json_t *doc, const char *file, int *ocap,
         if (json_object_set(p->uoms, k, o))
             return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     }
+    /* the fields of each record kind: a later file's rule replaces an
+     * earlier one's */
+    json_object_foreach (json_object_get(doc, "fields"), k, o) {
+        json_t *have = json_object_get(p->fields, k);
+        if (!json_is_object(o))
+            return bad_plan(err, file, "\"fields\" of a kind not an object", k);
+        if (!have && json_object_set_new(p->fields, k, json_object()))
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        if (json_object_update(json_object_get(p->fields, k), o))
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
     a = json_object_get(doc, "organizations");
     json_array_foreach (a, i, o) {
         const char *code = str_member(o, "code");
@@ -251,8 +262,9 @@ parse_doc(struct ntm_plan *p, json_t *doc, const char *file, int *ocap,
             return bad_plan(err, file, "task lacks id, org, vi or en", id);
         if (!find_org(p, org))
             return bad_plan(err, file, "task of an unknown organization", id);
-        rc = add_task(p, tcap, id, org, str_member(o, "vi"),
-                      str_member(o, "en"), -1, file, err);
+        rc =
+            add_task(p, tcap, id, org, str_member(o, "vi"), str_member(o, "en"),
+                     -1, json_object_get(o, "record"), file, err);
         if (rc)
             return rc;
     }
@@ -272,7 +284,8 @@ parse_doc(struct ntm_plan *p, json_t *doc, const char *file, int *ocap,
         if (grow((void **)&p->targets, p->ntargets, gcap, sizeof(*p->targets)))
             return ntm_error_set(err, NTM_ENOMEM, "out of memory");
         p->targets[p->ntargets] = t;
-        rc = add_task(p, tcap, t.id, t.org, t.vi, t.en, p->ntargets, file, err);
+        rc = add_task(p, tcap, t.id, t.org, t.vi, t.en, p->ntargets,
+                      json_object_get(o, "record"), file, err);
         if (rc)
             return rc;
         p->ntargets++;
@@ -351,7 +364,8 @@ ntm_plan_load(struct ntm_plan **out, const char *config_dir,
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     p->docs = json_array();
     p->uoms = json_object();
-    if (!p->docs || !p->uoms) {
+    p->fields = json_object();
+    if (!p->docs || !p->uoms || !p->fields) {
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
     }
@@ -410,6 +424,7 @@ ntm_plan_free(struct ntm_plan *p)
     ntm_free(p->tasks);
     ntm_free(p->targets);
     json_decref(p->uoms);
+    json_decref(p->fields);
     json_decref(p->docs);
     ntm_free(p);
 }

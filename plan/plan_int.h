@@ -32,7 +32,8 @@ struct Ntm_org {
 
 struct Ntm_task {
     const char *id, *org, *vi, *en;
-    int target; /* index in targets, or -1 for a plain task */
+    int target;     /* index in targets, or -1 for a plain task */
+    json_t *record; /* borrowed: its "record" member (data dictionary) */
 };
 
 struct Ntm_target {
@@ -70,7 +71,8 @@ struct ntm_plan {
     json_t *docs; /* array of the loaded plan documents */
     const char *id, *title_vi, *title_en, *province;
     char from[PLAN_DATE_LEN], to[PLAN_DATE_LEN];
-    json_t *uoms; /* owned: {"km":{"vi","en"},...} of all plan files */
+    json_t *uoms;   /* owned: {"km":{"vi","en"},...} of all plan files */
+    json_t *fields; /* owned: {"activity":{field:rule},"measure":{...}} */
     struct Ntm_org *orgs;
     int norgs;
     struct Ntm_task *tasks;
@@ -128,6 +130,21 @@ json_t *Ntm_plan_units_json(const struct ntm_plan *p, json_t *created,
                             const char *text, const char *under,
                             const char *date);
 
+/* ---- the data dictionary (dict.c) ---- */
+const struct Ntm_task *Ntm_plan_task(const struct ntm_plan *p, const char *id);
+/* NTM_ECONFIG when a task's "record" member is malformed */
+enum ntm_err Ntm_dict_check_task(const struct ntm_plan *p, json_t *rec,
+                                 const char *file, const char *id,
+                                 struct ntm_error *err);
+/* a decimal of SPEC.md section 3 (string) or a JSON number >= 0; -1 else */
+double Ntm_dict_decimal(json_t *v);
+/* ntm_plan_check_record, with *code (static) the reason's name when it
+ * refuses (unknown_task, wrong_kind, missing_field, bad_field,
+ * den_not_positive, num_above_den, no_qty, no_uom, uom_not_accepted) */
+enum ntm_err Ntm_dict_check(const struct ntm_plan *p, const char *kind,
+                            json_t *fields, double *qty, const char **code,
+                            struct ntm_error *err);
+
 /* ---- reports (report.c, report_fmt.c) ---- */
 enum Ntm_status {
     NTM_ST_MET,
@@ -159,10 +176,24 @@ struct Ntm_row {
     enum Ntm_status status;
     int64_t records; /* records counted */
     int has_ratio;
-    int64_t num, den; /* ratio kinds: the summed measures */
+    int64_t num, den; /* ratio kinds: the unit's figure (config/README.md) */
+    int has_children; /* measures: the unit's own figure, and some below */
+    double children;  /* the figure of the units below it */
+    int64_t cnum, cden;
     enum Ntm_basis basis;
     double plan_target; /* the plan's figure as written */
     double share;       /* % of the province's achievement; < 0: none */
+};
+
+/* A record the plan cannot count (the data dictionary refused it). */
+struct Ntm_skip {
+    char id[40];
+    char unit[PLAN_CODE_LEN]; /* carried by (after merges) */
+    char *unit_name;          /* owned, may be NULL */
+    char *task;               /* owned */
+    char kind[12], org[16], when[12], qty[48], uom[32];
+    const char *code; /* static: unknown_task, uom_not_accepted, ... */
+    struct ntm_error why;
 };
 
 struct ntm_report {
@@ -175,6 +206,8 @@ struct ntm_report {
     struct Ntm_row *rows;
     int nrows, cap;
     int ncommunes; /* the province's communes, the base of pro-rata shares */
+    struct Ntm_skip *skips; /* not counted, by unit, task, date */
+    int nskips, skipcap;
 };
 
 const char *Ntm_status_name(enum Ntm_status s);

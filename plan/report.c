@@ -35,7 +35,7 @@ struct rec {
     char date[PLAN_DATE_LEN]; /* activity date */
     int year, month;          /* activity date or measure period */
     char pkey[8];             /* measure: "YYYY-MM", "YYYY-99" */
-    int64_t milli;            /* activity amount in thousandths */
+    double value;             /* activity amount, in the canonical unit */
     int64_t num, den;         /* measure */
     int order;                /* creation order */
 };
@@ -49,8 +49,9 @@ struct ctx {
     struct rec *recs; /* sorted by rec_cmp once collected */
     int nrecs;
     int *tfirst; /* per target: its records are recs[tfirst[t]..tfirst[t+1]) */
-    int ncommunes; /* communes of the province in force on as_of */
-    const char *A; /* as-of date */
+    int ncommunes;   /* communes of the province in force on as_of */
+    const char *A;   /* as-of date */
+    const char *top; /* the report's unit */
 };
 
 static const char *const level_names[] = {"hamlet", "commune", "district",
@@ -120,44 +121,6 @@ Ntm_status_label(enum Ntm_status s, const char *lang)
     return "";
 }
 
-/* "12.5" -> 12500; -1 when s is not a decimal of SPEC.md section 3 */
-static int64_t
-parse_milli(json_t *v)
-{
-    const char *s = json_string_value(v), *dot;
-    int64_t whole = 0, frac = 0;
-    int i, nd = 0;
-
-    if (json_is_integer(v))
-        return json_integer_value(v) >= 0 ? json_integer_value(v) * 1000 : -1;
-    if (json_is_real(v))
-        return json_real_value(v) >= 0
-                   ? (int64_t)Ntm_plan_round(json_real_value(v) * 1000)
-                   : -1;
-    if (!s || !*s || strlen(s) > 16)
-        return -1;
-    dot = strchr(s, '.');
-    for (i = 0; s[i] && s + i != dot; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        whole = whole * 10 + (s[i] - '0');
-    }
-    if (i == 0)
-        return -1;
-    if (dot) {
-        for (i = 1; dot[i]; i++, nd++) {
-            if (dot[i] < '0' || dot[i] > '9' || nd == 3)
-                return -1;
-            frac = frac * 10 + (dot[i] - '0');
-        }
-        if (nd == 0)
-            return -1;
-        for (; nd < 3; nd++)
-            frac *= 10;
-    }
-    return whole * 1000 + frac;
-}
-
 static int
 json_int(json_t *v, int64_t *out)
 {
@@ -192,6 +155,75 @@ approved_enough(json_t *rec, int min_rank)
     return 0;
 }
 
+/* A record the plan cannot count, kept with the reason (in scope of the
+ * report: its unit within the report's, its organization, its date or
+ * period seen by the as-of date and within --year). */
+static enum ntm_err
+skip_record(struct ctx *c, json_t *rec, const char *unit, const char *code,
+            const struct ntm_error *why)
+{
+    struct ntm_report *r = c->r;
+    json_t *f = json_object_get(rec, "fields");
+    const char *s;
+    struct Ntm_skip *k;
+    int i;
+
+    if (r->nskips == r->skipcap) {
+        int ncap = r->skipcap ? r->skipcap * 2 : 16;
+        struct Ntm_skip *n = ntm_realloc(r->skips, (size_t)ncap * sizeof(*n));
+        if (!n)
+            return NTM_ENOMEM;
+        r->skips = n;
+        r->skipcap = ncap;
+    }
+    k = &r->skips[r->nskips];
+    memset(k, 0, sizeof(*k));
+    snprintf(k->unit, sizeof(k->unit), "%s", unit);
+    snprintf(k->id, sizeof(k->id), "%s",
+             (s = json_string_value(json_object_get(rec, "id"))) ? s : "");
+    snprintf(k->kind, sizeof(k->kind), "%s",
+             (s = json_string_value(json_object_get(rec, "kind"))) ? s : "");
+    snprintf(k->org, sizeof(k->org), "%s",
+             (s = json_string_value(json_object_get(rec, "org"))) ? s : "");
+    s = json_string_value(json_object_get(f, "date"));
+    if (!s)
+        s = json_string_value(json_object_get(f, "period"));
+    snprintf(k->when, sizeof(k->when), "%s", s ? s : "");
+    s = json_string_value(json_object_get(f, "qty"));
+    if (json_is_integer(json_object_get(f, "num")) &&
+        json_is_integer(json_object_get(f, "den")))
+        snprintf(k->qty, sizeof(k->qty), "%lld/%lld",
+                 (long long)json_integer_value(json_object_get(f, "num")),
+                 (long long)json_integer_value(json_object_get(f, "den")));
+    else
+        snprintf(k->qty, sizeof(k->qty), "%s", s ? s : "");
+    s = json_string_value(json_object_get(f, "uom"));
+    snprintf(k->uom, sizeof(k->uom), "%s", s ? s : "");
+    s = json_string_value(json_object_get(f, "task"));
+    k->task = ntm_strdup(s ? s : "");
+    k->code = code ? code : "bad_field";
+    k->why = *why;
+    for (i = 0; i < c->nunits; i++)
+        if (!strcmp(c->units[i].code, unit))
+            k->unit_name =
+                ntm_strdup(Ntm_unit_ver_at(&c->units[i], c->A)->name);
+    if (!k->task)
+        return NTM_ENOMEM;
+    r->nskips++;
+    return NTM_OK;
+}
+
+static int
+skip_cmp(const void *a, const void *b)
+{
+    const struct Ntm_skip *x = a, *y = b;
+    int d;
+    if ((d = strcmp(x->unit, y->unit)) || (d = strcmp(x->task, y->task)) ||
+        (d = strcmp(x->when, y->when)))
+        return d;
+    return strcmp(x->id, y->id);
+}
+
 static enum ntm_err
 collect(struct ctx *c, json_t *records, struct ntm_error *err)
 {
@@ -208,25 +240,59 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
         const char *task = json_string_value(json_object_get(f, "task"));
         const char *unit = json_string_value(json_object_get(rec, "unit"));
         const char *kind = json_string_value(json_object_get(rec, "kind"));
+        const char *rorg = json_string_value(json_object_get(rec, "org"));
+        const char *when = json_string_value(json_object_get(f, "date"));
+        const struct Ntm_task *task_def;
         const struct Ntm_target *t;
         struct rec *r = &c->recs[c->nrecs];
-        int ti;
+        char carrier[PLAN_CODE_LEN];
+        const char *code;
+        struct ntm_error why = {0};
+        double qty;
 
-        if (!task || !unit || !kind ||
-            json_is_true(json_object_get(rec, "deleted")))
+        if (!unit || !kind || json_is_true(json_object_get(rec, "deleted")))
             continue;
         if (o->approved && !approved_enough(rec, min_rank))
             continue;
-        for (ti = 0; ti < c->p->ntargets; ti++) {
+        if (strlen(unit) >= PLAN_CODE_LEN ||
+            !Ntm_unit_successor(c->p, unit, c->A, carrier))
+            continue;
+        task_def = Ntm_plan_task(c->p, task);
+        if (o->org && strcmp(o->org, task_def ? task_def->org
+                                     : rorg   ? rorg
+                                              : ""))
+            continue;
+        if (!when)
+            when = json_string_value(json_object_get(f, "period"));
+        if (when &&
+            strncmp(when, c->A, strlen(when) < 10 ? strlen(when) : 10) > 0)
+            continue; /* not yet seen on the as-of date */
+        /* the data dictionary decides what the plan can count */
+        if (Ntm_dict_check(c->p, kind, f, &qty, &code, &why) != NTM_OK) {
+            /* listed when in the report's unit and year */
+            if (Ntm_code_within(carrier, c->top) &&
+                (!o->year || (when && leading_int(when) == o->year)) &&
+                skip_record(c, rec, carrier, code, &why))
+                return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            continue;
+        }
+        if (!task_def || task_def->target < 0)
+            continue;
+        {
+            int ti = task_def->target;
+            /* a target repeated by a later file: the one whose years hold
+             * the record */
+            int y = when ? leading_int(when) : 0, k;
+            for (k = 0; k < c->p->ntargets; k++)
+                if (!strcmp(c->p->targets[k].id, task) &&
+                    y >= c->p->targets[k].year_from &&
+                    y <= c->p->targets[k].year_to)
+                    ti = k;
             t = &c->p->targets[ti];
-            if (strcmp(t->id, task) || (o->org && strcmp(o->org, t->org)))
-                continue;
             memset(r, 0, sizeof(*r));
             r->target = ti;
             r->order = (int)i;
-            if (strlen(unit) >= PLAN_CODE_LEN ||
-                !Ntm_unit_successor(c->p, unit, c->A, r->unit))
-                break;
+            memcpy(r->unit, carrier, PLAN_CODE_LEN);
             memcpy(r->orig, unit, strlen(unit) + 1);
             if (!strcmp(kind, "measure")) {
                 const char *per =
@@ -234,36 +300,32 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
                 if (!per || (strlen(per) != 4 && strlen(per) != 7) ||
                     json_int(json_object_get(f, "num"), &r->num) ||
                     json_int(json_object_get(f, "den"), &r->den))
-                    break;
+                    continue;
                 r->measure = 1;
                 r->year = leading_int(per);
                 r->month = strlen(per) == 7 ? leading_int(per + 5) : 12;
                 memcpy(r->pkey, per, 4);
                 memcpy(r->pkey + 4, strlen(per) == 7 ? per + 4 : "-99", 3);
                 r->pkey[7] = '\0';
-                /* a measure counts once its period has begun */
-                if (r->year > leading_int(c->A) ||
-                    (r->year == leading_int(c->A) && strlen(per) == 7 &&
-                     strncmp(per, c->A, 7) > 0))
-                    break;
             } else {
                 const char *d = json_string_value(json_object_get(f, "date"));
-                json_t *q = json_object_get(f, "qty");
-                if (!d || !ntm_date_valid(d) || strcmp(d, c->A) > 0)
-                    break;
+                if (!d || !ntm_date_valid(d))
+                    continue;
                 memcpy(r->date, d, PLAN_DATE_LEN);
                 r->year = leading_int(d);
                 r->month = leading_int(d + 5);
-                r->milli = q ? parse_milli(q) : -1;
-                if (r->milli < 0)
-                    r->milli = t->amount_count ? 1000 : 0;
-                else if (!t->amount_count && q == NULL)
-                    r->milli = 0;
+                /* the quantity in the canonical unit; a counted thing
+                 * without one counts 1 */
+                r->value = json_object_get(f, "qty") ? qty
+                           : t->amount_count         ? 1
+                                                     : 0;
             }
             c->nrecs++;
-            break;
         }
     }
+    if (c->r->nskips > 1)
+        qsort(c->r->skips, (size_t)c->r->nskips, sizeof(*c->r->skips),
+              skip_cmp);
     return NTM_OK;
 }
 
@@ -373,10 +435,18 @@ unit_run(const struct ctx *c, int ti, const char *unit, int *lo, int *hi)
 /* ------------------------------------------------------------------ */
 /* Figures */
 
+struct mfig {
+    int64_t num, den, count;    /* the unit's figure */
+    int64_t cnum, cden, ccount; /* below it, when it has its own */
+};
+
 struct figure {
     double achieved, target;
     int64_t records;
     int64_t num, den;
+    int has_children; /* measures: own figure, and figures below */
+    double children;  /* the figure below it */
+    int64_t cnum, cden;
     int has_data;
     int skip; /* no row: nothing applies here */
     const char *uom;
@@ -393,12 +463,13 @@ applies(const struct Ntm_target *t, const char *type)
     return 0;
 }
 
-/* Sum of activity amounts of target ti within unit in [ps, pe]. */
-static int64_t
+/* Sum of activity amounts of target ti within unit in [ps, pe], in the
+ * canonical unit (the data dictionary converted them), to 3 decimals. */
+static double
 sum_within(const struct ctx *c, int ti, const char *unit, const char *ps,
            const char *pe, int64_t *count)
 {
-    int64_t s = 0;
+    double s = 0;
     int i, lo, hi;
     *count = 0;
     unit_run(c, ti, unit, &lo, &hi);
@@ -407,19 +478,29 @@ sum_within(const struct ctx *c, int ti, const char *unit, const char *ps,
         if (r->target != ti || r->measure || !Ntm_code_within(r->unit, unit) ||
             strcmp(r->date, ps) < 0 || strcmp(r->date, pe) > 0)
             continue;
-        s += r->milli;
+        s += r->value;
         (*count)++;
     }
-    return s;
+    return (double)Ntm_plan_round(s * 1000) / 1000.0;
 }
 
-/* Latest measure per recorded unit in year, summed within unit. */
+/*
+ * The measures of target ti for unit in year (the latest figure of each
+ * recorded unit: a YYYY figure beats monthly ones, then the later
+ * record). A unit's own figure is its figure; when it has none, the sum
+ * over the units below it, each counted by its own figure or, without
+ * one, by the units below it in turn: records are sorted by code, so a
+ * recorded code is counted unless it lies below the last counted one.
+ * Nothing is counted twice. children: the sum below a unit that has its
+ * own figure, shown beside it.
+ */
 static int
 measures_within(const struct ctx *c, int ti, const char *unit, int year,
-                int64_t *num, int64_t *den, int64_t *count)
+                struct mfig *m)
 {
+    char top[PLAN_CODE_LEN] = "";
     int i, lo, hi;
-    *num = *den = *count = 0;
+    memset(m, 0, sizeof(*m));
     unit_run(c, ti, unit, &lo, &hi);
     for (i = lo; i < hi; i++) {
         const struct rec *r = &c->recs[i], *q = r + 1;
@@ -428,11 +509,26 @@ measures_within(const struct ctx *c, int ti, const char *unit, int year,
         if (i + 1 < c->tfirst[ti + 1] && q->measure && q->year == year &&
             !strcmp(q->orig, r->orig))
             continue; /* superseded by a later figure of the same unit */
-        *num += r->num;
-        *den += r->den;
-        (*count)++;
+        if (!strcmp(r->unit, unit)) {
+            m->num += r->num;
+            m->den += r->den;
+            m->count++;
+            continue;
+        }
+        if (top[0] && strcmp(r->unit, top) && Ntm_code_within(r->unit, top))
+            continue; /* below a unit with its own figure */
+        memcpy(top, r->unit, PLAN_CODE_LEN);
+        m->cnum += r->num;
+        m->cden += r->den;
+        m->ccount++;
     }
-    return *count > 0;
+    if (!m->count) {
+        m->num = m->cnum;
+        m->den = m->cden;
+        m->count = m->ccount;
+        m->ccount = 0;
+    }
+    return m->count > 0;
 }
 
 static double
@@ -506,26 +602,86 @@ unit_weight(const struct ctx *c, const struct Ntm_unit *u)
     return n;
 }
 
-/* The pro-rata share of the plan's figure v for unit u: v times the
- * unit's communes over the province's. Whole things (records counted,
- * months) round up to a whole number, since a figure of them is whole
- * and reaches 28.4 exactly when it reaches 29; quantities keep two
- * decimals. */
+static const struct Ntm_unit *
+unit_by_code(const struct ctx *c, const char *code)
+{
+    int i;
+    for (i = 0; i < c->nunits; i++)
+        if (!strcmp(c->units[i].code, code))
+            return &c->units[i];
+    return NULL;
+}
+
+/* A unit's weight among its siblings: its communes (1 for a commune or a
+ * hamlet, which splits its commune's share with the other hamlets). */
+static int64_t
+lr_weight(const struct ctx *c, const struct Ntm_unit *u)
+{
+    if (!strcmp(u->level, "hamlet"))
+        return 1;
+    return (int64_t)Ntm_plan_round(unit_weight(c, u));
+}
+
+/*
+ * The pro-rata share of the plan's figure for unit u, in steps (1 for
+ * things counted - records, months - else 0.01), apportioned by largest
+ * remainder down the tree: the province's figure over its districts by
+ * their communes, a district's share over its communes, a commune's over
+ * its hamlets. Each step down gives every child the whole steps of its
+ * exact part, then one more step to the children with the largest
+ * remainders (ties: the larger weight, then the tree's order) until the
+ * parent's share is used up; so the shares of the children add up
+ * exactly to their parent's. Returns the share in steps.
+ */
+static int64_t
+lr_steps(const struct ctx *c, const struct Ntm_unit *u, int64_t total,
+         int depth)
+{
+    const struct Ntm_unit *parent;
+    int64_t ptotal, w = 0, wsum = 0, give, mine, rem;
+    int i, ahead = 0;
+
+    if (depth > 8 || !strcmp(u->code, c->p->province) ||
+        !(parent = unit_by_code(c, u->parent)))
+        return total;
+    ptotal = lr_steps(c, parent, total, depth + 1);
+    for (i = 0; i < c->nunits; i++)
+        if (!strcmp(c->units[i].parent, u->parent))
+            wsum += lr_weight(c, &c->units[i]);
+    w = lr_weight(c, u);
+    if (wsum <= 0)
+        return 0;
+    mine = ptotal * w / wsum;
+    rem = ptotal * w % wsum;
+    give = ptotal;
+    for (i = 0; i < c->nunits; i++) {
+        const struct Ntm_unit *s = &c->units[i];
+        int64_t sw, sr;
+        if (strcmp(s->parent, u->parent))
+            continue;
+        sw = lr_weight(c, s);
+        sr = ptotal * sw % wsum;
+        give -= ptotal * sw / wsum;
+        if (s != u &&
+            (sr > rem || (sr == rem && (sw > w || (sw == w && s < u)))))
+            ahead++;
+    }
+    /* give: the steps left after the whole parts, one each to the largest
+     * remainders */
+    return mine + (rem > 0 && ahead < give);
+}
+
 static double
 pro_rata(const struct ctx *c, const struct Ntm_target *t, double v,
          const struct Ntm_unit *u)
 {
-    double x;
-    int64_t whole;
+    int whole = t->amount_count || t->kind == NTM_KIND_MONTHLY ||
+                t->kind == NTM_KIND_EXISTS;
+    int64_t step = whole ? 1 : 100;
     if (c->ncommunes <= 0)
         return v;
-    x = v * unit_weight(c, u) / (double)c->ncommunes;
-    if (t->amount_count || t->kind == NTM_KIND_MONTHLY ||
-        t->kind == NTM_KIND_EXISTS) {
-        whole = (int64_t)x;
-        return (double)(whole + ((double)whole < x - 1e-9));
-    }
-    return (double)Ntm_plan_round(x * 100) / 100.0;
+    return (double)lr_steps(c, u, Ntm_plan_round(v * (double)step), 0) /
+           (double)step;
 }
 
 /* What unit contributes to target ti in the period, for shares of the
@@ -534,10 +690,11 @@ pro_rata(const struct ctx *c, const struct Ntm_target *t, double v,
  * nothing is defined (comparisons with a reference). */
 static int
 part_within(const struct ctx *c, int ti, const char *unit, int year,
-            const char *ps, const char *end, int64_t *part)
+            const char *ps, const char *end, double *part)
 {
     const struct Ntm_target *t = &c->p->targets[ti];
-    int64_t num, den, count;
+    struct mfig m;
+    int64_t count;
     *part = 0;
     switch (t->kind) {
     case NTM_KIND_YEARLY_SUM:
@@ -548,13 +705,14 @@ part_within(const struct ctx *c, int ti, const char *unit, int year,
         *part = sum_within(c, ti, unit, ps, end, &count);
         return 1;
     case NTM_KIND_MONTHLY:
-        sum_within(c, ti, unit, ps, end, part);
+        sum_within(c, ti, unit, ps, end, &count);
+        *part = (double)count;
         return 1;
     case NTM_KIND_RATIO_MIN:
     case NTM_KIND_RATIO_MAX:
     case NTM_KIND_REACH_ZERO:
-        measures_within(c, ti, unit, year, &num, &den, &count);
-        *part = num;
+        measures_within(c, ti, unit, year, &m);
+        *part = (double)m.num;
         return 1;
     case NTM_KIND_COMPARE:
         break;
@@ -593,8 +751,7 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
             f->target = pro_rata(c, t, t->value, u);
             f->basis = NTM_BASIS_PRO_RATA;
         }
-        f->achieved =
-            (double)sum_within(c, ti, u->code, ps, end, &f->records) / 1000.0;
+        f->achieved = sum_within(c, ti, u->code, ps, end, &f->records);
         *st = judge_monotone(f, ps, pe, A);
         return;
     case NTM_KIND_MONTHLY: {
@@ -636,16 +793,24 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
     case NTM_KIND_RATIO_MAX:
     case NTM_KIND_COMPARE:
     case NTM_KIND_REACH_ZERO: {
-        int64_t pn, pd, pc;
+        struct mfig m, pm;
         int judged, ok;
         double x;
         if (lower)
             f->basis = NTM_BASIS_RATE;
-        if (!measures_within(c, ti, u->code, year, &f->num, &f->den,
-                             &f->records) ||
-            (t->kind != NTM_KIND_REACH_ZERO && f->den <= 0)) {
+        if (!measures_within(c, ti, u->code, year, &m) ||
+            (t->kind != NTM_KIND_REACH_ZERO && m.den <= 0)) {
             *st = NTM_ST_NO_DATA;
             return;
+        }
+        f->num = m.num;
+        f->den = m.den;
+        f->records = m.count;
+        if (m.ccount && (t->kind == NTM_KIND_REACH_ZERO || m.cden > 0)) {
+            f->has_children = 1;
+            f->cnum = m.cnum;
+            f->cden = m.cden;
+            f->children = state_value(t, m.cnum, m.cden);
         }
         x = f->achieved = state_value(t, f->num, f->den);
         ok = state_ok(t, x);
@@ -656,11 +821,11 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
             *st = NTM_ST_ON_TRACK;
         else if (judged)
             *st = NTM_ST_BEHIND;
-        else if (!measures_within(c, ti, u->code, year - 1, &pn, &pd, &pc) ||
-                 (t->kind != NTM_KIND_REACH_ZERO && pd <= 0))
+        else if (!measures_within(c, ti, u->code, year - 1, &pm) ||
+                 (t->kind != NTM_KIND_REACH_ZERO && pm.den <= 0))
             *st = NTM_ST_ON_TRACK; /* first figure: nothing to compare */
         else {
-            double prev = state_value(t, pn, pd);
+            double prev = state_value(t, pm.num, pm.den);
             int up =
                 t->kind == NTM_KIND_RATIO_MIN || t->kind == NTM_KIND_COMPARE;
             *st = (up ? x > prev : x < prev) ? NTM_ST_ON_TRACK : NTM_ST_BEHIND;
@@ -679,9 +844,7 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
                 applies(t, Ntm_unit_ver_at(&c->units[i], tdate)->type))
                 leaf = 1;
         if (leaf) {
-            f->achieved =
-                (double)sum_within(c, ti, u->code, ps, end, &f->records) /
-                1000.0;
+            f->achieved = sum_within(c, ti, u->code, ps, end, &f->records);
             *st = judge_monotone(f, ps, pe, A);
             return;
         }
@@ -691,8 +854,7 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
                 !applies(t, Ntm_unit_ver_at(a, tdate)->type))
                 continue;
             napp++;
-            if ((double)sum_within(c, ti, a->code, ps, end, &cnt) / 1000.0 >=
-                t->value)
+            if (sum_within(c, ti, a->code, ps, end, &cnt) >= t->value)
                 nmeet++;
         }
         if (!napp) {
@@ -747,6 +909,10 @@ add_row(struct ctx *c, int ti, const struct Ntm_unit *u, int depth,
                      row->t->kind == NTM_KIND_REACH_ZERO;
     row->num = f->num;
     row->den = f->den;
+    row->has_children = f->has_children;
+    row->children = f->children;
+    row->cnum = f->cnum;
+    row->cden = f->cden;
     row->basis = f->basis;
     row->plan_target = row->t->value;
     row->share = share;
@@ -763,7 +929,7 @@ rows_for_period(struct ctx *c, int ti, const struct Ntm_unit *top, int year,
     enum Ntm_status st = NTM_ST_NO_DATA;
     enum ntm_err rc;
     char end[PLAN_DATE_LEN];
-    int64_t whole = 0, part;
+    double whole = 0, part;
     int has_whole, i;
 
     memcpy(end, strcmp(pe, c->A) < 0 ? pe : c->A, PLAN_DATE_LEN);
@@ -780,7 +946,7 @@ rows_for_period(struct ctx *c, int ti, const struct Ntm_unit *top, int year,
             continue;
         if (lower && has_whole &&
             part_within(c, ti, u->code, year, ps, end, &part))
-            share = 100.0 * (double)part / (double)whole;
+            share = 100.0 * part / whole;
         if ((rc = add_row(c, ti, u, i < 0 ? 0 : 1, period, &f, st, share)))
             return rc;
     }
@@ -844,6 +1010,11 @@ ntm_report_free(struct ntm_report *r)
         return;
     for (i = 0; i < r->nrows; i++)
         ntm_free(r->rows[i].unit_name);
+    for (i = 0; i < r->nskips; i++) {
+        ntm_free(r->skips[i].task);
+        ntm_free(r->skips[i].unit_name);
+    }
+    ntm_free(r->skips);
     ntm_free(r->rows);
     ntm_free(r->unit_name);
     ntm_free(r);
@@ -947,6 +1118,7 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
     }
+    c.top = top->code;
     if ((rc = collect(&c, records, err)) || (rc = build_index(&c, err)))
         goto out;
     if ((rc = build_rows(&c, top)))

@@ -126,8 +126,11 @@ static const char *const legend_lines[] = {
        "unit;"),
     N_("  * marks a pro-rata share: the plan's figure x the unit's "
        "communes"),
-    N_("  / %d (rounded up for things counted)."),
+    N_("  / %d, apportioned by largest remainder (whole things counted,"),
+    N_("  else 0.01): the shares of the units below a unit add up to its."),
     N_("Share: the unit's part of the province's achievement."),
+    N_("Measures: a unit's own figure stands; without one, the sum of the"),
+    N_("  units below it (\"Below\": their figure when both exist)."),
     NULL};
 
 /* Legend line i in the report's language, NULL past the last. */
@@ -143,7 +146,8 @@ static const char *const heads[] = {
     NC_("report column", "Unit"),     NC_("report column", "Name"),
     NC_("report column", "Period"),   NC_("report column", "Target"),
     NC_("report column", "Achieved"), NC_("report column", "UoM"),
-    NC_("report column", "Share"),    NC_("report column", "Status")};
+    NC_("report column", "Share"),    NC_("report column", "Status"),
+    NC_("report column", "Below")};
 
 /* The translation of a label of this file in the report's language. */
 static const char *
@@ -222,6 +226,30 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
         json_object_set_new(o, "basis", json_string(Ntm_basis_name(w->basis)));
         json_object_set_new(o, "share",
                             w->share < 0 ? json_null() : json_real(w->share));
+        json_object_set_new(o, "children",
+                            w->has_children ? json_real(w->children)
+                                            : json_null());
+        if (w->has_children) {
+            json_object_set_new(o, "children_num", json_integer(w->cnum));
+            json_object_set_new(o, "children_den", json_integer(w->cden));
+        }
+    }
+    {
+        json_t *nc = json_array();
+        json_object_set_new(doc, "not_counted", nc);
+        for (i = 0; nc && i < r->nskips; i++) {
+            const struct Ntm_skip *k = &r->skips[i];
+            char why[2 * NTM_ERROR_SIZE];
+            json_array_append_new(
+                nc, json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:s, "
+                              "s:s, s:s}",
+                              "id", k->id, "unit", k->unit, "unit_name",
+                              k->unit_name, "task", k->task, "org", k->org,
+                              "kind", k->kind, "when", k->when, "qty", k->qty,
+                              "uom", k->uom, "reason_code", k->code, "reason",
+                              ntm_error_text_lang(&k->why, hl(lang), why,
+                                                  sizeof(why))));
+        }
     }
     {
         char line[256];
@@ -244,7 +272,7 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
 /* ------------------------------------------------------------------ */
 /* Terminal table */
 
-#define NCOLS 8
+#define NCOLS 9
 
 static enum ntm_err
 pad(struct ntm_buf *b, const char *s, size_t width, int right)
@@ -278,6 +306,10 @@ row_cells(const struct ntm_report *r, const struct Ntm_row *w, const char *lang,
     snprintf(cells[5], 160, "%s", uom_label(r, w, lang));
     fmt_share(w, cells[6], 160);
     snprintf(cells[7], 160, "%s", Ntm_status_label(w->status, lang));
+    cells[8][0] = '\0';
+    if (w->has_children)
+        fmt_num(w->children, cells[8], 160);
+    human_nums(lang, cells[8], 160);
     human_nums(lang, cells[3], 160);
     human_nums(lang, cells[4], 160);
     human_nums(lang, cells[6], 160);
@@ -323,7 +355,7 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
             rc = ntm_buf_addf(b, "\n%s  %s\n", cur->id, label(cur, lang));
             for (c = 0; c < NCOLS && !rc; c++) {
                 rc = pad(b, head[c], c + 1 < NCOLS ? wid[c] : 0,
-                         c == 3 || c == 4 || c == 6);
+                         c == 3 || c == 4 || c == 6 || c == 8);
                 if (!rc)
                     rc = ntm_buf_adds(b, c + 1 < NCOLS ? "  " : "\n");
             }
@@ -331,7 +363,7 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         row_cells(r, w, lang, cells);
         for (c = 0; c < NCOLS && !rc; c++) {
             rc = pad(b, cells[c], c + 1 < NCOLS ? wid[c] : 0,
-                     c == 3 || c == 4 || c == 6);
+                     c == 3 || c == 4 || c == 6 || c == 8);
             if (!rc)
                 rc = ntm_buf_adds(b, c + 1 < NCOLS ? "  " : "\n");
         }
@@ -339,6 +371,19 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     if (!rc && r->nrows == 0)
         rc = ntm_buf_addf(b, "\n%s\n",
                           tr(lang, N_("no target falls in this period")));
+    if (!rc && r->nskips)
+        rc = ntm_buf_addf(b, "\n%s (%d)\n",
+                          tr(lang, N_("Not counted: records the plan cannot "
+                                      "count")),
+                          r->nskips);
+    for (i = 0; i < r->nskips && !rc; i++) {
+        const struct Ntm_skip *k = &r->skips[i];
+        char why[2 * NTM_ERROR_SIZE];
+        rc = ntm_buf_addf(
+            b, "%s  %s  %s  %s  %s %s  %.8s  %s\n", k->unit,
+            k->unit_name ? k->unit_name : "", k->task, k->when, k->qty, k->uom,
+            k->id, ntm_error_text_lang(&k->why, hl(lang), why, sizeof(why)));
+    }
     return rc;
 }
 
@@ -373,7 +418,7 @@ csv_field(struct ntm_buf *b, const char *s, int num, int last)
     return rc;
 }
 
-#define CSV_COLS 14
+#define CSV_COLS 17
 
 static enum ntm_err
 fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
@@ -383,9 +428,12 @@ fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         "unit",   "unit_name",    "period",
         "target", "achieved",     "unit_of_measure",
         "status", "status_label", "plan_target",
-        "basis",  "share"};
-    /* The figures fmt_num wrote: target, achieved, plan_target, share. */
-    static const int num[CSV_COLS] = {0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 1};
+        "basis",  "share",        "children",
+        "record", "reason"};
+    /* The figures fmt_num wrote: target, achieved, plan_target, share,
+     * children. */
+    static const int num[CSV_COLS] = {0, 0, 0, 0, 0, 0, 1, 1, 0,
+                                      0, 0, 1, 0, 1, 1, 0, 0};
     enum ntm_err rc = ntm_buf_adds(b, "\xEF\xBB\xBF");
     size_t c;
     int i;
@@ -394,13 +442,15 @@ fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         rc = csv_field(b, head[c], 0, c + 1 == CSV_COLS);
     for (i = 0; i < r->nrows && !rc; i++) {
         const struct Ntm_row *w = &r->rows[i];
-        char t[32], a[32], pt[32], sh[32] = "";
+        char t[32], a[32], pt[32], sh[32] = "", ch[32] = "";
         fmt_num(w->target, t, sizeof(t));
         fmt_num(w->achieved, a, sizeof(a));
         fmt_num(w->plan_target, pt, sizeof(pt));
         if (w->share >= 0)
             fmt_num((double)Ntm_plan_round(w->share * 100) / 100.0, sh,
                     sizeof(sh));
+        if (w->has_children)
+            fmt_num(w->children, ch, sizeof(ch));
         const char *f[CSV_COLS] = {w->t->id,
                                    label(w->t, lang),
                                    w->t->org,
@@ -414,9 +464,38 @@ fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                                    Ntm_status_label(w->status, lang),
                                    pt,
                                    Ntm_basis_name(w->basis),
-                                   sh};
+                                   sh,
+                                   ch,
+                                   "",
+                                   ""};
         for (c = 0; c < CSV_COLS && !rc; c++)
             rc = csv_field(b, f[c], num[c], c + 1 == CSV_COLS);
+    }
+    /* records the plan cannot count: status not_counted, with the reason;
+     * achieved and unit_of_measure as recorded */
+    for (i = 0; i < r->nskips && !rc; i++) {
+        const struct Ntm_skip *k = &r->skips[i];
+        char why[2 * NTM_ERROR_SIZE];
+        const char *f[CSV_COLS] = {
+            k->task,
+            "",
+            k->org,
+            k->unit,
+            k->unit_name ? k->unit_name : "",
+            k->when,
+            "",
+            k->qty,
+            k->uom,
+            "not_counted",
+            tr(lang, N_("not counted")),
+            "",
+            "",
+            "",
+            "",
+            k->id,
+            ntm_error_text_lang(&k->why, hl(lang), why, sizeof(why))};
+        for (c = 0; c < CSV_COLS && !rc; c++)
+            rc = csv_field(b, f[c], 0, c + 1 == CSV_COLS);
     }
     return rc;
 }
@@ -562,8 +641,9 @@ html_table(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
                           Ntm_status_name(w->status), w->depth,
                           Ntm_status_name(w->status));
         for (c = 0; c < NCOLS && !rc; c++) {
-            rc = ntm_buf_adds(
-                b, c == 3 || c == 4 || c == 6 ? "<td class=\"num\">" : "<td>");
+            rc = ntm_buf_adds(b, c == 3 || c == 4 || c == 6 || c == 8
+                                     ? "<td class=\"num\">"
+                                     : "<td>");
             if (!rc)
                 rc = html_esc(b, cells[c]);
             if (!rc)
@@ -661,6 +741,50 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         if (!rc)
             rc = ntm_buf_adds(b, "</section>\n");
         i = j;
+    }
+    if (!rc && r->nskips) {
+        rc = ntm_buf_addf(b,
+                          "<section class=\"not-counted\" id=\"not-counted\">"
+                          "<h2>%s (%d)</h2><table><thead><tr>",
+                          tr(lang, N_("Not counted: records the plan cannot "
+                                      "count")),
+                          r->nskips);
+        for (k = 0; k < NCOLS && !rc; k++)
+            if (k == 0 || k == 1 || k == 2)
+                rc = ntm_buf_addf(b, "<th>%s</th>", tr(lang, heads[k]));
+        if (!rc)
+            rc = ntm_buf_addf(b,
+                              "<th>%s</th><th>%s</th><th>%s</th>"
+                              "</tr></thead><tbody>\n",
+                              tr(lang, N_("Task")), tr(lang, N_("Quantity")),
+                              tr(lang, N_("Reason")));
+        for (k = 0; k < r->nskips && !rc; k++) {
+            const struct Ntm_skip *s = &r->skips[k];
+            const char *cells[6];
+            char q[96], why[2 * NTM_ERROR_SIZE];
+            snprintf(q, sizeof(q), "%s %s", s->qty, s->uom);
+            cells[0] = s->unit;
+            cells[1] = s->unit_name ? s->unit_name : "";
+            cells[2] = s->when;
+            cells[3] = s->task;
+            cells[4] = q;
+            cells[5] = ntm_error_text_lang(&s->why, hl(lang), why, sizeof(why));
+            rc = ntm_buf_addf(b,
+                              "<tr class=\"not_counted\" data-record=\"%s\" "
+                              "data-reason=\"%s\">",
+                              s->id, s->code);
+            for (j = 0; j < 6 && !rc; j++) {
+                rc = ntm_buf_adds(b, "<td>");
+                if (!rc)
+                    rc = html_esc(b, cells[j]);
+                if (!rc)
+                    rc = ntm_buf_adds(b, "</td>");
+            }
+            if (!rc)
+                rc = ntm_buf_adds(b, "</tr>\n");
+        }
+        if (!rc)
+            rc = ntm_buf_adds(b, "</tbody></table></section>\n");
     }
     if (!rc)
         rc = ntm_buf_adds(b, "</body></html>\n");

@@ -3,11 +3,13 @@
  * test_plan.c - the shipped plan and unit tree: every organization and
  * numeric target of PLAN.md with its value, the tree's counts before and
  * after the 2020 reorganisation, the merge mapping, and the messages of
- * the code checks (near misses with diacritics ignored).
+ * the code checks (near misses with diacritics ignored), and the data
+ * dictionary (every task described; records checked and converted).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -151,6 +153,153 @@ test_plan_task_errors(void **state)
     assert_non_null(strstr(err.msg, "ntm plan"));
 }
 
+/* A record's fields from "k=v" pairs; num and den are integers. */
+static json_t *
+rec(const char *task, ...)
+{
+    json_t *f = json_pack("{s:s}", "task", task);
+    va_list ap;
+    const char *k;
+    va_start(ap, task);
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+        if (!strcmp(k, "num") || !strcmp(k, "den") || !strcmp(k, "people"))
+            json_object_set_new(f, k, json_integer(atoll(v)));
+        else
+            json_object_set_new(f, k, json_string(v));
+    }
+    va_end(ap);
+    return f;
+}
+
+static enum ntm_err
+check(struct ntm_plan *p, const char *kind, json_t *f, double *qty,
+      struct ntm_error *err)
+{
+    enum ntm_err rc = ntm_plan_check_record(p, kind, f, qty, err);
+    json_decref(f);
+    return rc;
+}
+
+static void
+test_dictionary(void **state)
+{
+    struct ntm_plan *p = *state;
+    struct ntm_error err = {0};
+    double q = -1;
+    int i;
+    /* every task says what it takes */
+    for (i = 0; i < p->ntasks; i++) {
+        assert_non_null(p->tasks[i].record);
+        assert_non_null(ntm_plan_task_uom(p, p->tasks[i].id));
+    }
+    assert_string_equal(ntm_plan_task_uom(p, "doan.canals_km"), "km");
+    assert_string_equal(ntm_plan_task_uom(p, "hnd.land_donation"), "m2");
+    /* 300 m = 300 x 0.001 = 0.3 km; 2.4 km = 2.4 km */
+    assert_int_equal(check(p, "activity",
+                           rec("doan.canals_km", "date", "2017-03-01", "qty",
+                               "300", "uom", "m", NULL),
+                           &q, &err),
+                     NTM_OK);
+    assert_true(q > 0.2999 && q < 0.3001);
+    assert_int_equal(check(p, "activity",
+                           rec("doan.canals_km", "date", "2017-03-01", "qty",
+                               "2.4", "uom", "km", NULL),
+                           &q, &err),
+                     NTM_OK);
+    assert_true(q > 2.3999 && q < 2.4001);
+    /* 2 ha = 2 x 10000 = 20000 m2; 1.5 trieu dong = 1500000 VND */
+    assert_int_equal(check(p, "activity",
+                           rec("hnd.land_donation", "date", "2017-03-01", "qty",
+                               "2", "uom", "ha", NULL),
+                           &q, &err),
+                     NTM_OK);
+    assert_true(q > 19999.9 && q < 20000.1);
+    assert_int_equal(check(p, "activity",
+                           rec("hnd.for_the_poor_fund", "date", "2017-03-01",
+                               "qty", "1.5", "uom", "trieu_dong", NULL),
+                           &q, &err),
+                     NTM_OK);
+    assert_true(q > 1499999.9 && q < 1500000.1);
+    /* m2 is no length: refused, naming the accepted units */
+    assert_int_equal(check(p, "activity",
+                           rec("doan.canals_km", "date", "2017-03-01", "qty",
+                               "500", "uom", "m2", NULL),
+                           &q, &err),
+                     NTM_EINVAL);
+    assert_non_null(strstr(err.msg, "unit m2 not accepted for km"));
+    assert_non_null(strstr(err.msg, "km, m (1 m = 0.001 km)"));
+    /* a quantity without its unit, an activity without its date */
+    assert_int_equal(
+        check(p, "activity",
+              rec("doan.canals_km", "date", "2017-03-01", "qty", "5", NULL), &q,
+              &err),
+        NTM_EINVAL);
+    assert_non_null(strstr(err.msg, "accepts km, m"));
+    assert_int_equal(check(p, "activity",
+                           rec("doan.canals_km", "qty", "1", "uom", "km", NULL),
+                           &q, &err),
+                     NTM_EINVAL);
+    assert_non_null(strstr(err.msg, "needs the field 'date'"));
+    /* a count target without a quantity counts one: allowed */
+    assert_int_equal(
+        check(p, "activity",
+              rec("doan.savings_groups", "date", "2017-03-01", NULL), &q, &err),
+        NTM_OK);
+    /* wrong kind either way */
+    assert_int_equal(check(p, "measure",
+                           rec("doan.canals_km", "period", "2017", "num", "1",
+                               "den", "2", NULL),
+                           &q, &err),
+                     NTM_EINVAL);
+    assert_non_null(strstr(err.msg, "takes activity records, not measure"));
+    assert_int_equal(
+        check(p, "activity",
+              rec("hccb.health_insurance_pct", "date", "2017-03-01", NULL), &q,
+              &err),
+        NTM_EINVAL);
+    /* num <= den where the task counts a part of a whole: 300/200 no */
+    assert_int_equal(check(p, "measure",
+                           rec("hccb.poor_rate_pct", "period", "2017", "num",
+                               "300", "den", "200", NULL),
+                           &q, &err),
+                     NTM_EINVAL);
+    assert_non_null(strstr(err.msg, "above the denominator"));
+    assert_int_equal(check(p, "measure",
+                           rec("hccb.poor_rate_pct", "period", "2017", "num",
+                               "1", "den", "200", NULL),
+                           &q, &err),
+                     NTM_OK);
+    /* above the average: num = the members' figure, may exceed den */
+    assert_int_equal(check(p, "measure",
+                           rec("hccb.income_above_avg", "period", "2018", "num",
+                               "55", "den", "50", NULL),
+                           &q, &err),
+                     NTM_OK);
+    assert_int_equal(check(p, "measure",
+                           rec("hccb.income_above_avg", "period", "2018", "num",
+                               "55", "den", "0", NULL),
+                           &q, &err),
+                     NTM_EINVAL);
+    assert_non_null(strstr(err.msg, "greater than 0"));
+    /* field types and ranges; unknown fields are kept, unchecked */
+    assert_int_equal(check(p, "measure",
+                           rec("hccb.poor_rate_pct", "period", "2017-13", "num",
+                               "1", "den", "2", NULL),
+                           &q, &err),
+                     NTM_EINVAL);
+    assert_non_null(strstr(err.msg, "period YYYY or YYYY-MM"));
+    assert_int_equal(
+        check(p, "activity",
+              rec("mttq.launch", "date", "2017-03-01", "colour", "red", NULL),
+              &q, &err),
+        NTM_OK);
+    assert_int_equal(check(p, "activity",
+                           rec("nope.task", "date", "2017-03-01", NULL), &q,
+                           &err),
+                     NTM_ENOENT);
+}
+
 static void
 test_units_counts(void **state)
 {
@@ -292,6 +441,7 @@ main(void)
         cmocka_unit_test(test_plan_every_target),
         cmocka_unit_test(test_plan_tasks),
         cmocka_unit_test(test_plan_task_errors),
+        cmocka_unit_test(test_dictionary),
         cmocka_unit_test(test_units_counts),
         cmocka_unit_test(test_units_types_and_names),
         cmocka_unit_test(test_units_merge),

@@ -34,8 +34,12 @@ act(struct fx *f, struct ntm_key *k, const char *task, const char *unit,
     struct ntm_error err = {0};
     json_t *fields = json_pack("{s:s, s:s, s:s}", "task", task, "date", date,
                                "title", "fixture");
-    if (qty)
+    if (qty) {
+        /* a quantity comes with its unit: the task's canonical one */
         json_object_set_new(fields, "qty", json_string(qty));
+        json_object_set_new(fields, "uom",
+                            json_string(ntm_plan_task_uom(f->plan, task)));
+    }
     if (ntm_record_create(f->st, k, "activity", unit, "doan", fields, id, &res,
                           &err) != NTM_OK)
         fail_msg("record_create %s %s: %s", task, unit, err.msg);
@@ -396,17 +400,41 @@ test_report_lower_rows(void **state)
     assert_true(share(d, "doan.rural_roads_km", "72.705", "2017") == 0);
     /* the province has no 2016 figure: no share */
     assert_true(share(d, "doan.rural_roads_km", "72.710", "2016") < 0);
-    /* whole things round up: 300 * 10 / 94 = 31.9 -> 32 groups,
-     * 300 * 12 / 94 = 38.3 -> 39 */
+    /* largest remainder over the 94 communes of 2020 (districts 703:10,
+     * 705:10, 706:12, 707:11, 708:15, 709:8, 710:9, 711:9, 712:10):
+     * 300 x w / 94 gives whole parts 31 31 38 35 47 25 28 28 31 = 294 and
+     * remainders (x94) 86 86 28 10 82 50 68 68 86; the 6 steps left go to
+     * 703, 705, 712 (86, ties by weight then order), 708 (82), 710 and
+     * 711 (68): 32 32 38 35 48 25 29 29 32 = 300 */
     expect(d, "doan.savings_groups", "72.705", "2016-2017", 32, 150, "met");
-    expect(d, "doan.savings_groups", "72.706", "2016-2017", 39, 1, "missed");
-    /* monthly: 12 * 9 / 94 = 1.1 -> 2 months with activities */
+    expect(d, "doan.savings_groups", "72.706", "2016-2017", 38, 1, "missed");
+    {
+        static const char *dist[] = {"72.703", "72.705", "72.706",
+                                     "72.707", "72.708", "72.709",
+                                     "72.710", "72.711", "72.712"};
+        double sum = 0, sum12 = 0, sum1 = 0;
+        for (int k = 0; k < 9; k++) {
+            sum += json_real_value(json_object_get(
+                row(d, "doan.savings_groups", dist[k], "2016-2017"), "target"));
+            sum12 += json_real_value(json_object_get(
+                row(d, "doan.env_activities", dist[k], "2018"), "target"));
+            sum1 += json_real_value(json_object_get(
+                row(d, "doan.traffic_shock_team", dist[k], "2016-2020"),
+                "target"));
+        }
+        assert_true(sum == 300 && sum12 == 12 && sum1 == 1);
+    }
+    /* monthly: 12 x w / 94 gives 1 1 1 1 1 1 1 1 1 = 9 and remainders
+     * (x94) 26 26 50 38 86 2 14 14 26: 708, 706, 707 get the 3 left */
     expect(d, "doan.env_activities", "72", "2018", 12, 11, "missed");
-    expect(d, "doan.env_activities", "72.710", "2018", 2, 11, "met");
+    expect(d, "doan.env_activities", "72.710", "2018", 1, 11, "met");
     assert_true(share(d, "doan.env_activities", "72.710", "2018") == 100);
-    /* existence: one is the share of any unit */
-    expect(d, "doan.traffic_shock_team", "72.711", "2016-2020", 1, 1, "met");
-    expect(d, "doan.traffic_shock_team", "72.703", "2016-2020", 1, 0,
+    /* existence: 1 team x w / 94: 0 everywhere, remainder w; the largest
+     * (708, 15 communes) gets the one team */
+    expect(d, "doan.traffic_shock_team", "72.711", "2016-2020", 0, 1, "met");
+    expect(d, "doan.traffic_shock_team", "72.708", "2016-2020", 1, 0,
+           "no_data");
+    expect(d, "doan.traffic_shock_team", "72.703", "2016-2020", 0, 0,
            "no_data");
     /* rates hold for every unit; the share is of the numerators */
     w = row(d, "doan.strong_commune_unions_pct", "72.705", "2018");
@@ -421,23 +449,31 @@ test_report_lower_rows(void **state)
     expect(d, "hccb.coop_per_district", "72.710", "2016-2020", 1, 0, "no_data");
     json_decref(d);
 
-    /* a district's report: communes on 1 / 95 of the plan (2017), shares
-     * still of the province */
+    /* a district's report: Go Dau on 80 x 9 / 95 = 7.5789 -> 7.58 km (its
+     * remainder is among the largest); its 9 communes share those 758
+     * hundredths: 84 each = 756, the 2 left go to the first two in tree
+     * order (equal remainders and weights): 25654 and 25657 get 0.85;
+     * shares still of the province */
     o.as_of = NULL;
     o.year = 2017;
     o.unit = "72.710";
     d = run(f, &o);
     expect(d, "doan.rural_roads_km", "72.710", "2017", 7.58, 52.4, "met");
-    expect(d, "doan.rural_roads_km", "72.710.25657", "2017", 0.84, 52.4, "met");
+    expect(d, "doan.rural_roads_km", "72.710.25657", "2017", 0.85, 52.4, "met");
+    expect(d, "doan.rural_roads_km", "72.710.25660", "2017", 0.84, 0,
+           "no_data");
     assert_true(share(d, "doan.rural_roads_km", "72.710", "2017") > 63.59 &&
                 share(d, "doan.rural_roads_km", "72.710", "2017") < 63.60);
     json_decref(d);
 
-    /* hamlets split their commune's share: 80 / 95 / 2 = 0.42 km */
-    recs = json_pack("[{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}]", "id",
+    /* hamlets split their commune's share (0.85 km, above) by largest
+     * remainder: 85 hundredths / 2 = 42 each, the one left to the first
+     * hamlet: 0.43 + 0.42 = 0.85 */
+    recs = json_pack("[{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}]", "id",
                      "00000000000000000000000000000001", "kind", "activity",
                      "unit", "72.710.25657.1", "org", "doan", "fields", "task",
-                     "doan.rural_roads_km", "date", "2017-03-05", "qty", "0.3");
+                     "doan.rural_roads_km", "date", "2017-03-05", "qty", "0.3",
+                     "uom", "km");
     created = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}]", "code",
                         "72.710.25657.1", "name", "Ấp Bến Đình", "level",
                         "hamlet", "code", "72.710.25657.2", "name",
@@ -447,7 +483,7 @@ test_report_lower_rows(void **state)
         ntm_report_run_records(f->plan, recs, created, &o, &r, NULL), NTM_OK);
     d = ntm_report_json(r, "vi");
     ntm_report_free(r);
-    expect(d, "doan.rural_roads_km", "72.710.25657.1", "2017", 0.42, 0.3,
+    expect(d, "doan.rural_roads_km", "72.710.25657.1", "2017", 0.43, 0.3,
            "missed");
     expect(d, "doan.rural_roads_km", "72.710.25657.2", "2017", 0.42, 0,
            "no_data");
@@ -491,7 +527,7 @@ test_report_csv(void **state)
     struct ntm_report *r = NULL;
     struct ntm_buf b = NTM_BUF_INIT;
     const char *p, *line;
-    char fields[14][256];
+    char fields[17][256];
     int found = 0, lines = 0, i;
 
     o.year = 2017;
@@ -503,14 +539,15 @@ test_report_csv(void **state)
     {
         static const char head[] = "task,label,org,unit,unit_name,period,"
                                    "target,achieved,unit_of_measure,status,"
-                                   "status_label,plan_target,basis,share\r\n";
+                                   "status_label,plan_target,basis,share,"
+                                   "children,record,reason\r\n";
         assert_memory_equal(p, head, strlen(head));
     }
     while (*p) {
         line = p;
-        for (i = 0; i < 14; i++) {
+        for (i = 0; i < 17; i++) {
             p = csv_field(p, fields[i], sizeof(fields[i]));
-            if (i < 13)
+            if (i < 16)
                 assert_int_equal(*p++, ',');
         }
         assert_true(p[0] == '\r' && p[1] == '\n');
@@ -594,7 +631,7 @@ test_report_csv_neutralizes_formulas(void **state)
         snprintf(want, sizeof(want), "%s%s", dangerous ? "'" : "", names[k]);
         const char *p = strstr(b.buf, "\r\n") + 2; /* past the header */
         while (*p) {
-            for (int i = 0; i < 14; i++) {
+            for (int i = 0; i < 17; i++) {
                 const char *start = p;
                 p = csv_field(p, cell, sizeof(cell));
                 if (i == 4) {
@@ -604,10 +641,10 @@ test_report_csv_neutralizes_formulas(void **state)
                     rows++;
                 }
                 /* No text cell a spreadsheet would evaluate. */
-                if (i != 6 && i != 7 && i != 11 && i != 13)
+                if (i != 6 && i != 7 && i != 11 && i != 13 && i != 14)
                     assert_null(strchr("=+-@\t\r", cell[0]) && cell[0] ? cell
                                                                        : NULL);
-                if (i < 13)
+                if (i < 16)
                     assert_int_equal(*p++, ',');
             }
             assert_true(p[0] == '\r' && p[1] == '\n');
@@ -679,10 +716,10 @@ test_report_index_matches_scan(void **state)
         snprintf(qty, sizeof(qty), "%d.%03d", milli / 1000, milli % 1000);
         snprintf(id, sizeof(id), "a%031d", i);
         json_array_append_new(
-            recs,
-            json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "id", id,
-                      "kind", "activity", "unit", unit, "org", "doan", "fields",
-                      "task", "doan.rural_roads_km", "date", date, "qty", qty));
+            recs, json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}",
+                            "id", id, "kind", "activity", "unit", unit, "org",
+                            "doan", "fields", "task", "doan.rural_roads_km",
+                            "date", date, "qty", qty, "uom", "km"));
         sum_prov += milli;
         if (!strncmp(unit, "72.710.", 7))
             sum_710 += milli;
@@ -764,11 +801,129 @@ test_report_bad_options(void **state)
     assert_int_equal(ntm_report_run(f->plan, f->st, &o, &r, &err), NTM_ENOENT);
 }
 
+/* A record of fields for ntm_report_run_records. */
+static json_t *
+mk(const char *id, const char *kind, const char *unit, json_t *fields)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", id, "kind", kind,
+                     "unit", unit, "org", "doan", "fields", fields);
+}
+
+/*
+ * Units converted by the data dictionary, records the plan cannot count
+ * listed in every format, and a district's own measure beside its
+ * commune's, all computed by hand.
+ */
+static void
+test_report_units_and_own_measures(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    struct ntm_report *r = NULL;
+    struct ntm_buf b = NTM_BUF_INIT;
+    json_t *recs = json_array(), *d, *w, *nc;
+    const char *T = "72.710.25657";
+
+    json_array_append_new(
+        recs, mk("00000000000000000000000000000a01", "activity", T,
+                 json_pack("{s:s, s:s, s:s, s:s}", "task", "doan.canals_km",
+                           "date", "2017-03-01", "qty", "2.4", "uom", "km")));
+    json_array_append_new(
+        recs, mk("00000000000000000000000000000a02", "activity", T,
+                 json_pack("{s:s, s:s, s:s, s:s}", "task", "doan.canals_km",
+                           "date", "2017-04-01", "qty", "500", "uom", "m2")));
+    json_array_append_new(
+        recs, mk("00000000000000000000000000000a03", "activity", T,
+                 json_pack("{s:s, s:s, s:s, s:s}", "task", "doan.canals_km",
+                           "date", "2017-05-01", "qty", "300", "uom", "m")));
+    /* a measure on a km target, 300/200 poor members: never counted */
+    json_array_append_new(
+        recs, mk("00000000000000000000000000000a04", "measure", T,
+                 json_pack("{s:s, s:s, s:i, s:i}", "task", "doan.canals_km",
+                           "period", "2017", "num", 1, "den", 2)));
+    json_array_append_new(
+        recs, mk("00000000000000000000000000000a05", "measure", T,
+                 json_pack("{s:s, s:s, s:i, s:i}", "task", "hccb.poor_rate_pct",
+                           "period", "2017", "num", 300, "den", 200)));
+    /* health insurance: 900/1000 at the district, 100/200 at a commune */
+    json_array_append_new(
+        recs, mk("00000000000000000000000000000a06", "measure", "72.710",
+                 json_pack("{s:s, s:s, s:i, s:i}", "task",
+                           "hccb.health_insurance_pct", "period", "2017", "num",
+                           900, "den", 1000)));
+    json_array_append_new(recs,
+                          mk("00000000000000000000000000000a07", "measure", T,
+                             json_pack("{s:s, s:s, s:i, s:i}", "task",
+                                       "hccb.health_insurance_pct", "period",
+                                       "2017", "num", 100, "den", 200)));
+    o.year = 2017;
+    assert_int_equal(ntm_report_run_records(f->plan, recs, NULL, &o, &r, NULL),
+                     NTM_OK);
+    d = ntm_report_json(r, "en");
+    /* 2.4 km + 300 m x 0.001 = 2.4 + 0.3 = 2.7 km; the 500 m2 not counted
+     * (was 2.4 + 500 + 300 = 802.4) */
+    expect(d, "doan.canals_km", "72", "2017", 30, 2.7, "missed");
+    expect(d, "doan.canals_km", "72.710", "2017", 2.84, 2.7, "missed");
+    /* the district's own 900/1000 = 90.00 % stands; its commune's
+     * 100/200 = 50.00 % is shown beside it (was 1000/1200 = 83.33 %); the
+     * province has none: the sum of the topmost figures below, 90 % */
+    expect(d, "hccb.health_insurance_pct", "72.710", "2017", 90, 90, "met");
+    w = row(d, "hccb.health_insurance_pct", "72.710", "2017");
+    assert_true(json_real_value(json_object_get(w, "children")) == 50);
+    assert_int_equal(json_integer_value(json_object_get(w, "children_num")),
+                     100);
+    expect(d, "hccb.health_insurance_pct", "72", "2017", 90, 90, "met");
+    assert_true(json_is_null(json_object_get(
+        row(d, "hccb.health_insurance_pct", "72", "2017"), "children")));
+    nc = json_object_get(d, "not_counted");
+    assert_int_equal(json_array_size(nc), 3);
+    /* sorted by unit, task, date: canals (measure 2017, m2 2017-04-01),
+     * then the poor rate */
+    assert_string_equal(str(json_array_get(nc, 0), "reason_code"),
+                        "wrong_kind");
+    assert_string_equal(str(json_array_get(nc, 1), "reason_code"),
+                        "uom_not_accepted");
+    assert_non_null(strstr(str(json_array_get(nc, 1), "reason"),
+                           "unit m2 not accepted for km"));
+    assert_string_equal(str(json_array_get(nc, 1), "unit"), T);
+    assert_string_equal(str(json_array_get(nc, 2), "reason_code"),
+                        "num_above_den");
+    json_decref(d);
+    /* the district report: the commune's 50 % as its own */
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_TABLE, "en", &b, NULL),
+                     NTM_OK);
+    assert_non_null(strstr(ntm_buf_str(&b), "Not counted"));
+    assert_non_null(strstr(ntm_buf_str(&b), "unit m2 not accepted for km"));
+    b.len = 0;
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_CSV, "en", &b, NULL),
+                     NTM_OK);
+    assert_non_null(strstr(ntm_buf_str(&b), ",not_counted,"));
+    assert_non_null(
+        strstr(ntm_buf_str(&b), "00000000000000000000000000000a02"));
+    b.len = 0;
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_HTML, "vi", &b, NULL),
+                     NTM_OK);
+    assert_non_null(
+        strstr(ntm_buf_str(&b), "data-reason=\"uom_not_accepted\""));
+    assert_non_null(strstr(ntm_buf_str(&b), "không nhận đơn vị m2 cho km"));
+    ntm_buf_release(&b);
+    ntm_report_free(r);
+    o.unit = T;
+    assert_int_equal(ntm_report_run_records(f->plan, recs, NULL, &o, &r, NULL),
+                     NTM_OK);
+    d = ntm_report_json(r, "en");
+    expect(d, "hccb.health_insurance_pct", T, "2017", 90, 50, "missed");
+    json_decref(d);
+    ntm_report_free(r);
+    json_decref(recs);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_kinds_closed),
+        cmocka_unit_test(test_report_units_and_own_measures),
         cmocka_unit_test(test_report_in_progress),
         cmocka_unit_test(test_report_merge),
         cmocka_unit_test(test_report_approved),

@@ -82,7 +82,7 @@ expect 0 "record another activity in the commune" "$R" record activity \
     --qty 0.5 --uom km --title "Sửa đường liên ấp" --note "Hội Nông dân"
 ID2=$(cat "$T/out")
 check "  ... prints the id" test ${#ID2} -eq 32
-expect 0 "record a measure" "$R" record measure --task doan.rural_roads_km \
+expect 0 "record a measure" "$R" record measure --task doan.strong_commune_unions_pct \
     --unit "$COMMUNE" --period 2019 --num 3 --den 4
 expect 2 "a date that does not exist is refused" "$R" record activity \
     --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-02-30
