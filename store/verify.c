@@ -87,16 +87,25 @@ changed_columns(sqlite3_stmt *s, const struct Ntm_entry *e, const char *author,
 }
 
 /*
- * The unit column of entry e as taking it in writes it (changelog.c,
- * entry_unit): a record.create's body.unit, a unit.create's body.code,
- * nothing for other entries without a record. Returns 1 with the unit in
- * unit ("" for NULL), or 0 when it depends on the record's create (checked
- * by unit_sql).
+ * The unit column of entry e as taking it in writes it (log.c,
+ * Ntm_log_unit): a record.create bound to its author and seq: its
+ * body.unit; a unit.create: its body.code; nothing for other entries
+ * without a record. Returns 1 with the unit in unit ("" for NULL); 2 for a
+ * record.create that is not bound to its author and seq (a hijack
+ * attempt), indexed as an entry of the record it names: the bound
+ * create's unit (bound_create_unit); 0 when it depends on the record's
+ * create (checked by unit_sql).
  */
 static int
 expected_unit(const struct Ntm_entry *e, char *unit, size_t n)
 {
     unit[0] = '\0';
+    if (strcmp(e->op, "record.create") == 0 && e->record) {
+        char bound[NTM_RECORD_ID_LEN + 1];
+        ntm_record_id(bound, e->author, e->seq);
+        if (strcmp(bound, e->record) != 0)
+            return 2;
+    }
     const char *member = strcmp(e->op, "record.create") == 0 ? "unit"
                          : strcmp(e->op, "unit.create") == 0 ? "code"
                                                              : NULL;
@@ -202,6 +211,38 @@ check_row(sqlite3_stmt *s, const char *prev_author, int64_t prev_seq,
 out:
     Ntm_entry_release(&e);
     return bad;
+}
+
+/* The unit of record's create bound to its author and seq, when held
+ * ("" when none is): what a create naming record without being bound to
+ * it is indexed under. */
+static enum ntm_err
+bound_create_unit(struct ntm_store *st, const char *record, char *unit,
+                  size_t n, struct ntm_error *err)
+{
+    unit[0] = '\0';
+    sqlite3_stmt *s = Ntm_prepare(st,
+                                  "SELECT author, seq, unit FROM entries WHERE "
+                                  "record=?1 AND op='record.create'",
+                                  err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_TRANSIENT);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        char bound[NTM_RECORD_ID_LEN + 1];
+        const char *a = (const char *)sqlite3_column_text(s, 0);
+        const char *u = (const char *)sqlite3_column_text(s, 2);
+        ntm_record_id(bound, a ? a : "", sqlite3_column_int64(s, 1));
+        if (strcmp(bound, record) == 0) {
+            snprintf(unit, n, "%s", u ? u : "");
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return Ntm_db_error(st, r, err, "cannot read the record's create");
+    return NTM_OK;
 }
 
 /* The fork evidence, grouped by (author, seq): the entry held first, then
@@ -845,6 +886,18 @@ verify_entries(struct ntm_store *st, json_t *invalid, json_t *flagged,
         if (crc != NTM_OK) {
             rc = ntm_error_set(err, crc, "out of memory");
             break;
+        }
+        if (unit_known == 2) {
+            int o2 = 0;
+            const char *rec = row_text(s, 15, &o2);
+            if (o2 || !rec) {
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+                break;
+            }
+            if ((rc = bound_create_unit(st, rec, unit, sizeof(unit), err)) !=
+                NTM_OK)
+                break;
+            unit_known = 1;
         }
         int oom = 0;
         const char *id = row_text(s, 0, &oom);

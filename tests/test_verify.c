@@ -439,11 +439,133 @@ test_report_members(void **state)
     json_decref(rep);
 }
 
+/* How many differences verify finds between st's derived state and a
+ * rebuild (and the log's entries check). */
+static size_t
+derived_diffs(struct ntm_store *st)
+{
+    json_t *out = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_verify_ex(st, 0, &out, &err), NTM_OK);
+    json_t *d = json_object_get(out, "derived");
+    size_t n = json_array_size(d);
+    if (n) {
+        char *t = json_dumps(d, JSON_COMPACT);
+        print_message("derived: %s\n", t);
+        free(t);
+    }
+    n += json_array_size(json_object_get(out, "invalid"));
+    json_decref(out);
+    return n;
+}
+
+/* The unit index of an entry, by id ("" for NULL; new). */
+static char *
+entry_unit(const char *path, const char *id)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT coalesce(unit,'') FROM "
+                                        "entries WHERE id=?1",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    char *u = strdup((const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return u;
+}
+
+/*
+ * A recorder of another commune writes a record.create naming rec1's
+ * record id (a hijack attempt: flagged bad_body). Whichever arrives first,
+ * the attempt or the true create, the attempt is indexed as an entry of
+ * that record (the true create's unit once held), both replicas agree, and
+ * verify finds nothing to repair: an attack never makes an honest replica
+ * look damaged.
+ */
+static void
+test_hijack_create_unit_index(void **state)
+{
+    (void)state;
+    struct ntm_error err;
+    struct ntm_write_result w;
+    struct ntm_key *evil = th_key();
+    char evil_hex[NTM_HEX_ID_LEN + 1], rid[NTM_RECORD_ID_LEN + 1];
+    th_author(evil, evil_hex);
+    char pa[400], pb[400];
+    struct ntm_store *a = th_store(root, 0);
+    snprintf(pa, sizeof pa, "%s/r%d.db", th_dir, th_serial - 1);
+    assert_int_equal(ntm_device_enroll(a, root, rec1_hex, "recorder", COMMUNE,
+                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_enroll(a, root, evil_hex, "recorder",
+                                       "72.705.25486", "Xã khác", "doan", 1, &w,
+                                       &err),
+                     NTM_OK);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "task",
+                          "doan.rural_roads_km", "date", "2019-05-17", "qty",
+                          "2.4", "uom", "km", "title", "Đường ấp");
+    assert_int_equal(ntm_record_create(a, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_OK);
+    char *hijack = th_entry(
+        evil, 1, NULL, 1, "record.create",
+        json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", rid, "kind", "activity",
+                  "unit", "72.705.25486", "org", "doan", "fields", f));
+    json_decref(f);
+    struct ntm_ingest_result r;
+    /* a: the true create first, then the attempt */
+    assert_int_equal(th_ingest(a, evil, hijack, NTM_SOURCE_PUSH, &r), NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    char hid[NTM_HEX_ID_LEN + 1];
+    memcpy(hid, r.id, sizeof hid);
+    char *ua = entry_unit(pa, hid);
+    assert_string_equal(ua, COMMUNE);
+    assert_int_equal(derived_diffs(a), 0);
+
+    /* b: the attempt first (its enrollment, then it), then the rest */
+    struct ntm_store *b = th_store(root, 0);
+    snprintf(pb, sizeof pb, "%s/r%d.db", th_dir, th_serial - 1);
+    struct th_copy c = {b, 0, 0};
+    struct ntm_entry_query q;
+    memset(&q, 0, sizeof q);
+    q.by_author_seq = 0;
+    /* the enrollments only (the root's entries) */
+    char root_hex[NTM_HEX_ID_LEN + 1];
+    th_author(root, root_hex);
+    q.author = root_hex;
+    assert_int_equal(ntm_store_entries(a, &q, th_copy_cb, &c, &err), NTM_OK);
+    assert_int_equal(th_ingest(b, evil, hijack, NTM_SOURCE_PUSH, &r), NTM_OK);
+    char *ub0 = entry_unit(pb, hid);
+    assert_string_equal(ub0, "");
+    assert_int_equal(derived_diffs(b), 0);
+    th_exchange(a, b);
+    char *ub = entry_unit(pb, hid);
+    assert_string_equal(ub, COMMUNE);
+    assert_int_equal(derived_diffs(b), 0);
+    char *da = th_dump(a), *db = th_dump(b);
+    assert_string_equal(da, db);
+    free(da);
+    free(db);
+    free(ua);
+    free(ub0);
+    free(ub);
+    free(hijack);
+    ntm_store_close(a);
+    ntm_store_close(b);
+    ntm_key_free(evil);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sound_replica_has_no_differences),
+        cmocka_unit_test(test_hijack_create_unit_index),
         cmocka_unit_test(test_records_fields_qty),
         cmocka_unit_test(test_records_other_columns),
         cmocka_unit_test(test_units_name),

@@ -268,7 +268,7 @@ check "  ... with a warning naming the plan's period" \
 check "  ... and the record is made" json_ok '.id | length == 32'
 WID=$(jq -r .id "$T/out")
 expect 0 "a measure of a period before the plan is recorded" "$W" record measure \
-    --task doan.rural_roads_km --unit "$COMMUNE" --period 2015 --num 1 --den 2
+    --task doan.strong_commune_unions_pct --unit "$COMMUNE" --period 2015 --num 1 --den 2
 check "  ... with a warning" err_has "the period 2015 lies outside the plan's period"
 expect 0 "a date in the future is recorded" "$W" record activity \
     --task doan.rural_roads_km --unit "$COMMUNE" --date 2199-01-01 --qty 1 --uom km
