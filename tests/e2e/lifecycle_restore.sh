@@ -10,8 +10,8 @@
 # (a new record id for a re-issued create, edits following it), push it,
 # and tell the officer; the server and the device then hold everything,
 # once, and both verify. The same with the device offline first (status
-# never says 0 unpushed while work has not reached the server), and a copy
-# that lost only its WAL file.
+# never says 0 unpushed while work has not reached the server), a copy
+# that lost only its WAL file, and one home copied onto two phones.
 #
 # Env: NTM_BIN. Prints one line per check and "N passed, N failed".
 set -u
@@ -116,6 +116,29 @@ run "$A" sync
 check "  ... and so does the admin" \
     test "$(titles "$A")" = "r1,r2,r3 sửa,r4,r5 sau khôi phục,r6,r7 (chỉ trong WAL),r8"
 expect 0 "device: verify passes" "$R" verify
+
+# ------------------------------------------------ a copied home
+# The same home on two phones (one key): each writes at the same seqs. Each
+# sync sets the loser's new work aside and writes it again after the
+# winner's: both phones' work reaches the server, once.
+C2=$T/copy
+cp -a "$R" "$C2"
+rec "r9 máy A"
+run_c2() { run "$C2" "$@"; }
+run_c2 --json record activity --task doan.rural_roads_km --unit "$COMMUNE" \
+    --date 2017-03-05 --qty 1 --uom km --title "r9 máy B"
+expect 0 "copied home: the first phone syncs" "$R" sync
+expect 0 "  ... the copy syncs" "$C2" sync
+check "  ... and is told its work was set aside and written again" err_has "nothing is lost"
+expect 0 "  ... the first phone writes again and syncs" "$R" edit "$R3" --set "note=A"
+run "$R" sync
+expect 0 "  ... the copy syncs again" "$C2" sync
+run "$A" sync
+check "the admin holds both phones' r9 and the edit, once each" \
+    sh -c "[ \"\$(\"$NTM\" --home \"$A\" --json list | jq -r '[.[].fields.title] | map(select(startswith(\"r9\"))) | sort | join(\",\")')\" = 'r9 máy A,r9 máy B' ]"
+expect 0 "  ... the copy verifies" "$C2" verify
+run "$S" --json verify
+check "  ... the server: no fork, nothing invalid" json_ok '.forks == [] and .invalid == []'
 
 stop_server TERM
 finish
