@@ -15,7 +15,8 @@ static const struct cli_help help = {
     "ntm admin enroll <key> --role <role> --scope <unit> [--org <org>]\n"
     "                 [--name <name>] [--from-seq <n>]\n"
     "ntm admin revoke <key> [--after-seq <n>] --reason <text>\n"
-    "ntm admin unit <code> --name <name> [--level <level>]",
+    "ntm admin unit <code> --name <name> [--level <level>]\n"
+    "ntm admin server-reset [--out <file>]",
     N_("enroll lets the device with author id <key> write entries with a "
        "role\n"
        "(recorder, coordinator or admin) for the units at or below <unit>.\n"
@@ -33,6 +34,12 @@ static const struct cli_help help = {
        "hamlet (ap, khu pho) under its commune: <code> is the commune's "
        "code,\n"
        "a dot and the hamlet's number.\n"
+       "\n"
+       "server-reset (the root key only), after the server was restored "
+       "from a\n"
+       "backup: signs the statement that its history was reset, for its\n"
+       "operator to start it with (ntm serve --reset <file>); devices then\n"
+       "send it what it lost instead of refusing it.\n"
        "\n"
        "The entries are signed by this device, which must be an admin whose\n"
        "scope holds the unit."),
@@ -235,11 +242,47 @@ admin_unit(struct cli_ctx *ctx, const char *code, const char *name,
     return rc;
 }
 
+/* server-reset: the root's statement that the server's history was reset
+ * (restored from a backup), written to out for the server's operator. */
+static int
+admin_server_reset(struct cli_ctx *ctx, const char *out)
+{
+    struct ntm_error err = {0};
+    char *text = NULL;
+    int64_t epoch = 0, last = 0;
+    if (!out)
+        out = "server-reset.json";
+    enum ntm_err rc = ntm_client_reset_statement(ctx->store, ctx->key, NULL,
+                                                 &text, &epoch, &last, &err);
+    if (rc != NTM_OK)
+        return cli_fail(&err, _("cannot make the reset statement"));
+    FILE *f = fopen(out, "wx");
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(text);
+    if (!ok) {
+        cli_error(_("cannot write '%s' (it must not exist yet)"), out);
+        return EXIT_FAIL;
+    }
+    if (ctx->json) {
+        json_t *o = json_pack("{s:s, s:I, s:I}", "file", out, "epoch",
+                              (json_int_t)epoch, "last_gseq", (json_int_t)last);
+        return cli_print_json(o);
+    }
+    cli_note(ctx,
+             _("wrote %s: reset #%lld of the server, restored at position "
+               "%lld; give it to the server's operator, who restarts it with "
+               "ntm serve ... --reset %s - devices then send it what it lost"),
+             out, (long long)epoch, (long long)last, out);
+    return EXIT_OK;
+}
+
 int
 cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *role = NULL, *scope = NULL, *org = NULL, *name = NULL;
-    const char *reason = NULL, *level = NULL;
+    const char *reason = NULL, *level = NULL, *out = NULL;
     int64_t from_seq = 1, after_seq = -1;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "role", &role, "<role>",
@@ -257,6 +300,8 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
         {CLI_OPT_STRING, "reason", &reason, "<text>", N_("revoke: why")},
         {CLI_OPT_STRING, "level", &level, "<level>",
          N_("unit: hamlet (default), commune or district")},
+        {CLI_OPT_STRING, "out", &out, "<file>",
+         N_("server-reset: the statement's file (server-reset.json)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("admin", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -265,6 +310,17 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error("admin", _("missing sub-command: enroll, "
                                           "revoke or unit"));
     const char *sub = argv[0];
+    if (!strcmp(sub, "server-reset")) {
+        if (nargs > 1)
+            return cli_usage_error("admin", _("unexpected argument '%s'"),
+                                   argv[1]);
+        if (role || scope || org || name || reason || level ||
+            after_seq != -1 || from_seq != 1)
+            return cli_usage_error("admin", _("server-reset takes --out"));
+        return admin_server_reset(ctx, out);
+    }
+    if (out)
+        return cli_usage_error("admin", _("--out goes with server-reset"));
     if (strcmp(sub, "enroll") && strcmp(sub, "revoke") && strcmp(sub, "unit"))
         return cli_usage_error("admin",
                                _("unknown sub-command '%s': use enroll, "

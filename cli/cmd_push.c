@@ -86,6 +86,12 @@ cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total)
 void
 cli_sync_heal(struct cli_ctx *ctx, const struct ntm_heal *h)
 {
+    if (h->server_reset > 0)
+        cli_warn(ctx,
+                 _("the server was restored from a backup (reset #%lld, "
+                   "signed by the root key): it is sent what it lost, and "
+                   "this device pulls from the start"),
+                 (long long)h->server_reset);
     if (h->stranded > 0)
         cli_warn(ctx,
                  ngettext("this home is older than what the server holds "
@@ -120,11 +126,11 @@ cli_sync_heal(struct cli_ctx *ctx, const struct ntm_heal *h)
 json_t *
 cli_sync_heal_json(const struct ntm_heal *h)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "restored",
-                     (json_int_t)h->restored, "forked_at",
-                     (json_int_t)h->forked_at, "stranded",
-                     (json_int_t)h->stranded, "reissued",
-                     (json_int_t)h->reissued, "failed", (json_int_t)h->failed);
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I}", "restored", (json_int_t)h->restored,
+        "forked_at", (json_int_t)h->forked_at, "stranded",
+        (json_int_t)h->stranded, "reissued", (json_int_t)h->reissued, "failed",
+        (json_int_t)h->failed, "server_reset", (json_int_t)h->server_reset);
 }
 
 void

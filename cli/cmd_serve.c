@@ -14,7 +14,7 @@ static const struct cli_help help = {
     "ntm serve --listen <addr:port> [--tls-cert <file> --tls-key <file>]\n"
     "          [--root-key <hex>] [--threads <n>] [--max-batch <n>]\n"
     "          [--max-body <bytes>] [--per-ip <n>] [--connections <n>]\n"
-    "          [--max-inflight <n>] [--timeout <seconds>]",
+    "          [--max-inflight <n>] [--timeout <seconds>] [--reset <file>]",
     "Serves the HTTP API of SPEC.md section 6 over HTTPS (TLS 1.2 or 1.3\n"
     "only). Plain HTTP is refused unless the address is a loopback one\n"
     "(behind a TLS reverse proxy). The root key comes from --root-key or\n"
@@ -38,6 +38,7 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     const char *listen = NULL, *cert = NULL, *key = NULL, *root = NULL;
     int64_t threads = 0, max_batch = 0, max_body = 0, per_ip = 0, conns = 0;
     int64_t inflight = 0, timeout = 0;
+    const char *reset_file = NULL;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "listen", &listen, "<addr:port>",
          "address and port to listen on"},
@@ -59,6 +60,9 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
          "requests served at once before 429 (default 256)"},
         {CLI_OPT_INT, "timeout", &timeout, "<seconds>",
          "close a connection idle this long (default 15)"},
+        {CLI_OPT_STRING, "reset", &reset_file, "<file>",
+         "after a restore: the root's reset statement (ntm admin "
+         "server-reset) to keep and hand out to devices"},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("serve", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -75,6 +79,20 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
         timeout > 3600)
         return cli_usage_error("serve", "a limit is out of range");
 
+    char reset[4096] = "";
+    if (reset_file) {
+        FILE *f = fopen(reset_file, "rb");
+        size_t n = f ? fread(reset, 1, sizeof reset - 1, f) : 0;
+        int too_long = f && !feof(f);
+        if (f)
+            fclose(f);
+        if (!f || n == 0 || too_long) {
+            cli_error("cannot read the reset statement '%s'%s", reset_file,
+                      too_long ? ": too long" : "");
+            return EXIT_FAIL;
+        }
+        reset[n] = '\0';
+    }
     char *db = cli_home_path(ctx, "ntm.db");
     if (!db) {
         cli_error("cannot build the store path: out of memory");
@@ -94,6 +112,7 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     so.conn_limit = (unsigned)conns;
     so.max_inflight = (unsigned)inflight;
     so.conn_timeout_s = (unsigned)timeout;
+    so.reset = reset_file ? reset : NULL;
     struct ntm_error err = {0};
     enum ntm_err rc = ntm_server_run(&so, &err);
     ntm_free(db);

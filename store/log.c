@@ -616,6 +616,12 @@ ntm_store_peer_head_set(struct ntm_store *st, const char *author, int64_t seq,
 }
 
 enum ntm_err
+ntm_store_peer_heads_clear(struct ntm_store *st, struct ntm_error *err)
+{
+    return Ntm_exec(st, "DELETE FROM peer_heads", err);
+}
+
+enum ntm_err
 ntm_store_peer_head_get(struct ntm_store *st, const char *author, int64_t *seq,
                         struct ntm_error *err)
 {

@@ -304,6 +304,10 @@ NTM_EXTERN enum ntm_err ntm_store_peer_head_set(struct ntm_store *st,
                                                 const char *author, int64_t seq,
                                                 const char *id,
                                                 struct ntm_error *err);
+/* Forget everything the peer acknowledged (its history was reset and
+ * announced by the root: sync/reset.c). */
+NTM_EXTERN enum ntm_err ntm_store_peer_heads_clear(struct ntm_store *st,
+                                                   struct ntm_error *err);
 /* *seq = 0 when unknown. */
 NTM_EXTERN enum ntm_err ntm_store_peer_head_get(struct ntm_store *st,
                                                 const char *author,

@@ -82,6 +82,63 @@ check_gseq(struct Ntm_session *s, json_t *info, struct ntm_error *err)
     return NTM_OK;
 }
 
+/*
+ * The server's announced reset (GET /v1/info "reset", sync/reset.c): when
+ * it is signed by this store's root, about this root, with an epoch above
+ * the last one accepted here and a last_gseq the server has not gone below
+ * again, forget what the server acknowledged before (its gseq, its heads)
+ * and pull from the start; the push that follows sends everything it
+ * lacks. *epoch: the epoch accepted now, 0 when none.
+ */
+static enum ntm_err
+accept_reset(struct Ntm_session *s, json_t *info, int64_t *epoch,
+             struct ntm_error *err)
+{
+    char root[NTM_HEX_ID_LEN + 1];
+    struct Ntm_reset r;
+    int64_t had = 0;
+    *epoch = 0;
+    json_t *reset = json_object_get(info, "reset");
+    json_t *lg = json_object_get(info, "last_gseq");
+    if (!reset || !json_is_integer(lg))
+        return NTM_OK;
+    if (ntm_store_root(s->st, root) != NTM_OK || !root[0])
+        return NTM_OK;
+    ntm_store_meta_get_int(s->st, NTM_SYNC_KEY_RESET_EPOCH, 0, &had, NULL);
+    struct ntm_error why;
+    if (Ntm_reset_check(reset, root, &r, &why) != NTM_OK)
+        return ntm_error_set(err, NTM_EROLLBACK,
+                             "server %s hands out a reset statement that "
+                             "does not hold (%s) - refusing to sync, tell "
+                             "its admin",
+                             s->url, why.msg);
+    if (r.epoch <= had)
+        return NTM_OK;
+    if (json_integer_value(lg) < r.last_gseq)
+        return ntm_error_set(err, NTM_EROLLBACK,
+                             "server %s went back below its announced reset "
+                             "(gseq %lld, announced %lld) - refusing to sync, "
+                             "tell its admin",
+                             s->url, (long long)json_integer_value(lg),
+                             (long long)r.last_gseq);
+    enum ntm_err rc = ntm_store_begin(s->st, err);
+    if (rc != NTM_OK)
+        return rc;
+    if ((rc = ntm_store_peer_heads_clear(s->st, err)) == NTM_OK &&
+        (rc = ntm_store_meta_set_int(s->st, NTM_SYNC_KEY_CURSOR, 0, err)) ==
+            NTM_OK &&
+        (rc = ntm_store_meta_set_int(s->st, NTM_SYNC_KEY_SERVER_GSEQ,
+                                     json_integer_value(lg), err)) == NTM_OK &&
+        (rc = ntm_store_meta_set_int(s->st, NTM_SYNC_KEY_RESET_EPOCH, r.epoch,
+                                     err)) == NTM_OK)
+        rc = ntm_store_commit(s->st, err);
+    else
+        ntm_store_rollback(s->st);
+    if (rc == NTM_OK)
+        *epoch = r.epoch;
+    return rc;
+}
+
 static enum ntm_err
 get_heads(struct Ntm_session *s, const char *author, json_t **heads,
           struct ntm_error *err)
@@ -334,6 +391,7 @@ ntm_client_push(struct ntm_store *st, const struct ntm_key *key,
     json_t *info = NULL, *server = NULL, *local = NULL;
     struct push_state ps;
     enum ntm_err rc;
+    int64_t reset_epoch = 0;
 
     memset(res, 0, sizeof *res);
     memset(&ps, 0, sizeof ps);
@@ -343,12 +401,14 @@ ntm_client_push(struct ntm_store *st, const struct ntm_key *key,
         return rc;
     if ((rc = get_info(&s, &info, err)) != NTM_OK ||
         (rc = check_root(&s, info, err)) != NTM_OK ||
+        (rc = accept_reset(&s, info, &reset_epoch, err)) != NTM_OK ||
         (rc = check_gseq(&s, info, err)) != NTM_OK ||
         (rc = get_heads(&s, NULL, &server, err)) != NTM_OK ||
         (rc = ntm_store_heads(st, NULL, &local, err)) != NTM_OK ||
         (rc = check_heads(&s, server, local, err)) != NTM_OK ||
         (rc = heal_own_chain(&s, key, server, &res->heal, err)) != NTM_OK)
         goto out;
+    res->heal.server_reset = reset_epoch;
     if (res->heal.restored || res->heal.stranded || res->heal.reissued) {
         json_decref(local);
         local = NULL;
@@ -636,7 +696,7 @@ ntm_client_pull(struct ntm_store *st, const struct ntm_key *key,
     struct Ntm_pull_counts pg;
     char me[NTM_HEX_ID_LEN + 1];
     enum ntm_err rc;
-    int64_t cursor = 0, next = 0;
+    int64_t cursor = 0, next = 0, reset_epoch = 0;
     int more = 0;
 
     memset(res, 0, sizeof *res);
@@ -646,6 +706,7 @@ ntm_client_pull(struct ntm_store *st, const struct ntm_key *key,
     ntm_key_author(key, me);
     if ((rc = get_info(&s, &info, err)) != NTM_OK ||
         (rc = check_root(&s, info, err)) != NTM_OK ||
+        (rc = accept_reset(&s, info, &reset_epoch, err)) != NTM_OK ||
         (rc = check_gseq(&s, info, err)) != NTM_OK ||
         (rc = get_heads(&s, me, &own, err)) != NTM_OK ||
         (rc = ntm_store_heads(st, me, &local, err)) != NTM_OK ||
@@ -653,6 +714,7 @@ ntm_client_pull(struct ntm_store *st, const struct ntm_key *key,
         (rc = heal_own_chain(&s, key, own, &res->heal, err)) != NTM_OK)
         goto out;
     res->own_restored = res->heal.restored;
+    res->heal.server_reset = reset_epoch;
     json_decref(local);
     local = NULL;
     if ((rc = ntm_store_heads(st, me, &local, err)) != NTM_OK)
@@ -695,6 +757,42 @@ out:
     json_decref(info);
     json_decref(own);
     json_decref(local);
+    Ntm_session_close(&s);
+    return rc;
+}
+
+enum ntm_err
+ntm_client_reset_statement(struct ntm_store *st, const struct ntm_key *root,
+                           const struct ntm_client_opts *o, char **out,
+                           int64_t *epoch, int64_t *last_gseq,
+                           struct ntm_error *err)
+{
+    struct Ntm_session s;
+    json_t *info = NULL;
+    char me[NTM_HEX_ID_LEN + 1], pinned[NTM_HEX_ID_LEN + 1];
+    struct Ntm_reset had;
+    enum ntm_err rc;
+
+    *out = NULL;
+    *epoch = *last_gseq = 0;
+    ntm_key_author(root, me);
+    if (ntm_store_root(st, pinned) != NTM_OK || strcmp(me, pinned) != 0)
+        return ntm_error_set(err, NTM_EFORBIDDEN,
+                             "only the root key announces a server reset");
+    if ((rc = Ntm_session_open(&s, st, root, o, err)) != NTM_OK)
+        return rc;
+    if ((rc = get_info(&s, &info, err)) != NTM_OK ||
+        (rc = check_root(&s, info, err)) != NTM_OK)
+        goto out;
+    json_t *lg = json_object_get(info, "last_gseq");
+    json_t *reset = json_object_get(info, "reset");
+    *epoch = 1;
+    if (reset && Ntm_reset_check(reset, me, &had, NULL) == NTM_OK)
+        *epoch = had.epoch + 1;
+    *last_gseq = json_is_integer(lg) ? json_integer_value(lg) : 0;
+    rc = ntm_reset_statement(root, *epoch, *last_gseq, out, err);
+out:
+    json_decref(info);
     Ntm_session_close(&s);
     return rc;
 }

@@ -103,6 +103,18 @@ h_info(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
         (json_int_t)ntm_now_ms(), "max_batch",
         (json_int_t)Ntm_server_max_batch(rq->srv), "max_entry_bytes",
         (json_int_t)NTM_MAX_ENTRY_BYTES, "last_gseq", (json_int_t)last);
+    /* The root's statement that this server's history was reset, when one
+     * was installed (sync/reset.c). */
+    char *reset = NULL;
+    if (v &&
+        ntm_store_meta_get(rq->st, NTM_SERVER_KEY_RESET, &reset, NULL) ==
+            NTM_OK &&
+        reset) {
+        json_t *r = json_loads(reset, 0, NULL);
+        if (r)
+            json_object_set_new(v, "reset", r);
+        ntm_free(reset);
+    }
     return json_answer(rs, v, err);
 }
 

@@ -20,6 +20,9 @@ typedef void (*ntm_log_fn)(void *ud, const char *line);
 
 struct ntm_server_opts {
     const char *db_path;     /* the server's store; created when missing */
+    const char *reset;       /* a root-signed reset statement (JSON text,
+                                ntm_reset_statement) to keep and hand out
+                                in GET /v1/info after a restore; NULL */
     const char *listen;      /* "ADDR:PORT", "[ADDR6]:PORT"; port 0 picks one */
     const char *tls_cert;    /* PEM certificate chain file, or NULL */
     const char *tls_key;     /* PEM private key file, or NULL; without both,

@@ -171,11 +171,14 @@ NTM_EXTERN enum ntm_err ntm_client_setup(struct ntm_store *st,
  * true head (ntm_store_reissue), then pushed: nothing is lost.
  */
 struct ntm_heal {
-    int64_t restored;  /* own entries taken back from the server */
-    int64_t forked_at; /* the first seq where the chains differed, or 0 */
-    int64_t stranded;  /* own entries set aside at this run */
-    int64_t reissued;  /* stranded entries written again on the true head */
-    int64_t failed;    /* stranded entries refused when written again */
+    int64_t restored;     /* own entries taken back from the server */
+    int64_t forked_at;    /* the first seq where the chains differed, or 0 */
+    int64_t stranded;     /* own entries set aside at this run */
+    int64_t reissued;     /* stranded entries written again on the true head */
+    int64_t failed;       /* stranded entries refused when written again */
+    int64_t server_reset; /* > 0: the server's announced reset (this epoch)
+                             was accepted: what it acknowledged before is
+                             forgotten and everything it lacks is pushed */
 };
 
 struct ntm_push_result {
@@ -237,5 +240,34 @@ NTM_EXTERN enum ntm_err ntm_client_pull(struct ntm_store *st,
                                         const struct ntm_client_opts *o,
                                         struct ntm_pull_result *res,
                                         struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* A server restored from a backup (sync/reset.c) */
+
+/*
+ * The root's statement that the server's history was reset (restored from
+ * a backup, moved to a host with an older copy): *out (new, free()) is
+ * {"statement":"<B>","sig":"<b64>"}, B naming the root, the epoch (one
+ * more than the server's current, 1 for the first) and the server's
+ * last_gseq after the restore. The server serves it (ntm serve --reset
+ * FILE; GET /v1/info "reset"); devices that see a newer epoch push what the
+ * server lost instead of refusing it (docs/contract.md). key must be the
+ * root key. Errors: NTM_EINVAL, NTM_ENOMEM, NTM_ECRYPTO.
+ */
+NTM_EXTERN enum ntm_err ntm_reset_statement(const struct ntm_key *root,
+                                            int64_t epoch, int64_t last_gseq,
+                                            char **out, struct ntm_error *err);
+
+/*
+ * The same, for the server st's settings point at (o as for a push; may
+ * be NULL): asks it (GET /v1/info) for its last_gseq and the epoch of the
+ * reset it holds, and signs the next one. key must be st's root key
+ * (NTM_EFORBIDDEN otherwise). *epoch, *last_gseq: what was signed.
+ */
+NTM_EXTERN enum ntm_err
+ntm_client_reset_statement(struct ntm_store *st, const struct ntm_key *root,
+                           const struct ntm_client_opts *o, char **out,
+                           int64_t *epoch, int64_t *last_gseq,
+                           struct ntm_error *err);
 
 #endif /* NTM_SYNC_H */

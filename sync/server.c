@@ -1038,6 +1038,53 @@ read_pem(const char *path, char **out, struct ntm_error *err)
     return *out ? NTM_OK : ntm_error_set(err, NTM_ENOMEM, "out of memory");
 }
 
+/* Install a root-signed reset statement (sync/reset.c) for GET /v1/info:
+ * it must hold for this root and not go back on an earlier one. */
+static enum ntm_err
+install_reset(struct ntm_store *st, const char *root, const char *text,
+              struct ntm_error *err)
+{
+    struct Ntm_reset r, had;
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    enum ntm_err rc =
+        v ? Ntm_reset_check(v, root, &r, err)
+          : ntm_error_set(err, NTM_EINVAL, "the reset statement is not JSON");
+    char *old = NULL;
+    if (rc == NTM_OK) {
+        rc = ntm_store_meta_get(st, NTM_SERVER_KEY_RESET, &old, err);
+        if (rc == NTM_ENOENT)
+            rc = NTM_OK;
+    }
+    if (rc == NTM_OK && old) {
+        json_t *ov = json_loads(old, 0, NULL);
+        if (ov && Ntm_reset_check(ov, root, &had, NULL) == NTM_OK &&
+            had.epoch > r.epoch)
+            rc = ntm_error_set(err, NTM_EINVAL,
+                               "the reset statement has epoch %lld, below "
+                               "the one this server holds (%lld)",
+                               (long long)r.epoch, (long long)had.epoch);
+        json_decref(ov);
+    }
+    int64_t n = 0, last = 0;
+    if (rc == NTM_OK && (rc = ntm_store_stats(st, &n, &last, err)) == NTM_OK &&
+        last < r.last_gseq)
+        rc = ntm_error_set(err, NTM_EINVAL,
+                           "the reset statement names gseq %lld, above what "
+                           "this server holds (%lld): it was made for "
+                           "another copy",
+                           (long long)r.last_gseq, (long long)last);
+    char *canon =
+        rc == NTM_OK ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (rc == NTM_OK && !canon)
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc == NTM_OK)
+        rc = ntm_store_meta_set(st, NTM_SERVER_KEY_RESET, canon, err);
+    free(canon);
+    ntm_free(old);
+    json_decref(v);
+    return rc;
+}
+
 enum ntm_err
 ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
                  struct ntm_error *err)
@@ -1130,6 +1177,9 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
                            "HEX (the provincial admin's author id)");
         goto fail;
     }
+    if (o->reset &&
+        (rc = install_reset(st, srv->root, o->reset, err)) != NTM_OK)
+        goto fail;
     pool_put(srv, st);
     st = NULL;
 

@@ -330,6 +330,17 @@ struct Ntm_metrics {
     int64_t open_connections;
 };
 
+/* reset.c: a root-signed reset statement, checked. */
+struct Ntm_reset {
+    int64_t epoch, last_gseq, ts;
+};
+/* Check reset ({"statement","sig"}) against root_hex: signed by it, about
+ * it. NTM_OK with out filled; NTM_EBADSIG, NTM_EBADENTRY, NTM_EROOTKEY. */
+enum ntm_err Ntm_reset_check(const json_t *reset, const char *root_hex,
+                             struct Ntm_reset *out, struct ntm_error *err);
+#define NTM_SYNC_KEY_RESET_EPOCH "sync.reset_epoch"
+#define NTM_SERVER_KEY_RESET     "server.reset"
+
 struct ntm_server; /* ntm_server.h: the server's own library */
 
 /* A request as handlers see it. All pointers are borrowed for the

@@ -579,6 +579,59 @@ test_server_inprocess(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The root's reset statement: it checks for its root only, and any change
+ * to it, or another key's signature, is refused. */
+static void
+test_reset_statement(void **state)
+{
+    (void)state;
+    struct ntm_key *root = new_key(), *other = new_key();
+    char root_hex[NTM_HEX_ID_LEN + 1], other_hex[NTM_HEX_ID_LEN + 1];
+    ntm_key_author(root, root_hex);
+    ntm_key_author(other, other_hex);
+    struct ntm_error err;
+    char *text = NULL;
+    assert_int_equal(ntm_reset_statement(root, 0, 5, &text, &err), NTM_EINVAL);
+    assert_int_equal(ntm_reset_statement(root, 2, 41, &text, &err), NTM_OK);
+    json_t *v = json_loads(text, 0, NULL);
+    assert_non_null(v);
+    struct Ntm_reset r;
+    assert_int_equal(Ntm_reset_check(v, root_hex, &r, &err), NTM_OK);
+    assert_int_equal(r.epoch, 2);
+    assert_int_equal(r.last_gseq, 41);
+    assert_true(r.ts > 0);
+    /* checked against another root: refused */
+    assert_int_equal(Ntm_reset_check(v, other_hex, &r, &err), NTM_EBADSIG);
+    /* the statement altered (epoch 2 -> 9): refused */
+    const char *b = json_string_value(json_object_get(v, "statement"));
+    char *alt = strdup(b);
+    char *p = strstr(alt, "\"epoch\":2");
+    assert_non_null(p);
+    p[8] = '9';
+    json_t *w = json_pack("{s:s, s:O}", "statement", alt, "sig",
+                          json_object_get(v, "sig"));
+    assert_int_equal(Ntm_reset_check(w, root_hex, &r, &err), NTM_EBADSIG);
+    json_decref(w);
+    free(alt);
+    /* signed by another key, naming our root: refused */
+    char *t2 = NULL;
+    assert_int_equal(ntm_reset_statement(other, 3, 1, &t2, &err), NTM_OK);
+    json_t *v2 = json_loads(t2, 0, NULL);
+    assert_int_equal(Ntm_reset_check(v2, root_hex, &r, &err), NTM_EBADSIG);
+    /* well signed by other, but about other: not one for our root */
+    assert_int_equal(Ntm_reset_check(v2, other_hex, &r, &err), NTM_OK);
+    /* missing members */
+    json_t *e = json_object();
+    assert_int_equal(Ntm_reset_check(e, root_hex, &r, &err), NTM_EBADENTRY);
+    json_decref(e);
+    json_decref(v2);
+    json_decref(v);
+    free(t2);
+    free(text);
+    ntm_key_free(root);
+    ntm_key_free(other);
+}
+
 int
 main(void)
 {
@@ -597,6 +650,7 @@ main(void)
         cmocka_unit_test(test_error_body_and_status),
         cmocka_unit_test(test_routes_and_query),
         cmocka_unit_test(test_server_inprocess),
+        cmocka_unit_test(test_reset_statement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
