@@ -154,6 +154,40 @@ print_one(json_t *x)
     json_decref(b);
 }
 
+/* What a device restored from a backup (or copied) wrote again, and what
+ * this home set aside: not a failure, but admins must know. */
+static void
+print_reissued(json_t *rep)
+{
+    json_t *re = json_object_get(rep, "reissued");
+    json_t *st = json_object_get(rep, "stranded");
+    size_t i;
+    json_t *x;
+    if (json_array_size(re)) {
+        printf(_("entries written again by a device whose store was older "
+                 "than its chain (restored from a backup, or copied): %zu\n"),
+               json_array_size(re));
+        json_array_foreach (re, i, x)
+            printf(_("  author %.16s... seq %lld replaces %s\n"),
+                   json_string_value(json_object_get(x, "author")),
+                   (long long)json_integer_value(json_object_get(x, "seq")),
+                   json_string_value(json_object_get(x, "replaces")));
+    }
+    if (json_array_size(st)) {
+        printf(_("entries this home set aside (kept, never sent): %zu\n"),
+               json_array_size(st));
+        json_array_foreach (st, i, x) {
+            const char *as =
+                json_string_value(json_object_get(x, "reissued_as"));
+            printf(_("  seq %lld %s -> %s\n"),
+                   (long long)json_integer_value(json_object_get(x, "seq")),
+                   json_string_value(json_object_get(x, "entry")),
+                   as && *as ? as
+                             : json_string_value(json_object_get(x, "reason")));
+        }
+    }
+}
+
 static void
 print_derived(json_t *rep, int rebuilt)
 {
@@ -222,6 +256,7 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
     print_list("forks", json_object_get(rep, "forks"));
     print_list("flagged entries (kept without effect)",
                json_object_get(rep, "flagged"));
+    print_reissued(rep);
     print_derived(rep, rebuilt);
     int checked = json_is_true(json_object_get(rep, "derived_checked"));
     json_decref(rep);

@@ -245,6 +245,55 @@ bound_create_unit(struct ntm_store *st, const char *record, char *unit,
     return NTM_OK;
 }
 
+/* Entries that stand for an entry their author set aside (a home
+ * restored from an older backup, or copied: store/strand.c), and what this
+ * replica set aside itself. Not failures: what happened, for admins. */
+static enum ntm_err
+verify_reissued(struct ntm_store *st, json_t **reissued, json_t **stranded,
+                struct ntm_error *err)
+{
+    static const char *const sql[] = {
+        "SELECT id, author, seq, json_extract(CAST(bytes AS TEXT),"
+        " '$.body.replaces') AS r FROM entries WHERE instr(bytes,"
+        " '\"replaces\"') > 0 AND r IS NOT NULL ORDER BY author, seq",
+        "SELECT id, author, seq, coalesce(reissued_as, ''),"
+        " coalesce(reason, '') FROM stranded ORDER BY author, seq",
+    };
+    *reissued = json_array();
+    *stranded = json_array();
+    if (!*reissued || !*stranded)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *s = NULL;
+        int r = sqlite3_prepare_v2(st->db, sql[k], -1, &s, NULL);
+        if (r != SQLITE_OK)
+            return Ntm_db_error(st, r, err, "cannot read the log");
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            json_t *o;
+            const char *c0 = (const char *)sqlite3_column_text(s, 0);
+            const char *c1 = (const char *)sqlite3_column_text(s, 1);
+            const char *c3 = (const char *)sqlite3_column_text(s, 3);
+            json_int_t seq = (json_int_t)sqlite3_column_int64(s, 2);
+            if (k == 0)
+                o = json_pack("{s:s?, s:s?, s:I, s:s?}", "entry", c0, "author",
+                              c1, "seq", seq, "replaces", c3);
+            else
+                o = json_pack("{s:s?, s:s?, s:I, s:s?, s:s?}", "entry", c0,
+                              "author", c1, "seq", seq, "reissued_as", c3,
+                              "reason",
+                              (const char *)sqlite3_column_text(s, 4));
+            if (!o || json_array_append_new(k ? *stranded : *reissued, o)) {
+                sqlite3_finalize(s);
+                return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            }
+        }
+        sqlite3_finalize(s);
+        if (r != SQLITE_DONE)
+            return Ntm_db_error(st, r, err, "cannot read the log");
+    }
+    return NTM_OK;
+}
+
 /* The fork evidence, grouped by (author, seq): the entry held first, then
  * every refused one. */
 static enum ntm_err
@@ -963,6 +1012,7 @@ ntm_store_verify_ex(struct ntm_store *st, unsigned flags, json_t **out,
     *out = NULL;
     json_t *invalid = json_array(), *flagged = json_array(),
            *forks = json_array(), *integrity = json_array();
+    json_t *reissued = NULL, *stranded = NULL;
     struct diffs d = {json_array(), json_array(), 0};
     enum ntm_err rc = NTM_OK;
     int64_t total = 0, valid = 0;
@@ -999,15 +1049,24 @@ ntm_store_verify_ex(struct ntm_store *st, unsigned flags, json_t **out,
     }
     if (rc != NTM_OK)
         goto out;
-    *out = json_pack("{s:I, s:I, s:O, s:O, s:O, s:O, s:O, s:I, s:b, s:b}",
-                     "entries", (json_int_t)total, "valid", (json_int_t)valid,
-                     "invalid", invalid, "flagged", flagged, "forks", forks,
-                     "integrity", integrity, "derived", d.list, "derived_total",
-                     (json_int_t)d.total, "derived_checked", derived_checked,
-                     "rebuilt", rebuilt);
+    if (!json_array_size(integrity))
+        rc = verify_reissued(st, &reissued, &stranded, err);
+    else if (!(reissued = json_array()) || !(stranded = json_array()))
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc != NTM_OK)
+        goto out;
+    *out = json_pack(
+        "{s:I, s:I, s:O, s:O, s:O, s:O, s:O, s:I, s:b, s:b, s:O, s:O}",
+        "entries", (json_int_t)total, "valid", (json_int_t)valid, "invalid",
+        invalid, "flagged", flagged, "forks", forks, "integrity", integrity,
+        "derived", d.list, "derived_total", (json_int_t)d.total,
+        "derived_checked", derived_checked, "rebuilt", rebuilt, "reissued",
+        reissued, "stranded", stranded);
     if (!*out)
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
 out:
+    json_decref(reissued);
+    json_decref(stranded);
     json_decref(invalid);
     json_decref(flagged);
     json_decref(forks);

@@ -90,7 +90,12 @@ check "  ... its edit followed it (note kept)" \
 check "  ... the edit of r3 made after the restore counts (qty 2)" \
     json_ok ".[] | select(.id == \"$R3\") | .fields.qty == \"2\""
 expect 0 "device: verify passes" "$R" verify
+check "  ... and lists what it set aside (3 entries, each written again)" \
+    sh -c "\"$NTM\" --home \"$R\" --json verify | jq -e '(.stranded | length) == 3 and all(.stranded[]; .reissued_as | length == 64)' >/dev/null"
 expect 0 "admin: verify passes" "$A" verify
+check "  ... and shows the admin the 3 entries written again, each naming the one it replaces" \
+    sh -c "\"$NTM\" --home \"$A\" --json verify | jq -e '(.reissued | length) == 3 and all(.reissued[]; .replaces | length == 64)' >/dev/null"
+check "  ... in words too" sh -c "\"$NTM\" --home \"$A\" verify | grep -q 'restored from a backup, or copied): 3'"
 run "$S" --json verify
 check "server: every entry valid, no fork" json_ok '.forks == [] and .invalid == []'
 check "server holds 9 entries: the enrollment, 5 before the restore, 3 re-issued (none twice)" \
