@@ -49,6 +49,8 @@ struct ctx {
     struct rec *recs; /* sorted by rec_cmp once collected */
     int nrecs;
     int *tfirst; /* per target: its records are recs[tfirst[t]..tfirst[t+1]) */
+    struct Ntm_srec *srecs; /* every task's records, for the summary */
+    int nsrecs;
     int ncommunes;   /* communes of the province in force on as_of */
     const char *A;   /* as-of date */
     const char *top; /* the report's unit */
@@ -224,6 +226,50 @@ skip_cmp(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
+/* A record the dictionary accepted, kept for its task's summary: the
+ * quantity in the canonical unit, people, money (amount_vnd, else a
+ * quantity in vnd), working days (labor_days, else a quantity in
+ * labor_day). */
+static void
+summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
+               json_t *f, const char *carrier, const char *when, double qty)
+{
+    struct Ntm_srec *s = &c->srecs[c->nsrecs];
+    const char *uom = ntm_plan_task_uom(c->p, t->id);
+    int64_t v;
+    double d;
+
+    memset(s, 0, sizeof(*s));
+    if (!when || !(s->year = leading_int(when)))
+        return;
+    s->task = (int)(t - c->p->tasks);
+    memcpy(s->unit, carrier, PLAN_CODE_LEN);
+    s->measure = !strcmp(kind, "measure");
+    if (!s->measure && json_object_get(f, "qty")) {
+        s->has_qty = 1;
+        s->qty = qty;
+    }
+    if (!json_int(json_object_get(f, "people"), &v)) {
+        s->has_people = 1;
+        s->people = v;
+    }
+    if (!json_int(json_object_get(f, "amount_vnd"), &v)) {
+        s->has_money = 1;
+        s->money = (double)v;
+    } else if (s->has_qty && uom && !strcmp(uom, "vnd")) {
+        s->has_money = 1;
+        s->money = qty;
+    }
+    if ((d = Ntm_dict_decimal(json_object_get(f, "labor_days"))) >= 0) {
+        s->has_days = 1;
+        s->days = d;
+    } else if (s->has_qty && uom && !strcmp(uom, "labor_day")) {
+        s->has_days = 1;
+        s->days = qty;
+    }
+    c->nsrecs++;
+}
+
 static enum ntm_err
 collect(struct ctx *c, json_t *records, struct ntm_error *err)
 {
@@ -233,7 +279,8 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
     size_t i;
 
     c->recs = ntm_calloc(json_array_size(records) + 1, sizeof(*c->recs));
-    if (!c->recs)
+    c->srecs = ntm_calloc(json_array_size(records) + 1, sizeof(*c->srecs));
+    if (!c->recs || !c->srecs)
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     json_array_foreach (records, i, rec) {
         json_t *f = json_object_get(rec, "fields");
@@ -276,6 +323,9 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
                 return ntm_error_set(err, NTM_ENOMEM, "out of memory");
             continue;
         }
+        if (task_def && Ntm_code_within(carrier, c->top) &&
+            (!o->year || (when && leading_int(when) == o->year)))
+            summary_record(c, task_def, kind, f, carrier, when, qty);
         if (!task_def || task_def->target < 0)
             continue;
         {
@@ -1015,6 +1065,7 @@ ntm_report_free(struct ntm_report *r)
         ntm_free(r->skips[i].unit_name);
     }
     ntm_free(r->skips);
+    Ntm_summary_free(r);
     ntm_free(r->rows);
     ntm_free(r->unit_name);
     ntm_free(r);
@@ -1121,10 +1172,13 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
     c.top = top->code;
     if ((rc = collect(&c, records, err)) || (rc = build_index(&c, err)))
         goto out;
-    if ((rc = build_rows(&c, top)))
+    if ((rc = build_rows(&c, top)) ||
+        (rc =
+             Ntm_summary_build(c.r, c.srecs, c.nsrecs, c.units, c.nunits, top)))
         rc = ntm_error_set(err, rc, "out of memory");
 out:
     ntm_free(c.recs);
+    ntm_free(c.srecs);
     ntm_free(c.tfirst);
     Ntm_units_array_free(all, n);
     if (rc) {
