@@ -23,7 +23,9 @@ enum Ntm_kind {
     NTM_KIND_EXISTS,          /* at least value over the plan */
     NTM_KIND_PER_UNIT_YEARLY, /* each applicable unit >= value a year */
     NTM_KIND_PER_UNIT,        /* each applicable unit >= value by deadline */
-    NTM_KIND_COMPARE          /* 100*num/reference > value */
+    NTM_KIND_COMPARE,         /* 100*num/reference > value */
+    NTM_KIND_REGISTER         /* entities active at each year's end >= value
+                                 from the deadline's year on */
 };
 
 struct Ntm_org {

@@ -84,6 +84,7 @@ comparator(const struct Ntm_target *t)
     case NTM_KIND_EXISTS:
     case NTM_KIND_PER_UNIT_YEARLY:
     case NTM_KIND_PER_UNIT:
+    case NTM_KIND_REGISTER:
         break;
     }
     return "≥";

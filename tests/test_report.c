@@ -240,7 +240,13 @@ test_report_kinds_closed(void **state)
            "met");
     expect(d, "doan.strong_commune_unions_pct", "72.703", "2018", 85, 80,
            "missed");
-    expect(d, "doan.savings_groups", "72", "2016-2017", 300, 251, "missed");
+    /* a register: the groups active at the end of 2017, the deadline
+     * (100 + 150 + 1), and still judged in 2020 (nothing dissolved) */
+    expect(d, "doan.savings_groups", "72", "2017", 300, 251, "missed");
+    expect(d, "doan.savings_groups", "72", "2020", 300, 251, "missed");
+    /* 2016: 100 by its end, short of 300 x 366 / 731 = 150.2 on the way
+     * to the deadline */
+    expect(d, "doan.savings_groups", "72", "2016", 300, 100, "behind");
     expect(d, "doan.env_activities", "72", "2018", 12, 11, "missed");
     /* per-unit targets count the units that meet them: 23 wards/towns in
      * 2020, 4 of them in Hoa Thanh */
@@ -272,7 +278,7 @@ test_report_in_progress(void **state)
     /* 547 of 731 days gone: 251 >= 300 * 547 / 731 */
     o.as_of = "2017-06-30";
     d = run(f, &o);
-    expect(d, "doan.savings_groups", "72", "2016-2017", 300, 251, "on_track");
+    expect(d, "doan.savings_groups", "72", "2017", 300, 251, "on_track");
     /* only the first record of 2017 is dated by then */
     expect(d, "doan.rural_roads_km", "72", "2017", 80, 52.4, "on_track");
     assert_null(row(d, "doan.rural_roads_km", "72", "2018"));
@@ -406,8 +412,8 @@ test_report_lower_rows(void **state)
      * remainders (x94) 86 86 28 10 82 50 68 68 86; the 6 steps left go to
      * 703, 705, 712 (86, ties by weight then order), 708 (82), 710 and
      * 711 (68): 32 32 38 35 48 25 29 29 32 = 300 */
-    expect(d, "doan.savings_groups", "72.705", "2016-2017", 32, 150, "met");
-    expect(d, "doan.savings_groups", "72.706", "2016-2017", 38, 1, "missed");
+    expect(d, "doan.savings_groups", "72.705", "2017", 32, 150, "met");
+    expect(d, "doan.savings_groups", "72.706", "2017", 38, 1, "missed");
     {
         static const char *dist[] = {"72.703", "72.705", "72.706",
                                      "72.707", "72.708", "72.709",
@@ -415,7 +421,7 @@ test_report_lower_rows(void **state)
         double sum = 0, sum12 = 0, sum1 = 0;
         for (int k = 0; k < 9; k++) {
             sum += json_real_value(json_object_get(
-                row(d, "doan.savings_groups", dist[k], "2016-2017"), "target"));
+                row(d, "doan.savings_groups", dist[k], "2017"), "target"));
             sum12 += json_real_value(json_object_get(
                 row(d, "doan.env_activities", dist[k], "2018"), "target"));
             sum1 += json_real_value(json_object_get(
@@ -838,6 +844,101 @@ sum_row(json_t *doc, const char *task, const char *unit, int year)
     return NULL;
 }
 
+/* The row of task at unit in period of the JSON doc, checked. */
+static void
+expect_reg(json_t *d, const char *unit, const char *period, double target,
+           double achieved, const char *status)
+{
+    json_t *v = row(d, "doan.youth_econ_clubs", unit, period);
+    assert_non_null(v);
+    assert_float_equal(json_real_value(json_object_get(v, "target")), target,
+                       1e-9);
+    assert_float_equal(json_real_value(json_object_get(v, "achieved")),
+                       achieved, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(v, "status")),
+                        status);
+}
+
+/*
+ * A register: "build and maintain 95 clubs by 2017" counts the clubs
+ * active at each year's end from 2016 to 2020, each club once.
+ */
+static void
+test_report_register(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    struct ntm_report *r = NULL;
+    struct ntm_error err = {0};
+    json_t *recs = json_array(), *d, *nc;
+    const char *gd = "72.710.25657", *tn = "72.703.25456";
+    const char *T = "doan.youth_econ_clubs";
+
+    /* c1: a club of Go Dau's commune */
+    json_array_append_new(
+        recs, mk("c1", "activity", gd,
+                 json_pack("{s:s, s:s, s:s}", "task", T, "date", "2016-03-01",
+                           "name", "CLB Thanh niên làm kinh tế ấp A")));
+    /* c2: the same club again (same unit, same name folded): a duplicate */
+    json_array_append_new(
+        recs, mk("c2", "activity", gd,
+                 json_pack("{s:s, s:s, s:s}", "task", T, "date", "2017-05-01",
+                           "name", "clb thanh nien lam kinh te AP A")));
+    /* c3: named by its title, dissolved in mid-2018 */
+    json_array_append_new(
+        recs,
+        mk("c3", "activity", gd,
+           json_pack("{s:s, s:s, s:s, s:s}", "task", T, "date", "2016-06-01",
+                     "title", "CLB Trồng nấm", "dissolved", "2018-06-30")));
+    /* c4: the same name in another unit is another club */
+    json_array_append_new(
+        recs, mk("c4", "activity", tn,
+                 json_pack("{s:s, s:s, s:s}", "task", T, "date", "2017-02-01",
+                           "name", "CLB Thanh niên làm kinh tế ấp A")));
+    /* c5: a club set up in 2019 */
+    json_array_append_new(
+        recs, mk("c5", "activity", tn,
+                 json_pack("{s:s, s:s, s:s}", "task", T, "date", "2019-01-10",
+                           "name", "Tổ hợp tác rau sạch")));
+
+    o.as_of = "2020-12-31";
+    if (ntm_report_run_records(f->plan, recs, NULL, &o, &r, &err))
+        fail_msg("report: %s", err.msg);
+    d = ntm_report_json(r, "en");
+    /* 2016: c1, c3 = 2; still building: 2 < 95 x 366 / 731 = 47.6 */
+    expect_reg(d, "72", "2016", 95, 2, "behind");
+    /* 2017 (the deadline): c1, c3, c4 = 3 of 95; c2 is c1 again */
+    expect_reg(d, "72", "2017", 95, 3, "missed");
+    /* 2018: c3 dissolved on 2018-06-30: c1, c4 = 2 */
+    expect_reg(d, "72", "2018", 95, 2, "missed");
+    /* 2019, 2020: c1, c4, c5 = 3: maintained to 2020, never vanishing */
+    expect_reg(d, "72", "2019", 95, 3, "missed");
+    expect_reg(d, "72", "2020", 95, 3, "missed");
+    /* Go Dau (9 of 94 communes in the 2020 tree): 95 x 9 / 94 = 9.09,
+     * whole 9 (the one step left goes to 72.708, remainder 15/94);
+     * 2018: c1 alone */
+    expect_reg(d, "72.710", "2018", 9, 1, "missed");
+    expect_reg(d, "72.710", "2017", 9, 2, "missed");
+    /* c2 listed as not counted, naming the record counted */
+    nc = json_object_get(d, "not_counted");
+    assert_int_equal(json_array_size(nc), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(nc, 0), "id")), "c2");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(nc, 0),
+                                                          "reason_code")),
+                        "duplicate");
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_array_get(nc, 0), "reason")),
+        "as record c1"));
+    /* the summary counts c2 nowhere: 2017 = c4 alone */
+    assert_int_equal(json_integer_value(json_object_get(
+                         sum_row(d, T, "72", 2017), "activities")),
+                     1);
+    json_decref(d);
+    ntm_report_free(r);
+    json_decref(recs);
+}
+
 /*
  * Every organization in the report: the Farmers' Union has no numeric
  * target, and its work shows per task, unit and year - activities,
@@ -1118,6 +1219,7 @@ main(void)
         cmocka_unit_test(test_report_index_matches_scan),
         cmocka_unit_test(test_report_bad_options),
         cmocka_unit_test(test_report_every_org),
+        cmocka_unit_test(test_report_register),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
