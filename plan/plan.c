@@ -35,6 +35,7 @@ static const struct {
     {"per_unit_yearly_count", NTM_KIND_PER_UNIT_YEARLY},
     {"per_unit_count", NTM_KIND_PER_UNIT},
     {"compare_reference", NTM_KIND_COMPARE},
+    {"register_active", NTM_KIND_REGISTER},
 };
 
 static const char *
@@ -153,7 +154,8 @@ parse_target(struct ntm_plan *p, json_t *o, const char *file,
         memcpy(t->deadline, dl, PLAN_DATE_LEN);
     }
     if ((t->kind == NTM_KIND_CUMULATIVE || t->kind == NTM_KIND_PER_UNIT ||
-         t->kind == NTM_KIND_REACH_ZERO || t->kind == NTM_KIND_EXISTS) &&
+         t->kind == NTM_KIND_REACH_ZERO || t->kind == NTM_KIND_EXISTS ||
+         t->kind == NTM_KIND_REGISTER) &&
         !dl)
         return bad_plan(err, file, "target of this kind needs a deadline",
                         t->id);

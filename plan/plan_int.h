@@ -23,7 +23,9 @@ enum Ntm_kind {
     NTM_KIND_EXISTS,          /* at least value over the plan */
     NTM_KIND_PER_UNIT_YEARLY, /* each applicable unit >= value a year */
     NTM_KIND_PER_UNIT,        /* each applicable unit >= value by deadline */
-    NTM_KIND_COMPARE          /* 100*num/reference > value */
+    NTM_KIND_COMPARE,         /* 100*num/reference > value */
+    NTM_KIND_REGISTER         /* entities active at each year's end >= value
+                                 from the deadline's year on */
 };
 
 struct Ntm_org {
@@ -196,6 +198,35 @@ struct Ntm_skip {
     struct ntm_error why;
 };
 
+/* A record as the summary of its task counts it (every task of the plan,
+ * config/README.md "The work of every organization"). */
+struct Ntm_srec {
+    int task;                 /* index in plan->tasks */
+    char unit[PLAN_CODE_LEN]; /* carried by (after merges) */
+    int year;
+    int measure; /* 1: a measure record */
+    int has_qty, has_people, has_money, has_days;
+    double qty; /* in the task's canonical unit */
+    int64_t people;
+    double money; /* VND: amount_vnd, else a quantity in vnd */
+    double days;  /* working days: labor_days */
+};
+
+/* One summary row: a task's records at or below a unit in a year. */
+struct Ntm_sum {
+    const struct Ntm_task *task;
+    char unit[PLAN_CODE_LEN];
+    char *unit_name; /* owned */
+    char level[16];
+    int depth; /* 0: the report's unit, 1: a child */
+    int year;
+    const char *uom; /* borrowed: the task's canonical unit */
+    int64_t activities, measures;
+    int has_qty, has_people, has_money, has_days;
+    double qty, money, days;
+    int64_t people;
+};
+
 struct ntm_report {
     const struct ntm_plan *plan;
     char as_of[PLAN_DATE_LEN];
@@ -208,7 +239,16 @@ struct ntm_report {
     int ncommunes; /* the province's communes, the base of pro-rata shares */
     struct Ntm_skip *skips; /* not counted, by unit, task, date */
     int nskips, skipcap;
+    struct Ntm_sum *sums; /* by task (plan order), year, unit */
+    int nsums;
 };
+
+/* The summary rows of every task (summary.c): srecs (sorted in place)
+ * counted at or below top and each unit whose parent is top. */
+enum ntm_err Ntm_summary_build(struct ntm_report *r, struct Ntm_srec *s, int n,
+                               const struct Ntm_unit *units, int nunits,
+                               const struct Ntm_unit *top);
+void Ntm_summary_free(struct ntm_report *r);
 
 const char *Ntm_status_name(enum Ntm_status s);
 const char *Ntm_basis_name(enum Ntm_basis b);

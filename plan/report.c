@@ -28,16 +28,17 @@ leading_int(const char *s)
 
 /* One record that counts for a target, reduced to what the sums need. */
 struct rec {
-    int target;               /* index in plan->targets */
-    char unit[PLAN_CODE_LEN]; /* carried by (after merges) */
-    char orig[PLAN_CODE_LEN]; /* as recorded */
-    int measure;              /* 1: measure record */
-    char date[PLAN_DATE_LEN]; /* activity date */
-    int year, month;          /* activity date or measure period */
-    char pkey[8];             /* measure: "YYYY-MM", "YYYY-99" */
-    double value;             /* activity amount, in the canonical unit */
-    int64_t num, den;         /* measure */
-    int order;                /* creation order */
+    int target;                    /* index in plan->targets */
+    char unit[PLAN_CODE_LEN];      /* carried by (after merges) */
+    char orig[PLAN_CODE_LEN];      /* as recorded */
+    int measure;                   /* 1: measure record */
+    char date[PLAN_DATE_LEN];      /* activity date */
+    char dissolved[PLAN_DATE_LEN]; /* registers: "" while active */
+    int year, month;               /* activity date or measure period */
+    char pkey[8];                  /* measure: "YYYY-MM", "YYYY-99" */
+    double value;                  /* activity amount, in the canonical unit */
+    int64_t num, den;              /* measure */
+    int order;                     /* creation order */
 };
 
 struct ctx {
@@ -49,6 +50,8 @@ struct ctx {
     struct rec *recs; /* sorted by rec_cmp once collected */
     int nrecs;
     int *tfirst; /* per target: its records are recs[tfirst[t]..tfirst[t+1]) */
+    struct Ntm_srec *srecs; /* every task's records, for the summary */
+    int nsrecs;
     int ncommunes;   /* communes of the province in force on as_of */
     const char *A;   /* as-of date */
     const char *top; /* the report's unit */
@@ -224,17 +227,200 @@ skip_cmp(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
+/* A record the dictionary accepted, kept for its task's summary: the
+ * quantity in the canonical unit, people, money (amount_vnd, else a
+ * quantity in vnd), working days (labor_days, else a quantity in
+ * labor_day). */
+static void
+summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
+               json_t *f, const char *carrier, const char *when, double qty)
+{
+    struct Ntm_srec *s = &c->srecs[c->nsrecs];
+    const char *uom = ntm_plan_task_uom(c->p, t->id);
+    int64_t v;
+    double d;
+
+    memset(s, 0, sizeof(*s));
+    if (!when || !(s->year = leading_int(when)))
+        return;
+    s->task = (int)(t - c->p->tasks);
+    memcpy(s->unit, carrier, PLAN_CODE_LEN);
+    s->measure = !strcmp(kind, "measure");
+    if (!s->measure && json_object_get(f, "qty")) {
+        s->has_qty = 1;
+        s->qty = qty;
+    }
+    if (!json_int(json_object_get(f, "people"), &v)) {
+        s->has_people = 1;
+        s->people = v;
+    }
+    if (!json_int(json_object_get(f, "amount_vnd"), &v)) {
+        s->has_money = 1;
+        s->money = (double)v;
+    } else if (s->has_qty && uom && !strcmp(uom, "vnd")) {
+        s->has_money = 1;
+        s->money = qty;
+    }
+    if ((d = Ntm_dict_decimal(json_object_get(f, "labor_days"))) >= 0) {
+        s->has_days = 1;
+        s->days = d;
+    } else if (s->has_qty && uom && !strcmp(uom, "labor_day")) {
+        s->has_days = 1;
+        s->days = qty;
+    }
+    c->nsrecs++;
+}
+
+/* A record of a task the plan counts, for its summary and, for a target,
+ * its figures. i: its place in the record list (creation order). */
+static void
+count_record(struct ctx *c, json_t *rec, int i, const struct Ntm_task *task_def,
+             const char *kind, const char *carrier, const char *unit,
+             const char *when, double qty)
+{
+    const struct ntm_report_opts *o = c->o;
+    json_t *f = json_object_get(rec, "fields");
+    const char *task = task_def->id;
+    const struct Ntm_target *t;
+    struct rec *r = &c->recs[c->nrecs];
+    int ti = task_def->target, y, k;
+
+    if (Ntm_code_within(carrier, c->top) &&
+        (!o->year || (when && leading_int(when) == o->year)))
+        summary_record(c, task_def, kind, f, carrier, when, qty);
+    if (ti < 0)
+        return;
+    /* a target repeated by a later file: the one whose years hold the
+     * record */
+    y = when ? leading_int(when) : 0;
+    for (k = 0; k < c->p->ntargets; k++)
+        if (!strcmp(c->p->targets[k].id, task) &&
+            y >= c->p->targets[k].year_from && y <= c->p->targets[k].year_to)
+            ti = k;
+    t = &c->p->targets[ti];
+    memset(r, 0, sizeof(*r));
+    r->target = ti;
+    r->order = i;
+    memcpy(r->unit, carrier, PLAN_CODE_LEN);
+    memcpy(r->orig, unit, strlen(unit) + 1);
+    if (!strcmp(kind, "measure")) {
+        const char *per = json_string_value(json_object_get(f, "period"));
+        if (!per || (strlen(per) != 4 && strlen(per) != 7) ||
+            json_int(json_object_get(f, "num"), &r->num) ||
+            json_int(json_object_get(f, "den"), &r->den))
+            return;
+        r->measure = 1;
+        r->year = leading_int(per);
+        r->month = strlen(per) == 7 ? leading_int(per + 5) : 12;
+        memcpy(r->pkey, per, 4);
+        memcpy(r->pkey + 4, strlen(per) == 7 ? per + 4 : "-99", 3);
+        r->pkey[7] = '\0';
+    } else {
+        const char *d = json_string_value(json_object_get(f, "date"));
+        const char *x = json_string_value(json_object_get(f, "dissolved"));
+        if (!d || !ntm_date_valid(d))
+            return;
+        memcpy(r->date, d, PLAN_DATE_LEN);
+        r->year = leading_int(d);
+        r->month = leading_int(d + 5);
+        if (x && ntm_date_valid(x))
+            memcpy(r->dissolved, x, PLAN_DATE_LEN);
+        /* the quantity in the canonical unit; a counted thing without
+         * one counts 1 */
+        r->value = json_object_get(f, "qty") ? qty : t->amount_count ? 1 : 0;
+    }
+    c->nrecs++;
+}
+
+/* A record of a register (config/README.md, "Registers"), held until
+ * every record of the register is seen: the first record naming an
+ * entity counts, a later one naming the same entity in the same unit is
+ * a duplicate. */
+struct regrec {
+    char *key; /* owned: task, unit as recorded, folded name (or the id) */
+    char date[PLAN_DATE_LEN];
+    int order;
+    json_t *rec; /* borrowed */
+    const struct Ntm_task *task;
+    char carrier[PLAN_CODE_LEN];
+    double qty;
+};
+
+static int
+regrec_cmp(const void *a, const void *b)
+{
+    const struct regrec *x = a, *y = b;
+    int d;
+    if ((d = strcmp(x->key, y->key)) || (d = strcmp(x->date, y->date)))
+        return d;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* the entity a register's record names: its "name", else its "title";
+ * NULL when it names none */
+static const char *
+entity_name(json_t *f)
+{
+    const char *n = json_string_value(json_object_get(f, "name"));
+    if (!n || !*n)
+        n = json_string_value(json_object_get(f, "title"));
+    return n && *n ? n : NULL;
+}
+
+static enum ntm_err
+hold_register(struct regrec *g, json_t *rec, int i, const struct Ntm_task *t,
+              const char *unit, const char *carrier, double qty)
+{
+    json_t *f = json_object_get(rec, "fields");
+    const char *name = entity_name(f), *d;
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    char *folded = ntm_text_fold(name ? name : "");
+    struct ntm_buf b = NTM_BUF_INIT;
+
+    memset(g, 0, sizeof(*g));
+    if (!folded)
+        return NTM_ENOMEM;
+    /* without a name the record stands for itself */
+    if (ntm_buf_addf(&b, "%s\x1f%s\x1f%s%s", t->id, unit, name ? "n:" : "id:",
+                     name ? folded
+                     : id ? id
+                          : "")) {
+        ntm_free(folded);
+        return NTM_ENOMEM;
+    }
+    ntm_free(folded);
+    g->key = ntm_strdup(ntm_buf_str(&b));
+    ntm_buf_release(&b);
+    if (!g->key)
+        return NTM_ENOMEM;
+    d = json_string_value(json_object_get(f, "date"));
+    snprintf(g->date, sizeof(g->date), "%s", d ? d : "");
+    g->order = i;
+    g->rec = rec;
+    g->task = t;
+    memcpy(g->carrier, carrier, PLAN_CODE_LEN);
+    g->qty = qty;
+    return NTM_OK;
+}
+
 static enum ntm_err
 collect(struct ctx *c, json_t *records, struct ntm_error *err)
 {
     const struct ntm_report_opts *o = c->o;
     int min_rank = o->approved_level ? level_rank(o->approved_level) : 0;
+    struct regrec *reg = NULL;
+    int nreg = 0, k;
+    enum ntm_err rc = NTM_OK;
     json_t *rec;
     size_t i;
 
     c->recs = ntm_calloc(json_array_size(records) + 1, sizeof(*c->recs));
-    if (!c->recs)
+    c->srecs = ntm_calloc(json_array_size(records) + 1, sizeof(*c->srecs));
+    reg = ntm_calloc(json_array_size(records) + 1, sizeof(*reg));
+    if (!c->recs || !c->srecs || !reg) {
+        ntm_free(reg);
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
     json_array_foreach (records, i, rec) {
         json_t *f = json_object_get(rec, "fields");
         const char *task = json_string_value(json_object_get(f, "task"));
@@ -243,8 +429,6 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
         const char *rorg = json_string_value(json_object_get(rec, "org"));
         const char *when = json_string_value(json_object_get(f, "date"));
         const struct Ntm_task *task_def;
-        const struct Ntm_target *t;
-        struct rec *r = &c->recs[c->nrecs];
         char carrier[PLAN_CODE_LEN];
         const char *code;
         struct ntm_error why = {0};
@@ -272,60 +456,58 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
             /* listed when in the report's unit and year */
             if (Ntm_code_within(carrier, c->top) &&
                 (!o->year || (when && leading_int(when) == o->year)) &&
-                skip_record(c, rec, carrier, code, &why))
-                return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+                (rc = skip_record(c, rec, carrier, code, &why)))
+                goto out;
             continue;
         }
-        if (!task_def || task_def->target < 0)
+        if (json_is_true(json_object_get(task_def->record, "register")) &&
+            !strcmp(kind, "activity")) {
+            if ((rc = hold_register(&reg[nreg], rec, (int)i, task_def, unit,
+                                    carrier, qty)))
+                goto out;
+            nreg++;
             continue;
-        {
-            int ti = task_def->target;
-            /* a target repeated by a later file: the one whose years hold
-             * the record */
-            int y = when ? leading_int(when) : 0, k;
-            for (k = 0; k < c->p->ntargets; k++)
-                if (!strcmp(c->p->targets[k].id, task) &&
-                    y >= c->p->targets[k].year_from &&
-                    y <= c->p->targets[k].year_to)
-                    ti = k;
-            t = &c->p->targets[ti];
-            memset(r, 0, sizeof(*r));
-            r->target = ti;
-            r->order = (int)i;
-            memcpy(r->unit, carrier, PLAN_CODE_LEN);
-            memcpy(r->orig, unit, strlen(unit) + 1);
-            if (!strcmp(kind, "measure")) {
-                const char *per =
-                    json_string_value(json_object_get(f, "period"));
-                if (!per || (strlen(per) != 4 && strlen(per) != 7) ||
-                    json_int(json_object_get(f, "num"), &r->num) ||
-                    json_int(json_object_get(f, "den"), &r->den))
-                    continue;
-                r->measure = 1;
-                r->year = leading_int(per);
-                r->month = strlen(per) == 7 ? leading_int(per + 5) : 12;
-                memcpy(r->pkey, per, 4);
-                memcpy(r->pkey + 4, strlen(per) == 7 ? per + 4 : "-99", 3);
-                r->pkey[7] = '\0';
-            } else {
-                const char *d = json_string_value(json_object_get(f, "date"));
-                if (!d || !ntm_date_valid(d))
-                    continue;
-                memcpy(r->date, d, PLAN_DATE_LEN);
-                r->year = leading_int(d);
-                r->month = leading_int(d + 5);
-                /* the quantity in the canonical unit; a counted thing
-                 * without one counts 1 */
-                r->value = json_object_get(f, "qty") ? qty
-                           : t->amount_count         ? 1
-                                                     : 0;
-            }
-            c->nrecs++;
         }
+        count_record(c, rec, (int)i, task_def, kind, carrier, unit, when, qty);
+    }
+    /* registers: the first record of an entity counts, the others are
+     * duplicates */
+    if (nreg > 1)
+        qsort(reg, (size_t)nreg, sizeof(*reg), regrec_cmp);
+    for (k = 0; k < nreg; k++) {
+        struct regrec *g = &reg[k];
+        json_t *f = json_object_get(g->rec, "fields");
+        const char *when = json_string_value(json_object_get(f, "date"));
+        if (k > 0 && !strcmp(reg[k - 1].key, g->key)) {
+            const struct regrec *first = g - 1;
+            struct ntm_error why = {0};
+            const char *fid;
+            while (first > reg && !strcmp((first - 1)->key, g->key))
+                first--;
+            fid = json_string_value(json_object_get(first->rec, "id"));
+            ntm_error_set(&why, NTM_EINVAL,
+                          N_("a second record of '%s' in the same unit: "
+                             "counted once, as record %.8s"),
+                          entity_name(f), fid ? fid : "");
+            if (Ntm_code_within(g->carrier, c->top) &&
+                (!o->year || (when && leading_int(when) == o->year)) &&
+                (rc = skip_record(c, g->rec, g->carrier, "duplicate", &why)))
+                goto out;
+            continue;
+        }
+        count_record(c, g->rec, g->order, g->task, "activity", g->carrier,
+                     json_string_value(json_object_get(g->rec, "unit")), when,
+                     g->qty);
     }
     if (c->r->nskips > 1)
         qsort(c->r->skips, (size_t)c->r->nskips, sizeof(*c->r->skips),
               skip_cmp);
+out:
+    for (k = 0; k < nreg; k++)
+        ntm_free(reg[k].key);
+    ntm_free(reg);
+    if (rc)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     return NTM_OK;
 }
 
@@ -484,6 +666,29 @@ sum_within(const struct ctx *c, int ti, const char *unit, const char *ps,
     return (double)Ntm_plan_round(s * 1000) / 1000.0;
 }
 
+/* The entities of register target ti within unit active at the end of
+ * day end: registered on or before it, not dissolved on or before it
+ * (each counts its qty, or 1). *count: the records registered by end. */
+static double
+active_within(const struct ctx *c, int ti, const char *unit, const char *end,
+              int64_t *count)
+{
+    double s = 0;
+    int i, lo, hi;
+    *count = 0;
+    unit_run(c, ti, unit, &lo, &hi);
+    for (i = lo; i < hi; i++) {
+        const struct rec *r = &c->recs[i];
+        if (r->target != ti || r->measure || !Ntm_code_within(r->unit, unit) ||
+            strcmp(r->date, end) > 0)
+            continue;
+        (*count)++;
+        if (!r->dissolved[0] || strcmp(r->dissolved, end) > 0)
+            s += r->value;
+    }
+    return (double)Ntm_plan_round(s * 1000) / 1000.0;
+}
+
 /*
  * The measures of target ti for unit in year (the latest figure of each
  * recorded unit: a YYYY figure beats monthly ones, then the later
@@ -557,6 +762,7 @@ state_ok(const struct Ntm_target *t, double x)
     case NTM_KIND_EXISTS:
     case NTM_KIND_PER_UNIT_YEARLY:
     case NTM_KIND_PER_UNIT:
+    case NTM_KIND_REGISTER:
         break;
     }
     return x >= t->value;
@@ -676,7 +882,7 @@ pro_rata(const struct ctx *c, const struct Ntm_target *t, double v,
          const struct Ntm_unit *u)
 {
     int whole = t->amount_count || t->kind == NTM_KIND_MONTHLY ||
-                t->kind == NTM_KIND_EXISTS;
+                t->kind == NTM_KIND_EXISTS || t->kind == NTM_KIND_REGISTER;
     int64_t step = whole ? 1 : 100;
     if (c->ncommunes <= 0)
         return v;
@@ -713,6 +919,9 @@ part_within(const struct ctx *c, int ti, const char *unit, int year,
     case NTM_KIND_REACH_ZERO:
         measures_within(c, ti, unit, year, &m);
         *part = (double)m.num;
+        return 1;
+    case NTM_KIND_REGISTER:
+        *part = active_within(c, ti, unit, end, &count);
         return 1;
     case NTM_KIND_COMPARE:
         break;
@@ -754,6 +963,29 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
         f->achieved = sum_within(c, ti, u->code, ps, end, &f->records);
         *st = judge_monotone(f, ps, pe, A);
         return;
+    case NTM_KIND_REGISTER: {
+        /* built by the deadline, kept to the plan's end: the entities
+         * active at the end of the period (or the as-of date) */
+        char from[PLAN_DATE_LEN];
+        if (lower) {
+            f->target = pro_rata(c, t, t->value, u);
+            f->basis = NTM_BASIS_PRO_RATA;
+        }
+        f->achieved = active_within(c, ti, u->code, end, &f->records);
+        if (!f->records)
+            *st = NTM_ST_NO_DATA;
+        else if (strcmp(end, t->deadline) < 0) {
+            /* still building: the elapsed share of the way to the
+             * deadline, seen at the end of this period or the as-of
+             * date */
+            snprintf(from, sizeof(from), "%04d-01-01", t->year_from);
+            *st = judge_monotone(f, from, t->deadline, end);
+        } else if (strcmp(A, pe) >= 0)
+            *st = f->achieved >= f->target ? NTM_ST_MET : NTM_ST_MISSED;
+        else
+            *st = f->achieved >= f->target ? NTM_ST_ON_TRACK : NTM_ST_BEHIND;
+        return;
+    }
     case NTM_KIND_MONTHLY: {
         int64_t per[13] = {0}, cnt, m, upto = 12, full;
         int lo, hi;
@@ -1015,6 +1247,7 @@ ntm_report_free(struct ntm_report *r)
         ntm_free(r->skips[i].unit_name);
     }
     ntm_free(r->skips);
+    Ntm_summary_free(r);
     ntm_free(r->rows);
     ntm_free(r->unit_name);
     ntm_free(r);
@@ -1121,10 +1354,13 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
     c.top = top->code;
     if ((rc = collect(&c, records, err)) || (rc = build_index(&c, err)))
         goto out;
-    if ((rc = build_rows(&c, top)))
+    if ((rc = build_rows(&c, top)) ||
+        (rc =
+             Ntm_summary_build(c.r, c.srecs, c.nsrecs, c.units, c.nunits, top)))
         rc = ntm_error_set(err, rc, "out of memory");
 out:
     ntm_free(c.recs);
+    ntm_free(c.srecs);
     ntm_free(c.tfirst);
     Ntm_units_array_free(all, n);
     if (rc) {

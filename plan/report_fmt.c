@@ -84,6 +84,7 @@ comparator(const struct Ntm_target *t)
     case NTM_KIND_EXISTS:
     case NTM_KIND_PER_UNIT_YEARLY:
     case NTM_KIND_PER_UNIT:
+    case NTM_KIND_REGISTER:
         break;
     }
     return "≥";
@@ -235,6 +236,36 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
         }
     }
     {
+        json_t *sm = json_array();
+        json_object_set_new(doc, "summary", sm);
+        for (i = 0; sm && i < r->nsums; i++) {
+            const struct Ntm_sum *m = &r->sums[i];
+            json_t *o = json_pack(
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:i}", "task",
+                m->task->id, "org", m->task->org, "label",
+                en(lang) ? m->task->en : m->task->vi, "unit", m->unit,
+                "unit_name", m->unit_name, "level", m->level, "period", m->year,
+                "activities", (json_int_t)m->activities, "measures",
+                (json_int_t)m->measures, "depth", m->depth);
+            if (!o || json_array_append_new(sm, o)) {
+                json_decref(doc);
+                return NULL;
+            }
+            json_object_set_new(o, "quantity",
+                                m->has_qty ? json_real(m->qty) : json_null());
+            json_object_set_new(o, "unit_of_measure",
+                                json_string(m->uom ? m->uom : ""));
+            json_object_set_new(o, "people",
+                                m->has_people ? json_integer(m->people)
+                                              : json_null());
+            json_object_set_new(o, "amount_vnd",
+                                m->has_money ? json_real(m->money)
+                                             : json_null());
+            json_object_set_new(o, "labor_days",
+                                m->has_days ? json_real(m->days) : json_null());
+        }
+    }
+    {
         json_t *nc = json_array();
         json_object_set_new(doc, "not_counted", nc);
         for (i = 0; nc && i < r->nskips; i++) {
@@ -315,6 +346,99 @@ row_cells(const struct ntm_report *r, const struct Ntm_row *w, const char *lang,
     human_nums(lang, cells[6], 160);
 }
 
+/* ---- the work of every organization (summary.c's rows) ---- */
+
+#define SCOLS 10
+
+static const char *const sheads[SCOLS] = {
+    NC_("report column", "Unit"),        NC_("report column", "Name"),
+    NC_("report column", "Period"),      NC_("report column", "Activities"),
+    NC_("report column", "Measures"),    NC_("report column", "Quantity"),
+    NC_("report column", "UoM"),         NC_("report column", "People"),
+    NC_("report column", "Money (VND)"), NC_("report column", "Working days")};
+
+/* right-aligned columns of the summary */
+static int
+snum(int c)
+{
+    return c == 3 || c == 4 || c == 5 || c == 7 || c == 8 || c == 9;
+}
+
+static void
+sum_cells(const struct ntm_report *r, const struct Ntm_sum *m, const char *lang,
+          char cells[SCOLS][160])
+{
+    int c;
+    snprintf(cells[0], 160, "%s%s", m->depth ? "  " : "", m->unit);
+    snprintf(cells[1], 160, "%s", m->unit_name);
+    snprintf(cells[2], 160, "%04d", m->year);
+    snprintf(cells[3], 160, "%lld", (long long)m->activities);
+    snprintf(cells[4], 160, "%lld", (long long)m->measures);
+    snprintf(cells[5], 160, "-");
+    if (m->has_qty)
+        fmt_num(m->qty, cells[5], 160);
+    snprintf(cells[6], 160, "%s",
+             m->has_qty ? Ntm_plan_uom_label(r->plan, m->uom, lang) : "");
+    snprintf(cells[7], 160, "-");
+    if (m->has_people)
+        snprintf(cells[7], 160, "%lld", (long long)m->people);
+    snprintf(cells[8], 160, "-");
+    if (m->has_money)
+        fmt_num(m->money, cells[8], 160);
+    snprintf(cells[9], 160, "-");
+    if (m->has_days)
+        fmt_num(m->days, cells[9], 160);
+    for (c = 3; c < SCOLS; c++)
+        if (c != 6)
+            human_nums(lang, cells[c], 160);
+}
+
+static enum ntm_err
+table_summary(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
+{
+    char cells[SCOLS][160];
+    size_t wid[SCOLS];
+    const struct Ntm_task *cur = NULL;
+    enum ntm_err rc;
+    int i, c;
+
+    rc = ntm_buf_addf(b, "\n%s\n",
+                      tr(lang, N_("Work recorded: every task of the plan, "
+                                  "per unit and year")));
+    if (!rc && !r->nsums)
+        rc = ntm_buf_addf(b, "%s\n",
+                          tr(lang, N_("nothing recorded in this period")));
+    for (c = 0; c < SCOLS; c++)
+        wid[c] = ntm_text_width(tr(lang, sheads[c]));
+    for (i = 0; i < r->nsums; i++) {
+        sum_cells(r, &r->sums[i], lang, cells);
+        for (c = 0; c < SCOLS; c++)
+            if (ntm_text_width(cells[c]) > wid[c])
+                wid[c] = ntm_text_width(cells[c]);
+    }
+    for (i = 0; i < r->nsums && !rc; i++) {
+        const struct Ntm_sum *m = &r->sums[i];
+        if (m->task != cur) {
+            cur = m->task;
+            rc = ntm_buf_addf(b, "\n%s  %s\n", cur->id,
+                              en(lang) ? cur->en : cur->vi);
+            for (c = 0; c < SCOLS && !rc; c++) {
+                rc = pad(b, tr(lang, sheads[c]), c + 1 < SCOLS ? wid[c] : 0,
+                         snum(c));
+                if (!rc)
+                    rc = ntm_buf_adds(b, c + 1 < SCOLS ? "  " : "\n");
+            }
+        }
+        sum_cells(r, m, lang, cells);
+        for (c = 0; c < SCOLS && !rc; c++) {
+            rc = pad(b, cells[c], c + 1 < SCOLS ? wid[c] : 0, snum(c));
+            if (!rc)
+                rc = ntm_buf_adds(b, c + 1 < SCOLS ? "  " : "\n");
+        }
+    }
+    return rc;
+}
+
 static enum ntm_err
 fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 {
@@ -371,6 +495,8 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     if (!rc && r->nrows == 0)
         rc = ntm_buf_addf(b, "\n%s\n",
                           tr(lang, N_("no target falls in this period")));
+    if (!rc)
+        rc = table_summary(r, lang, b);
     if (!rc && r->nskips)
         rc = ntm_buf_addf(b, "\n%s (%d)\n",
                           tr(lang, N_("Not counted: records the plan cannot "
@@ -418,22 +544,24 @@ csv_field(struct ntm_buf *b, const char *s, int num, int last)
     return rc;
 }
 
-#define CSV_COLS 17
+#define CSV_COLS 22
 
 static enum ntm_err
 fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 {
     static const char *head[CSV_COLS] = {
-        "task",   "label",        "org",
-        "unit",   "unit_name",    "period",
-        "target", "achieved",     "unit_of_measure",
-        "status", "status_label", "plan_target",
-        "basis",  "share",        "children",
-        "record", "reason"};
+        "task",      "label",        "org",
+        "unit",      "unit_name",    "period",
+        "target",    "achieved",     "unit_of_measure",
+        "status",    "status_label", "plan_target",
+        "basis",     "share",        "children",
+        "record",    "reason",       "activities",
+        "measures",  "people",       "amount_vnd",
+        "labor_days"};
     /* The figures fmt_num wrote: target, achieved, plan_target, share,
      * children. */
-    static const int num[CSV_COLS] = {0, 0, 0, 0, 0, 0, 1, 1, 0,
-                                      0, 0, 1, 0, 1, 1, 0, 0};
+    static const int num[CSV_COLS] = {0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0,
+                                      1, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1};
     enum ntm_err rc = ntm_buf_adds(b, "\xEF\xBB\xBF");
     size_t c;
     int i;
@@ -467,6 +595,11 @@ fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                                    sh,
                                    ch,
                                    "",
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   "",
                                    ""};
         for (c = 0; c < CSV_COLS && !rc; c++)
             rc = csv_field(b, f[c], num[c], c + 1 == CSV_COLS);
@@ -493,9 +626,55 @@ fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
             "",
             "",
             k->id,
-            ntm_error_text_lang(&k->why, hl(lang), why, sizeof(why))};
+            ntm_error_text_lang(&k->why, hl(lang), why, sizeof(why)),
+            "",
+            "",
+            "",
+            "",
+            ""};
         for (c = 0; c < CSV_COLS && !rc; c++)
             rc = csv_field(b, f[c], 0, c + 1 == CSV_COLS);
+    }
+    /* the work of every task: status summary, the quantity in achieved */
+    for (i = 0; i < r->nsums && !rc; i++) {
+        const struct Ntm_sum *m = &r->sums[i];
+        char per[8], q[32] = "", na[24], nm[24], pe[24] = "", mo[32] = "",
+                     dy[32] = "";
+        snprintf(per, sizeof(per), "%04d", m->year);
+        snprintf(na, sizeof(na), "%lld", (long long)m->activities);
+        snprintf(nm, sizeof(nm), "%lld", (long long)m->measures);
+        if (m->has_qty)
+            fmt_num(m->qty, q, sizeof(q));
+        if (m->has_people)
+            snprintf(pe, sizeof(pe), "%lld", (long long)m->people);
+        if (m->has_money)
+            fmt_num(m->money, mo, sizeof(mo));
+        if (m->has_days)
+            fmt_num(m->days, dy, sizeof(dy));
+        const char *f[CSV_COLS] = {m->task->id,
+                                   en(lang) ? m->task->en : m->task->vi,
+                                   m->task->org,
+                                   m->unit,
+                                   m->unit_name,
+                                   per,
+                                   "",
+                                   q,
+                                   m->has_qty && m->uom ? m->uom : "",
+                                   "summary",
+                                   tr(lang, N_("work recorded")),
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   na,
+                                   nm,
+                                   pe,
+                                   mo,
+                                   dy};
+        for (c = 0; c < CSV_COLS && !rc; c++)
+            rc = csv_field(b, f[c], c == 7 || c >= 17, c + 1 == CSV_COLS);
     }
     return rc;
 }
@@ -657,6 +836,67 @@ html_table(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
     return rc;
 }
 
+/* The work of every task: one table, a header row per task. */
+static enum ntm_err
+html_summary(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
+{
+    char cells[SCOLS][160];
+    const struct Ntm_task *cur = NULL;
+    enum ntm_err rc;
+    int i, c;
+
+    rc = ntm_buf_addf(b,
+                      "<section class=\"summary\" id=\"summary\"><h2>%s"
+                      "</h2>\n",
+                      tr(lang, N_("Work recorded: every task of the plan, "
+                                  "per unit and year")));
+    if (!rc && !r->nsums)
+        rc = ntm_buf_addf(b, "<p>%s</p>\n",
+                          tr(lang, N_("nothing recorded in this period")));
+    if (!rc && r->nsums) {
+        rc = ntm_buf_adds(b, "<table><thead><tr>");
+        for (c = 0; c < SCOLS && !rc; c++)
+            rc = ntm_buf_addf(b, "<th>%s</th>", tr(lang, sheads[c]));
+        if (!rc)
+            rc = ntm_buf_adds(b, "</tr></thead><tbody>\n");
+    }
+    for (i = 0; i < r->nsums && !rc; i++) {
+        const struct Ntm_sum *m = &r->sums[i];
+        if (m->task != cur) {
+            cur = m->task;
+            rc = ntm_buf_addf(b,
+                              "<tr class=\"task\" data-task=\"%s\"><th "
+                              "colspan=\"%d\">%s &middot; ",
+                              cur->id, SCOLS, cur->id);
+            if (!rc)
+                rc = html_esc(b, en(lang) ? cur->en : cur->vi);
+            if (!rc)
+                rc = ntm_buf_adds(b, "</th></tr>\n");
+        }
+        sum_cells(r, m, lang, cells);
+        if (!rc)
+            rc = ntm_buf_addf(b,
+                              "<tr class=\"summary depth%d\" "
+                              "data-task=\"%s\" data-unit=\"%s\" "
+                              "data-period=\"%04d\">",
+                              m->depth, m->task->id, m->unit, m->year);
+        for (c = 0; c < SCOLS && !rc; c++) {
+            rc = ntm_buf_adds(b, snum(c) ? "<td class=\"num\">" : "<td>");
+            if (!rc)
+                rc = html_esc(b, cells[c]);
+            if (!rc)
+                rc = ntm_buf_adds(b, "</td>");
+        }
+        if (!rc)
+            rc = ntm_buf_adds(b, "</tr>\n");
+    }
+    if (!rc && r->nsums)
+        rc = ntm_buf_adds(b, "</tbody></table>");
+    if (!rc)
+        rc = ntm_buf_adds(b, "</section>\n");
+    return rc;
+}
+
 static enum ntm_err
 fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 {
@@ -742,6 +982,8 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
             rc = ntm_buf_adds(b, "</section>\n");
         i = j;
     }
+    if (!rc)
+        rc = html_summary(r, lang, b);
     if (!rc && r->nskips) {
         rc = ntm_buf_addf(b,
                           "<section class=\"not-counted\" id=\"not-counted\">"

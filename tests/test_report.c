@@ -240,7 +240,13 @@ test_report_kinds_closed(void **state)
            "met");
     expect(d, "doan.strong_commune_unions_pct", "72.703", "2018", 85, 80,
            "missed");
-    expect(d, "doan.savings_groups", "72", "2016-2017", 300, 251, "missed");
+    /* a register: the groups active at the end of 2017, the deadline
+     * (100 + 150 + 1), and still judged in 2020 (nothing dissolved) */
+    expect(d, "doan.savings_groups", "72", "2017", 300, 251, "missed");
+    expect(d, "doan.savings_groups", "72", "2020", 300, 251, "missed");
+    /* 2016: 100 by its end, short of 300 x 366 / 731 = 150.2 on the way
+     * to the deadline */
+    expect(d, "doan.savings_groups", "72", "2016", 300, 100, "behind");
     expect(d, "doan.env_activities", "72", "2018", 12, 11, "missed");
     /* per-unit targets count the units that meet them: 23 wards/towns in
      * 2020, 4 of them in Hoa Thanh */
@@ -272,7 +278,7 @@ test_report_in_progress(void **state)
     /* 547 of 731 days gone: 251 >= 300 * 547 / 731 */
     o.as_of = "2017-06-30";
     d = run(f, &o);
-    expect(d, "doan.savings_groups", "72", "2016-2017", 300, 251, "on_track");
+    expect(d, "doan.savings_groups", "72", "2017", 300, 251, "on_track");
     /* only the first record of 2017 is dated by then */
     expect(d, "doan.rural_roads_km", "72", "2017", 80, 52.4, "on_track");
     assert_null(row(d, "doan.rural_roads_km", "72", "2018"));
@@ -406,8 +412,8 @@ test_report_lower_rows(void **state)
      * remainders (x94) 86 86 28 10 82 50 68 68 86; the 6 steps left go to
      * 703, 705, 712 (86, ties by weight then order), 708 (82), 710 and
      * 711 (68): 32 32 38 35 48 25 29 29 32 = 300 */
-    expect(d, "doan.savings_groups", "72.705", "2016-2017", 32, 150, "met");
-    expect(d, "doan.savings_groups", "72.706", "2016-2017", 38, 1, "missed");
+    expect(d, "doan.savings_groups", "72.705", "2017", 32, 150, "met");
+    expect(d, "doan.savings_groups", "72.706", "2017", 38, 1, "missed");
     {
         static const char *dist[] = {"72.703", "72.705", "72.706",
                                      "72.707", "72.708", "72.709",
@@ -415,7 +421,7 @@ test_report_lower_rows(void **state)
         double sum = 0, sum12 = 0, sum1 = 0;
         for (int k = 0; k < 9; k++) {
             sum += json_real_value(json_object_get(
-                row(d, "doan.savings_groups", dist[k], "2016-2017"), "target"));
+                row(d, "doan.savings_groups", dist[k], "2017"), "target"));
             sum12 += json_real_value(json_object_get(
                 row(d, "doan.env_activities", dist[k], "2018"), "target"));
             sum1 += json_real_value(json_object_get(
@@ -527,7 +533,7 @@ test_report_csv(void **state)
     struct ntm_report *r = NULL;
     struct ntm_buf b = NTM_BUF_INIT;
     const char *p, *line;
-    char fields[17][256];
+    char fields[22][256];
     int found = 0, lines = 0, i;
 
     o.year = 2017;
@@ -540,21 +546,34 @@ test_report_csv(void **state)
         static const char head[] = "task,label,org,unit,unit_name,period,"
                                    "target,achieved,unit_of_measure,status,"
                                    "status_label,plan_target,basis,share,"
-                                   "children,record,reason\r\n";
+                                   "children,record,reason,activities,"
+                                   "measures,people,amount_vnd,labor_days"
+                                   "\r\n";
         assert_memory_equal(p, head, strlen(head));
     }
     while (*p) {
         line = p;
-        for (i = 0; i < 17; i++) {
+        for (i = 0; i < 22; i++) {
             p = csv_field(p, fields[i], sizeof(fields[i]));
-            if (i < 16)
+            if (i < 21)
                 assert_int_equal(*p++, ',');
         }
         assert_true(p[0] == '\r' && p[1] == '\n');
         p += 2;
         lines++;
         if (line != b.buf + 3 && !strcmp(fields[0], "doan.rural_roads_km") &&
-            !strcmp(fields[3], "72") && !strcmp(fields[5], "2017")) {
+            !strcmp(fields[3], "72") && !strcmp(fields[5], "2017") &&
+            !strcmp(fields[9], "summary")) {
+            /* the work recorded: the same 3 activities, 82.4 km */
+            assert_string_equal(fields[7], "82.4");
+            assert_string_equal(fields[8], "km");
+            assert_string_equal(fields[17], "3");
+            assert_string_equal(fields[18], "0");
+            assert_string_equal(fields[6], "");
+            found++;
+        } else if (line != b.buf + 3 &&
+                   !strcmp(fields[0], "doan.rural_roads_km") &&
+                   !strcmp(fields[3], "72") && !strcmp(fields[5], "2017")) {
             assert_string_equal(fields[6], "80");
             assert_string_equal(fields[7], "82.4");
             assert_string_equal(fields[9], "met");
@@ -565,7 +584,8 @@ test_report_csv(void **state)
             found++;
         }
         if (line != b.buf + 3 && !strcmp(fields[0], "doan.rural_roads_km") &&
-            !strcmp(fields[3], "72.710") && !strcmp(fields[5], "2017")) {
+            !strcmp(fields[3], "72.710") && !strcmp(fields[5], "2017") &&
+            strcmp(fields[9], "summary")) {
             /* 80 * 9 / 95; 52.4 of 82.4 km */
             assert_string_equal(fields[6], "7.58");
             assert_string_equal(fields[9], "met");
@@ -575,8 +595,9 @@ test_report_csv(void **state)
             found++;
         }
     }
-    assert_int_equal(found, 2);
-    assert_int_equal(lines, r->nrows + 1);
+    assert_int_equal(found, 3);
+    /* the header, the target rows, the not counted, the summary rows */
+    assert_int_equal(lines, 1 + r->nrows + r->nskips + r->nsums);
     ntm_buf_release(&b);
     /* the table aligns by display width and has every target */
     assert_int_equal(ntm_report_format(r, NTM_REPORT_TABLE, "en", &b, NULL),
@@ -631,7 +652,7 @@ test_report_csv_neutralizes_formulas(void **state)
         snprintf(want, sizeof(want), "%s%s", dangerous ? "'" : "", names[k]);
         const char *p = strstr(b.buf, "\r\n") + 2; /* past the header */
         while (*p) {
-            for (int i = 0; i < 17; i++) {
+            for (int i = 0; i < 22; i++) {
                 const char *start = p;
                 p = csv_field(p, cell, sizeof(cell));
                 if (i == 4) {
@@ -641,10 +662,10 @@ test_report_csv_neutralizes_formulas(void **state)
                     rows++;
                 }
                 /* No text cell a spreadsheet would evaluate. */
-                if (i != 6 && i != 7 && i != 11 && i != 13 && i != 14)
+                if (i != 6 && i != 7 && i != 11 && i != 13 && i != 14 && i < 17)
                     assert_null(strchr("=+-@\t\r", cell[0]) && cell[0] ? cell
                                                                        : NULL);
-                if (i < 16)
+                if (i < 21)
                     assert_int_equal(*p++, ',');
             }
             assert_true(p[0] == '\r' && p[1] == '\n');
@@ -809,6 +830,271 @@ mk(const char *id, const char *kind, const char *unit, json_t *fields)
                      "unit", unit, "org", "doan", "fields", fields);
 }
 
+/* The summary row of task at unit in the JSON "summary", or NULL. */
+static json_t *
+sum_row(json_t *doc, const char *task, const char *unit, int year)
+{
+    json_t *v;
+    size_t i;
+    json_array_foreach (json_object_get(doc, "summary"), i, v)
+        if (!strcmp(json_string_value(json_object_get(v, "task")), task) &&
+            !strcmp(json_string_value(json_object_get(v, "unit")), unit) &&
+            json_integer_value(json_object_get(v, "period")) == year)
+            return v;
+    return NULL;
+}
+
+/* The row of task at unit in period of the JSON doc, checked. */
+static void
+expect_reg(json_t *d, const char *unit, const char *period, double target,
+           double achieved, const char *status)
+{
+    json_t *v = row(d, "doan.youth_econ_clubs", unit, period);
+    assert_non_null(v);
+    assert_float_equal(json_real_value(json_object_get(v, "target")), target,
+                       1e-9);
+    assert_float_equal(json_real_value(json_object_get(v, "achieved")),
+                       achieved, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(v, "status")),
+                        status);
+}
+
+/*
+ * A register: "build and maintain 95 clubs by 2017" counts the clubs
+ * active at each year's end from 2016 to 2020, each club once.
+ */
+static void
+test_report_register(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    struct ntm_report *r = NULL;
+    struct ntm_error err = {0};
+    json_t *recs = json_array(), *d, *nc;
+    const char *gd = "72.710.25657", *tn = "72.703.25456";
+    const char *T = "doan.youth_econ_clubs";
+
+    /* c1: a club of Go Dau's commune */
+    json_array_append_new(
+        recs, mk("c1", "activity", gd,
+                 json_pack("{s:s, s:s, s:s}", "task", T, "date", "2016-03-01",
+                           "name", "CLB Thanh niên làm kinh tế ấp A")));
+    /* c2: the same club again (same unit, same name folded): a duplicate */
+    json_array_append_new(
+        recs, mk("c2", "activity", gd,
+                 json_pack("{s:s, s:s, s:s}", "task", T, "date", "2017-05-01",
+                           "name", "clb thanh nien lam kinh te AP A")));
+    /* c3: named by its title, dissolved in mid-2018 */
+    json_array_append_new(
+        recs,
+        mk("c3", "activity", gd,
+           json_pack("{s:s, s:s, s:s, s:s}", "task", T, "date", "2016-06-01",
+                     "title", "CLB Trồng nấm", "dissolved", "2018-06-30")));
+    /* c4: the same name in another unit is another club */
+    json_array_append_new(
+        recs, mk("c4", "activity", tn,
+                 json_pack("{s:s, s:s, s:s}", "task", T, "date", "2017-02-01",
+                           "name", "CLB Thanh niên làm kinh tế ấp A")));
+    /* c5: a club set up in 2019 */
+    json_array_append_new(
+        recs, mk("c5", "activity", tn,
+                 json_pack("{s:s, s:s, s:s}", "task", T, "date", "2019-01-10",
+                           "name", "Tổ hợp tác rau sạch")));
+
+    o.as_of = "2020-12-31";
+    if (ntm_report_run_records(f->plan, recs, NULL, &o, &r, &err))
+        fail_msg("report: %s", err.msg);
+    d = ntm_report_json(r, "en");
+    /* 2016: c1, c3 = 2; still building: 2 < 95 x 366 / 731 = 47.6 */
+    expect_reg(d, "72", "2016", 95, 2, "behind");
+    /* 2017 (the deadline): c1, c3, c4 = 3 of 95; c2 is c1 again */
+    expect_reg(d, "72", "2017", 95, 3, "missed");
+    /* 2018: c3 dissolved on 2018-06-30: c1, c4 = 2 */
+    expect_reg(d, "72", "2018", 95, 2, "missed");
+    /* 2019, 2020: c1, c4, c5 = 3: maintained to 2020, never vanishing */
+    expect_reg(d, "72", "2019", 95, 3, "missed");
+    expect_reg(d, "72", "2020", 95, 3, "missed");
+    /* Go Dau (9 of 94 communes in the 2020 tree): 95 x 9 / 94 = 9.09,
+     * whole 9 (the one step left goes to 72.708, remainder 15/94);
+     * 2018: c1 alone */
+    expect_reg(d, "72.710", "2018", 9, 1, "missed");
+    expect_reg(d, "72.710", "2017", 9, 2, "missed");
+    /* c2 listed as not counted, naming the record counted */
+    nc = json_object_get(d, "not_counted");
+    assert_int_equal(json_array_size(nc), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(nc, 0), "id")), "c2");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(nc, 0),
+                                                          "reason_code")),
+                        "duplicate");
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_array_get(nc, 0), "reason")),
+        "as record c1"));
+    /* the summary counts c2 nowhere: 2017 = c4 alone */
+    assert_int_equal(json_integer_value(json_object_get(
+                         sum_row(d, T, "72", 2017), "activities")),
+                     1);
+    json_decref(d);
+    ntm_report_free(r);
+    json_decref(recs);
+}
+
+/*
+ * Every organization in the report: the Farmers' Union has no numeric
+ * target, and its work shows per task, unit and year - activities,
+ * quantity in the task's canonical unit, people, money and working days.
+ */
+static void
+test_report_every_org(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    struct ntm_report *r = NULL;
+    struct ntm_error err = {0};
+    struct ntm_buf b = NTM_BUF_INIT;
+    json_t *recs = json_array(), *d, *v;
+    const char *gd = "72.710.25657", *tn = "72.703.25456";
+
+    /* hnd.land_donation (m2; ha x 10000) */
+    json_array_append_new(
+        recs, mk("l1", "activity", gd,
+                 json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i}", "task",
+                           "hnd.land_donation", "date", "2018-03-01", "qty",
+                           "0.5", "uom", "ha", "people", 12, "labor_days", "30",
+                           "amount_vnd", 2000000)));
+    json_array_append_new(
+        recs, mk("l2", "activity", gd,
+                 json_pack("{s:s, s:s, s:s, s:s, s:i}", "task",
+                           "hnd.land_donation", "date", "2018-04-01", "qty",
+                           "250", "uom", "m2", "people", 8)));
+    json_array_append_new(
+        recs, mk("l3", "activity", tn,
+                 json_pack("{s:s, s:s, s:s}", "task", "hnd.land_donation",
+                           "date", "2018-05-01", "labor_days", "4.5")));
+    /* another year: not in --year 2018 */
+    json_array_append_new(
+        recs, mk("l4", "activity", gd,
+                 json_pack("{s:s, s:s, s:s, s:s}", "task", "hnd.land_donation",
+                           "date", "2017-06-01", "qty", "100", "uom", "m2")));
+    /* a unit the task does not accept: not counted, in no summary */
+    json_array_append_new(
+        recs, mk("l5", "activity", gd,
+                 json_pack("{s:s, s:s, s:s, s:s}", "task", "hnd.land_donation",
+                           "date", "2018-08-01", "qty", "2", "uom", "km")));
+    /* hnd.for_the_poor_fund (vnd; trieu_dong x 1000000): money is
+     * amount_vnd where recorded, else the quantity in vnd */
+    json_array_append_new(
+        recs, mk("p1", "activity", tn,
+                 json_pack("{s:s, s:s, s:s, s:s, s:i}", "task",
+                           "hnd.for_the_poor_fund", "date", "2018-06-01", "qty",
+                           "1.5", "uom", "trieu_dong", "people", 3)));
+    json_array_append_new(
+        recs, mk("p2", "activity", tn,
+                 json_pack("{s:s, s:s, s:s, s:s, s:i}", "task",
+                           "hnd.for_the_poor_fund", "date", "2018-07-01", "qty",
+                           "500000", "uom", "vnd", "amount_vnd", 600000)));
+    /* another organization's work: not in --org hnd */
+    json_array_append_new(
+        recs, mk("d1", "activity", gd,
+                 json_pack("{s:s, s:s}", "task", "doan.migrant_teams", "date",
+                           "2018-02-01")));
+
+    o.org = "hnd";
+    o.year = 2018;
+    if (ntm_report_run_records(f->plan, recs, NULL, &o, &r, &err))
+        fail_msg("report: %s", err.msg);
+    assert_int_equal(r->nrows, 0); /* hnd has no numeric target */
+    assert_int_equal(r->nskips, 1);
+    d = ntm_report_json(r, "en");
+    assert_int_equal(json_array_size(json_object_get(d, "summary")), 5);
+    /* province: l1 + l2 + l3 = 3 activities; 0.5 ha x 10000 + 250 m2 =
+     * 5250 m2; people 12 + 8 = 20; money 2000000 (l1's amount_vnd);
+     * working days 30 + 4.5 = 34.5 */
+    assert_non_null(v = sum_row(d, "hnd.land_donation", "72", 2018));
+    assert_int_equal(json_integer_value(json_object_get(v, "activities")), 3);
+    assert_int_equal(json_integer_value(json_object_get(v, "measures")), 0);
+    assert_float_equal(json_real_value(json_object_get(v, "quantity")), 5250,
+                       1e-9);
+    assert_string_equal(
+        json_string_value(json_object_get(v, "unit_of_measure")), "m2");
+    assert_int_equal(json_integer_value(json_object_get(v, "people")), 20);
+    assert_float_equal(json_real_value(json_object_get(v, "amount_vnd")),
+                       2000000, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(v, "labor_days")), 34.5,
+                       1e-9);
+    assert_int_equal(json_integer_value(json_object_get(v, "depth")), 0);
+    /* Go Dau: l1 + l2 = 2 activities, 5250 m2, 20 people, 30 days */
+    assert_non_null(v = sum_row(d, "hnd.land_donation", "72.710", 2018));
+    assert_int_equal(json_integer_value(json_object_get(v, "activities")), 2);
+    assert_float_equal(json_real_value(json_object_get(v, "quantity")), 5250,
+                       1e-9);
+    assert_float_equal(json_real_value(json_object_get(v, "labor_days")), 30,
+                       1e-9);
+    /* Tay Ninh city: l3 alone, no quantity, people or money recorded */
+    assert_non_null(v = sum_row(d, "hnd.land_donation", "72.703", 2018));
+    assert_int_equal(json_integer_value(json_object_get(v, "activities")), 1);
+    assert_true(json_is_null(json_object_get(v, "quantity")));
+    assert_true(json_is_null(json_object_get(v, "people")));
+    assert_true(json_is_null(json_object_get(v, "amount_vnd")));
+    assert_float_equal(json_real_value(json_object_get(v, "labor_days")), 4.5,
+                       1e-9);
+    /* the fund: 1.5 x 1000000 + 500000 = 2000000 vnd; money 1500000 (p1's
+     * quantity) + 600000 (p2's amount_vnd) = 2100000; people 3 */
+    assert_non_null(v = sum_row(d, "hnd.for_the_poor_fund", "72", 2018));
+    assert_int_equal(json_integer_value(json_object_get(v, "activities")), 2);
+    assert_float_equal(json_real_value(json_object_get(v, "quantity")), 2000000,
+                       1e-9);
+    assert_float_equal(json_real_value(json_object_get(v, "amount_vnd")),
+                       2100000, 1e-9);
+    assert_int_equal(json_integer_value(json_object_get(v, "people")), 3);
+    assert_true(json_is_null(json_object_get(v, "labor_days")));
+    assert_non_null(sum_row(d, "hnd.for_the_poor_fund", "72.703", 2018));
+    assert_null(sum_row(d, "hnd.for_the_poor_fund", "72.710", 2018));
+    assert_null(sum_row(d, "doan.migrant_teams", "72", 2018));
+    json_decref(d);
+    /* the table: the Farmers' Union's work, English figures */
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_TABLE, "en", &b, &err),
+                     NTM_OK);
+    assert_non_null(strstr(b.buf, "Work recorded"));
+    assert_non_null(strstr(b.buf, "hnd.land_donation"));
+    assert_non_null(strstr(b.buf, "34.5"));
+    assert_non_null(strstr(b.buf, "2100000"));
+    ntm_buf_release(&b);
+    /* in Vietnamese, figures grouped the Vietnamese way */
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_TABLE, "vi", &b, &err),
+                     NTM_OK);
+    assert_non_null(strstr(b.buf, "2.100.000"));
+    assert_non_null(strstr(b.buf, "34,5"));
+    ntm_buf_release(&b);
+    /* CSV: status summary, quantity in achieved, the new columns */
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_CSV, "en", &b, &err),
+                     NTM_OK);
+    assert_non_null(strstr(b.buf, "hnd.land_donation,"));
+    assert_non_null(strstr(b.buf, ",72,Tỉnh Tây Ninh,2018,,5250,m2,summary,"));
+    assert_non_null(strstr(b.buf, ",3,0,20,2000000,34.5\r\n"));
+    ntm_buf_release(&b);
+    /* HTML: a summary section with a row per task, unit and year */
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_HTML, "vi", &b, &err),
+                     NTM_OK);
+    assert_non_null(strstr(b.buf, "<section class=\"summary\""));
+    assert_non_null(strstr(b.buf, "data-task=\"hnd.land_donation\" "
+                                  "data-unit=\"72.710\" "
+                                  "data-period=\"2018\""));
+    ntm_buf_release(&b);
+    ntm_report_free(r);
+    /* a report on the district: itself, then its commune */
+    o.unit = "72.710";
+    if (ntm_report_run_records(f->plan, recs, NULL, &o, &r, &err))
+        fail_msg("report: %s", err.msg);
+    assert_int_equal(r->nsums, 2);
+    assert_string_equal(r->sums[0].unit, "72.710");
+    assert_int_equal(r->sums[0].depth, 0);
+    assert_string_equal(r->sums[1].unit, gd);
+    assert_int_equal(r->sums[1].activities, 2);
+    ntm_report_free(r);
+    json_decref(recs);
+}
+
 /*
  * Units converted by the data dictionary, records the plan cannot count
  * listed in every format, and a district's own measure beside its
@@ -932,6 +1218,8 @@ main(void)
         cmocka_unit_test(test_report_lower_rows),
         cmocka_unit_test(test_report_index_matches_scan),
         cmocka_unit_test(test_report_bad_options),
+        cmocka_unit_test(test_report_every_org),
+        cmocka_unit_test(test_report_register),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

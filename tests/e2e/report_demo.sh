@@ -132,7 +132,9 @@ P = "72"; G = "72.710"
 want("doan.rural_roads_km", P, "2017", 80, 5.7, "missed", unit_of_measure="km",
      basis="plan", share=None)
 want("doan.canals_km", P, "2017", 30, 15.5, "missed", unit_of_measure="km")
-want("doan.savings_groups", P, "2016-2017", 300, 3, "missed")
+# a register (kept active from 2017 to 2020): the groups active at the end
+# of 2017, the deadline
+want("doan.savings_groups", P, "2017", 300, 3, "missed")
 # 1 poor member of 248 = 0.403 %: under 0.5 %, judged from 2020: on track
 want("hccb.poor_rate_pct", P, "2017", 0.5, 0.4, "on_track", num=1, den=248,
      unit_of_measure="%")
@@ -145,7 +147,7 @@ want("hccb.poor_rate_pct", P, "2017", 0.5, 0.4, "on_track", num=1, den=248,
 want("doan.rural_roads_km", G, "2017", 7.58, 5.7, "missed", basis="pro_rata",
      plan_target=80, share=100)
 want("doan.canals_km", G, "2017", 2.84, 15.5, "met", share=100)
-want("doan.savings_groups", G, "2016-2017", 28, 3, "missed", share=100)
+want("doan.savings_groups", G, "2017", 28, 3, "missed", share=100)
 want("hccb.poor_rate_pct", G, "2017", 0.5, 0.4, "on_track", basis="rate",
      share=100)
 # per-unit targets as the plan sets them
@@ -199,6 +201,31 @@ r = [r for r in d["rows"] if r["task"] == "doan.canals_km" and r["unit"] == "72"
 assert r["status"] == "no_data", r
 PY
 
+# --------------------------------------------------------------- every organization
+rep --year 2017 --org hnd >"$R/hnd.table" 2>/dev/null
+rep --year 2017 --org hnd --format json --out "$R/hnd.json" 2>/dev/null
+check "--org hnd: the Farmers' Union's work (1250 m2 donated, 7 people)" \
+    python3 - "$R/hnd.json" "$R/hnd.table" "$R/2017.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1], encoding="utf-8"))
+assert d["rows"] == [], d["rows"]
+by = {(s["task"], s["unit"]): s for s in d["summary"]}
+assert {s["org"] for s in d["summary"]} == {"hnd"}, d["summary"]
+# Cam Binh hamlet of Cam Giang, Go Dau: one activity, 1200 m2 corrected
+# to 1250 by the demo's edit, 7 people
+for unit in ("72", "72.710"):
+    s = by[("hnd.land_donation", unit)]
+    assert (s["activities"], s["quantity"], s["unit_of_measure"], s["people"],
+            s["amount_vnd"], s["period"]) == (1, 1250, "m2", 7, None, 2017), s
+t = open(sys.argv[2], encoding="utf-8").read()
+assert "hnd.land_donation" in t and "1250" in t, t
+# the whole report: the Women's Union's charity house, 45000000 VND
+a = {(s["task"], s["unit"]): s for s in
+     json.load(open(sys.argv[3], encoding="utf-8"))["summary"]}
+s = a[("hlhpn.charity_houses", "72")]
+assert (s["activities"], s["quantity"], s["amount_vnd"]) == (1, 1, 45000000), s
+PY
+
 # --------------------------------------------------------------- CSV
 check "CSV starts with a byte order mark and parses back like the JSON" \
     python3 - "$R/2017.csv" "$R/2017.json" <<'PY'
@@ -206,9 +233,16 @@ import csv, io, json, sys
 raw = open(sys.argv[1], "rb").read()
 assert raw.startswith(b"\xef\xbb\xbf"), raw[:8]
 assert b"\r\n" in raw
-rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+allrows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
 d = json.load(open(sys.argv[2], encoding="utf-8"))
+# target rows first, then not counted and the summary of every task
+rows = [r for r in allrows if r["status"] not in ("summary", "not_counted")]
+sums = [r for r in allrows if r["status"] == "summary"]
 assert len(rows) == len(d["rows"]), (len(rows), len(d["rows"]))
+assert len(sums) == len(d["summary"]), (len(sums), len(d["summary"]))
+for c, j in zip(sums, d["summary"]):
+    assert (c["task"], c["unit"], c["period"], c["activities"]) == \
+        (j["task"], j["unit"], str(j["period"]), str(j["activities"])), (c, j)
 for c, j in zip(rows, d["rows"]):
     for k in ("task", "org", "unit", "unit_name", "period", "status",
               "unit_of_measure", "basis"):
