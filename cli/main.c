@@ -404,6 +404,16 @@ prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
     }
     if (c->flags & NEED_KEY) {
         code = cli_need_key(ctx);
+        /* Requests to the server are signed by the device key, so nothing
+         * is sent without it; the entries, signed already, can still
+         * travel in a bundle. */
+        if (code != EXIT_OK && (c->fn == cmd_push || c->fn == cmd_sync))
+            fprintf(stderr, "%s%s\n", _("hint: "),
+                    _("without the key nothing can be sent to the server, "
+                      "but the entries are signed already: run 'ntm bundle "
+                      "export --unsigned --out FILE', carry FILE to an "
+                      "enrolled device and run 'ntm bundle import FILE' and "
+                      "'ntm push' there"));
         if (code != EXIT_OK)
             goto out;
     }

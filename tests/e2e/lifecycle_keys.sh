@@ -7,7 +7,11 @@
 # the file whole (no key.new left, mode 0600, the same author id) with the
 # current Argon2id parameters (3 passes, 64 MiB, read from the file), and
 # refuses without changing anything on a wrong old passphrase or with no
-# new one to take; unlocking stays under 128 MB of memory.
+# new one to take; unlocking stays under 128 MB of memory. A forgotten
+# passphrase strands nothing signed: push says to carry a bundle, `ntm
+# bundle export --unsigned` writes one without unlocking the key (no
+# .minisig), and an enrolled device imports it and pushes it to a real
+# server over TLS.
 #
 # Env: NTM_BIN. Prints one line per check and "N passed, N failed".
 set -u
@@ -80,5 +84,63 @@ if [ -x /usr/bin/time ]; then
 else
     skip "unlocking the key peaks under 128 MB (/usr/bin/time missing)"
 fi
+
+# ------------------------------------------------ a forgotten passphrase
+# A recorder records offline, then forgets its passphrase: its entries,
+# signed already, leave the device in an unsigned bundle carried to the
+# admin, who imports and pushes them to a real server over TLS.
+make_cert
+PORT=$(free_port)
+URL=https://127.0.0.1:$PORT
+S=$T/server
+R=$T/rec
+COMMUNE=72.710.25657
+NTM_PASSPHRASE=bon run "$A" key export
+ADMIN=$(cat "$T/out")
+run "$S" init --no-passphrase --root-key "$ADMIN" --name server
+check "server starts over TLS" start_server "$S"
+NTM_PASSPHRASE=bon run "$A" init --server "$URL" --cacert "$T/cert.pem"
+NTM_PASSPHRASE=nho expect 0 "recorder: init with a passphrase" "$R" init \
+    --root-key "$ADMIN" --server "$URL" --cacert "$T/cert.pem"
+run "$R" --json whoami
+REC=$(jq -r .author "$T/out")
+NTM_PASSPHRASE=bon expect 0 "admin enrolls the recorder" "$A" admin enroll "$REC" \
+    --role recorder --scope "$COMMUNE" --org doan --name "Xã Thạnh Đức"
+NTM_PASSPHRASE=bon run "$A" sync
+NTM_PASSPHRASE=nho run "$R" pull
+for t in "đường 1" "đường 2"; do
+    NTM_PASSPHRASE=nho run "$R" record activity --task doan.rural_roads_km \
+        --unit "$COMMUNE" --date 2017-03-05 --qty 1 --uom km --title "$t"
+done
+run "$R" --json status
+check "recorder: 2 entries unpushed" json_ok '.unpushed == 2'
+
+NTM_PASSPHRASE=quen expect 1 "passphrase forgotten: push is refused" "$R" push
+check "  ... says the passphrase is wrong" err_has "wrong passphrase"
+check "  ... and to carry a bundle to an enrolled device" \
+    err_has "bundle export --unsigned --out FILE', carry FILE to an enrolled device"
+NTM_PASSPHRASE=quen expect 1 "  ... sync says the same" "$R" sync
+check "  ... (the bundle hint)" err_has "bundle export --unsigned"
+NTM_PASSPHRASE=quen expect 1 "a signed bundle export needs the key" "$R" bundle export --out "$T/rec.ntm"
+check "  ... and points at --unsigned" err_has "bundle export --unsigned --out FILE' writes them"
+echo stale >"$T/rec.ntm.minisig"
+setsid -w "$NTM" --home "$R" bundle export --unsigned --out "$T/rec.ntm" \
+    </dev/null >"$T/out" 2>"$T/err"
+rc=$?
+check "bundle export --unsigned: no passphrase, no terminal, exit 0" test "$rc" -eq 0
+check "  ... says there is no file signature" out_has "without a file signature"
+check "  ... and why the entries still count" err_has "each entry keeps its own signature"
+check "  ... the stale .minisig is gone" test ! -e "$T/rec.ntm.minisig"
+check "  ... the header names the recorder" \
+    sh -c "head -n1 '$T/rec.ntm' | jq -e '.by == \"$REC\"' >/dev/null"
+NTM_PASSPHRASE=bon expect 0 "the admin imports the unsigned bundle" "$A" bundle import "$T/rec.ntm"
+check "  ... noting it has no signature file" err_has "no signature file"
+NTM_PASSPHRASE=bon expect 0 "  ... and pushes (relays the recorder's entries)" "$A" push
+run "$S" --json list
+check "the server holds both records of the recorder" \
+    json_ok '[.[].fields.title] | sort == ["đường 1","đường 2"]'
+run "$S" --json verify
+check "server: every entry valid" json_ok '.invalid == [] and .forks == []'
+stop_server TERM
 
 finish
