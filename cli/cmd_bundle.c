@@ -19,7 +19,7 @@
 
 static const struct cli_help help = {
     N_("ntm bundle - export or import a bundle file (offline exchange)"),
-    "ntm bundle export --out <file> [--author <id>]\n"
+    "ntm bundle export --out <file> [--author <id>] [--unsigned]\n"
     "ntm bundle import <file>",
     N_("export writes every entry this replica holds (or only those of\n"
        "--author) to <file>, one signed entry per line after a header line,\n"
@@ -68,16 +68,54 @@ export_progress(void *ud, int64_t done, int64_t total)
     show_progress(ud, 0, done, total);
 }
 
+/* This device's author id without unsealing its key: from the key file's
+ * public part, else config.json's. 0 when by holds it. */
 static int
-bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
+own_author(struct cli_ctx *ctx, char by[NTM_HEX_ID_LEN + 1])
+{
+    struct ntm_error err = {0};
+    unsigned char pk[NTM_PUBLICKEY_BYTES];
+    char *path = cli_home_path(ctx, "key");
+    int ok = path && ntm_key_file_public(path, pk, &err) == NTM_OK;
+    ntm_free(path);
+    if (ok) {
+        ntm_hex_encode(by, pk, NTM_PUBLICKEY_BYTES);
+        return 0;
+    }
+    if (ctx->author[0]) {
+        memcpy(by, ctx->author, NTM_HEX_ID_LEN + 1);
+        return 0;
+    }
+    cli_error(_("cannot tell this device's author id: its key file cannot "
+                "be read and config.json names none"));
+    return -1;
+}
+
+static int
+bundle_export(struct cli_ctx *ctx, const char *out, const char *author,
+              int unsigned_)
 {
     struct ntm_error err = {0};
     struct ntm_bundle_export_result res;
+    char by[NTM_HEX_ID_LEN + 1];
     int code;
-    if ((code = cli_need_key(ctx)) != EXIT_OK)
-        return code;
-    enum ntm_err rc = ntm_bundle_export(ctx->store, ctx->key, out, author,
+    enum ntm_err rc;
+    if (unsigned_) {
+        if (own_author(ctx, by) != 0)
+            return EXIT_FAIL;
+        rc = ntm_bundle_export_unsigned(ctx->store, by, out, author,
                                         export_progress, ctx, &res, &err);
+    } else {
+        if ((code = cli_need_key(ctx)) != EXIT_OK) {
+            fprintf(stderr, "%s%s\n", _("hint: "),
+                    _("the entries are signed already: 'ntm bundle export "
+                      "--unsigned --out FILE' writes them without unlocking "
+                      "the key (no .minisig beside the file)"));
+            return code;
+        }
+        rc = ntm_bundle_export(ctx->store, ctx->key, out, author,
+                               export_progress, ctx, &res, &err);
+    }
     cli_progress_done();
     if (rc == NTM_ENOENT && author) {
         cli_error(_("no entries of author %s in this home: check the id with "
@@ -90,12 +128,26 @@ bundle_export(struct cli_ctx *ctx, const char *out, const char *author)
     if (ctx->json) {
         struct ntm_buf sig = NTM_BUF_INIT;
         ntm_buf_addf(&sig, "%s.minisig", out);
-        code = cli_print_json(
-            json_pack("{s:s, s:s, s:I, s:s, s:I}", "out", out, "minisig",
-                      ntm_buf_str(&sig), "count", (json_int_t)res.count, "by",
-                      res.by, "created_ms", (json_int_t)res.created_ms));
+        json_t *o = json_pack("{s:s, s:I, s:s, s:I}", "out", out, "count",
+                              (json_int_t)res.count, "by", res.by, "created_ms",
+                              (json_int_t)res.created_ms);
+        if (o)
+            json_object_set_new(o, "minisig",
+                                unsigned_ ? json_null()
+                                          : json_string(ntm_buf_str(&sig)));
+        code = cli_print_json(o);
         ntm_buf_release(&sig);
         return code;
+    }
+    if (unsigned_) {
+        printf(_("wrote %lld entries to '%s', without a file signature\n"),
+               (long long)res.count, out);
+        cli_note(ctx,
+                 _("each entry keeps its own signature, so an enrolled device "
+                   "can import the file and push it; only the minisign "
+                   "signature of the whole file is missing (import says so "
+                   "and goes on)"));
+        return EXIT_OK;
     }
     printf(_("wrote %lld entries to '%s' (signature '%s.minisig')\n"),
            (long long)res.count, out, out);
@@ -250,11 +302,15 @@ int
 cmd_bundle(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *out = NULL, *author = NULL;
+    int unsigned_ = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "out", &out, "<file>",
          N_("export: the bundle to write")},
         {CLI_OPT_STRING, "author", &author, "<id>",
          N_("export: only this author's entries")},
+        {CLI_OPT_FLAG, "unsigned", &unsigned_, NULL,
+         N_("export: without unlocking the key (no .minisig; for a lost "
+            "passphrase)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("bundle", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -276,10 +332,10 @@ cmd_bundle(int argc, char **argv, struct cli_ctx *ctx)
                                    _("invalid author id '%s': give 64 "
                                      "lower-case hex digits"),
                                    author);
-        return bundle_export(ctx, out, author);
+        return bundle_export(ctx, out, author, unsigned_);
     }
     if (!strcmp(argv[0], "import")) {
-        if (out || author)
+        if (out || author || unsigned_)
             return cli_usage_error("bundle", _("--out and --author are for "
                                                "'bundle export'"));
         if (nargs < 2)

@@ -7,6 +7,10 @@
  * An existing home is never overwritten without --force; with --force its
  * files are moved aside (name.bak-<ms>), never deleted. When init fails
  * half-way, the files it created are removed so that it can be rerun.
+ * A home whose key is there but whose store is missing or unusable (empty,
+ * cut short, not ntm's) gets a new store and keeps its key and
+ * config.json: the damaged store files are moved aside, and this device's
+ * entries come back from the server at the next sync.
  * On an existing home, --server (with --cacert or --pin) only changes the
  * server settings, after checking that the server's root key is the one
  * the home pins: an admin can be made before the server exists and be
@@ -41,7 +45,14 @@ static const struct cli_help help = {
        "On a home that already exists, 'ntm init --server URL [--cacert F |\n"
        "--pin P]' changes only the server settings: the server's /v1/info\n"
        "must report the root key this home pins, else nothing changes. The\n"
-       "key, the entries and the sync position stay as they are."),
+       "key, the entries and the sync position stay as they are.\n"
+       "\n"
+       "On a home whose key is there but whose store ntm.db is missing or\n"
+       "cannot be used (empty, cut short, not ntm's), 'ntm init' starts a new\n"
+       "store and keeps the key and config.json: the damaged files are moved\n"
+       "aside (ntm.db.bak-<ms>), the root key is pinned again from --server,\n"
+       "--root-key or --root, and the next 'ntm sync' brings this device's\n"
+       "entries back from the server. No other command ever makes a store."),
     NULL,
     "ntm --home /srv/ntm-admin init --root --name \"MTTQ tinh Tay Ninh\"\n"
     "NTM_PASSPHRASE=... ntm init --server https://ntm.example.vn:8443 \\\n"
@@ -131,6 +142,36 @@ remove_one(void *ud, const char *path)
     (void)ud;
     unlink(path);
     return 0;
+}
+
+/*
+ * Whether the home has its key but a store that is missing or cannot be
+ * used (empty, cut short, not ntm's): then init starts a new store and
+ * keeps the key. Said on stderr.
+ */
+static int
+store_unusable(struct cli_ctx *ctx)
+{
+    char *db_path = cli_home_path(ctx, "ntm.db");
+    int out = 0;
+    if (db_path && path_exists(ctx->home, "key")) {
+        struct ntm_store *st = NULL;
+        struct ntm_error err = {0};
+        enum ntm_err rc = ntm_store_open(&st, db_path, 0, &err);
+        ntm_store_close(st);
+        if (rc == NTM_ENOENT || rc == NTM_ECORRUPT) {
+            char text[2 * NTM_ERROR_SIZE];
+            cli_note(ctx,
+                     _("this home's store cannot be used (%s): starting a "
+                       "new one, keeping the key"),
+                     rc == NTM_ENOENT
+                         ? _("ntm.db is missing")
+                         : cli_error_text(&err, text, sizeof(text)));
+            out = 1;
+        }
+    }
+    ntm_free(db_path);
+    return out;
 }
 
 /* "ab12 cd34 ef56 7890": the first 16 hex digits in groups of four. */
@@ -330,7 +371,14 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     memset(pass, 0, sizeof(pass));
 
     int exists = home_exists(ctx);
-    if (exists && !force && server) {
+    int keep_key = exists && !force && store_unusable(ctx);
+    if (keep_key && (no_pass || name))
+        return cli_usage_error(
+            "init",
+            _("the home '%s' keeps its key and config.json when its store "
+              "is started again: --no-passphrase and --name do not apply"),
+            ctx->home);
+    if (exists && !force && server && !keep_key) {
         if (root || root_key || no_pass || name)
             return cli_usage_error(
                 "init",
@@ -350,7 +398,7 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
         free(cacert_abs); /* realpath's allocator */
         return code;
     }
-    if (exists && !force) {
+    if (exists && !force && !keep_key) {
         cli_error(_("'%s' already holds an ntm home: use it as it is, give "
                     "another --home, or add --force to replace it (its files "
                     "are moved aside)"),
@@ -374,7 +422,7 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
                   strerror(errno));
         goto out;
     }
-    if (exists && move_aside(ctx) != 0)
+    if (exists && !keep_key && move_aside(ctx) != 0)
         goto out;
 
     key_path = cli_home_path(ctx, "key");
@@ -385,7 +433,19 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
         goto out;
     }
 
-    if (no_pass) {
+    if (keep_key) {
+        /* Only the store is started again: its damaged files are moved
+         * aside; the key and config.json stay. */
+        struct aside a = {ctx, ntm_now_ms()};
+        unsigned char pk[NTM_PUBLICKEY_BYTES];
+        if (ntm_key_file_public(key_path, pk, &err) != NTM_OK) {
+            code = cli_fail(&err, _("cannot read this home's key"));
+            goto out;
+        }
+        ntm_hex_encode(author, pk, NTM_PUBLICKEY_BYTES);
+        if (ntm_store_files(db_path, move_one, &a) != 0)
+            goto out;
+    } else if (no_pass) {
         cli_warn(ctx,
                  _("the key is stored without a passphrase: anyone who "
                    "copies '%s' can sign as this device"),
@@ -403,18 +463,20 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
         passphrase = pass;
     }
 
-    if (ntm_key_generate(&key, &err) != NTM_OK) {
-        code = cli_fail(&err, _("cannot make a key"));
-        goto out;
+    if (!keep_key) {
+        if (ntm_key_generate(&key, &err) != NTM_OK) {
+            code = cli_fail(&err, _("cannot make a key"));
+            goto out;
+        }
+        if (!no_pass)
+            cli_note(ctx, _("sealing the key with the passphrase..."));
+        if (ntm_key_save(key, key_path, passphrase, &err) != NTM_OK) {
+            code = cli_fail(&err, _("cannot save the key"));
+            goto out;
+        }
+        created_key = 1;
+        ntm_key_author(key, author);
     }
-    if (!no_pass)
-        cli_note(ctx, _("sealing the key with the passphrase..."));
-    if (ntm_key_save(key, key_path, passphrase, &err) != NTM_OK) {
-        code = cli_fail(&err, _("cannot save the key"));
-        goto out;
-    }
-    created_key = 1;
-    ntm_key_author(key, author);
 
     if (ntm_store_open(&st, db_path, NTM_STORE_CREATE, &err) != NTM_OK) {
         code = cli_fail(&err, _("cannot create the store"));
@@ -467,15 +529,17 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
         cli_error(_("cannot write config.json: out of memory"));
         goto out;
     }
-    if (ntm_file_write_atomic(cfg_path, cfg_text, strlen(cfg_text), 0600,
+    if ((!keep_key || access(cfg_path, F_OK) != 0) &&
+        ntm_file_write_atomic(cfg_path, cfg_text, strlen(cfg_text), 0600,
                               &err) != NTM_OK) {
         code = cli_fail(&err, _("cannot write config.json"));
         goto out;
     }
 
     if (ctx->json) {
-        json_t *o = json_pack("{s:s, s:s, s:b}", "home", ctx->home, "author",
-                              author, "sealed", !no_pass);
+        json_t *o =
+            json_pack("{s:s, s:s, s:b, s:b}", "home", ctx->home, "author",
+                      author, "sealed", !no_pass, "kept_key", keep_key);
         if (o && root_hex[0]) {
             json_object_set_new(o, "root_key", json_string(root_hex));
             json_object_set_new(o, "root_fingerprint",
@@ -487,7 +551,12 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
             json_object_set_new(o, "server", json_string(server));
         code = cli_print_json(o);
     } else {
-        printf(_("initialised ntm home '%s'\n"), ctx->home);
+        if (keep_key)
+            printf(_("started a new store in '%s' with this device's key "
+                     "(the damaged store was moved aside)\n"),
+                   ctx->home);
+        else
+            printf(_("initialised ntm home '%s'\n"), ctx->home);
         printf(_("author id: %s\n"), author);
         if (root_hex[0])
             printf(_("root key:  %s%s\n           fingerprint %s\n"), root_hex,
@@ -496,7 +565,11 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
         else
             printf(_("root key:  not pinned yet (give --root-key, or --server "
                      "to fetch it)\n"));
-        if (!root)
+        if (keep_key)
+            printf(_("next: run 'ntm sync': this device's entries the server "
+                     "holds come back, and what it never received is sent "
+                     "again\n"));
+        else if (!root)
             printf(_("next: ask an admin to enroll this author id "
                      "('ntm admin enroll %s --role recorder --scope UNIT')\n"),
                    author);

@@ -31,7 +31,8 @@ static const struct cli_cmd commands[] = {
      N_("make the home, the key and the store")},
     {"whoami", cmd_whoami, NEED_STORE | NEED_PLAN,
      N_("this device's author id, role, scope and enrollment")},
-    {"key", cmd_key, NEED_STORE | NEED_KEY, N_("export the public key")},
+    {"key", cmd_key, NEED_STORE | NEED_KEY,
+     N_("export the public key, change its passphrase")},
     {"admin", cmd_admin, NEED_STORE | NEED_KEY | NEED_PLAN,
      N_("enroll or revoke devices, create units")},
     {"record", cmd_record, NEED_STORE | NEED_KEY | NEED_PLAN,
@@ -332,6 +333,33 @@ wants_help(int argc, char **argv)
     return 0;
 }
 
+/*
+ * The store of a home that has its key is missing or cannot be used (empty,
+ * cut short, not SQLite, not ntm's): nothing is re-created. Say what
+ * happened and the two ways out; err is NULL when the file is missing.
+ * Returns the exit code (SPEC.md 8: 1, a failure).
+ */
+static int
+store_unusable(const char *db, const struct ntm_error *err)
+{
+    if (err) {
+        char text[2 * NTM_ERROR_SIZE];
+        cli_error(_("cannot use the store: %s"),
+                  cli_error_text(err, text, sizeof(text)));
+    } else {
+        cli_error(_("the store '%s' is missing: the home has its key but no "
+                    "ntm.db"),
+                  db);
+    }
+    fprintf(stderr, "%s%s\n", _("hint: "),
+            _("nothing was changed or re-created. Put back ntm.db from a "
+              "backup of this home, or run 'ntm init --server URL --pin P' "
+              "(or --root-key HEX) to start a new store with this device's "
+              "key: the damaged file is moved aside and this device's "
+              "entries the server holds come back at the next 'ntm sync'"));
+    return cli_exit_code(err ? err->code : NTM_ECORRUPT);
+}
+
 static int
 prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
 {
@@ -343,6 +371,13 @@ prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
         return EXIT_FAIL;
     }
     int have_db = access(db, F_OK) == 0;
+    char *key = cli_home_path(ctx, "key");
+    int have_key = key && access(key, F_OK) == 0;
+    ntm_free(key);
+    if (!have_db && have_key && !(c->flags & NEED_NO_HOME)) {
+        code = store_unusable(db, NULL);
+        goto out;
+    }
     if (!have_db && !(c->flags & NEED_NO_HOME)) {
         cli_error(_("'%s' is not an ntm home: run 'ntm init' first (or give "
                     "--home DIR)"),
@@ -352,6 +387,10 @@ prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
     }
     if ((c->flags & NEED_STORE) && have_db) {
         if (ntm_store_open(&ctx->store, db, 0, &err) != NTM_OK) {
+            if (err.code == NTM_ECORRUPT) {
+                code = store_unusable(db, &err);
+                goto out;
+            }
             struct ntm_buf what = NTM_BUF_INIT;
             ntm_buf_addf(&what, "cannot open the store '%s'", db);
             code = cli_fail(&err, ntm_buf_str(&what));
@@ -365,6 +404,16 @@ prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
     }
     if (c->flags & NEED_KEY) {
         code = cli_need_key(ctx);
+        /* Requests to the server are signed by the device key, so nothing
+         * is sent without it; the entries, signed already, can still
+         * travel in a bundle. */
+        if (code != EXIT_OK && (c->fn == cmd_push || c->fn == cmd_sync))
+            fprintf(stderr, "%s%s\n", _("hint: "),
+                    _("without the key nothing can be sent to the server, "
+                      "but the entries are signed already: run 'ntm bundle "
+                      "export --unsigned --out FILE', carry FILE to an "
+                      "enrolled device and run 'ntm bundle import FILE' and "
+                      "'ntm push' there"));
         if (code != EXIT_OK)
             goto out;
     }

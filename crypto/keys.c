@@ -11,8 +11,11 @@
  *        7    8  key id: minisign key id, BLAKE2b-256(pk)[0..8)
  *       15    2  protection: "AX" sealed (Argon2id v1.3 via crypto_pwhash,
  *                then XChaCha20-Poly1305-IETF), "NO" unsealed
- *       17    8  Argon2id opslimit (0 when unsealed)
- *       25    8  Argon2id memlimit in bytes (0 when unsealed)
+ *       17    8  Argon2id opslimit (0 when unsealed): the number of
+ *                passes, as recorded when the file was written
+ *       25    8  Argon2id memlimit in bytes (0 when unsealed), as
+ *                recorded (files of ntm 0.1: 3 and 256 MiB, MODERATE;
+ *                from 0.2: 3 and 64 MiB, KF_OPSLIMIT and KF_MEMLIMIT)
  *       33   16  Argon2id salt (zeros when unsealed)
  *       49   24  XChaCha20-Poly1305 nonce (zeros when unsealed)
  *       73   32  public key
@@ -22,7 +25,11 @@
  *            64  unsealed: the secret key as is.
  *
  * The KDF parameters are stored so that a later version can raise them
- * while still reading old files. Loading checks every header field, the
+ * while still reading old files: loading uses the ones a file records
+ * (within sanity bounds), writing uses this version's. A file is only
+ * ever replaced whole (ntm_key_replace: a new file beside it, fsync,
+ * rename, fsync of the folder), so a crash leaves the old file or the
+ * new one, never half of either. Loading checks every header field, the
  * key id against the public key, and that the secret key yields the public
  * key, so a damaged file fails with an error, never with a wrong key.
  * Secrets stay in sodium_malloc'd memory; stack copies are wiped. This
@@ -62,14 +69,28 @@
     (KF_HEADER_BYTES + NTM_SECRETKEY_BYTES + KF_TAG_BYTES)        /* 185 */
 #define KF_UNSEALED_BYTES (KF_HEADER_BYTES + NTM_SECRETKEY_BYTES) /* 169 */
 
-/* Accepted KDF parameters when loading. Writing uses MODERATE; the upper
- * bounds only stop a damaged file from asking for absurd work or memory. */
+/* Accepted KDF parameters when loading: whatever a file records, within
+ * bounds that only stop a damaged file from asking for absurd work or
+ * memory. Files written before version 0.2 record libsodium's MODERATE
+ * (opslimit 3, memlimit 256 MiB) and still open. */
 #define KF_OPSLIMIT_MAX 64ULL
 #define KF_MEMLIMIT_MAX (4ULL << 30)
 
-/* Parameters written by this version (at least MODERATE, see the header). */
-#define KF_OPSLIMIT crypto_pwhash_OPSLIMIT_MODERATE
-#define KF_MEMLIMIT crypto_pwhash_MEMLIMIT_MODERATE
+/*
+ * Parameters written by this version (ntm_key_save, ntm_key_replace):
+ * Argon2id with 64 MiB and 3 passes. Officers' phones have 1-2 GB of
+ * memory; MODERATE's 256 MiB (275 MB peak for the whole tool) was too
+ * much. 3 passes over 64 MiB take 0.07 s on a 2020s x86-64 server core
+ * with libsodium's AVX2 code, and about 0.5 s on a slow phone core
+ * (Cortex-A53 class, portable code): a guess costs an attacker 64 MiB of
+ * memory and as many passes. They are recorded in each file, so a later
+ * version can raise them: 'ntm key passwd' rewrites a file with the
+ * parameters of the version that runs it.
+ */
+#define KF_OPSLIMIT 3ULL
+#define KF_MEMLIMIT (64ULL << 20)
+_Static_assert(KF_OPSLIMIT >= crypto_pwhash_OPSLIMIT_MIN, "opslimit");
+_Static_assert(KF_MEMLIMIT >= crypto_pwhash_MEMLIMIT_MIN, "memlimit");
 
 _Static_assert(crypto_pwhash_SALTBYTES == KF_SALT_BYTES, "salt size");
 _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == KF_NONCE_BYTES,
@@ -226,9 +247,12 @@ fsync_parent(const char *path)
     ntm_buf_release(&dir);
 }
 
-enum ntm_err
-ntm_key_save(const struct ntm_key *key, const char *path,
-             const char *passphrase, struct ntm_error *err)
+/* Write the key file to path, created with O_EXCL (path must not exist);
+ * on failure the file made is removed. shown is the path named in
+ * messages (the final one when path is a temporary beside it). */
+static enum ntm_err
+write_key_file(const struct ntm_key *key, const char *path, const char *shown,
+               const char *passphrase, struct ntm_error *err)
 {
     enum ntm_err rc = NTM_OK;
     unsigned char *file = NULL; /* guarded: may hold the plain secret key */
@@ -241,14 +265,14 @@ ntm_key_save(const struct ntm_key *key, const char *path,
         return ntm_error_set(err, NTM_EINVAL,
                              "empty passphrase for key file '%s' - give a "
                              "passphrase or choose an unsealed key file",
-                             path);
+                             shown);
     file = sodium_malloc(KF_SEALED_BYTES);
     dk = sodium_malloc(32);
     if (!file || !dk) {
         rc = ntm_error_set(err, NTM_ENOMEM,
                            "cannot allocate guarded memory to save key file "
                            "'%s'",
-                           path);
+                           shown);
         goto out;
     }
 
@@ -259,10 +283,10 @@ ntm_key_save(const struct ntm_key *key, const char *path,
             rc = ntm_error_set(err, NTM_EEXIST,
                                "key file '%s' already exists - it is never "
                                "overwritten; move it away first",
-                               path);
+                               shown);
         else
             rc = ntm_error_set_errno(err, NTM_EIO, errno,
-                                     "cannot create key file '%s'", path);
+                                     "cannot create key file '%s'", shown);
         goto out;
     }
     created = 1;
@@ -273,7 +297,7 @@ ntm_key_save(const struct ntm_key *key, const char *path,
         store_le64(file + KF_OFF_MEM, KF_MEMLIMIT);
         randombytes_buf(file + KF_OFF_SALT, KF_SALT_BYTES);
         randombytes_buf(file + KF_OFF_NONCE, KF_NONCE_BYTES);
-        rc = derive_key(dk, passphrase, file, path, err);
+        rc = derive_key(dk, passphrase, file, shown, err);
         if (rc != NTM_OK)
             goto out;
         crypto_aead_xchacha20poly1305_ietf_encrypt(
@@ -286,17 +310,16 @@ ntm_key_save(const struct ntm_key *key, const char *path,
 
     if (write_all(fd, file, file_len) != NTM_OK || fsync(fd) != 0) {
         rc = ntm_error_set_errno(err, NTM_EIO, errno,
-                                 "cannot write key file '%s'", path);
+                                 "cannot write key file '%s'", shown);
         goto out;
     }
     if (close(fd) != 0) {
         fd = -1;
         rc = ntm_error_set_errno(err, NTM_EIO, errno,
-                                 "cannot write key file '%s'", path);
+                                 "cannot write key file '%s'", shown);
         goto out;
     }
     fd = -1;
-    fsync_parent(path);
 out:
     if (fd >= 0)
         close(fd);
@@ -305,6 +328,42 @@ out:
         (void)unlink(path);
     sodium_free(dk);
     sodium_free(file);
+    return rc;
+}
+
+enum ntm_err
+ntm_key_save(const struct ntm_key *key, const char *path,
+             const char *passphrase, struct ntm_error *err)
+{
+    enum ntm_err rc = write_key_file(key, path, path, passphrase, err);
+    if (rc == NTM_OK)
+        fsync_parent(path);
+    return rc;
+}
+
+enum ntm_err
+ntm_key_replace(const struct ntm_key *key, const char *path,
+                const char *passphrase, struct ntm_error *err)
+{
+    struct ntm_buf tmp = NTM_BUF_INIT;
+    if (ntm_buf_addf(&tmp, "%s.new", path) != NTM_OK) {
+        ntm_buf_release(&tmp);
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    /* A .new left by a crash during an earlier change is ours: the old
+     * file was never touched then. unlink removes a symlink itself. */
+    (void)unlink(tmp.buf);
+    enum ntm_err rc = write_key_file(key, tmp.buf, path, passphrase, err);
+    if (rc == NTM_OK && rename(tmp.buf, path) != 0) {
+        rc = ntm_error_set_errno(err, NTM_EIO, errno,
+                                 "cannot replace key file '%s' (the old file "
+                                 "is unchanged)",
+                                 path);
+        (void)unlink(tmp.buf);
+    }
+    if (rc == NTM_OK)
+        fsync_parent(path);
+    ntm_buf_release(&tmp);
     return rc;
 }
 
@@ -542,6 +601,35 @@ ntm_key_file_is_sealed(const char *path, int *sealed, struct ntm_error *err)
         *sealed = s;
     sodium_free(file);
     return rc;
+}
+
+enum ntm_err
+ntm_key_file_kdf(const char *path, uint64_t *opslimit, uint64_t *memlimit,
+                 struct ntm_error *err)
+{
+    unsigned char *file = sodium_malloc(KF_SEALED_BYTES + 1);
+    if (!file)
+        return ntm_error_set(err, NTM_ENOMEM,
+                             "cannot allocate guarded memory to read key file "
+                             "'%s'",
+                             path);
+    size_t len;
+    int s = 0;
+    enum ntm_err rc =
+        read_key_file(file, KF_SEALED_BYTES + 1, &len, &s, path, err);
+    if (rc == NTM_OK) {
+        *opslimit = s ? load_le64(file + KF_OFF_OPS) : 0;
+        *memlimit = s ? load_le64(file + KF_OFF_MEM) : 0;
+    }
+    sodium_free(file);
+    return rc;
+}
+
+void
+ntm_key_kdf_current(uint64_t *opslimit, uint64_t *memlimit)
+{
+    *opslimit = KF_OPSLIMIT;
+    *memlimit = KF_MEMLIMIT;
 }
 
 enum ntm_err

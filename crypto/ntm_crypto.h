@@ -41,8 +41,8 @@ NTM_EXTERN enum ntm_err ntm_key_generate(struct ntm_key **out,
  * Write the key to path, created 0600 with O_EXCL|O_NOFOLLOW (never
  * overwrites, never follows a symlink) and fsync'd with its folder. With a
  * passphrase, the secret key is sealed with XChaCha20-Poly1305 under a key
- * derived by Argon2id (crypto_pwhash, MODERATE limits: about a second and
- * 256 MiB, random salt); passphrase NULL writes it unsealed (the CLI
+ * derived by Argon2id (3 passes over 64 MiB, random salt; the parameters
+ * are recorded in the file); passphrase NULL writes it unsealed (the CLI
  * warns). The format is self-describing: magic, version, algorithm tags,
  * key id, KDF parameters (layout in crypto/keys.c). The folder's mode is
  * the caller's business (the CLI makes the home 0700).
@@ -54,6 +54,29 @@ NTM_EXTERN enum ntm_err ntm_key_generate(struct ntm_key **out,
 NTM_EXTERN enum ntm_err ntm_key_save(const struct ntm_key *key,
                                      const char *path, const char *passphrase,
                                      struct ntm_error *err);
+
+/*
+ * Replace the key file at path with key sealed under passphrase (NULL:
+ * unsealed), with this version's KDF parameters: a new file path.new is
+ * written (0600, O_EXCL|O_NOFOLLOW, a stale path.new removed first) and
+ * fsync'd, renamed over path, and the folder fsync'd. On any failure path
+ * is left as it was and path.new removed. For changing a passphrase
+ * (load with the old one, replace with the new one). Errors as
+ * ntm_key_save's.
+ */
+NTM_EXTERN enum ntm_err ntm_key_replace(const struct ntm_key *key,
+                                        const char *path,
+                                        const char *passphrase,
+                                        struct ntm_error *err);
+
+/* The Argon2id parameters recorded in the key file at path (0 and 0 when
+ * it is unsealed), read without the passphrase. Errors as
+ * ntm_key_file_is_sealed's. */
+NTM_EXTERN enum ntm_err ntm_key_file_kdf(const char *path, uint64_t *opslimit,
+                                         uint64_t *memlimit,
+                                         struct ntm_error *err);
+/* The Argon2id parameters this version writes. */
+NTM_EXTERN void ntm_key_kdf_current(uint64_t *opslimit, uint64_t *memlimit);
 
 /*
  * new: the key read from path into *out (NULL on failure); free with

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STMT_CACHE 192
@@ -376,6 +377,76 @@ fail:
     return rc;
 }
 
+/*
+ * Without NTM_STORE_CREATE the file must already be an ntm store: an empty
+ * file (a lost write, a failed copy), a file that is not SQLite, a
+ * truncated one, or an SQLite file without ntm's schema is refused
+ * before anything is written to it (no WAL switch, no migration), so that
+ * a damaged store is never silently re-created empty: that would forget
+ * the pinned root key, the server settings and the record of pushed
+ * entries, and restart numbering at 1.
+ */
+static enum ntm_err
+check_is_store(struct ntm_store *st, const char *path, struct ntm_error *err)
+{
+    struct stat sb;
+    if (strcmp(path, ":memory:") == 0)
+        return NTM_OK;
+    if (stat(path, &sb) == 0 && sb.st_size == 0) {
+        /* An empty file with a WAL beside it may be a store never
+         * checkpointed: SQLite reads it from the WAL; the version tells. */
+        struct ntm_buf wal = NTM_BUF_INIT;
+        struct stat wb;
+        int has_wal = ntm_buf_addf(&wal, "%s-wal", path) == NTM_OK &&
+                      stat(ntm_buf_str(&wal), &wb) == 0 && wb.st_size > 0;
+        ntm_buf_release(&wal);
+        if (!has_wal)
+            return ntm_error_set(err, NTM_ECORRUPT,
+                                 N_("the store '%s' is an empty file (0 "
+                                    "bytes): it holds nothing of ntm's any "
+                                    "more"),
+                                 path);
+    }
+    sqlite3_stmt *s = NULL;
+    int r = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+    int version = -1;
+    if (r == SQLITE_OK && (r = sqlite3_step(s)) == SQLITE_ROW)
+        version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version < 0) {
+        int code = r & 0xff;
+        if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+            return ntm_error_set(err, NTM_ECORRUPT,
+                                 N_("the store '%s' is damaged or not an "
+                                    "ntm store (%s)"),
+                                 path, sqlite3_errstr(r));
+        return Ntm_db_error(st, r, err, "cannot read the store");
+    }
+    if (version == 0)
+        return ntm_error_set(err, NTM_ECORRUPT,
+                             N_("'%s' is an SQLite file without ntm's "
+                                "tables: it is not an ntm store"),
+                             path);
+    /* A file cut short keeps its header; SQLite finds the pages missing
+     * when it reads them. Reading every page of the schema and of meta
+     * finds a cut in the part every command needs. */
+    r = sqlite3_exec(st->db,
+                     "SELECT count(*) FROM sqlite_schema; "
+                     "SELECT count(*) FROM meta;",
+                     NULL, NULL, NULL);
+    if (r != SQLITE_OK) {
+        int code = r & 0xff;
+        if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT ||
+            code == SQLITE_ERROR)
+            return ntm_error_set(err, NTM_ECORRUPT,
+                                 N_("the store '%s' is damaged or not an "
+                                    "ntm store (%s)"),
+                                 path, sqlite3_errstr(r));
+        return Ntm_db_error(st, r, err, "cannot read the store");
+    }
+    return NTM_OK;
+}
+
 enum ntm_err
 Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
             int *rebuild, struct ntm_error *err)
@@ -411,6 +482,9 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, 10000);
+    if (!(flags & NTM_STORE_CREATE) &&
+        (rc = check_is_store(st, path, err)) != NTM_OK)
+        goto fail;
     if (!(flags & NTM_STORE_READONLY)) {
         if ((rc = Ntm_exec(st, "PRAGMA journal_mode=WAL", err)) != NTM_OK)
             goto fail;

@@ -527,11 +527,14 @@ export_write(struct ntm_store *st, const struct ntm_entry_query *q,
     return NTM_OK;
 }
 
-enum ntm_err
-ntm_bundle_export(struct ntm_store *st, const struct ntm_key *key,
-                  const char *path, const char *author,
-                  ntm_bundle_progress_fn progress, void *ud,
-                  struct ntm_bundle_export_result *res, struct ntm_error *err)
+/* The export; key NULL writes no signature (by names the header's
+ * author) and removes a path.minisig left by an earlier export, which
+ * would not match the new file. */
+static enum ntm_err
+export_bundle(struct ntm_store *st, const struct ntm_key *key, const char *by,
+              const char *path, const char *author,
+              ntm_bundle_progress_fn progress, void *ud,
+              struct ntm_bundle_export_result *res, struct ntm_error *err)
 {
     struct export ex;
     struct ntm_buf tmp = NTM_BUF_INIT, comment = NTM_BUF_INIT;
@@ -541,7 +544,10 @@ ntm_bundle_export(struct ntm_store *st, const struct ntm_key *key,
     memset(&ex, 0, sizeof(ex));
     memset(res, 0, sizeof(*res));
     memset(&q, 0, sizeof(q));
-    ntm_key_author(key, res->by);
+    if (key)
+        ntm_key_author(key, res->by);
+    else
+        snprintf(res->by, sizeof(res->by), "%s", by);
     res->created_ms = ntm_now_ms();
     ex.progress = progress;
     ex.ud = ud;
@@ -606,7 +612,19 @@ ntm_bundle_export(struct ntm_store *st, const struct ntm_key *key,
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
     }
-    rc = ntm_minisign_sign_file(key, path, NULL, ntm_buf_str(&comment), err);
+    if (key) {
+        rc =
+            ntm_minisign_sign_file(key, path, NULL, ntm_buf_str(&comment), err);
+    } else {
+        struct ntm_buf sig = NTM_BUF_INIT;
+        if (ntm_buf_addf(&sig, "%s.minisig", path) != NTM_OK)
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        else if (unlink(ntm_buf_str(&sig)) != 0 && errno != ENOENT)
+            rc = ntm_error_set_errno(err, NTM_EIO, errno,
+                                     "cannot remove the old signature '%s'",
+                                     ntm_buf_str(&sig));
+        ntm_buf_release(&sig);
+    }
 out:
     if (ex.f) {
         fclose(ex.f);
@@ -617,4 +635,30 @@ out:
     ntm_buf_release(&tmp);
     ntm_buf_release(&comment);
     return rc;
+}
+
+enum ntm_err
+ntm_bundle_export(struct ntm_store *st, const struct ntm_key *key,
+                  const char *path, const char *author,
+                  ntm_bundle_progress_fn progress, void *ud,
+                  struct ntm_bundle_export_result *res, struct ntm_error *err)
+{
+    return export_bundle(st, key, NULL, path, author, progress, ud, res, err);
+}
+
+enum ntm_err
+ntm_bundle_export_unsigned(struct ntm_store *st, const char *by,
+                           const char *path, const char *author,
+                           ntm_bundle_progress_fn progress, void *ud,
+                           struct ntm_bundle_export_result *res,
+                           struct ntm_error *err)
+{
+    if (!by || strlen(by) != NTM_HEX_ID_LEN ||
+        !ntm_is_lower_hex(by, NTM_HEX_ID_LEN)) {
+        memset(res, 0, sizeof(*res));
+        return ntm_error_set(err, NTM_EINVAL,
+                             "an unsigned bundle needs the author id of the "
+                             "device that writes it");
+    }
+    return export_bundle(st, NULL, by, path, author, progress, ud, res, err);
 }

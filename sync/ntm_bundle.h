@@ -74,6 +74,21 @@ ntm_bundle_export(struct ntm_store *st, const struct ntm_key *key,
                   struct ntm_bundle_export_result *res, struct ntm_error *err);
 
 /*
+ * As ntm_bundle_export, without a key: for a device whose passphrase is
+ * lost, the entries it holds are already signed one by one, so they can
+ * still leave it. The header's "by" is by (this device's author id, read
+ * from its key file without unsealing); no path.minisig is written, and
+ * one left by an earlier export is removed (SPEC.md 7: the file signature
+ * is beside the bundle; import takes a bundle without one, with a note).
+ * Errors as ntm_bundle_export's, and NTM_EINVAL when by is not an author
+ * id.
+ */
+NTM_EXTERN enum ntm_err ntm_bundle_export_unsigned(
+    struct ntm_store *st, const char *by, const char *path, const char *author,
+    ntm_bundle_progress_fn progress, void *ud,
+    struct ntm_bundle_export_result *res, struct ntm_error *err);
+
+/*
  * Import the bundle at path into st. The file is streamed twice and never
  * held in memory: a first pass checks the header (and FILE.minisig when it
  * exists) and indexes every line by (author, seq); the second takes the

@@ -5,8 +5,9 @@
  * strict edge cases ntm relies on, BLAKE2b-256, hex and base64, and minisign
  * interoperability checked against the real minisign binary.
  *
- * Argon2id runs are kept few (each costs about a second and 256 MiB): one
- * sealed key file is written once for the whole group and shared.
+ * Argon2id runs are kept few (each costs up to 64 MiB, and 256 MiB for
+ * the file of the older format): one sealed key file is written once for
+ * the whole group and shared.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "fail_alloc.h"
 #include "ntm.h"
@@ -365,7 +368,7 @@ test_keyfile_sealed_holds_no_secret(void **state)
 }
 
 static void
-test_keyfile_kdf_at_least_moderate(void **state)
+test_keyfile_kdf_recorded(void **state)
 {
     (void)state;
     unsigned char file[1024];
@@ -375,13 +378,122 @@ test_keyfile_kdf_at_least_moderate(void **state)
     assert_int_equal(file[4], 1);
     assert_memory_equal(file + 5, "Ed", 2);
     assert_memory_equal(file + 15, "AX", 2);
-    /* Offsets documented in crypto/keys.c. */
-    assert_true(le64(file + 17) >= 3ULL);         /* OPSLIMIT_MODERATE */
-    assert_true(le64(file + 25) >= 268435456ULL); /* MEMLIMIT_MODERATE */
+    /* Offsets documented in crypto/keys.c: a new file records the
+     * parameters it was sealed with, 3 passes over 64 MiB (suited to
+     * phones: at most 64 MiB), the ones this version writes. */
+    assert_int_equal(le64(file + 17), 3ULL);
+    assert_int_equal(le64(file + 25), 64ULL << 20);
+    uint64_t ops = 0, mem = 0, cops = 0, cmem = 0;
+    struct ntm_error err = {0};
+    assert_int_equal(ntm_key_file_kdf(sealed_path, &ops, &mem, &err), NTM_OK);
+    ntm_key_kdf_current(&cops, &cmem);
+    assert_int_equal(ops, cops);
+    assert_int_equal(mem, cmem);
+    assert_true(mem <= (64ULL << 20));
     /* The key id is the minisign key id of the public key. */
     unsigned char id[8];
     ntm_minisign_keyid(id, ntm_key_public(sealed_key));
     assert_memory_equal(file + 7, id, 8);
+}
+
+/*
+ * A key file written before the parameters were lowered, built here byte
+ * by byte after the layout in crypto/keys.c: Argon2id MODERATE (3 passes,
+ * 256 MiB) recorded in it. It still opens with its passphrase, its
+ * parameters read back, a wrong passphrase is refused; ntm_key_replace
+ * rewrites it with the current parameters and the new passphrase only.
+ */
+static void
+test_keyfile_old_moderate_opens_and_is_rewritten(void **state)
+{
+    (void)state;
+    char p[128], tmp[160];
+    unsigned char sk[64], file[185], dk[32];
+    struct ntm_error err = {0};
+    struct ntm_key *k = NULL;
+    path_in(p, sizeof(p), "old-key");
+    unsealed_secret(sealed_key, sk);
+    memset(file, 0, sizeof(file));
+    memcpy(file, "NTMK", 4);
+    file[4] = 1;
+    memcpy(file + 5, "Ed", 2);
+    ntm_minisign_keyid(file + 7, ntm_key_public(sealed_key));
+    memcpy(file + 15, "AX", 2);
+    uint64_t ops = crypto_pwhash_OPSLIMIT_MODERATE;
+    uint64_t mem = crypto_pwhash_MEMLIMIT_MODERATE;
+    for (int i = 0; i < 8; i++) {
+        file[17 + i] = (unsigned char)(ops >> (8 * i));
+        file[25 + i] = (unsigned char)(mem >> (8 * i));
+    }
+    randombytes_buf(file + 33, 16);
+    randombytes_buf(file + 49, 24);
+    memcpy(file + 73, ntm_key_public(sealed_key), 32);
+    assert_int_equal(crypto_pwhash(dk, 32, "old pass", 8, file + 33, ops,
+                                   (size_t)mem, crypto_pwhash_ALG_ARGON2ID13),
+                     0);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(file + 105, NULL, sk, 64, file,
+                                               105, NULL, file + 49, dk);
+    sodium_memzero(dk, sizeof(dk));
+    sodium_memzero(sk, sizeof(sk));
+    spit(p, file, sizeof(file));
+
+    uint64_t o = 0, m = 0;
+    assert_int_equal(ntm_key_file_kdf(p, &o, &m, &err), NTM_OK);
+    assert_int_equal(o, 3);
+    assert_int_equal(m, 256ULL << 20);
+    assert_int_equal(ntm_key_load(&k, p, "wrong", &err), NTM_EPASSPHRASE);
+    assert_null(k);
+    assert_int_equal(ntm_key_load(&k, p, "old pass", &err), NTM_OK);
+    assert_memory_equal(ntm_key_public(k), ntm_key_public(sealed_key), 32);
+
+    /* A stale .new from an interrupted change is no obstacle. */
+    snprintf(tmp, sizeof(tmp), "%s.new", p);
+    spit(tmp, "half", 4);
+    assert_int_equal(ntm_key_replace(k, p, "new pass", &err), NTM_OK);
+    ntm_key_free(k);
+    k = NULL;
+    assert_int_equal(access(tmp, F_OK), -1);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_size, 185);
+    assert_int_equal(ntm_key_file_kdf(p, &o, &m, &err), NTM_OK);
+    assert_int_equal(o, 3);
+    assert_int_equal(m, 64ULL << 20);
+    assert_int_equal(ntm_key_load(&k, p, "old pass", &err), NTM_EPASSPHRASE);
+    assert_int_equal(ntm_key_load(&k, p, "new pass", &err), NTM_OK);
+    assert_memory_equal(ntm_key_public(k), ntm_key_public(sealed_key), 32);
+
+    /* Unsealed, then sealed again: the key never changes. */
+    assert_int_equal(ntm_key_replace(k, p, NULL, &err), NTM_OK);
+    assert_int_equal(ntm_key_file_kdf(p, &o, &m, &err), NTM_OK);
+    assert_int_equal(o, 0);
+    assert_int_equal(m, 0);
+    ntm_key_free(k);
+    k = NULL;
+    assert_int_equal(ntm_key_load(&k, p, NULL, &err), NTM_OK);
+    assert_int_equal(ntm_key_replace(k, p, "", &err), NTM_EINVAL);
+    assert_int_equal(ntm_key_file_kdf(p, &o, &m, &err), NTM_OK);
+    assert_int_equal(m, 0); /* refused: the file is as it was */
+    ntm_key_free(k);
+}
+
+/* Replacing a key file whose folder is gone fails and leaves nothing. */
+static void
+test_keyfile_replace_failure_leaves_old(void **state)
+{
+    (void)state;
+    char p[128];
+    struct ntm_error err = {0};
+    path_in(p, sizeof(p), "no-such-folder/key");
+    assert_int_not_equal(ntm_key_replace(sealed_key, p, NULL, &err), NTM_OK);
+    assert_true(err.msg[0] != '\0');
+    /* The file is replaced only by rename: the shared sealed file's bytes
+     * are untouched by a replace of another path. */
+    int sealed = 0;
+    assert_int_equal(ntm_key_file_is_sealed(sealed_path, &sealed, &err),
+                     NTM_OK);
+    assert_int_equal(sealed, 1);
 }
 
 /* Every single-bit change of an unsealed key file is an error, no crash. */
@@ -1217,7 +1329,9 @@ main(void)
         T(test_keyfile_refuses_symlink),
         T(test_keyfile_missing_file_enoent),
         T(test_keyfile_sealed_holds_no_secret),
-        T(test_keyfile_kdf_at_least_moderate),
+        T(test_keyfile_kdf_recorded),
+        T(test_keyfile_old_moderate_opens_and_is_rewritten),
+        T(test_keyfile_replace_failure_leaves_old),
         T(test_keyfile_tampered_unsealed_fails),
         T(test_keyfile_tampered_sealed_fails),
         T(test_keyfile_empty_passphrase_refused),

@@ -9,6 +9,7 @@
 #include "store_helpers.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #define COMMUNE "72.710.25657" /* Xã Thạnh Đức, Gò Dầu */
 
@@ -1648,6 +1649,29 @@ test_store_errors_are_clear(void **state)
     fclose(fp);
     assert_int_not_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
     assert_true(err.msg[0] != '\0');
+    /* An empty file, or an SQLite file without ntm's tables, is refused
+     * without NTM_STORE_CREATE and left as it was (never made a store). */
+    snprintf(path, sizeof(path), "%s/empty.db", th_dir);
+    fp = fopen(path, "w");
+    fclose(fp);
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_ECORRUPT);
+    assert_non_null(strstr(err.msg, "empty file"));
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    /* With NTM_STORE_CREATE (ntm init) it becomes a store. */
+    assert_int_equal(ntm_store_open(&st, path, NTM_STORE_CREATE, &err), NTM_OK);
+    ntm_store_close(st);
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    ntm_store_close(st);
+    snprintf(path, sizeof(path), "%s/other.db", th_dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_ECORRUPT);
+    assert_non_null(strstr(err.msg, "not an ntm store"));
     /* root key pinned once, never changed */
     st = th_store(root, 0);
     assert_int_equal(ntm_store_set_root(st, rec1_hex, &err), NTM_EROOTKEY);
