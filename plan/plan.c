@@ -176,12 +176,13 @@ parse_target(struct ntm_plan *p, json_t *o, const char *file,
 
 static enum ntm_err
 add_task(struct ntm_plan *p, int *cap, const char *id, const char *org,
-         const char *vi, const char *en, int target, json_t *rec,
-         const char *file, struct ntm_error *err)
+         const char *vi, const char *en, int target, json_t *rec, json_t *cal,
+         int min, const char *file, struct ntm_error *err)
 {
     struct Ntm_task *t;
+    struct Ntm_cal c;
     enum ntm_err rc = Ntm_dict_check_task(p, rec, file, id, err);
-    if (rc)
+    if (rc || (rc = Ntm_cal_parse(cal, min, &c, file, id, err)))
         return rc;
     if (find_task(p, id)) {
         /* a target repeated by a later period's file is the same task */
@@ -198,6 +199,7 @@ add_task(struct ntm_plan *p, int *cap, const char *id, const char *org,
     t->en = en;
     t->target = target;
     t->record = rec;
+    t->cal = c;
     return NTM_OK;
 }
 
@@ -264,9 +266,9 @@ parse_doc(struct ntm_plan *p, json_t *doc, const char *file, int *ocap,
             return bad_plan(err, file, "task lacks id, org, vi or en", id);
         if (!find_org(p, org))
             return bad_plan(err, file, "task of an unknown organization", id);
-        rc =
-            add_task(p, tcap, id, org, str_member(o, "vi"), str_member(o, "en"),
-                     -1, json_object_get(o, "record"), file, err);
+        rc = add_task(p, tcap, id, org, str_member(o, "vi"),
+                      str_member(o, "en"), -1, json_object_get(o, "record"),
+                      json_object_get(o, "calendar"), 1, file, err);
         if (rc)
             return rc;
     }
@@ -286,8 +288,15 @@ parse_doc(struct ntm_plan *p, json_t *doc, const char *file, int *ocap,
         if (grow((void **)&p->targets, p->ntargets, gcap, sizeof(*p->targets)))
             return ntm_error_set(err, NTM_ENOMEM, "out of memory");
         p->targets[p->ntargets] = t;
+        if (json_object_get(o, "calendar") && t.kind != NTM_KIND_MONTHLY)
+            return bad_plan(err, file,
+                            "\"calendar\" on a target other than "
+                            "monthly_count",
+                            t.id);
         rc = add_task(p, tcap, t.id, t.org, t.vi, t.en, p->ntargets,
-                      json_object_get(o, "record"), file, err);
+                      json_object_get(o, "record"),
+                      json_object_get(o, "calendar"),
+                      t.value >= 1 ? (int)t.value : 1, file, err);
         if (rc)
             return rc;
         p->ntargets++;

@@ -32,10 +32,29 @@ struct Ntm_org {
     const char *code, *vi, *en; /* borrowed from the plan document */
 };
 
+/* A duty with a calendar (config/README.md, "Duties with a calendar"):
+ * every responsible unit owes a record in every period. */
+enum Ntm_cal_kind {
+    NTM_CAL_NONE,
+    NTM_CAL_MONTH,  /* every_month: 12 periods a year */
+    NTM_CAL_WINDOW, /* yearly_window: from MM-DD to MM-DD each year */
+    NTM_CAL_YEAR    /* yearly: the calendar year */
+};
+
+struct Ntm_cal {
+    enum Ntm_cal_kind kind;
+    char from[6], to[6];    /* yearly_window: "MM-DD" */
+    char level[16];         /* the responsible units' level */
+    const char *applies[8]; /* their types (empty: every type) */
+    int napplies;
+    int min; /* records a period needs (a target's value, else 1) */
+};
+
 struct Ntm_task {
     const char *id, *org, *vi, *en;
     int target;     /* index in targets, or -1 for a plain task */
     json_t *record; /* borrowed: its "record" member (data dictionary) */
+    struct Ntm_cal cal;
 };
 
 struct Ntm_target {
@@ -208,8 +227,38 @@ struct Ntm_srec {
     int has_qty, has_people, has_money, has_days;
     double qty; /* in the task's canonical unit */
     int64_t people;
-    double money; /* VND: amount_vnd, else a quantity in vnd */
-    double days;  /* working days: labor_days */
+    double money;             /* VND: amount_vnd, else a quantity in vnd */
+    double days;              /* working days: labor_days */
+    char date[PLAN_DATE_LEN]; /* an activity's date, "" for a measure */
+};
+
+/* One responsible unit's duty in a year (duties.c). */
+struct Ntm_duty {
+    const struct Ntm_task *task;
+    char unit[PLAN_CODE_LEN];
+    char *unit_name; /* owned */
+    int year;
+    int nper;         /* periods in the year: 12 or 1 */
+    int due;          /* periods ended by the as-of date */
+    int reported;     /* of those, periods with their records */
+    int seen;         /* periods with their records, ended or not */
+    int64_t records;  /* the task's activities of the unit in the year */
+    unsigned missing; /* bit p-1: period p due and without its records */
+};
+
+/* Completeness of a duty in a year for the report's unit (depth 0) or a
+ * unit directly below it (depth 1), as DHIS2's reporting rate. */
+struct Ntm_compl {
+    const struct Ntm_task *task;
+    char unit[PLAN_CODE_LEN];
+    char *unit_name; /* owned */
+    char level[16];
+    int depth;
+    int year;
+    int units;          /* responsible units at or below it */
+    int units_complete; /* of those, with every due period reported */
+    int64_t expected;   /* unit-periods due */
+    int64_t reported;   /* of those, reported */
 };
 
 /* One summary row: a task's records at or below a unit in a year. */
@@ -241,6 +290,10 @@ struct ntm_report {
     int nskips, skipcap;
     struct Ntm_sum *sums; /* by task (plan order), year, unit */
     int nsums;
+    struct Ntm_duty *duties; /* by task (plan order), year, unit (tree) */
+    int nduties;
+    struct Ntm_compl * compl ; /* by task, year, unit (top, then children) */
+    int ncompl;
 };
 
 /* The summary rows of every task (summary.c): srecs (sorted in place)
@@ -249,6 +302,24 @@ enum ntm_err Ntm_summary_build(struct ntm_report *r, struct Ntm_srec *s, int n,
                                const struct Ntm_unit *units, int nunits,
                                const struct Ntm_unit *top);
 void Ntm_summary_free(struct ntm_report *r);
+
+/* The duties with a calendar (duties.c): every responsible unit at or
+ * below top, per year, and the completeness of each. srecs as for
+ * Ntm_summary_build (any order); org (may be NULL) keeps one
+ * organization's, year (0: all) one year's. */
+enum ntm_err Ntm_duties_build(struct ntm_report *r, const struct Ntm_srec *s,
+                              int n, const struct Ntm_unit *units, int nunits,
+                              const struct Ntm_unit *top, const char *org,
+                              int year);
+void Ntm_duties_free(struct ntm_report *r);
+/* the name of period p (1-based) of a calendar: "01".."12", "06-01..06-10",
+ * the year */
+void Ntm_duty_period(const struct Ntm_cal *cal, int year, int p, char *out,
+                     size_t size);
+/* parse a task's "calendar" member (NULL: none) into cal; NTM_ECONFIG */
+enum ntm_err Ntm_cal_parse(json_t *o, int min, struct Ntm_cal *cal,
+                           const char *file, const char *id,
+                           struct ntm_error *err);
 
 const char *Ntm_status_name(enum Ntm_status s);
 const char *Ntm_basis_name(enum Ntm_basis b);

@@ -246,6 +246,8 @@ summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
     s->task = (int)(t - c->p->tasks);
     memcpy(s->unit, carrier, PLAN_CODE_LEN);
     s->measure = !strcmp(kind, "measure");
+    if (!s->measure && ntm_date_valid(when))
+        memcpy(s->date, when, PLAN_DATE_LEN);
     if (!s->measure && json_object_get(f, "qty")) {
         s->has_qty = 1;
         s->qty = qty;
@@ -989,6 +991,36 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
     case NTM_KIND_MONTHLY: {
         int64_t per[13] = {0}, cnt, m, upto = 12, full;
         int lo, hi;
+        const struct Ntm_task *task = Ntm_plan_task(c->p, t->id);
+        if (task && task->cal.kind != NTM_CAL_NONE) {
+            /* a duty of every responsible unit (duties.c): the
+             * unit-periods with their records, of those in the year */
+            int64_t due = 0, reported = 0;
+            f->basis = NTM_BASIS_PER_UNIT;
+            f->target = 0;
+            for (i = 0; i < c->r->nduties; i++) {
+                const struct Ntm_duty *d = &c->r->duties[i];
+                if (d->task != task || d->year != year ||
+                    !Ntm_code_within(d->unit, u->code))
+                    continue;
+                f->target += d->nper;
+                f->achieved += d->seen;
+                f->records += d->records;
+                due += d->due;
+                reported += d->reported;
+            }
+            if (f->target <= 0)
+                f->skip = 1; /* no responsible unit here */
+            else if (!f->records)
+                *st = NTM_ST_NO_DATA;
+            else if (f->achieved >= f->target)
+                *st = NTM_ST_MET;
+            else if (strcmp(A, pe) >= 0)
+                *st = NTM_ST_MISSED;
+            else
+                *st = reported >= due ? NTM_ST_ON_TRACK : NTM_ST_BEHIND;
+            return;
+        }
         unit_run(c, ti, u->code, &lo, &hi);
         for (i = lo; i < hi; i++) {
             const struct rec *r = &c->recs[i];
@@ -1165,8 +1197,14 @@ rows_for_period(struct ctx *c, int ti, const struct Ntm_unit *top, int year,
     int has_whole, i;
 
     memcpy(end, strcmp(pe, c->A) < 0 ? pe : c->A, PLAN_DATE_LEN);
-    /* the province's achievement, which lower rows show their share of */
+    /* the province's achievement, which lower rows show their share of
+     * (none for a duty with a calendar: each unit owes its own) */
     has_whole = part_within(c, ti, prov, year, ps, end, &whole) && whole > 0;
+    {
+        const struct Ntm_task *task = Ntm_plan_task(c->p, c->p->targets[ti].id);
+        if (task && task->cal.kind != NTM_CAL_NONE)
+            has_whole = 0;
+    }
     for (i = -1; i < c->nunits; i++) {
         const struct Ntm_unit *u = i < 0 ? top : &c->units[i];
         int lower = strcmp(u->code, prov) != 0;
@@ -1248,6 +1286,7 @@ ntm_report_free(struct ntm_report *r)
     }
     ntm_free(r->skips);
     Ntm_summary_free(r);
+    Ntm_duties_free(r);
     ntm_free(r->rows);
     ntm_free(r->unit_name);
     ntm_free(r);
@@ -1354,7 +1393,9 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
     c.top = top->code;
     if ((rc = collect(&c, records, err)) || (rc = build_index(&c, err)))
         goto out;
-    if ((rc = build_rows(&c, top)) ||
+    if ((rc = Ntm_duties_build(c.r, c.srecs, c.nsrecs, c.units, c.nunits, top,
+                               o->org, o->year)) ||
+        (rc = build_rows(&c, top)) ||
         (rc =
              Ntm_summary_build(c.r, c.srecs, c.nsrecs, c.units, c.nunits, top)))
         rc = ntm_error_set(err, rc, "out of memory");

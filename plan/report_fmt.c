@@ -189,6 +189,45 @@ uom_label(const struct ntm_report *r, const struct Ntm_row *row,
     return Ntm_plan_uom_label(r->plan, row->uom, lang);
 }
 
+/* ---- duties with a calendar and their completeness (duties.c) ---- */
+
+/* the periods a duty's unit misses, joined by spaces */
+static void
+duty_missing(const struct Ntm_duty *d, char *out, size_t size)
+{
+    size_t len = 0;
+    int p;
+    out[0] = '\0';
+    for (p = 1; p <= d->nper && len + 24 < size; p++) {
+        char per[24];
+        if (!(d->missing & (1u << (p - 1))))
+            continue;
+        Ntm_duty_period(&d->task->cal, d->year, p, per, sizeof(per));
+        len += (size_t)snprintf(out + len, size - len, "%s%s", len ? " " : "",
+                                per);
+    }
+}
+
+/* reported / expected in percent, to one decimal; "" when nothing is due */
+static void
+compl_rate(const struct Ntm_compl *m, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (m->expected > 0)
+        fmt_num((double)Ntm_plan_round(1000.0 * (double)m->reported /
+                                       (double)m->expected) /
+                    10.0,
+                out, size);
+}
+
+static const char *
+cal_name(const struct Ntm_cal *c)
+{
+    return c->kind == NTM_CAL_MONTH    ? "every_month"
+           : c->kind == NTM_CAL_WINDOW ? "yearly_window"
+                                       : "yearly";
+}
+
 json_t *
 ntm_report_json(const struct ntm_report *r, const char *lang)
 {
@@ -263,6 +302,63 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
                                              : json_null());
             json_object_set_new(o, "labor_days",
                                 m->has_days ? json_real(m->days) : json_null());
+        }
+    }
+    {
+        json_t *du = json_array(), *co = json_array();
+        json_object_set_new(doc, "duties", du);
+        json_object_set_new(doc, "completeness", co);
+        for (i = 0; du && i < r->nduties; i++) {
+            const struct Ntm_duty *d = &r->duties[i];
+            json_t *miss = json_array();
+            int p;
+            for (p = 1; miss && p <= d->nper; p++) {
+                char per[24];
+                if (!(d->missing & (1u << (p - 1))))
+                    continue;
+                Ntm_duty_period(&d->task->cal, d->year, p, per, sizeof(per));
+                json_array_append_new(miss, json_string(per));
+            }
+            json_array_append_new(
+                du,
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, "
+                          "s:i, s:i, s:i, s:I, s:o}",
+                          "task", d->task->id, "org", d->task->org, "label",
+                          en(lang) ? d->task->en : d->task->vi, "calendar",
+                          cal_name(&d->task->cal), "level", d->task->cal.level,
+                          "unit", d->unit, "unit_name", d->unit_name, "period",
+                          d->year, "periods", d->nper, "due", d->due,
+                          "reported", d->reported, "seen", d->seen, "records",
+                          (json_int_t)d->records, "missing", miss));
+        }
+        for (i = 0; co && i < r->ncompl; i++) {
+            const struct Ntm_compl *m = &r->compl [i];
+            json_t *late = json_array();
+            int k;
+            for (k = 0; late && k < r->nduties; k++) {
+                const struct Ntm_duty *d = &r->duties[k];
+                if (d->task == m->task && d->year == m->year && d->missing &&
+                    Ntm_code_within(d->unit, m->unit))
+                    json_array_append_new(late, json_string(d->unit));
+            }
+            json_array_append_new(
+                co,
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, "
+                          "s:I, s:I, s:o, s:o}",
+                          "task", m->task->id, "org", m->task->org, "label",
+                          en(lang) ? m->task->en : m->task->vi, "unit", m->unit,
+                          "unit_name", m->unit_name, "level", m->level, "depth",
+                          m->depth, "period", m->year, "units", m->units,
+                          "units_complete", m->units_complete, "expected",
+                          (json_int_t)m->expected, "reported",
+                          (json_int_t)m->reported, "rate",
+                          m->expected > 0
+                              ? json_real((double)Ntm_plan_round(
+                                              1000.0 * (double)m->reported /
+                                              (double)m->expected) /
+                                          10.0)
+                              : json_null(),
+                          "units_missing", late));
         }
     }
     {
@@ -439,6 +535,59 @@ table_summary(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     return rc;
 }
 
+/* The duties with a calendar: per duty and year, the responsible units
+ * that miss periods and which; then the completeness of each duty. */
+static enum ntm_err
+table_duties(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
+{
+    enum ntm_err rc = NTM_OK;
+    int i, j, k;
+
+    if (!r->nduties)
+        return NTM_OK;
+    rc = ntm_buf_addf(b, "\n%s\n",
+                      tr(lang, N_("Duties with a calendar: the periods each "
+                                  "responsible unit misses")));
+    for (i = 0; i < r->nduties && !rc; i = j) {
+        const struct Ntm_duty *d0 = &r->duties[i];
+        int nmiss = 0;
+        for (j = i; j < r->nduties && r->duties[j].task == d0->task &&
+                    r->duties[j].year == d0->year;
+             j++)
+            nmiss += r->duties[j].missing != 0;
+        rc = ntm_buf_addf(b, "\n%s  %s  %04d  (%s: %d, %s: %d)\n", d0->task->id,
+                          en(lang) ? d0->task->en : d0->task->vi, d0->year,
+                          tr(lang, N_("responsible units")), j - i,
+                          tr(lang, N_("with periods missing")), nmiss);
+        for (k = i; k < j && !rc; k++) {
+            const struct Ntm_duty *d = &r->duties[k];
+            char miss[512];
+            if (!d->missing)
+                continue;
+            duty_missing(d, miss, sizeof(miss));
+            rc = ntm_buf_addf(b, "  %s  %s  %d/%d  %s: %s\n", d->unit,
+                              d->unit_name, d->reported, d->due,
+                              tr(lang, N_("missing")), miss);
+        }
+    }
+    if (!rc)
+        rc = ntm_buf_addf(b, "\n%s\n",
+                          tr(lang, N_("Completeness: periods reported / "
+                                      "periods due, per duty and unit")));
+    for (i = 0; i < r->ncompl && !rc; i++) {
+        const struct Ntm_compl *m = &r->compl [i];
+        char rate[32];
+        compl_rate(m, rate, sizeof(rate));
+        rc = ntm_buf_addf(b, "%s%s  %s  %s  %04d  %lld/%lld  %s%s  %s %d/%d\n",
+                          m->depth ? "  " : "", m->unit, m->unit_name,
+                          m->task->id, m->year, (long long)m->reported,
+                          (long long)m->expected, rate[0] ? rate : "-",
+                          rate[0] ? " %" : "", tr(lang, N_("units complete")),
+                          m->units_complete, m->units);
+    }
+    return rc;
+}
+
 static enum ntm_err
 fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 {
@@ -497,6 +646,8 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                           tr(lang, N_("no target falls in this period")));
     if (!rc)
         rc = table_summary(r, lang, b);
+    if (!rc)
+        rc = table_duties(r, lang, b);
     if (!rc && r->nskips)
         rc = ntm_buf_addf(b, "\n%s (%d)\n",
                           tr(lang, N_("Not counted: records the plan cannot "
@@ -675,6 +826,75 @@ fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                                    dy};
         for (c = 0; c < CSV_COLS && !rc; c++)
             rc = csv_field(b, f[c], c == 7 || c >= 17, c + 1 == CSV_COLS);
+    }
+    /* duties with a calendar: status duty (target: periods due, achieved:
+     * reported, reason: the periods missing); completeness: status
+     * completeness (target: unit-periods due, achieved: reported, share:
+     * the reporting rate) */
+    for (i = 0; i < r->nduties && !rc; i++) {
+        const struct Ntm_duty *d = &r->duties[i];
+        char per[8], due[16], rep[16], miss[512];
+        snprintf(per, sizeof(per), "%04d", d->year);
+        snprintf(due, sizeof(due), "%d", d->due);
+        snprintf(rep, sizeof(rep), "%d", d->reported);
+        duty_missing(d, miss, sizeof(miss));
+        const char *f[CSV_COLS] = {d->task->id,
+                                   en(lang) ? d->task->en : d->task->vi,
+                                   d->task->org,
+                                   d->unit,
+                                   d->unit_name,
+                                   per,
+                                   due,
+                                   rep,
+                                   "period",
+                                   "duty",
+                                   tr(lang, N_("duty")),
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   miss,
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   ""};
+        for (c = 0; c < CSV_COLS && !rc; c++)
+            rc = csv_field(b, f[c], c == 6 || c == 7, c + 1 == CSV_COLS);
+    }
+    for (i = 0; i < r->ncompl && !rc; i++) {
+        const struct Ntm_compl *m = &r->compl [i];
+        char per[8], ex[24], rep[24], rate[32];
+        snprintf(per, sizeof(per), "%04d", m->year);
+        snprintf(ex, sizeof(ex), "%lld", (long long)m->expected);
+        snprintf(rep, sizeof(rep), "%lld", (long long)m->reported);
+        compl_rate(m, rate, sizeof(rate));
+        const char *f[CSV_COLS] = {m->task->id,
+                                   en(lang) ? m->task->en : m->task->vi,
+                                   m->task->org,
+                                   m->unit,
+                                   m->unit_name,
+                                   per,
+                                   ex,
+                                   rep,
+                                   "period",
+                                   "completeness",
+                                   tr(lang, N_("completeness")),
+                                   "",
+                                   "",
+                                   rate,
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   "",
+                                   ""};
+        for (c = 0; c < CSV_COLS && !rc; c++)
+            rc = csv_field(b, f[c], c == 6 || c == 7 || c == 13,
+                           c + 1 == CSV_COLS);
     }
     return rc;
 }
@@ -898,6 +1118,95 @@ html_summary(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 }
 
 static enum ntm_err
+html_cells(struct ntm_buf *b, const char *cls, const char *const *cells, int n)
+{
+    enum ntm_err rc = ntm_buf_addf(b, "<tr class=\"%s\">", cls);
+    int k;
+    for (k = 0; k < n && !rc; k++) {
+        rc = ntm_buf_adds(b, "<td>");
+        if (!rc)
+            rc = html_esc(b, cells[k]);
+        if (!rc)
+            rc = ntm_buf_adds(b, "</td>");
+    }
+    return rc ? rc : ntm_buf_adds(b, "</tr>\n");
+}
+
+/* the duties with a calendar and their completeness */
+static enum ntm_err
+html_duties(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
+{
+    enum ntm_err rc;
+    int i;
+    if (!r->nduties)
+        return NTM_OK;
+    rc = ntm_buf_addf(b,
+                      "<section class=\"completeness\" id=\"completeness\">"
+                      "<h2>%s</h2><table><thead><tr><th>%s</th><th>%s</th>"
+                      "<th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
+                      "</tr></thead><tbody>\n",
+                      tr(lang, N_("Completeness: periods reported / "
+                                  "periods due, per duty and unit")),
+                      tr(lang, heads[0]), tr(lang, heads[1]),
+                      tr(lang, N_("Task")), tr(lang, heads[2]),
+                      tr(lang, N_("reported / due")),
+                      tr(lang, N_("units complete")));
+    for (i = 0; i < r->ncompl && !rc; i++) {
+        const struct Ntm_compl *m = &r->compl [i];
+        char per[8], rd[96], uc[48], rate[32];
+        const char *cells[6];
+        compl_rate(m, rate, sizeof(rate));
+        snprintf(per, sizeof(per), "%04d", m->year);
+        snprintf(rd, sizeof(rd), "%lld/%lld (%s%s)", (long long)m->reported,
+                 (long long)m->expected, rate[0] ? rate : "-",
+                 rate[0] ? " %" : "");
+        snprintf(uc, sizeof(uc), "%d/%d", m->units_complete, m->units);
+        cells[0] = m->unit;
+        cells[1] = m->unit_name;
+        cells[2] = m->task->id;
+        cells[3] = per;
+        cells[4] = rd;
+        cells[5] = uc;
+        rc = html_cells(
+            b, m->depth ? "completeness depth1" : "completeness depth0", cells,
+            6);
+    }
+    if (!rc)
+        rc = ntm_buf_addf(b,
+                          "</tbody></table></section>\n<section "
+                          "class=\"duties\" id=\"duties\"><h2>%s</h2>"
+                          "<table><thead><tr><th>%s</th><th>%s</th>"
+                          "<th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
+                          "</tr></thead><tbody>\n",
+                          tr(lang, N_("Duties with a calendar: the periods "
+                                      "each responsible unit misses")),
+                          tr(lang, heads[0]), tr(lang, heads[1]),
+                          tr(lang, N_("Task")), tr(lang, heads[2]),
+                          tr(lang, N_("reported / due")),
+                          tr(lang, N_("missing")));
+    for (i = 0; i < r->nduties && !rc; i++) {
+        const struct Ntm_duty *d = &r->duties[i];
+        char per[8], rd[48], miss[512];
+        const char *cells[6];
+        if (!d->missing)
+            continue;
+        snprintf(per, sizeof(per), "%04d", d->year);
+        snprintf(rd, sizeof(rd), "%d/%d", d->reported, d->due);
+        duty_missing(d, miss, sizeof(miss));
+        cells[0] = d->unit;
+        cells[1] = d->unit_name;
+        cells[2] = d->task->id;
+        cells[3] = per;
+        cells[4] = rd;
+        cells[5] = miss;
+        rc = html_cells(b, "duty", cells, 6);
+    }
+    if (!rc)
+        rc = ntm_buf_adds(b, "</tbody></table></section>\n");
+    return rc;
+}
+
+static enum ntm_err
 fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 {
     const struct Ntm_row **sel;
@@ -984,6 +1293,8 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     }
     if (!rc)
         rc = html_summary(r, lang, b);
+    if (!rc)
+        rc = html_duties(r, lang, b);
     if (!rc && r->nskips) {
         rc = ntm_buf_addf(b,
                           "<section class=\"not-counted\" id=\"not-counted\">"

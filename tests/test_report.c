@@ -123,13 +123,14 @@ setup(void **state)
     act(f, f->root, "doan.savings_groups", "72.703", "2016-05-01", "100", NULL);
     act(f, f->root, "doan.savings_groups", "72.705", "2017-02-01", "150", NULL);
     act(f, f->root, "doan.savings_groups", "72.706", "2017-03-01", NULL, NULL);
-    /* monthly: every month of 2018 but July */
+    /* monthly, a duty of every ward/town (Phuong 1): every month of 2018
+     * but July */
     for (m = 1; m <= 12; m++) {
         char d[16];
         if (m == 7)
             continue;
         snprintf(d, sizeof(d), "2018-%02d-10", m);
-        act(f, f->root, "doan.env_activities", "72.710", d, NULL, NULL);
+        act(f, f->root, "doan.env_activities", "72.703.25456", d, NULL, NULL);
     }
     /* per ward/town a year: Hiep Tan is a ward from 2020-02-01 */
     act(f, f->root, "doan.reintegrated_youth", "72.709.25633", "2020-05-01",
@@ -247,7 +248,9 @@ test_report_kinds_closed(void **state)
     /* 2016: 100 by its end, short of 300 x 366 / 731 = 150.2 on the way
      * to the deadline */
     expect(d, "doan.savings_groups", "72", "2016", 300, 100, "behind");
-    expect(d, "doan.env_activities", "72", "2018", 12, 11, "missed");
+    /* a duty of each of the 23 wards/towns: 23 x 12 = 276 unit-months,
+     * Phuong 1 has 11 of its 12 */
+    expect(d, "doan.env_activities", "72", "2018", 276, 11, "missed");
     /* per-unit targets count the units that meet them: 23 wards/towns in
      * 2020, 4 of them in Hoa Thanh */
     expect(d, "doan.reintegrated_youth", "72", "2020", 23, 2, "missed");
@@ -285,7 +288,9 @@ test_report_in_progress(void **state)
     json_decref(d);
     o.as_of = "2018-06-30";
     d = run(f, &o);
-    expect(d, "doan.env_activities", "72", "2018", 12, 6, "on_track");
+    /* 15 wards/towns in force then: 15 x 12 = 180; January to June are
+     * over: 15 x 6 = 90 due, 6 reported (Phuong 1): behind */
+    expect(d, "doan.env_activities", "72", "2018", 180, 6, "behind");
     json_decref(d);
 }
 
@@ -428,13 +433,14 @@ test_report_lower_rows(void **state)
                 row(d, "doan.traffic_shock_team", dist[k], "2016-2020"),
                 "target"));
         }
-        assert_true(sum == 300 && sum12 == 12 && sum1 == 1);
+        assert_true(sum == 300 && sum12 == 276 && sum1 == 1);
     }
-    /* monthly: 12 x w / 94 gives 1 1 1 1 1 1 1 1 1 = 9 and remainders
-     * (x94) 26 26 50 38 86 2 14 14 26: 708, 706, 707 get the 3 left */
-    expect(d, "doan.env_activities", "72", "2018", 12, 11, "missed");
-    expect(d, "doan.env_activities", "72.710", "2018", 1, 11, "met");
-    assert_true(share(d, "doan.env_activities", "72.710", "2018") == 100);
+    /* a monthly duty: no pro-rata share; each district owes 12 months of
+     * each of its wards/towns (703: 7 x 12 = 84, 710: 1 x 12), no share */
+    expect(d, "doan.env_activities", "72", "2018", 276, 11, "missed");
+    expect(d, "doan.env_activities", "72.703", "2018", 84, 11, "missed");
+    expect(d, "doan.env_activities", "72.710", "2018", 12, 0, "no_data");
+    assert_true(share(d, "doan.env_activities", "72.703", "2018") < 0);
     /* existence: 1 team x w / 94: 0 everywhere, remainder w; the largest
      * (708, 15 communes) gets the one team */
     expect(d, "doan.traffic_shock_team", "72.711", "2016-2020", 0, 1, "met");
@@ -597,7 +603,8 @@ test_report_csv(void **state)
     }
     assert_int_equal(found, 3);
     /* the header, the target rows, the not counted, the summary rows */
-    assert_int_equal(lines, 1 + r->nrows + r->nskips + r->nsums);
+    assert_int_equal(lines, 1 + r->nrows + r->nskips + r->nsums + r->nduties +
+                                r->ncompl);
     ntm_buf_release(&b);
     /* the table aligns by display width and has every target */
     assert_int_equal(ntm_report_format(r, NTM_REPORT_TABLE, "en", &b, NULL),
@@ -863,6 +870,95 @@ expect_reg(json_t *d, const char *unit, const char *period, double target,
  * A register: "build and maintain 95 clubs by 2017" counts the clubs
  * active at each year's end from 2016 to 2020, each club once.
  */
+/* the completeness entry of task at unit in period, or NULL */
+static json_t *
+compl_row(json_t *doc, const char *task, const char *unit, int period)
+{
+    json_t *a = json_object_get(doc, "completeness"), *w;
+    size_t i;
+    json_array_foreach (a, i, w)
+        if (!strcmp(str(w, "task"), task) && !strcmp(str(w, "unit"), unit) &&
+            json_integer_value(json_object_get(w, "period")) == period)
+            return w;
+    return NULL;
+}
+
+/* Duties with a calendar and their completeness, by hand. */
+static void
+test_report_duties(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    json_t *d, *w, *a;
+    size_t i;
+    int n = 0;
+
+    /* 2018 (as of 2018-12-31): 15 wards/towns, each owes 12 months */
+    o.org = "doan";
+    o.year = 2018;
+    d = run(f, &o);
+    expect(d, "doan.env_activities", "72", "2018", 180, 11, "missed");
+    a = json_object_get(d, "duties");
+    json_array_foreach (a, i, w) {
+        if (strcmp(str(w, "task"), "doan.env_activities"))
+            continue;
+        n++;
+        assert_int_equal(json_integer_value(json_object_get(w, "due")), 12);
+        if (!strcmp(str(w, "unit"), "72.703.25456")) {
+            /* Phuong 1: 11 of 12, July missing */
+            assert_int_equal(json_integer_value(json_object_get(w, "reported")),
+                             11);
+            assert_int_equal(json_array_size(json_object_get(w, "missing")), 1);
+            assert_string_equal(json_string_value(json_array_get(
+                                    json_object_get(w, "missing"), 0)),
+                                "2018-07");
+        } else
+            assert_int_equal(json_array_size(json_object_get(w, "missing")),
+                             12);
+    }
+    assert_int_equal(n, 15);
+    /* 11 / (15 x 12) = 11 / 180 = 6.11 % -> 6.1; none complete */
+    w = compl_row(d, "doan.env_activities", "72", 2018);
+    assert_non_null(w);
+    assert_int_equal(json_integer_value(json_object_get(w, "expected")), 180);
+    assert_int_equal(json_integer_value(json_object_get(w, "reported")), 11);
+    assert_true(json_real_value(json_object_get(w, "rate")) == 6.1);
+    assert_int_equal(json_integer_value(json_object_get(w, "units")), 15);
+    assert_int_equal(json_integer_value(json_object_get(w, "units_complete")),
+                     0);
+    assert_int_equal(json_array_size(json_object_get(w, "units_missing")), 15);
+    /* Thanh pho Tay Ninh: 7 wards, 11 / (7 x 12) = 11 / 84 = 13.10 % */
+    w = compl_row(d, "doan.env_activities", "72.703", 2018);
+    assert_int_equal(json_integer_value(json_object_get(w, "expected")), 84);
+    assert_true(json_real_value(json_object_get(w, "rate")) == 13.1);
+    /* World Environment Day, each commune (95 in 2018): 0 / 95 */
+    w = compl_row(d, "doan.environment_day", "72", 2018);
+    assert_int_equal(json_integer_value(json_object_get(w, "expected")), 95);
+    assert_true(json_real_value(json_object_get(w, "rate")) == 0);
+    json_decref(d);
+
+    /* on 2018-06-05 the window 06-01..06-10 is not over: nothing due, no
+     * rate; January to May are: 5 / (15 x 5) = 5 / 75 = 6.67 % -> 6.7 */
+    o.year = 0;
+    o.as_of = "2018-06-05";
+    d = run(f, &o);
+    w = compl_row(d, "doan.environment_day", "72", 2018);
+    assert_int_equal(json_integer_value(json_object_get(w, "expected")), 0);
+    assert_true(json_is_null(json_object_get(w, "rate")));
+    w = compl_row(d, "doan.env_activities", "72", 2018);
+    assert_int_equal(json_integer_value(json_object_get(w, "expected")), 75);
+    assert_int_equal(json_integer_value(json_object_get(w, "reported")), 5);
+    assert_true(json_real_value(json_object_get(w, "rate")) == 6.7);
+    /* the yearly review of each district's Front: 2018 not over */
+    o.org = "mttq";
+    json_decref(d);
+    d = run(f, &o);
+    w = compl_row(d, "mttq.annual_review", "72", 2018);
+    assert_int_equal(json_integer_value(json_object_get(w, "units")), 9);
+    assert_int_equal(json_integer_value(json_object_get(w, "expected")), 0);
+    json_decref(d);
+}
+
 static void
 test_report_register(void **state)
 {
@@ -1220,6 +1316,7 @@ main(void)
         cmocka_unit_test(test_report_bad_options),
         cmocka_unit_test(test_report_every_org),
         cmocka_unit_test(test_report_register),
+        cmocka_unit_test(test_report_duties),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

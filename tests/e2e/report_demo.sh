@@ -236,7 +236,9 @@ assert b"\r\n" in raw
 allrows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
 d = json.load(open(sys.argv[2], encoding="utf-8"))
 # target rows first, then not counted and the summary of every task
-rows = [r for r in allrows if r["status"] not in ("summary", "not_counted")]
+rows = [r for r in allrows if r["status"] not in ("summary", "not_counted", "duty", "completeness")]
+assert len([r for r in allrows if r["status"] == "duty"]) == len(d["duties"])
+assert len([r for r in allrows if r["status"] == "completeness"]) == len(d["completeness"])
 sums = [r for r in allrows if r["status"] == "summary"]
 assert len(rows) == len(d["rows"]), (len(rows), len(d["rows"]))
 assert len(sums) == len(d["summary"]), (len(sums), len(d["summary"]))
