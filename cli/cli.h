@@ -209,6 +209,29 @@ int cli_find_record(struct cli_ctx *ctx, const char *cmd, const char *id,
  * "DD/MM/YYYY HH:MM:SS" in Vietnamese: for human output only. */
 void cli_format_time(int64_t ms, char out[32]);
 
+/* ------------------------------------------------------------------ */
+/* Join codes (joincode.c, docs/contract.md "Join codes"). */
+
+struct cli_join {
+    const char *server, *pin, *root, *signer; /* signer: root when absent */
+    const char *role, *scope, *org, *name;    /* org, name may be NULL */
+    const char *nonce;
+    int64_t expires; /* ms since the epoch */
+    json_t *doc;     /* holds the strings above */
+};
+enum cli_join_status { CLI_JOIN_OK, CLI_JOIN_BAD, CLI_JOIN_EXPIRED };
+/* The code for j (server, pin, root, role, scope, org, name, expires),
+ * signed by key; NULL when out of memory. Free with ntm_free. */
+char *cli_join_make(const struct ntm_key *key, const struct cli_join *j);
+/* Read and check code: CLI_JOIN_BAD when it is not a join code, is cut or
+ * altered (signature), CLI_JOIN_EXPIRED when it is sound but past its
+ * expiry (out is filled then too). Release out with cli_join_release. */
+enum cli_join_status cli_join_read(const char *code, int64_t now_ms,
+                                   struct cli_join *out);
+void cli_join_release(struct cli_join *j);
+/* "ab12 cd34 ef56 7890": the first 16 hex digits in groups of four. */
+void cli_short_fingerprint(const char *hex, char out[40]);
+
 /* Commands, one file each: cli/cmd_<name>.c */
 int cmd_init(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_whoami(int argc, char **argv, struct cli_ctx *ctx);

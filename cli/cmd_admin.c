@@ -4,16 +4,24 @@
  * (device.enroll, device.revoke, unit.create of SPEC.md section 3). The
  * inputs are checked here (key format, role, scope and parent unit
  * against the unit tree); role and scope of this admin are checked by the
- * store before it signs.
+ * store before it signs. join-code makes a new device's one-time join
+ * code (joincode.c) and draws it as a QR code with libqrencode, the only
+ * user of that library; enroll --join takes the grant from such a code.
  */
 #include "cli.h"
 
+#include <qrencode.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct cli_help help = {
     N_("ntm admin - enroll or revoke devices, create units"),
     "ntm admin enroll <key> --role <role> --scope <unit> [--org <org>]\n"
     "                 [--name <name>] [--from-seq <n>]\n"
+    "ntm admin enroll <key> --join <code>\n"
+    "ntm admin join-code --role <role> --scope <unit> [--org <org>]\n"
+    "                 [--name <name>] [--expires <7d>] [--server <url>]\n"
+    "                 [--pin sha256//<b64>]\n"
     "ntm admin revoke <key> [--after-seq <n>] --reason <text>\n"
     "ntm admin unit <code> --name <name> [--level <level>]\n"
     "ntm admin server-reset [--out <file>]",
@@ -23,6 +31,17 @@ static const struct cli_help help = {
        "--from-seq reassigns a device: the enrollment governs its entries "
        "from\n"
        "that seq on (default 1).\n"
+       "\n"
+       "join-code makes a one-time code for a new device, printed as text "
+       "and\n"
+       "as a QR code: it holds the server's URL and pin (this home's sync\n"
+       "settings, or --server and --pin), the root key and the role, scope,\n"
+       "organization and name the device will get, and expires (--expires,\n"
+       "7d by default; h for hours, m for minutes). The device runs 'ntm "
+       "init\n"
+       "--join CODE' and shows its author id and fingerprint; 'ntm admin\n"
+       "enroll <author id> --join CODE' then enrolls it as the code says,\n"
+       "once the fingerprint it prints matches the device's.\n"
        "\n"
        "revoke makes the device's entries after --after-seq invalid "
        "everywhere\n"
@@ -85,43 +104,267 @@ print_entry(struct cli_ctx *ctx, const struct ntm_write_result *res,
     return EXIT_OK;
 }
 
+#define JOIN_USED_KEY "join.used."
+
+static int check_grant(struct cli_ctx *ctx, const char *role, const char *scope,
+                       const char *org, int *code);
+
 static int
 admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
              const char *scope, const char *org, const char *name,
-             int64_t from_seq)
+             int64_t from_seq, const char *join)
 {
     struct ntm_error err = {0};
     struct ntm_write_result res;
-    char hex[NTM_HEX_ID_LEN + 1];
+    struct cli_join jc;
+    char hex[NTM_HEX_ID_LEN + 1], fp[40];
+    struct ntm_buf used = NTM_BUF_INIT;
+    int code;
+    memset(&jc, 0, sizeof(jc));
     if (!check_key(key, hex))
         return EXIT_USAGE;
-    if (!role || !scope)
-        return cli_usage_error("admin", _("enroll needs --role and --scope"));
-    if (strcmp(role, "recorder") && strcmp(role, "coordinator") &&
-        strcmp(role, "admin"))
-        return cli_usage_error("admin",
-                               _("unknown role '%s': use recorder, "
-                                 "coordinator or admin"),
-                               role);
-    if (from_seq < 1)
-        return cli_usage_error("admin", _("--from-seq must be 1 or more"));
-    if (ntm_plan_check_unit(ctx->plan, ctx->store, scope, NULL, &err) !=
-        NTM_OK) {
-        cli_fail(&err, _("unknown scope"));
-        return EXIT_USAGE;
+    if (join) {
+        if (role || scope || org || name)
+            return cli_usage_error("admin",
+                                   _("--join takes the role, scope, "
+                                     "organization and name from the code: "
+                                     "give none of them"));
+        enum cli_join_status js = cli_join_read(join, ntm_now_ms(), &jc);
+        if (js == CLI_JOIN_BAD) {
+            cli_error(_("this join code is damaged or was altered (its "
+                        "signature does not match): copy it again whole"));
+            return EXIT_FAIL;
+        }
+        if (strcmp(jc.signer, ctx->author) != 0) {
+            cli_error(_("this join code was made by another device (%.16s...): "
+                        "the admin who made it enrolls with it"),
+                      jc.signer);
+            cli_join_release(&jc);
+            return EXIT_FAIL;
+        }
+        /* Past its expiry the code still says what was meant: the device
+         * joined with it in time, or could not have. */
+        role = jc.role;
+        scope = jc.scope;
+        org = jc.org;
+        name = jc.name;
+        ntm_buf_addf(&used, "%s%s", JOIN_USED_KEY, jc.nonce);
+        char *prev = NULL;
+        if (ntm_store_meta_get(ctx->store, ntm_buf_str(&used), &prev, NULL) ==
+                NTM_OK &&
+            prev && strcmp(prev, hex) != 0) {
+            cli_error(_("this join code was used already, for the device "
+                        "%.16s...: make a new one for each device"),
+                      prev);
+            ntm_free(prev);
+            code = EXIT_FAIL;
+            goto out;
+        }
+        ntm_free(prev);
     }
-    if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, _("unknown organization"));
-        return EXIT_USAGE;
+    if (!role || !scope) {
+        code = cli_usage_error("admin", _("enroll needs --role and --scope "
+                                          "(or --join)"));
+        goto out;
+    }
+    if (check_grant(ctx, role, scope, org, &code) != 0)
+        goto out;
+    if (from_seq < 1) {
+        code = cli_usage_error("admin", _("--from-seq must be 1 or more"));
+        goto out;
+    }
+    if (join) {
+        cli_short_fingerprint(hex, fp);
+        if (!ctx->json)
+            printf(_("device fingerprint: %s (it must be the one the device "
+                     "shows; if not, revoke it at once)\n"),
+                   fp);
     }
     if (ntm_device_enroll(ctx->store, ctx->key, hex, role, scope,
                           name ? name : "", org, from_seq, &res,
-                          &err) != NTM_OK)
-        return cli_fail(&err, _("cannot enroll the device"));
-    struct ntm_buf what = NTM_BUF_INIT;
-    ntm_buf_addf(&what, _("enrolled %s as %s of %s"), hex, role, scope);
-    int code = print_entry(ctx, &res, ntm_buf_str(&what));
-    ntm_buf_release(&what);
+                          &err) != NTM_OK) {
+        code = cli_fail(&err, _("cannot enroll the device"));
+        goto out;
+    }
+    if (join)
+        ntm_store_meta_set(ctx->store, ntm_buf_str(&used), hex, NULL);
+    if (ctx->json) {
+        json_t *o = json_pack("{s:s, s:I}", "entry", res.id, "seq",
+                              (json_int_t)res.seq);
+        if (o && join) {
+            json_object_set_new(o, "fingerprint", json_string(fp));
+            json_object_set_new(o, "role", json_string(role));
+            json_object_set_new(o, "scope", json_string(scope));
+        }
+        code = cli_print_json(o);
+    } else {
+        struct ntm_buf what = NTM_BUF_INIT;
+        ntm_buf_addf(&what, _("enrolled %s as %s of %s"), hex, role, scope);
+        code = print_entry(ctx, &res, ntm_buf_str(&what));
+        ntm_buf_release(&what);
+    }
+out:
+    ntm_buf_release(&used);
+    cli_join_release(&jc);
+    return code;
+}
+
+static int
+check_grant(struct cli_ctx *ctx, const char *role, const char *scope,
+            const char *org, int *code)
+{
+    struct ntm_error err = {0};
+    *code = EXIT_USAGE;
+    if (strcmp(role, "recorder") && strcmp(role, "coordinator") &&
+        strcmp(role, "admin")) {
+        cli_usage_error("admin",
+                        _("unknown role '%s': use recorder, coordinator or "
+                          "admin"),
+                        role);
+        return -1;
+    }
+    if (ntm_plan_check_unit(ctx->plan, ctx->store, scope, NULL, &err) !=
+        NTM_OK) {
+        cli_fail(&err, _("unknown scope"));
+        return -1;
+    }
+    if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
+        cli_fail(&err, _("unknown organization"));
+        return -1;
+    }
+    return 0;
+}
+
+/* "7d", "12h", "30m": a duration in ms; -1 when not one. */
+static int64_t
+parse_duration(const char *s)
+{
+    char *end = NULL;
+    long long n = strtoll(s, &end, 10);
+    if (end == s || n <= 0 || n > 366 * 24 * 60 || !end[0] || end[1])
+        return -1;
+    switch (end[0]) {
+    case 'd':
+        return n * 86400000LL;
+    case 'h':
+        return n * 3600000LL;
+    case 'm':
+        return n * 60000LL;
+    default:
+        return -1;
+    }
+}
+
+/* The QR code of text on stdout, two modules per character cell (upper
+ * and lower half blocks), with its quiet zone. */
+static void
+print_qr(const char *text)
+{
+    QRcode *qr = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_L);
+    if (!qr)
+        return;
+    const int quiet = 2, w = qr->width;
+    for (int y = -quiet; y < w + quiet; y += 2) {
+        for (int x = -quiet; x < w + quiet; x++) {
+            int top =
+                y >= 0 && y < w && x >= 0 && x < w && (qr->data[y * w + x] & 1);
+            int bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w &&
+                      (qr->data[(y + 1) * w + x] & 1);
+            /* Dark modules are drawn as spaces on a light cell: the
+             * terminal's background is dark more often than not, so the
+             * light parts are the ones painted. */
+            fputs(top ? (bot ? " " : "\u2584") : (bot ? "\u2580" : "\u2588"),
+                  stdout);
+        }
+        putchar('\n');
+    }
+    QRcode_free(qr);
+}
+
+static int
+admin_join_code(struct cli_ctx *ctx, const char *role, const char *scope,
+                const char *org, const char *name, const char *expires,
+                const char *server, const char *pin)
+{
+    struct ntm_error err = {0};
+    struct ntm_sync_status ss;
+    char root[NTM_HEX_ID_LEN + 1];
+    int code;
+    if (!role || !scope)
+        return cli_usage_error("admin", _("join-code needs --role and "
+                                          "--scope"));
+    if (check_grant(ctx, role, scope, org, &code) != 0)
+        return code;
+    int64_t ttl = parse_duration(expires ? expires : "7d");
+    if (ttl < 0)
+        return cli_usage_error("admin",
+                               _("invalid --expires '%s': write a number "
+                                 "and d, h or m, e.g. 7d"),
+                               expires);
+    if (pin && strncmp(pin, "sha256//", 8) != 0)
+        return cli_usage_error("admin",
+                               _("invalid pin '%s': write "
+                                 "sha256//<base64 of the key hash>"),
+                               pin);
+    if (ntm_store_root(ctx->store, root) != NTM_OK) {
+        cli_error(_("this home has no root key pinned: a join code cannot "
+                    "be made"));
+        return EXIT_FAIL;
+    }
+    if (ntm_sync_status(ctx->store, &ss, &err) != NTM_OK)
+        return cli_fail(&err, _("cannot read the sync settings"));
+    if (!server)
+        server = ss.server;
+    if (!pin)
+        pin = ss.pin;
+    code = EXIT_USAGE;
+    if (!server)
+        cli_usage_error("admin",
+                        _("this home has no server: give --server URL"));
+    else if (!pin)
+        cli_usage_error("admin",
+                        _("this home trusts the server through a CA file, "
+                          "not a pin: give --pin sha256//... (the hash of "
+                          "the server's public key, as 'certtool "
+                          "--pubkey-info' prints it)"));
+    else if (strncmp(server, "https://", 8) != 0)
+        cli_usage_error("admin",
+                        _("a join code needs an https:// server, not '%s'"),
+                        server);
+    else {
+        struct cli_join j;
+        memset(&j, 0, sizeof(j));
+        j.server = server;
+        j.pin = pin;
+        j.root = root;
+        j.role = role;
+        j.scope = scope;
+        j.org = org;
+        j.name = name;
+        j.expires = ntm_now_ms() + ttl;
+        char *text = cli_join_make(ctx->key, &j);
+        code = EXIT_FAIL;
+        if (!text)
+            cli_error(_("cannot make the join code: out of memory"));
+        else if (ctx->json) {
+            code = cli_print_json(
+                json_pack("{s:s, s:I, s:s, s:s}", "code", text, "expires",
+                          (json_int_t)j.expires, "role", role, "scope", scope));
+        } else {
+            char when[32];
+            cli_format_time(j.expires, when);
+            printf(_("join code for a %s of %s (valid until %s, once):\n"),
+                   role, scope, when);
+            printf("%s\n", text);
+            print_qr(text);
+            printf(_("on the new device: ntm init --join CODE\n"
+                     "then, with the author id it shows: ntm admin enroll "
+                     "<author id> --join CODE\n"));
+            code = EXIT_OK;
+        }
+        ntm_free(text);
+    }
+    ntm_sync_status_release(&ss);
     return code;
 }
 
@@ -283,6 +526,7 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *role = NULL, *scope = NULL, *org = NULL, *name = NULL;
     const char *reason = NULL, *level = NULL, *out = NULL;
+    const char *join = NULL, *expires = NULL, *server = NULL, *pin = NULL;
     int64_t from_seq = 1, after_seq = -1;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "role", &role, "<role>",
@@ -300,6 +544,14 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
         {CLI_OPT_STRING, "reason", &reason, "<text>", N_("revoke: why")},
         {CLI_OPT_STRING, "level", &level, "<level>",
          N_("unit: hamlet (default), commune or district")},
+        {CLI_OPT_STRING, "join", &join, "<code>",
+         N_("enroll: take role, scope, org and name from this join code")},
+        {CLI_OPT_STRING, "expires", &expires, "<7d>",
+         N_("join-code: valid for this long (d, h or m; 7d)")},
+        {CLI_OPT_STRING, "server", &server, "<url>",
+         N_("join-code: the server (default: this home's)")},
+        {CLI_OPT_STRING, "pin", &pin, "sha256//<b64>",
+         N_("join-code: the server's pin (default: this home's)")},
         {CLI_OPT_STRING, "out", &out, "<file>",
          N_("server-reset: the statement's file (server-reset.json)")},
         CLI_OPT_END_MARK};
@@ -321,6 +573,23 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
     }
     if (out)
         return cli_usage_error("admin", _("--out goes with server-reset"));
+    if (!strcmp(sub, "join-code")) {
+        if (nargs > 1)
+            return cli_usage_error("admin", _("unexpected argument '%s'"),
+                                   argv[1]);
+        if (join || reason || level || after_seq != -1 || from_seq != 1)
+            return cli_usage_error("admin",
+                                   _("join-code takes --role, --scope, --org, "
+                                     "--name, --expires, --server and "
+                                     "--pin"));
+        return admin_join_code(ctx, role, scope, org, name, expires, server,
+                               pin);
+    }
+    if (expires || server || pin)
+        return cli_usage_error("admin", _("--expires, --server and --pin go "
+                                          "with join-code"));
+    if (join && strcmp(sub, "enroll"))
+        return cli_usage_error("admin", _("--join goes with enroll"));
     if (strcmp(sub, "enroll") && strcmp(sub, "revoke") && strcmp(sub, "unit"))
         return cli_usage_error("admin",
                                _("unknown sub-command '%s': use enroll, "
@@ -338,8 +607,9 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
         if (reason || level || after_seq != -1)
             return cli_usage_error("admin",
                                    _("enroll takes --role, --scope, --org, "
-                                     "--name and --from-seq"));
-        return admin_enroll(ctx, argv[1], role, scope, org, name, from_seq);
+                                     "--name, --from-seq and --join"));
+        return admin_enroll(ctx, argv[1], role, scope, org, name, from_seq,
+                            join);
     }
     if (!strcmp(sub, "revoke")) {
         if (role || scope || org || name || level || from_seq != 1)

@@ -2,7 +2,8 @@
 /*
  * cmd_init.c - ntm init: make a home (0700) holding a new key, an empty
  * store and config.json, and pin the root key (this device with --root, a
- * given key with --root-key, or the server's with --server).
+ * given key with --root-key, or the server's with --server), or take
+ * server, pin, root key and name from an admin's join code (--join).
  *
  * An existing home is never overwritten without --force; with --force its
  * files are moved aside (name.bak-<ms>), never deleted. When init fails
@@ -28,7 +29,8 @@ static const struct cli_help help = {
     N_("ntm init - make this device's home: key, store and root key"),
     "ntm init [--server <url>] [--cacert <file> | --pin sha256//<b64>]\n"
     "         [--name <name>] [--root-key <hex> | --root] [--no-passphrase]\n"
-    "         [--force]",
+    "         [--force]\n"
+    "ntm init --join <code> [--name <name>] [--no-passphrase] [--force]",
     N_("Creates the home folder (--home, NTM_HOME, or $XDG_DATA_HOME/ntm) "
        "with\n"
        "mode 0700, a new Ed25519 key sealed with a passphrase "
@@ -41,6 +43,12 @@ static const struct cli_help help = {
        "fetches it from the server's /v1/info (when the server cannot be\n"
        "reached, it is pinned at the first sync). The author id printed at\n"
        "the end is what an admin needs to enroll this device.\n"
+       "\n"
+       "--join takes the server, its pin, the root key and the device's name\n"
+       "from a join code an admin made (ntm admin join-code): nothing to type\n"
+       "but the code. Its signature and expiry are checked; its root key is\n"
+       "trusted as given, as with --root-key. The device then shows its\n"
+       "author id and fingerprint for 'ntm admin enroll <id> --join CODE'.\n"
        "\n"
        "On a home that already exists, 'ntm init --server URL [--cacert F |\n"
        "--pin P]' changes only the server settings: the server's /v1/info\n"
@@ -174,19 +182,6 @@ store_unusable(struct cli_ctx *ctx)
     return out;
 }
 
-/* "ab12 cd34 ef56 7890": the first 16 hex digits in groups of four. */
-static void
-short_fingerprint(const char *hex, char out[40])
-{
-    size_t o = 0;
-    for (size_t i = 0; i < 16 && hex[i]; i++) {
-        if (i && i % 4 == 0)
-            out[o++] = ' ';
-        out[o++] = hex[i];
-    }
-    out[o] = '\0';
-}
-
 static int
 valid_url(const char *url)
 {
@@ -266,7 +261,7 @@ update_server(struct cli_ctx *ctx, const char *server, const char *cacert,
         }
         reached = 0;
         if (ntm_store_root(st, root_hex) == NTM_OK)
-            short_fingerprint(root_hex, fingerprint);
+            cli_short_fingerprint(root_hex, fingerprint);
     } else if (rc != NTM_OK) {
         code = cli_fail(&err, _("cannot change the server settings"));
         goto out;
@@ -296,11 +291,16 @@ out:
     return code;
 }
 
+static int init_home(struct cli_ctx *ctx, const char *server,
+                     const char *cacert, const char *pin, const char *name,
+                     const char *root_key, int root, int no_pass, int force,
+                     const struct cli_join *jc);
+
 int
 cmd_init(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *server = NULL, *cacert = NULL, *pin = NULL, *name = NULL;
-    const char *root_key = NULL;
+    const char *root_key = NULL, *join = NULL;
     int root = 0, no_pass = 0, force = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "server", &server, "<url>",
@@ -313,6 +313,8 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
          N_("a name for this device, e.g. the unit it serves")},
         {CLI_OPT_STRING, "root-key", &root_key, "<hex>",
          N_("pin this root key (64 hex digits)")},
+        {CLI_OPT_STRING, "join", &join, "<code>",
+         N_("join with the code an admin made (ntm admin join-code)")},
         {CLI_OPT_FLAG, "root", &root, NULL,
          N_("this device is the root admin of the province")},
         {CLI_OPT_FLAG, "no-passphrase", &no_pass, NULL,
@@ -325,6 +327,49 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
         return code;
     if (nargs > 0)
         return cli_usage_error("init", _("unexpected argument '%s'"), argv[0]);
+    if (join && (server || cacert || pin || root || root_key))
+        return cli_usage_error("init",
+                               _("--join takes the server, its pin and the "
+                                 "root key from the code: give none of "
+                                 "--server, --cacert, --pin, --root and "
+                                 "--root-key with it"));
+    struct cli_join jc;
+    memset(&jc, 0, sizeof(jc));
+    if (join) {
+        enum cli_join_status js = cli_join_read(join, ntm_now_ms(), &jc);
+        if (js == CLI_JOIN_BAD) {
+            cli_error(_("this join code is damaged or was altered (its "
+                        "signature does not match): copy it again whole, or "
+                        "ask the admin for a new one"));
+            return EXIT_FAIL;
+        }
+        if (js == CLI_JOIN_EXPIRED) {
+            char when[32];
+            cli_format_time(jc.expires, when);
+            cli_error(_("this join code expired on %s: ask the admin for a "
+                        "new one (ntm admin join-code)"),
+                      when);
+            cli_join_release(&jc);
+            return EXIT_FAIL;
+        }
+        server = jc.server;
+        pin = jc.pin;
+        root_key = jc.root;
+        if (!name && jc.name && *jc.name)
+            name = jc.name;
+    }
+    code = init_home(ctx, server, cacert, pin, name, root_key, root, no_pass,
+                     force, join ? &jc : NULL);
+    cli_join_release(&jc);
+    return code;
+}
+
+static int
+init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
+          const char *pin, const char *name, const char *root_key, int root,
+          int no_pass, int force, const struct cli_join *jc)
+{
+    int code;
     if (root && root_key)
         return cli_usage_error("init", _("--root and --root-key cannot be used "
                                          "together"));
@@ -371,6 +416,13 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     memset(pass, 0, sizeof(pass));
 
     int exists = home_exists(ctx);
+    if (jc && exists && !force) {
+        cli_error(_("'%s' already holds an ntm home: a join code sets up a "
+                    "new one; give another --home, or add --force to replace "
+                    "it (its files are moved aside)"),
+                  ctx->home);
+        return EXIT_FAIL;
+    }
     int keep_key = exists && !force && store_unusable(ctx);
     if (keep_key && (no_pass || name))
         return cli_usage_error(
@@ -490,7 +542,7 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
             code = cli_fail(&err, _("cannot pin the root key"));
             goto out;
         }
-        short_fingerprint(root_hex, fingerprint);
+        cli_short_fingerprint(root_hex, fingerprint);
     }
     if (server) {
         struct ntm_client_opts co;
@@ -549,6 +601,12 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
         }
         if (server && o)
             json_object_set_new(o, "server", json_string(server));
+        if (jc && o) {
+            char fp[40];
+            cli_short_fingerprint(author, fp);
+            json_object_set_new(o, "fingerprint", json_string(fp));
+            json_object_set_new(o, "joined", json_true());
+        }
         code = cli_print_json(o);
     } else {
         if (keep_key)
@@ -569,7 +627,18 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
             printf(_("next: run 'ntm sync': this device's entries the server "
                      "holds come back, and what it never received is sent "
                      "again\n"));
-        else if (!root)
+        else if (jc) {
+            char fp[40];
+            cli_short_fingerprint(author, fp);
+            printf(_("the root key and the server's pin came from the join "
+                     "code and are trusted as given, as with --root-key\n"));
+            printf(_("this device's fingerprint: %s\n"), fp);
+            printf(_("next: send the author id above to the admin who made "
+                     "the code, who confirms it with\n"
+                     "  ntm admin enroll %s --join CODE\n"
+                     "that command shows a fingerprint: it must be %s\n"),
+                   author, fp);
+        } else if (!root)
             printf(_("next: ask an admin to enroll this author id "
                      "('ntm admin enroll %s --role recorder --scope UNIT')\n"),
                    author);
