@@ -158,6 +158,20 @@ approved_enough(json_t *rec, int min_rank)
     return 0;
 }
 
+/* Whether task has a target that adds up its records' quantities (a
+ * yearly or cumulative sum of qty, not a count of records). */
+static int
+sums_quantity(const struct ntm_plan *p, const char *task)
+{
+    for (int k = 0; task && k < p->ntargets; k++) {
+        const struct Ntm_target *t = &p->targets[k];
+        if (!strcmp(t->id, task) && !t->amount_count &&
+            (t->kind == NTM_KIND_YEARLY_SUM || t->kind == NTM_KIND_CUMULATIVE))
+            return 1;
+    }
+    return 0;
+}
+
 /* A record the plan cannot count, kept with the reason (in scope of the
  * report: its unit within the report's, its organization, its date or
  * period seen by the as-of date and within --year). */
@@ -440,9 +454,6 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
             continue;
         if (o->approved && !approved_enough(rec, min_rank))
             continue;
-        if (strlen(unit) >= PLAN_CODE_LEN ||
-            !Ntm_unit_successor(c->p, unit, c->A, carrier))
-            continue;
         task_def = Ntm_plan_task(c->p, task);
         if (o->org && strcmp(o->org, task_def ? task_def->org
                                      : rorg   ? rorg
@@ -453,6 +464,9 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
         if (when &&
             strncmp(when, c->A, strlen(when) < 10 ? strlen(when) : 10) > 0)
             continue; /* not yet seen on the as-of date */
+        if (strlen(unit) >= PLAN_CODE_LEN ||
+            !Ntm_unit_successor(c->p, unit, c->A, carrier))
+            continue;
         /* the data dictionary decides what the plan can count */
         if (Ntm_dict_check(c->p, kind, f, &qty, &code, &why) != NTM_OK) {
             /* listed when in the report's unit and year */
@@ -460,6 +474,23 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
                 (!o->year || (when && leading_int(when) == o->year)) &&
                 (rc = skip_record(c, rec, carrier, code, &why)))
                 goto out;
+            continue;
+        }
+        /* An activity of a task whose target sums quantities counts only
+         * with its quantity: without one it is listed, not added as 0. */
+        if (!strcmp(kind, "activity") && !json_object_get(f, "qty") &&
+            sums_quantity(c->p, task)) {
+            if (Ntm_code_within(carrier, c->top) &&
+                (!o->year || (when && leading_int(when) == o->year))) {
+                ntm_error_set(&why, NTM_EINVAL,
+                              N_("no quantity: task '%s' adds up quantities "
+                                 "(%s), so this activity counts only once "
+                                 "its quantity is given (ntm edit --set "
+                                 "qty=...)"),
+                              task, ntm_plan_task_uom(c->p, task));
+                if ((rc = skip_record(c, rec, carrier, "no_qty", &why)))
+                    goto out;
+            }
             continue;
         }
         if (json_is_true(json_object_get(task_def->record, "register")) &&

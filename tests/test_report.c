@@ -1300,12 +1300,57 @@ test_report_units_and_own_measures(void **state)
     json_decref(recs);
 }
 
+/* Nothing silently dropped: a km activity without its quantity is listed
+ * (not added as 0 km). Canals 2017 at Thạnh Đức: 1.5 km at the commune and
+ * 9 km at a hamlet the shipped tree does not hold (it rolls up to its
+ * commune by its code) are counted: 1.5 + 9 = 10.5 km; the record with no
+ * quantity is listed, the only one. */
+static void
+test_report_nothing_dropped(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_report_opts o = {0};
+    struct ntm_report *r = NULL;
+    json_t *recs = json_array(), *d, *nc;
+    const char *T = "72.710.25657";
+
+    json_array_append_new(
+        recs, mk("00000000000000000000000000000b01", "activity", T,
+                 json_pack("{s:s, s:s, s:s, s:s}", "task", "doan.canals_km",
+                           "date", "2017-03-01", "qty", "1.5", "uom", "km")));
+    json_array_append_new(
+        recs, mk("00000000000000000000000000000b02", "activity", T,
+                 json_pack("{s:s, s:s, s:s}", "task", "doan.canals_km", "date",
+                           "2017-03-02", "title", "no km given")));
+    json_array_append_new(
+        recs,
+        mk("00000000000000000000000000000b03", "activity", "72.710.25657.99",
+           json_pack("{s:s, s:s, s:s, s:s}", "task", "doan.canals_km", "date",
+                     "2017-03-03", "qty", "9", "uom", "km")));
+    o.year = 2017;
+    assert_int_equal(ntm_report_run_records(f->plan, recs, NULL, &o, &r, NULL),
+                     NTM_OK);
+    d = ntm_report_json(r, "en");
+    expect(d, "doan.canals_km", "72", "2017", 30, 10.5, "missed");
+    nc = json_object_get(d, "not_counted");
+    assert_int_equal(json_array_size(nc), 1);
+    assert_string_equal(str(json_array_get(nc, 0), "reason_code"),
+                        "no_qty");
+    assert_string_equal(str(json_array_get(nc, 0), "unit"), T);
+    assert_non_null(
+        strstr(str(json_array_get(nc, 0), "reason"), "no quantity"));
+    json_decref(d);
+    ntm_report_free(r);
+    json_decref(recs);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_kinds_closed),
         cmocka_unit_test(test_report_units_and_own_measures),
+        cmocka_unit_test(test_report_nothing_dropped),
         cmocka_unit_test(test_report_in_progress),
         cmocka_unit_test(test_report_merge),
         cmocka_unit_test(test_report_approved),
