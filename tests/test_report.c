@@ -1334,8 +1334,7 @@ test_report_nothing_dropped(void **state)
     expect(d, "doan.canals_km", "72", "2017", 30, 10.5, "missed");
     nc = json_object_get(d, "not_counted");
     assert_int_equal(json_array_size(nc), 1);
-    assert_string_equal(str(json_array_get(nc, 0), "reason_code"),
-                        "no_qty");
+    assert_string_equal(str(json_array_get(nc, 0), "reason_code"), "no_qty");
     assert_string_equal(str(json_array_get(nc, 0), "unit"), T);
     assert_non_null(
         strstr(str(json_array_get(nc, 0), "reason"), "no quantity"));
