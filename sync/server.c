@@ -1152,9 +1152,15 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
     }
     srv->o.db_path = srv->db_path;
 
-    /* The store: created when missing, checked, root pinned. */
-    rc = ntm_store_open(&st, srv->db_path, NTM_STORE_CREATE | NTM_STORE_SERVER,
-                        err);
+    /* The store: created only when missing (a file that is there but
+     * empty, cut short or not ntm's is refused, never re-created: the
+     * server would forget every entry it acknowledged), checked, root
+     * pinned. */
+    rc = ntm_store_open(
+        &st, srv->db_path,
+        (access(srv->db_path, F_OK) == 0 ? 0 : NTM_STORE_CREATE) |
+            NTM_STORE_SERVER,
+        err);
     if (rc != NTM_OK)
         goto fail;
     rc = ntm_store_check(st, 0, err);

@@ -140,4 +140,19 @@ check "  ... r3 reaches the admin too" sh -c "\"$NTM\" --home '$A' sync >/dev/nu
 expect 0 "device: verify passes" "$R" verify
 
 stop_server TERM
+
+# The server's own store, emptied: `ntm serve` refuses it instead of
+# starting a new one that has forgotten every acknowledged entry.
+cp "$S/ntm.db" "$T/server-good.db"
+: >"$S/ntm.db"
+rm -f "$S/ntm.db-wal" "$S/ntm.db-shm"
+run_all timeout 20 "$NTM" --home "$S" serve --listen "127.0.0.1:$PORT" \
+    --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
+check "ntm serve refuses an emptied store (exit $rc, not a timeout)" \
+    sh -c "[ $rc -ne 0 ] && [ $rc -ne 124 ]"
+check "  ... saying the store is an empty file" out_has "empty file"
+check "  ... and leaves it as it was (0 bytes)" test ! -s "$S/ntm.db"
+cp "$T/server-good.db" "$S/ntm.db"
+check "  ... with the file put back it serves again" start_server "$S"
+stop_server TERM
 finish
