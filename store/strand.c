@@ -47,42 +47,37 @@ ntm_store_strand(struct ntm_store *st, const char *author, int64_t from_seq,
     return rc != NTM_OK ? rc : rc2;
 }
 
-/* Replace, anywhere in v, a string that map names with its new text. */
+/* The new text map names for x when x is a string it holds, else NULL. */
+static const char *
+mapped(json_t *x, json_t *map)
+{
+    return json_is_string(x)
+               ? json_string_value(json_object_get(map, json_string_value(x)))
+               : NULL;
+}
+
+/* Replace, anywhere in v, a string that map names with its new text
+ * (jansson refuses a NULL value: out of memory is reported). */
 static enum ntm_err
 remap(json_t *v, json_t *map)
 {
+    const char *k;
+    size_t i;
+    json_t *x;
+    const char *to;
+    int bad = 0;
     if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach (v, k, x) {
-            const char *to = json_is_string(x)
-                                 ? json_string_value(json_object_get(
-                                       map, json_string_value(x)))
-                                 : NULL;
-            if (to) {
-                if (json_object_set_new(v, k, json_string(to)))
-                    return NTM_ENOMEM;
-            } else if (remap(x, map) != NTM_OK) {
-                return NTM_ENOMEM;
-            }
-        }
+        json_object_foreach (v, k, x)
+            bad |= (to = mapped(x, map))
+                       ? json_object_set_new(v, k, json_string(to))
+                       : remap(x, map) != NTM_OK;
     } else if (json_is_array(v)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach (v, i, x) {
-            const char *to = json_is_string(x)
-                                 ? json_string_value(json_object_get(
-                                       map, json_string_value(x)))
-                                 : NULL;
-            if (to) {
-                if (json_array_set_new(v, i, json_string(to)))
-                    return NTM_ENOMEM;
-            } else if (remap(x, map) != NTM_OK) {
-                return NTM_ENOMEM;
-            }
-        }
+        json_array_foreach (v, i, x)
+            bad |= (to = mapped(x, map))
+                       ? json_array_set_new(v, i, json_string(to))
+                       : remap(x, map) != NTM_OK;
     }
-    return NTM_OK;
+    return bad ? NTM_ENOMEM : NTM_OK;
 }
 
 static enum ntm_err

@@ -15,40 +15,7 @@
 #
 # Env: NTM_BIN. Prints one line per check and "N passed, N failed".
 set -u
-. "$(dirname "$0")/sync_lib.sh"
-
-make_cert
-PORT=$(free_port)
-URL=https://127.0.0.1:$PORT
-A=$T/admin
-S=$T/server
-R=$T/rec
-COMMUNE=72.710.25657
-
-run "$A" init --root --no-passphrase --name admin
-run "$A" key export
-ADMIN=$(cat "$T/out")
-run "$S" init --no-passphrase --root-key "$ADMIN" --name server
-check "server starts over TLS" start_server "$S"
-run "$A" init --server "$URL" --cacert "$T/cert.pem"
-expect 0 "recorder: init" "$R" init --no-passphrase --root-key "$ADMIN" \
-    --server "$URL" --cacert "$T/cert.pem"
-run "$R" --json whoami
-REC=$(jq -r .author "$T/out")
-expect 0 "admin enrolls the recorder" "$A" admin enroll "$REC" --role recorder \
-    --scope "$COMMUNE" --org doan --name "Xã Thạnh Đức"
-run "$A" sync
-
-# rec TITLE: record a road, its id in $ID
-rec() {
-    run "$R" --json record activity --task doan.rural_roads_km --unit "$COMMUNE" \
-        --date 2017-03-05 --qty 1 --uom km --title "$1"
-    ID=$(jq -r .id "$T/out" 2>/dev/null)
-}
-# titles HOME: the sorted titles HOME lists, one line
-titles() {
-    "$NTM" --home "$1" --json list 2>/dev/null | jq -r '[.[].fields.title] | sort | join(",")'
-}
+. "$(dirname "$0")/lifecycle_lib.sh"
 
 rec "r1"
 rec "r2"
