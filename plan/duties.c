@@ -37,7 +37,9 @@ Ntm_cal_parse(json_t *o, int min, struct Ntm_cal *cal, const char *file,
     const char *lv = json_string_value(json_object_get(o, "level"));
     const char *from = json_string_value(json_object_get(o, "from"));
     const char *to = json_string_value(json_object_get(o, "to"));
+    const char *list = json_string_value(json_object_get(o, "list"));
     json_t *ap = json_object_get(o, "applies_to");
+    json_t *ex = json_object_get(o, "expected");
     size_t i;
 
     memset(cal, 0, sizeof(*cal));
@@ -65,6 +67,22 @@ Ntm_cal_parse(json_t *o, int min, struct Ntm_cal *cal, const char *file,
             cal->applies[cal->napplies++] =
                 json_string_value(json_array_get(ap, i));
     cal->min = min > 0 ? min : 1;
+    if (list) {
+        /* a plain file name of the config folder, with its expected
+         * count; each listed unit owes one yearly measure */
+        if (!*list || strchr(list, '/') || list[0] == '.' ||
+            cal->kind != NTM_CAL_YEAR || !json_is_integer(ex) ||
+            json_integer_value(ex) < 1 || json_integer_value(ex) > 100000)
+            return ntm_error_set(err, NTM_ECONFIG,
+                                 "plan file '%s': bad \"calendar\" of '%s': "
+                                 "a \"list\" is a file name of the config "
+                                 "folder, with kind yearly and \"expected\" "
+                                 "> 0 - fix the file (config/README.md)",
+                                 file, id ? id : "");
+        cal->list_file = list;
+        cal->expected = (int)json_integer_value(ex);
+        cal->min = 1; /* one measure a year */
+    }
     return NTM_OK;
 bad:
     return ntm_error_set(err, NTM_ECONFIG,
@@ -74,6 +92,122 @@ bad:
                          "province) - fix the file (format in "
                          "config/README.md)",
                          file, id ? id : "");
+}
+
+/* ---- named lists (config/README.md, "Named lists") ---- */
+
+#define LIST_MAX_BYTES (1u << 20)
+
+int
+Ntm_cal_listed(const struct Ntm_cal *cal, const char *code)
+{
+    int i;
+    for (i = 0; i < cal->nlist; i++)
+        if (Ntm_code_within(code, cal->list[i]))
+            return 1;
+    return 0;
+}
+
+/* One list file: "#" comment lines, a header "code,name", then one unit
+ * per line (the name only helps the admin who fills it; the code rules).
+ * Each code is a unit of units.csv at the calendar's level, named once;
+ * no more than the plan expects. */
+static enum ntm_err
+load_list(struct ntm_plan *p, struct Ntm_task *t, const char *dir,
+          struct ntm_error *err)
+{
+    struct Ntm_cal *cal = &t->cal;
+    struct ntm_buf path = NTM_BUF_INIT, b = NTM_BUF_INIT;
+    enum ntm_err rc;
+    char *line, *next;
+    int lineno = 0, header = 0;
+
+    if (ntm_buf_addf(&path, "%s/%s", dir, cal->list_file))
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    rc = ntm_file_read(path.buf, LIST_MAX_BYTES, &b, err);
+    if (rc == NTM_ENOENT) {
+        /* not named yet: the report says so */
+        ntm_error_clear(err);
+        ntm_buf_release(&path);
+        return NTM_OK;
+    }
+    cal->list = rc ? NULL : ntm_calloc((size_t)cal->expected, PLAN_CODE_LEN);
+    if (!rc && !cal->list)
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    for (line = b.buf; !rc && line && *line; line = next) {
+        char *comma, *end;
+        const struct Ntm_unit *u;
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        if ((end = strchr(line, '\r')))
+            *end = '\0';
+        if (lineno == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
+            line += 3;
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (!*line || *line == '#')
+            continue;
+        if (!header) {
+            if (strncmp(line, "code,", 5) && strcmp(line, "code"))
+                rc = ntm_error_set(err, NTM_ECONFIG,
+                                   "list '%s' line %d: the first line is the "
+                                   "header \"code,name\" - fix the file",
+                                   path.buf, lineno);
+            header = 1;
+            continue;
+        }
+        if ((comma = strchr(line, ',')))
+            *comma = '\0';
+        for (end = line + strlen(line); end > line && end[-1] == ' ';)
+            *--end = '\0';
+        u = Ntm_unit_find(p, line);
+        if (!u || strcmp(u->level, cal->level))
+            rc = ntm_error_set(err, NTM_ECONFIG,
+                               "list '%s' line %d: '%s' is not a %s of "
+                               "units.csv - write the unit's code as "
+                               "'ntm units' shows it",
+                               path.buf, lineno, line, cal->level);
+        else if (Ntm_cal_listed(cal, line))
+            rc = ntm_error_set(err, NTM_ECONFIG,
+                               "list '%s' line %d: '%s' is listed twice - "
+                               "remove one line",
+                               path.buf, lineno, line);
+        else if (cal->nlist == cal->expected)
+            rc = ntm_error_set(err, NTM_ECONFIG,
+                               "list '%s' line %d: the plan names %d units "
+                               "for task '%s', the list more - remove the "
+                               "extra lines",
+                               path.buf, lineno, cal->expected, t->id);
+        else
+            memcpy(cal->list[cal->nlist++], u->code, PLAN_CODE_LEN);
+    }
+    ntm_buf_release(&path);
+    ntm_buf_release(&b);
+    return rc;
+}
+
+enum ntm_err
+Ntm_lists_load(struct ntm_plan *p, const char *dir, struct ntm_error *err)
+{
+    enum ntm_err rc = NTM_OK;
+    int i;
+    for (i = 0; i < p->ntasks && !rc; i++)
+        if (p->tasks[i].cal.list_file)
+            rc = load_list(p, &p->tasks[i], dir, err);
+    return rc;
+}
+
+void
+Ntm_lists_free(struct ntm_plan *p)
+{
+    int i;
+    for (i = 0; i < p->ntasks; i++) {
+        ntm_free(p->tasks[i].cal.list);
+        p->tasks[i].cal.list = NULL;
+        p->tasks[i].cal.nlist = 0;
+    }
 }
 
 static int
@@ -129,6 +263,12 @@ responsible(const struct Ntm_cal *cal, const struct Ntm_unit *u,
     int i;
     if (strcmp(u->level, cal->level))
         return 0;
+    if (cal->list_file) {
+        for (i = 0; i < cal->nlist; i++)
+            if (!strcmp(cal->list[i], u->code))
+                return 1;
+        return 0;
+    }
     if (!cal->napplies)
         return 1;
     type = Ntm_unit_ver_at(u, as_of)->type;
@@ -185,6 +325,13 @@ judge(const struct Ntm_cal *cal, const struct Ntm_srec *s, int n, int task,
 
     d->nper = nperiods(cal);
     for (i = 0; i < n; i++) {
+        if (cal->list_file && s[i].task == task && s[i].measure &&
+            s[i].year == d->year && Ntm_code_within(s[i].unit, d->unit)) {
+            /* a listed unit's yearly measure (or one below it) */
+            d->records++;
+            per[1]++;
+            continue;
+        }
         if (s[i].task != task || s[i].measure || s[i].year != d->year ||
             !s[i].date[0] || !Ntm_code_within(s[i].unit, d->unit))
             continue;

@@ -288,10 +288,13 @@ parse_doc(struct ntm_plan *p, json_t *doc, const char *file, int *ocap,
         if (grow((void **)&p->targets, p->ntargets, gcap, sizeof(*p->targets)))
             return ntm_error_set(err, NTM_ENOMEM, "out of memory");
         p->targets[p->ntargets] = t;
-        if (json_object_get(o, "calendar") && t.kind != NTM_KIND_MONTHLY)
+        if (json_object_get(o, "calendar") && t.kind != NTM_KIND_MONTHLY &&
+            !(t.kind == NTM_KIND_RATIO_MIN &&
+              json_object_get(json_object_get(o, "calendar"), "list")))
             return bad_plan(err, file,
                             "\"calendar\" on a target other than "
-                            "monthly_count",
+                            "monthly_count (or a ratio_at_least with a "
+                            "\"list\")",
                             t.id);
         rc = add_task(p, tcap, t.id, t.org, t.vi, t.en, p->ntargets,
                       json_object_get(o, "record"),
@@ -411,6 +414,8 @@ ntm_plan_load(struct ntm_plan **out, const char *config_dir,
         ntm_free(names[i]);
     if (rc == NTM_OK)
         rc = Ntm_units_load(p, config_dir, err);
+    if (rc == NTM_OK)
+        rc = Ntm_lists_load(p, config_dir, err);
     if (rc == NTM_OK && (!p->province || !Ntm_unit_find(p, p->province)))
         rc = ntm_error_set(err, NTM_ECONFIG,
                            "the plan's province '%s' is not in units.csv - "
@@ -430,6 +435,7 @@ ntm_plan_free(struct ntm_plan *p)
 {
     if (!p)
         return;
+    Ntm_lists_free(p);
     Ntm_units_free(p);
     ntm_free(p->orgs);
     ntm_free(p->tasks);

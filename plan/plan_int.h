@@ -48,6 +48,14 @@ struct Ntm_cal {
     const char *applies[8]; /* their types (empty: every type) */
     int napplies;
     int min; /* records a period needs (a target's value, else 1) */
+    /* A named list of responsible units (config/README.md, "Named
+     * lists"): the file (in the config folder) that names them, how many
+     * the plan expects, and the codes it names (owned by the plan). The
+     * duty is then each listed unit's yearly measure. */
+    const char *list_file;
+    int expected;
+    char (*list)[PLAN_CODE_LEN];
+    int nlist;
 };
 
 struct Ntm_task {
@@ -181,7 +189,8 @@ enum Ntm_basis {
     NTM_BASIS_PLAN,     /* the plan's figure (province rows) */
     NTM_BASIS_PER_UNIT, /* the plan's figure per unit (per-unit targets) */
     NTM_BASIS_RATE,     /* the plan's rate, which holds for every unit */
-    NTM_BASIS_PRO_RATA  /* the unit's pro-rata share of the plan's figure */
+    NTM_BASIS_PRO_RATA, /* the unit's pro-rata share of the plan's figure */
+    NTM_BASIS_LIST      /* the units of a named list (pilot communes) */
 };
 
 struct Ntm_row {
@@ -316,6 +325,13 @@ void Ntm_duties_free(struct ntm_report *r);
  * the year */
 void Ntm_duty_period(const struct Ntm_cal *cal, int year, int p, char *out,
                      size_t size);
+/* read the named lists of the tasks' calendars from the config folder
+ * dir (after the units); a missing file names no unit yet */
+enum ntm_err Ntm_lists_load(struct ntm_plan *p, const char *dir,
+                            struct ntm_error *err);
+void Ntm_lists_free(struct ntm_plan *p);
+/* 1 when code is a listed unit of cal's list or lies below one */
+int Ntm_cal_listed(const struct Ntm_cal *cal, const char *code);
 /* parse a task's "calendar" member (NULL: none) into cal; NTM_ECONFIG */
 enum ntm_err Ntm_cal_parse(json_t *o, int min, struct Ntm_cal *cal,
                            const char *file, const char *id,

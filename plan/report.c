@@ -100,6 +100,8 @@ Ntm_basis_name(enum Ntm_basis b)
         return "rate";
     case NTM_BASIS_PRO_RATA:
         return "pro_rata";
+    case NTM_BASIS_LIST:
+        return "list";
     }
     return "plan";
 }
@@ -493,6 +495,24 @@ collect(struct ctx *c, json_t *records, struct ntm_error *err)
             }
             continue;
         }
+        /* A target judged against a named list counts only the listed
+         * units' measures (and those below them). */
+        if (!strcmp(kind, "measure") && task_def->cal.nlist > 0 &&
+            !Ntm_cal_listed(&task_def->cal, carrier) &&
+            !Ntm_cal_listed(&task_def->cal, unit)) {
+            if (Ntm_code_within(carrier, c->top) &&
+                (!o->year || (when && leading_int(when) == o->year))) {
+                ntm_error_set(&why, NTM_EINVAL,
+                              N_("not on the list: task '%s' is judged on "
+                                 "the units named in %s, and this unit is "
+                                 "not one of them (a provincial admin adds "
+                                 "it there if it should be)"),
+                              task, task_def->cal.list_file);
+                if ((rc = skip_record(c, rec, carrier, "not_listed", &why)))
+                    goto out;
+            }
+            continue;
+        }
         if (json_is_true(json_object_get(task_def->record, "register")) &&
             !strcmp(kind, "activity")) {
             if ((rc = hold_register(&reg[nreg], rec, (int)i, task_def, unit,
@@ -775,6 +795,41 @@ state_value(const struct Ntm_target *t, int64_t num, int64_t den)
     if (t->kind == NTM_KIND_REACH_ZERO)
         return (double)num;
     return (double)Ntm_plan_round(10000.0 * (double)num / (double)den) / 100.0;
+}
+
+static int state_ok(const struct Ntm_target *t, double x);
+
+/*
+ * A target judged against a named list (config/README.md, "Named
+ * lists"): of the listed units at or below unit, those whose own figure
+ * for the year (their measure, else the sum below them) meets the
+ * target's rate. num: those units; den: the listed units here, at the
+ * province at least the number the plan expects (a unit not yet named
+ * cannot meet it); count: the listed units with a figure. 0 when no
+ * listed unit lies here.
+ */
+static int
+list_figure(const struct ctx *c, int ti, const struct Ntm_cal *cal,
+            const char *unit, int year, int lower, struct mfig *m)
+{
+    const struct Ntm_target *t = &c->p->targets[ti];
+    struct mfig lm;
+    int i;
+    memset(m, 0, sizeof(*m));
+    for (i = 0; i < cal->nlist; i++) {
+        if (!Ntm_code_within(cal->list[i], unit))
+            continue;
+        m->den++;
+        if (!measures_within(c, ti, cal->list[i], year, &lm) || lm.den <= 0)
+            continue;
+        m->count++;
+        m->num += state_ok(t, state_value(t, lm.num, lm.den));
+    }
+    if (!m->den)
+        return 0;
+    if (!lower && m->den < cal->expected)
+        m->den = cal->expected;
+    return 1;
 }
 
 static int
@@ -1091,10 +1146,22 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
         struct mfig m, pm;
         int judged, ok;
         double x;
+        const struct Ntm_task *task = Ntm_plan_task(c->p, t->id);
         if (lower)
             f->basis = NTM_BASIS_RATE;
-        if (!measures_within(c, ti, u->code, year, &m) ||
-            (t->kind != NTM_KIND_REACH_ZERO && m.den <= 0)) {
+        if (task && task->cal.nlist > 0) {
+            /* judged against the named list (pilot communes) */
+            if (!list_figure(c, ti, &task->cal, u->code, year, lower, &m)) {
+                f->skip = 1; /* no listed unit here */
+                return;
+            }
+            f->basis = NTM_BASIS_LIST;
+            if (!m.count) {
+                *st = NTM_ST_NO_DATA;
+                return;
+            }
+        } else if (!measures_within(c, ti, u->code, year, &m) ||
+                   (t->kind != NTM_KIND_REACH_ZERO && m.den <= 0)) {
             *st = NTM_ST_NO_DATA;
             return;
         }
@@ -1116,8 +1183,12 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
             *st = NTM_ST_ON_TRACK;
         else if (judged)
             *st = NTM_ST_BEHIND;
-        else if (!measures_within(c, ti, u->code, year - 1, &pm) ||
-                 (t->kind != NTM_KIND_REACH_ZERO && pm.den <= 0))
+        else if (task && task->cal.nlist > 0
+                     ? !list_figure(c, ti, &task->cal, u->code, year - 1, lower,
+                                    &pm) ||
+                           !pm.count
+                     : !measures_within(c, ti, u->code, year - 1, &pm) ||
+                           (t->kind != NTM_KIND_REACH_ZERO && pm.den <= 0))
             *st = NTM_ST_ON_TRACK; /* first figure: nothing to compare */
         else {
             double prev = state_value(t, pm.num, pm.den);

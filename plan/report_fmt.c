@@ -182,6 +182,60 @@ legend_line(const struct ntm_report *r, const char *tpl, char *out, size_t size)
     out[n] = '\0';
 }
 
+/* The task with a named list whose target's rows are the n-th such in
+ * the report (plan order), or NULL. */
+static const struct Ntm_task *
+listed_task(const struct ntm_report *r, int n)
+{
+    const struct ntm_plan *p = r->plan;
+    int k, i;
+    for (k = 0; k < p->ntasks; k++) {
+        const struct Ntm_task *t = &p->tasks[k];
+        if (!t->cal.list_file || t->target < 0)
+            continue;
+        for (i = 0; i < r->nrows; i++)
+            if (!strcmp(r->rows[i].t->id, t->id))
+                break;
+        if (i < r->nrows && n-- == 0)
+            return t;
+    }
+    return NULL;
+}
+
+/* Legend line i (the fixed lines, then one per named list the report's
+ * rows use) written to out; 0 past the last. */
+static int
+legend_at(const struct ntm_report *r, const char *lang, int i, char *out,
+          size_t size)
+{
+    const struct Ntm_task *t;
+    int n = 0;
+    while (legend_lines[n])
+        n++;
+    if (i < n) {
+        legend_line(r, legend(lang, i), out, size);
+        return 1;
+    }
+    if (!(t = listed_task(r, i - n)))
+        return 0;
+    if (t->cal.nlist > 0)
+        snprintf(
+            out, size,
+            ntm_tr(hl(lang), N_("%s: judged on the %d of %d units named in "
+                                "%s; a unit counts when its own figure meets "
+                                "the target, and a unit not named or without a "
+                                "figure does not.")),
+            t->id, t->cal.nlist, t->cal.expected, t->cal.list_file);
+    else
+        snprintf(out, size,
+                 ntm_tr(hl(lang),
+                        N_("%s: the list of its %d units (%s) names none "
+                           "yet, so the target is judged on the measures "
+                           "recorded; a provincial admin fills the list.")),
+                 t->id, t->cal.expected, t->cal.list_file);
+    return 1;
+}
+
 static const char *
 uom_label(const struct ntm_report *r, const struct Ntm_row *row,
           const char *lang)
@@ -362,6 +416,21 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
         }
     }
     {
+        /* the named lists the rows are judged against */
+        json_t *ls = json_array();
+        const struct Ntm_task *t;
+        json_object_set_new(doc, "lists", ls);
+        for (i = 0; ls && (t = listed_task(r, i)); i++) {
+            json_t *named = json_array();
+            for (int k = 0; named && k < t->cal.nlist; k++)
+                json_array_append_new(named, json_string(t->cal.list[k]));
+            json_array_append_new(
+                ls, json_pack("{s:s, s:s, s:s, s:i, s:o*}", "task", t->id,
+                              "file", t->cal.list_file, "level", t->cal.level,
+                              "expected", t->cal.expected, "named", named));
+        }
+    }
+    {
         json_t *nc = json_array();
         json_object_set_new(doc, "not_counted", nc);
         for (i = 0; nc && i < r->nskips; i++) {
@@ -381,8 +450,7 @@ ntm_report_json(const struct ntm_report *r, const char *lang)
     {
         char line[256];
         struct ntm_buf t = NTM_BUF_INIT;
-        for (i = 0; legend(lang, i); i++) {
-            legend_line(r, legend(lang, i), line, sizeof(line));
+        for (i = 0; legend_at(r, lang, i, line, sizeof(line)); i++) {
             if (ntm_buf_addf(&t, "%s%s", i ? "\n" : "", line)) {
                 ntm_buf_release(&t);
                 json_decref(doc);
@@ -616,9 +684,10 @@ fmt_table(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     if (!rc && r->approved)
         rc = ntm_buf_addf(b, "%s%s%s\n", tr(lang, N_("approved records only")),
                           r->approved_level[0] ? ": " : "", r->approved_level);
-    for (i = 0; !rc && legend(lang, i); i++) {
-        char line[256];
-        legend_line(r, legend(lang, i), line, sizeof(line));
+    for (i = 0; !rc; i++) {
+        char line[512];
+        if (!legend_at(r, lang, i, line, sizeof(line)))
+            break;
         rc = ntm_buf_addf(b, "%s\n", line);
     }
     for (i = 0; i < r->nrows && !rc; i++) {
@@ -1247,9 +1316,10 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                           r->approved ? tr(lang, N_("approved only")) : "");
     if (!rc)
         rc = ntm_buf_adds(b, "<p class=\"legend\">");
-    for (k = 0; !rc && legend(lang, k); k++) {
-        char line[256];
-        legend_line(r, legend(lang, k), line, sizeof(line));
+    for (k = 0; !rc; k++) {
+        char line[512];
+        if (!legend_at(r, lang, k, line, sizeof(line)))
+            break;
         rc = ntm_buf_adds(b, k ? "<br>" : "");
         if (!rc)
             rc = html_esc(b, line);

@@ -1343,6 +1343,181 @@ test_report_nothing_dropped(void **state)
     json_decref(recs);
 }
 
+/* A measure record of a task for ntm_report_run_records. */
+static json_t *
+mmeas(const char *id, const char *unit, const char *task, int num, int den)
+{
+    return mk(id, "measure", unit,
+              json_pack("{s:s, s:s, s:i, s:i}", "task", task, "period", "2018",
+                        "num", num, "den", den));
+}
+
+/*
+ * A target judged against a named list (config/README.md, "Named lists"):
+ * "the 25 pilot communes all rated strong", with a list naming 4 of them:
+ * Thạnh Đức and Cẩm Giang (Gò Dầu), Phường 1 (Tây Ninh city), Tân Lập (Tân
+ * Biên). 2018: Thạnh Đức 1/1 (strong), Cẩm Giang 0/1, Phường 1 1/1, Tân
+ * Lập nothing. By hand:
+ *   province: 2 strong of 25 (the plan's number: a commune not named
+ *             cannot count) = 8 %, missed;
+ *   Gò Dầu:   1 of its 2 listed = 50 %, missed;
+ *   Tây Ninh city: 1 of 1 = 100 %, met;   Tân Biên: 0 rated, no data;
+ *   Tân Châu: no listed commune, no row;
+ *   not counted: the district's own 2/2 and Tân Hà's 1/1 (not listed);
+ *   completeness: 3 of the 4 listed communes reported = 75 %, Tân Lập
+ *   missing.
+ * With the shipped list (named none), the same records are judged as
+ * measures: nothing is listed as not counted and the legend says so.
+ */
+static void
+test_report_named_list(void **state)
+{
+    struct fx *f = *state;
+    const char *T = "doan.pilot_communes_strong";
+    struct ntm_report_opts o = {0};
+    struct ntm_report *r = NULL;
+    struct ntm_plan *p = NULL;
+    struct ntm_error err = {0};
+    struct ntm_buf b = NTM_BUF_INIT;
+    json_t *recs = json_array(), *d, *nc, *w;
+    char dir[64], cmd[256];
+    FILE *fp;
+
+    snprintf(dir, sizeof(dir), "%s/config", f->dir);
+    snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s'", getenv("NTM_CONFIG_DIR"),
+             dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/pilot-communes.csv", dir);
+    assert_non_null(fp = fopen(cmd, "w"));
+    fputs("# filled by the province\ncode,name\n72.710.25657,Xã Thạnh Đức\n"
+          "72.710.25660,Xã Cẩm Giang\n72.703.25456\n\n72.705.25489,Tân Lập\n",
+          fp);
+    fclose(fp);
+    assert_int_equal(ntm_plan_load(&p, dir, &err), NTM_OK);
+
+    json_array_append_new(recs, mmeas("00000000000000000000000000000c01",
+                                      "72.710.25657", T, 1, 1));
+    json_array_append_new(recs, mmeas("00000000000000000000000000000c02",
+                                      "72.710.25660", T, 0, 1));
+    json_array_append_new(recs, mmeas("00000000000000000000000000000c03",
+                                      "72.703.25456", T, 1, 1));
+    json_array_append_new(
+        recs, mmeas("00000000000000000000000000000c04", "72.710", T, 2, 2));
+    json_array_append_new(recs, mmeas("00000000000000000000000000000c05",
+                                      "72.706.25519", T, 1, 1));
+    o.year = 2018;
+    o.org = "doan";
+    assert_int_equal(ntm_report_run_records(p, recs, NULL, &o, &r, NULL),
+                     NTM_OK);
+    d = ntm_report_json(r, "en");
+    expect(d, T, "72", "2018", 100, 8, "missed");
+    w = row(d, T, "72", "2018");
+    assert_int_equal(json_integer_value(json_object_get(w, "num")), 2);
+    assert_int_equal(json_integer_value(json_object_get(w, "den")), 25);
+    assert_string_equal(str(w, "basis"), "list");
+    expect(d, T, "72.710", "2018", 100, 50, "missed");
+    expect(d, T, "72.703", "2018", 100, 100, "met");
+    assert_string_equal(str(row(d, T, "72.705", "2018"), "status"), "no_data");
+    assert_null(row(d, T, "72.706", "2018"));
+    nc = json_object_get(d, "not_counted");
+    assert_int_equal(json_array_size(nc), 2);
+    assert_string_equal(str(json_array_get(nc, 0), "unit"), "72.706.25519");
+    assert_string_equal(str(json_array_get(nc, 0), "reason_code"),
+                        "not_listed");
+    assert_string_equal(str(json_array_get(nc, 1), "unit"), "72.710");
+    assert_string_equal(str(json_array_get(nc, 1), "reason_code"),
+                        "not_listed");
+    w = compl_row(d, T, "72", 2018);
+    assert_non_null(w);
+    assert_int_equal(json_integer_value(json_object_get(w, "units")), 4);
+    assert_int_equal(json_integer_value(json_object_get(w, "expected")), 4);
+    assert_int_equal(json_integer_value(json_object_get(w, "reported")), 3);
+    assert_true(json_real_value(json_object_get(w, "rate")) == 75);
+    assert_int_equal(json_array_size(json_object_get(w, "units_missing")), 1);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(w, "units_missing"), 0)),
+                        "72.705.25489");
+    w = json_array_get(json_object_get(d, "lists"), 0);
+    assert_string_equal(str(w, "task"), T);
+    assert_int_equal(json_integer_value(json_object_get(w, "expected")), 25);
+    assert_int_equal(json_array_size(json_object_get(w, "named")), 4);
+    assert_non_null(strstr(str(d, "legend"), "4 of 25 units named in "
+                                             "pilot-communes.csv"));
+    json_decref(d);
+    /* the other formats carry the same figures and reasons */
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_TABLE, "en", &b, NULL),
+                     NTM_OK);
+    assert_non_null(strstr(ntm_buf_str(&b), "4 of 25 units named"));
+    assert_non_null(strstr(ntm_buf_str(&b), "not on the list"));
+    b.len = 0;
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_CSV, "en", &b, NULL),
+                     NTM_OK);
+    assert_non_null(strstr(ntm_buf_str(&b), ",list,"));
+    /* Tân Lập's missing year: a duty row, and the completeness row */
+    assert_non_null(strstr(ntm_buf_str(&b), ",72.705.25489,Xã Tân Lập,2018,"));
+    assert_non_null(strstr(ntm_buf_str(&b), ",duty,"));
+    assert_non_null(strstr(ntm_buf_str(&b), ",completeness,"));
+    assert_non_null(
+        strstr(ntm_buf_str(&b), "00000000000000000000000000000c05"));
+    b.len = 0;
+    assert_int_equal(ntm_report_format(r, NTM_REPORT_HTML, "vi", &b, NULL),
+                     NTM_OK);
+    assert_non_null(strstr(ntm_buf_str(&b), "data-reason=\"not_listed\""));
+    assert_non_null(strstr(ntm_buf_str(&b), "Xã Tân Lập"));
+    assert_non_null(strstr(ntm_buf_str(&b), "pilot-communes.csv"));
+    ntm_buf_release(&b);
+    ntm_report_free(r);
+
+    /* the shipped list names none: judged on the measures as recorded
+     * (the province has none: the topmost figures below, (1+0+1+2+1) /
+     * (1+1+1+2+1) with the district's 2/2 standing for Gò Dầu: 1+2+1 /
+     * 1+2+1 = 100 %) and nothing listed as not counted */
+    assert_int_equal(ntm_report_run_records(f->plan, recs, NULL, &o, &r, NULL),
+                     NTM_OK);
+    d = ntm_report_json(r, "en");
+    expect(d, T, "72", "2018", 100, 100, "met");
+    assert_string_equal(str(row(d, T, "72.710", "2018"), "basis"), "rate");
+    assert_int_equal(json_array_size(json_object_get(d, "not_counted")), 0);
+    assert_non_null(strstr(str(d, "legend"), "names none yet"));
+    json_decref(d);
+    ntm_report_free(r);
+    ntm_plan_free(p);
+    json_decref(recs);
+}
+
+/* A list that names a unit twice, a hamlet, or an unknown code is refused
+ * when the plan loads, with the line. */
+static void
+test_report_named_list_refused(void **state)
+{
+    struct fx *f = *state;
+    static const char *const bad[] = {
+        "code,name\n72.710.25657\n72.710.25657\n", /* twice */
+        "code,name\n72.710\n",                     /* a district */
+        "code,name\n99.999\n",                     /* unknown */
+        "72.710.25657\n",                          /* no header */
+    };
+    struct ntm_plan *p = NULL;
+    struct ntm_error err = {0};
+    char dir[64], cmd[256];
+    size_t i;
+    FILE *fp;
+
+    snprintf(dir, sizeof(dir), "%s/config-bad", f->dir);
+    snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s'", getenv("NTM_CONFIG_DIR"),
+             dir);
+    assert_int_equal(system(cmd), 0);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "%s/pilot-communes.csv", dir);
+        assert_non_null(fp = fopen(cmd, "w"));
+        fputs(bad[i], fp);
+        fclose(fp);
+        assert_int_equal(ntm_plan_load(&p, dir, &err), NTM_ECONFIG);
+        assert_null(p);
+        assert_non_null(strstr(err.msg, "pilot-communes.csv' line"));
+    }
+}
+
 int
 main(void)
 {
@@ -1361,6 +1536,8 @@ main(void)
         cmocka_unit_test(test_report_every_org),
         cmocka_unit_test(test_report_register),
         cmocka_unit_test(test_report_duties),
+        cmocka_unit_test(test_report_named_list),
+        cmocka_unit_test(test_report_named_list_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
