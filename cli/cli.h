@@ -161,6 +161,9 @@ json_t *cli_parse_set(const char *cmd, const struct cli_list *sets);
 /* Warn (never refuse) when a record's date, or else its period (either
  * may be NULL), lies outside the plan's period or after today by this
  * device's clock (cli/recwarn.c). */
+/* warn when a measure's unit is outside the named list of its task */
+void cli_warn_record_listed(const struct cli_ctx *ctx, const char *task,
+                            const char *unit);
 void cli_warn_record_time(const struct cli_ctx *ctx, const char *date,
                           const char *period);
 

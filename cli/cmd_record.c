@@ -245,6 +245,8 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
         goto out;
     }
     cli_warn_record_time(ctx, activity ? date : NULL, activity ? NULL : period);
+    if (!activity)
+        cli_warn_record_listed(ctx, task, unit);
     if (res.unenrolled)
         cli_warn(ctx,
                  _("this device (key %s) is not enrolled yet: the record is "

@@ -5,7 +5,9 @@
  * through the public plan API), or after today by this device's clock.
  * Both are often typing slips (2091 for 2019, a month and day swapped),
  * yet may be true (a late entry, a plan extended), so the record is still
- * made; the store's own field rules decide what is refused.
+ * made; the store's own field rules decide what is refused. Also a
+ * measure of a task judged against a named list (the pilot communes) at a
+ * unit the list does not hold: the report will not count it.
  */
 #include "cli.h"
 
@@ -88,4 +90,17 @@ cli_warn_record_time(const struct cli_ctx *ctx, const char *date,
                        "device's clock (the record is kept)"),
                      period, today);
     }
+}
+
+void
+cli_warn_record_listed(const struct cli_ctx *ctx, const char *task,
+                       const char *unit)
+{
+    const char *file = NULL;
+    if (ctx->plan && ntm_plan_unit_listed(ctx->plan, task, unit, &file) == 0)
+        cli_warn(ctx,
+                 _("unit %s is not on the list %s that task '%s' is judged "
+                   "on: the report will list this record as not counted "
+                   "(the record is kept)"),
+                 unit, file, task);
 }

@@ -335,3 +335,15 @@ ntm_plan_task_uom(const struct ntm_plan *p, const char *task)
     const struct Ntm_task *t = Ntm_plan_task(p, task);
     return t ? str_member(t->record, "uom") : NULL;
 }
+
+int
+ntm_plan_unit_listed(const struct ntm_plan *p, const char *task,
+                     const char *unit, const char **file)
+{
+    const struct Ntm_task *t = Ntm_plan_task(p, task);
+    if (!t || !unit || t->cal.nlist <= 0)
+        return -1;
+    if (file)
+        *file = t->cal.list_file;
+    return Ntm_cal_listed(&t->cal, unit);
+}

@@ -56,6 +56,13 @@ NTM_EXTERN enum ntm_err ntm_plan_check_record(const struct ntm_plan *p,
 NTM_EXTERN const char *ntm_plan_task_uom(const struct ntm_plan *p,
                                          const char *task);
 
+/* Whether a task is judged against a named list (config/README.md, "Named
+ * lists") that holds unit (or a unit above it): 1 listed, 0 not listed
+ * (*file, borrowed, names the list), -1 when the task has no list or the
+ * list names no unit yet. */
+NTM_EXTERN int ntm_plan_unit_listed(const struct ntm_plan *p, const char *task,
+                                    const char *unit, const char **file);
+
 /* NTM_OK when unit is a unit code known to the tree (config or created by
  * unit.create in st, which may be NULL) and in force on date (YYYY-MM-DD,
  * NULL: today). NTM_ENOENT with suggestions otherwise. */

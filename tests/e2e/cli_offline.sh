@@ -286,5 +286,21 @@ expect 0 "--quiet keeps it quiet" "$W" --quiet record activity \
     --task doan.rural_roads_km --unit "$COMMUNE" --date 2021-03-01 --qty 1 --uom km
 check "  ... no warning" no_warning
 
+# A measure of a target judged against a named list (the pilot communes)
+# at a commune the list does not hold: kept, with a warning that the report
+# will not count it; none at a listed commune.
+cp -r "$NTM_CONFIG_DIR" "$T/cfg-list"
+printf 'code,name\n72.710.25660,Xã Cẩm Giang\n' >"$T/cfg-list/pilot-communes.csv"
+NTM_CONFIG_DIR="$T/cfg-list" expect 0 "a measure outside the pilot list is recorded" \
+    "$W" record measure --task doan.pilot_communes_strong --unit "$COMMUNE" \
+    --period 2019 --num 1 --den 1
+check "  ... with a warning naming the list" \
+    err_has "unit $COMMUNE is not on the list pilot-communes.csv"
+printf 'code,name\n%s,Xã Thạnh Đức\n' "$COMMUNE" >"$T/cfg-list/pilot-communes.csv"
+NTM_CONFIG_DIR="$T/cfg-list" expect 0 "a measure of a listed commune is recorded" \
+    "$W" record measure --task doan.pilot_communes_strong --unit "$COMMUNE" \
+    --period 2019 --num 1 --den 1
+check "  ... without a warning" no_warning
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
