@@ -7,7 +7,9 @@
 #include "cli.h"
 #include "ntm_server.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const struct cli_help help = {
     N_("ntm serve - run the central endpoint on this home's store"),
@@ -92,6 +94,13 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
             return EXIT_FAIL;
         }
         reset[n] = '\0';
+    }
+    /* A server's home needs no key: a new one is only its store, made
+     * at first start (mode 0700, as 'ntm init' makes homes). */
+    if (mkdir(ctx->home, 0700) != 0 && errno != EEXIST) {
+        cli_error(_("cannot create the server's home '%s': %s"), ctx->home,
+                  strerror(errno));
+        return EXIT_FAIL;
     }
     char *db = cli_home_path(ctx, "ntm.db");
     if (!db) {
