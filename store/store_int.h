@@ -43,7 +43,7 @@
  * before a rebuild); meta and the schema migrations: db.c. Any layer may
  * read any table.
  *
- * On-disk layout (schema version 3, see db.c for the DDL):
+ * On-disk layout (schema version 5, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
  *               and base64 signature; (author, seq) unique; gseq is the
  *               arrival order (AUTOINCREMENT: never reused). Append-only:
