@@ -10,8 +10,12 @@
  * key, intended role, scope, organization and name, expiry, a random
  * nonce, and the signer's author id when it is not the root) and the
  * signature is the admin's Ed25519 signature of "ntm-join-v1\n" followed
- * by the payload bytes. Only the public crypto API is used: no new crypto
- * here, and nothing of the terminal QR code (cmd_admin.c prints that).
+ * by the payload bytes. Reading and checking a code is the library's
+ * (ntm_join_code_read, sync/join.c: the server checks codes too); this
+ * file makes codes, and sends the device's join request at init or keeps
+ * it for the next push or pull. Only the public API is used: no new
+ * crypto here, and nothing of the terminal QR code (cmd_admin.c prints
+ * that).
  */
 #include "cli.h"
 
