@@ -199,6 +199,8 @@ int cli_need_key(struct cli_ctx *ctx);
 /* Read a passphrase from the terminal without echo. 0 on success, -1 when
  * there is no terminal or reading failed. The caller wipes buf. */
 int cli_read_passphrase(const char *prompt, char *buf, size_t size);
+/* The same with echo on, for an answer that is not secret. */
+int cli_read_answer(const char *prompt, char *buf, size_t size);
 
 /*
  * Find a record by id or unique prefix: full receives the whole id and
@@ -221,6 +223,7 @@ struct cli_join {
     const char *nonce;
     int64_t expires; /* ms since the epoch */
     json_t *doc;     /* holds the strings above */
+    char *text;      /* the code without white space (ntm_free) */
 };
 enum cli_join_status { CLI_JOIN_OK, CLI_JOIN_BAD, CLI_JOIN_EXPIRED };
 /* The code for j (server, pin, root, role, scope, org, name, expires),
@@ -234,6 +237,17 @@ enum cli_join_status cli_join_read(const char *code, int64_t now_ms,
 void cli_join_release(struct cli_join *j);
 /* "ab12 cd34 ef56 7890": the first 16 hex digits in groups of four. */
 void cli_short_fingerprint(const char *hex, char out[40]);
+/* Whether typed (spaces, dashes, any case) is the fingerprint of hex. */
+int cli_fingerprint_matches(const char *hex, const char *typed);
+/* After ntm init --join: ask the server to enroll this device (or keep
+ * the request for the next push or pull when it cannot be reached), and
+ * say so. 0 sent, 1 kept for later, -1 refused (said). */
+int cli_join_ask(struct cli_ctx *ctx, struct ntm_store *st,
+                 const struct ntm_key *key, const struct cli_join *jc,
+                 const char *name);
+/* Before a push or pull: send a join request that waits, and say what
+ * came of it. */
+void cli_join_resend(struct cli_ctx *ctx, struct ntm_client_opts *co);
 
 /* Commands, one file each: cli/cmd_<name>.c */
 int cmd_init(int argc, char **argv, struct cli_ctx *ctx);

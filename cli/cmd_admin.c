@@ -6,7 +6,10 @@
  * against the unit tree); role and scope of this admin are checked by the
  * store before it signs. join-code makes a new device's one-time join
  * code (joincode.c) and draws it as a QR code with libqrencode, the only
- * user of that library; enroll --join takes the grant from such a code.
+ * user of that library; enroll --join takes the grant from such a code,
+ * and without an author id the device from its join request, once the
+ * admin confirmed its fingerprint. requests lists the join requests the
+ * server keeps; forks the fork evidence of the server and of this replica.
  */
 #include "cli.h"
 
@@ -18,7 +21,9 @@ static const struct cli_help help = {
     N_("ntm admin - enroll or revoke devices, create units"),
     "ntm admin enroll <key> --role <role> --scope <unit> [--org <org>]\n"
     "                 [--name <name>] [--from-seq <n>]\n"
-    "ntm admin enroll <key> --join <code>\n"
+    "ntm admin enroll [<key>] --join <code> [--fingerprint <XXXX ...>]\n"
+    "ntm admin requests [--join <code>]\n"
+    "ntm admin forks\n"
     "ntm admin join-code --role <role> --scope <unit> [--org <org>]\n"
     "                 [--name <name>] [--expires <7d>] [--server <url>]\n"
     "                 [--pin sha256//<b64>]\n"
@@ -39,9 +44,20 @@ static const struct cli_help help = {
        "organization and name the device will get, and expires (--expires,\n"
        "7d by default; h for hours, m for minutes). The device runs 'ntm "
        "init\n"
-       "--join CODE' and shows its author id and fingerprint; 'ntm admin\n"
-       "enroll <author id> --join CODE' then enrolls it as the code says,\n"
-       "once the fingerprint it prints matches the device's.\n"
+       "--join CODE', which asks the server to enroll it and shows its\n"
+       "fingerprint. 'ntm admin enroll --join CODE' fetches that request,\n"
+       "shows the device's name, author id and fingerprint, and enrolls it\n"
+       "as the code says once you type the fingerprint the device shows (or\n"
+       "give --fingerprint); a fingerprint that differs, or several devices\n"
+       "asking with one code, enroll nothing. 'ntm admin enroll <author id>\n"
+       "--join CODE' enrolls a device whose author id you have.\n"
+       "\n"
+       "requests lists the devices waiting to be enrolled with your codes.\n"
+       "\n"
+       "forks lists the devices whose key signed two different entries at\n"
+       "one place of its chain (its home was copied or restored from a\n"
+       "backup), from the server's evidence and this replica's: each such\n"
+       "device must get a new key.\n"
        "\n"
        "revoke makes the device's entries after --after-seq invalid "
        "everywhere\n"
@@ -109,20 +125,126 @@ print_entry(struct cli_ctx *ctx, const struct ntm_write_result *res,
 static int check_grant(struct cli_ctx *ctx, const char *role, const char *scope,
                        const char *org, int *code);
 
+/* The one device that asked to be enrolled with the code jc (GET
+ * /v1/join?nonce=), into hex; its name into *asked_name (new). */
+static int
+fetch_request(struct cli_ctx *ctx, const struct cli_join *jc,
+              char hex[NTM_HEX_ID_LEN + 1], char **asked_name)
+{
+    struct ntm_error err = {0};
+    struct ntm_client_opts co;
+    json_t *reqs = NULL, *x;
+    size_t i;
+    char fp[40], when[32];
+    memset(&co, 0, sizeof(co));
+    co.lang = ctx->lang;
+    if (ntm_client_join_requests(ctx->store, ctx->key, &co, jc->nonce, &reqs,
+                                 &err) != NTM_OK) {
+        int code = cli_fail(&err, _("cannot fetch the device's request to be "
+                                    "enrolled"));
+        cli_note(ctx, _("or give the author id the device shows: ntm admin "
+                        "enroll <author id> --join CODE"));
+        return code;
+    }
+    size_t n = json_array_size(reqs);
+    if (n == 0) {
+        cli_error(_("no device has asked to be enrolled with this code yet: "
+                    "on the device, run 'ntm sync' (it sends its request), "
+                    "then try again; or give the author id it shows: ntm "
+                    "admin enroll <author id> --join CODE"));
+        json_decref(reqs);
+        return EXIT_FAIL;
+    }
+    if (n > 1) {
+        cli_error(ngettext("%zu device asked to be enrolled with this code: "
+                           "someone else may have used it. Nothing was "
+                           "enrolled. Ask the device's holder for its "
+                           "fingerprint and enroll only the matching one "
+                           "(ntm admin enroll <author id> --join CODE "
+                           "--fingerprint ...), or make a new code",
+                           "%zu devices asked to be enrolled with this code: "
+                           "someone else may have used it. Nothing was "
+                           "enrolled. Ask the device's holder for its "
+                           "fingerprint and enroll only the matching one "
+                           "(ntm admin enroll <author id> --join CODE "
+                           "--fingerprint ...), or make a new code",
+                           (unsigned long)n),
+                  n);
+        json_array_foreach (reqs, i, x) {
+            const char *a = json_string_value(json_object_get(x, "author"));
+            cli_short_fingerprint(a, fp);
+            cli_format_time(
+                json_integer_value(json_object_get(x, "received_ms")), when);
+            fprintf(stderr, _("  %s  fingerprint %s  name \"%s\"  asked %s\n"),
+                    a, fp, json_string_value(json_object_get(x, "name")), when);
+        }
+        json_decref(reqs);
+        return EXIT_FAIL;
+    }
+    x = json_array_get(reqs, 0);
+    snprintf(hex, NTM_HEX_ID_LEN + 1, "%s",
+             json_string_value(json_object_get(x, "author")));
+    *asked_name = ntm_strdup(json_string_value(json_object_get(x, "name")));
+    cli_short_fingerprint(hex, fp);
+    cli_format_time(json_integer_value(json_object_get(x, "received_ms")),
+                    when);
+    if (!ctx->json)
+        printf(_("device asking to be enrolled: \"%s\" (asked %s)\n"
+                 "author id:   %s\n"),
+               *asked_name ? *asked_name : "", when, hex);
+    json_decref(reqs);
+    return EXIT_OK;
+}
+
+/* The admin confirms the fingerprint the device shows: given, or typed
+ * at the terminal. 0 when it is hex's. */
+static int
+confirm_fingerprint(const char *hex, const char *given)
+{
+    char typed[80], fp[40];
+    cli_short_fingerprint(hex, fp);
+    if (!given) {
+        if (cli_read_answer(_("type the fingerprint the device shows: "), typed,
+                            sizeof(typed)) != 0) {
+            cli_error(_("cannot ask for the fingerprint: there is no "
+                        "terminal; give --fingerprint \"XXXX XXXX XXXX "
+                        "XXXX\" as the device shows it"));
+            return -1;
+        }
+        given = typed;
+    }
+    if (!cli_fingerprint_matches(hex, given)) {
+        cli_error(_("the fingerprint '%s' is not the one of the device that "
+                    "asked (%s): nothing was enrolled. If the device shows "
+                    "another fingerprint, someone else used this code: make "
+                    "a new code"),
+                  given, fp);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
              const char *scope, const char *org, const char *name,
-             int64_t from_seq, const char *join)
+             int64_t from_seq, const char *join, const char *fingerprint)
 {
     struct ntm_error err = {0};
     struct ntm_write_result res;
     struct cli_join jc;
     char hex[NTM_HEX_ID_LEN + 1], fp[40];
     struct ntm_buf used = NTM_BUF_INIT;
+    char *asked_name = NULL;
     int code;
     memset(&jc, 0, sizeof(jc));
-    if (!check_key(key, hex))
+    if (key && !check_key(key, hex))
         return EXIT_USAGE;
+    if (!key && !join)
+        return cli_usage_error("admin",
+                               _("'admin enroll' needs the device's key, or "
+                                 "--join CODE"));
+    if (fingerprint && !join)
+        return cli_usage_error("admin", _("--fingerprint goes with --join"));
     if (join) {
         if (role || scope || org || name)
             return cli_usage_error("admin",
@@ -148,6 +270,10 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
         scope = jc.scope;
         org = jc.org;
         name = jc.name;
+        /* Without the author id: the device's own request names it. */
+        if (!key &&
+            (code = fetch_request(ctx, &jc, hex, &asked_name)) != EXIT_OK)
+            goto out;
         ntm_buf_addf(&used, "%s%s", JOIN_USED_KEY, jc.nonce);
         char *prev = NULL;
         if (ntm_store_meta_get(ctx->store, ntm_buf_str(&used), &prev, NULL) ==
@@ -175,7 +301,14 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
     }
     if (join) {
         cli_short_fingerprint(hex, fp);
-        if (!ctx->json)
+        if (!key || fingerprint) {
+            if (!ctx->json)
+                printf(_("fingerprint: %s\n"), fp);
+            if (confirm_fingerprint(hex, fingerprint) != 0) {
+                code = EXIT_FAIL;
+                goto out;
+            }
+        } else if (!ctx->json)
             printf(_("device fingerprint: %s (it must be the one the device "
                      "shows; if not, revoke it at once)\n"),
                    fp);
@@ -195,6 +328,11 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
             json_object_set_new(o, "fingerprint", json_string(fp));
             json_object_set_new(o, "role", json_string(role));
             json_object_set_new(o, "scope", json_string(scope));
+            json_object_set_new(o, "author", json_string(hex));
+            json_object_set_new(o, "confirmed",
+                                json_boolean(!key || fingerprint));
+            if (asked_name)
+                json_object_set_new(o, "asked_name", json_string(asked_name));
         }
         code = cli_print_json(o);
     } else {
@@ -206,6 +344,7 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
 out:
     ntm_buf_release(&used);
     cli_join_release(&jc);
+    ntm_free(asked_name);
     return code;
 }
 
@@ -358,8 +497,8 @@ admin_join_code(struct cli_ctx *ctx, const char *role, const char *scope,
             printf("%s\n", text);
             print_qr(text);
             printf(_("on the new device: ntm init --join CODE\n"
-                     "then, with the author id it shows: ntm admin enroll "
-                     "<author id> --join CODE\n"));
+                     "then, with the fingerprint it shows: ntm admin enroll "
+                     "--join CODE\n"));
             code = EXIT_OK;
         }
         ntm_free(text);
@@ -521,12 +660,229 @@ admin_server_reset(struct cli_ctx *ctx, const char *out)
     return EXIT_OK;
 }
 
+/* requests: the devices that asked the server to be enrolled with this
+ * admin's codes (all of them for the root), or with one code. */
+static int
+admin_requests(struct cli_ctx *ctx, const char *join)
+{
+    struct ntm_error err = {0};
+    struct ntm_client_opts co;
+    struct cli_join jc;
+    json_t *reqs = NULL, *x;
+    size_t i;
+    char fp[40], when[32], until[32];
+    memset(&co, 0, sizeof(co));
+    memset(&jc, 0, sizeof(jc));
+    co.lang = ctx->lang;
+    if (join && cli_join_read(join, ntm_now_ms(), &jc) == CLI_JOIN_BAD) {
+        cli_error(_("this join code is damaged or was altered (its "
+                    "signature does not match): copy it again whole"));
+        return EXIT_FAIL;
+    }
+    enum ntm_err rc = ntm_client_join_requests(
+        ctx->store, ctx->key, &co, join ? jc.nonce : NULL, &reqs, &err);
+    cli_join_release(&jc);
+    if (rc != NTM_OK)
+        return cli_fail(&err, _("cannot fetch the requests to be enrolled"));
+    json_array_foreach (reqs, i, x) {
+        const char *a = json_string_value(json_object_get(x, "author"));
+        cli_short_fingerprint(a, fp);
+        json_object_set_new(x, "fingerprint", json_string(fp));
+    }
+    if (ctx->json)
+        return cli_print_json(reqs);
+    if (json_array_size(reqs) == 0)
+        cli_note(ctx, _("no device is waiting to be enrolled"));
+    json_array_foreach (reqs, i, x) {
+        const char *a = json_string_value(json_object_get(x, "author"));
+        cli_short_fingerprint(a, fp);
+        cli_format_time(json_integer_value(json_object_get(x, "received_ms")),
+                        when);
+        cli_format_time(json_integer_value(json_object_get(x, "expires")),
+                        until);
+        /* TRANSLATORS: one device waiting to be enrolled: its name, author
+           id, fingerprint, the role and unit its code gives, when it asked,
+           the code's nonce and expiry. */
+        printf(_("\"%s\" %s\n  fingerprint %s, %s of %s, asked %s\n"
+                 "  code %s (valid until %s)%s\n"),
+               json_string_value(json_object_get(x, "name")), a, fp,
+               json_string_value(json_object_get(x, "role")),
+               json_string_value(json_object_get(x, "scope")), when,
+               json_string_value(json_object_get(x, "nonce")), until,
+               json_is_true(json_object_get(x, "enrolled"))
+                   ? _(", enrolled already")
+                   : "");
+    }
+    if (json_array_size(reqs) > 0)
+        printf(_("to enroll one: ntm admin enroll --join CODE (you type the "
+                 "fingerprint the device shows)\n"));
+    json_decref(reqs);
+    return EXIT_OK;
+}
+
+/* One fork's ids, the held one first, for merging. */
+static void
+fork_merge(json_t *into, json_t *f, const char *source)
+{
+    const char *a = json_string_value(json_object_get(f, "author"));
+    int64_t seq = json_integer_value(json_object_get(f, "seq"));
+    json_t *x, *same = NULL;
+    size_t i;
+    json_array_foreach (into, i, x)
+        if (!strcmp(json_string_value(json_object_get(x, "author")), a) &&
+            json_integer_value(json_object_get(x, "seq")) == seq)
+            same = x;
+    if (!same) {
+        same = json_deep_copy(f);
+        json_object_set_new(same, "sources", json_array());
+        json_array_append_new(into, same);
+    } else {
+        json_t *refused = json_object_get(same, "refused"), *r, *y;
+        size_t j, k;
+        json_array_foreach (json_object_get(f, "refused"), j, r) {
+            int have = 0;
+            json_array_foreach (refused, k, y)
+                have |= json_equal(json_object_get(y, "id"),
+                                   json_object_get(r, "id"));
+            if (!have)
+                json_array_append(refused, r);
+        }
+        if (json_is_null(json_object_get(same, "held")))
+            json_object_set(same, "held", json_object_get(f, "held"));
+    }
+    json_array_append_new(json_object_get(same, "sources"),
+                          json_string(source));
+}
+
+static void
+print_fork_side(const char *what, json_t *e)
+{
+    char when[32];
+    cli_format_time(json_integer_value(json_object_get(e, "ts")), when);
+    /* TRANSLATORS: "followed" or "refused", an entry id and its time. */
+    printf(_("    %-9s %s  written %s\n"), what,
+           json_string_value(json_object_get(e, "id")), when);
+}
+
+/* forks: the fork evidence of the server (GET /v1/forks) and of this
+ * replica, with what to tell the device. */
+static int
+admin_forks(struct cli_ctx *ctx)
+{
+    struct ntm_error err = {0};
+    struct ntm_sync_status ss;
+    json_t *all = json_array(), *server = NULL, *local = NULL, *x;
+    size_t i;
+    int code = EXIT_OK, asked = 0;
+    if (!all)
+        return EXIT_FAIL;
+    if (ntm_sync_status(ctx->store, &ss, &err) == NTM_OK) {
+        asked = ss.server != NULL;
+        ntm_sync_status_release(&ss);
+    }
+    ntm_error_clear(&err);
+    if (asked) {
+        struct ntm_client_opts co;
+        memset(&co, 0, sizeof(co));
+        co.lang = ctx->lang;
+        enum ntm_err rc =
+            ntm_client_forks(ctx->store, ctx->key, &co, &server, &err);
+        if (rc == NTM_EFORBIDDEN || rc == NTM_EUNKNOWNAUTHOR ||
+            rc == NTM_EREVOKED || rc == NTM_EAUTH) {
+            code = cli_fail(&err, _("the server does not show its fork "
+                                    "evidence to this device"));
+            goto out;
+        }
+        if (rc != NTM_OK) {
+            char text[2 * NTM_ERROR_SIZE];
+            cli_warn(ctx,
+                     _("cannot read the server's fork evidence (%s): showing "
+                       "this replica's only"),
+                     cli_error_text(&err, text, sizeof(text)));
+        }
+    } else {
+        struct ntm_enrollment me;
+        if (ntm_store_enrollment(ctx->store, ctx->author, 0, &me, NULL) !=
+                NTM_OK ||
+            (!me.is_root && strcmp(me.role, "admin") != 0)) {
+            cli_error(_("only an admin sees the fork evidence: this device "
+                        "is not one"));
+            code = EXIT_FAIL;
+            goto out;
+        }
+    }
+    if (ntm_store_forks(ctx->store, &local, &err) != NTM_OK) {
+        code = cli_fail(&err, _("cannot read this replica's fork evidence"));
+        goto out;
+    }
+    json_array_foreach (server, i, x)
+        fork_merge(all, x, "server");
+    json_array_foreach (local, i, x)
+        fork_merge(all, x, "local");
+    json_array_foreach (all, i, x) {
+        const char *a = json_string_value(json_object_get(x, "author"));
+        struct ntm_enrollment e;
+        if (!json_object_get(x, "name") &&
+            ntm_store_enrollment(ctx->store, a,
+                                 json_integer_value(json_object_get(x, "seq")),
+                                 &e, NULL) == NTM_OK) {
+            json_object_set_new(x, "name", json_string(e.name));
+            json_object_set_new(x, "role", json_string(e.role));
+            json_object_set_new(x, "scope", json_string(e.scope));
+        }
+        json_object_set_new(x, "advice", json_string("rekey"));
+    }
+    if (ctx->json) {
+        code = cli_print_json(all);
+        all = NULL;
+        goto out;
+    }
+    if (json_array_size(all) == 0)
+        cli_note(ctx, _("no fork: no device has signed two entries at one "
+                        "place of its chain"));
+    const char *prev = "";
+    json_array_foreach (all, i, x) {
+        const char *a = json_string_value(json_object_get(x, "author"));
+        json_t *r;
+        size_t j;
+        if (strcmp(prev, a) != 0) {
+            const char *nm = json_string_value(json_object_get(x, "name"));
+            const char *role = json_string_value(json_object_get(x, "role"));
+            const char *scope = json_string_value(json_object_get(x, "scope"));
+            /* TRANSLATORS: the device's name, role, unit and author id. */
+            printf(_("device \"%s\" (%s of %s), author %s:\n"), nm ? nm : "",
+                   role && *role ? role : "-", scope && *scope ? scope : "-",
+                   a);
+            /* TRANSLATORS: keep the command as it is. */
+            printf(_("  two copies of this device's home sign as one device "
+                     "(its home was copied to another phone, or restored "
+                     "from a backup): re-key it - on that device run 'ntm "
+                     "init --rekey', enroll the new key and revoke this "
+                     "one\n"));
+        }
+        prev = a;
+        printf(_("  seq %lld:\n"),
+               (long long)json_integer_value(json_object_get(x, "seq")));
+        if (!json_is_null(json_object_get(x, "held")) &&
+            json_object_get(x, "held"))
+            print_fork_side(_("followed"), json_object_get(x, "held"));
+        json_array_foreach (json_object_get(x, "refused"), j, r)
+            print_fork_side(_("refused"), r);
+    }
+out:
+    json_decref(all);
+    json_decref(server);
+    json_decref(local);
+    return code;
+}
+
 int
 cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *role = NULL, *scope = NULL, *org = NULL, *name = NULL;
     const char *reason = NULL, *level = NULL, *out = NULL;
     const char *join = NULL, *expires = NULL, *server = NULL, *pin = NULL;
+    const char *fingerprint = NULL;
     int64_t from_seq = 1, after_seq = -1;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "role", &role, "<role>",
@@ -554,6 +910,8 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
          N_("join-code: the server's pin (default: this home's)")},
         {CLI_OPT_STRING, "out", &out, "<file>",
          N_("server-reset: the statement's file (server-reset.json)")},
+        {CLI_OPT_STRING, "fingerprint", &fingerprint, "<XXXX XXXX ...>",
+         N_("enroll --join: the fingerprint the device shows")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("admin", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -562,6 +920,22 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error("admin", _("missing sub-command: enroll, "
                                           "revoke or unit"));
     const char *sub = argv[0];
+    if (fingerprint && strcmp(sub, "enroll"))
+        return cli_usage_error("admin", _("--fingerprint goes with enroll "
+                                          "--join"));
+    if (!strcmp(sub, "requests") || !strcmp(sub, "forks")) {
+        if (nargs > 1)
+            return cli_usage_error("admin", _("unexpected argument '%s'"),
+                                   argv[1]);
+        if (role || scope || org || name || reason || level || out || expires ||
+            server || pin || after_seq != -1 || from_seq != 1 ||
+            (join && !strcmp(sub, "forks")))
+            return cli_usage_error("admin",
+                                   _("requests takes only --join; forks "
+                                     "takes nothing"));
+        return !strcmp(sub, "forks") ? admin_forks(ctx)
+                                     : admin_requests(ctx, join);
+    }
     if (!strcmp(sub, "server-reset")) {
         if (nargs > 1)
             return cli_usage_error("admin", _("unexpected argument '%s'"),
@@ -595,6 +969,14 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
                                _("unknown sub-command '%s': use enroll, "
                                  "revoke or unit"),
                                sub);
+    if (nargs == 1 && join && !strcmp(sub, "enroll")) {
+        if (reason || level || after_seq != -1)
+            return cli_usage_error("admin",
+                                   _("enroll takes --role, --scope, --org, "
+                                     "--name, --from-seq and --join"));
+        return admin_enroll(ctx, NULL, role, scope, org, name, from_seq, join,
+                            fingerprint);
+    }
     if (nargs < 2)
         return cli_usage_error("admin",
                                strcmp(sub, "unit")
@@ -609,7 +991,7 @@ cmd_admin(int argc, char **argv, struct cli_ctx *ctx)
                                    _("enroll takes --role, --scope, --org, "
                                      "--name, --from-seq and --join"));
         return admin_enroll(ctx, argv[1], role, scope, org, name, from_seq,
-                            join);
+                            join, fingerprint);
     }
     if (!strcmp(sub, "revoke")) {
         if (role || scope || org || name || level || from_seq != 1)

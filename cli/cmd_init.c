@@ -47,8 +47,10 @@ static const struct cli_help help = {
        "--join takes the server, its pin, the root key and the device's name\n"
        "from a join code an admin made (ntm admin join-code): nothing to type\n"
        "but the code. Its signature and expiry are checked; its root key is\n"
-       "trusted as given, as with --root-key. The device then shows its\n"
-       "author id and fingerprint for 'ntm admin enroll <id> --join CODE'.\n"
+       "trusted as given, as with --root-key. The device then asks the\n"
+       "server to enroll it (when the server cannot be reached, the next\n"
+       "'ntm sync', push or pull asks) and shows its fingerprint, which the\n"
+       "admin confirms with 'ntm admin enroll --join CODE'.\n"
        "\n"
        "On a home that already exists, 'ntm init --server URL [--cacert F |\n"
        "--pin P]' changes only the server settings: the server's /v1/info\n"
@@ -588,6 +590,10 @@ init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
         goto out;
     }
 
+    /* --join: ask the server to enroll this device (or keep the request
+     * for the next push or pull). */
+    int asked = jc ? cli_join_ask(ctx, st, key, jc, name) : 0;
+
     if (ctx->json) {
         json_t *o =
             json_pack("{s:s, s:s, s:b, s:b}", "home", ctx->home, "author",
@@ -606,6 +612,10 @@ init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
             cli_short_fingerprint(author, fp);
             json_object_set_new(o, "fingerprint", json_string(fp));
             json_object_set_new(o, "joined", json_true());
+            json_object_set_new(o, "join_request",
+                                json_string(asked == 0   ? "sent"
+                                            : asked == 1 ? "waiting"
+                                                         : "refused"));
         }
         code = cli_print_json(o);
     } else {
@@ -633,11 +643,18 @@ init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
             printf(_("the root key and the server's pin came from the join "
                      "code and are trusted as given, as with --root-key\n"));
             printf(_("this device's fingerprint: %s\n"), fp);
-            printf(_("next: send the author id above to the admin who made "
-                     "the code, who confirms it with\n"
-                     "  ntm admin enroll %s --join CODE\n"
-                     "that command shows a fingerprint: it must be %s\n"),
-                   author, fp);
+            if (asked >= 0)
+                printf(_("next: tell the admin who made the code this "
+                         "fingerprint (by phone or in person); the admin "
+                         "runs\n"
+                         "  ntm admin enroll --join CODE\n"
+                         "and types it; then run 'ntm sync' here\n"));
+            else
+                printf(_("next: send the author id above to the admin who "
+                         "made the code, who confirms it with\n"
+                         "  ntm admin enroll %s --join CODE\n"
+                         "that command shows a fingerprint: it must be %s\n"),
+                       author, fp);
         } else if (!root)
             printf(_("next: ask an admin to enroll this author id "
                      "('ntm admin enroll %s --role recorder --scope UNIT')\n"),

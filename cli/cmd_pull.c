@@ -39,6 +39,7 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     co->progress = cli_sync_progress;
     co->progress_ud = ctx;
     co->lang = ctx->lang;
+    cli_join_resend(ctx, co);
     enum ntm_err rc = ntm_client_pull(ctx->store, ctx->key, co, &res, &err);
     cli_sync_progress_end();
     if (rc != NTM_OK) {

@@ -10,8 +10,12 @@
  * key, intended role, scope, organization and name, expiry, a random
  * nonce, and the signer's author id when it is not the root) and the
  * signature is the admin's Ed25519 signature of "ntm-join-v1\n" followed
- * by the payload bytes. Only the public crypto API is used: no new crypto
- * here, and nothing of the terminal QR code (cmd_admin.c prints that).
+ * by the payload bytes. Reading and checking a code is the library's
+ * (ntm_join_code_read, sync/join.c: the server checks codes too); this
+ * file makes codes, and sends the device's join request at init or keeps
+ * it for the next push or pull. Only the public API is used: no new
+ * crypto here, and nothing of the terminal QR code (cmd_admin.c prints
+ * that).
  */
 #include "cli.h"
 
@@ -20,7 +24,6 @@
 
 #define JOIN_PREFIX  "ntmjoin1."
 #define JOIN_CONTEXT "ntm-join-v1\n"
-#define JOIN_MAX     4096
 
 /* base64url without padding of in[0..n) appended to b. */
 static void
@@ -43,30 +46,6 @@ b64url_add(struct ntm_buf *b, const unsigned char *in, size_t n)
     }
     ntm_buf_adds(b, t);
     ntm_free(t);
-}
-
-/* Decode base64url without padding s[0..n) into out (capacity cap). */
-static int
-b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap,
-              size_t *outlen)
-{
-    if (n % 4 == 1 || n > JOIN_MAX)
-        return -1;
-    char t[JOIN_MAX + 4];
-    size_t i;
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '-')
-            c = '+';
-        else if (c == '_')
-            c = '/';
-        else if (c == '+' || c == '/' || c == '=')
-            return -1;
-        t[i] = c;
-    }
-    while (i % 4)
-        t[i++] = '=';
-    return ntm_b64_decode(out, cap, outlen, t, i) == NTM_OK ? 0 : -1;
 }
 
 char *
@@ -122,36 +101,11 @@ str_field(json_t *o, const char *name)
 enum cli_join_status
 cli_join_read(const char *code, int64_t now_ms, struct cli_join *out)
 {
+    json_t *o = NULL;
+    char *clean = NULL;
     memset(out, 0, sizeof(*out));
-    /* Spaces and line breaks a message or a copy put in are ignored. */
-    char clean[JOIN_MAX + 1];
-    size_t n = 0;
-    for (const char *p = code; *p; p++) {
-        if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
-            continue;
-        if (n == JOIN_MAX)
-            return CLI_JOIN_BAD;
-        clean[n++] = *p;
-    }
-    clean[n] = '\0';
-    if (strncmp(clean, JOIN_PREFIX, strlen(JOIN_PREFIX)) != 0)
+    if (ntm_join_code_read(code, &o, &clean, NULL) != NTM_OK)
         return CLI_JOIN_BAD;
-    const char *body = clean + strlen(JOIN_PREFIX);
-    const char *dot = strchr(body, '.');
-    if (!dot || strchr(dot + 1, '.'))
-        return CLI_JOIN_BAD;
-    unsigned char payload[JOIN_MAX], sig[NTM_SIGNATURE_BYTES + 3];
-    size_t plen = 0, slen = 0;
-    if (b64url_decode(body, (size_t)(dot - body), payload, sizeof(payload) - 1,
-                      &plen) != 0 ||
-        b64url_decode(dot + 1, strlen(dot + 1), sig, sizeof(sig), &slen) != 0 ||
-        slen != NTM_SIGNATURE_BYTES)
-        return CLI_JOIN_BAD;
-    payload[plen] = '\0';
-    json_t *o =
-        json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(o) || json_integer_value(json_object_get(o, "v")) != 1)
-        goto bad;
     out->server = str_field(o, "server");
     out->pin = str_field(o, "pin");
     out->root = str_field(o, "root");
@@ -163,29 +117,10 @@ cli_join_read(const char *code, int64_t now_ms, struct cli_join *out)
     out->signer = str_field(o, "signer");
     if (!out->signer)
         out->signer = out->root;
-    json_t *exp = json_object_get(o, "exp");
-    if (!out->server || !out->pin || !out->root || !out->role || !out->scope ||
-        !out->nonce || !json_is_integer(exp) ||
-        !ntm_is_lower_hex(out->root, NTM_HEX_ID_LEN) ||
-        !ntm_is_lower_hex(out->signer, NTM_HEX_ID_LEN))
-        goto bad;
-    out->expires = json_integer_value(exp);
-    unsigned char pk[NTM_PUBLICKEY_BYTES];
-    struct ntm_buf msg = NTM_BUF_INIT;
-    ntm_buf_adds(&msg, JOIN_CONTEXT);
-    ntm_buf_add(&msg, payload, plen);
-    int good =
-        ntm_hex_decode(pk, sizeof(pk), out->signer, NTM_HEX_ID_LEN) == NTM_OK &&
-        ntm_sign_verify(sig, msg.buf, msg.len, pk) == NTM_OK;
-    ntm_buf_release(&msg);
-    if (!good)
-        goto bad;
+    out->expires = json_integer_value(json_object_get(o, "exp"));
     out->doc = o;
+    out->text = clean;
     return out->expires < now_ms ? CLI_JOIN_EXPIRED : CLI_JOIN_OK;
-bad:
-    json_decref(o);
-    memset(out, 0, sizeof(*out));
-    return CLI_JOIN_BAD;
 }
 
 void
@@ -193,6 +128,8 @@ cli_join_release(struct cli_join *j)
 {
     if (j && j->doc)
         json_decref(j->doc);
+    if (j)
+        ntm_free(j->text);
     if (j)
         memset(j, 0, sizeof(*j));
 }
@@ -207,4 +144,88 @@ cli_short_fingerprint(const char *hex, char out[40])
         out[o++] = hex[i];
     }
     out[o] = '\0';
+}
+
+int
+cli_fingerprint_matches(const char *hex, const char *typed)
+{
+    size_t n = 0;
+    for (const char *p = typed; *p; p++) {
+        char c = *p;
+        if (c == ' ' || c == '-' || c == '\t')
+            continue;
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (n >= 16 || c != hex[n])
+            return 0;
+        n++;
+    }
+    return n == 16;
+}
+
+int
+cli_join_ask(struct cli_ctx *ctx, struct ntm_store *st,
+             const struct ntm_key *key, const struct cli_join *jc,
+             const char *name)
+{
+    struct ntm_error err = {0};
+    struct ntm_client_opts co;
+    json_t *answer = NULL;
+    char text[2 * NTM_ERROR_SIZE];
+    memset(&co, 0, sizeof(co));
+    co.max_attempts = 1;
+    co.lang = ctx->lang;
+    enum ntm_err rc =
+        ntm_client_join_ask(st, key, &co, jc->text, name, &answer, &err);
+    json_decref(answer);
+    if (rc == NTM_OK) {
+        cli_note(ctx, _("asked the server to enroll this device: the admin "
+                        "who made the code confirms it with the "
+                        "fingerprint below"));
+        return 0;
+    }
+    if (err.http_status >= 400 && err.http_status < 500 &&
+        rc != NTM_ECLOCKSKEW) {
+        cli_warn(ctx,
+                 _("the server refused the request to enroll this device "
+                   "(%s): send the author id below to the admin instead"),
+                 cli_error_text(&err, text, sizeof(text)));
+        return -1;
+    }
+    ntm_error_clear(&err);
+    if (ntm_client_join_pending_set(st, jc->text, name, &err) != NTM_OK) {
+        cli_warn(ctx,
+                 _("cannot keep the request to be enrolled (%s): send "
+                   "the author id below to the admin instead"),
+                 cli_error_text(&err, text, sizeof(text)));
+        return -1;
+    }
+    cli_note(ctx, _("the server cannot be reached now: the request to enroll "
+                    "this device is kept and sent by the next 'ntm sync' "
+                    "(or push, or pull)"));
+    return 1;
+}
+
+void
+cli_join_resend(struct cli_ctx *ctx, struct ntm_client_opts *co)
+{
+    struct ntm_error err = {0};
+    char text[2 * NTM_ERROR_SIZE];
+    int state = 0;
+    struct ntm_client_opts once = *co;
+    once.max_attempts = 1; /* the push or pull after it retries */
+    once.progress = NULL;
+    enum ntm_err rc =
+        ntm_client_join_resend(ctx->store, ctx->key, &once, &state, &err);
+    if (state == 1)
+        cli_note(ctx, _("sent the request to enroll this device: the admin "
+                        "who made the join code confirms it with this "
+                        "device's fingerprint"));
+    else if (state == -1)
+        cli_warn(ctx,
+                 _("the server refused the request to enroll this device "
+                   "(%s): send this device's author id ('ntm whoami') to "
+                   "the admin instead"),
+                 cli_error_text(&err, text, sizeof(text)));
+    (void)rc; /* a request that could not be sent waits for the next run */
 }

@@ -2,7 +2,8 @@
 /*
  * prompt.c - the passphrase prompt: read from /dev/tty (never stdin, which
  * may carry data) with echo off, the terminal restored afterwards, the
- * buffer wiped when nothing complete was read.
+ * buffer wiped when nothing complete was read; and the same with echo on
+ * for an answer that is not secret (a fingerprint to confirm).
  *
  * Uses only the public libntm headers and libc.
  */
@@ -14,14 +15,14 @@
 #include <termios.h>
 #include <unistd.h>
 
-int
-cli_read_passphrase(const char *prompt, char *buf, size_t size)
+static int
+read_tty(const char *prompt, char *buf, size_t size, int echo)
 {
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     struct termios old, quiet;
-    int have_tty = tcgetattr(fd, &old) == 0;
+    int have_tty = !echo && tcgetattr(fd, &old) == 0;
     if (have_tty) {
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
@@ -49,10 +50,24 @@ cli_read_passphrase(const char *prompt, char *buf, size_t size)
     buf[n < size ? n : size - 1] = '\0';
     if (have_tty)
         tcsetattr(fd, TCSAFLUSH, &old);
-    w = write(fd, "\n", 1);
-    (void)w;
+    if (!echo) {
+        w = write(fd, "\n", 1);
+        (void)w;
+    }
     close(fd);
     if (rc != 0)
         ntm_memzero(buf, size);
     return rc;
+}
+
+int
+cli_read_passphrase(const char *prompt, char *buf, size_t size)
+{
+    return read_tty(prompt, buf, size, 0);
+}
+
+int
+cli_read_answer(const char *prompt, char *buf, size_t size)
+{
+    return read_tty(prompt, buf, size, 1);
 }

@@ -176,6 +176,17 @@ static const char *const migrations[] = {
     " bytes BLOB NOT NULL, sig TEXT NOT NULL, stranded_ms INTEGER NOT NULL,"
     " reissued_as TEXT, reason TEXT);"
     "CREATE INDEX stranded_author ON stranded(author, seq);",
+    /* 5: the join requests a server keeps for its admins (admin.c): one
+     * per (code nonce, device key), dropped with the code's expiry. And
+     * when this device told the server of an entry it set aside
+     * (stranded.reported_ms), so that the server holds the fork's
+     * evidence for admins. */
+    "CREATE TABLE join_requests("
+    " nonce TEXT NOT NULL, author TEXT NOT NULL, name TEXT NOT NULL,"
+    " signer TEXT NOT NULL, role TEXT NOT NULL, scope TEXT NOT NULL,"
+    " org TEXT, expires INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(nonce, author));"
+    "ALTER TABLE stranded ADD COLUMN reported_ms INTEGER;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

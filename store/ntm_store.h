@@ -501,4 +501,50 @@ NTM_EXTERN enum ntm_err ntm_store_stranded(struct ntm_store *st,
                                            int64_t *total,
                                            struct ntm_error *err);
 
+/* ------------------------------------------------------------------ */
+/* What a server keeps for its admins (store/admin.c) */
+
+/* A device's request to be enrolled (POST /v1/join): the code it names
+ * (nonce, signer, the role, scope and org it means) and the device. */
+struct ntm_join_request {
+    const char *nonce, *author, *name, *signer, *role, *scope, *org;
+    int64_t expires, received_ms;
+};
+
+/*
+ * Keep q, in the caller's transaction, after dropping every request whose
+ * code expired before q->received_ms. The same (nonce, author) again is
+ * kept once (*added 0). NTM_ECONFLICT when the code already has
+ * max_per_code requests; NTM_EFULL when the server holds max_total.
+ */
+NTM_EXTERN enum ntm_err ntm_store_join_put(struct ntm_store *st,
+                                           const struct ntm_join_request *q,
+                                           int64_t max_per_code,
+                                           int64_t max_total, int *added,
+                                           struct ntm_error *err);
+
+/* new: the requests not expired at now_ms, of codes signer made (NULL:
+ * any) and of nonce (NULL: any), oldest first: [{"nonce","author","name",
+ * "signer","role","scope","org","expires","received_ms"}]. */
+NTM_EXTERN enum ntm_err
+ntm_store_join_list(struct ntm_store *st, const char *signer, const char *nonce,
+                    int64_t now_ms, json_t **out, struct ntm_error *err);
+
+/* new: the fork evidence by (author, seq): [{"author","seq","held":{"id",
+ * "ts","received_ms"} or null,"refused":[{"id","ts","received_ms"}]}]. */
+NTM_EXTERN enum ntm_err ntm_store_forks(struct ntm_store *st, json_t **out,
+                                        struct ntm_error *err);
+
+/* new: author's stranded entries the server was not told of yet (at most
+ * 1000, by seq): [{"id","seq","entry","sig"}]. */
+NTM_EXTERN enum ntm_err ntm_store_stranded_unreported(struct ntm_store *st,
+                                                      const char *author,
+                                                      json_t **out,
+                                                      struct ntm_error *err);
+/* Note that the server was told of the stranded entry id. */
+NTM_EXTERN enum ntm_err ntm_store_stranded_mark_reported(struct ntm_store *st,
+                                                         const char *id,
+                                                         int64_t now_ms,
+                                                         struct ntm_error *err);
+
 #endif /* NTM_STORE_H */

@@ -35,6 +35,7 @@
  *                              step 4, take, derive
  *  10  ops.c query.c verify.c  the operations, the queries, the audit
  *  10  strand.c                a forked own chain set aside and re-issued
+ *  10  admin.c                 join requests; fork evidence read back
  *
  * Tables and their writers: entries, forks, authors, peer_heads and the HLC
  * in meta: log.c; effect: effect.c; enrollments, revocations: auth.c;
@@ -42,7 +43,7 @@
  * before a rebuild); meta and the schema migrations: db.c. Any layer may
  * read any table.
  *
- * On-disk layout (schema version 3, see db.c for the DDL):
+ * On-disk layout (schema version 5, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
  *               and base64 signature; (author, seq) unique; gseq is the
  *               arrival order (AUTOINCREMENT: never reused). Append-only:
@@ -53,6 +54,7 @@
  *               only in part (scoped pulls).
  *   peer_heads  what the server is known to hold, per author.
  *   meta        settings (root key, HLC, sync cursor...).
+ *   join_requests  (server) devices asking to be enrolled (admin.c).
  *   -- derived (a function of the set of valid entries; rebuildable):
  *   effect      per entry, keyed by its gseq: 0 (takes effect) or the
  *               code why not.

@@ -680,6 +680,13 @@ heal_own_chain(struct Ntm_session *s, const struct ntm_key *key, json_t *server,
         h->reissued = rr.reissued;
         h->failed = rr.failed;
     }
+    /* The server is shown the entries set aside, once: it refuses them as
+     * forks and keeps them as evidence for admins (ntm admin forks). Not
+     * shown now (a lost link): shown at the next run. */
+    int64_t shown = 0;
+    struct ntm_error rerr;
+    ntm_error_clear(&rerr);
+    Ntm_report_stranded(s, me, &shown, &rerr);
     return NTM_OK;
 }
 

@@ -317,8 +317,9 @@ h_pull(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
 /* ------------------------------------------------------------------ */
 /* GET /metrics (Prometheus text format) */
 
-static const char *const ep_names[NTM_EP_COUNT] = {
-    "info", "healthz", "heads", "push", "pull", "metrics", "other"};
+static const char *const ep_names[NTM_EP_COUNT] = {"info", "healthz", "heads",
+                                                   "push", "pull",    "metrics",
+                                                   "join", "forks",   "other"};
 static const double lat_bounds[NTM_LAT_BUCKETS] = {
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
 
@@ -391,6 +392,222 @@ h_metrics(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
 }
 
 /* ------------------------------------------------------------------ */
+/* POST /v1/join, GET /v1/join[?nonce=N], GET /v1/forks */
+
+#define JOIN_PER_CODE 5    /* requests kept per join code */
+#define JOIN_TOTAL    1000 /* requests kept by the server */
+#define JOIN_NAME_MAX 128  /* bytes of a device's name */
+
+/* Whether unit is scope or below it (SPEC 4). */
+static int
+within(const char *unit, const char *scope)
+{
+    size_t n = strlen(scope);
+    return !strncmp(unit, scope, n) && (unit[n] == '\0' || unit[n] == '.');
+}
+
+/* A device asks to be enrolled: the request is signed by its own key
+ * (which need not be enrolled: server.c checks only the signature for
+ * this route); the body names the join code, which must be signed by
+ * this server's root or an admin it knows, and not expired. Nothing is
+ * granted: the request waits for an admin (docs/contract.md). */
+static enum ntm_err
+h_join_post(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
+{
+    json_t *b =
+        json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *code_v = json_object_get(b, "code"),
+           *name_v = json_object_get(b, "name");
+    json_t *pl = NULL;
+    enum ntm_err rc = NTM_OK;
+    if (!json_is_object(b) || !json_is_string(code_v) ||
+        (name_v && !json_is_string(name_v)) ||
+        json_object_size(b) != (name_v ? 2u : 1u)) {
+        rc = ntm_error_set(err, NTM_EINVAL,
+                           "the body must be {\"code\": \"<join code>\", "
+                           "\"name\": \"<device name>\"}");
+        goto out;
+    }
+    const char *name = name_v ? json_string_value(name_v) : NULL;
+    if (name) {
+        size_t n = strlen(name);
+        int ctl = 0;
+        for (size_t i = 0; i < n; i++)
+            ctl |= (unsigned char)name[i] < 0x20 || name[i] == 0x7f;
+        if (n > JOIN_NAME_MAX || ctl || n != json_string_length(name_v)) {
+            rc = ntm_error_set(err, NTM_EINVAL,
+                               "the device name must be at most %d bytes, "
+                               "without control characters",
+                               JOIN_NAME_MAX);
+            goto out;
+        }
+    }
+    struct ntm_error cerr;
+    ntm_error_clear(&cerr);
+    if (ntm_join_code_read(json_string_value(code_v), &pl, NULL, &cerr) !=
+        NTM_OK) {
+        rc = ntm_error_set(err, NTM_EINVAL, "%s - ask the admin for a new one",
+                           cerr.msg);
+        goto out;
+    }
+    const char *root = json_string_value(json_object_get(pl, "root"));
+    const char *signer = json_string_value(json_object_get(pl, "signer"));
+    int64_t exp = json_integer_value(json_object_get(pl, "exp"));
+    int64_t now = ntm_now_ms();
+    if (!signer)
+        signer = root;
+    if (strcmp(root, Ntm_server_root(rq->srv)) != 0) {
+        rc = ntm_error_set(err, NTM_EFORBIDDEN,
+                           "this join code was made for another root key "
+                           "than this server's - it is not for this server");
+        goto out;
+    }
+    if (exp < now) {
+        rc = ntm_error_set(err, NTM_EINVAL,
+                           "this join code has expired - ask the admin for "
+                           "a new one");
+        goto out;
+    }
+    struct ntm_enrollment se;
+    if (strcmp(signer, root) != 0 &&
+        (ntm_store_enrollment(rq->st, signer, 0, &se, NULL) != NTM_OK ||
+         !se.enrolled || se.revoked || se.revoked_after >= 0 ||
+         strcmp(se.role, "admin") != 0)) {
+        rc = ntm_error_set(err, NTM_EFORBIDDEN,
+                           "the admin who made this join code (%.16s...) is "
+                           "not an admin this server knows",
+                           signer);
+        goto out;
+    }
+    if (!name) {
+        name = json_string_value(json_object_get(pl, "name"));
+        if (name && strlen(name) > JOIN_NAME_MAX)
+            name = NULL;
+    }
+    struct ntm_enrollment me;
+    int enrolled =
+        !strcmp(rq->author, root) ||
+        (ntm_store_enrollment(rq->st, rq->author, 0, &me, NULL) == NTM_OK &&
+         me.enrolled);
+    if (enrolled && (me.revoked || me.revoked_after >= 0) &&
+        strcmp(rq->author, root) != 0) {
+        rc = ntm_error_set(err, NTM_EREVOKED,
+                           "key %.16s... is revoked - a revoked key cannot "
+                           "join again: make a new home",
+                           rq->author);
+        goto out;
+    }
+    int added = 0;
+    if (!enrolled) {
+        struct ntm_join_request q = {
+            json_string_value(json_object_get(pl, "nonce")),
+            rq->author,
+            name,
+            signer,
+            json_string_value(json_object_get(pl, "role")),
+            json_string_value(json_object_get(pl, "scope")),
+            json_string_value(json_object_get(pl, "org")),
+            exp,
+            now};
+        Ntm_server_write_lock(rq->srv);
+        rc = ntm_store_begin(rq->st, err);
+        if (rc == NTM_OK) {
+            rc = ntm_store_join_put(rq->st, &q, JOIN_PER_CODE, JOIN_TOTAL,
+                                    &added, err);
+            if (rc != NTM_OK)
+                ntm_store_rollback(rq->st);
+            else
+                rc = ntm_store_commit(rq->st, err);
+        }
+        Ntm_server_write_unlock(rq->srv);
+        if (rc != NTM_OK)
+            goto out;
+    }
+    rc = json_answer(rs,
+                     json_pack("{s:s, s:s, s:b, s:b, s:I}", "nonce",
+                               json_string_value(json_object_get(pl, "nonce")),
+                               "author", rq->author, "added", added, "enrolled",
+                               enrolled, "expires", (json_int_t)exp),
+                     err);
+out:
+    json_decref(pl);
+    json_decref(b);
+    return rc;
+}
+
+/* Only the root and admins read what admins read. */
+static enum ntm_err
+admin_only(struct Ntm_req *rq, const char *what, struct ntm_error *err)
+{
+    if (rq->is_root || !strcmp(rq->enr.role, "admin"))
+        return NTM_OK;
+    return ntm_error_set(err, NTM_EFORBIDDEN, "only an admin may read %s",
+                         what);
+}
+
+static enum ntm_err
+h_join_list(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
+{
+    char nonce[17];
+    json_t *list = NULL, *x;
+    size_t i;
+    enum ntm_err rc = admin_only(rq, "join requests", err);
+    if (rc != NTM_OK)
+        return rc;
+    int r = Ntm_query_get(rq->query, "nonce", nonce, sizeof nonce);
+    if (r < 0 ||
+        (r > 0 && (strlen(nonce) != 16 || !ntm_is_lower_hex(nonce, 16))))
+        return ntm_error_set(err, NTM_EINVAL,
+                             "query parameter 'nonce' must be 16 lowercase "
+                             "hex digits");
+    /* An admin sees the requests for the codes it made; the root all. */
+    rc = ntm_store_join_list(rq->st, rq->is_root ? NULL : rq->author,
+                             r > 0 ? nonce : NULL, ntm_now_ms(), &list, err);
+    if (rc != NTM_OK)
+        return rc;
+    json_array_foreach (list, i, x) {
+        struct ntm_enrollment e;
+        const char *a = json_string_value(json_object_get(x, "author"));
+        int en = ntm_store_enrollment(rq->st, a, 0, &e, NULL) == NTM_OK &&
+                 e.enrolled;
+        json_object_set_new(x, "enrolled", json_boolean(en));
+    }
+    rs->entries = (int64_t)json_array_size(list);
+    return json_answer(rs, json_pack("{s:o}", "requests", list), err);
+}
+
+static enum ntm_err
+h_forks(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
+{
+    json_t *all = NULL, *out = json_array(), *x;
+    size_t i;
+    enum ntm_err rc = admin_only(rq, "fork evidence", err);
+    if (rc != NTM_OK || (rc = ntm_store_forks(rq->st, &all, err)) != NTM_OK) {
+        json_decref(out);
+        return rc;
+    }
+    json_array_foreach (all, i, x) {
+        struct ntm_enrollment e;
+        const char *a = json_string_value(json_object_get(x, "author"));
+        int64_t seq = json_integer_value(json_object_get(x, "seq"));
+        if (ntm_store_enrollment(rq->st, a, seq, &e, NULL) != NTM_OK) {
+            memset(&e, 0, sizeof e);
+            e.revoked_after = -1;
+        }
+        /* An admin sees the forks of the devices in its scope. */
+        if (!rq->is_root && !(e.enrolled && within(e.scope, rq->enr.scope)))
+            continue;
+        json_object_set_new(x, "name", json_string(e.name));
+        json_object_set_new(x, "role", json_string(e.role));
+        json_object_set_new(x, "scope", json_string(e.scope));
+        json_array_append(out, x);
+    }
+    json_decref(all);
+    rs->entries = (int64_t)json_array_size(out);
+    return json_answer(rs, json_pack("{s:o}", "forks", out), err);
+}
+
+/* ------------------------------------------------------------------ */
 /* the table */
 
 static const struct Ntm_route routes[] = {
@@ -400,6 +617,10 @@ static const struct Ntm_route routes[] = {
     {"POST", "/v1/entries", 1, NTM_EP_PUSH, h_push},
     {"GET", "/v1/entries", 1, NTM_EP_PULL, h_pull},
     {"GET", "/metrics", 1, NTM_EP_METRICS, h_metrics},
+    /* auth 2: signed by the key it names, which need not be enrolled */
+    {"POST", "/v1/join", 2, NTM_EP_JOIN, h_join_post},
+    {"GET", "/v1/join", 1, NTM_EP_JOIN, h_join_list},
+    {"GET", "/v1/forks", 1, NTM_EP_FORKS, h_forks},
 };
 
 const struct Ntm_route *
@@ -473,6 +694,9 @@ Ntm_http_status(const struct ntm_error *err, const char **code)
     case NTM_ETOOLARGE:
         *code = "too_large";
         return 413;
+    case NTM_ECONFLICT:
+        *code = "conflict";
+        return 409;
     case NTM_EBUSY:
     case NTM_EFULL:
     case NTM_EUNAVAIL:

@@ -270,4 +270,66 @@ ntm_client_reset_statement(struct ntm_store *st, const struct ntm_key *root,
                            int64_t *epoch, int64_t *last_gseq,
                            struct ntm_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Joining and fork evidence (sync/join.c, docs/contract.md) */
+
+/*
+ * Read a join code ("ntmjoin1.<payload>.<sig>", spaces and line breaks
+ * ignored) and check its form and its signer's signature (the expiry is
+ * the caller's). *payload (new) is the code's JSON object, with "v",
+ * "server", "pin", "root", "role", "scope", "exp" and "nonce" (16 hex)
+ * checked; *clean (new, may be NULL) the code without white space.
+ * NTM_EINVAL for what is not a join code (cut, damaged), NTM_EBADSIG for
+ * a signature that does not match, NTM_ENOMEM.
+ */
+NTM_EXTERN enum ntm_err ntm_join_code_read(const char *code, json_t **payload,
+                                           char **clean, struct ntm_error *err);
+
+/*
+ * POST /v1/join: ask the server to keep this device's request to be
+ * enrolled with code (the whole join code) and its name (may be NULL).
+ * The request is signed by key; the key need not be enrolled. *answer
+ * (new): the server's {"nonce","author","added"}. Errors: as a push;
+ * NTM_ECONFLICT (the code has its count of requests), NTM_EFULL,
+ * NTM_EINVAL / NTM_EFORBIDDEN (a code the server refuses).
+ */
+NTM_EXTERN enum ntm_err
+ntm_client_join_ask(struct ntm_store *st, const struct ntm_key *key,
+                    const struct ntm_client_opts *o, const char *code,
+                    const char *name, json_t **answer, struct ntm_error *err);
+
+/* Keep a join request that could not be sent (meta "join.pending"), for
+ * ntm_client_join_resend. */
+NTM_EXTERN enum ntm_err ntm_client_join_pending_set(struct ntm_store *st,
+                                                    const char *code,
+                                                    const char *name,
+                                                    struct ntm_error *err);
+
+/*
+ * Send the waiting join request, if any. *state: 0 none waited, 1 sent
+ * (no longer waits), -1 refused for good (dropped; err says why); on a
+ * failure that may pass (network, server busy) it keeps waiting and the
+ * error is returned with *state 0.
+ */
+NTM_EXTERN enum ntm_err ntm_client_join_resend(struct ntm_store *st,
+                                               const struct ntm_key *key,
+                                               const struct ntm_client_opts *o,
+                                               int *state,
+                                               struct ntm_error *err);
+
+/* GET /v1/join[?nonce=N] (an admin): *requests (new) is the array of the
+ * server's pending requests for the caller's codes (docs/contract.md). */
+NTM_EXTERN enum ntm_err
+ntm_client_join_requests(struct ntm_store *st, const struct ntm_key *key,
+                         const struct ntm_client_opts *o, const char *nonce,
+                         json_t **requests, struct ntm_error *err);
+
+/* GET /v1/forks (an admin): *forks (new) is the server's fork evidence in
+ * the shape of ntm_store_forks, each with "name", "role", "scope" of the
+ * author as the server knows it. */
+NTM_EXTERN enum ntm_err ntm_client_forks(struct ntm_store *st,
+                                         const struct ntm_key *key,
+                                         const struct ntm_client_opts *o,
+                                         json_t **forks, struct ntm_error *err);
+
 #endif /* NTM_SYNC_H */

@@ -35,6 +35,12 @@
  * signatures, and a junk body costs its sender the bandwidth to fill the
  * budget for the time it takes to send. Gzip bodies are inflated only
  * after the signature verifies.
+ * One route is signed but open to keys that may not act yet: POST /v1/join
+ * (a new device asking to be enrolled). Its Authorization is checked for
+ * form and ts before the body, its signature after, and its body, sent
+ * or inflated, is held to NTM_JOIN_MAX_BODY (8 KiB): anyone can make a
+ * key, so the signature proves only that the request speaks for the key
+ * it names.
  *
  * Per-address limits count slow connections, not work. A connection is
  * "pending" from accept until its headers are complete, and again while
@@ -615,7 +621,7 @@ key_may_act(struct ntm_server *srv, struct ntm_store *st, const char *key,
  * making the server read bodies at all.
  */
 static enum ntm_err
-early_auth(struct ntm_server *srv, struct MHD_Connection *c,
+early_auth(struct ntm_server *srv, struct MHD_Connection *c, int any_key,
            struct ntm_error *err)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -624,7 +630,7 @@ early_auth(struct ntm_server *srv, struct MHD_Connection *c,
     enum ntm_err rc = Ntm_auth_precheck(h, ntm_now_ms(), key, err);
     if (rc != NTM_OK)
         return rc;
-    if (!strcmp(key, srv->root))
+    if (any_key || !strcmp(key, srv->root))
         return NTM_OK;
     struct ntm_store *st = pool_get(srv, err);
     if (!st)
@@ -635,6 +641,17 @@ early_auth(struct ntm_server *srv, struct MHD_Connection *c,
     rc = key_may_act(srv, st, key, &enr, &is_root, err);
     pool_put(srv, st);
     return rc;
+}
+
+/* The most body a route's request may send: a request whose key need not
+ * be enrolled (auth 2) proves nothing before its signature, so it holds
+ * no more than NTM_JOIN_MAX_BODY. */
+static size_t
+route_cap(const struct ntm_server *srv, const struct Ntm_route *route)
+{
+    if (route->auth == 2)
+        return NTM_JOIN_MAX_BODY;
+    return strcmp(route->method, "POST") ? BODY_FREE : srv->o.max_body;
 }
 
 /* Whether a request's Content-Type names what a push carries, exactly:
@@ -747,7 +764,7 @@ on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
             return fail(c, r, 415, NTM_EPROTO,
                         "Content-Type must be application/x-ndjson");
     }
-    if (n > (int64_t)(post ? srv->o.max_body : BODY_FREE)) {
+    if (n > (int64_t)route_cap(srv, r->route)) {
         r->close = 1; /* do not read the body it may still send */
         return fail(c, r, 0, NTM_ETOOLARGE,
                     "request body passes the size limit - send smaller "
@@ -756,7 +773,7 @@ on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
     if (r->route->auth) {
         struct ntm_error aerr;
         ntm_error_clear(&aerr);
-        if (early_auth(srv, c, &aerr) != NTM_OK) {
+        if (early_auth(srv, c, r->route->auth == 2, &aerr) != NTM_OK) {
             r->close = 1;
             return send_error(c, r, &aerr);
         }
@@ -812,14 +829,16 @@ on_complete(struct ntm_server *srv, struct MHD_Connection *c, struct request *r)
                                  ntm_now_ms(), rq.author, NULL, &err) != NTM_OK)
             goto error;
         memcpy(r->author, rq.author, sizeof r->author);
-        if (key_may_act(srv, rq.st, rq.author, &rq.enr, &rq.is_root, &err) !=
-            NTM_OK)
+        if (r->route->auth == 1 && key_may_act(srv, rq.st, rq.author, &rq.enr,
+                                               &rq.is_root, &err) != NTM_OK)
             goto error;
     }
 
     if (r->gzip_in) {
-        if (Ntm_gunzip(r->body.buf, r->body.len, srv->o.max_body, &inflated,
-                       &err) != NTM_OK) {
+        if (Ntm_gunzip(r->body.buf, r->body.len,
+                       r->route->auth == 2 ? NTM_JOIN_MAX_BODY
+                                           : srv->o.max_body,
+                       &inflated, &err) != NTM_OK) {
             if (err.code == NTM_EPROTO)
                 err.code = NTM_EINVAL;
             goto error;
@@ -915,8 +934,7 @@ on_access(void *cls, struct MHD_Connection *c, const char *url,
                     r->method, r->uri, RATE_MIN_BPS);
             return MHD_NO;
         }
-        size_t cap =
-            strcmp(r->route->method, "POST") ? BODY_FREE : srv->o.max_body;
+        size_t cap = route_cap(srv, r->route);
         if (r->too_large || r->body.len + n > cap) {
             r->too_large = 1;
             body_drop(srv, r);

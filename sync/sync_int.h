@@ -298,6 +298,12 @@ enum ntm_err Ntm_pull_apply(struct ntm_store *st, const char *body, size_t len,
                             int64_t after, struct Ntm_pull_counts *c,
                             struct ntm_error *err);
 
+/* join.c: show the server this device's stranded entries it was not
+ * shown yet (a push it refuses as forks and keeps as evidence). *shown:
+ * how many. */
+enum ntm_err Ntm_report_stranded(struct Ntm_session *s, const char *me,
+                                 int64_t *shown, struct ntm_error *err);
+
 /* ------------------------------------------------------------------ */
 /* server.c and handlers.c */
 
@@ -311,6 +317,8 @@ enum Ntm_endpoint {
     NTM_EP_PUSH,
     NTM_EP_PULL,
     NTM_EP_METRICS,
+    NTM_EP_JOIN,
+    NTM_EP_FORKS,
     NTM_EP_OTHER,
     NTM_EP_COUNT
 };
@@ -373,10 +381,14 @@ typedef enum ntm_err (*Ntm_handler_fn)(struct Ntm_req *rq, struct Ntm_resp *rs,
 struct Ntm_route {
     const char *method;
     const char *path;
-    int auth; /* 1: request authentication required */
+    int auth; /* 1: request authentication required; 2: a signed request
+                 whose key need not be enrolled (NTM_JOIN_MAX_BODY) */
     enum Ntm_endpoint ep;
     Ntm_handler_fn fn;
 };
+
+/* The body of a request whose key need not be enrolled (auth 2). */
+#define NTM_JOIN_MAX_BODY 8192
 
 /* Find the route for (method, path). NULL and *path_known = 1 when the
  * path exists with another method (405). */

@@ -177,6 +177,8 @@ http_fail(const struct Ntm_http_resp *r, const char *what, int64_t *server_time,
             c = NTM_EUNAVAIL;
         else if (!strcmp(code, "forbidden"))
             c = NTM_EFORBIDDEN;
+        else if (!strcmp(code, "conflict"))
+            c = NTM_ECONFLICT;
     }
     ntm_error_set(err, c, "server refused %s (HTTP %ld %s): %s", what,
                   r->status, code ? code : "error",

@@ -680,7 +680,7 @@ test_schema_v1_is_migrated(void **state)
     char *state_before = th_dump(st);
     char *effects_before = effects_dump(st);
     ntm_store_close(st);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), 5);
 
     /* Back to the layout of version 1, as an older ntm left it. */
     sqlite3 *db = NULL;
@@ -688,6 +688,7 @@ test_schema_v1_is_migrated(void **state)
     exec_sql(db,
              "BEGIN;"
              "DROP TABLE stranded;"
+             "DROP TABLE join_requests;"
              "DROP INDEX entries_target;"
              "DROP INDEX entries_create;"
              "ALTER TABLE entries DROP COLUMN target;"
@@ -717,7 +718,7 @@ test_schema_v1_is_migrated(void **state)
     assert_int_equal(user_version(path), 1);
 
     assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), 5);
     char *state_after = th_dump(st);
     char *effects_after = effects_dump(st);
     assert_string_equal(state_before, state_after);
@@ -1930,6 +1931,60 @@ entry_bytes_at(struct ntm_store *st, const char *author, int64_t seq)
  * each naming the entry it replaces. Nothing is lost or applied twice;
  * the derived state is what a rebuild gives; running it again does nothing.
  */
+/* Join requests a server keeps: one per (code, device), at most so many
+ * per code and in all, gone with their code's expiry. */
+static void
+test_join_requests_are_bounded(void **state)
+{
+    (void)state;
+    struct ntm_key *rk = th_key();
+    struct ntm_store *st = th_store(rk, 0);
+    struct ntm_error err;
+    json_t *list = NULL;
+    char author[NTM_HEX_ID_LEN + 1];
+    int added = 0;
+    struct ntm_join_request q = {
+        "00112233aabbccdd", author, "Ap 1", "c0ffee", "recorder",
+        "72.710.25657",     NULL,   2000,   1000};
+    for (int i = 0; i < 3; i++) {
+        snprintf(author, sizeof author, "%064d", i);
+        assert_int_equal(ntm_store_join_put(st, &q, 3, 4, &added, &err),
+                         NTM_OK);
+        assert_int_equal(added, 1);
+    }
+    /* The same device again: held once. */
+    assert_int_equal(ntm_store_join_put(st, &q, 3, 4, &added, &err), NTM_OK);
+    assert_int_equal(added, 0);
+    /* A fourth device with that code: refused. */
+    snprintf(author, sizeof author, "%064d", 3);
+    assert_int_equal(ntm_store_join_put(st, &q, 3, 4, &added, &err),
+                     NTM_ECONFLICT);
+    /* Another code: the fourth fits, the fifth passes the total. */
+    q.nonce = "ffffffffffffffff";
+    assert_int_equal(ntm_store_join_put(st, &q, 3, 4, &added, &err), NTM_OK);
+    snprintf(author, sizeof author, "%064d", 4);
+    assert_int_equal(ntm_store_join_put(st, &q, 3, 4, &added, &err), NTM_EFULL);
+    assert_int_equal(
+        ntm_store_join_list(st, NULL, "00112233aabbccdd", 1500, &list, &err),
+        NTM_OK);
+    assert_int_equal(json_array_size(list), 3);
+    json_decref(list);
+    assert_int_equal(ntm_store_join_list(st, "other", NULL, 1500, &list, &err),
+                     NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    /* Past the codes' expiry they are gone: a new one fits again. */
+    q.received_ms = 3000;
+    q.expires = 9000;
+    assert_int_equal(ntm_store_join_put(st, &q, 3, 4, &added, &err), NTM_OK);
+    assert_int_equal(ntm_store_join_list(st, NULL, NULL, 3000, &list, &err),
+                     NTM_OK);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    ntm_store_close(st);
+    ntm_key_free(rk);
+}
+
 static void
 test_forked_own_chain_set_aside_and_reissued(void **state)
 {
@@ -2066,6 +2121,7 @@ main(void)
         cmocka_unit_test(test_edit_over_a_damaged_row_recomputes),
         cmocka_unit_test(test_org_scope),
         cmocka_unit_test(test_forked_own_chain_set_aside_and_reissued),
+        cmocka_unit_test(test_join_requests_are_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

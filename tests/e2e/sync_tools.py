@@ -21,6 +21,10 @@ standard library only; every socket is on 127.0.0.0/8).
       Keep N TLS connections from source address SRC trickling one header
       line per second and never ending their headers, for SECONDS; reopen
       the ones the server closes. Prints "opened=N refused=N".
+  join-code KEYFILE PAYLOAD
+      Print a join code (docs/contract.md "Join codes") for the JSON text
+      PAYLOAD, exactly as given, signed with the unsealed key file KEYFILE:
+      to make codes ntm would not make (a signer who is not an admin).
   slowpost ADDR PORT SRC N SECONDS [KEY]
       N TLS connections that send complete POST /v1/entries headers with a
       large Content-Length (and an Authorization naming KEY), then one body
@@ -124,6 +128,15 @@ def cmd_auth(keyfile, method, pathq, bodyfile=None):
         sys.exit("%s: the secret key does not give its public key" % keyfile)
     print("NTM-Ed25519 key=%s,ts=%d,sig=%s" %
           (pub.hex(), ts, base64.b64encode(sig).decode()))
+
+
+def cmd_join_code(keyfile, payload):
+    seed, pub = load_key(keyfile)
+    _, sig = ed25519_sign(seed, b"ntm-join-v1\n" + payload.encode())
+
+    def b64u(b):
+        return base64.urlsafe_b64encode(b).decode().rstrip("=")
+    print("ntmjoin1.%s.%s" % (b64u(payload.encode()), b64u(sig)))
 
 
 def cmd_gzip_bomb(out, prefix_file, mib):
@@ -300,7 +313,7 @@ def cmd_slowpost(addr, port, src, n, seconds, key=None):
 def main():
     cmds = {"auth": cmd_auth, "gzip-bomb": cmd_gzip_bomb,
             "fake-server": cmd_fake_server, "slowloris": cmd_slowloris,
-            "slowpost": cmd_slowpost}
+            "slowpost": cmd_slowpost, "join-code": cmd_join_code}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[sys.argv[1]](*sys.argv[2:])
