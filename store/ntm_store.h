@@ -507,6 +507,9 @@ NTM_EXTERN enum ntm_err ntm_store_reissue_from(struct ntm_store *st,
 #define NTM_META_REKEY_FROM "rekey.from" /* the old author id */
 #define NTM_META_REKEY_TO   "rekey.to"   /* the new author id */
 #define NTM_META_REKEY_MS   "rekey.ms"   /* when */
+/* Where the home was made (a hash of the machine and the folder, the
+ * tool's: docs/contract.md): a home found elsewhere was copied. */
+#define NTM_META_HOME_PLACE "home.place"
 /* Set by a sync that found this home's chain forked by a copy of the home
  * (the author id it found copied): its own entries wait for a new key. */
 #define NTM_META_REKEY_NEEDED "rekey.needed"
