@@ -61,17 +61,7 @@ static const struct cli_help help = {
        "store and keeps the key and config.json: the damaged files are moved\n"
        "aside (ntm.db.bak-<ms>), the root key is pinned again from --server,\n"
        "--root-key or --root, and the next 'ntm sync' brings this device's\n"
-       "entries back from the server. No other command ever makes a store.\n"
-       "\n"
-       "--rekey gives an existing home a new key pair, when its passphrase\n"
-       "is lost or when the home was copied to a second phone (two devices\n"
-       "cannot sign as one; 'ntm sync' says so). The new passphrase is asked\n"
-       "twice (or NTM_NEW_PASSPHRASE, NTM_PASSPHRASE); the old key file is\n"
-       "kept as key.old-<ms>. The store and everything in it stay; the old\n"
-       "key's entries the server never received are written again under the\n"
-       "new key, each naming the one it replaces, and are sent once an admin\n"
-       "enrolls the new author id. With --join, the admin confirms with\n"
-       "'ntm admin enroll <id> --join CODE'."),
+       "entries back from the server. No other command ever makes a store."),
     NULL,
     "ntm --home /srv/ntm-admin init --root --name \"MTTQ tinh Tay Ninh\"\n"
     "NTM_PASSPHRASE=... ntm init --server https://ntm.example.vn:8443 \\\n"
