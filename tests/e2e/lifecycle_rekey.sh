@@ -20,6 +20,9 @@
 # under the shared key, no fork on the server); after the rekey and the
 # enrollment both phones' records are on the server, once each.
 #
+# Then the device of story 1 is re-keyed again with an admin's join code
+# (`ntm init --rekey --join CODE`, `ntm admin enroll <id> --join CODE`).
+#
 # Env: NTM_BIN. Prints one line per check and "N passed, N failed".
 set -u
 . "$(dirname "$0")/lifecycle_lib.sh"
@@ -180,6 +183,31 @@ expect 0 "  ... verify exit 0" "$S" verify
 expect 0 "phone A verifies" "$R" verify
 expect 0 "phone B verifies" "$C2" verify
 expect 0 "admin verifies" "$A" verify
+
+# ================================================ with a join code
+# The device of story 1 loses its new passphrase too; this time the admin
+# hands over a join code, and confirms the new id with it.
+record "$D" "d5"
+expect 0 "the admin makes a join code" "$A" --json admin join-code --role recorder \
+    --scope "$COMMUNE" --org doan --name "Ấp Một" --pin "$PIN"
+JCODE=$(jq -r .code "$T/out")
+unset NTM_PASSPHRASE
+NTM_NEW_PASSPHRASE="lần ba" expect 0 "ntm init --rekey --join CODE" "$D" --json init --rekey --join "$JCODE"
+NEW3=$(jq -r .author "$T/out")
+FP3=$(jq -r .fingerprint "$T/out")
+check "  ... 1 entry written again (d5), the old one is story 1's new key" \
+    json_ok ".reissued == 1 and .old_author == \"$NEW\" and .author != \"$NEW\""
+expect 0 "the admin enrolls it with the code" "$A" admin enroll "$NEW3" --join "$JCODE"
+check "  ... showing the same fingerprint" out_has "$FP3"
+run "$A" sync
+NTM_PASSPHRASE="lần ba" expect 0 "the device syncs" "$D" sync
+run "$A" sync
+check "the admin holds d5 once" test "$(count d5 "$A")" -eq 1
+expect 0 "  ... and verifies" "$A" verify
+run "$S" --json verify
+check "  ... so does the server" json_ok '.forks == [] and .invalid == []'
+expect 1 "a damaged join code is refused" "$D" init --rekey \
+    --no-passphrase --join "ntmjoin1.AAAA.BBBB"
 
 # ================================================ misuse
 expect 2 "--rekey with --server is a usage error" "$C2" init --rekey --server "$URL"
