@@ -2181,6 +2181,45 @@ test_rekey_reissues_under_the_new_author(void **state)
     ntm_store_close(adm);
 }
 
+/* A device that never reached the server (nothing acknowledged): its whole
+ * chain is set aside and written again under the new key; the old author
+ * is left without a head, not with a broken one. */
+static void
+test_rekey_of_a_chain_never_pushed(void **state)
+{
+    (void)state;
+    struct ntm_store *dev = enrolled_store();
+    struct ntm_error err;
+    struct ntm_write_result wr;
+    char r1[NTM_RECORD_ID_LEN + 1];
+    json_t *f = activity_fields("chưa gửi");
+    assert_int_equal(ntm_record_create(dev, rec1, "activity", COMMUNE, "doan",
+                                       f, r1, &wr, &err),
+                     NTM_OK);
+    json_decref(f);
+    struct ntm_key *nk = th_key();
+    char nk_hex[NTM_HEX_ID_LEN + 1];
+    th_author(nk, nk_hex);
+    struct ntm_rekey_result rr;
+    assert_int_equal(ntm_store_rekey(dev, nk, rec1_hex, &rr, &err), NTM_OK);
+    assert_int_equal(rr.kept, 0);
+    assert_int_equal(rr.stranded, 1);
+    assert_int_equal(rr.reissued, 1);
+    int64_t head = -1;
+    ntm_store_head(dev, rec1_hex, &head, NULL);
+    assert_int_equal(head, 0);
+    assert_int_equal(ntm_store_head(dev, nk_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 1);
+    char *before = th_dump(dev);
+    assert_int_equal(ntm_store_rebuild(dev, &err), NTM_OK);
+    char *after = th_dump(dev);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    ntm_key_free(nk);
+    ntm_store_close(dev);
+}
+
 int
 main(void)
 {
@@ -2212,6 +2251,7 @@ main(void)
         cmocka_unit_test(test_org_scope),
         cmocka_unit_test(test_forked_own_chain_set_aside_and_reissued),
         cmocka_unit_test(test_rekey_reissues_under_the_new_author),
+        cmocka_unit_test(test_rekey_of_a_chain_never_pushed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
