@@ -249,6 +249,23 @@ int cli_join_ask(struct cli_ctx *ctx, struct ntm_store *st,
  * came of it. */
 void cli_join_resend(struct cli_ctx *ctx, struct ntm_client_opts *co);
 
+/* ------------------------------------------------------------------ */
+/* A new key pair for a home (rekey.c, docs/contract.md "a new key"). */
+
+/* Where the home lives: a hash of the machine's id and the home's real
+ * path (meta home.place; ntm_client_opts.place). */
+void cli_home_place(const struct cli_ctx *ctx, char out[NTM_HEX_ID_LEN + 1]);
+/* new: the home's key change for status and sync JSON - {"needed" (a
+ * copy of the home was found: run ntm init --rekey), "from", "to",
+ * "at_ms" (the last new key, null when none), "enrolled" (this device's
+ * key), "waiting" (its entries the server lacks, set-aside ones
+ * included)} - or NULL when the home never needed or got a new key. */
+json_t *cli_rekey_json(struct cli_ctx *ctx);
+/* Say it in words (status): nothing when cli_rekey_json is NULL. */
+void cli_rekey_say(struct cli_ctx *ctx);
+/* ntm init --rekey [--join CODE] [--no-passphrase]. */
+int cli_init_rekey(struct cli_ctx *ctx, int no_pass, const char *join);
+
 /* Commands, one file each: cli/cmd_<name>.c */
 int cmd_init(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_whoami(int argc, char **argv, struct cli_ctx *ctx);

@@ -30,7 +30,8 @@ static const struct cli_help help = {
     "ntm init [--server <url>] [--cacert <file> | --pin sha256//<b64>]\n"
     "         [--name <name>] [--root-key <hex> | --root] [--no-passphrase]\n"
     "         [--force]\n"
-    "ntm init --join <code> [--name <name>] [--no-passphrase] [--force]",
+    "ntm init --join <code> [--name <name>] [--no-passphrase] [--force]\n"
+    "ntm init --rekey [--join <code>] [--no-passphrase]",
     N_("Creates the home folder (--home, NTM_HOME, or $XDG_DATA_HOME/ntm) "
        "with\n"
        "mode 0700, a new Ed25519 key sealed with a passphrase "
@@ -68,7 +69,8 @@ static const struct cli_help help = {
     "NTM_PASSPHRASE=... ntm init --server https://ntm.example.vn:8443 \\\n"
     "    --pin sha256//3q2+7w== --name \"Ap Thanh Hoa\"\n"
     "ntm --home /srv/ntm-admin init --server https://ntm.example.vn:8443 \\\n"
-    "    --cacert ca.pem"};
+    "    --cacert ca.pem\n"
+    "ntm init --rekey"};
 
 /* Files of a home besides the store's (ntm_store_files names those). */
 static const char *const home_files[] = {"key", "config.json"};
@@ -303,7 +305,7 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *server = NULL, *cacert = NULL, *pin = NULL, *name = NULL;
     const char *root_key = NULL, *join = NULL;
-    int root = 0, no_pass = 0, force = 0;
+    int root = 0, no_pass = 0, force = 0, rekey = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "server", &server, "<url>",
          N_("the central endpoint (https://...); its root key is pinned")},
@@ -323,12 +325,21 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
          N_("store the key without a passphrase (not recommended)")},
         {CLI_OPT_FLAG, "force", &force, NULL,
          N_("replace an existing home (its files are moved aside)")},
+        {CLI_OPT_FLAG, "rekey", &rekey, NULL,
+         N_("give this home a new key (passphrase lost, or home copied)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("init", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs > 0)
         return cli_usage_error("init", _("unexpected argument '%s'"), argv[0]);
+    if (rekey) {
+        if (server || cacert || pin || root || root_key || name || force)
+            return cli_usage_error(
+                "init", _("--rekey keeps the home's server, root key and "
+                          "name: give only --join or --no-passphrase with it"));
+        return cli_init_rekey(ctx, no_pass, join);
+    }
     if (join && (server || cacert || pin || root || root_key))
         return cli_usage_error("init",
                                _("--join takes the server, its pin and the "
@@ -537,6 +548,13 @@ init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
         goto out;
     }
     created_db = 1;
+    /* Where the home was made: a sync tells a copy of it by this. */
+    char place[NTM_HEX_ID_LEN + 1];
+    cli_home_place(ctx, place);
+    if (ntm_store_meta_set(st, NTM_META_HOME_PLACE, place, &err) != NTM_OK) {
+        code = cli_fail(&err, _("cannot create the store"));
+        goto out;
+    }
 
     if (root || root_key) {
         memcpy(root_hex, root ? author : root_key, NTM_HEX_ID_LEN + 1);

@@ -40,6 +40,9 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     co->progress_ud = ctx;
     co->lang = ctx->lang;
     cli_join_resend(ctx, co);
+    char place[NTM_HEX_ID_LEN + 1];
+    cli_home_place(ctx, place);
+    co->place = place;
     enum ntm_err rc = ntm_client_pull(ctx->store, ctx->key, co, &res, &err);
     cli_sync_progress_end();
     if (rc != NTM_OK) {
@@ -80,7 +83,10 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
             "after", (json_int_t)res.after, "invalid", (json_int_t)res.invalid,
             "own_restored", (json_int_t)res.own_restored, "heal",
             cli_sync_heal_json(&res.heal));
-    else
+    if (out && *out) {
+        json_t *rk = cli_rekey_json(ctx);
+        json_object_set_new(*out, "rekey", rk ? rk : json_null());
+    } else
         cli_note(ctx,
                  ngettext("pulled %lld entry, %lld new (server position %lld)",
                           "pulled %lld entries, %lld new (server position "

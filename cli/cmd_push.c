@@ -92,7 +92,20 @@ cli_sync_heal(struct cli_ctx *ctx, const struct ntm_heal *h)
                    "signed by the root key): it is sent what it lost, and "
                    "this device pulls from the start"),
                  (long long)h->server_reset);
-    if (h->stranded > 0)
+    if (h->copied) {
+        /* Said once per run (sync pushes, then pulls). */
+        static int said;
+        if (!said)
+            cli_error(
+                _("this phone's history was copied from or to another "
+                  "device (the same home on two phones): both sign as one "
+                  "key, which the server cannot accept. This device's new "
+                  "work is kept here and not sent. Run 'ntm init --rekey' "
+                  "to give this device a new key, and ask an admin to "
+                  "enroll it: the kept work is then sent under the new key, "
+                  "nothing is lost"));
+        said = 1;
+    } else if (h->stranded > 0)
         cli_warn(ctx,
                  ngettext("this home is older than what the server holds "
                           "of this device (restored from a backup?): its "
@@ -127,10 +140,11 @@ json_t *
 cli_sync_heal_json(const struct ntm_heal *h)
 {
     return json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I}", "restored", (json_int_t)h->restored,
-        "forked_at", (json_int_t)h->forked_at, "stranded",
-        (json_int_t)h->stranded, "reissued", (json_int_t)h->reissued, "failed",
-        (json_int_t)h->failed, "server_reset", (json_int_t)h->server_reset);
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "restored",
+        (json_int_t)h->restored, "forked_at", (json_int_t)h->forked_at,
+        "stranded", (json_int_t)h->stranded, "reissued",
+        (json_int_t)h->reissued, "failed", (json_int_t)h->failed,
+        "server_reset", (json_int_t)h->server_reset, "copied", (int)h->copied);
 }
 
 void
@@ -149,6 +163,9 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
     co->progress_ud = ctx;
     co->lang = ctx->lang;
     cli_join_resend(ctx, co);
+    char place[NTM_HEX_ID_LEN + 1];
+    cli_home_place(ctx, place);
+    co->place = place;
     enum ntm_err rc = ntm_client_push(ctx->store, ctx->key, co, &res, &err);
     cli_sync_progress_end();
     if (rc != NTM_OK) {
@@ -190,8 +207,14 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
             (json_int_t)res.duplicates, "batches", (json_int_t)res.batches,
             "flagged", res.flagged, "rejected", res.rejected, "heal",
             cli_sync_heal_json(&res.heal));
-    } else if (res.sent == 0) {
+        if (*out) {
+            json_t *rk = cli_rekey_json(ctx);
+            json_object_set_new(*out, "rekey", rk ? rk : json_null());
+        }
+    } else if (res.sent == 0 && !res.heal.copied) {
         cli_note(ctx, _("nothing to push: the server holds every entry"));
+    } else if (res.sent == 0) {
+        /* A copied home: said by cli_sync_heal. */
     } else {
         /* One plural per message: the count that names the noun. */
         cli_note(ctx,
@@ -211,8 +234,10 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
                            "admin",
                            (unsigned long)nrej),
                   nrej);
+    int copied = res.heal.copied > 0;
     ntm_push_result_release(&res);
-    return nrej > 0 ? EXIT_REJECTED : EXIT_OK;
+    /* A copied home's own entries stay here: as rejected ones do. */
+    return nrej > 0 || copied ? EXIT_REJECTED : EXIT_OK;
 }
 
 int

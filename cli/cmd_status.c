@@ -60,6 +60,11 @@ cmd_status(int argc, char **argv, struct cli_ctx *ctx)
     const char *server = ss.server, *pin = ss.pin, *cacert = ss.cacert;
     size_t nconf = json_array_size(conflicts);
     json_decref(conflicts);
+    /* Entries set aside that wait to be written again (a copied home's,
+     * until its new key) have not reached the server either. */
+    int64_t aside = 0, aside_total = 0;
+    ntm_store_stranded(ctx->store, NULL, &aside, &aside_total, NULL);
+    unpushed += aside;
 
     if (ctx->json) {
         json_t *o = json_object();
@@ -78,6 +83,8 @@ cmd_status(int argc, char **argv, struct cli_ctx *ctx)
             json_object_set_new(o, "pin", pin ? json_string(pin) : json_null());
             json_object_set_new(o, "cacert",
                                 cacert ? json_string(cacert) : json_null());
+            json_t *rk = cli_rekey_json(ctx);
+            json_object_set_new(o, "rekey", rk ? rk : json_null());
         }
         code = cli_print_json(o);
     } else {
@@ -99,6 +106,7 @@ cmd_status(int argc, char **argv, struct cli_ctx *ctx)
         printf(_("position:    %lld\n"), (long long)cursor);
         printf(_("conflicts:   %zu%s\n"), nconf,
                nconf ? _(" (see 'ntm conflicts')") : "");
+        cli_rekey_say(ctx);
         code = EXIT_OK;
     }
     ntm_sync_status_release(&ss);

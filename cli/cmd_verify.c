@@ -36,7 +36,9 @@ static const struct cli_help help = {
        "damaged file and derived state that differs from the log make it exit\n"
        "with 3, listing what differs (table, key, column, stored and\n"
        "recomputed value). Entries kept without effect (forbidden, bad body,\n"
-       "revoked) are listed as flagged.\n"
+       "revoked) are listed as flagged. A fork whose refused entries were\n"
+       "all written again on the true chain (a restored or copied home that\n"
+       "healed or was re-keyed) is listed as resolved and fails nothing.\n"
        "\n"
        "--rebuild keeps the recomputed state instead of undoing it, and lists\n"
        "what it changed; it exits with 0 when the file and every entry are\n"
@@ -65,8 +67,10 @@ print_list(const char *title, json_t *list)
             printf("  %s  %s\n", entry, codev ? codev : "");
             continue;
         }
-        /* a fork: {"author","seq","ids":[...]} */
-        printf(_("  author %s seq %lld:"),
+        /* a fork: {"author","seq","ids":[...],"resolved"} */
+        printf(json_is_true(json_object_get(x, "resolved"))
+                   ? _("  author %s seq %lld (resolved: written again):")
+                   : _("  author %s seq %lld:"),
                json_string_value(json_object_get(x, "author"))
                    ? json_string_value(json_object_get(x, "author"))
                    : "?",
@@ -230,12 +234,19 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
         return cli_fail(&err, _("cannot verify the store"));
     size_t invalid = json_array_size(json_object_get(rep, "invalid"));
     size_t forks = json_array_size(json_object_get(rep, "forks"));
+    /* a fork whose refused entries were all written again (a restored or
+     * copied home that healed) is listed, but fails nothing */
+    size_t open_forks = 0, fi;
+    json_t *fx;
+    json_array_foreach (json_object_get(rep, "forks"), fi, fx)
+        open_forks += !json_is_true(json_object_get(fx, "resolved"));
     size_t flagged = json_array_size(json_object_get(rep, "flagged"));
     size_t damage = json_array_size(json_object_get(rep, "integrity"));
     int rebuilt = json_is_true(json_object_get(rep, "rebuilt"));
     int derived =
         json_integer_value(json_object_get(rep, "derived_total")) != 0;
-    int bad = invalid > 0 || forks > 0 || damage > 0 || (derived && !rebuilt);
+    int bad =
+        invalid > 0 || open_forks > 0 || damage > 0 || (derived && !rebuilt);
     if (ctx->json) {
         code = cli_print_json(rep);
         return code != EXIT_OK ? code : bad ? EXIT_VERIFY : EXIT_OK;

@@ -414,6 +414,11 @@ prepare(const struct cli_cmd *c, struct cli_ctx *ctx)
                       "export --unsigned --out FILE', carry FILE to an "
                       "enrolled device and run 'ntm bundle import FILE' and "
                       "'ntm push' there"));
+        if (code != EXIT_OK && (c->fn == cmd_push || c->fn == cmd_sync))
+            fprintf(stderr, "%s%s\n", _("hint: "),
+                    _("if the passphrase is lost for good, 'ntm init "
+                      "--rekey' gives this device a new key and sends these "
+                      "entries under it once an admin enrolls it"));
         if (code != EXIT_OK)
             goto out;
     }

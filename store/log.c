@@ -427,11 +427,13 @@ Ntm_log_strand(struct ntm_store *st, const char *author, int64_t from_seq,
         " WHERE author=?1 AND seq>=?2",
         "DELETE FROM entries WHERE author=?1 AND seq>=?2",
         "DELETE FROM forks WHERE author=?1 AND seq>=?2",
+        /* No entry left (the whole chain set aside): no head, rather
+         * than a NULL one. */
+        "DELETE FROM authors WHERE author=?1 AND NOT EXISTS (SELECT 1 FROM"
+        " entries WHERE author=?1)",
         "UPDATE authors SET (head_seq, head_id) = (SELECT seq, id FROM"
         " entries WHERE author=?1 AND seq<?2 ORDER BY seq DESC LIMIT 1)"
         " WHERE author=?1",
-        "DELETE FROM authors WHERE author=?1 AND NOT EXISTS (SELECT 1 FROM"
-        " entries WHERE author=?1)",
     };
     *n = 0;
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {

@@ -494,6 +494,49 @@ NTM_EXTERN enum ntm_err ntm_store_reissue(struct ntm_store *st,
                                           struct ntm_reissue_result *res,
                                           struct ntm_error *err);
 
+/* As ntm_store_reissue, for the stranded entries of author (NULL:
+ * key's own), written again under key: a home with a new key pair
+ * (ntm_store_rekey). */
+NTM_EXTERN enum ntm_err ntm_store_reissue_from(struct ntm_store *st,
+                                               const struct ntm_key *key,
+                                               const char *author,
+                                               struct ntm_reissue_result *res,
+                                               struct ntm_error *err);
+
+/* Meta keys of a home that got a new key pair (docs/contract.md). */
+#define NTM_META_REKEY_FROM "rekey.from" /* the old author id */
+#define NTM_META_REKEY_TO   "rekey.to"   /* the new author id */
+#define NTM_META_REKEY_MS   "rekey.ms"   /* when */
+/* Where the home was made (a hash of the machine and the folder, the
+ * tool's: docs/contract.md): a home found elsewhere was copied. */
+#define NTM_META_HOME_PLACE "home.place"
+/* Set by a sync that found this home's chain forked by a copy of the home
+ * (the author id it found copied): its own entries wait for a new key. */
+#define NTM_META_REKEY_NEEDED "rekey.needed"
+
+struct ntm_rekey_result {
+    int64_t kept;     /* the old chain's seqs the server acknowledged */
+    int64_t stranded; /* the old author's entries set aside now */
+    int64_t reissued; /* set-aside entries written again under the new key */
+    int64_t failed;   /* refused as they stand now: kept, with the reason */
+};
+
+/*
+ * A new key pair for this home (ntm init --rekey): in one transaction, set
+ * the old author's entries beyond the server's acknowledged head aside
+ * (ntm_store_strand), write every set-aside entry of the old author not
+ * re-issued yet again under key (ntm_store_reissue_from: fresh record ids,
+ * "replaces" naming each), and note the change in meta (rekey.*; clears
+ * rekey.needed). The new key need not be enrolled yet: its entries wait
+ * for the enrollment like a new device's.
+ * Errors: NTM_EINVAL (no old author, or the same key), store errors.
+ */
+NTM_EXTERN enum ntm_err ntm_store_rekey(struct ntm_store *st,
+                                        const struct ntm_key *key,
+                                        const char *old,
+                                        struct ntm_rekey_result *res,
+                                        struct ntm_error *err);
+
 /* How many entries of author (NULL: any) were set aside, and how many of
  * them still wait to be re-issued. */
 NTM_EXTERN enum ntm_err ntm_store_stranded(struct ntm_store *st,

@@ -17,6 +17,13 @@
  * the server (it holds other entries at their seqs), and each is re-issued
  * once (stranded.reissued_as).
  *
+ * ntm_store_rekey is the same under a new key: a home whose passphrase was
+ * lost, or that was copied to a second phone (two devices cannot sign as
+ * one), gets a new key pair; the old author's entries the server never
+ * acknowledged are set aside and, with those set aside before, written
+ * again under the new key (ntm_store_reissue_from). The old entries never
+ * leave: they are out of the log.
+ *
  * Layer 10: calls ingest.c (ntm_store_write), derive.c (rebuild), log.c
  * and db.c.
  */
@@ -167,13 +174,26 @@ enum ntm_err
 ntm_store_reissue(struct ntm_store *st, const struct ntm_key *key,
                   struct ntm_reissue_result *res, struct ntm_error *err)
 {
+    return ntm_store_reissue_from(st, key, NULL, res, err);
+}
+
+enum ntm_err
+ntm_store_reissue_from(struct ntm_store *st, const struct ntm_key *key,
+                       const char *author, struct ntm_reissue_result *res,
+                       struct ntm_error *err)
+{
     char me[NTM_HEX_ID_LEN + 1];
     memset(res, 0, sizeof *res);
-    ntm_key_author(key, me);
+    if (author)
+        snprintf(me, sizeof me, "%s", author);
+    else
+        ntm_key_author(key, me);
+    /* In the order they were set aside, then by seq: a later set (a
+     * re-keyed home's tail) never names an entry of an earlier one. */
     sqlite3_stmt *s = Ntm_prepare(st,
                                   "SELECT id, bytes FROM stranded WHERE "
                                   "author=?1 AND reissued_as IS NULL "
-                                  "ORDER BY seq",
+                                  "ORDER BY stranded_ms, seq",
                                   err);
     if (!s)
         return err ? err->code : NTM_EDB;
@@ -283,4 +303,47 @@ ntm_store_stranded(struct ntm_store *st, const char *author, int64_t *pending,
     if (r != SQLITE_ROW)
         return Ntm_db_error(st, r, err, "cannot count the stranded entries");
     return NTM_OK;
+}
+
+enum ntm_err
+ntm_store_rekey(struct ntm_store *st, const struct ntm_key *key,
+                const char *old, struct ntm_rekey_result *res,
+                struct ntm_error *err)
+{
+    char to[NTM_HEX_ID_LEN + 1];
+    int64_t peer = 0, n = 0;
+    struct ntm_reissue_result rr;
+    memset(res, 0, sizeof *res);
+    ntm_key_author(key, to);
+    if (!old || strlen(old) != NTM_HEX_ID_LEN || !strcmp(old, to))
+        return ntm_error_set(err, NTM_EINVAL,
+                             "a new key needs the old author id");
+    enum ntm_err rc = Ntm_sp_begin(st, err);
+    if (rc != NTM_OK)
+        return rc;
+    /* What the server acknowledged of the old chain stays; the rest
+     * never leaves under the old key. */
+    if ((rc = ntm_store_peer_head_get(st, old, &peer, err)) == NTM_OK)
+        rc = ntm_store_strand(st, old, peer + 1, &n, err);
+    if (rc == NTM_OK)
+        rc = ntm_store_reissue_from(st, key, old, &rr, err);
+    if (rc == NTM_OK) {
+        res->stranded = n;
+        res->reissued = rr.reissued;
+        res->failed = rr.failed;
+        res->kept = peer;
+        if ((rc = ntm_store_meta_set(st, NTM_META_REKEY_FROM, old, err)) ==
+                NTM_OK &&
+            (rc = ntm_store_meta_set(st, NTM_META_REKEY_TO, to, err)) ==
+                NTM_OK &&
+            (rc = ntm_store_meta_set_int(st, NTM_META_REKEY_MS, ntm_now_ms(),
+                                         err)) == NTM_OK)
+            rc = ntm_store_meta_set(st, NTM_META_REKEY_NEEDED, NULL, err);
+    }
+    enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK, err);
+    if (rc == NTM_OK)
+        rc = rc2;
+    if (rc != NTM_OK)
+        memset(res, 0, sizeof *res);
+    return rc;
 }

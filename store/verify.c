@@ -330,9 +330,13 @@ verify_forks(struct ntm_store *st, json_t *forks, struct ntm_error *err)
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         } else if (json_array_append_new(
                        forks,
-                       json_pack("{s:s, s:I, s:o}", "author", author, "seq",
-                                 (json_int_t)sqlite3_column_int64(s, 1), "ids",
-                                 ids))) {
+                       json_pack("{s:s, s:I, s:o, s:s?, s:b}", "author", author,
+                                 "seq", (json_int_t)sqlite3_column_int64(s, 1),
+                                 "ids", ids, "held",
+                                 sqlite3_column_type(s, 3) != SQLITE_NULL
+                                     ? held
+                                     : NULL,
+                                 "resolved", 0))) {
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         }
     }
@@ -340,6 +344,41 @@ verify_forks(struct ntm_store *st, json_t *forks, struct ntm_error *err)
         rc = Ntm_step_ok(st, r, err, "cannot read fork evidence");
     sqlite3_finalize(s);
     return rc;
+}
+
+/*
+ * A fork is resolved when every entry refused at its seq was written again
+ * on the true chain: an entry of the log names it in "replaces" (a home
+ * restored from a backup re-issues under its key, a copied or re-keyed
+ * home under its new key: store/strand.c). The evidence stays listed;
+ * only an unresolved fork fails verify. reissued: verify_reissued's list.
+ */
+static enum ntm_err
+mark_resolved(json_t *forks, json_t *reissued, struct ntm_error *err)
+{
+    json_t *set = json_object(), *f, *x;
+    size_t i, k;
+    if (!set)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_array_foreach (reissued, i, x) {
+        const char *r = json_string_value(json_object_get(x, "replaces"));
+        if (r && json_object_set_new(set, r, json_true())) {
+            json_decref(set);
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        }
+    }
+    json_array_foreach (forks, i, f) {
+        const char *held = json_string_value(json_object_get(f, "held"));
+        int resolved = 1;
+        json_array_foreach (json_object_get(f, "ids"), k, x) {
+            const char *id = json_string_value(x);
+            if (id && (!held || strcmp(id, held)) && !json_object_get(set, id))
+                resolved = 0;
+        }
+        json_object_set_new(f, "resolved", json_boolean(resolved));
+    }
+    json_decref(set);
+    return NTM_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1053,6 +1092,8 @@ ntm_store_verify_ex(struct ntm_store *st, unsigned flags, json_t **out,
         rc = verify_reissued(st, &reissued, &stranded, err);
     else if (!(reissued = json_array()) || !(stranded = json_array()))
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc == NTM_OK)
+        rc = mark_resolved(forks, reissued, err);
     if (rc != NTM_OK)
         goto out;
     *out = json_pack(

@@ -420,6 +420,12 @@ ntm_client_push(struct ntm_store *st, const struct ntm_key *key,
     ps.res = res;
     ps.known = json_object();
     ps.rejected = json_object();
+    /* A copied home's own entries wait for its new key. */
+    if (res->heal.copied) {
+        char me[NTM_HEX_ID_LEN + 1];
+        ntm_key_author(key, me);
+        json_object_set_new(ps.rejected, me, json_true());
+    }
     json_t *mb = json_object_get(info, "max_batch");
     ps.max_batch = s.o.max_batch
                        ? s.o.max_batch
@@ -625,6 +631,19 @@ heal_own_chain(struct Ntm_session *s, const struct ntm_key *key, json_t *server,
 
     memset(h, 0, sizeof *h);
     ntm_key_author(key, me);
+    /* A copy of this home found before (a fork in another place), and
+     * where this store was made. */
+    char *needed = NULL, *was = NULL;
+    ntm_store_meta_get(s->st, NTM_META_REKEY_NEEDED, &needed, NULL);
+    int copied = needed && !strcmp(needed, me);
+    ntm_free(needed);
+    ntm_store_meta_get(s->st, NTM_META_HOME_PLACE, &was, NULL);
+    int moved = was && s->o.place && strcmp(was, s->o.place) != 0;
+    if (!was && s->o.place &&
+        (rc = ntm_store_meta_set(s->st, NTM_META_HOME_PLACE, s->o.place,
+                                 err)) != NTM_OK)
+        return rc;
+    ntm_free(was);
     int64_t S = head_seq(server, me);
     const char *sid =
         json_string_value(json_object_get(json_object_get(server, me), "id"));
@@ -657,6 +676,15 @@ heal_own_chain(struct Ntm_session *s, const struct ntm_key *key, json_t *server,
             if ((rc = ntm_store_strand(s->st, me, pc.own_fork_seq, &h->stranded,
                                        err)) != NTM_OK)
                 return rc;
+            /* Made elsewhere: a copy of this home signs with this key
+             * too. Writing the entries again under it would fork again;
+             * they wait for a new key. */
+            if (moved && !copied) {
+                if ((rc = ntm_store_meta_set(s->st, NTM_META_REKEY_NEEDED, me,
+                                             err)) != NTM_OK)
+                    return rc;
+                copied = 1;
+            }
             memset(&pc, 0, sizeof pc);
             pc.own = me;
             if ((rc = pull_own(s, me, &pc, err)) != NTM_OK)
@@ -670,10 +698,11 @@ heal_own_chain(struct Ntm_session *s, const struct ntm_key *key, json_t *server,
                                      (long long)pc.own_fork_seq);
         }
     }
+    h->copied = copied;
     /* Set aside now or by an earlier run that was cut short. */
     if ((rc = ntm_store_stranded(s->st, me, &pending, &total, err)) != NTM_OK)
         return rc;
-    if (pending > 0) {
+    if (pending > 0 && !copied) {
         struct ntm_reissue_result rr;
         if ((rc = ntm_store_reissue(s->st, key, &rr, err)) != NTM_OK)
             return rc;

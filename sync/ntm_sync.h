@@ -132,6 +132,14 @@ struct ntm_client_opts {
     void *progress_ud;
     const char *lang; /* sent as Accept-Language ("vi": the server's
                          error messages in Vietnamese); NULL: not sent */
+    /* Where this home lives now (the tool's hash of the machine and the
+     * folder, meta home.place); NULL: not checked. A store without a place
+     * takes this one. When this device's own chain turns out forked and
+     * the store was made in another place, the home was copied (two
+     * devices sign as one key): its own entries from the fork on are set
+     * aside and wait for a new key (ntm init --rekey, heal.copied) instead
+     * of being re-issued under a key another device also signs with. */
+    const char *place;
 };
 
 /*
@@ -179,6 +187,10 @@ struct ntm_heal {
     int64_t server_reset; /* > 0: the server's announced reset (this epoch)
                              was accepted: what it acknowledged before is
                              forgotten and everything it lacks is pushed */
+    int64_t copied;       /* 1: another device signs with this key (a copy
+                             of this home, found now or before): this
+                             device's own entries the server lacks are not
+                             sent, and wait for a new key (rekey.needed) */
 };
 
 struct ntm_push_result {

@@ -2091,6 +2091,190 @@ test_forked_own_chain_set_aside_and_reissued(void **state)
     ntm_key_free(rk);
 }
 
+/*
+ * A home re-keyed (its passphrase lost, or the home copied to a second
+ * phone): the old author's entries the server acknowledged (seq 1) stay;
+ * the others (a create and two edits, one of a record the server holds)
+ * are set aside and written again under the new key, which is not
+ * enrolled yet: the create under the id the new key's seq binds, the edit
+ * following it, each naming the entry it replaces. Once an admin enrolls
+ * the new key, every replica shows the work once, the edit of the old
+ * author's record takes effect (edits follow scope, not the creator), and
+ * the old entries never leave. Running it again does nothing.
+ */
+static void
+test_rekey_reissues_under_the_new_author(void **state)
+{
+    (void)state;
+    struct ntm_store *adm = enrolled_store();
+    struct ntm_store *dev = th_store(root, 0);
+    assert_true(th_exchange(adm, dev) > 0);
+    struct ntm_error err;
+    struct ntm_write_result wr;
+    char r1[NTM_RECORD_ID_LEN + 1], x[NTM_RECORD_ID_LEN + 1];
+    char e1[NTM_HEX_ID_LEN + 1], e2[NTM_HEX_ID_LEN + 1];
+    char e3[NTM_HEX_ID_LEN + 1], e4[NTM_HEX_ID_LEN + 1];
+    json_t *f = activity_fields("r1");
+    assert_int_equal(ntm_record_create(dev, rec1, "activity", COMMUNE, "doan",
+                                       f, r1, &wr, &err),
+                     NTM_OK);
+    memcpy(e1, wr.id, sizeof e1);
+    json_decref(f);
+    f = activity_fields("x");
+    assert_int_equal(ntm_record_create(dev, rec1, "activity", COMMUNE, "doan",
+                                       f, x, &wr, &err),
+                     NTM_OK);
+    memcpy(e2, wr.id, sizeof e2);
+    json_decref(f);
+    json_t *set = json_pack("{s:s}", "title", "x sửa");
+    assert_int_equal(ntm_record_update(dev, rec1, x, set, &wr, &err), NTM_OK);
+    memcpy(e3, wr.id, sizeof e3);
+    json_decref(set);
+    set = json_pack("{s:s}", "title", "r1 sửa");
+    assert_int_equal(ntm_record_update(dev, rec1, r1, set, &wr, &err), NTM_OK);
+    memcpy(e4, wr.id, sizeof e4);
+    json_decref(set);
+    /* The server acknowledged seq 1 only: the admin holds it. */
+    assert_int_equal(ntm_store_peer_head_set(dev, rec1_hex, 1, e1, &err),
+                     NTM_OK);
+    char *b1 = entry_bytes_at(dev, rec1_hex, 1);
+    assert_int_equal(th_ingest(adm, rec1, b1, NTM_SOURCE_PULL, NULL), NTM_OK);
+    free(b1);
+
+    struct ntm_key *nk = th_key();
+    char nk_hex[NTM_HEX_ID_LEN + 1];
+    th_author(nk, nk_hex);
+    struct ntm_rekey_result rr;
+    assert_int_equal(ntm_store_rekey(dev, nk, nk_hex, &rr, &err), NTM_EINVAL);
+    assert_int_equal(ntm_store_rekey(dev, nk, rec1_hex, &rr, &err), NTM_OK);
+    assert_int_equal(rr.kept, 1);
+    assert_int_equal(rr.stranded, 3);
+    assert_int_equal(rr.reissued, 3);
+    assert_int_equal(rr.failed, 0);
+    int64_t head = 0, pending = 0, total = 0;
+    assert_int_equal(ntm_store_head(dev, rec1_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 1);
+    assert_int_equal(ntm_store_head(dev, nk_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 3);
+    assert_int_equal(ntm_store_stranded(dev, rec1_hex, &pending, &total, &err),
+                     NTM_OK);
+    assert_int_equal(pending, 0);
+    assert_int_equal(total, 3);
+    char *v = NULL;
+    assert_int_equal(ntm_store_meta_get(dev, NTM_META_REKEY_FROM, &v, &err),
+                     NTM_OK);
+    assert_string_equal(v, rec1_hex);
+    ntm_free(v);
+    /* Each re-issued entry names the one it replaces; the create got the
+     * id the new key's seq 1 binds, and the edit of x follows it. */
+    char nx[NTM_RECORD_ID_LEN + 1], want[NTM_HEX_ID_LEN + 20];
+    ntm_record_id(nx, nk_hex, 1);
+    const char *olds[3] = {e2, e3, e4};
+    for (int i = 0; i < 3; i++) {
+        char *b = entry_bytes_at(dev, nk_hex, i + 1);
+        snprintf(want, sizeof want, "\"replaces\":\"%s\"", olds[i]);
+        assert_non_null(strstr(b, want));
+        if (i == 1) {
+            assert_non_null(strstr(b, nx));
+            assert_null(strstr(b, x));
+        }
+        if (i == 2)
+            assert_non_null(strstr(b, r1));
+        free(b);
+    }
+    /* Offline, before the enrollment: the officer records on. */
+    char y[NTM_RECORD_ID_LEN + 1];
+    f = activity_fields("y sau khi đổi khóa");
+    assert_int_equal(ntm_record_create(dev, nk, "activity", COMMUNE, "doan", f,
+                                       y, &wr, &err),
+                     NTM_OK);
+    assert_int_equal(wr.unenrolled, 1);
+    json_decref(f);
+
+    /* The admin enrolls the new key; both meet. */
+    assert_int_equal(ntm_device_enroll(adm, root, nk_hex, "recorder", COMMUNE,
+                                       "Ấp Bến Đình", "doan", 1, &wr, &err),
+                     NTM_OK);
+    assert_true(th_exchange(dev, adm) > 0);
+    assert_true(th_exchange(adm, dev) > 0);
+    struct ntm_store *both[2] = {adm, dev};
+    for (int i = 0; i < 2; i++) {
+        json_t *rec = th_record(both[i], r1);
+        assert_non_null(rec);
+        assert_string_equal(th_field(rec, "title"), "r1 sửa");
+        json_decref(rec);
+        rec = th_record(both[i], nx);
+        assert_non_null(rec);
+        assert_string_equal(th_field(rec, "title"), "x sửa");
+        json_decref(rec);
+        rec = th_record(both[i], y);
+        assert_non_null(rec);
+        json_decref(rec);
+        assert_null(th_record(both[i], x));
+        json_t *list = NULL;
+        struct ntm_record_filter flt = {0};
+        assert_int_equal(ntm_store_records(both[i], &flt, &list, NULL), NTM_OK);
+        assert_int_equal(json_array_size(list), 3);
+        json_decref(list);
+    }
+    /* The admin never got the old author's set-aside entries. */
+    assert_int_equal(ntm_store_head(adm, rec1_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 1);
+
+    /* Again: nothing more to do. */
+    assert_int_equal(ntm_store_rekey(dev, nk, rec1_hex, &rr, &err), NTM_OK);
+    assert_int_equal(rr.stranded, 0);
+    assert_int_equal(rr.reissued, 0);
+    char *before = th_dump(dev);
+    assert_int_equal(ntm_store_rebuild(dev, &err), NTM_OK);
+    char *after = th_dump(dev);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    ntm_key_free(nk);
+    ntm_store_close(dev);
+    ntm_store_close(adm);
+}
+
+/* A device that never reached the server (nothing acknowledged): its whole
+ * chain is set aside and written again under the new key; the old author
+ * is left without a head, not with a broken one. */
+static void
+test_rekey_of_a_chain_never_pushed(void **state)
+{
+    (void)state;
+    struct ntm_store *dev = enrolled_store();
+    struct ntm_error err;
+    struct ntm_write_result wr;
+    char r1[NTM_RECORD_ID_LEN + 1];
+    json_t *f = activity_fields("chưa gửi");
+    assert_int_equal(ntm_record_create(dev, rec1, "activity", COMMUNE, "doan",
+                                       f, r1, &wr, &err),
+                     NTM_OK);
+    json_decref(f);
+    struct ntm_key *nk = th_key();
+    char nk_hex[NTM_HEX_ID_LEN + 1];
+    th_author(nk, nk_hex);
+    struct ntm_rekey_result rr;
+    assert_int_equal(ntm_store_rekey(dev, nk, rec1_hex, &rr, &err), NTM_OK);
+    assert_int_equal(rr.kept, 0);
+    assert_int_equal(rr.stranded, 1);
+    assert_int_equal(rr.reissued, 1);
+    int64_t head = -1;
+    ntm_store_head(dev, rec1_hex, &head, NULL);
+    assert_int_equal(head, 0);
+    assert_int_equal(ntm_store_head(dev, nk_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 1);
+    char *before = th_dump(dev);
+    assert_int_equal(ntm_store_rebuild(dev, &err), NTM_OK);
+    char *after = th_dump(dev);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    ntm_key_free(nk);
+    ntm_store_close(dev);
+}
+
 int
 main(void)
 {
@@ -2122,6 +2306,8 @@ main(void)
         cmocka_unit_test(test_org_scope),
         cmocka_unit_test(test_forked_own_chain_set_aside_and_reissued),
         cmocka_unit_test(test_join_requests_are_bounded),
+        cmocka_unit_test(test_rekey_reissues_under_the_new_author),
+        cmocka_unit_test(test_rekey_of_a_chain_never_pushed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -93,9 +93,12 @@ check "  ... and so does the admin" \
 expect 0 "device: verify passes" "$R" verify
 
 # ------------------------------------------------ a copied home
-# The same home on two phones (one key): each writes at the same seqs. Each
-# sync sets the loser's new work aside and writes it again after the
-# winner's: both phones' work reaches the server, once.
+# The same home on two phones (one key): each writes at the same seqs. The
+# copy (a home made in another place) is not a restored backup: writing its
+# work again under the shared key would fork again at the next write of the
+# other phone. Its work is set aside and waits for a new key (ntm init
+# --rekey, lifecycle_rekey.sh); then both phones' work reaches the server,
+# once.
 C2=$T/copy
 cp -a "$R" "$C2"
 rec "r9 máy A"
@@ -103,11 +106,17 @@ run_c2() { run "$C2" "$@"; }
 run_c2 --json record activity --task doan.rural_roads_km --unit "$COMMUNE" \
     --date 2017-03-05 --qty 1 --uom km --title "r9 máy B"
 expect 0 "copied home: the first phone syncs" "$R" sync
-expect 0 "  ... the copy syncs" "$C2" sync
-check "  ... and is told its work was set aside and written again" err_has "nothing is lost"
+expect 5 "  ... the copy syncs: told it was copied, its work kept back" "$C2" sync
+check "  ... and to run ntm init --rekey" err_has "ntm init --rekey"
 expect 0 "  ... the first phone writes again and syncs" "$R" edit "$R3" --set "note=A"
 run "$R" sync
-expect 0 "  ... the copy syncs again" "$C2" sync
+expect 5 "  ... the copy syncs again: still told" "$C2" sync
+expect 0 "  ... the copy gets a new key" "$C2" init --rekey --no-passphrase
+C2KEY=$(sed -n 's/^new author id: //p' "$T/out")
+expect 0 "  ... the admin enrolls it" "$A" admin enroll "$C2KEY" --role recorder \
+    --scope "$COMMUNE" --org doan --name "Máy B"
+run "$A" sync
+expect 0 "  ... the copy syncs" "$C2" sync
 run "$A" sync
 check "the admin holds both phones' r9 and the edit, once each" \
     sh -c "[ \"\$(\"$NTM\" --home \"$A\" --json list | jq -r '[.[].fields.title] | map(select(startswith(\"r9\"))) | sort | join(\",\")')\" = 'r9 máy A,r9 máy B' ]"
