@@ -34,6 +34,7 @@ struct cli_ctx {
     int json;                /* --json */
     int quiet;               /* --quiet */
     const char *lang;        /* "vi" or "en" */
+    int lang_given;          /* --lang was given */
     struct ntm_store *store; /* opened when NEED_STORE */
     struct ntm_key *key;     /* loaded when NEED_KEY */
     struct ntm_plan *plan;   /* loaded when NEED_PLAN */
@@ -208,6 +209,10 @@ int cli_find_record(struct cli_ctx *ctx, const char *cmd, const char *id,
 /* Format ms since the epoch as "YYYY-MM-DD HH:MM:SS" UTC into out, or
  * "DD/MM/YYYY HH:MM:SS" in Vietnamese: for human output only. */
 void cli_format_time(int64_t ms, char out[32]);
+
+/* Ask a question on the terminal (echo on) when stdin and stderr are
+ * terminals: 0 with the answer in buf, -1 when there is none to ask. */
+int cli_ask(const char *prompt, char *buf, size_t size);
 
 /* ------------------------------------------------------------------ */
 /* Join codes (joincode.c, docs/contract.md "Join codes"). */

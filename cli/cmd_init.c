@@ -29,8 +29,11 @@ static const struct cli_help help = {
     N_("ntm init - make this device's home: key, store and root key"),
     "ntm init [--server <url>] [--cacert <file> | --pin sha256//<b64>]\n"
     "         [--name <name>] [--root-key <hex> | --root] [--no-passphrase]\n"
+    "         [--lang (vi | en)] [--force]\n"
+    "ntm init --join <code> [--name <name>] [--no-passphrase] [--lang (vi | "
+    "en)]\n"
     "         [--force]\n"
-    "ntm init --join <code> [--name <name>] [--no-passphrase] [--force]",
+    "ntm init --lang (vi | en)",
     N_("Creates the home folder (--home, NTM_HOME, or $XDG_DATA_HOME/ntm) "
        "with\n"
        "mode 0700, a new Ed25519 key sealed with a passphrase "
@@ -60,11 +63,18 @@ static const struct cli_help help = {
        "store and keeps the key and config.json: the damaged files are moved\n"
        "aside (ntm.db.bak-<ms>), the root key is pinned again from --server,\n"
        "--root-key or --root, and the next 'ntm sync' brings this device's\n"
-       "entries back from the server. No other command ever makes a store."),
+       "entries back from the server. No other command ever makes a store.\n"
+       "\n"
+       "The home's language is Vietnamese unless --lang en is given (on a\n"
+       "terminal, init asks). It is stored in config.json and used by every\n"
+       "command; --lang, or LANG, LC_ALL and LC_MESSAGES naming vi or en,\n"
+       "still choose for one run. On a home that exists, 'ntm init --lang\n"
+       "(vi | en)' alone changes only its language. Homes made by older\n"
+       "versions stored \"en\", then the default: they keep it until changed."),
     NULL,
-    "ntm --home /srv/ntm-admin init --root --name \"MTTQ tinh Tay Ninh\"\n"
+    "ntm --home /srv/ntm-admin init --root --name \"MTTQ tỉnh Tây Ninh\"\n"
     "NTM_PASSPHRASE=... ntm init --server https://ntm.example.vn:8443 \\\n"
-    "    --pin sha256//3q2+7w== --name \"Ap Thanh Hoa\"\n"
+    "    --pin sha256//3q2+7w== --name \"Ấp Thạnh Hòa\"\n"
     "ntm --home /srv/ntm-admin init --server https://ntm.example.vn:8443 \\\n"
     "    --cacert ca.pem"};
 
@@ -291,6 +301,79 @@ out:
     return code;
 }
 
+/*
+ * The language of a new home: --lang when given, else asked on a terminal,
+ * else Vietnamese. An answer given switches this run's messages too.
+ */
+static const char *
+new_home_lang(struct cli_ctx *ctx)
+{
+    if (ctx->lang_given)
+        return ctx->lang;
+    if (ctx->json)
+        return "vi";
+    for (int tries = 0; tries < 3; tries++) {
+        char answer[32];
+        /* Both languages: the home has none yet. */
+        if (cli_ask("Ngôn ngữ / language: vi (Tiếng Việt) hoặc/or en "
+                    "(English) [vi]: ",
+                    answer, sizeof(answer)) != 0)
+            return "vi";
+        const char *l = !*answer || !strcmp(answer, "vi") ? "vi"
+                        : !strcmp(answer, "en")           ? "en"
+                                                          : NULL;
+        if (l) {
+            if (strcmp(l, ctx->lang)) {
+                ctx->lang = l;
+                cli_i18n_init(l);
+            }
+            return l;
+        }
+    }
+    return "vi";
+}
+
+/* ntm init --lang L on an existing home: change only its language. */
+static int
+update_lang(struct cli_ctx *ctx)
+{
+    struct ntm_error err = {0};
+    char *path = cli_home_path(ctx, "config.json");
+    json_error_t jerr;
+    json_t *cfg = path ? json_load_file(path, 0, &jerr) : NULL;
+    char *text = NULL;
+    int code = EXIT_FAIL;
+    if (!cfg || !json_is_object(cfg)) {
+        cli_error(_("cannot read '%s': the home's config.json is missing or "
+                    "damaged"),
+                  path ? path : "config.json");
+        goto out;
+    }
+    if (json_object_set_new(cfg, "lang", json_string(ctx->lang)) != 0 ||
+        !(text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS))) {
+        cli_error(_("cannot write config.json: out of memory"));
+        goto out;
+    }
+    if (ntm_file_write_atomic(path, text, strlen(text), 0600, &err) != NTM_OK) {
+        code = cli_fail(&err, _("cannot write config.json"));
+        goto out;
+    }
+    if (ctx->json) {
+        code = cli_print_json(json_pack("{s:s, s:s, s:b}", "home", ctx->home,
+                                        "lang", ctx->lang, "updated", 1));
+    } else {
+        /* TRANSLATORS: printed in the language just chosen: in the
+         * Vietnamese catalogue it says "now Vietnamese". */
+        printf(_("the language of '%s' is now English\n"), ctx->home);
+        code = EXIT_OK;
+    }
+out:
+    json_decref(cfg);
+    free(text); /* jansson's allocator */
+    ntm_free(path);
+    return code;
+}
+
 static int init_home(struct cli_ctx *ctx, const char *server,
                      const char *cacert, const char *pin, const char *name,
                      const char *root_key, int root, int no_pass, int force,
@@ -333,6 +416,12 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
                                  "root key from the code: give none of "
                                  "--server, --cacert, --pin, --root and "
                                  "--root-key with it"));
+    char *cfg_path = cli_home_path(ctx, "config.json");
+    int have_cfg = cfg_path && access(cfg_path, F_OK) == 0;
+    ntm_free(cfg_path);
+    if (ctx->lang_given && have_cfg && !force && !join && !server && !cacert &&
+        !pin && !name && !root_key && !root && !no_pass)
+        return update_lang(ctx);
     struct cli_join jc;
     memset(&jc, 0, sizeof(jc));
     if (join) {
@@ -465,6 +554,7 @@ init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
             return EXIT_FAIL;
         }
     }
+    const char *home_lang = keep_key ? ctx->lang : new_home_lang(ctx);
     if (ntm_mkdir_p(ctx->home, 0700, &err) != NTM_OK) {
         code = cli_fail(&err, _("cannot create the home"));
         goto out;
@@ -575,7 +665,7 @@ init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
 
     cfg = json_pack("{s:s, s:s, s:I, s:s}", "name", name ? name : "", "author",
                     author, "created", (json_int_t)ntm_now_ms(), "lang",
-                    ctx->lang);
+                    home_lang);
     cfg_text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     if (!cfg_text) {
         cli_error(_("cannot write config.json: out of memory"));

@@ -24,6 +24,8 @@ H=$T/home
 
 # shellcheck source=check_lib.sh
 . "$(dirname "$0")/check_lib.sh"
+# check_lib.sh sets LANGUAGE=en for the other suites: this one chooses.
+unset LANGUAGE
 
 # The catalog: complete, no fuzzy entry, formats consistent.
 if stats=$(msgfmt --check --statistics -o /dev/null "$SRC/po/vi.po" 2>&1); then
@@ -74,7 +76,31 @@ has "--lang en beats LANG=vi_VN.UTF-8" "ntm: error: 'recrod' is not an ntm comma
 run_all env LC_MESSAGES=vi_VN "$NTM" sync --help
 has "LC_MESSAGES=vi_VN: Vietnamese" "ntm sync - gửi các mục mới lên, rồi tải về" "$T/out"
 run_all "$NTM" recrod
-has "LANG=C.UTF-8: English" "ntm: error: 'recrod' is not an ntm command" "$T/out"
+has "LANG=C.UTF-8 names no language: Vietnamese, the default" "ntm: lỗi: 'recrod' không phải lệnh của ntm" "$T/out"
+run_all env LANGUAGE=en "$NTM" recrod
+has "LANGUAGE=en: English" "ntm: error: 'recrod' is not an ntm command" "$T/out"
+
+# The home's language: Vietnamese unless init is told otherwise; stored in
+# config.json; the environment and --lang still choose for one run.
+run_all "$NTM" --home "$T/hvi" init --root --no-passphrase
+has "init without --lang: Vietnamese" "mã tác giả: " "$T/out"
+check "init without --lang stores vi" jq -e '.lang == "vi"' "$T/hvi/config.json"
+run_all "$NTM" --home "$T/hen" init --root --no-passphrase --lang en
+has "init --lang en: English" "author id: " "$T/out"
+check "init --lang en stores en" jq -e '.lang == "en"' "$T/hen/config.json"
+run_all "$NTM" --home "$T/hen" whoami
+has "a home stored en speaks English" "state:     root key" "$T/out"
+run_all "$NTM" --home "$T/hen" --help
+has "ntm --help in the home's language" "global options:" "$T/out"
+run_all env LANG=vi_VN.UTF-8 "$NTM" --home "$T/hen" whoami
+has "LANG=vi_VN.UTF-8 beats the home's en" "trạng thái: khóa gốc" "$T/out"
+run_all "$NTM" --home "$T/hvi" --lang en whoami
+has "--lang en beats the home's vi" "state:     root key" "$T/out"
+run_all "$NTM" --home "$T/hen" init --lang vi
+has "init --lang vi on a home: only its language changes" "giờ là tiếng Việt" "$T/out"
+check "init --lang vi on a home stores vi" jq -e '.lang == "vi" and (.author | length) == 64' "$T/hen/config.json"
+run_all "$NTM" --home "$T/hen" whoami
+has "the home now speaks Vietnamese" "trạng thái: khóa gốc" "$T/out"
 
 # A home, then whoami, record, list and show in Vietnamese.
 run_all "$NTM" --home "$H" --lang vi init --root --no-passphrase
