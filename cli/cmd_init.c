@@ -29,11 +29,11 @@ static const struct cli_help help = {
     N_("ntm init - make this device's home: key, store and root key"),
     "ntm init [--server <url>] [--cacert <file> | --pin sha256//<b64>]\n"
     "         [--name <name>] [--root-key <hex> | --root] [--no-passphrase]\n"
-    "         [--lang (vi | en)] [--force]\n"
+    "         [--lang (vi | en)] [--tz <zone>] [--force]\n"
     "ntm init --join <code> [--name <name>] [--no-passphrase] [--lang (vi | "
     "en)]\n"
     "         [--force]\n"
-    "ntm init --lang (vi | en)",
+    "ntm init [--lang (vi | en)] [--tz <zone>]",
     N_("Creates the home folder (--home, NTM_HOME, or $XDG_DATA_HOME/ntm) "
        "with\n"
        "mode 0700, a new Ed25519 key sealed with a passphrase "
@@ -70,7 +70,11 @@ static const struct cli_help help = {
        "command; --lang, or LANG, LC_ALL and LC_MESSAGES naming vi or en,\n"
        "still choose for one run. On a home that exists, 'ntm init --lang\n"
        "(vi | en)' alone changes only its language. Homes made by older\n"
-       "versions stored \"en\", then the default: they keep it until changed."),
+       "versions stored \"en\", then the default: they keep it until changed.\n"
+       "\n"
+       "Times are shown in the home's time zone, Asia/Ho_Chi_Minh unless\n"
+       "--tz names another (TZ, when set, chooses for one run); --json and\n"
+       "CSV keep UTC. 'ntm init --tz ZONE' alone on a home changes it."),
     NULL,
     "ntm --home /srv/ntm-admin init --root --name \"MTTQ tỉnh Tây Ninh\"\n"
     "NTM_PASSPHRASE=... ntm init --server https://ntm.example.vn:8443 \\\n"
@@ -333,9 +337,10 @@ new_home_lang(struct cli_ctx *ctx)
     return "vi";
 }
 
-/* ntm init --lang L on an existing home: change only its language. */
+/* ntm init --lang L and/or --tz Z on an existing home: change only its
+ * language and time zone (tz NULL: unchanged). */
 static int
-update_lang(struct cli_ctx *ctx)
+update_lang(struct cli_ctx *ctx, const char *tz)
 {
     struct ntm_error err = {0};
     char *path = cli_home_path(ctx, "config.json");
@@ -349,7 +354,9 @@ update_lang(struct cli_ctx *ctx)
                   path ? path : "config.json");
         goto out;
     }
-    if (json_object_set_new(cfg, "lang", json_string(ctx->lang)) != 0 ||
+    if ((ctx->lang_given &&
+         json_object_set_new(cfg, "lang", json_string(ctx->lang)) != 0) ||
+        (tz && json_object_set_new(cfg, "tz", json_string(tz)) != 0) ||
         !(text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS))) {
         cli_error(_("cannot write config.json: out of memory"));
         goto out;
@@ -358,13 +365,22 @@ update_lang(struct cli_ctx *ctx)
         code = cli_fail(&err, _("cannot write config.json"));
         goto out;
     }
+    const char *home_tz = json_string_value(json_object_get(cfg, "tz"));
     if (ctx->json) {
-        code = cli_print_json(json_pack("{s:s, s:s, s:b}", "home", ctx->home,
-                                        "lang", ctx->lang, "updated", 1));
+        code = cli_print_json(
+            json_pack("{s:s, s:s, s:s, s:b}", "home", ctx->home, "lang",
+                      json_string_value(json_object_get(cfg, "lang"))
+                          ? json_string_value(json_object_get(cfg, "lang"))
+                          : ctx->lang,
+                      "tz", home_tz ? home_tz : CLI_DEFAULT_TZ, "updated", 1));
     } else {
         /* TRANSLATORS: printed in the language just chosen: in the
          * Vietnamese catalogue it says "now Vietnamese". */
-        printf(_("the language of '%s' is now English\n"), ctx->home);
+        if (ctx->lang_given)
+            printf(_("the language of '%s' is now English\n"), ctx->home);
+        if (tz)
+            printf(_("the times of '%s' are now shown in the time zone %s\n"),
+                   ctx->home, tz);
         code = EXIT_OK;
     }
 out:
@@ -373,6 +389,9 @@ out:
     ntm_free(path);
     return code;
 }
+
+/* The time zone a new home stores (--tz, else Asia/Ho_Chi_Minh). */
+static const char *home_tz = CLI_DEFAULT_TZ;
 
 static int init_home(struct cli_ctx *ctx, const char *server,
                      const char *cacert, const char *pin, const char *name,
@@ -383,7 +402,7 @@ int
 cmd_init(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *server = NULL, *cacert = NULL, *pin = NULL, *name = NULL;
-    const char *root_key = NULL, *join = NULL;
+    const char *root_key = NULL, *join = NULL, *tz = NULL;
     int root = 0, no_pass = 0, force = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "server", &server, "<url>",
@@ -398,6 +417,8 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
          N_("pin this root key (64 hex digits)")},
         {CLI_OPT_STRING, "join", &join, "<code>",
          N_("join with the code an admin made (ntm admin join-code)")},
+        {CLI_OPT_STRING, "tz", &tz, "<zone>",
+         N_("the time zone of the times shown (default Asia/Ho_Chi_Minh)")},
         {CLI_OPT_FLAG, "root", &root, NULL,
          N_("this device is the root admin of the province")},
         {CLI_OPT_FLAG, "no-passphrase", &no_pass, NULL,
@@ -419,9 +440,15 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     char *cfg_path = cli_home_path(ctx, "config.json");
     int have_cfg = cfg_path && access(cfg_path, F_OK) == 0;
     ntm_free(cfg_path);
-    if (ctx->lang_given && have_cfg && !force && !join && !server && !cacert &&
-        !pin && !name && !root_key && !root && !no_pass)
-        return update_lang(ctx);
+    if (tz && !cli_tz_valid(tz))
+        return cli_usage_error("init",
+                               _("unknown time zone '%s': give a name of the "
+                                 "zone database, e.g. Asia/Ho_Chi_Minh"),
+                               tz);
+    if ((ctx->lang_given || tz) && have_cfg && !force && !join && !server &&
+        !cacert && !pin && !name && !root_key && !root && !no_pass)
+        return update_lang(ctx, tz);
+    home_tz = tz ? tz : CLI_DEFAULT_TZ;
     struct cli_join jc;
     memset(&jc, 0, sizeof(jc));
     if (join) {
@@ -663,9 +690,9 @@ init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
         }
     }
 
-    cfg = json_pack("{s:s, s:s, s:I, s:s}", "name", name ? name : "", "author",
-                    author, "created", (json_int_t)ntm_now_ms(), "lang",
-                    home_lang);
+    cfg = json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", name ? name : "",
+                    "author", author, "created", (json_int_t)ntm_now_ms(),
+                    "lang", home_lang, "tz", home_tz);
     cfg_text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     if (!cfg_text) {
         cli_error(_("cannot write config.json: out of memory"));

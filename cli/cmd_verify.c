@@ -62,7 +62,8 @@ print_list(const char *title, json_t *list)
         const char *entry = json_string_value(json_object_get(x, "entry"));
         const char *codev = json_string_value(json_object_get(x, "code"));
         if (entry) {
-            printf("  %s  %s\n", entry, codev ? codev : "");
+            printf("  %s  %s\n", entry,
+                   codev ? cli_label(NTM_LABEL_STATUS, codev) : "");
             continue;
         }
         /* a fork: {"author","seq","ids":[...]} */
@@ -252,9 +253,9 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
            (long long)json_integer_value(json_object_get(rep, "entries")),
            (long long)json_integer_value(json_object_get(rep, "valid")),
            invalid, flagged, forks);
-    print_list("invalid entries", json_object_get(rep, "invalid"));
-    print_list("forks", json_object_get(rep, "forks"));
-    print_list("flagged entries (kept without effect)",
+    print_list(_("invalid entries"), json_object_get(rep, "invalid"));
+    print_list(_("forks"), json_object_get(rep, "forks"));
+    print_list(_("flagged entries (kept without effect)"),
                json_object_get(rep, "flagged"));
     print_reissued(rep);
     print_derived(rep, rebuilt);

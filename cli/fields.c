@@ -3,7 +3,8 @@
  * fields.c - what the record commands share: --set FIELD=VALUE parsed and
  * checked against the library's record field rules (ntm_field_valid: the
  * rule is the library's, the words of the usage error the tool's), and a
- * record found by its id or a unique prefix of it.
+ * record found by its id or a unique prefix of it, and identifiers typed
+ * as themselves or as their labels (util/labels.c).
  *
  * Uses only the public libntm headers and libc.
  */
@@ -172,4 +173,26 @@ cli_find_record(struct cli_ctx *ctx, const char *cmd, const char *id,
     else
         json_decref(r);
     return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Labels */
+
+const char *
+cli_parse_label(const char *cmd, enum ntm_label_set set, const char *opt,
+                const char *text)
+{
+    const char *v = ntm_label_parse(set, text);
+    if (v)
+        return v;
+    char vi[256], en[256];
+    ntm_label_values(set, "vi", vi, sizeof(vi));
+    ntm_label_values(set, "en", en, sizeof(en));
+    if (cli_lang_vi())
+        cli_usage_error(cmd, _("%s does not take '%s': give one of %s (or %s)"),
+                        opt, text, vi, en);
+    else
+        cli_usage_error(cmd, _("%s does not take '%s': give one of %s"), opt,
+                        text, en);
+    return NULL;
 }

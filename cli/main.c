@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct cli_cmd {
@@ -488,6 +489,29 @@ choose_lang(struct cli_ctx *ctx)
     }
 }
 
+/*
+ * The time zone of the times shown to people (never JSON or CSV, which
+ * are UTC): TZ when set, else the home's "tz" (config.json), else
+ * Asia/Ho_Chi_Minh. Vietnam keeps UTC+7 all year, so a machine without
+ * the zone database still shows Vietnam's time.
+ */
+static void
+choose_tz(const struct cli_ctx *ctx)
+{
+    const char *env = getenv("TZ");
+    if (env && *env)
+        return;
+    char *path = ctx->home ? cli_home_path(ctx, "config.json") : NULL;
+    json_t *cfg = path ? json_load_file(path, 0, NULL) : NULL;
+    const char *tz = json_string_value(json_object_get(cfg, "tz"));
+    if (!tz || !cli_tz_valid(tz))
+        tz = CLI_DEFAULT_TZ;
+    setenv("TZ", cli_tz_spec(tz), 1);
+    tzset();
+    json_decref(cfg);
+    ntm_free(path);
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -579,6 +603,7 @@ run(int argc, char **argv)
     if (!ctx.home)
         ctx.home = home_buf = default_home();
     choose_lang(&ctx);
+    choose_tz(&ctx);
     if (help_cmd) {
         print_usage(stdout);
         ntm_free(home_buf);

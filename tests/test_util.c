@@ -773,6 +773,44 @@ test_error_message_ids(void **state)
                         ntm_tr("vi", "unknown error"));
 }
 
+/* Labels: the identifier in English, the catalogue's words in
+ * Vietnamese; typed back in either language, with or without diacritics,
+ * dashes or underscores; unknown words refused. */
+static void
+test_labels(void **state)
+{
+    (void)state;
+    char list[256];
+    assert_string_equal(ntm_label("en", NTM_LABEL_STATE, "approved"),
+                        "approved");
+    assert_string_equal(ntm_label("vi", NTM_LABEL_STATE, "approved"),
+                        "đã duyệt");
+    assert_string_equal(ntm_label("vi", NTM_LABEL_STATE, "nonsense"),
+                        "nonsense");
+    assert_null(ntm_label("vi", NTM_LABEL_STATE, NULL));
+    assert_string_equal(ntm_label("vi", NTM_LABEL_ROLE, "recorder"),
+                        "người ghi");
+    const char *approved[] = {"approved", "đã duyệt", "đã-duyệt",
+                              "ĐÃ DUYỆT", "da duyet", "da_duyet"};
+    for (size_t i = 0; i < sizeof(approved) / sizeof(approved[0]); i++)
+        assert_string_equal(ntm_label_parse(NTM_LABEL_STATE, approved[i]),
+                            "approved");
+    assert_string_equal(ntm_label_parse(NTM_LABEL_STATE, "has issues"),
+                        "has_issues");
+    assert_string_equal(ntm_label_parse(NTM_LABEL_STATE, "cần sửa"),
+                        "has_issues");
+    assert_null(ntm_label_parse(NTM_LABEL_STATE, "approve"));
+    assert_null(ntm_label_parse(NTM_LABEL_STATE, ""));
+    assert_null(ntm_label_parse(NTM_LABEL_STATE, "\xff"));
+    /* a label of another set is not one of this set */
+    assert_null(ntm_label_parse(NTM_LABEL_STATE, "activity"));
+    assert_string_equal(ntm_label_parse(NTM_LABEL_LEVEL, "ấp"), "hamlet");
+    ntm_label_values(NTM_LABEL_KIND, "en", list, sizeof(list));
+    assert_string_equal(list, "activity, measure");
+    ntm_label_values(NTM_LABEL_KIND, "vi", list, 8);
+    assert_true(strlen(list) < 8);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -801,6 +839,7 @@ main(void)
         T(test_text_fold_width_distance),
         T(test_human_forms),
         T(test_catalog),
+        T(test_labels),
         T(test_error_message_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

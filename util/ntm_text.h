@@ -103,6 +103,40 @@ NTM_EXTERN const char *ntm_error_text_lang(const struct ntm_error *err,
                                            const char *lang, char *out,
                                            size_t size);
 
+/* ------------------------------------------------------------------ */
+/* Display labels of identifiers (labels.c) */
+
+enum ntm_label_set {
+    NTM_LABEL_KIND,        /* record kinds: activity, measure */
+    NTM_LABEL_STATE,       /* review states: submitted, approved, ... */
+    NTM_LABEL_MARK,        /* record marks: conflict, deleted */
+    NTM_LABEL_ROLE,        /* roles: admin, coordinator, recorder */
+    NTM_LABEL_FIELD,       /* record fields: date, qty, title, ... */
+    NTM_LABEL_OP,          /* entry operations: record.create, ... */
+    NTM_LABEL_STATUS,      /* entry statuses: valid, waiting, revoked, ... */
+    NTM_LABEL_TARGET_KIND, /* target kinds: yearly_sum, ... */
+    NTM_LABEL_LEVEL        /* unit levels: province ... hamlet */
+};
+/*
+ * The label people read for identifier value of set, in lang ("en" gives
+ * the identifier itself); value itself when the table does not know it.
+ * Borrowed: static or catalogue storage.
+ */
+NTM_EXTERN const char *ntm_label(const char *lang, enum ntm_label_set set,
+                                 const char *value);
+/*
+ * The identifier that text names in set: the identifier, or its
+ * Vietnamese label, compared with case, diacritics, '-', '_' and spaces
+ * ignored ("đã-duyệt", "Đã duyệt", "da duyet", "approved"). NULL when
+ * text names none. Borrowed (static).
+ */
+NTM_EXTERN const char *ntm_label_parse(enum ntm_label_set set,
+                                       const char *text);
+/* The labels of set in lang, joined by ", ", into out; returns out. */
+NTM_EXTERN const char *ntm_label_values(enum ntm_label_set set,
+                                        const char *lang, char *out,
+                                        size_t size);
+
 /* Marks a literal for the catalogue (xgettext --keyword=N_) where it is
  * translated later, at the place that knows the language. */
 #ifndef N_

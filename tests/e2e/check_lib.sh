@@ -12,6 +12,9 @@
 # changes no locale, unlike LC_MESSAGES). i18n_vi.sh and i18n_leaks.sh
 # choose their language themselves.
 export LANGUAGE=en
+# Times shown to people are in the home's zone (Asia/Ho_Chi_Minh unless
+# set); TZ=UTC keeps the suites' times and "today" those of date(1) here.
+export TZ=UTC
 passed=0
 failed=0
 skipped=0

@@ -108,7 +108,7 @@ has "init --lang vi: warning in Vietnamese" "ntm: cảnh báo: khóa được l�
 has "init --lang vi: author id line" "mã tác giả: " "$T/out"
 run_all env LANG=vi_VN.UTF-8 "$NTM" --home "$H" whoami
 has "whoami in Vietnamese: state" "trạng thái: khóa gốc" "$T/out"
-has "whoami in Vietnamese: role" "vai trò:    admin" "$T/out"
+has "whoami in Vietnamese: role label" "vai trò:    quản trị viên" "$T/out"
 run_all "$NTM" --home "$H" --lang en whoami
 has "whoami --lang en" "state:     root key" "$T/out"
 run_all "$NTM" --home "$H" --lang vi record activity --task doan.rural_roads_km \
@@ -127,7 +127,7 @@ has "list: Vietnamese column heads" "NGÀY" "$T/out"
 has "list: date as dd/mm/yyyy" "17/05/2019" "$T/out"
 has "list: quantity as 1.234,5" "1.234,5 km" "$T/out"
 run_all "$NTM" --home "$H" --lang vi show "$id"
-has "show: people as 1.200" "people     1.200" "$T/out"
+check "show: people as 1.200, under its label" grep -qE "^  số người +1\.200$" "$T/out"
 has "show: history header" "TÁC GIẢ" "$T/out"
 run_all "$NTM" --home "$H" --lang vi --json list
 has "--json keeps ISO dates under --lang vi" '"date": "2019-05-17"' "$T/out"
@@ -162,13 +162,13 @@ aligned() {
 run_all "$NTM" --home "$H" --lang vi list
 aligned "list: DATE column aligned" "NGÀY" "17/05/2019" "$T/out"
 aligned "list: UNIT column aligned" "ĐƠN VỊ" "72.710.25657" "$T/out"
-aligned "list: STATE column aligned" "TRẠNG THÁI" "submitted" "$T/out"
+aligned "list: STATE column aligned" "TRẠNG THÁI" "chờ duyệt" "$T/out"
 aligned "list: TITLE column aligned" "TIÊU ĐỀ" "Bê tông hóa" "$T/out"
 run_all "$NTM" --home "$H" --lang vi show "$id"
-when=$(grep -F record.create "$T/out" | grep -oE '[0-9]{2}/[0-9]{2}/[0-9]{4} [0-9:]{8}' | head -1)
-aligned "show: TIME column aligned (dd/mm/yyyy)" "THỜI GIAN (UTC)" "${when:-no time}" "$T/out" record.create
-aligned "show: OP column aligned" "THAO TÁC" "record.create" "$T/out"
-aligned "show: STATUS column aligned" "TÌNH TRẠNG" "valid" "$T/out"
+when=$(grep -F "tạo bản ghi" "$T/out" | grep -oE '[0-9]{2}/[0-9]{2}/[0-9]{4} [0-9:]{8}' | head -1)
+aligned "show: TIME column aligned (dd/mm/yyyy)" "THỜI GIAN (UTC)" "${when:-no time}" "$T/out" "tạo bản ghi"
+aligned "show: OP column aligned" "THAO TÁC" "tạo bản ghi" "$T/out"
+aligned "show: STATUS column aligned" "TÌNH TRẠNG" "hợp lệ" "$T/out"
 
 # Help pages: description, options, placeholders and examples.
 run_all "$NTM" --lang vi admin --help
@@ -200,7 +200,7 @@ has "resolve: say how" "hãy nói cách giải quyết: --take MỤC hoặc --se
 run_all "$NTM" --home "$H" --lang vi admin enroll 1234 --role recorder --scope 72.710.25657
 has "admin: bad key" "khóa thiết bị '1234' không hợp lệ" "$T/out"
 run_all "$NTM" --home "$H" --lang vi admin unit 72.710.25657.1 --name "Ấp Thạnh Hòa"
-has "admin unit: created" "đã tạo hamlet 72.710.25657.1 (Ấp Thạnh Hòa)" "$T/out"
+has "admin unit: created, level labelled" "đã tạo ấp 72.710.25657.1 (Ấp Thạnh Hòa)" "$T/out"
 has "admin unit: entry line" "mục " "$T/out"
 run_all "$NTM" --home "$H" --lang vi key export --out "$T/no/such/dir/key.pub"
 has "key export: the code's text, then the English detail" "ntm: lỗi: không ghi được khóa công khai: lỗi đọc ghi tệp - cannot create" "$T/out"
@@ -267,7 +267,7 @@ has "report json --lang vi: ISO date" '"as_of": "2017-12-31"' "$T/out"
 # init: a server that cannot be reached is named in Vietnamese (the
 # library's error through cli_error_text).
 run_all "$NTM" --home "$T/offline" --lang vi init --no-passphrase --server http://127.0.0.1:9
-has "init: unreachable server in Vietnamese" "không kết nối được máy chủ 'http://127.0.0.1:9' (không kết nối được máy chủ - " "$T/out"
+has "init: unreachable server in Vietnamese" "không kết nối được máy chủ 'http://127.0.0.1:9' (không kết nối được tới http://127.0.0.1:9: máy chủ không chạy ở đó" "$T/out"
 
 # The library's messages (cli_fail): a Vietnamese sentence that says what
 # failed and what to do. These also catch a library text that drifted
@@ -289,7 +289,7 @@ root=$("$NTM" --home "$H" --json whoami | sed -n 's/.*"author": "\([0-9a-f]*\)".
 "$NTM" --home "$H2" init --no-passphrase --root-key "$root" >/dev/null 2>&1
 rec=$("$NTM" --home "$H2" --json whoami | sed -n 's/.*"author": "\([0-9a-f]*\)".*/\1/p')
 run_all "$NTM" --home "$H" --lang vi admin enroll "$rec" --role recorder --scope 72.710.25657 --name "Ấp Thạnh Hòa"
-has "admin enroll in Vietnamese" "đã ghi danh $rec làm recorder của 72.710.25657" "$T/out"
+has "admin enroll in Vietnamese" "đã ghi danh $rec làm người ghi của 72.710.25657" "$T/out"
 "$NTM" --home "$H" bundle export --out "$T/root.ntm" >/dev/null 2>&1
 "$NTM" --home "$H2" bundle import "$T/root.ntm" >/dev/null 2>&1
 run_all "$NTM" --home "$H2" --lang vi record activity --task doan.rural_roads_km \
