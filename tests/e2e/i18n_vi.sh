@@ -365,4 +365,54 @@ else
     skip "server messages: curl or jq missing"
 fi
 
+# Vietnamese input where Vietnamese output is printed: 2,4 and 1.234,5,
+# dd/mm/yyyy, mm/yyyy, labels for --state and --uom; what reads two ways
+# is refused with both forms, never guessed.
+V=$T/vin
+run_all "$NTM" --home "$V" init --root --no-passphrase
+run_all "$NTM" --home "$V" --json record activity --task doan.rural_roads_km \
+    --unit 72.710.25657 --date 05/04/2017 --qty 2,4 --uom km --title "Ấp Thạnh Hòa"
+vid=$(jq -r .id "$T/out" 2>/dev/null)
+run_all "$NTM" --home "$V" --json show "$vid"
+check "--date 05/04/2017 is 5 April 2017" json_ok '.fields.date == "2017-04-05"'
+check "--qty 2,4 is 2.4" json_ok '.fields.qty == "2.4"'
+run_all "$NTM" --home "$V" --json record activity --task doan.rural_roads_km \
+    --unit 72.710.25657 --date 2017-04-06 --qty 1.234,5 --uom km
+run_all "$NTM" --home "$V" --json show "$(jq -r .id "$T/out" 2>/dev/null)"
+check "--qty 1.234,5 is 1234.5" json_ok '.fields.qty == "1234.5"'
+run_all "$NTM" --home "$V" record activity --task doan.rural_roads_km \
+    --unit 72.710.25657 --date 2017-04-06 --qty 1.234 --uom km
+check "--qty 1.234 in Vietnamese refused (exit 2)" test "$rc" -eq 2
+has "  ... showing both forms" "viết 1234 nếu là số nguyên, hoặc 1,234 nếu là số có phần thập phân" "$T/out"
+run_all "$NTM" --home "$V" --lang en record activity --task doan.rural_roads_km \
+    --unit 72.710.25657 --date 2017-04-06 --qty 1,234 --uom km
+check "--qty 1,234 in English refused (exit 2)" test "$rc" -eq 2
+has "  ... showing both forms" "write 1234 for the whole number, or 1.234 for the number with decimals" "$T/out"
+run_all "$NTM" --home "$V" --lang en record activity --task doan.rural_roads_km \
+    --unit 72.710.25657 --date 05/04/2017 --qty 1 --uom km
+check "--date 05/04/2017 in English refused (exit 2)" test "$rc" -eq 2
+has "  ... showing both dates" "write 2017-04-05 (day 5, month 4) or 2017-05-04 (day 4, month 5)" "$T/out"
+run_all "$NTM" --home "$V" --json record measure --task hccb.health_insurance_pct \
+    --unit 72.703 --period 04/2017 --num 9 --den 10
+run_all "$NTM" --home "$V" --json show "$(jq -r .id "$T/out" 2>/dev/null)"
+check "--period 04/2017 is 2017-04" json_ok '.fields.period == "2017-04"'
+run_all "$NTM" --home "$V" --json record activity --task hccb.green_houses \
+    --unit 72.703 --date 2017-04-07 --qty 3 --uom "căn"
+run_all "$NTM" --home "$V" --json show "$(jq -r .id "$T/out" 2>/dev/null)"
+check "--uom căn (the label) is house" json_ok '.fields.uom == "house"'
+run_all "$NTM" --home "$V" edit "$vid" --set qty=3,5 --set date=06/04/2017
+run_all "$NTM" --home "$V" --json show "$vid"
+check "edit --set qty=3,5 date=06/04/2017" json_ok '.fields.qty == "3.5" and .fields.date == "2017-04-06"'
+run_all "$NTM" --home "$V" list
+has "list: the month period as 04/2017" "04/2017" "$T/out"
+has "list: the uom label" "3 căn" "$T/out"
+run_all "$NTM" --home "$V" review "$vid" --approve
+for s in "đã duyệt" "đã-duyệt" "da duyet" approved; do
+    run_all "$NTM" --home "$V" --json list --state "$s"
+    check "list --state '$s' finds the approved record" json_ok "length == 1 and .[0].id == \"$vid\""
+done
+run_all "$NTM" --home "$V" list --state "duyet xong"
+check "list --state with an unknown word refused (exit 2)" test "$rc" -eq 2
+has "  ... listing the labels" "chờ duyệt, đã duyệt, bị từ chối, cần sửa" "$T/out"
+
 finish
