@@ -169,9 +169,10 @@ const char *cli_parse_label(const char *cmd, enum ntm_label_set set,
  * A date, quantity or period (field "date", "qty", "period") as a person
  * typed it, in the machine form the record rules take, into out: ISO
  * dates and "1234.5" as they are, and the forms printed in Vietnamese
- * (17/05/2019, 2,4, 1.234,5, 05/2019) - ntm_human_parse_*. NULL and a
- * usage error of cmd when it is none, or reads two ways in the language
- * of the messages (the error shows both forms).
+ * (17/05/2019, 2,4, 1.234,5, 05/2019) in Vietnamese, numbers grouped with
+ * ',' in English - ntm_human_parse_*. NULL and a usage error of cmd when
+ * it is none, or reads two ways in the language of the messages (the
+ * error shows both forms).
  */
 const char *cli_input(const char *cmd, const char *field, const char *in,
                       char *out, size_t size);

@@ -245,17 +245,6 @@ cli_input(const char *cmd, const char *field, const char *in, char *out,
                         _("the quantity '%s' reads two ways: write %s for the "
                           "whole number, or %s for the number with decimals"),
                         in, whole, human);
-    } else if (r == NTM_HUMAN_AMBIGUOUS) {
-        /* English: 05/04/2017, day and month could be swapped */
-        int a = atoi(in), b = atoi(strpbrk(in, "/.-") + 1);
-        const char *year = strpbrk(strpbrk(in, "/.-") + 1, "/.-") + 1;
-        char one[11], two[11];
-        snprintf(one, sizeof(one), "%.4s-%02d-%02d", year, b, a);
-        snprintf(two, sizeof(two), "%.4s-%02d-%02d", year, a, b);
-        cli_usage_error(cmd,
-                        _("the date '%s' reads two ways: write %s (day %d, "
-                          "month %d) or %s (day %d, month %d)"),
-                        in, one, a, b, two, b, a);
     } else if (!strcmp(field, "qty")) {
         cli_usage_error(cmd,
                         _("invalid quantity '%s': give a decimal number "

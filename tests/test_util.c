@@ -862,11 +862,12 @@ test_human_parse(void **state)
     assert_string_equal(d, "2017-04-05");
     assert_int_equal(ntm_human_parse_date("vi", "5.4.2017", d), NTM_HUMAN_OK);
     assert_string_equal(d, "2017-04-05");
-    assert_int_equal(ntm_human_parse_date("en", "17/05/2019", d), NTM_HUMAN_OK);
-    assert_string_equal(d, "2019-05-17");
-    assert_int_equal(ntm_human_parse_date("en", "04/04/2019", d), NTM_HUMAN_OK);
+    /* English prints and reads ISO dates only */
+    assert_int_equal(ntm_human_parse_date("en", "17/05/2019", d),
+                     NTM_HUMAN_BAD);
     assert_int_equal(ntm_human_parse_date("en", "05/04/2017", d),
-                     NTM_HUMAN_AMBIGUOUS);
+                     NTM_HUMAN_BAD);
+    assert_int_equal(ntm_human_parse_period("en", "04/2017", p), NTM_HUMAN_BAD);
     assert_int_equal(ntm_human_parse_date("vi", "2019-05-17", d), NTM_HUMAN_OK);
     assert_string_equal(d, "2019-05-17");
     assert_int_equal(ntm_human_parse_date("vi", "05/04-2017", d),

@@ -290,7 +290,10 @@ ntm_human_parse_date(const char *lang, const char *in, char out[11])
         memcpy(out, in, 11);
         return NTM_HUMAN_OK;
     }
-    /* D/M/YYYY: the separators must be the same */
+    /* D/M/YYYY, the Vietnamese form (English prints and reads ISO): the
+     * separators must be the same */
+    if (!vi(lang))
+        return NTM_HUMAN_BAD;
     const char *s1 = n ? strpbrk(in, "/.-") : NULL;
     const char *s2 = s1 ? strchr(s1 + 1, *s1) : NULL;
     int d, m;
@@ -299,8 +302,6 @@ ntm_human_parse_date(const char *lang, const char *in, char out[11])
         !small(s1 + 1, (size_t)(s2 - s1 - 1), &m) ||
         !year4(s2 + 1, strlen(s2 + 1)))
         return NTM_HUMAN_BAD;
-    if (!vi(lang) && d != m && d <= 12 && m <= 12)
-        return NTM_HUMAN_AMBIGUOUS; /* 05/04/2017: 5 April or May 4? */
     snprintf(out, 11, "%.4s-%02d-%02d", s2 + 1, m, d);
     return NTM_HUMAN_OK;
 }
@@ -310,14 +311,13 @@ ntm_human_parse_period(const char *lang, const char *in, char out[8])
 {
     size_t n = in ? strlen(in) : 0;
     int m;
-    (void)lang;
     out[0] = '\0';
     if ((n == 4 && year4(in, 4)) || (n == 7 && year4(in, 4) && in[4] == '-' &&
                                      is_digit(in[5]) && is_digit(in[6]))) {
         memcpy(out, in, n + 1);
         return NTM_HUMAN_OK;
     }
-    const char *sl = n ? strpbrk(in, "/.-") : NULL;
+    const char *sl = n && vi(lang) ? strpbrk(in, "/.-") : NULL;
     if (!sl || !small(in, (size_t)(sl - in), &m) ||
         !year4(sl + 1, strlen(sl + 1)))
         return NTM_HUMAN_BAD;

@@ -82,12 +82,12 @@ NTM_EXTERN void ntm_human_figures(const char *lang, char *s, size_t size);
  * Vietnamese (1234, or 1.234), "1,234" in English: ambiguous. Otherwise a
  * single ',' or '.' is the decimal mark. out gets digits, at most one '.'.
  *
- * A date: "YYYY-MM-DD", or "DD/MM/YYYY" ('/', '.' or '-' between, day
- * and month of one or two digits). In English a day and month that could
- * be swapped (both 1-12, not equal) are ambiguous. Not checked against
+ * A date: "YYYY-MM-DD", and in Vietnamese "DD/MM/YYYY" ('/', '.' or '-'
+ * between, day and month of one or two digits; English prints and reads
+ * ISO only, where 05/04/2017 would read two ways). Not checked against
  * the calendar here: ntm_field_date_valid does that.
  *
- * A period: "YYYY", "YYYY-MM", "MM/YYYY" or "M/YYYY".
+ * A period: "YYYY", "YYYY-MM", and in Vietnamese "MM/YYYY" or "M/YYYY".
  */
 enum ntm_human_parse {
     NTM_HUMAN_OK = 0,

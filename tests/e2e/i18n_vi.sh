@@ -390,8 +390,8 @@ check "--qty 1,234 in English refused (exit 2)" test "$rc" -eq 2
 has "  ... showing both forms" "write 1234 for the whole number, or 1.234 for the number with decimals" "$T/out"
 run_all "$NTM" --home "$V" --lang en record activity --task doan.rural_roads_km \
     --unit 72.710.25657 --date 05/04/2017 --qty 1 --uom km
-check "--date 05/04/2017 in English refused (exit 2)" test "$rc" -eq 2
-has "  ... showing both dates" "write 2017-04-05 (day 5, month 4) or 2017-05-04 (day 4, month 5)" "$T/out"
+check "--date 05/04/2017 in English (which reads ISO dates) refused (exit 2)" test "$rc" -eq 2
+has "  ... asking for YYYY-MM-DD" "give a real calendar date as YYYY-MM-DD" "$T/out"
 run_all "$NTM" --home "$V" --json record measure --task hccb.health_insurance_pct \
     --unit 72.703 --period 04/2017 --num 9 --den 10
 run_all "$NTM" --home "$V" --json show "$(jq -r .id "$T/out" 2>/dev/null)"
