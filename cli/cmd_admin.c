@@ -221,11 +221,11 @@ check_grant(struct cli_ctx *ctx, const char **role, const char *scope,
         return -1;
     if (ntm_plan_check_unit(ctx->plan, ctx->store, scope, NULL, &err) !=
         NTM_OK) {
-        cli_fail(&err, _("unknown scope"));
+        cli_fail(&err, "--scope");
         return -1;
     }
     if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, _("unknown organization"));
+        cli_fail(&err, NULL);
         return -1;
     }
     return 0;
@@ -447,7 +447,7 @@ admin_unit(struct cli_ctx *ctx, const char *code, const char *name,
     parent[plen] = '\0';
     if (ntm_plan_check_unit(ctx->plan, ctx->store, parent, NULL, &err) !=
         NTM_OK) {
-        cli_fail(&err, _("unknown parent unit"));
+        cli_fail(&err, _("the parent of the new unit"));
         return EXIT_USAGE;
     }
     struct ntm_error err2 = {0};

@@ -220,16 +220,16 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     struct ntm_error err = {0};
     const char *task_org = NULL;
     if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, _("unknown organization"));
+        cli_fail(&err, NULL);
         goto out;
     }
     if (ntm_plan_check_task(ctx->plan, task, NULL, &task_org, &err) != NTM_OK) {
-        cli_fail(&err, _("unknown task"));
+        cli_fail(&err, NULL);
         goto out;
     }
     if (ntm_plan_check_unit(ctx->plan, ctx->store, unit, check_date, &err) !=
         NTM_OK) {
-        cli_fail(&err, _("unknown unit"));
+        cli_fail(&err, NULL);
         goto out;
     }
     /* the plan's data dictionary: kind, fields, units, num <= den */

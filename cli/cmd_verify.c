@@ -42,12 +42,14 @@ static const struct cli_help help = {
        "what it changed; it exits with 0 when the file and every entry are\n"
        "sound. It refuses to rebuild from a damaged file or a log holding\n"
        "invalid entries."),
-    "0  every entry is valid and the state matches the log (flagged entries\n"
-    "   may be listed); with --rebuild, the state was repaired\n"
-    "1  the check could not run (the message says why)\n"
-    "2  usage error\n"
-    "3  invalid entries, forks, a damaged file or derived state that differs\n"
-    "   from the log were found",
+    N_("0  every entry is valid and the state matches the log (flagged "
+       "entries\n"
+       "   may be listed); with --rebuild, the state was repaired\n"
+       "1  the check could not run (the message says why)\n"
+       "2  usage error\n"
+       "3  invalid entries, forks, a damaged file or derived state that "
+       "differs\n"
+       "   from the log were found"),
     "ntm verify\nntm verify --rebuild\nntm verify --json | jq .derived"};
 
 static void

@@ -192,15 +192,12 @@ cli_parse_label(const char *cmd, enum ntm_label_set set, const char *opt,
     const char *v = ntm_label_parse(set, text);
     if (v)
         return v;
-    char vi[256], en[256];
-    ntm_label_values(set, "vi", vi, sizeof(vi));
-    ntm_label_values(set, "en", en, sizeof(en));
-    if (cli_lang_vi())
-        cli_usage_error(cmd, _("%s does not take '%s': give one of %s (or %s)"),
-                        opt, text, vi, en);
-    else
-        cli_usage_error(cmd, _("%s does not take '%s': give one of %s"), opt,
-                        text, en);
+    char list[256];
+    /* the labels in the language of the messages (the identifiers in
+     * English, their words in Vietnamese): both are accepted */
+    ntm_label_values(set, cli_lang_vi() ? "vi" : "en", list, sizeof(list));
+    cli_usage_error(cmd, _("%s does not take '%s': give one of %s"), opt, text,
+                    list);
     return NULL;
 }
 

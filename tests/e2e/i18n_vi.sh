@@ -121,7 +121,7 @@ has "record: invalid date in Vietnamese" "ngày '2019-02-30' không hợp lệ" 
 has "record: usage hint in Vietnamese" "gợi ý: chạy 'ntm record --help'" "$T/out"
 run_all "$NTM" --home "$H" --lang vi record activity --task nope --unit 72.710.25657 \
     --date 2019-05-17
-has "record: unknown task in Vietnamese" "ntm: lỗi: không có nhiệm vụ này" "$T/out"
+has "record: unknown task in Vietnamese, said once" "ntm: lỗi: không có nhiệm vụ 'nope'" "$T/out"
 run_all "$NTM" --home "$H" --lang vi list
 has "list: Vietnamese column heads" "NGÀY" "$T/out"
 has "list: date as dd/mm/yyyy" "17/05/2019" "$T/out"
