@@ -188,7 +188,7 @@ has "resolve --help: synopsis" "ntm resolve <mã> (--take <mục> | --set <trư�
 run_all "$NTM" --lang vi conflicts --help
 has "conflicts --help: description" "Liệt kê mọi bản ghi có một trường bị thay đổi cùng lúc" "$T/out"
 run_all "$NTM" --lang vi delete --help
-has "delete --help: description" "Ký một record.delete cho bản ghi" "$T/out"
+has "delete --help: description, the op by its label" "Ký một mục xóa bản ghi" "$T/out"
 
 # Commands of their own, in Vietnamese.
 run_all "$NTM" --home "$H" --lang vi conflicts
