@@ -34,6 +34,7 @@ struct cli_ctx {
     int json;                /* --json */
     int quiet;               /* --quiet */
     const char *lang;        /* "vi" or "en" */
+    int lang_given;          /* --lang was given */
     struct ntm_store *store; /* opened when NEED_STORE */
     struct ntm_key *key;     /* loaded when NEED_KEY */
     struct ntm_plan *plan;   /* loaded when NEED_PLAN */
@@ -158,6 +159,24 @@ void cli_list_release(struct cli_list *l);
  * error printed when an item is malformed. */
 json_t *cli_parse_set(const char *cmd, const struct cli_list *sets);
 
+/* The identifier that text names in set (the identifier or its label in
+ * either language: ntm_label_parse), or NULL and a usage error of cmd that
+ * lists the choices for option opt ("--state"). */
+const char *cli_parse_label(const char *cmd, enum ntm_label_set set,
+                            const char *opt, const char *text);
+
+/*
+ * A date, quantity or period (field "date", "qty", "period") as a person
+ * typed it, in the machine form the record rules take, into out: ISO
+ * dates and "1234.5" as they are, and the forms printed in Vietnamese
+ * (17/05/2019, 2,4, 1.234,5, 05/2019) in Vietnamese, numbers grouped with
+ * ',' in English - ntm_human_parse_*. NULL and a usage error of cmd when
+ * it is none, or reads two ways in the language of the messages (the
+ * error shows both forms).
+ */
+const char *cli_input(const char *cmd, const char *field, const char *in,
+                      char *out, size_t size);
+
 /* Warn (never refuse) when a record's date, or else its period (either
  * may be NULL), lies outside the plan's period or after today by this
  * device's clock (cli/recwarn.c). */
@@ -210,9 +229,24 @@ int cli_read_answer(const char *prompt, char *buf, size_t size);
 int cli_find_record(struct cli_ctx *ctx, const char *cmd, const char *id,
                     char full[NTM_RECORD_ID_LEN + 1], json_t **rec);
 
-/* Format ms since the epoch as "YYYY-MM-DD HH:MM:SS" UTC into out, or
- * "DD/MM/YYYY HH:MM:SS" in Vietnamese: for human output only. */
+/* Format ms since the epoch as "YYYY-MM-DD HH:MM:SS" in the time zone of
+ * the times shown (TZ, else the home's "tz", else Asia/Ho_Chi_Minh: set by
+ * cli/main.c) into out, or "DD/MM/YYYY HH:MM:SS" in Vietnamese: for human
+ * output only (JSON and CSV keep UTC). */
 void cli_format_time(int64_t ms, char out[32]);
+/* The default time zone of a home. */
+#define CLI_DEFAULT_TZ "Asia/Ho_Chi_Minh"
+/* Whether tz names a time zone this machine knows (a file of
+ * /usr/share/zoneinfo, or Asia/Ho_Chi_Minh, Asia/Saigon, UTC, which need
+ * none). */
+int cli_tz_valid(const char *tz);
+/* The TZ value for the zone tz: tz, or a POSIX rule when the zone
+ * database lacks it. Borrowed. */
+const char *cli_tz_spec(const char *tz);
+
+/* Ask a question on the terminal (echo on) when stdin and stderr are
+ * terminals: 0 with the answer in buf, -1 when there is none to ask. */
+int cli_ask(const char *prompt, char *buf, size_t size);
 
 /* ------------------------------------------------------------------ */
 /* Join codes (joincode.c, docs/contract.md "Join codes"). */

@@ -66,7 +66,7 @@ static const struct cli_help help = {
        "or stolen device.\n"
        "\n"
        "unit creates a unit missing from the shipped unit tree, usually a\n"
-       "hamlet (ap, khu pho) under its commune: <code> is the commune's "
+       "hamlet (ấp, khu phố) under its commune: <code> is the commune's "
        "code,\n"
        "a dot and the hamlet's number.\n"
        "\n"
@@ -82,8 +82,8 @@ static const struct cli_help help = {
     /* TRANSLATORS: keep the commands; translate the quoted names and
        reason. */
     N_("ntm admin enroll 3f0c...e1 --role recorder --scope 72.710.25657 \\\n"
-       "    --name \"Ap Thanh Hoa\"\n"
-       "ntm admin unit 72.710.25657.1 --name \"Ap Thanh Hoa\" --level "
+       "    --name \"Ấp Thạnh Hòa\"\n"
+       "ntm admin unit 72.710.25657.1 --name \"Ấp Thạnh Hòa\" --level "
        "hamlet\n"
        "ntm admin revoke 3f0c...e1 --reason \"phone lost on 2019-06-02\"")};
 
@@ -122,8 +122,8 @@ print_entry(struct cli_ctx *ctx, const struct ntm_write_result *res,
 
 #define JOIN_USED_KEY "join.used."
 
-static int check_grant(struct cli_ctx *ctx, const char *role, const char *scope,
-                       const char *org, int *code);
+static int check_grant(struct cli_ctx *ctx, const char **role,
+                       const char *scope, const char *org, int *code);
 
 /* The one device that asked to be enrolled with the code jc (GET
  * /v1/join?nonce=), into hex; its name into *asked_name (new). */
@@ -293,7 +293,7 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
                                           "(or --join)"));
         goto out;
     }
-    if (check_grant(ctx, role, scope, org, &code) != 0)
+    if (check_grant(ctx, &role, scope, org, &code) != 0)
         goto out;
     if (from_seq < 1) {
         code = cli_usage_error("admin", _("--from-seq must be 1 or more"));
@@ -337,7 +337,8 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
         code = cli_print_json(o);
     } else {
         struct ntm_buf what = NTM_BUF_INIT;
-        ntm_buf_addf(&what, _("enrolled %s as %s of %s"), hex, role, scope);
+        ntm_buf_addf(&what, _("enrolled %s as %s of %s"), hex,
+                     cli_label(NTM_LABEL_ROLE, role), scope);
         code = print_entry(ctx, &res, ntm_buf_str(&what));
         ntm_buf_release(&what);
     }
@@ -349,26 +350,21 @@ out:
 }
 
 static int
-check_grant(struct cli_ctx *ctx, const char *role, const char *scope,
+check_grant(struct cli_ctx *ctx, const char **role, const char *scope,
             const char *org, int *code)
 {
     struct ntm_error err = {0};
     *code = EXIT_USAGE;
-    if (strcmp(role, "recorder") && strcmp(role, "coordinator") &&
-        strcmp(role, "admin")) {
-        cli_usage_error("admin",
-                        _("unknown role '%s': use recorder, coordinator or "
-                          "admin"),
-                        role);
+    /* The role's identifier or its label ("điều phối"). */
+    if (!(*role = cli_parse_label("admin", NTM_LABEL_ROLE, "--role", *role)))
         return -1;
-    }
     if (ntm_plan_check_unit(ctx->plan, ctx->store, scope, NULL, &err) !=
         NTM_OK) {
-        cli_fail(&err, _("unknown scope"));
+        cli_fail(&err, "--scope");
         return -1;
     }
     if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, _("unknown organization"));
+        cli_fail(&err, NULL);
         return -1;
     }
     return 0;
@@ -432,7 +428,7 @@ admin_join_code(struct cli_ctx *ctx, const char *role, const char *scope,
     if (!role || !scope)
         return cli_usage_error("admin", _("join-code needs --role and "
                                           "--scope"));
-    if (check_grant(ctx, role, scope, org, &code) != 0)
+    if (check_grant(ctx, &role, scope, org, &code) != 0)
         return code;
     int64_t ttl = parse_duration(expires ? expires : "7d");
     if (ttl < 0)
@@ -571,15 +567,17 @@ admin_unit(struct cli_ctx *ctx, const char *code, const char *name,
                                code);
     if (!name || !*name)
         return cli_usage_error("admin", _("unit needs --name, e.g. --name "
-                                          "\"Ap Thanh Hoa\""));
+                                          "\"Ấp Thạnh Hòa\""));
     if (!level)
         level = "hamlet";
-    if (strcmp(level, "hamlet") && strcmp(level, "commune") &&
-        strcmp(level, "district"))
+    const char *lv = ntm_label_parse(NTM_LABEL_LEVEL, level);
+    if (!lv || !strcmp(lv, "province"))
         return cli_usage_error("admin",
-                               _("unknown level '%s': use hamlet, commune "
-                                 "or district"),
-                               level);
+                               _("unknown level '%s': use %s, %s or %s"), level,
+                               cli_label(NTM_LABEL_LEVEL, "hamlet"),
+                               cli_label(NTM_LABEL_LEVEL, "commune"),
+                               cli_label(NTM_LABEL_LEVEL, "district"));
+    level = lv;
     char parent[128];
     size_t plen = (size_t)(strrchr(code, '.') - code);
     if (plen >= sizeof(parent))
@@ -588,7 +586,7 @@ admin_unit(struct cli_ctx *ctx, const char *code, const char *name,
     parent[plen] = '\0';
     if (ntm_plan_check_unit(ctx->plan, ctx->store, parent, NULL, &err) !=
         NTM_OK) {
-        cli_fail(&err, _("unknown parent unit"));
+        cli_fail(&err, _("the parent of the new unit"));
         return EXIT_USAGE;
     }
     struct ntm_error err2 = {0};
@@ -616,9 +614,10 @@ admin_unit(struct cli_ctx *ctx, const char *code, const char *name,
         NTM_OK)
         return cli_fail(&err, _("cannot create the unit"));
     struct ntm_buf what = NTM_BUF_INIT;
-    /* TRANSLATORS: "created hamlet 72.710.25657.1 (Ap Thanh Hoa)"; the
-       level stays as given (hamlet, commune, district). */
-    ntm_buf_addf(&what, _("created %s %s (%s)"), level, code, name);
+    /* TRANSLATORS: "created hamlet 72.710.25657.1 (Ấp Thạnh Hòa)"; the
+       level is its label (ấp, xã, huyện in Vietnamese). */
+    ntm_buf_addf(&what, _("created %s %s (%s)"),
+                 cli_label(NTM_LABEL_LEVEL, level), code, name);
     int rc = print_entry(ctx, &res, ntm_buf_str(&what));
     ntm_buf_release(&what);
     return rc;

@@ -33,10 +33,10 @@ static const struct cli_help help = {
        "listed with the reason. Carry bundles on USB sticks or SD cards to "
        "and\n"
        "from units with no connection."),
-    "0  success\n"
-    "1  failure (bad signature, unreadable file, full disk, ...)\n"
-    "2  usage error\n"
-    "5  some entries were rejected (listed; the others were imported)",
+    N_("0  success\n"
+       "1  failure (bad signature, unreadable file, full disk, ...)\n"
+       "2  usage error\n"
+       "5  some entries were rejected (listed; the others were imported)"),
     "ntm bundle export --out /media/usb/thanhduc-2019-06-01.ntm\n"
     "ntm bundle import /media/usb/thanhduc-2019-06-01.ntm"};
 
@@ -221,7 +221,6 @@ import_failed(const struct ntm_error *err,
               const struct ntm_bundle_import_result *res, const char *path,
               const char *sig_path)
 {
-    char text[2 * NTM_ERROR_SIZE];
     switch (err->code) {
     case NTM_ENOENT:
     case NTM_EIO:
@@ -251,11 +250,12 @@ import_failed(const struct ntm_error *err,
                   (unsigned)NTM_BUNDLE_MAX_LINE);
         return EXIT_FAIL;
     case NTM_EBADSIG:
+        /* err says the same ("changed or damaged"): not repeated */
         cli_error(_("the signature '%s' does not verify against the key "
-                    "%s named in the bundle: %s; the file was changed or "
+                    "%s named in the bundle: the file was changed or "
                     "damaged on the way, so nothing was imported: export it "
                     "again"),
-                  sig_path, res->by, cli_error_text(err, text, sizeof(text)));
+                  sig_path, res->by);
         return EXIT_FAIL;
     default:
         break;

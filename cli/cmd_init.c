@@ -29,9 +29,12 @@ static const struct cli_help help = {
     N_("ntm init - make this device's home: key, store and root key"),
     "ntm init [--server <url>] [--cacert <file> | --pin sha256//<b64>]\n"
     "         [--name <name>] [--root-key <hex> | --root] [--no-passphrase]\n"
+    "         [--lang (vi | en)] [--tz <zone>] [--force]\n"
+    "ntm init --join <code> [--name <name>] [--no-passphrase] [--lang (vi | "
+    "en)]\n"
     "         [--force]\n"
-    "ntm init --join <code> [--name <name>] [--no-passphrase] [--force]\n"
-    "ntm init --rekey [--join <code>] [--no-passphrase]",
+    "ntm init --rekey [--join <code>] [--no-passphrase]\n"
+    "ntm init [--lang (vi | en)] [--tz <zone>]",
     N_("Creates the home folder (--home, NTM_HOME, or $XDG_DATA_HOME/ntm) "
        "with\n"
        "mode 0700, a new Ed25519 key sealed with a passphrase "
@@ -63,11 +66,22 @@ static const struct cli_help help = {
        "store and keeps the key and config.json: the damaged files are moved\n"
        "aside (ntm.db.bak-<ms>), the root key is pinned again from --server,\n"
        "--root-key or --root, and the next 'ntm sync' brings this device's\n"
-       "entries back from the server. No other command ever makes a store."),
+       "entries back from the server. No other command ever makes a store.\n"
+       "\n"
+       "The home's language is Vietnamese unless --lang en is given (on a\n"
+       "terminal, init asks). It is stored in config.json and used by every\n"
+       "command; --lang, or LANG, LC_ALL and LC_MESSAGES naming vi or en,\n"
+       "still choose for one run. On a home that exists, 'ntm init --lang\n"
+       "(vi | en)' alone changes only its language. Homes made by older\n"
+       "versions stored \"en\", then the default: they keep it until changed.\n"
+       "\n"
+       "Times are shown in the home's time zone, Asia/Ho_Chi_Minh unless\n"
+       "--tz names another (TZ, when set, chooses for one run); --json and\n"
+       "CSV keep UTC. 'ntm init --tz ZONE' alone on a home changes it."),
     NULL,
-    "ntm --home /srv/ntm-admin init --root --name \"MTTQ tinh Tay Ninh\"\n"
+    "ntm --home /srv/ntm-admin init --root --name \"MTTQ tỉnh Tây Ninh\"\n"
     "NTM_PASSPHRASE=... ntm init --server https://ntm.example.vn:8443 \\\n"
-    "    --pin sha256//3q2+7w== --name \"Ap Thanh Hoa\"\n"
+    "    --pin sha256//3q2+7w== --name \"Ấp Thạnh Hòa\"\n"
     "ntm --home /srv/ntm-admin init --server https://ntm.example.vn:8443 \\\n"
     "    --cacert ca.pem\n"
     "ntm init --rekey"};
@@ -295,6 +309,94 @@ out:
     return code;
 }
 
+/*
+ * The language of a new home: --lang when given, else asked on a terminal,
+ * else Vietnamese. An answer given switches this run's messages too.
+ */
+static const char *
+new_home_lang(struct cli_ctx *ctx)
+{
+    if (ctx->lang_given)
+        return ctx->lang;
+    if (ctx->json)
+        return "vi";
+    for (int tries = 0; tries < 3; tries++) {
+        char answer[32];
+        /* Both languages: the home has none yet. */
+        if (cli_ask("Ngôn ngữ / language: vi (Tiếng Việt) hoặc/or en "
+                    "(English) [vi]: ",
+                    answer, sizeof(answer)) != 0)
+            return "vi";
+        const char *l = !*answer || !strcmp(answer, "vi") ? "vi"
+                        : !strcmp(answer, "en")           ? "en"
+                                                          : NULL;
+        if (l) {
+            if (strcmp(l, ctx->lang)) {
+                ctx->lang = l;
+                cli_i18n_init(l);
+            }
+            return l;
+        }
+    }
+    return "vi";
+}
+
+/* ntm init --lang L and/or --tz Z on an existing home: change only its
+ * language and time zone (tz NULL: unchanged). */
+static int
+update_lang(struct cli_ctx *ctx, const char *tz)
+{
+    struct ntm_error err = {0};
+    char *path = cli_home_path(ctx, "config.json");
+    json_error_t jerr;
+    json_t *cfg = path ? json_load_file(path, 0, &jerr) : NULL;
+    char *text = NULL;
+    int code = EXIT_FAIL;
+    if (!cfg || !json_is_object(cfg)) {
+        cli_error(_("cannot read '%s': the home's config.json is missing or "
+                    "damaged"),
+                  path ? path : "config.json");
+        goto out;
+    }
+    if ((ctx->lang_given &&
+         json_object_set_new(cfg, "lang", json_string(ctx->lang)) != 0) ||
+        (tz && json_object_set_new(cfg, "tz", json_string(tz)) != 0) ||
+        !(text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS))) {
+        cli_error(_("cannot write config.json: out of memory"));
+        goto out;
+    }
+    if (ntm_file_write_atomic(path, text, strlen(text), 0600, &err) != NTM_OK) {
+        code = cli_fail(&err, _("cannot write config.json"));
+        goto out;
+    }
+    const char *home_tz = json_string_value(json_object_get(cfg, "tz"));
+    if (ctx->json) {
+        code = cli_print_json(
+            json_pack("{s:s, s:s, s:s, s:b}", "home", ctx->home, "lang",
+                      json_string_value(json_object_get(cfg, "lang"))
+                          ? json_string_value(json_object_get(cfg, "lang"))
+                          : ctx->lang,
+                      "tz", home_tz ? home_tz : CLI_DEFAULT_TZ, "updated", 1));
+    } else {
+        /* TRANSLATORS: printed in the language just chosen: in the
+         * Vietnamese catalogue it says "now Vietnamese". */
+        if (ctx->lang_given)
+            printf(_("the language of '%s' is now English\n"), ctx->home);
+        if (tz)
+            printf(_("the times of '%s' are now shown in the time zone %s\n"),
+                   ctx->home, tz);
+        code = EXIT_OK;
+    }
+out:
+    json_decref(cfg);
+    free(text); /* jansson's allocator */
+    ntm_free(path);
+    return code;
+}
+
+/* The time zone a new home stores (--tz, else Asia/Ho_Chi_Minh). */
+static const char *home_tz = CLI_DEFAULT_TZ;
+
 static int init_home(struct cli_ctx *ctx, const char *server,
                      const char *cacert, const char *pin, const char *name,
                      const char *root_key, int root, int no_pass, int force,
@@ -304,7 +406,7 @@ int
 cmd_init(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *server = NULL, *cacert = NULL, *pin = NULL, *name = NULL;
-    const char *root_key = NULL, *join = NULL;
+    const char *root_key = NULL, *join = NULL, *tz = NULL;
     int root = 0, no_pass = 0, force = 0, rekey = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "server", &server, "<url>",
@@ -319,6 +421,8 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
          N_("pin this root key (64 hex digits)")},
         {CLI_OPT_STRING, "join", &join, "<code>",
          N_("join with the code an admin made (ntm admin join-code)")},
+        {CLI_OPT_STRING, "tz", &tz, "<zone>",
+         N_("the time zone of the times shown (default Asia/Ho_Chi_Minh)")},
         {CLI_OPT_FLAG, "root", &root, NULL,
          N_("this device is the root admin of the province")},
         {CLI_OPT_FLAG, "no-passphrase", &no_pass, NULL,
@@ -346,6 +450,18 @@ cmd_init(int argc, char **argv, struct cli_ctx *ctx)
                                  "root key from the code: give none of "
                                  "--server, --cacert, --pin, --root and "
                                  "--root-key with it"));
+    char *cfg_path = cli_home_path(ctx, "config.json");
+    int have_cfg = cfg_path && access(cfg_path, F_OK) == 0;
+    ntm_free(cfg_path);
+    if (tz && !cli_tz_valid(tz))
+        return cli_usage_error("init",
+                               _("unknown time zone '%s': give a name of the "
+                                 "zone database, e.g. Asia/Ho_Chi_Minh"),
+                               tz);
+    if ((ctx->lang_given || tz) && have_cfg && !force && !join && !server &&
+        !cacert && !pin && !name && !root_key && !root && !no_pass)
+        return update_lang(ctx, tz);
+    home_tz = tz ? tz : CLI_DEFAULT_TZ;
     struct cli_join jc;
     memset(&jc, 0, sizeof(jc));
     if (join) {
@@ -478,6 +594,7 @@ init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
             return EXIT_FAIL;
         }
     }
+    const char *home_lang = keep_key ? ctx->lang : new_home_lang(ctx);
     if (ntm_mkdir_p(ctx->home, 0700, &err) != NTM_OK) {
         code = cli_fail(&err, _("cannot create the home"));
         goto out;
@@ -593,9 +710,9 @@ init_home(struct cli_ctx *ctx, const char *server, const char *cacert,
         }
     }
 
-    cfg = json_pack("{s:s, s:s, s:I, s:s}", "name", name ? name : "", "author",
-                    author, "created", (json_int_t)ntm_now_ms(), "lang",
-                    ctx->lang);
+    cfg = json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", name ? name : "",
+                    "author", author, "created", (json_int_t)ntm_now_ms(),
+                    "lang", home_lang, "tz", home_tz);
     cfg_text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     if (!cfg_text) {
         cli_error(_("cannot write config.json: out of memory"));

@@ -115,7 +115,7 @@ print_cell(const char *s, size_t width)
 #define NCOLS 7
 
 static void
-row_cells(json_t *rec, struct ntm_buf cells[NCOLS])
+row_cells(const struct cli_ctx *ctx, json_t *rec, struct ntm_buf cells[NCOLS])
 {
     json_t *f = json_object_get(rec, "fields");
     const char *id = json_string_value(json_object_get(rec, "id"));
@@ -139,23 +139,25 @@ row_cells(json_t *rec, struct ntm_buf cells[NCOLS])
                                 : "-");
     if (qty) {
         cli_human_decimal(qty, human, sizeof(human));
-        ntm_buf_addf(&cells[4], "%s %s", human, uom ? uom : "");
+        ntm_buf_addf(&cells[4], "%s %s", human,
+                     uom ? ntm_plan_uom_label(ctx->plan, uom, ctx->lang) : "");
     } else if (json_is_integer(json_object_get(f, "num")))
         ntm_buf_addf(&cells[4], "%lld/%lld",
                      (long long)json_integer_value(json_object_get(f, "num")),
                      (long long)json_integer_value(json_object_get(f, "den")));
     else
         ntm_buf_adds(&cells[4], "-");
-    ntm_buf_adds(&cells[5], review ? review : "submitted");
+    ntm_buf_adds(&cells[5],
+                 cli_label(NTM_LABEL_STATE, review ? review : "submitted"));
     if (json_is_true(json_object_get(rec, "conflict")))
-        ntm_buf_adds(&cells[5], ",conflict");
+        ntm_buf_addf(&cells[5], ",%s", cli_label(NTM_LABEL_MARK, "conflict"));
     if (json_is_true(json_object_get(rec, "deleted")))
-        ntm_buf_adds(&cells[5], ",deleted");
+        ntm_buf_addf(&cells[5], ",%s", cli_label(NTM_LABEL_MARK, "deleted"));
     ntm_buf_adds(&cells[6], title ? title : "");
 }
 
 static void
-print_table(json_t *recs)
+print_table(const struct cli_ctx *ctx, json_t *recs)
 {
     static const char *const heads_en[NCOLS] = {
         N_("ID"),  N_("DATE"),  N_("UNIT"), N_("TASK"),
@@ -172,7 +174,7 @@ print_table(json_t *recs)
     size_t i;
     json_t *rec;
     json_array_foreach (recs, i, rec) {
-        row_cells(rec, cells);
+        row_cells(ctx, rec, cells);
         for (int c = 0; c < NCOLS; c++) {
             size_t w = ntm_text_width(ntm_buf_str(&cells[c]));
             if (w > width[c])
@@ -184,7 +186,7 @@ print_table(json_t *recs)
         print_cell(heads[c], width[c]);
     printf("%s\n", heads[NCOLS - 1]);
     json_array_foreach (recs, i, rec) {
-        row_cells(rec, cells);
+        row_cells(ctx, rec, cells);
         for (int c = 0; c < NCOLS - 1; c++)
             print_cell(ntm_buf_str(&cells[c]), width[c]);
         printf("%s\n", ntm_buf_str(&cells[NCOLS - 1]));
@@ -207,8 +209,10 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
          N_("only records of this organization")},
         {CLI_OPT_STRING, "task", &f.task, "<task>", N_("only this task")},
         {CLI_OPT_STRING, "state", &f.state, "<state>",
-         N_("review state: submitted, approved, rejected, has_issues")},
-        {CLI_OPT_STRING, "kind", &f.kind, "<kind>", N_("activity or measure")},
+         N_("review state: submitted, approved, rejected, has_issues (or "
+            "their labels: \"đã duyệt\", đã-duyệt)")},
+        {CLI_OPT_STRING, "kind", &f.kind, "<kind>",
+         N_("activity or measure (or their labels)")},
         {CLI_OPT_FLAG, "conflicts", &f.conflicts_only, NULL,
          N_("only records with a conflict")},
         {CLI_OPT_FLAG, "deleted", &f.include_deleted, NULL,
@@ -222,18 +226,13 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
                                _("give the search text as one argument "
                                  "(quote it): '%s %s'"),
                                argv[0], argv[1]);
-    if (f.state && strcmp(f.state, "submitted") &&
-        strcmp(f.state, "approved") && strcmp(f.state, "rejected") &&
-        strcmp(f.state, "has_issues"))
-        return cli_usage_error("list",
-                               _("unknown state '%s': use submitted, approved, "
-                                 "rejected or has_issues"),
-                               f.state);
-    if (f.kind && strcmp(f.kind, "activity") && strcmp(f.kind, "measure"))
-        return cli_usage_error("list",
-                               _("unknown kind '%s': use activity or "
-                                 "measure"),
-                               f.kind);
+    /* --state and --kind: the identifier or its label, either language. */
+    if (f.state && !(f.state = cli_parse_label("list", NTM_LABEL_STATE,
+                                               "--state", f.state)))
+        return EXIT_USAGE;
+    if (f.kind &&
+        !(f.kind = cli_parse_label("list", NTM_LABEL_KIND, "--kind", f.kind)))
+        return EXIT_USAGE;
     char *needle = NULL;
     if (nargs == 1 && *argv[0]) {
         needle = ntm_text_fold(argv[0]);
@@ -269,7 +268,7 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
                      : _("no records yet"));
         code = EXIT_OK;
     } else {
-        print_table(out);
+        print_table(ctx, out);
         code = EXIT_OK;
     }
 done:

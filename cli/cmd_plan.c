@@ -27,7 +27,7 @@ static const struct cli_help help = {
 /* A target's line and its label; value and deadline in the human forms
  * (0,5 and 31/12/2020 in Vietnamese). */
 static void
-print_target(json_t *t, int en)
+print_target(const struct ntm_plan *plan, json_t *t, int en)
 {
     const char *kind = json_string_value(json_object_get(t, "kind"));
     const char *dl = json_string_value(json_object_get(t, "deadline"));
@@ -37,9 +37,12 @@ print_target(json_t *t, int en)
 
     snprintf(num, sizeof(num), "%g", v);
     cli_human_decimal(num, value, sizeof(value));
-    printf("  %-34s %-24s %s %s  %d-%d",
-           json_string_value(json_object_get(t, "id")), kind, value,
-           json_string_value(json_object_get(t, "uom")),
+    printf("  %-34s ", json_string_value(json_object_get(t, "id")));
+    cli_put_padded(stdout, cli_label(NTM_LABEL_TARGET_KIND, kind), 24);
+    printf(" %s %s  %d-%d", value,
+           ntm_plan_uom_label(plan,
+                              json_string_value(json_object_get(t, "uom")),
+                              en ? "en" : "vi"),
            (int)json_integer_value(json_array_get(years, 0)),
            (int)json_integer_value(json_array_get(years, 1)));
     if (dl) {
@@ -87,7 +90,7 @@ cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
         if (json_array_size(json_object_get(o, "targets")))
             printf(" %s\n", _("targets:"));
         json_array_foreach (json_object_get(o, "targets"), j, x)
-            print_target(x, en);
+            print_target(ctx->plan, x, en);
         if (json_array_size(json_object_get(o, "tasks")))
             printf(" %s\n", _("tasks:"));
         json_array_foreach (json_object_get(o, "tasks"), j, x)

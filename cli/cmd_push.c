@@ -29,8 +29,8 @@ static const struct cli_help help = {
        "accepted without effect (for example out of the author's scope) are\n"
        "shown as warnings. When the server cannot be reached after a few\n"
        "retries, nothing is lost: try again later (exit 4)."),
-    "0 all sent; 1 failure; 2 usage; 4 server unreachable (nothing lost);\n"
-    "5 the server rejected some entries (kept here, listed)",
+    N_("0 all sent; 1 failure; 2 usage; 4 server unreachable (nothing lost);\n"
+       "5 the server rejected some entries (kept here, listed)"),
     "ntm push\nntm push --json"};
 
 /* When the progress line started (one at a time: the tool is one

@@ -72,9 +72,9 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
         {CLI_OPT_STRING, "unit", &unit, "<unit>",
          N_("unit code, e.g. 72.710.25657 (see 'ntm units')")},
         {CLI_OPT_STRING, "date", &date, "<yyyy-mm-dd>",
-         N_("activity: the day it was done")},
+         N_("activity: the day it was done (YYYY-MM-DD or DD/MM/YYYY)")},
         {CLI_OPT_STRING, "qty", &qty, "<q>",
-         N_("activity: quantity, a decimal like 1.25")},
+         N_("activity: quantity, a decimal like 1.25 (or 1,25)")},
         {CLI_OPT_STRING, "uom", &uom, "<uom>",
          N_("activity: unit of measure of --qty (km, household, ...)")},
         {CLI_OPT_STRING, "title", &title, "<text>",
@@ -85,7 +85,8 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
         {CLI_OPT_INT, "amount-vnd", &amount, "<n>",
          N_("activity: money spent or raised, in dong")},
         {CLI_OPT_STRING, "period", &period, "<yyyy[-mm]>",
-         N_("measure: the year or month measured")},
+         N_("measure: the year or month measured (YYYY, YYYY-MM or "
+            "MM/YYYY)")},
         {CLI_OPT_INT, "num", &num, "<n>", N_("measure: numerator")},
         {CLI_OPT_INT, "den", &den, "<n>", N_("measure: denominator (> 0)")},
         {CLI_OPT_STRING, "org", &org, "<org>",
@@ -114,7 +115,7 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     if (!fields)
         return cli_print_json(NULL);
     const char *check_date = NULL;
-    char first_day[11];
+    char first_day[11], date_in[16], qty_in[64], period_in[16];
     code = EXIT_USAGE;
     if (activity) {
         if (period || num != UNSET || den != UNSET) {
@@ -127,6 +128,12 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
                                         "YYYY-MM-DD"));
             goto out;
         }
+        if (!(date =
+                  cli_input("record", "date", date, date_in, sizeof(date_in))))
+            goto out;
+        if (qty &&
+            !(qty = cli_input("record", "qty", qty, qty_in, sizeof(qty_in))))
+            goto out;
         if (!ntm_field_date_valid(date)) {
             cli_usage_error("record",
                             _("invalid date '%s': give a real calendar date as "
@@ -141,6 +148,9 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
                             qty);
             goto out;
         }
+        /* the uom's identifier, or its label in either language ("hộ") */
+        if (uom && ntm_plan_uom_parse(ctx->plan, uom))
+            uom = ntm_plan_uom_parse(ctx->plan, uom);
         if (qty && (!uom || !*uom)) {
             cli_usage_error("record",
                             _("--qty needs --uom, the unit of "
@@ -180,6 +190,9 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
                                         "and --den"));
             goto out;
         }
+        if (!(period = cli_input("record", "period", period, period_in,
+                                 sizeof(period_in))))
+            goto out;
         if (!ntm_field_period_valid(period)) {
             cli_usage_error("record",
                             _("invalid period '%s': give a year YYYY or a "
@@ -207,16 +220,16 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     struct ntm_error err = {0};
     const char *task_org = NULL;
     if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, _("unknown organization"));
+        cli_fail(&err, NULL);
         goto out;
     }
     if (ntm_plan_check_task(ctx->plan, task, NULL, &task_org, &err) != NTM_OK) {
-        cli_fail(&err, _("unknown task"));
+        cli_fail(&err, NULL);
         goto out;
     }
     if (ntm_plan_check_unit(ctx->plan, ctx->store, unit, check_date, &err) !=
         NTM_OK) {
-        cli_fail(&err, _("unknown unit"));
+        cli_fail(&err, NULL);
         goto out;
     }
     /* the plan's data dictionary: kind, fields, units, num <= den */

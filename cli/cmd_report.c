@@ -132,6 +132,19 @@ cmd_report(int argc, char **argv, struct cli_ctx *ctx)
                         (long long)year);
         goto done;
     }
+    /* 31/12/2018 as well as 2018-12-31; a form that reads two ways is
+     * refused by cli_input, anything else by the check below */
+    char as_of_in[16];
+    enum ntm_human_parse pr =
+        as_of
+            ? ntm_human_parse_date(cli_lang_vi() ? "vi" : "en", as_of, as_of_in)
+            : NTM_HUMAN_BAD;
+    if (pr == NTM_HUMAN_AMBIGUOUS) {
+        cli_input("report", "date", as_of, as_of_in, sizeof(as_of_in));
+        goto done;
+    }
+    if (pr == NTM_HUMAN_OK)
+        as_of = as_of_in;
     if (as_of && !ntm_date_valid(as_of)) {
         cli_usage_error("report",
                         _("invalid --as-of date '%s': give a real calendar "

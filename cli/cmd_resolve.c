@@ -68,7 +68,7 @@ cmd_resolve(int argc, char **argv, struct cli_ctx *ctx)
         const char *task = json_string_value(json_object_get(set, "task"));
         if (task &&
             ntm_plan_check_task(ctx->plan, task, NULL, NULL, &err) != NTM_OK) {
-            cli_fail(&err, _("unknown task"));
+            cli_fail(&err, NULL);
             goto out;
         }
     }

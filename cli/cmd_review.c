@@ -96,6 +96,7 @@ cmd_review(int argc, char **argv, struct cli_ctx *ctx)
     if (ctx->json)
         return cli_print_json(json_pack("{s:s, s:s, s:s}", "entry", res.id,
                                         "id", id, "state", state));
-    printf(_("%s %s\nentry %s\n"), state, id, res.id);
+    printf(_("%s %s\nentry %s\n"), cli_label(NTM_LABEL_STATE, state), id,
+           res.id);
     return EXIT_OK;
 }

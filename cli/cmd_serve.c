@@ -17,20 +17,21 @@ static const struct cli_help help = {
     "          [--root-key <hex>] [--threads <n>] [--max-batch <n>]\n"
     "          [--max-body <bytes>] [--per-ip <n>] [--connections <n>]\n"
     "          [--max-inflight <n>] [--timeout <seconds>] [--reset <file>]",
-    "Serves the HTTP API of SPEC.md section 6 over HTTPS (TLS 1.2 or 1.3\n"
-    "only). Plain HTTP is refused unless the address is a loopback one\n"
-    "(behind a TLS reverse proxy). The root key comes from --root-key or\n"
-    "from the home's pinned root. At start the store is checked (PRAGMA\n"
-    "quick_check). One line per request goes to stderr (method, path,\n"
-    "status, entries, milliseconds, author). SIGTERM stops it gracefully:\n"
-    "requests in flight, such as a push batch being committed, finish first.\n"
-    "Limits answer as SPEC.md section 6 says: when the last eighth of the\n"
-    "--connections slots is in use, or --max-inflight requests are being\n"
-    "served (a slow upload counts until it ends), new requests get 503 or\n"
-    "429 with Retry-After; a connection idle for --timeout seconds is\n"
-    "closed.",
-    "0 stopped cleanly; 1 failure (address in use, bad TLS files, damaged\n"
-    "store); 2 usage",
+    N_("Serves the HTTP API of SPEC.md section 6 over HTTPS (TLS 1.2 or 1.3\n"
+       "only). Plain HTTP is refused unless the address is a loopback one\n"
+       "(behind a TLS reverse proxy). The root key comes from --root-key or\n"
+       "from the home's pinned root. At start the store is checked (PRAGMA\n"
+       "quick_check). One line per request goes to stderr (method, path,\n"
+       "status, entries, milliseconds, author). SIGTERM stops it gracefully:\n"
+       "requests in flight, such as a push batch being committed, finish "
+       "first.\n"
+       "Limits answer as SPEC.md section 6 says: when the last eighth of the\n"
+       "--connections slots is in use, or --max-inflight requests are being\n"
+       "served (a slow upload counts until it ends), new requests get 503 or\n"
+       "429 with Retry-After; a connection idle for --timeout seconds is\n"
+       "closed."),
+    N_("0 stopped cleanly; 1 failure (address in use, bad TLS files, damaged\n"
+       "store); 2 usage"),
     "certtool --generate-privkey --outfile key.pem\n"
     "ntm serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem"};
 
@@ -43,28 +44,29 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     const char *reset_file = NULL;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "listen", &listen, "<addr:port>",
-         "address and port to listen on"},
-        {CLI_OPT_STRING, "tls-cert", &cert, "<file>", "PEM certificate chain"},
-        {CLI_OPT_STRING, "tls-key", &key, "<file>", "PEM private key"},
+         N_("address and port to listen on")},
+        {CLI_OPT_STRING, "tls-cert", &cert, "<file>",
+         N_("PEM certificate chain")},
+        {CLI_OPT_STRING, "tls-key", &key, "<file>", N_("PEM private key")},
         {CLI_OPT_STRING, "root-key", &root, "<hex>",
-         "the provincial admin's author id (else the home's pinned root)"},
+         N_("the provincial admin's author id (else the home's pinned root)")},
         {CLI_OPT_INT, "threads", &threads, "<n>",
-         "worker threads (default: one per CPU)"},
+         N_("worker threads (default: one per CPU)")},
         {CLI_OPT_INT, "max-batch", &max_batch, "<n>",
-         "entries per push request (default 500)"},
+         N_("entries per push request (default 500)")},
         {CLI_OPT_INT, "max-body", &max_body, "<bytes>",
-         "request body limit (default 8 MiB)"},
+         N_("request body limit (default 8 MiB)")},
         {CLI_OPT_INT, "per-ip", &per_ip, "<n>",
-         "slow connections per client address (default 32)"},
+         N_("slow connections per client address (default 32)")},
         {CLI_OPT_INT, "connections", &conns, "<n>",
-         "connections in all (default 512)"},
+         N_("connections in all (default 512)")},
         {CLI_OPT_INT, "max-inflight", &inflight, "<n>",
-         "requests served at once before 429 (default 256)"},
+         N_("requests served at once before 429 (default 256)")},
         {CLI_OPT_INT, "timeout", &timeout, "<seconds>",
-         "close a connection idle this long (default 15)"},
+         N_("close a connection idle this long (default 15)")},
         {CLI_OPT_STRING, "reset", &reset_file, "<file>",
-         "after a restore: the root's reset statement (ntm admin "
-         "server-reset) to keep and hand out to devices"},
+         N_("after a restore: the root's reset statement (ntm admin "
+            "server-reset) to keep and hand out to devices")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("serve", argc, argv, opts, &help, &nargs, &code) != 0)

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const struct cli_help help = {
     N_("ntm show - show a record and its history"), "ntm show <id>",
@@ -32,10 +33,19 @@ static void
 print_history(json_t *history)
 {
     enum { ENTRY, AUTHOR, SEQ, TIME, OP, STATUS, NCOL };
-    const char *head[NCOL] = {_("ENTRY"),      _("AUTHOR"), _("SEQ"),
-                              _("TIME (UTC)"), _("OP"),     _("STATUS")};
-    /* The values: 12 hex digits, a seq, "dd/mm/yyyy hh:mm:ss", an op. */
-    size_t width[NCOL] = {12, 12, 5, 19, 14, 0};
+    /* The times are in the zone of the times shown: its abbreviation
+     * ("+07" for Asia/Ho_Chi_Minh, "UTC") in the head. */
+    char zone[16] = "", time_head[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (!localtime_r(&now, &tm) || !strftime(zone, sizeof(zone), "%Z", &tm))
+        snprintf(zone, sizeof(zone), "?");
+    snprintf(time_head, sizeof(time_head), _("TIME (%s)"), zone);
+    const char *head[NCOL] = {_("ENTRY"), _("AUTHOR"), _("SEQ"),
+                              time_head,  _("OP"),     _("STATUS")};
+    /* The values: 12 hex digits, a seq, "dd/mm/yyyy hh:mm:ss", an op
+     * (its label: "ghi danh thiết bị" is the widest). */
+    size_t width[NCOL] = {12, 12, 5, 19, 17, 0};
     for (int c = 0; c < NCOL; c++)
         if (ntm_text_width(head[c]) > width[c])
             width[c] = ntm_text_width(head[c]);
@@ -57,13 +67,15 @@ print_history(json_t *history)
         if (!*status)
             status =
                 json_is_true(json_object_get(h, "valid")) ? "valid" : "invalid";
+        status = cli_label(NTM_LABEL_STATUS, status);
         printf("  %-*.12s  %-*.12s  %*lld  ", (int)width[ENTRY],
                str(h, "entry"), (int)width[AUTHOR], str(h, "author"),
                (int)width[SEQ],
                (long long)json_integer_value(json_object_get(h, "seq")));
         cli_put_padded(stdout, when, width[TIME]);
         fputs("  ", stdout);
-        cli_put_padded(stdout, str(h, "op"), width[OP]);
+        cli_put_padded(stdout, cli_label(NTM_LABEL_OP, str(h, "op")),
+                       width[OP]);
         printf("  %s\n", status);
     }
 }
@@ -89,35 +101,53 @@ cmd_show(int argc, char **argv, struct cli_ctx *ctx)
     const char *unit = str(rec, "unit");
     const char *uname = ntm_plan_unit_name(ctx->plan, unit);
     printf(_("record   %s\n"), id);
-    printf(_("kind     %s\n"), str(rec, "kind"));
+    printf(_("kind     %s\n"), cli_label(NTM_LABEL_KIND, str(rec, "kind")));
     printf(_("unit     %s%s%s%s\n"), unit, uname ? " (" : "",
            uname ? uname : "", uname ? ")" : "");
     printf(_("org      %s\n"), str(rec, "org"));
-    printf(_("review   %s%s%s\n"),
-           json_string_value(json_object_get(rec, "review"))
-               ? str(rec, "review")
-               : "submitted",
-           json_is_true(json_object_get(rec, "conflict")) ? "  (conflict)" : "",
-           json_is_true(json_object_get(rec, "deleted")) ? "  (deleted)" : "");
+    int conflict = json_is_true(json_object_get(rec, "conflict"));
+    int deleted = json_is_true(json_object_get(rec, "deleted"));
+    struct ntm_buf marks = NTM_BUF_INIT;
+    if (conflict)
+        ntm_buf_addf(&marks, "  (%s)", cli_label(NTM_LABEL_MARK, "conflict"));
+    if (deleted)
+        ntm_buf_addf(&marks, "  (%s)", cli_label(NTM_LABEL_MARK, "deleted"));
+    printf(_("review   %s%s\n"),
+           cli_label(NTM_LABEL_STATE,
+                     json_string_value(json_object_get(rec, "review"))
+                         ? str(rec, "review")
+                         : "submitted"),
+           marks.len ? ntm_buf_str(&marks) : "");
+    ntm_buf_release(&marks);
     const char *k;
     json_t *v;
     printf(_("fields\n"));
+    size_t fw = 10; /* the widest field label, at least 10 */
+    json_object_foreach (json_object_get(rec, "fields"), k, v)
+        if (ntm_text_width(cli_label(NTM_LABEL_FIELD, k)) > fw)
+            fw = ntm_text_width(cli_label(NTM_LABEL_FIELD, k));
     json_object_foreach (json_object_get(rec, "fields"), k, v) {
         char human[64];
+        fputs("  ", stdout);
+        cli_put_padded(stdout, cli_label(NTM_LABEL_FIELD, k), fw);
+        fputs(" ", stdout);
         if (json_is_string(v) && (!strcmp(k, "date") || !strcmp(k, "qty"))) {
             if (!strcmp(k, "date"))
                 cli_human_date(json_string_value(v), human, sizeof(human));
             else
                 cli_human_decimal(json_string_value(v), human, sizeof(human));
-            printf("  %-10s %s\n", k, human);
+            printf("%s\n", human);
+        } else if (json_is_string(v) && !strcmp(k, "uom")) {
+            printf("%s\n", ntm_plan_uom_label(ctx->plan, json_string_value(v),
+                                              ctx->lang));
         } else if (json_is_string(v)) {
-            printf("  %-10s %s\n", k, json_string_value(v));
+            printf("%s\n", json_string_value(v));
         } else if (json_is_integer(v)) {
             cli_human_int(json_integer_value(v), human, sizeof(human));
-            printf("  %-10s %s\n", k, human);
+            printf("%s\n", human);
         } else {
             char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-            printf("  %-10s %s\n", k, s ? s : "?");
+            printf("%s\n", s ? s : "?");
             free(s); /* jansson's allocator */
         }
     }
@@ -133,8 +163,14 @@ cmd_show(int argc, char **argv, struct cli_ctx *ctx)
         json_array_foreach (reviews, i, h) {
             char when[32] = "";
             cli_format_time(json_integer_value(json_object_get(h, "ts")), when);
-            printf(_("  %-10s %-8s by %.12s  %s  %s\n"), str(h, "state"),
-                   str(h, "level"), str(h, "author"), when, str(h, "comment"));
+            fputs("  ", stdout);
+            cli_put_padded(stdout, cli_label(NTM_LABEL_STATE, str(h, "state")),
+                           10);
+            fputs(" ", stdout);
+            cli_put_padded(stdout, cli_label(NTM_LABEL_LEVEL, str(h, "level")),
+                           8);
+            printf(_(" by %.12s  %s  %s\n"), str(h, "author"), when,
+                   str(h, "comment"));
         }
     }
     printf(_("history\n"));

@@ -17,8 +17,8 @@ static const struct cli_help help = {
        "server rejected some pushed entries, but not when the server could "
        "not\n"
        "be reached. Safe to interrupt and run again at any moment."),
-    "0 done; 1 failure; 2 usage; 4 server unreachable (nothing lost);\n"
-    "5 the server rejected some entries (kept here, listed)",
+    N_("0 done; 1 failure; 2 usage; 4 server unreachable (nothing lost);\n"
+       "5 the server rejected some entries (kept here, listed)"),
     "ntm sync\nntm sync --json"};
 
 int

@@ -58,6 +58,11 @@ cmd_units(int argc, char **argv, struct cli_ctx *ctx)
                                nargs);
     if (nargs == 1)
         text = argv[0];
+    /* 31/12/2019 as well as 2019-12-31 */
+    char date_in[16];
+    if (date && ntm_human_parse_date(cli_lang_vi() ? "vi" : "en", date,
+                                     date_in) == NTM_HUMAN_OK)
+        date = date_in;
     if (ntm_plan_units(ctx->plan, ctx->store, text, under, date, &units,
                        &err) != NTM_OK)
         return cli_fail(&err, _("cannot list the units"));

@@ -44,12 +44,14 @@ static const struct cli_help help = {
        "what it changed; it exits with 0 when the file and every entry are\n"
        "sound. It refuses to rebuild from a damaged file or a log holding\n"
        "invalid entries."),
-    "0  every entry is valid and the state matches the log (flagged entries\n"
-    "   may be listed); with --rebuild, the state was repaired\n"
-    "1  the check could not run (the message says why)\n"
-    "2  usage error\n"
-    "3  invalid entries, forks, a damaged file or derived state that differs\n"
-    "   from the log were found",
+    N_("0  every entry is valid and the state matches the log (flagged "
+       "entries\n"
+       "   may be listed); with --rebuild, the state was repaired\n"
+       "1  the check could not run (the message says why)\n"
+       "2  usage error\n"
+       "3  invalid entries, forks, a damaged file or derived state that "
+       "differs\n"
+       "   from the log were found"),
     "ntm verify\nntm verify --rebuild\nntm verify --json | jq .derived"};
 
 static void
@@ -64,7 +66,8 @@ print_list(const char *title, json_t *list)
         const char *entry = json_string_value(json_object_get(x, "entry"));
         const char *codev = json_string_value(json_object_get(x, "code"));
         if (entry) {
-            printf("  %s  %s\n", entry, codev ? codev : "");
+            printf("  %s  %s\n", entry,
+                   codev ? cli_label(NTM_LABEL_STATUS, codev) : "");
             continue;
         }
         /* a fork: {"author","seq","ids":[...],"resolved"} */
@@ -263,9 +266,9 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
            (long long)json_integer_value(json_object_get(rep, "entries")),
            (long long)json_integer_value(json_object_get(rep, "valid")),
            invalid, flagged, forks);
-    print_list("invalid entries", json_object_get(rep, "invalid"));
-    print_list("forks", json_object_get(rep, "forks"));
-    print_list("flagged entries (kept without effect)",
+    print_list(_("invalid entries"), json_object_get(rep, "invalid"));
+    print_list(_("forks"), json_object_get(rep, "forks"));
+    print_list(_("flagged entries (kept without effect)"),
                json_object_get(rep, "flagged"));
     print_reissued(rep);
     print_derived(rep, rebuilt);

@@ -72,7 +72,7 @@ cmd_whoami(int argc, char **argv, struct cli_ctx *ctx)
         const char *uname =
             ctx->plan ? ntm_plan_unit_name(ctx->plan, scope) : NULL;
         printf(_("state:     %s\n"), e.is_root ? _("root key") : _("enrolled"));
-        printf(_("role:      %s\n"), role);
+        printf(_("role:      %s\n"), cli_label(NTM_LABEL_ROLE, role));
         printf(_("scope:     %s%s%s%s\n"), scope, uname ? " (" : "",
                uname ? uname : "", uname ? ")" : "");
         if (e.org[0])

@@ -3,7 +3,8 @@
  * fields.c - what the record commands share: --set FIELD=VALUE parsed and
  * checked against the library's record field rules (ntm_field_valid: the
  * rule is the library's, the words of the usage error the tool's), and a
- * record found by its id or a unique prefix of it.
+ * record found by its id or a unique prefix of it, and identifiers typed
+ * as themselves or as their labels (util/labels.c).
  *
  * Uses only the public libntm headers and libc.
  */
@@ -108,6 +109,13 @@ cli_parse_set(const char *cmd, const struct cli_list *sets)
                 goto fail;
             }
             v = json_integer(n);
+        } else if (!strcmp(field, "date") || !strcmp(field, "qty") ||
+                   !strcmp(field, "period")) {
+            /* as people type them: 17/05/2019, 2,5, 05/2019 */
+            char form[64];
+            if (!cli_input(cmd, field, eq + 1, form, sizeof(form)))
+                goto fail;
+            v = json_string(form);
         } else {
             v = json_string(eq + 1);
             if (!v) {
@@ -172,4 +180,83 @@ cli_find_record(struct cli_ctx *ctx, const char *cmd, const char *id,
     else
         json_decref(r);
     return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Labels */
+
+const char *
+cli_parse_label(const char *cmd, enum ntm_label_set set, const char *opt,
+                const char *text)
+{
+    const char *v = ntm_label_parse(set, text);
+    if (v)
+        return v;
+    char list[256];
+    /* the labels in the language of the messages (the identifiers in
+     * English, their words in Vietnamese): both are accepted */
+    ntm_label_values(set, cli_lang_vi() ? "vi" : "en", list, sizeof(list));
+    cli_usage_error(cmd, _("%s does not take '%s': give one of %s"), opt, text,
+                    list);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dates, quantities and periods as people type them */
+
+const char *
+cli_input(const char *cmd, const char *field, const char *in, char *out,
+          size_t size)
+{
+    const char *lang = cli_lang_vi() ? "vi" : "en";
+    enum ntm_human_parse r;
+    char d[11] = "", p[8] = "";
+    if (!strcmp(field, "qty"))
+        r = ntm_human_parse_decimal(lang, in, out, size);
+    else if (!strcmp(field, "date"))
+        r = ntm_human_parse_date(lang, in, d);
+    else if (!strcmp(field, "period"))
+        r = ntm_human_parse_period(lang, in, p);
+    else
+        r = NTM_HUMAN_BAD;
+    if (r == NTM_HUMAN_OK) {
+        if (!strcmp(field, "date"))
+            snprintf(out, size, "%s", d);
+        else if (!strcmp(field, "period"))
+            snprintf(out, size, "%s", p);
+        return out;
+    }
+    if (r == NTM_HUMAN_AMBIGUOUS && !strcmp(field, "qty")) {
+        /* "1.234" (Vietnamese) or "1,234" (English): the whole number
+         * without a mark, or the decimal in this language's form. */
+        char whole[64], dec[64], human[64];
+        size_t n = 0;
+        for (const char *c = in; *c && n + 1 < sizeof(whole); c++)
+            if (*c >= '0' && *c <= '9')
+                whole[n++] = *c;
+        whole[n] = '\0';
+        snprintf(dec, sizeof(dec), "%.*s.%s", (int)(n - 3), whole,
+                 whole + n - 3);
+        cli_human_decimal(dec, human, sizeof(human));
+        cli_usage_error(cmd,
+                        _("the quantity '%s' reads two ways: write %s for the "
+                          "whole number, or %s for the number with decimals"),
+                        in, whole, human);
+    } else if (!strcmp(field, "qty")) {
+        cli_usage_error(cmd,
+                        _("invalid quantity '%s': give a decimal number "
+                          "with up to 12 digits and 3 decimals, e.g. 1.25"),
+                        in);
+    } else if (!strcmp(field, "date")) {
+        cli_usage_error(cmd,
+                        _("invalid date '%s': give a real calendar date as "
+                          "YYYY-MM-DD, e.g. 2019-05-17"),
+                        in);
+    } else {
+        cli_usage_error(cmd,
+                        _("invalid period '%s': give a year YYYY or a "
+                          "month YYYY-MM"),
+                        in);
+    }
+    return NULL;
 }

@@ -61,6 +61,13 @@ cli_human_decimal(const char *dec, char *out, size_t size)
 {
     ntm_human_decimal(cli_lang_vi() ? "vi" : "en", dec, out, size);
 }
+/* The label of an identifier (util/labels.c) in the language of the
+ * messages: the identifier itself in English. */
+static inline const char *
+cli_label(enum ntm_label_set set, const char *value)
+{
+    return ntm_label(cli_lang_vi() ? "vi" : "en", set, value);
+}
 static inline void
 cli_human_int(int64_t v, char *out, size_t size)
 {

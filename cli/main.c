@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct cli_cmd {
@@ -87,7 +88,8 @@ print_usage(FILE *out)
             "$XDG_DATA_HOME/ntm)\n"
             "    --json         machine-readable output on stdout\n"
             "    --quiet        no notes or warnings on stderr\n"
-            "    --lang <l>     vi or en (default from LANG)\n"
+            "    --lang <l>     vi or en (else LANG, else the home's language, "
+            "else vi)\n"
             "\nexit status: 0 ok, 1 failure, 2 usage, 3 verification failed,\n"
             "4 server unreachable, 5 entries rejected.\n"
             "Run 'ntm <command> --help' for a command's manual.\n"),
@@ -129,16 +131,52 @@ unknown_command(const char *name)
     return EXIT_USAGE;
 }
 
+/*
+ * The language the environment names: LC_ALL, LC_MESSAGES, LANG (the first
+ * one set decides, as in POSIX), else LANGUAGE (GNU gettext's list: its
+ * first item). "vi..." is Vietnamese, "en..." English; any other value (C,
+ * POSIX, C.UTF-8, a language ntm has no catalogue for) names none, and
+ * NULL is returned: then the home's language is used, and Vietnamese when
+ * it has none. Read once, before cli_i18n_init sets LANGUAGE itself.
+ */
 static const char *
 lang_from_env(void)
 {
+    static int done;
+    static const char *found;
+    if (done)
+        return found;
+    done = 1;
     const char *vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
-    for (size_t i = 0; i < 3; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v)
-            return !strncmp(v, "vi", 2) ? "vi" : "en";
+    const char *v = NULL;
+    for (size_t i = 0; i < 3 && !(v && *v); i++)
+        v = getenv(vars[i]);
+    for (int pass = 0; pass < 2; pass++, v = getenv("LANGUAGE")) {
+        if (v && !strncmp(v, "vi", 2))
+            return found = "vi";
+        if (v && !strncmp(v, "en", 2))
+            return found = "en";
     }
-    return "en";
+    return found;
+}
+
+/* The language stored in HOME/config.json ("vi" or "en"), or NULL. */
+static const char *
+lang_from_home(const struct cli_ctx *ctx)
+{
+    char *path = cli_home_path(ctx, "config.json");
+    if (!path)
+        return NULL;
+    json_t *cfg = json_load_file(path, 0, NULL);
+    const char *l = json_string_value(json_object_get(cfg, "lang"));
+    const char *out = NULL;
+    if (l && !strcmp(l, "vi"))
+        out = "vi";
+    else if (l && !strcmp(l, "en"))
+        out = "en";
+    json_decref(cfg);
+    ntm_free(path);
+    return out;
 }
 
 /*
@@ -180,6 +218,7 @@ take_global(int argc, char **argv, int *i, struct cli_ctx *ctx)
             ctx->home = value;
         } else if (!strcmp(value, "vi") || !strcmp(value, "en")) {
             ctx->lang = value;
+            ctx->lang_given = 1;
             cli_i18n_init(value);
         } else {
             cli_usage_error(NULL, _("unknown language '%s': use vi or en"),
@@ -433,16 +472,66 @@ out:
     return code;
 }
 
+/*
+ * The language of this run: --lang, else the language the environment
+ * names (LC_ALL, LC_MESSAGES, LANG, then LANGUAGE), else the home's
+ * (config.json, set by 'ntm init'), else Vietnamese. ctx->home may be NULL (no
+ * home found).
+ */
+static void
+choose_lang(struct cli_ctx *ctx)
+{
+    if (ctx->lang_given)
+        return;
+    const char *l = lang_from_env();
+    if (!l && ctx->home)
+        l = lang_from_home(ctx);
+    if (!l)
+        l = "vi";
+    if (strcmp(l, ctx->lang)) {
+        ctx->lang = l;
+        cli_i18n_init(l);
+    }
+}
+
+/*
+ * The time zone of the times shown to people (never JSON or CSV, which
+ * are UTC): TZ when set, else the home's "tz" (config.json), else
+ * Asia/Ho_Chi_Minh. Vietnam keeps UTC+7 all year, so a machine without
+ * the zone database still shows Vietnam's time.
+ */
+static void
+choose_tz(const struct cli_ctx *ctx)
+{
+    const char *env = getenv("TZ");
+    if (env && *env)
+        return;
+    char *path = ctx->home ? cli_home_path(ctx, "config.json") : NULL;
+    json_t *cfg = path ? json_load_file(path, 0, NULL) : NULL;
+    const char *tz = json_string_value(json_object_get(cfg, "tz"));
+    if (!tz || !cli_tz_valid(tz))
+        tz = CLI_DEFAULT_TZ;
+    setenv("TZ", cli_tz_spec(tz), 1);
+    tzset();
+    json_decref(cfg);
+    ntm_free(path);
+}
+
 static int
 run(int argc, char **argv)
 {
     struct cli_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
+    /* Until the home is known (its language may be stored there), the
+     * environment's language, else Vietnamese. */
     ctx.lang = lang_from_env();
+    if (!ctx.lang)
+        ctx.lang = "vi";
     cli_i18n_init(ctx.lang);
     char *home_buf = NULL;
     int i = 1;
     int code;
+    int top_help = 0;
     cli_output_init(0);
 
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -457,45 +546,49 @@ run(int argc, char **argv)
             return EXIT_OK;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            print_usage(stdout);
-            return EXIT_OK;
+            top_help = 1;
+            break;
         }
         return cli_usage_error(NULL, _("unknown option '%s'"), a);
     }
     cli_output_init(!ctx.json);
-    if (i >= argc) {
-        print_usage(stderr);
-        return EXIT_USAGE;
+    if (top_help || i >= argc) {
+        /* The usage in the home's language when there is a home. */
+        if (!ctx.home)
+            ctx.home = home_buf = default_home();
+        choose_lang(&ctx);
+        print_usage(top_help ? stdout : stderr);
+        ntm_free(home_buf);
+        return top_help ? EXIT_OK : EXIT_USAGE;
     }
     const char *name = argv[i];
     static char help_opt[] = "--help";
     char *help_argv[3];
+    int help_cmd = 0;
     if (!strcmp(name, "help")) {
         if (i + 1 >= argc) {
-            print_usage(stdout);
-            return EXIT_OK;
+            help_cmd = 1;
+        } else {
+            /* "ntm help CMD" is "ntm CMD --help". */
+            help_argv[0] = argv[i + 1];
+            help_argv[1] = help_opt;
+            help_argv[2] = NULL;
+            argv = help_argv;
+            argc = 2;
+            i = 0;
+            name = argv[0];
         }
-        /* "ntm help CMD" is "ntm CMD --help". */
-        help_argv[0] = argv[i + 1];
-        help_argv[1] = help_opt;
-        help_argv[2] = NULL;
-        argv = help_argv;
-        argc = 2;
-        i = 0;
-        name = argv[0];
     }
     const struct cli_cmd *c = NULL;
     for (size_t k = 0; k < NCOMMANDS; k++)
         if (!strcmp(commands[k].name, name))
             c = &commands[k];
-    if (!c)
-        return unknown_command(name);
 
     /* Global options may also follow the command; take them out. */
     char **cargv = argv + i;
     int cargc = argc - i;
     int n = 1;
-    for (int k = 1; k < cargc; k++) {
+    for (int k = 1; c && k < cargc; k++) {
         if (!strcmp(cargv[k], "--")) {
             while (k < cargc)
                 cargv[n++] = cargv[k++];
@@ -507,17 +600,28 @@ run(int argc, char **argv)
         if (!t)
             cargv[n++] = cargv[k];
     }
-    cargc = n;
-    cargv[cargc] = NULL;
+    if (c) {
+        cargc = n;
+        cargv[cargc] = NULL;
+    }
 
+    if (!ctx.home)
+        ctx.home = home_buf = default_home();
+    choose_lang(&ctx);
+    choose_tz(&ctx);
+    if (help_cmd) {
+        print_usage(stdout);
+        ntm_free(home_buf);
+        return EXIT_OK;
+    }
+    if (!c) {
+        ntm_free(home_buf);
+        return unknown_command(name);
+    }
     if (!ctx.home) {
-        home_buf = default_home();
-        if (!home_buf) {
-            cli_error(_("cannot find a home folder: give --home DIR or set "
-                        "NTM_HOME"));
-            return EXIT_FAIL;
-        }
-        ctx.home = home_buf;
+        cli_error(_("cannot find a home folder: give --home DIR or set "
+                    "NTM_HOME"));
+        return EXIT_FAIL;
     }
 
     if (wants_help(cargc, cargv))

@@ -236,8 +236,39 @@ cli_format_time(int64_t ms, char out[32])
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     char iso[32];
-    if (!gmtime_r(&t, &tm) || strftime(iso, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+    if (!localtime_r(&t, &tm) ||
+        strftime(iso, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
         snprintf(out, 32, "%lld", (long long)ms);
     else
         cli_human_date(iso, out, 32);
+}
+
+int
+cli_tz_valid(const char *tz)
+{
+    if (!tz || !*tz || strlen(tz) > 64 || strstr(tz, "..") || tz[0] == '/')
+        return 0;
+    if (!strcmp(tz, CLI_DEFAULT_TZ) || !strcmp(tz, "Asia/Saigon") ||
+        !strcmp(tz, "UTC"))
+        return 1;
+    for (const char *p = tz; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+              (*p >= '0' && *p <= '9') || strchr("/_-+", *p)))
+            return 0;
+    char path[128];
+    snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+    return access(path, R_OK) == 0;
+}
+
+const char *
+cli_tz_spec(const char *tz)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+    if (access(path, R_OK) != 0 &&
+        (!strcmp(tz, CLI_DEFAULT_TZ) || !strcmp(tz, "Asia/Saigon")))
+        return "<+07>-7"; /* no zone database: Vietnam is UTC+7 all year */
+    if (!strcmp(tz, "UTC") && access(path, R_OK) != 0)
+        return "UTC0";
+    return tz;
 }

@@ -3,7 +3,8 @@
  * prompt.c - the passphrase prompt: read from /dev/tty (never stdin, which
  * may carry data) with echo off, the terminal restored afterwards, the
  * buffer wiped when nothing complete was read; and the same with echo on
- * for an answer that is not secret (a fingerprint to confirm).
+ * for an answer that is not secret (a fingerprint to confirm, the
+ * language of a new home).
  *
  * Uses only the public libntm headers and libc.
  */
@@ -69,5 +70,14 @@ cli_read_passphrase(const char *prompt, char *buf, size_t size)
 int
 cli_read_answer(const char *prompt, char *buf, size_t size)
 {
+    return read_tty(prompt, buf, size, 1);
+}
+
+int
+cli_ask(const char *prompt, char *buf, size_t size)
+{
+    /* only when someone sits at the terminal */
+    if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+        return -1;
     return read_tty(prompt, buf, size, 1);
 }

@@ -71,6 +71,18 @@ NTM_EXTERN enum ntm_err ntm_plan_check_unit(const struct ntm_plan *p,
                                             const char *unit, const char *date,
                                             struct ntm_error *err);
 
+/* borrowed: the label people read for a unit of measure in lang, from
+ * the plan's "uoms" (config/): "hộ" for household in Vietnamese; in
+ * English ("en") the identifier itself, as --json and CSV carry it. uom
+ * itself when the plan does not know it. */
+NTM_EXTERN const char *ntm_plan_uom_label(const struct ntm_plan *p,
+                                          const char *uom, const char *lang);
+/* borrowed: the uom that text names: the identifier, or the Vietnamese or
+ * English label of one ("hộ", "households"), compared ignoring case and
+ * diacritics; NULL when it names none. */
+NTM_EXTERN const char *ntm_plan_uom_parse(const struct ntm_plan *p,
+                                          const char *text);
+
 /* borrowed: the display name of a unit code (today's name), or NULL. */
 NTM_EXTERN const char *ntm_plan_unit_name(const struct ntm_plan *p,
                                           const char *unit);

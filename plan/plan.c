@@ -84,6 +84,43 @@ Ntm_plan_uom_label(const struct ntm_plan *p, const char *uom, const char *lang)
     return l ? l : uom;
 }
 
+const char *
+ntm_plan_uom_label(const struct ntm_plan *p, const char *uom, const char *lang)
+{
+    if (!p || !uom || (lang && !strcmp(lang, "en")))
+        return uom;
+    return Ntm_plan_uom_label(p, uom, "vi");
+}
+
+/* Whether the folds of a and b are equal. */
+static int
+fold_eq(const char *a, const char *b)
+{
+    char *fa = a ? ntm_text_fold_compat(a) : NULL;
+    char *fb = b ? ntm_text_fold_compat(b) : NULL;
+    int eq = fa && fb && !strcmp(fa, fb);
+    ntm_free(fa);
+    ntm_free(fb);
+    return eq;
+}
+
+const char *
+ntm_plan_uom_parse(const struct ntm_plan *p, const char *text)
+{
+    const char *k;
+    json_t *u;
+    if (!p || !text)
+        return NULL;
+    json_object_foreach (p->uoms, k, u)
+        if (!strcmp(k, text))
+            return k;
+    json_object_foreach (p->uoms, k, u)
+        if (fold_eq(k, text) || fold_eq(str_member(u, "vi"), text) ||
+            fold_eq(str_member(u, "en"), text))
+            return k;
+    return NULL;
+}
+
 static enum ntm_err
 bad_plan(struct ntm_error *err, const char *file, const char *what,
          const char *id)

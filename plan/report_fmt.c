@@ -1337,9 +1337,18 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                           t->id, t->id);
         if (!rc)
             rc = html_esc(b, label(t, lang));
+        /* the target's id, and its kind as people read it (the
+         * identifier stays in data-kind) */
         if (!rc)
-            rc = ntm_buf_addf(b, "</h2><p class=\"id\">%s &middot; %s</p>\n",
-                              t->id, t->kind_name);
+            rc = ntm_buf_addf(b,
+                              "</h2><p class=\"id\" data-kind=\"%s\">%s "
+                              "&middot; ",
+                              t->kind_name, t->id);
+        if (!rc)
+            rc = html_esc(
+                b, ntm_label(hl(lang), NTM_LABEL_TARGET_KIND, t->kind_name));
+        if (!rc)
+            rc = ntm_buf_adds(b, "</p>\n");
         /* progress of the report's unit, period by period */
         for (k = i, n = 0; k < j; k++)
             if (r->rows[k].depth == 0)

@@ -36,6 +36,9 @@ BUILD=${NTM_BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$SRC/$BUILD ;; esac
 
 export LANG=C.UTF-8
+# The demo's narration is English; so are ntm's messages here (a new home
+# would speak Vietnamese). Give LANGUAGE=vi to see the Vietnamese.
+export LANGUAGE=${LANGUAGE:-en}
 unset NTM_HOME NTM_PASSPHRASE
 # The server is local: give up quickly if it is not there.
 export NTM_SYNC_ATTEMPTS=${NTM_SYNC_ATTEMPTS:-3}

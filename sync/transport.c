@@ -95,56 +95,128 @@ sleep_ms(long ms)
         ;
 }
 
+/*
+ * A transport failure in ntm's own words (catalogue messages, translated
+ * for the user), with libcurl's English text added to the English message
+ * only (ntm_error_detail): a Vietnamese user reads what happened and what
+ * to do, `--lang en` and the library's callers still see libcurl's words.
+ */
 static enum ntm_err
 curl_fail(CURLcode cc, const char *ebuf, const struct Ntm_session *s,
           int overflow, int *retry, struct ntm_error *err)
 {
     const char *detail = ebuf[0] ? ebuf : curl_easy_strerror(cc);
+    enum ntm_err rc;
     *retry = 0;
     switch (cc) {
     case CURLE_WRITE_ERROR:
         if (overflow)
             return ntm_error_set(err, NTM_ETOOLARGE,
-                                 "server answer from %s passes the %zu-byte "
-                                 "cap - nothing was applied",
+                                 N_("server answer from %s passes the %zu-byte "
+                                    "cap - nothing was applied"),
                                  s->url, s->o.max_response);
         *retry = 1;
-        return ntm_error_set(err, NTM_ENET, "cannot read answer from %s: %s",
-                             s->url, detail);
+        rc = ntm_error_set(err, NTM_ENET, N_("the connection to %s broke off"),
+                           s->url);
+        break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        *retry = 1;
+        rc = ntm_error_set(err, NTM_ENET, N_("the connection to %s broke off"),
+                           s->url);
+        break;
     case CURLE_OPERATION_TIMEDOUT:
         *retry = 1;
-        return ntm_error_set(err, NTM_ETIMEOUT, "%s timed out: %s", s->url,
-                             detail);
+        rc = ntm_error_set(err, NTM_ETIMEOUT,
+                           N_("%s did not answer in time - the network is "
+                              "slow or the server is busy"),
+                           s->url);
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        *retry = 1;
+        rc = ntm_error_set(err, NTM_ENET,
+                           N_("cannot find the server %s: check its address "
+                              "and that this device is on the network"),
+                           s->url);
+        break;
+    case CURLE_COULDNT_CONNECT:
+        *retry = 1;
+        rc = ntm_error_set(err, NTM_ENET,
+                           N_("cannot connect to %s: the server is not "
+                              "running there, or the network blocks it"),
+                           s->url);
+        break;
     case CURLE_SSL_CONNECT_ERROR:
         /* A handshake cut short (reset, dropped link, a server down behind
          * a proxy) says nothing about who the server is: certificate and
-         * pin mismatches have codes of their own above. Retry, then exit 4. */
+         * pin mismatches have codes of their own below. Retry, then exit 4. */
         *retry = 1;
-        return ntm_error_set(err, NTM_ENET,
-                             "secure connection to %s was cut during the "
-                             "handshake: %s - nothing lost, try again later",
-                             s->url, detail);
+        rc = ntm_error_set(err, NTM_ENET,
+                           N_("secure connection to %s was cut during the "
+                              "handshake"),
+                           s->url);
+        break;
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
-        return ntm_error_set(err, NTM_EINVAL,
-                             "refusing server URL '%s': %s - use https://",
-                             s->url, detail);
+        rc =
+            ntm_error_set(err, NTM_EINVAL,
+                          N_("refusing server URL '%s': use https://"), s->url);
+        break;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-        return ntm_error_set(err, NTM_ETLS,
-                             "TLS check of %s failed: %s - is this your "
-                             "server? check --cacert/--pin (nothing was sent "
-                             "or applied)",
-                             s->url, detail);
+    case CURLE_SSL_INVALIDCERTSTATUS: {
+        char today[16];
+        time_t now = time(NULL);
+        struct tm tm;
+        if (!gmtime_r(&now, &tm) ||
+            !strftime(today, sizeof(today), "%Y-%m-%d", &tm))
+            snprintf(today, sizeof(today), "?");
+        if (strstr(detail, "not yet valid"))
+            /* The certificate starts later than this device's date: the
+             * device's clock is behind (a phone reset to 2000, a dead
+             * clock battery). The pin does not depend on the clock. */
+            rc = ntm_error_set(err, NTM_ETLS,
+                               N_("the certificate of %s is not valid yet "
+                                  "on this device's date, %s (UTC): this "
+                                  "device's clock is most likely wrong. Set "
+                                  "its date and time, or trust the server by "
+                                  "its key instead, which does not depend on "
+                                  "the clock: 'ntm init --server URL --pin "
+                                  "sha256//...' with the pin your admin "
+                                  "gives (nothing was sent or applied)"),
+                               s->url, today);
+        else if (strstr(detail, "expired"))
+            rc = ntm_error_set(err, NTM_ETLS,
+                               N_("the certificate of %s has expired on this "
+                                  "device's date, %s (UTC): either this "
+                                  "device's clock is ahead (set its date and "
+                                  "time, or trust the server by its key: "
+                                  "'ntm init --server URL --pin sha256//...') "
+                                  "or the server needs a new certificate "
+                                  "(tell your admin); nothing was sent or "
+                                  "applied"),
+                               s->url, today);
+        else
+            rc = ntm_error_set(err, NTM_ETLS,
+                               N_("TLS check of %s failed - is this your "
+                                  "server? check --cacert/--pin (nothing was "
+                                  "sent or applied)"),
+                               s->url);
+        break;
+    }
     default:
         *retry = 1;
-        return ntm_error_set(err, NTM_ENET, "cannot reach %s: %s", s->url,
-                             detail);
+        rc = ntm_error_set(err, NTM_ENET, N_("cannot reach %s"), s->url);
+        break;
     }
+    ntm_error_detail(err, detail);
+    return rc;
 }
 
 /* Map an error answer {"error":{"code","message"}} to a code. */
@@ -293,12 +365,11 @@ Ntm_request(struct Ntm_session *s, const char *method, const char *path,
 out:
     if (rc != NTM_OK &&
         (rc == NTM_ENET || rc == NTM_ETIMEOUT || rc == NTM_EUNAVAIL)) {
-        char m[NTM_ERROR_SIZE];
-        snprintf(m, sizeof m,
-                 "%.400s (after %d attempts) - nothing lost, try "
-                 "again later",
-                 err ? err->msg : "", s->o.max_attempts);
-        ntm_error_set(err, rc, "%s", m);
+        /* How hard it tried, in the English text; the message itself stays
+         * translatable, and the tool's hint says that nothing was lost. */
+        char m[64];
+        snprintf(m, sizeof m, "after %d attempts", s->o.max_attempts);
+        ntm_error_detail(err, m);
     }
     ntm_buf_release(&url);
     ntm_buf_release(&auth);

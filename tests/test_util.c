@@ -773,6 +773,121 @@ test_error_message_ids(void **state)
                         ntm_tr("vi", "unknown error"));
 }
 
+/* Labels: the identifier in English, the catalogue's words in
+ * Vietnamese; typed back in either language, with or without diacritics,
+ * dashes or underscores; unknown words refused. */
+static void
+test_labels(void **state)
+{
+    (void)state;
+    char list[256];
+    assert_string_equal(ntm_label("en", NTM_LABEL_STATE, "approved"),
+                        "approved");
+    assert_string_equal(ntm_label("vi", NTM_LABEL_STATE, "approved"),
+                        "đã duyệt");
+    assert_string_equal(ntm_label("vi", NTM_LABEL_STATE, "nonsense"),
+                        "nonsense");
+    assert_null(ntm_label("vi", NTM_LABEL_STATE, NULL));
+    assert_string_equal(ntm_label("vi", NTM_LABEL_ROLE, "recorder"),
+                        "người ghi");
+    const char *approved[] = {"approved", "đã duyệt", "đã-duyệt",
+                              "ĐÃ DUYỆT", "da duyet", "da_duyet"};
+    for (size_t i = 0; i < sizeof(approved) / sizeof(approved[0]); i++)
+        assert_string_equal(ntm_label_parse(NTM_LABEL_STATE, approved[i]),
+                            "approved");
+    assert_string_equal(ntm_label_parse(NTM_LABEL_STATE, "has issues"),
+                        "has_issues");
+    assert_string_equal(ntm_label_parse(NTM_LABEL_STATE, "cần sửa"),
+                        "has_issues");
+    assert_null(ntm_label_parse(NTM_LABEL_STATE, "approve"));
+    assert_null(ntm_label_parse(NTM_LABEL_STATE, ""));
+    assert_null(ntm_label_parse(NTM_LABEL_STATE, "\xff"));
+    /* a label of another set is not one of this set */
+    assert_null(ntm_label_parse(NTM_LABEL_STATE, "activity"));
+    assert_string_equal(ntm_label_parse(NTM_LABEL_LEVEL, "ấp"), "hamlet");
+    ntm_label_values(NTM_LABEL_KIND, "en", list, sizeof(list));
+    assert_string_equal(list, "activity, measure");
+    ntm_label_values(NTM_LABEL_KIND, "vi", list, 8);
+    assert_true(strlen(list) < 8);
+}
+
+/* Numbers, dates and periods as people type them: both forms read back,
+ * what reads two ways in the language refused, never guessed. */
+static void
+test_human_parse(void **state)
+{
+    (void)state;
+    char out[64], d[11], p[8];
+    static const struct {
+        const char *lang, *in, *want; /* want NULL: bad; "?": ambiguous */
+    } nums[] = {
+        {"vi", "2,4", "2.4"},
+        {"en", "2,4", "2.4"},
+        {"vi", "1234.5", "1234.5"},
+        {"vi", "1.234,5", "1234.5"},
+        {"en", "1,234.5", "1234.5"},
+        {"en", "1.234,5", "1234.5"},
+        {"vi", "1 234,5", "1234.5"},
+        {"vi", "1.234.567", "1234567"},
+        {"en", "1,234,567", "1234567"},
+        {"vi", "0.125", "0.125"},
+        {"vi", "1234.500", "1234.500"},
+        {"en", "1.234", "1.234"},
+        {"vi", "1,234", "1.234"},
+        {"vi", "1.234", "?"},
+        {"en", "1,234", "?"},
+        {"vi", "12.34,5", NULL},
+        {"vi", "1.", NULL},
+        {"vi", ".5", NULL},
+        {"vi", "-1", NULL},
+        {"vi", "1,2,3", NULL},
+        {"vi", "", NULL},
+        {"vi", "abc", NULL},
+        {"vi", "1.234,5,6", NULL},
+        {"en", "1,23,456", NULL},
+    };
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        enum ntm_human_parse r =
+            ntm_human_parse_decimal(nums[i].lang, nums[i].in, out, sizeof(out));
+        if (!nums[i].want)
+            assert_int_equal(r, NTM_HUMAN_BAD);
+        else if (!strcmp(nums[i].want, "?"))
+            assert_int_equal(r, NTM_HUMAN_AMBIGUOUS);
+        else {
+            assert_int_equal(r, NTM_HUMAN_OK);
+            assert_string_equal(out, nums[i].want);
+        }
+    }
+    assert_int_equal(ntm_human_parse_date("vi", "05/04/2017", d), NTM_HUMAN_OK);
+    assert_string_equal(d, "2017-04-05");
+    assert_int_equal(ntm_human_parse_date("vi", "5.4.2017", d), NTM_HUMAN_OK);
+    assert_string_equal(d, "2017-04-05");
+    /* English prints and reads ISO dates only */
+    assert_int_equal(ntm_human_parse_date("en", "17/05/2019", d),
+                     NTM_HUMAN_BAD);
+    assert_int_equal(ntm_human_parse_date("en", "05/04/2017", d),
+                     NTM_HUMAN_BAD);
+    assert_int_equal(ntm_human_parse_period("en", "04/2017", p), NTM_HUMAN_BAD);
+    assert_int_equal(ntm_human_parse_date("vi", "2019-05-17", d), NTM_HUMAN_OK);
+    assert_string_equal(d, "2019-05-17");
+    assert_int_equal(ntm_human_parse_date("vi", "05/04-2017", d),
+                     NTM_HUMAN_BAD);
+    assert_int_equal(ntm_human_parse_date("vi", "5/4/17", d), NTM_HUMAN_BAD);
+    assert_int_equal(ntm_human_parse_date("vi", "123/4/2017", d),
+                     NTM_HUMAN_BAD);
+    assert_int_equal(ntm_human_parse_period("vi", "04/2017", p), NTM_HUMAN_OK);
+    assert_string_equal(p, "2017-04");
+    assert_int_equal(ntm_human_parse_period("vi", "4/2017", p), NTM_HUMAN_OK);
+    assert_string_equal(p, "2017-04");
+    assert_int_equal(ntm_human_parse_period("vi", "2017", p), NTM_HUMAN_OK);
+    assert_string_equal(p, "2017");
+    assert_int_equal(ntm_human_parse_period("en", "2017-04", p), NTM_HUMAN_OK);
+    assert_int_equal(ntm_human_parse_period("vi", "04/17", p), NTM_HUMAN_BAD);
+    /* the printed form of a month period reads back */
+    ntm_human_date("vi", "2017-04", out, sizeof(out));
+    assert_string_equal(out, "04/2017");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -801,6 +916,8 @@ main(void)
         T(test_text_fold_width_distance),
         T(test_human_forms),
         T(test_catalog),
+        T(test_labels),
+        T(test_human_parse),
         T(test_error_message_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -381,6 +381,18 @@ ntm_error_wrap(struct ntm_error *err, enum ntm_err code, const char *fmt,
     return code;
 }
 
+void
+ntm_error_detail(struct ntm_error *err, const char *detail)
+{
+    if (!err || !detail || !*detail)
+        return;
+    int ours = err->msgid && err->msg_hash == text_hash(err->msg);
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof(err->msg) - n, " (%s)", detail);
+    if (ours)
+        err->msg_hash = text_hash(err->msg);
+}
+
 enum ntm_err
 ntm_error_set_errno(struct ntm_error *err, enum ntm_err code, int sys,
                     const char *fmt, ...)

@@ -56,7 +56,8 @@ NTM_EXTERN int ntm_text_distance(const char *a, const char *b, int cap);
  * as given. out always gets a terminated string; input that is not of
  * the expected form is copied unchanged (truncated to size).
  */
-/* A date "YYYY-MM-DD", or "YYYY-MM-DD HH:MM:SS" (the time follows). */
+/* A date "YYYY-MM-DD", or "YYYY-MM-DD HH:MM:SS" (the time follows), or a
+ * month "YYYY-MM" (MM/YYYY in Vietnamese). */
 NTM_EXTERN void ntm_human_date(const char *lang, const char *iso, char *out,
                                size_t size);
 /* A whole decimal string "[-]digits[.digits]". */
@@ -66,6 +67,40 @@ NTM_EXTERN void ntm_human_int(const char *lang, int64_t v, char *out,
                               size_t size);
 /* Every number inside a text ("≥ 1234.5*", "63.6 %"), in place. */
 NTM_EXTERN void ntm_human_figures(const char *lang, char *s, size_t size);
+
+/*
+ * The other way: what a person typed, in either form, to the machine form
+ * the record rules take (ISO dates, "1234.5"). The language says which
+ * reading wins where the two forms disagree; input that reads two ways in
+ * it is NTM_HUMAN_AMBIGUOUS, never guessed.
+ *
+ * A number: "1234.5", "2,4", "1.234,5", "1,234.5", "1 234,5",
+ * "1.234.567". With both separators the last one is the decimal mark;
+ * groups of three digits after a first group of 1-3 (not starting with
+ * 0). A single separator followed by exactly three digits after a group
+ * reads two ways in the language whose grouping mark it is: "1.234" in
+ * Vietnamese (1234, or 1.234), "1,234" in English: ambiguous. Otherwise a
+ * single ',' or '.' is the decimal mark. out gets digits, at most one '.'.
+ *
+ * A date: "YYYY-MM-DD", and in Vietnamese "DD/MM/YYYY" ('/', '.' or '-'
+ * between, day and month of one or two digits; English prints and reads
+ * ISO only, where 05/04/2017 would read two ways). Not checked against
+ * the calendar here: ntm_field_date_valid does that.
+ *
+ * A period: "YYYY", "YYYY-MM", and in Vietnamese "MM/YYYY" or "M/YYYY".
+ */
+enum ntm_human_parse {
+    NTM_HUMAN_OK = 0,
+    NTM_HUMAN_BAD,      /* not of any form */
+    NTM_HUMAN_AMBIGUOUS /* reads two ways in this language */
+};
+NTM_EXTERN enum ntm_human_parse ntm_human_parse_decimal(const char *lang,
+                                                        const char *in,
+                                                        char *out, size_t size);
+NTM_EXTERN enum ntm_human_parse
+ntm_human_parse_date(const char *lang, const char *in, char out[11]);
+NTM_EXTERN enum ntm_human_parse
+ntm_human_parse_period(const char *lang, const char *in, char out[8]);
 
 /* ------------------------------------------------------------------ */
 /* Message catalogue (catalog.c) */
@@ -102,6 +137,40 @@ NTM_EXTERN const char *ntm_catalog_dir(void);
 NTM_EXTERN const char *ntm_error_text_lang(const struct ntm_error *err,
                                            const char *lang, char *out,
                                            size_t size);
+
+/* ------------------------------------------------------------------ */
+/* Display labels of identifiers (labels.c) */
+
+enum ntm_label_set {
+    NTM_LABEL_KIND,        /* record kinds: activity, measure */
+    NTM_LABEL_STATE,       /* review states: submitted, approved, ... */
+    NTM_LABEL_MARK,        /* record marks: conflict, deleted */
+    NTM_LABEL_ROLE,        /* roles: admin, coordinator, recorder */
+    NTM_LABEL_FIELD,       /* record fields: date, qty, title, ... */
+    NTM_LABEL_OP,          /* entry operations: record.create, ... */
+    NTM_LABEL_STATUS,      /* entry statuses: valid, waiting, revoked, ... */
+    NTM_LABEL_TARGET_KIND, /* target kinds: yearly_sum, ... */
+    NTM_LABEL_LEVEL        /* unit levels: province ... hamlet */
+};
+/*
+ * The label people read for identifier value of set, in lang ("en" gives
+ * the identifier itself); value itself when the table does not know it.
+ * Borrowed: static or catalogue storage.
+ */
+NTM_EXTERN const char *ntm_label(const char *lang, enum ntm_label_set set,
+                                 const char *value);
+/*
+ * The identifier that text names in set: the identifier, or its
+ * Vietnamese label, compared with case, diacritics, '-', '_' and spaces
+ * ignored ("đã-duyệt", "Đã duyệt", "da duyet", "approved"). NULL when
+ * text names none. Borrowed (static).
+ */
+NTM_EXTERN const char *ntm_label_parse(enum ntm_label_set set,
+                                       const char *text);
+/* The labels of set in lang, joined by ", ", into out; returns out. */
+NTM_EXTERN const char *ntm_label_values(enum ntm_label_set set,
+                                        const char *lang, char *out,
+                                        size_t size);
 
 /* Marks a literal for the catalogue (xgettext --keyword=N_) where it is
  * translated later, at the place that knows the language. */

@@ -127,6 +127,14 @@ NTM_EXTERN enum ntm_err ntm_error_wrap(struct ntm_error *err, enum ntm_err code,
                                        const char *fmt,
                                        const struct ntm_error *why);
 
+/*
+ * Add a detail in English to err's message, " (detail)": the words of a
+ * lower library (libcurl) that say the same thing in its own terms. It
+ * is kept in the English text only: the translated text is made from the
+ * message id and leaves it out. Cut to fit; NULL or "" is a no-op.
+ */
+NTM_EXTERN void ntm_error_detail(struct ntm_error *err, const char *detail);
+
 /* As ntm_error_set, and also records errno (sys) and appends strerror. */
 NTM_EXTERN enum ntm_err ntm_error_set_errno(struct ntm_error *err,
                                             enum ntm_err code, int sys,

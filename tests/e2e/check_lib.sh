@@ -6,6 +6,15 @@
 # exits 1 on a failure, else 77 (meson's skip) when a check was skipped,
 # else 0: a skipped check never counts as passed.
 # Needs NTM (the ntm binary) and T (a scratch folder) set before use.
+#
+# The suites read ntm's English messages, and a new home speaks Vietnamese
+# unless told otherwise: LANGUAGE=en says English for every ntm run (and
+# changes no locale, unlike LC_MESSAGES). i18n_vi.sh and i18n_leaks.sh
+# choose their language themselves.
+export LANGUAGE=en
+# Times shown to people are in the home's zone (Asia/Ho_Chi_Minh unless
+# set); TZ=UTC keeps the suites' times and "today" those of date(1) here.
+export TZ=UTC
 passed=0
 failed=0
 skipped=0

@@ -15,6 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export NTM_HOME="$work/home"
 unset NTM_PASSPHRASE
+export LANGUAGE=en # the checks read English labels
 ntm() { "$NTM_BIN" "$@"; }
 
 ntm init --root --no-passphrase >/dev/null 2>&1

@@ -316,6 +316,8 @@ if command -v faketime >/dev/null; then
         rc=$?
         check "--cacert device with its clock at $when: push refused (exit $rc)" test "$rc" -ne 0
         check "  ... a certificate error" err_has "certif\|tls\|ssl"
+        check "  ... naming this device's clock as the likely cause" err_has "clock"
+        check "  ... and the pin as the way that does not depend on it" err_has "\-\-pin sha256"
         check "  ... nothing marked pushed" test "$BEFORE" = "$(snap "$R1")"
     done
     expect 0 "recorder 1 with a right clock pushes what it held" "$R1" --json push
