@@ -64,6 +64,15 @@ record_row(struct ntm_store *st, sqlite3_stmt *s)
     return rec;
 }
 
+/* Candidates ranked from the index alone for a page of `want` records:
+ * enough that filters (deleted records, --unit...) rarely need a second,
+ * larger round. */
+static int64_t
+first_candidates(size_t want)
+{
+    return want > (size_t)INT64_MAX / 8 ? -1 : (int64_t)want * 4 + 256;
+}
+
 enum ntm_err
 ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
                   json_t **out, struct ntm_error *err)
@@ -78,6 +87,9 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
     sqlite3_stmt *s = NULL;
     enum ntm_err rc = NTM_OK;
     json_t *arr = json_array();
+    size_t want = f->limit ? f->offset + f->limit : 0;
+    if (want && want < f->limit) /* overflow: no bound */
+        want = 0;
 
     if (f->text) {
         if ((rc = Ntm_search_parse(&q, f->text, f->text_names, err)) != NTM_OK)
@@ -91,12 +103,19 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;
         }
-        /* From the index (the words' postings), then each hit's record. */
-        ntm_buf_adds(&sql, "SELECT " RECORD_COLS " FROM rsearch JOIN rdoc d "
-                           "ON d.doc=rsearch.rowid JOIN records r ON "
-                           "r.id=d.record WHERE rsearch MATCH ?6");
+        /* Ranked from the index alone (bm25 over the words; the unit
+         * column weighs nothing), the best ?9 of them (-1: all); then
+         * each candidate's record, filtered, ordered by rank, then by
+         * date or period, newest first. Column 14: how many candidates
+         * there were, to know whether a larger round is needed. */
+        ntm_buf_adds(&sql, "WITH c AS MATERIALIZED (SELECT rowid AS doc, "
+                           "bm25(rsearch, 1.0, 0.0) AS score FROM rsearch "
+                           "WHERE rsearch MATCH ?6 ORDER BY score LIMIT ?9) "
+                           "SELECT " RECORD_COLS ", (SELECT count(*) FROM c) "
+                           "FROM c JOIN rdoc d ON d.doc=c.doc JOIN records r "
+                           "ON r.id=d.record WHERE 1");
     } else {
-        ntm_buf_adds(&sql, "SELECT " RECORD_COLS " FROM records r WHERE 1");
+        ntm_buf_adds(&sql, "SELECT " RECORD_COLS ", 0 FROM records r WHERE 1");
     }
     if (!f->include_deleted)
         ntm_buf_adds(&sql, " AND r.deleted=0");
@@ -113,10 +132,8 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
         ntm_buf_adds(&sql, " AND r.review=?5");
     if (f->conflicts_only)
         ntm_buf_adds(&sql, " AND r.conflict=1");
-    /* Relevance (bm25 over the words; the unit column weighs nothing),
-     * then the record's date or period, newest first. */
     if (f->text)
-        ntm_buf_adds(&sql, " ORDER BY bm25(rsearch, 1.0, 0.0), "
+        ntm_buf_adds(&sql, " ORDER BY c.score, "
                            "coalesce(json_extract(r.fields, '$.date'), "
                            "json_extract(r.fields, '$.period'), '') DESC, "
                            "r.c_ts DESC, r.id");
@@ -148,16 +165,31 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
         s, 7, f->limit && f->limit < INT64_MAX ? (int64_t)f->limit : -1);
     sqlite3_bind_int64(s, 8,
                        f->offset < INT64_MAX ? (int64_t)f->offset : INT64_MAX);
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *row = record_row(st, s);
-        if (!row || json_array_append_new(arr, row) != 0) {
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    /* Rounds of candidates, 16 times more each, until the page is full
+     * or every match was a candidate. */
+    for (int64_t k = want ? first_candidates(want) : -1;;) {
+        int64_t ncand = 0;
+        sqlite3_bind_int64(s, 9, k);
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            ncand = sqlite3_column_int64(s, 14);
+            json_t *row = record_row(st, s);
+            if (!row || json_array_append_new(arr, row) != 0) {
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+        if (r != SQLITE_DONE) {
+            rc = Ntm_db_error(st, r, err, "cannot list records");
             goto out;
         }
-    }
-    if (r != SQLITE_DONE) {
-        rc = Ntm_db_error(st, r, err, "cannot list records");
-        goto out;
+        if (!f->text || k < 0 || json_array_size(arr) >= f->limit ||
+            (json_array_size(arr) > 0 && ncand < k))
+            break;
+        /* A short page: fewer filtered records than asked among k
+         * candidates (or none returned, so their count is not known). */
+        k = k > INT64_MAX / 16 ? -1 : k * 16;
+        sqlite3_reset(s);
+        json_array_clear(arr);
     }
     *out = arr;
     arr = NULL;
