@@ -185,7 +185,7 @@ static const char *const migrations[] = {
      * already derived, so no rebuild is needed. */
     "CREATE TABLE rdoc(doc INTEGER PRIMARY KEY, record TEXT NOT NULL UNIQUE);"
     "CREATE VIRTUAL TABLE rsearch USING fts5(words, units,"
-    " tokenize='unicode61 remove_diacritics 2', prefix='2 3');"
+    " tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');"
     "INSERT INTO rdoc(record) SELECT id FROM records ORDER BY c_ts, id;"
     "INSERT INTO rsearch(rowid, words, units) SELECT d.doc, r.search, r.unit"
     " FROM rdoc d JOIN records r ON r.id=d.record;",
