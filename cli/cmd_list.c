@@ -4,9 +4,14 @@
  * table aligned by display width (Vietnamese text is wider in bytes than
  * on screen) or as the JSON array of SPEC.md section 8.
  *
- * TEXT matches titles, notes, the unit code and the names of the unit and
- * of every unit above it, ignoring case and Vietnamese diacritics, so
- * "thanh duc" finds the records of every hamlet of Thạnh Đức.
+ * TEXT is a word search through the store's index (ntm_store_records):
+ * every word, in any order, in titles, notes, the unit code or the names
+ * of the unit and of every unit above it (the plan's tree and the hamlets
+ * created in the store), ignoring case and Vietnamese diacritics, the
+ * last word as the start of a word; ranked by relevance, then date. So
+ * "thanh duc" finds the records of every hamlet of Thạnh Đức and "ben d"
+ * those of ấp Bến Đình. A device not yet enrolled also lists its own
+ * records that wait for its enrollment, marked so.
  */
 #include "cli.h"
 
@@ -17,90 +22,63 @@ static const struct cli_help help = {
     "ntm list [<text>] [--unit <unit>] [--org <org>] [--task <task>]\n"
     "         [--state <state>] [--kind <kind>] [--conflicts] [--deleted]",
     N_("Lists the records this replica holds, oldest first. <text> searches\n"
-       "titles, notes and unit names (the unit's and those above it), "
-       "ignoring\n"
-       "case and diacritics: \"thanh duc\" finds \"Thạnh Đức\". --unit keeps "
-       "the\n"
-       "records of that unit and below. --state is a review state: submitted,\n"
-       "approved, rejected or has_issues. Deleted records are left out unless\n"
-       "--deleted is given.\n"
+       "by words: every word, in any order, in titles, notes and unit names\n"
+       "(the unit's and those above it), ignoring case and diacritics, the\n"
+       "last word may be cut short: \"sua duong ben d\" finds \"Sửa chữa "
+       "đường\n"
+       "đất ấp Bến Đình\". Results are ranked, best first; a search shows "
+       "100 at\n"
+       "most unless --limit says otherwise, --offset skips the first ones.\n"
+       "--unit keeps the records of that unit and below. --state is a review\n"
+       "state: submitted, approved, rejected or has_issues. Deleted records\n"
+       "are left out unless --deleted is given. On a device not enrolled yet,\n"
+       "its own records that wait for the enrollment are listed too, marked\n"
+       "'waiting' (\"waiting\": true in JSON).\n"
        "\n"
        "Columns: the id's first 12 characters, the date or period, the unit,\n"
-       "the task, the quantity, the review state (with 'conflict' and\n"
-       "'deleted' marks) and the title."),
+       "the task, the quantity, the review state (with 'conflict',\n"
+       "'deleted' and 'waiting' marks) and the title."),
     NULL,
     "ntm list \"thanh duc\"\n"
+    "ntm list \"sua duong ben d\"\n"
     "ntm list --unit 72.710 --state submitted\n"
     "ntm list --conflicts --json"};
 
-/* The names of hamlets and other units created by unit.create. */
-static json_t *
-created_names(struct cli_ctx *ctx)
+/* Results of a search when --limit is not given. */
+#define SEARCH_LIMIT 100
+
+/* The names of every unit of the plan's tree and of the hamlets created
+ * in the store, each name a unit has had, for word search: *names (new,
+ * ended by a NULL code) points into *units (new). */
+static void
+unit_names(struct cli_ctx *ctx, json_t **units, struct ntm_unit_name **names)
 {
-    json_t *units = NULL, *names = json_object();
     struct ntm_error err = {0};
-    if (!names || ntm_store_units_created(ctx->store, &units, &err) != NTM_OK)
-        return names;
-    size_t i;
-    json_t *u;
-    json_array_foreach (units, i, u) {
+    *units = NULL;
+    *names = NULL;
+    if (ntm_plan_units(ctx->plan, ctx->store, NULL, NULL, NULL, units, &err) !=
+        NTM_OK)
+        return;
+    size_t n = 0, i, j;
+    json_t *u, *v;
+    json_array_foreach (*units, i, u)
+        n += 1 + json_array_size(json_object_get(u, "names"));
+    struct ntm_unit_name *a = ntm_calloc(n + 1, sizeof(*a));
+    if (!a)
+        return;
+    n = 0;
+    json_array_foreach (*units, i, u) {
         const char *code = json_string_value(json_object_get(u, "code"));
-        json_t *name = json_object_get(u, "name");
-        if (code && json_is_string(name))
-            json_object_set(names, code, name);
-    }
-    json_decref(units);
-    return names;
-}
-
-static const char *
-unit_name(struct cli_ctx *ctx, json_t *created, const char *code)
-{
-    const char *n = ntm_plan_unit_name(ctx->plan, code);
-    if (!n)
-        n = json_string_value(json_object_get(created, code));
-    return n;
-}
-
-/* Whether folded text occurs in the fold of s. */
-static int
-fold_has(const char *s, const char *needle)
-{
-    if (!s)
-        return 0;
-    char *f = ntm_text_fold(s);
-    int hit = f && strstr(f, needle) != NULL;
-    ntm_free(f);
-    return hit;
-}
-
-static int
-text_matches(struct cli_ctx *ctx, json_t *created, json_t *rec,
-             const char *needle)
-{
-    json_t *fields = json_object_get(rec, "fields");
-    if (fold_has(json_string_value(json_object_get(fields, "title")), needle) ||
-        fold_has(json_string_value(json_object_get(fields, "note")), needle) ||
-        fold_has(json_string_value(json_object_get(fields, "task")), needle))
-        return 1;
-    const char *unit = json_string_value(json_object_get(rec, "unit"));
-    if (!unit)
-        return 0;
-    if (fold_has(unit, needle))
-        return 1;
-    char prefix[128];
-    size_t n = strlen(unit);
-    if (n >= sizeof(prefix))
-        return 0;
-    for (size_t i = 1; i <= n; i++) {
-        if (i < n && unit[i] != '.')
+        if (!code)
             continue;
-        memcpy(prefix, unit, i);
-        prefix[i] = '\0';
-        if (fold_has(unit_name(ctx, created, prefix), needle))
-            return 1;
+        a[n].code = code;
+        a[n++].name = json_string_value(json_object_get(u, "name"));
+        json_array_foreach (json_object_get(u, "names"), j, v) {
+            a[n].code = code;
+            a[n++].name = json_string_value(json_object_get(v, "name"));
+        }
     }
-    return 0;
+    *names = a;
 }
 
 static void
@@ -153,6 +131,10 @@ row_cells(const struct cli_ctx *ctx, json_t *rec, struct ntm_buf cells[NCOLS])
         ntm_buf_addf(&cells[5], ",%s", cli_label(NTM_LABEL_MARK, "conflict"));
     if (json_is_true(json_object_get(rec, "deleted")))
         ntm_buf_addf(&cells[5], ",%s", cli_label(NTM_LABEL_MARK, "deleted"));
+    if (json_is_true(json_object_get(rec, "waiting"))) {
+        ntm_buf_adds(&cells[5], ",");
+        ntm_buf_adds(&cells[5], _("waiting"));
+    }
     ntm_buf_adds(&cells[6], title ? title : "");
 }
 
@@ -202,6 +184,7 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct ntm_record_filter f;
     memset(&f, 0, sizeof(f));
+    int64_t limit = -1, offset = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "unit", &f.unit, "<unit>",
          N_("only records of this unit and below")},
@@ -217,6 +200,10 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
          N_("only records with a conflict")},
         {CLI_OPT_FLAG, "deleted", &f.include_deleted, NULL,
          N_("also deleted records")},
+        {CLI_OPT_INT, "limit", &limit, "<n>",
+         N_("at most n records (a search shows 100 unless told)")},
+        {CLI_OPT_INT, "offset", &offset, "<n>",
+         N_("skip the first n records (the next page)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("list", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -233,36 +220,54 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
     if (f.kind &&
         !(f.kind = cli_parse_label("list", NTM_LABEL_KIND, "--kind", f.kind)))
         return EXIT_USAGE;
-    char *needle = NULL;
+    if ((limit != -1 && limit < 1) || offset < 0)
+        return cli_usage_error("list", _("--limit takes a number of records "
+                                         "from 1, --offset from 0"));
+    json_t *units = NULL;
+    struct ntm_unit_name *names = NULL;
     if (nargs == 1 && *argv[0]) {
-        needle = ntm_text_fold(argv[0]);
-        if (!needle)
-            return cli_usage_error("list", _("the search text is not valid "
-                                             "UTF-8"));
+        f.text = argv[0];
+        unit_names(ctx, &units, &names);
+        f.text_names = names;
+        if (limit == -1)
+            limit = SEARCH_LIMIT;
     }
+    /* One more than shown: whether a next page exists. */
+    f.limit = limit > 0 ? (size_t)limit + 1 : 0;
+    f.offset = (size_t)offset;
     struct ntm_error err = {0};
-    json_t *all = NULL, *created = NULL, *out = NULL;
-    if (ntm_store_records(ctx->store, &f, &all, &err) != NTM_OK) {
-        code = cli_fail(&err, _("cannot list the records"));
+    json_t *out = NULL, *waiting = NULL;
+    int more = 0;
+    size_t nwaiting = 0;
+    if (ntm_store_records(ctx->store, &f, &out, &err) != NTM_OK) {
+        code = cli_fail(&err, f.text ? _("cannot search the records")
+                                     : _("cannot list the records"));
         goto done;
     }
-    if (needle) {
-        created = created_names(ctx);
-        out = json_array();
-        size_t i;
-        json_t *rec;
-        json_array_foreach (all, i, rec) {
-            if (text_matches(ctx, created, rec, needle))
-                json_array_append(out, rec);
+    if (limit > 0 && json_array_size(out) > (size_t)limit) {
+        more = 1;
+        json_array_remove(out, (size_t)limit);
+    }
+    /* This device's own records, written before its enrollment: they
+     * have no effect yet, so the store's state does not hold them. */
+    struct ntm_enrollment enr;
+    if (offset == 0 && ctx->author[0] &&
+        ntm_store_enrollment(ctx->store, ctx->author, 0, &enr, NULL) ==
+            NTM_OK &&
+        !enr.enrolled) {
+        if (ntm_store_records_waiting(ctx->store, ctx->author, &f, &waiting,
+                                      &err) != NTM_OK) {
+            code = cli_fail(&err, _("cannot list the records"));
+            goto done;
         }
-    } else {
-        out = json_incref(all);
+        nwaiting = json_array_size(waiting);
+        json_array_extend(out, waiting);
     }
     if (ctx->json) {
         code = cli_print_json(json_incref(out));
     } else if (json_array_size(out) == 0) {
         cli_note(ctx, "%s",
-                 needle || f.unit || f.org || f.task || f.state ||
+                 f.text || f.unit || f.org || f.task || f.state ||
                          f.conflicts_only
                      ? _("no records match")
                      : _("no records yet"));
@@ -271,10 +276,20 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
         print_table(ctx, out);
         code = EXIT_OK;
     }
+    if (code == EXIT_OK && nwaiting)
+        cli_note(ctx,
+                 _("%zu of these records wait for this device's enrollment: "
+                   "they take effect once an admin enrolls its key %s"),
+                 nwaiting, ctx->author);
+    if (code == EXIT_OK && more)
+        cli_note(ctx,
+                 _("more records match: add more words, or give --offset "
+                   "%lld for the next %lld"),
+                 (long long)(offset + limit), (long long)limit);
 done:
     json_decref(out);
-    json_decref(all);
-    json_decref(created);
-    ntm_free(needle);
+    json_decref(waiting);
+    json_decref(units);
+    ntm_free(names);
     return code;
 }

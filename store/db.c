@@ -187,6 +187,19 @@ static const char *const migrations[] = {
     " org TEXT, expires INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
     " PRIMARY KEY(nonce, author));"
     "ALTER TABLE stranded ADD COLUMN reported_ms INTEGER;",
+    /* 6: word search (search.c). An FTS5 index of each record's search
+     * text (records.search, folded by ntm_text_fold, which folds d-stroke
+     * too; the tokenizer removes what diacritics remain) and of its unit
+     * code, whose parts are tokens. rdoc gives each record a stable rowid
+     * in the index (records' own rowid is not: REPLACE and VACUUM change
+     * it). Derived state, kept by state.c; filled here from the records
+     * already derived, so no rebuild is needed. */
+    "CREATE TABLE rdoc(doc INTEGER PRIMARY KEY, record TEXT NOT NULL UNIQUE);"
+    "CREATE VIRTUAL TABLE rsearch USING fts5(words, units,"
+    " tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');"
+    "INSERT INTO rdoc(record) SELECT id FROM records ORDER BY c_ts, id;"
+    "INSERT INTO rsearch(rowid, words, units) SELECT d.doc, r.search, r.unit"
+    " FROM rdoc d JOIN records r ON r.id=d.record;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -341,6 +354,31 @@ rollback_all(struct ntm_store *st)
         return;
     if (exec_cached(st, sql_rollback, NULL) != NTM_OK)
         sqlite3_exec(st->db, sql_rollback, NULL, NULL, NULL);
+}
+
+/*
+ * After a failed write, make the word index (FTS5) forget what it holds
+ * in memory. When SQLite rolls a whole transaction back by itself (out of
+ * memory inside the index's own write), FTS5 can keep the terms of the
+ * failed row in its per-connection buffer and write them with the next
+ * transaction: the index would then name rows that do not exist ("database
+ * disk image is malformed" on the next rebuild). A transaction that opens
+ * the index and is rolled back makes FTS5 drop that buffer and its cached
+ * structure. Done before the next transaction, best effort (kept pending
+ * while it fails).
+ */
+static void
+search_heal(struct ntm_store *st)
+{
+    if (!st->search_heal || !sqlite3_get_autocommit(st->db))
+        return;
+    if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return;
+    int rc = sqlite3_exec(st->db, "DELETE FROM rsearch WHERE rowid=0", NULL,
+                          NULL, NULL);
+    if (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK &&
+        rc == SQLITE_OK)
+        st->search_heal = 0;
 }
 
 static enum ntm_err
@@ -605,6 +643,7 @@ ntm_store_begin(struct ntm_store *st, struct ntm_error *err)
         return ntm_error_set(err, NTM_EINVAL, "transaction already open");
     st->hlc_valid = 0;
     rollback_all(st); /* a transaction a failed rollback left open */
+    search_heal(st);
     enum ntm_err rc = exec_cached(st, sql_begin, err);
     if (rc == NTM_OK)
         st->tx_depth = 1;
@@ -632,6 +671,7 @@ ntm_store_rollback(struct ntm_store *st)
     rollback_all(st);
     st->tx_depth = 0;
     st->hlc_valid = 0;
+    st->search_heal = 1;
 }
 
 /* Run one cached statement that returns no rows. Savepoints open and
@@ -664,6 +704,7 @@ Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
         /* Take the write lock up front: a deferred transaction that reads
          * first could fail later with SQLITE_BUSY_SNAPSHOT. */
         rollback_all(st); /* a transaction a failed rollback left open */
+        search_heal(st);
         enum ntm_err rc = exec_cached(st, sql_begin, err);
         if (rc != NTM_OK)
             return rc;
@@ -689,6 +730,8 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
     int outer = st->tx_depth == 0 && st->sp_serial == 1;
     if (!ok || outer)
         st->hlc_valid = 0;
+    if (!ok)
+        st->search_heal = 1;
     if (st->sp_serial > 0)
         st->sp_serial--;
     if (outer) {

@@ -58,7 +58,8 @@ Ntm_rebuild_derived(struct ntm_store *st, struct ntm_error *err)
                       "DELETE FROM enrollments; DELETE FROM revocations; "
                       "DELETE FROM units; DELETE FROM records; "
                       "DELETE FROM rheads; DELETE FROM rcands; "
-                      "DELETE FROM rfields;",
+                      "DELETE FROM rfields; DELETE FROM rsearch; "
+                      "DELETE FROM rdoc;",
                       err);
     if (rc == NTM_OK)
         rc = Ntm_auth_recompute(st, NULL, err);

@@ -353,25 +353,42 @@ NTM_EXTERN enum ntm_err ntm_store_units_created(struct ntm_store *st,
 /* ------------------------------------------------------------------ */
 /* Records (SPEC.md section 8 JSON shapes) */
 
+/* A unit's name known outside the store (the plan's tree), for word
+ * search: a word found in the name matches the records in and below the
+ * unit. A unit may appear once per name it has had. */
+struct ntm_unit_name {
+    const char *code;
+    const char *name;
+};
+
 struct ntm_record_filter {
-    const char *text; /* search title, note, task, unit code and hamlet
-                         names; ignores case and diacritics; NULL: all */
-    const char *const *text_units; /* NULL-terminated unit codes whose names
-                                      match text (from the plan's tree): a
-                                      record in or below one matches too */
-    const char *unit;              /* the unit or below it */
+    /* Word search (NULL: all): every word of text must be found, in any
+     * order, ignoring case and diacritics (d-stroke is d), the last one
+     * as the start of a word, in the title, note, task, unit code or the
+     * name of the record's unit, or in the name of one of text_names that
+     * holds the record's unit. Results are ranked by relevance (SQLite
+     * FTS5's bm25), then by date, newest first. Characters other than
+     * letters and digits only separate words: a text without a word
+     * matches nothing. */
+    const char *text;
+    const struct ntm_unit_name *text_names; /* ended by a NULL code; may be
+                                               NULL */
+    const char *unit;                       /* the unit or below it */
     const char *org;
     const char *task;
     const char *kind;    /* "activity" or "measure" */
     const char *state;   /* review state: submitted, approved, ... */
     int conflicts_only;  /* only records with a conflict */
     int include_deleted; /* also deleted records */
+    size_t offset;       /* skip this many records */
+    size_t limit;        /* at most this many records (0: no limit) */
 };
 
 /*
  * new: array of {"id","kind","unit","org","fields":{...},"deleted",
  * "conflict","review","heads":[...],"reviews":[...],"author","created_ts",
- * "updated_ts"} sorted by creation (ts, lc, author, seq).
+ * "updated_ts"} sorted by creation (ts, lc, author, seq), or by relevance
+ * when f->text is given. Memory is bounded by f->limit, not by the store.
  * "reviews" lists the reviews of the current head: {"entry","author",
  * "state","level","comment","ts"}; level is the reviewer's scope level
  * ("province", "district", "commune", "hamlet").
@@ -379,6 +396,23 @@ struct ntm_record_filter {
 NTM_EXTERN enum ntm_err ntm_store_records(struct ntm_store *st,
                                           const struct ntm_record_filter *f,
                                           json_t **out, struct ntm_error *err);
+
+/*
+ * new: the records author (a key in hex) wrote that wait for its
+ * enrollment: its record.create entries held without effect because no
+ * enrollment covers them yet (a device writes before it is enrolled),
+ * each with the author's own later edits and deletes of it applied in
+ * its chain's order. Shaped as ntm_store_records' items, with
+ * "waiting": true, review "submitted", no heads, reviews nor conflicts;
+ * oldest first. f (may be NULL) filters as for ntm_store_records (text,
+ * unit, org, task, kind, include_deleted; a state other than submitted
+ * and conflicts_only leave none); its paging is not applied. Reads the
+ * author's entries: meant for a device not enrolled yet.
+ */
+NTM_EXTERN enum ntm_err
+ntm_store_records_waiting(struct ntm_store *st, const char *author,
+                          const struct ntm_record_filter *f, json_t **out,
+                          struct ntm_error *err);
 
 /* new: one record as above plus "history": [{"entry","author","seq","ts",
  * "lc","op","valid","status","body"}] in total order. NTM_ENOENT if the

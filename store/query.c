@@ -8,6 +8,7 @@
  */
 #include "store_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -63,6 +64,15 @@ record_row(struct ntm_store *st, sqlite3_stmt *s)
     return rec;
 }
 
+/* Candidates ranked from the index alone for a page of `want` records:
+ * enough that filters (deleted records, --unit...) rarely need a second,
+ * larger round. */
+static int64_t
+first_candidates(size_t want)
+{
+    return want > (size_t)INT64_MAX / 8 ? -1 : (int64_t)want * 4 + 256;
+}
+
 enum ntm_err
 ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
                   json_t **out, struct ntm_error *err)
@@ -72,12 +82,41 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
         f = &none;
     *out = NULL;
     struct ntm_buf sql = NTM_BUF_INIT;
-    char *folded = NULL;
+    struct Ntm_search q = {0};
+    char *match = NULL;
     sqlite3_stmt *s = NULL;
     enum ntm_err rc = NTM_OK;
     json_t *arr = json_array();
+    size_t want = f->limit ? f->offset + f->limit : 0;
+    if (want && want < f->limit) /* overflow: no bound */
+        want = 0;
 
-    ntm_buf_adds(&sql, "SELECT " RECORD_COLS " FROM records r WHERE 1");
+    if (f->text) {
+        if ((rc = Ntm_search_parse(&q, f->text, f->text_names, err)) != NTM_OK)
+            goto out;
+        if (q.n == 0) { /* no word: nothing can match */
+            *out = arr;
+            arr = NULL;
+            goto out;
+        }
+        if (!(match = Ntm_search_fts(&q))) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            goto out;
+        }
+        /* Ranked from the index alone (bm25 over the words; the unit
+         * column weighs nothing), the best ?9 of them (-1: all); then
+         * each candidate's record, filtered, ordered by rank, then by
+         * date or period, newest first. Column 14: how many candidates
+         * there were, to know whether a larger round is needed. */
+        ntm_buf_adds(&sql, "WITH c AS MATERIALIZED (SELECT rowid AS doc, "
+                           "bm25(rsearch, 1.0, 0.0) AS score FROM rsearch "
+                           "WHERE rsearch MATCH ?6 ORDER BY score LIMIT ?9) "
+                           "SELECT " RECORD_COLS ", (SELECT count(*) FROM c) "
+                           "FROM c JOIN rdoc d ON d.doc=c.doc JOIN records r "
+                           "ON r.id=d.record WHERE 1");
+    } else {
+        ntm_buf_adds(&sql, "SELECT " RECORD_COLS ", 0 FROM records r WHERE 1");
+    }
     if (!f->include_deleted)
         ntm_buf_adds(&sql, " AND r.deleted=0");
     if (f->unit)
@@ -93,22 +132,14 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
         ntm_buf_adds(&sql, " AND r.review=?5");
     if (f->conflicts_only)
         ntm_buf_adds(&sql, " AND r.conflict=1");
-    if (f->text) {
-        folded = ntm_text_fold(f->text);
-        if (!folded) {
-            rc = ntm_error_set(err, NTM_EINVAL,
-                               "search text is not valid UTF-8");
-            goto out;
-        }
-        ntm_buf_adds(&sql, " AND (instr(r.search, ?6) > 0");
-        for (int i = 0; f->text_units && f->text_units[i]; i++)
-            ntm_buf_addf(&sql,
-                         " OR r.unit=?%d OR substr(r.unit, 1, length(?%d) + "
-                         "1) = ?%d || '.'",
-                         7 + i, 7 + i, 7 + i);
-        ntm_buf_adds(&sql, ")");
-    }
-    ntm_buf_adds(&sql, " ORDER BY r.c_ts, r.author, r.id");
+    if (f->text)
+        ntm_buf_adds(&sql, " ORDER BY c.score, "
+                           "coalesce(json_extract(r.fields, '$.date'), "
+                           "json_extract(r.fields, '$.period'), '') DESC, "
+                           "r.c_ts DESC, r.id");
+    else
+        ntm_buf_adds(&sql, " ORDER BY r.c_ts, r.author, r.id");
+    ntm_buf_adds(&sql, " LIMIT ?7 OFFSET ?8");
     if (!arr || !sql.buf) {
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
@@ -128,29 +159,201 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
         sqlite3_bind_text(s, 4, f->kind, -1, SQLITE_STATIC);
     if (f->state)
         sqlite3_bind_text(s, 5, f->state, -1, SQLITE_STATIC);
-    if (f->text) {
-        sqlite3_bind_text(s, 6, folded, -1, SQLITE_STATIC);
-        for (int i = 0; f->text_units && f->text_units[i]; i++)
-            sqlite3_bind_text(s, 7 + i, f->text_units[i], -1, SQLITE_STATIC);
-    }
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *row = record_row(st, s);
-        if (!row || json_array_append_new(arr, row) != 0) {
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (match)
+        sqlite3_bind_text(s, 6, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(
+        s, 7, f->limit && f->limit < INT64_MAX ? (int64_t)f->limit : -1);
+    sqlite3_bind_int64(s, 8,
+                       f->offset < INT64_MAX ? (int64_t)f->offset : INT64_MAX);
+    /* Rounds of candidates, 16 times more each, until the page is full
+     * or every match was a candidate. */
+    for (int64_t k = want ? first_candidates(want) : -1;;) {
+        int64_t ncand = 0;
+        sqlite3_bind_int64(s, 9, k);
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            ncand = sqlite3_column_int64(s, 14);
+            json_t *row = record_row(st, s);
+            if (!row || json_array_append_new(arr, row) != 0) {
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+        if (r != SQLITE_DONE) {
+            rc = Ntm_db_error(st, r, err, "cannot list records");
             goto out;
         }
-    }
-    if (r != SQLITE_DONE) {
-        rc = Ntm_db_error(st, r, err, "cannot list records");
-        goto out;
+        if (!f->text || k < 0 || json_array_size(arr) >= f->limit ||
+            (json_array_size(arr) > 0 && ncand < k))
+            break;
+        /* A short page: fewer filtered records than asked among k
+         * candidates (or none returned, so their count is not known). */
+        k = k > INT64_MAX / 16 ? -1 : k * 16;
+        sqlite3_reset(s);
+        json_array_clear(arr);
     }
     *out = arr;
     arr = NULL;
 out:
     sqlite3_finalize(s);
     json_decref(arr);
-    ntm_free(folded);
+    ntm_free(match);
+    Ntm_search_release(&q);
     ntm_buf_release(&sql);
+    return rc;
+}
+
+/* Whether the waiting record rec passes f (text: q, parsed). */
+static int
+waiting_passes(const struct ntm_record_filter *f, const struct Ntm_search *q,
+               json_t *rec)
+{
+    json_t *fields = json_object_get(rec, "fields");
+    const char *unit = json_string_value(json_object_get(rec, "unit"));
+    const char *org = json_string_value(json_object_get(rec, "org"));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    const char *task = json_string_value(json_object_get(fields, "task"));
+    if (!unit || !org || !kind)
+        return 0;
+    if ((f->state && strcmp(f->state, "submitted") != 0) || f->conflicts_only)
+        return 0;
+    if (!f->include_deleted && json_is_true(json_object_get(rec, "deleted")))
+        return 0;
+    if (f->unit && !(strcmp(unit, f->unit) == 0 ||
+                     (strncmp(unit, f->unit, strlen(f->unit)) == 0 &&
+                      unit[strlen(f->unit)] == '.')))
+        return 0;
+    if ((f->org && strcmp(org, f->org) != 0) ||
+        (f->kind && strcmp(kind, f->kind) != 0) ||
+        (f->task && (!task || strcmp(task, f->task) != 0)))
+        return 0;
+    if (!f->text)
+        return 1;
+    /* The text the index would hold: title, note, task, unit code. */
+    struct ntm_buf t = NTM_BUF_INIT;
+    static const char *const parts[] = {"title", "note", "task"};
+    for (size_t k = 0; k < 3; k++) {
+        const char *v = json_string_value(json_object_get(fields, parts[k]));
+        if (v)
+            ntm_buf_addf(&t, "%s\n", v);
+    }
+    ntm_buf_addf(&t, "%s\n", unit);
+    int hit = t.buf && Ntm_search_matches(q, t.buf, unit);
+    ntm_buf_release(&t);
+    return hit;
+}
+
+/* Apply the author's own later entry (bytes) of the waiting record rec. */
+static void
+waiting_apply(json_t *rec, const void *bytes, int n)
+{
+    json_t *e = json_loadb(bytes, (size_t)n, 0, NULL);
+    const char *op = json_string_value(json_object_get(e, "op"));
+    json_t *body = json_object_get(e, "body");
+    json_t *ts = json_object_get(e, "ts");
+    if (op && strcmp(op, "record.update") == 0)
+        json_object_update(json_object_get(rec, "fields"),
+                           json_object_get(body, "set"));
+    else if (op && strcmp(op, "record.delete") == 0)
+        json_object_set_new(rec, "deleted", json_true());
+    if (op && strcmp(op, "review") != 0 && json_is_integer(ts))
+        json_object_set(rec, "updated_ts", ts);
+    json_decref(e);
+}
+
+enum ntm_err
+ntm_store_records_waiting(struct ntm_store *st, const char *author,
+                          const struct ntm_record_filter *f, json_t **out,
+                          struct ntm_error *err)
+{
+    struct ntm_record_filter none = {0};
+    struct Ntm_search q = {0};
+    if (!f)
+        f = &none;
+    *out = NULL;
+    enum ntm_err rc = NTM_OK;
+    if (f->text &&
+        (rc = Ntm_search_parse(&q, f->text, f->text_names, err)) != NTM_OK)
+        return rc;
+    json_t *creates = NULL, *arr = json_array();
+    /* The author's creates without effect for want of an enrollment,
+     * whose record has no state (no create of it took effect). */
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "SELECT e.gseq, e.bytes FROM entries e JOIN effect x ON "
+        "x.gseq=e.gseq WHERE e.author=?1 AND e.op='record.create' AND "
+        "x.code=?2 AND NOT EXISTS (SELECT 1 FROM records r WHERE "
+        "r.id=e.record) ORDER BY e.seq",
+        err);
+    if (!s || !arr) {
+        rc = s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+               : (err ? err->code : NTM_EDB);
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, (int)NTM_EUNKNOWNAUTHOR);
+    if ((rc = Ntm_collect(st, s, 1, &creates, err)) != NTM_OK)
+        goto out;
+    size_t i;
+    json_t *pair;
+    json_array_foreach (creates, i, pair) {
+        const char *bytes = json_string_value(json_array_get(pair, 1));
+        json_t *e = bytes ? json_loads(bytes, 0, NULL) : NULL;
+        json_t *body = json_object_get(e, "body");
+        json_t *fields = json_object_get(body, "fields");
+        const char *id = json_string_value(json_object_get(body, "id"));
+        json_t *rec =
+            id && json_is_object(fields)
+                ? json_pack("{s:s, s:O, s:O, s:O, s:o, s:b, s:b, s:s, s:[], "
+                            "s:[], s:O, s:O, s:O, s:{}, s:b}",
+                            "id", id, "kind", json_object_get(body, "kind"),
+                            "unit", json_object_get(body, "unit"), "org",
+                            json_object_get(body, "org"), "fields",
+                            json_deep_copy(fields), "deleted", 0, "conflict", 0,
+                            "review", "submitted", "heads", "reviews", "author",
+                            json_object_get(e, "author"), "created_ts",
+                            json_object_get(e, "ts"), "updated_ts",
+                            json_object_get(e, "ts"), "conflicts", "waiting", 1)
+                : NULL;
+        json_decref(e);
+        if (!rec)
+            continue; /* not a create this store would judge: skip it */
+        /* The author's own later edits, in its chain's order. */
+        sqlite3_stmt *u = Ntm_prepare(
+            st,
+            "SELECT bytes FROM entries WHERE record=?1 AND author=?2 AND "
+            "op<>'record.create' ORDER BY seq",
+            err);
+        if (!u) {
+            json_decref(rec);
+            rc = err ? err->code : NTM_EDB;
+            goto out;
+        }
+        sqlite3_bind_text(u, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(u, 2, author, -1, SQLITE_STATIC);
+        int x;
+        while ((x = sqlite3_step(u)) == SQLITE_ROW)
+            waiting_apply(rec, sqlite3_column_blob(u, 0),
+                          sqlite3_column_bytes(u, 0));
+        sqlite3_reset(u);
+        if ((rc = Ntm_step_ok(st, x, err, "cannot read the log")) != NTM_OK) {
+            json_decref(rec);
+            goto out;
+        }
+        if (!waiting_passes(f, &q, rec)) {
+            json_decref(rec);
+            continue;
+        }
+        if (json_array_append_new(arr, rec)) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    *out = arr;
+    arr = NULL;
+out:
+    json_decref(arr);
+    json_decref(creates);
+    Ntm_search_release(&q);
     return rc;
 }
 

@@ -460,6 +460,77 @@ rec_exec(struct ntm_store *st, const char *sql, const char *record,
     return NTM_OK;
 }
 
+/* The record's row in the word index (rsearch, reached through rdoc):
+ * its folded search text and its unit code, written only when they
+ * changed (a review changes neither). */
+static enum ntm_err
+index_record(struct ntm_store *st, const char *record, const char *unit,
+             const char *folded, struct ntm_error *err)
+{
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "SELECT d.doc, x.words, x.units FROM rdoc d LEFT JOIN rsearch x ON "
+        "x.rowid=d.doc WHERE d.record=?1",
+        err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+    int64_t doc = 0;
+    int same = 0, x = sqlite3_step(s);
+    if (x == SQLITE_ROW) {
+        const char *w = (const char *)sqlite3_column_text(s, 1);
+        const char *u = (const char *)sqlite3_column_text(s, 2);
+        doc = sqlite3_column_int64(s, 0);
+        same = w && u && strcmp(w, folded) == 0 && strcmp(u, unit) == 0;
+    }
+    sqlite3_reset(s);
+    enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the word index");
+    if (rc != NTM_OK || same)
+        return rc;
+    if (!doc) {
+        rc = rec_exec(st, "INSERT INTO rdoc(record) VALUES(?1)", record, NULL,
+                      NULL, err);
+        doc = sqlite3_last_insert_rowid(st->db);
+    } else {
+        s = Ntm_prepare(st, "DELETE FROM rsearch WHERE rowid=?1", err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        sqlite3_bind_int64(s, 1, doc);
+        x = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (x != SQLITE_DONE)
+            rc = Ntm_db_error(st, x, err, "cannot save the word index");
+    }
+    if (rc != NTM_OK)
+        return rc;
+    s = Ntm_prepare(
+        st, "INSERT INTO rsearch(rowid, words, units) VALUES(?1,?2,?3)", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_int64(s, 1, doc);
+    sqlite3_bind_text(s, 2, folded, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, unit, -1, SQLITE_STATIC);
+    x = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (x != SQLITE_DONE)
+        return Ntm_db_error(st, x, err, "cannot save the word index");
+    return NTM_OK;
+}
+
+/* The record leaves the word index. */
+static enum ntm_err
+unindex_record(struct ntm_store *st, const char *record, struct ntm_error *err)
+{
+    enum ntm_err rc = rec_exec(st,
+                               "DELETE FROM rsearch WHERE rowid=(SELECT doc "
+                               "FROM rdoc WHERE record=?1)",
+                               record, NULL, NULL, err);
+    if (rc == NTM_OK)
+        rc = rec_exec(st, "DELETE FROM rdoc WHERE record=?1", record, NULL,
+                      NULL, err);
+    return rc;
+}
+
 /* Forget the heads and field candidates of a record. */
 static enum ntm_err
 clear_rows(struct ntm_store *st, const char *record, struct ntm_error *err)
@@ -738,6 +809,8 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         sqlite3_reset(s);
         if (x != SQLITE_DONE)
             rc = Ntm_db_error(st, x, err, "cannot save the record's state");
+        else
+            rc = index_record(st, record_id, unit, folded, err);
     }
 out:
     ntm_free(reviews_s);
@@ -765,6 +838,8 @@ settle(struct ntm_store *st, const char *record_id, struct rec *r,
                           NULL, NULL, err);
             if (rc == NTM_OK)
                 rc = clear_rows(st, record_id, err);
+            if (rc == NTM_OK)
+                rc = unindex_record(st, record_id, err);
         }
     }
     for (int i = 0; rc == NTM_OK && i < r->count; i++)
@@ -948,6 +1023,8 @@ save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
         sqlite3_reset(s);
         if (x != SQLITE_DONE)
             rc = Ntm_db_error(st, x, err, "cannot save the record's state");
+        else
+            rc = index_record(st, e->record, fr->unit, folded, err);
     }
     for (int k = 0; k < 3; k++)
         ntm_free(parts[k]);
@@ -1583,7 +1660,8 @@ Ntm_state_all(struct ntm_store *st, struct ntm_error *err)
         return rc;
     rc = Ntm_exec(st,
                   "DELETE FROM records; DELETE FROM rheads; DELETE FROM "
-                  "rcands; DELETE FROM rfields;",
+                  "rcands; DELETE FROM rfields; DELETE FROM rsearch; "
+                  "DELETE FROM rdoc;",
                   err);
     if (rc != NTM_OK)
         return rc;

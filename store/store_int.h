@@ -13,6 +13,8 @@
  *                              order, record ids; canonical JSON texts
  *   0  files.c                 the names of the store's files on disk
  *   0  init.c                  SQLite's global set-up, once
+ *   0  search.c                pure: word search, the words typed and the
+ *                              FTS5 query built from them alone
  *   1  rules.c                 pure: step 5 given the governing enrollment,
  *                              unit codes and scopes
  *   2  db.c                    the file: open, schema and migrations,
@@ -39,9 +41,9 @@
  *
  * Tables and their writers: entries, forks, authors, peer_heads and the HLC
  * in meta: log.c; effect: effect.c; enrollments, revocations: auth.c;
- * units, records, rheads, rcands, rfields: state.c (derive.c empties them
- * before a rebuild); meta and the schema migrations: db.c. Any layer may
- * read any table.
+ * units, records, rheads, rcands, rfields, rdoc, rsearch: state.c (derive.c
+ * empties them before a rebuild); meta and the schema migrations: db.c. Any
+ * layer may read any table.
  *
  * On-disk layout (schema version 5, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
@@ -68,6 +70,13 @@
  *   rcands      per record and field, the candidates (SPEC 5): entry,
  *               order, value (JSON), whether it is a head.
  *   rfields     per record and field, whether its candidates conflict.
+ *   rdoc        per record, the rowid of its row in rsearch (stable:
+ *               an INTEGER PRIMARY KEY, unlike records' own rowid).
+ *   rsearch     the word index (SQLite FTS5, tokenizer unicode61
+ *               remove_diacritics 2): per record, records.search (text
+ *               folded by ntm_text_fold, which also folds d-stroke) and
+ *               its unit code (search.c). Kept by state.c with the
+ *               record's row, in the same transaction.
  */
 #ifndef NTM_STORE_INT_H
 #define NTM_STORE_INT_H
@@ -105,6 +114,9 @@ struct ntm_store {
     int fx_seen;
     enum ntm_err fx_code;
     char fx_msg[256];
+    /* A write failed: the word index's in-memory state is dropped before
+     * the next transaction (db.c, search_heal). */
+    int search_heal;
 };
 
 /* A parsed, well-formed entry (step 1 passed). Strings point into json. */
@@ -158,6 +170,26 @@ enum ntm_err Ntm_jtext_put_string(struct ntm_buf *b, const char *s, size_t n);
  * when invalid or out of memory. */
 char *Ntm_jtext_merge(const char *obj, const char *const *keys,
                       const char *const *vals, size_t n);
+
+/* search.c: word search (ntm_record_filter.text). */
+struct Ntm_search {
+    char **words;  /* the folded words typed (ntm_text_words) */
+    size_t n;      /* how many; 0: the text has no word */
+    json_t *codes; /* per word, the codes of units whose names hold it */
+};
+/* Parse text, with the names of units known outside the store (may be
+ * NULL). NTM_EINVAL when text is not UTF-8. Release q even on failure. */
+enum ntm_err Ntm_search_parse(struct Ntm_search *q, const char *text,
+                              const struct ntm_unit_name *names,
+                              struct ntm_error *err);
+void Ntm_search_release(struct Ntm_search *q);
+/* new: the FTS5 query of q (q->n > 0) over rsearch; NULL when out of
+ * memory. */
+char *Ntm_search_fts(const struct Ntm_search *q);
+/* Whether a record with the search text text (unfolded or folded) and
+ * unit matches q, as the index would answer. */
+int Ntm_search_matches(const struct Ntm_search *q, const char *text,
+                       const char *unit);
 
 /* ==================================================================
  * Layer 1: rules.c - step 5 as pure functions of an entry and the

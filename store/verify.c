@@ -398,6 +398,15 @@ static const char *const derived_tables[] = {
 
 #define NDERIVED ((int)(sizeof(derived_tables) / sizeof(derived_tables[0])))
 
+/* The word index (rsearch through rdoc), compared by record: its rowids
+ * are not a function of the log, what it holds per record is. A row of
+ * either table without its pair shows with a null on the missing side. */
+static const char search_sql[] =
+    "SELECT d.record AS record, x.words AS words, x.units AS units FROM "
+    "main.rdoc d LEFT JOIN main.rsearch x ON x.rowid=d.doc UNION ALL "
+    "SELECT NULL, words, units FROM main.rsearch WHERE rowid NOT IN (SELECT "
+    "doc FROM main.rdoc)";
+
 /* At most this many differences are listed; all are counted. */
 #define MAX_DIFFS 200
 
@@ -619,39 +628,67 @@ diff_rows(struct ntm_store *st, const char *table, const char *sql, json_t *pk,
     return rc;
 }
 
-/* Compare one derived table with its copy temp.ntm_v_<table> (what was
- * stored before the rebuild), both ways. */
+/* Compare the rows of cur (a SELECT of the current rows, keyed by pk)
+ * with the copy temp.ntm_v_<name> (what was stored before the rebuild),
+ * both ways. */
 static enum ntm_err
-compare_table(struct ntm_store *st, const char *table, struct diffs *d,
-              struct ntm_error *err)
+compare_rows(struct ntm_store *st, const char *name, const char *cur,
+             json_t *pk, struct diffs *d, struct ntm_error *err)
 {
-    json_t *pk = NULL, *stored = json_object();
-    char sql[256];
-    enum ntm_err rc = stored ? table_pk(st, table, &pk, err)
-                             : ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_t *stored = json_object();
+    struct ntm_buf sql = NTM_BUF_INIT;
+    enum ntm_err rc =
+        stored ? NTM_OK : ntm_error_set(err, NTM_ENOMEM, "out of memory");
     if (rc == NTM_OK) {
-        snprintf(sql, sizeof(sql),
-                 "SELECT * FROM temp.\"ntm_v_%s\" EXCEPT SELECT * FROM "
-                 "main.\"%s\"",
-                 table, table);
-        rc = diff_rows(st, table, sql, pk, stored, NULL, d, err);
+        if (ntm_buf_addf(&sql, "SELECT * FROM temp.\"ntm_v_%s\" EXCEPT %s",
+                         name, cur) != NTM_OK)
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        else
+            rc = diff_rows(st, name, sql.buf, pk, stored, NULL, d, err);
     }
+    ntm_buf_reset(&sql);
     if (rc == NTM_OK) {
-        snprintf(sql, sizeof(sql),
-                 "SELECT * FROM main.\"%s\" EXCEPT SELECT * FROM "
-                 "temp.\"ntm_v_%s\"",
-                 table, table);
-        rc = diff_rows(st, table, sql, pk, NULL, stored, d, err);
+        if (ntm_buf_addf(&sql, "%s EXCEPT SELECT * FROM temp.\"ntm_v_%s\"", cur,
+                         name) != NTM_OK)
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        else
+            rc = diff_rows(st, name, sql.buf, pk, NULL, stored, d, err);
     }
     const char *key;
     json_t *row;
     json_object_foreach (stored, key, row) {
         if (rc != NTM_OK)
             break;
-        rc = add_diff(d, table, key, NULL, json_incref(row), json_null(), err);
+        rc = add_diff(d, name, key, NULL, json_incref(row), json_null(), err);
     }
-    json_decref(pk);
+    ntm_buf_release(&sql);
     json_decref(stored);
+    return rc;
+}
+
+/* Compare one derived table with its copy temp.ntm_v_<table>. */
+static enum ntm_err
+compare_table(struct ntm_store *st, const char *table, struct diffs *d,
+              struct ntm_error *err)
+{
+    json_t *pk = NULL;
+    char cur[128];
+    enum ntm_err rc = table_pk(st, table, &pk, err);
+    snprintf(cur, sizeof(cur), "SELECT * FROM main.\"%s\"", table);
+    if (rc == NTM_OK)
+        rc = compare_rows(st, table, cur, pk, d, err);
+    json_decref(pk);
+    return rc;
+}
+
+/* Compare the word index with its copy temp.ntm_v_search. */
+static enum ntm_err
+compare_search(struct ntm_store *st, struct diffs *d, struct ntm_error *err)
+{
+    json_t *pk = json_pack("[s]", "record");
+    enum ntm_err rc = pk ? compare_rows(st, "search", search_sql, pk, d, err)
+                         : ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_decref(pk);
     return rc;
 }
 
@@ -836,15 +873,29 @@ check_derived(struct ntm_store *st, int repair, struct diffs *d,
                  derived_tables[i], derived_tables[i], derived_tables[i]);
         rc = Ntm_exec(st, sql, err);
     }
+    if (rc == NTM_OK) {
+        struct ntm_buf b = NTM_BUF_INIT;
+        rc = ntm_buf_addf(&b,
+                          "DROP TABLE IF EXISTS temp.ntm_v_search; CREATE TEMP "
+                          "TABLE ntm_v_search AS %s",
+                          search_sql) == NTM_OK
+                 ? Ntm_exec(st, b.buf, err)
+                 : ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        ntm_buf_release(&b);
+    }
     if (rc == NTM_OK)
         rc = Ntm_rebuild_derived(st, err);
     for (int i = 0; rc == NTM_OK && i < NDERIVED; i++)
         rc = compare_table(st, derived_tables[i], d, err);
+    if (rc == NTM_OK)
+        rc = compare_search(st, d, err);
     for (int i = 0; rc == NTM_OK && repair && i < NDERIVED; i++) {
         snprintf(sql, sizeof(sql), "DROP TABLE temp.\"ntm_v_%s\"",
                  derived_tables[i]);
         rc = Ntm_exec(st, sql, err);
     }
+    if (rc == NTM_OK && repair)
+        rc = Ntm_exec(st, "DROP TABLE temp.ntm_v_search", err);
     enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK && repair, err);
     return rc != NTM_OK ? rc : rc2;
 }

@@ -680,13 +680,14 @@ test_schema_v1_is_migrated(void **state)
     char *state_before = th_dump(st);
     char *effects_before = effects_dump(st);
     ntm_store_close(st);
-    assert_int_equal(user_version(path), 5);
+    assert_int_equal(user_version(path), 6);
 
     /* Back to the layout of version 1, as an older ntm left it. */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     exec_sql(db,
              "BEGIN;"
+             "DROP TABLE rsearch; DROP TABLE rdoc;"
              "DROP TABLE stranded;"
              "DROP TABLE join_requests;"
              "DROP INDEX entries_target;"
@@ -718,7 +719,7 @@ test_schema_v1_is_migrated(void **state)
     assert_int_equal(user_version(path), 1);
 
     assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
-    assert_int_equal(user_version(path), 5);
+    assert_int_equal(user_version(path), 6);
     char *state_after = th_dump(st);
     char *effects_after = effects_dump(st);
     assert_string_equal(state_before, state_after);

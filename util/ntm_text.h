@@ -36,6 +36,15 @@ NTM_EXTERN char *ntm_text_fold(const char *s);
  * labels and unit names against what a user typed.
  */
 NTM_EXTERN char *ntm_text_fold_compat(const char *s);
+/*
+ * new: the words of s for word search: s folded as ntm_text_fold does,
+ * cut at every character that is not a letter or a digit (Unicode
+ * categories L, N and Co, where SQLite's unicode61 tokenizer cuts too).
+ * *n words, in order, in one allocation: free the array with ntm_free.
+ * NULL for invalid UTF-8 or out of memory; a text without a word gives an
+ * array with *n 0.
+ */
+NTM_EXTERN char **ntm_text_words(const char *s, size_t *n);
 /* Display width of UTF-8 s in terminal columns (0 for NULL); a byte that
  * is not UTF-8 counts as one column. */
 NTM_EXTERN size_t ntm_text_width(const char *s);

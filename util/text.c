@@ -76,6 +76,82 @@ ntm_text_fold_compat(const char *s)
     return fold(s, UTF8PROC_COMPAT);
 }
 
+/* Whether cp is part of a word (ntm_text_words). */
+static int
+word_char(utf8proc_int32_t cp)
+{
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_CO:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+char **
+ntm_text_words(const char *s, size_t *n)
+{
+    *n = 0;
+    char *f = ntm_text_fold(s);
+    if (!f)
+        return NULL;
+    /* Two passes over the folded text: count, then copy. */
+    size_t len = strlen(f), count = 0;
+    char **words = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        char *out = words ? (char *)(words + count + 1) : NULL;
+        size_t k = 0;
+        int in = 0;
+        const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)f;
+        while (*p) {
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t m = utf8proc_iterate(p, -1, &cp);
+            if (m <= 0) { /* not reached: fold gave valid UTF-8 */
+                m = 1;
+                cp = -1;
+            }
+            int w = cp >= 0 && word_char(cp);
+            if (w && !in) {
+                if (out)
+                    words[k] = out;
+                k++;
+            } else if (!w && in && out) {
+                *out++ = '\0';
+            }
+            if (w && out) {
+                memcpy(out, p, (size_t)m);
+                out += m;
+            }
+            in = w;
+            p += m;
+        }
+        if (out) {
+            if (in)
+                *out = '\0';
+            break;
+        }
+        count = k;
+        /* the pointers, then at most len bytes and a NUL per word */
+        words = ntm_malloc((count + 1) * sizeof(char *) + len + count + 1);
+        if (!words) {
+            ntm_free(f);
+            return NULL;
+        }
+        words[count] = NULL;
+    }
+    ntm_free(f);
+    *n = count;
+    return words;
+}
+
 size_t
 ntm_text_width(const char *s)
 {

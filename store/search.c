@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * search.c - word search over records, as pure functions: the words a
+ * user typed, folded and cut (ntm_text_words), with for each word the
+ * units whose names hold it; the SQLite FTS5 query that finds them in the
+ * index (table rsearch, kept by state.c), built from those words alone so
+ * that what a user types (quotes, *, -, :, parentheses, NEAR, OR) is never
+ * query syntax; and the same test on a record's text in memory, for the
+ * records that are not in the index (a device's own records waiting for
+ * its enrollment).
+ *
+ * The index holds per record two columns: `words`, the record's folded
+ * search text (title, note, task, unit code, unit name; see state.c), and
+ * `units`, its unit code, whose parts are tokens ("72.710.3" is 72 710 3),
+ * so that "in or below 72.710" is the phrase "72 710" at the column's
+ * start. Each word must be in `words` (the last as a prefix) or, when the
+ * word is in the name of units known outside the store (the plan's tree),
+ * the record's unit in or below one of them.
+ *
+ * Depends on util/ and jansson; no SQLite call (layer 0).
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+/* At most this many units per word (those found first, ancestors before
+ * the units below them): a word in the names of more adds no more. */
+#define MAX_UNITS_PER_WORD 256
+
+/* Whether word w matches the name word nw: equal, or its start when w is
+ * the last word typed (prefix). */
+static int
+word_match(const char *w, const char *nw, int prefix)
+{
+    return prefix ? strncmp(nw, w, strlen(w)) == 0 : strcmp(nw, w) == 0;
+}
+
+/* Whether code is unit or below it. */
+static int
+code_within(const char *code, const char *unit)
+{
+    size_t n = strlen(unit);
+    return strncmp(code, unit, n) == 0 && (code[n] == '\0' || code[n] == '.');
+}
+
+/* Whether s is digits separated by single dots. */
+static int
+code_ok(const char *s)
+{
+    int digit = 0;
+    for (; *s; s++) {
+        if (*s >= '0' && *s <= '9')
+            digit = 1;
+        else if (*s == '.' && digit)
+            digit = 0;
+        else
+            return 0;
+    }
+    return digit;
+}
+
+/* Add code to the word's list unless it or an ancestor is there; drop
+ * the units below it. */
+static int
+add_code(json_t *list, const char *code)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (list, i, c)
+        if (code_within(code, json_string_value(c)))
+            return 0;
+    for (i = json_array_size(list); i-- > 0;)
+        if (code_within(json_string_value(json_array_get(list, i)), code))
+            json_array_remove(list, i);
+    if (json_array_size(list) >= MAX_UNITS_PER_WORD)
+        return 0;
+    return json_array_append_new(list, json_string(code));
+}
+
+enum ntm_err
+Ntm_search_parse(struct Ntm_search *q, const char *text,
+                 const struct ntm_unit_name *names, struct ntm_error *err)
+{
+    memset(q, 0, sizeof(*q));
+    q->words = ntm_text_words(text, &q->n);
+    if (!q->words)
+        return ntm_error_set(err, NTM_EINVAL,
+                             "the search text is not valid UTF-8");
+    q->codes = json_array();
+    for (size_t i = 0; q->codes && i < q->n; i++)
+        if (json_array_append_new(q->codes, json_array())) {
+            json_decref(q->codes);
+            q->codes = NULL;
+        }
+    if (!q->codes) {
+        Ntm_search_release(q);
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    for (size_t k = 0; q->n && names && names[k].code; k++) {
+        if (!names[k].name || !code_ok(names[k].code))
+            continue;
+        size_t nn = 0;
+        char **nw = ntm_text_words(names[k].name, &nn);
+        if (!nw)
+            continue; /* a name that is not UTF-8 holds no word */
+        int bad = 0;
+        for (size_t i = 0; i < q->n && !bad; i++)
+            for (size_t j = 0; j < nn; j++)
+                if (word_match(q->words[i], nw[j], i + 1 == q->n)) {
+                    bad = add_code(json_array_get(q->codes, i),
+                                   names[k].code) != 0;
+                    break;
+                }
+        ntm_free(nw);
+        if (bad) {
+            Ntm_search_release(q);
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        }
+    }
+    return NTM_OK;
+}
+
+void
+Ntm_search_release(struct Ntm_search *q)
+{
+    ntm_free(q->words);
+    json_decref(q->codes);
+    memset(q, 0, sizeof(*q));
+}
+
+/* Append s as an FTS5 string (double quotes, a quote doubled); 1 when
+ * memory ran out. */
+static int
+put_string(struct ntm_buf *b, const char *s)
+{
+    int bad = ntm_buf_addch(b, '"') != NTM_OK;
+    for (; *s; s++) {
+        if (*s == '"')
+            bad |= ntm_buf_addch(b, '"') != NTM_OK;
+        bad |= ntm_buf_addch(b, *s) != NTM_OK;
+    }
+    return bad | (ntm_buf_addch(b, '"') != NTM_OK);
+}
+
+char *
+Ntm_search_fts(const struct Ntm_search *q)
+{
+    struct ntm_buf b = NTM_BUF_INIT;
+    int bad = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        json_t *codes = json_array_get(q->codes, i);
+        size_t nc = json_array_size(codes);
+        if (i)
+            bad |= ntm_buf_adds(&b, " AND ") != NTM_OK;
+        if (nc)
+            bad |= ntm_buf_addch(&b, '(') != NTM_OK;
+        bad |= ntm_buf_adds(&b, "words : ") != NTM_OK;
+        bad |= put_string(&b, q->words[i]);
+        if (i + 1 == q->n)
+            bad |= ntm_buf_adds(&b, " *") != NTM_OK;
+        size_t k;
+        json_t *c;
+        json_array_foreach (codes, k, c) {
+            /* "72.710" is the phrase "72 710" (the dots cut tokens), at
+             * the start of the column: the unit and every unit below. */
+            bad |= ntm_buf_adds(&b, " OR units : ^ ") != NTM_OK;
+            bad |= put_string(&b, json_string_value(c));
+        }
+        if (nc)
+            bad |= ntm_buf_addch(&b, ')') != NTM_OK;
+    }
+    if (bad || !b.buf) {
+        ntm_buf_release(&b);
+        return NULL;
+    }
+    return ntm_buf_detach(&b, NULL);
+}
+
+int
+Ntm_search_matches(const struct Ntm_search *q, const char *text,
+                   const char *unit)
+{
+    size_t nw = 0;
+    char **w = ntm_text_words(text ? text : "", &nw);
+    int all = w != NULL && q->n > 0;
+    for (size_t i = 0; all && i < q->n; i++) {
+        int hit = 0;
+        for (size_t j = 0; j < nw && !hit; j++)
+            hit = word_match(q->words[i], w[j], i + 1 == q->n);
+        size_t k;
+        json_t *c;
+        json_array_foreach (json_array_get(q->codes, i), k, c)
+            if (!hit && unit && code_within(unit, json_string_value(c)))
+                hit = 1;
+        all = hit;
+    }
+    ntm_free(w);
+    return all;
+}

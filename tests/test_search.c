@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_search.c - word search over records (ntm_record_filter.text, the
+ * FTS5 index of store/search.c and state.c): every word in any order, the
+ * last as a prefix, case and diacritics (d-stroke too) ignored, over
+ * titles, notes and unit names; what must not match; query syntax typed
+ * by a user never an error; paging; the index following edits and
+ * deletes, rebuilt by migration, compared by verify; and a device's own
+ * records waiting for its enrollment (ntm_store_records_waiting).
+ */
+#include "store_helpers.h"
+
+#include <sqlite3.h>
+
+#define COMMUNE "72.710.25657" /* Xã Thạnh Đức, Gò Dầu */
+#define HAMLET  COMMUNE ".3"
+
+static struct ntm_key *root, *rec1;
+static char root_hex[65], rec1_hex[65];
+
+static int
+setup(void **state)
+{
+    (void)state;
+    assert_int_equal(ntm_global_init(), NTM_OK);
+    root = th_key();
+    rec1 = th_key();
+    th_author(root, root_hex);
+    th_author(rec1, rec1_hex);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    ntm_key_free(root);
+    ntm_key_free(rec1);
+    th_rmdir();
+    return 0;
+}
+
+static json_t *
+fields(const char *title, const char *note)
+{
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "task",
+                          "doan.rural_roads_km", "date", "2017-03-05", "qty",
+                          "2.4", "uom", "km", "title", title);
+    if (note)
+        json_object_set_new(f, "note", json_string(note));
+    return f;
+}
+
+/* A replica where root enrolled rec1 (recorder of COMMUNE) and created
+ * the hamlet Ấp Bến Đình. */
+static struct ntm_store *
+search_store(void)
+{
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(
+        ntm_unit_create(st, root, HAMLET, "Ấp Bến Đình", "hamlet", &w, &err),
+        NTM_OK);
+    return st;
+}
+
+static void
+create(struct ntm_store *st, const struct ntm_key *k, const char *unit,
+       const char *title, const char *note, char rid[33])
+{
+    struct ntm_write_result w;
+    struct ntm_error err;
+    json_t *f = fields(title, note);
+    if (ntm_record_create(st, k, "activity", unit, "doan", f, rid, &w, &err) !=
+        NTM_OK)
+        fail_msg("create: %s", ntm_error_text(&err));
+    json_decref(f);
+}
+
+/* The ids found for text (with names and paging), in order, as
+ * "id,id,..." of their first 6 characters (new, free()). */
+static char *
+found(struct ntm_store *st, const char *text, const struct ntm_unit_name *names,
+      size_t offset, size_t limit, int deleted)
+{
+    struct ntm_record_filter f = {0};
+    f.text = text;
+    f.text_names = names;
+    f.offset = offset;
+    f.limit = limit;
+    f.include_deleted = deleted;
+    json_t *list = NULL;
+    struct ntm_error err;
+    if (ntm_store_records(st, &f, &list, &err) != NTM_OK)
+        fail_msg("search '%s': %s", text, ntm_error_text(&err));
+    char buf[512] = "";
+    size_t i;
+    json_t *r;
+    json_array_foreach (list, i, r) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof(buf) - n, "%s%.6s", i ? "," : "",
+                 json_string_value(json_object_get(r, "id")));
+    }
+    json_decref(list);
+    return strdup(buf);
+}
+
+static void
+expect_found(struct ntm_store *st, const char *text, const char *want)
+{
+    char *got = found(st, text, NULL, 0, 0, 0);
+    if (strcmp(got, want) != 0)
+        fail_msg("search '%s': found [%s], want [%s]", text, got, want);
+    free(got);
+}
+
+/* The verify report must show no difference in the derived state. */
+static void
+verify_no_diffs(struct ntm_store *st)
+{
+    json_t *rep = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_verify(st, &rep, &err), NTM_OK);
+    if (json_integer_value(json_object_get(rep, "derived_total")) != 0) {
+        char *s = json_dumps(json_object_get(rep, "derived"), JSON_COMPACT);
+        fail_msg("verify lists differences: %.600s", s);
+    }
+    json_decref(rep);
+}
+
+static void
+test_words_in_any_order(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char a[33], b[33], c[33], want[8];
+    create(st, rec1, COMMUNE, "Sửa chữa đường đất ấp Bến Đình", NULL, a);
+    create(st, rec1, COMMUNE, "Sửa cầu khỉ", "Gỗ tạp, 12 mét", b);
+    snprintf(want, sizeof(want), "%.6s", a);
+
+    static const char *const hit[] = {
+        "sua duong ben dinh",
+        "dinh ben",
+        "ap ben dinh sua chua",
+        "ben d",          /* the last word as a prefix */
+        "SUA CHUA",       /* case */
+        "sửa chữa",       /* diacritics */
+        "SỬA CHỮA ĐƯỜNG", /* both, and d-stroke */
+        "Su\xcc\x9b\xcc\x89"
+        "a ch\xc6\xb0\xcc\x83"
+        "a",              /* NFD typing */
+        "  ben,,dinh!! ", /* punctuation only separates */
+    };
+    for (size_t i = 0; i < sizeof(hit) / sizeof(hit[0]); i++)
+        expect_found(st, hit[i], want);
+
+    /* every word must match: no "cầu" in a's title, no "duong" in b's */
+    snprintf(want, sizeof(want), "%.6s", b);
+    expect_found(st, "sua cau", want);
+    expect_found(st, "cau duong", "");
+    /* a word is a whole word unless it is the last one */
+    expect_found(st, "din ben", "");
+    expect_found(st, "du ben dinh", "");
+    expect_found(st, "ha noi", "");
+    /* the note is searched */
+    expect_found(st, "go tap 12", want);
+    /* the record's unit's name: the hamlet's records, though no word of
+     * it is in their text */
+    create(st, rec1, HAMLET, "Họp dân", NULL, c);
+    snprintf(want, sizeof(want), "%.6s", c);
+    expect_found(st, "hop dan ben dinh", want);
+    json_t *list = NULL;
+    struct ntm_record_filter f = {0};
+    f.text = "ben dinh";
+    assert_int_equal(ntm_store_records(st, &f, &list, NULL), NTM_OK);
+    assert_int_equal(json_array_size(list), 2);
+    json_decref(list);
+    ntm_store_close(st);
+}
+
+/* What users type that is query syntax to FTS5 is never an error and
+ * never changes the meaning: the words alone count. A text without a
+ * word matches nothing. */
+static void
+test_syntax_typed_is_words(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char a[33], want[8];
+    create(st, rec1, COMMUNE, "Sửa chữa đường đất ấp Bến Đình", NULL, a);
+    snprintf(want, sizeof(want), "%.6s", a);
+    static const char *const same[] = {
+        "\"ben dinh\"", "ben* dinh", "sua -chua",  "dat:sua",
+        "(ben) dinh",   "ben^dinh",  "{dat}: ben", "sua + duong",
+    };
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+        expect_found(st, same[i], want);
+    static const char *const none[] = {
+        "ben OR cau", /* "or" is a word, not in the text */
+        "title:sua",  /* "title" too */
+        "NEAR(ben cau)",
+        "sua NOT duong",
+        "ben AND zzz",
+        "\"",
+        "*",
+        "-",
+        ":",
+        "()",
+        "\"*-:()^{}+",
+        "",
+        "   ",
+    };
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+        expect_found(st, none[i], "");
+    struct ntm_record_filter f = {0};
+    f.text = "\xff\xfe";
+    json_t *list = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_records(st, &f, &list, &err), NTM_EINVAL);
+    assert_non_null(strstr(err.msg, "UTF-8"));
+    ntm_store_close(st);
+}
+
+/* Names of units known outside the store (the plan's tree): a word in a
+ * commune's or district's name matches the records below it. */
+static void
+test_unit_names_from_the_plan(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char a[33], b[33], want[24];
+    create(st, rec1, COMMUNE, "Sửa cầu khỉ", NULL, a);
+    create(st, rec1, HAMLET, "Họp dân", NULL, b);
+    static const struct ntm_unit_name names[] = {
+        {"72.710", "Gò Dầu"},
+        {COMMUNE, "Thạnh Đức"},
+        {"72.705", "Tân Biên"},
+        {NULL, NULL},
+    };
+    char *got = found(st, "thanh duc cau", names, 0, 0, 0);
+    snprintf(want, sizeof(want), "%.6s", a);
+    assert_string_equal(got, want);
+    free(got);
+    got = found(st, "go dau hop", names, 0, 0, 0);
+    snprintf(want, sizeof(want), "%.6s", b);
+    assert_string_equal(got, want);
+    free(got);
+    /* both are below Gò Dầu; none below Tân Biên */
+    got = found(st, "go dau", names, 0, 0, 0);
+    assert_int_equal(strlen(got), 13);
+    free(got);
+    got = found(st, "tan bien", names, 0, 0, 0);
+    assert_string_equal(got, "");
+    free(got);
+    ntm_store_close(st);
+}
+
+/* Ranked by relevance, then date; paging with offset and limit. */
+static void
+test_ranked_and_paged(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char a[33], b[33], c[33];
+    create(st, rec1, COMMUNE, "Đường đất và nhiều chữ khác nữa ở đây", NULL, a);
+    create(st, rec1, COMMUNE, "Đường đường đường", NULL, b);
+    create(st, rec1, COMMUNE, "Cầu", NULL, c);
+    char *all = found(st, "duong", NULL, 0, 0, 0);
+    char want[32];
+    snprintf(want, sizeof(want), "%.6s,%.6s", b, a);
+    assert_string_equal(all, want);
+    char *p1 = found(st, "duong", NULL, 0, 1, 0);
+    char *p2 = found(st, "duong", NULL, 1, 1, 0);
+    char *p3 = found(st, "duong", NULL, 2, 1, 0);
+    snprintf(want, sizeof(want), "%.6s", b);
+    assert_string_equal(p1, want);
+    snprintf(want, sizeof(want), "%.6s", a);
+    assert_string_equal(p2, want);
+    assert_string_equal(p3, "");
+    free(all);
+    free(p1);
+    free(p2);
+    free(p3);
+    ntm_store_close(st);
+}
+
+/* An edit's new words find the record, its old words no longer do; a
+ * deleted record is found only with include_deleted; the index equals a
+ * rebuild (verify compares it). */
+static void
+test_index_follows_edits(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char a[33], want[8];
+    struct ntm_write_result w;
+    struct ntm_error err;
+    create(st, rec1, COMMUNE, "Sửa chữa đường đất ấp Bến Đình", NULL, a);
+    snprintf(want, sizeof(want), "%.6s", a);
+    expect_found(st, "duong dat", want);
+    json_t *set = json_pack("{s:s}", "title", "Nạo vét kênh Tư Hai");
+    assert_int_equal(ntm_record_update(st, rec1, a, set, &w, &err), NTM_OK);
+    json_decref(set);
+    expect_found(st, "kenh tu hai", want);
+    expect_found(st, "nao vet", want);
+    expect_found(st, "duong dat", "");
+    expect_found(st, "ben dinh", "");
+    /* a note added later */
+    set = json_pack("{s:s}", "note", "Làm xong trước mùa mưa");
+    assert_int_equal(ntm_record_update(st, rec1, a, set, &w, &err), NTM_OK);
+    json_decref(set);
+    expect_found(st, "mua mua kenh", want);
+    verify_no_diffs(st);
+    assert_int_equal(ntm_record_delete(st, rec1, a, &w, &err), NTM_OK);
+    expect_found(st, "kenh", "");
+    char *got = found(st, "kenh", NULL, 0, 0, 1);
+    assert_string_equal(got, want);
+    free(got);
+    verify_no_diffs(st);
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    expect_found(st, "nao vet", "");
+    got = found(st, "nao vet", NULL, 0, 0, 1);
+    assert_string_equal(got, want);
+    free(got);
+    ntm_store_close(st);
+}
+
+static void
+exec_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* A store of the schema before the index is migrated: its records are
+ * found by words at once. A damaged index row is what verify lists. */
+static void
+test_migrated_and_verified(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char path[400], a[33], want[8];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    create(st, rec1, HAMLET, "Sửa chữa đường đất", NULL, a);
+    snprintf(want, sizeof(want), "%.6s", a);
+    ntm_store_close(st);
+    exec_sql(path, "DROP TABLE rsearch; DROP TABLE rdoc; "
+                   "PRAGMA user_version=5;");
+    struct ntm_error err;
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    expect_found(st, "sua duong ben dinh", want);
+    verify_no_diffs(st);
+    ntm_store_close(st);
+
+    /* the index says other words than the record's: verify says so */
+    exec_sql(path, "UPDATE rsearch SET words='something else'");
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    expect_found(st, "something", want);
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(st, &rep, &err), NTM_OK);
+    char *s = json_dumps(json_object_get(rep, "derived"), JSON_COMPACT);
+    assert_non_null(strstr(s, "\"table\":\"search\""));
+    assert_non_null(strstr(s, "something else"));
+    free(s);
+    json_decref(rep);
+    /* and the repair puts the record's words back */
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    expect_found(st, "something", "");
+    expect_found(st, "sua duong", want);
+    ntm_store_close(st);
+}
+
+/* A device not enrolled yet writes records: they have no effect, so the
+ * store's records do not hold them, but they are listed as waiting and
+ * searched by words; once enrolled they are ordinary records. */
+static void
+test_waiting_records(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_key *dev = th_key();
+    char dev_hex[65], a[33], b[33];
+    th_author(dev, dev_hex);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    create(st, dev, COMMUNE, "Sửa chữa đường đất ấp Bến Đình", NULL, a);
+    create(st, dev, COMMUNE, "Sửa cầu khỉ", NULL, b);
+
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(st, NULL, &list, &err), NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+
+    assert_int_equal(ntm_store_records_waiting(st, dev_hex, NULL, &list, &err),
+                     NTM_OK);
+    assert_int_equal(json_array_size(list), 2);
+    json_t *r0 = json_array_get(list, 0), *r1 = json_array_get(list, 1);
+    assert_string_equal(json_string_value(json_object_get(r0, "id")), a);
+    assert_true(json_is_true(json_object_get(r0, "waiting")));
+    assert_string_equal(json_string_value(json_object_get(r0, "unit")),
+                        COMMUNE);
+    assert_string_equal(json_string_value(json_object_get(r0, "review")),
+                        "submitted");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(r1, "fields"), "title")),
+                        "Sửa cầu khỉ");
+    json_decref(list);
+
+    /* filters and words apply */
+    struct ntm_record_filter f = {0};
+    f.text = "dinh ben";
+    assert_int_equal(ntm_store_records_waiting(st, dev_hex, &f, &list, &err),
+                     NTM_OK);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    f.text = "sua cau tre"; /* "tre" is in no title */
+    assert_int_equal(ntm_store_records_waiting(st, dev_hex, &f, &list, &err),
+                     NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    f.text = NULL;
+    f.unit = "72.705";
+    assert_int_equal(ntm_store_records_waiting(st, dev_hex, &f, &list, &err),
+                     NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    /* another author's: none */
+    assert_int_equal(ntm_store_records_waiting(st, root_hex, NULL, &list, &err),
+                     NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+
+    /* enrolled: they take effect, wait no more, and are in the index */
+    assert_int_equal(ntm_device_enroll(st, root, dev_hex, "recorder", COMMUNE,
+                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_store_records_waiting(st, dev_hex, NULL, &list, &err),
+                     NTM_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    char want[8];
+    snprintf(want, sizeof(want), "%.6s", b);
+    expect_found(st, "cau khi", want);
+    verify_no_diffs(st);
+    ntm_key_free(dev);
+    ntm_store_close(st);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_words_in_any_order),
+        cmocka_unit_test(test_syntax_typed_is_words),
+        cmocka_unit_test(test_unit_names_from_the_plan),
+        cmocka_unit_test(test_ranked_and_paged),
+        cmocka_unit_test(test_index_follows_edits),
+        cmocka_unit_test(test_migrated_and_verified),
+        cmocka_unit_test(test_waiting_records),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
