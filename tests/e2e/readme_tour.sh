@@ -13,6 +13,11 @@
 # shellcheck source=sync_lib.sh
 . "$(dirname "$0")/sync_lib.sh"
 
+# A newcomer's machine names no language (the homes' own, chosen at init,
+# then rule) and no time zone.
+unset LANGUAGE LC_ALL LC_MESSAGES TZ
+export LANG=C.UTF-8
+
 README=${NTM_SRC:?NTM_SRC must name the source tree}/README.md
 mkdir -p "$T/bin"
 ln -s "$(cd "$(dirname "$NTM")" && pwd)/$(basename "$NTM")" "$T/bin/ntm"
@@ -88,6 +93,13 @@ run "$D/maychu" --json list
 check "vi: the server holds the record, approved" \
     json_ok '[.[] | select(.fields.title == "Sửa đường ấp Bến Đình" and .review == "approved")] | length == 1'
 check "vi: the HTML report is written" test -s "$D/baocao-2017.html"
+# what the Vietnamese tour printed (not the commands traced by -x): none of
+# the English the same steps print in English
+grep -v '^+' "$T/vi.log" | grep -E "pushed [0-9]|pulled [0-9]|entries checked|Progress report|nothing to push|initialised|author id|approved [0-9a-f]|wrote [0-9]+ entries|enrolled [0-9a-f]|created hamlet|error:|warning:" >"$T/vi-english"
+check "vi: the tour printed no English sentence" test ! -s "$T/vi-english"
+sed 's/^/    english: /' "$T/vi-english"
+# and the English tour did print them (the check above can fail)
+check "en: the English tour printed its sentences" grep -q "entries checked" "$T/en.log"
 has "vi: the report is in Vietnamese" "Báo cáo" "$D/baocao-2017.html"
 
 finish
