@@ -192,14 +192,18 @@ static const char *const migrations[] = {
      * too; the tokenizer removes what diacritics remain) and of its unit
      * code, whose parts are tokens. rdoc gives each record a stable rowid
      * in the index (records' own rowid is not: REPLACE and VACUUM change
-     * it). Derived state, kept by state.c; filled here from the records
-     * already derived, so no rebuild is needed. */
+     * it). Derived state, kept by state.c. A record's search text no
+     * longer holds its unit's name (matched when searching instead, since
+     * a unit is renamed): the derived state is rebuilt once, which fills
+     * the index too. */
     "CREATE TABLE rdoc(doc INTEGER PRIMARY KEY, record TEXT NOT NULL UNIQUE);"
     "CREATE VIRTUAL TABLE rsearch USING fts5(words, units,"
     " tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');"
     "INSERT INTO rdoc(record) SELECT id FROM records ORDER BY c_ts, id;"
     "INSERT INTO rsearch(rowid, words, units) SELECT d.doc, r.search, r.unit"
-    " FROM rdoc d JOIN records r ON r.id=d.record;",
+    " FROM rdoc d JOIN records r ON r.id=d.record;"
+    "INSERT OR REPLACE INTO meta(key, value) SELECT 'rebuild', '1' WHERE"
+    " EXISTS (SELECT 1 FROM records);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

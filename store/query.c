@@ -73,6 +73,60 @@ first_candidates(size_t want)
     return want > (size_t)INT64_MAX / 8 ? -1 : (int64_t)want * 4 + 256;
 }
 
+/*
+ * Ntm_search_parse with the unit names the caller gives (the plan's tree)
+ * and those of the units created in this store (hamlets): a unit's name
+ * is matched when searching, never kept in a record's search text, since
+ * a unit is renamed and its name may arrive after its records (state.c).
+ */
+static enum ntm_err
+search_parse(struct ntm_store *st, struct Ntm_search *q,
+             const struct ntm_record_filter *f, struct ntm_error *err)
+{
+    size_t ncaller = 0, n = 0, k;
+    json_t *rows = json_array();
+    struct ntm_unit_name *all = NULL;
+    enum ntm_err rc = NTM_OK;
+    int r;
+    sqlite3_stmt *s = Ntm_prepare(st, "SELECT code, name FROM units", err);
+    if (!s) {
+        json_decref(rows);
+        return err ? err->code : NTM_EDB;
+    }
+    while (rows && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(s, 0);
+        const char *nm = (const char *)sqlite3_column_text(s, 1);
+        if (c && nm &&
+            json_array_append_new(rows, json_pack("[ss]", c, nm)) != 0) {
+            json_decref(rows);
+            rows = NULL;
+        }
+    }
+    if (!rows)
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    else
+        rc = Ntm_step_ok(st, r, err, "cannot read units");
+    sqlite3_reset(s);
+    while (rc == NTM_OK && f->text_names && f->text_names[ncaller].code)
+        ncaller++;
+    if (rc == NTM_OK &&
+        !(all = ntm_calloc(ncaller + json_array_size(rows) + 1, sizeof(*all))))
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc == NTM_OK) {
+        for (k = 0; k < ncaller; k++)
+            all[n++] = f->text_names[k];
+        for (k = 0; k < json_array_size(rows); k++) {
+            json_t *row = json_array_get(rows, k);
+            all[n].code = json_string_value(json_array_get(row, 0));
+            all[n++].name = json_string_value(json_array_get(row, 1));
+        }
+        rc = Ntm_search_parse(q, f->text, all, err);
+    }
+    ntm_free(all);
+    json_decref(rows);
+    return rc;
+}
+
 enum ntm_err
 ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
                   json_t **out, struct ntm_error *err)
@@ -92,7 +146,7 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
         want = 0;
 
     if (f->text) {
-        if ((rc = Ntm_search_parse(&q, f->text, f->text_names, err)) != NTM_OK)
+        if ((rc = search_parse(st, &q, f, err)) != NTM_OK)
             goto out;
         if (q.n == 0) { /* no word: nothing can match */
             *out = arr;
@@ -271,8 +325,7 @@ ntm_store_records_waiting(struct ntm_store *st, const char *author,
         f = &none;
     *out = NULL;
     enum ntm_err rc = NTM_OK;
-    if (f->text &&
-        (rc = Ntm_search_parse(&q, f->text, f->text_names, err)) != NTM_OK)
+    if (f->text && (rc = search_parse(st, &q, f, err)) != NTM_OK)
         return rc;
     json_t *creates = NULL, *arr = json_array();
     /* The author's creates without effect for want of an enrollment,
