@@ -323,6 +323,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_report(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_units(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_ui(int argc, char **argv, struct cli_ctx *ctx);
 
 /* cmd_push.c: what a push or pull found of this device's own chain
  * (struct ntm_heal), said in plain words; its JSON form (new). */
