@@ -149,10 +149,10 @@ run "$A" --json show "$ID2"
 check "ntm show: the record approved by this device" \
     json_ok ".review == \"approved\" and any(.reviews[]; .author == \"$ADMIN\" and .comment == \"Đã kiểm tra tại xã\")"
 check "  ... its history holds the signed review" \
-    json_ok 'any(.history[]; .op == "record.review" and .valid == true)'
+    json_ok 'any(.history[]; .op == "review" and .valid == true)'
 run "$A" --json show "$ID1"
 check "ntm show: the conflict resolved to 1.8 by this device" \
-    json_ok '.conflict == false and .fields.qty == "1.8" and any(.history[]; .op == "record.resolve" and .author == "'"$ADMIN"'")'
+    json_ok '.conflict == false and .fields.qty == "1.8" and ([.history[] | select(.op == "record.update" and .author == "'"$ADMIN"'" and .valid)] | length) == 2'
 expect 0 "ntm verify: every entry, chain and signature sound" "$A" verify
 expect 0 "admin: nothing left to push" "$A" --json status
 check "  ... 0 unpushed (the browser's sync sent them)" json_ok '.unpushed == 0'
