@@ -520,6 +520,11 @@ page_records(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     } else {
         json_t *shown = json_array(), *rec;
         size_t i;
+        char per[8];
+        /* 05/2019 in Vietnamese, as ntm record reads it */
+        if (period && ntm_human_parse_period(cli_lang_vi() ? "vi" : "en",
+                                             period, per) == NTM_HUMAN_OK)
+            period = per;
         json_array_foreach (all, i, rec)
             if (!period || in_period(rec, period))
                 json_array_append(shown, rec);
