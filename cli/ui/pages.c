@@ -718,11 +718,20 @@ page_review(struct ui *ui, struct ui_resp *out)
         ui_end(b);
         return;
     }
-    json_t *queue = review_queue(ui);
+    json_t *queue = review_queue(ui), *units = NULL, *u;
+    struct ntm_error err = {0};
+    const char *level = "province";
+    size_t i;
+    /* the level of the scope, from the unit tree */
+    if (ntm_plan_units(ui->ctx->plan, ui->ctx->store, NULL, scope, NULL, &units,
+                       &err) == NTM_OK)
+        json_array_foreach (units, i, u)
+            if (!strcmp(str(u, "code"), scope) && *str(u, "level"))
+                level = str(u, "level");
     ntm_buf_adds(b, "<p id=\"count\">");
     ui_text(b, _("%zu records wait for your review (%s level)."),
-            json_array_size(queue),
-            cli_label(NTM_LABEL_LEVEL, strchr(scope, '.') ? "" : "province"));
+            json_array_size(queue), cli_label(NTM_LABEL_LEVEL, level));
+    json_decref(units);
     ntm_buf_adds(b, "</p>");
     if (json_array_size(queue)) {
         json_t *plan = plan_json(ui);
