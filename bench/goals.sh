@@ -304,7 +304,7 @@ for K in 1 2 4; do
             sz=$(store_size "$D/$h/ntm.db")
             cnt=$(sqlite3 "$D/$h/ntm.db" 'SELECT count(*) FROM entries')
             eval "DISK_$h=$(calc "$sz / $cnt" .0f)"
-            echo "disk: $h $sz bytes for $cnt entries"
+            echo "disk: $h $sz bytes for $cnt entries ($(sqlite3 "$D/$h/ntm.db" 'PRAGMA freelist_count') free pages)"
         done
         DISK_MARGINAL=$(calc "($(store_size "$D/pcoord/ntm.db") - $EMPTY) / $HELD" .0f)
         echo "disk: the coordinator's store grew by $DISK_MARGINAL bytes per entry pulled (from $EMPTY bytes)"
