@@ -34,7 +34,7 @@ set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=
 QUICK=0 BIG=0 POUCH=1 OUT=
-SYNC_N= STORE_N= RECORDS= CONNS=100
+SYNC_N='' STORE_N='' RECORDS='' CONNS=100
 ARGS=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
@@ -303,7 +303,11 @@ for K in 1 2 4; do
             [ $h = server ] && stop_server
             sz=$(store_size "$D/$h/ntm.db")
             cnt=$(sqlite3 "$D/$h/ntm.db" 'SELECT count(*) FROM entries')
-            eval "DISK_$h=$(calc "$sz / $cnt" .0f)"
+            if [ $h = server ]; then
+                DISK_server=$(calc "$sz / $cnt" .0f)
+            else
+                DISK_pcoord=$(calc "$sz / $cnt" .0f)
+            fi
             echo "disk: $h $sz bytes for $cnt entries ($(sqlite3 "$D/$h/ntm.db" 'PRAGMA freelist_count') free pages)"
         done
         DISK_MARGINAL=$(calc "($(store_size "$D/pcoord/ntm.db") - $EMPTY) / $HELD" .0f)
