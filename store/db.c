@@ -200,6 +200,18 @@ static const char *const migrations[] = {
     "INSERT INTO rdoc(record) SELECT id FROM records ORDER BY c_ts, id;"
     "INSERT INTO rsearch(rowid, words, units) SELECT d.doc, r.search, r.unit"
     " FROM rdoc d JOIN records r ON r.id=d.record;",
+    /* 7: reads that stream and a smaller file. records_order follows the
+     * order records are listed in (creation time, author, id), so that a
+     * listing or a report reads the rows in order instead of sorting the
+     * table in memory; nothing read records in (c_ts, c_lc, author, c_seq)
+     * order. rcands_head indexed every candidate of every field for the
+     * one question "has this field a candidate that is not a head?": a
+     * partial index of those candidates alone answers it. */
+    "DROP INDEX IF EXISTS records_order;"
+    "CREATE INDEX records_order ON records(c_ts, author, id);"
+    "DROP INDEX IF EXISTS rcands_head;"
+    "DROP INDEX IF EXISTS rcands_old;"
+    "CREATE INDEX rcands_old ON rcands(record, field) WHERE head=0;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
