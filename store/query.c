@@ -435,9 +435,12 @@ ntm_store_record(struct ntm_store *st, const char *id, json_t **out,
         return ntm_error_set(err, NTM_EINVAL,
                              "record id '%s' must be 6 to 32 hex characters",
                              id ? id : "");
+    /* a prefix of hex digits: the range [prefix, prefix "g") of the
+     * index on id holds every id it starts */
     sqlite3_stmt *s = Ntm_prepare(st,
                                   "SELECT " RECORD_COLS
-                                  " FROM records r WHERE substr(r.id, 1, "
+                                  " FROM records r WHERE r.id >= ?1 AND "
+                                  "r.id < ?1 || 'g' AND substr(r.id, 1, "
                                   "length(?1)) = ?1 LIMIT 2",
                                   err);
     if (!s)
