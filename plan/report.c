@@ -864,12 +864,17 @@ mrec_cmp(const void *a, const void *b)
     return x->year < y->year ? -1 : x->year > y->year;
 }
 
-static const char *const *cmp_codes; /* for code_cmp: set by build_index */
+/* a unit code and its number, sorted by code */
+struct code_id {
+    const char *code;
+    int id;
+};
 
 static int
 code_cmp(const void *a, const void *b)
 {
-    return strcmp(cmp_codes[*(const int *)a], cmp_codes[*(const int *)b]);
+    return strcmp(((const struct code_id *)a)->code,
+                  ((const struct code_id *)b)->code);
 }
 
 /* first of each target's run in an array sorted by target */
@@ -891,7 +896,8 @@ target_firsts(const struct ctx *c, const void *base, size_t sz, int n)
 static enum ntm_err
 build_index(struct ctx *c, struct ntm_error *err)
 {
-    int *by = NULL, *rank = NULL, i;
+    struct code_id *by = NULL;
+    int *rank = NULL, i;
     char **codes = NULL;
 
     /* number the codes in their order */
@@ -904,14 +910,15 @@ build_index(struct ctx *c, struct ntm_error *err)
         ntm_free(codes);
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     }
-    for (i = 0; i < c->ncodes; i++)
-        by[i] = i;
-    cmp_codes = (const char *const *)c->codes;
+    for (i = 0; i < c->ncodes; i++) {
+        by[i].code = c->codes[i];
+        by[i].id = i;
+    }
     if (c->ncodes > 1)
         qsort(by, (size_t)c->ncodes, sizeof(*by), code_cmp);
     for (i = 0; i < c->ncodes; i++) {
-        rank[by[i]] = i;
-        codes[i] = c->codes[by[i]];
+        rank[by[i].id] = i;
+        codes[i] = c->codes[by[i].id];
     }
     ntm_free(c->codes);
     c->codes = codes;
