@@ -398,6 +398,21 @@ NTM_EXTERN enum ntm_err ntm_store_records(struct ntm_store *st,
                                           json_t **out, struct ntm_error *err);
 
 /*
+ * The records ntm_store_records would return, one at a time, in the same
+ * order: cb gets each (borrowed, valid during the call; return nonzero to
+ * stop, ntm_store_records_each then returns NTM_OK). Memory is bounded by
+ * one record (a search: by its page, f->limit), not by the store.
+ * NTM_RECORDS_BRIEF leaves each record's "heads" empty and "conflicts"
+ * {} (two look-ups fewer per record: for reports).
+ */
+#define NTM_RECORDS_BRIEF (1u << 0)
+typedef int (*ntm_record_cb)(void *ud, json_t *rec);
+NTM_EXTERN enum ntm_err
+ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
+                       unsigned flags, ntm_record_cb cb, void *ud,
+                       struct ntm_error *err);
+
+/*
  * new: the records author (a key in hex) wrote that wait for its
  * enrollment: its record.create entries held without effect because no
  * enrollment covers them yet (a device writes before it is enrolled),
