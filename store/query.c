@@ -428,6 +428,7 @@ ntm_store_records_waiting(struct ntm_store *st, const char *author,
         json_decref(e);
         if (!rec)
             continue; /* not a create this store would judge: skip it */
+        id = json_string_value(json_object_get(rec, "id")); /* e is gone */
         /* The author's own later edits, in its chain's order. */
         sqlite3_stmt *u = Ntm_prepare(
             st,
