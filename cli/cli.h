@@ -224,6 +224,11 @@ int cli_need_key(struct cli_ctx *ctx);
  * there is no terminal or reading failed. The caller wipes buf. */
 int cli_read_passphrase(const char *prompt, char *buf, size_t size);
 /* The same with echo on, for an answer that is not secret. */
+/* A new passphrase typed twice at the terminal (prompt, then "the same
+ * passphrase again"); 0 when buf holds it, else the error is said: no_tty
+ * without a terminal, differ when the two differ (both translated). */
+int cli_ask_new_passphrase(const char *prompt, const char *no_tty,
+                           const char *differ, char *buf, size_t size);
 int cli_read_answer(const char *prompt, char *buf, size_t size);
 
 /*
