@@ -33,6 +33,7 @@
  * Uses only the public API (ntm.h) and SQLite for L.
  * Usage: bench_store [--n N] [--dir D] [--phases LIST] [--kv]
  */
+#include "bench_util.h"
 #include "ntm.h"
 
 #include <errno.h>
@@ -93,25 +94,6 @@ cpu_s(double *user, double *sys)
     getrusage(RUSAGE_SELF, &ru);
     *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
     *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* A "VmXXX:" line of /proc/self/status in kB, or -1. */
-static long
-proc_status_kb(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':') {
-            v = strtol(line + n + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
 }
 
 /* Reset the peak RSS (VmHWM) to the current RSS; 0 when the kernel lets
