@@ -1036,6 +1036,24 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
     if (r == SQLITE_ROW)
         r = SQLITE_DONE;
     sqlite3_finalize(s);
+    if (rc == NTM_OK && (r == SQLITE_OK || r == SQLITE_DONE) &&
+        !(st->flags & NTM_STORE_READONLY)) {
+        /* integrity_check does not read inside the FTS5 word index: its
+         * own check does (it writes nothing) */
+        r = sqlite3_exec(
+            st->db, "INSERT INTO rsearch(rsearch) VALUES('integrity-check')",
+            NULL, NULL, NULL);
+        if ((r & 0xff) == SQLITE_NOMEM)
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        if (r != SQLITE_OK) {
+            char line[300];
+            snprintf(line, sizeof(line), "the word index: %s",
+                     sqlite3_errmsg(st->db));
+            if (json_array_append_new(list, json_string(line)))
+                return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        }
+        return NTM_OK;
+    }
     if (rc != NTM_OK || r == SQLITE_OK || r == SQLITE_DONE)
         return rc;
     int prim = r & 0xff;
