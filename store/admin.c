@@ -31,6 +31,34 @@ bind_opt(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
+/* Step s (prepared and bound by the caller) to its end, appending
+ * build(s) of each row to a new array in *out; s is finalized. */
+static enum ntm_err
+collect_rows(struct ntm_store *st, sqlite3_stmt *s,
+             json_t *(*build)(sqlite3_stmt *), json_t **out,
+             struct ntm_error *err, const char *what)
+{
+    int r = SQLITE_DONE;
+    *out = json_array();
+    while (*out && (r = sqlite3_step(s)) == SQLITE_ROW)
+        if (json_array_append_new(*out, build(s)) != 0) {
+            json_decref(*out);
+            *out = NULL;
+        }
+    if (!*out) {
+        sqlite3_finalize(s);
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    enum ntm_err rc =
+        r == SQLITE_DONE ? NTM_OK : Ntm_db_error(st, r, err, what);
+    sqlite3_finalize(s);
+    if (rc != NTM_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static enum ntm_err
 count_rows(struct ntm_store *st, const char *sql, const char *arg, int64_t *n,
            struct ntm_error *err)
@@ -116,14 +144,29 @@ ntm_store_join_put(struct ntm_store *st, const struct ntm_join_request *q,
     return NTM_OK;
 }
 
+static json_t *
+join_row(sqlite3_stmt *s)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "nonce",
+                          col_text(s, 0), "author", col_text(s, 1), "name",
+                          col_text(s, 2), "signer", col_text(s, 3), "role",
+                          col_text(s, 4), "scope", col_text(s, 5), "expires",
+                          (json_int_t)sqlite3_column_int64(s, 7), "received_ms",
+                          (json_int_t)sqlite3_column_int64(s, 8));
+    if (o)
+        json_object_set_new(o, "org",
+                            sqlite3_column_type(s, 6) == SQLITE_NULL
+                                ? json_null()
+                                : json_string(col_text(s, 6)));
+    return o;
+}
+
 enum ntm_err
 ntm_store_join_list(struct ntm_store *st, const char *signer, const char *nonce,
                     int64_t now_ms, json_t **out, struct ntm_error *err)
 {
     sqlite3_stmt *s = NULL;
-    *out = json_array();
-    if (!*out)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    *out = NULL;
     int r = sqlite3_prepare_v2(
         st->db,
         "SELECT nonce, author, name, signer, role, scope, org, expires, "
@@ -132,39 +175,11 @@ ntm_store_join_list(struct ntm_store *st, const char *signer, const char *nonce,
         "author",
         -1, &s, NULL);
     if (r != SQLITE_OK)
-        goto fail;
+        return Ntm_db_error(st, r, err, "cannot read join requests");
     sqlite3_bind_int64(s, 1, now_ms);
     bind_opt(s, 2, signer);
     bind_opt(s, 3, nonce);
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "nonce", col_text(s, 0),
-            "author", col_text(s, 1), "name", col_text(s, 2), "signer",
-            col_text(s, 3), "role", col_text(s, 4), "scope", col_text(s, 5),
-            "expires", (json_int_t)sqlite3_column_int64(s, 7), "received_ms",
-            (json_int_t)sqlite3_column_int64(s, 8));
-        if (o)
-            json_object_set_new(o, "org",
-                                sqlite3_column_type(s, 6) == SQLITE_NULL
-                                    ? json_null()
-                                    : json_string(col_text(s, 6)));
-        if (json_array_append_new(*out, o) != 0) {
-            sqlite3_finalize(s);
-            json_decref(*out);
-            *out = NULL;
-            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-        }
-    }
-    if (r != SQLITE_DONE)
-        goto fail;
-    sqlite3_finalize(s);
-    return NTM_OK;
-fail:;
-    enum ntm_err rc = Ntm_db_error(st, r, err, "cannot read join requests");
-    sqlite3_finalize(s);
-    json_decref(*out);
-    *out = NULL;
-    return rc;
+    return collect_rows(st, s, join_row, out, err, "cannot read join requests");
 }
 
 /* {"id","ts","received_ms"} of one entry of a fork: ts read from its
@@ -237,43 +252,30 @@ fail:;
     return rc;
 }
 
+static json_t *
+stranded_row(sqlite3_stmt *s)
+{
+    return json_pack("{s:s, s:I, s:s, s:s}", "id", col_text(s, 0), "seq",
+                     (json_int_t)sqlite3_column_int64(s, 1), "entry",
+                     col_text(s, 2), "sig", col_text(s, 3));
+}
+
 enum ntm_err
 ntm_store_stranded_unreported(struct ntm_store *st, const char *author,
                               json_t **out, struct ntm_error *err)
 {
     sqlite3_stmt *s = NULL;
-    *out = json_array();
-    if (!*out)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    *out = NULL;
     int r = sqlite3_prepare_v2(st->db,
                                "SELECT id, seq, CAST(bytes AS TEXT), sig FROM "
                                "stranded WHERE author=?1 AND reported_ms IS "
                                "NULL ORDER BY seq LIMIT 1000",
                                -1, &s, NULL);
     if (r != SQLITE_OK)
-        goto fail;
+        return Ntm_db_error(st, r, err, "cannot read stranded entries");
     sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "id", col_text(s, 0),
-                              "seq", (json_int_t)sqlite3_column_int64(s, 1),
-                              "entry", col_text(s, 2), "sig", col_text(s, 3));
-        if (json_array_append_new(*out, o) != 0) {
-            sqlite3_finalize(s);
-            json_decref(*out);
-            *out = NULL;
-            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-        }
-    }
-    if (r != SQLITE_DONE)
-        goto fail;
-    sqlite3_finalize(s);
-    return NTM_OK;
-fail:;
-    enum ntm_err rc = Ntm_db_error(st, r, err, "cannot read stranded entries");
-    sqlite3_finalize(s);
-    json_decref(*out);
-    *out = NULL;
-    return rc;
+    return collect_rows(st, s, stranded_row, out, err,
+                        "cannot read stranded entries");
 }
 
 enum ntm_err
