@@ -294,6 +294,21 @@ int cli_join_ask(struct cli_ctx *ctx, struct ntm_store *st,
 void cli_join_resend(struct cli_ctx *ctx, struct ntm_client_opts *co);
 
 /* ------------------------------------------------------------------ */
+/* Push and pull (cmd_push.c, cmd_pull.c; both run by cmd_sync.c). */
+
+/* Before a push or pull: progress shown on the terminal, the home's
+ * language and place (place must outlive the call), a waiting join
+ * request sent. */
+void cli_sync_begin(struct cli_ctx *ctx, struct ntm_client_opts *co,
+                    char place[NTM_HEX_ID_LEN + 1]);
+void cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total);
+void cli_sync_progress_end(void);
+/* Push or pull with co, print the result (or put it in *out for --json);
+ * the command's exit code. */
+int cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
+int cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
+
+/* ------------------------------------------------------------------ */
 /* A new key pair for a home (rekey.c, docs/contract.md "a new key"). */
 
 /* Where the home lives: a hash of the machine's id and the home's real

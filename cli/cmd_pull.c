@@ -9,12 +9,6 @@
 
 #include <string.h>
 
-/* Shared with cmd_sync.c (declared there as well); progress comes from
- * cmd_push.c. */
-void cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total);
-void cli_sync_progress_end(void);
-int cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
-
 static const struct cli_help help = {
     N_("ntm pull - fetch new entries from the server"), "ntm pull [--page <n>]",
     N_("Fetches, from where the last pull stopped, every entry the server\n"
@@ -36,13 +30,8 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
 {
     struct ntm_error err = {0};
     struct ntm_pull_result res;
-    co->progress = cli_sync_progress;
-    co->progress_ud = ctx;
-    co->lang = ctx->lang;
-    cli_join_resend(ctx, co);
     char place[NTM_HEX_ID_LEN + 1];
-    cli_home_place(ctx, place);
-    co->place = place;
+    cli_sync_begin(ctx, co, place);
     enum ntm_err rc = ntm_client_pull(ctx->store, ctx->key, co, &res, &err);
     cli_sync_progress_end();
     if (rc != NTM_OK) {

@@ -11,11 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Shared with cmd_sync.c and cmd_pull.c (declared there as well). */
-void cli_sync_progress(void *ud, const char *what, int64_t done, int64_t total);
-void cli_sync_progress_end(void);
-int cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
-
 static const struct cli_help help = {
     N_("ntm push - send new entries to the server"), "ntm push [--batch <n>]",
     N_("Asks the server which entries it holds, then sends every entry this\n"
@@ -148,6 +143,18 @@ cli_sync_heal_json(const struct ntm_heal *h)
 }
 
 void
+cli_sync_begin(struct cli_ctx *ctx, struct ntm_client_opts *co,
+               char place[NTM_HEX_ID_LEN + 1])
+{
+    co->progress = cli_sync_progress;
+    co->progress_ud = ctx;
+    co->lang = ctx->lang;
+    cli_join_resend(ctx, co);
+    cli_home_place(ctx, place);
+    co->place = place;
+}
+
+void
 cli_sync_progress_end(void)
 {
     cli_progress_done();
@@ -159,13 +166,8 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
 {
     struct ntm_error err = {0};
     struct ntm_push_result res;
-    co->progress = cli_sync_progress;
-    co->progress_ud = ctx;
-    co->lang = ctx->lang;
-    cli_join_resend(ctx, co);
     char place[NTM_HEX_ID_LEN + 1];
-    cli_home_place(ctx, place);
-    co->place = place;
+    cli_sync_begin(ctx, co, place);
     enum ntm_err rc = ntm_client_push(ctx->store, ctx->key, co, &res, &err);
     cli_sync_progress_end();
     if (rc != NTM_OK) {

@@ -7,10 +7,6 @@
 
 #include <string.h>
 
-/* From cmd_push.c and cmd_pull.c. */
-int cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
-int cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out);
-
 static const struct cli_help help = {
     N_("ntm sync - push new entries, then pull"), "ntm sync",
     N_("Runs 'ntm push' and then 'ntm pull'. The pull runs even when the\n"
