@@ -1004,6 +1004,16 @@ html_esc(struct ntm_buf *b, const char *s)
     return rc;
 }
 
+/* One table cell holding text (escaped); a number is right-aligned. */
+static enum ntm_err
+html_td(struct ntm_buf *b, const char *text, int num)
+{
+    enum ntm_err rc = ntm_buf_adds(b, num ? "<td class=\"num\">" : "<td>");
+    if (!rc)
+        rc = html_esc(b, text);
+    return rc ? rc : ntm_buf_adds(b, "</td>");
+}
+
 static const char *
 status_color(enum Ntm_status s)
 {
@@ -1108,15 +1118,8 @@ html_table(struct ntm_buf *b, const struct ntm_report *r, const char *lang,
         rc = ntm_buf_addf(b, "<tr class=\"%s depth%d\" data-status=\"%s\">",
                           Ntm_status_name(w->status), w->depth,
                           Ntm_status_name(w->status));
-        for (c = 0; c < NCOLS && !rc; c++) {
-            rc = ntm_buf_adds(b, c == 3 || c == 4 || c == 6 || c == 8
-                                     ? "<td class=\"num\">"
-                                     : "<td>");
-            if (!rc)
-                rc = html_esc(b, cells[c]);
-            if (!rc)
-                rc = ntm_buf_adds(b, "</td>");
-        }
+        for (c = 0; c < NCOLS && !rc; c++)
+            rc = html_td(b, cells[c], c == 3 || c == 4 || c == 6 || c == 8);
         if (!rc)
             rc = ntm_buf_adds(b, "</tr>\n");
     }
@@ -1169,13 +1172,8 @@ html_summary(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                               "data-task=\"%s\" data-unit=\"%s\" "
                               "data-period=\"%04d\">",
                               m->depth, m->task->id, m->unit, m->year);
-        for (c = 0; c < SCOLS && !rc; c++) {
-            rc = ntm_buf_adds(b, snum(c) ? "<td class=\"num\">" : "<td>");
-            if (!rc)
-                rc = html_esc(b, cells[c]);
-            if (!rc)
-                rc = ntm_buf_adds(b, "</td>");
-        }
+        for (c = 0; c < SCOLS && !rc; c++)
+            rc = html_td(b, cells[c], snum(c));
         if (!rc)
             rc = ntm_buf_adds(b, "</tr>\n");
     }
@@ -1191,13 +1189,8 @@ html_cells(struct ntm_buf *b, const char *cls, const char *const *cells, int n)
 {
     enum ntm_err rc = ntm_buf_addf(b, "<tr class=\"%s\">", cls);
     int k;
-    for (k = 0; k < n && !rc; k++) {
-        rc = ntm_buf_adds(b, "<td>");
-        if (!rc)
-            rc = html_esc(b, cells[k]);
-        if (!rc)
-            rc = ntm_buf_adds(b, "</td>");
-    }
+    for (k = 0; k < n && !rc; k++)
+        rc = html_td(b, cells[k], 0);
     return rc ? rc : ntm_buf_adds(b, "</tr>\n");
 }
 
@@ -1405,13 +1398,8 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
                               "<tr class=\"not_counted\" data-record=\"%s\" "
                               "data-reason=\"%s\">",
                               s->id, s->code);
-            for (j = 0; j < 6 && !rc; j++) {
-                rc = ntm_buf_adds(b, "<td>");
-                if (!rc)
-                    rc = html_esc(b, cells[j]);
-                if (!rc)
-                    rc = ntm_buf_adds(b, "</td>");
-            }
+            for (j = 0; j < 6 && !rc; j++)
+                rc = html_td(b, cells[j], 0);
             if (!rc)
                 rc = ntm_buf_adds(b, "</tr>\n");
         }
