@@ -88,28 +88,6 @@ static const struct cli_help help = {
        "ntm admin revoke 3f0c...e1 --reason \"phone lost on 2019-06-02\"")};
 
 static int
-check_key(const char *key, char out[NTM_HEX_ID_LEN + 1])
-{
-    if (strlen(key) != NTM_HEX_ID_LEN)
-        goto bad;
-    for (size_t i = 0; i < NTM_HEX_ID_LEN; i++) {
-        char c = key[i];
-        if (c >= 'A' && c <= 'F')
-            c = (char)(c - 'A' + 'a');
-        out[i] = c;
-    }
-    out[NTM_HEX_ID_LEN] = '\0';
-    if (ntm_is_lower_hex(out, NTM_HEX_ID_LEN))
-        return 1;
-bad:
-    cli_usage_error("admin",
-                    _("invalid device key '%s': give the 64 hex digits that "
-                      "'ntm whoami' prints on that device"),
-                    key);
-    return 0;
-}
-
-static int
 print_entry(struct cli_ctx *ctx, const struct ntm_write_result *res,
             const char *what)
 {
@@ -121,9 +99,6 @@ print_entry(struct cli_ctx *ctx, const struct ntm_write_result *res,
 }
 
 #define JOIN_USED_KEY "join.used."
-
-static int check_grant(struct cli_ctx *ctx, const char **role,
-                       const char *scope, const char *org, int *code);
 
 /* The one device that asked to be enrolled with the code jc (GET
  * /v1/join?nonce=), into hex; its name into *asked_name (new). */
@@ -237,8 +212,9 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
     char *asked_name = NULL;
     int code;
     memset(&jc, 0, sizeof(jc));
-    if (key && !check_key(key, hex))
-        return EXIT_USAGE;
+    struct cli_check c;
+    if (key && cli_check_device_key(key, hex, &c) != 0)
+        return cli_check_say("admin", &c);
     if (!key && !join)
         return cli_usage_error("admin",
                                _("'admin enroll' needs the device's key, or "
@@ -293,8 +269,11 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
                                           "(or --join)"));
         goto out;
     }
-    if (check_grant(ctx, &role, scope, org, &code) != 0)
+    /* the devices page's checks too (cli/checks.c) */
+    if (cli_check_grant(ctx, &role, scope, org, &c) != 0) {
+        code = cli_check_say("admin", &c);
         goto out;
+    }
     if (from_seq < 1) {
         code = cli_usage_error("admin", _("--from-seq must be 1 or more"));
         goto out;
@@ -347,27 +326,6 @@ out:
     cli_join_release(&jc);
     ntm_free(asked_name);
     return code;
-}
-
-static int
-check_grant(struct cli_ctx *ctx, const char **role, const char *scope,
-            const char *org, int *code)
-{
-    struct ntm_error err = {0};
-    *code = EXIT_USAGE;
-    /* The role's identifier or its label ("điều phối"). */
-    if (!(*role = cli_parse_label("admin", NTM_LABEL_ROLE, "--role", *role)))
-        return -1;
-    if (ntm_plan_check_unit(ctx->plan, ctx->store, scope, NULL, &err) !=
-        NTM_OK) {
-        cli_fail(&err, "--scope");
-        return -1;
-    }
-    if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, NULL);
-        return -1;
-    }
-    return 0;
 }
 
 /* "7d", "12h", "30m": a duration in ms; -1 when not one. */
@@ -424,12 +382,13 @@ admin_join_code(struct cli_ctx *ctx, const char *role, const char *scope,
     struct ntm_error err = {0};
     struct ntm_sync_status ss;
     char root[NTM_HEX_ID_LEN + 1];
+    struct cli_check c;
     int code;
     if (!role || !scope)
         return cli_usage_error("admin", _("join-code needs --role and "
                                           "--scope"));
-    if (check_grant(ctx, &role, scope, org, &code) != 0)
-        return code;
+    if (cli_check_grant(ctx, &role, scope, org, &c) != 0)
+        return cli_check_say("admin", &c);
     int64_t ttl = parse_duration(expires ? expires : "7d");
     if (ttl < 0)
         return cli_usage_error("admin",
@@ -510,8 +469,9 @@ admin_revoke(struct cli_ctx *ctx, const char *key, int64_t after_seq,
     struct ntm_error err = {0};
     struct ntm_write_result res;
     char hex[NTM_HEX_ID_LEN + 1];
-    if (!check_key(key, hex))
-        return EXIT_USAGE;
+    struct cli_check c;
+    if (cli_check_device_key(key, hex, &c) != 0)
+        return cli_check_say("admin", &c);
     if (!reason || !*reason)
         return cli_usage_error("admin",
                                _("revoke needs --reason: say why, e.g. "
