@@ -324,3 +324,64 @@ cli_check_grant(struct cli_ctx *ctx, const char **role, const char *scope,
         return refuse_lib(c, "org", NULL);
     return 0;
 }
+
+int
+cli_check_join_signer(struct cli_ctx *ctx, const char *signer,
+                      struct cli_check *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (signer && !strcmp(signer, ctx->author))
+        return 0;
+    return refuse(c, NULL, EXIT_FAIL,
+                  _("this join code was made by another device (%.16s...): "
+                    "the admin who made it enrolls with it"),
+                  signer ? signer : "");
+}
+
+#define JOIN_USED_KEY "join.used."
+
+int
+cli_check_join_unused(struct cli_ctx *ctx, const char *nonce, const char *hex,
+                      struct cli_check *c)
+{
+    struct ntm_buf used = NTM_BUF_INIT;
+    char *prev = NULL;
+    int rc = 0;
+    memset(c, 0, sizeof(*c));
+    ntm_buf_addf(&used, "%s%s", JOIN_USED_KEY, nonce);
+    if (ntm_store_meta_get(ctx->store, ntm_buf_str(&used), &prev, NULL) ==
+            NTM_OK &&
+        prev && strcmp(prev, hex) != 0)
+        rc = refuse(c, NULL, EXIT_FAIL,
+                    _("this join code was used already, for the device "
+                      "%.16s...: make a new one for each device"),
+                    prev);
+    ntm_free(prev);
+    ntm_buf_release(&used);
+    return rc;
+}
+
+void
+cli_join_mark_used(struct cli_ctx *ctx, const char *nonce, const char *hex)
+{
+    struct ntm_buf used = NTM_BUF_INIT;
+    ntm_buf_addf(&used, "%s%s", JOIN_USED_KEY, nonce);
+    ntm_store_meta_set(ctx->store, ntm_buf_str(&used), hex, NULL);
+    ntm_buf_release(&used);
+}
+
+int
+cli_check_fingerprint(const char *hex, const char *given, struct cli_check *c)
+{
+    char fp[40];
+    memset(c, 0, sizeof(*c));
+    if (given && cli_fingerprint_matches(hex, given))
+        return 0;
+    cli_short_fingerprint(hex, fp);
+    return refuse(c, "fingerprint", EXIT_FAIL,
+                  _("the fingerprint '%s' is not the one of the device that "
+                    "asked (%s): nothing was enrolled. If the device shows "
+                    "another fingerprint, someone else used this code: make "
+                    "a new code"),
+                  given ? given : "", fp);
+}

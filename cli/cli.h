@@ -413,4 +413,21 @@ int cli_check_device_key(const char *key, char out[NTM_HEX_ID_LEN + 1],
 int cli_check_grant(struct cli_ctx *ctx, const char **role, const char *scope,
                     const char *org, struct cli_check *c);
 
+/* A join code is enrolled with by the admin who made it (signer). 0 or
+ * -1 and c. */
+int cli_check_join_signer(struct cli_ctx *ctx, const char *signer,
+                          struct cli_check *c);
+/* A join code enrolls one device: 0 when the code of nonce enrolled no
+ * device yet or hex itself; -1 and c when another (store meta
+ * join.used.<nonce>). cli_join_mark_used records hex once enrolled. */
+int cli_check_join_unused(struct cli_ctx *ctx, const char *nonce,
+                          const char *hex, struct cli_check *c);
+void cli_join_mark_used(struct cli_ctx *ctx, const char *nonce,
+                        const char *hex);
+
+/* The fingerprint an admin typed is the one of the device hex (the one
+ * that asked to be enrolled). 0 or -1 and c. */
+int cli_check_fingerprint(const char *hex, const char *given,
+                          struct cli_check *c);
+
 #endif /* NTM_CLI_H */

@@ -98,8 +98,6 @@ print_entry(struct cli_ctx *ctx, const struct ntm_write_result *res,
     return EXIT_OK;
 }
 
-#define JOIN_USED_KEY "join.used."
-
 /* The one device that asked to be enrolled with the code jc (GET
  * /v1/join?nonce=), into hex; its name into *asked_name (new). */
 static int
@@ -176,8 +174,7 @@ fetch_request(struct cli_ctx *ctx, const struct cli_join *jc,
 static int
 confirm_fingerprint(const char *hex, const char *given)
 {
-    char typed[80], fp[40];
-    cli_short_fingerprint(hex, fp);
+    char typed[80];
     if (!given) {
         if (cli_read_answer(_("type the fingerprint the device shows: "), typed,
                             sizeof(typed)) != 0) {
@@ -188,12 +185,9 @@ confirm_fingerprint(const char *hex, const char *given)
         }
         given = typed;
     }
-    if (!cli_fingerprint_matches(hex, given)) {
-        cli_error(_("the fingerprint '%s' is not the one of the device that "
-                    "asked (%s): nothing was enrolled. If the device shows "
-                    "another fingerprint, someone else used this code: make "
-                    "a new code"),
-                  given, fp);
+    struct cli_check c;
+    if (cli_check_fingerprint(hex, given, &c) != 0) {
+        cli_check_say("admin", &c);
         return -1;
     }
     return 0;
@@ -208,7 +202,6 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
     struct ntm_write_result res;
     struct cli_join jc;
     char hex[NTM_HEX_ID_LEN + 1], fp[40];
-    struct ntm_buf used = NTM_BUF_INIT;
     char *asked_name = NULL;
     int code;
     memset(&jc, 0, sizeof(jc));
@@ -233,12 +226,9 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
                         "signature does not match): copy it again whole"));
             return EXIT_FAIL;
         }
-        if (strcmp(jc.signer, ctx->author) != 0) {
-            cli_error(_("this join code was made by another device (%.16s...): "
-                        "the admin who made it enrolls with it"),
-                      jc.signer);
+        if (cli_check_join_signer(ctx, jc.signer, &c) != 0) {
             cli_join_release(&jc);
-            return EXIT_FAIL;
+            return cli_check_say("admin", &c);
         }
         /* Past its expiry the code still says what was meant: the device
          * joined with it in time, or could not have. */
@@ -250,19 +240,10 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
         if (!key &&
             (code = fetch_request(ctx, &jc, hex, &asked_name)) != EXIT_OK)
             goto out;
-        ntm_buf_addf(&used, "%s%s", JOIN_USED_KEY, jc.nonce);
-        char *prev = NULL;
-        if (ntm_store_meta_get(ctx->store, ntm_buf_str(&used), &prev, NULL) ==
-                NTM_OK &&
-            prev && strcmp(prev, hex) != 0) {
-            cli_error(_("this join code was used already, for the device "
-                        "%.16s...: make a new one for each device"),
-                      prev);
-            ntm_free(prev);
-            code = EXIT_FAIL;
+        if (cli_check_join_unused(ctx, jc.nonce, hex, &c) != 0) {
+            code = cli_check_say("admin", &c);
             goto out;
         }
-        ntm_free(prev);
     }
     if (!role || !scope) {
         code = cli_usage_error("admin", _("enroll needs --role and --scope "
@@ -299,7 +280,7 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
         goto out;
     }
     if (join)
-        ntm_store_meta_set(ctx->store, ntm_buf_str(&used), hex, NULL);
+        cli_join_mark_used(ctx, jc.nonce, hex);
     if (ctx->json) {
         json_t *o = json_pack("{s:s, s:I}", "entry", res.id, "seq",
                               (json_int_t)res.seq);
@@ -322,7 +303,6 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
         ntm_buf_release(&what);
     }
 out:
-    ntm_buf_release(&used);
     cli_join_release(&jc);
     ntm_free(asked_name);
     return code;

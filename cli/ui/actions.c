@@ -214,6 +214,90 @@ sync_failed(struct ui *ui, const char *what, const struct ntm_error *err)
         ui_flash_err(ui, what, err);
 }
 
+enum ntm_err
+ui_join_requests(struct ui *ui, const struct ntm_key *key, const char *nonce,
+                 json_t **reqs, struct ntm_error *err)
+{
+    struct ntm_client_opts co;
+    memset(&co, 0, sizeof(co));
+    co.lang = ui->ctx->lang;
+    co.max_attempts = 1; /* a page waits for it: no backoff */
+    co.connect_timeout_s = 5;
+    return ntm_client_join_requests(ui->ctx->store, key, &co, nonce, reqs, err);
+}
+
+/* Enroll the device that asked with a join code (ntm admin enroll --join
+ * without the author id): the grant is the code's, as the server holds
+ * the request; the admin types the fingerprint the device shows. */
+static void
+act_enroll_join(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
+{
+    struct ntm_error err = {0};
+    struct cli_check c;
+    const char *nonce = ui_arg_nz(r, "nonce"), *author = ui_arg_nz(r, "author");
+    json_t *reqs = NULL, *x, *req = NULL;
+    size_t i;
+    ui_redirect(out, "/devices");
+    if (!is_admin(ui))
+        return;
+    if (!nonce || strlen(nonce) != 16 || !ntm_is_lower_hex(nonce, 16) ||
+        !author || strlen(author) != NTM_HEX_ID_LEN ||
+        !ntm_is_lower_hex(author, NTM_HEX_ID_LEN)) {
+        ui_flash(ui, 1, "%s", _("This form is damaged: reload the page."));
+        return;
+    }
+    const struct ntm_key *key = ui_key(ui, r, out);
+    if (!key)
+        return;
+    /* what the server holds now, not what the page showed */
+    if (ui_join_requests(ui, key, nonce, &reqs, &err) != NTM_OK) {
+        sync_failed(ui, _("cannot fetch the requests to be enrolled"), &err);
+        return;
+    }
+    json_array_foreach (reqs, i, x) {
+        const char *a = json_string_value(json_object_get(x, "author"));
+        if (a && !strcmp(a, author))
+            req = x;
+    }
+    const char *role = json_string_value(json_object_get(req, "role"));
+    const char *scope = json_string_value(json_object_get(req, "scope"));
+    const char *org = json_string_value(json_object_get(req, "org"));
+    const char *name = json_string_value(json_object_get(req, "name"));
+    if (org && !*org)
+        org = NULL;
+    if (!req)
+        ui_flash(ui, 1, "%s",
+                 _("This device no longer asks to be enrolled (its code "
+                   "expired, or it is enrolled already): reload the page."));
+    else if (json_array_size(reqs) > 1)
+        ui_flash(ui, 1,
+                 _("%zu devices asked to be enrolled with this code: someone "
+                   "else may have used it. Nothing was enrolled: make a new "
+                   "code for this device."),
+                 json_array_size(reqs));
+    else if (cli_check_join_signer(
+                 ui->ctx, json_string_value(json_object_get(req, "signer")),
+                 &c) != 0 ||
+             cli_check_join_unused(ui->ctx, nonce, author, &c) != 0 ||
+             cli_check_grant(ui->ctx, &role, scope, org, &c) != 0 ||
+             cli_check_fingerprint(author, ui_arg_nz(r, "fingerprint"), &c) !=
+                 0)
+        flash_check(ui, &c);
+    else {
+        struct ntm_write_result res;
+        memset(&res, 0, sizeof(res));
+        if (ntm_device_enroll(ui->ctx->store, key, author, role, scope,
+                              name ? name : "", org, 1, &res, &err) != NTM_OK) {
+            ui_flash_err(ui, _("cannot enroll the device"), &err);
+        } else {
+            cli_join_mark_used(ui->ctx, nonce, author);
+            ui_flash(ui, 0, _("Enrolled %.12s... as %s of %s: signed entry %s"),
+                     author, cli_label(NTM_LABEL_ROLE, role), scope, res.id);
+        }
+    }
+    json_decref(reqs);
+}
+
 static void
 act_sync(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
 {
@@ -365,9 +449,9 @@ ui_action(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
         void (*fn)(struct ui *, const struct ui_req *, struct ui_resp *);
     } acts[] = {
         {"/review", act_review}, {"/resolve", act_resolve},
-        {"/enroll", act_enroll}, {"/revoke", act_revoke},
-        {"/sync", act_sync},     {"/new", act_new},
-        {"/unlock", act_unlock},
+        {"/enroll", act_enroll}, {"/enroll-join", act_enroll_join},
+        {"/revoke", act_revoke}, {"/sync", act_sync},
+        {"/new", act_new},       {"/unlock", act_unlock},
     };
     for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
         if (!strcmp(r->path, acts[i].path)) {

@@ -828,6 +828,124 @@ page_conflicts(struct ui *ui, struct ui_resp *out)
     ui_end(b);
 }
 
+/* A paragraph of plain words (id may be NULL). */
+static void
+para(struct ntm_buf *b, const char *id, const char *cls, const char *text)
+{
+    ntm_buf_adds(b, "<p");
+    if (id)
+        ntm_buf_addf(b, " id=\"%s\"", id);
+    if (cls)
+        ntm_buf_addf(b, " class=\"%s\"", cls);
+    ntm_buf_adds(b, ">");
+    ui_esc(b, text);
+    ntm_buf_adds(b, "</p>");
+}
+
+/* The devices that asked the server to be enrolled with this admin's
+ * join codes (ntm admin requests), each with a form that enrolls it once
+ * the admin types the fingerprint the device shows. */
+static void
+join_requests(struct ui *ui, struct ntm_buf *b)
+{
+    struct ntm_error err = {0};
+    struct ntm_sync_status ss;
+    json_t *reqs = NULL, *x;
+    size_t i;
+    ntm_buf_adds(b, "<h2>");
+    ui_esc(b, _("Devices asking to be enrolled"));
+    ntm_buf_adds(b, "</h2>");
+    memset(&ss, 0, sizeof(ss));
+    ntm_sync_status(ui->ctx->store, &ss, &err);
+    int server = ss.server != NULL;
+    ntm_sync_status_release(&ss);
+    if (!server) {
+        para(b, "requests-none", NULL,
+             _("No server set: devices ask to be enrolled through the "
+               "server. Enroll them from their key above."));
+        return;
+    }
+    if (!ui->ctx->key && ui->sealed) {
+        ntm_buf_adds(b, "<p id=\"requests-locked\"><a "
+                        "href=\"/unlock?next=%2Fdevices\">");
+        ui_esc(b, _("Unlock the key to see the devices asking to be "
+                    "enrolled."));
+        ntm_buf_adds(b, "</a></p>");
+        return;
+    }
+    struct ui_resp tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    const struct ntm_key *key = ui_key(ui, NULL, &tmp);
+    if (!key)
+        return;
+    if (ui_join_requests(ui, key, NULL, &reqs, &err) != NTM_OK) {
+        char text[2 * NTM_ERROR_SIZE];
+        if (err.code == NTM_ENET || err.code == NTM_ETIMEOUT ||
+            err.code == NTM_EUNAVAIL)
+            para(b, "requests-offline", "bad",
+                 _("The server cannot be reached now, so the devices asking "
+                   "to be enrolled cannot be listed. Try again when the "
+                   "network is back, or enroll a device from its key "
+                   "above."));
+        else
+            para(b, "requests-offline", "bad",
+                 cli_error_text(&err, text, sizeof(text)));
+        return;
+    }
+    if (!json_array_size(reqs)) {
+        para(b, "requests-none", NULL,
+             _("No device is waiting to be enrolled."));
+        json_decref(reqs);
+        return;
+    }
+    ntm_buf_adds(b, "<ul id=\"requests\" class=\"requests\">");
+    json_array_foreach (reqs, i, x) {
+        const char *a = str(x, "author");
+        char fp[40];
+        if (strlen(a) != NTM_HEX_ID_LEN || !ntm_is_lower_hex(a, strlen(a)))
+            continue;
+        cli_short_fingerprint(a, fp);
+        ntm_buf_adds(b, "<li><b>");
+        ui_esc(b, str(x, "name"));
+        ntm_buf_adds(b, "</b> ");
+        ui_text(b, _("%s of "), cli_label(NTM_LABEL_ROLE, str(x, "role")));
+        unit_cell(ui, b, str(x, "scope"));
+        if (str(x, "org")[0])
+            ui_text(b, " (%s)", str(x, "org"));
+        ntm_buf_adds(b, "<br>");
+        ui_esc(b, _("Fingerprint: "));
+        ntm_buf_addf(b, "<code class=\"fp\">%s</code> ", fp);
+        ui_esc(b, _("asked "));
+        ui_time(b, json_integer_value(json_object_get(x, "received_ms")));
+        if (json_is_true(json_object_get(x, "enrolled"))) {
+            ntm_buf_adds(b, "<br>");
+            ui_esc(b, _("enrolled already"));
+            ntm_buf_adds(b, "</li>");
+            continue;
+        }
+        ntm_buf_adds(b, "<form method=\"post\" action=\"/enroll-join\">");
+        ui_csrf_field(ui, b);
+        ntm_buf_adds(b, "<input type=\"hidden\" name=\"nonce\" value=\"");
+        ui_esc(b, str(x, "nonce"));
+        ntm_buf_addf(b,
+                     "\"><input type=\"hidden\" name=\"author\" "
+                     "value=\"%s\"><label for=\"fp-%.16s\">",
+                     a, a);
+        ui_esc(b, _("To enroll it, type the fingerprint the device shows "
+                    "(it must be the one above)"));
+        ntm_buf_addf(b,
+                     "</label><input type=\"text\" id=\"fp-%.16s\" "
+                     "name=\"fingerprint\" autocomplete=\"off\" "
+                     "inputmode=\"text\"><button type=\"submit\" "
+                     "id=\"join-%.16s\">",
+                     a, a);
+        ui_esc(b, _("Enroll this device"));
+        ntm_buf_adds(b, "</button></form></li>");
+    }
+    ntm_buf_adds(b, "</ul>");
+    json_decref(reqs);
+}
+
 static void
 page_devices(struct ui *ui, struct ui_resp *out)
 {
@@ -906,6 +1024,7 @@ page_devices(struct ui *ui, struct ui_resp *out)
     ntm_buf_adds(b, "<button class=\"main\" type=\"submit\" id=\"enroll\">");
     ui_esc(b, _("Enroll"));
     ntm_buf_adds(b, "</button></form>");
+    join_requests(ui, b);
     ui_end(b);
 }
 

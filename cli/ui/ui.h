@@ -95,6 +95,11 @@ int ui_whoami(struct ui *ui, struct ntm_enrollment *e, const char **role,
  * the passphrase (then out redirects to the unlock page). */
 const struct ntm_key *ui_key(struct ui *ui, const struct ui_req *r,
                              struct ui_resp *out);
+/* The server's join requests (for one code's nonce, or all when NULL),
+ * asked once without backoff (a page waits for them) (actions.c). */
+enum ntm_err ui_join_requests(struct ui *ui, const struct ntm_key *key,
+                              const char *nonce, json_t **reqs,
+                              struct ntm_error *err);
 /* Who wrote: the device's name and the first 12 hex digits. */
 void ui_author(struct ui *ui, struct ntm_buf *b, const char *author);
 

@@ -69,18 +69,29 @@ expect 0 "recorder syncs" "$R" sync
 expect 0 "admin syncs" "$A" sync
 run "$A" --json conflicts
 check "  ... one record in conflict" json_ok "length == 1 and .[0].id == \"$ID1\""
+# a device that asks to be enrolled with a join code (the devices page
+# lists it; the admin types its fingerprint there)
+J=$T/joiner
+run "$A" --json admin join-code --role recorder --scope "$HAMLET" --org doan \
+    --name "Ấp Thạnh Hòa (máy 2)" --pin "$PIN"
+JCODE=$(jq -r .code "$T/out")
+expect 0 "a device asks to be enrolled with a join code" "$J" init \
+    --no-passphrase --join "$JCODE"
+JDEV=$("$NTM" --home "$J" --json whoami | jq -r .author)
+JFP=$(echo "$JDEV" | cut -c1-16 | sed 's/\(....\)/\1 /g; s/ $//')
 
 # ---------------------------------------------------------------- ui
 # start_ui: ntm ui on the admin's home; LOGIN gets the address printed.
 UI_PID=
 start_ui() {
+    rm -f "$T/ui.out" # the last run's "listening" is not this one's
     "$NTM" --home "$A" ui --no-browser >"$T/ui.out" 2>"$T/ui.err" &
     UI_PID=$!
     wait_listening "$T/ui.out" || return 1
     LOGIN=$(grep -o 'http://127.0.0.1:[0-9]*/login?token=[0-9a-f]*' "$T/ui.out")
     UIP=$(echo "$LOGIN" | sed 's|http://127.0.0.1:\([0-9]*\)/.*|\1|')
     BASE=http://127.0.0.1:$UIP
-    [ -n "$LOGIN" ]
+    [ -n "$LOGIN" ] || { sed 's/^/    ui: /' "$T/ui.out" "$T/ui.err"; return 1; }
 }
 stop_ui() {
     [ -n "$UI_PID" ] && kill "$UI_PID" 2>/dev/null && wait "$UI_PID" 2>/dev/null
@@ -132,7 +143,7 @@ stop_ui
 # ---------------------------------------------------------------- browser
 check "ntm ui starts again for the browser" start_ui
 python3 "$(dirname "$0")/ui_webdriver.py" "$LOGIN" "$ART" "$ID2" "$ID1" "$DEV" \
-    "$HAMLET" >"$T/wd.out" 2>"$T/wd.err"
+    "$HAMLET" "$JDEV" "$JFP" >"$T/wd.out" 2>"$T/wd.err"
 wd_rc=$?
 while IFS= read -r line; do
     case $line in
@@ -160,6 +171,10 @@ expect 0 "the enrolled device pulls" "$D" pull
 expect 0 "  ... whoami" "$D" --json whoami
 check "  ... enrolled as recorder of the hamlet by the browser's entry" \
     json_ok ".enrolled == true and .scope == \"$HAMLET\" and .role == \"recorder\""
+expect 0 "the device that asked with a join code pulls" "$J" pull
+expect 0 "  ... whoami" "$J" --json whoami
+check "  ... enrolled as the code says, by the browser's entry" \
+    json_ok ".enrolled == true and .scope == \"$HAMLET\" and .role == \"recorder\" and .org == \"doan\""
 expect 0 "the recorder pulls the review and the resolve" "$R" pull
 run "$R" --json show "$ID2"
 check "  ... and sees the record approved" json_ok '.review == "approved"'
@@ -199,6 +214,18 @@ has "after the idle time the key is forgotten" 'href="/unlock"' "$T/page"
 kill "$UI2"; wait "$UI2" 2>/dev/null
 run "$P2" --json list
 check "  ... one record, written while unlocked" json_ok 'length == 1 and .[0].fields.title == "sau khi mở khóa"'
+
+# ---------------------------------------------------------------- offline
+# The server down: the pages keep working and say so in plain words.
+stop_server
+check "ntm ui starts with the server down" start_ui
+code -c "$T/jar3" "$LOGIN" >/dev/null
+check "devices page with the server down: still shown (200)" \
+    test "$(code -b "$T/jar3" "$BASE/devices")" = 200
+has "  ... says in plain words that the requests cannot be listed" \
+    'id="requests-offline"' "$T/page"
+has "  ... and still lists the enrolled devices" "$JDEV" "$T/page"
+stop_ui
 
 grep -q . "$T/ui.err" && sed 's/^/    ui stderr: /' "$T/ui.err" | head -5
 echo "screenshots: $ART"

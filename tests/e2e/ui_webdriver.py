@@ -8,7 +8,7 @@
 # "ok - ..." or "FAIL - ..." per check (ui_browser.sh counts them).
 #
 # Usage: ui_webdriver.py URL ARTIFACTS APPROVE_ID CONFLICT_ID DEVICE_KEY
-#        SCOPE
+#        SCOPE JOIN_KEY JOIN_FINGERPRINT
 import base64
 import json
 import os
@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.request
 
-URL, ART, APPROVE, CONFLICT, DEVKEY, SCOPE = sys.argv[1:7]
+URL, ART, APPROVE, CONFLICT, DEVKEY, SCOPE, JKEY, JFP = sys.argv[1:9]
 BASE = URL.split("/login")[0]
 
 
@@ -126,6 +126,13 @@ def shot(name):
     print("screenshot %s" % path, flush=True)
 
 
+def show(css):
+    """Scroll the element into view (for the screenshot)."""
+    call("POST", S + "/execute/sync", {
+        "script": "document.querySelector(arguments[0]).scrollIntoView()",
+        "args": [css]})
+
+
 def page_url():
     return call("GET", S + "/url")
 
@@ -191,6 +198,27 @@ try:
     check("enroll: the page says it was signed", len(finds("p.good")) == 1)
     check("enroll: the device is listed", DEVKEY in text("#devices"))
     shot("08-devices")
+
+    # 5b. enroll the device that asked with a join code: listed with its
+    # fingerprint; a wrong one typed enrolls nothing; the right one does
+    go(BASE + "/devices")
+    check("join requests: the device that asked is listed",
+          "Ấp Thạnh Hòa (máy 2)" in text("#requests"))
+    check("join requests: with its fingerprint", JFP in text("#requests"))
+    show("#requests")
+    shot("08b-join-requests")
+    fill("#fp-" + JKEY[:16], "0000 0000 0000 0000")
+    click("#join-" + JKEY[:16])
+    check("join: a wrong fingerprint is refused",
+          len(finds("p.bad")) == 1 and "0000 0000" in text("#flash"))
+    check("join: ... and enrolls nothing", JKEY not in text("#devices"))
+    fill("#fp-" + JKEY[:16], JFP.replace(" ", "").upper())
+    click("#join-" + JKEY[:16])
+    check("join: the fingerprint typed enrolls it (signed)",
+          len(finds("p.good")) == 1)
+    check("join: the device is listed", JKEY in text("#devices"))
+    show("#flash")
+    shot("08c-joined")
 
     # 6. sync
     go(BASE + "/sync")
