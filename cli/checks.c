@@ -29,15 +29,15 @@ refuse(struct cli_check *c, const char *field, int code, const char *fmt, ...)
     return -1;
 }
 
-/* The library refused (c->err set): its text, and the exit code of its
- * error code. */
+/* The library refused what was typed (c->err set): its text; a usage
+ * error, as the commands always said it. */
 static int
 refuse_lib(struct cli_check *c, const char *field, const char *what)
 {
     c->field = field;
     c->lib = 1;
     c->what = what;
-    c->code = cli_exit_code(c->err.code);
+    c->code = EXIT_USAGE;
     cli_error_text(&c->err, c->msg, sizeof(c->msg));
     return -1;
 }
@@ -45,8 +45,10 @@ refuse_lib(struct cli_check *c, const char *field, const char *what)
 int
 cli_check_say(const char *cmd, const struct cli_check *c)
 {
-    if (c->lib)
-        return cli_fail(&c->err, c->what);
+    if (c->lib) {
+        cli_fail(&c->err, c->what);
+        return c->code;
+    }
     if (c->code == EXIT_USAGE)
         return cli_usage_error(cmd, "%s", c->msg);
     cli_error("%s", c->msg);
@@ -252,8 +254,12 @@ cli_check_may_review(struct cli_ctx *ctx, struct cli_check *c)
     struct ntm_enrollment e;
     memset(&e, 0, sizeof(e));
     memset(c, 0, sizeof(*c));
-    if (ntm_store_enrollment(ctx->store, ctx->author, 0, &e, &c->err) != NTM_OK)
-        return refuse_lib(c, NULL, _("cannot read this device's enrollment"));
+    if (ntm_store_enrollment(ctx->store, ctx->author, 0, &e, &c->err) !=
+        NTM_OK) {
+        refuse_lib(c, NULL, _("cannot read this device's enrollment"));
+        c->code = cli_exit_code(c->err.code);
+        return -1;
+    }
     if (e.revoked)
         return refuse(c, NULL, EXIT_FAIL,
                       _("this device (key %s) is revoked: it cannot review"),
