@@ -119,6 +119,49 @@ typed(struct cli_check *c, const char *field, const char *in, char *out,
     return v;
 }
 
+/* The other fields of the task's dictionary, each read by its type: a
+ * date, decimal or period as people type them, a whole number, text. */
+static int
+more_fields(struct cli_ctx *ctx, const struct cli_record_in *in,
+            struct cli_record_out *out, struct cli_check *c)
+{
+    json_t *dict = ntm_plan_task_dict(ctx->plan, in->task), *v;
+    json_t *rules = json_object_get(json_object_get(dict, "fields"), in->kind);
+    const char *name;
+    int rc = 0;
+    json_object_foreach (in->more, name, v) {
+        const char *text = json_string_value(v);
+        const char *type = json_string_value(
+            json_object_get(json_object_get(rules, name), "type"));
+        char buf[64];
+        int64_t n;
+        if (!text || !*text)
+            continue;
+        if (type && (!strcmp(type, "date") || !strcmp(type, "period") ||
+                     !strcmp(type, "decimal"))) {
+            if (!typed(c, !strcmp(type, "decimal") ? "qty" : type, text, buf,
+                       sizeof(buf))) {
+                c->field = name;
+                rc = -1;
+                break;
+            }
+            text = buf;
+        } else if (type && !strcmp(type, "int")) {
+            if (ntm_parse_int64(text, INT64_MIN + 1, INT64_MAX, &n) != NTM_OK) {
+                rc = refuse(c, name, EXIT_USAGE, _("%s must be a whole number"),
+                            cli_label(NTM_LABEL_FIELD, name));
+                break;
+            }
+            json_object_set_new(out->fields, name, json_integer(n));
+            continue;
+        }
+        if ((rc = set_str(out->fields, name, text, c)) != 0)
+            break;
+    }
+    json_decref(dict);
+    return rc;
+}
+
 int
 cli_check_record(struct cli_ctx *ctx, const struct cli_record_in *in,
                  struct cli_record_out *out, struct cli_check *c)
@@ -205,6 +248,9 @@ cli_check_record(struct cli_ctx *ctx, const struct cli_record_in *in,
             set_int(out->fields, "den", in->den, c))
             goto bad;
     }
+
+    if (in->more && more_fields(ctx, in, out, c) != 0)
+        goto bad;
 
     const char *task_org = NULL;
     if (in->org && ntm_plan_check_org(ctx->plan, in->org, &c->err) != NTM_OK) {

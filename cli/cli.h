@@ -376,6 +376,9 @@ struct cli_record_in {
     int64_t people, amount_vnd;                  /* activity */
     const char *period;                          /* measure */
     int64_t num, den;                            /* measure */
+    /* other fields of the task's data dictionary (labor_days, name,
+     * dissolved, ...) as typed: {field: text}, read by the field's type */
+    json_t *more;
 };
 
 /* The record's fields and organization once every check passed. */

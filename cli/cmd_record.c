@@ -111,7 +111,7 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     /* in the order of struct cli_record_in */
     const struct cli_record_in in = {kind,   task,   unit,  org,  date,
                                      qty,    uom,    title, note, people,
-                                     amount, period, num,   den};
+                                     amount, period, num,   den,  NULL};
     struct cli_record_out rec;
     struct cli_check c;
     if (cli_check_record(ctx, &in, &rec, &c) != 0)

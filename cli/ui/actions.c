@@ -352,7 +352,33 @@ form_int(const struct ui_req *r, const char *k, int64_t *v, struct cli_check *c)
     return -1;
 }
 
-/* ntm record's checks (cli/checks.c), then the signed create. */
+/* The fields of the task's dictionary that ntm record has no option for
+ * (labor_days, name, dissolved, ...): {field: text} (new). */
+static json_t *
+more_fields(struct ui *ui, const struct ui_req *r, const char *task,
+            const char *kind)
+{
+    static const char *const known[] = {
+        "task",   "date",       "qty",    "uom", "title", "note",
+        "people", "amount_vnd", "period", "num", "den",   NULL};
+    json_t *dict = task ? ntm_plan_task_dict(ui->ctx->plan, task) : NULL;
+    json_t *rules =
+        json_object_get(json_object_get(dict, "fields"), kind ? kind : "");
+    json_t *more = json_object(), *rule;
+    const char *name;
+    json_object_foreach (rules, name, rule) {
+        const char *const *k = known;
+        while (*k && strcmp(*k, name))
+            k++;
+        if (!*k && ui_arg_nz(r, name))
+            json_object_set_new(more, name, json_string(ui_arg(r, name)));
+    }
+    json_decref(dict);
+    return more;
+}
+
+/* ntm record's checks (cli/checks.c), then the signed create; a refusal
+ * shows the form again, the values kept, the message beside its field. */
 static void
 act_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
 {
@@ -372,14 +398,22 @@ act_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     struct cli_check c;
     memset(&rec, 0, sizeof(rec));
     memset(&c, 0, sizeof(c));
-    ui_redirect(out, "/new");
+    /* the form's unit list always holds a choice: it counts with a
+     * quantity only */
+    if (!in.qty)
+        in.uom = NULL;
+    in.more = more_fields(ui, r, in.task, in.kind);
     if (form_int(r, "people", &in.people, &c) ||
         form_int(r, "amount_vnd", &in.amount_vnd, &c) ||
         form_int(r, "num", &in.num, &c) || form_int(r, "den", &in.den, &c) ||
         cli_check_record(ctx, &in, &rec, &c) != 0) {
-        flash_check(ui, &c);
+        json_decref(in.more);
+        out->status = 422;
+        ui_page_new(ui, r, out, &c);
         return;
     }
+    json_decref(in.more);
+    ui_redirect(out, "/new");
     const struct ntm_key *key = ui_key(ui, r, out);
     if (!key)
         goto out;

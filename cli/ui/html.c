@@ -218,4 +218,8 @@ const char ui_css[] =
     "meter{width:6rem}"
     ".filters{display:grid;grid-template-columns:repeat(auto-fit,"
     "minmax(9rem,1fr));gap:.25rem .5rem;align-items:end}"
+    ".field{margin:.3rem 0 .6rem}"
+    ".hint{display:block;color:#555;font-size:.85rem}"
+    ".req{color:#b00;font-size:.85rem}"
+    ".err{margin:.2rem 0}"
     "@media (max-width:30rem){th,td{padding:.25rem}}";

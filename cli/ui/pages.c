@@ -1107,8 +1107,172 @@ page_sync(struct ui *ui, struct ui_resp *out)
     ui_end(b);
 }
 
+/* ---- the entry form, driven by the task's data dictionary ---- */
+
+/* Whether c says what is wrong with field name. */
+static int
+err_for(const struct cli_check *c, const char *name)
+{
+    return c && c->field && !strcmp(c->field, name);
+}
+
+/* The opening of one field: its label (with "required"), the hint of its
+ * type and range; then the caller writes the control; field_end the
+ * error beside it. */
 static void
-page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
+field_begin(struct ntm_buf *b, const char *name, const char *label,
+            int required, const char *hint)
+{
+    ntm_buf_addf(b, "<div class=\"field\"><label for=\"f-%s\">", name);
+    ui_esc(b, label);
+    if (required) {
+        ntm_buf_adds(b, " <span class=\"req\">(");
+        ui_esc(b, _("required"));
+        ntm_buf_adds(b, ")</span>");
+    }
+    ntm_buf_adds(b, "</label>");
+    if (hint && *hint) {
+        ntm_buf_addf(b, "<small id=\"h-%s\" class=\"hint\">", name);
+        ui_esc(b, hint);
+        ntm_buf_adds(b, "</small>");
+    }
+}
+
+/* The attributes every control has: id, name, the error's and the
+ * hint's ids, the value kept. */
+static void
+control_attrs(struct ntm_buf *b, const char *name, const struct cli_check *c,
+              int hint)
+{
+    ntm_buf_addf(b, " id=\"f-%s\" name=\"%s\"", name, name);
+    if (err_for(c, name))
+        ntm_buf_addf(b, " aria-invalid=\"true\" aria-describedby=\"e-%s%s%s\"",
+                     name, hint ? " h-" : "", hint ? name : "");
+    else if (hint)
+        ntm_buf_addf(b, " aria-describedby=\"h-%s\"", name);
+}
+
+static void
+field_end(struct ntm_buf *b, const char *name, const struct cli_check *c)
+{
+    if (err_for(c, name)) {
+        ntm_buf_addf(b, "<p class=\"bad err\" id=\"e-%s\" role=\"alert\">",
+                     name);
+        ui_esc(b, c->msg);
+        ntm_buf_adds(b, "</p>");
+    }
+    ntm_buf_adds(b, "</div>");
+}
+
+static void
+text_field(struct ntm_buf *b, const char *name, const char *label, int required,
+           const char *hint, const char *value, const char *extra,
+           const struct cli_check *c)
+{
+    field_begin(b, name, label, required, hint);
+    ntm_buf_adds(b, "<input type=\"text\"");
+    control_attrs(b, name, c, hint && *hint);
+    ntm_buf_adds(b, " value=\"");
+    ui_esc(b, value);
+    ntm_buf_addf(b, "\"%s%s>", required ? " required" : "", extra ? extra : "");
+    field_end(b, name, c);
+}
+
+/* A number of a rule ("min", "max") in the human form, into out; 0 when
+ * the rule has none. */
+static int
+rule_number(json_t *rule, const char *attr, char *out, size_t size)
+{
+    json_t *v = json_object_get(rule, attr);
+    if (!json_is_number(v))
+        return 0;
+    snprintf(out, size, "%.10g", json_number_value(v));
+    ntm_human_figures(cli_lang_vi() ? "vi" : "en", out, size);
+    return 1;
+}
+
+/* What a field of type takes, and its range, in words. */
+static void
+field_hint(struct ntm_buf *h, const char *type, json_t *rule)
+{
+    char lo[48], hi[48];
+    int has_lo = rule_number(rule, "min", lo, sizeof(lo));
+    int has_hi = rule_number(rule, "max", hi, sizeof(hi));
+    if (!strcmp(type, "date"))
+        ntm_buf_adds(h, _("a date, e.g. 17/05/2019 or 2019-05-17"));
+    else if (!strcmp(type, "period"))
+        ntm_buf_adds(h, _("a year (2019) or a month (05/2019)"));
+    else if (!strcmp(type, "decimal"))
+        ntm_buf_adds(h, _("a number with up to 3 decimals"));
+    else if (!strcmp(type, "int"))
+        ntm_buf_adds(h, _("a whole number"));
+    else if (!strcmp(type, "text") && has_hi) {
+        ntm_buf_addf(h, _("up to %s characters"), hi);
+        return;
+    }
+    if (has_lo && has_hi)
+        ntm_buf_addf(h, _(", from %s to %s"), lo, hi);
+    else if (has_lo)
+        ntm_buf_addf(h, _(", %s or more"), lo);
+    else if (has_hi)
+        ntm_buf_addf(h, _(", at most %s"), hi);
+}
+
+/* The fields in the order people fill them; the others after. */
+static const char *const field_order[] = {
+    "date",  "period", "qty",        "uom",        "num",       "den",  "name",
+    "title", "people", "labor_days", "amount_vnd", "dissolved", "note", NULL};
+
+static void
+dict_field(struct ui *ui, struct ntm_buf *b, const struct ui_req *r,
+           json_t *dict, const char *name, json_t *rule,
+           const struct cli_check *c)
+{
+    const char *type = str(rule, "type");
+    const char *label = cli_label(NTM_LABEL_FIELD, name);
+    const char *lang = cli_lang_vi() ? "vi" : "en";
+    int required = json_is_true(json_object_get(rule, "required"));
+    struct ntm_buf hint = NTM_BUF_INIT;
+    char extra[96] = "";
+    field_hint(&hint, type, rule);
+    if (!strcmp(type, "uom")) {
+        /* the units the task accepts, its own first */
+        const char *sel =
+            ui_arg_nz(r, name) ? ui_arg(r, name) : str(dict, "uom");
+        json_t *v;
+        const char *u;
+        field_begin(b, name, label, required, NULL);
+        ntm_buf_adds(b, "<select");
+        control_attrs(b, name, c, 0);
+        ntm_buf_adds(b, ">");
+        json_object_foreach (json_object_get(dict, "accepts"), u, v) {
+            ntm_buf_adds(b, "<option value=\"");
+            ui_esc(b, u);
+            ntm_buf_addf(b, "\"%s>", !strcmp(sel, u) ? " selected" : "");
+            ui_esc(b, ntm_plan_uom_label(ui->ctx->plan, u, lang));
+            ntm_buf_adds(b, "</option>");
+        }
+        ntm_buf_adds(b, "</select>");
+        field_end(b, name, c);
+        ntm_buf_release(&hint);
+        return;
+    }
+    if (!strcmp(type, "text") && json_is_integer(json_object_get(rule, "max")))
+        snprintf(extra, sizeof(extra), " maxlength=\"%lld\"",
+                 (long long)json_integer_value(json_object_get(rule, "max")));
+    else if (!strcmp(type, "int") || !strcmp(type, "date") ||
+             !strcmp(type, "period"))
+        snprintf(extra, sizeof(extra), " inputmode=\"numeric\"");
+    else if (!strcmp(type, "decimal"))
+        snprintf(extra, sizeof(extra), " inputmode=\"decimal\"");
+    text_field(b, name, label, required, ntm_buf_str(&hint), ui_arg(r, name),
+               extra, c);
+    ntm_buf_release(&hint);
+}
+
+void
+ui_page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out,
+            const struct cli_check *c)
 {
     struct ntm_buf *b = &out->body;
     struct ntm_enrollment e;
@@ -1117,14 +1281,17 @@ page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     ui_begin(ui, b, _("New record"), "/new");
     json_t *plan = plan_json(ui);
     const char *task = ui_arg_nz(r, "task");
-    ntm_buf_adds(b, "<form method=\"post\" action=\"/new\">");
-    ui_csrf_field(ui, b);
-    ntm_buf_adds(b, "<div><label for=\"task\">");
-    ui_esc(b, _("Task"));
-    ntm_buf_adds(b, "</label><select id=\"task\" name=\"task\" required>");
+    json_t *dict = task ? ntm_plan_task_dict(ui->ctx->plan, task) : NULL;
     size_t i, k;
     json_t *o, *t;
     const char *lang = cli_lang_vi() ? "vi" : "en";
+
+    /* 1. the task (a GET: the page asks the plan for its form) */
+    ntm_buf_adds(b, "<form method=\"get\" action=\"/new\" id=\"choose-task\">"
+                    "<div><label for=\"task\">");
+    ui_esc(b, _("Task"));
+    ntm_buf_adds(b, "</label><select id=\"task\" name=\"task\" required>"
+                    "<option value=\"\"></option>");
     json_array_foreach (json_object_get(plan, "organizations"), i, o) {
         ntm_buf_adds(b, "<optgroup label=\"");
         ui_esc(b, str(o, lang));
@@ -1142,33 +1309,89 @@ page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
             }
         ntm_buf_adds(b, "</optgroup>");
     }
-    ntm_buf_adds(b, "</select></div><div><label for=\"kind\">");
-    ui_esc(b, _("Kind"));
-    ntm_buf_adds(b, "</label><select id=\"kind\" name=\"kind\">");
-    static const char *const kinds[] = {"activity", "measure", NULL};
-    label_options(b, NTM_LABEL_KIND, kinds, "activity");
-    ntm_buf_adds(b, "</select></div>");
-    text_input(b, "unit", _("Unit code"),
-               ui_arg(r, "unit") ? ui_arg(r, "unit") : scope, "text");
-    ntm_buf_adds(b, "<fieldset><legend>");
-    ui_esc(b, cli_label(NTM_LABEL_KIND, "activity"));
+    ntm_buf_adds(b, "</select></div><button type=\"submit\" id=\"choose\">");
+    ui_esc(b, _("Show its form"));
+    ntm_buf_adds(b, "</button></form>");
+    if (!dict) {
+        if (task || (c && c->msg[0])) {
+            ntm_buf_adds(b,
+                         "<p class=\"bad\" id=\"form-error\" role=\"alert\">");
+            ui_esc(b, c && c->msg[0] ? c->msg
+                                     : _("This task is not in the plan: "
+                                         "choose one from the list."));
+            ntm_buf_adds(b, "</p>");
+        }
+        json_decref(plan);
+        ui_end(b);
+        return;
+    }
+
+    /* 2. its record: the kind it takes, its fields from the dictionary */
+    json_t *kinds = json_object_get(dict, "kinds");
+    const char *kind = json_string_value(json_array_get(kinds, 0));
+    json_array_foreach (kinds, i, t)
+        if (ui_arg_nz(r, "kind") &&
+            !strcmp(ui_arg(r, "kind"), json_string_value(t)))
+            kind = json_string_value(t);
+    json_t *rules = json_object_get(json_object_get(dict, "fields"), kind);
+    ntm_buf_adds(b, "<h2 id=\"task-title\">");
+    ui_esc(b, task_label(plan, task));
+    ntm_buf_adds(b, "</h2>");
+    if (json_array_size(kinds) > 1) {
+        ntm_buf_adds(b, "<p id=\"kinds\">");
+        json_array_foreach (kinds, i, t) {
+            if (i)
+                ntm_buf_adds(b, " · ");
+            ntm_buf_adds(b, "<a href=\"/new?task=");
+            ui_url(b, task);
+            ntm_buf_adds(b, "&amp;kind=");
+            ui_url(b, json_string_value(t));
+            ntm_buf_adds(b, "\">");
+            ui_esc(b, cli_label(NTM_LABEL_KIND, json_string_value(t)));
+            ntm_buf_adds(b, "</a>");
+        }
+        ntm_buf_adds(b, "</p>");
+    }
+    /* a refusal about no field of the form: above it */
+    int beside = c && c->field &&
+                 (json_object_get(rules, c->field) ||
+                  !strcmp(c->field, "unit") || !strcmp(c->field, "org"));
+    if (c && c->msg[0] && !beside) {
+        ntm_buf_adds(b, "<p class=\"bad\" id=\"form-error\" role=\"alert\">");
+        ui_esc(b, c->msg);
+        ntm_buf_adds(b, "</p>");
+    }
+    ntm_buf_adds(b, "<form method=\"post\" action=\"/new\" id=\"record\">");
+    ui_csrf_field(ui, b);
+    ntm_buf_adds(b, "<input type=\"hidden\" name=\"task\" value=\"");
+    ui_esc(b, task);
+    ntm_buf_adds(b, "\"><input type=\"hidden\" name=\"kind\" value=\"");
+    ui_esc(b, kind);
+    ntm_buf_adds(b, "\"><fieldset><legend>");
+    ui_esc(b, cli_label(NTM_LABEL_KIND, kind));
     ntm_buf_adds(b, "</legend>");
-    const char *afields[] = {"date",       "qty",   "uom", "people",
-                             "amount_vnd", "title", "note"};
-    for (size_t f = 0; f < 7; f++)
-        text_input(b, afields[f], cli_label(NTM_LABEL_FIELD, afields[f]), NULL,
-                   "text");
-    ntm_buf_adds(b, "</fieldset><fieldset><legend>");
-    ui_esc(b, cli_label(NTM_LABEL_KIND, "measure"));
-    ntm_buf_adds(b, "</legend>");
-    const char *mfields[] = {"period", "num", "den"};
-    for (size_t f = 0; f < 3; f++)
-        text_input(b, mfields[f], cli_label(NTM_LABEL_FIELD, mfields[f]), NULL,
-                   "text");
+    text_field(b, "unit", _("Unit code"), 1,
+               _("e.g. 72.710.25657 (see the unit tree: ntm units)"),
+               ui_arg(r, "unit") ? ui_arg(r, "unit") : scope, NULL, c);
+    for (const char *const *f = field_order; *f; f++)
+        if (json_object_get(rules, *f))
+            dict_field(ui, b, r, dict, *f, json_object_get(rules, *f), c);
+    const char *name;
+    json_t *rule;
+    json_object_foreach (rules, name, rule) {
+        const char *const *f = field_order;
+        while (*f && strcmp(*f, name))
+            f++;
+        if (!*f)
+            dict_field(ui, b, r, dict, name, rule, c);
+    }
+    text_field(b, "org", _("Organization (optional)"), 0,
+               _("the task's when left empty"), ui_arg(r, "org"), NULL, c);
     ntm_buf_adds(b, "</fieldset><button class=\"main\" type=\"submit\" "
                     "id=\"save\">");
     ui_esc(b, _("Record"));
     ntm_buf_adds(b, "</button></form>");
+    json_decref(dict);
     json_decref(plan);
     ui_end(b);
 }
@@ -1224,7 +1447,7 @@ ui_route(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     else if (!strcmp(p, "/sync"))
         page_sync(ui, out);
     else if (!strcmp(p, "/new"))
-        page_new(ui, r, out);
+        ui_page_new(ui, r, out, NULL);
     else if (!strcmp(p, "/unlock"))
         page_unlock(ui, r, out);
     else {

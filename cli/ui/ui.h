@@ -100,6 +100,11 @@ const struct ntm_key *ui_key(struct ui *ui, const struct ui_req *r,
 enum ntm_err ui_join_requests(struct ui *ui, const struct ntm_key *key,
                               const char *nonce, json_t **reqs,
                               struct ntm_error *err);
+/* The entry form (pages.c): the task chosen (parameter task), its fields
+ * from the plan's data dictionary, the values of r kept; c (may be NULL)
+ * a refusal shown beside the field it names. */
+void ui_page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out,
+                 const struct cli_check *c);
 /* Who wrote: the device's name and the first 12 hex digits. */
 void ui_author(struct ui *ui, struct ntm_buf *b, const char *author);
 

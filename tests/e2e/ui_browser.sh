@@ -161,6 +161,9 @@ check "ntm show: the record approved by this device" \
     json_ok ".review == \"approved\" and any(.reviews[]; .author == \"$ADMIN\" and .comment == \"Đã kiểm tra tại xã\")"
 check "  ... its history holds the signed review" \
     json_ok 'any(.history[]; .op == "review" and .valid == true)'
+run "$A" --json list --task doan.rural_roads_km
+check "ntm list: the record entered in the browser, signed by this device" \
+    json_ok "any(.[]; .fields.qty == \"300\" and .fields.uom == \"m\" and .fields.people == 12 and .fields.title == \"Đường ấp Thạnh Hòa, đoạn 2\" and .unit == \"$HAMLET\")"
 run "$A" --json show "$ID1"
 check "ntm show: the conflict resolved to 1.8 by this device" \
     json_ok '.conflict == false and .fields.qty == "1.8" and ([.history[] | select(.op == "record.update" and .author == "'"$ADMIN"'" and .valid)] | length) == 2'
@@ -191,7 +194,7 @@ wait_listening "$T/ui2.out"
 L2=$(grep -o 'http://127.0.0.1:[0-9]*/login?token=[0-9a-f]*' "$T/ui2.out")
 B2=${L2%/login*}
 code -c "$T/jar2" "$L2" >/dev/null
-code -b "$T/jar2" "$B2/new" >/dev/null
+code -b "$T/jar2" "$B2/new?task=doan.rural_roads_km" >/dev/null
 C2=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$T/page" | head -1 | sed 's/.*value="//; s/"//')
 newrec() {
     curl -s -o /dev/null -D "$T/hdr2" -b "$T/jar2" --data-urlencode "csrf=$C2" \
@@ -225,6 +228,38 @@ check "devices page with the server down: still shown (200)" \
 has "  ... says in plain words that the requests cannot be listed" \
     'id="requests-offline"' "$T/page"
 has "  ... and still lists the enrolled devices" "$JDEV" "$T/page"
+stop_ui
+# Vietnamese first: the entry form's refusal beside its field
+start_ui_lang() {
+    rm -f "$T/ui.out"
+    "$NTM" --home "$A" --lang vi ui --no-browser >"$T/ui.out" 2>"$T/ui.err" &
+    UI_PID=$!
+    for _ in $(seq 1 300); do # the address, said in Vietnamese
+        grep -q 'token=' "$T/ui.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    LOGIN=$(grep -o 'http://127.0.0.1:[0-9]*/login?token=[0-9a-f]*' "$T/ui.out")
+    BASE=${LOGIN%/login*}
+    [ -n "$LOGIN" ]
+}
+check "ntm ui --lang vi starts" start_ui_lang
+code -c "$T/jar4" "$LOGIN" >/dev/null
+code -b "$T/jar4" "$BASE/new?task=doan.rural_roads_km" >/dev/null
+has "entry form in Vietnamese: the fields' labels" '<label for="f-date">' "$T/page"
+C4=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$T/page" | head -1 | sed 's/.*value="//; s/"//')
+check "a form without its CSRF token is refused (403)" \
+    test "$(code -b "$T/jar4" --data-urlencode task=doan.rural_roads_km \
+        --data-urlencode kind=activity "$BASE/new")" = 403
+check "entry refused: the form again (422)" \
+    test "$(code -b "$T/jar4" --data-urlencode "csrf=$C4" \
+        --data-urlencode task=doan.rural_roads_km --data-urlencode kind=activity \
+        --data-urlencode unit="$HAMLET" --data-urlencode date=20/06/2019 \
+        --data-urlencode qty=1,2,3 --data-urlencode uom=km "$BASE/new")" = 422
+has "  ... the refusal beside the quantity, in Vietnamese" \
+    "không hợp lệ" "$T/page"
+has "  ... in its place" 'id="e-qty"' "$T/page"
+has "  ... the date typed kept" 'value="20/06/2019"' "$T/page"
+check "  ... no script in the page" sh -c "! grep -qi '<script' '$T/page'"
 stop_ui
 
 grep -q . "$T/ui.err" && sed 's/^/    ui stderr: /' "$T/ui.err" | head -5

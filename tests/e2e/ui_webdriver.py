@@ -133,6 +133,10 @@ def show(css):
         "args": [css]})
 
 
+def value(css):
+    return call("GET", S + "/element/%s/property/value" % find(css))
+
+
 def page_url():
     return call("GET", S + "/url")
 
@@ -219,6 +223,43 @@ try:
     check("join: the device is listed", JKEY in text("#devices"))
     show("#flash")
     shot("08c-joined")
+
+    # 5c. record entry: the form of a task, from the plan's data dictionary
+    go(BASE + "/new")
+    call("POST", S + "/element/%s/click" %
+         find('#task option[value="doan.rural_roads_km"]'), {})
+    click("#choose")
+    check("entry form: the task's fields from the dictionary",
+          len(finds("#f-date[required]")) == 1 and len(finds("#f-qty")) == 1
+          and len(finds("#f-people")) == 1 and len(finds("#f-period")) == 0)
+    check("entry form: the units the task accepts (km, m)",
+          len(finds('select#f-uom option[value="km"]')) == 1 and
+          len(finds('select#f-uom option[value="m"]')) == 1)
+    fill("#f-unit", SCOPE)
+    fill("#f-date", "2019-06-20")
+    fill("#f-qty", "abc")
+    fill("#f-title", "Đường ấp Thạnh Hòa, đoạn 2")
+    click("#save")
+    check("entry: a wrong quantity is refused beside its field",
+          "'abc'" in text("#e-qty") and
+          len(finds('#f-qty[aria-invalid="true"]')) == 1)
+    check("entry: the values typed are kept",
+          value("#f-title") == "Đường ấp Thạnh Hòa, đoạn 2")
+    show("label[for=f-qty]")
+    shot("10b-entry-refused")
+    fill("#f-qty", "300")
+    fill("#f-people", "20000000")
+    click("#save")
+    check("entry: the dictionary's range refuses 20000000 people beside it",
+          len(finds("#e-people")) == 1 and len(finds("#e-qty")) == 0)
+    fill("#f-people", "12")
+    call("POST", S + "/element/%s/click" %
+         find('select#f-uom option[value="m"]'), {})
+    click("#save")
+    check("entry: recorded and signed", "/record?id=" in page_url() and
+          len(finds("p.good")) == 1)
+    check("entry: 300 m kept as typed, in m", "300" in text("main"))
+    shot("10c-recorded")
 
     # 6. sync
     go(BASE + "/sync")
