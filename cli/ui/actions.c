@@ -200,18 +200,14 @@ act_revoke(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
                  key, (long long)after, res.id);
 }
 
-/* Why a sync failed, in plain words when the network is the cause. */
+/* Why a call to the server failed, in plain words when the network is
+ * the cause. */
 static void
 sync_failed(struct ui *ui, const char *what, const struct ntm_error *err)
 {
-    if (err->code == NTM_ENET || err->code == NTM_ETIMEOUT ||
-        err->code == NTM_EUNAVAIL)
-        ui_flash(ui, 1, "%s",
-                 _("The server cannot be reached now (no network, or it is "
-                   "down). Nothing is lost: the entries wait here, and the "
-                   "pages keep working on this device. Try again later."));
-    else
-        ui_flash_err(ui, what, err);
+    char text[1024];
+    int offline;
+    ui_flash(ui, 1, "%s", ui_net_text(err, what, text, sizeof(text), &offline));
 }
 
 enum ntm_err
@@ -298,43 +294,21 @@ act_enroll_join(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     json_decref(reqs);
 }
 
+/* Push then pull on the worker thread (syncjob.c); the sync page shows
+ * its progress. */
 static void
 act_sync(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
 {
-    struct ntm_error err = {0};
-    struct ntm_client_opts co;
-    char place[NTM_HEX_ID_LEN + 1];
     ui_redirect(out, "/sync");
     const struct ntm_key *key = ui_key(ui, r, out);
     if (!key)
         return;
-    memset(&co, 0, sizeof(co));
-    co.lang = ui->ctx->lang;
-    cli_home_place(ui->ctx, place);
-    co.place = place;
-    struct ntm_push_result pr;
-    memset(&pr, 0, sizeof(pr));
-    if (ntm_client_push(ui->ctx->store, key, &co, &pr, &err) != NTM_OK) {
-        sync_failed(ui, _("cannot send the entries"), &err);
-        ntm_push_result_release(&pr);
-        return;
-    }
-    struct ntm_pull_result lr;
-    memset(&lr, 0, sizeof(lr));
-    enum ntm_err rc = ntm_client_pull(ui->ctx->store, key, &co, &lr, &err);
-    if (rc != NTM_OK)
-        sync_failed(ui, _("cannot fetch the entries"), &err);
-    else if (json_array_size(pr.rejected))
-        ui_flash(ui, 1,
-                 _("Sent %lld entries; the server refused %zu (they are kept "
-                   "here: run 'ntm push' in a terminal to see why). Fetched "
-                   "%lld new entries."),
-                 (long long)pr.accepted, json_array_size(pr.rejected),
-                 (long long)lr.applied);
-    else
-        ui_flash(ui, 0, _("Sent %lld entries, fetched %lld new entries."),
-                 (long long)pr.accepted, (long long)lr.applied);
-    ntm_push_result_release(&pr);
+    int rc = ui_sync_start(ui, key);
+    if (rc > 0)
+        ui_flash(ui, 1, "%s",
+                 _("A sync is running already: its progress is below."));
+    else if (rc < 0)
+        ui_flash(ui, 1, "%s", _("cannot start the sync"));
 }
 
 /* A whole number of the form into *v (CLI_UNSET when empty). */

@@ -129,8 +129,13 @@ ui_begin(struct ui *ui, struct ntm_buf *b, const char *title,
                  "<meta charset=\"utf-8\">"
                  "<meta name=\"viewport\" content=\"width=device-width, "
                  "initial-scale=1\">"
-                 "<link rel=\"stylesheet\" href=\"/s.css\"><title>",
+                 "<link rel=\"stylesheet\" href=\"/s.css\">",
                  cli_lang_vi() ? "vi" : "en");
+    if (ui->refresh_s > 0)
+        ntm_buf_addf(b, "<meta http-equiv=\"refresh\" content=\"%d\">",
+                     ui->refresh_s);
+    ui->refresh_s = 0;
+    ntm_buf_adds(b, "<title>");
     ui_esc(b, title);
     ntm_buf_adds(b, " - ntm</title></head><body><header><nav><ul>");
     for (size_t i = 0; i < sizeof(nav) / sizeof(nav[0]); i++) {

@@ -880,8 +880,7 @@ join_requests(struct ui *ui, struct ntm_buf *b)
         return;
     if (ui_join_requests(ui, key, NULL, &reqs, &err) != NTM_OK) {
         char text[2 * NTM_ERROR_SIZE];
-        if (err.code == NTM_ENET || err.code == NTM_ETIMEOUT ||
-            err.code == NTM_EUNAVAIL)
+        if (ui_offline(&err))
             para(b, "requests-offline", "bad",
                  _("The server cannot be reached now, so the devices asking "
                    "to be enrolled cannot be listed. Try again when the "
@@ -1069,14 +1068,72 @@ page_revoke(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     ui_end(b);
 }
 
+/* One count of the sync (said in text), a bar when total is known. */
+static void
+sync_count(struct ntm_buf *b, const char *id, const char *text, int64_t done,
+           int64_t total)
+{
+    ntm_buf_addf(b, "<li id=\"%s\">", id);
+    ui_esc(b, text);
+    if (total > 0)
+        ntm_buf_addf(b,
+                     " <progress max=\"%lld\" value=\"%lld\">%lld/%lld"
+                     "</progress>",
+                     (long long)total, (long long)done, (long long)done,
+                     (long long)total);
+    ntm_buf_adds(b, "</li>");
+}
+
+/* The worker's progress or the last sync's outcome (syncjob.c). */
+static void
+sync_progress(struct ui *ui, struct ntm_buf *b, const struct ui_sync *js)
+{
+    if (js->state == UI_SYNC_NONE)
+        return;
+    ntm_buf_adds(b, "<section id=\"sync-job\" aria-live=\"polite\">");
+    if (js->running) {
+        ntm_buf_adds(b, "<p id=\"sync-running\">");
+        if (js->state == UI_SYNC_PUSHING)
+            ui_esc(b, _("Sending the entries of this device..."));
+        else
+            ui_esc(b, _("Fetching the new entries..."));
+        ntm_buf_adds(b, "</p>");
+    } else {
+        ntm_buf_addf(b, "<p class=\"%s\" id=\"%s\" role=\"status\">",
+                     js->state == UI_SYNC_DONE ? "good" : "bad",
+                     js->state == UI_SYNC_DONE ? "sync-done"
+                     : js->offline             ? "sync-offline"
+                                               : "sync-failed");
+        ui_esc(b, js->msg);
+        ntm_buf_adds(b, "</p>");
+    }
+    /* the counts, with a bar where the total is known */
+    char sent[128], received[128];
+    snprintf(sent, sizeof(sent), _("Entries sent: %lld"), (long long)js->sent);
+    snprintf(received, sizeof(received), _("Entries received: %lld"),
+             (long long)js->received);
+    ntm_buf_adds(b, "<ul id=\"sync-counts\">");
+    sync_count(b, "sync-sent", sent, js->sent, js->sent_total);
+    sync_count(b, "sync-received", received, js->received, js->received_total);
+    ntm_buf_adds(b, "</ul></section>");
+}
+
 static void
 page_sync(struct ui *ui, struct ui_resp *out)
 {
     struct ntm_buf *b = &out->body;
     struct ntm_error err = {0};
     struct ntm_sync_status ss;
+    struct ui_sync js;
+    /* a copy of the worker's state, taken at once */
+    pthread_mutex_lock(&ui->sync.mu);
+    memcpy(&js, &ui->sync, sizeof(js));
+    pthread_mutex_unlock(&ui->sync.mu);
     memset(&ss, 0, sizeof(ss));
+    if (js.running)
+        ui->refresh_s = 1; /* the page follows the worker */
     ui_begin(ui, b, _("Sync"), "/sync");
+    sync_progress(ui, b, &js);
     ntm_sync_status(ui->ctx->store, &ss, &err);
     ntm_buf_adds(b, "<ul id=\"status\"><li>");
     ui_esc(b, _("Server: "));
@@ -1096,7 +1153,16 @@ page_sync(struct ui *ui, struct ui_resp *out)
     else
         ui_esc(b, _("never"));
     ntm_buf_adds(b, "</li></ul>");
-    if (ss.server) {
+    if (!ss.server) {
+        para(b, "sync-noserver", NULL,
+             _("No server set: this home works offline. Records travel in "
+               "bundles (ntm bundle), or set a server with ntm init "
+               "--server."));
+    } else if (!js.running) {
+        if (!ui->ctx->key && ui->sealed)
+            para(b, "sync-locked", NULL,
+                 _("The key is locked: sending and fetching sign with it, "
+                   "so the page asks for its passphrase first."));
         ntm_buf_adds(b, "<form method=\"post\" action=\"/sync\">");
         ui_csrf_field(ui, b);
         ntm_buf_adds(b, "<button class=\"main\" type=\"submit\" id=\"sync\">");

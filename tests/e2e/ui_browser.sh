@@ -138,6 +138,34 @@ has "  ... as text" "&lt;script&gt;alert(1)&lt;/script&gt;" "$T/page"
 check "  ... never as a script" sh -c "! grep -qi '<script' '$T/page'"
 code -b "$T/jar" "$BASE/record?id=$ID2" >/dev/null
 check "  ... on the record's page too" sh -c "! grep -qi '<script' '$T/page'"
+
+# Sync on a worker thread: with the server frozen (SIGSTOP) the pages
+# still answer; the sync page follows it and refreshes itself.
+wait_sync() { # the sync page until the worker is done
+    for _ in $(seq 1 300); do
+        code -b "$1" "$BASE/sync" >/dev/null
+        grep -q 'id="sync-running"' "$T/page" || return 0
+        sleep 0.1
+    done
+    return 1
+}
+kill -STOP "$SERVER_PID"
+check "sync with the server frozen: started (303)" \
+    test "$(code -b "$T/jar" -d "csrf=$CSRF" "$BASE/sync")" = 303
+check "  ... the sync page answers while it runs" \
+    test "$(code -m 5 -b "$T/jar" "$BASE/sync")" = 200
+has "  ... and says it is sending" 'id="sync-running"' "$T/page"
+has "  ... refreshing itself (a meta refresh, no script)" \
+    '<meta http-equiv="refresh" content="1">' "$T/page"
+check "  ... the overview answers meanwhile" \
+    test "$(code -m 5 -b "$T/jar" "$BASE/")" = 200
+code -b "$T/jar" -D "$T/hdr" -d "csrf=$CSRF" "$BASE/sync" >/dev/null
+code -b "$T/jar" "$BASE/sync" >/dev/null
+has "  ... a second one is not started" 'running already' "$T/page"
+kill -CONT "$SERVER_PID"
+check "  ... it ends once the server answers" wait_sync "$T/jar"
+has "  ... done, with the entries counted" 'id="sync-done"' "$T/page"
+has "  ... sent and received" 'id="sync-received"' "$T/page"
 stop_ui
 
 # ---------------------------------------------------------------- browser
@@ -188,6 +216,9 @@ expect 0 "ntm verify on the recorder" "$R" verify
 P2=$T/sealed
 NTM_PASSPHRASE=mat-khau-123 "$NTM" --home "$P2" init --root --name "Tỉnh" >/dev/null 2>&1
 check "a sealed home for the unlock test" test -s "$P2/key"
+# a server that is not there (this root is not the running server's)
+NTM_PASSPHRASE=mat-khau-123 "$NTM" --home "$P2" init \
+    --server "https://127.0.0.1:$(free_port)" --cacert "$T/cert.pem" >/dev/null 2>&1
 NTM_UI_IDLE_MS=1500 "$NTM" --home "$P2" ui --no-browser >"$T/ui2.out" 2>"$T/ui2.err" &
 UI2=$!
 wait_listening "$T/ui2.out"
@@ -214,6 +245,10 @@ has "  ... and the record is signed" "Location: /record?id=" "$T/hdr2"
 sleep 2.5
 code -b "$T/jar2" "$B2/" >/dev/null
 has "after the idle time the key is forgotten" 'href="/unlock"' "$T/page"
+code -b "$T/jar2" "$B2/sync" >/dev/null
+has "  ... the sync page says the passphrase is needed" 'id="sync-locked"' "$T/page"
+curl -s -o /dev/null -D "$T/hdr2" -b "$T/jar2" -d "csrf=$C2" "$B2/sync"
+has "  ... and a sync asks for it first" "Location: /unlock?next=%2Fsync" "$T/hdr2"
 kill "$UI2"; wait "$UI2" 2>/dev/null
 run "$P2" --json list
 check "  ... one record, written while unlocked" json_ok 'length == 1 and .[0].fields.title == "sau khi mở khóa"'
@@ -221,6 +256,7 @@ check "  ... one record, written while unlocked" json_ok 'length == 1 and .[0].f
 # ---------------------------------------------------------------- offline
 # The server down: the pages keep working and say so in plain words.
 stop_server
+export NTM_SYNC_ATTEMPTS=1 # no backoff to wait for
 check "ntm ui starts with the server down" start_ui
 code -c "$T/jar3" "$LOGIN" >/dev/null
 check "devices page with the server down: still shown (200)" \
@@ -228,6 +264,13 @@ check "devices page with the server down: still shown (200)" \
 has "  ... says in plain words that the requests cannot be listed" \
     'id="requests-offline"' "$T/page"
 has "  ... and still lists the enrolled devices" "$JDEV" "$T/page"
+C3=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$T/page" | head -1 | sed 's/.*value="//; s/"//')
+check "sync with the server down: started" \
+    test "$(code -b "$T/jar3" -d "csrf=$C3" "$BASE/sync")" = 303
+check "  ... ends" wait_sync "$T/jar3"
+has "  ... in plain words: the server cannot be reached, nothing is lost" \
+    'id="sync-offline"' "$T/page"
+has "  ... (the words)" "Nothing is lost" "$T/page"
 stop_ui
 # Vietnamese first: the entry form's refusal beside its field
 start_ui_lang() {

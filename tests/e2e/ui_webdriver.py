@@ -264,6 +264,14 @@ try:
     # 6. sync
     go(BASE + "/sync")
     click("#sync")
+    # the page refreshes itself while the worker runs
+    for _ in range(300):
+        if retry(lambda: len(finds("#sync-running"))) == 0:
+            break
+        time.sleep(0.1)
+    check("sync: done, said on the page", len(finds("#sync-done")) == 1)
+    sent = int("".join(ch for ch in text("#sync-sent") if ch.isdigit()) or 0)
+    check("sync: the entries sent are counted (%d)" % sent, sent >= 5)
     check("sync: sent and fetched", len(finds("p.good")) == 1)
     check("sync: nothing left to send", ": 0" in text("#status"))
     shot("09-sync")
