@@ -202,6 +202,63 @@ card(struct ntm_buf *b, const char *id, const char *href, long long n,
     ntm_buf_adds(b, "</a>");
 }
 
+/* A target's row of the report in the words and figures of the page. */
+struct figures {
+    double pct;               /* achieved / target, in % (may pass 100) */
+    char got[64], target[64]; /* human figures ("1.234,5" in Vietnamese) */
+    const char *uom;          /* the unit's label */
+    const char *status;       /* its label */
+};
+
+static void
+row_figures(struct cli_ctx *ctx, json_t *row, struct figures *f)
+{
+    const char *lang = cli_lang_vi() ? "vi" : "en";
+    double target = json_number_value(json_object_get(row, "target"));
+    double got = json_number_value(json_object_get(row, "achieved"));
+    snprintf(f->target, sizeof(f->target), "%g", target);
+    snprintf(f->got, sizeof(f->got), "%g", got);
+    ntm_human_figures(lang, f->target, sizeof(f->target));
+    ntm_human_figures(lang, f->got, sizeof(f->got));
+    f->uom = ntm_plan_uom_label(ctx->plan, str(row, "unit_of_measure"), lang);
+    f->pct = target > 0 ? 100.0 * got / target : 0;
+    f->status = str(row, "status_label")[0] ? str(row, "status_label")
+                                            : str(row, "status");
+}
+
+static void
+period_text(struct ntm_buf *b, json_t *row)
+{
+    json_t *per = json_object_get(row, "period");
+    if (json_is_integer(per))
+        ntm_buf_addf(b, "%lld", (long long)json_integer_value(per));
+    else
+        ui_esc(b, json_string_value(per));
+}
+
+/* A bar of pct % (drawn to 100 at most) as inline SVG: attributes, no
+ * style, so the strict CSP keeps it; hidden from screen readers, which
+ * read the figure written beside it. status colours it (s.css). */
+static void
+bar(struct ntm_buf *b, double pct, const char *status)
+{
+    char cls[24];
+    size_t n = 0;
+    for (; status && *status && n + 1 < sizeof(cls); status++)
+        if ((*status >= 'a' && *status <= 'z') || *status == '_')
+            cls[n++] = *status;
+    cls[n] = '\0';
+    if (pct < 0)
+        pct = 0;
+    ntm_buf_addf(b,
+                 "<svg class=\"bar\" viewBox=\"0 0 100 8\" "
+                 "preserveAspectRatio=\"none\" aria-hidden=\"true\" "
+                 "focusable=\"false\"><rect class=\"track\" width=\"100\" "
+                 "height=\"8\"/><rect class=\"fill s-%s\" width=\"%.1f\" "
+                 "height=\"8\"/></svg>",
+                 cls, pct > 100 ? 100.0 : pct);
+}
+
 static void
 page_overview(struct ui *ui, struct ui_resp *out)
 {
@@ -270,53 +327,57 @@ page_overview(struct ui *ui, struct ui_resp *out)
     }
     json_t *rj = ntm_report_json(rep, cli_lang_vi() ? "vi" : "en");
     const char *top = ro.unit ? ro.unit : "72";
-    ntm_buf_adds(b, "<div class=\"scroll\"><table id=\"progress\"><thead><tr>");
-    const char *heads[] = {N_("Target"),       N_("Period"),   N_("Achieved"),
-                           N_("Target value"), N_("Progress"), N_("Status")};
-    for (size_t i = 0; i < 6; i++) {
-        ntm_buf_adds(b, "<th>");
-        ui_esc(b, cli_tr(heads[i]));
-        ntm_buf_adds(b, "</th>");
-    }
-    ntm_buf_adds(b, "</tr></thead><tbody>");
     size_t i, nrows = 0;
     json_t *row;
+    struct figures fg;
+    /* the charts: one bar a target, its figure beside it in text; the
+     * same figures as a table (tb), folded below them */
+    struct ntm_buf tb = NTM_BUF_INIT;
+    const char *heads[] = {N_("Target"),       N_("Period"),   N_("Achieved"),
+                           N_("Target value"), N_("Progress"), N_("Status")};
+    for (size_t h = 0; h < 6; h++) {
+        ntm_buf_adds(&tb, "<th>");
+        ui_esc(&tb, cli_tr(heads[h]));
+        ntm_buf_adds(&tb, "</th>");
+    }
+    ntm_buf_adds(&tb, "</tr></thead><tbody>");
+    ntm_buf_adds(b, "<ul id=\"charts\" class=\"charts\">");
     json_array_foreach (json_object_get(rj, "rows"), i, row) {
         if (strcmp(str(row, "unit"), top))
             continue;
         nrows++;
-        double target = json_number_value(json_object_get(row, "target"));
-        double got = json_number_value(json_object_get(row, "achieved"));
-        char t[64], a[64];
-        snprintf(t, sizeof(t), "%g", target);
-        snprintf(a, sizeof(a), "%g", got);
-        ntm_human_figures(cli_lang_vi() ? "vi" : "en", t, sizeof(t));
-        ntm_human_figures(cli_lang_vi() ? "vi" : "en", a, sizeof(a));
-        const char *uom =
-            ntm_plan_uom_label(ctx->plan, str(row, "unit_of_measure"),
-                               cli_lang_vi() ? "vi" : "en");
-        ntm_buf_adds(b, "<tr><td>");
+        row_figures(ctx, row, &fg);
+        ntm_buf_adds(b, "<li><span class=\"chart-label\">");
         ui_esc(b, str(row, "label"));
-        ntm_buf_adds(b, "</td><td>");
-        json_t *per = json_object_get(row, "period");
-        if (json_is_integer(per))
-            ntm_buf_addf(b, "%lld", (long long)json_integer_value(per));
-        else
-            ui_esc(b, json_string_value(per));
-        ntm_buf_adds(b, "</td><td class=\"n\">");
-        ui_text(b, "%s %s", a, uom);
-        ntm_buf_adds(b, "</td><td class=\"n\">");
-        ui_text(b, "%s %s", t, uom);
-        double pct = target > 0 ? 100.0 * got / target : 0;
-        ntm_buf_addf(b,
-                     "</td><td><meter min=\"0\" max=\"100\" value=\"%.0f\">"
-                     "%.0f%%</meter> %.0f%%</td><td>",
-                     pct > 100 ? 100 : pct, pct, pct);
-        ui_esc(b, str(row, "status_label")[0] ? str(row, "status_label")
-                                              : str(row, "status"));
-        ntm_buf_adds(b, "</td></tr>");
+        ntm_buf_adds(b, " (");
+        period_text(b, row);
+        ntm_buf_adds(b, ")</span>");
+        bar(b, fg.pct, str(row, "status"));
+        ntm_buf_adds(b, "<span class=\"chart-fig\">");
+        ui_text(b, _("%.0f%%: %s of %s %s"), fg.pct, fg.got, fg.target, fg.uom);
+        ntm_buf_adds(b, " · ");
+        ui_esc(b, fg.status);
+        ntm_buf_adds(b, "</span></li>");
+
+        ntm_buf_adds(&tb, "<tr><td>");
+        ui_esc(&tb, str(row, "label"));
+        ntm_buf_adds(&tb, "</td><td>");
+        period_text(&tb, row);
+        ntm_buf_adds(&tb, "</td><td class=\"n\">");
+        ui_text(&tb, "%s %s", fg.got, fg.uom);
+        ntm_buf_adds(&tb, "</td><td class=\"n\">");
+        ui_text(&tb, "%s %s", fg.target, fg.uom);
+        ntm_buf_addf(&tb, "</td><td class=\"n\">%.0f%%</td><td>", fg.pct);
+        ui_esc(&tb, fg.status);
+        ntm_buf_adds(&tb, "</td></tr>");
     }
-    ntm_buf_adds(b, "</tbody></table></div>");
+    ntm_buf_adds(b, "</ul><details><summary>");
+    ui_esc(b, _("The figures as a table"));
+    ntm_buf_adds(b, "</summary><div class=\"scroll\"><table id=\"progress\">"
+                    "<thead><tr>");
+    ntm_buf_add(b, tb.buf ? tb.buf : "", tb.len);
+    ntm_buf_release(&tb);
+    ntm_buf_adds(b, "</tbody></table></div></details>");
     if (!nrows) {
         ntm_buf_adds(b, "<p>");
         ui_esc(b, _("The plan has no target for this scope."));

@@ -118,6 +118,8 @@ check "with the cookie: the overview (200)" test "$(code -b "$T/jar" -D "$T/hdr"
 has "  ... a strict Content-Security-Policy" "script-src 'none'" "$T/hdr"
 has "  ... default-src 'self'" "default-src 'self'" "$T/hdr"
 check "  ... no external resource in the page" sh -c "! grep -Eqi '(src|href)=\"(https?:)?//' '$T/page'"
+has "  ... progress charts drawn in the page (inline SVG)" '<svg class="bar"' "$T/page"
+check "  ... with no style attribute (the CSP allows none)" sh -c "! grep -qi 'style=' '$T/page'"
 check "with the cookie but a wrong Host: refused" \
     test "$(code -b "$T/jar" -H "Host: attacker.test" "$BASE/")" = 421
 SID=$(awk '$6 == "ntm_ui" {print $7}' "$T/jar")

@@ -12,6 +12,7 @@
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -150,6 +151,27 @@ try:
     check("overview: one record in conflict", text("#nconflicts b") == "1")
     check("overview: records wait for review",
           int(text("#queue b")) >= 1)
+    # the charts: a bar per target drawn to the figure written beside it
+    bars = finds("#charts li")
+    check("overview: a chart per target (%d)" % len(bars),
+          len(bars) >= 1 and len(bars) == len(finds("#progress tbody tr")))
+    drawn, widths = 0, []
+    for li in bars:
+        fig = call("GET", S + "/element/%s/text" % li)
+        m = re.search(r"(\d+)%", fig)
+        rect = list(call("POST", S + "/element/%s/element" % li, {
+            "using": "css selector", "value": "rect.fill"}).values())[0]
+        w = float(call("GET", S + "/element/%s/attribute/width" % rect))
+        widths.append(w)
+        if m and abs(min(int(m.group(1)), 100) - w) <= 0.6:
+            drawn += 1
+    check("overview: each bar is drawn to its figure in text (%d of %d)" %
+          (drawn, len(bars)), drawn == len(bars))
+    check("overview: some target has progress (%s)" % max(widths or [0]),
+          max(widths or [0]) > 0)
+    check("overview: the bars are hidden from screen readers (the text "
+          "says it)", len(finds('#charts svg[aria-hidden="true"]')) ==
+          len(bars))
     shot("01-overview")
 
     # 2. search without diacritics
