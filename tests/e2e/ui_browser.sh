@@ -79,6 +79,12 @@ expect 0 "a device asks to be enrolled with a join code" "$J" init \
     --no-passphrase --join "$JCODE"
 JDEV=$("$NTM" --home "$J" --json whoami | jq -r .author)
 JFP=$(echo "$JDEV" | cut -c1-16 | sed 's/\(....\)/\1 /g; s/ $//')
+# and one whose name carries markup, with a code of its own
+run "$A" --json admin join-code --role recorder --scope "$HAMLET" --pin "$PIN"
+K=$T/hostile
+expect 0 "a device asks to be enrolled under a name with <script>" "$K" init \
+    --no-passphrase --join "$(jq -r .code "$T/out")" \
+    --name '<script>alert(2)</script> máy lạ'
 
 # ---------------------------------------------------------------- ui
 # start_ui: ntm ui on the admin's home; LOGIN gets the address printed.
@@ -140,6 +146,26 @@ has "  ... as text" "&lt;script&gt;alert(1)&lt;/script&gt;" "$T/page"
 check "  ... never as a script" sh -c "! grep -qi '<script' '$T/page'"
 code -b "$T/jar" "$BASE/record?id=$ID2" >/dev/null
 check "  ... on the record's page too" sh -c "! grep -qi '<script' '$T/page'"
+code -b "$T/jar" "$BASE/devices" >/dev/null
+has "a join request's name with <script> is listed as text" \
+    "&lt;script&gt;alert(2)&lt;/script&gt; máy lạ" "$T/page"
+check "  ... never as a script" sh -c "! grep -qi '<script' '$T/page'"
+# the new forms keep the rules: cookie, CSRF token, Origin, Host
+EJ="nonce=0123456789abcdef&author=$JDEV&fingerprint=$JFP"
+N0=$(count_entries "$A")
+check "enroll-join without a cookie: refused (403)" \
+    test "$(code -d "csrf=$CSRF&$EJ" "$BASE/enroll-join")" = 403
+check "enroll-join without the CSRF token: refused (403)" \
+    test "$(code -b "$T/jar" -d "$EJ" "$BASE/enroll-join")" = 403
+check "enroll-join from another site (Origin): refused (403)" \
+    test "$(code -b "$T/jar" -H "Origin: http://evil.example" -d "csrf=$CSRF&$EJ" "$BASE/enroll-join")" = 403
+check "enroll-join under a wrong Host: refused (421)" \
+    test "$(code -b "$T/jar" -H "Host: evil.example:$UIP" -d "csrf=$CSRF&$EJ" "$BASE/enroll-join")" = 421
+check "sync without the CSRF token: refused (403)" \
+    test "$(code -b "$T/jar" -X POST "$BASE/sync")" = 403
+check "the entry form under a wrong Host: refused (421)" \
+    test "$(code -b "$T/jar" -H "Host: evil.example" "$BASE/new?task=doan.rural_roads_km")" = 421
+check "  ... the admin signed nothing for them" test "$(count_entries "$A")" -eq "$N0"
 
 # Sync on a worker thread: with the server frozen (SIGSTOP) the pages
 # still answer; the sync page follows it and refreshes itself.
