@@ -217,8 +217,9 @@ ui_join_requests(struct ui *ui, const struct ntm_key *key, const char *nonce,
     struct ntm_client_opts co;
     memset(&co, 0, sizeof(co));
     co.lang = ui->ctx->lang;
-    co.max_attempts = 1; /* a page waits for it: no backoff */
+    co.max_attempts = 1; /* a page waits for it: no backoff, short */
     co.connect_timeout_s = 5;
+    co.low_speed_time_s = 5;
     return ntm_client_join_requests(ui->ctx->store, key, &co, nonce, reqs, err);
 }
 
