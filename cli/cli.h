@@ -176,6 +176,10 @@ const char *cli_parse_label(const char *cmd, enum ntm_label_set set,
  */
 const char *cli_input(const char *cmd, const char *field, const char *in,
                       char *out, size_t size);
+/* cli_input without printing: NULL and the refusal in msg. The value
+ * returned is one ntm_field_*_valid takes. */
+const char *cli_input_check(const char *field, const char *in, char *out,
+                            size_t size, char *msg, size_t msgsize);
 
 /* Warn (never refuse) when a record's date, or else its period (either
  * may be NULL), lies outside the plan's period or after today by this
@@ -354,5 +358,94 @@ int cmd_ui(int argc, char **argv, struct cli_ctx *ctx);
  * (struct ntm_heal), said in plain words; its JSON form (new). */
 void cli_sync_heal(struct cli_ctx *ctx, const struct ntm_heal *h);
 json_t *cli_sync_heal_json(const struct ntm_heal *h);
+
+/* ------------------------------------------------------------------ */
+/* Checks before signing (cli/checks.c): what a person typed, checked in
+ * one place for the commands (ntm record, review, admin enroll) and the
+ * pages of ntm ui. A refusal is said in a struct cli_check, not printed:
+ * a command prints it with cli_check_say, a page shows it beside the
+ * field it names. */
+
+/* An integer input not given. */
+#define CLI_UNSET INT64_MIN
+
+/* What a check refused. */
+struct cli_check {
+    const char *field; /* the input at fault ("date", "qty", "scope", ...),
+                          NULL when none in particular */
+    int code;          /* the command's exit code (EXIT_USAGE, EXIT_FAIL) */
+    int lib;           /* 1: err holds the library's refusal */
+    const char *what;  /* with lib: what failed, for cli_fail (may be NULL) */
+    struct ntm_error err;
+    char msg[2 * NTM_ERROR_SIZE]; /* the refusal in the user's language */
+};
+
+/* Print c as the command cmd says a refusal; returns its exit code. */
+int cli_check_say(const char *cmd, const struct cli_check *c);
+
+/* A record's inputs as typed (NULL or CLI_UNSET: not given). */
+struct cli_record_in {
+    const char *kind; /* "activity" or "measure" */
+    const char *task, *unit, *org;
+    const char *date, *qty, *uom, *title, *note; /* activity */
+    int64_t people, amount_vnd;                  /* activity */
+    const char *period;                          /* measure */
+    int64_t num, den;                            /* measure */
+    /* other fields of the task's data dictionary (labor_days, name,
+     * dissolved, ...) as typed: {field: text}, read by the field's type */
+    json_t *more;
+};
+
+/* The record's fields and organization once every check passed. */
+struct cli_record_out {
+    json_t *fields;  /* new: the fields of record.create */
+    const char *org; /* the organization given, else the task's */
+    char date[16], qty[64], period[16];
+};
+
+/*
+ * The checks of ntm record, in its order: a real date, a decimal
+ * quantity with its unit of measure (the identifier or its label), a
+ * period, a share num/den; the organization, task and unit against the
+ * plan and the unit tree (the unit in force on the record's date); the
+ * plan's data dictionary (ntm_plan_check_record); an organization for
+ * the record. 0 and out filled (release with cli_record_out_release),
+ * or -1 and c says which input and why.
+ */
+int cli_check_record(struct cli_ctx *ctx, const struct cli_record_in *in,
+                     struct cli_record_out *out, struct cli_check *c);
+void cli_record_out_release(struct cli_record_out *out);
+
+/* Whether this device may review records: enrolled (or the root), not
+ * revoked, a coordinator or an admin. 0 or -1 and c says why not. */
+int cli_check_may_review(struct cli_ctx *ctx, struct cli_check *c);
+
+/* A device's key as given (64 hex digits, either case, spaces around
+ * allowed), in lower case into out. 0 or -1 and c. */
+int cli_check_device_key(const char *key, char out[NTM_HEX_ID_LEN + 1],
+                         struct cli_check *c);
+
+/* The grant of an enrollment: *role (its identifier or label) becomes
+ * the identifier; scope a unit of the tree; org (may be NULL) an
+ * organization of the plan. 0 or -1 and c. */
+int cli_check_grant(struct cli_ctx *ctx, const char **role, const char *scope,
+                    const char *org, struct cli_check *c);
+
+/* A join code is enrolled with by the admin who made it (signer). 0 or
+ * -1 and c. */
+int cli_check_join_signer(struct cli_ctx *ctx, const char *signer,
+                          struct cli_check *c);
+/* A join code enrolls one device: 0 when the code of nonce enrolled no
+ * device yet or hex itself; -1 and c when another (store meta
+ * join.used.<nonce>). cli_join_mark_used records hex once enrolled. */
+int cli_check_join_unused(struct cli_ctx *ctx, const char *nonce,
+                          const char *hex, struct cli_check *c);
+void cli_join_mark_used(struct cli_ctx *ctx, const char *nonce,
+                        const char *hex);
+
+/* The fingerprint an admin typed is the one of the device hex (the one
+ * that asked to be enrolled). 0 or -1 and c. */
+int cli_check_fingerprint(const char *hex, const char *given,
+                          struct cli_check *c);
 
 #endif /* NTM_CLI_H */

@@ -88,28 +88,6 @@ static const struct cli_help help = {
        "ntm admin revoke 3f0c...e1 --reason \"phone lost on 2019-06-02\"")};
 
 static int
-check_key(const char *key, char out[NTM_HEX_ID_LEN + 1])
-{
-    if (strlen(key) != NTM_HEX_ID_LEN)
-        goto bad;
-    for (size_t i = 0; i < NTM_HEX_ID_LEN; i++) {
-        char c = key[i];
-        if (c >= 'A' && c <= 'F')
-            c = (char)(c - 'A' + 'a');
-        out[i] = c;
-    }
-    out[NTM_HEX_ID_LEN] = '\0';
-    if (ntm_is_lower_hex(out, NTM_HEX_ID_LEN))
-        return 1;
-bad:
-    cli_usage_error("admin",
-                    _("invalid device key '%s': give the 64 hex digits that "
-                      "'ntm whoami' prints on that device"),
-                    key);
-    return 0;
-}
-
-static int
 print_entry(struct cli_ctx *ctx, const struct ntm_write_result *res,
             const char *what)
 {
@@ -119,11 +97,6 @@ print_entry(struct cli_ctx *ctx, const struct ntm_write_result *res,
     printf(_("%s\nentry %s\n"), what, res->id);
     return EXIT_OK;
 }
-
-#define JOIN_USED_KEY "join.used."
-
-static int check_grant(struct cli_ctx *ctx, const char **role,
-                       const char *scope, const char *org, int *code);
 
 /* The one device that asked to be enrolled with the code jc (GET
  * /v1/join?nonce=), into hex; its name into *asked_name (new). */
@@ -201,8 +174,7 @@ fetch_request(struct cli_ctx *ctx, const struct cli_join *jc,
 static int
 confirm_fingerprint(const char *hex, const char *given)
 {
-    char typed[80], fp[40];
-    cli_short_fingerprint(hex, fp);
+    char typed[80];
     if (!given) {
         if (cli_read_answer(_("type the fingerprint the device shows: "), typed,
                             sizeof(typed)) != 0) {
@@ -213,12 +185,9 @@ confirm_fingerprint(const char *hex, const char *given)
         }
         given = typed;
     }
-    if (!cli_fingerprint_matches(hex, given)) {
-        cli_error(_("the fingerprint '%s' is not the one of the device that "
-                    "asked (%s): nothing was enrolled. If the device shows "
-                    "another fingerprint, someone else used this code: make "
-                    "a new code"),
-                  given, fp);
+    struct cli_check c;
+    if (cli_check_fingerprint(hex, given, &c) != 0) {
+        cli_check_say("admin", &c);
         return -1;
     }
     return 0;
@@ -233,12 +202,12 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
     struct ntm_write_result res;
     struct cli_join jc;
     char hex[NTM_HEX_ID_LEN + 1], fp[40];
-    struct ntm_buf used = NTM_BUF_INIT;
     char *asked_name = NULL;
     int code;
     memset(&jc, 0, sizeof(jc));
-    if (key && !check_key(key, hex))
-        return EXIT_USAGE;
+    struct cli_check c;
+    if (key && cli_check_device_key(key, hex, &c) != 0)
+        return cli_check_say("admin", &c);
     if (!key && !join)
         return cli_usage_error("admin",
                                _("'admin enroll' needs the device's key, or "
@@ -257,12 +226,9 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
                         "signature does not match): copy it again whole"));
             return EXIT_FAIL;
         }
-        if (strcmp(jc.signer, ctx->author) != 0) {
-            cli_error(_("this join code was made by another device (%.16s...): "
-                        "the admin who made it enrolls with it"),
-                      jc.signer);
+        if (cli_check_join_signer(ctx, jc.signer, &c) != 0) {
             cli_join_release(&jc);
-            return EXIT_FAIL;
+            return cli_check_say("admin", &c);
         }
         /* Past its expiry the code still says what was meant: the device
          * joined with it in time, or could not have. */
@@ -274,27 +240,21 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
         if (!key &&
             (code = fetch_request(ctx, &jc, hex, &asked_name)) != EXIT_OK)
             goto out;
-        ntm_buf_addf(&used, "%s%s", JOIN_USED_KEY, jc.nonce);
-        char *prev = NULL;
-        if (ntm_store_meta_get(ctx->store, ntm_buf_str(&used), &prev, NULL) ==
-                NTM_OK &&
-            prev && strcmp(prev, hex) != 0) {
-            cli_error(_("this join code was used already, for the device "
-                        "%.16s...: make a new one for each device"),
-                      prev);
-            ntm_free(prev);
-            code = EXIT_FAIL;
+        if (cli_check_join_unused(ctx, jc.nonce, hex, &c) != 0) {
+            code = cli_check_say("admin", &c);
             goto out;
         }
-        ntm_free(prev);
     }
     if (!role || !scope) {
         code = cli_usage_error("admin", _("enroll needs --role and --scope "
                                           "(or --join)"));
         goto out;
     }
-    if (check_grant(ctx, &role, scope, org, &code) != 0)
+    /* the devices page's checks too (cli/checks.c) */
+    if (cli_check_grant(ctx, &role, scope, org, &c) != 0) {
+        code = cli_check_say("admin", &c);
         goto out;
+    }
     if (from_seq < 1) {
         code = cli_usage_error("admin", _("--from-seq must be 1 or more"));
         goto out;
@@ -320,7 +280,7 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
         goto out;
     }
     if (join)
-        ntm_store_meta_set(ctx->store, ntm_buf_str(&used), hex, NULL);
+        cli_join_mark_used(ctx, jc.nonce, hex);
     if (ctx->json) {
         json_t *o = json_pack("{s:s, s:I}", "entry", res.id, "seq",
                               (json_int_t)res.seq);
@@ -343,31 +303,9 @@ admin_enroll(struct cli_ctx *ctx, const char *key, const char *role,
         ntm_buf_release(&what);
     }
 out:
-    ntm_buf_release(&used);
     cli_join_release(&jc);
     ntm_free(asked_name);
     return code;
-}
-
-static int
-check_grant(struct cli_ctx *ctx, const char **role, const char *scope,
-            const char *org, int *code)
-{
-    struct ntm_error err = {0};
-    *code = EXIT_USAGE;
-    /* The role's identifier or its label ("điều phối"). */
-    if (!(*role = cli_parse_label("admin", NTM_LABEL_ROLE, "--role", *role)))
-        return -1;
-    if (ntm_plan_check_unit(ctx->plan, ctx->store, scope, NULL, &err) !=
-        NTM_OK) {
-        cli_fail(&err, "--scope");
-        return -1;
-    }
-    if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, NULL);
-        return -1;
-    }
-    return 0;
 }
 
 /* "7d", "12h", "30m": a duration in ms; -1 when not one. */
@@ -424,12 +362,13 @@ admin_join_code(struct cli_ctx *ctx, const char *role, const char *scope,
     struct ntm_error err = {0};
     struct ntm_sync_status ss;
     char root[NTM_HEX_ID_LEN + 1];
+    struct cli_check c;
     int code;
     if (!role || !scope)
         return cli_usage_error("admin", _("join-code needs --role and "
                                           "--scope"));
-    if (check_grant(ctx, &role, scope, org, &code) != 0)
-        return code;
+    if (cli_check_grant(ctx, &role, scope, org, &c) != 0)
+        return cli_check_say("admin", &c);
     int64_t ttl = parse_duration(expires ? expires : "7d");
     if (ttl < 0)
         return cli_usage_error("admin",
@@ -510,8 +449,9 @@ admin_revoke(struct cli_ctx *ctx, const char *key, int64_t after_seq,
     struct ntm_error err = {0};
     struct ntm_write_result res;
     char hex[NTM_HEX_ID_LEN + 1];
-    if (!check_key(key, hex))
-        return EXIT_USAGE;
+    struct cli_check c;
+    if (cli_check_device_key(key, hex, &c) != 0)
+        return cli_check_say("admin", &c);
     if (!reason || !*reason)
         return cli_usage_error("admin",
                                _("revoke needs --reason: say why, e.g. "

@@ -13,8 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* An integer option not given. */
-#define UNSET INT64_MIN
+#define UNSET CLI_UNSET
 
 static const struct cli_help help = {
     N_("ntm record - record an activity or a measure"),
@@ -46,18 +45,6 @@ static const struct cli_help help = {
     "    --title \"Bê tông hóa đường ấp Thạnh Hòa\"\n"
     "ntm record measure --task mttq.cultural_households --unit 72.710 \\\n"
     "    --period 2019 --num 9500 --den 10000"};
-
-static int
-set_str(json_t *o, const char *k, const char *v)
-{
-    if (!v)
-        return 0;
-    json_t *s = json_string(v);
-    if (!s)
-        return cli_usage_error("record", _("--%s is not valid UTF-8 text"), k);
-    json_object_set_new(o, k, s);
-    return 0;
-}
 
 int
 cmd_record(int argc, char **argv, struct cli_ctx *ctx)
@@ -111,153 +98,35 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error("record", _("record %s needs --task and --unit"),
                                kind);
 
-    json_t *fields = json_object();
-    if (!fields)
-        return cli_print_json(NULL);
-    const char *check_date = NULL;
-    char first_day[11], date_in[16], qty_in[64], period_in[16];
-    code = EXIT_USAGE;
-    if (activity) {
-        if (period || num != UNSET || den != UNSET) {
-            cli_usage_error("record", _("--period, --num and --den are for "
-                                        "'record measure'"));
-            goto out;
-        }
-        if (!date) {
-            cli_usage_error("record", _("record activity needs --date "
-                                        "YYYY-MM-DD"));
-            goto out;
-        }
-        if (!(date =
-                  cli_input("record", "date", date, date_in, sizeof(date_in))))
-            goto out;
-        if (qty &&
-            !(qty = cli_input("record", "qty", qty, qty_in, sizeof(qty_in))))
-            goto out;
-        if (!ntm_field_date_valid(date)) {
-            cli_usage_error("record",
-                            _("invalid date '%s': give a real calendar date as "
-                              "YYYY-MM-DD, e.g. 2019-05-17"),
-                            date);
-            goto out;
-        }
-        if (qty && !ntm_field_qty_valid(qty)) {
-            cli_usage_error("record",
-                            _("invalid quantity '%s': give a decimal number "
-                              "with up to 12 digits and 3 decimals, e.g. 1.25"),
-                            qty);
-            goto out;
-        }
-        /* the uom's identifier, or its label in either language ("hộ") */
-        if (uom && ntm_plan_uom_parse(ctx->plan, uom))
-            uom = ntm_plan_uom_parse(ctx->plan, uom);
-        if (qty && (!uom || !*uom)) {
-            cli_usage_error("record",
-                            _("--qty needs --uom, the unit of "
-                              "measure (km, household, person, ...)"));
-            goto out;
-        }
-        if (uom && !qty) {
-            cli_usage_error("record", _("--uom needs --qty"));
-            goto out;
-        }
-        if ((people != UNSET && people < 0) ||
-            (amount != UNSET && amount < 0)) {
-            cli_usage_error("record", _("--people and --amount-vnd must not be "
-                                        "negative"));
-            goto out;
-        }
-        check_date = date;
-        if (set_str(fields, "task", task) || set_str(fields, "date", date) ||
-            set_str(fields, "qty", qty) || set_str(fields, "uom", uom) ||
-            set_str(fields, "title", title) || set_str(fields, "note", note))
-            goto out;
-        if (people != UNSET)
-            json_object_set_new(fields, "people", json_integer(people));
-        if (amount != UNSET)
-            json_object_set_new(fields, "amount_vnd", json_integer(amount));
-    } else {
-        if (date || qty || uom || title || note || people != UNSET ||
-            amount != UNSET) {
-            cli_usage_error("record",
-                            _("--date, --qty, --uom, --title, --note, "
-                              "--people and --amount-vnd are for "
-                              "'record activity'"));
-            goto out;
-        }
-        if (!period || num == UNSET || den == UNSET) {
-            cli_usage_error("record", _("record measure needs --period, --num "
-                                        "and --den"));
-            goto out;
-        }
-        if (!(period = cli_input("record", "period", period, period_in,
-                                 sizeof(period_in))))
-            goto out;
-        if (!ntm_field_period_valid(period)) {
-            cli_usage_error("record",
-                            _("invalid period '%s': give a year YYYY or a "
-                              "month YYYY-MM"),
-                            period);
-            goto out;
-        }
-        if (num < 0 || den <= 0) {
-            cli_usage_error("record",
-                            _("invalid share %lld/%lld: --num must "
-                              "not be negative and --den must be "
-                              "greater than 0"),
-                            (long long)num, (long long)den);
-            goto out;
-        }
-        snprintf(first_day, sizeof(first_day), "%.4s-%.2s-01", period,
-                 strlen(period) == 7 ? period + 5 : "01");
-        check_date = first_day;
-        if (set_str(fields, "task", task) || set_str(fields, "period", period))
-            goto out;
-        json_object_set_new(fields, "num", json_integer(num));
-        json_object_set_new(fields, "den", json_integer(den));
-    }
-
+    if (activity && (period || num != UNSET || den != UNSET))
+        return cli_usage_error("record", _("--period, --num and --den are for "
+                                           "'record measure'"));
+    if (!activity && (date || qty || uom || title || note || people != UNSET ||
+                      amount != UNSET))
+        return cli_usage_error("record",
+                               _("--date, --qty, --uom, --title, --note, "
+                                 "--people and --amount-vnd are for "
+                                 "'record activity'"));
+    /* the checks of the entry form too (cli/checks.c) */
+    /* in the order of struct cli_record_in */
+    const struct cli_record_in in = {kind,   task,   unit,  org,  date,
+                                     qty,    uom,    title, note, people,
+                                     amount, period, num,   den,  NULL};
+    struct cli_record_out rec;
+    struct cli_check c;
+    if (cli_check_record(ctx, &in, &rec, &c) != 0)
+        return cli_check_say("record", &c);
     struct ntm_error err = {0};
-    const char *task_org = NULL;
-    if (org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) {
-        cli_fail(&err, NULL);
-        goto out;
-    }
-    if (ntm_plan_check_task(ctx->plan, task, NULL, &task_org, &err) != NTM_OK) {
-        cli_fail(&err, NULL);
-        goto out;
-    }
-    if (ntm_plan_check_unit(ctx->plan, ctx->store, unit, check_date, &err) !=
-        NTM_OK) {
-        cli_fail(&err, NULL);
-        goto out;
-    }
-    /* the plan's data dictionary: kind, fields, units, num <= den */
-    if (ntm_plan_check_record(ctx->plan, kind, fields, NULL, &err) != NTM_OK) {
-        char text[2 * NTM_ERROR_SIZE];
-        cli_usage_error("record", "%s",
-                        cli_error_text(&err, text, sizeof(text)));
-        goto out;
-    }
-    if (!org)
-        org = task_org;
-    if (!org || !*org) {
-        cli_usage_error("record",
-                        _("the task '%s' has no organization: give "
-                          "--org"),
-                        task);
-        goto out;
-    }
-
     char id[NTM_RECORD_ID_LEN + 1];
     struct ntm_write_result res;
     memset(&res, 0, sizeof(res));
-    if (ntm_record_create(ctx->store, ctx->key, kind, unit, org, fields, id,
-                          &res, &err) != NTM_OK) {
+    if (ntm_record_create(ctx->store, ctx->key, kind, unit, rec.org, rec.fields,
+                          id, &res, &err) != NTM_OK) {
         code = cli_fail(&err, _("cannot record"));
         goto out;
     }
-    cli_warn_record_time(ctx, activity ? date : NULL, activity ? NULL : period);
+    cli_warn_record_time(ctx, activity ? rec.date : NULL,
+                         activity ? NULL : rec.period);
     if (!activity)
         cli_warn_record_listed(ctx, task, unit);
     if (res.unenrolled)
@@ -273,6 +142,6 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
         code = EXIT_OK;
     }
 out:
-    json_decref(fields);
+    cli_record_out_release(&rec);
     return code;
 }

@@ -50,30 +50,11 @@ cmd_review(int argc, char **argv, struct cli_ctx *ctx)
                         : reject ? "rejected"
                                  : "has_issues";
 
+    /* who may review: the review queue's rule too (cli/checks.c) */
+    struct cli_check c;
+    if (cli_check_may_review(ctx, &c) != 0)
+        return cli_check_say("review", &c);
     struct ntm_error err = {0};
-    struct ntm_enrollment e;
-    memset(&e, 0, sizeof(e));
-    if (ntm_store_enrollment(ctx->store, ctx->author, 0, &e, &err) != NTM_OK)
-        return cli_fail(&err, _("cannot read this device's enrollment"));
-    if (e.revoked) {
-        cli_error(_("this device (key %s) is revoked: it cannot review"),
-                  ctx->author);
-        return EXIT_FAIL;
-    }
-    if (!e.is_root && !e.enrolled) {
-        cli_error(_("this device (key %s) is not enrolled as a coordinator or "
-                    "admin: reviews need one (pull or import its enrollment "
-                    "first if it exists)"),
-                  ctx->author);
-        return EXIT_FAIL;
-    }
-    if (!e.is_root && strcmp(e.role, "coordinator") &&
-        strcmp(e.role, "admin")) {
-        cli_error(_("this device is enrolled as a %s: only coordinators and "
-                    "admins may review records"),
-                  e.role[0] ? e.role : "device without a role");
-        return EXIT_FAIL;
-    }
     char id[NTM_RECORD_ID_LEN + 1];
     if ((code = cli_find_record(ctx, "review", argv[0], id, NULL)) != EXIT_OK)
         return code;

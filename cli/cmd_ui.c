@@ -420,6 +420,7 @@ cmd_ui(int argc, char **argv, struct cli_ctx *ctx)
     static struct ui_server s;
     memset(&s, 0, sizeof(s));
     pthread_mutex_init(&s.lock, NULL);
+    pthread_mutex_init(&s.ui.sync.mu, NULL);
     s.ui.ctx = ctx;
     s.ui.idle_ms = 15 * 60 * 1000;
     const char *idle = getenv("NTM_UI_IDLE_MS"); /* for the tests */
@@ -484,13 +485,15 @@ cmd_ui(int argc, char **argv, struct cli_ctx *ctx)
         usleep(200 * 1000);
         pthread_mutex_lock(&s.lock);
         if (ctx->key && s.ui.idle_ms > 0 &&
-            ntm_now_ms() - s.ui.last_ms > s.ui.idle_ms) {
+            ntm_now_ms() - s.ui.last_ms > s.ui.idle_ms &&
+            !ui_sync_running(&s.ui)) { /* a sync signs with it */
             ntm_key_free(ctx->key);
             ctx->key = NULL;
         }
         pthread_mutex_unlock(&s.lock);
     }
     MHD_stop_daemon(d);
+    ui_sync_wait(&s.ui); /* a sync still running ends first */
     ntm_key_free(ctx->key);
     ctx->key = NULL;
     ntm_memzero(&s, sizeof(s));

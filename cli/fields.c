@@ -205,8 +205,8 @@ cli_parse_label(const char *cmd, enum ntm_label_set set, const char *opt,
 /* Dates, quantities and periods as people type them */
 
 const char *
-cli_input(const char *cmd, const char *field, const char *in, char *out,
-          size_t size)
+cli_input_check(const char *field, const char *in, char *out, size_t size,
+                char *msg, size_t msgsize)
 {
     const char *lang = cli_lang_vi() ? "vi" : "en";
     enum ntm_human_parse r;
@@ -224,7 +224,12 @@ cli_input(const char *cmd, const char *field, const char *in, char *out,
             snprintf(out, size, "%s", d);
         else if (!strcmp(field, "period"))
             snprintf(out, size, "%s", p);
-        return out;
+        /* and what the record rules take (SPEC.md section 3) */
+        if (!strcmp(field, "date")  ? ntm_field_date_valid(out)
+            : !strcmp(field, "qty") ? ntm_field_qty_valid(out)
+                                    : ntm_field_period_valid(out))
+            return out;
+        r = NTM_HUMAN_BAD;
     }
     if (r == NTM_HUMAN_AMBIGUOUS && !strcmp(field, "qty")) {
         /* "1.234" (Vietnamese) or "1,234" (English): the whole number
@@ -238,26 +243,37 @@ cli_input(const char *cmd, const char *field, const char *in, char *out,
         snprintf(dec, sizeof(dec), "%.*s.%s", (int)(n - 3), whole,
                  whole + n - 3);
         cli_human_decimal(dec, human, sizeof(human));
-        cli_usage_error(cmd,
-                        _("the quantity '%s' reads two ways: write %s for the "
-                          "whole number, or %s for the number with decimals"),
-                        in, whole, human);
+        snprintf(msg, msgsize,
+                 _("the quantity '%s' reads two ways: write %s for the "
+                   "whole number, or %s for the number with decimals"),
+                 in, whole, human);
     } else if (!strcmp(field, "qty")) {
-        cli_usage_error(cmd,
-                        _("invalid quantity '%s': give a decimal number "
-                          "with up to 12 digits and 3 decimals, e.g. 1.25"),
-                        in);
+        snprintf(msg, msgsize,
+                 _("invalid quantity '%s': give a decimal number "
+                   "with up to 12 digits and 3 decimals, e.g. 1.25"),
+                 in);
     } else if (!strcmp(field, "date")) {
-        cli_usage_error(cmd,
-                        _("invalid date '%s': give a real calendar date as "
-                          "YYYY-MM-DD, e.g. 2019-05-17"),
-                        in);
+        snprintf(msg, msgsize,
+                 _("invalid date '%s': give a real calendar date as "
+                   "YYYY-MM-DD, e.g. 2019-05-17"),
+                 in);
     } else {
-        cli_usage_error(cmd,
-                        _("invalid period '%s': give a year YYYY or a "
-                          "month YYYY-MM"),
-                        in);
+        snprintf(msg, msgsize,
+                 _("invalid period '%s': give a year YYYY or a "
+                   "month YYYY-MM"),
+                 in);
     }
+    return NULL;
+}
+
+const char *
+cli_input(const char *cmd, const char *field, const char *in, char *out,
+          size_t size)
+{
+    char msg[512];
+    if (cli_input_check(field, in, out, size, msg, sizeof(msg)))
+        return out;
+    cli_usage_error(cmd, "%s", msg);
     return NULL;
 }
 

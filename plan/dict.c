@@ -329,6 +329,46 @@ ntm_plan_check_record(const struct ntm_plan *p, const char *kind,
     return Ntm_dict_check(p, kind, fields, qty, &code, err);
 }
 
+json_t *
+ntm_plan_task_dict(const struct ntm_plan *p, const char *task)
+{
+    const struct Ntm_task *t = Ntm_plan_task(p, task);
+    json_t *rec, *kinds, *over, *acc, *k, *spec, *d, *fields;
+    const char *name;
+    size_t i;
+    if (!t)
+        return NULL;
+    rec = t->record;
+    kinds = json_object_get(rec, "kinds");
+    over = json_object_get(rec, "fields");
+    acc = json_object_get(rec, "accepts");
+    d = json_pack(
+        "{s:O, s:s, s:o, s:b, s:o}", "kinds", kinds, "uom",
+        str_member(rec, "uom"), "accepts",
+        json_object_size(acc) ? json_deep_copy(acc)
+                              : json_pack("{s:i}", str_member(rec, "uom"), 1),
+        "num_le_den", json_is_true(json_object_get(rec, "num_le_den")),
+        "fields", json_object());
+    if (!d)
+        return NULL;
+    fields = json_object_get(d, "fields");
+    json_array_foreach (kinds, i, k) {
+        json_t *base = json_object_get(p->fields, json_string_value(k));
+        json_t *m = json_object();
+        /* the kind's rules, each attribute the task sets replacing its */
+        json_object_foreach (base, name, spec) {
+            json_t *f = json_deep_copy(spec);
+            json_object_update(f, json_object_get(over, name));
+            json_object_set_new(m, name, f);
+        }
+        json_object_foreach (over, name, spec)
+            if (!json_object_get(base, name))
+                json_object_set_new(m, name, json_deep_copy(spec));
+        json_object_set_new(fields, json_string_value(k), m);
+    }
+    return d;
+}
+
 const char *
 ntm_plan_task_uom(const struct ntm_plan *p, const char *task)
 {

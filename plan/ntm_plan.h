@@ -51,6 +51,17 @@ NTM_EXTERN enum ntm_err ntm_plan_check_record(const struct ntm_plan *p,
                                               double *qty,
                                               struct ntm_error *err);
 
+/*
+ * new: a task's data dictionary as a form needs it, or NULL for an
+ * unknown task: {"kinds": [...], "uom": canonical unit, "accepts": {uom:
+ * factor} (only uom: 1 when the task lists none), "num_le_den": bool,
+ * "fields": {kind: {field: {type, required?, min?, max?}}}} for each kind
+ * the task takes, the task's own rules merged over the kind's: the rules
+ * ntm_plan_check_record applies.
+ */
+NTM_EXTERN json_t *ntm_plan_task_dict(const struct ntm_plan *p,
+                                      const char *task);
+
 /* borrowed: the canonical unit of measure of a task's records, or NULL
  * for an unknown task. */
 NTM_EXTERN const char *ntm_plan_task_uom(const struct ntm_plan *p,

@@ -431,6 +431,58 @@ test_fold_and_width(void **state)
     assert_int_equal(ntm_text_distance("kitten", "sitting", 5), 3);
 }
 
+/* A task's data dictionary as a form needs it: the kinds it takes, each
+ * kind's fields with the task's own rules merged over the kind's, the
+ * units a quantity may be given in. */
+static void
+test_task_dict(void **state)
+{
+    struct ntm_plan *p = *state;
+    json_t *d = ntm_plan_task_dict(p, "doan.canals_km");
+    assert_non_null(d);
+    assert_int_equal(json_array_size(json_object_get(d, "kinds")), 1);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(d, "kinds"), 0)),
+        "activity");
+    assert_string_equal(json_string_value(json_object_get(d, "uom")), "km");
+    json_t *acc = json_object_get(d, "accepts");
+    assert_true(json_number_value(json_object_get(acc, "m")) == 0.001);
+    assert_true(json_number_value(json_object_get(acc, "km")) == 1);
+    json_t *f = json_object_get(json_object_get(d, "fields"), "activity");
+    assert_true(
+        json_is_true(json_object_get(json_object_get(f, "date"), "required")));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(f, "qty"), "type")),
+        "decimal");
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_object_get(f, "people"), "max")),
+                     10000000);
+    assert_null(json_object_get(json_object_get(d, "fields"), "measure"));
+    json_decref(d);
+    /* a register adds the entity's name and the day it was dissolved */
+    d = ntm_plan_task_dict(p, "doan.migrant_teams");
+    f = json_object_get(json_object_get(d, "fields"), "activity");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(f, "name"), "max")),
+        200);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(f, "dissolved"), "type")),
+                        "date");
+    assert_true(
+        json_is_true(json_object_get(json_object_get(f, "date"), "required")));
+    json_decref(d);
+    /* a measure: period, num and den, all required; den from 1 */
+    d = ntm_plan_task_dict(p, "doan.poor_youth_households");
+    f = json_object_get(json_object_get(d, "fields"), "measure");
+    assert_non_null(f);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(f, "den"), "min")),
+        1);
+    json_decref(d);
+    assert_null(ntm_plan_task_dict(p, "doan.no_such_task"));
+    assert_null(ntm_plan_task_dict(p, NULL));
+}
+
 int
 main(void)
 {
@@ -440,6 +492,7 @@ main(void)
         cmocka_unit_test(test_plan_tasks),
         cmocka_unit_test(test_plan_task_errors),
         cmocka_unit_test(test_dictionary),
+        cmocka_unit_test(test_task_dict),
         cmocka_unit_test(test_units_counts),
         cmocka_unit_test(test_units_types_and_names),
         cmocka_unit_test(test_units_merge),

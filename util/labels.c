@@ -56,6 +56,7 @@ static const struct label labels[] = {
     {NTM_LABEL_FIELD, "den", NC_("record field", "den")},
     {NTM_LABEL_FIELD, "task", NC_("record field", "task")},
     {NTM_LABEL_FIELD, "name", NC_("record field", "name")},
+    {NTM_LABEL_FIELD, "dissolved", NC_("record field", "dissolved")},
     {NTM_LABEL_OP, "record.create", NC_("entry op", "record.create")},
     {NTM_LABEL_OP, "record.update", NC_("entry op", "record.update")},
     {NTM_LABEL_OP, "record.delete", NC_("entry op", "record.delete")},

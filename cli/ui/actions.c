@@ -13,27 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Whether this device may review (cmd_review's rule, said in words). */
-static int
-may_review(struct ui *ui)
+/* A refusal of cli/checks.c on the next page. */
+static void
+flash_check(struct ui *ui, const struct cli_check *c)
 {
-    struct ntm_enrollment e;
-    const char *role, *scope;
-    if (ui_whoami(ui, &e, &role, &scope) != 0) {
-        ui_flash(ui, 1, "%s",
-                 e.revoked ? _("This device is revoked: it cannot review.")
-                           : _("This device is not enrolled as a coordinator "
-                               "or admin: reviews need one."));
-        return 0;
-    }
-    if (strcmp(role, "coordinator") && strcmp(role, "admin")) {
-        ui_flash(ui, 1,
-                 _("This device is enrolled as a %s: only coordinators "
-                   "and admins may review records."),
-                 cli_label(NTM_LABEL_ROLE, role));
-        return 0;
-    }
-    return 1;
+    ui_flash(ui, 1, "%s", c->msg);
 }
 
 static void
@@ -47,8 +31,11 @@ act_review(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
         ui_flash(ui, 1, "%s", _("Choose approve, reject or flag issues."));
         return;
     }
-    if (!may_review(ui))
+    struct cli_check c;
+    if (cli_check_may_review(ui->ctx, &c) != 0) {
+        flash_check(ui, &c);
         return;
+    }
     const struct ntm_key *key = ui_key(ui, r, out);
     if (!key)
         return;
@@ -157,44 +144,11 @@ act_enroll(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     ui_redirect(out, "/devices");
     if (!is_admin(ui))
         return;
-    /* check_key of ntm admin enroll: 64 hex digits, any case */
-    size_t n = key ? strspn(key, " \t") : 0;
-    if (!key || strlen(key + n) < NTM_HEX_ID_LEN) {
-        ui_flash(ui, 1, "%s",
-                 _("Give the device's key: the 64 hex digits that 'ntm "
-                   "whoami' prints on that device."));
-        return;
-    }
-    for (size_t i = 0; i < NTM_HEX_ID_LEN; i++) {
-        char c = key[n + i];
-        hex[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
-    }
-    hex[NTM_HEX_ID_LEN] = '\0';
-    if (!ntm_is_lower_hex(hex, NTM_HEX_ID_LEN) ||
-        strspn(key + n + NTM_HEX_ID_LEN, " \t\r\n") !=
-            strlen(key + n + NTM_HEX_ID_LEN)) {
-        ui_flash(ui, 1, "%s",
-                 _("Give the device's key: the 64 hex digits that 'ntm "
-                   "whoami' prints on that device."));
-        return;
-    }
-    const char *rid = role ? ntm_label_parse(NTM_LABEL_ROLE, role) : NULL;
-    if (!rid) {
-        ui_flash(ui, 1, "%s", _("Choose the device's role."));
-        return;
-    }
-    if (!scope || ntm_plan_check_unit(ui->ctx->plan, ui->ctx->store, scope,
-                                      NULL, &err) != NTM_OK) {
-        if (!scope)
-            ui_flash(ui, 1, "%s",
-                     _("Give the scope: the unit code of the "
-                       "device's area."));
-        else
-            ui_flash_err(ui, _("Scope"), &err);
-        return;
-    }
-    if (org && ntm_plan_check_org(ui->ctx->plan, org, &err) != NTM_OK) {
-        ui_flash_err(ui, _("Organization"), &err);
+    /* the checks of ntm admin enroll (cli/checks.c) */
+    struct cli_check c;
+    if (cli_check_device_key(key, hex, &c) != 0 ||
+        cli_check_grant(ui->ctx, &role, scope, org, &c) != 0) {
+        flash_check(ui, &c);
         return;
     }
     const struct ntm_key *k = ui_key(ui, r, out);
@@ -202,12 +156,12 @@ act_enroll(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
         return;
     struct ntm_write_result res;
     memset(&res, 0, sizeof(res));
-    if (ntm_device_enroll(ui->ctx->store, k, hex, rid, scope, name ? name : "",
+    if (ntm_device_enroll(ui->ctx->store, k, hex, role, scope, name ? name : "",
                           org, 1, &res, &err) != NTM_OK)
         ui_flash_err(ui, _("cannot enroll the device"), &err);
     else
         ui_flash(ui, 0, _("Enrolled %.12s... as %s of %s: signed entry %s"),
-                 hex, cli_label(NTM_LABEL_ROLE, rid), scope, res.id);
+                 hex, cli_label(NTM_LABEL_ROLE, role), scope, res.id);
 }
 
 static void
@@ -246,184 +200,203 @@ act_revoke(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
                  key, (long long)after, res.id);
 }
 
-/* Why a sync failed, in plain words when the network is the cause. */
+/* Why a call to the server failed, in plain words when the network is
+ * the cause. */
 static void
 sync_failed(struct ui *ui, const char *what, const struct ntm_error *err)
 {
-    if (err->code == NTM_ENET || err->code == NTM_ETIMEOUT ||
-        err->code == NTM_EUNAVAIL)
-        ui_flash(ui, 1, "%s",
-                 _("The server cannot be reached now (no network, or it is "
-                   "down). Nothing is lost: the entries wait here, and the "
-                   "pages keep working on this device. Try again later."));
-    else
-        ui_flash_err(ui, what, err);
+    char text[1024];
+    int offline;
+    ui_flash(ui, 1, "%s", ui_net_text(err, what, text, sizeof(text), &offline));
 }
 
+enum ntm_err
+ui_join_requests(struct ui *ui, const struct ntm_key *key, const char *nonce,
+                 json_t **reqs, struct ntm_error *err)
+{
+    struct ntm_client_opts co;
+    memset(&co, 0, sizeof(co));
+    co.lang = ui->ctx->lang;
+    co.max_attempts = 1; /* a page waits for it: no backoff, short */
+    co.connect_timeout_s = 5;
+    co.low_speed_time_s = 5;
+    return ntm_client_join_requests(ui->ctx->store, key, &co, nonce, reqs, err);
+}
+
+/* Enroll the device that asked with a join code (ntm admin enroll --join
+ * without the author id): the grant is the code's, as the server holds
+ * the request; the admin types the fingerprint the device shows. */
+static void
+act_enroll_join(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
+{
+    struct ntm_error err = {0};
+    struct cli_check c;
+    const char *nonce = ui_arg_nz(r, "nonce"), *author = ui_arg_nz(r, "author");
+    json_t *reqs = NULL, *x, *req = NULL;
+    size_t i;
+    ui_redirect(out, "/devices");
+    if (!is_admin(ui))
+        return;
+    if (!nonce || strlen(nonce) != 16 || !ntm_is_lower_hex(nonce, 16) ||
+        !author || strlen(author) != NTM_HEX_ID_LEN ||
+        !ntm_is_lower_hex(author, NTM_HEX_ID_LEN)) {
+        ui_flash(ui, 1, "%s", _("This form is damaged: reload the page."));
+        return;
+    }
+    const struct ntm_key *key = ui_key(ui, r, out);
+    if (!key)
+        return;
+    /* what the server holds now, not what the page showed */
+    if (ui_join_requests(ui, key, nonce, &reqs, &err) != NTM_OK) {
+        sync_failed(ui, _("cannot fetch the requests to be enrolled"), &err);
+        return;
+    }
+    json_array_foreach (reqs, i, x) {
+        const char *a = json_string_value(json_object_get(x, "author"));
+        if (a && !strcmp(a, author))
+            req = x;
+    }
+    const char *role = json_string_value(json_object_get(req, "role"));
+    const char *scope = json_string_value(json_object_get(req, "scope"));
+    const char *org = json_string_value(json_object_get(req, "org"));
+    const char *name = json_string_value(json_object_get(req, "name"));
+    if (org && !*org)
+        org = NULL;
+    if (!req)
+        ui_flash(ui, 1, "%s",
+                 _("This device no longer asks to be enrolled (its code "
+                   "expired, or it is enrolled already): reload the page."));
+    else if (json_array_size(reqs) > 1)
+        ui_flash(ui, 1,
+                 _("%zu devices asked to be enrolled with this code: someone "
+                   "else may have used it. Nothing was enrolled: make a new "
+                   "code for this device."),
+                 json_array_size(reqs));
+    else if (cli_check_join_signer(
+                 ui->ctx, json_string_value(json_object_get(req, "signer")),
+                 &c) != 0 ||
+             cli_check_join_unused(ui->ctx, nonce, author, &c) != 0 ||
+             cli_check_grant(ui->ctx, &role, scope, org, &c) != 0 ||
+             cli_check_fingerprint(author, ui_arg_nz(r, "fingerprint"), &c) !=
+                 0)
+        flash_check(ui, &c);
+    else {
+        struct ntm_write_result res;
+        memset(&res, 0, sizeof(res));
+        if (ntm_device_enroll(ui->ctx->store, key, author, role, scope,
+                              name ? name : "", org, 1, &res, &err) != NTM_OK) {
+            ui_flash_err(ui, _("cannot enroll the device"), &err);
+        } else {
+            cli_join_mark_used(ui->ctx, nonce, author);
+            ui_flash(ui, 0, _("Enrolled %.12s... as %s of %s: signed entry %s"),
+                     author, cli_label(NTM_LABEL_ROLE, role), scope, res.id);
+        }
+    }
+    json_decref(reqs);
+}
+
+/* Push then pull on the worker thread (syncjob.c); the sync page shows
+ * its progress. */
 static void
 act_sync(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
 {
-    struct ntm_error err = {0};
-    struct ntm_client_opts co;
-    char place[NTM_HEX_ID_LEN + 1];
     ui_redirect(out, "/sync");
     const struct ntm_key *key = ui_key(ui, r, out);
     if (!key)
         return;
-    memset(&co, 0, sizeof(co));
-    co.lang = ui->ctx->lang;
-    cli_home_place(ui->ctx, place);
-    co.place = place;
-    struct ntm_push_result pr;
-    memset(&pr, 0, sizeof(pr));
-    if (ntm_client_push(ui->ctx->store, key, &co, &pr, &err) != NTM_OK) {
-        sync_failed(ui, _("cannot send the entries"), &err);
-        ntm_push_result_release(&pr);
-        return;
-    }
-    struct ntm_pull_result lr;
-    memset(&lr, 0, sizeof(lr));
-    enum ntm_err rc = ntm_client_pull(ui->ctx->store, key, &co, &lr, &err);
-    if (rc != NTM_OK)
-        sync_failed(ui, _("cannot fetch the entries"), &err);
-    else if (json_array_size(pr.rejected))
-        ui_flash(ui, 1,
-                 _("Sent %lld entries; the server refused %zu (they are kept "
-                   "here: run 'ntm push' in a terminal to see why). Fetched "
-                   "%lld new entries."),
-                 (long long)pr.accepted, json_array_size(pr.rejected),
-                 (long long)lr.applied);
-    else
-        ui_flash(ui, 0, _("Sent %lld entries, fetched %lld new entries."),
-                 (long long)pr.accepted, (long long)lr.applied);
-    ntm_push_result_release(&pr);
+    int rc = ui_sync_start(ui, key);
+    if (rc > 0)
+        ui_flash(ui, 1, "%s",
+                 _("A sync is running already: its progress is below."));
+    else if (rc < 0)
+        ui_flash(ui, 1, "%s", _("cannot start the sync"));
 }
 
+/* A whole number of the form into *v (CLI_UNSET when empty). */
 static int
-set_str(json_t *o, const char *k, const char *v)
+form_int(const struct ui_req *r, const char *k, int64_t *v, struct cli_check *c)
 {
-    return v ? json_object_set_new(o, k, json_string(v)) : 0;
-}
-
-static int
-set_int(struct ui *ui, json_t *o, const char *k, const char *v)
-{
-    int64_t n;
-    if (!v)
+    const char *s = ui_arg_nz(r, k);
+    *v = CLI_UNSET;
+    if (!s || ntm_parse_int64(s, 0, INT64_MAX, v) == NTM_OK)
         return 0;
-    if (ntm_parse_int64(v, 0, INT64_MAX, &n) != NTM_OK) {
-        ui_flash(ui, 1, _("%s must be a whole number, 0 or more."),
-                 cli_label(NTM_LABEL_FIELD, k));
-        return -1;
-    }
-    return json_object_set_new(o, k, json_integer(n));
+    c->field = k;
+    c->code = EXIT_USAGE;
+    snprintf(c->msg, sizeof(c->msg), _("%s must be a whole number, 0 or more."),
+             cli_label(NTM_LABEL_FIELD, k));
+    return -1;
 }
 
-/* The checks of ntm record, in its order, then the signed create. */
+/* The fields of the task's dictionary that ntm record has no option for
+ * (labor_days, name, dissolved, ...): {field: text} (new). */
+static json_t *
+more_fields(struct ui *ui, const struct ui_req *r, const char *task,
+            const char *kind)
+{
+    static const char *const known[] = {
+        "task",   "date",       "qty",    "uom", "title", "note",
+        "people", "amount_vnd", "period", "num", "den",   NULL};
+    json_t *dict = task ? ntm_plan_task_dict(ui->ctx->plan, task) : NULL;
+    json_t *rules =
+        json_object_get(json_object_get(dict, "fields"), kind ? kind : "");
+    json_t *more = json_object(), *rule;
+    const char *name;
+    json_object_foreach (rules, name, rule) {
+        const char *const *k = known;
+        while (*k && strcmp(*k, name))
+            k++;
+        if (!*k && ui_arg_nz(r, name))
+            json_object_set_new(more, name, json_string(ui_arg(r, name)));
+    }
+    json_decref(dict);
+    return more;
+}
+
+/* ntm record's checks (cli/checks.c), then the signed create; a refusal
+ * shows the form again, the values kept, the message beside its field. */
 static void
 act_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
 {
     struct cli_ctx *ctx = ui->ctx;
     struct ntm_error err = {0};
-    const char *task = ui_arg_nz(r, "task"), *kind = ui_arg_nz(r, "kind");
-    const char *unit = ui_arg_nz(r, "unit"), *org = ui_arg_nz(r, "org");
-    char date_in[16], qty_in[64], period_in[16], first_day[11];
-    const char *check_date = NULL;
-    ui_redirect(out, "/new");
-    if (!task || !unit || !kind ||
-        (strcmp(kind, "activity") && strcmp(kind, "measure"))) {
-        ui_flash(ui, 1, "%s",
-                 _("Choose the task and the kind, and give the "
-                   "unit."));
+    struct cli_record_in in = {.kind = ui_arg_nz(r, "kind"),
+                               .task = ui_arg_nz(r, "task"),
+                               .unit = ui_arg_nz(r, "unit"),
+                               .org = ui_arg_nz(r, "org"),
+                               .date = ui_arg_nz(r, "date"),
+                               .qty = ui_arg_nz(r, "qty"),
+                               .uom = ui_arg_nz(r, "uom"),
+                               .title = ui_arg_nz(r, "title"),
+                               .note = ui_arg_nz(r, "note"),
+                               .period = ui_arg_nz(r, "period")};
+    struct cli_record_out rec;
+    struct cli_check c;
+    memset(&rec, 0, sizeof(rec));
+    memset(&c, 0, sizeof(c));
+    /* the form's unit list always holds a choice: it counts with a
+     * quantity only */
+    if (!in.qty)
+        in.uom = NULL;
+    in.more = more_fields(ui, r, in.task, in.kind);
+    if (form_int(r, "people", &in.people, &c) ||
+        form_int(r, "amount_vnd", &in.amount_vnd, &c) ||
+        form_int(r, "num", &in.num, &c) || form_int(r, "den", &in.den, &c) ||
+        cli_check_record(ctx, &in, &rec, &c) != 0) {
+        json_decref(in.more);
+        out->status = 422;
+        ui_page_new(ui, r, out, &c);
         return;
     }
-    json_t *fields = json_object();
-    if (!fields || set_str(fields, "task", task))
-        goto out;
-    if (!strcmp(kind, "activity")) {
-        const char *date = ui_arg_nz(r, "date"), *qty = ui_arg_nz(r, "qty");
-        const char *uom = ui_arg_nz(r, "uom");
-        if (!date ||
-            !(date = cli_input("record", "date", date, date_in,
-                               sizeof(date_in))) ||
-            !ntm_field_date_valid(date)) {
-            ui_flash(ui, 1, "%s",
-                     _("Give a real calendar date, e.g. "
-                       "17/05/2019 or 2019-05-17."));
-            goto out;
-        }
-        if (qty &&
-            (!(qty = cli_input("record", "qty", qty, qty_in, sizeof(qty_in))) ||
-             !ntm_field_qty_valid(qty))) {
-            ui_flash(ui, 1, "%s",
-                     _("The quantity must be a number with up "
-                       "to 3 decimals, e.g. 1.25."));
-            goto out;
-        }
-        if (uom && ntm_plan_uom_parse(ctx->plan, uom))
-            uom = ntm_plan_uom_parse(ctx->plan, uom);
-        if (!qty != !uom) {
-            ui_flash(ui, 1, "%s",
-                     _("A quantity needs its unit of measure, "
-                       "and a unit of measure its quantity."));
-            goto out;
-        }
-        check_date = date;
-        if (set_str(fields, "date", date) || set_str(fields, "qty", qty) ||
-            set_str(fields, "uom", uom) ||
-            set_str(fields, "title", ui_arg_nz(r, "title")) ||
-            set_str(fields, "note", ui_arg_nz(r, "note")) ||
-            set_int(ui, fields, "people", ui_arg_nz(r, "people")) ||
-            set_int(ui, fields, "amount_vnd", ui_arg_nz(r, "amount_vnd")))
-            goto out;
-    } else {
-        const char *period = ui_arg_nz(r, "period");
-        if (!period ||
-            !(period = cli_input("record", "period", period, period_in,
-                                 sizeof(period_in))) ||
-            !ntm_field_period_valid(period)) {
-            ui_flash(ui, 1, "%s",
-                     _("Give the period as a year (2019) or a "
-                       "month (05/2019 or 2019-05)."));
-            goto out;
-        }
-        if (!ui_arg_nz(r, "num") || !ui_arg_nz(r, "den")) {
-            ui_flash(ui, 1, "%s",
-                     _("A measure needs its numerator and "
-                       "denominator."));
-            goto out;
-        }
-        snprintf(first_day, sizeof(first_day), "%.4s-%.2s-01", period,
-                 strlen(period) == 7 ? period + 5 : "01");
-        check_date = first_day;
-        if (set_str(fields, "period", period) ||
-            set_int(ui, fields, "num", ui_arg(r, "num")) ||
-            set_int(ui, fields, "den", ui_arg(r, "den")))
-            goto out;
-    }
-    const char *task_org = NULL;
-    if ((org && ntm_plan_check_org(ctx->plan, org, &err) != NTM_OK) ||
-        ntm_plan_check_task(ctx->plan, task, NULL, &task_org, &err) != NTM_OK ||
-        ntm_plan_check_unit(ctx->plan, ctx->store, unit, check_date, &err) !=
-            NTM_OK ||
-        ntm_plan_check_record(ctx->plan, kind, fields, NULL, &err) != NTM_OK) {
-        ui_flash_err(ui, _("cannot record"), &err);
-        goto out;
-    }
-    if (!org)
-        org = task_org;
-    if (!org || !*org) {
-        ui_flash(ui, 1, "%s", _("This task has no organization: give one."));
-        goto out;
-    }
+    json_decref(in.more);
+    ui_redirect(out, "/new");
     const struct ntm_key *key = ui_key(ui, r, out);
     if (!key)
         goto out;
     char id[NTM_RECORD_ID_LEN + 1];
     struct ntm_write_result res;
     memset(&res, 0, sizeof(res));
-    if (ntm_record_create(ctx->store, key, kind, unit, org, fields, id, &res,
-                          &err) != NTM_OK) {
+    if (ntm_record_create(ctx->store, key, in.kind, in.unit, rec.org,
+                          rec.fields, id, &res, &err) != NTM_OK) {
         ui_flash_err(ui, _("cannot record"), &err);
         goto out;
     }
@@ -438,7 +411,7 @@ act_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     ui_redirect(out, ntm_buf_str(&loc));
     ntm_buf_release(&loc);
 out:
-    json_decref(fields);
+    cli_record_out_release(&rec);
 }
 
 static void
@@ -485,9 +458,9 @@ ui_action(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
         void (*fn)(struct ui *, const struct ui_req *, struct ui_resp *);
     } acts[] = {
         {"/review", act_review}, {"/resolve", act_resolve},
-        {"/enroll", act_enroll}, {"/revoke", act_revoke},
-        {"/sync", act_sync},     {"/new", act_new},
-        {"/unlock", act_unlock},
+        {"/enroll", act_enroll}, {"/enroll-join", act_enroll_join},
+        {"/revoke", act_revoke}, {"/sync", act_sync},
+        {"/new", act_new},       {"/unlock", act_unlock},
     };
     for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
         if (!strcmp(r->path, acts[i].path)) {

@@ -129,8 +129,13 @@ ui_begin(struct ui *ui, struct ntm_buf *b, const char *title,
                  "<meta charset=\"utf-8\">"
                  "<meta name=\"viewport\" content=\"width=device-width, "
                  "initial-scale=1\">"
-                 "<link rel=\"stylesheet\" href=\"/s.css\"><title>",
+                 "<link rel=\"stylesheet\" href=\"/s.css\">",
                  cli_lang_vi() ? "vi" : "en");
+    if (ui->refresh_s > 0)
+        ntm_buf_addf(b, "<meta http-equiv=\"refresh\" content=\"%d\">",
+                     ui->refresh_s);
+    ui->refresh_s = 0;
+    ntm_buf_adds(b, "<title>");
     ui_esc(b, title);
     ntm_buf_adds(b, " - ntm</title></head><body><header><nav><ul>");
     for (size_t i = 0; i < sizeof(nav) / sizeof(nav[0]); i++) {
@@ -218,4 +223,17 @@ const char ui_css[] =
     "meter{width:6rem}"
     ".filters{display:grid;grid-template-columns:repeat(auto-fit,"
     "minmax(9rem,1fr));gap:.25rem .5rem;align-items:end}"
+    ".charts{list-style:none;padding:0;margin:0}"
+    ".charts li{margin:.2rem 0 .7rem}"
+    ".chart-label{display:block}"
+    "svg.bar{display:block;width:100%;height:.9rem}"
+    ".bar .track{fill:#eee}"
+    ".bar .fill{fill:#0b4ea2}"
+    ".bar .s-met{fill:#1e7e34}.bar .s-on_track{fill:#0b4ea2}"
+    ".bar .s-behind{fill:#c77700}.bar .s-missed{fill:#b00}"
+    ".chart-fig{font-size:.9rem;color:#333}"
+    ".field{margin:.3rem 0 .6rem}"
+    ".hint{display:block;color:#555;font-size:.85rem}"
+    ".req{color:#b00;font-size:.85rem}"
+    ".err{margin:.2rem 0}"
     "@media (max-width:30rem){th,td{padding:.25rem}}";

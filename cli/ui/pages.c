@@ -202,6 +202,63 @@ card(struct ntm_buf *b, const char *id, const char *href, long long n,
     ntm_buf_adds(b, "</a>");
 }
 
+/* A target's row of the report in the words and figures of the page. */
+struct figures {
+    double pct;               /* achieved / target, in % (may pass 100) */
+    char got[64], target[64]; /* human figures ("1.234,5" in Vietnamese) */
+    const char *uom;          /* the unit's label */
+    const char *status;       /* its label */
+};
+
+static void
+row_figures(struct cli_ctx *ctx, json_t *row, struct figures *f)
+{
+    const char *lang = cli_lang_vi() ? "vi" : "en";
+    double target = json_number_value(json_object_get(row, "target"));
+    double got = json_number_value(json_object_get(row, "achieved"));
+    snprintf(f->target, sizeof(f->target), "%g", target);
+    snprintf(f->got, sizeof(f->got), "%g", got);
+    ntm_human_figures(lang, f->target, sizeof(f->target));
+    ntm_human_figures(lang, f->got, sizeof(f->got));
+    f->uom = ntm_plan_uom_label(ctx->plan, str(row, "unit_of_measure"), lang);
+    f->pct = target > 0 ? 100.0 * got / target : 0;
+    f->status = str(row, "status_label")[0] ? str(row, "status_label")
+                                            : str(row, "status");
+}
+
+static void
+period_text(struct ntm_buf *b, json_t *row)
+{
+    json_t *per = json_object_get(row, "period");
+    if (json_is_integer(per))
+        ntm_buf_addf(b, "%lld", (long long)json_integer_value(per));
+    else
+        ui_esc(b, json_string_value(per));
+}
+
+/* A bar of pct % (drawn to 100 at most) as inline SVG: attributes, no
+ * style, so the strict CSP keeps it; hidden from screen readers, which
+ * read the figure written beside it. status colours it (s.css). */
+static void
+bar(struct ntm_buf *b, double pct, const char *status)
+{
+    char cls[24];
+    size_t n = 0;
+    for (; status && *status && n + 1 < sizeof(cls); status++)
+        if ((*status >= 'a' && *status <= 'z') || *status == '_')
+            cls[n++] = *status;
+    cls[n] = '\0';
+    if (pct < 0)
+        pct = 0;
+    ntm_buf_addf(b,
+                 "<svg class=\"bar\" viewBox=\"0 0 100 8\" "
+                 "preserveAspectRatio=\"none\" aria-hidden=\"true\" "
+                 "focusable=\"false\"><rect class=\"track\" width=\"100\" "
+                 "height=\"8\"/><rect class=\"fill s-%s\" width=\"%.1f\" "
+                 "height=\"8\"/></svg>",
+                 cls, pct > 100 ? 100.0 : pct);
+}
+
 static void
 page_overview(struct ui *ui, struct ui_resp *out)
 {
@@ -270,53 +327,57 @@ page_overview(struct ui *ui, struct ui_resp *out)
     }
     json_t *rj = ntm_report_json(rep, cli_lang_vi() ? "vi" : "en");
     const char *top = ro.unit ? ro.unit : "72";
-    ntm_buf_adds(b, "<div class=\"scroll\"><table id=\"progress\"><thead><tr>");
-    const char *heads[] = {N_("Target"),       N_("Period"),   N_("Achieved"),
-                           N_("Target value"), N_("Progress"), N_("Status")};
-    for (size_t i = 0; i < 6; i++) {
-        ntm_buf_adds(b, "<th>");
-        ui_esc(b, cli_tr(heads[i]));
-        ntm_buf_adds(b, "</th>");
-    }
-    ntm_buf_adds(b, "</tr></thead><tbody>");
     size_t i, nrows = 0;
     json_t *row;
+    struct figures fg;
+    /* the charts: one bar a target, its figure beside it in text; the
+     * same figures as a table (tb), folded below them */
+    struct ntm_buf tb = NTM_BUF_INIT;
+    const char *heads[] = {N_("Target"),       N_("Period"),   N_("Achieved"),
+                           N_("Target value"), N_("Progress"), N_("Status")};
+    for (size_t h = 0; h < 6; h++) {
+        ntm_buf_adds(&tb, "<th>");
+        ui_esc(&tb, cli_tr(heads[h]));
+        ntm_buf_adds(&tb, "</th>");
+    }
+    ntm_buf_adds(&tb, "</tr></thead><tbody>");
+    ntm_buf_adds(b, "<ul id=\"charts\" class=\"charts\">");
     json_array_foreach (json_object_get(rj, "rows"), i, row) {
         if (strcmp(str(row, "unit"), top))
             continue;
         nrows++;
-        double target = json_number_value(json_object_get(row, "target"));
-        double got = json_number_value(json_object_get(row, "achieved"));
-        char t[64], a[64];
-        snprintf(t, sizeof(t), "%g", target);
-        snprintf(a, sizeof(a), "%g", got);
-        ntm_human_figures(cli_lang_vi() ? "vi" : "en", t, sizeof(t));
-        ntm_human_figures(cli_lang_vi() ? "vi" : "en", a, sizeof(a));
-        const char *uom =
-            ntm_plan_uom_label(ctx->plan, str(row, "unit_of_measure"),
-                               cli_lang_vi() ? "vi" : "en");
-        ntm_buf_adds(b, "<tr><td>");
+        row_figures(ctx, row, &fg);
+        ntm_buf_adds(b, "<li><span class=\"chart-label\">");
         ui_esc(b, str(row, "label"));
-        ntm_buf_adds(b, "</td><td>");
-        json_t *per = json_object_get(row, "period");
-        if (json_is_integer(per))
-            ntm_buf_addf(b, "%lld", (long long)json_integer_value(per));
-        else
-            ui_esc(b, json_string_value(per));
-        ntm_buf_adds(b, "</td><td class=\"n\">");
-        ui_text(b, "%s %s", a, uom);
-        ntm_buf_adds(b, "</td><td class=\"n\">");
-        ui_text(b, "%s %s", t, uom);
-        double pct = target > 0 ? 100.0 * got / target : 0;
-        ntm_buf_addf(b,
-                     "</td><td><meter min=\"0\" max=\"100\" value=\"%.0f\">"
-                     "%.0f%%</meter> %.0f%%</td><td>",
-                     pct > 100 ? 100 : pct, pct, pct);
-        ui_esc(b, str(row, "status_label")[0] ? str(row, "status_label")
-                                              : str(row, "status"));
-        ntm_buf_adds(b, "</td></tr>");
+        ntm_buf_adds(b, " (");
+        period_text(b, row);
+        ntm_buf_adds(b, ")</span>");
+        bar(b, fg.pct, str(row, "status"));
+        ntm_buf_adds(b, "<span class=\"chart-fig\">");
+        ui_text(b, _("%.0f%%: %s of %s %s"), fg.pct, fg.got, fg.target, fg.uom);
+        ntm_buf_adds(b, " · ");
+        ui_esc(b, fg.status);
+        ntm_buf_adds(b, "</span></li>");
+
+        ntm_buf_adds(&tb, "<tr><td>");
+        ui_esc(&tb, str(row, "label"));
+        ntm_buf_adds(&tb, "</td><td>");
+        period_text(&tb, row);
+        ntm_buf_adds(&tb, "</td><td class=\"n\">");
+        ui_text(&tb, "%s %s", fg.got, fg.uom);
+        ntm_buf_adds(&tb, "</td><td class=\"n\">");
+        ui_text(&tb, "%s %s", fg.target, fg.uom);
+        ntm_buf_addf(&tb, "</td><td class=\"n\">%.0f%%</td><td>", fg.pct);
+        ui_esc(&tb, fg.status);
+        ntm_buf_adds(&tb, "</td></tr>");
     }
-    ntm_buf_adds(b, "</tbody></table></div>");
+    ntm_buf_adds(b, "</ul><details><summary>");
+    ui_esc(b, _("The figures as a table"));
+    ntm_buf_adds(b, "</summary><div class=\"scroll\"><table id=\"progress\">"
+                    "<thead><tr>");
+    ntm_buf_add(b, tb.buf ? tb.buf : "", tb.len);
+    ntm_buf_release(&tb);
+    ntm_buf_adds(b, "</tbody></table></div></details>");
     if (!nrows) {
         ntm_buf_adds(b, "<p>");
         ui_esc(b, _("The plan has no target for this scope."));
@@ -828,6 +889,123 @@ page_conflicts(struct ui *ui, struct ui_resp *out)
     ui_end(b);
 }
 
+/* A paragraph of plain words (id may be NULL). */
+static void
+para(struct ntm_buf *b, const char *id, const char *cls, const char *text)
+{
+    ntm_buf_adds(b, "<p");
+    if (id)
+        ntm_buf_addf(b, " id=\"%s\"", id);
+    if (cls)
+        ntm_buf_addf(b, " class=\"%s\"", cls);
+    ntm_buf_adds(b, ">");
+    ui_esc(b, text);
+    ntm_buf_adds(b, "</p>");
+}
+
+/* The devices that asked the server to be enrolled with this admin's
+ * join codes (ntm admin requests), each with a form that enrolls it once
+ * the admin types the fingerprint the device shows. */
+static void
+join_requests(struct ui *ui, struct ntm_buf *b)
+{
+    struct ntm_error err = {0};
+    struct ntm_sync_status ss;
+    json_t *reqs = NULL, *x;
+    size_t i;
+    ntm_buf_adds(b, "<h2>");
+    ui_esc(b, _("Devices asking to be enrolled"));
+    ntm_buf_adds(b, "</h2>");
+    memset(&ss, 0, sizeof(ss));
+    ntm_sync_status(ui->ctx->store, &ss, &err);
+    int server = ss.server != NULL;
+    ntm_sync_status_release(&ss);
+    if (!server) {
+        para(b, "requests-none", NULL,
+             _("No server set: devices ask to be enrolled through the "
+               "server. Enroll them from their key above."));
+        return;
+    }
+    if (!ui->ctx->key && ui->sealed) {
+        ntm_buf_adds(b, "<p id=\"requests-locked\"><a "
+                        "href=\"/unlock?next=%2Fdevices\">");
+        ui_esc(b, _("Unlock the key to see the devices asking to be "
+                    "enrolled."));
+        ntm_buf_adds(b, "</a></p>");
+        return;
+    }
+    struct ui_resp tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    const struct ntm_key *key = ui_key(ui, NULL, &tmp);
+    if (!key)
+        return;
+    if (ui_join_requests(ui, key, NULL, &reqs, &err) != NTM_OK) {
+        char text[2 * NTM_ERROR_SIZE];
+        if (ui_offline(&err))
+            para(b, "requests-offline", "bad",
+                 _("The server cannot be reached now, so the devices asking "
+                   "to be enrolled cannot be listed. Try again when the "
+                   "network is back, or enroll a device from its key "
+                   "above."));
+        else
+            para(b, "requests-offline", "bad",
+                 cli_error_text(&err, text, sizeof(text)));
+        return;
+    }
+    if (!json_array_size(reqs)) {
+        para(b, "requests-none", NULL,
+             _("No device is waiting to be enrolled."));
+        json_decref(reqs);
+        return;
+    }
+    ntm_buf_adds(b, "<ul id=\"requests\" class=\"requests\">");
+    json_array_foreach (reqs, i, x) {
+        const char *a = str(x, "author");
+        char fp[40];
+        if (strlen(a) != NTM_HEX_ID_LEN || !ntm_is_lower_hex(a, strlen(a)))
+            continue;
+        cli_short_fingerprint(a, fp);
+        ntm_buf_adds(b, "<li><b>");
+        ui_esc(b, str(x, "name"));
+        ntm_buf_adds(b, "</b> ");
+        ui_text(b, _("%s of "), cli_label(NTM_LABEL_ROLE, str(x, "role")));
+        unit_cell(ui, b, str(x, "scope"));
+        if (str(x, "org")[0])
+            ui_text(b, " (%s)", str(x, "org"));
+        ntm_buf_adds(b, "<br>");
+        ui_esc(b, _("Fingerprint: "));
+        ntm_buf_addf(b, "<code class=\"fp\">%s</code> ", fp);
+        ui_esc(b, _("asked "));
+        ui_time(b, json_integer_value(json_object_get(x, "received_ms")));
+        if (json_is_true(json_object_get(x, "enrolled"))) {
+            ntm_buf_adds(b, "<br>");
+            ui_esc(b, _("enrolled already"));
+            ntm_buf_adds(b, "</li>");
+            continue;
+        }
+        ntm_buf_adds(b, "<form method=\"post\" action=\"/enroll-join\">");
+        ui_csrf_field(ui, b);
+        ntm_buf_adds(b, "<input type=\"hidden\" name=\"nonce\" value=\"");
+        ui_esc(b, str(x, "nonce"));
+        ntm_buf_addf(b,
+                     "\"><input type=\"hidden\" name=\"author\" "
+                     "value=\"%s\"><label for=\"fp-%.16s\">",
+                     a, a);
+        ui_esc(b, _("To enroll it, type the fingerprint the device shows "
+                    "(it must be the one above)"));
+        ntm_buf_addf(b,
+                     "</label><input type=\"text\" id=\"fp-%.16s\" "
+                     "name=\"fingerprint\" autocomplete=\"off\" "
+                     "inputmode=\"text\"><button type=\"submit\" "
+                     "id=\"join-%.16s\">",
+                     a, a);
+        ui_esc(b, _("Enroll this device"));
+        ntm_buf_adds(b, "</button></form></li>");
+    }
+    ntm_buf_adds(b, "</ul>");
+    json_decref(reqs);
+}
+
 static void
 page_devices(struct ui *ui, struct ui_resp *out)
 {
@@ -906,6 +1084,7 @@ page_devices(struct ui *ui, struct ui_resp *out)
     ntm_buf_adds(b, "<button class=\"main\" type=\"submit\" id=\"enroll\">");
     ui_esc(b, _("Enroll"));
     ntm_buf_adds(b, "</button></form>");
+    join_requests(ui, b);
     ui_end(b);
 }
 
@@ -950,14 +1129,72 @@ page_revoke(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     ui_end(b);
 }
 
+/* One count of the sync (said in text), a bar when total is known. */
+static void
+sync_count(struct ntm_buf *b, const char *id, const char *text, int64_t done,
+           int64_t total)
+{
+    ntm_buf_addf(b, "<li id=\"%s\">", id);
+    ui_esc(b, text);
+    if (total > 0)
+        ntm_buf_addf(b,
+                     " <progress max=\"%lld\" value=\"%lld\">%lld/%lld"
+                     "</progress>",
+                     (long long)total, (long long)done, (long long)done,
+                     (long long)total);
+    ntm_buf_adds(b, "</li>");
+}
+
+/* The worker's progress or the last sync's outcome (syncjob.c). */
+static void
+sync_progress(struct ui *ui, struct ntm_buf *b, const struct ui_sync *js)
+{
+    if (js->state == UI_SYNC_NONE)
+        return;
+    ntm_buf_adds(b, "<section id=\"sync-job\" aria-live=\"polite\">");
+    if (js->running) {
+        ntm_buf_adds(b, "<p id=\"sync-running\">");
+        if (js->state == UI_SYNC_PUSHING)
+            ui_esc(b, _("Sending the entries of this device..."));
+        else
+            ui_esc(b, _("Fetching the new entries..."));
+        ntm_buf_adds(b, "</p>");
+    } else {
+        ntm_buf_addf(b, "<p class=\"%s\" id=\"%s\" role=\"status\">",
+                     js->state == UI_SYNC_DONE ? "good" : "bad",
+                     js->state == UI_SYNC_DONE ? "sync-done"
+                     : js->offline             ? "sync-offline"
+                                               : "sync-failed");
+        ui_esc(b, js->msg);
+        ntm_buf_adds(b, "</p>");
+    }
+    /* the counts, with a bar where the total is known */
+    char sent[128], received[128];
+    snprintf(sent, sizeof(sent), _("Entries sent: %lld"), (long long)js->sent);
+    snprintf(received, sizeof(received), _("Entries received: %lld"),
+             (long long)js->received);
+    ntm_buf_adds(b, "<ul id=\"sync-counts\">");
+    sync_count(b, "sync-sent", sent, js->sent, js->sent_total);
+    sync_count(b, "sync-received", received, js->received, js->received_total);
+    ntm_buf_adds(b, "</ul></section>");
+}
+
 static void
 page_sync(struct ui *ui, struct ui_resp *out)
 {
     struct ntm_buf *b = &out->body;
     struct ntm_error err = {0};
     struct ntm_sync_status ss;
+    struct ui_sync js;
+    /* a copy of the worker's state, taken at once */
+    pthread_mutex_lock(&ui->sync.mu);
+    memcpy(&js, &ui->sync, sizeof(js));
+    pthread_mutex_unlock(&ui->sync.mu);
     memset(&ss, 0, sizeof(ss));
+    if (js.running)
+        ui->refresh_s = 1; /* the page follows the worker */
     ui_begin(ui, b, _("Sync"), "/sync");
+    sync_progress(ui, b, &js);
     ntm_sync_status(ui->ctx->store, &ss, &err);
     ntm_buf_adds(b, "<ul id=\"status\"><li>");
     ui_esc(b, _("Server: "));
@@ -977,7 +1214,16 @@ page_sync(struct ui *ui, struct ui_resp *out)
     else
         ui_esc(b, _("never"));
     ntm_buf_adds(b, "</li></ul>");
-    if (ss.server) {
+    if (!ss.server) {
+        para(b, "sync-noserver", NULL,
+             _("No server set: this home works offline. Records travel in "
+               "bundles (ntm bundle), or set a server with ntm init "
+               "--server."));
+    } else if (!js.running) {
+        if (!ui->ctx->key && ui->sealed)
+            para(b, "sync-locked", NULL,
+                 _("The key is locked: sending and fetching sign with it, "
+                   "so the page asks for its passphrase first."));
         ntm_buf_adds(b, "<form method=\"post\" action=\"/sync\">");
         ui_csrf_field(ui, b);
         ntm_buf_adds(b, "<button class=\"main\" type=\"submit\" id=\"sync\">");
@@ -988,8 +1234,172 @@ page_sync(struct ui *ui, struct ui_resp *out)
     ui_end(b);
 }
 
+/* ---- the entry form, driven by the task's data dictionary ---- */
+
+/* Whether c says what is wrong with field name. */
+static int
+err_for(const struct cli_check *c, const char *name)
+{
+    return c && c->field && !strcmp(c->field, name);
+}
+
+/* The opening of one field: its label (with "required"), the hint of its
+ * type and range; then the caller writes the control; field_end the
+ * error beside it. */
 static void
-page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
+field_begin(struct ntm_buf *b, const char *name, const char *label,
+            int required, const char *hint)
+{
+    ntm_buf_addf(b, "<div class=\"field\"><label for=\"f-%s\">", name);
+    ui_esc(b, label);
+    if (required) {
+        ntm_buf_adds(b, " <span class=\"req\">(");
+        ui_esc(b, _("required"));
+        ntm_buf_adds(b, ")</span>");
+    }
+    ntm_buf_adds(b, "</label>");
+    if (hint && *hint) {
+        ntm_buf_addf(b, "<small id=\"h-%s\" class=\"hint\">", name);
+        ui_esc(b, hint);
+        ntm_buf_adds(b, "</small>");
+    }
+}
+
+/* The attributes every control has: id, name, the error's and the
+ * hint's ids, the value kept. */
+static void
+control_attrs(struct ntm_buf *b, const char *name, const struct cli_check *c,
+              int hint)
+{
+    ntm_buf_addf(b, " id=\"f-%s\" name=\"%s\"", name, name);
+    if (err_for(c, name))
+        ntm_buf_addf(b, " aria-invalid=\"true\" aria-describedby=\"e-%s%s%s\"",
+                     name, hint ? " h-" : "", hint ? name : "");
+    else if (hint)
+        ntm_buf_addf(b, " aria-describedby=\"h-%s\"", name);
+}
+
+static void
+field_end(struct ntm_buf *b, const char *name, const struct cli_check *c)
+{
+    if (err_for(c, name)) {
+        ntm_buf_addf(b, "<p class=\"bad err\" id=\"e-%s\" role=\"alert\">",
+                     name);
+        ui_esc(b, c->msg);
+        ntm_buf_adds(b, "</p>");
+    }
+    ntm_buf_adds(b, "</div>");
+}
+
+static void
+text_field(struct ntm_buf *b, const char *name, const char *label, int required,
+           const char *hint, const char *value, const char *extra,
+           const struct cli_check *c)
+{
+    field_begin(b, name, label, required, hint);
+    ntm_buf_adds(b, "<input type=\"text\"");
+    control_attrs(b, name, c, hint && *hint);
+    ntm_buf_adds(b, " value=\"");
+    ui_esc(b, value);
+    ntm_buf_addf(b, "\"%s%s>", required ? " required" : "", extra ? extra : "");
+    field_end(b, name, c);
+}
+
+/* A number of a rule ("min", "max") in the human form, into out; 0 when
+ * the rule has none. */
+static int
+rule_number(json_t *rule, const char *attr, char *out, size_t size)
+{
+    json_t *v = json_object_get(rule, attr);
+    if (!json_is_number(v))
+        return 0;
+    snprintf(out, size, "%.10g", json_number_value(v));
+    ntm_human_figures(cli_lang_vi() ? "vi" : "en", out, size);
+    return 1;
+}
+
+/* What a field of type takes, and its range, in words. */
+static void
+field_hint(struct ntm_buf *h, const char *type, json_t *rule)
+{
+    char lo[48], hi[48];
+    int has_lo = rule_number(rule, "min", lo, sizeof(lo));
+    int has_hi = rule_number(rule, "max", hi, sizeof(hi));
+    if (!strcmp(type, "date"))
+        ntm_buf_adds(h, _("a date, e.g. 17/05/2019 or 2019-05-17"));
+    else if (!strcmp(type, "period"))
+        ntm_buf_adds(h, _("a year (2019) or a month (05/2019)"));
+    else if (!strcmp(type, "decimal"))
+        ntm_buf_adds(h, _("a number with up to 3 decimals"));
+    else if (!strcmp(type, "int"))
+        ntm_buf_adds(h, _("a whole number"));
+    else if (!strcmp(type, "text") && has_hi) {
+        ntm_buf_addf(h, _("up to %s characters"), hi);
+        return;
+    }
+    if (has_lo && has_hi)
+        ntm_buf_addf(h, _(", from %s to %s"), lo, hi);
+    else if (has_lo)
+        ntm_buf_addf(h, _(", %s or more"), lo);
+    else if (has_hi)
+        ntm_buf_addf(h, _(", at most %s"), hi);
+}
+
+/* The fields in the order people fill them; the others after. */
+static const char *const field_order[] = {
+    "date",  "period", "qty",        "uom",        "num",       "den",  "name",
+    "title", "people", "labor_days", "amount_vnd", "dissolved", "note", NULL};
+
+static void
+dict_field(struct ui *ui, struct ntm_buf *b, const struct ui_req *r,
+           json_t *dict, const char *name, json_t *rule,
+           const struct cli_check *c)
+{
+    const char *type = str(rule, "type");
+    const char *label = cli_label(NTM_LABEL_FIELD, name);
+    const char *lang = cli_lang_vi() ? "vi" : "en";
+    int required = json_is_true(json_object_get(rule, "required"));
+    struct ntm_buf hint = NTM_BUF_INIT;
+    char extra[96] = "";
+    field_hint(&hint, type, rule);
+    if (!strcmp(type, "uom")) {
+        /* the units the task accepts, its own first */
+        const char *sel =
+            ui_arg_nz(r, name) ? ui_arg(r, name) : str(dict, "uom");
+        json_t *v;
+        const char *u;
+        field_begin(b, name, label, required, NULL);
+        ntm_buf_adds(b, "<select");
+        control_attrs(b, name, c, 0);
+        ntm_buf_adds(b, ">");
+        json_object_foreach (json_object_get(dict, "accepts"), u, v) {
+            ntm_buf_adds(b, "<option value=\"");
+            ui_esc(b, u);
+            ntm_buf_addf(b, "\"%s>", !strcmp(sel, u) ? " selected" : "");
+            ui_esc(b, ntm_plan_uom_label(ui->ctx->plan, u, lang));
+            ntm_buf_adds(b, "</option>");
+        }
+        ntm_buf_adds(b, "</select>");
+        field_end(b, name, c);
+        ntm_buf_release(&hint);
+        return;
+    }
+    if (!strcmp(type, "text") && json_is_integer(json_object_get(rule, "max")))
+        snprintf(extra, sizeof(extra), " maxlength=\"%lld\"",
+                 (long long)json_integer_value(json_object_get(rule, "max")));
+    else if (!strcmp(type, "int") || !strcmp(type, "date") ||
+             !strcmp(type, "period"))
+        snprintf(extra, sizeof(extra), " inputmode=\"numeric\"");
+    else if (!strcmp(type, "decimal"))
+        snprintf(extra, sizeof(extra), " inputmode=\"decimal\"");
+    text_field(b, name, label, required, ntm_buf_str(&hint), ui_arg(r, name),
+               extra, c);
+    ntm_buf_release(&hint);
+}
+
+void
+ui_page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out,
+            const struct cli_check *c)
 {
     struct ntm_buf *b = &out->body;
     struct ntm_enrollment e;
@@ -998,14 +1408,17 @@ page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     ui_begin(ui, b, _("New record"), "/new");
     json_t *plan = plan_json(ui);
     const char *task = ui_arg_nz(r, "task");
-    ntm_buf_adds(b, "<form method=\"post\" action=\"/new\">");
-    ui_csrf_field(ui, b);
-    ntm_buf_adds(b, "<div><label for=\"task\">");
-    ui_esc(b, _("Task"));
-    ntm_buf_adds(b, "</label><select id=\"task\" name=\"task\" required>");
+    json_t *dict = task ? ntm_plan_task_dict(ui->ctx->plan, task) : NULL;
     size_t i, k;
     json_t *o, *t;
     const char *lang = cli_lang_vi() ? "vi" : "en";
+
+    /* 1. the task (a GET: the page asks the plan for its form) */
+    ntm_buf_adds(b, "<form method=\"get\" action=\"/new\" id=\"choose-task\">"
+                    "<div><label for=\"task\">");
+    ui_esc(b, _("Task"));
+    ntm_buf_adds(b, "</label><select id=\"task\" name=\"task\" required>"
+                    "<option value=\"\"></option>");
     json_array_foreach (json_object_get(plan, "organizations"), i, o) {
         ntm_buf_adds(b, "<optgroup label=\"");
         ui_esc(b, str(o, lang));
@@ -1023,33 +1436,89 @@ page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
             }
         ntm_buf_adds(b, "</optgroup>");
     }
-    ntm_buf_adds(b, "</select></div><div><label for=\"kind\">");
-    ui_esc(b, _("Kind"));
-    ntm_buf_adds(b, "</label><select id=\"kind\" name=\"kind\">");
-    static const char *const kinds[] = {"activity", "measure", NULL};
-    label_options(b, NTM_LABEL_KIND, kinds, "activity");
-    ntm_buf_adds(b, "</select></div>");
-    text_input(b, "unit", _("Unit code"),
-               ui_arg(r, "unit") ? ui_arg(r, "unit") : scope, "text");
-    ntm_buf_adds(b, "<fieldset><legend>");
-    ui_esc(b, cli_label(NTM_LABEL_KIND, "activity"));
+    ntm_buf_adds(b, "</select></div><button type=\"submit\" id=\"choose\">");
+    ui_esc(b, _("Show its form"));
+    ntm_buf_adds(b, "</button></form>");
+    if (!dict) {
+        if (task || (c && c->msg[0])) {
+            ntm_buf_adds(b,
+                         "<p class=\"bad\" id=\"form-error\" role=\"alert\">");
+            ui_esc(b, c && c->msg[0] ? c->msg
+                                     : _("This task is not in the plan: "
+                                         "choose one from the list."));
+            ntm_buf_adds(b, "</p>");
+        }
+        json_decref(plan);
+        ui_end(b);
+        return;
+    }
+
+    /* 2. its record: the kind it takes, its fields from the dictionary */
+    json_t *kinds = json_object_get(dict, "kinds");
+    const char *kind = json_string_value(json_array_get(kinds, 0));
+    json_array_foreach (kinds, i, t)
+        if (ui_arg_nz(r, "kind") &&
+            !strcmp(ui_arg(r, "kind"), json_string_value(t)))
+            kind = json_string_value(t);
+    json_t *rules = json_object_get(json_object_get(dict, "fields"), kind);
+    ntm_buf_adds(b, "<h2 id=\"task-title\">");
+    ui_esc(b, task_label(plan, task));
+    ntm_buf_adds(b, "</h2>");
+    if (json_array_size(kinds) > 1) {
+        ntm_buf_adds(b, "<p id=\"kinds\">");
+        json_array_foreach (kinds, i, t) {
+            if (i)
+                ntm_buf_adds(b, " · ");
+            ntm_buf_adds(b, "<a href=\"/new?task=");
+            ui_url(b, task);
+            ntm_buf_adds(b, "&amp;kind=");
+            ui_url(b, json_string_value(t));
+            ntm_buf_adds(b, "\">");
+            ui_esc(b, cli_label(NTM_LABEL_KIND, json_string_value(t)));
+            ntm_buf_adds(b, "</a>");
+        }
+        ntm_buf_adds(b, "</p>");
+    }
+    /* a refusal about no field of the form: above it */
+    int beside = c && c->field &&
+                 (json_object_get(rules, c->field) ||
+                  !strcmp(c->field, "unit") || !strcmp(c->field, "org"));
+    if (c && c->msg[0] && !beside) {
+        ntm_buf_adds(b, "<p class=\"bad\" id=\"form-error\" role=\"alert\">");
+        ui_esc(b, c->msg);
+        ntm_buf_adds(b, "</p>");
+    }
+    ntm_buf_adds(b, "<form method=\"post\" action=\"/new\" id=\"record\">");
+    ui_csrf_field(ui, b);
+    ntm_buf_adds(b, "<input type=\"hidden\" name=\"task\" value=\"");
+    ui_esc(b, task);
+    ntm_buf_adds(b, "\"><input type=\"hidden\" name=\"kind\" value=\"");
+    ui_esc(b, kind);
+    ntm_buf_adds(b, "\"><fieldset><legend>");
+    ui_esc(b, cli_label(NTM_LABEL_KIND, kind));
     ntm_buf_adds(b, "</legend>");
-    const char *afields[] = {"date",       "qty",   "uom", "people",
-                             "amount_vnd", "title", "note"};
-    for (size_t f = 0; f < 7; f++)
-        text_input(b, afields[f], cli_label(NTM_LABEL_FIELD, afields[f]), NULL,
-                   "text");
-    ntm_buf_adds(b, "</fieldset><fieldset><legend>");
-    ui_esc(b, cli_label(NTM_LABEL_KIND, "measure"));
-    ntm_buf_adds(b, "</legend>");
-    const char *mfields[] = {"period", "num", "den"};
-    for (size_t f = 0; f < 3; f++)
-        text_input(b, mfields[f], cli_label(NTM_LABEL_FIELD, mfields[f]), NULL,
-                   "text");
+    text_field(b, "unit", _("Unit code"), 1,
+               _("e.g. 72.710.25657 (see the unit tree: ntm units)"),
+               ui_arg(r, "unit") ? ui_arg(r, "unit") : scope, NULL, c);
+    for (const char *const *f = field_order; *f; f++)
+        if (json_object_get(rules, *f))
+            dict_field(ui, b, r, dict, *f, json_object_get(rules, *f), c);
+    const char *name;
+    json_t *rule;
+    json_object_foreach (rules, name, rule) {
+        const char *const *f = field_order;
+        while (*f && strcmp(*f, name))
+            f++;
+        if (!*f)
+            dict_field(ui, b, r, dict, name, rule, c);
+    }
+    text_field(b, "org", _("Organization (optional)"), 0,
+               _("the task's when left empty"), ui_arg(r, "org"), NULL, c);
     ntm_buf_adds(b, "</fieldset><button class=\"main\" type=\"submit\" "
                     "id=\"save\">");
     ui_esc(b, _("Record"));
     ntm_buf_adds(b, "</button></form>");
+    json_decref(dict);
     json_decref(plan);
     ui_end(b);
 }
@@ -1105,7 +1574,7 @@ ui_route(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
     else if (!strcmp(p, "/sync"))
         page_sync(ui, out);
     else if (!strcmp(p, "/new"))
-        page_new(ui, r, out);
+        ui_page_new(ui, r, out, NULL);
     else if (!strcmp(p, "/unlock"))
         page_unlock(ui, r, out);
     else {

@@ -14,12 +14,32 @@
 #ifndef NTM_CLI_UI_H
 #define NTM_CLI_UI_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "cli.h"
 
 #define UI_TOKEN_HEX 64 /* hex digits of tokens, session ids, CSRF tokens */
 #define UI_PAGE_SIZE 25 /* records per page */
+
+/* The sync running on its worker thread, or the last one (syncjob.c). */
+enum {
+    UI_SYNC_NONE,
+    UI_SYNC_PUSHING,
+    UI_SYNC_PULLING,
+    UI_SYNC_DONE,
+    UI_SYNC_FAILED
+};
+struct ui_sync {
+    pthread_mutex_t mu; /* guards what follows */
+    pthread_t thread;
+    int joinable, running, state, offline;
+    const struct ntm_key *key; /* kept while running */
+    int64_t sent, sent_total, received, received_total;
+    int64_t accepted, refused, applied;
+    int64_t started_ms, ended_ms;
+    char msg[1024]; /* the outcome in words */
+};
 
 struct ui {
     struct cli_ctx *ctx; /* store, plan, key (loaded in the page) */
@@ -30,6 +50,8 @@ struct ui {
     int sealed;       /* the key file is sealed with a passphrase */
     int64_t idle_ms;  /* the key is forgotten after this long unused */
     int64_t last_ms;  /* the last request of the session */
+    int refresh_s;    /* the next page refreshes itself after this long */
+    struct ui_sync sync;
 };
 
 struct ui_param {
@@ -60,6 +82,21 @@ const char *ui_arg_nz(const struct ui_req *r, const char *name);
 void ui_route(struct ui *ui, const struct ui_req *r, struct ui_resp *out);
 /* The POST forms (actions.c): 1 when path is one of them (answered). */
 int ui_action(struct ui *ui, const struct ui_req *r, struct ui_resp *out);
+
+/* ---- syncjob.c ---- */
+/* Start push then pull on the worker thread with key: 0 started, 1 one
+ * runs already, -1 no thread. */
+int ui_sync_start(struct ui *ui, const struct ntm_key *key);
+/* Whether the worker runs (the key is not forgotten then). */
+int ui_sync_running(struct ui *ui);
+/* Wait for the worker's thread to end (at exit, before a new one). */
+void ui_sync_wait(struct ui *ui);
+/* Whether err says the server cannot be reached (no network, down). */
+int ui_offline(const struct ntm_error *err);
+/* Why a call to the server failed, into out: plain words when the
+ * network is the cause (*offline 1), else what and the error's text. */
+const char *ui_net_text(const struct ntm_error *err, const char *what,
+                        char *out, size_t size, int *offline);
 
 /* ---- html.c ---- */
 /* Append s with & < > " ' escaped. NULL appends nothing. */
@@ -95,6 +132,16 @@ int ui_whoami(struct ui *ui, struct ntm_enrollment *e, const char **role,
  * the passphrase (then out redirects to the unlock page). */
 const struct ntm_key *ui_key(struct ui *ui, const struct ui_req *r,
                              struct ui_resp *out);
+/* The server's join requests (for one code's nonce, or all when NULL),
+ * asked once without backoff (a page waits for them) (actions.c). */
+enum ntm_err ui_join_requests(struct ui *ui, const struct ntm_key *key,
+                              const char *nonce, json_t **reqs,
+                              struct ntm_error *err);
+/* The entry form (pages.c): the task chosen (parameter task), its fields
+ * from the plan's data dictionary, the values of r kept; c (may be NULL)
+ * a refusal shown beside the field it names. */
+void ui_page_new(struct ui *ui, const struct ui_req *r, struct ui_resp *out,
+                 const struct cli_check *c);
 /* Who wrote: the device's name and the first 12 hex digits. */
 void ui_author(struct ui *ui, struct ntm_buf *b, const char *author);
 

@@ -8,17 +8,18 @@
 # "ok - ..." or "FAIL - ..." per check (ui_browser.sh counts them).
 #
 # Usage: ui_webdriver.py URL ARTIFACTS APPROVE_ID CONFLICT_ID DEVICE_KEY
-#        SCOPE
+#        SCOPE JOIN_KEY JOIN_FINGERPRINT
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-URL, ART, APPROVE, CONFLICT, DEVKEY, SCOPE = sys.argv[1:7]
+URL, ART, APPROVE, CONFLICT, DEVKEY, SCOPE, JKEY, JFP = sys.argv[1:9]
 BASE = URL.split("/login")[0]
 
 
@@ -126,6 +127,17 @@ def shot(name):
     print("screenshot %s" % path, flush=True)
 
 
+def show(css):
+    """Scroll the element into view (for the screenshot)."""
+    call("POST", S + "/execute/sync", {
+        "script": "document.querySelector(arguments[0]).scrollIntoView()",
+        "args": [css]})
+
+
+def value(css):
+    return call("GET", S + "/element/%s/property/value" % find(css))
+
+
 def page_url():
     return call("GET", S + "/url")
 
@@ -139,6 +151,27 @@ try:
     check("overview: one record in conflict", text("#nconflicts b") == "1")
     check("overview: records wait for review",
           int(text("#queue b")) >= 1)
+    # the charts: a bar per target drawn to the figure written beside it
+    bars = finds("#charts li")
+    check("overview: a chart per target (%d)" % len(bars),
+          len(bars) >= 1 and len(bars) == len(finds("#progress tbody tr")))
+    drawn, widths = 0, []
+    for li in bars:
+        fig = call("GET", S + "/element/%s/text" % li)
+        m = re.search(r"(\d+)%", fig)
+        rect = list(call("POST", S + "/element/%s/element" % li, {
+            "using": "css selector", "value": "rect.fill"}).values())[0]
+        w = float(call("GET", S + "/element/%s/attribute/width" % rect))
+        widths.append(w)
+        if m and abs(min(int(m.group(1)), 100) - w) <= 0.6:
+            drawn += 1
+    check("overview: each bar is drawn to its figure in text (%d of %d)" %
+          (drawn, len(bars)), drawn == len(bars))
+    check("overview: some target has progress (%s)" % max(widths or [0]),
+          max(widths or [0]) > 0)
+    check("overview: the bars are hidden from screen readers (the text "
+          "says it)", len(finds('#charts svg[aria-hidden="true"]')) ==
+          len(bars))
     shot("01-overview")
 
     # 2. search without diacritics
@@ -176,8 +209,14 @@ try:
     check("resolve: no conflict left", len(finds("#none")) == 1)
     shot("07-resolved")
 
-    # 5. enroll a device from its pasted key
+    # 5. enroll a device from its pasted key; a short key first, refused
+    # in the words of ntm admin enroll (one check for both: cli/checks.c)
     go(BASE + "/devices")
+    fill("#key", "123abc")
+    fill("#scope", SCOPE)
+    click("#enroll")
+    check("enroll: a short key is refused as ntm admin enroll refuses it",
+          len(finds("p.bad")) == 1 and "'123abc'" in text("#flash"))
     fill("#key", DEVKEY)
     fill("#scope", SCOPE)
     fill("#name", "Ấp Thạnh Hòa")
@@ -186,9 +225,75 @@ try:
     check("enroll: the device is listed", DEVKEY in text("#devices"))
     shot("08-devices")
 
+    # 5b. enroll the device that asked with a join code: listed with its
+    # fingerprint; a wrong one typed enrolls nothing; the right one does
+    go(BASE + "/devices")
+    check("join requests: the device that asked is listed",
+          "Ấp Thạnh Hòa (máy 2)" in text("#requests"))
+    check("join requests: with its fingerprint", JFP in text("#requests"))
+    show("#requests")
+    shot("08b-join-requests")
+    fill("#fp-" + JKEY[:16], "0000 0000 0000 0000")
+    click("#join-" + JKEY[:16])
+    check("join: a wrong fingerprint is refused",
+          len(finds("p.bad")) == 1 and "0000 0000" in text("#flash"))
+    check("join: ... and enrolls nothing", JKEY not in text("#devices"))
+    fill("#fp-" + JKEY[:16], JFP.replace(" ", "").upper())
+    click("#join-" + JKEY[:16])
+    check("join: the fingerprint typed enrolls it (signed)",
+          len(finds("p.good")) == 1)
+    check("join: the device is listed", JKEY in text("#devices"))
+    show("#flash")
+    shot("08c-joined")
+
+    # 5c. record entry: the form of a task, from the plan's data dictionary
+    go(BASE + "/new")
+    call("POST", S + "/element/%s/click" %
+         find('#task option[value="doan.rural_roads_km"]'), {})
+    click("#choose")
+    check("entry form: the task's fields from the dictionary",
+          len(finds("#f-date[required]")) == 1 and len(finds("#f-qty")) == 1
+          and len(finds("#f-people")) == 1 and len(finds("#f-period")) == 0)
+    check("entry form: the units the task accepts (km, m)",
+          len(finds('select#f-uom option[value="km"]')) == 1 and
+          len(finds('select#f-uom option[value="m"]')) == 1)
+    fill("#f-unit", SCOPE)
+    fill("#f-date", "2019-06-20")
+    fill("#f-qty", "abc")
+    fill("#f-title", "Đường ấp Thạnh Hòa, đoạn 2")
+    click("#save")
+    check("entry: a wrong quantity is refused beside its field",
+          "'abc'" in text("#e-qty") and
+          len(finds('#f-qty[aria-invalid="true"]')) == 1)
+    check("entry: the values typed are kept",
+          value("#f-title") == "Đường ấp Thạnh Hòa, đoạn 2")
+    show("label[for=f-qty]")
+    shot("10b-entry-refused")
+    fill("#f-qty", "300")
+    fill("#f-people", "20000000")
+    click("#save")
+    check("entry: the dictionary's range refuses 20000000 people beside it",
+          len(finds("#e-people")) == 1 and len(finds("#e-qty")) == 0)
+    fill("#f-people", "12")
+    call("POST", S + "/element/%s/click" %
+         find('select#f-uom option[value="m"]'), {})
+    click("#save")
+    check("entry: recorded and signed", "/record?id=" in page_url() and
+          len(finds("p.good")) == 1)
+    check("entry: 300 m kept as typed, in m", "300" in text("main"))
+    shot("10c-recorded")
+
     # 6. sync
     go(BASE + "/sync")
     click("#sync")
+    # the page refreshes itself while the worker runs
+    for _ in range(300):
+        if retry(lambda: len(finds("#sync-running"))) == 0:
+            break
+        time.sleep(0.1)
+    check("sync: done, said on the page", len(finds("#sync-done")) == 1)
+    sent = int("".join(ch for ch in text("#sync-sent") if ch.isdigit()) or 0)
+    check("sync: the entries sent are counted (%d)" % sent, sent >= 5)
     check("sync: sent and fetched", len(finds("p.good")) == 1)
     check("sync: nothing left to send", ": 0" in text("#status"))
     shot("09-sync")
