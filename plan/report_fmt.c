@@ -974,34 +974,7 @@ fmt_csv(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 static enum ntm_err
 html_esc(struct ntm_buf *b, const char *s)
 {
-    enum ntm_err rc = NTM_OK;
-    for (; *s && !rc; s++) {
-        switch (*s) {
-        case '&':
-            rc = ntm_buf_adds(b, "&amp;");
-            break;
-        case '<':
-            rc = ntm_buf_adds(b, "&lt;");
-            break;
-        case '>':
-            rc = ntm_buf_adds(b, "&gt;");
-            break;
-        case '"':
-            rc = ntm_buf_adds(b, "&quot;");
-            break;
-        case '\'':
-            rc = ntm_buf_adds(b, "&#39;");
-            break;
-        default:
-            /* Control characters are not text: shown, not passed on. */
-            if (((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t') ||
-                *s == 0x7f)
-                rc = ntm_buf_addf(b, "\\x%02x", (unsigned char)*s);
-            else
-                rc = ntm_buf_addch(b, *s);
-        }
-    }
-    return rc;
+    return ntm_buf_add_html(b, s);
 }
 
 /* One table cell holding text (escaped); a number is right-aligned. */

@@ -111,6 +111,23 @@ test_buf_grow_overflow_refused(void **state)
     ntm_buf_release(&b);
 }
 
+/* The one HTML escaper of the report and ntm ui: markup and quotes are
+ * entities, a control character is shown, Vietnamese passes as it is. */
+static void
+test_buf_add_html(void **state)
+{
+    (void)state;
+    struct ntm_buf b = NTM_BUF_INIT;
+    assert_int_equal(ntm_buf_add_html(&b, "<script>a&b</script>"), NTM_OK);
+    assert_int_equal(ntm_buf_add_html(&b, " \"x\" 'y'\x01\x7f\tĐường\n"),
+                     NTM_OK);
+    assert_int_equal(ntm_buf_add_html(&b, NULL), NTM_OK);
+    assert_string_equal(ntm_buf_str(&b),
+                        "&lt;script&gt;a&amp;b&lt;/script&gt; &quot;x&quot; "
+                        "&#39;y&#39;\\x01\\x7f\tĐường\n");
+    ntm_buf_release(&b);
+}
+
 static void
 test_buf_addf_growth(void **state)
 {
@@ -897,6 +914,7 @@ main(void)
         T(test_buf_init_and_str),
         T(test_buf_add_grows),
         T(test_buf_grow_overflow_refused),
+        T(test_buf_add_html),
         T(test_buf_addf_growth),
         T(test_buf_reset_keeps_storage),
         T(test_buf_detach),

@@ -72,6 +72,38 @@ ntm_buf_addch(struct ntm_buf *b, char c)
 }
 
 enum ntm_err
+ntm_buf_add_html(struct ntm_buf *b, const char *s)
+{
+    enum ntm_err rc = NTM_OK;
+    for (; s && *s && !rc; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '&':
+            rc = ntm_buf_adds(b, "&amp;");
+            break;
+        case '<':
+            rc = ntm_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            rc = ntm_buf_adds(b, "&gt;");
+            break;
+        case '"':
+            rc = ntm_buf_adds(b, "&quot;");
+            break;
+        case '\'':
+            rc = ntm_buf_adds(b, "&#39;");
+            break;
+        default:
+            if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+                rc = ntm_buf_addf(b, "\\x%02x", c);
+            else
+                rc = ntm_buf_addch(b, (char)c);
+        }
+    }
+    return rc;
+}
+
+enum ntm_err
 ntm_buf_vaddf(struct ntm_buf *b, const char *fmt, va_list ap)
 {
     va_list cp;

@@ -189,6 +189,11 @@ NTM_EXTERN enum ntm_err ntm_buf_add(struct ntm_buf *b, const void *data,
                                     size_t len);
 NTM_EXTERN enum ntm_err ntm_buf_adds(struct ntm_buf *b, const char *s);
 NTM_EXTERN enum ntm_err ntm_buf_addch(struct ntm_buf *b, char c);
+/* Append s as HTML text (the one escaper of every page ntm writes: the
+ * report and ntm ui): & < > " ' as entities, control characters other
+ * than newline and tab shown as \xNN instead of passed on. NULL adds
+ * nothing. */
+NTM_EXTERN enum ntm_err ntm_buf_add_html(struct ntm_buf *b, const char *s);
 NTM_EXTERN enum ntm_err ntm_buf_addf(struct ntm_buf *b, const char *fmt, ...)
     NTM_PRINTF(2, 3);
 NTM_EXTERN enum ntm_err ntm_buf_vaddf(struct ntm_buf *b, const char *fmt,

@@ -17,29 +17,7 @@
 void
 ui_esc(struct ntm_buf *b, const char *s)
 {
-    if (!s)
-        return;
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            ntm_buf_adds(b, "&amp;");
-            break;
-        case '<':
-            ntm_buf_adds(b, "&lt;");
-            break;
-        case '>':
-            ntm_buf_adds(b, "&gt;");
-            break;
-        case '"':
-            ntm_buf_adds(b, "&quot;");
-            break;
-        case '\'':
-            ntm_buf_adds(b, "&#39;");
-            break;
-        default:
-            ntm_buf_addch(b, *s);
-        }
-    }
+    ntm_buf_add_html(b, s);
 }
 
 void
