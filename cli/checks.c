@@ -81,30 +81,6 @@ set_int(json_t *o, const char *k, int64_t v, struct cli_check *c)
     return 0;
 }
 
-/* The field a message of the data dictionary is about: "field 'qty' of
- * task ..." or "task '...' needs the field 'date'"; the units' messages
- * are about uom. */
-static const char *
-dict_field(const char *msg)
-{
-    static const char *const names[] = {
-        "date",   "qty", "uom", "people", "amount_vnd", "title", "note",
-        "period", "num", "den", "name",   "labor_days", NULL};
-    const char *q = strstr(msg, "field '");
-    if (q) {
-        q += 7;
-        for (size_t i = 0; names[i]; i++)
-            if (!strncmp(q, names[i], strlen(names[i])) &&
-                q[strlen(names[i])] == '\'')
-                return names[i];
-    }
-    if (strstr(msg, "numerator") || strstr(msg, "denominator"))
-        return "num";
-    if (strstr(msg, "unit") || strstr(msg, "quantity"))
-        return "uom";
-    return "task";
-}
-
 /* A date, quantity or period as typed, in the record's form (cli_input). */
 static const char *
 typed(struct cli_check *c, const char *field, const char *in, char *out,
@@ -268,9 +244,11 @@ cli_check_record(struct cli_ctx *ctx, const struct cli_record_in *in,
         goto bad;
     }
     /* the plan's data dictionary: kind, fields, units, num <= den */
-    if (ntm_plan_check_record(ctx->plan, in->kind, out->fields, NULL,
+    const char *at = NULL;
+    if (ntm_plan_check_record(ctx->plan, in->kind, out->fields, NULL, &at,
                               &c->err) != NTM_OK) {
-        refuse_lib(c, dict_field(c->err.msg), NULL);
+        /* the form chooses the kind with the task */
+        refuse_lib(c, !at || !strcmp(at, "kind") ? "task" : at, NULL);
         c->lib = 0; /* the input breaks the plan's rules: a usage error */
         c->code = EXIT_USAGE;
         goto bad;

@@ -73,7 +73,7 @@ cmd_edit(int argc, char **argv, struct cli_ctx *ctx)
     }
     enum ntm_err rc = ntm_plan_check_record(
         ctx->plan, json_string_value(json_object_get(rec, "kind")), after, NULL,
-        &err);
+        NULL, &err);
     json_decref(after);
     json_decref(rec);
     if (rc != NTM_OK) {

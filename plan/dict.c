@@ -197,7 +197,8 @@ check_field(const char *task, const char *name, json_t *v, json_t *base,
 
 enum ntm_err
 Ntm_dict_check(const struct ntm_plan *p, const char *kind, json_t *fields,
-               double *qty_out, const char **code, struct ntm_error *err)
+               double *qty_out, const char **code, const char **field,
+               struct ntm_error *err)
 {
     const char *task = str_member(fields, "task");
     const struct Ntm_task *t = Ntm_plan_task(p, task);
@@ -211,10 +212,12 @@ Ntm_dict_check(const struct ntm_plan *p, const char *kind, json_t *fields,
     if (qty_out)
         *qty_out = 0;
     *code = "unknown_task";
+    *field = "task";
     if (!t)
         return ntm_plan_check_task(p, task, NULL, NULL, err);
     rec = t->record;
     *code = "wrong_kind";
+    *field = "kind";
     json_array_foreach (json_object_get(rec, "kinds"), i, k)
         if (kind && !strcmp(kind, json_string_value(k)))
             break;
@@ -233,6 +236,7 @@ Ntm_dict_check(const struct ntm_plan *p, const char *kind, json_t *fields,
                *den = json_object_get(fields, "den");
         if (json_is_integer(den) && json_integer_value(den) <= 0) {
             *code = "den_not_positive";
+            *field = "den";
             return ntm_error_set(err, NTM_EINVAL,
                                  N_("the denominator %lld of task '%s' must be "
                                     "greater than 0"),
@@ -242,6 +246,7 @@ Ntm_dict_check(const struct ntm_plan *p, const char *kind, json_t *fields,
             json_is_integer(num) && json_is_integer(den) &&
             json_integer_value(num) > json_integer_value(den)) {
             *code = "num_above_den";
+            *field = "num";
             return ntm_error_set(
                 err, NTM_EINVAL,
                 N_("the numerator %lld is above the denominator %lld: task "
@@ -258,10 +263,12 @@ Ntm_dict_check(const struct ntm_plan *p, const char *kind, json_t *fields,
         v = json_object_get(fields, name);
         if (!v && json_is_true(rule(spec, o, "required"))) {
             *code = "missing_field";
+            *field = name;
             return ntm_error_set(err, NTM_EINVAL,
                                  N_("task '%s' needs the field '%s'"), task,
                                  name);
         }
+        *field = name;
         if (v && (rc = check_field(task, name, v, spec, o, code, err)))
             return rc;
     }
@@ -271,13 +278,16 @@ Ntm_dict_check(const struct ntm_plan *p, const char *kind, json_t *fields,
         v = json_object_get(fields, name);
         if (!v && json_is_true(json_object_get(spec, "required"))) {
             *code = "missing_field";
+            *field = name;
             return ntm_error_set(err, NTM_EINVAL,
                                  N_("task '%s' needs the field '%s'"), task,
                                  name);
         }
+        *field = name;
         if (v && (rc = check_field(task, name, v, NULL, spec, code, err)))
             return rc;
     }
+    *field = NULL;
     if (!activity) {
         *code = NULL;
         return NTM_OK;
@@ -293,18 +303,21 @@ Ntm_dict_check(const struct ntm_plan *p, const char *kind, json_t *fields,
         accepted_units(rec, &units);
         if (!v) {
             *code = "no_qty";
+            *field = "qty";
             rc = ntm_error_set(err, NTM_EINVAL,
                                N_("unit of measure '%s' without a quantity "
                                   "(task '%s')"),
                                uom, task);
         } else if (!uom || !*uom) {
             *code = "no_uom";
+            *field = "uom";
             rc = ntm_error_set(err, NTM_EINVAL,
                                N_("a quantity needs its unit of measure: task "
                                   "'%s' accepts %s"),
                                task, ntm_buf_str(&units));
         } else if ((f = factor_of(rec, uom)) <= 0) {
             *code = "uom_not_accepted";
+            *field = "uom";
             rc = ntm_error_set(err, NTM_EINVAL,
                                N_("unit %s not accepted for %s (task '%s'): "
                                   "use %s"),
@@ -323,10 +336,15 @@ Ntm_dict_check(const struct ntm_plan *p, const char *kind, json_t *fields,
 
 enum ntm_err
 ntm_plan_check_record(const struct ntm_plan *p, const char *kind,
-                      json_t *fields, double *qty, struct ntm_error *err)
+                      json_t *fields, double *qty, const char **field,
+                      struct ntm_error *err)
 {
     const char *code;
-    return Ntm_dict_check(p, kind, fields, qty, &code, err);
+    const char *at = NULL;
+    enum ntm_err rc = Ntm_dict_check(p, kind, fields, qty, &code, &at, err);
+    if (field)
+        *field = rc == NTM_OK ? NULL : at;
+    return rc;
 }
 
 json_t *

@@ -43,12 +43,14 @@ NTM_EXTERN enum ntm_err ntm_plan_check_task(const struct ntm_plan *p,
  * denominator above 0 and, where the task says so, num <= den. *qty (may
  * be NULL) gets the quantity in the task's canonical unit (0 without
  * one). Otherwise NTM_EINVAL (NTM_ENOENT for an unknown task) with a
- * message saying why and naming the accepted units. The store never calls
+ * message saying why and naming the accepted units, and *field (may be
+ * NULL; static or borrowed from p) the field at fault: "task", "kind",
+ * "qty", "uom", "num", "den" or the dictionary's field. The store never calls
  * it: the log stays independent of the plan files.
  */
 NTM_EXTERN enum ntm_err ntm_plan_check_record(const struct ntm_plan *p,
                                               const char *kind, json_t *fields,
-                                              double *qty,
+                                              double *qty, const char **field,
                                               struct ntm_error *err);
 
 /*

@@ -169,10 +169,11 @@ enum ntm_err Ntm_dict_check_task(const struct ntm_plan *p, json_t *rec,
 double Ntm_dict_decimal(json_t *v);
 /* ntm_plan_check_record, with *code (static) the reason's name when it
  * refuses (unknown_task, wrong_kind, missing_field, bad_field,
- * den_not_positive, num_above_den, no_qty, no_uom, uom_not_accepted) */
+ * den_not_positive, num_above_den, no_qty, no_uom, uom_not_accepted) and
+ * *field the field at fault */
 enum ntm_err Ntm_dict_check(const struct ntm_plan *p, const char *kind,
                             json_t *fields, double *qty, const char **code,
-                            struct ntm_error *err);
+                            const char **field, struct ntm_error *err);
 
 /* ---- reports (report.c, report_fmt.c) ---- */
 enum Ntm_status {

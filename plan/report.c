@@ -713,7 +713,8 @@ collect_one(struct ctx *c, json_t *rec)
         !Ntm_unit_successor(c->p, unit, c->A, carrier))
         return NTM_OK;
     /* the data dictionary decides what the plan can count */
-    if (Ntm_dict_check(c->p, kind, f, &qty, &code, &why) != NTM_OK) {
+    const char *at;
+    if (Ntm_dict_check(c->p, kind, f, &qty, &code, &at, &why) != NTM_OK) {
         /* listed when in the report's unit and year */
         if (Ntm_code_within(carrier, c->top) &&
             (!o->year || (when && leading_int(when) == o->year)))

@@ -174,7 +174,10 @@ static enum ntm_err
 check(struct ntm_plan *p, const char *kind, json_t *f, double *qty,
       struct ntm_error *err)
 {
-    enum ntm_err rc = ntm_plan_check_record(p, kind, f, qty, err);
+    const char *at = NULL;
+    enum ntm_err rc = ntm_plan_check_record(p, kind, f, qty, &at, err);
+    /* a refusal names the field at fault; an acceptance none */
+    assert_true(rc == NTM_OK ? at == NULL : at != NULL);
     json_decref(f);
     return rc;
 }
