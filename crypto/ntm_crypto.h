@@ -145,6 +145,22 @@ NTM_EXTERN void ntm_hash(unsigned char out[NTM_HASH_BYTES], const void *msg,
 NTM_EXTERN void ntm_hash_hex(char out[NTM_HEX_ID_LEN + 1], const void *msg,
                              size_t len);
 
+/*
+ * BLAKE2b-256 of a stream (attachment files, hashed as they are read or
+ * received): init, update with each piece, final. Gives what ntm_hash
+ * gives for the concatenation. The state is opaque (libsodium's
+ * crypto_generichash_state, which needs 64-byte alignment).
+ */
+struct ntm_hash_stream {
+    _Alignas(64) unsigned char opaque[384];
+};
+NTM_EXTERN void ntm_hash_stream_init(struct ntm_hash_stream *h);
+NTM_EXTERN void ntm_hash_stream_update(struct ntm_hash_stream *h,
+                                       const void *msg, size_t len);
+/* The lowercase hex of the hash, with its NUL. h may not be updated after. */
+NTM_EXTERN void ntm_hash_stream_final_hex(struct ntm_hash_stream *h,
+                                          char out[NTM_HEX_ID_LEN + 1]);
+
 /* Fill buf with n bytes from the CSPRNG (randombytes_buf). */
 NTM_EXTERN void ntm_random(void *buf, size_t n);
 
