@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_attach.c - ntm attach <id> <file>...: photos and documents as a
+ * record's evidence (docs/contract.md, attachments). Each file is checked
+ * first (a JPEG or PNG photo or a PDF by its bytes, within the home's
+ * limits per file and per record), all of them before anything is
+ * signed; then stored in the home by its hash and bound to the record by
+ * one signed record.attach each. Also the helpers `ntm record --attach`
+ * uses, and the limits read from config.json.
+ */
+#include "cli.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_FILE   (8LL * 1024 * 1024)
+#define DEFAULT_MAX_RECORD (32LL * 1024 * 1024)
+
+static const struct cli_help help = {
+    N_("ntm attach - attach photos or documents to a record"),
+    "ntm attach <id> <file>... [--caption <text>]",
+    N_("Stores each file in the home (attachments/, named by its BLAKE2b-256\n"
+       "hash) and signs one record.attach entry per file, which binds the\n"
+       "record to the file's hash, size and type: nobody can swap the file\n"
+       "afterwards. Push carries the entries and then the bytes; a bundle\n"
+       "carries both.\n"
+       "\n"
+       "JPEG and PNG photos and PDF documents can be attached; the type is\n"
+       "read from the file's bytes. A file may have at most attach_max_file\n"
+       "bytes (8 MiB unless the home's config.json says otherwise), all the\n"
+       "attachments of one record attach_max_record (32 MiB). Every file is\n"
+       "checked before anything is signed. Who may attach is who may edit\n"
+       "the record (its unit in the device's scope, its organization)."),
+    NULL,
+    "ntm attach 5d1c0e duong-sau.jpg --caption \"Đường sau khi bê tông\"\n"
+    "ntm attach 5d1c0e bien-ban.pdf anh1.jpg anh2.jpg"};
+
+/* A limit from the home's config.json (key: bytes), else dflt. */
+static int64_t
+config_limit(struct cli_ctx *ctx, const char *key, int64_t dflt)
+{
+    char *path = cli_home_path(ctx, "config.json");
+    json_t *cfg = path ? json_load_file(path, 0, NULL) : NULL;
+    ntm_free(path);
+    json_t *v = json_object_get(cfg, key);
+    int64_t n = json_is_integer(v) && json_integer_value(v) > 0
+                    ? (int64_t)json_integer_value(v)
+                    : dflt;
+    json_decref(cfg);
+    if (n > NTM_ATTACH_MAX_BYTES)
+        n = NTM_ATTACH_MAX_BYTES;
+    return n;
+}
+
+static const char *
+base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s && s[1] ? s + 1 : path;
+}
+
+int
+cli_attach_check(struct cli_ctx *ctx, const char *cmd, const char *record_id,
+                 const struct cli_list *files, struct cli_attach_file **out)
+{
+    *out = NULL;
+    int64_t max_file = config_limit(ctx, "attach_max_file", DEFAULT_MAX_FILE);
+    int64_t max_rec =
+        config_limit(ctx, "attach_max_record", DEFAULT_MAX_RECORD);
+    int64_t total = 0;
+    if (record_id) {
+        json_t *have = NULL;
+        struct ntm_error err = {0};
+        if (ntm_store_attachments(ctx->store, record_id, &have, &err) != NTM_OK)
+            return cli_fail(&err, _("cannot read the record's attachments"));
+        size_t i;
+        json_t *a;
+        json_array_foreach (have, i, a)
+            total += json_integer_value(json_object_get(a, "size"));
+        json_decref(have);
+    }
+    struct cli_attach_file *f =
+        ntm_calloc((size_t)files->count + 1, sizeof(*f));
+    if (!f) {
+        cli_error(_("out of memory"));
+        return EXIT_FAIL;
+    }
+    for (int i = 0; i < files->count; i++) {
+        const char *path = files->items[i];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat sb;
+        unsigned char head[16];
+        ssize_t n = -1;
+        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+            n = read(fd, head, sizeof(head));
+        if (fd >= 0)
+            close(fd);
+        if (n < 0) {
+            cli_error(_("cannot read '%s': give the path of a photo or a "
+                        "document"),
+                      path);
+            ntm_free(f);
+            return EXIT_FAIL;
+        }
+        const char *type = ntm_attach_sniff(head, (size_t)n);
+        if (!type) {
+            cli_error(_("'%s' is not a JPEG or PNG photo or a PDF document: "
+                        "only these can be attached (save it as one of them "
+                        "first)"),
+                      path);
+            ntm_free(f);
+            return EXIT_FAIL;
+        }
+        if ((int64_t)sb.st_size > max_file) {
+            cli_error(_("'%s' has %lld bytes, more than the %lld a file may "
+                        "have: make it smaller (a photo at a lower "
+                        "resolution), or raise attach_max_file in "
+                        "'%s/config.json'"),
+                      path, (long long)sb.st_size, (long long)max_file,
+                      ctx->home);
+            ntm_free(f);
+            return EXIT_FAIL;
+        }
+        total += (int64_t)sb.st_size;
+        if (total > max_rec) {
+            cli_error(_("the attachments of this record would have %lld "
+                        "bytes, more than the %lld a record may have: attach "
+                        "fewer or smaller files, or raise attach_max_record "
+                        "in '%s/config.json'"),
+                      (long long)total, (long long)max_rec, ctx->home);
+            ntm_free(f);
+            return EXIT_FAIL;
+        }
+        f[i].path = path;
+        f[i].type = type;
+        f[i].size = (int64_t)sb.st_size;
+    }
+    (void)cmd;
+    *out = f;
+    return EXIT_OK;
+}
+
+int
+cli_attach_write(struct cli_ctx *ctx, const char *record_id,
+                 const struct cli_attach_file *f, int n, const char *caption,
+                 json_t *done)
+{
+    char *dir = cli_home_path(ctx, "attachments");
+    int64_t max_file = config_limit(ctx, "attach_max_file", DEFAULT_MAX_FILE);
+    int code = EXIT_OK;
+    if (!dir) {
+        cli_error(_("out of memory"));
+        return EXIT_FAIL;
+    }
+    for (int i = 0; i < n && code == EXIT_OK; i++) {
+        struct ntm_error err = {0};
+        char hash[NTM_HEX_ID_LEN + 1];
+        int64_t size = 0;
+        if (ntm_blob_put_file(dir, f[i].path, max_file, hash, &size, &err) !=
+            NTM_OK) {
+            code = cli_fail(&err, _("cannot store the file"));
+            break;
+        }
+        struct ntm_write_result res;
+        memset(&res, 0, sizeof(res));
+        if (ntm_record_attach(ctx->store, ctx->key, record_id, hash, size,
+                              f[i].type, base_name(f[i].path), caption, &res,
+                              &err) != NTM_OK) {
+            code = cli_fail(&err, _("cannot attach the file"));
+            break;
+        }
+        if (done)
+            json_array_append_new(
+                done, json_pack("{s:s, s:s, s:s, s:I, s:s}", "hash", hash,
+                                "entry", res.id, "name", base_name(f[i].path),
+                                "size", (json_int_t)size, "type", f[i].type));
+        if (!ctx->json)
+            printf(_("attached %s  %s\n"), hash, base_name(f[i].path));
+    }
+    ntm_free(dir);
+    return code;
+}
+
+int
+cmd_attach(int argc, char **argv, struct cli_ctx *ctx)
+{
+    const char *caption = NULL;
+    const struct cli_option opts[] = {
+        {CLI_OPT_STRING, "caption", &caption, "<text>",
+         N_("what the files show (signed with each)")},
+        CLI_OPT_END_MARK};
+    int nargs, code;
+    if (cli_parse("attach", argc, argv, opts, &help, &nargs, &code) != 0)
+        return code;
+    if (nargs == 0)
+        return cli_usage_error("attach", _("missing the record id"));
+    if (nargs == 1)
+        return cli_usage_error("attach", _("missing the files to attach"));
+    if (caption && strlen(caption) > NTM_ATTACH_MAX_CAPTION)
+        return cli_usage_error("attach",
+                               _("the caption is longer than %d bytes"),
+                               NTM_ATTACH_MAX_CAPTION);
+    char id[NTM_RECORD_ID_LEN + 1];
+    if ((code = cli_find_record(ctx, "attach", argv[0], id, NULL)) != EXIT_OK)
+        return code;
+    struct cli_list files = {(const char **)argv + 1, nargs - 1, 0};
+    struct cli_attach_file *f = NULL;
+    if ((code = cli_attach_check(ctx, "attach", id, &files, &f)) != EXIT_OK)
+        return code;
+    json_t *done = json_array();
+    code = cli_attach_write(ctx, id, f, files.count, caption, done);
+    ntm_free(f);
+    if (code == EXIT_OK && ctx->json)
+        return cli_print_json(
+            json_pack("{s:s, s:o}", "id", id, "attachments", done));
+    json_decref(done);
+    return code;
+}
+
+int
+cli_attach_fetch(struct cli_ctx *ctx, const char *hash)
+{
+    cli_error(_("attachment %.16s... is not in this home: ask for a bundle "
+                "that carries it"),
+              hash);
+    (void)ctx;
+    return EXIT_FAIL;
+}
