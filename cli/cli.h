@@ -361,6 +361,12 @@ int cli_attach_write(struct cli_ctx *ctx, const char *record_id,
 /* Fetch the attachment hash from the server into the home (resumable,
  * checked). EXIT_OK or an exit code, the error said. */
 int cli_attach_fetch(struct cli_ctx *ctx, const char *hash);
+/* After a push (push 1): upload the attachments' bytes the server lacks;
+ * after a pull: fetch every missing one when the home's config.json says
+ * "attach_fetch": "eager" (else nothing: lazy). Adds "attachments" to out
+ * (may be NULL), else a note. EXIT_OK or an exit code, said. */
+int cli_attach_sync(struct cli_ctx *ctx, struct ntm_client_opts *co, int push,
+                    json_t *out);
 
 /* cmd_push.c: what a push or pull found of this device's own chain
  * (struct ntm_heal), said in plain words; its JSON form (new). */

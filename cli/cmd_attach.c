@@ -220,12 +220,99 @@ cmd_attach(int argc, char **argv, struct cli_ctx *ctx)
     return code;
 }
 
+static json_t *
+report_json(const struct ntm_attach_report *r)
+{
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "files", (json_int_t)r->files,
+        "done", (json_int_t)r->done, "resumed", (json_int_t)r->resumed,
+        "refused", (json_int_t)r->refused, "failed", (json_int_t)r->failed,
+        "bytes", (json_int_t)r->bytes, "requests", (json_int_t)r->requests);
+}
+
+/* Whether the home fetches every attachment at each pull. */
+static int
+fetch_eager(struct cli_ctx *ctx)
+{
+    char *path = cli_home_path(ctx, "config.json");
+    json_t *cfg = path ? json_load_file(path, 0, NULL) : NULL;
+    ntm_free(path);
+    const char *v = json_string_value(json_object_get(cfg, "attach_fetch"));
+    int eager = v && !strcmp(v, "eager");
+    json_decref(cfg);
+    return eager;
+}
+
+int
+cli_attach_sync(struct cli_ctx *ctx, struct ntm_client_opts *co, int push,
+                json_t *out)
+{
+    struct ntm_attach_report rep;
+    struct ntm_error err = {0};
+    memset(&rep, 0, sizeof rep);
+    if (!push && !fetch_eager(ctx))
+        return EXIT_OK;
+    char *dir = cli_home_path(ctx, "attachments");
+    if (!dir) {
+        cli_error(_("out of memory"));
+        return EXIT_FAIL;
+    }
+    enum ntm_err rc =
+        push
+            ? ntm_attach_push(ctx->store, ctx->key, co, dir, &rep, &err)
+            : ntm_attach_fetch(ctx->store, ctx->key, co, dir, NULL, &rep, &err);
+    ntm_free(dir);
+    if (out)
+        json_object_set_new(out, "attachments", report_json(&rep));
+    if (rc != NTM_OK)
+        return cli_fail(&err, push ? _("the attachments were not all sent "
+                                       "(run push again: it goes on where "
+                                       "it stopped)")
+                                   : _("the attachments were not all "
+                                       "fetched (run pull again: it goes on "
+                                       "where it stopped)"));
+    if (rep.files && !out)
+        cli_note(ctx,
+                 push ? _("attachments: %lld sent whole (%lld bytes, %lld "
+                          "requests), %lld refused by the server")
+                      : _("attachments: %lld fetched whole (%lld bytes, %lld "
+                          "requests), %lld not on the server"),
+                 (long long)rep.done, (long long)rep.bytes,
+                 (long long)rep.requests, (long long)rep.refused);
+    if (rep.failed)
+        cli_warn(ctx,
+                 _("%lld attachments of this home are damaged and were not "
+                   "sent: run 'ntm verify'"),
+                 (long long)rep.failed);
+    return EXIT_OK;
+}
+
 int
 cli_attach_fetch(struct cli_ctx *ctx, const char *hash)
 {
-    cli_error(_("attachment %.16s... is not in this home: ask for a bundle "
-                "that carries it"),
-              hash);
-    (void)ctx;
-    return EXIT_FAIL;
+    int code = cli_need_key(ctx);
+    if (code != EXIT_OK)
+        return code;
+    struct ntm_client_opts co;
+    memset(&co, 0, sizeof co);
+    co.lang = ctx->lang;
+    struct ntm_attach_report rep;
+    struct ntm_error err = {0};
+    char *dir = cli_home_path(ctx, "attachments");
+    if (!dir) {
+        cli_error(_("out of memory"));
+        return EXIT_FAIL;
+    }
+    enum ntm_err rc =
+        ntm_attach_fetch(ctx->store, ctx->key, &co, dir, hash, &rep, &err);
+    ntm_free(dir);
+    if (rc != NTM_OK)
+        return cli_fail(&err, _("cannot fetch the attachment from the server"));
+    if (rep.done == 0) {
+        cli_error(_("attachment %.16s... is not in this home: ask for a "
+                    "bundle that carries it"),
+                  hash);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
 }

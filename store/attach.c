@@ -281,3 +281,44 @@ out:
     json_decref(missing);
     return rc;
 }
+
+enum ntm_err
+ntm_store_upload_add(struct ntm_store *st, const char *hash, const char *device,
+                     int64_t n, int64_t now_ms, struct ntm_error *err)
+{
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "INSERT INTO blob_uploads(hash, device, size, received_ms) "
+        "VALUES(?1,?2,?3,?4) ON CONFLICT(hash, device) DO UPDATE SET "
+        "size=size+excluded.size, received_ms=excluded.received_ms",
+        err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, n);
+    sqlite3_bind_int64(s, 4, now_ms);
+    int x = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (x != SQLITE_DONE)
+        return Ntm_db_error(st, x, err, "cannot note the upload");
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_store_upload_total(struct ntm_store *st, const char *device, int64_t *total,
+                       struct ntm_error *err)
+{
+    *total = 0;
+    sqlite3_stmt *s = Ntm_prepare(
+        st, "SELECT coalesce(sum(size), 0) FROM blob_uploads WHERE device=?1",
+        err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+    int x = sqlite3_step(s);
+    if (x == SQLITE_ROW)
+        *total = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return Ntm_step_ok(st, x, err, "cannot read the uploads");
+}

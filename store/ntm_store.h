@@ -773,6 +773,15 @@ NTM_EXTERN enum ntm_err ntm_store_attachment_hashes(struct ntm_store *st,
                                                     const char *author,
                                                     json_t **out,
                                                     struct ntm_error *err);
+/* A server's quota bookkeeping (table blob_uploads): device sent n more
+ * bytes of hash (at now_ms); *total: all the bytes device ever sent. */
+NTM_EXTERN enum ntm_err
+ntm_store_upload_add(struct ntm_store *st, const char *hash, const char *device,
+                     int64_t n, int64_t now_ms, struct ntm_error *err);
+NTM_EXTERN enum ntm_err ntm_store_upload_total(struct ntm_store *st,
+                                               const char *device,
+                                               int64_t *total,
+                                               struct ntm_error *err);
 /* new: the stored files of dir against the attachments held:
  * {"checked": n, "ok": n, "bad": [hash...], "missing": [hash...],
  * "unreferenced": n}. A bad file is one whose bytes differ from its hash;
