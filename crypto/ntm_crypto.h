@@ -203,7 +203,8 @@ NTM_EXTERN int ntm_is_lower_hex(const char *s, size_t n);
 NTM_EXTERN size_t ntm_b64_encoded_len(size_t n);
 NTM_EXTERN void ntm_b64_encode(char *out, const unsigned char *in, size_t n);
 
-/* Decode standard padded base64 b64[0..b64len) into out (capacity outcap);
+/* Decode standard padded base64 b64[0..b64len) into out (capacity outcap;
+ * NTM_ENOMEM only for a text past 512 bytes when memory runs out);
  * *outlen gets the decoded size (0 on failure). Strict: NTM_EINVAL for
  * characters outside the alphabet (white space included), missing or extra
  * padding, non-zero unused bits, or output larger than outcap. */

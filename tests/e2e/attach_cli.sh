@@ -87,6 +87,47 @@ check "the file written out is the one attached" cmp -s "$T/duong.jpg" "$T/got.j
 expect 0 "verify: attachments sound" "$R" --json verify
 check "verify --json: 2 checked, 0 bad, 0 missing" json_ok '.attachments.ok == 2 and (.attachments.bad | length) == 0 and (.attachments.missing | length) == 0'
 
+# Bundles carry the attachments; minisign still verifies the whole file.
+expect 0 "bundle export carries the attachments" "$R" --json bundle export --out "$T/att.ntmb"
+check "  ... two attachments in it" json_ok '.attachments == 2'
+check "  ... the header says so" sh -c "head -1 '$T/att.ntmb' | jq -e '.attachments == 2' >/dev/null"
+if command -v minisign >/dev/null; then
+    check "minisign -V verifies the bundle with its attachments" \
+        minisign -Vq -p <("$NTM" --home "$R" key export --minisign) -m "$T/att.ntmb"
+else
+    skip "minisign -V (minisign is not installed)"
+fi
+expect 0 "a fresh home imports it" "$T/fresh" init --root-key "$(jq -r .author "$A/config.json")" --no-passphrase --lang en
+expect 0 "  ... import" "$T/fresh" --json bundle import "$T/enroll.ntmb"
+expect 0 "  ... import the bundle with attachments" "$T/fresh" --json bundle import "$T/att.ntmb"
+check "  ... both attachments stored" json_ok '.attachments == 2 and .attachments_refused == 0'
+check "  ... the photo, byte for byte" cmp -s "$T/duong.jpg" "$T/fresh/attachments/$H"
+expect 0 "  ... verify there: sound" "$T/fresh" --json verify
+check "  ... 2 attachments checked, none missing" json_ok '.attachments.ok == 2 and (.attachments.missing | length) == 0'
+# One byte of the photo changed inside the bundle (its base64 text).
+python3 - "$T/att.ntmb" "$T/bad.ntmb" <<'PY'
+import json, sys, base64
+out = []
+for i, line in enumerate(open(sys.argv[1], "rb").read().split(b"\n")):
+    o = json.loads(line) if line.startswith(b'{"attachment"') else None
+    if o and o["offset"] == 0 and o["size"] > 1000:
+        d = bytearray(base64.b64decode(o["data"]))
+        d[10] ^= 0x55
+        o["data"] = base64.b64encode(bytes(d)).decode()
+        line = json.dumps(o, separators=(",", ":"), sort_keys=True).encode()
+    out.append(line)
+open(sys.argv[2], "wb").write(b"\n".join(out))
+PY
+expect 0 "another fresh home" "$T/fresh2" init --root-key "$(jq -r .author "$A/config.json")" --no-passphrase --lang en
+run "$T/fresh2" bundle import "$T/enroll.ntmb"
+cp "$T/att.ntmb.minisig" "$T/bad.ntmb.minisig"
+expect 1 "a bundle whose photo was changed fails its signature" "$T/fresh2" bundle import "$T/bad.ntmb"
+check "  ... nothing imported, saying why" err_has "does not verify"
+rm -f "$T/bad.ntmb.minisig"
+expect 0 "  ... imports the changed bundle without its signature" "$T/fresh2" --json bundle import "$T/bad.ntmb"
+check "  ... the changed photo is refused, the PDF stored" json_ok '.attachments == 1 and .attachments_refused == 1'
+check "  ... no photo stored" test ! -e "$T/fresh2/attachments/$H"
+
 # A swapped byte in the stored photo.
 printf 'X' | dd of="$R/attachments/$H" bs=1 seek=1000 conv=notrunc 2>/dev/null
 expect 3 "verify: a damaged attachment is exit 3" "$R" verify
