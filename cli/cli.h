@@ -340,9 +340,12 @@ int cmd_attachment(int argc, char **argv, struct cli_ctx *ctx);
 /* ------------------------------------------------------------------ */
 /* Attachments (cmd_attach.c, docs/contract.md "attachments"). */
 struct cli_attach_file {
-    const char *path; /* borrowed from the command line */
-    const char *type; /* media type read from its bytes (static) */
-    int64_t size;
+    const char *path;    /* borrowed from the command line */
+    const char *type;    /* media type read from its bytes (static) */
+    int64_t size;        /* of what is attached */
+    unsigned char *data; /* a photo made ready (owned), else NULL: the file */
+    size_t len;
+    struct ntm_photo_info photo;
 };
 /* Check files before anything is signed: readable, a JPEG, PNG or PDF by
  * their bytes, within the home's limits per file and (with the
@@ -351,7 +354,9 @@ struct cli_attach_file {
  * error said. */
 int cli_attach_check(struct cli_ctx *ctx, const char *cmd,
                      const char *record_id, const struct cli_list *files,
-                     struct cli_attach_file **out);
+                     int keep_metadata, struct cli_attach_file **out);
+/* Free what cli_attach_check made (n files). NULL is a no-op. */
+void cli_attach_free(struct cli_attach_file *f, int n);
 /* Store each file in the home and sign its record.attach; one line
  * "attached HASH NAME" each (not with --json); done (may be NULL) gets
  * {hash, entry, name, size, type} each. */

@@ -21,7 +21,7 @@
 
 static const struct cli_help help = {
     N_("ntm attach - attach photos or documents to a record"),
-    "ntm attach <id> <file>... [--caption <text>]",
+    "ntm attach <id> <file>... [--caption <text>] [--keep-metadata]",
     N_("Stores each file in the home (attachments/, named by its BLAKE2b-256\n"
        "hash) and signs one record.attach entry per file, which binds the\n"
        "record to the file's hash, size and type: nobody can swap the file\n"
@@ -33,7 +33,12 @@ static const struct cli_help help = {
        "bytes (8 MiB unless the home's config.json says otherwise), all the\n"
        "attachments of one record attach_max_record (32 MiB). Every file is\n"
        "checked before anything is signed. Who may attach is who may edit\n"
-       "the record (its unit in the device's scope, its organization)."),
+       "the record (its unit in the device's scope, its organization).\n"
+       "\n"
+       "A JPEG photo is made fit for weak links first: scaled so that its\n"
+       "longer side has at most attach_photo_max_side pixels (1600), encoded\n"
+       "at attach_photo_quality (80), and its camera data and GPS location\n"
+       "removed; --keep-metadata attaches it exactly as it is."),
     NULL,
     "ntm attach 5d1c0e duong-sau.jpg --caption \"Đường sau khi bê tông\"\n"
     "ntm attach 5d1c0e bien-ban.pdf anh1.jpg anh2.jpg"};
@@ -62,11 +67,52 @@ base_name(const char *path)
     return s && s[1] ? s + 1 : path;
 }
 
+/* Read the whole file at path (at most NTM_ATTACH_MAX_BYTES) into *data
+ * (new). 0, or -1 said. */
+static int
+read_whole(const char *path, unsigned char **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size > NTM_ATTACH_MAX_BYTES ||
+        !(*data = ntm_malloc((size_t)sb.st_size + 1))) {
+        if (fd >= 0)
+            close(fd);
+        cli_error(_("cannot read '%s': give the path of a photo or a "
+                    "document"),
+                  path);
+        return -1;
+    }
+    while (*len < (size_t)sb.st_size) {
+        ssize_t r = read(fd, *data + *len, (size_t)sb.st_size - *len);
+        if (r <= 0)
+            break;
+        *len += (size_t)r;
+    }
+    close(fd);
+    return 0;
+}
+
+void
+cli_attach_free(struct cli_attach_file *f, int n)
+{
+    for (int i = 0; f && i < n; i++)
+        ntm_free(f[i].data);
+    ntm_free(f);
+}
+
 int
 cli_attach_check(struct cli_ctx *ctx, const char *cmd, const char *record_id,
-                 const struct cli_list *files, struct cli_attach_file **out)
+                 const struct cli_list *files, int keep_metadata,
+                 struct cli_attach_file **out)
 {
     *out = NULL;
+    int64_t max_side =
+        config_limit(ctx, "attach_photo_max_side", NTM_PHOTO_MAX_SIDE);
+    int64_t quality =
+        config_limit(ctx, "attach_photo_quality", NTM_PHOTO_QUALITY);
     int64_t max_file = config_limit(ctx, "attach_max_file", DEFAULT_MAX_FILE);
     int64_t max_rec =
         config_limit(ctx, "attach_max_record", DEFAULT_MAX_RECORD);
@@ -102,7 +148,7 @@ cli_attach_check(struct cli_ctx *ctx, const char *cmd, const char *record_id,
             cli_error(_("cannot read '%s': give the path of a photo or a "
                         "document"),
                       path);
-            ntm_free(f);
+            cli_attach_free(f, files->count);
             return EXIT_FAIL;
         }
         const char *type = ntm_attach_sniff(head, (size_t)n);
@@ -111,32 +157,54 @@ cli_attach_check(struct cli_ctx *ctx, const char *cmd, const char *record_id,
                         "only these can be attached (save it as one of them "
                         "first)"),
                       path);
-            ntm_free(f);
+            cli_attach_free(f, files->count);
             return EXIT_FAIL;
         }
-        if ((int64_t)sb.st_size > max_file) {
+        f[i].path = path;
+        f[i].type = type;
+        f[i].size = (int64_t)sb.st_size;
+        /* A JPEG photo is made fit for weak links: scaled, its EXIF and
+         * location dropped (store/photo.c), unless --keep-metadata. */
+        if (!strcmp(type, "image/jpeg") && !keep_metadata) {
+            unsigned char *raw = NULL;
+            size_t rlen = 0;
+            struct ntm_error err = {0};
+            if (read_whole(path, &raw, &rlen) != 0) {
+                cli_attach_free(f, files->count);
+                return EXIT_FAIL;
+            }
+            enum ntm_err rc =
+                ntm_photo_prepare(raw, rlen, (int)max_side, (int)quality,
+                                  &f[i].data, &f[i].len, &f[i].photo, &err);
+            ntm_free(raw);
+            if (rc != NTM_OK) {
+                char what[600];
+                snprintf(what, sizeof(what), _("cannot prepare '%s'"), path);
+                cli_attach_free(f, files->count);
+                return cli_fail(&err, what);
+            }
+            f[i].size = (int64_t)f[i].len;
+        }
+        if (f[i].size > max_file) {
             cli_error(_("'%s' has %lld bytes, more than the %lld a file may "
                         "have: make it smaller (a photo at a lower "
                         "resolution), or raise attach_max_file in "
                         "'%s/config.json'"),
-                      path, (long long)sb.st_size, (long long)max_file,
+                      path, (long long)f[i].size, (long long)max_file,
                       ctx->home);
-            ntm_free(f);
+            cli_attach_free(f, files->count);
             return EXIT_FAIL;
         }
-        total += (int64_t)sb.st_size;
+        total += f[i].size;
         if (total > max_rec) {
             cli_error(_("the attachments of this record would have %lld "
                         "bytes, more than the %lld a record may have: attach "
                         "fewer or smaller files, or raise attach_max_record "
                         "in '%s/config.json'"),
                       (long long)total, (long long)max_rec, ctx->home);
-            ntm_free(f);
+            cli_attach_free(f, files->count);
             return EXIT_FAIL;
         }
-        f[i].path = path;
-        f[i].type = type;
-        f[i].size = (int64_t)sb.st_size;
     }
     (void)cmd;
     *out = f;
@@ -158,9 +226,10 @@ cli_attach_write(struct cli_ctx *ctx, const char *record_id,
     for (int i = 0; i < n && code == EXIT_OK; i++) {
         struct ntm_error err = {0};
         char hash[NTM_HEX_ID_LEN + 1];
-        int64_t size = 0;
-        if (ntm_blob_put_file(dir, f[i].path, max_file, hash, &size, &err) !=
-            NTM_OK) {
+        int64_t size = f[i].size;
+        if ((f[i].data ? ntm_blob_put_mem(dir, f[i].data, f[i].len, hash, &err)
+                       : ntm_blob_put_file(dir, f[i].path, max_file, hash,
+                                           &size, &err)) != NTM_OK) {
             code = cli_fail(&err, _("cannot store the file"));
             break;
         }
@@ -172,13 +241,30 @@ cli_attach_write(struct cli_ctx *ctx, const char *record_id,
             code = cli_fail(&err, _("cannot attach the file"));
             break;
         }
+        json_t *photo =
+            f[i].data ? json_pack("{s:i, s:i, s:i, s:i, s:b}", "width",
+                                  f[i].photo.width, "height", f[i].photo.height,
+                                  "out_width", f[i].photo.out_width,
+                                  "out_height", f[i].photo.out_height,
+                                  "reencoded", f[i].photo.reencoded)
+                      : json_null();
         if (done)
             json_array_append_new(
-                done, json_pack("{s:s, s:s, s:s, s:I, s:s}", "hash", hash,
-                                "entry", res.id, "name", base_name(f[i].path),
-                                "size", (json_int_t)size, "type", f[i].type));
+                done,
+                json_pack("{s:s, s:s, s:s, s:I, s:s, s:o}", "hash", hash,
+                          "entry", res.id, "name", base_name(f[i].path), "size",
+                          (json_int_t)size, "type", f[i].type, "photo", photo));
+        else
+            json_decref(photo);
         if (!ctx->json)
             printf(_("attached %s  %s\n"), hash, base_name(f[i].path));
+        if (!ctx->json && f[i].data)
+            cli_note(ctx,
+                     _("photo %dx%d made %dx%d for weak links, its camera "
+                       "data and location removed (--keep-metadata keeps the "
+                       "file as it is)"),
+                     f[i].photo.width, f[i].photo.height, f[i].photo.out_width,
+                     f[i].photo.out_height);
     }
     ntm_free(dir);
     return code;
@@ -188,9 +274,13 @@ int
 cmd_attach(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *caption = NULL;
+    int keep = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "caption", &caption, "<text>",
          N_("what the files show (signed with each)")},
+        {CLI_OPT_FLAG, "keep-metadata", &keep, NULL,
+         N_("attach JPEG photos as they are: full size, with their camera "
+            "data and location")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("attach", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -208,11 +298,12 @@ cmd_attach(int argc, char **argv, struct cli_ctx *ctx)
         return code;
     struct cli_list files = {(const char **)argv + 1, nargs - 1, 0};
     struct cli_attach_file *f = NULL;
-    if ((code = cli_attach_check(ctx, "attach", id, &files, &f)) != EXIT_OK)
+    if ((code = cli_attach_check(ctx, "attach", id, &files, keep, &f)) !=
+        EXIT_OK)
         return code;
     json_t *done = json_array();
     code = cli_attach_write(ctx, id, f, files.count, caption, done);
-    ntm_free(f);
+    cli_attach_free(f, files.count);
     if (code == EXIT_OK && ctx->json)
         return cli_print_json(
             json_pack("{s:s, s:o}", "id", id, "attachments", done));

@@ -69,6 +69,7 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     struct cli_list attach = {0};
     struct cli_attach_file *att = NULL;
     const char *caption = NULL;
+    int keep = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "task", &task, "<task>",
          N_("task or target id of the plan, e.g. doan.rural_roads_km")},
@@ -98,6 +99,9 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
          N_("a photo or document to attach (repeatable; see 'ntm attach')")},
         {CLI_OPT_STRING, "caption", &caption, "<text>",
          N_("the caption of the files of --attach")},
+        {CLI_OPT_FLAG, "keep-metadata", &keep, NULL,
+         N_("attach JPEG photos as they are: full size, with their camera "
+            "data and location")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("record", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -258,7 +262,7 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
 
     /* The files are checked before anything is signed. */
     if (attach.count && (code = cli_attach_check(ctx, "record", NULL, &attach,
-                                                 &att)) != EXIT_OK)
+                                                 keep, &att)) != EXIT_OK)
         goto out;
     code = EXIT_FAIL;
     char id[NTM_RECORD_ID_LEN + 1];
@@ -289,7 +293,7 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
                                         !res.unenrolled, "attachments", done));
     json_decref(done);
 out:
-    ntm_free(att);
+    cli_attach_free(att, attach.count);
     cli_list_release(&attach);
     json_decref(fields);
     return code;

@@ -743,6 +743,29 @@ NTM_EXTERN enum ntm_err ntm_blob_each(const char *dir, ntm_blob_fn fn, void *ud,
                                       struct ntm_error *err);
 
 /*
+ * Photos for weak links (photo.c, libjpeg-turbo): the JPEG in[0..len)
+ * made ready to attach. Longer side above max_side (64 or more): decoded
+ * at the largest n/8 scale that fits and encoded again at quality (30 to
+ * 95; else 80). Else rewritten losslessly. Either way every marker but the
+ * image's is dropped: EXIF (camera, time, GPS location), comments, XMP.
+ * *out (new, ntm_free) and *outlen get the new file. NTM_EINVAL when the
+ * bytes cannot be read as a JPEG (the message says to keep the file as it
+ * is with --keep-metadata), NTM_ENOMEM.
+ */
+struct ntm_photo_info {
+    int width, height;         /* the photo given */
+    int out_width, out_height; /* the photo made */
+    int reencoded;             /* 1: scaled and encoded again */
+};
+#define NTM_PHOTO_MAX_SIDE 1600 /* default longest side, pixels */
+#define NTM_PHOTO_QUALITY  80   /* default JPEG quality */
+NTM_EXTERN enum ntm_err ntm_photo_prepare(const unsigned char *in, size_t len,
+                                          int max_side, int quality,
+                                          unsigned char **out, size_t *outlen,
+                                          struct ntm_photo_info *info,
+                                          struct ntm_error *err);
+
+/*
  * The entry and the derived state (attach.c). Sign a record.attach of
  * record_id for a file already stored (hash, size, type; name and caption
  * are NFC-normalised; caption may be NULL). Step 5 is checked before

@@ -17,6 +17,8 @@
  *                              FTS5 query built from them alone
  *   0  blobs.c                 attachment bytes: files named by their
  *                              hash in a folder (no SQLite)
+ *   0  photo.c                 photos made fit for weak links
+ *                              (libjpeg-turbo; no SQLite)
  *   1  rules.c                 pure: step 5 given the governing enrollment,
  *                              unit codes and scopes
  *   2  db.c                    the file: open, schema and migrations,

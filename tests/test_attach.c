@@ -11,6 +11,7 @@
 #include "store_helpers.h"
 
 #include <sys/stat.h>
+#include <turbojpeg.h>
 
 #define COMMUNE  "72.710.25657" /* Xã Thạnh Đức, Gò Dầu */
 #define COMMUNE2 "72.710.25660"
@@ -404,6 +405,94 @@ test_attach_travels_and_converges(void **state)
     ntm_store_close(b);
 }
 
+/* ------------------------------------------------------------------ */
+/* Photos for weak links */
+
+/* new (tjFree): a w x h JPEG with an EXIF block naming a GPS position
+ * spliced in after its SOI marker. */
+static unsigned char *
+jpeg_with_exif(int w, int h, unsigned long *len)
+{
+    unsigned char *rgb = malloc((size_t)w * h * 3), *j = NULL;
+    for (int i = 0; i < w * h * 3; i++)
+        rgb[i] = (unsigned char)(i % 251);
+    tjhandle c = tjInitCompress();
+    unsigned long n = 0;
+    assert_int_equal(
+        tjCompress2(c, rgb, w, 0, h, TJPF_RGB, &j, &n, TJSAMP_420, 90, 0), 0);
+    tjDestroy(c);
+    free(rgb);
+    static const char exif[] = "Exif\0\0GPSLatitude 11.3N GPSLongitude "
+                               "106.1E Model PhoneX";
+    size_t elen = sizeof(exif) - 1 + 2;
+    unsigned char *out = tjAlloc((int)(n + elen + 2));
+    out[0] = 0xff, out[1] = 0xd8, out[2] = 0xff, out[3] = 0xe1;
+    out[4] = (unsigned char)(elen >> 8), out[5] = (unsigned char)elen;
+    memcpy(out + 6, exif, sizeof(exif) - 1);
+    memcpy(out + 6 + sizeof(exif) - 1, j + 2, n - 2);
+    *len = n + elen + 2;
+    tjFree(j);
+    return out;
+}
+
+static int
+has_text(const unsigned char *b, size_t n, const char *t)
+{
+    size_t k = strlen(t);
+    for (size_t i = 0; i + k <= n; i++)
+        if (!memcmp(b + i, t, k))
+            return 1;
+    return 0;
+}
+
+static void
+test_photo_scaled_and_stripped(void **state)
+{
+    (void)state;
+    unsigned long n;
+    unsigned char *big = jpeg_with_exif(3000, 2000, &n);
+    assert_true(has_text(big, n, "GPSLatitude"));
+    unsigned char *out = NULL;
+    size_t olen = 0;
+    struct ntm_photo_info info;
+    struct ntm_error err;
+    assert_int_equal(
+        ntm_photo_prepare(big, n, 1600, 80, &out, &olen, &info, &err), NTM_OK);
+    assert_int_equal(info.width, 3000);
+    assert_true(info.reencoded);
+    assert_true(info.out_width <= 1600 && info.out_width >= 1200);
+    assert_int_equal(info.out_height * 3, info.out_width * 2);
+    assert_false(has_text(out, olen, "GPS"));
+    assert_false(has_text(out, olen, "Exif"));
+    assert_true(olen < n);
+    tjhandle d = tjInitDecompress();
+    int w, h, ss, cs;
+    assert_int_equal(tjDecompressHeader3(d, out, olen, &w, &h, &ss, &cs), 0);
+    assert_int_equal(w, info.out_width);
+    tjDestroy(d);
+    ntm_free(out);
+    tjFree(big);
+
+    /* Small enough: the same pixels, losslessly, without the EXIF. */
+    unsigned char *small = jpeg_with_exif(800, 600, &n);
+    assert_int_equal(
+        ntm_photo_prepare(small, n, 1600, 80, &out, &olen, &info, &err),
+        NTM_OK);
+    assert_false(info.reencoded);
+    assert_int_equal(info.out_width, 800);
+    assert_false(has_text(out, olen, "GPS"));
+    assert_true(olen < n);
+    ntm_free(out);
+    tjFree(small);
+
+    /* JPEG magic, then nothing a decoder can read. */
+    static const unsigned char junk[] = "\xff\xd8\xff\xe0 not a photo";
+    assert_int_equal(ntm_photo_prepare(junk, sizeof(junk), 1600, 80, &out,
+                                       &olen, &info, &err),
+                     NTM_EINVAL);
+    assert_non_null(strstr(err.msg, "--keep-metadata"));
+}
+
 int
 main(void)
 {
@@ -415,6 +504,7 @@ main(void)
         cmocka_unit_test(test_attach_outside_scope_or_org_forbidden),
         cmocka_unit_test(test_attach_body_rules),
         cmocka_unit_test(test_attach_travels_and_converges),
+        cmocka_unit_test(test_photo_scaled_and_stripped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
