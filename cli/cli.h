@@ -353,6 +353,44 @@ int cmd_report(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_units(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_ui(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_attach(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_attachment(int argc, char **argv, struct cli_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Attachments (cmd_attach.c, docs/contract.md "attachments"). */
+struct cli_attach_file {
+    const char *path;    /* borrowed from the command line */
+    const char *type;    /* media type read from its bytes (static) */
+    int64_t size;        /* of what is attached */
+    unsigned char *data; /* a photo made ready (owned), else NULL: the file */
+    size_t len;
+    struct ntm_photo_info photo;
+};
+/* Check files before anything is signed: readable, a JPEG, PNG or PDF by
+ * their bytes, within the home's limits per file and (with the
+ * attachments record_id has already; NULL: a new record) per record.
+ * *out (new, ntm_free): one item per file. EXIT_OK or an exit code, the
+ * error said. */
+int cli_attach_check(struct cli_ctx *ctx, const char *cmd,
+                     const char *record_id, const struct cli_list *files,
+                     int keep_metadata, struct cli_attach_file **out);
+/* Free what cli_attach_check made (n files). NULL is a no-op. */
+void cli_attach_free(struct cli_attach_file *f, int n);
+/* Store each file in the home and sign its record.attach; one line
+ * "attached HASH NAME" each (not with --json); done (may be NULL) gets
+ * {hash, entry, name, size, type} each. */
+int cli_attach_write(struct cli_ctx *ctx, const char *record_id,
+                     const struct cli_attach_file *f, int n,
+                     const char *caption, json_t *done);
+/* Fetch the attachment hash from the server into the home (resumable,
+ * checked). EXIT_OK or an exit code, the error said. */
+int cli_attach_fetch(struct cli_ctx *ctx, const char *hash);
+/* After a push (push 1): upload the attachments' bytes the server lacks;
+ * after a pull: fetch every missing one when the home's config.json says
+ * "attach_fetch": "eager" (else nothing: lazy). Adds "attachments" to out
+ * (may be NULL), else a note. EXIT_OK or an exit code, said. */
+int cli_attach_sync(struct cli_ctx *ctx, struct ntm_client_opts *co, int push,
+                    json_t *out);
 
 /* cmd_push.c: what a push or pull found of this device's own chain
  * (struct ntm_heal), said in plain words; its JSON form (new). */

@@ -100,22 +100,33 @@ bundle_export(struct cli_ctx *ctx, const char *out, const char *author,
     char by[NTM_HEX_ID_LEN + 1];
     int code;
     enum ntm_err rc;
+    /* The bundle carries the attachments its entries' records name
+     * (docs/contract.md, attachments). */
+    char *att = cli_home_path(ctx, "attachments");
+    if (!att) {
+        cli_error(_("out of memory"));
+        return EXIT_FAIL;
+    }
     if (unsigned_) {
-        if (own_author(ctx, by) != 0)
+        if (own_author(ctx, by) != 0) {
+            ntm_free(att);
             return EXIT_FAIL;
-        rc = ntm_bundle_export_unsigned(ctx->store, by, out, author,
-                                        export_progress, ctx, &res, &err);
+        }
+        rc = ntm_bundle_export_attach(ctx->store, NULL, by, out, author, att,
+                                      export_progress, ctx, &res, &err);
     } else {
         if ((code = cli_need_key(ctx)) != EXIT_OK) {
             fprintf(stderr, "%s%s\n", _("hint: "),
                     _("the entries are signed already: 'ntm bundle export "
                       "--unsigned --out FILE' writes them without unlocking "
                       "the key (no .minisig beside the file)"));
+            ntm_free(att);
             return code;
         }
-        rc = ntm_bundle_export(ctx->store, ctx->key, out, author,
-                               export_progress, ctx, &res, &err);
+        rc = ntm_bundle_export_attach(ctx->store, ctx->key, NULL, out, author,
+                                      att, export_progress, ctx, &res, &err);
     }
+    ntm_free(att);
     cli_progress_done();
     if (rc == NTM_ENOENT && author) {
         cli_error(_("no entries of author %s in this home: check the id with "
@@ -131,14 +142,22 @@ bundle_export(struct cli_ctx *ctx, const char *out, const char *author,
         json_t *o = json_pack("{s:s, s:I, s:s, s:I}", "out", out, "count",
                               (json_int_t)res.count, "by", res.by, "created_ms",
                               (json_int_t)res.created_ms);
-        if (o)
+        if (o) {
             json_object_set_new(o, "minisig",
                                 unsigned_ ? json_null()
                                           : json_string(ntm_buf_str(&sig)));
+            json_object_set_new(o, "attachments",
+                                json_integer(res.attachments));
+            json_object_set_new(o, "attachment_bytes",
+                                json_integer(res.attachment_bytes));
+        }
         code = cli_print_json(o);
         ntm_buf_release(&sig);
         return code;
     }
+    if (res.attachments)
+        cli_note(ctx, _("the bundle carries %lld attachments (%lld bytes)"),
+                 (long long)res.attachments, (long long)res.attachment_bytes);
     if (unsigned_) {
         printf(_("wrote %lld entries to '%s', without a file signature\n"),
                (long long)res.count, out);
@@ -174,6 +193,10 @@ print_import(struct cli_ctx *ctx, const struct ntm_bundle_import_result *res,
             json_object_set(o, "flagged", res->flagged);
             json_object_set(o, "rejected", res->rejected);
             json_object_set_new(o, "signature", json_string(signature));
+            json_object_set_new(o, "attachments",
+                                json_integer(res->attachments));
+            json_object_set_new(o, "attachments_refused",
+                                json_integer(res->attachments_refused));
         }
         int code = cli_print_json(o);
         return code != EXIT_OK ? code : nrej ? EXIT_REJECTED : EXIT_OK;
@@ -270,9 +293,14 @@ bundle_import(struct cli_ctx *ctx, const char *path)
     struct ntm_bundle_import_result res;
     struct ntm_buf sig_path = NTM_BUF_INIT;
     int code;
+    memset(&res, 0, sizeof(res));
     ntm_buf_addf(&sig_path, "%s.minisig", path);
+    char *att = cli_home_path(ctx, "attachments");
     enum ntm_err rc =
-        ntm_bundle_import(ctx->store, path, import_progress, ctx, &res, &err);
+        att ? ntm_bundle_import_attach(ctx->store, path, att, import_progress,
+                                       ctx, &res, &err)
+            : ntm_error_set(&err, NTM_ENOMEM, "out of memory");
+    ntm_free(att);
     cli_progress_done();
     if (rc != NTM_OK) {
         code = import_failed(&err, &res, path, ntm_buf_str(&sig_path));
@@ -291,6 +319,13 @@ bundle_import(struct cli_ctx *ctx, const char *path)
                  _("'%s' declares %lld entries but holds %lld lines: the "
                    "file may be truncated"),
                  path, (long long)res.declared, (long long)res.lines);
+    if (!ctx->json && (res.attachments || res.attachments_refused))
+        cli_note(ctx,
+                 _("attachments: %lld stored whole and checked, %lld "
+                   "refused (no entry names them, or their bytes do not "
+                   "match)"),
+                 (long long)res.attachments,
+                 (long long)res.attachments_refused);
     code = print_import(ctx, &res, path);
 done:
     ntm_bundle_import_result_release(&res);

@@ -83,7 +83,8 @@ cli_pull_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
                           (unsigned long)res.received),
                  (long long)res.received, (long long)res.applied,
                  (long long)res.after);
-    return EXIT_OK;
+    /* Attachments: all of them now on a home set to "eager". */
+    return cli_attach_sync(ctx, co, 0, out ? *out : NULL);
 }
 
 int

@@ -238,8 +238,10 @@ cli_push_run(struct cli_ctx *ctx, struct ntm_client_opts *co, json_t **out)
                   nrej);
     int copied = res.heal.copied > 0;
     ntm_push_result_release(&res);
+    /* Then the bytes of the attachments (docs/contract.md, attachments). */
+    int acode = cli_attach_sync(ctx, co, 1, out ? *out : NULL);
     /* A copied home's own entries stay here: as rejected ones do. */
-    return nrej > 0 || copied ? EXIT_REJECTED : EXIT_OK;
+    return nrej > 0 || copied ? EXIT_REJECTED : acode;
 }
 
 int

@@ -53,6 +53,10 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
     const char *uom = NULL, *title = NULL, *note = NULL, *org = NULL;
     const char *period = NULL;
     int64_t people = UNSET, amount = UNSET, num = UNSET, den = UNSET;
+    struct cli_list attach = {0};
+    struct cli_attach_file *att = NULL;
+    const char *caption = NULL;
+    int keep = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "task", &task, "<task>",
          N_("task or target id of the plan, e.g. doan.rural_roads_km")},
@@ -78,6 +82,13 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
         {CLI_OPT_INT, "den", &den, "<n>", N_("measure: denominator (> 0)")},
         {CLI_OPT_STRING, "org", &org, "<org>",
          N_("organization (default: the task's)")},
+        {CLI_OPT_LIST, "attach", &attach, "<file>",
+         N_("a photo or document to attach (repeatable; see 'ntm attach')")},
+        {CLI_OPT_STRING, "caption", &caption, "<text>",
+         N_("the caption of the files of --attach")},
+        {CLI_OPT_FLAG, "keep-metadata", &keep, NULL,
+         N_("attach JPEG photos as they are: full size, with their camera "
+            "data and location")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("record", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -114,9 +125,15 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
                                      amount, period, num,   den,  NULL};
     struct cli_record_out rec;
     struct cli_check c;
-    if (cli_check_record(ctx, &in, &rec, &c) != 0)
-        return cli_check_say("record", &c);
+    if (cli_check_record(ctx, &in, &rec, &c) != 0) {
+        code = cli_check_say("record", &c);
+        goto out;
+    }
     struct ntm_error err = {0};
+    /* The files are checked before anything is signed. */
+    if (attach.count && (code = cli_attach_check(ctx, "record", NULL, &attach,
+                                                 keep, &att)) != EXIT_OK)
+        goto out;
     char id[NTM_RECORD_ID_LEN + 1];
     struct ntm_write_result res;
     memset(&res, 0, sizeof(res));
@@ -134,14 +151,20 @@ cmd_record(int argc, char **argv, struct cli_ctx *ctx)
                  _("this device (key %s) is not enrolled yet: the record is "
                    "kept here and takes effect once an admin enrolls the key"),
                  ctx->author);
-    if (ctx->json)
-        code = cli_print_json(json_pack("{s:s, s:s, s:b}", "id", id, "entry",
-                                        res.id, "enrolled", !res.unenrolled));
-    else {
+    if (!ctx->json)
         printf("%s\n", id);
-        code = EXIT_OK;
-    }
+    json_t *done = json_array();
+    code = EXIT_OK;
+    if (attach.count)
+        code = cli_attach_write(ctx, id, att, attach.count, caption, done);
+    if (ctx->json && code == EXIT_OK)
+        code = cli_print_json(json_pack("{s:s, s:s, s:b, s:O}", "id", id,
+                                        "entry", res.id, "enrolled",
+                                        !res.unenrolled, "attachments", done));
+    json_decref(done);
 out:
     cli_record_out_release(&rec);
+    cli_attach_free(att, attach.count);
+    cli_list_release(&attach);
     return code;
 }

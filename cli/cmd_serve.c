@@ -40,7 +40,7 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *listen = NULL, *cert = NULL, *key = NULL, *root = NULL;
     int64_t threads = 0, max_batch = 0, max_body = 0, per_ip = 0, conns = 0;
-    int64_t inflight = 0, timeout = 0;
+    int64_t inflight = 0, timeout = 0, attach_quota = 0;
     const char *reset_file = NULL;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "listen", &listen, "<addr:port>",
@@ -67,6 +67,8 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
         {CLI_OPT_STRING, "reset", &reset_file, "<file>",
          N_("after a restore: the root's reset statement (ntm admin "
             "server-reset) to keep and hand out to devices")},
+        {CLI_OPT_INT, "attach-quota", &attach_quota, "<bytes>",
+         N_("attachment bytes one device may upload (default 1 GiB)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("serve", argc, argv, opts, &help, &nargs, &code) != 0)
@@ -80,7 +82,7 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     if (threads < 0 || threads > 256 || max_batch < 0 || max_batch > 100000 ||
         max_body < 0 || per_ip < 0 || per_ip > 100000 || conns < 0 ||
         conns > 100000 || inflight < 0 || inflight > 100000 || timeout < 0 ||
-        timeout > 3600)
+        timeout > 3600 || attach_quota < 0)
         return cli_usage_error("serve", "a limit is out of range");
 
     char reset[4096] = "";
@@ -123,6 +125,7 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     so.conn_limit = (unsigned)conns;
     so.max_inflight = (unsigned)inflight;
     so.conn_timeout_s = (unsigned)timeout;
+    so.attach_quota = attach_quota;
     so.reset = reset_file ? reset : NULL;
     struct ntm_error err = {0};
     enum ntm_err rc = ntm_server_run(&so, &err);

@@ -80,6 +80,31 @@ print_history(json_t *history)
     }
 }
 
+/* new: the record's attachments, each with "held" (whether this home has
+ * its bytes, complete); NULL when they cannot be read (said). */
+static json_t *
+attachments(struct cli_ctx *ctx, const char *id)
+{
+    json_t *att = NULL;
+    struct ntm_error err = {0};
+    if (ntm_store_attachments(ctx->store, id, &att, &err) != NTM_OK) {
+        cli_fail(&err, _("cannot read the record's attachments"));
+        return NULL;
+    }
+    char *dir = cli_home_path(ctx, "attachments");
+    size_t i;
+    json_t *a;
+    json_array_foreach (att, i, a) {
+        int64_t held = 0;
+        int complete = 0;
+        if (dir)
+            ntm_blob_held(dir, str(a, "hash"), &held, &complete, &err);
+        json_object_set_new(a, "held", json_boolean(complete));
+    }
+    ntm_free(dir);
+    return att;
+}
+
 int
 cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -95,8 +120,11 @@ cmd_show(int argc, char **argv, struct cli_ctx *ctx)
     json_t *rec = NULL;
     if ((code = cli_find_record(ctx, "show", argv[0], id, &rec)) != EXIT_OK)
         return code;
-    if (ctx->json)
+    json_t *att = attachments(ctx, id);
+    if (ctx->json) {
+        json_object_set_new(rec, "attachments", att ? att : json_array());
         return cli_print_json(rec);
+    }
 
     const char *unit = str(rec, "unit");
     const char *uname = ntm_plan_unit_name(ctx->plan, unit);
@@ -173,6 +201,23 @@ cmd_show(int argc, char **argv, struct cli_ctx *ctx)
                    str(h, "comment"));
         }
     }
+    if (json_array_size(att)) {
+        printf(_("attachments\n"));
+        size_t ai;
+        json_t *a;
+        json_array_foreach (att, ai, a) {
+            const char *cap = str(a, "caption");
+            printf("  %.12s  %s  %s  %lld B%s%s%s\n", str(a, "hash"),
+                   str(a, "name"), str(a, "type"),
+                   (long long)json_integer_value(json_object_get(a, "size")),
+                   *cap ? "  \"" : "", cap, *cap ? "\"" : "");
+            if (!json_is_true(json_object_get(a, "held")))
+                printf(_("      not in this home: 'ntm attachment get %.12s "
+                         "--out FILE' fetches it\n"),
+                       str(a, "hash"));
+        }
+    }
+    json_decref(att);
     printf(_("history\n"));
     print_history(json_object_get(rec, "history"));
     json_decref(rec);

@@ -250,6 +250,21 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
         json_integer_value(json_object_get(rep, "derived_total")) != 0;
     int bad =
         invalid > 0 || open_forks > 0 || damage > 0 || (derived && !rebuilt);
+    /* The attachments' bytes against their hashes (docs/contract.md,
+     * attachments): a damaged file fails, a missing one is said. */
+    json_t *att = NULL;
+    char *att_dir = cli_home_path(ctx, "attachments");
+    if (!att_dir ||
+        ntm_attach_verify(ctx->store, att_dir, &att, &err) != NTM_OK) {
+        ntm_free(att_dir);
+        json_decref(rep);
+        return cli_fail(&err, _("cannot verify the attachments"));
+    }
+    ntm_free(att_dir);
+    size_t att_bad = json_array_size(json_object_get(att, "bad"));
+    size_t att_missing = json_array_size(json_object_get(att, "missing"));
+    json_object_set_new(rep, "attachments", att);
+    bad = bad || att_bad > 0;
     if (ctx->json) {
         code = cli_print_json(rep);
         return code != EXIT_OK ? code : bad ? EXIT_VERIFY : EXIT_OK;
@@ -272,6 +287,25 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
                json_object_get(rep, "flagged"));
     print_reissued(rep);
     print_derived(rep, rebuilt);
+    printf(_("%lld attachments checked: %lld sound, %zu damaged, %zu missing "
+             "from this home\n"),
+           (long long)json_integer_value(json_object_get(att, "checked")),
+           (long long)json_integer_value(json_object_get(att, "ok")), att_bad,
+           att_missing);
+    if (att_bad) {
+        printf("%s:\n",
+               _("damaged attachments (their bytes do not match their hash)"));
+        size_t ai;
+        json_t *ax;
+        json_array_foreach (json_object_get(att, "bad"), ai, ax)
+            printf("  %s\n", json_string_value(ax));
+    }
+    if (att_missing)
+        cli_note(ctx,
+                 _("%zu attachments of records held are not in this home "
+                   "(not an error of the log): 'ntm attachment get HASH' "
+                   "fetches one from the server"),
+                 att_missing);
     int checked = json_is_true(json_object_get(rep, "derived_checked"));
     json_decref(rep);
     if (rebuild && !rebuilt)
@@ -279,6 +313,15 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
                         "is damaged or the log holds invalid entries"));
     else if (!checked && !damage)
         cli_warn(ctx, _("the derived state was not compared with the log"));
+    if (att_bad) {
+        cli_error(_("%zu attachments in '%s/attachments' are damaged: keep "
+                    "them as evidence, move them aside and fetch them again "
+                    "with 'ntm attachment get HASH'"),
+                  att_bad, ctx->home);
+        if (!(invalid > 0 || open_forks > 0 || damage > 0 ||
+              (derived && !rebuilt)))
+            return EXIT_VERIFY;
+    }
     if (bad) {
         cli_error(_("the store holds invalid or forked entries, is damaged, "
                     "or its derived state differs from the log: keep a copy "

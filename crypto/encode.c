@@ -86,11 +86,18 @@ ntm_b64_decode(unsigned char *out, size_t outcap, size_t *outlen,
      * takes some bytes outside the alphabet for letters of it (0xb3 for
      * '/'), and unused low bits may be set; so a signature or key stored
      * in another form than its own encoding is refused, as altered. */
-    char again[512];
-    if (ntm_b64_encoded_len(got) > sizeof(again))
-        return NTM_EINVAL;
+    char small[512];
+    size_t need = ntm_b64_encoded_len(got);
+    /* Longer texts (attachment chunks in bundles) are checked alike, in a
+     * buffer of their size. */
+    char *again = need > sizeof(small) ? ntm_malloc(need) : small;
+    if (!again)
+        return NTM_ENOMEM;
     ntm_b64_encode(again, out, got);
-    if (strlen(again) != b64len || memcmp(again, b64, b64len) != 0)
+    int same = strlen(again) == b64len && memcmp(again, b64, b64len) == 0;
+    if (again != small)
+        ntm_free(again);
+    if (!same)
         return NTM_EINVAL;
     *outlen = got;
     return NTM_OK;

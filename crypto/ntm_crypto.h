@@ -145,6 +145,22 @@ NTM_EXTERN void ntm_hash(unsigned char out[NTM_HASH_BYTES], const void *msg,
 NTM_EXTERN void ntm_hash_hex(char out[NTM_HEX_ID_LEN + 1], const void *msg,
                              size_t len);
 
+/*
+ * BLAKE2b-256 of a stream (attachment files, hashed as they are read or
+ * received): init, update with each piece, final. Gives what ntm_hash
+ * gives for the concatenation. The state is opaque (libsodium's
+ * crypto_generichash_state, which needs 64-byte alignment).
+ */
+struct ntm_hash_stream {
+    _Alignas(64) unsigned char opaque[384];
+};
+NTM_EXTERN void ntm_hash_stream_init(struct ntm_hash_stream *h);
+NTM_EXTERN void ntm_hash_stream_update(struct ntm_hash_stream *h,
+                                       const void *msg, size_t len);
+/* The lowercase hex of the hash, with its NUL. h may not be updated after. */
+NTM_EXTERN void ntm_hash_stream_final_hex(struct ntm_hash_stream *h,
+                                          char out[NTM_HEX_ID_LEN + 1]);
+
 /* Fill buf with n bytes from the CSPRNG (randombytes_buf). */
 NTM_EXTERN void ntm_random(void *buf, size_t n);
 
@@ -187,7 +203,8 @@ NTM_EXTERN int ntm_is_lower_hex(const char *s, size_t n);
 NTM_EXTERN size_t ntm_b64_encoded_len(size_t n);
 NTM_EXTERN void ntm_b64_encode(char *out, const unsigned char *in, size_t n);
 
-/* Decode standard padded base64 b64[0..b64len) into out (capacity outcap);
+/* Decode standard padded base64 b64[0..b64len) into out (capacity outcap;
+ * NTM_ENOMEM only for a text past 512 bytes when memory runs out);
  * *outlen gets the decoded size (0 on failure). Strict: NTM_EINVAL for
  * characters outside the alphabet (white space included), missing or extra
  * padding, non-zero unused bits, or output larger than outcap. */

@@ -76,3 +76,31 @@ ntm_secret_free(void *p)
 {
     sodium_free(p); /* NULL-safe; wipes before unmapping */
 }
+
+_Static_assert(sizeof(crypto_generichash_state) <=
+                   sizeof(((struct ntm_hash_stream *)0)->opaque),
+               "struct ntm_hash_stream too small for libsodium's state");
+
+void
+ntm_hash_stream_init(struct ntm_hash_stream *h)
+{
+    crypto_generichash_init((crypto_generichash_state *)(void *)h->opaque, NULL,
+                            0, NTM_HASH_BYTES);
+}
+
+void
+ntm_hash_stream_update(struct ntm_hash_stream *h, const void *msg, size_t len)
+{
+    crypto_generichash_update((crypto_generichash_state *)(void *)h->opaque,
+                              msg, len);
+}
+
+void
+ntm_hash_stream_final_hex(struct ntm_hash_stream *h,
+                          char out[NTM_HEX_ID_LEN + 1])
+{
+    unsigned char d[NTM_HASH_BYTES];
+    crypto_generichash_final((crypto_generichash_state *)(void *)h->opaque, d,
+                             NTM_HASH_BYTES);
+    ntm_hex_encode(out, d, NTM_HASH_BYTES);
+}

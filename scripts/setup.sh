@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc libc6-dev
       libsodium-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev
       libmicrohttpd-dev zlib1g-dev libutf8proc-dev libcmocka-dev libqrencode-dev
+      libturbojpeg0-dev
       gnutls-bin sqlite3 minisign gettext curl jq time)
 if [ "${1:-}" = "--tests" ]; then
     pkgs+=(clang-format chromium chromium-driver faketime openssl xxd python3 clang libclang-rt-14-dev)

@@ -232,6 +232,25 @@ static const char *const migrations[] = {
     " conflict FROM rfields;"
     "DROP TABLE rfields;"
     "ALTER TABLE rfields7 RENAME TO rfields;",
+    /* 8: attachments (docs/contract.md, attachments). rattach is derived
+     * state, kept by state.c with the record: one row per record.attach
+     * that takes effect, found by record (show) and by hash (the server's
+     * checks of an upload or a download, verify). The entries held before
+     * have none (the op is new), so nothing is rebuilt. The bytes
+     * themselves are files (blobs.c); what a server received from which
+     * device, for its quota, is `blob_uploads` (attach.c). */
+    "CREATE TABLE IF NOT EXISTS rattach(record TEXT NOT NULL, entry TEXT NOT "
+    "NULL,"
+    " hash TEXT NOT NULL, size INTEGER NOT NULL, type TEXT NOT NULL,"
+    " name TEXT NOT NULL, caption TEXT, author TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, ts INTEGER NOT NULL, lc INTEGER NOT NULL,"
+    " PRIMARY KEY(record, entry)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS rattach_hash ON rattach(hash);"
+    "CREATE TABLE IF NOT EXISTS blob_uploads(hash TEXT NOT NULL, device TEXT "
+    "NOT NULL,"
+    " size INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(hash, device)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS blob_uploads_device ON blob_uploads(device);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

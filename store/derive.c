@@ -59,7 +59,7 @@ Ntm_rebuild_derived(struct ntm_store *st, struct ntm_error *err)
                       "DELETE FROM units; DELETE FROM records; "
                       "DELETE FROM rheads; DELETE FROM rcands; "
                       "DELETE FROM rfields; DELETE FROM rsearch; "
-                      "DELETE FROM rdoc;",
+                      "DELETE FROM rdoc; DELETE FROM rattach;",
                       err);
     if (rc == NTM_OK)
         rc = Ntm_auth_recompute(st, NULL, err);

@@ -671,4 +671,146 @@ NTM_EXTERN enum ntm_err ntm_store_stranded_mark_reported(struct ntm_store *st,
                                                          int64_t now_ms,
                                                          struct ntm_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Attachments (docs/contract.md "attachments"): photos and documents
+ * bound to a record by a signed record.attach {id, hash, size, type,
+ * name, caption?}; the bytes live apart, content-addressed. */
+
+#define NTM_ATTACH_MAX_BYTES   67108864LL /* 64 MiB: the protocol's bound */
+#define NTM_ATTACH_MAX_CAPTION 1000       /* bytes of a caption */
+
+/* Whether type is a media type record.attach takes (image/jpeg,
+ * image/png, application/pdf). */
+NTM_EXTERN int ntm_attach_type_valid(const char *type);
+/* The media type the first n bytes of a file show (their magic number):
+ * one of those above, or NULL. Static. */
+NTM_EXTERN const char *ntm_attach_sniff(const void *head, size_t n);
+
+/*
+ * The bytes (blobs.c): a folder of files named by the hex BLAKE2b-256 of
+ * their bytes (a home's `attachments/`, the server's). Every write goes
+ * to a temporary file, fsync'd, renamed, the folder fsync'd; a partial
+ * file being received is `<hash>.part`. The folder is made (0700) when
+ * missing. Errors: NTM_EIO (errno in err), NTM_ENOMEM, and as said.
+ */
+/* Store the file at src (at most max bytes, else NTM_ETOOLARGE and
+ * nothing stored): hash (65 bytes) and *size get its hash and length.
+ * Streams: never the whole file in memory. */
+NTM_EXTERN enum ntm_err ntm_blob_put_file(const char *dir, const char *src,
+                                          int64_t max, char *hash,
+                                          int64_t *size, struct ntm_error *err);
+/* The same for bytes in memory. */
+NTM_EXTERN enum ntm_err ntm_blob_put_mem(const char *dir, const void *data,
+                                         size_t len, char *hash,
+                                         struct ntm_error *err);
+/* Check the stored file of hash against it: NTM_OK (*size its length,
+ * may be NULL), NTM_ENOENT when the folder lacks it, NTM_ECORRUPT when
+ * its bytes differ. */
+NTM_EXTERN enum ntm_err ntm_blob_check(const char *dir, const char *hash,
+                                       int64_t *size, struct ntm_error *err);
+/* Write the file of hash to path (path.tmp, fsync, rename), checked as
+ * it is copied: NTM_ECORRUPT (and nothing at path) when it differs. */
+NTM_EXTERN enum ntm_err ntm_blob_copy_out(const char *dir, const char *hash,
+                                          const char *path,
+                                          struct ntm_error *err);
+/* How many bytes of hash the folder holds: the whole file's length
+ * (*complete 1), else its .part's (0 when none). */
+NTM_EXTERN enum ntm_err ntm_blob_held(const char *dir, const char *hash,
+                                      int64_t *held, int *complete,
+                                      struct ntm_error *err);
+/*
+ * Receive the bytes [offset, offset + len) of hash, a file of size bytes:
+ * offset must be what ntm_blob_held says (else NTM_ECONFLICT), offset +
+ * len at most size (else NTM_ETOOLARGE). Appended to the .part file and
+ * fsync'd. When the part reaches size it is hashed: equal, it becomes the
+ * file (*complete 1); else it is removed and NTM_ECORRUPT returned. A
+ * hash already complete is NTM_OK with *complete 1 and nothing written.
+ */
+NTM_EXTERN enum ntm_err ntm_blob_append(const char *dir, const char *hash,
+                                        int64_t size, int64_t offset,
+                                        const void *data, size_t len,
+                                        int *complete, struct ntm_error *err);
+/* Read up to len bytes of the complete file of hash from offset into buf
+ * (*got: how many; 0 at its end). Not checked: readers of a piece check
+ * the whole when it is in. */
+NTM_EXTERN enum ntm_err ntm_blob_read(const char *dir, const char *hash,
+                                      int64_t offset, void *buf, size_t len,
+                                      size_t *got, struct ntm_error *err);
+/* Call fn with the hash of every complete file of the folder (sorted);
+ * stops when fn returns nonzero. A missing folder has none. */
+typedef int (*ntm_blob_fn)(void *ud, const char *hash);
+NTM_EXTERN enum ntm_err ntm_blob_each(const char *dir, ntm_blob_fn fn, void *ud,
+                                      struct ntm_error *err);
+
+/*
+ * Photos for weak links (photo.c, libjpeg-turbo): the JPEG in[0..len)
+ * made ready to attach. Longer side above max_side (64 or more): decoded
+ * at the largest n/8 scale that fits and encoded again at quality (30 to
+ * 95; else 80). Else rewritten losslessly. Either way every marker but the
+ * image's is dropped: EXIF (camera, time, GPS location), comments, XMP.
+ * *out (new, ntm_free) and *outlen get the new file. NTM_EINVAL when the
+ * bytes cannot be read as a JPEG (the message says to keep the file as it
+ * is with --keep-metadata), NTM_ENOMEM.
+ */
+struct ntm_photo_info {
+    int width, height;         /* the photo given */
+    int out_width, out_height; /* the photo made */
+    int reencoded;             /* 1: scaled and encoded again */
+};
+#define NTM_PHOTO_MAX_SIDE 1600 /* default longest side, pixels */
+#define NTM_PHOTO_QUALITY  80   /* default JPEG quality */
+NTM_EXTERN enum ntm_err ntm_photo_prepare(const unsigned char *in, size_t len,
+                                          int max_side, int quality,
+                                          unsigned char **out, size_t *outlen,
+                                          struct ntm_photo_info *info,
+                                          struct ntm_error *err);
+
+/*
+ * The entry and the derived state (attach.c). Sign a record.attach of
+ * record_id for a file already stored (hash, size, type; name and caption
+ * are NFC-normalised; caption may be NULL). Step 5 is checked before
+ * signing, as for an edit (scope and organization of the record).
+ */
+NTM_EXTERN enum ntm_err
+ntm_record_attach(struct ntm_store *st, const struct ntm_key *key,
+                  const char *record_id, const char *hash, int64_t size,
+                  const char *type, const char *name, const char *caption,
+                  struct ntm_write_result *res, struct ntm_error *err);
+/* new: the attachments of a record (its record.attach entries that take
+ * effect), in total order: [{"entry","hash","size","type","name",
+ * "caption","author","ts"}] (caption null when none). */
+NTM_EXTERN enum ntm_err ntm_store_attachments(struct ntm_store *st,
+                                              const char *record_id,
+                                              json_t **out,
+                                              struct ntm_error *err);
+/* new: the records (and their units) whose attachments name hash:
+ * [{"record","unit","size"}]; [] when none. */
+NTM_EXTERN enum ntm_err ntm_store_attachment_refs(struct ntm_store *st,
+                                                  const char *hash,
+                                                  json_t **out,
+                                                  struct ntm_error *err);
+/* new: every hash the attachments of the records this replica holds name,
+ * once, sorted: [{"hash","size"}]; with author not NULL, only those its
+ * own entries name. */
+NTM_EXTERN enum ntm_err ntm_store_attachment_hashes(struct ntm_store *st,
+                                                    const char *author,
+                                                    json_t **out,
+                                                    struct ntm_error *err);
+/* A server's quota bookkeeping (table blob_uploads): device sent n more
+ * bytes of hash (at now_ms); *total: all the bytes device ever sent. */
+NTM_EXTERN enum ntm_err
+ntm_store_upload_add(struct ntm_store *st, const char *hash, const char *device,
+                     int64_t n, int64_t now_ms, struct ntm_error *err);
+NTM_EXTERN enum ntm_err ntm_store_upload_total(struct ntm_store *st,
+                                               const char *device,
+                                               int64_t *total,
+                                               struct ntm_error *err);
+/* new: the stored files of dir against the attachments held:
+ * {"checked": n, "ok": n, "bad": [hash...], "missing": [hash...],
+ * "unreferenced": n}. A bad file is one whose bytes differ from its hash;
+ * a missing one is named by an attachment and absent (not an error of the
+ * log). */
+NTM_EXTERN enum ntm_err ntm_attach_verify(struct ntm_store *st, const char *dir,
+                                          json_t **out, struct ntm_error *err);
+
 #endif /* NTM_STORE_H */

@@ -256,6 +256,61 @@ base_valid(json_t *base)
     return 1;
 }
 
+/* A file name as record.attach carries it: 1-255 bytes, no path
+ * separator, no control character (the UTF-8 itself is step 1's). */
+static int
+attach_name_valid(const char *s, size_t n)
+{
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+int
+ntm_attach_type_valid(const char *type)
+{
+    return type &&
+           (strcmp(type, "image/jpeg") == 0 || strcmp(type, "image/png") == 0 ||
+            strcmp(type, "application/pdf") == 0);
+}
+
+/* record.attach: {id, hash, size, type, name, caption?}
+ * (docs/contract.md, attachments). */
+static int
+attach_valid(const struct Ntm_entry *e, struct ntm_error *why)
+{
+    json_t *b = e->body;
+    json_t *size = json_object_get(b, "size");
+    json_t *name = json_object_get(b, "name");
+    json_t *cap = json_object_get(b, "caption");
+    if (!e->record)
+        return fail(why, "record.attach: 'id' must be 32 hex");
+    if (!is_hex(json_object_get(b, "hash"), NTM_HEX_ID_LEN))
+        return fail(why, "record.attach: 'hash' must be 64 hex (BLAKE2b-256 "
+                         "of the file)");
+    if (!json_is_integer(size) || json_integer_value(size) < 1 ||
+        json_integer_value(size) > NTM_ATTACH_MAX_BYTES)
+        return fail(why, "record.attach: 'size' must be an integer from 1 to "
+                         "67108864");
+    if (!ntm_attach_type_valid(json_string_value(json_object_get(b, "type"))))
+        return fail(why, "record.attach: 'type' must be image/jpeg, image/png "
+                         "or application/pdf");
+    if (!json_is_string(name) ||
+        !attach_name_valid(json_string_value(name), json_string_length(name)))
+        return fail(why, "record.attach: 'name' must be a file name of 1-255 "
+                         "bytes without '/', '\\' or control characters");
+    if (cap && (!json_is_string(cap) ||
+                json_string_length(cap) > NTM_ATTACH_MAX_CAPTION))
+        return fail(why, "record.attach: 'caption' must be a text of at most "
+                         "1000 bytes");
+    return 1;
+}
+
 enum ntm_err
 Ntm_rules_body_why(const struct Ntm_entry *e, struct ntm_error *why)
 {
@@ -370,6 +425,8 @@ Ntm_rules_body_why(const struct Ntm_entry *e, struct ntm_error *why)
                            "has_issues");
         else if (!is_str(b, "comment", 0))
             ok = fail(why, "review: 'comment' must be a string");
+    } else if (strcmp(op, "record.attach") == 0) {
+        ok = attach_valid(e, why);
     } else {
         ok = fail(why, "unknown operation '%s'", op);
     }

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum node_kind { N_CREATE, N_UPDATE, N_DELETE, N_REVIEW, N_OTHER };
+enum node_kind { N_CREATE, N_UPDATE, N_DELETE, N_REVIEW, N_ATTACH, N_OTHER };
 
 struct node {
     struct Ntm_entry e;
@@ -86,6 +86,7 @@ kind_of(const char *op)
            : strcmp(op, "record.update") == 0 ? N_UPDATE
            : strcmp(op, "record.delete") == 0 ? N_DELETE
            : strcmp(op, "review") == 0        ? N_REVIEW
+           : strcmp(op, "record.attach") == 0 ? N_ATTACH
                                               : N_OTHER;
 }
 
@@ -192,7 +193,8 @@ resolve_bases(struct rec *r, struct node *nd)
     for (size_t k = 0; k < n; k++) {
         json_t *x = base ? json_array_get(base, k) : rev;
         int idx = json_is_string(x) ? find(r, json_string_value(x)) : -1;
-        if (idx < 0 || r->n[idx].kind == N_REVIEW)
+        /* A base names changes: a review or an attachment is none. */
+        if (idx < 0 || r->n[idx].kind == N_REVIEW || r->n[idx].kind == N_ATTACH)
             nd->missing = 1;
         else
             nd->base[nd->nbase++] = idx;
@@ -534,7 +536,56 @@ clear_rows(struct ntm_store *st, const char *record, struct ntm_error *err)
     if (rc == NTM_OK)
         rc = rec_exec(st, "DELETE FROM rfields WHERE record=?1", record, NULL,
                       NULL, err);
+    if (rc == NTM_OK)
+        rc = rec_exec(st, "DELETE FROM rattach WHERE record=?1", record, NULL,
+                      NULL, err);
     return rc;
+}
+
+/* The attachments of a record (docs/contract.md, attachments): its
+ * record.attach entries that take effect, one row each. */
+static enum ntm_err
+put_attachments(struct ntm_store *st, const char *record, const struct rec *r,
+                struct ntm_error *err)
+{
+    for (int i = 0; i < r->count; i++) {
+        const struct node *nd = &r->n[i];
+        if (!nd->valid || nd->kind != N_ATTACH)
+            continue;
+        json_t *b = nd->e.body;
+        sqlite3_stmt *s = Ntm_prepare(
+            st,
+            "INSERT OR REPLACE INTO rattach(record, entry, hash, size, type, "
+            "name, caption, author, seq, ts, lc) "
+            "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+            err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        json_t *cap = json_object_get(b, "caption");
+        sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, nd->e.id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, json_string_value(json_object_get(b, "hash")),
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4,
+                           json_integer_value(json_object_get(b, "size")));
+        sqlite3_bind_text(s, 5, json_string_value(json_object_get(b, "type")),
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, json_string_value(json_object_get(b, "name")),
+                          -1, SQLITE_STATIC);
+        if (json_is_string(cap))
+            sqlite3_bind_text(s, 7, json_string_value(cap), -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 7);
+        sqlite3_bind_text(s, 8, nd->e.author, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 9, nd->e.seq);
+        sqlite3_bind_int64(s, 10, nd->e.ts);
+        sqlite3_bind_int64(s, 11, nd->e.lc);
+        int x = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (x != SQLITE_DONE)
+            return Ntm_db_error(st, x, err, "cannot save the attachments");
+    }
+    return NTM_OK;
 }
 
 /* Entry e (a head when head) is a candidate of field with value. */
@@ -628,7 +679,8 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             head_ids[nheads++] = r->n[i].e.id;
     }
     qsort(head_ids, nheads, sizeof(*head_ids), cmp_str);
-    if ((rc = clear_rows(st, record_id, err)) != NTM_OK)
+    if ((rc = clear_rows(st, record_id, err)) != NTM_OK ||
+        (rc = put_attachments(st, record_id, r, err)) != NTM_OK)
         goto out;
     for (size_t h = 0; h < nheads; h++)
         if ((rc =
@@ -888,6 +940,7 @@ valid_change(struct ntm_store *st, const char *id, const char *record, int *yes,
         const char *rec = (const char *)sqlite3_column_text(s, 0);
         const char *op = (const char *)sqlite3_column_text(s, 1);
         *yes = rec && strcmp(rec, record) == 0 && strcmp(op, "review") != 0 &&
+               strcmp(op, "record.attach") != 0 &&
                sqlite3_column_int(s, 2) == 0;
     }
     sqlite3_reset(s);
@@ -1652,7 +1705,7 @@ Ntm_state_all(struct ntm_store *st, struct ntm_error *err)
     rc = Ntm_exec(st,
                   "DELETE FROM records; DELETE FROM rheads; DELETE FROM "
                   "rcands; DELETE FROM rfields; DELETE FROM rsearch; "
-                  "DELETE FROM rdoc;",
+                  "DELETE FROM rdoc; DELETE FROM rattach;",
                   err);
     if (rc != NTM_OK)
         return rc;

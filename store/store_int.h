@@ -15,6 +15,10 @@
  *   0  init.c                  SQLite's global set-up, once
  *   0  search.c                pure: word search, the words typed and the
  *                              FTS5 query built from them alone
+ *   0  blobs.c                 attachment bytes: files named by their
+ *                              hash in a folder (no SQLite)
+ *   0  photo.c                 photos made fit for weak links
+ *                              (libjpeg-turbo; no SQLite)
  *   1  rules.c                 pure: step 5 given the governing enrollment,
  *                              unit codes and scopes
  *   2  db.c                    the file: open, schema and migrations,
@@ -38,12 +42,15 @@
  *  10  ops.c query.c verify.c  the operations, the queries, the audit
  *  10  strand.c                a forked own chain set aside and re-issued
  *  10  admin.c                 join requests; fork evidence read back
+ *  10  attach.c                attachments: record.attach, the rattach
+ *                              rows read back, a server's uploads, the
+ *                              audit of stored bytes
  *
  * Tables and their writers: entries, forks, authors, peer_heads and the HLC
  * in meta: log.c; effect: effect.c; enrollments, revocations: auth.c;
- * units, records, rheads, rcands, rfields, rdoc, rsearch: state.c (derive.c
- * empties them before a rebuild); meta and the schema migrations: db.c. Any
- * layer may read any table.
+ * units, records, rheads, rcands, rfields, rdoc, rsearch, rattach: state.c
+ * (derive.c empties them before a rebuild); meta and the schema
+ * migrations: db.c. Any layer may read any table.
  *
  * On-disk layout (schema version 5, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
@@ -77,6 +84,10 @@
  *               folded by ntm_text_fold, which also folds d-stroke) and
  *               its unit code (search.c). Kept by state.c with the
  *               record's row, in the same transaction.
+ *   rattach     per record, its attachments: the record.attach entries
+ *               that take effect (hash, size, type, name, caption).
+ *   blob_uploads  (server) bytes of attachments received, per device,
+ *               for the quota (attach.c).
  */
 #ifndef NTM_STORE_INT_H
 #define NTM_STORE_INT_H

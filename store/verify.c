@@ -504,8 +504,8 @@ mark_resolved(json_t *forks, json_t *reissued, struct ntm_error *err)
  * rows). A new derived table is one line here.
  */
 static const char *const derived_tables[] = {
-    "records", "rheads",      "rcands",      "rfields",
-    "units",   "enrollments", "revocations", "effect",
+    "records",     "rheads",      "rcands", "rfields", "units",
+    "enrollments", "revocations", "effect", "rattach",
 };
 
 #define NDERIVED ((int)(sizeof(derived_tables) / sizeof(derived_tables[0])))

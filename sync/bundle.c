@@ -16,7 +16,10 @@
  * bundle whose lines come in any order imports in O(n log n).
  *
  * Export writes the header and one line per entry from one read
- * snapshot to FILE.tmp, syncs and renames it, and signs it (minisign).
+ * snapshot to FILE.tmp, then the attachments those entries' records name
+ * (when asked: docs/contract.md, attachments), syncs and renames it, and
+ * signs it (minisign). Import takes attachment lines in a third pass,
+ * after the entries: their store says which hashes may be stored.
  *
  * Depends on util/, crypto/ (minisign), store/ and sync/ingest.c. Never
  * prints.
@@ -126,6 +129,10 @@ struct import {
     size_t nitems, cap;
     struct ntm_buf line;
     int64_t bad;
+    /* attachment lines: (off, len, line) in file order */
+    const char *att_dir;
+    struct item *att;
+    size_t natt, capatt;
 };
 
 /* The (author, seq) of an entry line, or the author left all 0xff when the
@@ -164,9 +171,29 @@ scan_line(struct import *im, int64_t lineno, int64_t off, struct ntm_error *err)
                        &jerr);
         if (!o)
             why = "the line is not JSON";
-        else if (!json_is_object(o) ||
-                 !json_is_string(json_object_get(o, "entry")) ||
-                 !json_is_string(json_object_get(o, "sig")))
+        else if (json_is_object(o) &&
+                 json_is_string(json_object_get(o, "attachment"))) {
+            /* An attachment chunk: taken after the entries. */
+            json_decref(o);
+            im->res->lines--;
+            if (im->natt == im->capatt) {
+                size_t cap = im->capatt ? im->capatt * 2 : 64;
+                struct item *p = ntm_realloc(im->att, cap * sizeof(*p));
+                if (!p)
+                    return ntm_error_set(err, NTM_ENOMEM,
+                                         "out of memory indexing line %lld",
+                                         (long long)lineno);
+                im->att = p;
+                im->capatt = cap;
+            }
+            struct item *at = &im->att[im->natt++];
+            at->off = off;
+            at->len = im->line.len;
+            at->line = lineno;
+            return NTM_OK;
+        } else if (!json_is_object(o) ||
+                   !json_is_string(json_object_get(o, "entry")) ||
+                   !json_is_string(json_object_get(o, "sig")))
             why = "the line has no \"entry\" and \"sig\" strings";
     }
     if (why) {
@@ -377,10 +404,121 @@ out:
 /* ------------------------------------------------------------------ */
 /* The import */
 
+/* One attachment line, read back: its chunk into the folder when the
+ * store's entries name the file. done: hash -> "ok" | "refused". */
+static enum ntm_err
+take_attachment(struct import *im, const struct item *at, json_t *done,
+                struct ntm_error *err)
+{
+    struct ntm_store *st = im->in.st;
+    enum ntm_err rc = NTM_OK;
+    unsigned char *data = NULL;
+    json_t *o = NULL, *refs = NULL;
+    if (ntm_buf_grow(&im->line, at->len + 1) != NTM_OK)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    ssize_t r = pread(im->fd, im->line.buf, at->len, (off_t)at->off);
+    if (r != (ssize_t)at->len)
+        return ntm_error_set_errno(err, NTM_EIO, errno,
+                                   "cannot read line %lld of the bundle again",
+                                   (long long)at->line);
+    im->line.len = at->len;
+    o = json_loadb(im->line.buf, at->len, JSON_REJECT_DUPLICATES, NULL);
+    const char *hash = json_string_value(json_object_get(o, "attachment"));
+    const char *b64 = json_string_value(json_object_get(o, "data"));
+    json_t *jo = json_object_get(o, "offset"), *js = json_object_get(o, "size");
+    if (!hash || !b64 || !json_is_integer(jo) || !json_is_integer(js) ||
+        strlen(hash) != NTM_HEX_ID_LEN ||
+        !ntm_is_lower_hex(hash, NTM_HEX_ID_LEN) || json_integer_value(jo) < 0 ||
+        json_integer_value(js) < 1 ||
+        json_integer_value(js) > NTM_ATTACH_MAX_BYTES ||
+        json_string_length(json_object_get(o, "data")) >
+            ntm_b64_encoded_len(NTM_BUNDLE_ATTACH_CHUNK)) {
+        Ntm_ingest_reject(&im->in, at->line, NTM_EBADENTRY,
+                          "not an attachment line");
+        goto out;
+    }
+    const char *state = json_string_value(json_object_get(done, hash));
+    if (state && strcmp(state, "part") != 0)
+        goto out; /* whole already, or refused */
+    int64_t size = json_integer_value(js), off = json_integer_value(jo);
+    if ((rc = ntm_store_attachment_refs(st, hash, &refs, err)) != NTM_OK)
+        goto out;
+    int named = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach (refs, i, x)
+        named |= json_integer_value(json_object_get(x, "size")) == size;
+    int64_t held;
+    int complete;
+    if (!named) {
+        json_object_set_new(done, hash, json_string("refused"));
+        im->res->attachments_refused++;
+        goto out;
+    }
+    if ((rc = ntm_blob_held(im->att_dir, hash, &held, &complete, err)) !=
+        NTM_OK)
+        goto out;
+    if (complete) {
+        json_object_set_new(done, hash, json_string("ok"));
+        goto out;
+    }
+    size_t cap = ntm_b64_encoded_len(NTM_BUNDLE_ATTACH_CHUNK), n = 0;
+    if (!(data = ntm_malloc(cap))) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (ntm_b64_decode(data, cap, &n, b64, strlen(b64)) != NTM_OK ||
+        off + (int64_t)n > size) {
+        json_object_set_new(done, hash, json_string("refused"));
+        im->res->attachments_refused++;
+        goto out;
+    }
+    if (off + (int64_t)n <= held)
+        goto out; /* these bytes are here already (an earlier import) */
+    if (off > held) {
+        /* A chunk is missing: the file cannot be whole from this bundle. */
+        json_object_set_new(done, hash, json_string("refused"));
+        im->res->attachments_refused++;
+        goto out;
+    }
+    size_t skip = (size_t)(held - off);
+    struct ntm_error e2;
+    enum ntm_err a = ntm_blob_append(im->att_dir, hash, size, held, data + skip,
+                                     n - skip, &complete, &e2);
+    if (a == NTM_ECORRUPT || a == NTM_ECONFLICT || a == NTM_ETOOLARGE) {
+        json_object_set_new(done, hash, json_string("refused"));
+        im->res->attachments_refused++;
+    } else if (a != NTM_OK) {
+        rc = a;
+        if (err)
+            *err = e2;
+    } else if (complete) {
+        json_object_set_new(done, hash, json_string("ok"));
+        im->res->attachments++;
+    } else {
+        json_object_set_new(done, hash, json_string("part"));
+    }
+out:
+    ntm_free(data);
+    json_decref(refs);
+    json_decref(o);
+    return rc;
+}
+
 enum ntm_err
 ntm_bundle_import(struct ntm_store *st, const char *path,
                   ntm_bundle_progress_fn progress, void *ud,
                   struct ntm_bundle_import_result *res, struct ntm_error *err)
+{
+    return ntm_bundle_import_attach(st, path, NULL, progress, ud, res, err);
+}
+
+enum ntm_err
+ntm_bundle_import_attach(struct ntm_store *st, const char *path,
+                         const char *attach_dir,
+                         ntm_bundle_progress_fn progress, void *ud,
+                         struct ntm_bundle_import_result *res,
+                         struct ntm_error *err)
 {
     struct import im;
     struct reader *rd = NULL;
@@ -398,6 +536,7 @@ ntm_bundle_import(struct ntm_store *st, const char *path,
     im.progress = progress;
     im.ud = ud;
     im.fd = -1;
+    im.att_dir = attach_dir;
     ntm_buf_init(&im.line);
     rc = Ntm_ingest_init(&im.in, st, &o, err);
     res->flagged = json_incref(im.in.flagged);
@@ -464,6 +603,22 @@ ntm_bundle_import(struct ntm_store *st, const char *path,
     if (im.nitems > 1)
         qsort(im.items, im.nitems, sizeof(*im.items), item_cmp);
     rc = take_all(&im, err);
+    /* Pass 3: the attachments, once their entries are in. */
+    if (rc == NTM_OK && attach_dir && im.natt) {
+        json_t *done = json_object();
+        if (!done)
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        for (size_t i = 0; rc == NTM_OK && i < im.natt; i++)
+            rc = take_attachment(&im, &im.att[i], done, err);
+        /* A file whose chunks ended before its size stays a .part (a later
+         * bundle or a pull goes on from it): refused here. */
+        const char *h;
+        json_t *v;
+        json_object_foreach (done, h, v)
+            if (!strcmp(json_string_value(v), "part"))
+                im.res->attachments_refused++;
+        json_decref(done);
+    }
     Ntm_ingest_sort_notes(&im.in);
 out:
     res->accepted = im.in.accepted;
@@ -473,6 +628,7 @@ out:
     ntm_free(rd);
     Ntm_ingest_release(&im.in);
     ntm_free(im.items);
+    ntm_free(im.att);
     ntm_buf_release(&im.line);
     return rc;
 }
@@ -496,7 +652,9 @@ struct export
 {
     FILE *f;
     int64_t count, total;
-    int failed; /* 1: out of memory or write error (errno) */
+    const char *att_dir;
+    json_t *carry; /* [{"hash","size"}]: the attachments carried */
+    int failed;    /* 1: out of memory or write error (errno) */
     ntm_bundle_progress_fn progress;
     void *ud;
 };
@@ -532,6 +690,59 @@ write_cb(void *ud, const struct ntm_entry_view *e)
     return 0;
 }
 
+/* The attachment lines of ex->carry, after the entries. */
+static enum ntm_err
+write_attachments(struct export *ex, struct ntm_bundle_export_result *res,
+                  struct ntm_error *err)
+{
+    unsigned char *buf = ntm_malloc(NTM_BUNDLE_ATTACH_CHUNK);
+    char *b64 = ntm_malloc(ntm_b64_encoded_len(NTM_BUNDLE_ATTACH_CHUNK));
+    enum ntm_err rc = NTM_OK;
+    if (!buf || !b64)
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    size_t i;
+    json_t *a;
+    json_array_foreach (ex->carry, i, a) {
+        if (rc != NTM_OK)
+            break;
+        const char *hash = json_string_value(json_object_get(a, "hash"));
+        int64_t size = json_integer_value(json_object_get(a, "size"));
+        for (int64_t off = 0; rc == NTM_OK && off < size;) {
+            size_t got = 0;
+            rc = ntm_blob_read(ex->att_dir, hash, off, buf,
+                               NTM_BUNDLE_ATTACH_CHUNK, &got, err);
+            if (rc != NTM_OK)
+                break;
+            if (got == 0) {
+                rc = ntm_error_set(err, NTM_EIO,
+                                   "attachment %.16s... became shorter while "
+                                   "exporting: export again",
+                                   hash);
+                break;
+            }
+            ntm_b64_encode(b64, buf, got);
+            json_t *line = json_pack("{s:s, s:I, s:I, s:s}", "attachment", hash,
+                                     "offset", (json_int_t)off, "size",
+                                     (json_int_t)size, "data", b64);
+            errno = ENOMEM;
+            if (!line ||
+                json_dumpf(line, ex->f, JSON_COMPACT | JSON_SORT_KEYS) != 0 ||
+                fputc('\n', ex->f) == EOF)
+                rc = ntm_error_set_errno(err, NTM_EIO, errno,
+                                         "cannot write the bundle (is the "
+                                         "disk full?)");
+            json_decref(line);
+            off += (int64_t)got;
+            res->attachment_bytes += (int64_t)got;
+        }
+        if (rc == NTM_OK)
+            res->attachments++;
+    }
+    ntm_free(buf);
+    ntm_free(b64);
+    return rc;
+}
+
 /* Write the header and the entries of q to ex->f (in st's transaction). */
 static enum ntm_err
 export_write(struct ntm_store *st, const struct ntm_entry_query *q,
@@ -541,6 +752,13 @@ export_write(struct ntm_store *st, const struct ntm_entry_query *q,
     json_t *head = json_pack("{s:i, s:s, s:I, s:I}", "ntm_bundle", 1, "by",
                              res->by, "created_ms", (json_int_t)res->created_ms,
                              "count", (json_int_t)ex->total);
+    if (head && json_array_size(ex->carry) &&
+        json_object_set_new(
+            head, "attachments",
+            json_integer((json_int_t)json_array_size(ex->carry))) != 0) {
+        json_decref(head);
+        head = NULL;
+    }
     errno = ENOMEM;
     if (!head || json_dumpf(head, ex->f, JSON_COMPACT) != 0 ||
         fputc('\n', ex->f) == EOF)
@@ -548,6 +766,12 @@ export_write(struct ntm_store *st, const struct ntm_entry_query *q,
     json_decref(head);
     if (!ex->failed) {
         enum ntm_err rc = ntm_store_entries(st, q, write_cb, ex, err);
+        if (rc != NTM_OK)
+            return rc;
+    }
+    if (!ex->failed && json_array_size(ex->carry)) {
+        enum ntm_err rc =
+            write_attachments(ex, (struct ntm_bundle_export_result *)res, err);
         if (rc != NTM_OK)
             return rc;
     }
@@ -566,7 +790,7 @@ export_write(struct ntm_store *st, const struct ntm_entry_query *q,
  * would not match the new file. */
 static enum ntm_err
 export_bundle(struct ntm_store *st, const struct ntm_key *key, const char *by,
-              const char *path, const char *author,
+              const char *path, const char *author, const char *att_dir,
               ntm_bundle_progress_fn progress, void *ud,
               struct ntm_bundle_export_result *res, struct ntm_error *err)
 {
@@ -604,6 +828,30 @@ export_bundle(struct ntm_store *st, const struct ntm_key *key, const char *by,
         rc = ntm_error_set(err, NTM_ENOENT,
                            "no entries of author %s in this home", author);
         goto out;
+    }
+    /* The attachments carried: those of the exported entries' records
+     * whose bytes are here and sound. */
+    if (att_dir) {
+        json_t *all = NULL;
+        size_t i;
+        json_t *a;
+        ex.att_dir = att_dir;
+        if (!(ex.carry = json_array()) ||
+            (rc = ntm_store_attachment_hashes(st, author, &all, err)) !=
+                NTM_OK) {
+            if (!ex.carry)
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            goto out;
+        }
+        json_array_foreach (all, i, a) {
+            int64_t size = 0;
+            if (ntm_blob_check(att_dir,
+                               json_string_value(json_object_get(a, "hash")),
+                               &size, NULL) == NTM_OK &&
+                size == json_integer_value(json_object_get(a, "size")))
+                json_array_append(ex.carry, a);
+        }
+        json_decref(all);
     }
 
     unlink(ntm_buf_str(&tmp));
@@ -666,6 +914,7 @@ out:
     }
     if (in_tx)
         ntm_store_rollback(st);
+    json_decref(ex.carry);
     ntm_buf_release(&tmp);
     ntm_buf_release(&comment);
     return rc;
@@ -677,7 +926,27 @@ ntm_bundle_export(struct ntm_store *st, const struct ntm_key *key,
                   ntm_bundle_progress_fn progress, void *ud,
                   struct ntm_bundle_export_result *res, struct ntm_error *err)
 {
-    return export_bundle(st, key, NULL, path, author, progress, ud, res, err);
+    return export_bundle(st, key, NULL, path, author, NULL, progress, ud, res,
+                         err);
+}
+
+enum ntm_err
+ntm_bundle_export_attach(struct ntm_store *st, const struct ntm_key *key,
+                         const char *by, const char *path, const char *author,
+                         const char *attach_dir,
+                         ntm_bundle_progress_fn progress, void *ud,
+                         struct ntm_bundle_export_result *res,
+                         struct ntm_error *err)
+{
+    if (!key && (!by || strlen(by) != NTM_HEX_ID_LEN ||
+                 !ntm_is_lower_hex(by, NTM_HEX_ID_LEN))) {
+        memset(res, 0, sizeof(*res));
+        return ntm_error_set(err, NTM_EINVAL,
+                             "an unsigned bundle needs the author id of the "
+                             "device that writes it");
+    }
+    return export_bundle(st, key, key ? NULL : by, path, author, attach_dir,
+                         progress, ud, res, err);
 }
 
 enum ntm_err
@@ -694,5 +963,6 @@ ntm_bundle_export_unsigned(struct ntm_store *st, const char *by,
                              "an unsigned bundle needs the author id of the "
                              "device that writes it");
     }
-    return export_bundle(st, NULL, by, path, author, progress, ud, res, err);
+    return export_bundle(st, NULL, by, path, author, NULL, progress, ud, res,
+                         err);
 }

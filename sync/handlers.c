@@ -104,6 +104,8 @@ h_info(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
         (json_int_t)ntm_now_ms(), "max_batch",
         (json_int_t)Ntm_server_max_batch(rq->srv), "max_entry_bytes",
         (json_int_t)NTM_MAX_ENTRY_BYTES, "last_gseq", (json_int_t)last);
+    if (v)
+        json_object_set_new(v, "max_chunk", json_integer(NTM_ATTACH_MAX_CHUNK));
     /* The root's statement that this server's history was reset, when one
      * was installed (sync/reset.c). */
     char *reset = NULL;
@@ -336,9 +338,9 @@ h_pull(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
 /* ------------------------------------------------------------------ */
 /* GET /metrics (Prometheus text format) */
 
-static const char *const ep_names[NTM_EP_COUNT] = {"info", "healthz", "heads",
-                                                   "push", "pull",    "metrics",
-                                                   "join", "forks",   "other"};
+static const char *const ep_names[NTM_EP_COUNT] = {
+    "info",    "healthz", "heads", "push",        "pull",
+    "metrics", "join",    "forks", "attachments", "other"};
 static const double lat_bounds[NTM_LAT_BUCKETS] = {
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
 
@@ -640,6 +642,9 @@ static const struct Ntm_route routes[] = {
     {"POST", "/v1/join", 2, NTM_EP_JOIN, h_join_post},
     {"GET", "/v1/join", 1, NTM_EP_JOIN, h_join_list},
     {"GET", "/v1/forks", 1, NTM_EP_FORKS, h_forks},
+    /* a path ending in '/' is a prefix: /v1/attachments/<hash>[/status] */
+    {"GET", "/v1/attachments/", 1, NTM_EP_ATTACH, Ntm_h_attach_get},
+    {"PUT", "/v1/attachments/", 1, NTM_EP_ATTACH, Ntm_h_attach_put},
 };
 
 const struct Ntm_route *
@@ -647,7 +652,10 @@ Ntm_route_find(const char *method, const char *path, int *path_known)
 {
     *path_known = 0;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(routes[i].path, path) != 0)
+        size_t rl = strlen(routes[i].path);
+        if (routes[i].path[rl - 1] == '/'
+                ? strncmp(routes[i].path, path, rl) != 0 || !path[rl]
+                : strcmp(routes[i].path, path) != 0)
             continue;
         *path_known = 1;
         if (!strcmp(routes[i].method, method))

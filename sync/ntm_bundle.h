@@ -42,6 +42,10 @@ struct ntm_bundle_import_result {
     json_t *flagged;  /* taken without effect (step 5, revoked) */
     json_t *rejected; /* refused (steps 1-4, or not a bundle line) */
     int64_t bad_line; /* on failure: the line that stopped it, else 0 */
+    /* Attachments (ntm_bundle_import_attach): files now whole in the
+     * folder, and files refused (no effective entry of the store names
+     * them, a chunk missing, bytes that do not match the hash). */
+    int64_t attachments, attachments_refused;
 };
 
 /* Called after each batch with the entries written (export) or taken
@@ -52,6 +56,8 @@ struct ntm_bundle_export_result {
     char by[NTM_HEX_ID_LEN + 1]; /* the header's "by": key's author */
     int64_t count;               /* entry lines written */
     int64_t created_ms;          /* the header's "created_ms" */
+    int64_t attachments;         /* files carried (ntm_bundle_export_attach) */
+    int64_t attachment_bytes;    /* their bytes */
 };
 
 /*
@@ -113,6 +119,33 @@ NTM_EXTERN enum ntm_err
 ntm_bundle_import(struct ntm_store *st, const char *path,
                   ntm_bundle_progress_fn progress, void *ud,
                   struct ntm_bundle_import_result *res, struct ntm_error *err);
+
+/*
+ * Attachments (docs/contract.md, attachments): the same export, which then
+ * carries the attachments the exported entries' records name whose bytes
+ * attach_dir holds (each checked against its hash first; one not held is
+ * left out), as lines {"attachment","offset","size","data"} of at most
+ * NTM_BUNDLE_ATTACH_CHUNK bytes each, after the entries and inside what
+ * FILE.minisig signs; the header gains "attachments": the files carried.
+ * key NULL: unsigned, by names the author (ntm_bundle_export_unsigned).
+ */
+#define NTM_BUNDLE_ATTACH_CHUNK 49152
+NTM_EXTERN enum ntm_err ntm_bundle_export_attach(
+    struct ntm_store *st, const struct ntm_key *key, const char *by,
+    const char *path, const char *author, const char *attach_dir,
+    ntm_bundle_progress_fn progress, void *ud,
+    struct ntm_bundle_export_result *res, struct ntm_error *err);
+/*
+ * The same import, which then takes the attachment lines into attach_dir:
+ * a file is stored only when an effective entry of the store (the bundle's
+ * included) names its hash and size, and its chunks, in order, hash to its
+ * name; else it is counted in attachments_refused. ntm_bundle_import
+ * leaves attachment lines aside (they are not bad lines).
+ */
+NTM_EXTERN enum ntm_err ntm_bundle_import_attach(
+    struct ntm_store *st, const char *path, const char *attach_dir,
+    ntm_bundle_progress_fn progress, void *ud,
+    struct ntm_bundle_import_result *res, struct ntm_error *err);
 
 /* Release the arrays of res. NULL is a no-op. */
 NTM_EXTERN void

@@ -48,6 +48,11 @@ struct ntm_server_opts {
                               429 with Retry-After; 0: 256 */
     ntm_log_fn log;        /* request log; NULL: lines go to stderr */
     void *log_ud;
+    const char *attach_dir; /* attachment bytes (docs/contract.md,
+                               attachments); NULL: "attachments" beside
+                               db_path */
+    int64_t attach_quota;   /* bytes of attachments one device may upload;
+                               0: NTM_SYNC_DEFAULT_ATTACH_QUOTA */
 };
 
 struct ntm_server; /* opaque */

@@ -44,6 +44,9 @@
 #define NTM_SYNC_MAX_PAGE          5000       /* largest page a server gives */
 #define NTM_SYNC_CLOCK_SKEW_MS     (15 * 60 * 1000) /* SPEC 6: 15 minutes */
 
+/* Bytes of attachments one device may upload to a server (its quota). */
+#define NTM_SYNC_DEFAULT_ATTACH_QUOTA (1LL << 30)
+
 /* ------------------------------------------------------------------ */
 /* Request authentication (SPEC.md section 6) */
 
@@ -343,5 +346,44 @@ NTM_EXTERN enum ntm_err ntm_client_forks(struct ntm_store *st,
                                          const struct ntm_key *key,
                                          const struct ntm_client_opts *o,
                                          json_t **forks, struct ntm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Attachment bytes (docs/contract.md, attachments; sync/attach_sync.c) */
+
+struct ntm_attach_report {
+    int64_t files;    /* attachments worked on */
+    int64_t done;     /* of them, now whole on the other side */
+    int64_t resumed;  /* of them, taken up where an earlier run stopped */
+    int64_t refused;  /* the server would not take or give them (scope,
+                         no entry there) */
+    int64_t failed;   /* local bytes that do not match their hash: not sent */
+    int64_t bytes;    /* attachment bytes moved */
+    int64_t requests; /* pieces sent or asked for */
+};
+
+/*
+ * After a push of the entries: upload the bytes of every attachment the
+ * store's records name, held whole in dir, that the server is not known
+ * to hold, each from where the server's bytes end (resumable; pieces
+ * shrink on a link that cuts them). Errors: as a push; an attachment the
+ * server refuses (scope, its entry not there) is counted, not an error.
+ */
+NTM_EXTERN enum ntm_err
+ntm_attach_push(struct ntm_store *st, const struct ntm_key *key,
+                const struct ntm_client_opts *o, const char *dir,
+                struct ntm_attach_report *rep, struct ntm_error *err);
+/*
+ * Download the attachment hash (NULL: every one the store's records name
+ * that dir lacks: an eager pull) into dir, from the end of its .part
+ * file, checked against the hash when whole (NTM_ECORRUPT: discarded).
+ * With hash given: NTM_ENOENT when the server does not hold it whole,
+ * NTM_EFORBIDDEN outside this device's scope.
+ */
+NTM_EXTERN enum ntm_err ntm_attach_fetch(struct ntm_store *st,
+                                         const struct ntm_key *key,
+                                         const struct ntm_client_opts *o,
+                                         const char *dir, const char *hash,
+                                         struct ntm_attach_report *rep,
+                                         struct ntm_error *err);
 
 #endif /* NTM_SYNC_H */

@@ -99,6 +99,7 @@ struct ntm_server {
     char *db_path;
     char root[NTM_HEX_ID_LEN + 1];
     char *cert_pem, *key_pem;
+    char *attach_dir; /* owned: o.attach_dir, or beside the store */
     unsigned port;
     unsigned soft_conn_limit; /* past this many open connections, 503 */
 
@@ -136,6 +137,18 @@ struct request {
 
 /* ------------------------------------------------------------------ */
 /* small internals shared with handlers.c */
+
+const char *
+Ntm_server_attach_dir(const struct ntm_server *srv)
+{
+    return srv->attach_dir;
+}
+
+int64_t
+Ntm_server_attach_quota(const struct ntm_server *srv)
+{
+    return srv->o.attach_quota;
+}
 
 const char *
 Ntm_server_root(const struct ntm_server *srv)
@@ -328,7 +341,8 @@ send_body(struct MHD_Connection *c, struct request *r, int status,
     int gz = 0;
     const char *ae = MHD_lookup_connection_value(
         c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-    if (body->len > 256 && Ntm_accepts_gzip(ae) &&
+    int binary = ctype && !strcmp(ctype, "application/octet-stream");
+    if (!binary && body->len > 256 && Ntm_accepts_gzip(ae) &&
         Ntm_gzip(body->buf, body->len, &z) == NTM_OK) {
         ntm_buf_release(body);
         *body = z;
@@ -651,6 +665,8 @@ route_cap(const struct ntm_server *srv, const struct Ntm_route *route)
 {
     if (route->auth == 2)
         return NTM_JOIN_MAX_BODY;
+    if (!strcmp(route->method, "PUT"))
+        return NTM_ATTACH_MAX_CHUNK;
     return strcmp(route->method, "POST") ? BODY_FREE : srv->o.max_body;
 }
 
@@ -764,6 +780,19 @@ on_first(struct ntm_server *srv, struct MHD_Connection *c, struct request *r,
             return fail(c, r, 415, NTM_EPROTO,
                         "Content-Type must be application/x-ndjson");
     }
+    if (!strcmp(r->route->method, "PUT")) {
+        /* Attachment bytes: as they are, never compressed. */
+        const char *ce = MHD_lookup_connection_value(
+            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+        const char *ct = MHD_lookup_connection_value(
+            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (ce && strcasecmp(ce, "identity") != 0)
+            return fail(c, r, 415, NTM_EPROTO,
+                        "Content-Encoding must be identity");
+        if (!ct || strcasecmp(ct, "application/octet-stream") != 0)
+            return fail(c, r, 415, NTM_EPROTO,
+                        "Content-Type must be application/octet-stream");
+    }
     if (n > (int64_t)route_cap(srv, r->route)) {
         r->close = 1; /* do not read the body it may still send */
         return fail(c, r, 0, NTM_ETOOLARGE,
@@ -809,7 +838,15 @@ on_complete(struct ntm_server *srv, struct MHD_Connection *c, struct request *r)
     rq.method = r->route->method;
     const char *q = strchr(r->uri, '?');
     rq.query = q ? q + 1 : "";
-    rq.path = r->route->path;
+    /* The path as requested: a prefix route (attachments) reads its
+     * last part. */
+    char rpath[256];
+    size_t rplen = q ? (size_t)(q - r->uri) : strlen(r->uri);
+    if (rplen >= sizeof rpath)
+        rplen = sizeof rpath - 1;
+    memcpy(rpath, r->uri, rplen);
+    rpath[rplen] = '\0';
+    rq.path = rpath;
     rq.body = r->body.buf ? r->body.buf : "";
     rq.body_len = r->body.len;
 
@@ -1029,6 +1066,7 @@ server_free(struct ntm_server *srv)
         ntm_store_close(srv->pool[i]);
     ntm_free(srv->pool);
     ntm_free(srv->db_path);
+    ntm_free(srv->attach_dir);
     if (srv->key_pem) {
         ntm_memzero(srv->key_pem, strlen(srv->key_pem));
         ntm_free(srv->key_pem);
@@ -1138,6 +1176,20 @@ ntm_server_start(struct ntm_server **out, const struct ntm_server_opts *o,
     pthread_mutex_init(&srv->conn_mu, NULL);
     pthread_mutex_init(&srv->m.mu, NULL);
     srv->o = *o;
+    if (!srv->o.attach_quota)
+        srv->o.attach_quota = NTM_SYNC_DEFAULT_ATTACH_QUOTA;
+    {
+        struct ntm_buf ad = NTM_BUF_INIT;
+        const char *slash = strrchr(o->db_path, '/');
+        if (o->attach_dir)
+            ntm_buf_adds(&ad, o->attach_dir);
+        else if (slash)
+            ntm_buf_addf(&ad, "%.*s/attachments", (int)(slash - o->db_path),
+                         o->db_path);
+        else
+            ntm_buf_adds(&ad, "attachments");
+        srv->attach_dir = ntm_buf_detach(&ad, NULL);
+    }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!srv->o.threads)
         srv->o.threads = ncpu > 0 ? (unsigned)ncpu : 2;

@@ -356,6 +356,7 @@ enum Ntm_endpoint {
     NTM_EP_METRICS,
     NTM_EP_JOIN,
     NTM_EP_FORKS,
+    NTM_EP_ATTACH,
     NTM_EP_OTHER,
     NTM_EP_COUNT
 };
@@ -431,6 +432,19 @@ struct Ntm_route {
  * path exists with another method (405). */
 const struct Ntm_route *Ntm_route_find(const char *method, const char *path,
                                        int *path_known);
+
+/* Attachment bytes per request, both ways (GET /v1/info "max_chunk"). */
+#define NTM_ATTACH_MAX_CHUNK (1u << 20)
+
+/* attachments.c: GET and PUT /v1/attachments/<hash>[/status]
+ * (docs/contract.md, attachments). */
+enum ntm_err Ntm_h_attach_get(struct Ntm_req *rq, struct Ntm_resp *rs,
+                              struct ntm_error *err);
+enum ntm_err Ntm_h_attach_put(struct Ntm_req *rq, struct Ntm_resp *rs,
+                              struct ntm_error *err);
+/* The server's folder of attachment bytes, and a device's quota. */
+const char *Ntm_server_attach_dir(const struct ntm_server *srv);
+int64_t Ntm_server_attach_quota(const struct ntm_server *srv);
 
 /* Server internals the handlers use. */
 const char *Ntm_server_root(const struct ntm_server *srv);

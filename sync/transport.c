@@ -273,7 +273,10 @@ Ntm_request(struct Ntm_session *s, const char *method, const char *path,
     const char *send = body;
     size_t send_len = len;
 
-    if (body && len > GZIP_MIN && Ntm_gzip(body, len, &gz) == NTM_OK) {
+    /* A PUT carries attachment bytes (photos, PDFs): already compressed,
+     * sent as they are. */
+    int put = !strcmp(method, "PUT");
+    if (!put && body && len > GZIP_MIN && Ntm_gzip(body, len, &gz) == NTM_OK) {
         send = gz.buf;
         send_len = gz.len;
     }
@@ -291,7 +294,17 @@ Ntm_request(struct Ntm_session *s, const char *method, const char *path,
         curl_easy_setopt(s->h, CURLOPT_WRITEDATA, r);
         curl_easy_setopt(s->h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(s->h, CURLOPT_HEADERDATA, r);
-        if (!strcmp(method, "POST")) {
+        curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, NULL);
+        if (put) {
+            curl_easy_setopt(s->h, CURLOPT_POST, 1L);
+            curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, "PUT");
+            curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, send ? send : "");
+            curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)send_len);
+            hdrs = curl_slist_append(hdrs,
+                                     "Content-Type: application/octet-stream");
+            hdrs = curl_slist_append(hdrs, "Expect:");
+        } else if (!strcmp(method, "POST")) {
             curl_easy_setopt(s->h, CURLOPT_POST, 1L);
             curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, send ? send : "");
             curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE,

@@ -61,6 +61,7 @@ static const struct label labels[] = {
     {NTM_LABEL_OP, "record.update", NC_("entry op", "record.update")},
     {NTM_LABEL_OP, "record.delete", NC_("entry op", "record.delete")},
     {NTM_LABEL_OP, "review", NC_("entry op", "review")},
+    {NTM_LABEL_OP, "record.attach", NC_("entry op", "record.attach")},
     {NTM_LABEL_OP, "unit.create", NC_("entry op", "unit.create")},
     {NTM_LABEL_OP, "device.enroll", NC_("entry op", "device.enroll")},
     {NTM_LABEL_OP, "device.revoke", NC_("entry op", "device.revoke")},
