@@ -14,6 +14,7 @@
  */
 #include "store_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum ntm_err
@@ -162,10 +163,10 @@ ntm_store_attachment_hashes(struct ntm_store *st, const char *author,
     *out = NULL;
     sqlite3_stmt *s = Ntm_prepare(
         st,
-        author ? "SELECT hash, max(size) FROM rattach WHERE author=?1 GROUP "
-                 "BY hash ORDER BY hash"
-               : "SELECT hash, max(size) FROM rattach GROUP BY hash ORDER BY "
-                 "hash",
+        author ? "SELECT hash, max(size), group_concat(DISTINCT size) FROM "
+                 "rattach WHERE author=?1 GROUP BY hash ORDER BY hash"
+               : "SELECT hash, max(size), group_concat(DISTINCT size) FROM "
+                 "rattach GROUP BY hash ORDER BY hash",
         err);
     if (!s)
         return err ? err->code : NTM_EDB;
@@ -177,10 +178,24 @@ ntm_store_attachment_hashes(struct ntm_store *st, const char *author,
     int x;
     enum ntm_err rc = NTM_OK;
     while ((x = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:s, s:I}", "hash",
+        json_t *o = json_pack("{s:s, s:I, s:[]}", "hash",
                               (const char *)sqlite3_column_text(s, 0), "size",
-                              (json_int_t)sqlite3_column_int64(s, 1));
-        if (!o || json_array_append_new(arr, o) != 0) {
+                              (json_int_t)sqlite3_column_int64(s, 1), "sizes");
+        /* Every size claimed: entries may disagree (a wrong one must not
+         * hide the true one). */
+        const char *l = (const char *)sqlite3_column_text(s, 2);
+        json_t *sz = o ? json_object_get(o, "sizes") : NULL;
+        while (sz && l && *l) {
+            char *end;
+            long long v = strtoll(l, &end, 10);
+            if (end == l || json_array_append_new(sz, json_integer(v)) != 0) {
+                sz = NULL;
+                break;
+            }
+            l = *end == ',' ? end + 1 : end;
+        }
+        if (!o || !sz || json_array_append_new(arr, o) != 0) {
+            json_decref(o);
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             break;
         }
@@ -321,4 +336,30 @@ ntm_store_upload_total(struct ntm_store *st, const char *device, int64_t *total,
         *total = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return Ntm_step_ok(st, x, err, "cannot read the uploads");
+}
+
+enum ntm_err
+ntm_attach_sizes(const json_t *list, int64_t **out, size_t *n,
+                 struct ntm_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = json_array_size(list), i;
+    if (cap == 0)
+        return NTM_OK;
+    int64_t *v = ntm_malloc(cap * sizeof(*v));
+    if (!v)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_t *x;
+    json_array_foreach (list, i, x) {
+        int64_t sz = json_integer_value(
+            json_is_object(x) ? json_object_get(x, "size") : x);
+        size_t k = 0;
+        while (k < *n && v[k] != sz)
+            k++;
+        if (k == *n)
+            v[(*n)++] = sz;
+    }
+    *out = v;
+    return NTM_OK;
 }

@@ -412,10 +412,19 @@ ntm_blob_held(const char *dir, const char *hash, int64_t *held, int *complete,
     return rc;
 }
 
+static int
+size_claimed(const int64_t *sizes, size_t nsizes, int64_t n)
+{
+    for (size_t i = 0; i < nsizes; i++)
+        if (sizes[i] == n)
+            return 1;
+    return 0;
+}
+
 enum ntm_err
-ntm_blob_append(const char *dir, const char *hash, int64_t size, int64_t offset,
-                const void *data, size_t len, int *complete,
-                struct ntm_error *err)
+ntm_blob_append(const char *dir, const char *hash, const int64_t *sizes,
+                size_t nsizes, int64_t offset, const void *data, size_t len,
+                int *complete, struct ntm_error *err)
 {
     int64_t held;
     enum ntm_err rc = ntm_blob_held(dir, hash, &held, complete, err);
@@ -426,6 +435,12 @@ ntm_blob_append(const char *dir, const char *hash, int64_t size, int64_t offset,
                              "the bytes of %.16s... go on at offset %lld, not "
                              "%lld",
                              hash, (long long)held, (long long)offset);
+    /* The bound is the largest size claimed; the file is complete at any
+     * claimed size its bytes hash to (who claimed last does not matter). */
+    int64_t size = 0;
+    for (size_t i = 0; i < nsizes; i++)
+        if (sizes[i] > size)
+            size = sizes[i];
     if (size < 1 || offset + (int64_t)len > size)
         return ntm_error_set(err, NTM_ETOOLARGE,
                              "bytes past the attachment's size %lld",
@@ -453,13 +468,16 @@ ntm_blob_append(const char *dir, const char *hash, int64_t size, int64_t offset,
         rc = ntm_error_set_errno(err, NTM_EIO, errno, "cannot sync '%s'", part);
     if (rc == NTM_OK && offset == 0)
         rc = sync_dir(dir, err);
-    if (rc != NTM_OK || offset + (int64_t)len < size)
+    int64_t end = offset + (int64_t)len;
+    if (rc != NTM_OK || !size_claimed(sizes, nsizes, end))
         goto out;
     char got[NTM_HEX_ID_LEN + 1];
     int64_t n;
     if ((rc = hash_fd(fd, part, got, &n, err)) != NTM_OK)
         goto out;
-    if (n != size || strcmp(got, hash) != 0) {
+    if (n != end || strcmp(got, hash) != 0) {
+        if (end < size)
+            goto out; /* a claim that was wrong; a larger one may be true */
         unlink(part);
         rc = ntm_error_set(err, NTM_ECORRUPT,
                            N_("the bytes received do not match the "

@@ -719,17 +719,22 @@ NTM_EXTERN enum ntm_err ntm_blob_held(const char *dir, const char *hash,
                                       int64_t *held, int *complete,
                                       struct ntm_error *err);
 /*
- * Receive the bytes [offset, offset + len) of hash, a file of size bytes:
- * offset must be what ntm_blob_held says (else NTM_ECONFLICT), offset +
- * len at most size (else NTM_ETOOLARGE). Appended to the .part file and
- * fsync'd. When the part reaches size it is hashed: equal, it becomes the
- * file (*complete 1); else it is removed and NTM_ECORRUPT returned. A
- * hash already complete is NTM_OK with *complete 1 and nothing written.
+ * Receive the bytes [offset, offset + len) of hash, a file whose length is
+ * one of the nsizes sizes that entries claim for it (entries may disagree:
+ * a wrong claim must not block the true bytes): offset must be what
+ * ntm_blob_held says (else NTM_ECONFLICT), offset + len at most the
+ * largest size (else NTM_ETOOLARGE). Appended to the .part file and
+ * fsync'd. When the part reaches a claimed size it is hashed: equal, it
+ * becomes the file (*complete 1); unequal at the largest size, it is
+ * removed and NTM_ECORRUPT returned (at a smaller one it is kept: more
+ * bytes may follow). A hash already complete is NTM_OK with *complete 1
+ * and nothing written.
  */
 NTM_EXTERN enum ntm_err ntm_blob_append(const char *dir, const char *hash,
-                                        int64_t size, int64_t offset,
-                                        const void *data, size_t len,
-                                        int *complete, struct ntm_error *err);
+                                        const int64_t *sizes, size_t nsizes,
+                                        int64_t offset, const void *data,
+                                        size_t len, int *complete,
+                                        struct ntm_error *err);
 /* Read up to len bytes of the complete file of hash from offset into buf
  * (*got: how many; 0 at its end). Not checked: readers of a piece check
  * the whole when it is in. */
@@ -790,12 +795,18 @@ NTM_EXTERN enum ntm_err ntm_store_attachment_refs(struct ntm_store *st,
                                                   json_t **out,
                                                   struct ntm_error *err);
 /* new: every hash the attachments of the records this replica holds name,
- * once, sorted: [{"hash","size"}]; with author not NULL, only those its
- * own entries name. */
+ * once, sorted: [{"hash","size","sizes"}] ("size" the largest claimed,
+ * "sizes" every size an entry claims); with author not NULL, only those
+ * its own entries name. */
 NTM_EXTERN enum ntm_err ntm_store_attachment_hashes(struct ntm_store *st,
                                                     const char *author,
                                                     json_t **out,
                                                     struct ntm_error *err);
+/* new (ntm_free): the distinct sizes of list, an array of integers or of
+ * objects with "size" (ntm_store_attachment_refs' answer), for
+ * ntm_blob_append. */
+NTM_EXTERN enum ntm_err ntm_attach_sizes(const json_t *list, int64_t **out,
+                                         size_t *n, struct ntm_error *err);
 /* A server's quota bookkeeping (table blob_uploads): device sent n more
  * bytes of hash (at now_ms); *total: all the bytes device ever sent. */
 NTM_EXTERN enum ntm_err

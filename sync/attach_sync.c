@@ -204,7 +204,6 @@ ntm_attach_push(struct ntm_store *st, const struct ntm_key *key,
     json_t *a;
     json_array_foreach (all, i, a) {
         const char *hash = json_string_value(json_object_get(a, "hash"));
-        int64_t size = json_integer_value(json_object_get(a, "size"));
         char mk[96];
         char *done = NULL;
         mark_key(mk, hash);
@@ -225,7 +224,9 @@ ntm_attach_push(struct ntm_store *st, const struct ntm_key *key,
             continue;
         }
         rep->files++;
-        rc = upload_one(&s, dir, hash, size, rep, err);
+        /* The length of the bytes held, checked against their hash: the
+         * entries' claims may disagree, the server takes any of them. */
+        rc = upload_one(&s, dir, hash, have, rep, err);
         if (rc == NTM_EFORBIDDEN || rc == NTM_ECONFLICT) {
             /* Not this device's to send, or the entry did not reach the
              * server (rejected): counted, and the push goes on. */
@@ -245,10 +246,12 @@ ntm_attach_push(struct ntm_store *st, const struct ntm_key *key,
     return rc;
 }
 
-/* Download hash (size bytes) into dir, from the end of its .part. */
+/* Download hash (one of sizes, at most size bytes) into dir, from the end
+ * of its .part. */
 static enum ntm_err
-fetch_one(struct Ntm_session *s, const char *dir, const char *hash,
-          int64_t size, struct ntm_attach_report *rep, struct ntm_error *err)
+fetch_sized(struct Ntm_session *s, const char *dir, const char *hash,
+            const int64_t *sizes, size_t nsizes, int64_t size,
+            struct ntm_attach_report *rep, struct ntm_error *err)
 {
     int64_t held = 0;
     int complete = 0, fails = 0, wins = 0;
@@ -275,7 +278,7 @@ fetch_one(struct Ntm_session *s, const char *dir, const char *hash,
             size_t n = r.body.len;
             if ((int64_t)n > size - held)
                 n = (size_t)(size - held);
-            rc = ntm_blob_append(dir, hash, size, held, r.body.buf, n,
+            rc = ntm_blob_append(dir, hash, sizes, nsizes, held, r.body.buf, n,
                                  &complete, err);
             ntm_buf_release(&r.body);
             if (rc != NTM_OK)
@@ -298,6 +301,25 @@ fetch_one(struct Ntm_session *s, const char *dir, const char *hash,
         nap_ms(fails < 5 ? 100L * fails : 500L);
         rc = NTM_OK;
     }
+    return rc;
+}
+
+/* Download hash, whose entries claim the sizes in claims. */
+static enum ntm_err
+fetch_one(struct Ntm_session *s, const char *dir, const char *hash,
+          const json_t *claims, struct ntm_attach_report *rep,
+          struct ntm_error *err)
+{
+    int64_t *sizes = NULL, size = 0;
+    size_t nsizes = 0;
+    enum ntm_err rc = ntm_attach_sizes(claims, &sizes, &nsizes, err);
+    if (rc != NTM_OK)
+        return rc;
+    for (size_t i = 0; i < nsizes; i++)
+        if (sizes[i] > size)
+            size = sizes[i];
+    rc = fetch_sized(s, dir, hash, sizes, nsizes, size, rep, err);
+    ntm_free(sizes);
     return rc;
 }
 
@@ -332,9 +354,7 @@ ntm_attach_fetch(struct ntm_store *st, const struct ntm_key *key,
         if (complete)
             continue;
         rep->files++;
-        rc =
-            fetch_one(&s, dir, h,
-                      json_integer_value(json_object_get(a, "size")), rep, err);
+        rc = fetch_one(&s, dir, h, json_object_get(a, "sizes"), rep, err);
         if (rc != NTM_OK && !hash &&
             (rc == NTM_EFORBIDDEN || rc == NTM_ENOENT)) {
             /* eager: one the server lacks or keeps from us stays missing */

@@ -56,10 +56,11 @@ within(const char *unit, const char *scope)
 
 /* The records referencing hash: none is NTM_ECONFLICT (put: push the
  * entry first) or NTM_ENOENT (get); none in the caller's scope is
- * NTM_EFORBIDDEN. *size: the size the entries give. */
+ * NTM_EFORBIDDEN. *size: the largest size the entries claim; *sizes
+ * (ntm_free; may be NULL): every size claimed, in any order of arrival. */
 static enum ntm_err
 check_refs(struct Ntm_req *rq, const char *hash, int put, int64_t *size,
-           struct ntm_error *err)
+           int64_t **sizes, size_t *nsizes, struct ntm_error *err)
 {
     json_t *refs = NULL;
     enum ntm_err rc = ntm_store_attachment_refs(rq->st, hash, &refs, err);
@@ -73,10 +74,16 @@ check_refs(struct Ntm_req *rq, const char *hash, int put, int64_t *size,
         const char *unit = json_string_value(json_object_get(x, "unit"));
         if (rq->is_root || (unit && within(unit, rq->enr.scope)))
             allowed = 1;
-        *size = json_integer_value(json_object_get(x, "size"));
+        int64_t v = json_integer_value(json_object_get(x, "size"));
+        if (v > *size)
+            *size = v;
     }
     size_t n = json_array_size(refs);
+    if (sizes && n && (rc = ntm_attach_sizes(refs, sizes, nsizes, err)))
+        n = 0;
     json_decref(refs);
+    if (rc != NTM_OK)
+        return rc;
     if (n == 0)
         return put ? ntm_error_set(err, NTM_ECONFLICT,
                                    "no entry held here references attachment "
@@ -138,11 +145,13 @@ Ntm_h_attach_get(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
     const char *dir = Ntm_server_attach_dir(rq->srv);
     enum ntm_err rc = parse_path(rq->path, hash, &status, err);
     if (rc == NTM_OK)
-        rc = check_refs(rq, hash, 0, &size, err);
+        rc = check_refs(rq, hash, 0, &size, NULL, NULL, err);
     if (rc == NTM_OK)
         rc = ntm_blob_held(dir, hash, &held, &complete, err);
     if (rc != NTM_OK)
         return rc;
+    if (complete)
+        size = held; /* the claim the bytes proved */
     if (status)
         return status_answer(rs, hash, size, held, complete, err);
     if (!complete)
@@ -183,7 +192,8 @@ Ntm_h_attach_put(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
 {
     char hash[NTM_HEX_ID_LEN + 1];
     int status, complete = 0;
-    int64_t size, off, held, used;
+    int64_t size, off, held, used, *sizes = NULL;
+    size_t nsizes = 0;
     const char *dir = Ntm_server_attach_dir(rq->srv);
     enum ntm_err rc = parse_path(rq->path, hash, &status, err);
     if (rc == NTM_OK && status)
@@ -193,9 +203,11 @@ Ntm_h_attach_put(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
     if (rc == NTM_OK)
         rc = offset_of(rq->query, &off, err);
     if (rc == NTM_OK)
-        rc = check_refs(rq, hash, 1, &size, err);
-    if (rc != NTM_OK)
+        rc = check_refs(rq, hash, 1, &size, &sizes, &nsizes, err);
+    if (rc != NTM_OK) {
+        ntm_free(sizes);
         return rc;
+    }
     /* One writer: two uploads of one hash must not interleave, and the
      * quota is read and charged together. */
     Ntm_server_write_lock(rq->srv);
@@ -211,8 +223,8 @@ Ntm_h_attach_put(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
                            (long long)Ntm_server_attach_quota(rq->srv),
                            (long long)used);
     if (rc == NTM_OK && !complete) {
-        rc = ntm_blob_append(dir, hash, size, off, rq->body, rq->body_len,
-                             &complete, err);
+        rc = ntm_blob_append(dir, hash, sizes, nsizes, off, rq->body,
+                             rq->body_len, &complete, err);
         if (rc == NTM_ECORRUPT)
             rc = ntm_error_set(err, NTM_EINVAL,
                                "the bytes do not match the hash %.16s...: "
@@ -235,7 +247,10 @@ Ntm_h_attach_put(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
     if (rc == NTM_OK)
         rc = ntm_blob_held(dir, hash, &held, &complete, err);
     Ntm_server_write_unlock(rq->srv);
+    ntm_free(sizes);
     if (rc != NTM_OK)
         return rc;
+    if (complete)
+        size = held; /* the claim the bytes proved */
     return status_answer(rs, hash, size, held, complete, err);
 }

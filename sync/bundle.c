@@ -414,6 +414,8 @@ take_attachment(struct import *im, const struct item *at, json_t *done,
     enum ntm_err rc = NTM_OK;
     unsigned char *data = NULL;
     json_t *o = NULL, *refs = NULL;
+    int64_t *sizes = NULL;
+    size_t nsizes = 0;
     if (ntm_buf_grow(&im->line, at->len + 1) != NTM_OK)
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     ssize_t r = pread(im->fd, im->line.buf, at->len, (off_t)at->off);
@@ -448,6 +450,8 @@ take_attachment(struct import *im, const struct item *at, json_t *done,
     json_t *x;
     json_array_foreach (refs, i, x)
         named |= json_integer_value(json_object_get(x, "size")) == size;
+    if (named && (rc = ntm_attach_sizes(refs, &sizes, &nsizes, err)) != NTM_OK)
+        goto out;
     int64_t held;
     int complete;
     if (!named) {
@@ -483,8 +487,10 @@ take_attachment(struct import *im, const struct item *at, json_t *done,
     }
     size_t skip = (size_t)(held - off);
     struct ntm_error e2;
-    enum ntm_err a = ntm_blob_append(im->att_dir, hash, size, held, data + skip,
-                                     n - skip, &complete, &e2);
+    /* Every size claimed, not only this line's: a part begun by another
+     * bundle goes on, and a wrong claim does not discard the true bytes. */
+    enum ntm_err a = ntm_blob_append(im->att_dir, hash, sizes, nsizes, held,
+                                     data + skip, n - skip, &complete, &e2);
     if (a == NTM_ECORRUPT || a == NTM_ECONFLICT || a == NTM_ETOOLARGE) {
         json_object_set_new(done, hash, json_string("refused"));
         im->res->attachments_refused++;
@@ -499,6 +505,7 @@ take_attachment(struct import *im, const struct item *at, json_t *done,
         json_object_set_new(done, hash, json_string("part"));
     }
 out:
+    ntm_free(sizes);
     ntm_free(data);
     json_decref(refs);
     json_decref(o);
@@ -845,11 +852,26 @@ export_bundle(struct ntm_store *st, const struct ntm_key *key, const char *by,
         }
         json_array_foreach (all, i, a) {
             int64_t size = 0;
+            int claimed = 0;
+            size_t k;
+            json_t *c;
             if (ntm_blob_check(att_dir,
                                json_string_value(json_object_get(a, "hash")),
-                               &size, NULL) == NTM_OK &&
-                size == json_integer_value(json_object_get(a, "size")))
-                json_array_append(ex.carry, a);
+                               &size, NULL) != NTM_OK)
+                continue;
+            /* The bytes' own length, when an entry claims it (entries
+             * may disagree; the largest claim is not the true one). */
+            json_array_foreach (json_object_get(a, "sizes"), k, c)
+                claimed |= json_integer_value(c) == size;
+            if (claimed &&
+                json_array_append_new(
+                    ex.carry,
+                    json_pack("{s:O, s:I}", "hash", json_object_get(a, "hash"),
+                              "size", (json_int_t)size)) != 0) {
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+                json_decref(all);
+                goto out;
+            }
         }
         json_decref(all);
     }

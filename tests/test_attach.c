@@ -10,6 +10,10 @@
  */
 #include "store_helpers.h"
 
+#include "ntm_bundle.h"
+#include "ntm_server.h"
+#include "ntm_sync.h"
+
 #include <sys/stat.h>
 #include <turbojpeg.h>
 
@@ -177,9 +181,9 @@ test_blob_append_resumes(void **state)
     ntm_hash_hex(hash, data, n);
     struct ntm_error err;
     int complete = 0;
-    int64_t held;
+    int64_t held, sz = (int64_t)n;
     assert_int_equal(
-        ntm_blob_append(dir, hash, (int64_t)n, 0, data, 65536, &complete, &err),
+        ntm_blob_append(dir, hash, &sz, 1, 0, data, 65536, &complete, &err),
         NTM_OK);
     assert_false(complete);
     assert_int_equal(ntm_blob_held(dir, hash, &held, &complete, &err), NTM_OK);
@@ -187,19 +191,19 @@ test_blob_append_resumes(void **state)
     /* A chunk sent again (its answer was lost) is refused with the offset
      * to go on from. */
     assert_int_equal(
-        ntm_blob_append(dir, hash, (int64_t)n, 0, data, 65536, &complete, &err),
+        ntm_blob_append(dir, hash, &sz, 1, 0, data, 65536, &complete, &err),
         NTM_ECONFLICT);
-    assert_int_equal(ntm_blob_append(dir, hash, (int64_t)n, 65536, data + 65536,
+    assert_int_equal(ntm_blob_append(dir, hash, &sz, 1, 65536, data + 65536,
                                      n - 65536 + 1, &complete, &err),
                      NTM_ETOOLARGE);
-    assert_int_equal(ntm_blob_append(dir, hash, (int64_t)n, 65536, data + 65536,
+    assert_int_equal(ntm_blob_append(dir, hash, &sz, 1, 65536, data + 65536,
                                      n - 65536, &complete, &err),
                      NTM_OK);
     assert_true(complete);
     assert_int_equal(ntm_blob_check(dir, hash, NULL, &err), NTM_OK);
     /* Idempotent once complete. */
     assert_int_equal(
-        ntm_blob_append(dir, hash, (int64_t)n, 0, data, 10, &complete, &err),
+        ntm_blob_append(dir, hash, &sz, 1, 0, data, 10, &complete, &err),
         NTM_OK);
     assert_true(complete);
 
@@ -207,12 +211,11 @@ test_blob_append_resumes(void **state)
     char dir2_buf[400];
     const char *dir2 = blob_dir(dir2_buf);
     data[100000] ^= 1;
-    assert_int_equal(ntm_blob_append(dir2, hash, (int64_t)n, 0, data, 150000,
-                                     &complete, &err),
-                     NTM_OK);
-    assert_int_equal(ntm_blob_append(dir2, hash, (int64_t)n, 150000,
-                                     data + 150000, n - 150000, &complete,
-                                     &err),
+    assert_int_equal(
+        ntm_blob_append(dir2, hash, &sz, 1, 0, data, 150000, &complete, &err),
+        NTM_OK);
+    assert_int_equal(ntm_blob_append(dir2, hash, &sz, 1, 150000, data + 150000,
+                                     n - 150000, &complete, &err),
                      NTM_ECORRUPT);
     assert_false(complete);
     assert_int_equal(ntm_blob_held(dir2, hash, &held, &complete, &err), NTM_OK);
@@ -406,6 +409,122 @@ test_attach_travels_and_converges(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Size claims: entries may disagree about a hash's size */
+
+static void
+quiet_log(void *ud, const char *line)
+{
+    (void)ud;
+    (void)line;
+}
+
+/* A device in scope signs a second record.attach naming the same hash
+ * with a wrong size (smaller for one photo, larger for another), after
+ * the true one. The true bytes still go up, come down to an eager home,
+ * and travel in a bundle: nobody's claim wins by arriving last. */
+static void
+test_attach_wrong_size_claim_does_not_block(void **state)
+{
+    (void)state;
+    struct ntm_store *st = enrolled_store();
+    char id[NTM_RECORD_ID_LEN + 1], h1[65], h2[65];
+    new_record(st, id);
+    size_t n = 200000;
+    unsigned char *d1 = malloc(n), *d2 = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        d1[i] = (unsigned char)(i * 13);
+        d2[i] = (unsigned char)(i * 17 + 1);
+    }
+    d1[0] = d2[0] = 0xff;
+    d1[1] = d2[1] = 0xd8;
+    d1[2] = d2[2] = 0xff;
+    ntm_hash_hex(h1, d1, n);
+    ntm_hash_hex(h2, d2, n);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    char home_buf[400], srv_buf[400], eager_buf[400], imp_buf[400];
+    const char *home = blob_dir(home_buf), *srvdir = blob_dir(srv_buf);
+    const char *eager = blob_dir(eager_buf), *imp = blob_dir(imp_buf);
+    char h[65];
+    assert_int_equal(ntm_blob_put_mem(home, d1, n, h, &err), NTM_OK);
+    assert_int_equal(ntm_blob_put_mem(home, d2, n, h, &err), NTM_OK);
+    assert_int_equal(ntm_record_attach(st, rec1, id, h1, (int64_t)n,
+                                       "image/jpeg", "a.jpg", NULL, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_record_attach(st, rec1, id, h2, (int64_t)n,
+                                       "image/jpeg", "b.jpg", NULL, &w, &err),
+                     NTM_OK);
+    /* The wrong claims, last. */
+    assert_int_equal(ntm_record_attach(st, rec1, id, h1, (int64_t)n - 1000,
+                                       "image/jpeg", "a.jpg", NULL, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_record_attach(st, rec1, id, h2, (int64_t)n + 1000,
+                                       "image/jpeg", "b.jpg", NULL, &w, &err),
+                     NTM_OK);
+
+    char sdb[450];
+    snprintf(sdb, sizeof sdb, "%s/server%d.db", th_dir, th_serial++);
+    struct ntm_server_opts so;
+    memset(&so, 0, sizeof so);
+    so.db_path = sdb;
+    so.listen = "127.0.0.1:0";
+    so.root_key = root_hex;
+    so.log = quiet_log;
+    so.attach_dir = srvdir;
+    struct ntm_server *srv = NULL;
+    assert_int_equal(ntm_server_start(&srv, &so, &err), NTM_OK);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", ntm_server_port(srv));
+    struct ntm_client_opts co;
+    memset(&co, 0, sizeof co);
+    co.url = url;
+    co.max_attempts = 1;
+    char fp[40], got_root[NTM_HEX_ID_LEN + 1];
+    assert_int_equal(ntm_client_setup(st, &co, got_root, fp, &err), NTM_OK);
+    struct ntm_push_result pr;
+    assert_int_equal(ntm_client_push(st, root, NULL, &pr, &err), NTM_OK);
+    assert_int_equal(json_array_size(pr.rejected), 0);
+    ntm_push_result_release(&pr);
+
+    struct ntm_attach_report rep;
+    assert_int_equal(ntm_attach_push(st, rec1, NULL, home, &rep, &err), NTM_OK);
+    assert_int_equal(rep.done, 2);
+    assert_int_equal(ntm_blob_check(srvdir, h1, NULL, &err), NTM_OK);
+    assert_int_equal(ntm_blob_check(srvdir, h2, NULL, &err), NTM_OK);
+
+    /* Down to an eager home: whole, whatever the claims. */
+    assert_int_equal(ntm_attach_fetch(st, root, NULL, eager, NULL, &rep, &err),
+                     NTM_OK);
+    assert_int_equal(rep.done, 2);
+    assert_int_equal(ntm_blob_check(eager, h1, NULL, &err), NTM_OK);
+    assert_int_equal(ntm_blob_check(eager, h2, NULL, &err), NTM_OK);
+    ntm_server_stop(srv);
+
+    /* In a bundle: carried and taken. */
+    char bpath[450];
+    snprintf(bpath, sizeof bpath, "%s/claims%d.ntmb", th_dir, th_serial++);
+    struct ntm_bundle_export_result er;
+    memset(&er, 0, sizeof er);
+    assert_int_equal(ntm_bundle_export_attach(st, root, NULL, bpath, NULL, home,
+                                              NULL, NULL, &er, &err),
+                     NTM_OK);
+    assert_int_equal(er.attachments, 2);
+    struct ntm_store *b = th_store(root, 0);
+    struct ntm_bundle_import_result ir;
+    memset(&ir, 0, sizeof ir);
+    assert_int_equal(
+        ntm_bundle_import_attach(b, bpath, imp, NULL, NULL, &ir, &err), NTM_OK);
+    assert_int_equal(ir.attachments, 2);
+    assert_int_equal(ntm_blob_check(imp, h1, NULL, &err), NTM_OK);
+    assert_int_equal(ntm_blob_check(imp, h2, NULL, &err), NTM_OK);
+    ntm_bundle_import_result_release(&ir);
+    ntm_store_close(b);
+    ntm_store_close(st);
+    free(d1);
+    free(d2);
+}
+
+/* ------------------------------------------------------------------ */
 /* Photos for weak links */
 
 /* new (tjFree): a w x h JPEG with an EXIF block naming a GPS position
@@ -504,6 +623,7 @@ main(void)
         cmocka_unit_test(test_attach_outside_scope_or_org_forbidden),
         cmocka_unit_test(test_attach_body_rules),
         cmocka_unit_test(test_attach_travels_and_converges),
+        cmocka_unit_test(test_attach_wrong_size_claim_does_not_block),
         cmocka_unit_test(test_photo_scaled_and_stripped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
