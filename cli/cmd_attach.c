@@ -315,10 +315,12 @@ static json_t *
 report_json(const struct ntm_attach_report *r)
 {
     return json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "files", (json_int_t)r->files,
-        "done", (json_int_t)r->done, "resumed", (json_int_t)r->resumed,
-        "refused", (json_int_t)r->refused, "failed", (json_int_t)r->failed,
-        "bytes", (json_int_t)r->bytes, "requests", (json_int_t)r->requests);
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "files",
+        (json_int_t)r->files, "done", (json_int_t)r->done, "resumed",
+        (json_int_t)r->resumed, "refused", (json_int_t)r->refused, "failed",
+        (json_int_t)r->failed, "bytes", (json_int_t)r->bytes, "requests",
+        (json_int_t)r->requests, "rechecked", (json_int_t)r->rechecked,
+        "held_back", (json_int_t)r->held_back);
 }
 
 /* Whether the home fetches every attachment at each pull. */

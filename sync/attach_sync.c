@@ -14,8 +14,14 @@
  * The server checks each upload's whole against the hash; a download is
  * checked by ntm_blob_append when its last byte is in.
  *
- * Which uploads are done is kept in meta ("sync.attach.<hash>"), so that
- * a push does not ask again for every attachment ever sent.
+ * What the server answered is kept in meta ("sync.attach.<hash>"), so that
+ * a push does not ask again about every attachment ever sent: "d<epoch>"
+ * held whole, "r<epoch> <ms> <reason>" refused. A note counts only under
+ * the server's current reset epoch (a server restored from a backup and
+ * announced forgets them all), a held one is proven again now and then
+ * (RECHECK a push, in turn: a server that lost its attachments folder
+ * without a rollback to announce), a refused one is asked again after
+ * REFUSED_RETRY_MS (its entry may arrive, the scope may change).
  *
  * Depends on util/, store/ (attachments, blobs.c), transport.c.
  */
@@ -27,9 +33,12 @@
 #include <string.h>
 #include <time.h>
 
-#define MIN_CHUNK   (8u << 10)
-#define FIRST_CHUNK (256u << 10)
-#define MAX_FAILS   40 /* failed pieces in a row before giving up */
+#define MIN_CHUNK        (8u << 10)
+#define FIRST_CHUNK      (256u << 10)
+#define MAX_FAILS        40 /* failed pieces in a row before giving up */
+#define RECHECK          8  /* held notes proven again at each push */
+#define REFUSED_RETRY_MS (24LL * 3600 * 1000)
+#define RECHECK_KEY      "sync.attach_recheck"
 
 static void
 nap_ms(long ms)
@@ -179,36 +188,118 @@ mark_key(char out[96], const char *hash)
     snprintf(out, 96, "sync.attach.%s", hash);
 }
 
+enum note { NOTE_NONE, NOTE_HELD, NOTE_REFUSED };
+
+/* What the note of hash says under the reset epoch now. */
+static enum note
+note_of(struct ntm_store *st, const char *hash, int64_t epoch, int64_t now)
+{
+    char mk[96], *v = NULL;
+    mark_key(mk, hash);
+    if (ntm_store_meta_get(st, mk, &v, NULL) != NTM_OK || !v)
+        return NOTE_NONE;
+    enum note n = NOTE_NONE;
+    long long e = -1, ms = 0;
+    if (v[0] == 'd' && sscanf(v + 1, "%lld", &e) == 1 && e == epoch)
+        n = NOTE_HELD;
+    else if (v[0] == 'r' && sscanf(v + 1, "%lld %lld", &e, &ms) == 2 &&
+             e == epoch && now - ms < REFUSED_RETRY_MS && now >= ms)
+        n = NOTE_REFUSED;
+    ntm_free(v);
+    return n;
+}
+
+static enum ntm_err
+note_set(struct ntm_store *st, const char *hash, int64_t epoch,
+         const char *refused, struct ntm_error *err)
+{
+    char mk[96], v[96];
+    mark_key(mk, hash);
+    if (refused)
+        snprintf(v, sizeof v, "r%lld %lld %s", (long long)epoch,
+                 (long long)ntm_now_ms(), refused);
+    else
+        snprintf(v, sizeof v, "d%lld", (long long)epoch);
+    return ntm_store_meta_set(st, mk, v, err);
+}
+
+/* The held hashes to prove again this push: RECHECK of them, in turn from
+ * the one after the last proven (an object hash -> true). */
+static json_t *
+recheck_set(struct ntm_store *st, json_t *all, const signed char *notes)
+{
+    json_t *set = json_object();
+    char *last = NULL;
+    size_t n = json_array_size(all), start = 0, i, taken = 0;
+    if (!set)
+        return NULL;
+    ntm_store_meta_get(st, RECHECK_KEY, &last, NULL);
+    for (i = 0; last && i < n; i++)
+        if (strcmp(json_string_value(
+                       json_object_get(json_array_get(all, i), "hash")),
+                   last) > 0)
+            break;
+    start = last ? i % (n ? n : 1) : 0;
+    ntm_free(last);
+    for (size_t k = 0; k < n && taken < RECHECK; k++) {
+        size_t j = (start + k) % n;
+        if (notes[j] != NOTE_HELD)
+            continue;
+        json_object_set_new(
+            set,
+            json_string_value(json_object_get(json_array_get(all, j), "hash")),
+            json_true());
+        taken++;
+    }
+    return set;
+}
+
 enum ntm_err
 ntm_attach_push(struct ntm_store *st, const struct ntm_key *key,
                 const struct ntm_client_opts *o, const char *dir,
                 struct ntm_attach_report *rep, struct ntm_error *err)
 {
     memset(rep, 0, sizeof *rep);
-    json_t *all = NULL;
+    json_t *all = NULL, *recheck = NULL;
+    signed char *notes = NULL;
     struct Ntm_session s;
+    int64_t epoch = 0, now = ntm_now_ms();
     enum ntm_err rc = ntm_store_attachment_hashes(st, NULL, &all, err);
     if (rc != NTM_OK)
         return rc;
-    if (json_array_size(all) == 0) {
+    size_t count = json_array_size(all);
+    if (count == 0) {
         json_decref(all);
         return NTM_OK;
     }
+    ntm_store_meta_get_int(st, NTM_SYNC_KEY_RESET_EPOCH, 0, &epoch, NULL);
+    if (!(notes = ntm_malloc(count))) {
+        json_decref(all);
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach (all, i, a)
+        notes[i] = (signed char)note_of(
+            st, json_string_value(json_object_get(a, "hash")), epoch, now);
+    if (!(recheck = recheck_set(st, all, notes))) {
+        ntm_free(notes);
+        json_decref(all);
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
     if ((rc = Ntm_session_open(&s, st, key, o, err)) != NTM_OK) {
+        ntm_free(notes);
+        json_decref(recheck);
         json_decref(all);
         return rc;
     }
     /* Pieces are tried again here, smaller, not by the transport. */
     s.o.max_attempts = 1;
-    size_t i;
-    json_t *a;
+    const char *proven = NULL;
     json_array_foreach (all, i, a) {
         const char *hash = json_string_value(json_object_get(a, "hash"));
-        char mk[96];
-        char *done = NULL;
-        mark_key(mk, hash);
-        if (ntm_store_meta_get(st, mk, &done, NULL) == NTM_OK) {
-            ntm_free(done);
+        if (notes[i] == NOTE_REFUSED) {
+            rep->held_back++;
             continue;
         }
         int64_t have = 0;
@@ -216,6 +307,25 @@ ntm_attach_push(struct ntm_store *st, const struct ntm_key *key,
         if (ntm_blob_held(dir, hash, &have, &complete, NULL) != NTM_OK ||
             !complete)
             continue; /* not here: nothing to send */
+        if (notes[i] == NOTE_HELD) {
+            if (!json_object_get(recheck, hash))
+                continue;
+            /* Proven again: does the server still hold it whole? */
+            int64_t sh = 0;
+            int sc = 0;
+            rc = server_status(&s, hash, &sh, &sc, err);
+            if (rc == NTM_OK || rc == NTM_ECONFLICT || rc == NTM_EFORBIDDEN ||
+                rc == NTM_ENOENT)
+                proven = hash;
+            if (rc == NTM_OK && sc) {
+                rep->rechecked++;
+                continue;
+            }
+            if (rc != NTM_OK && rc != NTM_ECONFLICT && rc != NTM_EFORBIDDEN &&
+                rc != NTM_ENOENT)
+                break;
+            rc = NTM_OK;
+        }
         /* Never send bytes that do not match: the server would refuse
          * them at the end, after the whole upload. */
         struct ntm_error ce;
@@ -229,19 +339,26 @@ ntm_attach_push(struct ntm_store *st, const struct ntm_key *key,
         rc = upload_one(&s, dir, hash, have, rep, err);
         if (rc == NTM_EFORBIDDEN || rc == NTM_ECONFLICT) {
             /* Not this device's to send, or the entry did not reach the
-             * server (rejected): counted, and the push goes on. */
+             * server (rejected): counted, noted with the reason (not asked
+             * again before a day), and the push goes on. */
             rep->refused++;
-            rc = NTM_OK;
+            rc = note_set(st, hash, epoch,
+                          rc == NTM_EFORBIDDEN ? "forbidden" : "conflict", err);
+            if (rc != NTM_OK)
+                break;
             continue;
         }
         if (rc != NTM_OK)
             break;
         rep->done++;
-        rc = ntm_store_meta_set(st, mk, "1", err);
-        if (rc != NTM_OK)
+        if ((rc = note_set(st, hash, epoch, NULL, err)) != NTM_OK)
             break;
     }
+    if (proven)
+        ntm_store_meta_set(st, RECHECK_KEY, proven, NULL);
     Ntm_session_close(&s);
+    ntm_free(notes);
+    json_decref(recheck);
     json_decref(all);
     return rc;
 }

@@ -351,14 +351,16 @@ NTM_EXTERN enum ntm_err ntm_client_forks(struct ntm_store *st,
 /* Attachment bytes (docs/contract.md, attachments; sync/attach_sync.c) */
 
 struct ntm_attach_report {
-    int64_t files;    /* attachments worked on */
-    int64_t done;     /* of them, now whole on the other side */
-    int64_t resumed;  /* of them, taken up where an earlier run stopped */
-    int64_t refused;  /* the server would not take or give them (scope,
-                         no entry there) */
-    int64_t failed;   /* local bytes that do not match their hash: not sent */
-    int64_t bytes;    /* attachment bytes moved */
-    int64_t requests; /* pieces sent or asked for */
+    int64_t files;     /* attachments worked on */
+    int64_t done;      /* of them, now whole on the other side */
+    int64_t resumed;   /* of them, taken up where an earlier run stopped */
+    int64_t refused;   /* the server would not take or give them (scope,
+                          no entry there) */
+    int64_t failed;    /* local bytes that do not match their hash: not sent */
+    int64_t bytes;     /* attachment bytes moved */
+    int64_t requests;  /* pieces sent or asked for */
+    int64_t rechecked; /* push: held by the server before, asked again */
+    int64_t held_back; /* push: refused before, not asked again yet */
 };
 
 /*
@@ -367,6 +369,9 @@ struct ntm_attach_report {
  * to hold, each from where the server's bytes end (resumable; pieces
  * shrink on a link that cuts them). Errors: as a push; an attachment the
  * server refuses (scope, its entry not there) is counted, not an error.
+ * What the server held or refused is noted under the server's reset epoch
+ * (forgotten when it announces a reset); a few held ones are asked about
+ * again at each push, and a refused one again after a day.
  */
 NTM_EXTERN enum ntm_err
 ntm_attach_push(struct ntm_store *st, const struct ntm_key *key,
