@@ -8,6 +8,7 @@
 #include "ntm_server.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -16,7 +17,10 @@ static const struct cli_help help = {
     "ntm serve --listen <addr:port> [--tls-cert <file> --tls-key <file>]\n"
     "          [--root-key <hex>] [--threads <n>] [--max-batch <n>]\n"
     "          [--max-body <bytes>] [--per-ip <n>] [--connections <n>]\n"
-    "          [--max-inflight <n>] [--timeout <seconds>] [--reset <file>]",
+    "          [--max-inflight <n>] [--timeout <seconds>] [--reset <file>]\n"
+    "          [--attach-quota <bytes>]\n"
+    "ntm serve --attach-usage [--attach-quota <bytes>]\n"
+    "ntm serve --attach-usage-reset <device>",
     N_("Serves the HTTP API of SPEC.md section 6 over HTTPS (TLS 1.2 or 1.3\n"
        "only). Plain HTTP is refused unless the address is a loopback one\n"
        "(behind a TLS reverse proxy). The root key comes from --root-key or\n"
@@ -35,13 +39,69 @@ static const struct cli_help help = {
     "certtool --generate-privkey --outfile key.pem\n"
     "ntm serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem"};
 
+/* ntm serve --attach-usage / --attach-usage-reset DEVICE: the quota's
+ * count, read or forgotten in the server's store (beside a running
+ * server: SQLite takes turns). */
+static int
+attach_usage(struct cli_ctx *ctx, const char *device, int64_t quota)
+{
+    if (device && (strlen(device) != NTM_HEX_ID_LEN ||
+                   !ntm_is_lower_hex(device, NTM_HEX_ID_LEN)))
+        return cli_usage_error("serve",
+                               "--attach-usage-reset takes a device's author "
+                               "id (64 hex digits)");
+    char *db = cli_home_path(ctx, "ntm.db");
+    struct ntm_store *st = NULL;
+    struct ntm_error err = {0};
+    json_t *list = NULL;
+    int64_t bytes = 0;
+    if (!db) {
+        cli_error(_("out of memory"));
+        return EXIT_FAIL;
+    }
+    enum ntm_err rc = ntm_store_open(&st, db, 0, &err);
+    ntm_free(db);
+    if (rc == NTM_OK)
+        rc = device ? ntm_store_upload_reset(st, device, &bytes, &err)
+                    : ntm_store_upload_usage(st, &list, &err);
+    ntm_store_close(st);
+    if (rc != NTM_OK)
+        return cli_fail(&err, _("cannot read the server's attachment quotas"));
+    if (device) {
+        if (ctx->json)
+            return cli_print_json(json_pack("{s:s, s:I}", "device", device,
+                                            "forgotten", (json_int_t)bytes));
+        printf(_("%s: %lld bytes of attachments forgotten; its quota starts "
+                 "again\n"),
+               device, (long long)bytes);
+        return EXIT_OK;
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach (list, i, x)
+        json_object_set_new(x, "quota", json_integer(quota));
+    if (ctx->json)
+        return cli_print_json(list);
+    json_array_foreach (list, i, x)
+        printf(_("%s  %lld bytes in %lld files (quota %lld)\n"),
+               json_string_value(json_object_get(x, "device")),
+               (long long)json_integer_value(json_object_get(x, "bytes")),
+               (long long)json_integer_value(json_object_get(x, "files")),
+               (long long)quota);
+    if (json_array_size(list) == 0)
+        printf("%s\n", _("no device has uploaded attachments"));
+    json_decref(list);
+    return EXIT_OK;
+}
+
 int
 cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *listen = NULL, *cert = NULL, *key = NULL, *root = NULL;
     int64_t threads = 0, max_batch = 0, max_body = 0, per_ip = 0, conns = 0;
     int64_t inflight = 0, timeout = 0, attach_quota = 0;
-    const char *reset_file = NULL;
+    const char *reset_file = NULL, *usage_reset = NULL;
+    int usage = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "listen", &listen, "<addr:port>",
          N_("address and port to listen on")},
@@ -69,12 +129,24 @@ cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
             "server-reset) to keep and hand out to devices")},
         {CLI_OPT_INT, "attach-quota", &attach_quota, "<bytes>",
          N_("attachment bytes one device may upload (default 1 GiB)")},
+        {CLI_OPT_FLAG, "attach-usage", &usage, NULL,
+         N_("print each device's attachment bytes against its quota, and "
+            "exit")},
+        {CLI_OPT_STRING, "attach-usage-reset", &usage_reset, "<device>",
+         N_("forget a device's attachment bytes (its quota starts again), "
+            "and exit")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("serve", argc, argv, opts, &help, &nargs, &code) != 0)
         return code;
     if (nargs > 0)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[0]);
+    if (attach_quota < 0)
+        return cli_usage_error("serve", "a limit is out of range");
+    if (usage || usage_reset)
+        return attach_usage(ctx, usage_reset,
+                            attach_quota ? attach_quota
+                                         : NTM_SYNC_DEFAULT_ATTACH_QUOTA);
     if (!listen)
         return cli_usage_error("serve", "--listen <addr:port> is required");
     if (!cert != !key)

@@ -363,3 +363,77 @@ ntm_attach_sizes(const json_t *list, int64_t **out, size_t *n,
     *out = v;
     return NTM_OK;
 }
+
+enum ntm_err
+ntm_store_upload_forget(struct ntm_store *st, const char *hash,
+                        struct ntm_error *err)
+{
+    sqlite3_stmt *s =
+        Ntm_prepare(st, "DELETE FROM blob_uploads WHERE hash=?1", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+    int x = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (x != SQLITE_DONE)
+        return Ntm_db_error(st, x, err, "cannot forget the upload");
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_store_upload_usage(struct ntm_store *st, json_t **out,
+                       struct ntm_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "SELECT device, sum(size), count(*), max(received_ms) FROM "
+        "blob_uploads GROUP BY device ORDER BY sum(size) DESC, device",
+        err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    json_t *arr = json_array();
+    if (!arr)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    int x;
+    enum ntm_err rc = NTM_OK;
+    while ((x = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "device",
+                              (const char *)sqlite3_column_text(s, 0), "bytes",
+                              (json_int_t)sqlite3_column_int64(s, 1), "files",
+                              (json_int_t)sqlite3_column_int64(s, 2), "last_ms",
+                              (json_int_t)sqlite3_column_int64(s, 3));
+        if (!o || json_array_append_new(arr, o) != 0) {
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc == NTM_OK)
+        rc = Ntm_step_ok(st, x, err, "cannot read the uploads");
+    if (rc != NTM_OK) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_store_upload_reset(struct ntm_store *st, const char *device, int64_t *bytes,
+                       struct ntm_error *err)
+{
+    enum ntm_err rc = ntm_store_upload_total(st, device, bytes, err);
+    if (rc != NTM_OK)
+        return rc;
+    sqlite3_stmt *s =
+        Ntm_prepare(st, "DELETE FROM blob_uploads WHERE device=?1", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+    int x = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (x != SQLITE_DONE)
+        return Ntm_db_error(st, x, err, "cannot reset the uploads");
+    return NTM_OK;
+}

@@ -816,6 +816,23 @@ NTM_EXTERN enum ntm_err ntm_store_upload_total(struct ntm_store *st,
                                                const char *device,
                                                int64_t *total,
                                                struct ntm_error *err);
+/* The bytes of hash the server discarded (they did not match it): they
+ * count against nobody's quota any more (every device's count of hash
+ * goes). */
+NTM_EXTERN enum ntm_err ntm_store_upload_forget(struct ntm_store *st,
+                                                const char *hash,
+                                                struct ntm_error *err);
+/* new: each device's count, [{"device","bytes","files","last_ms"}], the
+ * largest first (for the operator: ntm serve --attach-usage). */
+NTM_EXTERN enum ntm_err ntm_store_upload_usage(struct ntm_store *st,
+                                               json_t **out,
+                                               struct ntm_error *err);
+/* Forget device's count (its quota starts again; the files stay):
+ * *bytes how many bytes were counted. */
+NTM_EXTERN enum ntm_err ntm_store_upload_reset(struct ntm_store *st,
+                                               const char *device,
+                                               int64_t *bytes,
+                                               struct ntm_error *err);
 /* new: the stored files of dir against the attachments held:
  * {"checked": n, "ok": n, "bad": [hash...], "missing": [hash...],
  * "unreferenced": n}. A bad file is one whose bytes differ from its hash;

@@ -225,14 +225,20 @@ Ntm_h_attach_put(struct Ntm_req *rq, struct Ntm_resp *rs, struct ntm_error *err)
     if (rc == NTM_OK && !complete) {
         rc = ntm_blob_append(dir, hash, sizes, nsizes, off, rq->body,
                              rq->body_len, &complete, err);
-        if (rc == NTM_ECORRUPT)
+        int discarded = rc == NTM_ECORRUPT;
+        if (discarded)
             rc = ntm_error_set(err, NTM_EINVAL,
                                "the bytes do not match the hash %.16s...: "
                                "they were discarded, send them again from "
                                "offset 0",
                                hash);
-        /* Bytes sent count against the quota, kept or discarded. */
-        if ((rc == NTM_OK || rc == NTM_EINVAL) && rq->body_len > 0) {
+        /* Bytes kept count against the quota; discarded ones, this
+         * chunk's and those held before it, count against nobody's. */
+        if (discarded) {
+            struct ntm_error e2;
+            ntm_store_upload_forget(rq->st, hash, &e2);
+        }
+        if (rc == NTM_OK && rq->body_len > 0) {
             struct ntm_error e2;
             enum ntm_err r2 =
                 ntm_store_upload_add(rq->st, hash, rq->author,

@@ -16,6 +16,7 @@ set -u
 PROXY_PY=$(dirname "$0")/faultproxy.py
 TOOLS=$(dirname "$0")/sync_tools.py
 command -v python3 >/dev/null || { echo "python3 is needed"; exit 77; }
+command -v sqlite3 >/dev/null || { echo "sqlite3 is needed"; exit 77; }
 
 make_cert
 PORT=$(free_port)
@@ -144,6 +145,8 @@ check "bytes no entry references are refused (409)" test "$(cat "$T/code")" = 40
 check "  ... nothing stored" test ! -e "$S/attachments/$JH.part"
 expect 0 "the true bytes then go through" "$R" --json push
 check "  ... whole on the server" cmp -s "$T/small.jpg" "$S/attachments/$HS"
+USED=$(sqlite3 "$S/ntm.db" "SELECT coalesce(sum(size), 0) FROM blob_uploads WHERE hash='$HS'")
+check "  ... the discarded bytes do not count against the quota ($USED = 600000)" test "$USED" = 600000
 
 # ------------------------------------------------ kill -9 mid-upload
 expect 0 "recorder: attach a 3 MB photo" "$R" --json attach "$ID" "$T/kill.jpg" --keep-metadata
@@ -175,6 +178,12 @@ expect 0 "recorder: attach 2 MB more (past its 10 MB quota)" "$R" attach "$ID" "
 run "$R" push
 check "push past the quota fails" test "$rc" -ne 0
 check "  ... saying the quota is used up" err_has "quota"
+expect 0 "the operator sees each device's use" "$S" --json serve --attach-usage --attach-quota 10000000
+check "  ... the recorder's bytes, files and quota" json_ok "[.[] | select(.device == \"$RK\")][0] | .bytes >= 8600000 and .files >= 3 and .quota == 10000000"
+expect 0 "the operator resets the recorder's count" "$S" serve --attach-usage-reset "$RK"
+check "  ... saying how many bytes it forgot" out_has "$RK"
+expect 0 "push goes through after the reset" "$R" --json push
+check "  ... the 2 MB photo whole on the server" cmp -s "$T/quota.jpg" "$S/attachments/$(b2 "$T/quota.jpg")"
 
 kill $PROXY_PID 2>/dev/null
 finish
