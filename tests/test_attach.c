@@ -612,6 +612,96 @@ test_photo_scaled_and_stripped(void **state)
     assert_non_null(strstr(err.msg, "--keep-metadata"));
 }
 
+/* new (tjFree): a w x h JPEG, its top half red and its bottom half blue,
+ * with an EXIF block whose TIFF IFD0 carries the orientation tag (0x0112)
+ * as a camera held sideways writes it. */
+static unsigned char *
+jpeg_oriented(int w, int h, int orientation, unsigned long *len)
+{
+    unsigned char *rgb = malloc((size_t)w * h * 3), *j = NULL;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            unsigned char *p = rgb + ((size_t)y * w + x) * 3;
+            p[0] = y < h / 2 ? 220 : 20;
+            p[1] = 20;
+            p[2] = y < h / 2 ? 20 : 220;
+        }
+    tjhandle c = tjInitCompress();
+    unsigned long n = 0;
+    assert_int_equal(
+        tjCompress2(c, rgb, w, 0, h, TJPF_RGB, &j, &n, TJSAMP_420, 90, 0), 0);
+    tjDestroy(c);
+    free(rgb);
+    /* "Exif\0\0", TIFF big-endian header, IFD0 with one entry. */
+    static const unsigned char exif_head[] = {
+        'E', 'x', 'i', 'f', 0,    0,    'M', 'M', 0, 42, 0, 0,
+        0,   8,   0,   1,   0x01, 0x12, 0,   3,   0, 0,  0, 1};
+    unsigned char exif[sizeof(exif_head) + 8];
+    memcpy(exif, exif_head, sizeof(exif_head));
+    memset(exif + sizeof(exif_head), 0, 8);
+    exif[sizeof(exif_head)] = 0;
+    exif[sizeof(exif_head) + 1] = (unsigned char)orientation;
+    size_t elen = sizeof(exif) + 2;
+    unsigned char *out = tjAlloc((int)(n + elen + 2));
+    out[0] = 0xff, out[1] = 0xd8, out[2] = 0xff, out[3] = 0xe1;
+    out[4] = (unsigned char)(elen >> 8), out[5] = (unsigned char)elen;
+    memcpy(out + 6, exif, sizeof(exif));
+    memcpy(out + 6 + sizeof(exif), j + 2, n - 2);
+    *len = n + elen + 2;
+    tjFree(j);
+    return out;
+}
+
+/* The colour at (x, y) of a JPEG: 'r', 'b' or '?'. */
+static char
+colour_at(const unsigned char *jpg, size_t n, int x, int y, int *w, int *h)
+{
+    tjhandle d = tjInitDecompress();
+    int ss, cs;
+    assert_int_equal(tjDecompressHeader3(d, jpg, n, w, h, &ss, &cs), 0);
+    unsigned char *rgb = malloc((size_t)*w * *h * 3);
+    assert_int_equal(tjDecompress2(d, jpg, n, rgb, *w, 0, *h, TJPF_RGB, 0), 0);
+    tjDestroy(d);
+    const unsigned char *p = rgb + ((size_t)y * *w + x) * 3;
+    char c = p[0] > 150 && p[2] < 100   ? 'r'
+             : p[2] > 150 && p[0] < 100 ? 'b'
+                                        : '?';
+    free(rgb);
+    return c;
+}
+
+/* A photo taken sideways (EXIF orientation 6: turn 90 degrees clockwise
+ * to show) is stored turned, both when it is scaled down and when it is
+ * rewritten losslessly: what was its top (red) is now its right side. */
+static void
+test_photo_orientation_applied(void **state)
+{
+    (void)state;
+    const int sizes[][2] = {{3200, 2400}, {800, 640}};
+    for (int k = 0; k < 2; k++) {
+        unsigned long n;
+        unsigned char *in = jpeg_oriented(sizes[k][0], sizes[k][1], 6, &n);
+        unsigned char *out = NULL;
+        size_t olen = 0;
+        struct ntm_photo_info info;
+        struct ntm_error err;
+        assert_int_equal(
+            ntm_photo_prepare(in, n, 1600, 80, &out, &olen, &info, &err),
+            NTM_OK);
+        assert_int_equal(info.reencoded, k == 0);
+        int w, h;
+        assert_int_equal(colour_at(out, olen, 8, 8, &w, &h), 'b');
+        assert_true(h > w); /* portrait now */
+        assert_int_equal(info.out_width, w);
+        assert_int_equal(info.out_height, h);
+        assert_int_equal(colour_at(out, olen, w - 8, 8, &w, &h), 'r');
+        assert_int_equal(colour_at(out, olen, w - 8, h - 8, &w, &h), 'r');
+        assert_int_equal(colour_at(out, olen, 8, h - 8, &w, &h), 'b');
+        ntm_free(out);
+        tjFree(in);
+    }
+}
+
 int
 main(void)
 {
@@ -625,6 +715,7 @@ main(void)
         cmocka_unit_test(test_attach_travels_and_converges),
         cmocka_unit_test(test_attach_wrong_size_claim_does_not_block),
         cmocka_unit_test(test_photo_scaled_and_stripped),
+        cmocka_unit_test(test_photo_orientation_applied),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
