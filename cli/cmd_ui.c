@@ -181,8 +181,9 @@ send_answer(struct MHD_Connection *conn, int status, const char *ctype,
     MHD_add_response_header(resp, "Content-Type", ctype);
     MHD_add_response_header(
         resp, "Content-Security-Policy",
-        "default-src 'self'; script-src 'none'; object-src 'none'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+        "default-src 'self'; img-src 'self'; script-src 'none'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
@@ -214,6 +215,91 @@ refuse(struct MHD_Connection *conn, int status, const char *why)
                                     ntm_buf_str(&b), b.len, NULL, NULL);
     ntm_buf_release(&b);
     return r;
+}
+
+/* GET /attachments/<hash>: the bytes of an attachment of a record this
+ * replica holds, from the home's store, checked against the hash. The
+ * Content-Type is the type the entry signed when the bytes are of that
+ * type (sniffed), else application/octet-stream; anything but a photo is
+ * a download (Content-Disposition: attachment), never a page of this
+ * origin. The session's rules (cookie, Host) were checked before. */
+static enum MHD_Result
+send_attachment(struct ui_server *s, struct MHD_Connection *conn,
+                const char *hash)
+{
+    struct cli_ctx *ctx = s->ui.ctx;
+    struct ntm_error err = {0};
+    json_t *refs = NULL;
+    if (strlen(hash) != NTM_HEX_ID_LEN ||
+        !ntm_is_lower_hex(hash, NTM_HEX_ID_LEN) ||
+        ntm_store_attachment_refs(ctx->store, hash, &refs, &err) != NTM_OK ||
+        json_array_size(refs) == 0) {
+        json_decref(refs);
+        return refuse(conn, 404,
+                      _("No record on this device has this attachment."));
+    }
+    char *dir = cli_home_path(ctx, "attachments");
+    int64_t size = 0;
+    enum ntm_err rc = dir ? ntm_blob_check(dir, hash, &size, &err) : NTM_ENOMEM;
+    unsigned char *buf = NULL;
+    size_t got = 0;
+    if (rc == NTM_OK && (size < 1 || size > NTM_ATTACH_MAX_BYTES))
+        rc = NTM_ECORRUPT;
+    if (rc == NTM_OK && !(buf = ntm_malloc((size_t)size)))
+        rc = NTM_ENOMEM;
+    if (rc == NTM_OK)
+        rc = ntm_blob_read(dir, hash, 0, buf, (size_t)size, &got, &err);
+    ntm_free(dir);
+    if (rc == NTM_OK && got != (size_t)size)
+        rc = NTM_ECORRUPT;
+    if (rc != NTM_OK) {
+        ntm_free(buf);
+        json_decref(refs);
+        if (rc == NTM_ENOENT)
+            return refuse(conn, 404,
+                          _("This attachment is not on this device yet: "
+                            "fetch it with 'ntm attachment get'."));
+        return refuse(conn, 500,
+                      _("This attachment cannot be read, or its bytes do "
+                        "not match its hash: run 'ntm verify'."));
+    }
+    const char *sniffed = ntm_attach_sniff(buf, got), *ctype = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach (refs, i, x) {
+        const char *t = json_string_value(json_object_get(x, "type"));
+        if (t && sniffed && !strcmp(t, sniffed))
+            ctype = sniffed;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(got, buf, MHD_RESPMEM_MUST_COPY);
+    ntm_free(buf);
+    if (!resp) {
+        json_decref(refs);
+        return MHD_NO;
+    }
+    int image = ctype && !strncmp(ctype, "image/", 6);
+    char disp[96];
+    snprintf(disp, sizeof disp, "%s; filename=\"%.16s%s\"",
+             image ? "inline" : "attachment", hash,
+             !ctype                         ? ".bin"
+             : !strcmp(ctype, "image/jpeg") ? ".jpg"
+             : !strcmp(ctype, "image/png")  ? ".png"
+                                            : ".pdf");
+    MHD_add_response_header(resp, "Content-Type",
+                            ctype ? ctype : "application/octet-stream");
+    MHD_add_response_header(resp, "Content-Disposition", disp);
+    MHD_add_response_header(
+        resp, "Content-Security-Policy",
+        "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    json_decref(refs);
+    return ret;
 }
 
 /* The session cookie of the request is the session's. */
@@ -304,6 +390,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
         goto out;
     }
     s->ui.last_ms = ntm_now_ms();
+    if (!post && !strncmp(url, "/attachments/", 13)) {
+        ret = send_attachment(s, conn, url + 13);
+        goto out;
+    }
 
     struct ui_req r;
     memset(&r, 0, sizeof(r));

@@ -124,7 +124,8 @@ ntm_store_attachment_refs(struct ntm_store *st, const char *hash, json_t **out,
     *out = NULL;
     sqlite3_stmt *s = Ntm_prepare(
         st,
-        "SELECT a.record, r.unit, a.size FROM rattach a JOIN records r ON "
+        "SELECT a.record, r.unit, a.size, a.type FROM rattach a JOIN records "
+        "r ON "
         "r.id=a.record WHERE a.hash=?1 ORDER BY a.record",
         err);
     if (!s)
@@ -136,10 +137,11 @@ ntm_store_attachment_refs(struct ntm_store *st, const char *hash, json_t **out,
     int x;
     enum ntm_err rc = NTM_OK;
     while ((x = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:s, s:s, s:I}", "record",
+        json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "record",
                               (const char *)sqlite3_column_text(s, 0), "unit",
                               (const char *)sqlite3_column_text(s, 1), "size",
-                              (json_int_t)sqlite3_column_int64(s, 2));
+                              (json_int_t)sqlite3_column_int64(s, 2), "type",
+                              (const char *)sqlite3_column_text(s, 3));
         if (!o || json_array_append_new(arr, o) != 0) {
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             break;

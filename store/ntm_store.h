@@ -789,7 +789,7 @@ NTM_EXTERN enum ntm_err ntm_store_attachments(struct ntm_store *st,
                                               json_t **out,
                                               struct ntm_error *err);
 /* new: the records (and their units) whose attachments name hash:
- * [{"record","unit","size"}]; [] when none. */
+ * [{"record","unit","size","type"}]; [] when none. */
 NTM_EXTERN enum ntm_err ntm_store_attachment_refs(struct ntm_store *st,
                                                   const char *hash,
                                                   json_t **out,

@@ -214,4 +214,8 @@ const char ui_css[] =
     ".hint{display:block;color:#555;font-size:.85rem}"
     ".req{color:#b00;font-size:.85rem}"
     ".err{margin:.2rem 0}"
+    ".attachments{list-style:none;padding:0}"
+    ".attachments li{margin:.3rem 0 .8rem}"
+    "img.thumb{display:block;max-width:min(100%,20rem);max-height:15rem;"
+    "height:auto;border:1px solid #ddd;background:#fff}"
     "@media (max-width:30rem){th,td{padding:.25rem}}";

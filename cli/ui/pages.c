@@ -638,6 +638,71 @@ value_text(struct ntm_buf *b, json_t *v)
     free(s);
 }
 
+/* The record's attachments: a thumbnail for a photo this home holds, a
+ * link for a PDF, and for one not fetched yet the command that fetches
+ * it. The bytes are served by cmd_ui.c (GET /attachments/<hash>). */
+static void
+attachment_list(struct ui *ui, struct ntm_buf *b, const char *id)
+{
+    json_t *att = NULL;
+    struct ntm_error err = {0};
+    if (ntm_store_attachments(ui->ctx->store, id, &att, &err) != NTM_OK ||
+        json_array_size(att) == 0) {
+        json_decref(att);
+        return;
+    }
+    char *dir = cli_home_path(ui->ctx, "attachments");
+    ntm_buf_adds(b, "<h2>");
+    ui_esc(b, _("Attachments"));
+    ntm_buf_adds(b, "</h2><ul id=\"attachments\" class=\"attachments\">");
+    size_t i;
+    json_t *a;
+    json_array_foreach (att, i, a) {
+        const char *hash = str(a, "hash"), *type = str(a, "type");
+        int64_t held = 0;
+        int complete = 0;
+        if (dir)
+            ntm_blob_held(dir, hash, &held, &complete, NULL);
+        ntm_buf_adds(b, "<li>");
+        if (complete && !strncmp(type, "image/", 6)) {
+            ntm_buf_addf(b,
+                         "<a href=\"/attachments/%s\"><img src=\"/attachments/"
+                         "%s\" class=\"thumb\" alt=\"",
+                         hash, hash);
+            ui_esc(b, str(a, "name"));
+            ntm_buf_adds(b, "\"></a>");
+            ui_esc(b, str(a, "name"));
+        } else if (complete) {
+            ntm_buf_addf(b, "<a href=\"/attachments/%s\">", hash);
+            ui_esc(b, str(a, "name"));
+            ntm_buf_adds(b, "</a>");
+        } else {
+            ui_esc(b, str(a, "name"));
+        }
+        ntm_buf_adds(b, " &middot; ");
+        ui_esc(b, type);
+        ntm_buf_addf(b, " &middot; %lld B",
+                     (long long)json_integer_value(json_object_get(a, "size")));
+        if (*str(a, "caption")) {
+            ntm_buf_adds(b, " &middot; ");
+            ui_esc(b, str(a, "caption"));
+        }
+        if (!complete) {
+            ntm_buf_adds(b, "<br><span class=\"hint\">");
+            ui_text(b,
+                    _("Not on this device yet: fetch it with 'ntm "
+                      "attachment get %.16s' (or pull with attach_fetch "
+                      "\"eager\")."),
+                    hash);
+            ntm_buf_adds(b, "</span>");
+        }
+        ntm_buf_adds(b, "</li>");
+    }
+    ntm_buf_adds(b, "</ul>");
+    ntm_free(dir);
+    json_decref(att);
+}
+
 static void
 page_record(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
 {
@@ -709,7 +774,9 @@ page_record(struct ui *ui, const struct ui_req *r, struct ui_resp *out)
         }
         ntm_buf_adds(b, "</li>");
     }
-    ntm_buf_adds(b, "</ul><h2>");
+    ntm_buf_adds(b, "</ul>");
+    attachment_list(ui, b, str(rec, "id"));
+    ntm_buf_adds(b, "<h2>");
     ui_esc(b, _("History"));
     ntm_buf_adds(b, "</h2><div class=\"scroll\"><table id=\"history\"><thead>"
                     "<tr>");

@@ -15,6 +15,7 @@
 # Env: NTM_BIN. Exit 77 only when chromium or chromedriver is missing.
 set -u
 . "$(dirname "$0")/sync_lib.sh"
+. "$(dirname "$0")/attach_lib.sh"
 
 for tool in chromium chromedriver python3; do
     if ! command -v $tool >/dev/null; then
@@ -61,8 +62,16 @@ expect 0 "recorder records a title carrying <script>" "$R" --json record activit
     --task doan.rural_roads_km --unit "$COMMUNE" --date 2019-06-02 --qty 0.5 \
     --uom km --title '<script>alert(1)</script> đường liên ấp'
 ID2=$(jq -r .id "$T/out")
+sample_jpeg "$T/duong.jpg"
+sample_pdf "$T/bienban.pdf"
+expect 0 "recorder attaches a photo and a PDF" "$R" --json attach "$ID1" \
+    "$T/duong.jpg" "$T/bienban.pdf" --caption "sau khi làm"
+HJ=$(jq -r '.attachments[0].hash' "$T/out")
+HP=$(jq -r '.attachments[1].hash' "$T/out")
 expect 0 "recorder syncs" "$R" sync
 expect 0 "admin pulls" "$A" pull
+expect 0 "admin fetches the photo" "$A" attachment get "$HJ" --out "$T/got.jpg"
+expect 0 "admin fetches the PDF" "$A" attachment get "$HP" --out "$T/got.pdf"
 expect 0 "admin edits qty" "$A" edit "$ID1" --set qty=2.0
 expect 0 "recorder edits qty at the same time" "$R" edit "$ID1" --set qty=1.5
 expect 0 "recorder syncs" "$R" sync
@@ -146,6 +155,27 @@ has "  ... as text" "&lt;script&gt;alert(1)&lt;/script&gt;" "$T/page"
 check "  ... never as a script" sh -c "! grep -qi '<script' '$T/page'"
 code -b "$T/jar" "$BASE/record?id=$ID2" >/dev/null
 check "  ... on the record's page too" sh -c "! grep -qi '<script' '$T/page'"
+# attachments: listed on the record's page, served from the home's store
+code -b "$T/jar" -D "$T/hdr" "$BASE/record?id=$ID1" >/dev/null
+has "the record's page shows the photo as a thumbnail" "<img src=\"/attachments/$HJ\"" "$T/page"
+has "  ... and links the PDF" "href=\"/attachments/$HP\"" "$T/page"
+has "  ... its caption" "sau khi làm" "$T/page"
+has "  ... the CSP allows images from the page's own address only" "img-src 'self'" "$T/hdr"
+check "the photo is served with the cookie (200)" \
+    test "$(code -b "$T/jar" -D "$T/hdr" "$BASE/attachments/$HJ")" = 200
+check "  ... the bytes of the home's store" cmp -s "$T/page" "$A/attachments/$HJ"
+has "  ... as the stored type" "Content-Type: image/jpeg" "$T/hdr"
+has "  ... not to be sniffed" "X-Content-Type-Options: nosniff" "$T/hdr"
+check "the PDF is served (200)" test "$(code -b "$T/jar" -D "$T/hdr" "$BASE/attachments/$HP")" = 200
+has "  ... as a PDF" "Content-Type: application/pdf" "$T/hdr"
+has "  ... to download, not to open in the page's origin" "Content-Disposition: attachment" "$T/hdr"
+check "the photo without the cookie: refused (403)" test "$(code "$BASE/attachments/$HJ")" = 403
+check "the photo under a wrong Host: refused (421)" \
+    test "$(code -b "$T/jar" -H "Host: evil.example:$UIP" "$BASE/attachments/$HJ")" = 421
+check "a hash no record names: not found (404)" \
+    test "$(code -b "$T/jar" "$BASE/attachments/$(printf '%064d' 7)")" = 404
+check "a path that is no hash: not found (404)" \
+    test "$(code -b "$T/jar" "$BASE/attachments/..%2Fkey")" = 404
 code -b "$T/jar" "$BASE/devices" >/dev/null
 has "a join request's name with <script> is listed as text" \
     "&lt;script&gt;alert(2)&lt;/script&gt; máy lạ" "$T/page"

@@ -184,6 +184,10 @@ try:
     click("table.records a")
     check("record page: history lists the creating entry",
           len(finds("#history tbody tr")) >= 1)
+    imgs = finds("#attachments img")
+    check("record page: the photo's thumbnail is drawn (%d)" % len(imgs),
+          len(imgs) == 1 and int(call("GET", S + "/element/%s/property/"
+                                       "naturalWidth" % imgs[0]) or 0) > 0)
     shot("03-record")
 
     # 3. approve one record of the queue
