@@ -56,13 +56,139 @@ is_level(const char *s)
            !strcmp(s, "district") || !strcmp(s, "province");
 }
 
+/* --with-photos: the photos of the records the report covers (its unit
+ * and below, its organization), each the stored, already shrunk file
+ * checked against its hash, as a data: URI with the record's title, unit,
+ * date and the caption. Photos the home lacks are left out (fetch them:
+ * ntm attachment get, or pull with attach_fetch "eager"). */
+struct photos {
+    struct cli_ctx *ctx;
+    const char *lang, *dir;
+    struct ntm_buf *b;
+    int64_t count, bytes;
+    enum ntm_err rc;
+};
+
+static int
+photos_of(void *ud, json_t *rec)
+{
+    struct photos *p = ud;
+    json_t *att = NULL;
+    struct ntm_error err = {0};
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    if (!id || ntm_store_attachments(p->ctx->store, id, &att, &err) != NTM_OK)
+        return 0;
+    json_t *fields = json_object_get(rec, "fields");
+    size_t i;
+    json_t *a;
+    json_array_foreach (att, i, a) {
+        const char *hash = json_string_value(json_object_get(a, "hash"));
+        const char *type = json_string_value(json_object_get(a, "type"));
+        int64_t size = 0;
+        if (!hash || !type ||
+            (strcmp(type, "image/jpeg") && strcmp(type, "image/png")) ||
+            ntm_blob_check(p->dir, hash, &size, NULL) != NTM_OK || size < 1 ||
+            size > NTM_ATTACH_MAX_BYTES)
+            continue;
+        unsigned char *buf = ntm_malloc((size_t)size);
+        char *b64 = ntm_malloc(ntm_b64_encoded_len((size_t)size));
+        size_t got = 0;
+        if (!buf || !b64 ||
+            ntm_blob_read(p->dir, hash, 0, buf, (size_t)size, &got, NULL) !=
+                NTM_OK ||
+            got != (size_t)size ||
+            strcmp(ntm_attach_sniff(buf, got) ? ntm_attach_sniff(buf, got) : "",
+                   type)) {
+            ntm_free(buf);
+            ntm_free(b64);
+            continue;
+        }
+        ntm_b64_encode(b64, buf, got);
+        ntm_free(buf);
+        const char *title = json_string_value(json_object_get(fields, "title"));
+        const char *date = json_string_value(json_object_get(fields, "date"));
+        const char *cap = json_string_value(json_object_get(a, "caption"));
+        struct ntm_buf *b = p->b;
+        enum ntm_err rc = ntm_buf_addf(
+            b,
+            "<figure data-record=\"%s\" data-hash=\"%s\"><img src=\"data:%s;"
+            "base64,%s\" alt=\"",
+            id, hash, type, b64);
+        ntm_free(b64);
+        if (!rc)
+            rc = ntm_buf_add_html(
+                b, json_string_value(json_object_get(a, "name")));
+        if (!rc)
+            rc = ntm_buf_adds(b, "\"><figcaption>");
+        if (!rc && title)
+            rc = ntm_buf_add_html(b, title);
+        if (!rc)
+            rc = ntm_buf_adds(b, " &middot; ");
+        if (!rc)
+            rc = ntm_buf_add_html(
+                b, json_string_value(json_object_get(rec, "unit")));
+        if (!rc && date) {
+            rc = ntm_buf_adds(b, " &middot; ");
+            if (!rc)
+                rc = ntm_buf_add_html(b, date);
+        }
+        if (!rc && cap && *cap) {
+            rc = ntm_buf_adds(b, "<br>");
+            if (!rc)
+                rc = ntm_buf_add_html(b, cap);
+        }
+        if (!rc)
+            rc = ntm_buf_adds(b, "</figcaption></figure>\n");
+        if (rc) {
+            p->rc = rc;
+            json_decref(att);
+            return 1;
+        }
+        p->count++;
+        p->bytes += size;
+    }
+    json_decref(att);
+    return 0;
+}
+
+static enum ntm_err
+photos_appendix(struct cli_ctx *ctx, const char *org, const char *unit,
+                const char *lang, struct ntm_buf *b, struct ntm_error *err)
+{
+    char *dir = cli_home_path(ctx, "attachments");
+    if (!dir)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    struct ntm_record_filter f;
+    memset(&f, 0, sizeof f);
+    f.unit = unit;
+    f.org = org;
+    const char *hl = lang && !strcmp(lang, "en") ? "en" : "vi";
+    struct photos p = {ctx, hl, dir, b, 0, 0, NTM_OK};
+    enum ntm_err rc =
+        ntm_buf_addf(b, "<section class=\"photos\" id=\"photos\"><h2>%s</h2>\n",
+                     ntm_tr(hl, N_("Photos of the records")));
+    if (rc == NTM_OK)
+        rc = ntm_store_records_each(ctx->store, &f, NTM_RECORDS_BRIEF,
+                                    photos_of, &p, err);
+    if (rc == NTM_OK && p.rc)
+        rc = ntm_error_set(err, p.rc, "out of memory");
+    if (rc == NTM_OK && p.count == 0)
+        rc = ntm_buf_addf(b, "<p>%s</p>\n",
+                          ntm_tr(hl, N_("No photo of these records is on "
+                                        "this device.")));
+    if (rc == NTM_OK)
+        rc = ntm_buf_adds(b, "</section>\n");
+    ntm_free(dir);
+    return rc == NTM_ENOMEM ? ntm_error_set(err, rc, "out of memory") : rc;
+}
+
 int
 cmd_report(int argc, char **argv, struct cli_ctx *ctx)
 {
     const char *org = NULL, *unit = NULL, *as_of = NULL, *format = NULL;
     const char *out = NULL, *lang = ctx->lang, *level = NULL;
     int64_t year = 0;
-    int approved = 0, nargs = 0, code = EXIT_OK, n = 0, i;
+    int approved = 0, nargs = 0, code = EXIT_OK, n = 0, i, with_photos = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_STRING, "org", &org, "<org>", N_("only this organization")},
         {CLI_OPT_STRING, "unit", &unit, "<unit>",
@@ -77,6 +203,8 @@ cmd_report(int argc, char **argv, struct cli_ctx *ctx)
         {CLI_OPT_STRING, "out", &out, "<file>",
          N_("write to this file instead of standard output")},
         {CLI_OPT_STRING, "lang", &lang, "<lang>", N_("vi or en labels")},
+        {CLI_OPT_FLAG, "with-photos", &with_photos, NULL,
+         N_("html: embed the records' photos held on this device")},
         CLI_OPT_END_MARK};
     struct ntm_report_opts ro = {0};
     enum ntm_report_format fmt = NTM_REPORT_TABLE;
@@ -174,6 +302,11 @@ cmd_report(int argc, char **argv, struct cli_ctx *ctx)
     ro.as_of = as_of;
     ro.approved = approved;
     ro.approved_level = level;
+    if (with_photos && fmt != NTM_REPORT_HTML) {
+        cli_usage_error("report", "%s",
+                        _("--with-photos goes with --format html"));
+        goto done;
+    }
     if (ntm_report_run(ctx->plan, ctx->store, &ro, &rep, &err) != NTM_OK) {
         char text[2 * NTM_ERROR_SIZE];
         code = err.code == NTM_EINVAL
@@ -182,7 +315,18 @@ cmd_report(int argc, char **argv, struct cli_ctx *ctx)
                    : cli_fail(&err, _("cannot compute the report"));
         goto done;
     }
-    if (ntm_report_format(rep, fmt, lang, &b, &err) != NTM_OK) {
+    if (with_photos) {
+        struct ntm_buf ph = NTM_BUF_INIT;
+        enum ntm_err rc = photos_appendix(ctx, org, unit, lang, &ph, &err);
+        if (rc == NTM_OK)
+            rc = ntm_report_format_html(rep, lang, ntm_buf_str(&ph), 1, &b,
+                                        &err);
+        ntm_buf_release(&ph);
+        if (rc != NTM_OK) {
+            code = cli_fail(&err, _("cannot write the report"));
+            goto done;
+        }
+    } else if (ntm_report_format(rep, fmt, lang, &b, &err) != NTM_OK) {
         code = cli_fail(&err, _("cannot write the report"));
         goto done;
     }

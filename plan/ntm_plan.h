@@ -210,4 +210,14 @@ NTM_EXTERN enum ntm_err ntm_report_format(const struct ntm_report *r,
                                           const char *lang, struct ntm_buf *out,
                                           struct ntm_error *err);
 
+/* The HTML report with appendix (HTML, written by the caller, escaped
+ * already; NULL: none) before its end: `ntm report --with-photos` adds the
+ * records' photos there. Its Content-Security-Policy allows no resource
+ * but its own styles, and data: images when data_images is set (only
+ * then). */
+NTM_EXTERN enum ntm_err
+ntm_report_format_html(const struct ntm_report *r, const char *lang,
+                       const char *appendix, int data_images,
+                       struct ntm_buf *out, struct ntm_error *err);
+
 #endif /* NTM_PLAN_H */

@@ -1242,7 +1242,8 @@ html_duties(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
 }
 
 static enum ntm_err
-fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
+fmt_html(const struct ntm_report *r, const char *lang, const char *appendix,
+         int data_images, struct ntm_buf *b)
 {
     const struct Ntm_row **sel;
     enum ntm_err rc;
@@ -1255,6 +1256,8 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
     rc = ntm_buf_addf(
         b,
         "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
+        "'none'; style-src 'unsafe-inline'%s\">"
         "<title>%s</title><style>"
         "body{font-family:sans-serif;margin:1.5em;color:#222}"
         "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}"
@@ -1265,8 +1268,12 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         "section.target{page-break-inside:avoid}"
         ".met{color:#2e7d32}.missed{color:#c62828}.behind{color:#ef6c00}"
         "@media print{body{margin:0}}"
+        "figure{display:inline-block;margin:.5em;vertical-align:top;"
+        "max-width:22em}figure img{max-width:100%%;max-height:16em}"
+        "figcaption{font-size:12px}"
         "</style></head><body>\n<h1>",
-        hl(lang), tr(lang, N_("Progress report")));
+        hl(lang), data_images ? "; img-src data:" : "",
+        tr(lang, N_("Progress report")));
     if (!rc)
         rc = html_esc(b, en(lang) ? r->plan->title_en : r->plan->title_vi);
     if (!rc)
@@ -1379,6 +1386,8 @@ fmt_html(const struct ntm_report *r, const char *lang, struct ntm_buf *b)
         if (!rc)
             rc = ntm_buf_adds(b, "</tbody></table></section>\n");
     }
+    if (!rc && appendix)
+        rc = ntm_buf_adds(b, appendix);
     if (!rc)
         rc = ntm_buf_adds(b, "</body></html>\n");
     ntm_free(sel);
@@ -1414,11 +1423,22 @@ ntm_report_format(const struct ntm_report *r, enum ntm_report_format fmt,
         json_decref(doc);
         break;
     case NTM_REPORT_HTML:
-        rc = fmt_html(r, lang, out);
+        rc = fmt_html(r, lang, NULL, 0, out);
         break;
     }
     if (rc == NTM_EINVAL)
         return ntm_error_set(err, rc, "unknown report format");
+    if (rc)
+        return ntm_error_set(err, rc, "out of memory writing the report");
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_report_format_html(const struct ntm_report *r, const char *lang,
+                       const char *appendix, int data_images,
+                       struct ntm_buf *out, struct ntm_error *err)
+{
+    enum ntm_err rc = fmt_html(r, lang, appendix, data_images, out);
     if (rc)
         return ntm_error_set(err, rc, "out of memory writing the report");
     return NTM_OK;

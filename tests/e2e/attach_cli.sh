@@ -93,6 +93,17 @@ HG=$(jq -r '.attachments[0].hash' "$T/out")
 check "  ... scaled to 1600 pixels at most" json_ok '.attachments[0].photo.width == 1700 and .attachments[0].photo.out_width <= 1600 and .attachments[0].photo.reencoded'
 check "  ... no GPS or EXIF left in the file attached" sh -c "! grep -qa -e GPSLatitude -e Exif '$R/attachments/$HG'"
 check "  ... still a JPEG" sh -c "head -c 3 '$R/attachments/$HG' | od -An -tx1 | grep -q 'ff d8 ff'"
+# The HTML report embeds the records' photos when asked, as data: URIs of
+# the stored (already shrunk) JPEGs; only then does its CSP allow them.
+expect 0 "report --format html --with-photos" "$R" report --format html --with-photos --out "$T/photos.html"
+check "  ... embeds the stored photo as a data: URI" grep -q "<img src=\"data:image/jpeg;base64,$(base64 -w0 "$R/attachments/$HG")\"" "$T/photos.html"
+check "  ... its CSP allows data: images" grep -q "img-src data:" "$T/photos.html"
+check "  ... and nothing else from outside" grep -q "default-src 'none'" "$T/photos.html"
+check "  ... the record's title beside it" grep -q "Bê tông" "$T/photos.html"
+expect 0 "report --format html (no photos asked)" "$R" report --format html --out "$T/plain.html"
+check "  ... no image in it" sh -c "! grep -q '<img' '$T/plain.html'"
+check "  ... and its CSP allows none" sh -c "grep -q \"default-src 'none'\" '$T/plain.html' && ! grep -q 'img-src' '$T/plain.html'"
+expect 2 "--with-photos is for the HTML report only" "$R" report --format csv --with-photos
 expect 0 "--keep-metadata attaches it as it is" "$R" --json attach "$ID" "$T/gps.jpg" --keep-metadata
 check "  ... byte for byte, GPS included" cmp -s "$T/gps.jpg" "$R/attachments/$(jq -r '.attachments[0].hash' "$T/out")"
 
