@@ -14,7 +14,8 @@
 #   push    the server (armed once it listens) takes a device's push of 20.
 # After every run, without the shim:
 #   - no crash (no signal; the server still answers /healthz);
-#   - a failed command said why (stderr not empty, exit 1, 4 or 5);
+#   - a failed command said why and what to do (an error line and a hint:
+#     line on stderr; exit 1, 4 or 5);
 #   - I1: nothing acknowledged is lost (record: exit 0 => the record is
 #     there; pull/import: exit 0 => the 20 entries are there; push: every
 #     seq the device holds as acknowledged is on the server);
@@ -138,6 +139,7 @@ common_after() {
     elif [ "$rc" -ne 0 ]; then
         case $rc in 1 | 4 | 5) ;; *) bad "unexpected exit status" ;; esac
         [ -s "$T/err" ] || bad "failed without a word on stderr"
+        grep -q '^hint: ' "$T/err" || bad "the message does not say what to do (no hint: line)"
         said=$((said + 1))
         # The message without the paths of this run, for the totals.
         head -1 "$T/err" | sed "s|$FAST/[a-z]*|HOME|g; s|'[^']*'|'…'|g" >>"$T/msgs"
