@@ -328,7 +328,9 @@ ntm_store_records_waiting(struct ntm_store *st, const char *author,
             rc = err ? err->code : NTM_EDB;
             goto out;
         }
-        sqlite3_bind_text(u, 1, id, -1, SQLITE_TRANSIENT);
+        /* id pointed into e, freed above: rec holds its own copy. */
+        sqlite3_bind_text(u, 1, json_string_value(json_object_get(rec, "id")),
+                          -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(u, 2, author, -1, SQLITE_STATIC);
         int x;
         while ((x = sqlite3_step(u)) == SQLITE_ROW)
