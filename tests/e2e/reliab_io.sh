@@ -28,8 +28,9 @@
 # Env: NTM_BIN, NTM_FAILIO_LIB; NTM_T05_ENTRIES (default 20),
 # NTM_T05_OPS (default "open pwrite ftruncate fdatasync fsync rename"),
 # NTM_T05_SCENARIOS (default "record pull import export push"), NTM_T05_POINTS
-# (default 24: N at most that many points evenly spread over the calls
-# counted, always N=1 and the last; 0: every N, the deep tier), NTM_T05_MAXN
+# (default 12, 4 in a sanitized build: N at most that many points evenly
+# spread over the calls counted, always N=1 and the last; 0: every N, the
+# deep tier), NTM_T05_MAXN
 # (default 400: a sweep that has not completed by then fails).
 # Prints one line per scenario, kind and mode, the totals, and
 # "N passed, N failed".
@@ -322,7 +323,12 @@ fi
 # operation makes; then, in each mode, N runs over 1..C (every N when C <=
 # POINTS, else POINTS points evenly spread, always with 1 and C) and on to
 # C+1, where the operation must complete with nothing injected.
-POINTS=${NTM_T05_POINTS:-24}
+# CI tier: 12 points (4 in a sanitized build, 3 times slower); deep: 0.
+if [ -n "${NTM_SANITIZED:-}" ]; then
+    POINTS=${NTM_T05_POINTS:-4}
+else
+    POINTS=${NTM_T05_POINTS:-12}
+fi
 total_runs=0
 said=0
 withstood=0

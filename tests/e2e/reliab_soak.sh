@@ -17,15 +17,17 @@
 #     once, and the reader pulled them all (I6);
 #   - I4/I5: ntm verify and integrity_check pass on all three homes;
 #   - no crash: every server lifetime ends with exit 0 on SIGTERM.
-# Env: NTM_BIN; NTM_SOAK_SECONDS (default 90; the deep tier: 7200),
-# NTM_SOAK_RESTART (default 30; deep: 300), NTM_SOAK_SAMPLE (default 2).
+# Env: NTM_BIN; NTM_SOAK_SECONDS (default 60; the deep tier: 7200),
+# NTM_SOAK_RESTART (default 20; deep: 300), NTM_SOAK_SAMPLE (default 2).
+# Under AddressSanitizer (NTM_SANITIZED) RSS grows with its quarantine by
+# design: the RSS figures are printed but only the fds are judged.
 # Prints the samples' summary per lifetime, the figures line
 # "T13 figures: ..." and "N passed, N failed".
 set -u
 . "$(dirname "$0")/threat_lib.sh"
 
-DURATION=${NTM_SOAK_SECONDS:-90}
-RESTART=${NTM_SOAK_RESTART:-30}
+DURATION=${NTM_SOAK_SECONDS:-60}
+RESTART=${NTM_SOAK_RESTART:-20}
 SAMPLE=${NTM_SOAK_SAMPLE:-2}
 COMMUNE=72.710.25657
 PROXY_PY=$(dirname "$0")/faultproxy.py
@@ -144,14 +146,15 @@ flat() {
     echo "# ${1##*/}: $n samples; RSS warm $warm_rss KiB -> end $end_rss KiB (max $max_rss, drift $(pct "$drift") %); fds warm $warm_fd -> end $end_fd (max $max_fd)"
     [ -z "$rss_first" ] && rss_first=$warm_rss
     rss_last=$end_rss
-    [ "$end_rss" -le $((warm_rss * 110 / 100)) ] || [ "$end_rss" -le $((warm_rss + 2048)) ] || return 1
+    [ -n "${NTM_SANITIZED:-}" ] ||
+        [ "$end_rss" -le $((warm_rss * 110 / 100)) ] || [ "$end_rss" -le $((warm_rss + 2048)) ] || return 1
     [ "$end_fd" -le $((warm_fd + 4)) ] || return 1
 }
 for f in $(ls "$T"/life.* | sort -t. -k2 -n); do
     check "server lifetime ${f##*.}: RSS and fds flat (RSS +10 % or 2 MiB at most, fds +4)" flat "$f"
 done
-check "across restarts: the last RSS ($rss_last KiB) within 10 % or 2 MiB of the first ($rss_first KiB)" \
-    test "$rss_last" -le $((rss_first * 110 / 100)) -o "$rss_last" -le $((rss_first + 2048))
+check "across restarts: the last RSS ($rss_last KiB) within 10 % or 2 MiB of the first ($rss_first KiB)${NTM_SANITIZED:+ (not judged under ASan)}" \
+    test -n "${NTM_SANITIZED:-}" -o "$rss_last" -le $((rss_first * 110 / 100)) -o "$rss_last" -le $((rss_first + 2048))
 
 # ---------------------------------------------------------------- heal
 echo none >"$CTL"
