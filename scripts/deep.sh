@@ -71,14 +71,20 @@ row() {
     "$@" >"$log" 2>&1
     rc=$?
     secs=$(($(date +%s) - t0))
+    # The sum of every "N passed, N failed" (or "N killed, N survived")
+    # line of the row's scripts, and of cmocka's "[  PASSED  ] n test(s)."
+    # and "[  FAILED  ] n test(s)" lines.
     local summary
-    summary=$(grep -E '^[0-9]+ (passed|killed), [0-9]+ (failed|survived)' "$log" | tail -1)
+    summary=$(grep -E '(^|: )[0-9]+ (passed|killed), [0-9]+ (failed|survived)' "$log" |
+        sed -E 's/.*(^|: )([0-9]+) (passed|killed), ([0-9]+) (failed|survived).*/\2 \4 \3 \5/' |
+        awk '{p += $1; f += $2; a = $3; b = $4} END { if (NR) printf "%d %s, %d %s", p, a, f, b }')
+    local p f
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
     if [ -z "$summary" ]; then
-        # cmocka: "[  PASSED  ] n test(s)." / "[  FAILED  ] n test(s)"
-        local p f
-        p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
-        f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
         summary="$p passed, $f failed"
+    elif [ "$p" -gt 0 ] || [ "$f" -gt 0 ]; then
+        summary="$summary; unit: $p passed, $f failed"
     fi
     local lost=0 dup=0 forged=0 crashes=0 drift="–"
     # The tests that count them print totals lines; the others assert 0
