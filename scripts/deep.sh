@@ -102,7 +102,7 @@ row() {
     if grep -qE '^(FAIL|not ok).*(I3|twice|duplicat)' "$log"; then dup="see log"; fi
     if grep -qE '^(FAIL|not ok).*(forg|signature|bad_sig)' "$log"; then forged="see log"; fi
     local c
-    c=$(grep -cE 'AddressSanitizer|Segmentation fault|core dumped|died|crashed \(signal' "$log")
+    c=$(grep -vE '^ok - ' "$log" | grep -cE 'AddressSanitizer|Segmentation fault|core dumped|crashed \(signal|died (of|from)')
     [ "$c" -gt 0 ] && crashes=$((${crashes:-0} + c))
     local verdict=ok
     [ "$rc" -eq 0 ] || verdict="**FAILED** (exit $rc)"
