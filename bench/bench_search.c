@@ -18,6 +18,7 @@
  * Uses only the public API (ntm.h). Usage: bench_search [--n N] [--runs R]
  * [--dir D]
  */
+#include "bench_util.h"
 #include "ntm.h"
 
 #include <stdio.h>
@@ -50,25 +51,6 @@ now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-/* A "VmXXX:" line of /proc/self/status in kB, or -1. */
-static long
-proc_status_kb(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':') {
-            v = strtol(line + n + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
 }
 
 /* xorshift64*: the same store on every run. */

@@ -15,17 +15,32 @@
  *   ingest  the same N entries taken by a second store through
  *           ntm_store_ingest (NTM_SOURCE_BUNDLE), pages of 1000 read from
  *           the first store, each page in one transaction - the path of
- *           every replica and of the server.
+ *           every replica and of the server;
+ *   limit   the machine's single-core limit L for ingest: per entry one
+ *           Ed25519 verify, one BLAKE2b-256 of its bytes and one SQLite
+ *           INSERT (a rowid table, WAL, synchronous=FULL, a commit per
+ *           1000 entries, as ingest) - what any replica that verifies
+ *           and stores every entry must at least do (issue 14).
+ * Around ingest it counts the user-space instructions per entry with the
+ * CPU's counter (perf_event_open) where the machine has one.
+ * --phases runs a subset (ingest needs append); --kv adds key=value lines
+ * for bench/goals.sh.
  * The goal (issue 2) is append/raw-sign, verify/raw-verify and
  * ingest/raw-verify of at least 0.7. It also prints the peak RSS of the
  * process and how much verify grows the RSS on a store of N/10 entries
  * and of N entries: that growth must not depend on N.
  *
- * Uses only the public API (ntm.h). Usage: bench_store [--n N] [--dir D]
+ * Uses only the public API (ntm.h) and SQLite for L.
+ * Usage: bench_store [--n N] [--dir D] [--phases LIST] [--kv]
  */
+#include "bench_util.h"
 #include "ntm.h"
 
 #include <errno.h>
+#include <linux/perf_event.h>
+#include <sqlite3.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +53,13 @@
 #define RAW_BYTES 400  /* size of a typical record.create entry */
 
 static const char *const usage =
-    "usage: bench_store [--n <entries>] [--dir <folder>]\n"
-    "  --n     entries to append, verify and ingest (default 100000)\n"
-    "  --dir   folder for the temporary stores (default $TMPDIR or /tmp)\n";
+    "usage: bench_store [--n <entries>] [--dir <folder>] [--phases <list>] "
+    "[--kv]\n"
+    "  --n       entries to append, verify and ingest (default 100000)\n"
+    "  --dir     folder for the temporary stores (default $TMPDIR or /tmp)\n"
+    "  --phases  comma-separated subset of raw,limit,append,verify,ingest\n"
+    "            (default all; ingest needs append)\n"
+    "  --kv      also print the figures as key=value lines at the end\n";
 
 static void
 die(const char *what, const struct ntm_error *err)
@@ -75,25 +94,6 @@ cpu_s(double *user, double *sys)
     getrusage(RUSAGE_SELF, &ru);
     *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
     *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* A "VmXXX:" line of /proc/self/status in kB, or -1. */
-static long
-proc_status_kb(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':') {
-            v = strtol(line + n + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
 }
 
 /* Reset the peak RSS (VmHWM) to the current RSS; 0 when the kernel lets
@@ -166,6 +166,103 @@ bench_raw(const struct ntm_key *key, long n)
     ntm_free(msg);
     ntm_free(sig);
     return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* limit: verify + hash + one insert per entry, on one core */
+
+static void
+sql_or_die(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "bench_store: limit: %s: %s\n", sql,
+                msg ? msg : "failed");
+        exit(1);
+    }
+}
+
+/* L: n entries (a ring of RAW_RING signed messages), each verified,
+ * hashed (BLAKE2b-256, hex, as an entry id) and inserted with its id,
+ * bytes and signature into a rowid table, a commit per BATCH, with the
+ * store's durability (WAL, synchronous=FULL). Returns entries/s. */
+static double
+bench_limit(const char *path, const struct ntm_key *key, long n)
+{
+    char author[NTM_HEX_ID_LEN + 1];
+    char(*msg)[RAW_BYTES + 64] = ntm_malloc(RAW_RING * sizeof(*msg));
+    unsigned char(*sig)[NTM_SIGNATURE_BYTES] =
+        ntm_malloc(RAW_RING * sizeof(*sig));
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    if (!msg || !sig)
+        die("limit", NULL);
+    ntm_key_author(key, author);
+    for (long i = 0; i < RAW_RING; i++) {
+        raw_message(msg[i], sizeof(msg[i]), author, i);
+        if (ntm_key_sign(key, sig[i], msg[i], strlen(msg[i])) != NTM_OK)
+            die("limit sign", NULL);
+    }
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        die("limit: cannot open the SQLite file", NULL);
+    sql_or_die(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                   "CREATE TABLE e(gseq INTEGER PRIMARY KEY, id TEXT NOT "
+                   "NULL, bytes BLOB NOT NULL, sig BLOB NOT NULL)");
+    if (sqlite3_prepare_v2(db, "INSERT INTO e(id, bytes, sig) VALUES(?,?,?)",
+                           -1, &ins, NULL) != SQLITE_OK)
+        die("limit: prepare", NULL);
+
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        long k = i % RAW_RING;
+        size_t len = strlen(msg[k]);
+        char id[NTM_HEX_ID_LEN + 1];
+        if (i % BATCH == 0)
+            sql_or_die(db, "BEGIN");
+        if (ntm_sign_verify(sig[k], msg[k], len, ntm_key_public(key)) != NTM_OK)
+            die("limit verify", NULL);
+        ntm_hash_hex(id, msg[k], len);
+        sqlite3_bind_text(ins, 1, id, NTM_HEX_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(ins, 2, msg[k], (int)len, SQLITE_STATIC);
+        sqlite3_bind_blob(ins, 3, sig[k], NTM_SIGNATURE_BYTES, SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            die("limit: insert", NULL);
+        sqlite3_reset(ins);
+        if (i % BATCH == BATCH - 1 || i == n - 1)
+            sql_or_die(db, "COMMIT");
+    }
+    double t = now_s() - t0;
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+    ntm_free(msg);
+    ntm_free(sig);
+    return (double)n / t;
+}
+
+/* ------------------------------------------------------------------ */
+/* instructions: the CPU's counter, user space only */
+
+/* A counter of retired user-space instructions of this thread, started
+ * disabled; -1 where the machine has none (virtual machines often). */
+static int
+instr_open(void)
+{
+    struct perf_event_attr pe;
+    memset(&pe, 0, sizeof(pe));
+    pe.type = PERF_TYPE_HARDWARE;
+    pe.size = sizeof(pe);
+    pe.config = PERF_COUNT_HW_INSTRUCTIONS;
+    pe.disabled = 1;
+    pe.exclude_kernel = 1;
+    pe.exclude_hv = 1;
+    return (int)syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0);
+}
+
+static void
+instr_ctl(int fd, unsigned long op)
+{
+    if (fd >= 0)
+        ioctl(fd, op, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -277,7 +374,8 @@ struct ingest_run {
 /* Ingest every entry of from into to, pages of BATCH, each page in one
  * transaction. */
 static struct ingest_run
-bench_ingest(struct ntm_store *from, struct ntm_store *to, long expect)
+bench_ingest(struct ntm_store *from, struct ntm_store *to, long expect,
+             int instr_fd)
 {
     struct ntm_error err = {0};
     struct page *p = ntm_calloc(1, sizeof(*p));
@@ -297,6 +395,7 @@ bench_ingest(struct ntm_store *from, struct ntm_store *to, long expect)
             break;
         double t0 = now_s(), u0, s0, u1, s1;
         cpu_s(&u0, &s0);
+        instr_ctl(instr_fd, PERF_EVENT_IOC_ENABLE);
         if (ntm_store_begin(to, &err) != NTM_OK)
             die("begin", &err);
         for (int i = 0; i < p->count; i++) {
@@ -314,6 +413,7 @@ bench_ingest(struct ntm_store *from, struct ntm_store *to, long expect)
         }
         if (ntm_store_commit(to, &err) != NTM_OK)
             die("commit", &err);
+        instr_ctl(instr_fd, PERF_EVENT_IOC_DISABLE);
         run.seconds += now_s() - t0;
         cpu_s(&u1, &s1);
         run.user_s += u1 - u0;
@@ -340,11 +440,27 @@ remove_store(const char *path)
     }
 }
 
+/* Whether the comma-separated list has this phase. */
+static int
+has_phase(const char *list, const char *phase)
+{
+    size_t n = strlen(phase);
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && strncmp(p, phase, n) == 0)
+            return 1;
+        p += k + (p[k] == ',');
+    }
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     long n = 100000;
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *phases = "raw,limit,append,verify,ingest";
+    int kv = 0;
     for (int i = 1; i < argc; i++) {
         int64_t v;
         if (strcmp(argv[i], "--n") == 0 && i + 1 < argc &&
@@ -353,15 +469,27 @@ main(int argc, char **argv)
             i++;
         } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             base = argv[++i];
+        } else if (strcmp(argv[i], "--phases") == 0 && i + 1 < argc) {
+            phases = argv[++i];
+        } else if (strcmp(argv[i], "--kv") == 0) {
+            kv = 1;
         } else {
             fputs(usage, stderr);
             return 2;
         }
     }
+    int do_raw = has_phase(phases, "raw"), do_lim = has_phase(phases, "limit");
+    int do_app = has_phase(phases, "append");
+    int do_ver = has_phase(phases, "verify");
+    int do_ing = has_phase(phases, "ingest");
+    if ((do_ver || do_ing) && !do_app) {
+        fputs("bench_store: verify and ingest need the append phase\n", stderr);
+        return 2;
+    }
     if (ntm_global_init() != NTM_OK)
         die("cannot initialise the library", NULL);
 
-    char dir[4096], pa[4200], pb[4200];
+    char dir[4096], pa[4200], pb[4200], pl[4200];
     snprintf(dir, sizeof(dir), "%s/ntm-bench-store.XXXXXX", base);
     if (!mkdtemp(dir)) {
         fprintf(stderr, "bench_store: cannot create a folder in %s: %s\n", base,
@@ -370,6 +498,7 @@ main(int argc, char **argv)
     }
     snprintf(pa, sizeof(pa), "%s/append.db", dir);
     snprintf(pb, sizeof(pb), "%s/ingest.db", dir);
+    snprintf(pl, sizeof(pl), "%s/limit.db", dir);
 
     struct ntm_error err = {0};
     struct ntm_key *key;
@@ -380,50 +509,100 @@ main(int argc, char **argv)
 
     printf("ntm store benchmark: N=%ld, batches of %d, %ld CPUs\n", n, BATCH,
            sysconf(_SC_NPROCESSORS_ONLN));
-    struct raw_rates raw = bench_raw(key, n);
-    printf("raw sign:    %8.0f entries/s  (ntm_key_sign, %d-byte entries)\n",
-           raw.sign, RAW_BYTES);
-    printf("raw verify:  %8.0f entries/s  (ntm_sign_verify)\n", raw.verify);
-    fflush(stdout);
+    struct raw_rates raw = {0};
+    double limit = 0, append = 0, verify = 0, ingest = 0, instr = -1;
+    if (do_raw) {
+        raw = bench_raw(key, n);
+        printf("raw sign:    %8.0f entries/s  (ntm_key_sign, %d-byte "
+               "entries)\n",
+               raw.sign, RAW_BYTES);
+        printf("raw verify:  %8.0f entries/s  (ntm_sign_verify)\n", raw.verify);
+        fflush(stdout);
+    }
+    if (do_lim) {
+        limit = bench_limit(pl, key, n);
+        printf("limit L:     %8.0f entries/s  (verify + BLAKE2b + one SQLite "
+               "insert per entry, one core)\n",
+               limit);
+        remove_store(pl);
+        fflush(stdout);
+    }
 
-    /* Append in two legs so that verify's memory is also measured on a
-     * store of N/10 entries (untimed), then on all N. */
-    struct ntm_store *a = store_new(pa, author);
+    struct ntm_store *a = NULL, *b = NULL;
+    struct verify_run small = {0}, full = {0};
     long tenth = n / 10 / BATCH * BATCH;
-    double t_app = bench_append(a, key, 0, tenth);
-    struct verify_run small = bench_verify(a, tenth);
-    t_app += bench_append(a, key, tenth, n);
-    double append = (double)n / t_app;
-    printf("append:      %8.0f entries/s  (%.1f s; ratio to raw sign %.2f, "
-           "to raw sign+verify %.2f)\n",
-           append, t_app, append / raw.sign,
-           append * (1 / raw.sign + 1 / raw.verify));
-    fflush(stdout);
-
-    struct verify_run full = bench_verify(a, n);
-    double verify = (double)n / full.seconds;
-    printf("verify:      %8.0f entries/s  (%.1f s; ratio to raw verify "
-           "%.2f)\n",
-           verify, full.seconds, verify / raw.verify);
-    fflush(stdout);
-
-    struct ntm_store *b = store_new(pb, author);
-    struct ingest_run ing = bench_ingest(a, b, n);
-    double ingest = (double)n / ing.seconds;
-    printf("ingest:      %8.0f entries/s  (%.1f s; ratio to raw verify "
-           "%.2f)\n",
-           ingest, ing.seconds, ingest / raw.verify);
-    printf("ingest CPU:  %.1f s user, %.1f s system (%.0f us per entry; raw "
-           "verify %.0f us)\n",
-           ing.user_s, ing.sys_s, (ing.user_s + ing.sys_s) * 1e6 / (double)n,
-           1e6 / raw.verify);
-    printf("verify RSS growth: %ld kB at N=%ld, %ld kB at N=%ld\n",
-           small.rss_growth_kb, tenth, full.rss_growth_kb, n);
+    if (do_app) {
+        /* Append in two legs so that verify's memory is also measured on a
+         * store of N/10 entries (untimed), then on all N. */
+        a = store_new(pa, author);
+        double t_app = bench_append(a, key, 0, tenth);
+        if (do_ver)
+            small = bench_verify(a, tenth);
+        t_app += bench_append(a, key, tenth, n);
+        append = (double)n / t_app;
+        printf("append:      %8.0f entries/s  (%.1f s", append, t_app);
+        if (do_raw)
+            printf("; ratio to raw sign %.2f, to raw sign+verify %.2f",
+                   append / raw.sign, append * (1 / raw.sign + 1 / raw.verify));
+        printf(")\n");
+        fflush(stdout);
+    }
+    if (do_ver) {
+        full = bench_verify(a, n);
+        verify = (double)n / full.seconds;
+        printf("verify:      %8.0f entries/s  (%.1f s", verify, full.seconds);
+        if (do_raw)
+            printf("; ratio to raw verify %.2f", verify / raw.verify);
+        printf(")\n");
+        fflush(stdout);
+    }
+    if (do_ing) {
+        int fd = instr_open(), open_errno = errno;
+        uint64_t count = 0;
+        b = store_new(pb, author);
+        if (fd >= 0)
+            ioctl(fd, PERF_EVENT_IOC_RESET, 0);
+        struct ingest_run ing = bench_ingest(a, b, n, fd);
+        ingest = (double)n / ing.seconds;
+        printf("ingest:      %8.0f entries/s  (%.1f s", ingest, ing.seconds);
+        if (do_raw)
+            printf("; ratio to raw verify %.2f", ingest / raw.verify);
+        if (do_lim)
+            printf("; ratio to L %.2f", ingest / limit);
+        printf(")\n");
+        printf("ingest CPU:  %.1f s user, %.1f s system (%.0f us per entry",
+               ing.user_s, ing.sys_s,
+               (ing.user_s + ing.sys_s) * 1e6 / (double)n);
+        if (do_raw)
+            printf("; raw verify %.0f us", 1e6 / raw.verify);
+        printf(")\n");
+        if (fd >= 0 && read(fd, &count, sizeof(count)) == sizeof(count)) {
+            instr = (double)count / (double)n;
+            printf("ingest instructions: %.0f per entry (CPU counter, user "
+                   "space)\n",
+                   instr);
+        } else {
+            printf("ingest instructions: not counted (no CPU counter here: "
+                   "%s)\n",
+                   fd < 0 ? strerror(open_errno) : "read failed");
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (do_ver)
+        printf("verify RSS growth: %ld kB at N=%ld, %ld kB at N=%ld\n",
+               small.rss_growth_kb, tenth, full.rss_growth_kb, n);
     printf("peak RSS:    %ld kB (whole run, getrusage ru_maxrss)\n",
            peak_rss_kb());
+    if (kv)
+        printf("kv n=%ld raw_sign=%.0f raw_verify=%.0f limit=%.0f "
+               "append=%.0f verify=%.0f ingest=%.0f ingest_instr=%.0f\n",
+               n, raw.sign, raw.verify, limit, append, verify, ingest, instr);
 
-    ntm_store_close(b);
-    ntm_store_close(a);
+    if (b)
+        ntm_store_close(b);
+    if (a)
+        ntm_store_close(a);
     ntm_key_free(key);
     remove_store(pa);
     remove_store(pb);

@@ -180,6 +180,11 @@ const char *cli_input(const char *cmd, const char *field, const char *in,
 /* Warn (never refuse) when a record's date, or else its period (either
  * may be NULL), lies outside the plan's period or after today by this
  * device's clock (cli/recwarn.c). */
+/* The units of the plan's tree and those created in the store, each name a
+ * unit has had, for word search: *names (new, ended by a NULL code) points
+ * into *units (new); both NULL when they cannot be read. */
+void cli_unit_names(struct cli_ctx *ctx, json_t **units,
+                    struct ntm_unit_name **names);
 /* warn when a measure's unit is outside the named list of its task */
 void cli_warn_record_listed(const struct cli_ctx *ctx, const char *task,
                             const char *unit);
@@ -219,6 +224,11 @@ int cli_need_key(struct cli_ctx *ctx);
  * there is no terminal or reading failed. The caller wipes buf. */
 int cli_read_passphrase(const char *prompt, char *buf, size_t size);
 /* The same with echo on, for an answer that is not secret. */
+/* A new passphrase typed twice at the terminal (prompt, then "the same
+ * passphrase again"); 0 when buf holds it, else the error is said: no_tty
+ * without a terminal, differ when the two differ (both translated). */
+int cli_ask_new_passphrase(const char *prompt, const char *no_tty,
+                           const char *differ, char *buf, size_t size);
 int cli_read_answer(const char *prompt, char *buf, size_t size);
 
 /*
@@ -323,6 +333,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_report(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_units(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_ui(int argc, char **argv, struct cli_ctx *ctx);
 
 /* cmd_push.c: what a push or pull found of this device's own chain
  * (struct ntm_heal), said in plain words; its JSON form (new). */

@@ -215,29 +215,11 @@ valid_url(const char *url)
 static int
 ask_new_passphrase(char *buf, size_t size)
 {
-    char again[1024];
-    int rc = -1;
-    if (cli_read_passphrase(_("passphrase for the new key: "), buf, size) !=
-        0) {
-        cli_error(_("cannot ask for a passphrase: there is no terminal; set "
-                    "NTM_PASSPHRASE or use --no-passphrase"));
-        goto out;
-    }
-    if (!*buf) {
-        cli_error(_("the passphrase is empty: type one, or use "
-                    "--no-passphrase"));
-        goto out;
-    }
-    if (cli_read_passphrase(_("the same passphrase again: "), again,
-                            sizeof(again)) != 0 ||
-        strcmp(buf, again) != 0) {
-        cli_error(_("the two passphrases differ: run 'ntm init' again"));
-        goto out;
-    }
-    rc = 0;
-out:
-    ntm_memzero(again, sizeof(again));
-    return rc;
+    return cli_ask_new_passphrase(
+        _("passphrase for the new key: "),
+        _("cannot ask for a passphrase: there is no terminal; set "
+          "NTM_PASSPHRASE or use --no-passphrase"),
+        _("the two passphrases differ: run 'ntm init' again"), buf, size);
 }
 
 /* ntm init --server on an existing home: point it at a server. */

@@ -41,8 +41,6 @@ static int
 new_passphrase(char *buf, size_t size)
 {
     const char *env = getenv("NTM_NEW_PASSPHRASE");
-    char again[1024];
-    int rc = -1;
     if (env) {
         if (!*env) {
             cli_error(_("NTM_NEW_PASSPHRASE is empty: set a passphrase or "
@@ -58,28 +56,13 @@ new_passphrase(char *buf, size_t size)
         memcpy(buf, env, strlen(env) + 1);
         return 0;
     }
-    if (cli_read_passphrase(_("new passphrase for the ntm key: "), buf, size) !=
-        0) {
-        cli_error(_("cannot ask for the new passphrase: there is no "
-                    "terminal; set NTM_NEW_PASSPHRASE"));
-        goto out;
-    }
-    if (!*buf) {
-        cli_error(_("the new passphrase is empty: type one, or use "
-                    "--no-passphrase"));
-        goto out;
-    }
-    if (cli_read_passphrase(_("the same passphrase again: "), again,
-                            sizeof(again)) != 0 ||
-        strcmp(buf, again) != 0) {
-        cli_error(_("the two passphrases differ: nothing was changed; run "
-                    "'ntm key passwd' again"));
-        goto out;
-    }
-    rc = 0;
-out:
-    ntm_memzero(again, sizeof(again));
-    return rc;
+    return cli_ask_new_passphrase(
+        _("new passphrase for the ntm key: "),
+        _("cannot ask for the new passphrase: there is no terminal; set "
+          "NTM_NEW_PASSPHRASE"),
+        _("the two passphrases differ: nothing was changed; run 'ntm key "
+          "passwd' again"),
+        buf, size);
 }
 
 static int

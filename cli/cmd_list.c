@@ -12,9 +12,15 @@
  * "thanh duc" finds the records of every hamlet of Thạnh Đức and "ben d"
  * those of ấp Bến Đình. A device not yet enrolled also lists its own
  * records that wait for its enrollment, marked so.
+ *
+ * A listing streams from the store (ntm_store_records_each): a table is
+ * read twice (its columns' widths, then its rows), --json once, and no
+ * more than one record is held at a time; a search holds its page.
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct cli_help help = {
@@ -46,40 +52,6 @@ static const struct cli_help help = {
 
 /* Results of a search when --limit is not given. */
 #define SEARCH_LIMIT 100
-
-/* The names of every unit of the plan's tree and of the hamlets created
- * in the store, each name a unit has had, for word search: *names (new,
- * ended by a NULL code) points into *units (new). */
-static void
-unit_names(struct cli_ctx *ctx, json_t **units, struct ntm_unit_name **names)
-{
-    struct ntm_error err = {0};
-    *units = NULL;
-    *names = NULL;
-    if (ntm_plan_units(ctx->plan, ctx->store, NULL, NULL, NULL, units, &err) !=
-        NTM_OK)
-        return;
-    size_t n = 0, i, j;
-    json_t *u, *v;
-    json_array_foreach (*units, i, u)
-        n += 1 + json_array_size(json_object_get(u, "names"));
-    struct ntm_unit_name *a = ntm_calloc(n + 1, sizeof(*a));
-    if (!a)
-        return;
-    n = 0;
-    json_array_foreach (*units, i, u) {
-        const char *code = json_string_value(json_object_get(u, "code"));
-        if (!code)
-            continue;
-        a[n].code = code;
-        a[n++].name = json_string_value(json_object_get(u, "name"));
-        json_array_foreach (json_object_get(u, "names"), j, v) {
-            a[n].code = code;
-            a[n++].name = json_string_value(json_object_get(v, "name"));
-        }
-    }
-    *names = a;
-}
 
 static void
 print_cell(const char *s, size_t width)
@@ -138,45 +110,123 @@ row_cells(const struct cli_ctx *ctx, json_t *rec, struct ntm_buf cells[NCOLS])
     ntm_buf_adds(&cells[6], title ? title : "");
 }
 
+/* A listing as it streams: the table's column widths (a first pass),
+ * then its rows (a second), or the JSON array's items; rows past limit
+ * only tell that more match. */
+struct lister {
+    const struct cli_ctx *ctx;
+    enum { MEASURE, PRINT, JSON } mode;
+    size_t width[NCOLS];
+    struct ntm_buf cells[NCOLS];
+    size_t n, limit; /* rows seen; shown at most (0: all) */
+    int more, bad;
+};
+
+static int
+list_row(void *ud, json_t *rec)
+{
+    struct lister *l = ud;
+    if (l->limit && l->n >= l->limit) {
+        l->more = 1;
+        return 1;
+    }
+    l->n++;
+    if (l->mode == JSON) {
+        /* an item of the array json_dumps would print, indented once */
+        char *t = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (!t) {
+            l->bad = 1;
+            return 1;
+        }
+        fputs(l->n > 1 ? ",\n  " : "[\n  ", stdout);
+        for (const char *c = t; *c; c++) {
+            fputc(*c, stdout);
+            if (*c == '\n')
+                fputs("  ", stdout);
+        }
+        free(t); /* jansson's allocator */
+        return ferror(stdout) ? (l->bad = 1) : 0;
+    }
+    row_cells(l->ctx, rec, l->cells);
+    for (int c = 0; c < NCOLS; c++) {
+        if (l->mode == MEASURE) {
+            size_t w = ntm_text_width(ntm_buf_str(&l->cells[c]));
+            if (w > l->width[c])
+                l->width[c] = w;
+        } else if (c < NCOLS - 1)
+            print_cell(ntm_buf_str(&l->cells[c]), l->width[c]);
+        else
+            printf("%s\n", ntm_buf_str(&l->cells[c]));
+        ntm_buf_reset(&l->cells[c]);
+    }
+    return 0;
+}
+
 static void
-print_table(const struct cli_ctx *ctx, json_t *recs)
+print_head(struct lister *l)
 {
     static const char *const heads_en[NCOLS] = {
         N_("ID"),  N_("DATE"),  N_("UNIT"), N_("TASK"),
         N_("QTY"), N_("STATE"), N_("TITLE")};
-    const char *heads[NCOLS];
-    for (int c = 0; c < NCOLS; c++)
-        heads[c] = _(heads_en[c]);
-    size_t width[NCOLS];
-    struct ntm_buf cells[NCOLS];
+    for (int c = 0; c < NCOLS - 1; c++)
+        print_cell(_(heads_en[c]), l->width[c]);
+    printf("%s\n", _(heads_en[NCOLS - 1]));
+}
+
+static void
+lister_init(struct lister *l, const struct cli_ctx *ctx, size_t limit)
+{
+    static const char *const heads_en[NCOLS] = {
+        N_("ID"),  N_("DATE"),  N_("UNIT"), N_("TASK"),
+        N_("QTY"), N_("STATE"), N_("TITLE")};
+    memset(l, 0, sizeof(*l));
+    l->ctx = ctx;
+    l->limit = limit;
     for (int c = 0; c < NCOLS; c++) {
-        width[c] = ntm_text_width(heads[c]);
-        ntm_buf_init(&cells[c]);
+        l->width[c] = ntm_text_width(_(heads_en[c]));
+        ntm_buf_init(&l->cells[c]);
     }
+}
+
+static void
+lister_release(struct lister *l)
+{
+    for (int c = 0; c < NCOLS; c++)
+        ntm_buf_release(&l->cells[c]);
+}
+
+/* Feed the records of recs (may be NULL) to list_row. */
+static void
+list_array(struct lister *l, json_t *recs)
+{
     size_t i;
     json_t *rec;
-    json_array_foreach (recs, i, rec) {
-        row_cells(ctx, rec, cells);
-        for (int c = 0; c < NCOLS; c++) {
-            size_t w = ntm_text_width(ntm_buf_str(&cells[c]));
-            if (w > width[c])
-                width[c] = w;
-            ntm_buf_reset(&cells[c]);
-        }
-    }
-    for (int c = 0; c < NCOLS - 1; c++)
-        print_cell(heads[c], width[c]);
-    printf("%s\n", heads[NCOLS - 1]);
-    json_array_foreach (recs, i, rec) {
-        row_cells(ctx, rec, cells);
-        for (int c = 0; c < NCOLS - 1; c++)
-            print_cell(ntm_buf_str(&cells[c]), width[c]);
-        printf("%s\n", ntm_buf_str(&cells[NCOLS - 1]));
-        for (int c = 0; c < NCOLS; c++)
-            ntm_buf_reset(&cells[c]);
-    }
-    for (int c = 0; c < NCOLS; c++)
-        ntm_buf_release(&cells[c]);
+    json_array_foreach (recs, i, rec)
+        if (list_row(l, rec))
+            break;
+}
+
+/* One pass over the records: the store's (f; from a search, the page
+ * already read in found) then the waiting ones. */
+static enum ntm_err
+list_pass(struct lister *l, struct cli_ctx *ctx,
+          const struct ntm_record_filter *f, json_t *found, json_t *waiting,
+          struct ntm_error *err)
+{
+    enum ntm_err rc = NTM_OK;
+    size_t limit = l->limit;
+    l->n = 0;
+    l->more = 0;
+    if (found)
+        list_array(l, found);
+    else
+        rc = ntm_store_records_each(ctx->store, f, 0, list_row, l, err);
+    /* the waiting records are shown beside the page, whatever its size */
+    l->limit = 0;
+    if (rc == NTM_OK && !l->bad)
+        list_array(l, waiting);
+    l->limit = limit;
+    return rc;
 }
 
 int
@@ -227,7 +277,7 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
     struct ntm_unit_name *names = NULL;
     if (nargs == 1 && *argv[0]) {
         f.text = argv[0];
-        unit_names(ctx, &units, &names);
+        cli_unit_names(ctx, &units, &names);
         f.text_names = names;
         if (limit == -1)
             limit = SEARCH_LIMIT;
@@ -237,16 +287,15 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
     f.offset = (size_t)offset;
     struct ntm_error err = {0};
     json_t *out = NULL, *waiting = NULL;
-    int more = 0;
+    struct lister l;
     size_t nwaiting = 0;
-    if (ntm_store_records(ctx->store, &f, &out, &err) != NTM_OK) {
-        code = cli_fail(&err, f.text ? _("cannot search the records")
-                                     : _("cannot list the records"));
+    lister_init(&l, ctx, limit > 0 ? (size_t)limit : 0);
+    /* A search's page is read once (it is bounded by --limit); a listing
+     * streams from the store, twice for a table (its columns' widths,
+     * then its rows), and is never held whole. */
+    if (f.text && ntm_store_records(ctx->store, &f, &out, &err) != NTM_OK) {
+        code = cli_fail(&err, _("cannot search the records"));
         goto done;
-    }
-    if (limit > 0 && json_array_size(out) > (size_t)limit) {
-        more = 1;
-        json_array_remove(out, (size_t)limit);
     }
     /* This device's own records, written before its enrollment: they
      * have no effect yet, so the store's state does not hold them. */
@@ -261,11 +310,23 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
             goto done;
         }
         nwaiting = json_array_size(waiting);
-        json_array_extend(out, waiting);
+    }
+    l.mode = ctx->json ? JSON : MEASURE;
+    if (list_pass(&l, ctx, &f, out, waiting, &err) != NTM_OK) {
+        code = cli_fail(&err, _("cannot list the records"));
+        goto done;
     }
     if (ctx->json) {
-        code = cli_print_json(json_incref(out));
-    } else if (json_array_size(out) == 0) {
+        if (!l.bad)
+            l.bad = fputs(l.n ? "\n]\n" : "[]\n", stdout) == EOF ||
+                    fflush(stdout) != 0;
+        if (l.bad) {
+            cli_error(_("cannot write the output: %s"), strerror(errno));
+            code = EXIT_FAIL;
+            goto done;
+        }
+        code = EXIT_OK;
+    } else if (l.n == 0) {
         cli_note(ctx, "%s",
                  f.text || f.unit || f.org || f.task || f.state ||
                          f.conflicts_only
@@ -273,7 +334,12 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
                      : _("no records yet"));
         code = EXIT_OK;
     } else {
-        print_table(ctx, out);
+        print_head(&l);
+        l.mode = PRINT;
+        if (list_pass(&l, ctx, &f, out, waiting, &err) != NTM_OK) {
+            code = cli_fail(&err, _("cannot list the records"));
+            goto done;
+        }
         code = EXIT_OK;
     }
     if (code == EXIT_OK && nwaiting)
@@ -281,12 +347,13 @@ cmd_list(int argc, char **argv, struct cli_ctx *ctx)
                  _("%zu of these records wait for this device's enrollment: "
                    "they take effect once an admin enrolls its key %s"),
                  nwaiting, ctx->author);
-    if (code == EXIT_OK && more)
+    if (code == EXIT_OK && l.more)
         cli_note(ctx,
                  _("more records match: add more words, or give --offset "
                    "%lld for the next %lld"),
                  (long long)(offset + limit), (long long)limit);
 done:
+    lister_release(&l);
     json_decref(out);
     json_decref(waiting);
     json_decref(units);

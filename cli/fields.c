@@ -260,3 +260,38 @@ cli_input(const char *cmd, const char *field, const char *in, char *out,
     }
     return NULL;
 }
+
+/* The names of every unit of the plan's tree and of the hamlets created
+ * in the store, each name a unit has had, for word search: *names (new,
+ * ended by a NULL code) points into *units (new). */
+void
+cli_unit_names(struct cli_ctx *ctx, json_t **units,
+               struct ntm_unit_name **names)
+{
+    struct ntm_error err = {0};
+    *units = NULL;
+    *names = NULL;
+    if (ntm_plan_units(ctx->plan, ctx->store, NULL, NULL, NULL, units, &err) !=
+        NTM_OK)
+        return;
+    size_t n = 0, i, j;
+    json_t *u, *v;
+    json_array_foreach (*units, i, u)
+        n += 1 + json_array_size(json_object_get(u, "names"));
+    struct ntm_unit_name *a = ntm_calloc(n + 1, sizeof(*a));
+    if (!a)
+        return;
+    n = 0;
+    json_array_foreach (*units, i, u) {
+        const char *code = json_string_value(json_object_get(u, "code"));
+        if (!code)
+            continue;
+        a[n].code = code;
+        a[n++].name = json_string_value(json_object_get(u, "name"));
+        json_array_foreach (json_object_get(u, "names"), j, v) {
+            a[n].code = code;
+            a[n++].name = json_string_value(json_object_get(v, "name"));
+        }
+    }
+    *names = a;
+}

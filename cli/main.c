@@ -66,6 +66,9 @@ static const struct cli_cmd commands[] = {
      N_("the plan's organizations, tasks and targets")},
     {"units", cmd_units, NEED_STORE | NEED_PLAN | NEED_NO_HOME,
      N_("the unit tree")},
+    /* ui loads the key in the page, when a form signs. */
+    {"ui", cmd_ui, NEED_STORE | NEED_PLAN,
+     N_("a web interface on this computer (review, conflicts, devices)")},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -81,3 +81,30 @@ cli_ask(const char *prompt, char *buf, size_t size)
         return -1;
     return read_tty(prompt, buf, size, 1);
 }
+
+int
+cli_ask_new_passphrase(const char *prompt, const char *no_tty,
+                       const char *differ, char *buf, size_t size)
+{
+    char again[1024];
+    int rc = -1;
+    if (cli_read_passphrase(prompt, buf, size) != 0) {
+        cli_error("%s", no_tty);
+        goto out;
+    }
+    if (!*buf) {
+        cli_error(_("the passphrase is empty: type one, or use "
+                    "--no-passphrase"));
+        goto out;
+    }
+    if (cli_read_passphrase(_("the same passphrase again: "), again,
+                            sizeof(again)) != 0 ||
+        strcmp(buf, again) != 0) {
+        cli_error("%s", differ);
+        goto out;
+    }
+    rc = 0;
+out:
+    ntm_memzero(again, sizeof(again));
+    return rc;
+}

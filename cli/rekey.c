@@ -76,30 +76,12 @@ new_passphrase(char *buf, size_t size)
         snprintf(buf, size, "%s", env);
         return 0;
     }
-    char again[1024];
-    int rc = -1;
-    if (cli_read_passphrase(_("passphrase for the new key: "), buf, size) !=
-        0) {
-        cli_error(_("cannot ask for a passphrase: there is no terminal; set "
-                    "NTM_PASSPHRASE or use --no-passphrase"));
-        goto out;
-    }
-    if (!*buf) {
-        cli_error(_("the passphrase is empty: type one, or use "
-                    "--no-passphrase"));
-        goto out;
-    }
-    if (cli_read_passphrase(_("the same passphrase again: "), again,
-                            sizeof(again)) != 0 ||
-        strcmp(buf, again) != 0) {
-        cli_error(_("the two passphrases differ: run 'ntm init --rekey' "
-                    "again"));
-        goto out;
-    }
-    rc = 0;
-out:
-    ntm_memzero(again, sizeof(again));
-    return rc;
+    return cli_ask_new_passphrase(
+        _("passphrase for the new key: "),
+        _("cannot ask for a passphrase: there is no terminal; set "
+          "NTM_PASSPHRASE or use --no-passphrase"),
+        _("the two passphrases differ: run 'ntm init --rekey' again"), buf,
+        size);
 }
 
 /* The author id of the key file at path ("" when it cannot be read). */

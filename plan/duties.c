@@ -9,9 +9,9 @@
  * reporting rate). The rules are written in config/README.md, "Duties
  * with a calendar".
  *
- * report.c collects the records the data dictionary accepts (struct
- * Ntm_srec); the target rows of a duty (report.c) add up these figures.
- * Depends on util/ and plan_int.h.
+ * report.c gathers the records the data dictionary accepts (struct
+ * Ntm_srec, one per task, unit, year and date with its count); the target rows
+ * of a duty (report.c) add up these figures. Depends on util/ and plan_int.h.
  */
 #include "plan_int.h"
 
@@ -320,7 +320,8 @@ static void
 judge(const struct Ntm_cal *cal, const struct Ntm_srec *s, int n, int task,
       const char *A, struct Ntm_duty *d)
 {
-    int per[13] = {0}, i, p;
+    int64_t per[13] = {0};
+    int i, p;
     char ps[PLAN_DATE_LEN], pe[PLAN_DATE_LEN];
 
     d->nper = nperiods(cal);
@@ -328,18 +329,18 @@ judge(const struct Ntm_cal *cal, const struct Ntm_srec *s, int n, int task,
         if (cal->list_file && s[i].task == task && s[i].measure &&
             s[i].year == d->year && Ntm_code_within(s[i].unit, d->unit)) {
             /* a listed unit's yearly measure (or one below it) */
-            d->records++;
-            per[1]++;
+            d->records += s[i].count;
+            per[1] += s[i].count;
             continue;
         }
         if (s[i].task != task || s[i].measure || s[i].year != d->year ||
             !s[i].date[0] || !Ntm_code_within(s[i].unit, d->unit))
             continue;
-        d->records++;
+        d->records += s[i].count;
         for (p = 1; p <= d->nper; p++) {
             period_bounds(cal, d->year, p, ps, pe);
             if (strcmp(s[i].date, ps) >= 0 && strcmp(s[i].date, pe) <= 0)
-                per[p]++;
+                per[p] += s[i].count;
         }
     }
     for (p = 1; p <= d->nper; p++) {

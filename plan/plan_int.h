@@ -239,6 +239,8 @@ struct Ntm_srec {
     double money;             /* VND: amount_vnd, else a quantity in vnd */
     double days;              /* working days: labor_days */
     char date[PLAN_DATE_LEN]; /* an activity's date, "" for a measure */
+    int64_t count; /* duties: the records this one stands for (1 or more
+                      of the same task, unit, year, kind and date) */
 };
 
 /* One responsible unit's duty in a year (duties.c). */
@@ -305,16 +307,38 @@ struct ntm_report {
     int ncompl;
 };
 
-/* The summary rows of every task (summary.c): srecs (sorted in place)
- * counted at or below top and each unit whose parent is top. */
-enum ntm_err Ntm_summary_build(struct ntm_report *r, struct Ntm_srec *s, int n,
-                               const struct Ntm_unit *units, int nunits,
-                               const struct Ntm_unit *top);
+/* The sums of one task (index in plan->tasks) and year: acc[0] at the
+ * report's unit, acc[k] at the k-th unit directly below it. */
+struct Ntm_sumgroup {
+    int task, year;
+    struct Ntm_sum *acc; /* owned by the caller */
+};
+/* Add the record s to the sums m (summary.c). */
+void Ntm_summary_add(struct Ntm_sum *m, const struct Ntm_srec *s);
+/* A source of records in creation order (the order and shape of
+ * ntm_store_records): calls cb with each until cb returns nonzero. */
+typedef enum ntm_err (*Ntm_record_source)(void *ud, ntm_record_cb cb,
+                                          void *cb_ud, struct ntm_error *err);
+/* ntm_report_run_records from any source of records: read once, one
+ * record at a time, none of them kept (report.c). */
+enum ntm_err Ntm_report_run_from(const struct ntm_plan *p,
+                                 Ntm_record_source src, void *src_ud,
+                                 json_t *created_units,
+                                 const struct ntm_report_opts *o,
+                                 struct ntm_report **out,
+                                 struct ntm_error *err);
+
+/* The summary rows of every task (summary.c) from its groups (sorted in
+ * place by task, then year): U[0] the report's unit, U[1..nu) the units
+ * directly below it. */
+enum ntm_err Ntm_summary_build(struct ntm_report *r, struct Ntm_sumgroup *g,
+                               int ng, const struct Ntm_unit *const *U, int nu);
 void Ntm_summary_free(struct ntm_report *r);
 
 /* The duties with a calendar (duties.c): every responsible unit at or
- * below top, per year, and the completeness of each. srecs as for
- * Ntm_summary_build (any order); org (may be NULL) keeps one
+ * below top, per year, and the completeness of each. s: the records of
+ * tasks with a calendar at or below top (any order), each standing for
+ * s->count records; org (may be NULL) keeps one
  * organization's, year (0: all) one year's. */
 enum ntm_err Ntm_duties_build(struct ntm_report *r, const struct Ntm_srec *s,
                               int n, const struct Ntm_unit *units, int nunits,

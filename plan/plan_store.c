@@ -56,22 +56,27 @@ ntm_plan_units(const struct ntm_plan *p, struct ntm_store *st, const char *text,
     return NTM_OK;
 }
 
+/* The store's records, streamed without their heads and conflicts
+ * (which reports do not read). */
+static enum ntm_err
+store_source(void *ud, ntm_record_cb cb, void *cb_ud, struct ntm_error *err)
+{
+    struct ntm_record_filter f = {0};
+    return ntm_store_records_each(ud, &f, NTM_RECORDS_BRIEF, cb, cb_ud, err);
+}
+
 enum ntm_err
 ntm_report_run(const struct ntm_plan *p, struct ntm_store *st,
                const struct ntm_report_opts *o, struct ntm_report **out,
                struct ntm_error *err)
 {
-    struct ntm_record_filter f = {0};
-    json_t *records = NULL, *created = NULL;
+    json_t *created = NULL;
     enum ntm_err rc;
 
     *out = NULL;
-    rc = ntm_store_records(st, &f, &records, err);
+    rc = created_units(st, &created, err);
     if (rc == NTM_OK)
-        rc = created_units(st, &created, err);
-    if (rc == NTM_OK)
-        rc = ntm_report_run_records(p, records, created, o, out, err);
-    json_decref(records);
+        rc = Ntm_report_run_from(p, store_source, st, created, o, out, err);
     json_decref(created);
     return rc;
 }

@@ -26,19 +26,149 @@ leading_int(const char *s)
     return v > 0 && v < 100000 ? (int)v : 0;
 }
 
-/* One record that counts for a target, reduced to what the sums need. */
+/* A date "YYYY-MM-DD" (valid) as the number YYYYMMDD, which orders as
+ * the text does; 0 for anything else. */
+static int
+ymd(const char *s)
+{
+    if (!s || !ntm_date_valid(s))
+        return 0;
+    return leading_int(s) * 10000 + leading_int(s + 5) * 100 +
+           leading_int(s + 8);
+}
+
+/* An activity that counts for a target, reduced to what the sums need:
+ * its units are interned codes (struct ctx's codes, numbered in the
+ * order of the codes once every record is read). */
 struct rec {
-    int target;                    /* index in plan->targets */
-    char unit[PLAN_CODE_LEN];      /* carried by (after merges) */
-    char orig[PLAN_CODE_LEN];      /* as recorded */
-    int measure;                   /* 1: measure record */
-    char date[PLAN_DATE_LEN];      /* activity date */
-    char dissolved[PLAN_DATE_LEN]; /* registers: "" while active */
-    int year, month;               /* activity date or measure period */
-    char pkey[8];                  /* measure: "YYYY-MM", "YYYY-99" */
-    double value;                  /* activity amount, in the canonical unit */
-    int64_t num, den;              /* measure */
-    int order;                     /* creation order */
+    int target;    /* index in plan->targets */
+    int unit;      /* carried by (after merges) */
+    int orig;      /* as recorded */
+    int date;      /* activity date, YYYYMMDD */
+    int dissolved; /* registers: YYYYMMDD, 0 while active */
+    int order;     /* creation order */
+    double value;  /* activity amount, in the canonical unit */
+};
+
+/* The figure of a recorded unit for a target and year that counts: a
+ * YYYY figure beats monthly ones, then the later record. Only that one
+ * is kept, as it comes. */
+struct mrec {
+    int target, unit, orig, order;
+    int year;
+    int per; /* YYYYMM, or YYYY99 for a yearly figure */
+    int64_t num, den;
+};
+
+/* Open addressing of 64-bit keys to indexes (0 is never a key). */
+struct imap {
+    uint64_t *keys;
+    int *vals;
+    size_t cap, n;
+};
+
+static uint64_t
+mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* the slot of key: its own, or the empty one where it goes */
+static size_t
+imap_slot(const struct imap *m, uint64_t key)
+{
+    size_t i = (size_t)mix64(key) & (m->cap - 1);
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+/* *val of key, or -1 when absent */
+static int
+imap_get(const struct imap *m, uint64_t key)
+{
+    size_t i;
+    if (!m->cap)
+        return -1;
+    i = imap_slot(m, key);
+    return m->keys[i] ? m->vals[i] : -1;
+}
+
+static int
+imap_put(struct imap *m, uint64_t key, int val)
+{
+    size_t i;
+    if (2 * (m->n + 1) > m->cap) {
+        struct imap g = {0};
+        g.cap = m->cap ? m->cap * 2 : 64;
+        g.keys = ntm_calloc(g.cap, sizeof(*g.keys));
+        g.vals = ntm_calloc(g.cap, sizeof(*g.vals));
+        if (!g.keys || !g.vals) {
+            ntm_free(g.keys);
+            ntm_free(g.vals);
+            return -1;
+        }
+        for (i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                size_t j = imap_slot(&g, m->keys[i]);
+                g.keys[j] = m->keys[i];
+                g.vals[j] = m->vals[i];
+            }
+        g.n = m->n;
+        ntm_free(m->keys);
+        ntm_free(m->vals);
+        *m = g;
+    }
+    i = imap_slot(m, key);
+    if (!m->keys[i])
+        m->n++;
+    m->keys[i] = key;
+    m->vals[i] = val;
+    return 0;
+}
+
+static void
+imap_free(struct imap *m)
+{
+    ntm_free(m->keys);
+    ntm_free(m->vals);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Free text from json_dumps (jansson's allocator, which tests replace). */
+static void
+json_text_free(char *t)
+{
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    if (t)
+        (f ? f : free)(t);
+}
+
+static uint64_t
+hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h | 1; /* never 0 */
+}
+
+/* A record of a register (config/README.md, "Registers"), held until
+ * every record of the register is seen: the first record naming an
+ * entity counts, a later one naming the same entity in the same unit is
+ * a duplicate. */
+struct regrec {
+    char *key;  /* owned: task, unit as recorded, folded name (or the id) */
+    char *json; /* owned: the record's id, kind, unit, org and fields */
+    char date[PLAN_DATE_LEN];
+    int order;
+    const struct Ntm_task *task;
+    char carrier[PLAN_CODE_LEN];
+    double qty;
 };
 
 struct ctx {
@@ -47,15 +177,84 @@ struct ctx {
     struct ntm_report *r;
     struct Ntm_unit *units; /* the tree in force on as_of */
     int nunits;
-    struct rec *recs; /* sorted by rec_cmp once collected */
-    int nrecs;
-    int *tfirst; /* per target: its records are recs[tfirst[t]..tfirst[t+1]) */
-    struct Ntm_srec *srecs; /* every task's records, for the summary */
-    int nsrecs;
+    /* the unit codes records name, interned: codes[i] (owned); once every
+     * record is read, numbered in the order of the codes */
+    char **codes;
+    int ncodes, codecap;
+    struct imap codemap; /* hash of a code -> its number */
+    struct rec *recs;    /* activities, sorted by rec_cmp once collected */
+    int nrecs, reccap;
+    int *tfirst;        /* per target: its activities are recs[tfirst[t]..) */
+    struct mrec *mrecs; /* measures that count, sorted by mrec_cmp */
+    int nmrecs, mreccap;
+    int *mfirst;      /* per target: its measures are mrecs[mfirst[t]..) */
+    struct imap mmap; /* (target, orig, year) -> its figure in mrecs */
+    /* the summary: per task and year, sums at U[0] (the report's unit)
+     * and U[1..nu) (the units directly below it) */
+    const struct Ntm_unit **U;
+    int nu;
+    struct Ntm_sumgroup *groups;
+    int ngroups, groupcap;
+    struct imap groupmap;
+    /* duties: records of tasks with a calendar, one per task, unit, year,
+     * kind and date, with their count */
+    struct Ntm_srec *srecs;
+    int nsrecs, sreccap;
+    struct imap srecmap;
+    struct regrec *reg; /* registers' records, held */
+    int nreg, regcap;
+    int order;       /* records seen */
+    int min_rank;    /* --approved LEVEL */
     int ncommunes;   /* communes of the province in force on as_of */
     const char *A;   /* as-of date */
+    int Ai;          /* as-of date, YYYYMMDD */
     const char *top; /* the report's unit */
+    enum ntm_err rc; /* the first failure while reading the records */
 };
+
+/* Grow an array of *cap elements of size sz to hold n + 1. */
+static int
+grow(void *arr, int *cap, int n, size_t sz)
+{
+    void **a = arr, *na;
+    int ncap;
+    if (n < *cap)
+        return 0;
+    ncap = *cap ? *cap * 2 : 256;
+    if (!(na = ntm_realloc(*a, (size_t)ncap * sz)))
+        return -1;
+    *a = na;
+    *cap = ncap;
+    return 0;
+}
+
+/* The number of a unit code; -1 when out of memory. */
+static int
+intern(struct ctx *c, const char *code)
+{
+    uint64_t h = hash_str(code);
+    char *dup;
+    /* codes with the same hash: probe on with the next keys */
+    for (;;) {
+        int v = imap_get(&c->codemap, h);
+        if (v < 0)
+            break;
+        if (!strcmp(c->codes[v], code))
+            return v;
+        if (!(h = h * 31 + 7))
+            h = 1;
+    }
+    if (c->ncodes >= (1 << 24) ||
+        grow(&c->codes, &c->codecap, c->ncodes, sizeof(*c->codes)) ||
+        !(dup = ntm_strdup(code)))
+        return -1;
+    if (imap_put(&c->codemap, h, c->ncodes)) {
+        ntm_free(dup);
+        return -1;
+    }
+    c->codes[c->ncodes] = dup;
+    return c->ncodes++;
+}
 
 static const char *const level_names[] = {"hamlet", "commune", "district",
                                           "province"};
@@ -243,25 +442,30 @@ skip_cmp(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-/* A record the dictionary accepted, kept for its task's summary: the
+/* A record the dictionary accepted, for its task's summary: the
  * quantity in the canonical unit, people, money (amount_vnd, else a
  * quantity in vnd), working days (labor_days, else a quantity in
- * labor_day). */
-static void
+ * labor_day). Added at once to the sums of its task and year, and kept
+ * (counted) for a task with a calendar. */
+static enum ntm_err
 summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
-               json_t *f, const char *carrier, const char *when, double qty)
+               json_t *f, const char *carrier, int cid, const char *when,
+               double qty)
 {
-    struct Ntm_srec *s = &c->srecs[c->nsrecs];
+    struct Ntm_srec sr, *s = &sr;
     const char *uom = ntm_plan_task_uom(c->p, t->id);
     int64_t v;
     double d;
+    int g, k;
+    uint64_t key;
 
     memset(s, 0, sizeof(*s));
     if (!when || !(s->year = leading_int(when)))
-        return;
+        return NTM_OK;
     s->task = (int)(t - c->p->tasks);
     memcpy(s->unit, carrier, PLAN_CODE_LEN);
     s->measure = !strcmp(kind, "measure");
+    s->count = 1;
     if (!s->measure && ntm_date_valid(when))
         memcpy(s->date, when, PLAN_DATE_LEN);
     if (!s->measure && json_object_get(f, "qty")) {
@@ -286,12 +490,48 @@ summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
         s->has_days = 1;
         s->days = qty;
     }
-    c->nsrecs++;
+    /* the sums of its task and year */
+    key = ((uint64_t)(unsigned)s->task << 32 | (uint32_t)s->year) + 1;
+    if ((g = imap_get(&c->groupmap, key)) < 0) {
+        struct Ntm_sumgroup *n;
+        if (grow(&c->groups, &c->groupcap, c->ngroups, sizeof(*c->groups)))
+            return NTM_ENOMEM;
+        n = &c->groups[c->ngroups];
+        n->task = s->task;
+        n->year = s->year;
+        if (!(n->acc = ntm_calloc((size_t)c->nu, sizeof(*n->acc))))
+            return NTM_ENOMEM;
+        if (imap_put(&c->groupmap, key, c->ngroups)) {
+            ntm_free(n->acc);
+            return NTM_ENOMEM;
+        }
+        g = c->ngroups++;
+    }
+    for (k = 0; k < c->nu; k++)
+        if (Ntm_code_within(carrier, c->U[k]->code))
+            Ntm_summary_add(&c->groups[g].acc[k], s);
+    /* a duty's record: counted with the others of its task, unit, year,
+     * kind and date */
+    if (t->cal.kind == NTM_CAL_NONE)
+        return NTM_OK;
+    key = (uint64_t)(unsigned)s->task << 52 | (uint64_t)(unsigned)cid << 28 |
+          (uint64_t)s->measure << 27 |
+          (uint64_t)(s->date[0] ? ymd(s->date) : s->year & 0x7ffffff);
+    key += !key;
+    if ((k = imap_get(&c->srecmap, key)) >= 0) {
+        c->srecs[k].count++;
+        return NTM_OK;
+    }
+    if (grow(&c->srecs, &c->sreccap, c->nsrecs, sizeof(*c->srecs)) ||
+        imap_put(&c->srecmap, key, c->nsrecs))
+        return NTM_ENOMEM;
+    c->srecs[c->nsrecs++] = *s;
+    return NTM_OK;
 }
 
 /* A record of a task the plan counts, for its summary and, for a target,
  * its figures. i: its place in the record list (creation order). */
-static void
+static enum ntm_err
 count_record(struct ctx *c, json_t *rec, int i, const struct Ntm_task *task_def,
              const char *kind, const char *carrier, const char *unit,
              const char *when, double qty)
@@ -300,14 +540,17 @@ count_record(struct ctx *c, json_t *rec, int i, const struct Ntm_task *task_def,
     json_t *f = json_object_get(rec, "fields");
     const char *task = task_def->id;
     const struct Ntm_target *t;
-    struct rec *r = &c->recs[c->nrecs];
-    int ti = task_def->target, y, k;
+    int ti = task_def->target, y, k, cid, oid;
+    enum ntm_err rc;
 
+    if ((cid = intern(c, carrier)) < 0 || (oid = intern(c, unit)) < 0)
+        return NTM_ENOMEM;
     if (Ntm_code_within(carrier, c->top) &&
-        (!o->year || (when && leading_int(when) == o->year)))
-        summary_record(c, task_def, kind, f, carrier, when, qty);
+        (!o->year || (when && leading_int(when) == o->year)) &&
+        (rc = summary_record(c, task_def, kind, f, carrier, cid, when, qty)))
+        return rc;
     if (ti < 0)
-        return;
+        return NTM_OK;
     /* a target repeated by a later file: the one whose years hold the
      * record */
     y = when ? leading_int(when) : 0;
@@ -316,53 +559,55 @@ count_record(struct ctx *c, json_t *rec, int i, const struct Ntm_task *task_def,
             y >= c->p->targets[k].year_from && y <= c->p->targets[k].year_to)
             ti = k;
     t = &c->p->targets[ti];
-    memset(r, 0, sizeof(*r));
-    r->target = ti;
-    r->order = i;
-    memcpy(r->unit, carrier, PLAN_CODE_LEN);
-    memcpy(r->orig, unit, strlen(unit) + 1);
     if (!strcmp(kind, "measure")) {
         const char *per = json_string_value(json_object_get(f, "period"));
+        struct mrec m;
+        uint64_t key;
+        memset(&m, 0, sizeof(m));
         if (!per || (strlen(per) != 4 && strlen(per) != 7) ||
-            json_int(json_object_get(f, "num"), &r->num) ||
-            json_int(json_object_get(f, "den"), &r->den))
-            return;
-        r->measure = 1;
-        r->year = leading_int(per);
-        r->month = strlen(per) == 7 ? leading_int(per + 5) : 12;
-        memcpy(r->pkey, per, 4);
-        memcpy(r->pkey + 4, strlen(per) == 7 ? per + 4 : "-99", 3);
-        r->pkey[7] = '\0';
+            json_int(json_object_get(f, "num"), &m.num) ||
+            json_int(json_object_get(f, "den"), &m.den))
+            return NTM_OK;
+        m.target = ti;
+        m.unit = cid;
+        m.orig = oid;
+        m.order = i;
+        m.year = leading_int(per);
+        m.per = m.year * 100 + (strlen(per) == 7 ? leading_int(per + 5) : 99);
+        /* the figure that counts for the recorded unit and year */
+        key = ((uint64_t)(unsigned)ti << 48 | (uint64_t)(unsigned)oid << 20 |
+               (uint64_t)(m.year & 0xfffff)) +
+              1;
+        if ((k = imap_get(&c->mmap, key)) >= 0) {
+            if (m.per >= c->mrecs[k].per) /* later in precedence */
+                c->mrecs[k] = m;
+            return NTM_OK;
+        }
+        if (grow(&c->mrecs, &c->mreccap, c->nmrecs, sizeof(*c->mrecs)) ||
+            imap_put(&c->mmap, key, c->nmrecs))
+            return NTM_ENOMEM;
+        c->mrecs[c->nmrecs++] = m;
     } else {
-        const char *d = json_string_value(json_object_get(f, "date"));
         const char *x = json_string_value(json_object_get(f, "dissolved"));
-        if (!d || !ntm_date_valid(d))
-            return;
-        memcpy(r->date, d, PLAN_DATE_LEN);
-        r->year = leading_int(d);
-        r->month = leading_int(d + 5);
-        if (x && ntm_date_valid(x))
-            memcpy(r->dissolved, x, PLAN_DATE_LEN);
+        struct rec *r;
+        int d = ymd(json_string_value(json_object_get(f, "date")));
+        if (!d)
+            return NTM_OK;
+        if (grow(&c->recs, &c->reccap, c->nrecs, sizeof(*c->recs)))
+            return NTM_ENOMEM;
+        r = &c->recs[c->nrecs++];
+        r->target = ti;
+        r->unit = cid;
+        r->orig = oid;
+        r->order = i;
+        r->date = d;
+        r->dissolved = ymd(x);
         /* the quantity in the canonical unit; a counted thing without
          * one counts 1 */
         r->value = json_object_get(f, "qty") ? qty : t->amount_count ? 1 : 0;
     }
-    c->nrecs++;
+    return NTM_OK;
 }
-
-/* A record of a register (config/README.md, "Registers"), held until
- * every record of the register is seen: the first record naming an
- * entity counts, a later one naming the same entity in the same unit is
- * a duplicate. */
-struct regrec {
-    char *key; /* owned: task, unit as recorded, folded name (or the id) */
-    char date[PLAN_DATE_LEN];
-    int order;
-    json_t *rec; /* borrowed */
-    const struct Ntm_task *task;
-    char carrier[PLAN_CODE_LEN];
-    double qty;
-};
 
 static int
 regrec_cmp(const void *a, const void *b)
@@ -394,6 +639,7 @@ hold_register(struct regrec *g, json_t *rec, int i, const struct Ntm_task *t,
     const char *id = json_string_value(json_object_get(rec, "id"));
     char *folded = ntm_text_fold(name ? name : "");
     struct ntm_buf b = NTM_BUF_INIT;
+    json_t *keep;
 
     memset(g, 0, sizeof(*g));
     if (!folded)
@@ -409,235 +655,309 @@ hold_register(struct regrec *g, json_t *rec, int i, const struct Ntm_task *t,
     ntm_free(folded);
     g->key = ntm_strdup(ntm_buf_str(&b));
     ntm_buf_release(&b);
-    if (!g->key)
+    /* what counting it or listing it as a duplicate reads, as text: the
+     * record itself is not kept */
+    keep = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?}", "id",
+                     json_object_get(rec, "id"), "kind",
+                     json_object_get(rec, "kind"), "unit",
+                     json_object_get(rec, "unit"), "org",
+                     json_object_get(rec, "org"), "fields", f);
+    g->json = keep ? json_dumps(keep, JSON_COMPACT) : NULL;
+    json_decref(keep);
+    if (!g->key || !g->json) {
+        ntm_free(g->key);
+        json_text_free(g->json);
+        memset(g, 0, sizeof(*g));
         return NTM_ENOMEM;
+    }
     d = json_string_value(json_object_get(f, "date"));
     snprintf(g->date, sizeof(g->date), "%s", d ? d : "");
     g->order = i;
-    g->rec = rec;
     g->task = t;
     memcpy(g->carrier, carrier, PLAN_CODE_LEN);
     g->qty = qty;
     return NTM_OK;
 }
 
+/* One record of the list, in creation order: counted, held (registers)
+ * or listed as not counted. */
 static enum ntm_err
-collect(struct ctx *c, json_t *records, struct ntm_error *err)
+collect_one(struct ctx *c, json_t *rec)
 {
     const struct ntm_report_opts *o = c->o;
-    int min_rank = o->approved_level ? level_rank(o->approved_level) : 0;
-    struct regrec *reg = NULL;
-    int nreg = 0, k;
+    json_t *f = json_object_get(rec, "fields");
+    const char *task = json_string_value(json_object_get(f, "task"));
+    const char *unit = json_string_value(json_object_get(rec, "unit"));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    const char *rorg = json_string_value(json_object_get(rec, "org"));
+    const char *when = json_string_value(json_object_get(f, "date"));
+    const struct Ntm_task *task_def;
+    char carrier[PLAN_CODE_LEN];
+    const char *code;
+    struct ntm_error why = {0};
+    double qty;
+    int i = c->order++;
+
+    if (!unit || !kind || json_is_true(json_object_get(rec, "deleted")))
+        return NTM_OK;
+    if (o->approved && !approved_enough(rec, c->min_rank))
+        return NTM_OK;
+    task_def = Ntm_plan_task(c->p, task);
+    if (o->org && strcmp(o->org, task_def ? task_def->org : rorg ? rorg : ""))
+        return NTM_OK;
+    if (!when)
+        when = json_string_value(json_object_get(f, "period"));
+    if (when && strncmp(when, c->A, strlen(when) < 10 ? strlen(when) : 10) > 0)
+        return NTM_OK; /* not yet seen on the as-of date */
+    if (strlen(unit) >= PLAN_CODE_LEN ||
+        !Ntm_unit_successor(c->p, unit, c->A, carrier))
+        return NTM_OK;
+    /* the data dictionary decides what the plan can count */
+    if (Ntm_dict_check(c->p, kind, f, &qty, &code, &why) != NTM_OK) {
+        /* listed when in the report's unit and year */
+        if (Ntm_code_within(carrier, c->top) &&
+            (!o->year || (when && leading_int(when) == o->year)))
+            return skip_record(c, rec, carrier, code, &why);
+        return NTM_OK;
+    }
+    /* An activity of a task whose target sums quantities counts only
+     * with its quantity: without one it is listed, not added as 0. */
+    if (!strcmp(kind, "activity") && !json_object_get(f, "qty") &&
+        sums_quantity(c->p, task)) {
+        if (Ntm_code_within(carrier, c->top) &&
+            (!o->year || (when && leading_int(when) == o->year))) {
+            ntm_error_set(&why, NTM_EINVAL,
+                          N_("no quantity: task '%s' adds up quantities "
+                             "(%s), so this activity counts only once "
+                             "its quantity is given (ntm edit --set "
+                             "qty=...)"),
+                          task, ntm_plan_task_uom(c->p, task));
+            return skip_record(c, rec, carrier, "no_qty", &why);
+        }
+        return NTM_OK;
+    }
+    /* A target judged against a named list counts only the listed
+     * units' measures (and those below them). */
+    if (!strcmp(kind, "measure") && task_def->cal.nlist > 0 &&
+        !Ntm_cal_listed(&task_def->cal, carrier) &&
+        !Ntm_cal_listed(&task_def->cal, unit)) {
+        if (Ntm_code_within(carrier, c->top) &&
+            (!o->year || (when && leading_int(when) == o->year))) {
+            ntm_error_set(&why, NTM_EINVAL,
+                          N_("not on the list: task '%s' is judged on "
+                             "the units named in %s, and this unit is "
+                             "not one of them (a provincial admin adds "
+                             "it there if it should be)"),
+                          task, task_def->cal.list_file);
+            return skip_record(c, rec, carrier, "not_listed", &why);
+        }
+        return NTM_OK;
+    }
+    if (json_is_true(json_object_get(task_def->record, "register")) &&
+        !strcmp(kind, "activity")) {
+        enum ntm_err rc;
+        if (grow(&c->reg, &c->regcap, c->nreg, sizeof(*c->reg)))
+            return NTM_ENOMEM;
+        if ((rc = hold_register(&c->reg[c->nreg], rec, i, task_def, unit,
+                                carrier, qty)))
+            return rc;
+        c->nreg++;
+        return NTM_OK;
+    }
+    return count_record(c, rec, i, task_def, kind, carrier, unit, when, qty);
+}
+
+/* After every record: the registers' first records count, the others are
+ * duplicates. */
+static enum ntm_err
+collect_end(struct ctx *c)
+{
+    const struct ntm_report_opts *o = c->o;
+    struct regrec *reg = c->reg;
+    int nreg = c->nreg, k;
     enum ntm_err rc = NTM_OK;
-    json_t *rec;
-    size_t i;
+    json_t *cur = NULL, *first = NULL;
+    int firstk = -1;
 
-    c->recs = ntm_calloc(json_array_size(records) + 1, sizeof(*c->recs));
-    c->srecs = ntm_calloc(json_array_size(records) + 1, sizeof(*c->srecs));
-    reg = ntm_calloc(json_array_size(records) + 1, sizeof(*reg));
-    if (!c->recs || !c->srecs || !reg) {
-        ntm_free(reg);
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    }
-    json_array_foreach (records, i, rec) {
-        json_t *f = json_object_get(rec, "fields");
-        const char *task = json_string_value(json_object_get(f, "task"));
-        const char *unit = json_string_value(json_object_get(rec, "unit"));
-        const char *kind = json_string_value(json_object_get(rec, "kind"));
-        const char *rorg = json_string_value(json_object_get(rec, "org"));
-        const char *when = json_string_value(json_object_get(f, "date"));
-        const struct Ntm_task *task_def;
-        char carrier[PLAN_CODE_LEN];
-        const char *code;
-        struct ntm_error why = {0};
-        double qty;
-
-        if (!unit || !kind || json_is_true(json_object_get(rec, "deleted")))
-            continue;
-        if (o->approved && !approved_enough(rec, min_rank))
-            continue;
-        task_def = Ntm_plan_task(c->p, task);
-        if (o->org && strcmp(o->org, task_def ? task_def->org
-                                     : rorg   ? rorg
-                                              : ""))
-            continue;
-        if (!when)
-            when = json_string_value(json_object_get(f, "period"));
-        if (when &&
-            strncmp(when, c->A, strlen(when) < 10 ? strlen(when) : 10) > 0)
-            continue; /* not yet seen on the as-of date */
-        if (strlen(unit) >= PLAN_CODE_LEN ||
-            !Ntm_unit_successor(c->p, unit, c->A, carrier))
-            continue;
-        /* the data dictionary decides what the plan can count */
-        if (Ntm_dict_check(c->p, kind, f, &qty, &code, &why) != NTM_OK) {
-            /* listed when in the report's unit and year */
-            if (Ntm_code_within(carrier, c->top) &&
-                (!o->year || (when && leading_int(when) == o->year)) &&
-                (rc = skip_record(c, rec, carrier, code, &why)))
-                goto out;
-            continue;
-        }
-        /* An activity of a task whose target sums quantities counts only
-         * with its quantity: without one it is listed, not added as 0. */
-        if (!strcmp(kind, "activity") && !json_object_get(f, "qty") &&
-            sums_quantity(c->p, task)) {
-            if (Ntm_code_within(carrier, c->top) &&
-                (!o->year || (when && leading_int(when) == o->year))) {
-                ntm_error_set(&why, NTM_EINVAL,
-                              N_("no quantity: task '%s' adds up quantities "
-                                 "(%s), so this activity counts only once "
-                                 "its quantity is given (ntm edit --set "
-                                 "qty=...)"),
-                              task, ntm_plan_task_uom(c->p, task));
-                if ((rc = skip_record(c, rec, carrier, "no_qty", &why)))
-                    goto out;
-            }
-            continue;
-        }
-        /* A target judged against a named list counts only the listed
-         * units' measures (and those below them). */
-        if (!strcmp(kind, "measure") && task_def->cal.nlist > 0 &&
-            !Ntm_cal_listed(&task_def->cal, carrier) &&
-            !Ntm_cal_listed(&task_def->cal, unit)) {
-            if (Ntm_code_within(carrier, c->top) &&
-                (!o->year || (when && leading_int(when) == o->year))) {
-                ntm_error_set(&why, NTM_EINVAL,
-                              N_("not on the list: task '%s' is judged on "
-                                 "the units named in %s, and this unit is "
-                                 "not one of them (a provincial admin adds "
-                                 "it there if it should be)"),
-                              task, task_def->cal.list_file);
-                if ((rc = skip_record(c, rec, carrier, "not_listed", &why)))
-                    goto out;
-            }
-            continue;
-        }
-        if (json_is_true(json_object_get(task_def->record, "register")) &&
-            !strcmp(kind, "activity")) {
-            if ((rc = hold_register(&reg[nreg], rec, (int)i, task_def, unit,
-                                    carrier, qty)))
-                goto out;
-            nreg++;
-            continue;
-        }
-        count_record(c, rec, (int)i, task_def, kind, carrier, unit, when, qty);
-    }
-    /* registers: the first record of an entity counts, the others are
-     * duplicates */
     if (nreg > 1)
         qsort(reg, (size_t)nreg, sizeof(*reg), regrec_cmp);
-    for (k = 0; k < nreg; k++) {
+    for (k = 0; k < nreg && !rc; k++) {
         struct regrec *g = &reg[k];
-        json_t *f = json_object_get(g->rec, "fields");
-        const char *when = json_string_value(json_object_get(f, "date"));
+        json_t *f;
+        const char *when;
+        json_decref(cur);
+        if (!(cur = json_loads(g->json, 0, NULL))) {
+            rc = NTM_ENOMEM;
+            break;
+        }
+        f = json_object_get(cur, "fields");
+        when = json_string_value(json_object_get(f, "date"));
         if (k > 0 && !strcmp(reg[k - 1].key, g->key)) {
-            const struct regrec *first = g - 1;
             struct ntm_error why = {0};
             const char *fid;
-            while (first > reg && !strcmp((first - 1)->key, g->key))
-                first--;
-            fid = json_string_value(json_object_get(first->rec, "id"));
+            if (firstk < 0 || strcmp(reg[firstk].key, g->key)) {
+                /* the first of the run: found once per run */
+                int j = k - 1;
+                while (j > 0 && !strcmp(reg[j - 1].key, g->key))
+                    j--;
+                json_decref(first);
+                first = json_loads(reg[j].json, 0, NULL);
+                firstk = j;
+                if (!first) {
+                    rc = NTM_ENOMEM;
+                    break;
+                }
+            }
+            fid = json_string_value(json_object_get(first, "id"));
             ntm_error_set(&why, NTM_EINVAL,
                           N_("a second record of '%s' in the same unit: "
                              "counted once, as record %.8s"),
                           entity_name(f), fid ? fid : "");
             if (Ntm_code_within(g->carrier, c->top) &&
-                (!o->year || (when && leading_int(when) == o->year)) &&
-                (rc = skip_record(c, g->rec, g->carrier, "duplicate", &why)))
-                goto out;
+                (!o->year || (when && leading_int(when) == o->year)))
+                rc = skip_record(c, cur, g->carrier, "duplicate", &why);
             continue;
         }
-        count_record(c, g->rec, g->order, g->task, "activity", g->carrier,
-                     json_string_value(json_object_get(g->rec, "unit")), when,
-                     g->qty);
+        rc = count_record(c, cur, g->order, g->task, "activity", g->carrier,
+                          json_string_value(json_object_get(cur, "unit")), when,
+                          g->qty);
     }
-    if (c->r->nskips > 1)
+    json_decref(cur);
+    json_decref(first);
+    if (!rc && c->r->nskips > 1)
         qsort(c->r->skips, (size_t)c->r->nskips, sizeof(*c->r->skips),
               skip_cmp);
-out:
-    for (k = 0; k < nreg; k++)
-        ntm_free(reg[k].key);
-    ntm_free(reg);
-    if (rc)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    return NTM_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
-/* The index: records sorted by target, then by the unit that carries
- * them, so that the records within a unit are one contiguous run found by
- * binary search (a unit's code and the codes below it share its prefix).
- * Within a unit, a recorded unit's measures of one year are contiguous
- * and in the order of precedence (period, then creation), so the figure
- * that counts is the last of its run. */
+/* The index: activities and measures sorted by target, then by the unit
+ * that carries them, so that the records within a unit are one
+ * contiguous run found by binary search (a unit's code and the codes
+ * below it share its prefix; codes are numbered in their order). */
 
 static int
 rec_cmp(const void *a, const void *b)
 {
     const struct rec *x = a, *y = b;
-    int d;
     if (x->target != y->target)
         return x->target < y->target ? -1 : 1;
-    if ((d = strcmp(x->unit, y->unit)) || (d = strcmp(x->orig, y->orig)))
-        return d;
-    if (x->measure != y->measure)
-        return x->measure - y->measure;
-    if (x->year != y->year)
-        return x->year < y->year ? -1 : 1;
-    if ((d = strcmp(x->pkey, y->pkey)) || (d = strcmp(x->date, y->date)))
-        return d;
+    if (x->unit != y->unit)
+        return x->unit < y->unit ? -1 : 1;
+    if (x->orig != y->orig)
+        return x->orig < y->orig ? -1 : 1;
+    if (x->date != y->date)
+        return x->date < y->date ? -1 : 1;
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
 static int
-rec_ptr_cmp(const void *a, const void *b)
+mrec_cmp(const void *a, const void *b)
 {
-    return rec_cmp(*(const struct rec *const *)a,
-                   *(const struct rec *const *)b);
+    const struct mrec *x = a, *y = b;
+    if (x->target != y->target)
+        return x->target < y->target ? -1 : 1;
+    if (x->unit != y->unit)
+        return x->unit < y->unit ? -1 : 1;
+    if (x->orig != y->orig)
+        return x->orig < y->orig ? -1 : 1;
+    return x->year < y->year ? -1 : x->year > y->year;
+}
+
+/* a unit code and its number, sorted by code */
+struct code_id {
+    const char *code;
+    int id;
+};
+
+static int
+code_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct code_id *)a)->code,
+                  ((const struct code_id *)b)->code);
+}
+
+/* first of each target's run in an array sorted by target */
+static int *
+target_firsts(const struct ctx *c, const void *base, size_t sz, int n)
+{
+    int *first = ntm_calloc((size_t)c->p->ntargets + 1, sizeof(*first));
+    int t, i;
+    if (!first)
+        return NULL;
+    for (t = 0, i = 0; t <= c->p->ntargets; t++) {
+        while (i < n && *(const int *)((const char *)base + (size_t)i * sz) < t)
+            i++;
+        first[t] = i;
+    }
+    return first;
 }
 
 static enum ntm_err
 build_index(struct ctx *c, struct ntm_error *err)
 {
-    int i, t;
-    if (c->nrecs > 1) {
-        /* sort pointers, then copy once: a record is too big to move
-         * around in every exchange of the sort */
-        const struct rec **ptr = ntm_calloc((size_t)c->nrecs, sizeof(*ptr));
-        struct rec *sorted = ntm_calloc((size_t)c->nrecs, sizeof(*sorted));
-        if (!ptr || !sorted) {
-            ntm_free(ptr);
-            ntm_free(sorted);
-            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-        }
-        for (i = 0; i < c->nrecs; i++)
-            ptr[i] = &c->recs[i];
-        qsort(ptr, (size_t)c->nrecs, sizeof(*ptr), rec_ptr_cmp);
-        for (i = 0; i < c->nrecs; i++)
-            sorted[i] = *ptr[i];
-        ntm_free(ptr);
-        ntm_free(c->recs);
-        c->recs = sorted;
-    }
-    c->tfirst = ntm_calloc((size_t)c->p->ntargets + 1, sizeof(*c->tfirst));
-    if (!c->tfirst)
+    struct code_id *by = NULL;
+    int *rank = NULL, i;
+    char **codes = NULL;
+
+    /* number the codes in their order */
+    by = ntm_calloc((size_t)c->ncodes + 1, sizeof(*by));
+    rank = ntm_calloc((size_t)c->ncodes + 1, sizeof(*rank));
+    codes = ntm_calloc((size_t)c->ncodes + 1, sizeof(*codes));
+    if (!by || !rank || !codes) {
+        ntm_free(by);
+        ntm_free(rank);
+        ntm_free(codes);
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    for (t = 0, i = 0; t <= c->p->ntargets; t++) {
-        while (i < c->nrecs && c->recs[i].target < t)
-            i++;
-        c->tfirst[t] = i;
     }
+    for (i = 0; i < c->ncodes; i++) {
+        by[i].code = c->codes[i];
+        by[i].id = i;
+    }
+    if (c->ncodes > 1)
+        qsort(by, (size_t)c->ncodes, sizeof(*by), code_cmp);
+    for (i = 0; i < c->ncodes; i++) {
+        rank[by[i].id] = i;
+        codes[i] = c->codes[by[i].id];
+    }
+    ntm_free(c->codes);
+    c->codes = codes;
+    c->codecap = c->ncodes + 1;
+    imap_free(&c->codemap); /* the numbers changed: no more interning */
+    for (i = 0; i < c->nrecs; i++) {
+        c->recs[i].unit = rank[c->recs[i].unit];
+        c->recs[i].orig = rank[c->recs[i].orig];
+    }
+    for (i = 0; i < c->nmrecs; i++) {
+        c->mrecs[i].unit = rank[c->mrecs[i].unit];
+        c->mrecs[i].orig = rank[c->mrecs[i].orig];
+    }
+    ntm_free(by);
+    ntm_free(rank);
+    if (c->nrecs > 1)
+        qsort(c->recs, (size_t)c->nrecs, sizeof(*c->recs), rec_cmp);
+    if (c->nmrecs > 1)
+        qsort(c->mrecs, (size_t)c->nmrecs, sizeof(*c->mrecs), mrec_cmp);
+    c->tfirst = target_firsts(c, c->recs, sizeof(*c->recs), c->nrecs);
+    c->mfirst = target_firsts(c, c->mrecs, sizeof(*c->mrecs), c->nmrecs);
+    if (!c->tfirst || !c->mfirst)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     return NTM_OK;
 }
 
-/* first index in [lo, hi) of target ti's run whose unit is >= key */
+/* the code of an interned unit */
+#define CODE(c, i) ((c)->codes[(i)])
+
+/* first index in [lo, hi) whose unit is >= key: units are the int at
+ * offset off of elements of size sz */
 static int
-lower_bound(const struct ctx *c, int lo, int hi, const char *key)
+lower_bound(const struct ctx *c, const void *base, size_t sz, size_t off,
+            int lo, int hi, const char *key)
 {
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
-        if (strcmp(c->recs[mid].unit, key) < 0)
+        int u = *(const int *)((const char *)base + (size_t)mid * sz + off);
+        if (strcmp(CODE(c, u), key) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -646,15 +966,22 @@ lower_bound(const struct ctx *c, int lo, int hi, const char *key)
 }
 
 /* The records of target ti carried by unit or a unit below it lie in
- * recs[*lo..*hi) (filter with Ntm_code_within: the run may also hold
- * codes that merely extend unit's last segment with a character below
- * '.', which no valid code has). */
+ * [*lo, *hi) of the activities (measures: of the measures) (filter with
+ * Ntm_code_within: the run may also hold codes that merely extend unit's
+ * last segment with a character below '.', which no valid code has). */
 static void
-unit_run(const struct ctx *c, int ti, const char *unit, int *lo, int *hi)
+unit_run_of(const struct ctx *c, int measures, int ti, const char *unit,
+            int *lo, int *hi)
 {
     char end[PLAN_CODE_LEN + 1];
     size_t n = strlen(unit);
-    int a = c->tfirst[ti], b = c->tfirst[ti + 1];
+    const int *first = measures ? c->mfirst : c->tfirst;
+    const void *base =
+        measures ? (const void *)c->mrecs : (const void *)c->recs;
+    size_t sz = measures ? sizeof(struct mrec) : sizeof(struct rec);
+    size_t off =
+        measures ? offsetof(struct mrec, unit) : offsetof(struct rec, unit);
+    int a = first[ti], b = first[ti + 1];
 
     if (n >= PLAN_CODE_LEN) {
         *lo = *hi = a;
@@ -663,8 +990,14 @@ unit_run(const struct ctx *c, int ti, const char *unit, int *lo, int *hi)
     memcpy(end, unit, n);
     end[n] = '.' + 1; /* just after every "unit." prefix */
     end[n + 1] = '\0';
-    *lo = lower_bound(c, a, b, unit);
-    *hi = lower_bound(c, *lo, b, end);
+    *lo = lower_bound(c, base, sz, off, a, b, unit);
+    *hi = lower_bound(c, base, sz, off, *lo, b, end);
+}
+
+static void
+unit_run(const struct ctx *c, int ti, const char *unit, int *lo, int *hi)
+{
+    unit_run_of(c, 0, ti, unit, lo, hi);
 }
 
 /* ------------------------------------------------------------------ */
@@ -705,13 +1038,13 @@ sum_within(const struct ctx *c, int ti, const char *unit, const char *ps,
            const char *pe, int64_t *count)
 {
     double s = 0;
-    int i, lo, hi;
+    int i, lo, hi, from = ymd(ps), to = ymd(pe);
     *count = 0;
     unit_run(c, ti, unit, &lo, &hi);
     for (i = lo; i < hi; i++) {
         const struct rec *r = &c->recs[i];
-        if (r->target != ti || r->measure || !Ntm_code_within(r->unit, unit) ||
-            strcmp(r->date, ps) < 0 || strcmp(r->date, pe) > 0)
+        if (r->target != ti || !Ntm_code_within(CODE(c, r->unit), unit) ||
+            r->date < from || r->date > to)
             continue;
         s += r->value;
         (*count)++;
@@ -727,16 +1060,16 @@ active_within(const struct ctx *c, int ti, const char *unit, const char *end,
               int64_t *count)
 {
     double s = 0;
-    int i, lo, hi;
+    int i, lo, hi, e = ymd(end);
     *count = 0;
     unit_run(c, ti, unit, &lo, &hi);
     for (i = lo; i < hi; i++) {
         const struct rec *r = &c->recs[i];
-        if (r->target != ti || r->measure || !Ntm_code_within(r->unit, unit) ||
-            strcmp(r->date, end) > 0)
+        if (r->target != ti || !Ntm_code_within(CODE(c, r->unit), unit) ||
+            r->date > e)
             continue;
         (*count)++;
-        if (!r->dissolved[0] || strcmp(r->dissolved, end) > 0)
+        if (!r->dissolved || r->dissolved > e)
             s += r->value;
     }
     return (double)Ntm_plan_round(s * 1000) / 1000.0;
@@ -745,37 +1078,35 @@ active_within(const struct ctx *c, int ti, const char *unit, const char *end,
 /*
  * The measures of target ti for unit in year (the latest figure of each
  * recorded unit: a YYYY figure beats monthly ones, then the later
- * record). A unit's own figure is its figure; when it has none, the sum
- * over the units below it, each counted by its own figure or, without
- * one, by the units below it in turn: records are sorted by code, so a
- * recorded code is counted unless it lies below the last counted one.
- * Nothing is counted twice. children: the sum below a unit that has its
- * own figure, shown beside it.
+ * record; only that one was kept). A unit's own figure is its figure;
+ * when it has none, the sum over the units below it, each counted by its
+ * own figure or, without one, by the units below it in turn: records are
+ * sorted by code, so a recorded code is counted unless it lies below the
+ * last counted one. Nothing is counted twice. children: the sum below a
+ * unit that has its own figure, shown beside it.
  */
 static int
 measures_within(const struct ctx *c, int ti, const char *unit, int year,
                 struct mfig *m)
 {
-    char top[PLAN_CODE_LEN] = "";
+    const char *top = NULL;
     int i, lo, hi;
     memset(m, 0, sizeof(*m));
-    unit_run(c, ti, unit, &lo, &hi);
+    unit_run_of(c, 1, ti, unit, &lo, &hi);
     for (i = lo; i < hi; i++) {
-        const struct rec *r = &c->recs[i], *q = r + 1;
-        if (!r->measure || r->year != year || !Ntm_code_within(r->unit, unit))
+        const struct mrec *r = &c->mrecs[i];
+        const char *ru = CODE(c, r->unit);
+        if (r->year != year || !Ntm_code_within(ru, unit))
             continue;
-        if (i + 1 < c->tfirst[ti + 1] && q->measure && q->year == year &&
-            !strcmp(q->orig, r->orig))
-            continue; /* superseded by a later figure of the same unit */
-        if (!strcmp(r->unit, unit)) {
+        if (!strcmp(ru, unit)) {
             m->num += r->num;
             m->den += r->den;
             m->count++;
             continue;
         }
-        if (top[0] && strcmp(r->unit, top) && Ntm_code_within(r->unit, top))
+        if (top && strcmp(ru, top) && Ntm_code_within(ru, top))
             continue; /* below a unit with its own figure */
-        memcpy(top, r->unit, PLAN_CODE_LEN);
+        top = ru;
         m->cnum += r->num;
         m->cden += r->den;
         m->ccount++;
@@ -1110,10 +1441,11 @@ compute(const struct ctx *c, int ti, const struct Ntm_unit *u, int year,
         unit_run(c, ti, u->code, &lo, &hi);
         for (i = lo; i < hi; i++) {
             const struct rec *r = &c->recs[i];
-            if (!r->measure && r->year == year &&
-                Ntm_code_within(r->unit, u->code) && r->month >= 1 &&
-                r->month <= 12) {
-                per[r->month]++;
+            int month = r->date / 100 % 100;
+            if (r->date / 10000 == year &&
+                Ntm_code_within(CODE(c, r->unit), u->code) && month >= 1 &&
+                month <= 12) {
+                per[month]++;
                 f->records++;
             }
         }
@@ -1394,10 +1726,46 @@ ntm_report_free(struct ntm_report *r)
     ntm_free(r);
 }
 
+static int
+collect_cb(void *ud, json_t *rec)
+{
+    struct ctx *c = ud;
+    c->rc = collect_one(c, rec);
+    return c->rc != NTM_OK;
+}
+
+static void
+ctx_release(struct ctx *c)
+{
+    int i;
+    for (i = 0; i < c->ncodes; i++)
+        ntm_free(c->codes[i]);
+    ntm_free(c->codes);
+    imap_free(&c->codemap);
+    ntm_free(c->recs);
+    ntm_free(c->tfirst);
+    ntm_free(c->mrecs);
+    ntm_free(c->mfirst);
+    imap_free(&c->mmap);
+    for (i = 0; i < c->ngroups; i++)
+        ntm_free(c->groups[i].acc);
+    ntm_free(c->groups);
+    imap_free(&c->groupmap);
+    ntm_free(c->srecs);
+    imap_free(&c->srecmap);
+    for (i = 0; i < c->nreg; i++) {
+        ntm_free(c->reg[i].key);
+        json_text_free(c->reg[i].json);
+    }
+    ntm_free(c->reg);
+    ntm_free(c->U);
+}
+
 enum ntm_err
-ntm_report_run_records(const struct ntm_plan *p, json_t *records,
-                       json_t *created_units, const struct ntm_report_opts *o,
-                       struct ntm_report **out, struct ntm_error *err)
+Ntm_report_run_from(const struct ntm_plan *p, Ntm_record_source src,
+                    void *src_ud, json_t *created_units,
+                    const struct ntm_report_opts *o, struct ntm_report **out,
+                    struct ntm_error *err)
 {
     struct ntm_report_opts none = {0};
     struct ctx c;
@@ -1493,18 +1861,35 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
         goto out;
     }
     c.top = top->code;
-    if ((rc = collect(&c, records, err)) || (rc = build_index(&c, err)))
+    /* the summary's units: the report's, then those directly below it */
+    if (!(c.U = ntm_calloc((size_t)c.nunits + 1, sizeof(*c.U)))) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    c.U[c.nu++] = top;
+    for (i = 0; i < c.nunits; i++)
+        if (!strcmp(c.units[i].parent, top->code))
+            c.U[c.nu++] = &c.units[i];
+    c.min_rank = o->approved_level ? level_rank(o->approved_level) : 0;
+    /* every record, once, in creation order */
+    rc = src(src_ud, collect_cb, &c, err);
+    if (rc == NTM_OK && c.rc != NTM_OK)
+        rc = ntm_error_set(err, c.rc, "out of memory");
+    if (rc != NTM_OK)
+        goto out;
+    if ((rc = collect_end(&c))) {
+        rc = ntm_error_set(err, rc, "out of memory");
+        goto out;
+    }
+    if ((rc = build_index(&c, err)))
         goto out;
     if ((rc = Ntm_duties_build(c.r, c.srecs, c.nsrecs, c.units, c.nunits, top,
                                o->org, o->year)) ||
         (rc = build_rows(&c, top)) ||
-        (rc =
-             Ntm_summary_build(c.r, c.srecs, c.nsrecs, c.units, c.nunits, top)))
+        (rc = Ntm_summary_build(c.r, c.groups, c.ngroups, c.U, c.nu)))
         rc = ntm_error_set(err, rc, "out of memory");
 out:
-    ntm_free(c.recs);
-    ntm_free(c.srecs);
-    ntm_free(c.tfirst);
+    ctx_release(&c);
     Ntm_units_array_free(all, n);
     if (rc) {
         ntm_report_free(c.r);
@@ -1512,4 +1897,26 @@ out:
     }
     *out = c.r;
     return NTM_OK;
+}
+
+/* The records of a JSON array, in its order. */
+static enum ntm_err
+array_source(void *ud, ntm_record_cb cb, void *cb_ud, struct ntm_error *err)
+{
+    json_t *rec;
+    size_t i;
+    (void)err;
+    json_array_foreach ((json_t *)ud, i, rec)
+        if (cb(cb_ud, rec))
+            break;
+    return NTM_OK;
+}
+
+enum ntm_err
+ntm_report_run_records(const struct ntm_plan *p, json_t *records,
+                       json_t *created_units, const struct ntm_report_opts *o,
+                       struct ntm_report **out, struct ntm_error *err)
+{
+    return Ntm_report_run_from(p, array_source, records, created_units, o, out,
+                               err);
 }

@@ -7,27 +7,20 @@
  * working days, where recorded (config/README.md, "The work of every
  * organization").
  *
- * report.c collects the records the data dictionary accepts (struct
- * Ntm_srec); this file adds them up for the report's unit and each unit
- * directly below it, every unit's figure rolling up what was recorded at
- * or below it. Depends on util/ and plan_int.h.
+ * report.c reads the records the data dictionary accepts one at a time
+ * (struct Ntm_srec) and adds each, as it comes, to the sums of its task
+ * and year (struct Ntm_sumgroup) of the report's unit and of the unit
+ * directly below it that holds it (Ntm_summary_add), every unit's figure
+ * rolling up what was recorded at or below it; this file turns the sums
+ * into rows. Depends on util/ and plan_int.h.
  */
 #include "plan_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int
-srec_cmp(const void *a, const void *b)
-{
-    const struct Ntm_srec *x = a, *y = b;
-    if (x->task != y->task)
-        return x->task < y->task ? -1 : 1;
-    return x->year < y->year ? -1 : x->year > y->year;
-}
-
-static void
-add(struct Ntm_sum *m, const struct Ntm_srec *s)
+void
+Ntm_summary_add(struct Ntm_sum *m, const struct Ntm_srec *s)
 {
     if (s->measure)
         m->measures++;
@@ -57,78 +50,57 @@ thousandths(double v)
     return (double)Ntm_plan_round(v * 1000) / 1000.0;
 }
 
+static int
+group_cmp(const void *a, const void *b)
+{
+    const struct Ntm_sumgroup *x = a, *y = b;
+    if (x->task != y->task)
+        return x->task < y->task ? -1 : 1;
+    return x->year < y->year ? -1 : x->year > y->year;
+}
+
 enum ntm_err
-Ntm_summary_build(struct ntm_report *r, struct Ntm_srec *s, int n,
-                  const struct Ntm_unit *units, int nunits,
-                  const struct Ntm_unit *top)
+Ntm_summary_build(struct ntm_report *r, struct Ntm_sumgroup *g, int ng,
+                  const struct Ntm_unit *const *U, int nu)
 {
     const struct ntm_plan *p = r->plan;
-    const struct Ntm_unit **U;
-    struct Ntm_sum *acc;
-    int nu = 0, i, j, k, cap = 0;
+    int i, k, cap = 0;
 
-    if (n > 1)
-        qsort(s, (size_t)n, sizeof(*s), srec_cmp);
-    U = ntm_calloc((size_t)nunits + 1, sizeof(*U));
-    acc = ntm_calloc((size_t)nunits + 1, sizeof(*acc));
-    if (!U || !acc) {
-        ntm_free(U);
-        ntm_free(acc);
-        return NTM_ENOMEM;
-    }
-    U[nu++] = top;
-    for (i = 0; i < nunits; i++)
-        if (!strcmp(units[i].parent, top->code))
-            U[nu++] = &units[i];
-    /* one run per task and year: every unit's sums, then its rows */
-    for (i = 0; i < n; i = j) {
-        for (j = i; j < n && s[j].task == s[i].task && s[j].year == s[i].year;
-             j++)
-            ;
-        memset(acc, 0, (size_t)nu * sizeof(*acc));
-        for (k = i; k < j; k++) {
-            int u;
-            for (u = 0; u < nu; u++)
-                if (Ntm_code_within(s[k].unit, U[u]->code))
-                    add(&acc[u], &s[k]);
-        }
+    if (ng > 1)
+        qsort(g, (size_t)ng, sizeof(*g), group_cmp);
+    /* one group per task and year: its rows, the report's unit first */
+    for (i = 0; i < ng; i++) {
         for (k = 0; k < nu; k++) {
-            struct Ntm_sum *m;
-            if (!acc[k].activities && !acc[k].measures)
+            struct Ntm_sum *m, *acc = &g[i].acc[k];
+            if (!acc->activities && !acc->measures)
                 continue;
             if (r->nsums == cap) {
                 int ncap = cap ? cap * 2 : 32;
                 struct Ntm_sum *nn =
                     ntm_realloc(r->sums, (size_t)ncap * sizeof(*nn));
                 if (!nn)
-                    goto nomem;
+                    return NTM_ENOMEM;
                 r->sums = nn;
                 cap = ncap;
             }
             m = &r->sums[r->nsums];
-            *m = acc[k];
-            m->task = &p->tasks[s[i].task];
+            *m = *acc;
+            m->task = &p->tasks[g[i].task];
             m->uom = ntm_plan_task_uom(p, m->task->id);
             memcpy(m->unit, U[k]->code, PLAN_CODE_LEN);
             memcpy(m->level, U[k]->level, sizeof(m->level));
             m->depth = k ? 1 : 0;
-            m->year = s[i].year;
+            m->year = g[i].year;
             m->qty = thousandths(m->qty);
             m->money = thousandths(m->money);
             m->days = thousandths(m->days);
             m->unit_name = ntm_strdup(Ntm_unit_ver_at(U[k], r->as_of)->name);
             if (!m->unit_name)
-                goto nomem;
+                return NTM_ENOMEM;
             r->nsums++;
         }
     }
-    ntm_free(U);
-    ntm_free(acc);
     return NTM_OK;
-nomem:
-    ntm_free(U);
-    ntm_free(acc);
-    return NTM_ENOMEM;
 }
 
 void

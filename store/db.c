@@ -192,14 +192,46 @@ static const char *const migrations[] = {
      * too; the tokenizer removes what diacritics remain) and of its unit
      * code, whose parts are tokens. rdoc gives each record a stable rowid
      * in the index (records' own rowid is not: REPLACE and VACUUM change
-     * it). Derived state, kept by state.c; filled here from the records
-     * already derived, so no rebuild is needed. */
+     * it). Derived state, kept by state.c. A record's search text no
+     * longer holds its unit's name (matched when searching instead, since
+     * a unit is renamed): the derived state is rebuilt once, which fills
+     * the index too. */
     "CREATE TABLE rdoc(doc INTEGER PRIMARY KEY, record TEXT NOT NULL UNIQUE);"
     "CREATE VIRTUAL TABLE rsearch USING fts5(words, units,"
     " tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');"
     "INSERT INTO rdoc(record) SELECT id FROM records ORDER BY c_ts, id;"
     "INSERT INTO rsearch(rowid, words, units) SELECT d.doc, r.search, r.unit"
-    " FROM rdoc d JOIN records r ON r.id=d.record;",
+    " FROM rdoc d JOIN records r ON r.id=d.record;"
+    "INSERT OR REPLACE INTO meta(key, value) SELECT 'rebuild', '1' WHERE"
+    " EXISTS (SELECT 1 FROM records);",
+    /* 7: reads that stream and a smaller file. records_order follows the
+     * order records are listed in (creation time, author, id), so that a
+     * listing or a report reads the rows in order instead of sorting the
+     * table in memory; nothing read records in (c_ts, c_lc, author, c_seq)
+     * order. rcands_head indexed every candidate of every field for the
+     * one question "has this field a candidate that is not a head?": a
+     * partial index of those candidates alone answers it. rheads and
+     * rfields are their primary keys: stored as such (WITHOUT ROWID) they
+     * are one B-tree each instead of a table and an index holding the
+     * same columns. */
+    "DROP INDEX IF EXISTS records_order;"
+    "CREATE INDEX records_order ON records(c_ts, author, id);"
+    "DROP INDEX IF EXISTS rcands_head;"
+    "DROP INDEX IF EXISTS rcands_old;"
+    "CREATE INDEX rcands_old ON rcands(record, field) WHERE head=0;"
+    "DROP TABLE IF EXISTS rheads7;"
+    "CREATE TABLE rheads7(record TEXT NOT NULL, entry TEXT NOT NULL,"
+    " PRIMARY KEY(record, entry)) WITHOUT ROWID;"
+    "INSERT INTO rheads7(record, entry) SELECT record, entry FROM rheads;"
+    "DROP TABLE rheads;"
+    "ALTER TABLE rheads7 RENAME TO rheads;"
+    "DROP TABLE IF EXISTS rfields7;"
+    "CREATE TABLE rfields7(record TEXT NOT NULL, field TEXT NOT NULL,"
+    " conflict INTEGER NOT NULL, PRIMARY KEY(record, field)) WITHOUT ROWID;"
+    "INSERT INTO rfields7(record, field, conflict) SELECT record, field,"
+    " conflict FROM rfields;"
+    "DROP TABLE rfields;"
+    "ALTER TABLE rfields7 RENAME TO rfields;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -32,14 +32,10 @@ reject(struct ntm_ingest_result *res, enum ntm_err code, const char *fmt, ...)
     va_end(ap);
 }
 
-enum ntm_err
-Ntm_gate_check(struct ntm_store *st, const struct Ntm_entry *e,
-               const char *sig_b64, enum ntm_source source,
-               struct ntm_ingest_result *res, int *partial_out,
-               struct ntm_error *err)
+int
+Ntm_gate_sig(const struct Ntm_entry *e, const char *sig_b64,
+             struct ntm_ingest_result *res)
 {
-    enum ntm_err rc;
-    *partial_out = 0;
     /* Step 2: signature. */
     unsigned char sig[NTM_SIGNATURE_BYTES + 2], pk[NTM_PUBLICKEY_BYTES];
     size_t siglen = 0;
@@ -48,14 +44,27 @@ Ntm_gate_check(struct ntm_store *st, const struct Ntm_entry *e,
             NTM_OK ||
         siglen != NTM_SIGNATURE_BYTES) {
         reject(res, NTM_EBADSIG, "signature is not 64 bytes of base64");
-        return NTM_OK;
+        return 0;
     }
     if (ntm_hex_decode(pk, sizeof(pk), e->author, NTM_HEX_ID_LEN) != NTM_OK ||
         ntm_sign_verify(sig, e->bytes, e->len, pk) != NTM_OK) {
         reject(res, NTM_EBADSIG,
                "signature does not verify for this author and these bytes");
-        return NTM_OK;
+        return 0;
     }
+    return 1;
+}
+
+enum ntm_err
+Ntm_gate_check(struct ntm_store *st, const struct Ntm_entry *e,
+               const char *sig_b64, int sig_checked, enum ntm_source source,
+               struct ntm_ingest_result *res, int *partial_out,
+               struct ntm_error *err)
+{
+    enum ntm_err rc;
+    *partial_out = 0;
+    if (!sig_checked && !Ntm_gate_sig(e, sig_b64, res))
+        return NTM_OK;
     /* Already held: idempotent. */
     char held[NTM_HEX_ID_LEN + 1];
     if ((rc = Ntm_log_id_at(st, e->author, e->seq, held, err)) != NTM_OK)

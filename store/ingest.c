@@ -17,12 +17,12 @@
 /* Steps 2-5 inside a savepoint opened by the caller. */
 static enum ntm_err
 ingest_parsed(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
-              enum ntm_source source, struct ntm_ingest_result *res,
-              struct ntm_error *err)
+              int sig_checked, enum ntm_source source,
+              struct ntm_ingest_result *res, struct ntm_error *err)
 {
     int partial = 0;
     enum ntm_err rc =
-        Ntm_gate_check(st, e, sig_b64, source, res, &partial, err);
+        Ntm_gate_check(st, e, sig_b64, sig_checked, source, res, &partial, err);
     if (rc != NTM_OK || res->verdict != NTM_OK || res->duplicate)
         return rc;
     /* Step 4: author. A device's own entries are kept even before an
@@ -107,12 +107,122 @@ ntm_store_ingest(struct ntm_store *st, const char *entry, size_t len,
     snprintf(res->id, sizeof(res->id), "%s", e.id);
     enum ntm_err rc = Ntm_sp_begin(st, err);
     if (rc == NTM_OK) {
-        rc = ingest_parsed(st, &e, sig_b64, source, res, err);
+        rc = ingest_parsed(st, &e, sig_b64, 0, source, res, err);
         enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK, err);
         if (rc == NTM_OK)
             rc = rc2;
     }
     Ntm_entry_release(&e);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entries checked before the writer takes them */
+
+/* Steps 1 and 2 depend only on the bytes and the author key they name:
+ * they are judged here, on any thread, into an object that owns a copy of
+ * the bytes and of the signature it judged. The writer takes only what the
+ * object holds (ntm_store_ingest_checked compares it with what it is asked
+ * to take), so a verdict never passes from one text to another. */
+struct ntm_checked {
+    char *bytes; /* owned copy, NUL-terminated */
+    size_t len;
+    char *sig; /* owned copy; NULL when none was given */
+    struct Ntm_entry e;
+    int nomem;                    /* memory ran out while checking */
+    struct ntm_ingest_result res; /* the verdict of steps 1-2 */
+};
+
+void
+ntm_checked_free(struct ntm_checked *c)
+{
+    if (!c)
+        return;
+    Ntm_entry_release(&c->e);
+    ntm_free(c->bytes);
+    ntm_free(c->sig);
+    ntm_free(c);
+}
+
+enum ntm_err
+ntm_entry_check(struct ntm_checked **out, const char *entry, size_t len,
+                const char *sig_b64)
+{
+    *out = NULL;
+    struct ntm_checked *c = ntm_calloc(1, sizeof(*c));
+    if (!c)
+        return NTM_ENOMEM;
+    c->bytes = ntm_malloc(len + 1);
+    c->sig = sig_b64 ? ntm_strdup(sig_b64) : NULL;
+    if (!c->bytes || (sig_b64 && !c->sig)) {
+        ntm_checked_free(c);
+        return NTM_ENOMEM;
+    }
+    memcpy(c->bytes, entry, len);
+    c->bytes[len] = '\0';
+    c->len = len;
+    /* What ntm_store_ingest says before it reads the store. */
+    struct ntm_ingest_result *res = &c->res;
+    res->seq = -1;
+    enum ntm_err v = Ntm_entry_parse(&c->e, c->bytes, c->len, res->message,
+                                     sizeof(res->message));
+    if (c->e.author)
+        snprintf(res->author, sizeof(res->author), "%s", c->e.author);
+    res->seq = c->e.seq;
+    if (v == NTM_ENOMEM) {
+        c->nomem = 1;
+    } else if (v != NTM_OK) {
+        res->verdict = v;
+    } else {
+        snprintf(res->id, sizeof(res->id), "%s", c->e.id);
+        Ntm_gate_sig(&c->e, c->sig, res);
+    }
+    *out = c;
+    return NTM_OK;
+}
+
+const char *
+ntm_checked_bytes(const struct ntm_checked *c, size_t *len, const char **sig)
+{
+    *len = c->len;
+    *sig = c->sig;
+    return c->bytes;
+}
+
+const struct ntm_ingest_result *
+ntm_checked_result(const struct ntm_checked *c)
+{
+    return c && !c->nomem ? &c->res : NULL;
+}
+
+enum ntm_err
+ntm_store_ingest_checked(struct ntm_store *st, const struct ntm_checked *c,
+                         const char *entry, size_t len, const char *sig_b64,
+                         enum ntm_source source, struct ntm_ingest_result *res,
+                         struct ntm_error *err)
+{
+    /* Another text, or another signature, than the one checked: judged
+     * in full, as if nothing had been checked. */
+    if (!c || c->len != len || memcmp(c->bytes, entry, len) != 0 ||
+        (c->sig == NULL) != (sig_b64 == NULL) ||
+        (c->sig && strcmp(c->sig, sig_b64) != 0))
+        return ntm_store_ingest(st, entry, len, sig_b64, source, res, err);
+    *res = c->res;
+    if (c->nomem)
+        return ntm_error_set(err, NTM_ENOMEM,
+                             "out of memory while reading an entry");
+    if (res->verdict != NTM_OK)
+        return NTM_OK;
+    /* The parsed entry is the checked object's; the writer works on a
+     * copy of its fields so that the object stays as it was checked. */
+    struct Ntm_entry e = c->e;
+    enum ntm_err rc = Ntm_sp_begin(st, err);
+    if (rc == NTM_OK) {
+        rc = ingest_parsed(st, &e, c->sig, 1, source, res, err);
+        enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK, err);
+        if (rc == NTM_OK)
+            rc = rc2;
+    }
     return rc;
 }
 
@@ -284,7 +394,7 @@ ntm_store_write(struct ntm_store *st, const struct ntm_key *key, const char *op,
     snprintf(ir.id, sizeof(ir.id), "%s", e.id);
     snprintf(ir.author, sizeof(ir.author), "%s", e.author);
     ir.seq = e.seq;
-    if ((rc = ingest_parsed(st, &e, sig_b64, NTM_SOURCE_LOCAL, &ir, err)) !=
+    if ((rc = ingest_parsed(st, &e, sig_b64, 0, NTM_SOURCE_LOCAL, &ir, err)) !=
         NTM_OK)
         goto out;
     if (ir.verdict != NTM_OK) {

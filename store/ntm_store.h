@@ -153,6 +153,38 @@ ntm_store_ingest(struct ntm_store *st, const char *entry, size_t len,
                  const char *sig_b64, enum ntm_source source,
                  struct ntm_ingest_result *res, struct ntm_error *err);
 
+/*
+ * Steps 1 (shape) and 2 (signature) depend only on an entry's bytes and
+ * the author key named in it: ntm_entry_check judges them without a store,
+ * on any thread, so that many entries are verified in parallel before the
+ * one writer takes them. The result owns a copy of the bytes and of the
+ * signature it judged. NTM_ENOMEM only (a refusal is a verdict inside).
+ */
+struct ntm_checked;
+NTM_EXTERN enum ntm_err ntm_entry_check(struct ntm_checked **out,
+                                        const char *entry, size_t len,
+                                        const char *sig_b64);
+NTM_EXTERN void ntm_checked_free(struct ntm_checked *c);
+/* The bytes and the signature c judged (owned by c). */
+NTM_EXTERN const char *ntm_checked_bytes(const struct ntm_checked *c,
+                                         size_t *len, const char **sig);
+/* What steps 1-2 said (verdict, message, id, author, seq; NTM_OK when
+ * both passed); NULL when memory ran out while checking. */
+NTM_EXTERN const struct ntm_ingest_result *
+ntm_checked_result(const struct ntm_checked *c);
+
+/*
+ * ntm_store_ingest of entry/sig_b64, with steps 1-2 taken from c when c
+ * judged exactly these bytes and this signature (else, or when c is NULL,
+ * everything is judged again): the same results, the same rows. c is not
+ * changed and may be freed after.
+ */
+NTM_EXTERN enum ntm_err
+ntm_store_ingest_checked(struct ntm_store *st, const struct ntm_checked *c,
+                         const char *entry, size_t len, const char *sig_b64,
+                         enum ntm_source source, struct ntm_ingest_result *res,
+                         struct ntm_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Writing this device's own entries */
 
@@ -396,6 +428,21 @@ struct ntm_record_filter {
 NTM_EXTERN enum ntm_err ntm_store_records(struct ntm_store *st,
                                           const struct ntm_record_filter *f,
                                           json_t **out, struct ntm_error *err);
+
+/*
+ * The records ntm_store_records would return, one at a time, in the same
+ * order: cb gets each (borrowed, valid during the call; return nonzero to
+ * stop, ntm_store_records_each then returns NTM_OK). Memory is bounded by
+ * one record (a search: by its page, f->limit), not by the store.
+ * NTM_RECORDS_BRIEF leaves each record's "heads" empty and "conflicts"
+ * {} (two look-ups fewer per record: for reports).
+ */
+#define NTM_RECORDS_BRIEF (1u << 0)
+typedef int (*ntm_record_cb)(void *ud, json_t *rec);
+NTM_EXTERN enum ntm_err
+ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
+                       unsigned flags, ntm_record_cb cb, void *ud,
+                       struct ntm_error *err);
 
 /*
  * new: the records author (a key in hex) wrote that wait for its

@@ -73,33 +73,100 @@ first_candidates(size_t want)
     return want > (size_t)INT64_MAX / 8 ? -1 : (int64_t)want * 4 + 256;
 }
 
+/*
+ * Ntm_search_parse with the unit names the caller gives (the plan's tree)
+ * and those of the units created in this store (hamlets): a unit's name
+ * is matched when searching, never kept in a record's search text, since
+ * a unit is renamed and its name may arrive after its records (state.c).
+ */
+static enum ntm_err
+search_parse(struct ntm_store *st, struct Ntm_search *q,
+             const struct ntm_record_filter *f, struct ntm_error *err)
+{
+    size_t ncaller = 0, n = 0, k;
+    json_t *rows = json_array();
+    struct ntm_unit_name *all = NULL;
+    enum ntm_err rc = NTM_OK;
+    int r;
+    sqlite3_stmt *s = Ntm_prepare(st, "SELECT code, name FROM units", err);
+    if (!s) {
+        json_decref(rows);
+        return err ? err->code : NTM_EDB;
+    }
+    while (rows && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(s, 0);
+        const char *nm = (const char *)sqlite3_column_text(s, 1);
+        if (c && nm &&
+            json_array_append_new(rows, json_pack("[ss]", c, nm)) != 0) {
+            json_decref(rows);
+            rows = NULL;
+        }
+    }
+    if (!rows)
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    else
+        rc = Ntm_step_ok(st, r, err, "cannot read units");
+    sqlite3_reset(s);
+    while (rc == NTM_OK && f->text_names && f->text_names[ncaller].code)
+        ncaller++;
+    if (rc == NTM_OK &&
+        !(all = ntm_calloc(ncaller + json_array_size(rows) + 1, sizeof(*all))))
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc == NTM_OK) {
+        for (k = 0; k < ncaller; k++)
+            all[n++] = f->text_names[k];
+        for (k = 0; k < json_array_size(rows); k++) {
+            json_t *row = json_array_get(rows, k);
+            all[n].code = json_string_value(json_array_get(row, 0));
+            all[n++].name = json_string_value(json_array_get(row, 1));
+        }
+        rc = Ntm_search_parse(q, f->text, all, err);
+    }
+    ntm_free(all);
+    json_decref(rows);
+    return rc;
+}
+
+/* A record's JSON from a row of RECORD_COLS; brief: without its heads
+ * and conflicts (two look-ups fewer per record). */
+static json_t *
+record_any(struct ntm_store *st, sqlite3_stmt *s, int brief)
+{
+    if (!brief)
+        return record_row(st, s);
+    json_t *rec = record_cols(s);
+    if (rec && json_object_set_new(rec, "heads", json_array())) {
+        json_decref(rec);
+        return NULL;
+    }
+    return rec;
+}
+
 enum ntm_err
-ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
-                  json_t **out, struct ntm_error *err)
+ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
+                       unsigned flags, ntm_record_cb cb, void *ud,
+                       struct ntm_error *err)
 {
     struct ntm_record_filter none = {0};
     if (!f)
         f = &none;
-    *out = NULL;
     struct ntm_buf sql = NTM_BUF_INIT;
     struct Ntm_search q = {0};
     char *match = NULL;
     sqlite3_stmt *s = NULL;
     enum ntm_err rc = NTM_OK;
-    json_t *arr = json_array();
+    int brief = (flags & NTM_RECORDS_BRIEF) != 0;
+    json_t *arr = NULL; /* a page of a search, held until it is full */
     size_t want = f->limit ? f->offset + f->limit : 0;
     if (want && want < f->limit) /* overflow: no bound */
         want = 0;
 
     if (f->text) {
-        if ((rc = Ntm_search_parse(&q, f->text, f->text_names, err)) != NTM_OK)
+        if ((rc = search_parse(st, &q, f, err)) != NTM_OK)
             goto out;
-        if (q.n == 0) { /* no word: nothing can match */
-            *out = arr;
-            arr = NULL;
+        if (q.n == 0) /* no word: nothing can match */
             goto out;
-        }
-        if (!(match = Ntm_search_fts(&q))) {
+        if (!(match = Ntm_search_fts(&q)) || !(arr = json_array())) {
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;
         }
@@ -115,7 +182,10 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
                            "FROM c JOIN rdoc d ON d.doc=c.doc JOIN records r "
                            "ON r.id=d.record WHERE 1");
     } else {
-        ntm_buf_adds(&sql, "SELECT " RECORD_COLS ", 0 FROM records r WHERE 1");
+        /* In the order of the index records_order: rows stream as they
+         * are read, without a sort of the whole table. */
+        ntm_buf_adds(&sql, "SELECT " RECORD_COLS ", 0 FROM records r "
+                           "INDEXED BY records_order WHERE 1");
     }
     if (!f->include_deleted)
         ntm_buf_adds(&sql, " AND r.deleted=0");
@@ -140,7 +210,7 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
     else
         ntm_buf_adds(&sql, " ORDER BY r.c_ts, r.author, r.id");
     ntm_buf_adds(&sql, " LIMIT ?7 OFFSET ?8");
-    if (!arr || !sql.buf) {
+    if (!sql.buf) {
         rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         goto out;
     }
@@ -166,16 +236,24 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
     sqlite3_bind_int64(s, 8,
                        f->offset < INT64_MAX ? (int64_t)f->offset : INT64_MAX);
     /* Rounds of candidates, 16 times more each, until the page is full
-     * or every match was a candidate. */
+     * or every match was a candidate. A search's page is held (it is
+     * bounded by the limit) and handed over once complete; a listing
+     * streams. */
     for (int64_t k = want ? first_candidates(want) : -1;;) {
         int64_t ncand = 0;
         sqlite3_bind_int64(s, 9, k);
         while ((r = sqlite3_step(s)) == SQLITE_ROW) {
             ncand = sqlite3_column_int64(s, 14);
-            json_t *row = record_row(st, s);
-            if (!row || json_array_append_new(arr, row) != 0) {
+            json_t *row = record_any(st, s, brief);
+            if (!row || (arr && json_array_append_new(arr, row) != 0)) {
                 rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
                 goto out;
+            }
+            if (!arr) {
+                int stop = cb(ud, row);
+                json_decref(row);
+                if (stop)
+                    goto out;
             }
         }
         if (r != SQLITE_DONE) {
@@ -191,8 +269,11 @@ ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
         sqlite3_reset(s);
         json_array_clear(arr);
     }
-    *out = arr;
-    arr = NULL;
+    size_t i;
+    json_t *row;
+    json_array_foreach (arr, i, row)
+        if (cb(ud, row))
+            break;
 out:
     sqlite3_finalize(s);
     json_decref(arr);
@@ -200,6 +281,37 @@ out:
     Ntm_search_release(&q);
     ntm_buf_release(&sql);
     return rc;
+}
+
+struct append {
+    json_t *arr;
+    int nomem;
+};
+
+static int
+append_cb(void *ud, json_t *rec)
+{
+    struct append *a = ud;
+    return a->nomem = json_array_append(a->arr, rec) != 0;
+}
+
+enum ntm_err
+ntm_store_records(struct ntm_store *st, const struct ntm_record_filter *f,
+                  json_t **out, struct ntm_error *err)
+{
+    struct append a = {json_array(), 0};
+    *out = NULL;
+    if (!a.arr)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    enum ntm_err rc = ntm_store_records_each(st, f, 0, append_cb, &a, err);
+    if (rc == NTM_OK && a.nomem)
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc != NTM_OK) {
+        json_decref(a.arr);
+        return rc;
+    }
+    *out = a.arr;
+    return NTM_OK;
 }
 
 /* Whether the waiting record rec passes f (text: q, parsed). */
@@ -271,8 +383,7 @@ ntm_store_records_waiting(struct ntm_store *st, const char *author,
         f = &none;
     *out = NULL;
     enum ntm_err rc = NTM_OK;
-    if (f->text &&
-        (rc = Ntm_search_parse(&q, f->text, f->text_names, err)) != NTM_OK)
+    if (f->text && (rc = search_parse(st, &q, f, err)) != NTM_OK)
         return rc;
     json_t *creates = NULL, *arr = json_array();
     /* The author's creates without effect for want of an enrollment,
@@ -317,6 +428,7 @@ ntm_store_records_waiting(struct ntm_store *st, const char *author,
         json_decref(e);
         if (!rec)
             continue; /* not a create this store would judge: skip it */
+        id = json_string_value(json_object_get(rec, "id")); /* e is gone */
         /* The author's own later edits, in its chain's order. */
         sqlite3_stmt *u = Ntm_prepare(
             st,
@@ -328,9 +440,7 @@ ntm_store_records_waiting(struct ntm_store *st, const char *author,
             rc = err ? err->code : NTM_EDB;
             goto out;
         }
-        /* id pointed into e, freed above: rec holds its own copy. */
-        sqlite3_bind_text(u, 1, json_string_value(json_object_get(rec, "id")),
-                          -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(u, 1, id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(u, 2, author, -1, SQLITE_STATIC);
         int x;
         while ((x = sqlite3_step(u)) == SQLITE_ROW)
@@ -379,9 +489,12 @@ ntm_store_record(struct ntm_store *st, const char *id, json_t **out,
         return ntm_error_set(err, NTM_EINVAL,
                              "record id '%s' must be 6 to 32 hex characters",
                              id ? id : "");
+    /* a prefix of hex digits: the range [prefix, prefix "g") of the
+     * index on id holds every id it starts */
     sqlite3_stmt *s = Ntm_prepare(st,
                                   "SELECT " RECORD_COLS
-                                  " FROM records r WHERE substr(r.id, 1, "
+                                  " FROM records r WHERE r.id >= ?1 AND "
+                                  "r.id < ?1 || 'g' AND substr(r.id, 1, "
                                   "length(?1)) = ?1 LIMIT 2",
                                   err);
     if (!s)

@@ -10,11 +10,12 @@
  * its enrollment).
  *
  * The index holds per record two columns: `words`, the record's folded
- * search text (title, note, task, unit code, unit name; see state.c), and
+ * search text (title, note, task, unit code; see state.c), and
  * `units`, its unit code, whose parts are tokens ("72.710.3" is 72 710 3),
  * so that "in or below 72.710" is the phrase "72 710" at the column's
  * start. Each word must be in `words` (the last as a prefix) or, when the
- * word is in the name of units known outside the store (the plan's tree),
+ * word is in the name of units (the plan's tree, given by the caller, and
+ * the units created in the store),
  * the record's unit in or below one of them.
  *
  * Depends on util/ and jansson; no SQLite call (layer 0).

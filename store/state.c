@@ -377,38 +377,29 @@ dump_json_new(json_t *v)
 }
 
 /* new (*folded): the record's search text, folded: title, note, task
- * (each may be NULL), the unit code and the unit's name. */
+ * (each may be NULL) and the unit code. Not the unit's name: a unit is
+ * renamed, and its name may arrive after the record, while the derived
+ * state is a function of the log alone; names are matched when searching
+ * (search.c, the names the caller gives). */
 static enum ntm_err
 search_parts(struct ntm_store *st, const char *const parts[3], const char *unit,
              char **folded, struct ntm_error *err)
 {
     struct ntm_buf search = NTM_BUF_INIT;
     enum ntm_err brc = NTM_OK;
+    (void)st;
     *folded = NULL;
     for (int k = 0; k < 3; k++)
         if (parts[k] && brc == NTM_OK)
             brc = ntm_buf_addf(&search, "%s\n", parts[k]);
     if (brc == NTM_OK)
         brc = ntm_buf_addf(&search, "%s\n", unit);
-    sqlite3_stmt *s =
-        Ntm_prepare(st, "SELECT name FROM units WHERE code=?1", err);
-    if (!s) {
-        ntm_buf_release(&search);
-        return err ? err->code : NTM_EDB;
-    }
-    sqlite3_bind_text(s, 1, unit, -1, SQLITE_STATIC);
-    int x = sqlite3_step(s);
-    if (x == SQLITE_ROW && brc == NTM_OK)
-        brc = ntm_buf_addf(&search, "%s\n",
-                           (const char *)sqlite3_column_text(s, 0));
-    sqlite3_reset(s);
-    enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read units");
-    if (rc == NTM_OK && brc == NTM_OK)
+    if (brc == NTM_OK)
         *folded = ntm_text_fold(ntm_buf_str(&search));
     ntm_buf_release(&search);
-    if (rc == NTM_OK && !*folded)
-        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    return rc;
+    if (!*folded)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    return NTM_OK;
 }
 
 static const char *const searchable[3] = {"title", "note", "task"};

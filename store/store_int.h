@@ -365,11 +365,18 @@ enum ntm_err Ntm_effect_get(struct ntm_store *st, int64_t gseq,
 /* Steps 2 (signature) and 3 (chain) for e, parsed from the bytes
  * received: a refusal goes to res->verdict (and a fork to the evidence),
  * an entry already held sets res->duplicate. Else *partial: whether the
- * author's chain will be held only in part. */
+ * author's chain will be held only in part. sig_checked: step 2 was
+ * already passed by these very bytes and this signature (Ntm_gate_sig,
+ * through an ntm_checked that owns both), so it is not run again. */
 enum ntm_err Ntm_gate_check(struct ntm_store *st, const struct Ntm_entry *e,
-                            const char *sig_b64, enum ntm_source source,
+                            const char *sig_b64, int sig_checked,
+                            enum ntm_source source,
                             struct ntm_ingest_result *res, int *partial,
                             struct ntm_error *err);
+/* Step 2 alone, which needs no store: 1 when sig_b64 is e's author's
+ * signature of e's bytes, else 0 with the refusal in res. Any thread. */
+int Ntm_gate_sig(const struct Ntm_entry *e, const char *sig_b64,
+                 struct ntm_ingest_result *res);
 /* Take e, which passed Ntm_gate_check and step 4: its row (with its clock
  * flags, in res too), the unit index of entries that waited for it, its
  * author's head and the HLC. unit: Ntm_log_unit's; waits: the scope it

@@ -13,6 +13,9 @@
  * the rows that differ and rolls the savepoint back (or keeps the rebuilt
  * state for --rebuild); its memory grows with the size of the derived
  * tables (the TEMP copy) and the number of differences, which is capped.
+ * The signatures are verified ahead of the walk, a window of rows at a
+ * time on several threads (struct ahead); the walk uses a result only for
+ * the very bytes, signature and author it was computed for.
  *
  * Depends on util/, crypto/, derive.c and the layers below it (see
  * store_int.h), jansson, SQLite.
@@ -133,12 +136,128 @@ static const char verify_sql[] =
     "a ON "
     "a.author=e.author ORDER BY i.author, i.seq";
 
+/* The same rows in the same order, for verifying their signatures ahead:
+ * bytes, signature and author. */
+static const char ahead_sql[] =
+    "SELECT e.bytes, e.sig, e.author FROM entries i CROSS JOIN entries e "
+    "ON e.gseq=i.gseq ORDER BY i.author, i.seq";
+
+#define AHEAD_ROWS 512
+
+struct ahead_row {
+    char *bytes; /* owned copy */
+    size_t len;
+    char sig[NTM_SIG_B64_LEN + 8];
+    char author[NTM_HEX_ID_LEN + 1];
+    int ok; /* 1: sig is author's signature of bytes */
+};
+
+struct ahead {
+    sqlite3_stmt *s; /* NULL: nothing ahead (checked in the walk) */
+    struct ahead_row v[AHEAD_ROWS];
+    size_t n, pos;
+    int end; /* the statement gave its last row (or failed) */
+};
+
+static void
+ahead_verify(void *ud, size_t i)
+{
+    struct ahead_row *a = &((struct ahead *)ud)->v[i];
+    unsigned char sig[NTM_SIGNATURE_BYTES + 2], pk[NTM_PUBLICKEY_BYTES];
+    size_t siglen = 0;
+    a->ok =
+        a->bytes &&
+        ntm_b64_decode(sig, sizeof(sig), &siglen, a->sig, strlen(a->sig)) ==
+            NTM_OK &&
+        siglen == NTM_SIGNATURE_BYTES &&
+        ntm_hex_decode(pk, sizeof(pk), a->author, NTM_HEX_ID_LEN) == NTM_OK &&
+        ntm_sign_verify(sig, a->bytes, a->len, pk) == NTM_OK;
+}
+
+static void
+ahead_clear(struct ahead *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        ntm_free(a->v[i].bytes);
+        a->v[i].bytes = NULL;
+    }
+    a->n = a->pos = 0;
+}
+
+static void
+ahead_close(struct ahead *a)
+{
+    ahead_clear(a);
+    sqlite3_finalize(a->s);
+    a->s = NULL;
+}
+
+/* The row the walk is at, read and verified ahead; NULL when the look-ahead
+ * has stopped (end, or memory: the walk then verifies for itself). */
+static const struct ahead_row *
+ahead_next(struct ahead *a)
+{
+    if (!a->s)
+        return NULL;
+    if (a->pos == a->n) {
+        ahead_clear(a);
+        while (!a->end && a->n < AHEAD_ROWS) {
+            if (sqlite3_step(a->s) != SQLITE_ROW) {
+                a->end = 1;
+                break;
+            }
+            struct ahead_row *r = &a->v[a->n];
+            const void *b = sqlite3_column_blob(a->s, 0);
+            const char *sig = (const char *)sqlite3_column_text(a->s, 1);
+            const char *au = (const char *)sqlite3_column_text(a->s, 2);
+            r->len = (size_t)sqlite3_column_bytes(a->s, 0);
+            r->bytes = b ? ntm_malloc(r->len + 1) : NULL;
+            if (b && !r->bytes) {
+                a->end = 1;
+                break;
+            }
+            if (b)
+                memcpy(r->bytes, b, r->len);
+            snprintf(r->sig, sizeof(r->sig), "%s", sig ? sig : "");
+            snprintf(r->author, sizeof(r->author), "%s", au ? au : "");
+            r->ok = 0;
+            a->n++;
+        }
+        if (a->n == 0) {
+            ahead_close(a);
+            return NULL;
+        }
+        ntm_par_for(a->n, ahead_verify, a, 0);
+    }
+    return &a->v[a->pos++];
+}
+
+/* Whether sig_b64 is author's signature of bytes: from the row verified
+ * ahead when it holds exactly these, else verified now. */
+static int
+sig_valid(const struct ahead_row *pre, const char *bytes, size_t len,
+          const char *sig_b64, const char *author)
+{
+    if (pre && pre->bytes && pre->len == len &&
+        memcmp(pre->bytes, bytes, len) == 0 && strcmp(pre->sig, sig_b64) == 0 &&
+        strcmp(pre->author, author) == 0)
+        return pre->ok;
+    unsigned char sig[NTM_SIGNATURE_BYTES + 2], pk[NTM_PUBLICKEY_BYTES];
+    size_t siglen = 0;
+    return ntm_b64_decode(sig, sizeof(sig), &siglen, sig_b64,
+                          strlen(sig_b64)) == NTM_OK &&
+           siglen == NTM_SIGNATURE_BYTES &&
+           ntm_hex_decode(pk, sizeof(pk), author, NTM_HEX_ID_LEN) == NTM_OK &&
+           ntm_sign_verify(sig, bytes, len, pk) == NTM_OK;
+}
+
 /* Check one row against its bytes: NULL when it holds, else the problem
- * code with a reason in msg. NTM_ENOMEM in *rc when memory ran out. */
+ * code with a reason in msg. NTM_ENOMEM in *rc when memory ran out. pre:
+ * the row as verified ahead, or NULL. */
 static const char *
-check_row(sqlite3_stmt *s, const char *prev_author, int64_t prev_seq,
-          const char *prev_id, char *msg, size_t msglen, char *unit,
-          size_t unitlen, int *unit_known, enum ntm_err *rc)
+check_row(sqlite3_stmt *s, const struct ahead_row *pre, const char *prev_author,
+          int64_t prev_seq, const char *prev_id, char *msg, size_t msglen,
+          char *unit, size_t unitlen, int *unit_known, enum ntm_err *rc)
 {
     *unit_known = 0;
     int oom = 0;
@@ -174,8 +293,6 @@ check_row(sqlite3_stmt *s, const char *prev_author, int64_t prev_seq,
         bad = "bad_entry";
         goto out;
     }
-    unsigned char sig[NTM_SIGNATURE_BYTES + 2], pk[NTM_PUBLICKEY_BYTES];
-    size_t siglen = 0;
     char colbuf[64];
     const char *cols =
         changed_columns(s, &e, author, iauthor, seq, colbuf, sizeof(colbuf));
@@ -185,12 +302,7 @@ check_row(sqlite3_stmt *s, const char *prev_author, int64_t prev_seq,
                  "stored columns (%s) differ from the entry's bytes "
                  "(altered)",
                  cols);
-    } else if (ntm_b64_decode(sig, sizeof(sig), &siglen, sig_b64,
-                              strlen(sig_b64)) != NTM_OK ||
-               siglen != NTM_SIGNATURE_BYTES ||
-               ntm_hex_decode(pk, sizeof(pk), e.author, NTM_HEX_ID_LEN) !=
-                   NTM_OK ||
-               ntm_sign_verify(sig, bytes, len, pk) != NTM_OK) {
+    } else if (!sig_valid(pre, bytes, len, sig_b64, e.author)) {
         bad = "bad_signature";
         snprintf(msg, msglen, "signature does not verify");
     } else if (strcmp(prev_author, author) == 0 && seq == prev_seq + 1) {
@@ -924,6 +1036,24 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
     if (r == SQLITE_ROW)
         r = SQLITE_DONE;
     sqlite3_finalize(s);
+    if (rc == NTM_OK && (r == SQLITE_OK || r == SQLITE_DONE) &&
+        !(st->flags & NTM_STORE_READONLY)) {
+        /* integrity_check does not read inside the FTS5 word index: its
+         * own check does (it writes nothing) */
+        r = sqlite3_exec(
+            st->db, "INSERT INTO rsearch(rsearch) VALUES('integrity-check')",
+            NULL, NULL, NULL);
+        if ((r & 0xff) == SQLITE_NOMEM)
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        if (r != SQLITE_OK) {
+            char line[300];
+            snprintf(line, sizeof(line), "the word index: %s",
+                     sqlite3_errmsg(st->db));
+            if (json_array_append_new(list, json_string(line)))
+                return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        }
+        return NTM_OK;
+    }
     if (rc != NTM_OK || r == SQLITE_OK || r == SQLITE_DONE)
         return rc;
     int prim = r & 0xff;
@@ -1012,16 +1142,27 @@ verify_entries(struct ntm_store *st, json_t *invalid, json_t *flagged,
     char prev_author[NTM_HEX_ID_LEN + 1] = "";
     char prev_id[NTM_HEX_ID_LEN + 1] = "";
     int64_t prev_seq = 0;
+    struct ahead *ah = ntm_calloc(1, sizeof(*ah));
     int r = sqlite3_prepare_v2(st->db, verify_sql, -1, &s, NULL);
-    if (r != SQLITE_OK)
+    if (r != SQLITE_OK) {
+        ntm_free(ah);
         return Ntm_db_error(st, r, err, "cannot read the log");
+    }
+    /* Without memory or a statement for the look-ahead, every signature
+     * is verified in the walk. */
+    if (ah &&
+        sqlite3_prepare_v2(st->db, ahead_sql, -1, &ah->s, NULL) != SQLITE_OK) {
+        sqlite3_finalize(ah->s);
+        ah->s = NULL;
+    }
     while (rc == NTM_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
         char msg[256] = "", unit[128];
         int unit_known = 0;
         enum ntm_err crc = NTM_OK;
+        const struct ahead_row *pre = ah ? ahead_next(ah) : NULL;
         const char *bad =
-            check_row(s, prev_author, prev_seq, prev_id, msg, sizeof(msg), unit,
-                      sizeof(unit), &unit_known, &crc);
+            check_row(s, pre, prev_author, prev_seq, prev_id, msg, sizeof(msg),
+                      unit, sizeof(unit), &unit_known, &crc);
         if (crc != NTM_OK) {
             rc = ntm_error_set(err, crc, "out of memory");
             break;
@@ -1092,6 +1233,9 @@ verify_entries(struct ntm_store *st, json_t *invalid, json_t *flagged,
     if (rc == NTM_OK && r != SQLITE_DONE)
         rc = Ntm_db_error(st, r, err, "cannot read the log");
     sqlite3_finalize(s);
+    if (ah)
+        ahead_close(ah);
+    ntm_free(ah);
     return rc;
 }
 

@@ -248,18 +248,52 @@ on_batch(void *ud, const struct Ntm_ingest *in)
 /* Take every indexed line in (author, seq) order, then those that waited
  * for another author's entry. A line that no longer reads as in pass 1
  * fails the import. */
+/* Lines i0 up to BATCH_LINES from there, read back, checked on several
+ * threads (parse, signature), then taken in order by the one writer. */
+static enum ntm_err
+take_chunk(struct import *im, size_t i0, size_t n, struct ntm_buf *texts,
+           struct ntm_error *err)
+{
+    enum ntm_err rc = NTM_OK;
+    struct Ntm_prep p;
+    size_t *off = ntm_malloc((n + 1) * sizeof(*off));
+    Ntm_prep_init(&p);
+    ntm_buf_reset(texts);
+    if (!off)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    for (size_t k = 0; k < n && rc == NTM_OK; k++) {
+        const char *text;
+        size_t len;
+        off[k] = texts->len;
+        rc = read_item(im, (int64_t)(i0 + k), &text, &len, err);
+        if (rc == NTM_OK && ntm_buf_add(texts, text, len) != NTM_OK)
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    off[n] = texts->len;
+    for (size_t k = 0; k < n && rc == NTM_OK; k++)
+        if (Ntm_prep_add(&p, im->items[i0 + k].line, (int64_t)(i0 + k),
+                         texts->buf + off[k], off[k + 1] - off[k]) != NTM_OK)
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (rc == NTM_OK) {
+        Ntm_prep_run(&p, 0);
+        rc = Ntm_ingest_prepared(&im->in, &p, err);
+    }
+    Ntm_prep_release(&p);
+    ntm_free(off);
+    return rc;
+}
+
 static enum ntm_err
 take_all(struct import *im, struct ntm_error *err)
 {
     enum ntm_err rc = NTM_OK;
-    for (size_t i = 0; i < im->nitems && rc == NTM_OK; i++) {
-        const char *text;
-        size_t len;
-        rc = read_item(im, (int64_t)i, &text, &len, err);
-        if (rc == NTM_OK)
-            rc = Ntm_ingest_line(&im->in, im->items[i].line, (int64_t)i, text,
-                                 len, err);
+    struct ntm_buf texts;
+    ntm_buf_init(&texts);
+    for (size_t i = 0; i < im->nitems && rc == NTM_OK; i += BATCH_LINES) {
+        size_t n = im->nitems - i < BATCH_LINES ? im->nitems - i : BATCH_LINES;
+        rc = take_chunk(im, i, n, &texts, err);
     }
+    ntm_buf_release(&texts);
     if (rc == NTM_OK)
         rc = Ntm_ingest_end(&im->in, err);
     if (rc == NTM_OK)

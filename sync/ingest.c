@@ -212,7 +212,8 @@ keep_for_retry(struct Ntm_ingest *in, int64_t line, int64_t token,
  * (gap, unknown author) is rejected rather than kept. */
 static enum ntm_err
 judge(struct Ntm_ingest *in, int64_t line, int64_t token, const char *entry,
-      size_t elen, const char *sig, int final, struct ntm_error *err)
+      size_t elen, const char *sig, const struct ntm_checked *chk, int final,
+      struct ntm_error *err)
 {
     unsigned fl = in->o.flags;
     /* Only after a rejection is there a cascade to check; then the entry's
@@ -231,8 +232,8 @@ judge(struct Ntm_ingest *in, int64_t line, int64_t token, const char *entry,
     }
     struct ntm_ingest_result r;
     memset(&r, 0, sizeof(r));
-    enum ntm_err rc =
-        ntm_store_ingest(in->st, entry, elen, sig, in->o.source, &r, err);
+    enum ntm_err rc = ntm_store_ingest_checked(in->st, chk, entry, elen, sig,
+                                               in->o.source, &r, err);
     if (rc != NTM_OK)
         return rc;
     if (in->o.taken && (rc = in->o.taken(in->o.ud, &r, err)) != NTM_OK)
@@ -293,11 +294,138 @@ take(struct Ntm_ingest *in, int64_t line, int64_t token, const char *text,
         }
         in->last_gseq = gseq;
     }
-    rc = judge(in, line, token, entry, elen, sig, final, err);
+    rc = judge(in, line, token, entry, elen, sig, NULL, final, err);
     json_decref(o);
     if (rc != NTM_OK && !in->fail_line)
         in->fail_line = line;
     return rc;
+}
+
+/* take() of a line read and checked ahead (Ntm_prep_run). */
+static enum ntm_err
+take_prepared(struct Ntm_ingest *in, const struct Ntm_prep_item *it,
+              struct ntm_error *err)
+{
+    if (it->rc == NTM_ENOMEM)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (it->rc != NTM_OK) {
+        if (in->o.flags & NTM_INGEST_STRICT) {
+            in->fail_line = it->line;
+            return ntm_error_set(err, NTM_EBADENTRY, "%s", it->lerr.msg);
+        }
+        Ntm_ingest_reject(in, it->line, NTM_EBADENTRY, it->lerr.msg);
+        return NTM_OK;
+    }
+    if (in->o.flags & NTM_INGEST_GSEQ) {
+        if (it->gseq <= in->last_gseq) {
+            in->fail_line = it->line;
+            return ntm_error_set(err, NTM_EPROTO,
+                                 "server sent gseq %lld after %lld - its "
+                                 "order must strictly increase",
+                                 (long long)it->gseq, (long long)in->last_gseq);
+        }
+        in->last_gseq = it->gseq;
+    }
+    size_t elen;
+    const char *sig;
+    const char *entry = ntm_checked_bytes(it->chk, &elen, &sig);
+    enum ntm_err rc =
+        judge(in, it->line, it->token, entry, elen, sig, it->chk, 0, err);
+    if (rc != NTM_OK && !in->fail_line)
+        in->fail_line = it->line;
+    return rc;
+}
+
+enum ntm_err
+Ntm_ingest_prepared(struct Ntm_ingest *in, struct Ntm_prep *p,
+                    struct ntm_error *err)
+{
+    enum ntm_err rc = NTM_OK;
+    for (size_t i = 0; i < p->n && rc == NTM_OK; i++) {
+        if ((rc = batch_open(in, err)) != NTM_OK)
+            break;
+        in->lines++;
+        rc = batch_step(in, take_prepared(in, &p->v[i], err), err);
+        /* What was taken is not needed again: memory stays that of the
+         * lines not yet taken. */
+        ntm_checked_free(p->v[i].chk);
+        p->v[i].chk = NULL;
+    }
+    return rc;
+}
+
+void
+Ntm_prep_init(struct Ntm_prep *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void
+Ntm_prep_release(struct Ntm_prep *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        ntm_checked_free(p->v[i].chk);
+    ntm_free(p->v);
+    memset(p, 0, sizeof(*p));
+}
+
+enum ntm_err
+Ntm_prep_add(struct Ntm_prep *p, int64_t line, int64_t token, const char *text,
+             size_t len)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        struct Ntm_prep_item *v = ntm_realloc(p->v, cap * sizeof(*v));
+        if (!v)
+            return NTM_ENOMEM;
+        p->v = v;
+        p->cap = cap;
+    }
+    struct Ntm_prep_item *it = &p->v[p->n++];
+    memset(it, 0, sizeof(*it));
+    it->line = line;
+    it->token = token;
+    it->text = text;
+    it->len = len;
+    it->gseq = -1;
+    return NTM_OK;
+}
+
+static int
+prep_one(void *ud, int n, const char *line, size_t len)
+{
+    return Ntm_prep_add(ud, n, n, line, len) != NTM_OK;
+}
+
+enum ntm_err
+Ntm_prep_lines(struct Ntm_prep *p, const char *buf, size_t len)
+{
+    return Ntm_lines_foreach(buf ? buf : "", len, prep_one, p) ? NTM_ENOMEM
+                                                               : NTM_OK;
+}
+
+static void
+prep_run_one(void *ud, size_t i)
+{
+    struct Ntm_prep_item *it = &((struct Ntm_prep *)ud)->v[i];
+    json_t *o = NULL;
+    const char *entry, *sig;
+    size_t elen;
+    ntm_error_clear(&it->lerr);
+    it->rc = Ntm_line_read(it->text, it->len, &o, &entry, &elen, &sig,
+                           &it->gseq, &it->lerr);
+    if (it->rc == NTM_OK &&
+        ntm_entry_check(&it->chk, entry, elen, sig) != NTM_OK)
+        it->rc = NTM_ENOMEM;
+    json_decref(o);
+}
+
+void
+Ntm_prep_run(struct Ntm_prep *p, unsigned threads)
+{
+    ntm_par_for(p->n, prep_run_one, p, threads);
 }
 
 enum ntm_err
@@ -329,9 +457,19 @@ enum ntm_err
 Ntm_ingest_lines(struct Ntm_ingest *in, const char *buf, size_t len,
                  struct ntm_error *err)
 {
-    struct lines_ctx lc = {in, err, NTM_OK};
-    Ntm_lines_foreach(buf ? buf : "", len, lines_one, &lc);
-    return lc.rc;
+    struct Ntm_prep p;
+    Ntm_prep_init(&p);
+    if (Ntm_prep_lines(&p, buf, len) != NTM_OK) {
+        /* Line by line, as read: no memory for checking ahead. */
+        Ntm_prep_release(&p);
+        struct lines_ctx lc = {in, err, NTM_OK};
+        Ntm_lines_foreach(buf ? buf : "", len, lines_one, &lc);
+        return lc.rc;
+    }
+    Ntm_prep_run(&p, 0);
+    enum ntm_err rc = Ntm_ingest_prepared(in, &p, err);
+    Ntm_prep_release(&p);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -187,6 +187,43 @@ enum ntm_err Ntm_ingest_line(struct Ntm_ingest *in, int64_t line, int64_t token,
 enum ntm_err Ntm_ingest_lines(struct Ntm_ingest *in, const char *buf,
                               size_t len, struct ntm_error *err);
 
+/*
+ * Lines read and checked ahead of the writer: each line's JSON and steps
+ * 1-2 of its entry (shape, signature: ntm_entry_check) on several threads,
+ * before the store is written (on the server, before its write lock is
+ * taken). Then Ntm_ingest_prepared takes them in order, one writer, with
+ * the verdicts Ntm_ingest_line would give.
+ */
+struct Ntm_prep_item {
+    int64_t line, token;
+    const char *text; /* borrowed from the caller until taken */
+    size_t len;
+    /* Ntm_prep_run's: */
+    enum ntm_err rc;         /* of reading the line (Ntm_line_read) */
+    struct ntm_error lerr;   /* why, when rc is not NTM_OK */
+    int64_t gseq;            /* -1 when the line has none */
+    struct ntm_checked *chk; /* NULL when rc is not NTM_OK */
+};
+struct Ntm_prep {
+    struct Ntm_prep_item *v;
+    size_t n, cap;
+};
+void Ntm_prep_init(struct Ntm_prep *p);
+void Ntm_prep_release(struct Ntm_prep *p);
+/* Add a line (text borrowed). NTM_ENOMEM. */
+enum ntm_err Ntm_prep_add(struct Ntm_prep *p, int64_t line, int64_t token,
+                          const char *text, size_t len);
+/* Every non-empty line of buf[0..len), numbered as Ntm_ingest_lines
+ * numbers them. NTM_ENOMEM. */
+enum ntm_err Ntm_prep_lines(struct Ntm_prep *p, const char *buf, size_t len);
+/* Read and check every line added, on up to threads threads (0: by the
+ * CPU count; 1: this one). Never fails: memory running out is noted per
+ * line and fails the stream at that line when taken. */
+void Ntm_prep_run(struct Ntm_prep *p, unsigned threads);
+/* Take the lines of p in order (as Ntm_ingest_line each). */
+enum ntm_err Ntm_ingest_prepared(struct Ntm_ingest *in, struct Ntm_prep *p,
+                                 struct ntm_error *err);
+
 /* Note a line refused before it reached the door (code, message), as a
  * rejection. */
 void Ntm_ingest_reject(struct Ntm_ingest *in, int64_t line, enum ntm_err code,

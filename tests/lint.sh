@@ -93,7 +93,7 @@ allowed_quoted() { # folder -> headers its files may include with quotes
     store) echo "ntm_util.h ntm_text.h ntm_crypto.h crypto_int.h ntm_store.h store_int.h" ;;
     plan) echo "ntm_util.h ntm_text.h ntm_crypto.h ntm_store.h ntm_plan.h plan_int.h" ;;
     sync) echo "ntm_util.h ntm_text.h ntm_crypto.h ntm_store.h ntm_sync.h ntm_bundle.h sync_int.h ntm_server.h" ;;
-    cli) echo "$public ntm_server.h cli.h i18n.h" ;;
+    cli) echo "$public ntm_server.h cli.h i18n.h ui.h" ;;
     examples) echo "$public" ;;
     .) echo "$public crypto_int.h store_int.h sync_int.h" ;;
     *) echo "*" ;;
@@ -135,7 +135,7 @@ done
 only_in 'sqlite3\.h' '^store/'
 only_in 'sodium\.h' '^crypto/'
 only_in 'curl/curl\.h' '^sync/(transport|init)\.c$'
-only_in 'microhttpd\.h' '^sync/server\.c$'
+only_in 'microhttpd\.h' '^(sync/server\.c|cli/cmd_ui\.c)$'
 if [ $layer_fail = 0 ]; then
     pass=$((pass + 1))
 else

@@ -549,8 +549,10 @@ sweep_ingest(int k, int persistent)
     }
     /* CI: every allocation in one-shot mode, every 4th when persistent
      * (each failure there also fails everything after it); NTM_OOM_STRIDE=1
-     * for all. */
-    long stride = persistent ? env_long("NTM_OOM_STRIDE", 4) : 1;
+     * for all. The sanitized build, ten times slower, strides the one-shot
+     * sweep too (NTM_OOM_ONESHOT_STRIDE, tests/meson.build). */
+    long stride = persistent ? env_long("NTM_OOM_STRIDE", 4)
+                             : env_long("NTM_OOM_ONESHOT_STRIDE", 1);
     long n, max = env_long("NTM_OOM_MAX", 20000);
     long failed_runs = 0, injected_runs = 0, clean = 0;
     for (n = 1; n <= max; n += stride) {
@@ -675,13 +677,15 @@ sweep_verify(int persistent)
     assert_non_null(strstr(want, "bad_entry"));
     assert_non_null(strstr(want, "x.fork") ? want : strstr(want, "forks"));
     ntm_store_close(st);
-    /* Every allocation of the first 4000, then a growing stride (verify
+    /* Every allocation of the first 4000 (NTM_OOM_VERIFY_DENSE), then a
+     * growing stride (verify
      * recomputes the whole derived state: tens of thousands of
      * allocations, each a run). */
     long n, max = env_long("NTM_OOM_MAX", 400000), failed_runs = 0, runs = 0;
     long injected_runs = 0;
     int clean = 0;
-    for (n = 1; n <= max; n += n < 4000 ? 1 : 1 + n / 1000) {
+    long dense = env_long("NTM_OOM_VERIFY_DENSE", 4000);
+    for (n = 1; n <= max; n += n < dense ? 1 : 1 + n / 1000) {
         runs++;
         assert_int_equal(ntm_store_open(&st, work, 0, &err), NTM_OK);
         json_t *rep = NULL;

@@ -1518,6 +1518,51 @@ test_report_named_list_refused(void **state)
     }
 }
 
+/* The report streamed from the store (ntm_report_run reads each record
+ * once and keeps none) says exactly what the report of the store's whole
+ * record list says, whatever the options. */
+static void
+test_report_stream_matches_records(void **state)
+{
+    struct fx *f = *state;
+    static const char *const units[] = {NULL, "72.710", "72.710.25657"};
+    static const int years[] = {0, 2017, 2018};
+    json_t *recs = NULL, *created = NULL;
+    struct ntm_error err = {0};
+    assert_int_equal(ntm_store_records(f->st, NULL, &recs, &err), NTM_OK);
+    assert_true(json_array_size(recs) > 0);
+    assert_int_equal(ntm_store_units_created(f->st, &created, &err), NTM_OK);
+    for (size_t u = 0; u < 3; u++)
+        for (size_t y = 0; y < 3; y++)
+            for (int appr = 0; appr < 2; appr++) {
+                struct ntm_report_opts o = {0};
+                struct ntm_report *a = NULL, *b = NULL;
+                struct ntm_buf x = NTM_BUF_INIT, z = NTM_BUF_INIT;
+                o.unit = units[u];
+                o.year = years[y];
+                o.approved = appr;
+                o.as_of = "2018-06-30";
+                assert_int_equal(ntm_report_run(f->plan, f->st, &o, &a, &err),
+                                 NTM_OK);
+                assert_int_equal(ntm_report_run_records(f->plan, recs, created,
+                                                        &o, &b, &err),
+                                 NTM_OK);
+                assert_int_equal(
+                    ntm_report_format(a, NTM_REPORT_JSON, "en", &x, NULL),
+                    NTM_OK);
+                assert_int_equal(
+                    ntm_report_format(b, NTM_REPORT_JSON, "en", &z, NULL),
+                    NTM_OK);
+                assert_string_equal(ntm_buf_str(&x), ntm_buf_str(&z));
+                ntm_buf_release(&x);
+                ntm_buf_release(&z);
+                ntm_report_free(a);
+                ntm_report_free(b);
+            }
+    json_decref(recs);
+    json_decref(created);
+}
+
 int
 main(void)
 {
@@ -1538,6 +1583,7 @@ main(void)
         cmocka_unit_test(test_report_duties),
         cmocka_unit_test(test_report_named_list),
         cmocka_unit_test(test_report_named_list_refused),
+        cmocka_unit_test(test_report_stream_matches_records),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -232,4 +232,18 @@ NTM_EXTERN enum ntm_err ntm_file_write_atomic(const char *path,
 NTM_EXTERN enum ntm_err ntm_mkdir_p(const char *path, int mode,
                                     struct ntm_error *err);
 
+/*
+ * Run fn(ud, i) for every i in [0, n) on up to `threads` threads (the
+ * caller's among them), each index once, in no set order; returns when
+ * all are done. fn must not touch what another index touches. threads 0:
+ * ntm_par_threads(). When a thread cannot be started, the ones running
+ * (the caller's at least) do its share: the work is always done.
+ */
+NTM_EXTERN void ntm_par_for(size_t n, void (*fn)(void *ud, size_t i), void *ud,
+                            unsigned threads);
+
+/* Threads for CPU-bound work such as verifying signatures: the online
+ * CPUs, at least 2 and at most 16; NTM_THREADS (1-64) overrides it. */
+NTM_EXTERN unsigned ntm_par_threads(void);
+
 #endif /* NTM_UTIL_H */

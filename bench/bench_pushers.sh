@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# bench_pushers.sh - push TOTAL signed entries into a fresh `ntm serve`
+# over HTTPS on loopback from 1, 2 and 4 recorders at once (TOTAL/K each,
+# each recorder its own chain), and print the server's entries/s, its CPU
+# time over the wall time (cores used: more than 1 only when verification
+# runs outside the write lock) and its CPU per entry. A benchmark, not a
+# test; the pushing clients share the machine with the server.
+#
+# Usage: bench/bench_pushers.sh [BUILD_DIR] [TOTAL] [K...]
+#        (default: build-bench-release 20000 "1 2 4")
+# Needs: a built tree, certtool, curl, cc, pkg-config, bc.
+set -eu
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:-$SRC/build-bench-release}
+TOTAL=${2:-20000}
+shift 2 || shift $#
+KS=${*:-"1 2 4"}
+NTM=$B/cli/ntm
+[ -x "$NTM" ] || { echo "build first: ninja -C $B"; exit 1; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/ntm-bench-push.XXXXXX")
+SRV=
+trap '[ -n "$SRV" ] && kill -9 $SRV 2>/dev/null; rm -rf "$T"' EXIT
+export LANG=C.UTF-8 LANGUAGE=en NTM_SYNC_ATTEMPTS=3
+export NTM_CONFIG_DIR=${NTM_CONFIG_DIR:-$SRC/config}
+unset NTM_PASSPHRASE NTM_HOME
+COMMUNE=72.710.25657
+
+# N records written by a home's own key, through the library.
+cat >"$T/gen.c" <<'C'
+#include "ntm.h"
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+    struct ntm_error err = {0};
+    struct ntm_store *st; struct ntm_key *key;
+    char db[4096], kp[4096];
+    long n = atol(argv[2]);
+    snprintf(db, sizeof db, "%s/ntm.db", argv[1]);
+    snprintf(kp, sizeof kp, "%s/key", argv[1]);
+    if (ntm_global_init() || ntm_store_open(&st, db, 0, &err) ||
+        ntm_key_load(&key, kp, NULL, &err)) {
+        fprintf(stderr, "gen: %s\n", err.msg); return 1; }
+    for (long i = 0; i < n; i++) {
+        if (i % 1000 == 0 && ntm_store_begin(st, &err)) break;
+        char rid[NTM_RECORD_ID_LEN + 1], title[64];
+        struct ntm_write_result res;
+        snprintf(title, sizeof title, "Hoạt động số %ld", i);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "task",
+            "doan.rural_roads_km", "date", "2019-05-17", "qty", "1.5",
+            "uom", "km", "title", title);
+        if (ntm_record_create(st, key, "activity", argv[3], "doan", f,
+                              rid, &res, &err)) { fprintf(stderr, "gen: %s\n", err.msg); return 1; }
+        json_decref(f);
+        if (i % 1000 == 999 || i == n - 1) if (ntm_store_commit(st, &err)) break;
+    }
+    if (err.code) { fprintf(stderr, "gen: %s\n", err.msg); return 1; }
+    ntm_key_free(key); ntm_store_close(st); return 0;
+}
+C
+cc -O2 -D_GNU_SOURCE -I"$SRC" -I"$SRC/util" -I"$SRC/crypto" -I"$SRC/store" \
+    -I"$SRC/plan" -I"$SRC/sync" "$T/gen.c" "$B/libntm.a" -o "$T/gen" \
+    $(pkg-config --libs libsodium sqlite3 jansson libcurl libmicrohttpd zlib libutf8proc) -lpthread
+
+cat >"$T/tpl" <<TPL
+cn = "127.0.0.1"
+ip_address = "127.0.0.1"
+expiration_days = 2
+signing_key
+encryption_key
+tls_www_server
+ca
+TPL
+certtool --generate-privkey --key-type ecdsa --outfile "$T/key.pem" >/dev/null 2>&1
+certtool --generate-self-signed --load-privkey "$T/key.pem" --template "$T/tpl" \
+    --outfile "$T/cert.pem" >/dev/null 2>&1
+PORT=$((30000 + RANDOM % 20000))
+URL=https://127.0.0.1:$PORT
+TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+now() { date +%s.%N; }
+
+echo "ntm push scaling: $(nproc) CPUs, $TOTAL entries per run"
+for K in $KS; do
+    rm -rf "$T"/h-*
+    PER=$((TOTAL / K))
+    "$NTM" --home "$T/h-admin" init --root --no-passphrase --server "$URL" --cacert "$T/cert.pem" >/dev/null 2>&1
+    ADMIN=$("$NTM" --home "$T/h-admin" key export)
+    "$NTM" --home "$T/h-server" init --no-passphrase --root-key "$ADMIN" >/dev/null 2>&1
+    "$NTM" --home "$T/h-server" serve --listen "127.0.0.1:$PORT" --tls-cert "$T/cert.pem" \
+        --tls-key "$T/key.pem" 2>"$T/server.log" &
+    SRV=$!
+    until curl -sk "$URL/healthz" >/dev/null 2>&1; do sleep 0.05; done
+    for i in $(seq 1 "$K"); do
+        "$NTM" --home "$T/h-$i" init --no-passphrase --server "$URL" --cacert "$T/cert.pem" >/dev/null 2>&1
+        "$NTM" --home "$T/h-admin" admin enroll "$("$NTM" --home "$T/h-$i" key export)" \
+            --role recorder --scope "$COMMUNE" >/dev/null
+    done
+    "$NTM" --home "$T/h-admin" push >/dev/null
+    for i in $(seq 1 "$K"); do
+        "$NTM" --home "$T/h-$i" pull >/dev/null
+        "$T/gen" "$T/h-$i" "$PER" "$COMMUNE"
+    done
+    c0=$(cpu_ticks $SRV)
+    t0=$(now)
+    pids=()
+    for i in $(seq 1 "$K"); do
+        "$NTM" --home "$T/h-$i" push >"$T/push-$i.out" 2>&1 &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    t1=$(now)
+    c1=$(cpu_ticks $SRV)
+    wall=$(echo "$t1 - $t0" | bc -l)
+    cpu=$(echo "($c1 - $c0) / $TCK" | bc -l)
+    printf "pushers=%d  %.0f entries/s (%.1f s)  server CPU %.1f s = %.2f cores, %.0f us per entry\n" \
+        "$K" "$(echo "$PER * $K / $wall" | bc -l)" "$wall" "$cpu" \
+        "$(echo "$cpu / $wall" | bc -l)" "$(echo "$cpu * 1000000 / ($PER * $K)" | bc -l)"
+    kill -TERM $SRV; wait $SRV || true; SRV=
+done
