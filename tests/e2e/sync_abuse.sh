@@ -188,6 +188,7 @@ while [ "$(date +%s)" -lt "$end" ] && [ $i -lt $((SLOW_SECONDS > 60 ? SLOW_SECON
         sed 's/^/    sync: /' "$T/err" | head -3
     fi
     ms=$(($(now_ms) - t0))
+    echo "$ms" >>"$T/lat"
     [ "$ms" -gt "$worst" ] && worst=$ms
     n=$(ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l)
     [ "$n" -gt "$fds_max" ] && fds_max=$n
@@ -195,6 +196,8 @@ while [ "$(date +%s)" -lt "$end" ] && [ $i -lt $((SLOW_SECONDS > 60 ? SLOW_SECON
 done
 wait $SLOW
 echo "# slowloris: $(grep opened "$T/slow.out"); server fds at most $fds_max"
+# The legitimate client's record + sync, in ms: median, p99, worst.
+echo "# record+sync during the attack: $(sort -n "$T/lat" | awk '{ v[NR] = $1 } END { if (NR) printf "%d syncs, p50 %d ms, p99 %d ms, max %d ms", NR, v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)], v[NR] }')"
 check "slowloris of $SLOW_CONNS connections from 127.0.0.2: all $syncs syncs from 127.0.0.1 succeed" test "$sync_fail" -eq 0 -a "$syncs" -ge 5
 check "  ... the slowest took ${worst} ms (< 3000)" test "$worst" -lt 3000
 check "  ... the per-address limit (32 slow ones) closed or refused the extra connections" \
