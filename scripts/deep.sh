@@ -9,18 +9,25 @@
 # Usage: scripts/deep.sh [--scale S] [--out FILE] [--only T01,T05,...]
 #                        [-C BUILD] [--san BUILD]
 #   --scale S  multiply every deep-tier size by S (default 1: the deep tier;
-#              0.01 runs the whole list in about 20 minutes to prove it).
+#              0.01 ran the whole list in 68 minutes on the 2-core machine
+#              shared with other builds, of which T18-asan (19 min: the
+#              ASan build and every suite) and T19 (18 min: the coverage
+#              build and every suite) do not scale with S; T06 6 min, T08
+#              6 min, T05+T07 3.5 min, the rest under 2 min each).
 #   --out      the Markdown file (default deep-figures.md); each test's
 #              full output goes to deep-logs/<T>.log beside it.
 #   --only     only these tests (ids as in the table).
 #   -C         the plain build (default build); --san the AddressSanitizer
 #              build for T18 (default build-san; made when missing).
 # How long it takes at --scale 1, on the 2-core reference machine: T01-T03
-# ~3 h (1,000/500/500 kill points), T04 ~1.5 h (5,000 snapshots x 3
-# damages), T05 ~2 h (every N, 500 entries), T06/T07/T17 ~2 h (every
-# allocation, 100,000 flips), T08 10 h (2 h for each of 5 targets), T10 and
-# T13 2.5 h, T12 10 min, T14 1 h (20 seeds x 3 min), T18 ~1 h, T19/T20
-# ~30 min: about 25 hours in all; run it over a weekend, or --only a part.
+# ~3 h (1,000/500/500 kill points), T04 23 min (5,000 snapshots x 3
+# damages, measured), T05 ~2 h (every N, 500 entries), T06/T07/T17 ~2 h
+# (every allocation, 100,000 flips), T08 8 h (2 h for each of 4 targets),
+# T10 and T13 2.5 h (T10's 500-connection slowloris 31 min, measured),
+# T12 ~2 h (128,000 record commands, then 64 clients pulling them all; 64
+# x 100 took 8 min), T14 1 h (20 seeds x 3 min), T18 ~1 h, T19 20 min,
+# T20 ~30 min (41 mutants): about 25 hours in all; run it over a weekend,
+# or --only a part.
 # A row's "invariants" column is the test's own "N passed, N failed" line;
 # lost/duplicated/forged are the counts its invariant checks assert (a
 # failing I1/I3/forgery check shows as "see log"); crashes counts ntm
@@ -38,7 +45,7 @@ while [ $# -gt 0 ]; do
     --only) only=",$2,"; shift 2 ;;
     -C) build=$2; shift 2 ;;
     --san) san=$2; shift 2 ;;
-    *) sed -n '4,28p' "$0"; exit 2 ;;
+    *) sed -n '4,34p' "$0"; exit 2 ;;
     esac
 done
 cd "$(dirname "$0")/.."
