@@ -7,25 +7,33 @@
 # concurrent push, pull and health checks from plain-built devices (the
 # plain build in -P, default build). Any ThreadSanitizer report fails it;
 # tests/tsan.supp holds only explained suppressions.
-# Usage: scripts/tsan.sh [-C BUILD] [-P PLAIN_BUILD] [--deep]
+# Usage: scripts/tsan.sh [-C BUILD] [-P PLAIN_BUILD] [--deep] [--build]
 #   --deep: 12 devices x 60 entries in 6 rounds (CI: 6 x 18 in 3).
+#   --build: only build the server (on one core), no drill.
 # Prints the drill's checks and "N passed, N failed".
 set -u
 build=build-tsan
 plain=build
 deep=0
+build_only=0
 while [ $# -gt 0 ]; do
     case $1 in
     -C) build=$2; shift 2 ;;
     -P) plain=$2; shift 2 ;;
     --deep) deep=1; shift ;;
-    *) sed -n '4,13p' "$0"; exit 2 ;;
+    --build) build_only=1; shift ;;
+    *) sed -n '4,14p' "$0"; exit 2 ;;
     esac
 done
 cd "$(dirname "$0")/.."
 root=$PWD
 if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" -Dtsan=true -Dtests=false -Dwerror=true >/dev/null || exit 1
+fi
+# --build: only build the server, on one core (scripts/test.sh does it
+# in the background while the plain build's suites run).
+if [ "$build_only" = 1 ]; then
+    exec ninja -j1 -C "$build" cli/ntm >/dev/null
 fi
 ninja -C "$build" cli/ntm >/dev/null || exit 1
 ninja -C "$plain" cli/ntm >/dev/null || exit 1
