@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     -P) plain=$2; shift 2 ;;
     --deep) deep=1; shift ;;
     --build) build_only=1; shift ;;
-    *) sed -n '4,14p' "$0"; exit 2 ;;
+    *) sed -n '4,13p' "$0"; exit 2 ;;
     esac
 done
 cd "$(dirname "$0")/.."
