@@ -122,6 +122,11 @@ hint_for(enum ntm_err code)
     case NTM_EREADONLY:
         return _("the home is read-only: check its permissions or give "
                  "another --home");
+    case NTM_EIO:
+        return _("the disk or memory card reported an error: what was "
+                 "stored before is kept; check the card and its free "
+                 "space, then retry (if it keeps failing, copy the home "
+                 "folder to another disk)");
     case NTM_ECORRUPT:
         return _("the database file is damaged: keep a copy of it, then "
                  "restore a backup or sync a fresh home from the server");

@@ -10,6 +10,7 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev
       gnutls-bin sqlite3 minisign gettext curl jq time)
 if [ "${1:-}" = "--tests" ]; then
     pkgs+=(clang-format chromium chromium-driver faketime openssl xxd python3 clang libclang-rt-14-dev)
+    pkgs+=(valgrind) # T18 (scripts/valgrind.sh)
 fi
 
 missing=()

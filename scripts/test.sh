@@ -27,7 +27,21 @@ for b in $builds; do
     # verify_asan_link_order=0: the clock drills preload libfaketime.
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    # The plain build's suites mostly wait (servers, sleeps, timeouts): the
+    # TSan server and the fuzzing targets compile meanwhile, on one core at
+    # low priority, so their build time is hidden (the flake runs show the
+    # suites pass under heavier load than this).
+    if [ "$b" = plain ]; then
+        [ "${NTM_T18:-1}" = 0 ] ||
+            nice -n 10 scripts/tsan.sh -C build-test-tsan --build >/dev/null 2>&1 &
+        [ "${NTM_FUZZ_SECONDS:-10}" -gt 0 ] &&
+            nice -n 10 env JOBS=1 scripts/fuzz.sh --build >/dev/null 2>&1 &
+    fi
+    # Suite plain_only runs in the plain build only: the soak (T13) judges
+    # the server's RSS, which ASan's quarantine grows by design, and the
+    # second chaos seed (the sanitizers watch the first).
     if ! meson test -C "$dir" --print-errorlogs --num-processes 2 \
+            $([ "$b" = sanitize ] && echo --no-suite plain_only) \
             --timeout-multiplier "$([ "$b" = sanitize ] && echo 3 || echo 1)"; then
         status=1
     fi
@@ -58,9 +72,25 @@ PY
         skipped_names="$skipped_names $b:${names//,/ $b:}"
     fi
 done
+wait # the background builds (a failed one fails again below, and says why)
+# T18: the fast unit suites under valgrind memcheck, and the server built
+# with ThreadSanitizer under concurrent push and pull (plain build only).
+# NTM_T18=0 skips both.
+if [ "${NTM_T18:-1}" != 0 ] && [[ " $builds " == *" plain "* ]]; then
+    for t in "valgrind.sh -C build-test-plain" "tsan.sh -C build-test-tsan -P build-test-plain"; do
+        echo "== T18: scripts/$t"
+        # shellcheck disable=SC2086
+        if scripts/$t; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+            status=1
+        fi
+    done
+fi
 # Fuzzing (T08): libFuzzer targets under ASan+UBSan, a short run each, and
 # every saved crasher replayed. NTM_FUZZ_SECONDS=0 skips it.
-fuzz_s=${NTM_FUZZ_SECONDS:-20}
+fuzz_s=${NTM_FUZZ_SECONDS:-10}
 if [ "$fuzz_s" -gt 0 ]; then
     echo "== fuzzing ($fuzz_s s per target)"
     if scripts/fuzz.sh "$fuzz_s"; then

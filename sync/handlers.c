@@ -726,6 +726,7 @@ Ntm_http_status(const struct ntm_error *err, const char **code)
         return 409;
     case NTM_EBUSY:
     case NTM_EFULL:
+    case NTM_EIO: /* the server's disk failed: nothing taken, retry later */
     case NTM_EUNAVAIL:
         *code = "unavailable";
         return 503;

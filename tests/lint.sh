@@ -142,5 +142,17 @@ else
     echo "lint: layering broken (see the rules at the layering block of tests/lint.sh)"
     fail=$((fail + 1))
 fi
+# A wrong device clock comes from preloading libfaketime (fake_clock in
+# tests/e2e/threat_lib.sh), never from the faketime wrapper: the wrapper
+# makes a named semaphore per pid in /dev/shm that a killed wrapper leaves
+# behind, and a later wrapper given the same pid exits 1 ('sem_open: File
+# exists') before running anything.
+if grep -nE '^[^#]*(^|[;&|({`]|\$\(|\s)faketime\s+(-[fm]|["'"'"'@+])' \
+        tests/e2e/*.sh scripts/*.sh 2>/dev/null; then
+    echo "lint: the faketime wrapper is used - preload libfaketime (fake_clock)"
+    fail=$((fail + 1))
+else
+    pass=$((pass + 1))
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -388,6 +388,9 @@ test_error_body_and_status(void **state)
         {NTM_EREVOKED, 403, "revoked"},
         {NTM_ETOOLARGE, 413, "too_large"},
         {NTM_EUNAVAIL, 503, "unavailable"},
+        /* the server's disk full or failing: nothing taken, retry later */
+        {NTM_EFULL, 503, "unavailable"},
+        {NTM_EIO, 503, "unavailable"},
         {NTM_EDB, 500, "internal"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -172,7 +172,12 @@ TITLES=("Làm đường" "Nạo vét kênh" "Sửa cầu" "Trồng cây" "Họp 
 NOTES=("ghi chú" "đã kiểm tra" "thiếu số liệu" "bổ sung sau" "xong")
 END=$(($(date +%s) + DURATION))
 log_op() { echo "$(date +%s%3N) $1 $2 $3" >>"$T/hist.$W"; }
-errline() { grep -m1 'error' "$T/$W.err" | cut -c1-300; }
+# errline: the error line of the last operation, else its first line of
+# stderr (a failure that names no "error" must still show what it said).
+errline() {
+    { grep -m1 'error' "$T/$W.err" || grep -m1 . "$T/$W.err" || echo "(no stderr)"; } |
+        cut -c1-300
+}
 # pick_record: a random record id of this device's list (or empty).
 pick_record() {
     local n

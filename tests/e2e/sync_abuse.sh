@@ -11,15 +11,16 @@
 #   - an oversized answer to the client (a fake server streaming without
 #     end, and one sending a gzip bomb): pull stops at its cap and applies
 #     nothing, not even the valid entries at the start of the stream;
-#   - slowloris: 40 connections from 127.0.0.2 trickling headers for 20 s
-#     while a legitimate client on 127.0.0.1 syncs every second: every
-#     sync succeeds; the per-address limit closes the extra connections;
+#   - slowloris: 40 connections (SLOW_CONNS; the deep tier 500) from
+#     127.0.0.2 trickling headers for 20 s while a legitimate client on
+#     127.0.0.1 syncs every second: every sync succeeds; the per-address
+#     limit closes the extra connections and bounds the server's fds;
 #   - limits answered, not dropped: 429 with Retry-After past
 #     --max-inflight (slow uploads hold their slot), 503 with Retry-After
 #     when the --connections reserve is in use, and a push that meets 503
 #     waits the indicated delay and then succeeds.
 #
-# Env: NTM_BIN; SLOW_SECONDS (default 20). Needs python3 (standard library
+# Env: NTM_BIN; SLOW_SECONDS (default 20), SLOW_CONNS (default 40). Needs python3 (standard library
 # only). Prints one line per check and "N passed, N failed".
 set -u
 . "$(dirname "$0")/sync_lib.sh"
@@ -36,6 +37,7 @@ if ! python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.2", 0))' 2>/
     exit 77
 fi
 SLOW_SECONDS=${SLOW_SECONDS:-20}
+SLOW_CONNS=${SLOW_CONNS:-40}
 tool() { python3 "$TOOLS" "$@"; }
 q() { sqlite3 -batch -noheader "$1" "$2" 2>/dev/null; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
@@ -155,16 +157,28 @@ check "  ... saying the answer passes the cap" err_has "cap"
 check "  ... and applies nothing" test "$(q "$T/victim2/ntm.db" 'SELECT count(*) FROM entries')" = 0
 
 # ---------------------------------------------------------------- slowloris
-python3 "$TOOLS" slowloris 127.0.0.1 "$PORT" 127.0.0.2 40 "$SLOW_SECONDS" >"$T/slow.out" 2>&1 &
+# held FILE: wait (30 s at most) until the slow client writing FILE has
+# made its first round of connections ("connected=N"), then a moment for
+# the server to read what they sent. A fixed sleep is not enough on a
+# loaded machine: python and the TLS handshakes can take longer.
+held() {
+    local _
+    for _ in $(seq 1 300); do
+        grep -q '^connected=' "$1" 2>/dev/null && { sleep 0.3; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+python3 "$TOOLS" slowloris 127.0.0.1 "$PORT" 127.0.0.2 "$SLOW_CONNS" "$SLOW_SECONDS" >"$T/slow.out" 2>&1 &
 SLOW=$!
-sleep 2
+held "$T/slow.out"
 fds_max=0
 syncs=0
 sync_fail=0
 worst=0
 end=$(($(date +%s) + SLOW_SECONDS - 3))
 i=0
-while [ "$(date +%s)" -lt "$end" ] && [ $i -lt 60 ]; do
+while [ "$(date +%s)" -lt "$end" ] && [ $i -lt $((SLOW_SECONDS > 60 ? SLOW_SECONDS : 60)) ]; do
     i=$((i + 1))
     t0=$(now_ms)
     "$NTM" --home "$R" record activity --task doan.rural_roads_km --unit "$COMMUNE" \
@@ -174,17 +188,20 @@ while [ "$(date +%s)" -lt "$end" ] && [ $i -lt 60 ]; do
         sed 's/^/    sync: /' "$T/err" | head -3
     fi
     ms=$(($(now_ms) - t0))
+    echo "$ms" >>"$T/lat"
     [ "$ms" -gt "$worst" ] && worst=$ms
     n=$(ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l)
     [ "$n" -gt "$fds_max" ] && fds_max=$n
     [ "$ms" -lt 1000 ] && sleep "0.$(printf '%03d' $((1000 - ms)))"
 done
 wait $SLOW
-echo "# slowloris: $(cat "$T/slow.out"); server fds at most $fds_max"
-check "slowloris from 127.0.0.2: all $syncs syncs from 127.0.0.1 succeed" test "$sync_fail" -eq 0 -a "$syncs" -ge 5
+echo "# slowloris: $(grep opened "$T/slow.out"); server fds at most $fds_max"
+# The legitimate client's record + sync, in ms: median, p99, worst.
+echo "# record+sync during the attack: $(sort -n "$T/lat" | awk '{ v[NR] = $1 } END { if (NR) printf "%d syncs, p50 %d ms, p99 %d ms, max %d ms", NR, v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)], v[NR] }')"
+check "slowloris of $SLOW_CONNS connections from 127.0.0.2: all $syncs syncs from 127.0.0.1 succeed" test "$sync_fail" -eq 0 -a "$syncs" -ge 5
 check "  ... the slowest took ${worst} ms (< 3000)" test "$worst" -lt 3000
-check "  ... the per-address limit (32 slow ones) closed the extra connections" \
-    grep -Eq 'opened=(4[1-9]|[5-9][0-9]|[0-9]{3,})' "$T/slow.out"
+check "  ... the per-address limit (32 slow ones) closed or refused the extra connections" \
+    awk -v n="$SLOW_CONNS" -F'[= ]' '$1 == "opened" && ($2 > n || $4 > 0) { ok = 1 } END { exit !ok }' "$T/slow.out"
 check "  ... server fds stayed bounded ($fds_max <= 32 + 40)" test "$fds_max" -le 72
 expect 0 "  ... the recorder's status: nothing unpushed" "$R" --json status
 check "  ... 0 unpushed" json_ok '.unpushed == 0'
@@ -195,7 +212,7 @@ check "server restarts with --connections 8 --max-inflight 2" \
     start_server "$S" --connections 8 --max-inflight 2
 python3 "$TOOLS" slowpost 127.0.0.1 "$PORT" 127.0.0.2 2 4 "$ADMIN" >"$T/slowpost.out" 2>&1 &
 SLOW=$!
-sleep 1.5
+held "$T/slowpost.out"
 "${CURL[@]}" -D "$T/hdr" -o "$T/out" -w '%{http_code}' "$URL/v1/info" >"$T/code"
 check "2 slow uploads hold the 2 request slots: 429" test "$(cat "$T/code")" = 429
 check "  ... with Retry-After" grep -qi '^Retry-After: [1-9]' "$T/hdr"
@@ -206,7 +223,7 @@ check "  ... once they are gone: 200" test "$(cat "$T/code")" = 200
 
 python3 "$TOOLS" slowloris 127.0.0.1 "$PORT" 127.0.0.2 7 4 >"$T/slow.out" 2>&1 &
 SLOW=$!
-sleep 1.5
+held "$T/slow.out"
 "${CURL[@]}" -D "$T/hdr" -o "$T/out" -w '%{http_code}' "$URL/v1/info" >"$T/code"
 check "7 of 8 connections held: the last one gets 503" test "$(cat "$T/code")" = 503
 check "  ... with Retry-After" grep -qi '^Retry-After: [1-9]' "$T/hdr"

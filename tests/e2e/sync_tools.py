@@ -265,8 +265,11 @@ def _slow(addr, port, src, n, seconds, first, each):
     n, seconds = int(n), float(seconds)
     socks = [None] * n
     opened = refused = 0
-    end = time.time() + seconds
-    while time.time() < end:
+    # The attack lasts SECONDS from the end of the first round of
+    # connections, which "connected=N" announces (a loaded machine can take
+    # seconds to make them).
+    end = None
+    while end is None or time.time() < end:
         t0 = time.time()
         for i in range(n):
             try:
@@ -282,6 +285,10 @@ def _slow(addr, port, src, n, seconds, first, each):
                 else:
                     socks[i].close()
                     socks[i] = None
+        if end is None:
+            end = time.time() + seconds
+            print("connected=%d" % sum(s is not None for s in socks),
+                  flush=True)
         time.sleep(max(0.0, 1.0 - (time.time() - t0)))
     for s in socks:
         if s is not None:

@@ -202,16 +202,23 @@ check "  ... but flagged clock_before_plan (RELIABILITY #18)" flagged_as "$A" "$
 # ---------------------------------------------------------------- -3d, 2038
 for clock in -3d '@2038-01-19 03:14:10'; do
     D=$T/dev-${clock//[^0-9a-z]/}
+    # Every step is checked on its own: a failure names the command that
+    # failed and shows its stderr (the push check alone once hid 6 steps).
     at "$clock" "$D" init --no-passphrase --server "$URL" --pin "$PIN"
+    check "device at $clock: init --pin (exit $rc)" test "$rc" -eq 0
     run "$D" key export
     DKEY=$(cat "$T/out")
-    "$NTM" --home "$A" admin enroll "$DKEY" --role recorder --scope "$COMMUNE" --org doan >/dev/null 2>&1
-    "$NTM" --home "$A" push >/dev/null 2>&1
+    expect 0 "  ... admin enrolls it" "$A" admin enroll "$DKEY" --role recorder --scope "$COMMUNE" --org doan
+    expect 0 "  ... and pushes the enrollment" "$A" push
     at "$clock" "$D" pull
+    check "  ... the device pulls (exit $rc)" test "$rc" -eq 0
+    recorded=0
     for i in 1 2 3; do
         at "$clock" "$D" record activity --task doan.rural_roads_km --unit "$COMMUNE" \
             --date 2019-07-0$i --title "$clock $i"
+        [ "$rc" -eq 0 ] && recorded=$((recorded + 1))
     done
+    check "  ... it records 3 activities (got $recorded)" test "$recorded" -eq 3
     at "$clock" "$D" --json push
     check "device at $clock: 3 entries accepted (exit $rc)" \
         sh -c "test $rc -eq 0 && jq -e '.accepted == 3' '$T/out' >/dev/null"

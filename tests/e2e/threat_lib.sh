@@ -63,7 +63,9 @@ fake_clock() {
     [ -n "$lib" ] || { echo "libfaketime is needed (apt-get install -y faketime)" >&2; return 127; }
     local clock=$1
     shift
-    env LD_PRELOAD="$lib" FAKETIME="$clock" DONT_FAKE_MONOTONIC=1 "$@"
+    # FAKETIME_SHARED (set by the wrapper) would make libfaketime open the
+    # wrapper's semaphore: never inherit it.
+    env -u FAKETIME_SHARED LD_PRELOAD="$lib" FAKETIME="$clock" DONT_FAKE_MONOTONIC=1 "$@"
 }
 
 # new_key NAME: an Ed25519 key in $T/NAME.pem; prints its author id (hex of
