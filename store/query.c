@@ -722,8 +722,10 @@ ntm_store_dump_state(struct ntm_store *st, struct ntm_buf *out,
         {"records",
          "SELECT id, kind, unit, org, task, author, create_entry, fields, "
          "deleted, conflict, review, reviews FROM records ORDER BY id"},
-        {"record heads", "SELECT record, entry FROM rheads ORDER BY record, "
-                         "entry"},
+        {"record heads",
+         "SELECT record, entry FROM rheads UNION ALL SELECT id, "
+         "coalesce(head, create_entry) FROM records WHERE linear=1 ORDER BY "
+         "1, 2"},
         {"record candidates",
          "SELECT record, field, entry, value, head FROM rcands ORDER BY "
          "record, field, entry"},

@@ -628,9 +628,20 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             head_ids[nheads++] = r->n[i].e.id;
     }
     qsort(head_ids, nheads, sizeof(*head_ids), cmp_str);
+    /* Linear: every two valid changes are ordered by base links (one line
+     * of edits, each knowing the previous). Then the record has one head
+     * and each field one candidate, the last change on the line that set
+     * it, whose value is in `fields`: no rows in rheads, rcands, rfields
+     * (records.head names the head when it is not the create). */
+    int linear = 1;
+    for (int i = 0; i < r->count && linear; i++)
+        for (int j = i + 1; j < r->count && linear && is_change(&r->n[i]); j++)
+            if (is_change(&r->n[j]) && !dominates(r, i, j) &&
+                !dominates(r, j, i))
+                linear = 0;
     if ((rc = clear_rows(st, record_id, err)) != NTM_OK)
         goto out;
-    for (size_t h = 0; h < nheads; h++)
+    for (size_t h = 0; h < nheads && !linear; h++)
         if ((rc =
                  rec_exec(st, "INSERT INTO rheads(record, entry) VALUES(?1,?2)",
                           record_id, head_ids[h], NULL, err)) != NTM_OK)
@@ -697,7 +708,7 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             goto out;
         }
         /* Every candidate, for conflicts and the next entry's state. */
-        for (int c = 0; c < nc; c++) {
+        for (int c = 0; c < nc && !linear; c++) {
             struct node *nd = &r->n[cand[c]];
             const char *key = nd->e.id;
             int head = bsearch(&key, head_ids, nheads, sizeof(*head_ids),
@@ -707,7 +718,8 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
                                err)) != NTM_OK)
                 goto out;
         }
-        if ((rc = put_field(st, record_id, names[f], !same, err)) != NTM_OK)
+        if (!linear &&
+            (rc = put_field(st, record_id, names[f], !same, err)) != NTM_OK)
             goto out;
         nconf += !same;
     }
@@ -763,9 +775,9 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         st,
         "INSERT OR REPLACE INTO records(id, kind, unit, org, task, author, "
         "create_entry, c_ts, c_lc, c_seq, updated_ts, fields, deleted, "
-        "conflict, nheads, review, reviews, search, waiting) "
+        "conflict, nheads, review, reviews, waiting, linear, head) "
         "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-        "?19,?20)",
+        "?20,?21,?22)",
         err);
     if (!s || !fields_s || !reviews_s || !folded) {
         rc = s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
@@ -791,7 +803,9 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         sqlite3_bind_int64(s, 15, (sqlite3_int64)nheads);
         sqlite3_bind_text(s, 16, review, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 17, reviews_s, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 19, folded, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 21, linear);
+        if (linear && nheads == 1 && strcmp(head_ids[0], cr->e.id) != 0)
+            sqlite3_bind_text(s, 22, head_ids[0], -1, SQLITE_STATIC);
         int waiting = 0;
         for (int i = 0; i < r->count; i++)
             waiting += r->n[i].code == NTM_ENOENT;
@@ -968,6 +982,8 @@ struct fast_rec {
     char *fields; /* JSON text */
     int deleted, waiting;
     int64_t updated, nheads;
+    int linear;                    /* records.linear */
+    char head[NTM_HEX_ID_LEN + 1]; /* a linear record's only head */
 };
 
 /* The record row after e: fields, search text and counts. */
@@ -984,7 +1000,7 @@ save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
     if (rc == NTM_OK)
         rc = search_parts(st, (const char *const *)parts, fr->unit, &folded,
                           err);
-    if (rc == NTM_OK)
+    if (rc == NTM_OK && !fr->linear)
         rc = rec_exists(st,
                         "SELECT 1 FROM rfields WHERE record=?1 AND "
                         "conflict=1 LIMIT 1",
@@ -995,7 +1011,7 @@ save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
                           "UPDATE records SET task=?2, updated_ts=?3, "
                           "fields=?4, deleted=?5, conflict=?6, "
                           "review='submitted', reviews='[]', nheads=?7, "
-                          "search=?8 WHERE id=?1",
+                          "head=?8 WHERE id=?1",
                           err)
             : NULL;
     if (rc == NTM_OK && !s)
@@ -1009,7 +1025,8 @@ save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
         sqlite3_bind_int(s, 5, fr->deleted);
         sqlite3_bind_int(s, 6, any);
         sqlite3_bind_int64(s, 7, fr->nheads);
-        sqlite3_bind_text(s, 8, folded, -1, SQLITE_STATIC);
+        if (fr->linear)
+            sqlite3_bind_text(s, 8, e->id, -1, SQLITE_STATIC);
         int x = sqlite3_step(s);
         sqlite3_reset(s);
         if (x != SQLITE_DONE)
@@ -1045,7 +1062,11 @@ apply_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
     enum ntm_err rc =
         keys && vals ? NTM_OK : ntm_error_set(err, NTM_ENOMEM, "out of memory");
     json_t *b;
-    if (rc == NTM_OK && dominates) {
+    if (fr->linear) {
+        /* The line goes on (e names its only head): e is the head and the
+         * only candidate of what it sets; nothing but the record's row. */
+        fr->nheads = 0;
+    } else if (rc == NTM_OK && dominates) {
         rc = rec_exec(st, "DELETE FROM rheads WHERE record=?1", rid, NULL, NULL,
                       err);
         if (rc == NTM_OK)
@@ -1074,7 +1095,7 @@ apply_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
             }
         }
     }
-    if (rc == NTM_OK)
+    if (rc == NTM_OK && !fr->linear)
         rc = rec_exec(st, "INSERT INTO rheads(record, entry) VALUES(?1,?2)",
                       rid, e->id, NULL, err);
     fr->nheads++;
@@ -1086,6 +1107,12 @@ apply_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
     json_object_foreach (set, k, v) {
         if (rc != NTM_OK)
             break;
+        if (fr->linear) {
+            keys[n] = k;
+            if (!(vals[n++] = dump_json_new(v)))
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            continue;
+        }
         if (dominates) {
             rc = rec_exec(st, "DELETE FROM rcands WHERE record=?1 AND field=?2",
                           rid, k, NULL, err);
@@ -1148,7 +1175,8 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
     fr.waiting = 1;
     sqlite3_stmt *s = Ntm_prepare(st,
                                   "SELECT unit, fields, deleted, updated_ts, "
-                                  "waiting, nheads, org FROM records "
+                                  "waiting, nheads, org, linear, "
+                                  "coalesce(head, create_entry) FROM records "
                                   "WHERE id=?1",
                                   err);
     if (!s)
@@ -1165,6 +1193,9 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
         fr.nheads = sqlite3_column_int64(s, 5);
         snprintf(fr.org, sizeof(fr.org), "%s",
                  (const char *)sqlite3_column_text(s, 6));
+        fr.linear = sqlite3_column_int(s, 7);
+        snprintf(fr.head, sizeof(fr.head), "%s",
+                 (const char *)sqlite3_column_text(s, 8));
     }
     sqlite3_reset(s);
     enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the record");
@@ -1208,15 +1239,20 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
                                err)) != NTM_OK ||
             !yes)
             goto out;
-        if ((rc = rec_exists(st,
-                             "SELECT 1 FROM rheads WHERE record=?1 AND "
-                             "entry=?2",
-                             e->record, json_string_value(b), NULL, &head,
-                             err)) != NTM_OK)
+        if (fr.linear)
+            head = strcmp(json_string_value(b), fr.head) == 0;
+        else if ((rc = rec_exists(st,
+                                  "SELECT 1 FROM rheads WHERE record=?1 AND "
+                                  "entry=?2",
+                                  e->record, json_string_value(b), NULL, &head,
+                                  err)) != NTM_OK)
             goto out;
         named += head;
     }
     int dominates = named == fr.nheads;
+    /* A linear record's line forks: the general path writes its rows. */
+    if (fr.linear && !dominates)
+        goto out;
     if (!dominates) {
         /* Each field it sets: no candidate that is not a head. */
         const char *k;
@@ -1244,7 +1280,11 @@ Ntm_record_heads(struct ntm_store *st, const char *record, json_t **out,
 {
     *out = NULL;
     sqlite3_stmt *s = Ntm_prepare(
-        st, "SELECT entry FROM rheads WHERE record=?1 ORDER BY entry", err);
+        st,
+        "SELECT entry FROM rheads WHERE record=?1 UNION ALL SELECT "
+        "coalesce(head, create_entry) FROM records WHERE id=?1 AND linear=1 "
+        "ORDER BY 1",
+        err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);

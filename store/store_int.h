@@ -45,7 +45,7 @@
  * empties them before a rebuild); meta and the schema migrations: db.c. Any
  * layer may read any table.
  *
- * On-disk layout (schema version 5, see db.c for the DDL):
+ * On-disk layout (schema version 8, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
  *               and base64 signature; (author, seq) unique; gseq is the
  *               arrival order (AUTOINCREMENT: never reused). Append-only:
@@ -65,11 +65,15 @@
  *               likewise.
  *   units       units created by effective unit.create entries.
  *   records     one row per record: current fields, conflict flag,
- *               review state, search text, heads count, entries waiting.
- *   rheads      per record, its heads (valid changes nobody dominates).
- *   rcands      per record and field, the candidates (SPEC 5): entry,
- *               order, value (JSON), whether it is a head.
- *   rfields     per record and field, whether its candidates conflict.
+ *               review state, heads count, entries waiting; linear (its
+ *               valid changes form one line) and then head, its only head
+ *               when that is not the create (NULL otherwise).
+ *   rheads      per record that is not linear, its heads (valid changes
+ *               nobody dominates).
+ *   rcands      per record that is not linear and field, the candidates
+ *               (SPEC 5): entry, order, value (JSON), whether it is a head.
+ *   rfields     per record that is not linear and field, whether its
+ *               candidates conflict.
  *   rdoc        per record, the rowid of its row in rsearch (stable:
  *               an INTEGER PRIMARY KEY, unlike records' own rowid).
  *   rsearch     the word index (SQLite FTS5, tokenizer unicode61

@@ -353,6 +353,10 @@ test_migrated_and_verified(void **state)
     snprintf(want, sizeof(want), "%.6s", a);
     ntm_store_close(st);
     exec_sql(path, "DROP TABLE rsearch; DROP TABLE rdoc; "
+                   "ALTER TABLE records DROP COLUMN linear;"
+                   "ALTER TABLE records DROP COLUMN head;"
+                   "ALTER TABLE records ADD COLUMN search TEXT NOT NULL "
+                   "DEFAULT '';"
                    "PRAGMA user_version=5;");
     struct ntm_error err;
     assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
