@@ -240,10 +240,13 @@ static const char *const migrations[] = {
      * create). Those rows took about 4 kB per record (the record and
      * entry ids and the author repeated in each row of each index). The
      * folded search text is kept once, in the word index (records.search
-     * was written and never read). The derived state is rebuilt. */
+     * was written and never read), and the create's id once, in the log
+     * (the entry at the record's author and c_seq). The derived state is
+     * rebuilt. */
     "ALTER TABLE records ADD COLUMN linear INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE records ADD COLUMN head TEXT;"
     "ALTER TABLE records DROP COLUMN search;"
+    "ALTER TABLE records DROP COLUMN create_entry;"
     "INSERT OR REPLACE INTO meta(key, value) SELECT 'rebuild', '1' WHERE"
     " EXISTS (SELECT 1 FROM entries);",
 };

@@ -720,12 +720,13 @@ ntm_store_dump_state(struct ntm_store *st, struct ntm_buf *out,
 {
     static const char *const q[][2] = {
         {"records",
-         "SELECT id, kind, unit, org, task, author, create_entry, fields, "
+         "SELECT id, kind, unit, org, task, author, " NTM_CREATE_ID_SQL
+         ", fields, "
          "deleted, conflict, review, reviews FROM records ORDER BY id"},
         {"record heads",
          "SELECT record, entry FROM rheads UNION ALL SELECT id, "
-         "coalesce(head, create_entry) FROM records WHERE linear=1 ORDER BY "
-         "1, 2"},
+         "coalesce(head, " NTM_CREATE_ID_SQL ") FROM records WHERE linear=1 "
+         "ORDER BY 1, 2"},
         {"record candidates",
          "SELECT record, field, entry, value, head FROM rcands ORDER BY "
          "record, field, entry"},

@@ -774,9 +774,9 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
     sqlite3_stmt *s = Ntm_prepare(
         st,
         "INSERT OR REPLACE INTO records(id, kind, unit, org, task, author, "
-        "create_entry, c_ts, c_lc, c_seq, updated_ts, fields, deleted, "
+        "c_ts, c_lc, c_seq, updated_ts, fields, deleted, "
         "conflict, nheads, review, reviews, waiting, linear, head) "
-        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+        "VALUES(?1,?2,?3,?4,?5,?6,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
         "?20,?21,?22)",
         err);
     if (!s || !fields_s || !reviews_s || !folded) {
@@ -792,7 +792,6 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         if (task)
             sqlite3_bind_text(s, 5, task, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 6, cr->e.author, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 7, cr->e.id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 8, cr->e.ts);
         sqlite3_bind_int64(s, 9, cr->e.lc);
         sqlite3_bind_int64(s, 10, cr->e.seq);
@@ -1176,8 +1175,8 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
     sqlite3_stmt *s = Ntm_prepare(st,
                                   "SELECT unit, fields, deleted, updated_ts, "
                                   "waiting, nheads, org, linear, "
-                                  "coalesce(head, create_entry) FROM records "
-                                  "WHERE id=?1",
+                                  "coalesce(head, " NTM_CREATE_ID_SQL
+                                  ") FROM records WHERE id=?1",
                                   err);
     if (!s)
         return err ? err->code : NTM_EDB;
@@ -1282,8 +1281,8 @@ Ntm_record_heads(struct ntm_store *st, const char *record, json_t **out,
     sqlite3_stmt *s = Ntm_prepare(
         st,
         "SELECT entry FROM rheads WHERE record=?1 UNION ALL SELECT "
-        "coalesce(head, create_entry) FROM records WHERE id=?1 AND linear=1 "
-        "ORDER BY 1",
+        "coalesce(head, " NTM_CREATE_ID_SQL ") FROM records WHERE id=?1 AND "
+        "linear=1 ORDER BY 1",
         err);
     if (!s)
         return err ? err->code : NTM_EDB;

@@ -67,7 +67,8 @@
  *   records     one row per record: current fields, conflict flag,
  *               review state, heads count, entries waiting; linear (its
  *               valid changes form one line) and then head, its only head
- *               when that is not the create (NULL otherwise).
+ *               when that is not the create (NULL otherwise). Its
+ *               create's id is the entry at (author, c_seq).
  *   rheads      per record that is not linear, its heads (valid changes
  *               nobody dominates).
  *   rcands      per record that is not linear and field, the candidates
@@ -90,7 +91,13 @@
 #include "ntm_store.h"
 
 #define NTM_SCHEMA_VERSION 3
-#define NTM_DAY_MS         (24LL * 3600 * 1000)
+
+/* SQL: the id of the create of the records row in scope (the entry at its
+ * author and c_seq; the records table keeps no copy). */
+#define NTM_CREATE_ID_SQL                                                      \
+    "(SELECT x.id FROM entries x WHERE x.author=records.author AND "           \
+    "x.seq=records.c_seq)"
+#define NTM_DAY_MS (24LL * 3600 * 1000)
 
 /* Clock flags of an entry (entries.clock_ahead, a bit set; RELIABILITY
  * #18): flagged for admins, never refused, never used for ordering. */

@@ -355,6 +355,7 @@ test_migrated_and_verified(void **state)
     exec_sql(path, "DROP TABLE rsearch; DROP TABLE rdoc; "
                    "ALTER TABLE records DROP COLUMN linear;"
                    "ALTER TABLE records DROP COLUMN head;"
+                   "ALTER TABLE records ADD COLUMN create_entry TEXT;"
                    "ALTER TABLE records ADD COLUMN search TEXT NOT NULL "
                    "DEFAULT '';"
                    "PRAGMA user_version=5;");

@@ -805,6 +805,7 @@ test_schema_v1_is_migrated(void **state)
              "ALTER TABLE records DROP COLUMN nheads;"
              "ALTER TABLE records DROP COLUMN linear;"
              "ALTER TABLE records DROP COLUMN head;"
+             "ALTER TABLE records ADD COLUMN create_entry TEXT;"
              "ALTER TABLE records ADD COLUMN search TEXT NOT NULL DEFAULT '';"
              "ALTER TABLE records ADD COLUMN heads TEXT NOT NULL DEFAULT '[]';"
              "ALTER TABLE records ADD COLUMN conflicts TEXT;"
