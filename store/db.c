@@ -395,10 +395,150 @@ Ntm_collect(struct ntm_store *st, sqlite3_stmt *s, int pairs, json_t **out,
 static enum ntm_err exec_cached(struct ntm_store *st, const char *sql,
                                 struct ntm_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Deferred writes to the word index */
+
+static void
+spend_free(struct Ntm_spend *p)
+{
+    ntm_free(p->words);
+    ntm_free(p->units);
+}
+
+/* Forget every deferred write from index from on. */
+static void
+spend_truncate(struct ntm_store *st, size_t from)
+{
+    for (size_t i = from; i < st->nspend; i++)
+        spend_free(&st->spend[i]);
+    if (from < st->nspend)
+        st->nspend = from;
+}
+
+/* Drop the writes already written at the current depth that belong to
+ * it (past the innermost savepoint's mark): the transaction or that
+ * savepoint now holds them. Those before the mark stay: a rollback of the
+ * savepoint undoes them, and they are written again. */
+static void
+spend_compact(struct ntm_store *st)
+{
+    size_t from = st->nsmarks ? st->smarks[st->nsmarks - 1] : 0, to = from;
+    for (size_t i = from; i < st->nspend; i++) {
+        if (st->spend[i].depth >= 0)
+            spend_free(&st->spend[i]);
+        else
+            st->spend[to++] = st->spend[i];
+    }
+    st->nspend = to;
+}
+
+/* The transaction ended (committed or rolled back). */
+static void
+spend_reset(struct ntm_store *st)
+{
+    spend_truncate(st, 0);
+    st->nsmarks = 0;
+}
+
+enum ntm_err
+Ntm_search_put(struct ntm_store *st, int64_t doc, const char *words,
+               const char *units, int had, struct ntm_error *err)
+{
+    if (st->nspend == st->capspend) {
+        size_t nc = st->capspend ? st->capspend * 2 : 64;
+        struct Ntm_spend *p = ntm_realloc(st->spend, nc * sizeof(*p));
+        if (!p)
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        st->spend = p;
+        st->capspend = nc;
+    }
+    struct Ntm_spend *p = &st->spend[st->nspend];
+    memset(p, 0, sizeof(*p));
+    p->doc = doc;
+    p->had = had;
+    p->depth = -1;
+    if (words && (!(p->words = ntm_strdup(words)) ||
+                  !(p->units = ntm_strdup(units ? units : "")))) {
+        spend_free(p);
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    st->nspend++;
+    /* Counted every 64 writes: a count per write cost more than the
+     * write. */
+    if (st->nspend % 64)
+        return NTM_OK;
+    size_t waiting = 0;
+    for (size_t i = 0; i < st->nspend; i++)
+        waiting += st->spend[i].depth < 0;
+    return waiting >= NTM_SEARCH_BATCH ? Ntm_search_flush(st, err) : NTM_OK;
+}
+
+int
+Ntm_search_pending(struct ntm_store *st, int64_t doc, const char **words,
+                   const char **units)
+{
+    /* Those written already are in the index itself. */
+    for (size_t i = st->nspend; i > 0; i--)
+        if (st->spend[i - 1].depth < 0 && st->spend[i - 1].doc == doc) {
+            *words = st->spend[i - 1].words;
+            *units = st->spend[i - 1].units;
+            return 1;
+        }
+    return 0;
+}
+
+enum ntm_err
+Ntm_search_flush(struct ntm_store *st, struct ntm_error *err)
+{
+    enum ntm_err rc = NTM_OK;
+    /* No transaction (SQLite rolled it back after an error): what was
+     * deferred went with it. */
+    if (st->nspend && sqlite3_get_autocommit(st->db)) {
+        spend_reset(st);
+        return NTM_OK;
+    }
+    for (size_t i = 0; i < st->nspend && rc == NTM_OK; i++) {
+        struct Ntm_spend *p = &st->spend[i];
+        if (p->depth >= 0)
+            continue;
+        sqlite3_stmt *s = NULL;
+        int x = SQLITE_DONE;
+        if (p->had) {
+            s = Ntm_prepare(st, "DELETE FROM rsearch WHERE rowid=?1", err);
+            if (!s)
+                return err ? err->code : NTM_EDB;
+            sqlite3_bind_int64(s, 1, p->doc);
+            x = sqlite3_step(s);
+            sqlite3_reset(s);
+        }
+        if (x == SQLITE_DONE && p->words) {
+            s = Ntm_prepare(
+                st, "INSERT INTO rsearch(rowid, words, units) VALUES(?1,?2,?3)",
+                err);
+            if (!s)
+                return err ? err->code : NTM_EDB;
+            sqlite3_bind_int64(s, 1, p->doc);
+            sqlite3_bind_text(s, 2, p->words, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 3, p->units, -1, SQLITE_STATIC);
+            x = sqlite3_step(s);
+            sqlite3_reset(s);
+        }
+        if (x != SQLITE_DONE) {
+            st->search_heal = 1;
+            rc = Ntm_db_error(st, x, err, "cannot save the word index");
+        } else {
+            p->depth = st->nsmarks;
+        }
+    }
+    spend_compact(st);
+    return rc;
+}
+
 /* Roll the whole transaction back, whatever happened before. */
 static void
 rollback_all(struct ntm_store *st)
 {
+    spend_reset(st);
     if (sqlite3_get_autocommit(st->db))
         return;
     if (exec_cached(st, sql_rollback, NULL) != NTM_OK)
@@ -658,6 +798,9 @@ ntm_store_close(struct ntm_store *st)
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(st->db);
     }
+    spend_reset(st);
+    ntm_free(st->spend);
+    ntm_free(st->smarks);
     ntm_free(f);
 }
 
@@ -704,9 +847,12 @@ ntm_store_commit(struct ntm_store *st, struct ntm_error *err)
 {
     if (st->tx_depth == 0)
         return ntm_error_set(err, NTM_EINVAL, "no transaction open");
-    enum ntm_err rc = exec_cached(st, sql_commit, err);
+    enum ntm_err rc = Ntm_search_flush(st, err);
+    if (rc == NTM_OK)
+        rc = exec_cached(st, sql_commit, err);
     if (rc != NTM_OK)
         rollback_all(st);
+    spend_reset(st);
     st->tx_depth = 0;
     st->hlc_valid = 0;
     return rc;
@@ -760,16 +906,28 @@ Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
         st->sp_serial = 1;
         return NTM_OK;
     }
-    if (sqlite3_get_autocommit(st->db))
+    if (sqlite3_get_autocommit(st->db)) {
         /* SQLite rolls a transaction back by itself after some errors
          * (out of memory, disk full, I/O error): the caller's batch is
          * gone, and a savepoint now would quietly start a new one. */
+        spend_reset(st);
         return ntm_error_set(err, NTM_EDB,
                              "the transaction was rolled back after an "
                              "earlier error - start the batch again");
+    }
+    if (st->nsmarks == st->capsmarks) {
+        int nc = st->capsmarks ? st->capsmarks * 2 : 8;
+        size_t *p = ntm_realloc(st->smarks, (size_t)nc * sizeof(*p));
+        if (!p)
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        st->smarks = p;
+        st->capsmarks = nc;
+    }
     enum ntm_err rc = exec_cached(st, sql_savepoint, err);
-    if (rc == NTM_OK)
+    if (rc == NTM_OK) {
         st->sp_serial++;
+        st->smarks[st->nsmarks++] = st->nspend;
+    }
     return rc;
 }
 
@@ -785,25 +943,48 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
         st->sp_serial--;
     if (outer) {
         if (ok) {
-            enum ntm_err rc = exec_cached(st, sql_commit, err);
+            enum ntm_err rc = Ntm_search_flush(st, err);
+            if (rc == NTM_OK)
+                rc = exec_cached(st, sql_commit, err);
             if (rc != NTM_OK)
                 rollback_all(st);
+            spend_reset(st);
             return rc;
         }
         rollback_all(st);
         return NTM_OK;
     }
+    /* The savepoint's deferred writes: kept by its parent on release,
+     * forgotten on rollback (and those of outer scopes it wrote are
+     * written again later). */
+    int depth = st->nsmarks;
+    size_t mark = depth ? st->smarks[depth - 1] : 0;
+    if (depth)
+        st->nsmarks--;
     if (ok) {
         enum ntm_err rc = exec_cached(st, sql_release, err);
-        if (rc == NTM_OK)
+        if (rc == NTM_OK) {
+            for (size_t i = 0; i < st->nspend; i++)
+                if (st->spend[i].depth >= depth)
+                    st->spend[i].depth = depth - 1;
+            spend_compact(st);
             return NTM_OK;
+        }
         /* the savepoint stays: undo it */
         if (exec_cached(st, sql_rollback_to, NULL) == NTM_OK)
             exec_cached(st, sql_release, NULL);
+        spend_truncate(st, mark);
+        for (size_t i = 0; i < st->nspend; i++)
+            if (st->spend[i].depth >= depth)
+                st->spend[i].depth = -1;
         return rc;
     }
     if (exec_cached(st, sql_rollback_to, NULL) == NTM_OK)
         exec_cached(st, sql_release, NULL);
+    spend_truncate(st, mark);
+    for (size_t i = 0; i < st->nspend; i++)
+        if (st->spend[i].depth >= depth)
+            st->spend[i].depth = -1;
     return NTM_OK;
 }
 

@@ -166,6 +166,9 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
             goto out;
         if (q.n == 0) /* no word: nothing can match */
             goto out;
+        /* this transaction's own writes to the index, if any, first */
+        if ((rc = Ntm_search_flush(st, err)) != NTM_OK)
+            goto out;
         if (!(match = Ntm_search_fts(&q)) || !(arr = json_array())) {
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;

@@ -453,70 +453,71 @@ rec_exec(struct ntm_store *st, const char *sql, const char *record,
 
 /* The record's row in the word index (rsearch, reached through rdoc):
  * its folded search text and its unit code, written only when they
- * changed (a review changes neither). */
+ * changed (a review changes neither). The write itself is deferred
+ * (Ntm_search_put): FTS5 writes a segment at each savepoint otherwise. */
 static enum ntm_err
 index_record(struct ntm_store *st, const char *record, const char *unit,
              const char *folded, struct ntm_error *err)
 {
-    sqlite3_stmt *s = Ntm_prepare(
-        st,
-        "SELECT d.doc, x.words, x.units FROM rdoc d LEFT JOIN rsearch x ON "
-        "x.rowid=d.doc WHERE d.record=?1",
-        err);
+    sqlite3_stmt *s =
+        Ntm_prepare(st, "SELECT doc FROM rdoc WHERE record=?1", err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
-    int64_t doc = 0;
-    int same = 0, x = sqlite3_step(s);
-    if (x == SQLITE_ROW) {
-        const char *w = (const char *)sqlite3_column_text(s, 1);
-        const char *u = (const char *)sqlite3_column_text(s, 2);
-        doc = sqlite3_column_int64(s, 0);
-        same = w && u && strcmp(w, folded) == 0 && strcmp(u, unit) == 0;
-    }
+    int x = sqlite3_step(s);
+    int64_t doc = x == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the word index");
-    if (rc != NTM_OK || same)
+    if (rc != NTM_OK)
         return rc;
     if (!doc) {
         rc = rec_exec(st, "INSERT INTO rdoc(record) VALUES(?1)", record, NULL,
                       NULL, err);
-        doc = sqlite3_last_insert_rowid(st->db);
-    } else {
-        s = Ntm_prepare(st, "DELETE FROM rsearch WHERE rowid=?1", err);
+        if (rc != NTM_OK)
+            return rc;
+        return Ntm_search_put(st, sqlite3_last_insert_rowid(st->db), folded,
+                              unit, 0, err);
+    }
+    const char *w = NULL, *u = NULL;
+    if (!Ntm_search_pending(st, doc, &w, &u)) {
+        s = Ntm_prepare(st, "SELECT words, units FROM rsearch WHERE rowid=?1",
+                        err);
         if (!s)
             return err ? err->code : NTM_EDB;
         sqlite3_bind_int64(s, 1, doc);
         x = sqlite3_step(s);
+        int same = 0;
+        if (x == SQLITE_ROW) {
+            w = (const char *)sqlite3_column_text(s, 0);
+            u = (const char *)sqlite3_column_text(s, 1);
+            same = w && u && strcmp(w, folded) == 0 && strcmp(u, unit) == 0;
+        }
         sqlite3_reset(s);
-        if (x != SQLITE_DONE)
-            rc = Ntm_db_error(st, x, err, "cannot save the word index");
+        rc = Ntm_step_ok(st, x, err, "cannot read the word index");
+        if (rc != NTM_OK || same)
+            return rc;
+    } else if (w && u && strcmp(w, folded) == 0 && strcmp(u, unit) == 0) {
+        return NTM_OK;
     }
-    if (rc != NTM_OK)
-        return rc;
-    s = Ntm_prepare(
-        st, "INSERT INTO rsearch(rowid, words, units) VALUES(?1,?2,?3)", err);
-    if (!s)
-        return err ? err->code : NTM_EDB;
-    sqlite3_bind_int64(s, 1, doc);
-    sqlite3_bind_text(s, 2, folded, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, unit, -1, SQLITE_STATIC);
-    x = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (x != SQLITE_DONE)
-        return Ntm_db_error(st, x, err, "cannot save the word index");
-    return NTM_OK;
+    return Ntm_search_put(st, doc, folded, unit, 1, err);
 }
 
 /* The record leaves the word index. */
 static enum ntm_err
 unindex_record(struct ntm_store *st, const char *record, struct ntm_error *err)
 {
-    enum ntm_err rc = rec_exec(st,
-                               "DELETE FROM rsearch WHERE rowid=(SELECT doc "
-                               "FROM rdoc WHERE record=?1)",
-                               record, NULL, NULL, err);
-    if (rc == NTM_OK)
+    sqlite3_stmt *s =
+        Ntm_prepare(st, "SELECT doc FROM rdoc WHERE record=?1", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+    int x = sqlite3_step(s);
+    int64_t doc = x == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the word index");
+    if (rc == NTM_OK && doc)
+        rc = Ntm_search_put(st, doc, NULL, NULL, 1, err);
+    if (rc == NTM_OK && doc)
         rc = rec_exec(st, "DELETE FROM rdoc WHERE record=?1", record, NULL,
                       NULL, err);
     return rc;
@@ -1686,6 +1687,8 @@ enum ntm_err
 Ntm_state_all(struct ntm_store *st, struct ntm_error *err)
 {
     enum ntm_err rc = Ntm_state_units(st, err);
+    if (rc == NTM_OK)
+        rc = Ntm_search_flush(st, err);
     if (rc != NTM_OK)
         return rc;
     rc = Ntm_exec(st,

@@ -42,8 +42,9 @@
  * Tables and their writers: entries, forks, authors, peer_heads and the HLC
  * in meta: log.c; effect: effect.c; enrollments, revocations: auth.c;
  * units, records, rheads, rcands, rfields, rdoc, rsearch: state.c (derive.c
- * empties them before a rebuild); meta and the schema migrations: db.c. Any
- * layer may read any table.
+ * empties them before a rebuild; state.c's writes to rsearch are deferred
+ * to db.c, Ntm_search_put, which writes them by the transaction's end);
+ * meta and the schema migrations: db.c. Any layer may read any table.
  *
  * On-disk layout (schema version 8, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
@@ -128,6 +129,26 @@ struct ntm_store {
     /* A write failed: the word index's in-memory state is dropped before
      * the next transaction (db.c, search_heal). */
     int search_heal;
+    /* Writes to the word index deferred (db.c, Ntm_search_put): FTS5
+     * writes its pending terms out as a new segment at every savepoint
+     * and release once it holds any, so a write per entry taken cost a
+     * segment (and its merges) per entry. spend holds them in order;
+     * smarks[k] is spend's length when savepoint k+1 opened. */
+    struct Ntm_spend *spend;
+    size_t nspend, capspend;
+    size_t *smarks;
+    int nsmarks, capsmarks;
+};
+
+/* One deferred write to the word index: the row of doc becomes (words,
+ * units), or goes (words NULL); had: the index may hold a row of doc
+ * before it. depth: -1 not written yet, else the savepoint depth it was
+ * written at (undone if that savepoint rolls back). */
+struct Ntm_spend {
+    int64_t doc;
+    char *words, *units;
+    int had;
+    int depth;
 };
 
 /* A parsed, well-formed entry (step 1 passed). Strings point into json. */
@@ -284,6 +305,22 @@ void Ntm_json_free(void *p);
 /* Savepoints: nestable write scopes used by every write function. */
 enum ntm_err Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err);
 enum ntm_err Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err);
+/* The word index's row of doc becomes (words, units), or goes (words
+ * NULL), when the deferred writes are written: at the latest when the
+ * transaction commits (or after NTM_SEARCH_BATCH of them). had: a row of
+ * doc may be held already. Inside the current write scope: undone with
+ * it. Strings are copied. */
+enum ntm_err Ntm_search_put(struct ntm_store *st, int64_t doc,
+                            const char *words, const char *units, int had,
+                            struct ntm_error *err);
+/* 1 when a write of doc is deferred: its words (NULL: the row goes) and
+ * units, the latest; 0 when the index itself says. */
+int Ntm_search_pending(struct ntm_store *st, int64_t doc, const char **words,
+                       const char **units);
+/* Write the deferred writes to the word index now (before reading it, or
+ * rebuilding it, inside a transaction). */
+enum ntm_err Ntm_search_flush(struct ntm_store *st, struct ntm_error *err);
+#define NTM_SEARCH_BATCH 512
 
 /* ==================================================================
  * Layer 3: log.c - the rows of the log.
