@@ -735,13 +735,10 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
     if (rc != NTM_OK)
         goto fail;
     /* Every write runs in a savepoint (Ntm_sp_begin), and SQLite copies
-     * each page a savepoint touches into a statement journal first; past
-     * 64 KiB that journal spills to a temporary file, which inside a
-     * batch of 1000 entries cost a pwrite per page per entry. In memory
-     * it holds one savepoint's pages at a time (truncated when the last
-     * savepoint is released). Sorts still spill to files as before. */
-    if ((rc = Ntm_exec(st, "PRAGMA temp_store=MEMORY", err)) != NTM_OK)
-        goto fail;
+     * each page a savepoint touches into a statement journal first: it is
+     * kept in memory up to 1 MiB, in one piece (init.c,
+     * SQLITE_CONFIG_STMTJRNL_SPILL), and truncated when the last savepoint
+     * is released. Temporary tables and sorts go to files. */
     /* A 32 MB page cache (default 2 MB). Each entry taken writes to
      * random-keyed B-trees (entry id, record id, effect id); once they
      * outgrow the cache every ingest reads cold pages back from the file.
