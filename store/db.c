@@ -422,7 +422,8 @@ spend_truncate(struct ntm_store *st, size_t from)
 static void
 spend_compact(struct ntm_store *st)
 {
-    size_t from = st->nsmarks ? st->smarks[st->nsmarks - 1] : 0, to = from;
+    size_t from = st->nsmarks ? st->smarks[st->nsmarks - 1].nspend : 0;
+    size_t to = from;
     for (size_t i = from; i < st->nspend; i++) {
         if (st->spend[i].depth >= 0)
             spend_free(&st->spend[i]);
@@ -438,6 +439,35 @@ spend_reset(struct ntm_store *st)
 {
     spend_truncate(st, 0);
     st->nsmarks = 0;
+    st->hlc_valid = 0;
+    st->hlc_dirty = 0;
+}
+
+/* The HLC observed in this transaction, to meta (before it commits). */
+static enum ntm_err
+hlc_flush(struct ntm_store *st, struct ntm_error *err)
+{
+    if (!st->hlc_dirty || sqlite3_get_autocommit(st->db))
+        return NTM_OK;
+    /* Both keys in one statement; stored as text like meta_set_int. */
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "INSERT INTO meta(key,value) VALUES('hlc.ts',?1),('hlc.lc',?2) "
+        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    char t[32], l[32];
+    snprintf(t, sizeof(t), "%lld", (long long)st->hlc_ts);
+    snprintf(l, sizeof(l), "%lld", (long long)st->hlc_lc);
+    sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, l, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE)
+        return Ntm_db_error(st, r, err, "cannot save a setting");
+    st->hlc_dirty = 0;
+    return NTM_OK;
 }
 
 enum ntm_err
@@ -846,6 +876,8 @@ ntm_store_commit(struct ntm_store *st, struct ntm_error *err)
         return ntm_error_set(err, NTM_EINVAL, "no transaction open");
     enum ntm_err rc = Ntm_search_flush(st, err);
     if (rc == NTM_OK)
+        rc = hlc_flush(st, err);
+    if (rc == NTM_OK)
         rc = exec_cached(st, sql_commit, err);
     if (rc != NTM_OK)
         rollback_all(st);
@@ -914,7 +946,7 @@ Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
     }
     if (st->nsmarks == st->capsmarks) {
         int nc = st->capsmarks ? st->capsmarks * 2 : 8;
-        size_t *p = ntm_realloc(st->smarks, (size_t)nc * sizeof(*p));
+        struct Ntm_smark *p = ntm_realloc(st->smarks, (size_t)nc * sizeof(*p));
         if (!p)
             return ntm_error_set(err, NTM_ENOMEM, "out of memory");
         st->smarks = p;
@@ -923,17 +955,36 @@ Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
     enum ntm_err rc = exec_cached(st, sql_savepoint, err);
     if (rc == NTM_OK) {
         st->sp_serial++;
-        st->smarks[st->nsmarks++] = st->nspend;
+        struct Ntm_smark *m = &st->smarks[st->nsmarks++];
+        m->nspend = st->nspend;
+        m->hlc_valid = st->hlc_valid;
+        m->hlc_dirty = st->hlc_dirty;
+        m->hlc_ts = st->hlc_ts;
+        m->hlc_lc = st->hlc_lc;
     }
     return rc;
+}
+
+/* The savepoint at depth (its mark m) rolled back: what it deferred is
+ * forgotten, what outer scopes deferred and it wrote is written again
+ * later, and the HLC is as it was when it opened. */
+static void
+sp_undone(struct ntm_store *st, int depth, const struct Ntm_smark *m)
+{
+    spend_truncate(st, m->nspend);
+    for (size_t i = 0; i < st->nspend; i++)
+        if (st->spend[i].depth >= depth)
+            st->spend[i].depth = -1;
+    st->hlc_valid = m->hlc_valid;
+    st->hlc_dirty = m->hlc_dirty;
+    st->hlc_ts = m->hlc_ts;
+    st->hlc_lc = m->hlc_lc;
 }
 
 enum ntm_err
 Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
 {
     int outer = st->tx_depth == 0 && st->sp_serial == 1;
-    if (!ok || outer)
-        st->hlc_valid = 0;
     if (!ok)
         st->search_heal = 1;
     if (st->sp_serial > 0)
@@ -941,6 +992,8 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
     if (outer) {
         if (ok) {
             enum ntm_err rc = Ntm_search_flush(st, err);
+            if (rc == NTM_OK)
+                rc = hlc_flush(st, err);
             if (rc == NTM_OK)
                 rc = exec_cached(st, sql_commit, err);
             if (rc != NTM_OK)
@@ -955,9 +1008,9 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
      * forgotten on rollback (and those of outer scopes it wrote are
      * written again later). */
     int depth = st->nsmarks;
-    size_t mark = depth ? st->smarks[depth - 1] : 0;
+    struct Ntm_smark m = {0, 0, 0, 0, 0};
     if (depth)
-        st->nsmarks--;
+        m = st->smarks[--st->nsmarks];
     if (ok) {
         enum ntm_err rc = exec_cached(st, sql_release, err);
         if (rc == NTM_OK) {
@@ -970,18 +1023,12 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
         /* the savepoint stays: undo it */
         if (exec_cached(st, sql_rollback_to, NULL) == NTM_OK)
             exec_cached(st, sql_release, NULL);
-        spend_truncate(st, mark);
-        for (size_t i = 0; i < st->nspend; i++)
-            if (st->spend[i].depth >= depth)
-                st->spend[i].depth = -1;
+        sp_undone(st, depth, &m);
         return rc;
     }
     if (exec_cached(st, sql_rollback_to, NULL) == NTM_OK)
         exec_cached(st, sql_release, NULL);
-    spend_truncate(st, mark);
-    for (size_t i = 0; i < st->nspend; i++)
-        if (st->spend[i].depth >= depth)
-            st->spend[i].depth = -1;
+    sp_undone(st, depth, &m);
     return NTM_OK;
 }
 
@@ -1015,7 +1062,7 @@ ntm_store_meta_set(struct ntm_store *st, const char *key, const char *val,
                    struct ntm_error *err)
 {
     if (strncmp(key, "hlc.", 4) == 0)
-        st->hlc_valid = 0;
+        st->hlc_valid = st->hlc_dirty = 0;
     sqlite3_stmt *s = Ntm_prepare(
         st,
         val ? "INSERT INTO meta(key,value) VALUES(?1,?2) ON CONFLICT(key) DO "

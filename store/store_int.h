@@ -114,9 +114,10 @@ struct ntm_store {
     int sp_serial; /* savepoint name counter */
     char root[NTM_HEX_ID_LEN + 1];
     char root_scope[32];
-    /* The HLC (meta hlc.ts, hlc.lc) as last read or written, trusted only
+    /* The HLC (meta hlc.ts, hlc.lc) as last read or observed, trusted only
      * while this connection holds the write transaction: cleared when a
-     * transaction ends, a savepoint rolls back or meta_set touches it. */
+     * transaction ends or meta_set touches it, restored when a savepoint
+     * rolls back. */
     int hlc_valid;
     int64_t hlc_ts, hlc_lc;
     /* The effect of the entry being taken (fx_gseq, set by ingest around
@@ -133,11 +134,23 @@ struct ntm_store {
      * writes its pending terms out as a new segment at every savepoint
      * and release once it holds any, so a write per entry taken cost a
      * segment (and its merges) per entry. spend holds them in order;
-     * smarks[k] is spend's length when savepoint k+1 opened. */
+     * smarks[k] is spend's length (and the HLC) when savepoint k+1
+     * opened. */
     struct Ntm_spend *spend;
     size_t nspend, capspend;
-    size_t *smarks;
+    struct Ntm_smark *smarks;
     int nsmarks, capsmarks;
+    /* The HLC observed is written to meta when the transaction commits
+     * (one write per batch instead of one per entry): hlc_dirty until
+     * then. */
+    int hlc_dirty;
+};
+
+/* What a rollback to a savepoint restores of the handle's state. */
+struct Ntm_smark {
+    size_t nspend;
+    int hlc_valid, hlc_dirty;
+    int64_t hlc_ts, hlc_lc;
 };
 
 /* One deferred write to the word index: the row of doc becomes (words,
