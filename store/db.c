@@ -251,6 +251,23 @@ static const char *const migrations[] = {
     " size INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
     " PRIMARY KEY(hash, device)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS blob_uploads_device ON blob_uploads(device);",
+    /* 9: a smaller file. A record whose valid changes form one line (each
+     * knows the one before: nearly every record) has one head and one
+     * candidate per field, the last change that set it, whose value is in
+     * records.fields: it keeps no rows in rheads, rcands and rfields
+     * (records.linear; records.head names its head when that is not the
+     * create). Those rows took about 4 kB per record (the record and
+     * entry ids and the author repeated in each row of each index). The
+     * folded search text is kept once, in the word index (records.search
+     * was written and never read), and the create's id once, in the log
+     * (the entry at the record's author and c_seq). The derived state is
+     * rebuilt. */
+    "ALTER TABLE records ADD COLUMN linear INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE records ADD COLUMN head TEXT;"
+    "ALTER TABLE records DROP COLUMN search;"
+    "ALTER TABLE records DROP COLUMN create_entry;"
+    "INSERT OR REPLACE INTO meta(key, value) SELECT 'rebuild', '1' WHERE"
+    " EXISTS (SELECT 1 FROM entries);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -397,10 +414,180 @@ Ntm_collect(struct ntm_store *st, sqlite3_stmt *s, int pairs, json_t **out,
 static enum ntm_err exec_cached(struct ntm_store *st, const char *sql,
                                 struct ntm_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Deferred writes to the word index */
+
+static void
+spend_free(struct Ntm_spend *p)
+{
+    ntm_free(p->words);
+    ntm_free(p->units);
+}
+
+/* Forget every deferred write from index from on. */
+static void
+spend_truncate(struct ntm_store *st, size_t from)
+{
+    for (size_t i = from; i < st->nspend; i++)
+        spend_free(&st->spend[i]);
+    if (from < st->nspend)
+        st->nspend = from;
+}
+
+/* Drop the writes already written at the current depth that belong to
+ * it (past the innermost savepoint's mark): the transaction or that
+ * savepoint now holds them. Those before the mark stay: a rollback of the
+ * savepoint undoes them, and they are written again. */
+static void
+spend_compact(struct ntm_store *st)
+{
+    size_t from = st->nsmarks ? st->smarks[st->nsmarks - 1].nspend : 0;
+    size_t to = from;
+    for (size_t i = from; i < st->nspend; i++) {
+        if (st->spend[i].depth >= 0)
+            spend_free(&st->spend[i]);
+        else
+            st->spend[to++] = st->spend[i];
+    }
+    st->nspend = to;
+}
+
+/* The transaction ended (committed or rolled back). */
+static void
+spend_reset(struct ntm_store *st)
+{
+    spend_truncate(st, 0);
+    st->nsmarks = 0;
+    st->hlc_valid = 0;
+    st->hlc_dirty = 0;
+}
+
+/* The HLC observed in this transaction, to meta (before it commits). */
+static enum ntm_err
+hlc_flush(struct ntm_store *st, struct ntm_error *err)
+{
+    if (!st->hlc_dirty || sqlite3_get_autocommit(st->db))
+        return NTM_OK;
+    /* Both keys in one statement; stored as text like meta_set_int. */
+    sqlite3_stmt *s = Ntm_prepare(
+        st,
+        "INSERT INTO meta(key,value) VALUES('hlc.ts',?1),('hlc.lc',?2) "
+        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    char t[32], l[32];
+    snprintf(t, sizeof(t), "%lld", (long long)st->hlc_ts);
+    snprintf(l, sizeof(l), "%lld", (long long)st->hlc_lc);
+    sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, l, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE)
+        return Ntm_db_error(st, r, err, "cannot save a setting");
+    st->hlc_dirty = 0;
+    return NTM_OK;
+}
+
+enum ntm_err
+Ntm_search_put(struct ntm_store *st, int64_t doc, const char *words,
+               const char *units, int had, struct ntm_error *err)
+{
+    if (st->nspend == st->capspend) {
+        size_t nc = st->capspend ? st->capspend * 2 : 64;
+        struct Ntm_spend *p = ntm_realloc(st->spend, nc * sizeof(*p));
+        if (!p)
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        st->spend = p;
+        st->capspend = nc;
+    }
+    struct Ntm_spend *p = &st->spend[st->nspend];
+    memset(p, 0, sizeof(*p));
+    p->doc = doc;
+    p->had = had;
+    p->depth = -1;
+    if (words && (!(p->words = ntm_strdup(words)) ||
+                  !(p->units = ntm_strdup(units ? units : "")))) {
+        spend_free(p);
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    st->nspend++;
+    /* Counted every 64 writes: a count per write cost more than the
+     * write. */
+    if (st->nspend % 64)
+        return NTM_OK;
+    size_t waiting = 0;
+    for (size_t i = 0; i < st->nspend; i++)
+        waiting += st->spend[i].depth < 0;
+    return waiting >= NTM_SEARCH_BATCH ? Ntm_search_flush(st, err) : NTM_OK;
+}
+
+int
+Ntm_search_pending(struct ntm_store *st, int64_t doc, const char **words,
+                   const char **units)
+{
+    /* Those written already are in the index itself. */
+    for (size_t i = st->nspend; i > 0; i--)
+        if (st->spend[i - 1].depth < 0 && st->spend[i - 1].doc == doc) {
+            *words = st->spend[i - 1].words;
+            *units = st->spend[i - 1].units;
+            return 1;
+        }
+    return 0;
+}
+
+enum ntm_err
+Ntm_search_flush(struct ntm_store *st, struct ntm_error *err)
+{
+    enum ntm_err rc = NTM_OK;
+    /* No transaction (SQLite rolled it back after an error): what was
+     * deferred went with it. */
+    if (st->nspend && sqlite3_get_autocommit(st->db)) {
+        spend_reset(st);
+        return NTM_OK;
+    }
+    for (size_t i = 0; i < st->nspend && rc == NTM_OK; i++) {
+        struct Ntm_spend *p = &st->spend[i];
+        if (p->depth >= 0)
+            continue;
+        sqlite3_stmt *s = NULL;
+        int x = SQLITE_DONE;
+        if (p->had) {
+            s = Ntm_prepare(st, "DELETE FROM rsearch WHERE rowid=?1", err);
+            if (!s)
+                return err ? err->code : NTM_EDB;
+            sqlite3_bind_int64(s, 1, p->doc);
+            x = sqlite3_step(s);
+            sqlite3_reset(s);
+        }
+        if (x == SQLITE_DONE && p->words) {
+            s = Ntm_prepare(
+                st, "INSERT INTO rsearch(rowid, words, units) VALUES(?1,?2,?3)",
+                err);
+            if (!s)
+                return err ? err->code : NTM_EDB;
+            sqlite3_bind_int64(s, 1, p->doc);
+            sqlite3_bind_text(s, 2, p->words, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 3, p->units, -1, SQLITE_STATIC);
+            x = sqlite3_step(s);
+            sqlite3_reset(s);
+        }
+        if (x != SQLITE_DONE) {
+            st->search_heal = 1;
+            rc = Ntm_db_error(st, x, err, "cannot save the word index");
+        } else {
+            p->depth = st->nsmarks;
+        }
+    }
+    spend_compact(st);
+    return rc;
+}
+
 /* Roll the whole transaction back, whatever happened before. */
 static void
 rollback_all(struct ntm_store *st)
 {
+    spend_reset(st);
     if (sqlite3_get_autocommit(st->db))
         return;
     if (exec_cached(st, sql_rollback, NULL) != NTM_OK)
@@ -597,13 +784,10 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
     if (rc != NTM_OK)
         goto fail;
     /* Every write runs in a savepoint (Ntm_sp_begin), and SQLite copies
-     * each page a savepoint touches into a statement journal first; past
-     * 64 KiB that journal spills to a temporary file, which inside a
-     * batch of 1000 entries cost a pwrite per page per entry. In memory
-     * it holds one savepoint's pages at a time (truncated when the last
-     * savepoint is released). Sorts still spill to files as before. */
-    if ((rc = Ntm_exec(st, "PRAGMA temp_store=MEMORY", err)) != NTM_OK)
-        goto fail;
+     * each page a savepoint touches into a statement journal first: it is
+     * kept in memory up to 1 MiB, in one piece (init.c,
+     * SQLITE_CONFIG_STMTJRNL_SPILL), and truncated when the last savepoint
+     * is released. Temporary tables and sorts go to files. */
     /* A 32 MB page cache (default 2 MB). Each entry taken writes to
      * random-keyed B-trees (entry id, record id, effect id); once they
      * outgrow the cache every ingest reads cold pages back from the file.
@@ -660,6 +844,9 @@ ntm_store_close(struct ntm_store *st)
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(st->db);
     }
+    spend_reset(st);
+    ntm_free(st->spend);
+    ntm_free(st->smarks);
     ntm_free(f);
 }
 
@@ -706,9 +893,14 @@ ntm_store_commit(struct ntm_store *st, struct ntm_error *err)
 {
     if (st->tx_depth == 0)
         return ntm_error_set(err, NTM_EINVAL, "no transaction open");
-    enum ntm_err rc = exec_cached(st, sql_commit, err);
+    enum ntm_err rc = Ntm_search_flush(st, err);
+    if (rc == NTM_OK)
+        rc = hlc_flush(st, err);
+    if (rc == NTM_OK)
+        rc = exec_cached(st, sql_commit, err);
     if (rc != NTM_OK)
         rollback_all(st);
+    spend_reset(st);
     st->tx_depth = 0;
     st->hlc_valid = 0;
     return rc;
@@ -762,50 +954,100 @@ Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
         st->sp_serial = 1;
         return NTM_OK;
     }
-    if (sqlite3_get_autocommit(st->db))
+    if (sqlite3_get_autocommit(st->db)) {
         /* SQLite rolls a transaction back by itself after some errors
          * (out of memory, disk full, I/O error): the caller's batch is
          * gone, and a savepoint now would quietly start a new one. */
+        spend_reset(st);
         return ntm_error_set(err, NTM_EDB,
                              "the transaction was rolled back after an "
                              "earlier error - start the batch again");
+    }
+    if (st->nsmarks == st->capsmarks) {
+        int nc = st->capsmarks ? st->capsmarks * 2 : 8;
+        struct Ntm_smark *p = ntm_realloc(st->smarks, (size_t)nc * sizeof(*p));
+        if (!p)
+            return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        st->smarks = p;
+        st->capsmarks = nc;
+    }
     enum ntm_err rc = exec_cached(st, sql_savepoint, err);
-    if (rc == NTM_OK)
+    if (rc == NTM_OK) {
         st->sp_serial++;
+        struct Ntm_smark *m = &st->smarks[st->nsmarks++];
+        m->nspend = st->nspend;
+        m->hlc_valid = st->hlc_valid;
+        m->hlc_dirty = st->hlc_dirty;
+        m->hlc_ts = st->hlc_ts;
+        m->hlc_lc = st->hlc_lc;
+    }
     return rc;
+}
+
+/* The savepoint at depth (its mark m) rolled back: what it deferred is
+ * forgotten, what outer scopes deferred and it wrote is written again
+ * later, and the HLC is as it was when it opened. */
+static void
+sp_undone(struct ntm_store *st, int depth, const struct Ntm_smark *m)
+{
+    spend_truncate(st, m->nspend);
+    for (size_t i = 0; i < st->nspend; i++)
+        if (st->spend[i].depth >= depth)
+            st->spend[i].depth = -1;
+    st->hlc_valid = m->hlc_valid;
+    st->hlc_dirty = m->hlc_dirty;
+    st->hlc_ts = m->hlc_ts;
+    st->hlc_lc = m->hlc_lc;
 }
 
 enum ntm_err
 Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
 {
     int outer = st->tx_depth == 0 && st->sp_serial == 1;
-    if (!ok || outer)
-        st->hlc_valid = 0;
     if (!ok)
         st->search_heal = 1;
     if (st->sp_serial > 0)
         st->sp_serial--;
     if (outer) {
         if (ok) {
-            enum ntm_err rc = exec_cached(st, sql_commit, err);
+            enum ntm_err rc = Ntm_search_flush(st, err);
+            if (rc == NTM_OK)
+                rc = hlc_flush(st, err);
+            if (rc == NTM_OK)
+                rc = exec_cached(st, sql_commit, err);
             if (rc != NTM_OK)
                 rollback_all(st);
+            spend_reset(st);
             return rc;
         }
         rollback_all(st);
         return NTM_OK;
     }
+    /* The savepoint's deferred writes: kept by its parent on release,
+     * forgotten on rollback (and those of outer scopes it wrote are
+     * written again later). */
+    int depth = st->nsmarks;
+    struct Ntm_smark m = {0, 0, 0, 0, 0};
+    if (depth)
+        m = st->smarks[--st->nsmarks];
     if (ok) {
         enum ntm_err rc = exec_cached(st, sql_release, err);
-        if (rc == NTM_OK)
+        if (rc == NTM_OK) {
+            for (size_t i = 0; i < st->nspend; i++)
+                if (st->spend[i].depth >= depth)
+                    st->spend[i].depth = depth - 1;
+            spend_compact(st);
             return NTM_OK;
+        }
         /* the savepoint stays: undo it */
         if (exec_cached(st, sql_rollback_to, NULL) == NTM_OK)
             exec_cached(st, sql_release, NULL);
+        sp_undone(st, depth, &m);
         return rc;
     }
     if (exec_cached(st, sql_rollback_to, NULL) == NTM_OK)
         exec_cached(st, sql_release, NULL);
+    sp_undone(st, depth, &m);
     return NTM_OK;
 }
 
@@ -839,7 +1081,7 @@ ntm_store_meta_set(struct ntm_store *st, const char *key, const char *val,
                    struct ntm_error *err)
 {
     if (strncmp(key, "hlc.", 4) == 0)
-        st->hlc_valid = 0;
+        st->hlc_valid = st->hlc_dirty = 0;
     sqlite3_stmt *s = Ntm_prepare(
         st,
         val ? "INSERT INTO meta(key,value) VALUES(?1,?2) ON CONFLICT(key) DO "

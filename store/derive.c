@@ -54,6 +54,8 @@ Ntm_rebuild_derived(struct ntm_store *st, struct ntm_error *err)
 {
     enum ntm_err rc = Ntm_effect_clear(st, err);
     if (rc == NTM_OK)
+        rc = Ntm_search_flush(st, err);
+    if (rc == NTM_OK)
         rc = Ntm_exec(st,
                       "DELETE FROM enrollments; DELETE FROM revocations; "
                       "DELETE FROM units; DELETE FROM records; "
@@ -65,6 +67,8 @@ Ntm_rebuild_derived(struct ntm_store *st, struct ntm_error *err)
         rc = Ntm_auth_recompute(st, NULL, err);
     if (rc == NTM_OK)
         rc = Ntm_state_all(st, err);
+    if (rc == NTM_OK)
+        rc = Ntm_search_flush(st, err);
     if (rc != NTM_OK)
         return rc;
     /* Entries of other ops (unknown ones) get their effect again. */

@@ -24,6 +24,15 @@ init_once(void)
     /* Serialized mode: the server shares nothing across threads, but the
      * safest default costs little here. */
     sqlite3_config(SQLITE_CONFIG_SERIALIZED);
+    /* No memory statistics (nothing reads them): with them every SQLite
+     * allocation takes a global mutex. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* The statement journal (the pages a savepoint touches, copied before
+     * they change; every entry taken runs in one) in memory up to 1 MiB,
+     * in one piece: kept in memory (PRAGMA temp_store=MEMORY) it was
+     * grown by 1 KiB pieces, each allocated, copied into and freed at
+     * every savepoint's end. Past 1 MiB it goes to a temporary file. */
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 1 << 20);
     if (sqlite3_initialize() != SQLITE_OK)
         init_rc = NTM_EDB;
 }

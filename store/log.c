@@ -175,25 +175,9 @@ Ntm_hlc_observe(struct ntm_store *st, int64_t ts, int64_t lc,
         return rc;
     if (ts < lts || (ts == lts && lc <= llc))
         return NTM_OK;
-    /* Both keys in one statement; stored as text like meta_set_int. */
-    sqlite3_stmt *s = Ntm_prepare(
-        st,
-        "INSERT INTO meta(key,value) VALUES('hlc.ts',?1),('hlc.lc',?2) "
-        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-        err);
-    if (!s)
-        return err ? err->code : NTM_EDB;
-    char t[32], l[32];
-    snprintf(t, sizeof(t), "%lld", (long long)ts);
-    snprintf(l, sizeof(l), "%lld", (long long)lc);
-    sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, l, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (r != SQLITE_DONE) {
-        st->hlc_valid = 0;
-        return Ntm_db_error(st, r, err, "cannot save a setting");
-    }
+    /* Written to meta when the transaction commits (db.c, hlc_flush);
+     * a savepoint's rollback restores the value it opened with. */
+    st->hlc_dirty = 1;
     st->hlc_ts = ts;
     st->hlc_lc = lc;
     st->hlc_valid = 1;

@@ -166,6 +166,9 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
             goto out;
         if (q.n == 0) /* no word: nothing can match */
             goto out;
+        /* this transaction's own writes to the index, if any, first */
+        if ((rc = Ntm_search_flush(st, err)) != NTM_OK)
+            goto out;
         if (!(match = Ntm_search_fts(&q)) || !(arr = json_array())) {
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;
@@ -720,10 +723,13 @@ ntm_store_dump_state(struct ntm_store *st, struct ntm_buf *out,
 {
     static const char *const q[][2] = {
         {"records",
-         "SELECT id, kind, unit, org, task, author, create_entry, fields, "
+         "SELECT id, kind, unit, org, task, author, " NTM_CREATE_ID_SQL
+         ", fields, "
          "deleted, conflict, review, reviews FROM records ORDER BY id"},
-        {"record heads", "SELECT record, entry FROM rheads ORDER BY record, "
-                         "entry"},
+        {"record heads",
+         "SELECT record, entry FROM rheads UNION ALL SELECT id, "
+         "coalesce(head, " NTM_CREATE_ID_SQL ") FROM records WHERE linear=1 "
+         "ORDER BY 1, 2"},
         {"record candidates",
          "SELECT record, field, entry, value, head FROM rcands ORDER BY "
          "record, field, entry"},

@@ -455,70 +455,71 @@ rec_exec(struct ntm_store *st, const char *sql, const char *record,
 
 /* The record's row in the word index (rsearch, reached through rdoc):
  * its folded search text and its unit code, written only when they
- * changed (a review changes neither). */
+ * changed (a review changes neither). The write itself is deferred
+ * (Ntm_search_put): FTS5 writes a segment at each savepoint otherwise. */
 static enum ntm_err
 index_record(struct ntm_store *st, const char *record, const char *unit,
              const char *folded, struct ntm_error *err)
 {
-    sqlite3_stmt *s = Ntm_prepare(
-        st,
-        "SELECT d.doc, x.words, x.units FROM rdoc d LEFT JOIN rsearch x ON "
-        "x.rowid=d.doc WHERE d.record=?1",
-        err);
+    sqlite3_stmt *s =
+        Ntm_prepare(st, "SELECT doc FROM rdoc WHERE record=?1", err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
-    int64_t doc = 0;
-    int same = 0, x = sqlite3_step(s);
-    if (x == SQLITE_ROW) {
-        const char *w = (const char *)sqlite3_column_text(s, 1);
-        const char *u = (const char *)sqlite3_column_text(s, 2);
-        doc = sqlite3_column_int64(s, 0);
-        same = w && u && strcmp(w, folded) == 0 && strcmp(u, unit) == 0;
-    }
+    int x = sqlite3_step(s);
+    int64_t doc = x == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the word index");
-    if (rc != NTM_OK || same)
+    if (rc != NTM_OK)
         return rc;
     if (!doc) {
         rc = rec_exec(st, "INSERT INTO rdoc(record) VALUES(?1)", record, NULL,
                       NULL, err);
-        doc = sqlite3_last_insert_rowid(st->db);
-    } else {
-        s = Ntm_prepare(st, "DELETE FROM rsearch WHERE rowid=?1", err);
+        if (rc != NTM_OK)
+            return rc;
+        return Ntm_search_put(st, sqlite3_last_insert_rowid(st->db), folded,
+                              unit, 0, err);
+    }
+    const char *w = NULL, *u = NULL;
+    if (!Ntm_search_pending(st, doc, &w, &u)) {
+        s = Ntm_prepare(st, "SELECT words, units FROM rsearch WHERE rowid=?1",
+                        err);
         if (!s)
             return err ? err->code : NTM_EDB;
         sqlite3_bind_int64(s, 1, doc);
         x = sqlite3_step(s);
+        int same = 0;
+        if (x == SQLITE_ROW) {
+            w = (const char *)sqlite3_column_text(s, 0);
+            u = (const char *)sqlite3_column_text(s, 1);
+            same = w && u && strcmp(w, folded) == 0 && strcmp(u, unit) == 0;
+        }
         sqlite3_reset(s);
-        if (x != SQLITE_DONE)
-            rc = Ntm_db_error(st, x, err, "cannot save the word index");
+        rc = Ntm_step_ok(st, x, err, "cannot read the word index");
+        if (rc != NTM_OK || same)
+            return rc;
+    } else if (w && u && strcmp(w, folded) == 0 && strcmp(u, unit) == 0) {
+        return NTM_OK;
     }
-    if (rc != NTM_OK)
-        return rc;
-    s = Ntm_prepare(
-        st, "INSERT INTO rsearch(rowid, words, units) VALUES(?1,?2,?3)", err);
-    if (!s)
-        return err ? err->code : NTM_EDB;
-    sqlite3_bind_int64(s, 1, doc);
-    sqlite3_bind_text(s, 2, folded, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, unit, -1, SQLITE_STATIC);
-    x = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (x != SQLITE_DONE)
-        return Ntm_db_error(st, x, err, "cannot save the word index");
-    return NTM_OK;
+    return Ntm_search_put(st, doc, folded, unit, 1, err);
 }
 
 /* The record leaves the word index. */
 static enum ntm_err
 unindex_record(struct ntm_store *st, const char *record, struct ntm_error *err)
 {
-    enum ntm_err rc = rec_exec(st,
-                               "DELETE FROM rsearch WHERE rowid=(SELECT doc "
-                               "FROM rdoc WHERE record=?1)",
-                               record, NULL, NULL, err);
-    if (rc == NTM_OK)
+    sqlite3_stmt *s =
+        Ntm_prepare(st, "SELECT doc FROM rdoc WHERE record=?1", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+    int x = sqlite3_step(s);
+    int64_t doc = x == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the word index");
+    if (rc == NTM_OK && doc)
+        rc = Ntm_search_put(st, doc, NULL, NULL, 1, err);
+    if (rc == NTM_OK && doc)
         rc = rec_exec(st, "DELETE FROM rdoc WHERE record=?1", record, NULL,
                       NULL, err);
     return rc;
@@ -679,10 +680,21 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             head_ids[nheads++] = r->n[i].e.id;
     }
     qsort(head_ids, nheads, sizeof(*head_ids), cmp_str);
+    /* Linear: every two valid changes are ordered by base links (one line
+     * of edits, each knowing the previous). Then the record has one head
+     * and each field one candidate, the last change on the line that set
+     * it, whose value is in `fields`: no rows in rheads, rcands, rfields
+     * (records.head names the head when it is not the create). */
+    int linear = 1;
+    for (int i = 0; i < r->count && linear; i++)
+        for (int j = i + 1; j < r->count && linear && is_change(&r->n[i]); j++)
+            if (is_change(&r->n[j]) && !dominates(r, i, j) &&
+                !dominates(r, j, i))
+                linear = 0;
     if ((rc = clear_rows(st, record_id, err)) != NTM_OK ||
         (rc = put_attachments(st, record_id, r, err)) != NTM_OK)
         goto out;
-    for (size_t h = 0; h < nheads; h++)
+    for (size_t h = 0; h < nheads && !linear; h++)
         if ((rc =
                  rec_exec(st, "INSERT INTO rheads(record, entry) VALUES(?1,?2)",
                           record_id, head_ids[h], NULL, err)) != NTM_OK)
@@ -749,7 +761,7 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             goto out;
         }
         /* Every candidate, for conflicts and the next entry's state. */
-        for (int c = 0; c < nc; c++) {
+        for (int c = 0; c < nc && !linear; c++) {
             struct node *nd = &r->n[cand[c]];
             const char *key = nd->e.id;
             int head = bsearch(&key, head_ids, nheads, sizeof(*head_ids),
@@ -759,7 +771,8 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
                                err)) != NTM_OK)
                 goto out;
         }
-        if ((rc = put_field(st, record_id, names[f], !same, err)) != NTM_OK)
+        if (!linear &&
+            (rc = put_field(st, record_id, names[f], !same, err)) != NTM_OK)
             goto out;
         nconf += !same;
     }
@@ -814,10 +827,10 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
     sqlite3_stmt *s = Ntm_prepare(
         st,
         "INSERT OR REPLACE INTO records(id, kind, unit, org, task, author, "
-        "create_entry, c_ts, c_lc, c_seq, updated_ts, fields, deleted, "
-        "conflict, nheads, review, reviews, search, waiting) "
-        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-        "?19,?20)",
+        "c_ts, c_lc, c_seq, updated_ts, fields, deleted, "
+        "conflict, nheads, review, reviews, waiting, linear, head) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+        "?20,?21,?22)",
         err);
     if (!s || !fields_s || !reviews_s || !folded) {
         rc = s ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
@@ -832,7 +845,6 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         if (task)
             sqlite3_bind_text(s, 5, task, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 6, cr->e.author, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 7, cr->e.id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 8, cr->e.ts);
         sqlite3_bind_int64(s, 9, cr->e.lc);
         sqlite3_bind_int64(s, 10, cr->e.seq);
@@ -843,7 +855,9 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         sqlite3_bind_int64(s, 15, (sqlite3_int64)nheads);
         sqlite3_bind_text(s, 16, review, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 17, reviews_s, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 19, folded, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 21, linear);
+        if (linear && nheads == 1 && strcmp(head_ids[0], cr->e.id) != 0)
+            sqlite3_bind_text(s, 22, head_ids[0], -1, SQLITE_STATIC);
         int waiting = 0;
         for (int i = 0; i < r->count; i++)
             waiting += r->n[i].code == NTM_ENOENT;
@@ -1021,6 +1035,8 @@ struct fast_rec {
     char *fields; /* JSON text */
     int deleted, waiting;
     int64_t updated, nheads;
+    int linear;                    /* records.linear */
+    char head[NTM_HEX_ID_LEN + 1]; /* a linear record's only head */
 };
 
 /* The record row after e: fields, search text and counts. */
@@ -1037,7 +1053,7 @@ save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
     if (rc == NTM_OK)
         rc = search_parts(st, (const char *const *)parts, fr->unit, &folded,
                           err);
-    if (rc == NTM_OK)
+    if (rc == NTM_OK && !fr->linear)
         rc = rec_exists(st,
                         "SELECT 1 FROM rfields WHERE record=?1 AND "
                         "conflict=1 LIMIT 1",
@@ -1048,7 +1064,7 @@ save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
                           "UPDATE records SET task=?2, updated_ts=?3, "
                           "fields=?4, deleted=?5, conflict=?6, "
                           "review='submitted', reviews='[]', nheads=?7, "
-                          "search=?8 WHERE id=?1",
+                          "head=?8 WHERE id=?1",
                           err)
             : NULL;
     if (rc == NTM_OK && !s)
@@ -1062,7 +1078,8 @@ save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
         sqlite3_bind_int(s, 5, fr->deleted);
         sqlite3_bind_int(s, 6, any);
         sqlite3_bind_int64(s, 7, fr->nheads);
-        sqlite3_bind_text(s, 8, folded, -1, SQLITE_STATIC);
+        if (fr->linear)
+            sqlite3_bind_text(s, 8, e->id, -1, SQLITE_STATIC);
         int x = sqlite3_step(s);
         sqlite3_reset(s);
         if (x != SQLITE_DONE)
@@ -1098,7 +1115,11 @@ apply_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
     enum ntm_err rc =
         keys && vals ? NTM_OK : ntm_error_set(err, NTM_ENOMEM, "out of memory");
     json_t *b;
-    if (rc == NTM_OK && dominates) {
+    if (fr->linear) {
+        /* The line goes on (e names its only head): e is the head and the
+         * only candidate of what it sets; nothing but the record's row. */
+        fr->nheads = 0;
+    } else if (rc == NTM_OK && dominates) {
         rc = rec_exec(st, "DELETE FROM rheads WHERE record=?1", rid, NULL, NULL,
                       err);
         if (rc == NTM_OK)
@@ -1127,7 +1148,7 @@ apply_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
             }
         }
     }
-    if (rc == NTM_OK)
+    if (rc == NTM_OK && !fr->linear)
         rc = rec_exec(st, "INSERT INTO rheads(record, entry) VALUES(?1,?2)",
                       rid, e->id, NULL, err);
     fr->nheads++;
@@ -1139,6 +1160,12 @@ apply_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
     json_object_foreach (set, k, v) {
         if (rc != NTM_OK)
             break;
+        if (fr->linear) {
+            keys[n] = k;
+            if (!(vals[n++] = dump_json_new(v)))
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            continue;
+        }
         if (dominates) {
             rc = rec_exec(st, "DELETE FROM rcands WHERE record=?1 AND field=?2",
                           rid, k, NULL, err);
@@ -1201,8 +1228,9 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
     fr.waiting = 1;
     sqlite3_stmt *s = Ntm_prepare(st,
                                   "SELECT unit, fields, deleted, updated_ts, "
-                                  "waiting, nheads, org FROM records "
-                                  "WHERE id=?1",
+                                  "waiting, nheads, org, linear, "
+                                  "coalesce(head, " NTM_CREATE_ID_SQL
+                                  ") FROM records WHERE id=?1",
                                   err);
     if (!s)
         return err ? err->code : NTM_EDB;
@@ -1218,6 +1246,9 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
         fr.nheads = sqlite3_column_int64(s, 5);
         snprintf(fr.org, sizeof(fr.org), "%s",
                  (const char *)sqlite3_column_text(s, 6));
+        fr.linear = sqlite3_column_int(s, 7);
+        snprintf(fr.head, sizeof(fr.head), "%s",
+                 (const char *)sqlite3_column_text(s, 8));
     }
     sqlite3_reset(s);
     enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the record");
@@ -1261,15 +1292,20 @@ state_fast(struct ntm_store *st, const struct Ntm_entry *e, int *done,
                                err)) != NTM_OK ||
             !yes)
             goto out;
-        if ((rc = rec_exists(st,
-                             "SELECT 1 FROM rheads WHERE record=?1 AND "
-                             "entry=?2",
-                             e->record, json_string_value(b), NULL, &head,
-                             err)) != NTM_OK)
+        if (fr.linear)
+            head = strcmp(json_string_value(b), fr.head) == 0;
+        else if ((rc = rec_exists(st,
+                                  "SELECT 1 FROM rheads WHERE record=?1 AND "
+                                  "entry=?2",
+                                  e->record, json_string_value(b), NULL, &head,
+                                  err)) != NTM_OK)
             goto out;
         named += head;
     }
     int dominates = named == fr.nheads;
+    /* A linear record's line forks: the general path writes its rows. */
+    if (fr.linear && !dominates)
+        goto out;
     if (!dominates) {
         /* Each field it sets: no candidate that is not a head. */
         const char *k;
@@ -1297,7 +1333,11 @@ Ntm_record_heads(struct ntm_store *st, const char *record, json_t **out,
 {
     *out = NULL;
     sqlite3_stmt *s = Ntm_prepare(
-        st, "SELECT entry FROM rheads WHERE record=?1 ORDER BY entry", err);
+        st,
+        "SELECT entry FROM rheads WHERE record=?1 UNION ALL SELECT "
+        "coalesce(head, " NTM_CREATE_ID_SQL ") FROM records WHERE id=?1 AND "
+        "linear=1 ORDER BY 1",
+        err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
@@ -1700,6 +1740,8 @@ enum ntm_err
 Ntm_state_all(struct ntm_store *st, struct ntm_error *err)
 {
     enum ntm_err rc = Ntm_state_units(st, err);
+    if (rc == NTM_OK)
+        rc = Ntm_search_flush(st, err);
     if (rc != NTM_OK)
         return rc;
     rc = Ntm_exec(st,

@@ -49,10 +49,12 @@
  * Tables and their writers: entries, forks, authors, peer_heads and the HLC
  * in meta: log.c; effect: effect.c; enrollments, revocations: auth.c;
  * units, records, rheads, rcands, rfields, rdoc, rsearch, rattach: state.c
- * (derive.c empties them before a rebuild); meta and the schema
- * migrations: db.c. Any layer may read any table.
+ * (derive.c empties them before a rebuild; state.c's writes to rsearch
+ * are deferred to db.c, Ntm_search_put, which writes them by the
+ * transaction's end); meta and the schema migrations: db.c. Any layer may
+ * read any table.
  *
- * On-disk layout (schema version 5, see db.c for the DDL):
+ * On-disk layout (schema version 9, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
  *               and base64 signature; (author, seq) unique; gseq is the
  *               arrival order (AUTOINCREMENT: never reused). Append-only:
@@ -72,11 +74,16 @@
  *               likewise.
  *   units       units created by effective unit.create entries.
  *   records     one row per record: current fields, conflict flag,
- *               review state, search text, heads count, entries waiting.
- *   rheads      per record, its heads (valid changes nobody dominates).
- *   rcands      per record and field, the candidates (SPEC 5): entry,
- *               order, value (JSON), whether it is a head.
- *   rfields     per record and field, whether its candidates conflict.
+ *               review state, heads count, entries waiting; linear (its
+ *               valid changes form one line) and then head, its only head
+ *               when that is not the create (NULL otherwise). Its
+ *               create's id is the entry at (author, c_seq).
+ *   rheads      per record that is not linear, its heads (valid changes
+ *               nobody dominates).
+ *   rcands      per record that is not linear and field, the candidates
+ *               (SPEC 5): entry, order, value (JSON), whether it is a head.
+ *   rfields     per record that is not linear and field, whether its
+ *               candidates conflict.
  *   rdoc        per record, the rowid of its row in rsearch (stable:
  *               an INTEGER PRIMARY KEY, unlike records' own rowid).
  *   rsearch     the word index (SQLite FTS5, tokenizer unicode61
@@ -97,7 +104,13 @@
 #include "ntm_store.h"
 
 #define NTM_SCHEMA_VERSION 3
-#define NTM_DAY_MS         (24LL * 3600 * 1000)
+
+/* SQL: the id of the create of the records row in scope (the entry at its
+ * author and c_seq; the records table keeps no copy). */
+#define NTM_CREATE_ID_SQL                                                      \
+    "(SELECT x.id FROM entries x WHERE x.author=records.author AND "           \
+    "x.seq=records.c_seq)"
+#define NTM_DAY_MS (24LL * 3600 * 1000)
 
 /* Clock flags of an entry (entries.clock_ahead, a bit set; RELIABILITY
  * #18): flagged for admins, never refused, never used for ordering. */
@@ -113,9 +126,10 @@ struct ntm_store {
     int sp_serial; /* savepoint name counter */
     char root[NTM_HEX_ID_LEN + 1];
     char root_scope[32];
-    /* The HLC (meta hlc.ts, hlc.lc) as last read or written, trusted only
+    /* The HLC (meta hlc.ts, hlc.lc) as last read or observed, trusted only
      * while this connection holds the write transaction: cleared when a
-     * transaction ends, a savepoint rolls back or meta_set touches it. */
+     * transaction ends or meta_set touches it, restored when a savepoint
+     * rolls back. */
     int hlc_valid;
     int64_t hlc_ts, hlc_lc;
     /* The effect of the entry being taken (fx_gseq, set by ingest around
@@ -128,6 +142,38 @@ struct ntm_store {
     /* A write failed: the word index's in-memory state is dropped before
      * the next transaction (db.c, search_heal). */
     int search_heal;
+    /* Writes to the word index deferred (db.c, Ntm_search_put): FTS5
+     * writes its pending terms out as a new segment at every savepoint
+     * and release once it holds any, so a write per entry taken cost a
+     * segment (and its merges) per entry. spend holds them in order;
+     * smarks[k] is spend's length (and the HLC) when savepoint k+1
+     * opened. */
+    struct Ntm_spend *spend;
+    size_t nspend, capspend;
+    struct Ntm_smark *smarks;
+    int nsmarks, capsmarks;
+    /* The HLC observed is written to meta when the transaction commits
+     * (one write per batch instead of one per entry): hlc_dirty until
+     * then. */
+    int hlc_dirty;
+};
+
+/* What a rollback to a savepoint restores of the handle's state. */
+struct Ntm_smark {
+    size_t nspend;
+    int hlc_valid, hlc_dirty;
+    int64_t hlc_ts, hlc_lc;
+};
+
+/* One deferred write to the word index: the row of doc becomes (words,
+ * units), or goes (words NULL); had: the index may hold a row of doc
+ * before it. depth: -1 not written yet, else the savepoint depth it was
+ * written at (undone if that savepoint rolls back). */
+struct Ntm_spend {
+    int64_t doc;
+    char *words, *units;
+    int had;
+    int depth;
 };
 
 /* A parsed, well-formed entry (step 1 passed). Strings point into json. */
@@ -284,6 +330,22 @@ void Ntm_json_free(void *p);
 /* Savepoints: nestable write scopes used by every write function. */
 enum ntm_err Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err);
 enum ntm_err Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err);
+/* The word index's row of doc becomes (words, units), or goes (words
+ * NULL), when the deferred writes are written: at the latest when the
+ * transaction commits (or after NTM_SEARCH_BATCH of them). had: a row of
+ * doc may be held already. Inside the current write scope: undone with
+ * it. Strings are copied. */
+enum ntm_err Ntm_search_put(struct ntm_store *st, int64_t doc,
+                            const char *words, const char *units, int had,
+                            struct ntm_error *err);
+/* 1 when a write of doc is deferred: its words (NULL: the row goes) and
+ * units, the latest; 0 when the index itself says. */
+int Ntm_search_pending(struct ntm_store *st, int64_t doc, const char **words,
+                       const char **units);
+/* Write the deferred writes to the word index now (before reading it, or
+ * rebuilding it, inside a transaction). */
+enum ntm_err Ntm_search_flush(struct ntm_store *st, struct ntm_error *err);
+#define NTM_SEARCH_BATCH 512
 
 /* ==================================================================
  * Layer 3: log.c - the rows of the log.

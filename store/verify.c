@@ -985,6 +985,8 @@ check_derived(struct ntm_store *st, int repair, struct diffs *d,
                  derived_tables[i], derived_tables[i], derived_tables[i]);
         rc = Ntm_exec(st, sql, err);
     }
+    if (rc == NTM_OK)
+        rc = Ntm_search_flush(st, err);
     if (rc == NTM_OK) {
         struct ntm_buf b = NTM_BUF_INIT;
         rc = ntm_buf_addf(&b,
@@ -1040,6 +1042,8 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
         !(st->flags & NTM_STORE_READONLY)) {
         /* integrity_check does not read inside the FTS5 word index: its
          * own check does (it writes nothing) */
+        if ((rc = Ntm_search_flush(st, err)) != NTM_OK)
+            return rc;
         r = sqlite3_exec(
             st->db, "INSERT INTO rsearch(rsearch) VALUES('integrity-check')",
             NULL, NULL, NULL);

@@ -597,6 +597,113 @@ test_rebuild_equals_incremental(void **state)
     ntm_store_close(st);
 }
 
+/* Rows of the store's table (read through its own connection). */
+static int
+rows_of(struct ntm_store *st, const char *table)
+{
+    (void)st;
+    char path[400], sql[128];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+static void
+assert_rebuild_same(struct ntm_store *st)
+{
+    struct ntm_error err;
+    char *before = th_dump(st);
+    assert_int_equal(ntm_store_rebuild(st, &err), NTM_OK);
+    char *after = th_dump(st);
+    assert_string_equal(before, after);
+    ntm_free(before);
+    ntm_free(after);
+}
+
+/* A record edited along one line (each edit knowing the one before, as
+ * nearly every record is) keeps no rows of heads, candidates or fields:
+ * its fields are in its row. Its line forks: the rows appear, the same on
+ * both replicas and as a rebuild's; an edit over both heads keeps them. */
+static void
+test_linear_record_keeps_no_candidate_rows(void **state)
+{
+    (void)state;
+    struct ntm_store *b = th_store(root, 0);
+    struct ntm_store *a = enrolled_store();
+    char rid[33];
+    struct ntm_write_result w;
+    struct ntm_error err;
+    json_t *f = activity_fields("một");
+    json_t *s1 = json_pack("{s:s}", "qty", "3.5");
+    json_t *s2 = json_pack("{s:s, s:s}", "title", "hai", "uom", "m");
+    assert_int_equal(ntm_record_create(a, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_record_update(a, rec1, rid, s1, &w, &err), NTM_OK);
+    assert_int_equal(ntm_record_update(a, rec1, rid, s2, &w, &err), NTM_OK);
+    assert_int_equal(rows_of(a, "rcands"), 0);
+    assert_int_equal(rows_of(a, "rheads"), 0);
+    assert_int_equal(rows_of(a, "rfields"), 0);
+    json_t *rec = th_record(a, rid);
+    assert_string_equal(th_field(rec, "qty"), "3.5");
+    assert_string_equal(th_field(rec, "title"), "hai");
+    assert_int_equal(json_array_size(json_object_get(rec, "heads")), 1);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(rec, "heads"), 0)),
+        w.id);
+    json_decref(rec);
+    assert_rebuild_same(a);
+    assert_int_equal(rows_of(a, "rcands"), 0);
+
+    /* b takes the line, then each edits it without the other's edit */
+    th_exchange(a, b);
+    json_t *sa = json_pack("{s:s}", "qty", "5");
+    json_t *sb = json_pack("{s:s}", "qty", "6");
+    assert_int_equal(ntm_record_update(a, rec1, rid, sa, &w, &err), NTM_OK);
+    assert_int_equal(ntm_record_update(b, root, rid, sb, &w, &err), NTM_OK);
+    th_exchange(a, b);
+    th_exchange(b, a);
+    assert_true(rows_of(a, "rcands") > 0);
+    assert_int_equal(rows_of(a, "rheads"), 2);
+    char *da = th_dump(a), *db = th_dump(b);
+    assert_string_equal(da, db);
+    ntm_free(da);
+    ntm_free(db);
+    rec = th_record(a, rid);
+    assert_int_equal(json_array_size(json_object_get(rec, "heads")), 2);
+    json_decref(rec);
+    assert_rebuild_same(a);
+    assert_rebuild_same(b);
+
+    /* an edit over both heads: one head again, still not one line */
+    assert_int_equal(ntm_record_update(a, rec1, rid, s1, &w, &err), NTM_OK);
+    th_exchange(a, b);
+    assert_int_equal(rows_of(a, "rheads"), 1);
+    da = th_dump(a);
+    db = th_dump(b);
+    assert_string_equal(da, db);
+    ntm_free(da);
+    ntm_free(db);
+    assert_rebuild_same(a);
+    assert_rebuild_same(b);
+    json_decref(sa);
+    json_decref(sb);
+    json_decref(s1);
+    json_decref(s2);
+    json_decref(f);
+    ntm_store_close(a);
+    ntm_store_close(b);
+}
+
 /* Every entry's gseq and effect, as text (new, free with ntm_free). */
 static int
 effects_add(void *ud, const struct ntm_entry_view *v)
@@ -680,7 +787,7 @@ test_schema_v1_is_migrated(void **state)
     char *state_before = th_dump(st);
     char *effects_before = effects_dump(st);
     ntm_store_close(st);
-    assert_int_equal(user_version(path), 8);
+    assert_int_equal(user_version(path), 9);
 
     /* Back to the layout of version 1, as an older ntm left it. */
     sqlite3 *db = NULL;
@@ -696,6 +803,10 @@ test_schema_v1_is_migrated(void **state)
              "ALTER TABLE entries DROP COLUMN waits;"
              "ALTER TABLE records DROP COLUMN waiting;"
              "ALTER TABLE records DROP COLUMN nheads;"
+             "ALTER TABLE records DROP COLUMN linear;"
+             "ALTER TABLE records DROP COLUMN head;"
+             "ALTER TABLE records ADD COLUMN create_entry TEXT;"
+             "ALTER TABLE records ADD COLUMN search TEXT NOT NULL DEFAULT '';"
              "ALTER TABLE records ADD COLUMN heads TEXT NOT NULL DEFAULT '[]';"
              "ALTER TABLE records ADD COLUMN conflicts TEXT;"
              "DROP TABLE rheads; DROP TABLE rcands; DROP TABLE rfields;"
@@ -719,7 +830,7 @@ test_schema_v1_is_migrated(void **state)
     assert_int_equal(user_version(path), 1);
 
     assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
-    assert_int_equal(user_version(path), 8);
+    assert_int_equal(user_version(path), 9);
     char *state_after = th_dump(st);
     char *effects_after = effects_dump(st);
     assert_string_equal(state_before, state_after);
@@ -2292,6 +2403,7 @@ main(void)
         cmocka_unit_test(test_verify_finds_tampered_bytes),
         cmocka_unit_test(test_restored_backup_refuses_used_seq),
         cmocka_unit_test(test_rebuild_equals_incremental),
+        cmocka_unit_test(test_linear_record_keeps_no_candidate_rows),
         cmocka_unit_test(test_store_errors_are_clear),
         cmocka_unit_test(test_schema_v1_is_migrated),
         cmocka_unit_test(test_entry_limits_are_inclusive),
