@@ -31,31 +31,14 @@ bind_opt(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-/* Step s (prepared and bound by the caller) to its end, appending
- * build(s) of each row to a new array in *out; s is finalized. */
+/* Ntm_collect_rows on a statement of its own, finalized after. */
 static enum ntm_err
 collect_rows(struct ntm_store *st, sqlite3_stmt *s,
              json_t *(*build)(sqlite3_stmt *), json_t **out,
              struct ntm_error *err, const char *what)
 {
-    int r = SQLITE_DONE;
-    *out = json_array();
-    while (*out && (r = sqlite3_step(s)) == SQLITE_ROW)
-        if (json_array_append_new(*out, build(s)) != 0) {
-            json_decref(*out);
-            *out = NULL;
-        }
-    if (!*out) {
-        sqlite3_finalize(s);
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    }
-    enum ntm_err rc =
-        r == SQLITE_DONE ? NTM_OK : Ntm_db_error(st, r, err, what);
+    enum ntm_err rc = Ntm_collect_rows(st, s, build, out, err, what);
     sqlite3_finalize(s);
-    if (rc != NTM_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
     return rc;
 }
 

@@ -17,6 +17,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+static json_t *
+attachment_row(sqlite3_stmt *s)
+{
+    const char *cap = (const char *)sqlite3_column_text(s, 5);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:s, s:s, s:s?, s:s, s:I}", "entry",
+                  (const char *)sqlite3_column_text(s, 0), "hash",
+                  (const char *)sqlite3_column_text(s, 1), "size",
+                  (json_int_t)sqlite3_column_int64(s, 2), "type",
+                  (const char *)sqlite3_column_text(s, 3), "name",
+                  (const char *)sqlite3_column_text(s, 4), "caption", cap,
+                  "author", (const char *)sqlite3_column_text(s, 6), "ts",
+                  (json_int_t)sqlite3_column_int64(s, 7));
+    if (o && !cap)
+        json_object_set_new(o, "caption", json_null());
+    return o;
+}
+
 enum ntm_err
 ntm_record_attach(struct ntm_store *st, const struct ntm_key *key,
                   const char *record_id, const char *hash, int64_t size,
@@ -70,6 +88,16 @@ out:
     return rc;
 }
 
+static json_t *
+ref_row(sqlite3_stmt *s)
+{
+    return json_pack("{s:s, s:s, s:I, s:s}", "record",
+                     (const char *)sqlite3_column_text(s, 0), "unit",
+                     (const char *)sqlite3_column_text(s, 1), "size",
+                     (json_int_t)sqlite3_column_int64(s, 2), "type",
+                     (const char *)sqlite3_column_text(s, 3));
+}
+
 enum ntm_err
 ntm_store_attachments(struct ntm_store *st, const char *record_id, json_t **out,
                       struct ntm_error *err)
@@ -82,39 +110,34 @@ ntm_store_attachments(struct ntm_store *st, const char *record_id, json_t **out,
         err);
     if (!s)
         return err ? err->code : NTM_EDB;
-    json_t *arr = json_array();
-    if (!arr)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     sqlite3_bind_text(s, 1, record_id, -1, SQLITE_STATIC);
-    int x;
-    enum ntm_err rc = NTM_OK;
-    while ((x = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *cap = (const char *)sqlite3_column_text(s, 5);
-        json_t *o =
-            json_pack("{s:s, s:s, s:I, s:s, s:s, s:s?, s:s, s:I}", "entry",
-                      (const char *)sqlite3_column_text(s, 0), "hash",
-                      (const char *)sqlite3_column_text(s, 1), "size",
-                      (json_int_t)sqlite3_column_int64(s, 2), "type",
-                      (const char *)sqlite3_column_text(s, 3), "name",
-                      (const char *)sqlite3_column_text(s, 4), "caption", cap,
-                      "author", (const char *)sqlite3_column_text(s, 6), "ts",
-                      (json_int_t)sqlite3_column_int64(s, 7));
-        if (o && !cap)
-            json_object_set_new(o, "caption", json_null());
-        if (!o || json_array_append_new(arr, o) != 0) {
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-            break;
-        }
+    return Ntm_collect_rows(st, s, attachment_row, out, err,
+                            "cannot read the attachments");
+}
+
+static json_t *
+hash_row(sqlite3_stmt *s)
+{
+    json_t *o = json_pack("{s:s, s:I, s:[]}", "hash",
+                          (const char *)sqlite3_column_text(s, 0), "size",
+                          (json_int_t)sqlite3_column_int64(s, 1), "sizes");
+    /* Every size claimed: entries may disagree (a wrong one must not hide
+     * the true one). */
+    const char *l = (const char *)sqlite3_column_text(s, 2);
+    json_t *sz = o ? json_object_get(o, "sizes") : NULL;
+    while (sz && l && *l) {
+        char *end;
+        long long v = strtoll(l, &end, 10);
+        if (end == l || json_array_append_new(sz, json_integer(v)) != 0)
+            sz = NULL;
+        else
+            l = *end == ',' ? end + 1 : end;
     }
-    sqlite3_reset(s);
-    if (rc == NTM_OK)
-        rc = Ntm_step_ok(st, x, err, "cannot read the attachments");
-    if (rc != NTM_OK) {
-        json_decref(arr);
-        return rc;
+    if (!sz) {
+        json_decref(o);
+        return NULL;
     }
-    *out = arr;
-    return NTM_OK;
+    return o;
 }
 
 enum ntm_err
@@ -130,32 +153,9 @@ ntm_store_attachment_refs(struct ntm_store *st, const char *hash, json_t **out,
         err);
     if (!s)
         return err ? err->code : NTM_EDB;
-    json_t *arr = json_array();
-    if (!arr)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-    int x;
-    enum ntm_err rc = NTM_OK;
-    while ((x = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "record",
-                              (const char *)sqlite3_column_text(s, 0), "unit",
-                              (const char *)sqlite3_column_text(s, 1), "size",
-                              (json_int_t)sqlite3_column_int64(s, 2), "type",
-                              (const char *)sqlite3_column_text(s, 3));
-        if (!o || json_array_append_new(arr, o) != 0) {
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    if (rc == NTM_OK)
-        rc = Ntm_step_ok(st, x, err, "cannot read the attachments");
-    if (rc != NTM_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *out = arr;
-    return NTM_OK;
+    return Ntm_collect_rows(st, s, ref_row, out, err,
+                            "cannot read the attachments");
 }
 
 enum ntm_err
@@ -172,45 +172,10 @@ ntm_store_attachment_hashes(struct ntm_store *st, const char *author,
         err);
     if (!s)
         return err ? err->code : NTM_EDB;
-    json_t *arr = json_array();
-    if (!arr)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     if (author)
         sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
-    int x;
-    enum ntm_err rc = NTM_OK;
-    while ((x = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:s, s:I, s:[]}", "hash",
-                              (const char *)sqlite3_column_text(s, 0), "size",
-                              (json_int_t)sqlite3_column_int64(s, 1), "sizes");
-        /* Every size claimed: entries may disagree (a wrong one must not
-         * hide the true one). */
-        const char *l = (const char *)sqlite3_column_text(s, 2);
-        json_t *sz = o ? json_object_get(o, "sizes") : NULL;
-        while (sz && l && *l) {
-            char *end;
-            long long v = strtoll(l, &end, 10);
-            if (end == l || json_array_append_new(sz, json_integer(v)) != 0) {
-                sz = NULL;
-                break;
-            }
-            l = *end == ',' ? end + 1 : end;
-        }
-        if (!o || !sz || json_array_append_new(arr, o) != 0) {
-            json_decref(o);
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    if (rc == NTM_OK)
-        rc = Ntm_step_ok(st, x, err, "cannot read the attachments");
-    if (rc != NTM_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *out = arr;
-    return NTM_OK;
+    return Ntm_collect_rows(st, s, hash_row, out, err,
+                            "cannot read the attachments");
 }
 
 struct audit {
@@ -366,6 +331,16 @@ ntm_attach_sizes(const json_t *list, int64_t **out, size_t *n,
     return NTM_OK;
 }
 
+static json_t *
+usage_row(sqlite3_stmt *s)
+{
+    return json_pack("{s:s, s:I, s:I, s:I}", "device",
+                     (const char *)sqlite3_column_text(s, 0), "bytes",
+                     (json_int_t)sqlite3_column_int64(s, 1), "files",
+                     (json_int_t)sqlite3_column_int64(s, 2), "last_ms",
+                     (json_int_t)sqlite3_column_int64(s, 3));
+}
+
 enum ntm_err
 ntm_store_upload_forget(struct ntm_store *st, const char *hash,
                         struct ntm_error *err)
@@ -394,31 +369,9 @@ ntm_store_upload_usage(struct ntm_store *st, json_t **out,
         err);
     if (!s)
         return err ? err->code : NTM_EDB;
-    json_t *arr = json_array();
-    if (!arr)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    int x;
-    enum ntm_err rc = NTM_OK;
-    while ((x = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "device",
-                              (const char *)sqlite3_column_text(s, 0), "bytes",
-                              (json_int_t)sqlite3_column_int64(s, 1), "files",
-                              (json_int_t)sqlite3_column_int64(s, 2), "last_ms",
-                              (json_int_t)sqlite3_column_int64(s, 3));
-        if (!o || json_array_append_new(arr, o) != 0) {
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    if (rc == NTM_OK)
-        rc = Ntm_step_ok(st, x, err, "cannot read the uploads");
-    if (rc != NTM_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *out = arr;
-    return NTM_OK;
+
+    return Ntm_collect_rows(st, s, usage_row, out, err,
+                            "cannot read the uploads");
 }
 
 enum ntm_err

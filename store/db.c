@@ -411,6 +411,29 @@ Ntm_collect(struct ntm_store *st, sqlite3_stmt *s, int pairs, json_t **out,
     return rc;
 }
 
+enum ntm_err
+Ntm_collect_rows(struct ntm_store *st, sqlite3_stmt *s,
+                 json_t *(*build)(sqlite3_stmt *), json_t **out,
+                 struct ntm_error *err, const char *what)
+{
+    int x = SQLITE_DONE;
+    *out = json_array();
+    while (*out && (x = sqlite3_step(s)) == SQLITE_ROW)
+        if (json_array_append_new(*out, build(s)) != 0) {
+            json_decref(*out);
+            *out = NULL;
+        }
+    sqlite3_reset(s);
+    if (!*out)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    enum ntm_err rc = Ntm_step_ok(st, x, err, what);
+    if (rc != NTM_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static enum ntm_err exec_cached(struct ntm_store *st, const char *sql,
                                 struct ntm_error *err);
 

@@ -323,6 +323,12 @@ enum ntm_err Ntm_step_ok(struct ntm_store *st, int rc, struct ntm_error *err,
  * column 1's bytes as a string] (a gseq and an entry's bytes). Callers
  * collect first because what they then do reads through the statement
  * cache. */
+/* Step s (prepared and bound, cached or not) to its end, appending
+ * build(s) of each row (NULL: out of memory) to a new array in *out (NULL
+ * on failure); s is reset. what names the read in an error. */
+enum ntm_err Ntm_collect_rows(struct ntm_store *st, sqlite3_stmt *s,
+                              json_t *(*build)(sqlite3_stmt *), json_t **out,
+                              struct ntm_error *err, const char *what);
 enum ntm_err Ntm_collect(struct ntm_store *st, sqlite3_stmt *s, int pairs,
                          json_t **out, struct ntm_error *err);
 /* Free a string from json_dumps with jansson's own allocator. */
