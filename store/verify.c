@@ -1014,6 +1014,37 @@ check_derived(struct ntm_store *st, int repair, struct diffs *d,
     return rc != NTM_OK ? rc : rc2;
 }
 
+/* The bookkeeping in meta that the log cannot recompute must at least be
+ * well formed: the clock (hlc.*) decimal, the pinned root key and the
+ * home's place 64 lowercase hex. A damaged value is a line of list. */
+static enum ntm_err
+check_meta(struct ntm_store *st, json_t *list, struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    enum ntm_err rc = NTM_OK;
+    int r = sqlite3_prepare_v2(
+        st->db,
+        "SELECT key FROM meta WHERE (key IN ('hlc.ts','hlc.lc') AND "
+        "(value='' OR value GLOB '*[^0-9]*' OR length(value)>19)) OR (key "
+        "IN ('root.key','home.place') AND (length(value)!=64 OR value GLOB "
+        "'*[^0-9a-f]*')) ORDER BY key",
+        -1, &s, NULL);
+    while (r == SQLITE_OK && rc == NTM_OK &&
+           (r = sqlite3_step(s)) == SQLITE_ROW) {
+        char line[200];
+        snprintf(line, sizeof(line), "meta '%s' is malformed",
+                 (const char *)sqlite3_column_text(s, 0));
+        if (json_array_append_new(list, json_string(line)))
+            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(s);
+    if (rc != NTM_OK || r == SQLITE_DONE)
+        return rc;
+    if ((r & 0xff) == SQLITE_NOMEM)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    return NTM_OK; /* a file too damaged to read: integrity_check says it */
+}
+
 /* PRAGMA integrity_check: its lines other than "ok" go to list. A file
  * too damaged for the check to run is one line too. */
 static enum ntm_err
@@ -1038,6 +1069,9 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
     if (r == SQLITE_ROW)
         r = SQLITE_DONE;
     sqlite3_finalize(s);
+    if (rc == NTM_OK && (r == SQLITE_OK || r == SQLITE_DONE) &&
+        (rc = check_meta(st, list, err)) != NTM_OK)
+        return rc;
     if (rc == NTM_OK && (r == SQLITE_OK || r == SQLITE_DONE) &&
         !(st->flags & NTM_STORE_READONLY)) {
         /* integrity_check does not read inside the FTS5 word index: its
