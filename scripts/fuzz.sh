@@ -50,7 +50,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
         { echo "fuzz: cannot install ${need_pkgs[*]}" >&2; exit 1; }
 fi
 CC=${CC:-$(command -v clang-14 || command -v clang)}
-PKGS="libsodium sqlite3 jansson libcurl libmicrohttpd zlib libutf8proc"
+PKGS="libsodium sqlite3 jansson libcurl libmicrohttpd zlib libutf8proc libturbojpeg"
 PKG_CFLAGS=$(pkg-config --cflags $PKGS) || exit 1
 PKG_LIBS=$(pkg-config --libs $PKGS) || exit 1
 
