@@ -34,7 +34,7 @@ for b in $builds; do
     if [ "$b" = plain ]; then
         [ "${NTM_T18:-1}" = 0 ] ||
             nice -n 10 scripts/tsan.sh -C build-test-tsan --build >/dev/null 2>&1 &
-        [ "${NTM_FUZZ_SECONDS:-10}" -gt 0 ] &&
+        [ "${NTM_FUZZ_SECONDS:-5}" -gt 0 ] &&
             nice -n 10 env JOBS=1 scripts/fuzz.sh --build >/dev/null 2>&1 &
     fi
     # Suite plain_only runs in the plain build only: the soak (T13) judges
@@ -90,7 +90,7 @@ if [ "${NTM_T18:-1}" != 0 ] && [[ " $builds " == *" plain "* ]]; then
 fi
 # Fuzzing (T08): libFuzzer targets under ASan+UBSan, a short run each, and
 # every saved crasher replayed. NTM_FUZZ_SECONDS=0 skips it.
-fuzz_s=${NTM_FUZZ_SECONDS:-10}
+fuzz_s=${NTM_FUZZ_SECONDS:-5}
 if [ "$fuzz_s" -gt 0 ]; then
     echo "== fuzzing ($fuzz_s s per target)"
     if scripts/fuzz.sh "$fuzz_s"; then

@@ -17,7 +17,7 @@
 #     once, and the reader pulled them all (I6);
 #   - I4/I5: ntm verify and integrity_check pass on all three homes;
 #   - no crash: every server lifetime ends with exit 0 on SIGTERM.
-# Env: NTM_BIN; NTM_SOAK_SECONDS (default 60; the deep tier: 7200),
+# Env: NTM_BIN; NTM_SOAK_SECONDS (default 45; the deep tier: 7200),
 # NTM_SOAK_RESTART (default 20; deep: 300), NTM_SOAK_SAMPLE (default 2).
 # Under AddressSanitizer (NTM_SANITIZED) RSS grows with its quarantine by
 # design: the RSS figures are printed but only the fds are judged.
@@ -26,7 +26,7 @@
 set -u
 . "$(dirname "$0")/threat_lib.sh"
 
-DURATION=${NTM_SOAK_SECONDS:-60}
+DURATION=${NTM_SOAK_SECONDS:-45}
 RESTART=${NTM_SOAK_RESTART:-20}
 SAMPLE=${NTM_SOAK_SAMPLE:-2}
 COMMUNE=72.710.25657
