@@ -103,6 +103,45 @@ write_all(int fd, const void *data, size_t len, const char *path,
 }
 
 /* Hash the file open at fd from its start: hex in hash, length in *size. */
+/* Copy in (named src) to out (named dst) through buf (IO_CHUNK bytes),
+ * hashing what passes into hex (BLAKE2b-256, also on failure: only a
+ * success is used); *n the bytes copied; more than max (when > 0) is
+ * NTM_ETOOLARGE. */
+static enum ntm_err
+copy_hashed(int in, const char *src, int out, const char *dst,
+            unsigned char *buf, int64_t max, int64_t *n, char *hex,
+            struct ntm_error *err)
+{
+    struct ntm_hash_stream h;
+    enum ntm_err rc = NTM_OK;
+    ntm_hash_stream_init(&h);
+    *n = 0;
+    for (;;) {
+        ssize_t r = read(in, buf, IO_CHUNK);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = ntm_error_set_errno(err, NTM_EIO, errno, "cannot read '%s'",
+                                     src);
+            break;
+        }
+        if (r == 0)
+            break;
+        *n += r;
+        if (max > 0 && *n > max) {
+            rc = ntm_error_set(err, NTM_ETOOLARGE,
+                               "'%s' has more than the %lld bytes allowed", src,
+                               (long long)max);
+            break;
+        }
+        ntm_hash_stream_update(&h, buf, (size_t)r);
+        if ((rc = write_all(out, buf, (size_t)r, dst, err)) != NTM_OK)
+            break;
+    }
+    ntm_hash_stream_final_hex(&h, hex);
+    return rc;
+}
+
 static enum ntm_err
 hash_fd(int fd, const char *path, char hash[NTM_HEX_ID_LEN + 1], int64_t *size,
         struct ntm_error *err)
@@ -191,33 +230,8 @@ ntm_blob_put_file(const char *dir, const char *src, int64_t max, char *hash,
                                  ntm_buf_str(&tb));
         goto out;
     }
-    struct ntm_hash_stream h;
-    ntm_hash_stream_init(&h);
     int64_t n = 0;
-    for (;;) {
-        ssize_t r = read(in, buf, IO_CHUNK);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = ntm_error_set_errno(err, NTM_EIO, errno, "cannot read '%s'",
-                                     src);
-            break;
-        }
-        if (r == 0)
-            break;
-        n += r;
-        if (max > 0 && n > max) {
-            rc = ntm_error_set(err, NTM_ETOOLARGE,
-                               "'%s' has more than the %lld bytes allowed", src,
-                               (long long)max);
-            break;
-        }
-        ntm_hash_stream_update(&h, buf, (size_t)r);
-        if ((rc = write_all(out, buf, (size_t)r, ntm_buf_str(&tb), err)) !=
-            NTM_OK)
-            break;
-    }
-    ntm_hash_stream_final_hex(&h, hash);
+    rc = copy_hashed(in, src, out, ntm_buf_str(&tb), buf, max, &n, hash, err);
     if (rc == NTM_OK && n == 0)
         rc = ntm_error_set(err, NTM_EINVAL, "'%s' is empty", src);
     if (rc == NTM_OK && fsync(out) != 0)
@@ -339,26 +353,10 @@ ntm_blob_copy_out(const char *dir, const char *hash, const char *path,
                                  ntm_buf_str(&tmp));
         goto out;
     }
-    struct ntm_hash_stream h;
-    ntm_hash_stream_init(&h);
-    for (;;) {
-        ssize_t r = read(in, buf, IO_CHUNK);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = ntm_error_set_errno(err, NTM_EIO, errno, "cannot read '%s'",
-                                     src);
-            break;
-        }
-        if (r == 0)
-            break;
-        ntm_hash_stream_update(&h, buf, (size_t)r);
-        if ((rc = write_all(out, buf, (size_t)r, ntm_buf_str(&tmp), err)) !=
-            NTM_OK)
-            break;
-    }
     char got[NTM_HEX_ID_LEN + 1];
-    ntm_hash_stream_final_hex(&h, got);
+    int64_t copied = 0;
+    rc =
+        copy_hashed(in, src, out, ntm_buf_str(&tmp), buf, 0, &copied, got, err);
     if (rc == NTM_OK && strcmp(got, hash) != 0)
         rc = ntm_error_set(
             err, NTM_ECORRUPT,
