@@ -45,6 +45,9 @@
  *  10  attach.c                attachments: record.attach, the rattach
  *                              rows read back, a server's uploads, the
  *                              audit of stored bytes
+ *  11  digest.c                digests of the records (the report's
+ *                              facts) kept in rdigest, made again for
+ *                              the records written since (rdirty)
  *
  * Tables and their writers: entries, forks, authors, peer_heads and the HLC
  * in meta: log.c; effect: effect.c; enrollments, revocations: auth.c;
