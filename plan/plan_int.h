@@ -230,8 +230,8 @@ struct Ntm_skip {
 /* A record as the summary of its task counts it (every task of the plan,
  * config/README.md "The work of every organization"). */
 struct Ntm_srec {
-    int task;                 /* index in plan->tasks */
-    char unit[PLAN_CODE_LEN]; /* carried by (after merges) */
+    int task;         /* index in plan->tasks */
+    const char *unit; /* carried by (after merges); borrowed */
     int year;
     int measure; /* 1: a measure record */
     int has_qty, has_people, has_money, has_days;
@@ -324,14 +324,19 @@ struct Ntm_rfact {
     const char *id, *unit, *org, *kind;
     const char *date, *period; /* fields.date, fields.period (strings) */
     const char *name;          /* a register's entity name, folded */
+    const char *ename;         /* a register's entity name, as written */
+    const char *qty_s, *uom_s; /* fields.qty, fields.uom (strings) */
+    const char *task_s;        /* fields.task when the plan has no such task */
     int task;                  /* index in plan->tasks, -1 when unknown */
-    int approved; /* review "approved": the highest level that approved
-                     it (Ntm_level_rank), else RFACT_NOT_APPROVED */
-    int deleted;  /* the record is deleted */
-    int dict_ok;  /* the data dictionary accepts it; qty then valid */
-    double qty;   /* its quantity in the task's canonical unit */
-    int has_qty;  /* fields.qty is present (valid or not) */
-    int has_people, has_money, has_days, has_num, has_den;
+    int approved;         /* review "approved": the highest level that approved
+                             it (Ntm_level_rank), else RFACT_NOT_APPROVED */
+    unsigned deleted : 1; /* the record is deleted */
+    unsigned dict_ok : 1; /* the data dictionary accepts it (qty valid) */
+    unsigned has_qty : 1; /* fields.qty is present (valid or not) */
+    unsigned numden_int : 1; /* fields.num and fields.den are integers */
+    unsigned has_people : 1, has_money : 1, has_days : 1, has_num : 1,
+        has_den : 1;
+    double qty;                      /* in the task's canonical unit */
     int64_t people, money, num, den; /* whole numbers of those fields */
     double days;                     /* fields.labor_days */
     int date_ymd;  /* fields.date as YYYYMMDD, 0 when not a valid date */

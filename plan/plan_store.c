@@ -125,11 +125,17 @@ ntm_report_run(const struct ntm_plan *p, struct ntm_store *st,
 
     *out = NULL;
     rc = created_units(st, &created, err);
-    if (rc == NTM_OK) {
+    /* Kept facts that do not decode (damaged on disk) are not trusted:
+     * they are dropped, made again from the records, and read again. */
+    for (int round = 0; rc == NTM_OK && round < 2; round++) {
         struct store_src ss = {st, p, NTM_BUF_INIT, NULL, NULL, NTM_OK};
         struct Ntm_fact_source src = {store_each, store_load, &ss};
         rc = Ntm_report_run_from(p, &src, created, o, out, err);
         ntm_buf_release(&ss.scratch);
+        if (ss.rc != NTM_ECORRUPT || round > 0 ||
+            ntm_store_meta_set(st, "digest.tag", NULL, NULL) != NTM_OK)
+            break;
+        rc = NTM_OK;
     }
     json_decref(created);
     return rc;

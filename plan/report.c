@@ -144,11 +144,9 @@ struct regrec {
     char *key;  /* owned: task, unit as recorded, folded name (or the id) */
     char *strs; /* owned: the strings x points to */
     struct Ntm_rfact x;
-    char date[PLAN_DATE_LEN];
     int order;
+    int carrier; /* interned code of the unit that carries it */
     const struct Ntm_task *task;
-    char carrier[PLAN_CODE_LEN];
-    double qty;
 };
 
 /* What collecting asks of a task (task_info_build). */
@@ -380,15 +378,13 @@ carrier_of(struct ctx *c, const char *unit)
 
 /* A record the plan cannot count, kept with the reason (in scope of the
  * report: its unit within the report's, its organization, its date or
- * period seen by the as-of date and within --year). Its facts name it;
- * its quantity, unit of measure and task as recorded are read from the
- * record itself, which the source loads (rec; NULL when it is gone). */
+ * period seen by the as-of date and within --year), as its facts name
+ * it. */
 static enum ntm_err
-skip_record(struct ctx *c, const struct Ntm_rfact *x, json_t *rec,
-            const char *unit, const char *code, const struct ntm_error *why)
+skip_record(struct ctx *c, const struct Ntm_rfact *x, const char *unit,
+            const char *code, const struct ntm_error *why)
 {
     struct ntm_report *r = c->r;
-    json_t *f = json_object_get(rec, "fields");
     const char *s;
     struct Ntm_skip *k;
     int i;
@@ -409,19 +405,14 @@ skip_record(struct ctx *c, const struct Ntm_rfact *x, json_t *rec,
     snprintf(k->org, sizeof(k->org), "%s", x->org ? x->org : "");
     s = x->date ? x->date : x->period;
     snprintf(k->when, sizeof(k->when), "%s", s ? s : "");
-    s = json_string_value(json_object_get(f, "qty"));
-    if (json_is_integer(json_object_get(f, "num")) &&
-        json_is_integer(json_object_get(f, "den")))
-        snprintf(k->qty, sizeof(k->qty), "%lld/%lld",
-                 (long long)json_integer_value(json_object_get(f, "num")),
-                 (long long)json_integer_value(json_object_get(f, "den")));
+    if (x->numden_int)
+        snprintf(k->qty, sizeof(k->qty), "%lld/%lld", (long long)x->num,
+                 (long long)x->den);
     else
-        snprintf(k->qty, sizeof(k->qty), "%s", s ? s : "");
-    s = json_string_value(json_object_get(f, "uom"));
-    snprintf(k->uom, sizeof(k->uom), "%s", s ? s : "");
-    s = json_string_value(json_object_get(f, "task"));
-    if (!rec && x->task >= 0)
-        s = c->p->tasks[x->task].id;
+        snprintf(k->qty, sizeof(k->qty), "%s", x->qty_s ? x->qty_s : "");
+    snprintf(k->uom, sizeof(k->uom), "%s", x->uom_s ? x->uom_s : "");
+    s = x->task >= 0 && x->task < c->p->ntasks ? c->p->tasks[x->task].id
+                                               : x->task_s;
     k->task = ntm_strdup(s ? s : "");
     k->code = code ? code : "bad_field";
     k->why = *why;
@@ -435,19 +426,8 @@ skip_record(struct ctx *c, const struct Ntm_rfact *x, json_t *rec,
     return NTM_OK;
 }
 
-/* skip_record with the record loaded from the source */
-static enum ntm_err
-skip_loaded(struct ctx *c, const struct Ntm_rfact *x, const char *unit,
-            const char *code, const struct ntm_error *why)
-{
-    json_t *rec = x->id ? c->src->load(c->src->ud, x->id) : NULL;
-    enum ntm_err rc = skip_record(c, x, rec, unit, code, why);
-    json_decref(rec);
-    return rc;
-}
-
-/* A record the dictionary refused, listed with the dictionary's words
- * (read again from the whole record: facts keep the verdict only). */
+/* A record the dictionary refused, listed with the dictionary's words:
+ * facts keep the verdict only, so the record is read again, whole. */
 static enum ntm_err
 skip_refused(struct ctx *c, const struct Ntm_rfact *x, const char *unit)
 {
@@ -461,7 +441,7 @@ skip_refused(struct ctx *c, const struct Ntm_rfact *x, const char *unit)
         ntm_error_set(&why, NTM_EINVAL,
                       N_("the record changed while the report was read: "
                          "run the report again"));
-    rc = skip_record(c, x, rec, unit, code, &why);
+    rc = skip_record(c, x, unit, code, &why);
     json_decref(rec);
     return rc;
 }
@@ -496,7 +476,7 @@ summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
     if (!when || !(s->year = leading_int(when)))
         return NTM_OK;
     s->task = (int)(t - c->p->tasks);
-    memcpy(s->unit, carrier, PLAN_CODE_LEN);
+    s->unit = c->codes[cid];
     s->measure = !strcmp(kind, "measure");
     s->count = 1;
     if (!s->measure && ntm_date_valid(when))
@@ -647,7 +627,8 @@ regrec_cmp(const void *a, const void *b)
 {
     const struct regrec *x = a, *y = b;
     int d;
-    if ((d = strcmp(x->key, y->key)) || (d = strcmp(x->date, y->date)))
+    if ((d = strcmp(x->key, y->key)) ||
+        (d = strcmp(x->x.date ? x->x.date : "", y->x.date ? y->x.date : "")))
         return d;
     return x->order < y->order ? -1 : x->order > y->order;
 }
@@ -657,12 +638,13 @@ regrec_cmp(const void *a, const void *b)
  * strings are copied into g->strs. */
 static enum ntm_err
 hold_register(struct regrec *g, const struct Ntm_rfact *x, int i,
-              const struct Ntm_task *t, const char *carrier, double qty)
+              const struct Ntm_task *t, int carrier)
 {
     struct ntm_buf b = NTM_BUF_INIT;
-    const char **strs[] = {&g->x.id,   &g->x.unit, &g->x.org,
-                           &g->x.kind, &g->x.date, &g->x.period};
-    size_t off[6];
+    const char **strs[] = {&g->x.id,    &g->x.unit,  &g->x.org,
+                           &g->x.kind,  &g->x.date,  &g->x.period,
+                           &g->x.ename, &g->x.qty_s, &g->x.uom_s};
+    size_t off[9];
 
     memset(g, 0, sizeof(*g));
     if (ntm_buf_addf(&b, "%s\x1f%s\x1f%s%s", t->id, x->unit,
@@ -674,21 +656,20 @@ hold_register(struct regrec *g, const struct Ntm_rfact *x, int i,
         goto nomem;
     g->x = *x;
     g->x.name = NULL;
-    for (int k = 0; k < 6; k++) {
+    g->x.task_s = NULL;
+    for (int k = 0; k < 9; k++) {
         off[k] = b.len;
         if (*strs[k] && ntm_buf_add(&b, *strs[k], strlen(*strs[k]) + 1))
             goto nomem;
     }
     if (!(g->strs = ntm_buf_detach(&b, NULL)))
         goto nomem;
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 9; k++)
         if (*strs[k])
             *strs[k] = g->strs + off[k];
-    snprintf(g->date, sizeof(g->date), "%s", x->date ? x->date : "");
     g->order = i;
     g->task = t;
-    memcpy(g->carrier, carrier, PLAN_CODE_LEN);
-    g->qty = qty;
+    g->carrier = carrier;
     return NTM_OK;
 nomem:
     ntm_buf_release(&b);
@@ -746,7 +727,7 @@ collect_one(struct ctx *c, const struct Ntm_rfact *x)
                              "its quantity is given (ntm edit --set "
                              "qty=...)"),
                           task_def->id, info->uom);
-            return skip_loaded(c, x, carrier, "no_qty", &why);
+            return skip_record(c, x, carrier, "no_qty", &why);
         }
         return NTM_OK;
     }
@@ -763,32 +744,21 @@ collect_one(struct ctx *c, const struct Ntm_rfact *x)
                              "not one of them (a provincial admin adds "
                              "it there if it should be)"),
                           task_def->id, task_def->cal.list_file);
-            return skip_loaded(c, x, carrier, "not_listed", &why);
+            return skip_record(c, x, carrier, "not_listed", &why);
         }
         return NTM_OK;
     }
     if (info->reg && !strcmp(kind, "activity")) {
         enum ntm_err rc;
-        if (grow(&c->reg, &c->regcap, c->nreg, sizeof(*c->reg)))
+        int cid = intern(c, carrier);
+        if (cid < 0 || grow(&c->reg, &c->regcap, c->nreg, sizeof(*c->reg)))
             return NTM_ENOMEM;
-        if ((rc = hold_register(&c->reg[c->nreg], x, i, task_def, carrier,
-                                x->qty)))
+        if ((rc = hold_register(&c->reg[c->nreg], x, i, task_def, cid)))
             return rc;
         c->nreg++;
         return NTM_OK;
     }
     return count_record(c, x, i, task_def, kind, carrier, unit, when, x->qty);
-}
-
-/* the entity a register's record names: its "name", else its "title";
- * NULL when it names none */
-static const char *
-entity_name(json_t *f)
-{
-    const char *n = json_string_value(json_object_get(f, "name"));
-    if (!n || !*n)
-        n = json_string_value(json_object_get(f, "title"));
-    return n && *n ? n : NULL;
 }
 
 /* After every record: the registers' first records count, the others are
@@ -805,26 +775,24 @@ collect_end(struct ctx *c)
         qsort(reg, (size_t)nreg, sizeof(*reg), regrec_cmp);
     for (k = 0; k < nreg && !rc; k++) {
         struct regrec *g = &reg[k];
-        const char *when = g->x.date;
+        const char *when = g->x.date, *carrier = c->codes[g->carrier];
         if (k == 0 || strcmp(reg[k - 1].key, g->key)) {
             first = k;
-            rc = count_record(c, &g->x, g->order, g->task, "activity",
-                              g->carrier, g->x.unit, when, g->qty);
+            rc = count_record(c, &g->x, g->order, g->task, "activity", carrier,
+                              g->x.unit, when, g->x.qty);
             continue;
         }
         /* a duplicate of reg[first] */
-        if (!Ntm_code_within(g->carrier, c->top) ||
+        if (!Ntm_code_within(carrier, c->top) ||
             (o->year && !(when && leading_int(when) == o->year)))
             continue;
-        json_t *rec = g->x.id ? c->src->load(c->src->ud, g->x.id) : NULL;
-        const char *name = entity_name(json_object_get(rec, "fields"));
         struct ntm_error why = {0};
         ntm_error_set(&why, NTM_EINVAL,
                       N_("a second record of '%s' in the same unit: "
                          "counted once, as record %.8s"),
-                      name ? name : "", reg[first].x.id ? reg[first].x.id : "");
-        rc = skip_record(c, &g->x, rec, g->carrier, "duplicate", &why);
-        json_decref(rec);
+                      g->x.ename ? g->x.ename : "",
+                      reg[first].x.id ? reg[first].x.id : "");
+        rc = skip_record(c, &g->x, carrier, "duplicate", &why);
     }
     if (!rc && c->r->nskips > 1)
         qsort(c->r->skips, (size_t)c->r->nskips, sizeof(*c->r->skips),

@@ -11,13 +11,14 @@
  *
  * What the report does with the facts (its options, the tree in force,
  * the sums) stays in report.c; a fact never says whether a record counts.
- * Records the report lists as not counted are read again, whole, for
- * their listing (report.c, load_record).
+ * A record the dictionary refuses is read again, whole, when the report
+ * lists it, for the dictionary's words (report.c, skip_refused).
  *
- * Bytes, version 1: the version byte, a 16-bit flag word (little endian),
+ * Bytes, version 2: the version byte, a 32-bit flag word (little endian),
  * the approval rank (signed byte), the task's index (16-bit, -1 none),
  * then the strings the flags name, each ending in NUL, in the order id,
- * unit, org, kind, date, period, folded entity name; then the numbers
+ * unit, org, kind, date, period, folded entity name, entity name, qty,
+ * uom, task (when the plan has no such task); then the numbers
  * the flags name, little endian: qty (double), people, money (int64),
  * days (double), num, den (int64), dissolved (int32). The tag
  * (Ntm_rfact_tag) names the version and the plan's dictionary, so that
@@ -31,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RFACT_VERSION 1
+#define RFACT_VERSION 2
 
 static const char *
 field_str(json_t *f, const char *name)
@@ -121,12 +122,20 @@ Ntm_rfact_make(const struct ntm_plan *p, json_t *rec, struct Ntm_rfact *x,
     x->approved = approved_rank(rec);
     t = Ntm_plan_task(p, field_str(f, "task"));
     x->task = t ? (int)(t - p->tasks) : -1;
+    if (!t)
+        x->task_s = field_str(f, "task");
+    x->qty_s = field_str(f, "qty");
+    x->uom_s = field_str(f, "uom");
+    x->numden_int = json_is_integer(json_object_get(f, "num")) &&
+                    json_is_integer(json_object_get(f, "den"));
     x->dict_ok =
         Ntm_dict_check(p, x->kind, f, &x->qty, &code, &at, &why) == NTM_OK;
     x->has_qty = json_object_get(f, "qty") != NULL;
     x->has_people = field_int(json_object_get(f, "people"), &x->people);
-    if ((x->has_money = field_int(json_object_get(f, "amount_vnd"), &v)))
+    if (field_int(json_object_get(f, "amount_vnd"), &v)) {
+        x->has_money = 1;
         x->money = v;
+    }
     if ((d = Ntm_dict_decimal(json_object_get(f, "labor_days"))) >= 0) {
         x->has_days = 1;
         x->days = d;
@@ -141,6 +150,7 @@ Ntm_rfact_make(const struct ntm_plan *p, json_t *rec, struct Ntm_rfact *x,
         s = field_str(f, "title");
     if (s && *s && t && json_is_true(json_object_get(t->record, "register"))) {
         char *folded = ntm_text_fold(s);
+        x->ename = s;
         ntm_buf_reset(scratch);
         if (!folded || ntm_buf_adds(scratch, folded)) {
             ntm_free(folded);
@@ -155,23 +165,18 @@ Ntm_rfact_make(const struct ntm_plan *p, json_t *rec, struct Ntm_rfact *x,
 /* ---- bytes ---- */
 
 enum {
-    F_ID = 1 << 0,
-    F_UNIT = 1 << 1,
-    F_ORG = 1 << 2,
-    F_KIND = 1 << 3,
-    F_DATE = 1 << 4,
-    F_PERIOD = 1 << 5,
-    F_NAME = 1 << 6,
-    F_DELETED = 1 << 7,
-    F_DICT_OK = 1 << 8,
-    F_HAS_QTY = 1 << 9,
-    F_PEOPLE = 1 << 10,
-    F_MONEY = 1 << 11,
-    F_DAYS = 1 << 12,
-    F_NUM = 1 << 13,
-    F_DEN = 1 << 14,
-    F_DISSOLVED = 1 << 15
+    F_DELETED = 1 << 11,
+    F_DICT_OK = 1 << 12,
+    F_HAS_QTY = 1 << 13,
+    F_PEOPLE = 1 << 14,
+    F_MONEY = 1 << 15,
+    F_DAYS = 1 << 16,
+    F_NUM = 1 << 17,
+    F_DEN = 1 << 18,
+    F_DISSOLVED = 1 << 19,
+    F_NUMDEN_INT = 1 << 20
 };
+#define RFACT_NSTR 11 /* strings, flags 1 << 0 to 1 << 10 */
 
 static int
 put_u64(struct ntm_buf *b, uint64_t v, int n)
@@ -201,21 +206,22 @@ Ntm_rfact_encode(const struct Ntm_rfact *x, struct ntm_buf *b)
 {
     unsigned fl = 0;
     int e = 0;
-    const char *strs[] = {x->id,   x->unit,   x->org, x->kind,
-                          x->date, x->period, x->name};
-    for (int i = 0; i < 7; i++)
+    const char *strs[RFACT_NSTR] = {x->id,    x->unit,   x->org,   x->kind,
+                                    x->date,  x->period, x->name,  x->ename,
+                                    x->qty_s, x->uom_s,  x->task_s};
+    for (int i = 0; i < RFACT_NSTR; i++)
         if (strs[i])
             fl |= 1u << i;
     fl |= (x->deleted ? F_DELETED : 0) | (x->dict_ok ? F_DICT_OK : 0) |
           (x->has_qty ? F_HAS_QTY : 0) | (x->has_people ? F_PEOPLE : 0) |
           (x->has_money ? F_MONEY : 0) | (x->has_days ? F_DAYS : 0) |
           (x->has_num ? F_NUM : 0) | (x->has_den ? F_DEN : 0) |
-          (x->dissolved ? F_DISSOLVED : 0);
+          (x->dissolved ? F_DISSOLVED : 0) | (x->numden_int ? F_NUMDEN_INT : 0);
     e |= put_u64(b, RFACT_VERSION, 1);
-    e |= put_u64(b, fl, 2);
+    e |= put_u64(b, fl, 4);
     e |= put_u64(b, (uint64_t)(int64_t)x->approved, 1);
     e |= put_u64(b, (uint64_t)(int64_t)x->task, 2);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < RFACT_NSTR; i++)
         if (strs[i])
             e |= put_str(b, strs[i]);
     if (x->dict_ok)
@@ -289,19 +295,21 @@ enum ntm_err
 Ntm_rfact_decode(const void *bytes, size_t n, struct Ntm_rfact *x)
 {
     struct rd r = {bytes, (const unsigned char *)bytes + n, 0};
-    const char **strs[] = {&x->id,   &x->unit,   &x->org, &x->kind,
-                           &x->date, &x->period, &x->name};
+    const char **strs[RFACT_NSTR] = {
+        &x->id,   &x->unit,  &x->org,   &x->kind,  &x->date,  &x->period,
+        &x->name, &x->ename, &x->qty_s, &x->uom_s, &x->task_s};
     unsigned fl;
 
     memset(x, 0, sizeof(*x));
     if (get_u64(&r, 1) != RFACT_VERSION)
         return NTM_ECORRUPT;
-    fl = (unsigned)get_u64(&r, 2);
+    fl = (unsigned)get_u64(&r, 4);
     x->approved = (int)sext(get_u64(&r, 1), 1);
     x->task = (int)sext(get_u64(&r, 2), 2);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < RFACT_NSTR; i++)
         if (fl & (1u << i))
             *strs[i] = get_str(&r);
+    x->numden_int = !!(fl & F_NUMDEN_INT);
     x->deleted = !!(fl & F_DELETED);
     if ((x->dict_ok = !!(fl & F_DICT_OK)))
         x->qty = get_f64(&r);
