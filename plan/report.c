@@ -14,6 +14,7 @@
  */
 #include "plan_int.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,11 +143,17 @@ hash_str(const char *s)
  * a duplicate. */
 struct regrec {
     char *key;  /* owned: task, unit as recorded, folded name (or the id) */
-    char *strs; /* owned: the strings x points to */
-    struct Ntm_rfact x;
+    char *strs; /* owned: its facts' strings, those named in has, in the
+                   order of REG_STRS, each ending in NUL */
+    double qty, days;
+    int64_t people, money, num, den;
     int order;
     int carrier; /* interned code of the unit that carries it */
-    const struct Ntm_task *task;
+    int task;    /* index in plan->tasks */
+    int date_ymd, dissolved, approved;
+    unsigned has : 9;
+    unsigned dict_ok : 1, has_qty : 1, numden_int : 1, has_people : 1,
+        has_money : 1, has_days : 1, has_num : 1, has_den : 1;
 };
 
 /* What collecting asks of a task (task_info_build). */
@@ -210,7 +217,10 @@ struct ctx {
     struct imap carmap;
 };
 
-/* Grow an array of *cap elements of size sz to hold n + 1. */
+/* Grow an array of *cap elements of size sz to hold n + 1: by half its
+ * size, so that the room unused is at most a third of the array (the
+ * arrays of a report over a million records are tens of MB; realloc of
+ * such blocks moves no bytes). */
 static int
 grow(void *arr, int *cap, int n, size_t sz)
 {
@@ -218,7 +228,9 @@ grow(void *arr, int *cap, int n, size_t sz)
     int ncap;
     if (n < *cap)
         return 0;
-    ncap = *cap ? *cap * 2 : 256;
+    if (*cap > INT_MAX / 3 * 2)
+        return -1;
+    ncap = *cap ? *cap + *cap / 2 : 256;
     if (!(na = ntm_realloc(*a, (size_t)ncap * sz)))
         return -1;
     *a = na;
@@ -628,23 +640,28 @@ regrec_cmp(const void *a, const void *b)
     const struct regrec *x = a, *y = b;
     int d;
     if ((d = strcmp(x->key, y->key)) ||
-        (d = strcmp(x->x.date ? x->x.date : "", y->x.date ? y->x.date : "")))
+        (d = x->date_ymd < y->date_ymd ? -1 : x->date_ymd > y->date_ymd))
         return d;
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* the strings of a fact a register's record keeps, in their order */
+#define REG_STRS(x)                                                            \
+    {                                                                          \
+        &(x)->id, &(x)->unit, &(x)->org, &(x)->kind, &(x)->date, &(x)->period, \
+            &(x)->ename, &(x)->qty_s, &(x)->uom_s                              \
+    }
+#define REG_NSTRS 9
+
 /* Hold a register's record: its key (task, unit as recorded, the folded
- * entity name, or its id when it names none) and its facts, whose
- * strings are copied into g->strs. */
+ * entity name, or its id when it names none) and its facts, packed (a
+ * register may hold tens of thousands of records). */
 static enum ntm_err
 hold_register(struct regrec *g, const struct Ntm_rfact *x, int i,
               const struct Ntm_task *t, int carrier)
 {
     struct ntm_buf b = NTM_BUF_INIT;
-    const char **strs[] = {&g->x.id,    &g->x.unit,  &g->x.org,
-                           &g->x.kind,  &g->x.date,  &g->x.period,
-                           &g->x.ename, &g->x.qty_s, &g->x.uom_s};
-    size_t off[9];
+    const char *const *strs[] = REG_STRS(x);
 
     memset(g, 0, sizeof(*g));
     if (ntm_buf_addf(&b, "%s\x1f%s\x1f%s%s", t->id, x->unit,
@@ -652,30 +669,79 @@ hold_register(struct regrec *g, const struct Ntm_rfact *x, int i,
                      x->name ? x->name
                      : x->id ? x->id
                              : "") ||
-        !(g->key = ntm_buf_detach(&b, NULL)))
+        !(g->key = ntm_strdup(ntm_buf_str(&b))))
         goto nomem;
-    g->x = *x;
-    g->x.name = NULL;
-    g->x.task_s = NULL;
-    for (int k = 0; k < 9; k++) {
-        off[k] = b.len;
-        if (*strs[k] && ntm_buf_add(&b, *strs[k], strlen(*strs[k]) + 1))
-            goto nomem;
-    }
-    if (!(g->strs = ntm_buf_detach(&b, NULL)))
+    ntm_buf_reset(&b);
+    for (int k = 0; k < REG_NSTRS; k++)
+        if (*strs[k]) {
+            g->has |= 1u << k;
+            if (ntm_buf_add(&b, *strs[k], strlen(*strs[k]) + 1))
+                goto nomem;
+        }
+    if (!(g->strs = ntm_malloc(b.len ? b.len : 1)))
         goto nomem;
-    for (int k = 0; k < 9; k++)
-        if (*strs[k])
-            *strs[k] = g->strs + off[k];
+    memcpy(g->strs, b.buf ? b.buf : "", b.len);
+    ntm_buf_release(&b);
+    g->qty = x->qty;
+    g->days = x->days;
+    g->people = x->people;
+    g->money = x->money;
+    g->num = x->num;
+    g->den = x->den;
     g->order = i;
-    g->task = t;
     g->carrier = carrier;
+    g->task = x->task;
+    g->date_ymd = x->date_ymd;
+    g->dissolved = x->dissolved;
+    g->approved = x->approved;
+    g->dict_ok = x->dict_ok;
+    g->has_qty = x->has_qty;
+    g->numden_int = x->numden_int;
+    g->has_people = x->has_people;
+    g->has_money = x->has_money;
+    g->has_days = x->has_days;
+    g->has_num = x->has_num;
+    g->has_den = x->has_den;
     return NTM_OK;
 nomem:
     ntm_buf_release(&b);
     ntm_free(g->key);
     memset(g, 0, sizeof(*g));
     return NTM_ENOMEM;
+}
+
+/* The facts of a held register's record, its strings in g->strs. */
+static void
+register_facts(const struct ntm_plan *p, const struct regrec *g,
+               struct Ntm_rfact *x)
+{
+    const char **strs[] = REG_STRS(x);
+    const char *s = g->strs;
+    memset(x, 0, sizeof(*x));
+    for (int k = 0; k < REG_NSTRS; k++)
+        if (g->has & (1u << k)) {
+            *strs[k] = s;
+            s += strlen(s) + 1;
+        }
+    x->task = g->task;
+    x->approved = g->approved;
+    x->qty = g->qty;
+    x->days = g->days;
+    x->people = g->people;
+    x->money = g->money;
+    x->num = g->num;
+    x->den = g->den;
+    x->date_ymd = g->date_ymd;
+    x->dissolved = g->dissolved;
+    x->dict_ok = g->dict_ok;
+    x->has_qty = g->has_qty;
+    x->numden_int = g->numden_int;
+    x->has_people = g->has_people;
+    x->has_money = g->has_money;
+    x->has_days = g->has_days;
+    x->has_num = g->has_num;
+    x->has_den = g->has_den;
+    (void)p;
 }
 
 /* One record's facts, in creation order: counted, held (registers) or
@@ -775,24 +841,27 @@ collect_end(struct ctx *c)
         qsort(reg, (size_t)nreg, sizeof(*reg), regrec_cmp);
     for (k = 0; k < nreg && !rc; k++) {
         struct regrec *g = &reg[k];
-        const char *when = g->x.date, *carrier = c->codes[g->carrier];
+        const char *carrier = c->codes[g->carrier];
+        struct Ntm_rfact x;
+        register_facts(c->p, g, &x);
         if (k == 0 || strcmp(reg[k - 1].key, g->key)) {
             first = k;
-            rc = count_record(c, &g->x, g->order, g->task, "activity", carrier,
-                              g->x.unit, when, g->x.qty);
+            rc = count_record(c, &x, g->order, &c->p->tasks[g->task],
+                              "activity", carrier, x.unit, x.date, x.qty);
             continue;
         }
         /* a duplicate of reg[first] */
         if (!Ntm_code_within(carrier, c->top) ||
-            (o->year && !(when && leading_int(when) == o->year)))
+            (o->year && !(x.date && leading_int(x.date) == o->year)))
             continue;
+        struct Ntm_rfact fx;
+        register_facts(c->p, &reg[first], &fx);
         struct ntm_error why = {0};
         ntm_error_set(&why, NTM_EINVAL,
                       N_("a second record of '%s' in the same unit: "
                          "counted once, as record %.8s"),
-                      g->x.ename ? g->x.ename : "",
-                      reg[first].x.id ? reg[first].x.id : "");
-        rc = skip_record(c, &g->x, carrier, "duplicate", &why);
+                      x.ename ? x.ename : "", fx.id ? fx.id : "");
+        rc = skip_record(c, &x, carrier, "duplicate", &why);
     }
     if (!rc && c->r->nskips > 1)
         qsort(c->r->skips, (size_t)c->r->nskips, sizeof(*c->r->skips),
@@ -863,6 +932,82 @@ target_firsts(const struct ctx *c, const void *base, size_t sz, int n)
     return first;
 }
 
+/* Move the n elements of r in place so that those of key k (0 <= k <
+ * nkeys) come before those of key k + 1 (the American flag sort's
+ * pass); start (nkeys + 1 ints) gets where each key's run starts, and
+ * next (nkeys ints) is scratch. */
+static void
+partition_by(struct rec *r, int n, int nkeys, int (*key)(const struct rec *),
+             int *start, int *next)
+{
+    struct rec tmp;
+    int k;
+    memset(start, 0, (size_t)(nkeys + 1) * sizeof(*start));
+    for (int i = 0; i < n; i++)
+        start[key(&r[i]) + 1]++;
+    for (k = 0; k < nkeys; k++) {
+        start[k + 1] += start[k];
+        next[k] = start[k];
+    }
+    for (k = 0; k < nkeys; k++)
+        while (next[k] < start[k + 1]) {
+            int to = key(&r[next[k]]);
+            if (to == k) {
+                next[k]++;
+                continue;
+            }
+            tmp = r[next[to]];
+            r[next[to]++] = r[next[k]];
+            r[next[k]] = tmp;
+        }
+}
+
+static int
+rec_target(const struct rec *r)
+{
+    return r->target;
+}
+
+static int
+rec_unit(const struct rec *r)
+{
+    return r->unit;
+}
+
+/* recs in rec_cmp's order (target, unit, then the rest): glibc's qsort
+ * copies the whole array into a buffer of its size (16 MB at 10^6
+ * records); partitioned in place by target, then by unit, each run is
+ * small and sorts in a small buffer. */
+static void
+sort_recs(struct ctx *c)
+{
+    int nt = c->p->ntargets, nu = c->ncodes, *ts = NULL, *us = NULL,
+        *next = NULL;
+    struct rec *r = c->recs;
+    if (c->nrecs < 2)
+        return;
+    ts = ntm_calloc((size_t)nt + 1, sizeof(*ts));
+    us = ntm_calloc((size_t)nu + 1, sizeof(*us));
+    next = ntm_calloc((size_t)(nt > nu ? nt : nu) + 1, sizeof(*next));
+    if (!ts || !us || !next) {
+        qsort(r, (size_t)c->nrecs, sizeof(*r), rec_cmp);
+        goto out;
+    }
+    partition_by(r, c->nrecs, nt, rec_target, ts, next);
+    for (int t = 0; t < nt; t++) {
+        struct rec *rt = r + ts[t];
+        partition_by(rt, ts[t + 1] - ts[t], nu, rec_unit, us, next);
+        for (int u = 0; u < nu; u++)
+            if (us[u + 1] - us[u] > 1)
+                qsort(rt + us[u], (size_t)(us[u + 1] - us[u]), sizeof(*r),
+                      rec_cmp);
+    }
+out:
+    ntm_free(ts);
+    ntm_free(us);
+    ntm_free(next);
+}
+
 static enum ntm_err
 build_index(struct ctx *c, struct ntm_error *err)
 {
@@ -904,8 +1049,7 @@ build_index(struct ctx *c, struct ntm_error *err)
     }
     ntm_free(by);
     ntm_free(rank);
-    if (c->nrecs > 1)
-        qsort(c->recs, (size_t)c->nrecs, sizeof(*c->recs), rec_cmp);
+    sort_recs(c);
     if (c->nmrecs > 1)
         qsort(c->mrecs, (size_t)c->nmrecs, sizeof(*c->mrecs), mrec_cmp);
     c->tfirst = target_firsts(c, c->recs, sizeof(*c->recs), c->nrecs);
