@@ -341,6 +341,7 @@ struct Ntm_rfact {
     double days;                     /* fields.labor_days */
     int date_ymd;  /* fields.date as YYYYMMDD, 0 when not a valid date */
     int dissolved; /* fields.dissolved as YYYYMMDD, 0 when none */
+    char date_buf[PLAN_DATE_LEN]; /* date, when decoded from its number */
 };
 /* The facts of rec (ntm_store_records shape) under plan p; x's strings
  * borrow from rec and scratch. NTM_ENOMEM only. */
@@ -348,9 +349,11 @@ enum ntm_err Ntm_rfact_make(const struct ntm_plan *p, json_t *rec,
                             struct Ntm_rfact *x, struct ntm_buf *scratch);
 /* x as bytes appended to b (the layout is at the top of rfact.c) */
 enum ntm_err Ntm_rfact_encode(const struct Ntm_rfact *x, struct ntm_buf *b);
-/* bytes back into x, whose strings then point into bytes; NTM_ECORRUPT
- * for bytes this version did not write */
-enum ntm_err Ntm_rfact_decode(const void *bytes, size_t n, struct Ntm_rfact *x);
+/* bytes back into x, the facts of record id (borrowed), whose strings
+ * then point into bytes, id and x itself; NTM_ECORRUPT for bytes this
+ * version did not write */
+enum ntm_err Ntm_rfact_decode(const void *bytes, size_t n, const char *id,
+                              struct Ntm_rfact *x);
 /* The tag of facts made under p: the version of the bytes and the
  * dictionary they depend on, as 64 hex digits. NTM_ENOMEM only. */
 enum ntm_err Ntm_rfact_tag(const struct ntm_plan *p,

@@ -78,11 +78,11 @@ fact_make(void *ud, json_t *rec, struct ntm_buf *out)
 }
 
 static int
-fact_read(void *ud, const void *bytes, size_t n)
+fact_read(void *ud, const char *id, const void *bytes, size_t n)
 {
     struct store_src *s = ud;
     struct Ntm_rfact x;
-    if ((s->rc = Ntm_rfact_decode(bytes, n, &x)) != NTM_OK)
+    if ((s->rc = Ntm_rfact_decode(bytes, n, id, &x)) != NTM_OK)
         return 1;
     return s->cb(s->cb_ud, &x);
 }

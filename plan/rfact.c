@@ -14,13 +14,16 @@
  * A record the dictionary refuses is read again, whole, when the report
  * lists it, for the dictionary's words (report.c, skip_refused).
  *
- * Bytes, version 2: the version byte, a 32-bit flag word (little endian),
- * the approval rank (signed byte), the task's index (16-bit, -1 none),
- * then the strings the flags name, each ending in NUL, in the order id,
- * unit, org, kind, date, period, folded entity name, entity name, qty,
- * uom, task (when the plan has no such task); then the numbers
- * the flags name, little endian: qty (double), people, money (int64),
- * days (double), num, den (int64), dissolved (int32). The tag
+ * Bytes, version 3: the version byte, a 24-bit flag word (little endian),
+ * the approval rank and the task's index (-1 none) as signed varints
+ * (zigzag, 7 bits a byte), then the strings the flags name, each ending
+ * in NUL, in the order unit, org, kind (unless activity or measure, which
+ * a flag says), date (unless written back exactly from its number),
+ * period, folded entity name, entity name, qty, uom, task (when the plan
+ * has no such task); then the numbers the flags name: the date's
+ * YYYYMMDD, people, money, num, den and dissolved as signed varints, qty
+ * and days as little-endian doubles. The id is the store's (the key the
+ * bytes are kept under), not written. The tag
  * (Ntm_rfact_tag) names the version and the plan's dictionary, so that
  * facts made under another plan are made again.
  *
@@ -29,10 +32,11 @@
 #include "plan_int.h"
 #include "ntm_crypto.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RFACT_VERSION 2
+#define RFACT_VERSION 3
 
 static const char *
 field_str(json_t *f, const char *name)
@@ -165,18 +169,21 @@ Ntm_rfact_make(const struct ntm_plan *p, json_t *rec, struct Ntm_rfact *x,
 /* ---- bytes ---- */
 
 enum {
-    F_DELETED = 1 << 11,
-    F_DICT_OK = 1 << 12,
-    F_HAS_QTY = 1 << 13,
-    F_PEOPLE = 1 << 14,
-    F_MONEY = 1 << 15,
-    F_DAYS = 1 << 16,
-    F_NUM = 1 << 17,
-    F_DEN = 1 << 18,
-    F_DISSOLVED = 1 << 19,
-    F_NUMDEN_INT = 1 << 20
+    F_DELETED = 1 << 10,
+    F_DICT_OK = 1 << 11,
+    F_HAS_QTY = 1 << 12,
+    F_PEOPLE = 1 << 13,
+    F_MONEY = 1 << 14,
+    F_DAYS = 1 << 15,
+    F_NUM = 1 << 16,
+    F_DEN = 1 << 17,
+    F_DISSOLVED = 1 << 18,
+    F_NUMDEN_INT = 1 << 19,
+    F_KIND_ACTIVITY = 1 << 20, /* kind "activity", not written */
+    F_KIND_MEASURE = 1 << 21,  /* kind "measure", not written */
+    F_DATE_YMD = 1 << 22       /* the date as its number, not its text */
 };
-#define RFACT_NSTR 11 /* strings, flags 1 << 0 to 1 << 10 */
+#define RFACT_NSTR 10 /* strings, flags 1 << 0 to 1 << 9 */
 
 static int
 put_u64(struct ntm_buf *b, uint64_t v, int n)
@@ -184,6 +191,20 @@ put_u64(struct ntm_buf *b, uint64_t v, int n)
     unsigned char o[8];
     for (int i = 0; i < n; i++)
         o[i] = (unsigned char)(v >> (8 * i));
+    return ntm_buf_add(b, o, (size_t)n);
+}
+
+/* a signed number in 1 to 10 bytes: zigzag, 7 bits a byte */
+static int
+put_var(struct ntm_buf *b, int64_t s)
+{
+    uint64_t v = ((uint64_t)s << 1) ^ (uint64_t)(s >> 63);
+    unsigned char o[10];
+    int n = 0;
+    do {
+        o[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
     return ntm_buf_add(b, o, (size_t)n);
 }
 
@@ -201,14 +222,35 @@ put_str(struct ntm_buf *b, const char *s)
     return ntm_buf_add(b, s, strlen(s) + 1);
 }
 
+/* Is the date written as its number enough to write it back? */
+static int
+date_as_ymd(const struct Ntm_rfact *x)
+{
+    char back[PLAN_DATE_LEN];
+    if (!x->date || !x->date_ymd)
+        return 0;
+    snprintf(back, sizeof(back), "%04d-%02d-%02d", x->date_ymd / 10000,
+             x->date_ymd / 100 % 100, x->date_ymd % 100);
+    return !strcmp(back, x->date);
+}
+
 enum ntm_err
 Ntm_rfact_encode(const struct Ntm_rfact *x, struct ntm_buf *b)
 {
     unsigned fl = 0;
-    int e = 0;
-    const char *strs[RFACT_NSTR] = {x->id,    x->unit,   x->org,   x->kind,
-                                    x->date,  x->period, x->name,  x->ename,
-                                    x->qty_s, x->uom_s,  x->task_s};
+    int e = 0, ymd_only = date_as_ymd(x);
+    const char *kind = x->kind;
+    if (kind && !strcmp(kind, "activity")) {
+        fl |= F_KIND_ACTIVITY;
+        kind = NULL;
+    } else if (kind && !strcmp(kind, "measure")) {
+        fl |= F_KIND_MEASURE;
+        kind = NULL;
+    }
+    const char *strs[RFACT_NSTR] = {
+        x->unit,   x->org,   kind,     ymd_only ? NULL : x->date,
+        x->period, x->name,  x->ename, x->qty_s,
+        x->uom_s,  x->task_s};
     for (int i = 0; i < RFACT_NSTR; i++)
         if (strs[i])
             fl |= 1u << i;
@@ -216,28 +258,31 @@ Ntm_rfact_encode(const struct Ntm_rfact *x, struct ntm_buf *b)
           (x->has_qty ? F_HAS_QTY : 0) | (x->has_people ? F_PEOPLE : 0) |
           (x->has_money ? F_MONEY : 0) | (x->has_days ? F_DAYS : 0) |
           (x->has_num ? F_NUM : 0) | (x->has_den ? F_DEN : 0) |
-          (x->dissolved ? F_DISSOLVED : 0) | (x->numden_int ? F_NUMDEN_INT : 0);
+          (x->dissolved ? F_DISSOLVED : 0) |
+          (x->numden_int ? F_NUMDEN_INT : 0) | (ymd_only ? F_DATE_YMD : 0);
     e |= put_u64(b, RFACT_VERSION, 1);
-    e |= put_u64(b, fl, 4);
-    e |= put_u64(b, (uint64_t)(int64_t)x->approved, 1);
-    e |= put_u64(b, (uint64_t)(int64_t)x->task, 2);
+    e |= put_u64(b, fl, 3);
+    e |= put_var(b, x->approved);
+    e |= put_var(b, x->task);
     for (int i = 0; i < RFACT_NSTR; i++)
         if (strs[i])
             e |= put_str(b, strs[i]);
+    if (ymd_only)
+        e |= put_var(b, x->date_ymd);
     if (x->dict_ok)
         e |= put_f64(b, x->qty);
     if (x->has_people)
-        e |= put_u64(b, (uint64_t)x->people, 8);
+        e |= put_var(b, x->people);
     if (x->has_money)
-        e |= put_u64(b, (uint64_t)x->money, 8);
+        e |= put_var(b, x->money);
     if (x->has_days)
         e |= put_f64(b, x->days);
     if (x->has_num)
-        e |= put_u64(b, (uint64_t)x->num, 8);
+        e |= put_var(b, x->num);
     if (x->has_den)
-        e |= put_u64(b, (uint64_t)x->den, 8);
+        e |= put_var(b, x->den);
     if (x->dissolved)
-        e |= put_u64(b, (uint64_t)(int64_t)x->dissolved, 4);
+        e |= put_var(b, x->dissolved);
     return e ? NTM_ENOMEM : NTM_OK;
 }
 
@@ -258,6 +303,24 @@ get_u64(struct rd *r, int n)
         v |= (uint64_t)r->p[i] << (8 * i);
     r->p += n;
     return v;
+}
+
+static int64_t
+get_var(struct rd *r)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (r->p >= r->end) {
+            r->bad = 1;
+            return 0;
+        }
+        unsigned char c = *r->p++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+    }
+    r->bad = 1;
+    return 0;
 }
 
 static double
@@ -282,51 +345,56 @@ get_str(struct rd *r)
     return s;
 }
 
-/* sign-extend the n low bytes of v */
-static int64_t
-sext(uint64_t v, int n)
-{
-    uint64_t m = UINT64_C(1) << (8 * n - 1);
-    v &= (m << 1) - 1;
-    return (int64_t)(v ^ m) - (int64_t)m;
-}
-
 enum ntm_err
-Ntm_rfact_decode(const void *bytes, size_t n, struct Ntm_rfact *x)
+Ntm_rfact_decode(const void *bytes, size_t n, const char *id,
+                 struct Ntm_rfact *x)
 {
     struct rd r = {bytes, (const unsigned char *)bytes + n, 0};
     const char **strs[RFACT_NSTR] = {
-        &x->id,   &x->unit,  &x->org,   &x->kind,  &x->date,  &x->period,
+        &x->unit, &x->org,   &x->kind,  &x->date,  &x->period,
         &x->name, &x->ename, &x->qty_s, &x->uom_s, &x->task_s};
     unsigned fl;
 
     memset(x, 0, sizeof(*x));
+    x->id = id;
     if (get_u64(&r, 1) != RFACT_VERSION)
         return NTM_ECORRUPT;
-    fl = (unsigned)get_u64(&r, 4);
-    x->approved = (int)sext(get_u64(&r, 1), 1);
-    x->task = (int)sext(get_u64(&r, 2), 2);
+    fl = (unsigned)get_u64(&r, 3);
+    x->approved = (int)get_var(&r);
+    x->task = (int)get_var(&r);
     for (int i = 0; i < RFACT_NSTR; i++)
         if (fl & (1u << i))
             *strs[i] = get_str(&r);
-    x->numden_int = !!(fl & F_NUMDEN_INT);
+    if (fl & F_KIND_ACTIVITY)
+        x->kind = "activity";
+    else if (fl & F_KIND_MEASURE)
+        x->kind = "measure";
+    if (fl & F_DATE_YMD) {
+        x->date_ymd = (int)get_var(&r);
+        snprintf(x->date_buf, sizeof(x->date_buf), "%04d-%02d-%02d",
+                 x->date_ymd / 10000 % 10000, x->date_ymd / 100 % 100,
+                 x->date_ymd % 100);
+        x->date = x->date_buf;
+    }
     x->deleted = !!(fl & F_DELETED);
+    x->numden_int = !!(fl & F_NUMDEN_INT);
     if ((x->dict_ok = !!(fl & F_DICT_OK)))
         x->qty = get_f64(&r);
     x->has_qty = !!(fl & F_HAS_QTY);
     if ((x->has_people = !!(fl & F_PEOPLE)))
-        x->people = (int64_t)get_u64(&r, 8);
+        x->people = get_var(&r);
     if ((x->has_money = !!(fl & F_MONEY)))
-        x->money = (int64_t)get_u64(&r, 8);
+        x->money = get_var(&r);
     if ((x->has_days = !!(fl & F_DAYS)))
         x->days = get_f64(&r);
     if ((x->has_num = !!(fl & F_NUM)))
-        x->num = (int64_t)get_u64(&r, 8);
+        x->num = get_var(&r);
     if ((x->has_den = !!(fl & F_DEN)))
-        x->den = (int64_t)get_u64(&r, 8);
+        x->den = get_var(&r);
     if (fl & F_DISSOLVED)
-        x->dissolved = (int)sext(get_u64(&r, 4), 4);
-    x->date_ymd = Ntm_ymd(x->date);
+        x->dissolved = (int)get_var(&r);
+    if (!(fl & F_DATE_YMD))
+        x->date_ymd = Ntm_ymd(x->date);
     return r.bad || r.p != r.end ? NTM_ECORRUPT : NTM_OK;
 }
 

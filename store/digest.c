@@ -297,7 +297,8 @@ pass_cb(void *ud, json_t *rec)
     ntm_buf_reset(&p->b);
     if (p->make(p->make_ud, rec, &p->b))
         return p->nomem = 1;
-    return p->cb(p->cb_ud, p->b.buf ? p->b.buf : "", p->b.len);
+    return p->cb(p->cb_ud, json_string_value(json_object_get(rec, "id")),
+                 p->b.buf ? p->b.buf : "", p->b.len);
 }
 
 enum ntm_err
@@ -336,13 +337,17 @@ ntm_store_digests_each(struct ntm_store *st, const char *tag,
     int64_t cache = cache_size(st, 0);
     if (cache)
         cache_size(st, -2048);
-    r = sqlite3_prepare_v2(st->db,
-                           "SELECT d FROM rdigest ORDER BY c_ts, author, id",
-                           -1, &s, NULL);
+    r = sqlite3_prepare_v2(
+        st->db, "SELECT d, id FROM rdigest ORDER BY c_ts, author, id", -1, &s,
+        NULL);
     if (r == SQLITE_OK)
         while ((r = sqlite3_step(s)) == SQLITE_ROW) {
             const void *d = sqlite3_column_blob(s, 0);
-            if (cb(cb_ud, d ? d : "", (size_t)sqlite3_column_bytes(s, 0))) {
+            char id[NTM_RECORD_ID_LEN + 1] = "";
+            if (sqlite3_column_bytes(s, 1) == NTM_RECORD_ID_LEN / 2)
+                ntm_hex_encode(id, sqlite3_column_blob(s, 1),
+                               NTM_RECORD_ID_LEN / 2);
+            if (cb(cb_ud, id, d ? d : "", (size_t)sqlite3_column_bytes(s, 0))) {
                 r = SQLITE_DONE;
                 break;
             }

@@ -451,13 +451,14 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
  * store keeps them under tag (the caller names its format, and whatever
  * else the bytes depend on, in it: another tag makes every digest again)
  * and makes them again only for the records written since the last call,
- * by any process. cb gets each digest (valid during the call; nonzero
- * stops). A home that cannot be written gets them made as they are
- * read, none kept. Not inside a transaction. The report's facts
+ * by any process. cb gets each record's id and digest (valid during the
+ * call; nonzero stops). A home that cannot be written gets them made as they
+ * are read, none kept. Not inside a transaction. The report's facts
  * (plan/rfact.c) are such digests.
  */
 typedef int (*ntm_digest_make_fn)(void *ud, json_t *rec, struct ntm_buf *out);
-typedef int (*ntm_digest_cb)(void *ud, const void *bytes, size_t n);
+typedef int (*ntm_digest_cb)(void *ud, const char *id, const void *bytes,
+                             size_t n);
 NTM_EXTERN enum ntm_err
 ntm_store_digests_each(struct ntm_store *st, const char *tag,
                        ntm_digest_make_fn make, void *make_ud, ntm_digest_cb cb,
