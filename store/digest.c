@@ -312,10 +312,9 @@ ntm_store_digests_each(struct ntm_store *st, const char *tag,
     enum ntm_err rc;
     int r;
 
-    if (st->tx_depth > 0)
-        return ntm_error_set(err, NTM_EINVAL, "transaction already open");
     f.err = &quiet;
-    rc = refresh(&f, tag);
+    /* inside the caller's transaction: nothing kept, made as read */
+    rc = st->tx_depth > 0 ? NTM_EBUSY : refresh(&f, tag);
     ntm_buf_release(&f.b);
     /* not writable (read-only, busy, full): made as they are read */
     if (rc != NTM_OK && rc != NTM_ENOMEM) {

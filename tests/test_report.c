@@ -1665,6 +1665,13 @@ test_report_facts_follow_changes(void **state)
     /* damaged bytes under the right tag: made again, not trusted */
     sql(f, "UPDATE rdigest SET d = x'02'");
     assert_store_report_fresh(f, "damaged facts");
+    /* inside a transaction: made as read, its own writes seen */
+    assert_int_equal(ntm_store_begin(f->st, &err), NTM_OK);
+    act(f, f->root, "doan.rural_roads_km", "72.710.25657", "2018-05-01", "4",
+        id2);
+    assert_store_report_fresh(f, "inside a transaction");
+    assert_int_equal(ntm_store_commit(f->st, &err), NTM_OK);
+    assert_store_report_fresh(f, "after the transaction");
 }
 
 int
