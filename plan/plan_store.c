@@ -100,8 +100,9 @@ store_each(void *ud, Ntm_rfact_cb cb, void *cb_ud, struct ntm_error *err)
     rc = ntm_store_digests_each(s->st, tag, fact_make, s, fact_read, s, err);
     if (rc == NTM_OK && s->rc != NTM_OK)
         rc = ntm_error_set(err, s->rc,
-                           "a record's facts kept for reports are damaged - "
-                           "run 'ntm verify'");
+                           N_("the facts this home keeps for reports are "
+                              "damaged - run 'ntm verify' and then the "
+                              "report again"));
     return rc;
 }
 

@@ -7,7 +7,8 @@
  * of small rows, not a JSON parse per record.
  *
  * Two tables, made the first time a caller asks (a server or a phone
- * that never reports pays nothing): rdigest, the bytes by (c_ts, author,
+ * that never reports pays nothing; their DDL is db.c's,
+ * Ntm_db_digests_on): rdigest, the bytes by (c_ts, author,
  * id) as the index records_order orders the records, ids and authors as
  * their bytes; and rdirty, the keys of the records written since the
  * digests were last brought up to date. Triggers on records fill rdirty,
@@ -25,28 +26,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-static const char digest_schema[] =
-    "CREATE TABLE IF NOT EXISTS rdigest(c_ts INTEGER NOT NULL,"
-    " author BLOB NOT NULL, id BLOB NOT NULL, d BLOB NOT NULL,"
-    " PRIMARY KEY(c_ts, author, id)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS rdirty(id TEXT NOT NULL,"
-    " c_ts INTEGER NOT NULL, author TEXT NOT NULL,"
-    " PRIMARY KEY(id, c_ts, author)) WITHOUT ROWID;"
-    /* INSERT OR REPLACE deletes the old row without a delete trigger:
-     * its key is taken before */
-    "CREATE TRIGGER IF NOT EXISTS rdirty_old BEFORE INSERT ON records BEGIN"
-    " INSERT OR IGNORE INTO rdirty SELECT id, c_ts, author FROM records"
-    " WHERE id=new.id; END;"
-    "CREATE TRIGGER IF NOT EXISTS rdirty_new AFTER INSERT ON records BEGIN"
-    " INSERT OR IGNORE INTO rdirty VALUES(new.id, new.c_ts, new.author);"
-    " END;"
-    "CREATE TRIGGER IF NOT EXISTS rdirty_upd AFTER UPDATE ON records BEGIN"
-    " INSERT OR IGNORE INTO rdirty VALUES(old.id, old.c_ts, old.author),"
-    " (new.id, new.c_ts, new.author); END;"
-    "CREATE TRIGGER IF NOT EXISTS rdirty_del AFTER DELETE ON records BEGIN"
-    " INSERT OR IGNORE INTO rdirty VALUES(old.id, old.c_ts, old.author);"
-    " END;";
 
 /* hex (lowercase, exactly 2n digits) as n bytes; -1 for anything else,
  * whose order as text the bytes would not keep */
@@ -236,7 +215,7 @@ refresh(struct fill *f, const char *tag)
     enum ntm_err rc = ntm_store_begin(st, f->err);
     if (rc != NTM_OK)
         return rc;
-    rc = Ntm_exec(st, digest_schema, f->err);
+    rc = Ntm_db_digests_on(st, f->err);
     if (rc == NTM_OK) {
         rc = ntm_store_meta_get(st, "digest.tag", &have, f->err);
         if (rc == NTM_ENOENT)

@@ -322,6 +322,9 @@ enum ntm_err Ntm_db_error(struct ntm_store *st, int rc, struct ntm_error *err,
                           const char *what);
 enum ntm_err Ntm_exec(struct ntm_store *st, const char *sql,
                       struct ntm_error *err);
+/* Make the tables and triggers of the records' digests (rdigest, rdirty;
+ * digest.c) if they are not there. */
+enum ntm_err Ntm_db_digests_on(struct ntm_store *st, struct ntm_error *err);
 /* Prepare (cached by SQLite's own statement cache is not enough: we keep
  * the statement in st; see db.c). */
 sqlite3_stmt *Ntm_prepare(struct ntm_store *st, const char *sql,

@@ -1672,6 +1672,13 @@ test_report_facts_follow_changes(void **state)
     assert_store_report_fresh(f, "inside a transaction");
     assert_int_equal(ntm_store_commit(f->st, &err), NTM_OK);
     assert_store_report_fresh(f, "after the transaction");
+    /* a home that keeps facts verifies clean (its schema has them) */
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(f->st, &rep, &err), NTM_OK);
+    assert_int_equal(json_array_size(json_object_get(rep, "integrity")), 0);
+    assert_int_equal(json_integer_value(json_object_get(rep, "derived_total")),
+                     0);
+    json_decref(rep);
 }
 
 int
