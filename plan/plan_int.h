@@ -230,8 +230,8 @@ struct Ntm_skip {
 /* A record as the summary of its task counts it (every task of the plan,
  * config/README.md "The work of every organization"). */
 struct Ntm_srec {
-    int task;                 /* index in plan->tasks */
-    char unit[PLAN_CODE_LEN]; /* carried by (after merges) */
+    int task;         /* index in plan->tasks */
+    const char *unit; /* carried by (after merges); borrowed */
     int year;
     int measure; /* 1: a measure record */
     int has_qty, has_people, has_money, has_days;
@@ -316,18 +316,72 @@ struct Ntm_sumgroup {
 };
 /* Add the record s to the sums m (summary.c). */
 void Ntm_summary_add(struct Ntm_sum *m, const struct Ntm_srec *s);
-/* A source of records in creation order (the order and shape of
- * ntm_store_records): calls cb with each until cb returns nonzero. */
-typedef enum ntm_err (*Ntm_record_source)(void *ud, ntm_record_cb cb,
-                                          void *cb_ud, struct ntm_error *err);
-/* ntm_report_run_records from any source of records: read once, one
+/* A record's facts (rfact.c): what the report reads of it that does not
+ * depend on the report's options. Strings are borrowed (from the record's
+ * JSON, or from the bytes they were decoded from); NULL when absent. */
+#define RFACT_NOT_APPROVED (-128)
+struct Ntm_rfact {
+    const char *id, *unit, *org, *kind;
+    const char *date, *period; /* fields.date, fields.period (strings) */
+    const char *name;          /* a register's entity name, folded */
+    const char *ename;         /* a register's entity name, as written */
+    const char *qty_s, *uom_s; /* fields.qty, fields.uom (strings) */
+    const char *task_s;        /* fields.task when the plan has no such task */
+    int task;                  /* index in plan->tasks, -1 when unknown */
+    int approved;         /* review "approved": the highest level that approved
+                             it (Ntm_level_rank), else RFACT_NOT_APPROVED */
+    unsigned deleted : 1; /* the record is deleted */
+    unsigned dict_ok : 1; /* the data dictionary accepts it (qty valid) */
+    unsigned has_qty : 1; /* fields.qty is present (valid or not) */
+    unsigned numden_int : 1; /* fields.num and fields.den are integers */
+    unsigned has_people : 1, has_money : 1, has_days : 1, has_num : 1,
+        has_den : 1;
+    double qty;                      /* in the task's canonical unit */
+    int64_t people, money, num, den; /* whole numbers of those fields */
+    double days;                     /* fields.labor_days */
+    int date_ymd;  /* fields.date as YYYYMMDD, 0 when not a valid date */
+    int dissolved; /* fields.dissolved as YYYYMMDD, 0 when none */
+    char date_buf[PLAN_DATE_LEN]; /* date, when decoded from its number */
+};
+/* The facts of rec (ntm_store_records shape) under plan p; x's strings
+ * borrow from rec and scratch. NTM_ENOMEM only. */
+enum ntm_err Ntm_rfact_make(const struct ntm_plan *p, json_t *rec,
+                            struct Ntm_rfact *x, struct ntm_buf *scratch);
+/* x as bytes appended to b (the layout is at the top of rfact.c) */
+enum ntm_err Ntm_rfact_encode(const struct Ntm_rfact *x, struct ntm_buf *b);
+/* bytes back into x, the facts of record id (borrowed), whose strings
+ * then point into bytes, id and x itself; NTM_ECORRUPT for bytes this
+ * version did not write */
+enum ntm_err Ntm_rfact_decode(const void *bytes, size_t n, const char *id,
+                              struct Ntm_rfact *x);
+/* The tag of facts made under p: the version of the bytes and the
+ * dictionary they depend on, as 64 hex digits. NTM_ENOMEM only. */
+enum ntm_err Ntm_rfact_tag(const struct ntm_plan *p,
+                           char out[NTM_HEX_ID_LEN + 1]);
+/* "hamlet" 0, "commune" 1, "district" 2, "province" 3, else -1 */
+int Ntm_level_rank(const char *level);
+/* a valid date "YYYY-MM-DD" as the number YYYYMMDD, which orders as the
+ * text does; 0 for anything else */
+int Ntm_ymd(const char *s);
+
+/* A source of facts in creation order (the order of ntm_store_records):
+ * calls cb with each until cb returns nonzero; load gives a record's
+ * whole JSON by its id (a new reference, NULL when gone or out of
+ * memory), for the records a report lists as not counted. */
+typedef int (*Ntm_rfact_cb)(void *ud, const struct Ntm_rfact *x);
+struct Ntm_fact_source {
+    enum ntm_err (*each)(void *ud, Ntm_rfact_cb cb, void *cb_ud,
+                         struct ntm_error *err);
+    json_t *(*load)(void *ud, const char *id);
+    void *ud;
+};
+
+/* ntm_report_run_records from any source of facts: read once, one
  * record at a time, none of them kept (report.c). */
-enum ntm_err Ntm_report_run_from(const struct ntm_plan *p,
-                                 Ntm_record_source src, void *src_ud,
-                                 json_t *created_units,
-                                 const struct ntm_report_opts *o,
-                                 struct ntm_report **out,
-                                 struct ntm_error *err);
+enum ntm_err
+Ntm_report_run_from(const struct ntm_plan *p, const struct Ntm_fact_source *src,
+                    json_t *created_units, const struct ntm_report_opts *o,
+                    struct ntm_report **out, struct ntm_error *err);
 
 /* The summary rows of every task (summary.c) from its groups (sorted in
  * place by task, then year): U[0] the report's unit, U[1..nu) the units

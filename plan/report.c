@@ -14,6 +14,7 @@
  */
 #include "plan_int.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,17 +25,6 @@ leading_int(const char *s)
 {
     long v = strtol(s, NULL, 10);
     return v > 0 && v < 100000 ? (int)v : 0;
-}
-
-/* A date "YYYY-MM-DD" (valid) as the number YYYYMMDD, which orders as
- * the text does; 0 for anything else. */
-static int
-ymd(const char *s)
-{
-    if (!s || !ntm_date_valid(s))
-        return 0;
-    return leading_int(s) * 10000 + leading_int(s + 5) * 100 +
-           leading_int(s + 8);
 }
 
 /* An activity that counts for a target, reduced to what the sums need:
@@ -138,16 +128,6 @@ imap_free(struct imap *m)
     memset(m, 0, sizeof(*m));
 }
 
-/* Free text from json_dumps (jansson's allocator, which tests replace). */
-static void
-json_text_free(char *t)
-{
-    json_free_t f = NULL;
-    json_get_alloc_funcs(NULL, &f);
-    if (t)
-        (f ? f : free)(t);
-}
-
 static uint64_t
 hash_str(const char *s)
 {
@@ -163,12 +143,32 @@ hash_str(const char *s)
  * a duplicate. */
 struct regrec {
     char *key;  /* owned: task, unit as recorded, folded name (or the id) */
-    char *json; /* owned: the record's id, kind, unit, org and fields */
-    char date[PLAN_DATE_LEN];
+    char *strs; /* owned: its facts' strings, those named in has, in the
+                   order of REG_STRS, each ending in NUL */
+    double qty, days;
+    int64_t people, money, num, den;
     int order;
-    const struct Ntm_task *task;
-    char carrier[PLAN_CODE_LEN];
-    double qty;
+    int carrier; /* interned code of the unit that carries it */
+    int task;    /* index in plan->tasks */
+    int date_ymd, dissolved, approved;
+    unsigned has : 9;
+    unsigned dict_ok : 1, has_qty : 1, numden_int : 1, has_people : 1,
+        has_money : 1, has_days : 1, has_num : 1, has_den : 1;
+};
+
+/* What collecting asks of a task (task_info_build). */
+struct task_info {
+    int sums_qty;    /* a target adds up its quantities */
+    int reg;         /* a register */
+    const char *uom; /* its canonical unit */
+    int targets[8];  /* the targets named after it */
+    int ntargets;
+};
+
+/* A unit code and the unit that carries its records on the as-of date. */
+struct car {
+    char unit[PLAN_CODE_LEN], carrier[PLAN_CODE_LEN];
+    int ok;
 };
 
 struct ctx {
@@ -210,9 +210,17 @@ struct ctx {
     int Ai;          /* as-of date, YYYYMMDD */
     const char *top; /* the report's unit */
     enum ntm_err rc; /* the first failure while reading the records */
+    const struct Ntm_fact_source *src;
+    struct task_info *tinfo; /* per task of the plan */
+    struct car *cars;        /* carriers of the unit codes seen */
+    int ncars, carcap;
+    struct imap carmap;
 };
 
-/* Grow an array of *cap elements of size sz to hold n + 1. */
+/* Grow an array of *cap elements of size sz to hold n + 1: by half its
+ * size, so that the room unused is at most a third of the array (the
+ * arrays of a report over a million records are tens of MB; realloc of
+ * such blocks moves no bytes). */
 static int
 grow(void *arr, int *cap, int n, size_t sz)
 {
@@ -220,7 +228,9 @@ grow(void *arr, int *cap, int n, size_t sz)
     int ncap;
     if (n < *cap)
         return 0;
-    ncap = *cap ? *cap * 2 : 256;
+    if (*cap > INT_MAX / 3 * 2)
+        return -1;
+    ncap = *cap ? *cap + *cap / 2 : 256;
     if (!(na = ntm_realloc(*a, (size_t)ncap * sz)))
         return -1;
     *a = na;
@@ -254,19 +264,6 @@ intern(struct ctx *c, const char *code)
     }
     c->codes[c->ncodes] = dup;
     return c->ncodes++;
-}
-
-static const char *const level_names[] = {"hamlet", "commune", "district",
-                                          "province"};
-
-static int
-level_rank(const char *l)
-{
-    int i;
-    for (i = 0; i < 4; i++)
-        if (l && !strcmp(l, level_names[i]))
-            return i;
-    return -1;
 }
 
 const char *
@@ -325,42 +322,9 @@ Ntm_status_label(enum Ntm_status s, const char *lang)
     return "";
 }
 
-static int
-json_int(json_t *v, int64_t *out)
-{
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return 0;
-    }
-    if (json_string_value(v))
-        return ntm_parse_int64(json_string_value(v), 0, INT64_C(1) << 53,
-                               out) == NTM_OK
-                   ? 0
-                   : -1;
-    return -1;
-}
-
-/* Does the record count under --approved [LEVEL]? */
-static int
-approved_enough(json_t *rec, int min_rank)
-{
-    json_t *reviews = json_object_get(rec, "reviews"), *rv;
-    const char *state = json_string_value(json_object_get(rec, "review"));
-    size_t i;
-
-    if (!state || strcmp(state, "approved"))
-        return 0;
-    json_array_foreach (reviews, i, rv) {
-        const char *s = json_string_value(json_object_get(rv, "state"));
-        const char *l = json_string_value(json_object_get(rv, "level"));
-        if (s && !strcmp(s, "approved") && level_rank(l) >= min_rank)
-            return 1;
-    }
-    return 0;
-}
-
-/* Whether task has a target that adds up its records' quantities (a
- * yearly or cumulative sum of qty, not a count of records). */
+/* Does task (index in p->tasks) have a target that adds up its records'
+ * quantities (a yearly or cumulative sum of qty, not a count of
+ * records)? */
 static int
 sums_quantity(const struct ntm_plan *p, const char *task)
 {
@@ -373,15 +337,66 @@ sums_quantity(const struct ntm_plan *p, const char *task)
     return 0;
 }
 
+/* What the collection asks of a task, once per task and report: whether
+ * a target sums its quantities, whether it is a register, and the
+ * targets named after it (a later file may repeat a target for other
+ * years). */
+static enum ntm_err
+task_info_build(struct ctx *c)
+{
+    const struct ntm_plan *p = c->p;
+    if (!p->ntasks)
+        return NTM_OK;
+    if (!(c->tinfo = ntm_calloc((size_t)p->ntasks, sizeof(*c->tinfo))))
+        return NTM_ENOMEM;
+    for (int i = 0; i < p->ntasks; i++) {
+        struct task_info *ti = &c->tinfo[i];
+        const struct Ntm_task *t = &p->tasks[i];
+        ti->sums_qty = sums_quantity(p, t->id);
+        ti->reg = json_is_true(json_object_get(t->record, "register"));
+        ti->uom = ntm_plan_task_uom(p, t->id);
+        for (int k = 0; k < p->ntargets; k++)
+            if (!strcmp(p->targets[k].id, t->id) && ti->ntargets < 8)
+                ti->targets[ti->ntargets++] = k;
+    }
+    return NTM_OK;
+}
+
+/* The unit that carries records of unit on the as-of date (merges),
+ * found once per unit code: NULL when none does. */
+static const char *
+carrier_of(struct ctx *c, const char *unit)
+{
+    uint64_t h = hash_str(unit);
+    for (;;) {
+        int v = imap_get(&c->carmap, h);
+        if (v < 0)
+            break;
+        if (!strcmp(c->cars[v].unit, unit))
+            return c->cars[v].ok ? c->cars[v].carrier : NULL;
+        if (!(h = h * 31 + 7))
+            h = 1;
+    }
+    if (grow(&c->cars, &c->carcap, c->ncars, sizeof(*c->cars)))
+        return NULL;
+    struct car *k = &c->cars[c->ncars];
+    snprintf(k->unit, sizeof(k->unit), "%s", unit);
+    k->ok = Ntm_unit_successor(c->p, unit, c->A, k->carrier) != 0;
+    if (imap_put(&c->carmap, h, c->ncars))
+        return NULL;
+    c->ncars++;
+    return k->ok ? k->carrier : NULL;
+}
+
 /* A record the plan cannot count, kept with the reason (in scope of the
  * report: its unit within the report's, its organization, its date or
- * period seen by the as-of date and within --year). */
+ * period seen by the as-of date and within --year), as its facts name
+ * it. */
 static enum ntm_err
-skip_record(struct ctx *c, json_t *rec, const char *unit, const char *code,
-            const struct ntm_error *why)
+skip_record(struct ctx *c, const struct Ntm_rfact *x, const char *unit,
+            const char *code, const struct ntm_error *why)
 {
     struct ntm_report *r = c->r;
-    json_t *f = json_object_get(rec, "fields");
     const char *s;
     struct Ntm_skip *k;
     int i;
@@ -397,27 +412,19 @@ skip_record(struct ctx *c, json_t *rec, const char *unit, const char *code,
     k = &r->skips[r->nskips];
     memset(k, 0, sizeof(*k));
     snprintf(k->unit, sizeof(k->unit), "%s", unit);
-    snprintf(k->id, sizeof(k->id), "%s",
-             (s = json_string_value(json_object_get(rec, "id"))) ? s : "");
-    snprintf(k->kind, sizeof(k->kind), "%s",
-             (s = json_string_value(json_object_get(rec, "kind"))) ? s : "");
-    snprintf(k->org, sizeof(k->org), "%s",
-             (s = json_string_value(json_object_get(rec, "org"))) ? s : "");
-    s = json_string_value(json_object_get(f, "date"));
-    if (!s)
-        s = json_string_value(json_object_get(f, "period"));
+    snprintf(k->id, sizeof(k->id), "%s", x->id ? x->id : "");
+    snprintf(k->kind, sizeof(k->kind), "%s", x->kind ? x->kind : "");
+    snprintf(k->org, sizeof(k->org), "%s", x->org ? x->org : "");
+    s = x->date ? x->date : x->period;
     snprintf(k->when, sizeof(k->when), "%s", s ? s : "");
-    s = json_string_value(json_object_get(f, "qty"));
-    if (json_is_integer(json_object_get(f, "num")) &&
-        json_is_integer(json_object_get(f, "den")))
-        snprintf(k->qty, sizeof(k->qty), "%lld/%lld",
-                 (long long)json_integer_value(json_object_get(f, "num")),
-                 (long long)json_integer_value(json_object_get(f, "den")));
+    if (x->numden_int)
+        snprintf(k->qty, sizeof(k->qty), "%lld/%lld", (long long)x->num,
+                 (long long)x->den);
     else
-        snprintf(k->qty, sizeof(k->qty), "%s", s ? s : "");
-    s = json_string_value(json_object_get(f, "uom"));
-    snprintf(k->uom, sizeof(k->uom), "%s", s ? s : "");
-    s = json_string_value(json_object_get(f, "task"));
+        snprintf(k->qty, sizeof(k->qty), "%s", x->qty_s ? x->qty_s : "");
+    snprintf(k->uom, sizeof(k->uom), "%s", x->uom_s ? x->uom_s : "");
+    s = x->task >= 0 && x->task < c->p->ntasks ? c->p->tasks[x->task].id
+                                               : x->task_s;
     k->task = ntm_strdup(s ? s : "");
     k->code = code ? code : "bad_field";
     k->why = *why;
@@ -429,6 +436,26 @@ skip_record(struct ctx *c, json_t *rec, const char *unit, const char *code,
         return NTM_ENOMEM;
     r->nskips++;
     return NTM_OK;
+}
+
+/* A record the dictionary refused, listed with the dictionary's words:
+ * facts keep the verdict only, so the record is read again, whole. */
+static enum ntm_err
+skip_refused(struct ctx *c, const struct Ntm_rfact *x, const char *unit)
+{
+    json_t *rec = x->id ? c->src->load(c->src->ud, x->id) : NULL;
+    struct ntm_error why = {0};
+    const char *code = "bad_field", *at;
+    enum ntm_err rc;
+    double q;
+    if (!rec || Ntm_dict_check(c->p, x->kind, json_object_get(rec, "fields"),
+                               &q, &code, &at, &why) == NTM_OK)
+        ntm_error_set(&why, NTM_EINVAL,
+                      N_("the record changed while the report was read: "
+                         "run the report again"));
+    rc = skip_record(c, x, unit, code, &why);
+    json_decref(rec);
+    return rc;
 }
 
 static int
@@ -449,13 +476,11 @@ skip_cmp(const void *a, const void *b)
  * (counted) for a task with a calendar. */
 static enum ntm_err
 summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
-               json_t *f, const char *carrier, int cid, const char *when,
-               double qty)
+               const struct Ntm_rfact *x, const char *carrier, int cid,
+               const char *when, double qty)
 {
     struct Ntm_srec sr, *s = &sr;
-    const char *uom = ntm_plan_task_uom(c->p, t->id);
-    int64_t v;
-    double d;
+    const char *uom = c->tinfo[t - c->p->tasks].uom;
     int g, k;
     uint64_t key;
 
@@ -463,29 +488,29 @@ summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
     if (!when || !(s->year = leading_int(when)))
         return NTM_OK;
     s->task = (int)(t - c->p->tasks);
-    memcpy(s->unit, carrier, PLAN_CODE_LEN);
+    s->unit = c->codes[cid];
     s->measure = !strcmp(kind, "measure");
     s->count = 1;
     if (!s->measure && ntm_date_valid(when))
         memcpy(s->date, when, PLAN_DATE_LEN);
-    if (!s->measure && json_object_get(f, "qty")) {
+    if (!s->measure && x->has_qty) {
         s->has_qty = 1;
         s->qty = qty;
     }
-    if (!json_int(json_object_get(f, "people"), &v)) {
+    if (x->has_people) {
         s->has_people = 1;
-        s->people = v;
+        s->people = x->people;
     }
-    if (!json_int(json_object_get(f, "amount_vnd"), &v)) {
+    if (x->has_money) {
         s->has_money = 1;
-        s->money = (double)v;
+        s->money = (double)x->money;
     } else if (s->has_qty && uom && !strcmp(uom, "vnd")) {
         s->has_money = 1;
         s->money = qty;
     }
-    if ((d = Ntm_dict_decimal(json_object_get(f, "labor_days"))) >= 0) {
+    if (x->has_days) {
         s->has_days = 1;
-        s->days = d;
+        s->days = x->days;
     } else if (s->has_qty && uom && !strcmp(uom, "labor_day")) {
         s->has_days = 1;
         s->days = qty;
@@ -516,7 +541,7 @@ summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
         return NTM_OK;
     key = (uint64_t)(unsigned)s->task << 52 | (uint64_t)(unsigned)cid << 28 |
           (uint64_t)s->measure << 27 |
-          (uint64_t)(s->date[0] ? ymd(s->date) : s->year & 0x7ffffff);
+          (uint64_t)(s->date[0] ? Ntm_ymd(s->date) : s->year & 0x7ffffff);
     key += !key;
     if ((k = imap_get(&c->srecmap, key)) >= 0) {
         c->srecs[k].count++;
@@ -532,13 +557,13 @@ summary_record(struct ctx *c, const struct Ntm_task *t, const char *kind,
 /* A record of a task the plan counts, for its summary and, for a target,
  * its figures. i: its place in the record list (creation order). */
 static enum ntm_err
-count_record(struct ctx *c, json_t *rec, int i, const struct Ntm_task *task_def,
-             const char *kind, const char *carrier, const char *unit,
-             const char *when, double qty)
+count_record(struct ctx *c, const struct Ntm_rfact *x, int i,
+             const struct Ntm_task *task_def, const char *kind,
+             const char *carrier, const char *unit, const char *when,
+             double qty)
 {
     const struct ntm_report_opts *o = c->o;
-    json_t *f = json_object_get(rec, "fields");
-    const char *task = task_def->id;
+    const struct task_info *info = &c->tinfo[task_def - c->p->tasks];
     const struct Ntm_target *t;
     int ti = task_def->target, y, k, cid, oid;
     enum ntm_err rc;
@@ -547,27 +572,29 @@ count_record(struct ctx *c, json_t *rec, int i, const struct Ntm_task *task_def,
         return NTM_ENOMEM;
     if (Ntm_code_within(carrier, c->top) &&
         (!o->year || (when && leading_int(when) == o->year)) &&
-        (rc = summary_record(c, task_def, kind, f, carrier, cid, when, qty)))
+        (rc = summary_record(c, task_def, kind, x, carrier, cid, when, qty)))
         return rc;
     if (ti < 0)
         return NTM_OK;
     /* a target repeated by a later file: the one whose years hold the
      * record */
     y = when ? leading_int(when) : 0;
-    for (k = 0; k < c->p->ntargets; k++)
-        if (!strcmp(c->p->targets[k].id, task) &&
-            y >= c->p->targets[k].year_from && y <= c->p->targets[k].year_to)
+    for (int j = 0; j < info->ntargets; j++) {
+        k = info->targets[j];
+        if (y >= c->p->targets[k].year_from && y <= c->p->targets[k].year_to)
             ti = k;
+    }
     t = &c->p->targets[ti];
     if (!strcmp(kind, "measure")) {
-        const char *per = json_string_value(json_object_get(f, "period"));
+        const char *per = x->period;
         struct mrec m;
         uint64_t key;
         memset(&m, 0, sizeof(m));
-        if (!per || (strlen(per) != 4 && strlen(per) != 7) ||
-            json_int(json_object_get(f, "num"), &m.num) ||
-            json_int(json_object_get(f, "den"), &m.den))
+        if (!per || (strlen(per) != 4 && strlen(per) != 7) || !x->has_num ||
+            !x->has_den)
             return NTM_OK;
+        m.num = x->num;
+        m.den = x->den;
         m.target = ti;
         m.unit = cid;
         m.orig = oid;
@@ -588,10 +615,8 @@ count_record(struct ctx *c, json_t *rec, int i, const struct Ntm_task *task_def,
             return NTM_ENOMEM;
         c->mrecs[c->nmrecs++] = m;
     } else {
-        const char *x = json_string_value(json_object_get(f, "dissolved"));
         struct rec *r;
-        int d = ymd(json_string_value(json_object_get(f, "date")));
-        if (!d)
+        if (!x->date_ymd)
             return NTM_OK;
         if (grow(&c->recs, &c->reccap, c->nrecs, sizeof(*c->recs)))
             return NTM_ENOMEM;
@@ -600,11 +625,11 @@ count_record(struct ctx *c, json_t *rec, int i, const struct Ntm_task *task_def,
         r->unit = cid;
         r->orig = oid;
         r->order = i;
-        r->date = d;
-        r->dissolved = ymd(x);
+        r->date = x->date_ymd;
+        r->dissolved = x->dissolved;
         /* the quantity in the canonical unit; a counted thing without
          * one counts 1 */
-        r->value = json_object_get(f, "qty") ? qty : t->amount_count ? 1 : 0;
+        r->value = x->has_qty ? qty : t->amount_count ? 1 : 0;
     }
     return NTM_OK;
 }
@@ -614,117 +639,152 @@ regrec_cmp(const void *a, const void *b)
 {
     const struct regrec *x = a, *y = b;
     int d;
-    if ((d = strcmp(x->key, y->key)) || (d = strcmp(x->date, y->date)))
+    if ((d = strcmp(x->key, y->key)) ||
+        (d = x->date_ymd < y->date_ymd ? -1 : x->date_ymd > y->date_ymd))
         return d;
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* the entity a register's record names: its "name", else its "title";
- * NULL when it names none */
-static const char *
-entity_name(json_t *f)
-{
-    const char *n = json_string_value(json_object_get(f, "name"));
-    if (!n || !*n)
-        n = json_string_value(json_object_get(f, "title"));
-    return n && *n ? n : NULL;
-}
+/* the strings of a fact a register's record keeps, in their order */
+#define REG_STRS(x)                                                            \
+    {                                                                          \
+        &(x)->id, &(x)->unit, &(x)->org, &(x)->kind, &(x)->date, &(x)->period, \
+            &(x)->ename, &(x)->qty_s, &(x)->uom_s                              \
+    }
+#define REG_NSTRS 9
 
+/* Hold a register's record: its key (task, unit as recorded, the folded
+ * entity name, or its id when it names none) and its facts, packed (a
+ * register may hold tens of thousands of records). */
 static enum ntm_err
-hold_register(struct regrec *g, json_t *rec, int i, const struct Ntm_task *t,
-              const char *unit, const char *carrier, double qty)
+hold_register(struct regrec *g, const struct Ntm_rfact *x, int i,
+              const struct Ntm_task *t, int carrier)
 {
-    json_t *f = json_object_get(rec, "fields");
-    const char *name = entity_name(f), *d;
-    const char *id = json_string_value(json_object_get(rec, "id"));
-    char *folded = ntm_text_fold(name ? name : "");
     struct ntm_buf b = NTM_BUF_INIT;
-    json_t *keep;
+    const char *const *strs[] = REG_STRS(x);
 
     memset(g, 0, sizeof(*g));
-    if (!folded)
-        return NTM_ENOMEM;
-    /* without a name the record stands for itself */
-    if (ntm_buf_addf(&b, "%s\x1f%s\x1f%s%s", t->id, unit, name ? "n:" : "id:",
-                     name ? folded
-                     : id ? id
-                          : "")) {
-        ntm_free(folded);
-        return NTM_ENOMEM;
-    }
-    ntm_free(folded);
-    g->key = ntm_strdup(ntm_buf_str(&b));
+    if (ntm_buf_addf(&b, "%s\x1f%s\x1f%s%s", t->id, x->unit,
+                     x->name ? "n:" : "id:",
+                     x->name ? x->name
+                     : x->id ? x->id
+                             : "") ||
+        !(g->key = ntm_strdup(ntm_buf_str(&b))))
+        goto nomem;
+    ntm_buf_reset(&b);
+    for (int k = 0; k < REG_NSTRS; k++)
+        if (*strs[k]) {
+            g->has |= 1u << k;
+            if (ntm_buf_add(&b, *strs[k], strlen(*strs[k]) + 1))
+                goto nomem;
+        }
+    if (!(g->strs = ntm_malloc(b.len ? b.len : 1)))
+        goto nomem;
+    memcpy(g->strs, b.buf ? b.buf : "", b.len);
     ntm_buf_release(&b);
-    /* what counting it or listing it as a duplicate reads, as text: the
-     * record itself is not kept */
-    keep = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?}", "id",
-                     json_object_get(rec, "id"), "kind",
-                     json_object_get(rec, "kind"), "unit",
-                     json_object_get(rec, "unit"), "org",
-                     json_object_get(rec, "org"), "fields", f);
-    g->json = keep ? json_dumps(keep, JSON_COMPACT) : NULL;
-    json_decref(keep);
-    if (!g->key || !g->json) {
-        ntm_free(g->key);
-        json_text_free(g->json);
-        memset(g, 0, sizeof(*g));
-        return NTM_ENOMEM;
-    }
-    d = json_string_value(json_object_get(f, "date"));
-    snprintf(g->date, sizeof(g->date), "%s", d ? d : "");
+    g->qty = x->qty;
+    g->days = x->days;
+    g->people = x->people;
+    g->money = x->money;
+    g->num = x->num;
+    g->den = x->den;
     g->order = i;
-    g->task = t;
-    memcpy(g->carrier, carrier, PLAN_CODE_LEN);
-    g->qty = qty;
+    g->carrier = carrier;
+    g->task = x->task;
+    g->date_ymd = x->date_ymd;
+    g->dissolved = x->dissolved;
+    g->approved = x->approved;
+    g->dict_ok = x->dict_ok;
+    g->has_qty = x->has_qty;
+    g->numden_int = x->numden_int;
+    g->has_people = x->has_people;
+    g->has_money = x->has_money;
+    g->has_days = x->has_days;
+    g->has_num = x->has_num;
+    g->has_den = x->has_den;
     return NTM_OK;
+nomem:
+    ntm_buf_release(&b);
+    ntm_free(g->key);
+    memset(g, 0, sizeof(*g));
+    return NTM_ENOMEM;
 }
 
-/* One record of the list, in creation order: counted, held (registers)
- * or listed as not counted. */
+/* The facts of a held register's record, its strings in g->strs. */
+static void
+register_facts(const struct ntm_plan *p, const struct regrec *g,
+               struct Ntm_rfact *x)
+{
+    const char **strs[] = REG_STRS(x);
+    const char *s = g->strs;
+    memset(x, 0, sizeof(*x));
+    for (int k = 0; k < REG_NSTRS; k++)
+        if (g->has & (1u << k)) {
+            *strs[k] = s;
+            s += strlen(s) + 1;
+        }
+    x->task = g->task;
+    x->approved = g->approved;
+    x->qty = g->qty;
+    x->days = g->days;
+    x->people = g->people;
+    x->money = g->money;
+    x->num = g->num;
+    x->den = g->den;
+    x->date_ymd = g->date_ymd;
+    x->dissolved = g->dissolved;
+    x->dict_ok = g->dict_ok;
+    x->has_qty = g->has_qty;
+    x->numden_int = g->numden_int;
+    x->has_people = g->has_people;
+    x->has_money = g->has_money;
+    x->has_days = g->has_days;
+    x->has_num = g->has_num;
+    x->has_den = g->has_den;
+    (void)p;
+}
+
+/* One record's facts, in creation order: counted, held (registers) or
+ * listed as not counted. */
 static enum ntm_err
-collect_one(struct ctx *c, json_t *rec)
+collect_one(struct ctx *c, const struct Ntm_rfact *x)
 {
     const struct ntm_report_opts *o = c->o;
-    json_t *f = json_object_get(rec, "fields");
-    const char *task = json_string_value(json_object_get(f, "task"));
-    const char *unit = json_string_value(json_object_get(rec, "unit"));
-    const char *kind = json_string_value(json_object_get(rec, "kind"));
-    const char *rorg = json_string_value(json_object_get(rec, "org"));
-    const char *when = json_string_value(json_object_get(f, "date"));
+    const char *unit = x->unit, *kind = x->kind, *when = x->date;
     const struct Ntm_task *task_def;
-    char carrier[PLAN_CODE_LEN];
-    const char *code;
+    const struct task_info *info;
+    const char *carrier;
     struct ntm_error why = {0};
-    double qty;
     int i = c->order++;
 
-    if (!unit || !kind || json_is_true(json_object_get(rec, "deleted")))
+    if (!unit || !kind || x->deleted)
         return NTM_OK;
-    if (o->approved && !approved_enough(rec, c->min_rank))
+    if (o->approved && x->approved < c->min_rank)
         return NTM_OK;
-    task_def = Ntm_plan_task(c->p, task);
-    if (o->org && strcmp(o->org, task_def ? task_def->org : rorg ? rorg : ""))
+    task_def =
+        x->task >= 0 && x->task < c->p->ntasks ? &c->p->tasks[x->task] : NULL;
+    if (o->org && strcmp(o->org, task_def ? task_def->org
+                                 : x->org ? x->org
+                                          : ""))
         return NTM_OK;
     if (!when)
-        when = json_string_value(json_object_get(f, "period"));
+        when = x->period;
     if (when && strncmp(when, c->A, strlen(when) < 10 ? strlen(when) : 10) > 0)
         return NTM_OK; /* not yet seen on the as-of date */
-    if (strlen(unit) >= PLAN_CODE_LEN ||
-        !Ntm_unit_successor(c->p, unit, c->A, carrier))
+    if (strlen(unit) >= PLAN_CODE_LEN || !(carrier = carrier_of(c, unit)))
         return NTM_OK;
     /* the data dictionary decides what the plan can count */
-    const char *at;
-    if (Ntm_dict_check(c->p, kind, f, &qty, &code, &at, &why) != NTM_OK) {
+    if (!x->dict_ok || !task_def) {
         /* listed when in the report's unit and year */
         if (Ntm_code_within(carrier, c->top) &&
             (!o->year || (when && leading_int(when) == o->year)))
-            return skip_record(c, rec, carrier, code, &why);
+            return skip_refused(c, x, carrier);
         return NTM_OK;
     }
+    info = &c->tinfo[task_def - c->p->tasks];
     /* An activity of a task whose target sums quantities counts only
      * with its quantity: without one it is listed, not added as 0. */
-    if (!strcmp(kind, "activity") && !json_object_get(f, "qty") &&
-        sums_quantity(c->p, task)) {
+    if (!strcmp(kind, "activity") && !x->has_qty && info->sums_qty) {
         if (Ntm_code_within(carrier, c->top) &&
             (!o->year || (when && leading_int(when) == o->year))) {
             ntm_error_set(&why, NTM_EINVAL,
@@ -732,8 +792,8 @@ collect_one(struct ctx *c, json_t *rec)
                              "(%s), so this activity counts only once "
                              "its quantity is given (ntm edit --set "
                              "qty=...)"),
-                          task, ntm_plan_task_uom(c->p, task));
-            return skip_record(c, rec, carrier, "no_qty", &why);
+                          task_def->id, info->uom);
+            return skip_record(c, x, carrier, "no_qty", &why);
         }
         return NTM_OK;
     }
@@ -749,23 +809,22 @@ collect_one(struct ctx *c, json_t *rec)
                              "the units named in %s, and this unit is "
                              "not one of them (a provincial admin adds "
                              "it there if it should be)"),
-                          task, task_def->cal.list_file);
-            return skip_record(c, rec, carrier, "not_listed", &why);
+                          task_def->id, task_def->cal.list_file);
+            return skip_record(c, x, carrier, "not_listed", &why);
         }
         return NTM_OK;
     }
-    if (json_is_true(json_object_get(task_def->record, "register")) &&
-        !strcmp(kind, "activity")) {
+    if (info->reg && !strcmp(kind, "activity")) {
         enum ntm_err rc;
-        if (grow(&c->reg, &c->regcap, c->nreg, sizeof(*c->reg)))
+        int cid = intern(c, carrier);
+        if (cid < 0 || grow(&c->reg, &c->regcap, c->nreg, sizeof(*c->reg)))
             return NTM_ENOMEM;
-        if ((rc = hold_register(&c->reg[c->nreg], rec, i, task_def, unit,
-                                carrier, qty)))
+        if ((rc = hold_register(&c->reg[c->nreg], x, i, task_def, cid)))
             return rc;
         c->nreg++;
         return NTM_OK;
     }
-    return count_record(c, rec, i, task_def, kind, carrier, unit, when, qty);
+    return count_record(c, x, i, task_def, kind, carrier, unit, when, x->qty);
 }
 
 /* After every record: the registers' first records count, the others are
@@ -775,56 +834,35 @@ collect_end(struct ctx *c)
 {
     const struct ntm_report_opts *o = c->o;
     struct regrec *reg = c->reg;
-    int nreg = c->nreg, k;
+    int nreg = c->nreg, k, first = -1;
     enum ntm_err rc = NTM_OK;
-    json_t *cur = NULL, *first = NULL;
-    int firstk = -1;
 
     if (nreg > 1)
         qsort(reg, (size_t)nreg, sizeof(*reg), regrec_cmp);
     for (k = 0; k < nreg && !rc; k++) {
         struct regrec *g = &reg[k];
-        json_t *f;
-        const char *when;
-        json_decref(cur);
-        if (!(cur = json_loads(g->json, 0, NULL))) {
-            rc = NTM_ENOMEM;
-            break;
-        }
-        f = json_object_get(cur, "fields");
-        when = json_string_value(json_object_get(f, "date"));
-        if (k > 0 && !strcmp(reg[k - 1].key, g->key)) {
-            struct ntm_error why = {0};
-            const char *fid;
-            if (firstk < 0 || strcmp(reg[firstk].key, g->key)) {
-                /* the first of the run: found once per run */
-                int j = k - 1;
-                while (j > 0 && !strcmp(reg[j - 1].key, g->key))
-                    j--;
-                json_decref(first);
-                first = json_loads(reg[j].json, 0, NULL);
-                firstk = j;
-                if (!first) {
-                    rc = NTM_ENOMEM;
-                    break;
-                }
-            }
-            fid = json_string_value(json_object_get(first, "id"));
-            ntm_error_set(&why, NTM_EINVAL,
-                          N_("a second record of '%s' in the same unit: "
-                             "counted once, as record %.8s"),
-                          entity_name(f), fid ? fid : "");
-            if (Ntm_code_within(g->carrier, c->top) &&
-                (!o->year || (when && leading_int(when) == o->year)))
-                rc = skip_record(c, cur, g->carrier, "duplicate", &why);
+        const char *carrier = c->codes[g->carrier];
+        struct Ntm_rfact x;
+        register_facts(c->p, g, &x);
+        if (k == 0 || strcmp(reg[k - 1].key, g->key)) {
+            first = k;
+            rc = count_record(c, &x, g->order, &c->p->tasks[g->task],
+                              "activity", carrier, x.unit, x.date, x.qty);
             continue;
         }
-        rc = count_record(c, cur, g->order, g->task, "activity", g->carrier,
-                          json_string_value(json_object_get(cur, "unit")), when,
-                          g->qty);
+        /* a duplicate of reg[first] */
+        if (!Ntm_code_within(carrier, c->top) ||
+            (o->year && !(x.date && leading_int(x.date) == o->year)))
+            continue;
+        struct Ntm_rfact fx;
+        register_facts(c->p, &reg[first], &fx);
+        struct ntm_error why = {0};
+        ntm_error_set(&why, NTM_EINVAL,
+                      N_("a second record of '%s' in the same unit: "
+                         "counted once, as record %.8s"),
+                      x.ename ? x.ename : "", fx.id ? fx.id : "");
+        rc = skip_record(c, &x, carrier, "duplicate", &why);
     }
-    json_decref(cur);
-    json_decref(first);
     if (!rc && c->r->nskips > 1)
         qsort(c->r->skips, (size_t)c->r->nskips, sizeof(*c->r->skips),
               skip_cmp);
@@ -894,6 +932,82 @@ target_firsts(const struct ctx *c, const void *base, size_t sz, int n)
     return first;
 }
 
+/* Move the n elements of r in place so that those of key k (0 <= k <
+ * nkeys) come before those of key k + 1 (the American flag sort's
+ * pass); start (nkeys + 1 ints) gets where each key's run starts, and
+ * next (nkeys ints) is scratch. */
+static void
+partition_by(struct rec *r, int n, int nkeys, int (*key)(const struct rec *),
+             int *start, int *next)
+{
+    struct rec tmp;
+    int k;
+    memset(start, 0, (size_t)(nkeys + 1) * sizeof(*start));
+    for (int i = 0; i < n; i++)
+        start[key(&r[i]) + 1]++;
+    for (k = 0; k < nkeys; k++) {
+        start[k + 1] += start[k];
+        next[k] = start[k];
+    }
+    for (k = 0; k < nkeys; k++)
+        while (next[k] < start[k + 1]) {
+            int to = key(&r[next[k]]);
+            if (to == k) {
+                next[k]++;
+                continue;
+            }
+            tmp = r[next[to]];
+            r[next[to]++] = r[next[k]];
+            r[next[k]] = tmp;
+        }
+}
+
+static int
+rec_target(const struct rec *r)
+{
+    return r->target;
+}
+
+static int
+rec_unit(const struct rec *r)
+{
+    return r->unit;
+}
+
+/* recs in rec_cmp's order (target, unit, then the rest): glibc's qsort
+ * copies the whole array into a buffer of its size (16 MB at 10^6
+ * records); partitioned in place by target, then by unit, each run is
+ * small and sorts in a small buffer. */
+static void
+sort_recs(struct ctx *c)
+{
+    int nt = c->p->ntargets, nu = c->ncodes, *ts = NULL, *us = NULL,
+        *next = NULL;
+    struct rec *r = c->recs;
+    if (c->nrecs < 2)
+        return;
+    ts = ntm_calloc((size_t)nt + 1, sizeof(*ts));
+    us = ntm_calloc((size_t)nu + 1, sizeof(*us));
+    next = ntm_calloc((size_t)(nt > nu ? nt : nu) + 1, sizeof(*next));
+    if (!ts || !us || !next) {
+        qsort(r, (size_t)c->nrecs, sizeof(*r), rec_cmp);
+        goto out;
+    }
+    partition_by(r, c->nrecs, nt, rec_target, ts, next);
+    for (int t = 0; t < nt; t++) {
+        struct rec *rt = r + ts[t];
+        partition_by(rt, ts[t + 1] - ts[t], nu, rec_unit, us, next);
+        for (int u = 0; u < nu; u++)
+            if (us[u + 1] - us[u] > 1)
+                qsort(rt + us[u], (size_t)(us[u + 1] - us[u]), sizeof(*r),
+                      rec_cmp);
+    }
+out:
+    ntm_free(ts);
+    ntm_free(us);
+    ntm_free(next);
+}
+
 static enum ntm_err
 build_index(struct ctx *c, struct ntm_error *err)
 {
@@ -935,8 +1049,7 @@ build_index(struct ctx *c, struct ntm_error *err)
     }
     ntm_free(by);
     ntm_free(rank);
-    if (c->nrecs > 1)
-        qsort(c->recs, (size_t)c->nrecs, sizeof(*c->recs), rec_cmp);
+    sort_recs(c);
     if (c->nmrecs > 1)
         qsort(c->mrecs, (size_t)c->nmrecs, sizeof(*c->mrecs), mrec_cmp);
     c->tfirst = target_firsts(c, c->recs, sizeof(*c->recs), c->nrecs);
@@ -1039,7 +1152,7 @@ sum_within(const struct ctx *c, int ti, const char *unit, const char *ps,
            const char *pe, int64_t *count)
 {
     double s = 0;
-    int i, lo, hi, from = ymd(ps), to = ymd(pe);
+    int i, lo, hi, from = Ntm_ymd(ps), to = Ntm_ymd(pe);
     *count = 0;
     unit_run(c, ti, unit, &lo, &hi);
     for (i = lo; i < hi; i++) {
@@ -1061,7 +1174,7 @@ active_within(const struct ctx *c, int ti, const char *unit, const char *end,
               int64_t *count)
 {
     double s = 0;
-    int i, lo, hi, e = ymd(end);
+    int i, lo, hi, e = Ntm_ymd(end);
     *count = 0;
     unit_run(c, ti, unit, &lo, &hi);
     for (i = lo; i < hi; i++) {
@@ -1728,10 +1841,10 @@ ntm_report_free(struct ntm_report *r)
 }
 
 static int
-collect_cb(void *ud, json_t *rec)
+collect_cb(void *ud, const struct Ntm_rfact *x)
 {
     struct ctx *c = ud;
-    c->rc = collect_one(c, rec);
+    c->rc = collect_one(c, x);
     return c->rc != NTM_OK;
 }
 
@@ -1756,17 +1869,19 @@ ctx_release(struct ctx *c)
     imap_free(&c->srecmap);
     for (i = 0; i < c->nreg; i++) {
         ntm_free(c->reg[i].key);
-        json_text_free(c->reg[i].json);
+        ntm_free(c->reg[i].strs);
     }
     ntm_free(c->reg);
     ntm_free(c->U);
+    ntm_free(c->tinfo);
+    ntm_free(c->cars);
+    imap_free(&c->carmap);
 }
 
 enum ntm_err
-Ntm_report_run_from(const struct ntm_plan *p, Ntm_record_source src,
-                    void *src_ud, json_t *created_units,
-                    const struct ntm_report_opts *o, struct ntm_report **out,
-                    struct ntm_error *err)
+Ntm_report_run_from(const struct ntm_plan *p, const struct Ntm_fact_source *src,
+                    json_t *created_units, const struct ntm_report_opts *o,
+                    struct ntm_report **out, struct ntm_error *err)
 {
     struct ntm_report_opts none = {0};
     struct ctx c;
@@ -1811,7 +1926,8 @@ Ntm_report_run_from(const struct ntm_plan *p, Ntm_record_source src,
     c.A = c.r->as_of;
     if (o->org && (rc = ntm_plan_check_org(p, o->org, err)))
         goto out;
-    if (o->approved && o->approved_level && level_rank(o->approved_level) < 0) {
+    if (o->approved && o->approved_level &&
+        Ntm_level_rank(o->approved_level) < 0) {
         rc = ntm_error_set(err, NTM_EINVAL,
                            "unknown review level '%s' - use hamlet, "
                            "commune, district or province",
@@ -1871,9 +1987,14 @@ Ntm_report_run_from(const struct ntm_plan *p, Ntm_record_source src,
     for (i = 0; i < c.nunits; i++)
         if (!strcmp(c.units[i].parent, top->code))
             c.U[c.nu++] = &c.units[i];
-    c.min_rank = o->approved_level ? level_rank(o->approved_level) : 0;
-    /* every record, once, in creation order */
-    rc = src(src_ud, collect_cb, &c, err);
+    c.min_rank = o->approved_level ? Ntm_level_rank(o->approved_level) : 0;
+    c.src = src;
+    if (task_info_build(&c)) {
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* every record's facts, once, in creation order */
+    rc = src->each(src->ud, collect_cb, &c, err);
     if (rc == NTM_OK && c.rc != NTM_OK)
         rc = ntm_error_set(err, c.rc, "out of memory");
     if (rc != NTM_OK)
@@ -1900,17 +2021,46 @@ out:
     return NTM_OK;
 }
 
-/* The records of a JSON array, in its order. */
+/* The facts of the records of a JSON array, in its order, made as they
+ * are read. */
+struct array_src {
+    const struct ntm_plan *p;
+    json_t *records;
+};
+
 static enum ntm_err
-array_source(void *ud, ntm_record_cb cb, void *cb_ud, struct ntm_error *err)
+array_each(void *ud, Ntm_rfact_cb cb, void *cb_ud, struct ntm_error *err)
 {
+    struct array_src *a = ud;
+    struct ntm_buf scratch = NTM_BUF_INIT;
+    struct Ntm_rfact x;
+    enum ntm_err rc = NTM_OK;
     json_t *rec;
     size_t i;
-    (void)err;
-    json_array_foreach ((json_t *)ud, i, rec)
-        if (cb(cb_ud, rec))
+    json_array_foreach (a->records, i, rec) {
+        if ((rc = Ntm_rfact_make(a->p, rec, &x, &scratch)) != NTM_OK) {
+            rc = ntm_error_set(err, rc, "out of memory");
             break;
-    return NTM_OK;
+        }
+        if (cb(cb_ud, &x))
+            break;
+    }
+    ntm_buf_release(&scratch);
+    return rc;
+}
+
+static json_t *
+array_load(void *ud, const char *id)
+{
+    struct array_src *a = ud;
+    json_t *rec;
+    size_t i;
+    json_array_foreach (a->records, i, rec) {
+        const char *r = json_string_value(json_object_get(rec, "id"));
+        if (r && !strcmp(r, id))
+            return json_incref(rec);
+    }
+    return NULL;
 }
 
 enum ntm_err
@@ -1918,6 +2068,7 @@ ntm_report_run_records(const struct ntm_plan *p, json_t *records,
                        json_t *created_units, const struct ntm_report_opts *o,
                        struct ntm_report **out, struct ntm_error *err)
 {
-    return Ntm_report_run_from(p, array_source, records, created_units, o, out,
-                               err);
+    struct array_src a = {p, records};
+    struct Ntm_fact_source src = {array_each, array_load, &a};
+    return Ntm_report_run_from(p, &src, created_units, o, out, err);
 }

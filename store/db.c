@@ -272,6 +272,38 @@ static const char *const migrations[] = {
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* The tables and triggers of the records' digests (digest.c), made on a
+ * home's first report only, not by a migration: rdigest, the digests by
+ * the records' order; rdirty, the keys of the records written since,
+ * filled by triggers on records whatever process writes them. */
+static const char digests_ddl[] =
+    "CREATE TABLE IF NOT EXISTS rdigest(c_ts INTEGER NOT NULL,"
+    " author BLOB NOT NULL, id BLOB NOT NULL, d BLOB NOT NULL,"
+    " PRIMARY KEY(c_ts, author, id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS rdirty(id TEXT NOT NULL,"
+    " c_ts INTEGER NOT NULL, author TEXT NOT NULL,"
+    " PRIMARY KEY(id, c_ts, author)) WITHOUT ROWID;"
+    /* INSERT OR REPLACE deletes the old row without a delete trigger:
+     * its key is taken before */
+    "CREATE TRIGGER IF NOT EXISTS rdirty_old BEFORE INSERT ON records BEGIN"
+    " INSERT OR IGNORE INTO rdirty SELECT id, c_ts, author FROM records"
+    " WHERE id=new.id; END;"
+    "CREATE TRIGGER IF NOT EXISTS rdirty_new AFTER INSERT ON records BEGIN"
+    " INSERT OR IGNORE INTO rdirty VALUES(new.id, new.c_ts, new.author);"
+    " END;"
+    "CREATE TRIGGER IF NOT EXISTS rdirty_upd AFTER UPDATE ON records BEGIN"
+    " INSERT OR IGNORE INTO rdirty VALUES(old.id, old.c_ts, old.author),"
+    " (new.id, new.c_ts, new.author); END;"
+    "CREATE TRIGGER IF NOT EXISTS rdirty_del AFTER DELETE ON records BEGIN"
+    " INSERT OR IGNORE INTO rdirty VALUES(old.id, old.c_ts, old.author);"
+    " END;";
+
+enum ntm_err
+Ntm_db_digests_on(struct ntm_store *st, struct ntm_error *err)
+{
+    return Ntm_exec(st, digests_ddl, err);
+}
+
 enum ntm_err
 Ntm_db_error(struct ntm_store *st, int rc, struct ntm_error *err,
              const char *what)

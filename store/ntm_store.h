@@ -445,6 +445,26 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
                        struct ntm_error *err);
 
 /*
+ * Every record's digest, in the order of ntm_store_records (deleted
+ * records left out): bytes that make (0, or nonzero when out of memory)
+ * appends to out from the record's brief JSON (NTM_RECORDS_BRIEF). The
+ * store keeps them under tag (the caller names its format, and whatever
+ * else the bytes depend on, in it: another tag makes every digest again)
+ * and makes them again only for the records written since the last call,
+ * by any process. cb gets each record's id and digest (valid during the
+ * call; nonzero stops). A home that cannot be written gets them made as they
+ * are read, none kept. Not inside a transaction. The report's facts
+ * (plan/rfact.c) are such digests.
+ */
+typedef int (*ntm_digest_make_fn)(void *ud, json_t *rec, struct ntm_buf *out);
+typedef int (*ntm_digest_cb)(void *ud, const char *id, const void *bytes,
+                             size_t n);
+NTM_EXTERN enum ntm_err
+ntm_store_digests_each(struct ntm_store *st, const char *tag,
+                       ntm_digest_make_fn make, void *make_ud, ntm_digest_cb cb,
+                       void *cb_ud, struct ntm_error *err);
+
+/*
  * new: the records author (a key in hex) wrote that wait for its
  * enrollment: its record.create entries held without effect because no
  * enrollment covers them yet (a device writes before it is enrolled),

@@ -45,14 +45,18 @@
  *  10  attach.c                attachments: record.attach, the rattach
  *                              rows read back, a server's uploads, the
  *                              audit of stored bytes
+ *  11  digest.c                digests of the records (the report's
+ *                              facts) kept in rdigest, made again for
+ *                              the records written since (rdirty)
  *
  * Tables and their writers: entries, forks, authors, peer_heads and the HLC
  * in meta: log.c; effect: effect.c; enrollments, revocations: auth.c;
  * units, records, rheads, rcands, rfields, rdoc, rsearch, rattach: state.c
  * (derive.c empties them before a rebuild; state.c's writes to rsearch
  * are deferred to db.c, Ntm_search_put, which writes them by the
- * transaction's end); meta and the schema migrations: db.c. Any layer may
- * read any table.
+ * transaction's end); meta and the schema migrations: db.c; rdigest and
+ * rdirty: digest.c (rdirty also through its triggers on records). Any
+ * layer may read any table.
  *
  * On-disk layout (schema version 9, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
@@ -95,6 +99,14 @@
  *               that take effect (hash, size, type, name, caption).
  *   blob_uploads  (server) bytes of attachments received, per device,
  *               for the quota (attach.c).
+ *   -- kept for reads (made on a home's first report; digest.c):
+ *   rdigest     per record not deleted, a caller's digest (the report's
+ *               facts, plan/rfact.c) by (c_ts, author, id) as bytes,
+ *               the order of records_order; meta digest.tag names what
+ *               they were made under.
+ *   rdirty      the keys of the records written since rdigest was last
+ *               brought up to date, filled by triggers on records (so by
+ *               any writer, any process); emptied by digest.c.
  */
 #ifndef NTM_STORE_INT_H
 #define NTM_STORE_INT_H
@@ -310,6 +322,9 @@ enum ntm_err Ntm_db_error(struct ntm_store *st, int rc, struct ntm_error *err,
                           const char *what);
 enum ntm_err Ntm_exec(struct ntm_store *st, const char *sql,
                       struct ntm_error *err);
+/* Make the tables and triggers of the records' digests (rdigest, rdirty;
+ * digest.c) if they are not there. */
+enum ntm_err Ntm_db_digests_on(struct ntm_store *st, struct ntm_error *err);
 /* Prepare (cached by SQLite's own statement cache is not enough: we keep
  * the statement in st; see db.c). */
 sqlite3_stmt *Ntm_prepare(struct ntm_store *st, const char *sql,

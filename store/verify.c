@@ -1110,7 +1110,8 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
  * index in sqlite_schema (integrity_check reads that text but cannot know
  * that a column type or an index's WHERE clause was changed). The
  * reference is a new in-memory store, so a migration added in db.c is
- * followed without a change here.
+ * followed without a change here (with the digests' tables and triggers
+ * when the home has them: made by a report, not by a migration).
  */
 static const char schema_sql[] =
     "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM "
@@ -1124,6 +1125,18 @@ check_schema(struct ntm_store *st, json_t *list, struct ntm_error *err)
     enum ntm_err rc = ntm_store_open(&ref, ":memory:", NTM_STORE_CREATE, err);
     if (rc != NTM_OK)
         return rc;
+    /* a home that reports has the digests' tables and triggers too */
+    sqlite3_stmt *q = NULL;
+    int on = sqlite3_prepare_v2(st->db,
+                                "SELECT 1 FROM sqlite_schema WHERE "
+                                "name='rdigest'",
+                                -1, &q, NULL) == SQLITE_OK &&
+             sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    if (on && (rc = Ntm_db_digests_on(ref, err)) != NTM_OK) {
+        ntm_store_close(ref);
+        return rc;
+    }
     int ra = sqlite3_prepare_v2(st->db, schema_sql, -1, &a, NULL);
     int rb = sqlite3_prepare_v2(ref->db, schema_sql, -1, &b, NULL);
     if (ra != SQLITE_OK || rb != SQLITE_OK) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "ntm.h"
 #include "plan_int.h"
@@ -1563,6 +1564,123 @@ test_report_stream_matches_records(void **state)
     json_decref(created);
 }
 
+/* The report from the store (its kept facts) says what the report of the
+ * store's record list says, for a few options. */
+static void
+assert_store_report_fresh(struct fx *f, const char *when)
+{
+    static const char *const units[] = {NULL, "72.710.25657"};
+    json_t *recs = NULL, *created = NULL;
+    struct ntm_error err = {0};
+    assert_int_equal(ntm_store_records(f->st, NULL, &recs, &err), NTM_OK);
+    assert_int_equal(ntm_store_units_created(f->st, &created, &err), NTM_OK);
+    for (size_t u = 0; u < 2; u++)
+        for (int appr = 0; appr < 2; appr++) {
+            struct ntm_report_opts o = {0};
+            struct ntm_report *a = NULL, *b = NULL;
+            struct ntm_buf x = NTM_BUF_INIT, z = NTM_BUF_INIT;
+            o.unit = units[u];
+            o.approved = appr;
+            if (ntm_report_run(f->plan, f->st, &o, &a, &err) != NTM_OK)
+                fail_msg("%s: report: %s", when, err.msg);
+            assert_int_equal(
+                ntm_report_run_records(f->plan, recs, created, &o, &b, &err),
+                NTM_OK);
+            assert_int_equal(
+                ntm_report_format(a, NTM_REPORT_JSON, "en", &x, NULL), NTM_OK);
+            assert_int_equal(
+                ntm_report_format(b, NTM_REPORT_JSON, "en", &z, NULL), NTM_OK);
+            if (strcmp(ntm_buf_str(&x), ntm_buf_str(&z)))
+                fail_msg("%s: the store's report differs from the records'",
+                         when);
+            ntm_buf_release(&x);
+            ntm_buf_release(&z);
+            ntm_report_free(a);
+            ntm_report_free(b);
+        }
+    json_decref(recs);
+    json_decref(created);
+}
+
+/* One SQL statement on the fixture's store file, from another
+ * connection (as another process would). */
+static void
+sql(struct fx *f, const char *q)
+{
+    char path[128];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof(path), "%s/ntm.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", q, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* The facts a report keeps in the store follow every change to the
+ * records: a new record, an edit, a review, a deletion, a write by
+ * another handle (another process); another plan's tag or damaged bytes
+ * make them again. Each step fails if the kept facts went stale. */
+static void
+test_report_facts_follow_changes(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_store *other = NULL;
+    struct ntm_write_result res;
+    struct ntm_error err = {0};
+    char id[NTM_RECORD_ID_LEN + 1], id2[NTM_RECORD_ID_LEN + 1], path[128];
+    json_t *set;
+
+    assert_store_report_fresh(f, "first report");
+    act(f, f->root, "doan.rural_roads_km", "72.710.25657", "2018-03-01", "2.5",
+        id);
+    assert_store_report_fresh(f, "a new record");
+    set = json_pack("{s:s}", "qty", "7.25");
+    assert_int_equal(ntm_record_update(f->st, f->root, id, set, &res, &err),
+                     NTM_OK);
+    json_decref(set);
+    assert_store_report_fresh(f, "an edited quantity");
+    assert_int_equal(
+        ntm_record_review(f->st, f->root, id, "approved", "ok", &res, &err),
+        NTM_OK);
+    assert_store_report_fresh(f, "an approval");
+    /* written by another handle on the same file */
+    snprintf(path, sizeof(path), "%s/ntm.db", f->dir);
+    assert_int_equal(ntm_store_open(&other, path, 0, &err), NTM_OK);
+    act(&(struct fx){.st = other, .plan = f->plan}, f->root,
+        "doan.rural_roads_km", "72.710.25657", "2018-04-01", "1.5", id2);
+    set = json_pack("{s:s}", "qty", "0.5");
+    assert_int_equal(ntm_record_update(other, f->root, id, set, &res, &err),
+                     NTM_OK);
+    json_decref(set);
+    ntm_store_close(other);
+    assert_store_report_fresh(f, "writes by another process");
+    assert_int_equal(ntm_record_delete(f->st, f->root, id2, &res, &err),
+                     NTM_OK);
+    assert_store_report_fresh(f, "a deletion");
+    /* facts made under another plan are made again */
+    sql(f, "UPDATE rdigest SET d = x'01ff'");
+    sql(f, "UPDATE meta SET value = 'another plan' WHERE key = 'digest.tag'");
+    assert_store_report_fresh(f, "another tag");
+    /* damaged bytes under the right tag: made again, not trusted */
+    sql(f, "UPDATE rdigest SET d = x'02'");
+    assert_store_report_fresh(f, "damaged facts");
+    /* inside a transaction: made as read, its own writes seen */
+    assert_int_equal(ntm_store_begin(f->st, &err), NTM_OK);
+    act(f, f->root, "doan.rural_roads_km", "72.710.25657", "2018-05-01", "4",
+        id2);
+    assert_store_report_fresh(f, "inside a transaction");
+    assert_int_equal(ntm_store_commit(f->st, &err), NTM_OK);
+    assert_store_report_fresh(f, "after the transaction");
+    /* a home that keeps facts verifies clean (its schema has them) */
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(f->st, &rep, &err), NTM_OK);
+    assert_int_equal(json_array_size(json_object_get(rep, "integrity")), 0);
+    assert_int_equal(json_integer_value(json_object_get(rep, "derived_total")),
+                     0);
+    json_decref(rep);
+}
+
 int
 main(void)
 {
@@ -1584,6 +1702,7 @@ main(void)
         cmocka_unit_test(test_report_named_list),
         cmocka_unit_test(test_report_named_list_refused),
         cmocka_unit_test(test_report_stream_matches_records),
+        cmocka_unit_test(test_report_facts_follow_changes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
