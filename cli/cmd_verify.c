@@ -216,6 +216,56 @@ print_derived(json_t *rep, int rebuilt)
                (long long)(total - (json_int_t)json_array_size(list)));
 }
 
+/* The report facts kept in the home against its records (needs the
+ * plan: without one, they are not compared, and it says so). *out: the
+ * comparison, NULL when the home keeps none. */
+static int
+check_facts(struct cli_ctx *ctx, int drop, json_t **out)
+{
+    struct ntm_plan *plan = NULL;
+    struct ntm_error err = {0};
+    *out = NULL;
+    if (ntm_plan_load(&plan, NULL, &err) != NTM_OK) {
+        char why[512];
+        cli_note(ctx,
+                 _("the facts kept for reports were not compared with the "
+                   "records: %s"),
+                 cli_error_text(&err, why, sizeof(why)));
+        return EXIT_OK;
+    }
+    enum ntm_err rc = ntm_report_check_facts(plan, ctx->store, drop, out, &err);
+    ntm_plan_free(plan);
+    if (rc != NTM_OK)
+        return cli_fail(&err, _("cannot compare the facts kept for reports"));
+    if (!json_is_true(json_object_get(*out, "kept"))) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return EXIT_OK;
+}
+
+static void
+print_facts(json_t *facts)
+{
+    if (!facts)
+        return;
+    json_int_t total =
+        json_integer_value(json_object_get(facts, "differ_total"));
+    printf(_("%lld report facts checked: %lld differ from their records\n"),
+           (long long)json_integer_value(json_object_get(facts, "checked")),
+           (long long)total);
+    if (total > 0) {
+        size_t i;
+        json_t *x;
+        printf("%s:\n", _("records whose kept report facts differ"));
+        json_array_foreach (json_object_get(facts, "differ"), i, x)
+            printf("  %s\n", json_string_value(x));
+    }
+    if (json_is_true(json_object_get(facts, "dropped")))
+        printf(_("the report facts were dropped: the next report makes them "
+                 "again from the records\n"));
+}
+
 int
 cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -265,6 +315,21 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
     size_t att_missing = json_array_size(json_object_get(att, "missing"));
     json_object_set_new(rep, "attachments", att);
     bad = bad || att_bad > 0;
+    /* The facts the home keeps for reports against its records: one that
+     * differs would make a report say what the records do not. */
+    json_t *facts = NULL;
+    int facts_bad = 0;
+    if (check_facts(ctx, rebuild, &facts) != EXIT_OK) {
+        json_decref(rep);
+        return EXIT_VERIFY;
+    }
+    if (facts) {
+        facts_bad =
+            json_integer_value(json_object_get(facts, "differ_total")) > 0 &&
+            !json_is_true(json_object_get(facts, "dropped"));
+        json_object_set_new(rep, "facts", facts);
+    }
+    bad = bad || facts_bad;
     if (ctx->json) {
         code = cli_print_json(rep);
         return code != EXIT_OK ? code : bad ? EXIT_VERIFY : EXIT_OK;
@@ -306,6 +371,7 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
                    "(not an error of the log): 'ntm attachment get HASH' "
                    "fetches one from the server"),
                  att_missing);
+    print_facts(facts);
     int checked = json_is_true(json_object_get(rep, "derived_checked"));
     json_decref(rep);
     if (rebuild && !rebuilt)
@@ -321,6 +387,14 @@ cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
         if (!(invalid > 0 || open_forks > 0 || damage > 0 ||
               (derived && !rebuilt)))
             return EXIT_VERIFY;
+    }
+    if (facts_bad && !(invalid > 0 || open_forks > 0 || damage > 0 ||
+                       (derived && !rebuilt) || att_bad)) {
+        cli_error(_("the facts this home keeps for reports differ from its "
+                    "records (the records are sound): run 'ntm verify "
+                    "--rebuild' to drop them; the next report makes them "
+                    "again"));
+        return EXIT_VERIFY;
     }
     if (bad) {
         cli_error(_("the store holds invalid or forked entries, is damaged, "

@@ -162,6 +162,20 @@ struct ntm_report_opts {
 };
 
 /*
+ * The facts st keeps for reports (plan/rfact.c, store/digest.c) against
+ * the facts its records give now, for ntm verify: *out (new) is
+ * {"kept": bool, "checked": n, "differ": [record ids], "differ_total": n,
+ * "dropped": bool}; "kept" false when st keeps none under p (nothing to
+ * compare: the next report makes them). A kept fact that differs would
+ * make a report say what the records do not; drop makes every fact go
+ * (the next report makes them again from the records).
+ */
+NTM_EXTERN enum ntm_err ntm_report_check_facts(const struct ntm_plan *p,
+                                               struct ntm_store *st, int drop,
+                                               json_t **out,
+                                               struct ntm_error *err);
+
+/*
  * new: the report computed from the records of st (ntm_store_records:
  * deleted records and revoked devices' entries are already left out) and
  * the hamlets created in st. Free with ntm_report_free.

@@ -141,3 +141,19 @@ ntm_report_run(const struct ntm_plan *p, struct ntm_store *st,
     json_decref(created);
     return rc;
 }
+
+enum ntm_err
+ntm_report_check_facts(const struct ntm_plan *p, struct ntm_store *st, int drop,
+                       json_t **out, struct ntm_error *err)
+{
+    struct store_src ss = {st, p, NTM_BUF_INIT, NULL, NULL, NTM_OK};
+    char tag[NTM_HEX_ID_LEN + 1];
+    enum ntm_err rc;
+
+    *out = NULL;
+    if ((rc = Ntm_rfact_tag(p, tag)) != NTM_OK)
+        return ntm_error_set(err, rc, "out of memory");
+    rc = ntm_store_digests_check(st, tag, fact_make, &ss, drop, out, err);
+    ntm_buf_release(&ss.scratch);
+    return rc;
+}

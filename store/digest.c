@@ -337,3 +337,158 @@ ntm_store_digests_each(struct ntm_store *st, const char *tag,
         cache_size(st, cache);
     return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* The audit: kept digests against the records */
+
+struct check {
+    struct ntm_store *st;
+    ntm_digest_make_fn make;
+    void *make_ud;
+    sqlite3_stmt *dirty, *kept;
+    struct ntm_buf b;
+    json_t *differ;
+    int64_t checked, total;
+    enum ntm_err rc;
+    struct ntm_error *err;
+};
+
+static int
+note_differ(struct check *c, const char *id)
+{
+    c->total++;
+    if (json_array_size(c->differ) < 200 &&
+        json_array_append_new(c->differ, json_string(id ? id : ""))) {
+        c->rc = ntm_error_set(c->err, NTM_ENOMEM, "out of memory");
+        return 1;
+    }
+    return 0;
+}
+
+static int
+check_cb(void *ud, json_t *rec)
+{
+    struct check *c = ud;
+    unsigned char a[NTM_PUBLICKEY_BYTES], r[NTM_RECORD_ID_LEN / 2];
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *author = json_string_value(json_object_get(rec, "author"));
+    int64_t c_ts = json_integer_value(json_object_get(rec, "created_ts"));
+    int pending, same = 0, rc;
+
+    /* written since the last report: made again at the next */
+    sqlite3_bind_text(c->dirty, 1, id ? id : "", -1, SQLITE_STATIC);
+    rc = sqlite3_step(c->dirty);
+    pending = rc == SQLITE_ROW;
+    sqlite3_reset(c->dirty);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        c->rc = Ntm_db_error(c->st, rc, c->err, "cannot read the digests");
+        return 1;
+    }
+    if (pending)
+        return 0;
+    c->checked++;
+    if (bind_key(c->kept, c_ts, author, id, a, r))
+        return note_differ(c, id);
+    ntm_buf_reset(&c->b);
+    if (c->make(c->make_ud, rec, &c->b)) {
+        sqlite3_reset(c->kept);
+        c->rc = ntm_error_set(c->err, NTM_ENOMEM, "out of memory");
+        return 1;
+    }
+    rc = sqlite3_step(c->kept);
+    if (rc == SQLITE_ROW)
+        same = (size_t)sqlite3_column_bytes(c->kept, 0) == c->b.len &&
+               (c->b.len == 0 ||
+                !memcmp(sqlite3_column_blob(c->kept, 0), c->b.buf, c->b.len));
+    sqlite3_reset(c->kept);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        c->rc = Ntm_db_error(c->st, rc, c->err, "cannot read the digests");
+        return 1;
+    }
+    return same ? 0 : note_differ(c, id);
+}
+
+/* Digests kept for no record (deleted or never there) that no pending
+ * write explains. */
+static enum ntm_err
+check_orphans(struct check *c)
+{
+    sqlite3_stmt *s = NULL;
+    int r = sqlite3_prepare_v2(
+        c->st->db,
+        "SELECT lower(hex(g.id)) FROM rdigest g WHERE NOT EXISTS (SELECT 1 "
+        "FROM records x WHERE x.id=lower(hex(g.id)) AND x.c_ts=g.c_ts AND "
+        "x.author=lower(hex(g.author)) AND x.deleted=0) AND NOT EXISTS "
+        "(SELECT 1 FROM rdirty y WHERE y.id=lower(hex(g.id)))",
+        -1, &s, NULL);
+    if (r == SQLITE_OK)
+        while ((r = sqlite3_step(s)) == SQLITE_ROW)
+            if (note_differ(c, (const char *)sqlite3_column_text(s, 0)))
+                break;
+    enum ntm_err rc = c->rc;
+    if (rc == NTM_OK && r != SQLITE_DONE)
+        rc = Ntm_db_error(c->st, r, c->err, "cannot read the digests");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+enum ntm_err
+ntm_store_digests_check(struct ntm_store *st, const char *tag,
+                        ntm_digest_make_fn make, void *make_ud, int drop,
+                        json_t **out, struct ntm_error *err)
+{
+    struct check c = {st,   make, make_ud, NULL,   NULL, NTM_BUF_INIT,
+                      NULL, 0,    0,       NTM_OK, err};
+    char *have = NULL;
+    enum ntm_err rc = NTM_OK;
+    int kept = 0, dropped = 0;
+
+    *out = NULL;
+    if (ntm_store_meta_get(st, "digest.tag", &have, NULL) == NTM_OK &&
+        !strcmp(have, tag)) {
+        sqlite3_stmt *q = NULL;
+        kept = sqlite3_prepare_v2(st->db,
+                                  "SELECT 1 FROM sqlite_schema WHERE "
+                                  "name='rdigest'",
+                                  -1, &q, NULL) == SQLITE_OK &&
+               sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+    }
+    ntm_free(have);
+    if (!(c.differ = json_array()))
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    if (kept) {
+        int r = sqlite3_prepare_v2(st->db,
+                                   "SELECT 1 FROM rdirty WHERE id=?1 LIMIT 1",
+                                   -1, &c.dirty, NULL);
+        if (r == SQLITE_OK)
+            r = sqlite3_prepare_v2(st->db,
+                                   "SELECT d FROM rdigest WHERE c_ts=?1 AND "
+                                   "author=?2 AND id=?3",
+                                   -1, &c.kept, NULL);
+        if (r != SQLITE_OK)
+            rc = Ntm_db_error(st, r, err, "cannot read the digests");
+        if (rc == NTM_OK)
+            rc = ntm_store_records_each(st, NULL, NTM_RECORDS_BRIEF, check_cb,
+                                        &c, err);
+        if (rc == NTM_OK)
+            rc = c.rc;
+        if (rc == NTM_OK)
+            rc = check_orphans(&c);
+        if (rc == NTM_OK && drop && c.total > 0) {
+            rc = ntm_store_meta_set(st, "digest.tag", NULL, err);
+            dropped = rc == NTM_OK;
+        }
+    }
+    sqlite3_finalize(c.dirty);
+    sqlite3_finalize(c.kept);
+    ntm_buf_release(&c.b);
+    if (rc == NTM_OK &&
+        !(*out = json_pack("{s:b, s:I, s:O, s:I, s:b}", "kept", kept, "checked",
+                           (json_int_t)c.checked, "differ", c.differ,
+                           "differ_total", (json_int_t)c.total, "dropped",
+                           dropped)))
+        rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    json_decref(c.differ);
+    return rc;
+}

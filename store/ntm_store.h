@@ -463,6 +463,19 @@ NTM_EXTERN enum ntm_err
 ntm_store_digests_each(struct ntm_store *st, const char *tag,
                        ntm_digest_make_fn make, void *make_ud, ntm_digest_cb cb,
                        void *cb_ud, struct ntm_error *err);
+/*
+ * The kept digests against what make makes of each record now (records
+ * written since the last ntm_store_digests_each are not compared: they
+ * are made again then). *out (new): {"kept": bool (digests kept under
+ * tag), "checked": records compared, "differ": [ids, at most 200],
+ * "differ_total": n (differing, missing or kept for no record),
+ * "dropped": bool}. drop: when any differs, every digest goes (the next
+ * ntm_store_digests_each makes them all again).
+ */
+NTM_EXTERN enum ntm_err
+ntm_store_digests_check(struct ntm_store *st, const char *tag,
+                        ntm_digest_make_fn make, void *make_ud, int drop,
+                        json_t **out, struct ntm_error *err);
 
 /*
  * new: the records author (a key in hex) wrote that wait for its

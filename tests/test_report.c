@@ -1681,6 +1681,51 @@ test_report_facts_follow_changes(void **state)
     json_decref(rep);
 }
 
+/* A kept fact altered on disk (another record's bytes, so it decodes)
+ * would make a report wrong while the log and records verify: the audit
+ * names the record, drop makes the facts go, and the next report is
+ * right again. */
+static void
+test_report_facts_audit(void **state)
+{
+    struct fx *f = *state;
+    struct ntm_error err = {0};
+    json_t *out = NULL;
+    assert_store_report_fresh(f, "before");
+    assert_int_equal(ntm_report_check_facts(f->plan, f->st, 0, &out, &err),
+                     NTM_OK);
+    assert_true(json_is_true(json_object_get(out, "kept")));
+    assert_true(json_integer_value(json_object_get(out, "checked")) > 10);
+    assert_int_equal(json_integer_value(json_object_get(out, "differ_total")),
+                     0);
+    json_decref(out);
+    sql(f, "UPDATE rdigest SET d = (SELECT d FROM rdigest ORDER BY c_ts DESC, "
+           "id DESC LIMIT 1) WHERE id = (SELECT id FROM rdigest ORDER BY c_ts, "
+           "id LIMIT 1)");
+    assert_int_equal(ntm_report_check_facts(f->plan, f->st, 0, &out, &err),
+                     NTM_OK);
+    assert_int_equal(json_integer_value(json_object_get(out, "differ_total")),
+                     1);
+    assert_int_equal(json_array_size(json_object_get(out, "differ")), 1);
+    assert_false(json_is_true(json_object_get(out, "dropped")));
+    json_decref(out);
+    /* a fact kept for no record */
+    sql(f, "INSERT INTO rdigest SELECT c_ts, author, x'00112233445566778899"
+           "aabbccddeeff', d FROM rdigest LIMIT 1");
+    if (ntm_report_check_facts(f->plan, f->st, 1, &out, &err) != NTM_OK)
+        fail_msg("check, drop: %s", err.msg);
+    assert_int_equal(json_integer_value(json_object_get(out, "differ_total")),
+                     2);
+    assert_true(json_is_true(json_object_get(out, "dropped")));
+    json_decref(out);
+    assert_store_report_fresh(f, "after the facts were dropped");
+    assert_int_equal(ntm_report_check_facts(f->plan, f->st, 0, &out, &err),
+                     NTM_OK);
+    assert_int_equal(json_integer_value(json_object_get(out, "differ_total")),
+                     0);
+    json_decref(out);
+}
+
 int
 main(void)
 {
@@ -1703,6 +1748,7 @@ main(void)
         cmocka_unit_test(test_report_named_list_refused),
         cmocka_unit_test(test_report_stream_matches_records),
         cmocka_unit_test(test_report_facts_follow_changes),
+        cmocka_unit_test(test_report_facts_audit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -132,6 +132,24 @@ expect 0 "verify passes on the admin" "$A" verify
 expect 0 "verify --json on the admin" "$A" --json verify
 check "  ... parses, no invalid entries" json_ok '(.invalid | length) == 0 and (.forks | length) == 0 and .entries == 6'
 
+# The facts a report keeps in the home are audited by verify: one
+# altered on disk (another record's bytes) fails it and is named, even
+# though the log and the records are sound; --rebuild drops them and the
+# next report makes them again.
+expect 0 "a report keeps its facts in the admin's home" "$A" report
+cp "$T/out" "$T/report-before"
+expect 0 "  ... verify compares them" "$A" verify
+check "  ... and finds none differing" out_has "report facts checked: 0 differ"
+sqlite3 "$A/ntm.db" "UPDATE rdigest SET d = (SELECT d FROM rdigest ORDER BY c_ts DESC, id DESC LIMIT 1) WHERE id = (SELECT id FROM rdigest ORDER BY c_ts, id LIMIT 1)"
+FIRST=$(sqlite3 "$A/ntm.db" "SELECT lower(hex(id)) FROM rdigest ORDER BY c_ts, id LIMIT 1")
+expect 3 "a kept fact altered on disk fails verify" "$A" verify
+check "  ... naming its record" out_has "$FIRST"
+check "  ... and saying what to do" err_has "verify --rebuild"
+expect 0 "verify --rebuild drops the facts" "$A" verify --rebuild
+expect 0 "  ... the next report" "$A" report
+check "  ... says what it said before" cmp -s "$T/out" "$T/report-before"
+expect 0 "  ... and verify passes again" "$A" verify
+
 # ---------------------------------------------------------------- reading
 expect 0 "admin: list" "$A" list
 check "  ... shows the first record" out_has "${ID1:0:12}"
