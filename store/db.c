@@ -808,7 +808,7 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
         goto fail;
     /* Every write runs in a savepoint (Ntm_sp_begin), and SQLite copies
      * each page a savepoint touches into a statement journal first: it is
-     * kept in memory up to 1 MiB, in one piece (init.c,
+     * kept in memory up to 120 KiB, in one piece (init.c,
      * SQLITE_CONFIG_STMTJRNL_SPILL), and truncated when the last savepoint
      * is released. Temporary tables and sorts go to files. */
     /* A 32 MB page cache (default 2 MB). Each entry taken writes to

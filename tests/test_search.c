@@ -422,6 +422,28 @@ test_migrated_and_verified(void **state)
     ntm_store_close(st);
 }
 
+/* A statement inside a transaction whose statement journal outgrows the
+ * part kept in memory (init.c, SQLITE_CONFIG_STMTJRNL_SPILL), in WAL mode
+ * as a store is: 20000 rows of a word index deleted at once, as a rebuild
+ * or a migration of the index does. With a spill of 1 MiB, SQLite failed
+ * it as "database or disk is full" on a disk with room to spare. */
+static void
+test_large_write_in_a_transaction(void **state)
+{
+    (void)state;
+    char path[400];
+    th_tmpdir();
+    snprintf(path, sizeof(path), "%s/big%d.db", th_dir, th_serial++);
+    exec_sql(path, "PRAGMA journal_mode=WAL;"
+                   "CREATE VIRTUAL TABLE t USING fts5(words, units);"
+                   "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                   "FROM c WHERE i < 20000) INSERT INTO t(rowid, words, "
+                   "units) SELECT i, 'sua chua duong dat ap ' || i, "
+                   "'72 710 ' || (i % 97) FROM c;");
+    exec_sql(path, "BEGIN; DELETE FROM t WHERE rowid > 10; COMMIT;");
+    exec_sql(path, "BEGIN; UPDATE t SET units = '72'; COMMIT;");
+}
+
 /* A device not enrolled yet writes records: they have no effect, so the
  * store's records do not hold them, but they are listed as waiting and
  * searched by words; once enrolled they are ordinary records. */
@@ -533,6 +555,7 @@ main(void)
         cmocka_unit_test(test_migrated_and_verified),
         cmocka_unit_test(test_index_in_a_batch),
         cmocka_unit_test(test_waiting_records),
+        cmocka_unit_test(test_large_write_in_a_transaction),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
