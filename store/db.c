@@ -268,6 +268,18 @@ static const char *const migrations[] = {
     "ALTER TABLE records DROP COLUMN create_entry;"
     "INSERT OR REPLACE INTO meta(key, value) SELECT 'rebuild', '1' WHERE"
     " EXISTS (SELECT 1 FROM entries);",
+    /* 10: a search by unit reads one token. The word index's units column
+     * holds the code of each unit from the top down to the record's
+     * ("72 72x710 72x710x3", Ntm_search_units, through the SQL function
+     * ntm_search_units) instead of the code's parts ("72 710 3"), so that
+     * "in or below 72.710" is the token 72x710 rather than a phrase whose
+     * first token every record holds. As many tokens as before: ranks do
+     * not change. The rows are rewritten in place (not the derived state:
+     * about 17 s at 10^6 records) and the index merged into one segment
+     * (about 6 s more), as a rebuild leaves it. */
+    "UPDATE rsearch SET units=ntm_search_units(units)"
+    " WHERE units IS NOT ntm_search_units(units);"
+    "INSERT INTO rsearch(rsearch) VALUES('optimize');",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -642,6 +654,23 @@ search_heal(struct ntm_store *st)
         st->search_heal = 0;
 }
 
+/* SQL ntm_search_units(text): Ntm_search_units, for migration 10. */
+static void
+search_units_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *unit = (const char *)sqlite3_value_text(argv[0]);
+    if (!unit) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    char *units = Ntm_search_units(unit);
+    if (!units)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_text(ctx, units, -1, ntm_free);
+}
+
 static enum ntm_err
 migrate(struct ntm_store *st, struct ntm_error *err)
 {
@@ -664,6 +693,12 @@ migrate(struct ntm_store *st, struct ntm_error *err)
     if (st->flags & NTM_STORE_READONLY)
         return ntm_error_set(err, NTM_EREADONLY,
                              "database needs an upgrade but is read-only");
+    int r = sqlite3_create_function(st->db, "ntm_search_units", 1,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC |
+                                        SQLITE_DIRECTONLY,
+                                    NULL, search_units_fn, NULL, NULL);
+    if (r != SQLITE_OK)
+        return Ntm_db_error(st, r, err, "cannot upgrade the database");
     enum ntm_err rc = Ntm_exec(st, "BEGIN IMMEDIATE", err);
     if (rc != NTM_OK)
         return rc;

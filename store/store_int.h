@@ -54,7 +54,7 @@
  * transaction's end); meta and the schema migrations: db.c. Any layer may
  * read any table.
  *
- * On-disk layout (schema version 9, see db.c for the DDL):
+ * On-disk layout (schema version 10, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
  *               and base64 signature; (author, seq) unique; gseq is the
  *               arrival order (AUTOINCREMENT: never reused). Append-only:
@@ -89,7 +89,8 @@
  *   rsearch     the word index (SQLite FTS5, tokenizer unicode61
  *               remove_diacritics 2): per record, records.search (text
  *               folded by ntm_text_fold, which also folds d-stroke) and
- *               its unit code (search.c). Kept by state.c with the
+ *               its unit code with those above it, one token each
+ *               (Ntm_search_units, search.c). Kept by state.c with the
  *               record's row, in the same transaction.
  *   rattach     per record, its attachments: the record.attach entries
  *               that take effect (hash, size, type, name, caption).
@@ -243,6 +244,11 @@ void Ntm_search_release(struct Ntm_search *q);
 /* new: the FTS5 query of q (q->n > 0) over rsearch; NULL when out of
  * memory. */
 char *Ntm_search_fts(const struct Ntm_search *q);
+/* new: the index's units column for a record of unit: for a code (digits
+ * and dots) the code of each unit from the top down to it, the dots as x
+ * ("72.710.3": "72 72x710 72x710x3"), as many tokens as the code has
+ * parts; any other text as it is. NULL when out of memory. */
+char *Ntm_search_units(const char *unit);
 /* Whether a record with the search text text (unfolded or folded) and
  * unit matches q, as the index would answer. */
 int Ntm_search_matches(const struct Ntm_search *q, const char *text,

@@ -444,6 +444,134 @@ test_large_write_in_a_transaction(void **state)
     exec_sql(path, "BEGIN; UPDATE t SET units = '72'; COMMIT;");
 }
 
+/* Schema 10: the units column holds each unit's code from the top down
+ * as one token ("72 72x710 72x710x25657 72x710x25657x3"). A store of
+ * schema 9 (the code's parts, "72 710 25657 3") is migrated in place:
+ * its rows hold the new tokens, a unit's name finds the records in and
+ * below it, and the index equals a rebuild (verify compares them). */
+static void
+test_units_migrated(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char path[400], a[33], b[33], want[16];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    create(st, rec1, HAMLET, "Họp dân", NULL, a);
+    create(st, rec1, COMMUNE, "Họp chi bộ", NULL, b);
+    ntm_store_close(st);
+    exec_sql(path, "UPDATE rsearch SET units=replace(units, '.', ' ');"
+                   "PRAGMA user_version=9;");
+    struct ntm_error err;
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT group_concat(units, '|') FROM "
+                                        "(SELECT units FROM rsearch ORDER BY "
+                                        "units)",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0),
+                        "72 72x710 72x710x25657|72 72x710 72x710x25657 "
+                        "72x710x25657x3");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    /* the hamlet's name (a unit of the store): its record alone */
+    snprintf(want, sizeof(want), "%.6s", a);
+    expect_found(st, "ben dinh hop", want);
+    /* the commune's name (the plan's): both, the hamlet's below it */
+    static const struct ntm_unit_name names[] = {{COMMUNE, "Thạnh Đức"},
+                                                 {NULL, NULL}};
+    char *got = found(st, "thanh duc hop", names, 0, 0, 0);
+    assert_int_equal(strlen(got), 13);
+    free(got);
+    verify_no_diffs(st);
+    ntm_store_close(st);
+}
+
+/* The scores (rowid:bm25, in rowid order) of match over table t of db. */
+static char *
+scores(sqlite3 *db, const char *t, const char *match)
+{
+    char sql[200], buf[2048] = "";
+    sqlite3_stmt *s = NULL;
+    snprintf(sql, sizeof(sql),
+             "SELECT rowid, bm25(%s, 1.0, 0.0) FROM %s WHERE %s MATCH ?1 "
+             "ORDER BY rowid",
+             t, t, t);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    sqlite3_bind_text(s, 1, match, -1, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof(buf) - n, "%lld:%.17g ",
+                 (long long)sqlite3_column_int64(s, 0),
+                 sqlite3_column_double(s, 1));
+    }
+    sqlite3_finalize(s);
+    return strdup(buf);
+}
+
+/* A unit is one token of the units column (schema 10) instead of a
+ * phrase of its code's parts: the same records match, with the same bm25
+ * scores, so the same order. Records of different lengths in a hamlet,
+ * its commune and another district, searched by words and by names. */
+static void
+test_unit_tokens_rank_as_phrases(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char path[400], id[33];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    create(st, rec1, HAMLET, "Họp dân", NULL, id);
+    create(st, rec1, HAMLET, "Họp dân họp tổ họp", "ghi chú dài hơn", id);
+    create(st, rec1, COMMUNE, "Họp chi bộ Thạnh Đức", NULL, id);
+    create(st, rec1, COMMUNE, "Sửa đường họp", NULL, id);
+    create(st, root, "72.705.25489", "Họp dân Tân Biên", NULL, id);
+    create(st, root, "72.705", "Họp huyện", "họp họp", id);
+    ntm_store_close(st);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    /* the index as schema 9 held it */
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE VIRTUAL TABLE temp.old USING fts5(words, "
+                     "units, tokenize='unicode61 remove_diacritics 2', "
+                     "prefix='1 2 3');"
+                     "INSERT INTO old(rowid, words, units) SELECT d.doc, "
+                     "x.words, r.unit FROM rdoc d JOIN rsearch x ON "
+                     "x.rowid=d.doc JOIN records r ON r.id=d.record;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    static const char *const q[][2] = {
+        {"words : \"hop\" *", "words : \"hop\" *"},
+        {"words : \"hop\" AND (words : \"thanh\" OR units : "
+         "\"72x710x25657\") AND (words : \"duc\" * OR units : "
+         "\"72x710x25657\")",
+         "words : \"hop\" AND (words : \"thanh\" OR units : ^ "
+         "\"72 710 25657\") AND (words : \"duc\" * OR units : ^ "
+         "\"72 710 25657\")"},
+        {"(words : \"tan\" OR units : \"72x705\") AND words : \"hop\" "
+         "*",
+         "(words : \"tan\" OR units : ^ \"72 705\") AND words : "
+         "\"hop\" *"},
+        {"(words : \"ben\" OR units : \"72x710x25657x3\") AND words : "
+         "\"dan\" *",
+         "(words : \"ben\" OR units : ^ \"72 710 25657 3\") AND words "
+         ": \"dan\" *"},
+    };
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        char *now = scores(db, "rsearch", q[i][0]);
+        char *was = scores(db, "old", q[i][1]);
+        if (strcmp(now, was) != 0 || !*now)
+            fail_msg("query %zu: scores [%s], were [%s]", i, now, was);
+        free(now);
+        free(was);
+    }
+    sqlite3_close(db);
+}
+
 /* A device not enrolled yet writes records: they have no effect, so the
  * store's records do not hold them, but they are listed as waiting and
  * searched by words; once enrolled they are ordinary records. */
@@ -556,6 +684,8 @@ main(void)
         cmocka_unit_test(test_index_in_a_batch),
         cmocka_unit_test(test_waiting_records),
         cmocka_unit_test(test_large_write_in_a_transaction),
+        cmocka_unit_test(test_units_migrated),
+        cmocka_unit_test(test_unit_tokens_rank_as_phrases),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
