@@ -654,6 +654,21 @@ search_heal(struct ntm_store *st)
         st->search_heal = 0;
 }
 
+/* The page cache: the store's (db_open), or SQLite's default of 2 MB
+ * for a read that touches each page once or twice (Ntm_cache_small). */
+#define CACHE_STORE "PRAGMA cache_size=-32000"
+#define CACHE_SMALL "PRAGMA cache_size=-2000"
+
+int
+Ntm_cache_small(struct ntm_store *st, int small)
+{
+    if (small && !sqlite3_get_autocommit(st->db))
+        return 0;
+    return sqlite3_exec(st->db, small ? CACHE_SMALL : CACHE_STORE, NULL, NULL,
+                        NULL) == SQLITE_OK &&
+           small;
+}
+
 /* SQL ntm_search_units(text): Ntm_search_units, for migration 10. */
 static void
 search_units_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -852,7 +867,7 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
      * 32 MB holds them for about 10^5 entries; it is a ceiling, not an
      * allocation, and a phone home with a few thousand entries never
      * reaches it. */
-    if ((rc = Ntm_exec(st, "PRAGMA cache_size=-32000", err)) != NTM_OK)
+    if ((rc = Ntm_exec(st, CACHE_STORE, err)) != NTM_OK)
         goto fail;
     if ((rc = migrate(st, err)) != NTM_OK)
         goto fail;

@@ -161,6 +161,7 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
     if (want && want < f->limit) /* overflow: no bound */
         want = 0;
 
+    int small = 0; /* the page cache made small for this search */
     if (f->text) {
         if ((rc = search_parse(st, &q, f, err)) != NTM_OK)
             goto out;
@@ -173,6 +174,7 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;
         }
+        small = Ntm_cache_small(st, 1);
         /* Ranked from the index alone (bm25 over the words; the unit
          * column weighs nothing), the best ?9 of them (-1: all); then
          * each candidate's record, filtered, ordered by rank, then by
@@ -279,6 +281,8 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
             break;
 out:
     sqlite3_finalize(s);
+    if (small)
+        Ntm_cache_small(st, 0);
     json_decref(arr);
     ntm_free(match);
     Ntm_search_release(&q);

@@ -316,6 +316,13 @@ enum ntm_err Ntm_db_error(struct ntm_store *st, int rc, struct ntm_error *err,
                           const char *what);
 enum ntm_err Ntm_exec(struct ntm_store *st, const char *sql,
                       struct ntm_error *err);
+/* small: the page cache down to SQLite's default (2 MB) for a read that
+ * touches each page once or twice (a word search: posting lists, then a
+ * page of records), which the store's 32 MB, set for the random writes of
+ * ingest, would only hold as memory; outside a transaction only (a
+ * transaction's own pages stay). 1 when it was made small, to be put
+ * back by Ntm_cache_small(st, 0) after the read. Best effort. */
+int Ntm_cache_small(struct ntm_store *st, int small);
 /* Prepare (cached by SQLite's own statement cache is not enough: we keep
  * the statement in st; see db.c). */
 sqlite3_stmt *Ntm_prepare(struct ntm_store *st, const char *sql,
