@@ -186,10 +186,17 @@ Ntm_search_units(const char *unit)
 }
 
 char *
-Ntm_search_fts(const struct Ntm_search *q)
+Ntm_search_fts(const struct Ntm_search *q, const char *unit)
 {
     struct ntm_buf b = NTM_BUF_INIT;
     int bad = 0;
+    if (unit && code_ok(unit)) {
+        /* in or below unit: its token (Ntm_search_units); the column
+         * weighs nothing in the rank, so ranks do not change */
+        bad |= ntm_buf_adds(&b, "units : \"") != NTM_OK;
+        bad |= put_code(&b, unit);
+        bad |= ntm_buf_adds(&b, "\" AND ") != NTM_OK;
+    }
     for (size_t i = 0; i < q->n; i++) {
         json_t *codes = json_array_get(q->codes, i);
         size_t nc = json_array_size(codes);

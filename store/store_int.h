@@ -241,9 +241,10 @@ enum ntm_err Ntm_search_parse(struct Ntm_search *q, const char *text,
                               const struct ntm_unit_name *names,
                               struct ntm_error *err);
 void Ntm_search_release(struct Ntm_search *q);
-/* new: the FTS5 query of q (q->n > 0) over rsearch; NULL when out of
- * memory. */
-char *Ntm_search_fts(const struct Ntm_search *q);
+/* new: the FTS5 query of q (q->n > 0) over rsearch, and of records in or
+ * below unit when it is a unit code (unit may be NULL; the caller still
+ * filters by unit); NULL when out of memory. */
+char *Ntm_search_fts(const struct Ntm_search *q, const char *unit);
 /* new: the index's units column for a record of unit: for a code (digits
  * and dots) the code of each unit from the top down to it, the dots as x
  * ("72.710.3": "72 72x710 72x710x3"), as many tokens as the code has

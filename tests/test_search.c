@@ -288,6 +288,77 @@ test_ranked_and_paged(void **state)
     ntm_store_close(st);
 }
 
+/* Records of the same rank are ordered by date, newest first, over all of
+ * them: 300 records of one title, the newest created first, the next
+ * newest last. A page of 2 (and the second page of 1) must show them,
+ * wherever the index lists them among the others. */
+static void
+test_ties_ordered_over_all(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char first[33], last[33], id[33], want[16];
+    for (int i = 0; i < 300; i++) {
+        char date[16];
+        snprintf(date, sizeof(date), "2016-%02d-%02d", 1 + i % 12, 1 + i % 28);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "task",
+                              "doan.rural_roads_km", "date",
+                              i == 0     ? "2020-12-31"
+                              : i == 299 ? "2020-12-30"
+                                         : date,
+                              "qty", "1", "uom", "km", "title", "Họp dân");
+        struct ntm_write_result w;
+        struct ntm_error err;
+        if (ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                              i == 0     ? first
+                              : i == 299 ? last
+                                         : id,
+                              &w, &err) != NTM_OK)
+            fail_msg("create: %s", ntm_error_text(&err));
+        json_decref(f);
+    }
+    char *got = found(st, "hop dan", NULL, 0, 2, 0);
+    char two[32];
+    snprintf(two, sizeof(two), "%.6s,%.6s", first, last);
+    assert_string_equal(got, two);
+    free(got);
+    got = found(st, "hop dan", NULL, 1, 1, 0);
+    snprintf(want, sizeof(want), "%.6s", last);
+    assert_string_equal(got, want);
+    free(got);
+    /* and with a filter that every one passes */
+    struct ntm_record_filter f = {0};
+    f.text = "hop dan";
+    f.org = "doan";
+    f.limit = 2;
+    json_t *list = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_records(st, &f, &list, &err), NTM_OK);
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(list, 1), "id")),
+        last);
+    json_decref(list);
+    /* --unit: the unit and below it, not a code that merely starts the
+     * same; a filter no match passes finds none */
+    static const struct {
+        const char *unit, *org;
+        size_t n;
+    } cases[] = {{"72.710", NULL, 2},  {COMMUNE, NULL, 2},  {"72.71", NULL, 0},
+                 {HAMLET, NULL, 0},    {"72.705", NULL, 0}, {NULL, "mttq", 0},
+                 {"72.710", "mttq", 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f.unit = cases[i].unit;
+        f.org = cases[i].org;
+        assert_int_equal(ntm_store_records(st, &f, &list, &err), NTM_OK);
+        if (json_array_size(list) != cases[i].n)
+            fail_msg("unit %s org %s: %zu found", cases[i].unit, cases[i].org,
+                     json_array_size(list));
+        json_decref(list);
+    }
+    ntm_store_close(st);
+}
+
 /* An edit's new words find the record, its old words no longer do; a
  * deleted record is found only with include_deleted; the index equals a
  * rebuild (verify compares it). */
@@ -679,6 +750,7 @@ main(void)
         cmocka_unit_test(test_syntax_typed_is_words),
         cmocka_unit_test(test_unit_names_from_the_plan),
         cmocka_unit_test(test_ranked_and_paged),
+        cmocka_unit_test(test_ties_ordered_over_all),
         cmocka_unit_test(test_index_follows_edits),
         cmocka_unit_test(test_migrated_and_verified),
         cmocka_unit_test(test_index_in_a_batch),
