@@ -842,6 +842,11 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, 10000);
+    /* the rank of a word search (query.c) */
+    if ((src = Ntm_rank_register(st->db)) != SQLITE_OK) {
+        rc = Ntm_db_error(st, src, err, "cannot set up the word search");
+        goto fail;
+    }
     if (!(flags & NTM_STORE_CREATE) &&
         (rc = check_is_store(st, path, err)) != NTM_OK)
         goto fail;

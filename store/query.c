@@ -158,7 +158,7 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
         f = &none;
     struct ntm_buf sql = NTM_BUF_INIT;
     struct Ntm_search q = {0};
-    char *match = NULL;
+    char *match = NULL, *mask = NULL;
     sqlite3_stmt *s = NULL;
     enum ntm_err rc = NTM_OK;
     int brief = (flags & NTM_RECORDS_BRIEF) != 0;
@@ -176,13 +176,14 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
         /* this transaction's own writes to the index, if any, first */
         if ((rc = Ntm_search_flush(st, err)) != NTM_OK)
             goto out;
-        if (!(match = Ntm_search_fts(&q, f->unit)) || !(arr = json_array())) {
+        if (!(match = Ntm_search_fts(&q, f->unit, &mask)) ||
+            !(arr = json_array())) {
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;
         }
         small = Ntm_cache_small(st, 1);
         /* Ranked from the index alone (bm25 over the words; the unit
-         * column weighs nothing): every match and its score, kept aside
+         * column weighs nothing, rank.c): every match and its score, kept aside
          * (rowid and score). The candidates: those whose score is the
          * ?9-th best's or better, ties included (all when ?9 is -1 or
          * more than there are); only their records are read, filtered,
@@ -192,7 +193,7 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
          * how many matches there are, to know whether a larger round can
          * add any. */
         ntm_buf_adds(&sql, "WITH c AS MATERIALIZED (SELECT rowid AS doc, "
-                           "bm25(rsearch, 1.0, 0.0) AS score FROM rsearch "
+                           "ntm_rank(rsearch, ?10) AS score FROM rsearch "
                            "WHERE rsearch MATCH ?6), t AS (SELECT (SELECT "
                            "score FROM c ORDER BY score LIMIT 1 OFFSET ?9 - "
                            "1) AS top) "
@@ -250,6 +251,8 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
         sqlite3_bind_text(s, 5, f->state, -1, SQLITE_STATIC);
     if (match)
         sqlite3_bind_text(s, 6, match, -1, SQLITE_STATIC);
+    if (mask)
+        sqlite3_bind_text(s, 10, mask, -1, SQLITE_STATIC);
     sqlite3_bind_int64(
         s, 7, f->limit && f->limit < INT64_MAX ? (int64_t)f->limit : -1);
     sqlite3_bind_int64(s, 8,
@@ -301,6 +304,7 @@ out:
         Ntm_cache_small(st, 0);
     json_decref(arr);
     ntm_free(match);
+    ntm_free(mask);
     Ntm_search_release(&q);
     ntm_buf_release(&sql);
     return rc;

@@ -186,16 +186,18 @@ Ntm_search_units(const char *unit)
 }
 
 char *
-Ntm_search_fts(const struct Ntm_search *q, const char *unit)
+Ntm_search_fts(const struct Ntm_search *q, const char *unit, char **mask)
 {
-    struct ntm_buf b = NTM_BUF_INIT;
+    struct ntm_buf b = NTM_BUF_INIT, m = NTM_BUF_INIT;
     int bad = 0;
+    *mask = NULL;
     if (unit && code_ok(unit)) {
         /* in or below unit: its token (Ntm_search_units); the column
          * weighs nothing in the rank, so ranks do not change */
         bad |= ntm_buf_adds(&b, "units : \"") != NTM_OK;
         bad |= put_code(&b, unit);
         bad |= ntm_buf_adds(&b, "\" AND ") != NTM_OK;
+        bad |= ntm_buf_addch(&m, '0') != NTM_OK;
     }
     for (size_t i = 0; i < q->n; i++) {
         json_t *codes = json_array_get(q->codes, i);
@@ -206,6 +208,7 @@ Ntm_search_fts(const struct Ntm_search *q, const char *unit)
             bad |= ntm_buf_addch(&b, '(') != NTM_OK;
         bad |= ntm_buf_adds(&b, "words : ") != NTM_OK;
         bad |= put_string(&b, q->words[i]);
+        bad |= ntm_buf_addch(&m, '1') != NTM_OK;
         if (i + 1 == q->n)
             bad |= ntm_buf_adds(&b, " *") != NTM_OK;
         size_t k;
@@ -216,14 +219,17 @@ Ntm_search_fts(const struct Ntm_search *q, const char *unit)
             bad |= ntm_buf_adds(&b, " OR units : \"") != NTM_OK;
             bad |= put_code(&b, json_string_value(c));
             bad |= ntm_buf_addch(&b, '"') != NTM_OK;
+            bad |= ntm_buf_addch(&m, '0') != NTM_OK;
         }
         if (nc)
             bad |= ntm_buf_addch(&b, ')') != NTM_OK;
     }
-    if (bad || !b.buf) {
+    if (bad || !b.buf || !m.buf) {
         ntm_buf_release(&b);
+        ntm_buf_release(&m);
         return NULL;
     }
+    *mask = ntm_buf_detach(&m, NULL);
     return ntm_buf_detach(&b, NULL);
 }
 

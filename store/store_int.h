@@ -15,6 +15,9 @@
  *   0  init.c                  SQLite's global set-up, once
  *   0  search.c                pure: word search, the words typed and the
  *                              FTS5 query built from them alone
+ *   0  rank.c                  a word search's rank (bm25 without the
+ *                              phrases that weigh nothing), an FTS5
+ *                              function
  *   0  blobs.c                 attachment bytes: files named by their
  *                              hash in a folder (no SQLite)
  *   0  photo.c                 photos made fit for weak links
@@ -243,8 +246,15 @@ enum ntm_err Ntm_search_parse(struct Ntm_search *q, const char *text,
 void Ntm_search_release(struct Ntm_search *q);
 /* new: the FTS5 query of q (q->n > 0) over rsearch, and of records in or
  * below unit when it is a unit code (unit may be NULL; the caller still
- * filters by unit); NULL when out of memory. */
-char *Ntm_search_fts(const struct Ntm_search *q, const char *unit);
+ * filters by unit); NULL when out of memory. *mask (new): per phrase of
+ * the query, in order, '1' for a phrase of the words column, '0' for one
+ * of the units column (ntm_rank's mask). */
+char *Ntm_search_fts(const struct Ntm_search *q, const char *unit, char **mask);
+
+/* rank.c: register ntm_rank(rsearch, mask) on db, the rank of a word
+ * search (bm25(rsearch, 1.0, 0.0), the phrases of mask '0' not counted):
+ * an SQLite code. */
+int Ntm_rank_register(sqlite3 *db);
 /* new: the index's units column for a record of unit: for a code (digits
  * and dots) the code of each unit from the top down to it, the dots as x
  * ("72.710.3": "72 72x710 72x710x3"), as many tokens as the code has

@@ -9,6 +9,7 @@
  * records waiting for its enrollment (ntm_store_records_waiting).
  */
 #include "store_helpers.h"
+#include "store_int.h"
 
 #include <sqlite3.h>
 
@@ -643,6 +644,94 @@ test_unit_tokens_rank_as_phrases(void **state)
     sqlite3_close(db);
 }
 
+/* The rank of a search (store/rank.c, ntm_rank) is FTS5's bm25 over the
+ * words column (the units column weighing nothing): records of different
+ * lengths, word counts and dates, some found through a unit's name, come
+ * in the order bm25 gives them, ties by date. */
+static void
+test_rank_is_bm25(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char path[400], id[33];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    static const char *const titles[] = {
+        "Họp dân",
+        "Họp dân họp tổ họp",
+        "Họp chi bộ Thạnh Đức về đường",
+        "Họp",
+        "Thạnh Đức họp dân ở ấp xa, họp lại lần hai",
+        "Họp Thạnh Đức",
+        "Đức họp Thạnh",
+    };
+    for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++) {
+        create(st, rec1, i % 2 ? HAMLET : COMMUNE, titles[i],
+               i % 3 ? NULL : "ghi chú: họp", id);
+        create(st, root, "72.705.25489", titles[i], NULL, id);
+    }
+    static const struct ntm_unit_name names[] = {{COMMUNE, "Thạnh Đức"},
+                                                 {NULL, NULL}};
+    static const char *const q[][3] = {
+        {"hop", "words : \"hop\" *", "1"},
+        {"thanh duc hop",
+         "(words : \"thanh\" OR units : \"72x710x25657\") AND (words : "
+         "\"duc\" OR units : \"72x710x25657\") AND words : \"hop\" *",
+         "10101"},
+        {"hop dan", "words : \"hop\" AND words : \"dan\" *", "11"},
+    };
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        char *got = found(st, q[i][0], names, 0, 0, 0);
+        sqlite3 *db = NULL;
+        sqlite3_stmt *s = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(
+                db,
+                "WITH c AS MATERIALIZED (SELECT rowid AS doc, bm25(rsearch, "
+                "1.0, 0.0) AS score FROM rsearch WHERE rsearch MATCH ?1) "
+                "SELECT group_concat(substr(id, 1, 6), ',') FROM (SELECT r.id "
+                "FROM c JOIN rdoc d ON d.doc=c.doc JOIN records r ON "
+                "r.id=d.record ORDER BY c.score, coalesce(json_extract("
+                "r.fields, '$.date'), json_extract(r.fields, '$.period'), "
+                "'') DESC, r.c_ts DESC, r.id)",
+                -1, &s, NULL),
+            SQLITE_OK);
+        sqlite3_bind_text(s, 1, q[i][1], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        const char *want = (const char *)sqlite3_column_text(s, 0);
+        if (!want || strcmp(got, want) != 0)
+            fail_msg("'%s': found [%s], bm25 orders [%s]", q[i][0], got,
+                     want ? want : "");
+        sqlite3_finalize(s);
+        /* and each score is the same double */
+        assert_int_equal(Ntm_rank_register(db), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(db,
+                               "SELECT bm25(rsearch, 1.0, 0.0), "
+                               "ntm_rank(rsearch, ?2) FROM rsearch "
+                               "WHERE rsearch MATCH ?1",
+                               -1, &s, NULL),
+            SQLITE_OK);
+        sqlite3_bind_text(s, 1, q[i][1], -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, q[i][2], -1, SQLITE_STATIC);
+        int rows = 0, r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            double a = sqlite3_column_double(s, 0);
+            double b = sqlite3_column_double(s, 1);
+            if (memcmp(&a, &b, sizeof(a)) != 0)
+                fail_msg("'%s': row %d: rank %.17g, bm25 %.17g", q[i][0], rows,
+                         b, a);
+            rows++;
+        }
+        assert_int_equal(r, SQLITE_DONE);
+        assert_true(rows > 2);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        free(got);
+    }
+    ntm_store_close(st);
+}
+
 /* A device not enrolled yet writes records: they have no effect, so the
  * store's records do not hold them, but they are listed as waiting and
  * searched by words; once enrolled they are ordinary records. */
@@ -758,6 +847,7 @@ main(void)
         cmocka_unit_test(test_large_write_in_a_transaction),
         cmocka_unit_test(test_units_migrated),
         cmocka_unit_test(test_unit_tokens_rank_as_phrases),
+        cmocka_unit_test(test_rank_is_bm25),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
