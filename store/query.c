@@ -182,9 +182,9 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
             goto out;
         }
         small = Ntm_cache_small(st, 1);
-        /* Ranked from the index alone (bm25 over the words; the unit
-         * column weighs nothing, rank.c): every match and its score, kept aside
-         * (rowid and score). The candidates: those whose score is the
+        /* Ranked from the index alone (bm25 over the words, the unit
+         * column weighing nothing: rank.c): every match and its score,
+         * kept aside. The candidates: those whose score is the
          * ?9-th best's or better, ties included (all when ?9 is -1 or
          * more than there are); only their records are read, filtered,
          * ordered by rank, then by date or period, newest first. No
