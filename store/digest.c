@@ -24,7 +24,6 @@
  */
 #include "store_int.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* hex (lowercase, exactly 2n digits) as n bytes; -1 for anything else,
@@ -239,26 +238,6 @@ refresh(struct fill *f, const char *tag)
     return rc;
 }
 
-/* SQLite's page cache of st: set to n (pages, or -KiB) when n is not 0;
- * the size before, 0 when unknown. */
-static int64_t
-cache_size(struct ntm_store *st, int64_t n)
-{
-    sqlite3_stmt *s = NULL;
-    int64_t was = 0;
-    char sql[64];
-    if (sqlite3_prepare_v2(st->db, "PRAGMA cache_size", -1, &s, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        was = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    if (n) {
-        snprintf(sql, sizeof(sql), "PRAGMA cache_size=%lld", (long long)n);
-        sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-    }
-    return was;
-}
-
 /* Digests made as records are read, none kept (a home not writable). */
 struct pass {
     ntm_digest_make_fn make;
@@ -312,9 +291,7 @@ ntm_store_digests_each(struct ntm_store *st, const char *tag,
     }
     /* one pass in order: a few pages of cache are enough, and the
      * memory of a report does not grow with the store */
-    int64_t cache = cache_size(st, 0);
-    if (cache)
-        cache_size(st, -2048);
+    int small = Ntm_cache_small(st, 1);
     r = sqlite3_prepare_v2(
         st->db, "SELECT d, id FROM rdigest ORDER BY c_ts, author, id", -1, &s,
         NULL);
@@ -333,8 +310,8 @@ ntm_store_digests_each(struct ntm_store *st, const char *tag,
     rc = r == SQLITE_DONE ? NTM_OK
                           : Ntm_db_error(st, r, err, "cannot read the digests");
     sqlite3_finalize(s);
-    if (cache)
-        cache_size(st, cache);
+    if (small)
+        Ntm_cache_small(st, 0);
     return rc;
 }
 

@@ -64,13 +64,19 @@ record_row(struct ntm_store *st, sqlite3_stmt *s)
     return rec;
 }
 
-/* Candidates ranked from the index alone for a page of `want` records:
- * enough that filters (deleted records, --unit...) rarely need a second,
- * larger round. */
+/* Candidates ranked from the index alone for a page of `want` records,
+ * the first round: those ranked as the want-th or better. Enough when the
+ * only filters are those every record nearly always passes (deleted
+ * records; the unit is part of the index's query); otherwise four times
+ * more and 256, so that a second, larger round is rarely needed. */
 static int64_t
-first_candidates(size_t want)
+first_candidates(const struct ntm_record_filter *f, size_t want)
 {
-    return want > (size_t)INT64_MAX / 8 ? -1 : (int64_t)want * 4 + 256;
+    if (want > (size_t)INT64_MAX / 8)
+        return -1;
+    if (!f->org && !f->task && !f->kind && !f->state && !f->conflicts_only)
+        return (int64_t)want;
+    return (int64_t)want * 4 + 256;
 }
 
 /*
@@ -152,7 +158,7 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
         f = &none;
     struct ntm_buf sql = NTM_BUF_INIT;
     struct Ntm_search q = {0};
-    char *match = NULL;
+    char *match = NULL, *mask = NULL;
     sqlite3_stmt *s = NULL;
     enum ntm_err rc = NTM_OK;
     int brief = (flags & NTM_RECORDS_BRIEF) != 0;
@@ -161,6 +167,7 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
     if (want && want < f->limit) /* overflow: no bound */
         want = 0;
 
+    int small = 0; /* the page cache made small for this search */
     if (f->text) {
         if ((rc = search_parse(st, &q, f, err)) != NTM_OK)
             goto out;
@@ -169,21 +176,31 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
         /* this transaction's own writes to the index, if any, first */
         if ((rc = Ntm_search_flush(st, err)) != NTM_OK)
             goto out;
-        if (!(match = Ntm_search_fts(&q)) || !(arr = json_array())) {
+        if (!(match = Ntm_search_fts(&q, f->unit, &mask)) ||
+            !(arr = json_array())) {
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
             goto out;
         }
-        /* Ranked from the index alone (bm25 over the words; the unit
-         * column weighs nothing), the best ?9 of them (-1: all); then
-         * each candidate's record, filtered, ordered by rank, then by
-         * date or period, newest first. Column 14: how many candidates
-         * there were, to know whether a larger round is needed. */
+        small = Ntm_cache_small(st, 1);
+        /* Ranked from the index alone (bm25 over the words, the unit
+         * column weighing nothing: rank.c): every match and its score,
+         * kept aside. The candidates: those whose score is the
+         * ?9-th best's or better, ties included (all when ?9 is -1 or
+         * more than there are); only their records are read, filtered,
+         * ordered by rank, then by date or period, newest first. No
+         * record outside them can come before one of them, so when they
+         * fill the page it is the page of the whole ordering. Column 14:
+         * how many matches there are, to know whether a larger round can
+         * add any. */
         ntm_buf_adds(&sql, "WITH c AS MATERIALIZED (SELECT rowid AS doc, "
-                           "bm25(rsearch, 1.0, 0.0) AS score FROM rsearch "
-                           "WHERE rsearch MATCH ?6 ORDER BY score LIMIT ?9) "
+                           "ntm_rank(rsearch, ?10) AS score FROM rsearch "
+                           "WHERE rsearch MATCH ?6), t AS (SELECT (SELECT "
+                           "score FROM c ORDER BY score LIMIT 1 OFFSET ?9 - "
+                           "1) AS top) "
                            "SELECT " RECORD_COLS ", (SELECT count(*) FROM c) "
-                           "FROM c JOIN rdoc d ON d.doc=c.doc JOIN records r "
-                           "ON r.id=d.record WHERE 1");
+                           "FROM c JOIN t ON t.top IS NULL OR ?9 < 0 OR "
+                           "c.score <= t.top JOIN rdoc d ON d.doc=c.doc JOIN "
+                           "records r ON r.id=d.record WHERE 1");
     } else {
         /* In the order of the index records_order: rows stream as they
          * are read, without a sort of the whole table. */
@@ -234,6 +251,8 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
         sqlite3_bind_text(s, 5, f->state, -1, SQLITE_STATIC);
     if (match)
         sqlite3_bind_text(s, 6, match, -1, SQLITE_STATIC);
+    if (mask)
+        sqlite3_bind_text(s, 10, mask, -1, SQLITE_STATIC);
     sqlite3_bind_int64(
         s, 7, f->limit && f->limit < INT64_MAX ? (int64_t)f->limit : -1);
     sqlite3_bind_int64(s, 8,
@@ -242,7 +261,7 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
      * or every match was a candidate. A search's page is held (it is
      * bounded by the limit) and handed over once complete; a listing
      * streams. */
-    for (int64_t k = want ? first_candidates(want) : -1;;) {
+    for (int64_t k = want ? first_candidates(f, want) : -1;;) {
         int64_t ncand = 0;
         sqlite3_bind_int64(s, 9, k);
         while ((r = sqlite3_step(s)) == SQLITE_ROW) {
@@ -264,11 +283,13 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
             goto out;
         }
         if (!f->text || k < 0 || json_array_size(arr) >= f->limit ||
-            (json_array_size(arr) > 0 && ncand < k))
+            (json_array_size(arr) > 0 && ncand <= k))
             break;
-        /* A short page: fewer filtered records than asked among k
-         * candidates (or none returned, so their count is not known). */
-        k = k > INT64_MAX / 16 ? -1 : k * 16;
+        /* A short page: fewer filtered records than asked among the
+         * candidates: 16 times more. None at all: the matches' count is
+         * not known (no row said it), and the filters kept none of the
+         * best: every match, once. */
+        k = json_array_size(arr) == 0 || k > INT64_MAX / 16 ? -1 : k * 16;
         sqlite3_reset(s);
         json_array_clear(arr);
     }
@@ -279,8 +300,11 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
             break;
 out:
     sqlite3_finalize(s);
+    if (small)
+        Ntm_cache_small(st, 0);
     json_decref(arr);
     ntm_free(match);
+    ntm_free(mask);
     Ntm_search_release(&q);
     ntm_buf_release(&sql);
     return rc;

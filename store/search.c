@@ -11,9 +11,14 @@
  *
  * The index holds per record two columns: `words`, the record's folded
  * search text (title, note, task, unit code; see state.c), and
- * `units`, its unit code, whose parts are tokens ("72.710.3" is 72 710 3),
- * so that "in or below 72.710" is the phrase "72 710" at the column's
- * start. Each word must be in `words` (the last as a prefix) or, when the
+ * `units`, its unit code and those of the units above it, one token each
+ * with x for the dots ("72.710.3" is 72 72x710 72x710x3,
+ * Ntm_search_units), so that "in or below 72.710" is the one token
+ * 72x710. (It was the phrase "72 710" at the column's start: every record
+ * of a province holds "72", so that phrase read a posting list of the
+ * whole store.) The column has as many tokens as the code has parts, as
+ * before, so a record's length in tokens, and so its bm25 rank, is the
+ * same. Each word must be in `words` (the last as a prefix) or, when the
  * word is in the name of units (the plan's tree, given by the caller, and
  * the units created in the store),
  * the record's unit in or below one of them.
@@ -143,11 +148,57 @@ put_string(struct ntm_buf *b, const char *s)
     return bad | (ntm_buf_addch(b, '"') != NTM_OK);
 }
 
-char *
-Ntm_search_fts(const struct Ntm_search *q)
+/* Append the index token of the unit code (digits and dots): the dots
+ * become x. 1 when memory ran out. */
+static int
+put_code(struct ntm_buf *b, const char *code)
 {
-    struct ntm_buf b = NTM_BUF_INIT;
     int bad = 0;
+    for (; *code; code++)
+        bad |= ntm_buf_addch(b, *code == '.' ? 'x' : *code) != NTM_OK;
+    return bad;
+}
+
+char *
+Ntm_search_units(const char *unit)
+{
+    if (!unit)
+        unit = "";
+    if (!code_ok(unit))
+        return ntm_strdup(unit);
+    struct ntm_buf b = NTM_BUF_INIT, code = NTM_BUF_INIT;
+    int bad = 0;
+    for (const char *p = unit;; p++) {
+        if (*p == '.' || !*p) {
+            bad |= b.buf && ntm_buf_addch(&b, ' ') != NTM_OK;
+            bad |= put_code(&b, ntm_buf_str(&code));
+        }
+        if (!*p)
+            break;
+        bad |= ntm_buf_addch(&code, *p) != NTM_OK;
+    }
+    ntm_buf_release(&code);
+    if (bad || !b.buf) {
+        ntm_buf_release(&b);
+        return NULL;
+    }
+    return ntm_buf_detach(&b, NULL);
+}
+
+char *
+Ntm_search_fts(const struct Ntm_search *q, const char *unit, char **mask)
+{
+    struct ntm_buf b = NTM_BUF_INIT, m = NTM_BUF_INIT;
+    int bad = 0;
+    *mask = NULL;
+    if (unit && code_ok(unit)) {
+        /* in or below unit: its token (Ntm_search_units); the column
+         * weighs nothing in the rank, so ranks do not change */
+        bad |= ntm_buf_adds(&b, "units : \"") != NTM_OK;
+        bad |= put_code(&b, unit);
+        bad |= ntm_buf_adds(&b, "\" AND ") != NTM_OK;
+        bad |= ntm_buf_addch(&m, '0') != NTM_OK;
+    }
     for (size_t i = 0; i < q->n; i++) {
         json_t *codes = json_array_get(q->codes, i);
         size_t nc = json_array_size(codes);
@@ -157,23 +208,28 @@ Ntm_search_fts(const struct Ntm_search *q)
             bad |= ntm_buf_addch(&b, '(') != NTM_OK;
         bad |= ntm_buf_adds(&b, "words : ") != NTM_OK;
         bad |= put_string(&b, q->words[i]);
+        bad |= ntm_buf_addch(&m, '1') != NTM_OK;
         if (i + 1 == q->n)
             bad |= ntm_buf_adds(&b, " *") != NTM_OK;
         size_t k;
         json_t *c;
         json_array_foreach (codes, k, c) {
-            /* "72.710" is the phrase "72 710" (the dots cut tokens), at
-             * the start of the column: the unit and every unit below. */
-            bad |= ntm_buf_adds(&b, " OR units : ^ ") != NTM_OK;
-            bad |= put_string(&b, json_string_value(c));
+            /* "72.710" is the token 72x710, which the unit and every
+             * unit below it hold (Ntm_search_units). */
+            bad |= ntm_buf_adds(&b, " OR units : \"") != NTM_OK;
+            bad |= put_code(&b, json_string_value(c));
+            bad |= ntm_buf_addch(&b, '"') != NTM_OK;
+            bad |= ntm_buf_addch(&m, '0') != NTM_OK;
         }
         if (nc)
             bad |= ntm_buf_addch(&b, ')') != NTM_OK;
     }
-    if (bad || !b.buf) {
+    if (bad || !b.buf || !m.buf) {
         ntm_buf_release(&b);
+        ntm_buf_release(&m);
         return NULL;
     }
+    *mask = ntm_buf_detach(&m, NULL);
     return ntm_buf_detach(&b, NULL);
 }
 

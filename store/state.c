@@ -454,12 +454,13 @@ rec_exec(struct ntm_store *st, const char *sql, const char *record,
 }
 
 /* The record's row in the word index (rsearch, reached through rdoc):
- * its folded search text and its unit code, written only when they
- * changed (a review changes neither). The write itself is deferred
- * (Ntm_search_put): FTS5 writes a segment at each savepoint otherwise. */
+ * its folded search text and its unit code (as Ntm_search_units gives
+ * it), written only when they changed (a review changes neither). The
+ * write itself is deferred (Ntm_search_put): FTS5 writes a segment at
+ * each savepoint otherwise. */
 static enum ntm_err
-index_record(struct ntm_store *st, const char *record, const char *unit,
-             const char *folded, struct ntm_error *err)
+index_row(struct ntm_store *st, const char *record, const char *units,
+          const char *folded, struct ntm_error *err)
 {
     sqlite3_stmt *s =
         Ntm_prepare(st, "SELECT doc FROM rdoc WHERE record=?1", err);
@@ -478,7 +479,7 @@ index_record(struct ntm_store *st, const char *record, const char *unit,
         if (rc != NTM_OK)
             return rc;
         return Ntm_search_put(st, sqlite3_last_insert_rowid(st->db), folded,
-                              unit, 0, err);
+                              units, 0, err);
     }
     const char *w = NULL, *u = NULL;
     if (!Ntm_search_pending(st, doc, &w, &u)) {
@@ -492,16 +493,28 @@ index_record(struct ntm_store *st, const char *record, const char *unit,
         if (x == SQLITE_ROW) {
             w = (const char *)sqlite3_column_text(s, 0);
             u = (const char *)sqlite3_column_text(s, 1);
-            same = w && u && strcmp(w, folded) == 0 && strcmp(u, unit) == 0;
+            same = w && u && strcmp(w, folded) == 0 && strcmp(u, units) == 0;
         }
         sqlite3_reset(s);
         rc = Ntm_step_ok(st, x, err, "cannot read the word index");
         if (rc != NTM_OK || same)
             return rc;
-    } else if (w && u && strcmp(w, folded) == 0 && strcmp(u, unit) == 0) {
+    } else if (w && u && strcmp(w, folded) == 0 && strcmp(u, units) == 0) {
         return NTM_OK;
     }
-    return Ntm_search_put(st, doc, folded, unit, 1, err);
+    return Ntm_search_put(st, doc, folded, units, 1, err);
+}
+
+static enum ntm_err
+index_record(struct ntm_store *st, const char *record, const char *unit,
+             const char *folded, struct ntm_error *err)
+{
+    char *units = Ntm_search_units(unit);
+    if (!units)
+        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
+    enum ntm_err rc = index_row(st, record, units, folded, err);
+    ntm_free(units);
+    return rc;
 }
 
 /* The record leaves the word index. */

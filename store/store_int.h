@@ -15,6 +15,9 @@
  *   0  init.c                  SQLite's global set-up, once
  *   0  search.c                pure: word search, the words typed and the
  *                              FTS5 query built from them alone
+ *   0  rank.c                  a word search's rank (bm25 without the
+ *                              phrases that weigh nothing), an FTS5
+ *                              function
  *   0  blobs.c                 attachment bytes: files named by their
  *                              hash in a folder (no SQLite)
  *   0  photo.c                 photos made fit for weak links
@@ -58,7 +61,7 @@
  * rdirty: digest.c (rdirty also through its triggers on records). Any
  * layer may read any table.
  *
- * On-disk layout (schema version 9, see db.c for the DDL):
+ * On-disk layout (schema version 10, see db.c for the DDL):
  *   entries     the log: one row per entry taken, with its exact bytes B
  *               and base64 signature; (author, seq) unique; gseq is the
  *               arrival order (AUTOINCREMENT: never reused). Append-only:
@@ -93,7 +96,8 @@
  *   rsearch     the word index (SQLite FTS5, tokenizer unicode61
  *               remove_diacritics 2): per record, records.search (text
  *               folded by ntm_text_fold, which also folds d-stroke) and
- *               its unit code (search.c). Kept by state.c with the
+ *               its unit code with those above it, one token each
+ *               (Ntm_search_units, search.c). Kept by state.c with the
  *               record's row, in the same transaction.
  *   rattach     per record, its attachments: the record.attach entries
  *               that take effect (hash, size, type, name, caption).
@@ -252,9 +256,22 @@ enum ntm_err Ntm_search_parse(struct Ntm_search *q, const char *text,
                               const struct ntm_unit_name *names,
                               struct ntm_error *err);
 void Ntm_search_release(struct Ntm_search *q);
-/* new: the FTS5 query of q (q->n > 0) over rsearch; NULL when out of
- * memory. */
-char *Ntm_search_fts(const struct Ntm_search *q);
+/* new: the FTS5 query of q (q->n > 0) over rsearch, and of records in or
+ * below unit when it is a unit code (unit may be NULL; the caller still
+ * filters by unit); NULL when out of memory. *mask (new): per phrase of
+ * the query, in order, '1' for a phrase of the words column, '0' for one
+ * of the units column (ntm_rank's mask). */
+char *Ntm_search_fts(const struct Ntm_search *q, const char *unit, char **mask);
+
+/* rank.c: register ntm_rank(rsearch, mask) on db, the rank of a word
+ * search (bm25(rsearch, 1.0, 0.0), the phrases of mask '0' not counted):
+ * an SQLite code. */
+int Ntm_rank_register(sqlite3 *db);
+/* new: the index's units column for a record of unit: for a code (digits
+ * and dots) the code of each unit from the top down to it, the dots as x
+ * ("72.710.3": "72 72x710 72x710x3"), as many tokens as the code has
+ * parts; any other text as it is. NULL when out of memory. */
+char *Ntm_search_units(const char *unit);
 /* Whether a record with the search text text (unfolded or folded) and
  * unit matches q, as the index would answer. */
 int Ntm_search_matches(const struct Ntm_search *q, const char *text,
@@ -325,6 +342,13 @@ enum ntm_err Ntm_exec(struct ntm_store *st, const char *sql,
 /* Make the tables and triggers of the records' digests (rdigest, rdirty;
  * digest.c) if they are not there. */
 enum ntm_err Ntm_db_digests_on(struct ntm_store *st, struct ntm_error *err);
+/* small: the page cache down to SQLite's default (2 MB) for a read that
+ * touches each page once or twice (a word search: posting lists, then a
+ * page of records), which the store's 32 MB, set for the random writes of
+ * ingest, would only hold as memory; outside a transaction only (a
+ * transaction's own pages stay). 1 when it was made small, to be put
+ * back by Ntm_cache_small(st, 0) after the read. Best effort. */
+int Ntm_cache_small(struct ntm_store *st, int small);
 /* Prepare (cached by SQLite's own statement cache is not enough: we keep
  * the statement in st; see db.c). */
 sqlite3_stmt *Ntm_prepare(struct ntm_store *st, const char *sql,

@@ -9,6 +9,7 @@
  * records waiting for its enrollment (ntm_store_records_waiting).
  */
 #include "store_helpers.h"
+#include "store_int.h"
 
 #include <sqlite3.h>
 
@@ -288,6 +289,77 @@ test_ranked_and_paged(void **state)
     ntm_store_close(st);
 }
 
+/* Records of the same rank are ordered by date, newest first, over all of
+ * them: 300 records of one title, the newest created first, the next
+ * newest last. A page of 2 (and the second page of 1) must show them,
+ * wherever the index lists them among the others. */
+static void
+test_ties_ordered_over_all(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char first[33], last[33], id[33], want[16];
+    for (int i = 0; i < 300; i++) {
+        char date[16];
+        snprintf(date, sizeof(date), "2016-%02d-%02d", 1 + i % 12, 1 + i % 28);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "task",
+                              "doan.rural_roads_km", "date",
+                              i == 0     ? "2020-12-31"
+                              : i == 299 ? "2020-12-30"
+                                         : date,
+                              "qty", "1", "uom", "km", "title", "Họp dân");
+        struct ntm_write_result w;
+        struct ntm_error err;
+        if (ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                              i == 0     ? first
+                              : i == 299 ? last
+                                         : id,
+                              &w, &err) != NTM_OK)
+            fail_msg("create: %s", ntm_error_text(&err));
+        json_decref(f);
+    }
+    char *got = found(st, "hop dan", NULL, 0, 2, 0);
+    char two[32];
+    snprintf(two, sizeof(two), "%.6s,%.6s", first, last);
+    assert_string_equal(got, two);
+    free(got);
+    got = found(st, "hop dan", NULL, 1, 1, 0);
+    snprintf(want, sizeof(want), "%.6s", last);
+    assert_string_equal(got, want);
+    free(got);
+    /* and with a filter that every one passes */
+    struct ntm_record_filter f = {0};
+    f.text = "hop dan";
+    f.org = "doan";
+    f.limit = 2;
+    json_t *list = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_records(st, &f, &list, &err), NTM_OK);
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(list, 1), "id")),
+        last);
+    json_decref(list);
+    /* --unit: the unit and below it, not a code that merely starts the
+     * same; a filter no match passes finds none */
+    static const struct {
+        const char *unit, *org;
+        size_t n;
+    } cases[] = {{"72.710", NULL, 2},  {COMMUNE, NULL, 2},  {"72.71", NULL, 0},
+                 {HAMLET, NULL, 0},    {"72.705", NULL, 0}, {NULL, "mttq", 0},
+                 {"72.710", "mttq", 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f.unit = cases[i].unit;
+        f.org = cases[i].org;
+        assert_int_equal(ntm_store_records(st, &f, &list, &err), NTM_OK);
+        if (json_array_size(list) != cases[i].n)
+            fail_msg("unit %s org %s: %zu found", cases[i].unit, cases[i].org,
+                     json_array_size(list));
+        json_decref(list);
+    }
+    ntm_store_close(st);
+}
+
 /* An edit's new words find the record, its old words no longer do; a
  * deleted record is found only with include_deleted; the index equals a
  * rebuild (verify compares it). */
@@ -422,6 +494,244 @@ test_migrated_and_verified(void **state)
     ntm_store_close(st);
 }
 
+/* A statement inside a transaction whose statement journal outgrows the
+ * part kept in memory (init.c, SQLITE_CONFIG_STMTJRNL_SPILL), in WAL mode
+ * as a store is: 20000 rows of a word index deleted at once, as a rebuild
+ * or a migration of the index does. With a spill of 1 MiB, SQLite failed
+ * it as "database or disk is full" on a disk with room to spare. */
+static void
+test_large_write_in_a_transaction(void **state)
+{
+    (void)state;
+    char path[400];
+    th_tmpdir();
+    snprintf(path, sizeof(path), "%s/big%d.db", th_dir, th_serial++);
+    exec_sql(path, "PRAGMA journal_mode=WAL;"
+                   "CREATE VIRTUAL TABLE t USING fts5(words, units);"
+                   "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                   "FROM c WHERE i < 20000) INSERT INTO t(rowid, words, "
+                   "units) SELECT i, 'sua chua duong dat ap ' || i, "
+                   "'72 710 ' || (i % 97) FROM c;");
+    exec_sql(path, "BEGIN; DELETE FROM t WHERE rowid > 10; COMMIT;");
+    exec_sql(path, "BEGIN; UPDATE t SET units = '72'; COMMIT;");
+}
+
+/* Schema 10: the units column holds each unit's code from the top down
+ * as one token ("72 72x710 72x710x25657 72x710x25657x3"). A store of
+ * schema 9 (the code's parts, "72 710 25657 3") is migrated in place:
+ * its rows hold the new tokens, a unit's name finds the records in and
+ * below it, and the index equals a rebuild (verify compares them). */
+static void
+test_units_migrated(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char path[400], a[33], b[33], want[16];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    create(st, rec1, HAMLET, "Họp dân", NULL, a);
+    create(st, rec1, COMMUNE, "Họp chi bộ", NULL, b);
+    ntm_store_close(st);
+    exec_sql(path, "UPDATE rsearch SET units=replace(units, '.', ' ');"
+                   "PRAGMA user_version=9;");
+    struct ntm_error err;
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT group_concat(units, '|') FROM "
+                                        "(SELECT units FROM rsearch ORDER BY "
+                                        "units)",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0),
+                        "72 72x710 72x710x25657|72 72x710 72x710x25657 "
+                        "72x710x25657x3");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    /* the hamlet's name (a unit of the store): its record alone */
+    snprintf(want, sizeof(want), "%.6s", a);
+    expect_found(st, "ben dinh hop", want);
+    /* the commune's name (the plan's): both, the hamlet's below it */
+    static const struct ntm_unit_name names[] = {{COMMUNE, "Thạnh Đức"},
+                                                 {NULL, NULL}};
+    char *got = found(st, "thanh duc hop", names, 0, 0, 0);
+    assert_int_equal(strlen(got), 13);
+    free(got);
+    verify_no_diffs(st);
+    ntm_store_close(st);
+}
+
+/* The scores (rowid:bm25, in rowid order) of match over table t of db. */
+static char *
+scores(sqlite3 *db, const char *t, const char *match)
+{
+    char sql[200], buf[2048] = "";
+    sqlite3_stmt *s = NULL;
+    snprintf(sql, sizeof(sql),
+             "SELECT rowid, bm25(%s, 1.0, 0.0) FROM %s WHERE %s MATCH ?1 "
+             "ORDER BY rowid",
+             t, t, t);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    sqlite3_bind_text(s, 1, match, -1, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof(buf) - n, "%lld:%.17g ",
+                 (long long)sqlite3_column_int64(s, 0),
+                 sqlite3_column_double(s, 1));
+    }
+    sqlite3_finalize(s);
+    return strdup(buf);
+}
+
+/* A unit is one token of the units column (schema 10) instead of a
+ * phrase of its code's parts: the same records match, with the same bm25
+ * scores, so the same order. Records of different lengths in a hamlet,
+ * its commune and another district, searched by words and by names. */
+static void
+test_unit_tokens_rank_as_phrases(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char path[400], id[33];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    create(st, rec1, HAMLET, "Họp dân", NULL, id);
+    create(st, rec1, HAMLET, "Họp dân họp tổ họp", "ghi chú dài hơn", id);
+    create(st, rec1, COMMUNE, "Họp chi bộ Thạnh Đức", NULL, id);
+    create(st, rec1, COMMUNE, "Sửa đường họp", NULL, id);
+    create(st, root, "72.705.25489", "Họp dân Tân Biên", NULL, id);
+    create(st, root, "72.705", "Họp huyện", "họp họp", id);
+    ntm_store_close(st);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    /* the index as schema 9 held it */
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE VIRTUAL TABLE temp.old USING fts5(words, "
+                     "units, tokenize='unicode61 remove_diacritics 2', "
+                     "prefix='1 2 3');"
+                     "INSERT INTO old(rowid, words, units) SELECT d.doc, "
+                     "x.words, r.unit FROM rdoc d JOIN rsearch x ON "
+                     "x.rowid=d.doc JOIN records r ON r.id=d.record;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    static const char *const q[][2] = {
+        {"words : \"hop\" *", "words : \"hop\" *"},
+        {"words : \"hop\" AND (words : \"thanh\" OR units : "
+         "\"72x710x25657\") AND (words : \"duc\" * OR units : "
+         "\"72x710x25657\")",
+         "words : \"hop\" AND (words : \"thanh\" OR units : ^ "
+         "\"72 710 25657\") AND (words : \"duc\" * OR units : ^ "
+         "\"72 710 25657\")"},
+        {"(words : \"tan\" OR units : \"72x705\") AND words : \"hop\" "
+         "*",
+         "(words : \"tan\" OR units : ^ \"72 705\") AND words : "
+         "\"hop\" *"},
+        {"(words : \"ben\" OR units : \"72x710x25657x3\") AND words : "
+         "\"dan\" *",
+         "(words : \"ben\" OR units : ^ \"72 710 25657 3\") AND words "
+         ": \"dan\" *"},
+    };
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        char *now = scores(db, "rsearch", q[i][0]);
+        char *was = scores(db, "old", q[i][1]);
+        if (strcmp(now, was) != 0 || !*now)
+            fail_msg("query %zu: scores [%s], were [%s]", i, now, was);
+        free(now);
+        free(was);
+    }
+    sqlite3_close(db);
+}
+
+/* The rank of a search (store/rank.c, ntm_rank) is FTS5's bm25 over the
+ * words column (the units column weighing nothing): records of different
+ * lengths, word counts and dates, some found through a unit's name, come
+ * in the order bm25 gives them, ties by date. */
+static void
+test_rank_is_bm25(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store();
+    char path[400], id[33];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    static const char *const titles[] = {
+        "Họp dân",
+        "Họp dân họp tổ họp",
+        "Họp chi bộ Thạnh Đức về đường",
+        "Họp",
+        "Thạnh Đức họp dân ở ấp xa, họp lại lần hai",
+        "Họp Thạnh Đức",
+        "Đức họp Thạnh",
+    };
+    for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++) {
+        create(st, rec1, i % 2 ? HAMLET : COMMUNE, titles[i],
+               i % 3 ? NULL : "ghi chú: họp", id);
+        create(st, root, "72.705.25489", titles[i], NULL, id);
+    }
+    static const struct ntm_unit_name names[] = {{COMMUNE, "Thạnh Đức"},
+                                                 {NULL, NULL}};
+    static const char *const q[][3] = {
+        {"hop", "words : \"hop\" *", "1"},
+        {"thanh duc hop",
+         "(words : \"thanh\" OR units : \"72x710x25657\") AND (words : "
+         "\"duc\" OR units : \"72x710x25657\") AND words : \"hop\" *",
+         "10101"},
+        {"hop dan", "words : \"hop\" AND words : \"dan\" *", "11"},
+    };
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        char *got = found(st, q[i][0], names, 0, 0, 0);
+        sqlite3 *db = NULL;
+        sqlite3_stmt *s = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(
+                db,
+                "WITH c AS MATERIALIZED (SELECT rowid AS doc, bm25(rsearch, "
+                "1.0, 0.0) AS score FROM rsearch WHERE rsearch MATCH ?1) "
+                "SELECT group_concat(substr(id, 1, 6), ',') FROM (SELECT r.id "
+                "FROM c JOIN rdoc d ON d.doc=c.doc JOIN records r ON "
+                "r.id=d.record ORDER BY c.score, coalesce(json_extract("
+                "r.fields, '$.date'), json_extract(r.fields, '$.period'), "
+                "'') DESC, r.c_ts DESC, r.id)",
+                -1, &s, NULL),
+            SQLITE_OK);
+        sqlite3_bind_text(s, 1, q[i][1], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        const char *want = (const char *)sqlite3_column_text(s, 0);
+        if (!want || strcmp(got, want) != 0)
+            fail_msg("'%s': found [%s], bm25 orders [%s]", q[i][0], got,
+                     want ? want : "");
+        sqlite3_finalize(s);
+        /* and each score is the same double */
+        assert_int_equal(Ntm_rank_register(db), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(db,
+                               "SELECT bm25(rsearch, 1.0, 0.0), "
+                               "ntm_rank(rsearch, ?2) FROM rsearch "
+                               "WHERE rsearch MATCH ?1",
+                               -1, &s, NULL),
+            SQLITE_OK);
+        sqlite3_bind_text(s, 1, q[i][1], -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, q[i][2], -1, SQLITE_STATIC);
+        int rows = 0, r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            double a = sqlite3_column_double(s, 0);
+            double b = sqlite3_column_double(s, 1);
+            if (memcmp(&a, &b, sizeof(a)) != 0)
+                fail_msg("'%s': row %d: rank %.17g, bm25 %.17g", q[i][0], rows,
+                         b, a);
+            rows++;
+        }
+        assert_int_equal(r, SQLITE_DONE);
+        assert_true(rows > 2);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        free(got);
+    }
+    ntm_store_close(st);
+}
+
 /* A device not enrolled yet writes records: they have no effect, so the
  * store's records do not hold them, but they are listed as waiting and
  * searched by words; once enrolled they are ordinary records. */
@@ -529,10 +839,15 @@ main(void)
         cmocka_unit_test(test_syntax_typed_is_words),
         cmocka_unit_test(test_unit_names_from_the_plan),
         cmocka_unit_test(test_ranked_and_paged),
+        cmocka_unit_test(test_ties_ordered_over_all),
         cmocka_unit_test(test_index_follows_edits),
         cmocka_unit_test(test_migrated_and_verified),
         cmocka_unit_test(test_index_in_a_batch),
         cmocka_unit_test(test_waiting_records),
+        cmocka_unit_test(test_large_write_in_a_transaction),
+        cmocka_unit_test(test_units_migrated),
+        cmocka_unit_test(test_unit_tokens_rank_as_phrases),
+        cmocka_unit_test(test_rank_is_bm25),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

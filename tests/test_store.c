@@ -787,7 +787,7 @@ test_schema_v1_is_migrated(void **state)
     char *state_before = th_dump(st);
     char *effects_before = effects_dump(st);
     ntm_store_close(st);
-    assert_int_equal(user_version(path), 9);
+    assert_int_equal(user_version(path), 10);
 
     /* Back to the layout of version 1, as an older ntm left it. */
     sqlite3 *db = NULL;
@@ -830,7 +830,7 @@ test_schema_v1_is_migrated(void **state)
     assert_int_equal(user_version(path), 1);
 
     assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
-    assert_int_equal(user_version(path), 9);
+    assert_int_equal(user_version(path), 10);
     char *state_after = th_dump(st);
     char *effects_after = effects_dump(st);
     assert_string_equal(state_before, state_after);
