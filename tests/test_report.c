@@ -1519,6 +1519,31 @@ test_report_named_list_refused(void **state)
     }
 }
 
+/* The report of the store (from its kept facts) and the report of the
+ * store's record list (recs, created) print the same JSON for o. */
+static void
+assert_same_report(struct fx *f, json_t *recs, json_t *created,
+                   const struct ntm_report_opts *o, const char *when)
+{
+    struct ntm_report *a = NULL, *b = NULL;
+    struct ntm_buf x = NTM_BUF_INIT, z = NTM_BUF_INIT;
+    struct ntm_error err = {0};
+    if (ntm_report_run(f->plan, f->st, o, &a, &err) != NTM_OK)
+        fail_msg("%s: report: %s", when, err.msg);
+    assert_int_equal(
+        ntm_report_run_records(f->plan, recs, created, o, &b, &err), NTM_OK);
+    assert_int_equal(ntm_report_format(a, NTM_REPORT_JSON, "en", &x, NULL),
+                     NTM_OK);
+    assert_int_equal(ntm_report_format(b, NTM_REPORT_JSON, "en", &z, NULL),
+                     NTM_OK);
+    if (strcmp(ntm_buf_str(&x), ntm_buf_str(&z)))
+        fail_msg("%s: the store's report differs from the records'", when);
+    ntm_buf_release(&x);
+    ntm_buf_release(&z);
+    ntm_report_free(a);
+    ntm_report_free(b);
+}
+
 /* The report streamed from the store (ntm_report_run reads each record
  * once and keeps none) says exactly what the report of the store's whole
  * record list says, whatever the options. */
@@ -1537,35 +1562,17 @@ test_report_stream_matches_records(void **state)
         for (size_t y = 0; y < 3; y++)
             for (int appr = 0; appr < 2; appr++) {
                 struct ntm_report_opts o = {0};
-                struct ntm_report *a = NULL, *b = NULL;
-                struct ntm_buf x = NTM_BUF_INIT, z = NTM_BUF_INIT;
                 o.unit = units[u];
                 o.year = years[y];
                 o.approved = appr;
                 o.as_of = "2018-06-30";
-                assert_int_equal(ntm_report_run(f->plan, f->st, &o, &a, &err),
-                                 NTM_OK);
-                assert_int_equal(ntm_report_run_records(f->plan, recs, created,
-                                                        &o, &b, &err),
-                                 NTM_OK);
-                assert_int_equal(
-                    ntm_report_format(a, NTM_REPORT_JSON, "en", &x, NULL),
-                    NTM_OK);
-                assert_int_equal(
-                    ntm_report_format(b, NTM_REPORT_JSON, "en", &z, NULL),
-                    NTM_OK);
-                assert_string_equal(ntm_buf_str(&x), ntm_buf_str(&z));
-                ntm_buf_release(&x);
-                ntm_buf_release(&z);
-                ntm_report_free(a);
-                ntm_report_free(b);
+                assert_same_report(f, recs, created, &o, "stream");
             }
     json_decref(recs);
     json_decref(created);
 }
 
-/* The report from the store (its kept facts) says what the report of the
- * store's record list says, for a few options. */
+/* The same, now, for a few options, after `when`. */
 static void
 assert_store_report_fresh(struct fx *f, const char *when)
 {
@@ -1577,26 +1584,9 @@ assert_store_report_fresh(struct fx *f, const char *when)
     for (size_t u = 0; u < 2; u++)
         for (int appr = 0; appr < 2; appr++) {
             struct ntm_report_opts o = {0};
-            struct ntm_report *a = NULL, *b = NULL;
-            struct ntm_buf x = NTM_BUF_INIT, z = NTM_BUF_INIT;
             o.unit = units[u];
             o.approved = appr;
-            if (ntm_report_run(f->plan, f->st, &o, &a, &err) != NTM_OK)
-                fail_msg("%s: report: %s", when, err.msg);
-            assert_int_equal(
-                ntm_report_run_records(f->plan, recs, created, &o, &b, &err),
-                NTM_OK);
-            assert_int_equal(
-                ntm_report_format(a, NTM_REPORT_JSON, "en", &x, NULL), NTM_OK);
-            assert_int_equal(
-                ntm_report_format(b, NTM_REPORT_JSON, "en", &z, NULL), NTM_OK);
-            if (strcmp(ntm_buf_str(&x), ntm_buf_str(&z)))
-                fail_msg("%s: the store's report differs from the records'",
-                         when);
-            ntm_buf_release(&x);
-            ntm_buf_release(&z);
-            ntm_report_free(a);
-            ntm_report_free(b);
+            assert_same_report(f, recs, created, &o, when);
         }
     json_decref(recs);
     json_decref(created);
