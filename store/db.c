@@ -483,6 +483,7 @@ spend_reset(struct ntm_store *st)
     st->nsmarks = 0;
     st->hlc_valid = 0;
     st->hlc_dirty = 0;
+    st->chain.valid = 0;
 }
 
 /* The HLC observed in this transaction, to meta (before it commits). */
@@ -1021,6 +1022,7 @@ sp_undone(struct ntm_store *st, int depth, const struct Ntm_smark *m)
     st->hlc_dirty = m->hlc_dirty;
     st->hlc_ts = m->hlc_ts;
     st->hlc_lc = m->hlc_lc;
+    st->chain.valid = 0; /* log.c's copy of an authors row */
 }
 
 enum ntm_err

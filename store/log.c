@@ -23,6 +23,30 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Whether st->chain may be read or kept: inside a write scope opened
+ * through db.c, whose end forgets it. */
+static int
+chain_scope(const struct ntm_store *st)
+{
+    return st->tx_depth > 0 || st->sp_serial > 0;
+}
+
+/* st->chain, when it holds author's row. */
+static const struct Ntm_chain *
+chain_of(const struct ntm_store *st, const char *author)
+{
+    if (!st->chain.valid || !chain_scope(st) ||
+        strcmp(st->chain.author, author) != 0)
+        return NULL;
+    return &st->chain;
+}
+
+void
+Ntm_log_chain_forget(struct ntm_store *st)
+{
+    st->chain.valid = 0;
+}
+
 enum ntm_err
 Ntm_log_head(struct ntm_store *st, const char *author, int64_t *seq, char *id,
              int *partial, struct ntm_error *err)
@@ -32,6 +56,17 @@ Ntm_log_head(struct ntm_store *st, const char *author, int64_t *seq, char *id,
         id[0] = '\0';
     if (partial)
         *partial = 0;
+    const struct Ntm_chain *c = chain_of(st, author);
+    if (c) {
+        if (!c->held)
+            return NTM_ENOENT;
+        *seq = c->head_seq;
+        if (id)
+            memcpy(id, c->head_id, sizeof(c->head_id));
+        if (partial)
+            *partial = c->partial;
+        return NTM_OK;
+    }
     sqlite3_stmt *s = Ntm_prepare(
         st, "SELECT head_seq, head_id, partial FROM authors WHERE author=?1",
         err);
@@ -39,17 +74,28 @@ Ntm_log_head(struct ntm_store *st, const char *author, int64_t *seq, char *id,
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
+    struct Ntm_chain got;
+    memset(&got, 0, sizeof(got));
     if (rc == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(s, 0);
+        const char *hid = (const char *)sqlite3_column_text(s, 1);
+        got.held = 1;
+        got.head_seq = sqlite3_column_int64(s, 0);
+        snprintf(got.head_id, sizeof(got.head_id), "%s", hid ? hid : "");
+        got.partial = sqlite3_column_int(s, 2);
+        *seq = got.head_seq;
         if (id)
-            snprintf(id, NTM_HEX_ID_LEN + 1, "%s",
-                     (const char *)sqlite3_column_text(s, 1));
+            memcpy(id, got.head_id, sizeof(got.head_id));
         if (partial)
-            *partial = sqlite3_column_int(s, 2);
+            *partial = got.partial;
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return Ntm_db_error(st, rc, err, "cannot read the author's head");
+    if (chain_scope(st) && strlen(author) == NTM_HEX_ID_LEN) {
+        got.valid = 1;
+        memcpy(got.author, author, sizeof(got.author));
+        st->chain = got;
+    }
     return rc == SQLITE_ROW ? NTM_OK : NTM_ENOENT;
 }
 
@@ -65,6 +111,14 @@ Ntm_log_id_at(struct ntm_store *st, const char *author, int64_t seq, char *id,
               struct ntm_error *err)
 {
     id[0] = '\0';
+    /* Nothing is held above an author's head (its highest seq held). */
+    const struct Ntm_chain *c = chain_of(st, author);
+    if (c && (!c->held || seq > c->head_seq))
+        return NTM_OK;
+    if (c && seq == c->head_seq) {
+        memcpy(id, c->head_id, sizeof(c->head_id));
+        return NTM_OK;
+    }
     sqlite3_stmt *s = Ntm_prepare(
         st, "SELECT id FROM entries WHERE author=?1 AND seq=?2", err);
     if (!s)
@@ -106,6 +160,14 @@ Ntm_log_ts_at(struct ntm_store *st, const char *author, int64_t seq,
 {
     *found = 0;
     *ts = 0;
+    const struct Ntm_chain *c = chain_of(st, author);
+    if (c && (!c->held || seq > c->head_seq))
+        return NTM_OK;
+    if (c && c->ts_known && seq == c->head_seq) {
+        *found = 1;
+        *ts = c->head_ts;
+        return NTM_OK;
+    }
     sqlite3_stmt *s = Ntm_prepare(
         st, "SELECT ts FROM entries WHERE author=?1 AND seq=?2", err);
     if (!s)
@@ -392,8 +454,25 @@ Ntm_log_set_head(struct ntm_store *st, const struct Ntm_entry *e, int partial,
     sqlite3_bind_int(s, 4, partial);
     int r = sqlite3_step(s);
     sqlite3_reset(s);
-    if (r != SQLITE_DONE)
+    if (r != SQLITE_DONE) {
+        st->chain.valid = 0;
         return Ntm_db_error(st, r, err, "cannot update the author's head");
+    }
+    /* The row as the statement above left it, when it was known. */
+    struct Ntm_chain *c = &st->chain;
+    if (!chain_of(st, e->author)) {
+        c->valid = 0;
+    } else {
+        if (!c->held || e->seq > c->head_seq) {
+            c->head_seq = e->seq;
+            memcpy(c->head_id, e->id, sizeof(c->head_id));
+            c->ts_known = 1;
+            c->head_ts = e->ts;
+        }
+        c->held = 1;
+        if (partial > c->partial)
+            c->partial = partial;
+    }
     return NTM_OK;
 }
 
@@ -420,6 +499,7 @@ Ntm_log_strand(struct ntm_store *st, const char *author, int64_t from_seq,
         " WHERE author=?1",
     };
     *n = 0;
+    st->chain.valid = 0;
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         sqlite3_stmt *s = Ntm_prepare(st, sql[i], err);
         if (!s)

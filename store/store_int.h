@@ -156,6 +156,24 @@ struct ntm_store {
      * (one write per batch instead of one per entry): hlc_dirty until
      * then. */
     int hlc_dirty;
+    /* One author's row in `authors` as this write scope last read or
+     * wrote it (log.c), and its head entry's ts when that entry was taken
+     * here: the next entry of the same author (a bundle, a pull page and
+     * a push hold runs of them) is checked and flagged without reading
+     * back what was just written. Trusted only inside a write scope
+     * (Ntm_sp_begin or ntm_store_begin) and forgotten when a savepoint
+     * rolls back or the transaction ends (db.c) and when the authors'
+     * rows are rewritten otherwise (Ntm_log_chain_forget). */
+    struct Ntm_chain {
+        int valid;
+        char author[NTM_HEX_ID_LEN + 1];
+        int held; /* the author has a row */
+        int64_t head_seq;
+        char head_id[NTM_HEX_ID_LEN + 1];
+        int partial;
+        int ts_known;
+        int64_t head_ts;
+    } chain;
 };
 
 /* What a rollback to a savepoint restores of the handle's state. */
@@ -402,6 +420,9 @@ enum ntm_err Ntm_log_index_unit(struct ntm_store *st, const char *record,
 enum ntm_err Ntm_log_strand(struct ntm_store *st, const char *author,
                             int64_t from_seq, int64_t *n,
                             struct ntm_error *err);
+/* Forget the author's row kept in the handle (st->chain): called by
+ * whatever rewrites `authors` other than Ntm_log_set_head. */
+void Ntm_log_chain_forget(struct ntm_store *st);
 /* Raise e's author's head to e (when above it), partial sticking. */
 enum ntm_err Ntm_log_set_head(struct ntm_store *st, const struct Ntm_entry *e,
                               int partial, struct ntm_error *err);

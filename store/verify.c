@@ -873,8 +873,10 @@ check_heads(struct ntm_store *st, int repair, struct diffs *d,
     if (rc == NTM_OK)
         rc = Ntm_step_ok(st, r, err, "cannot compare the authors' heads");
     sqlite3_finalize(s);
-    if (rc == NTM_OK && repair && d->total > before)
+    if (rc == NTM_OK && repair && d->total > before) {
         rc = Ntm_exec(st, heads_fix_sql, err);
+        Ntm_log_chain_forget(st);
+    }
     return rc;
 }
 

@@ -336,6 +336,86 @@ test_chain_append_duplicate_gap_fork(void **state)
     ntm_store_close(st);
 }
 
+/* The chain checks of entries taken in one transaction, where the author's
+ * head is kept in the handle between entries: duplicate, gap, fork, the
+ * clock going back, and a rolled-back batch forgotten (its entries are
+ * new again, not duplicates, when the batch is sent again). */
+static void
+test_chain_checks_within_one_batch(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    json_t *b = json_pack("{s:s,s:s,s:s}", "code", COMMUNE ".1", "name", "A",
+                          "level", "hamlet");
+    char *e[7], id[7][65];
+    for (int i = 1; i <= 6; i++) {
+        e[i] = th_entry(root, i, i > 1 ? id[i - 1] : NULL,
+                        i == 4 ? 1500000000000LL : 1500000000100LL + i,
+                        "unit.create", json_deep_copy(b));
+        ntm_hash_hex(id[i], e[i], strlen(e[i]));
+    }
+    char *e2b = th_entry(root, 2, id[1], 1500000009999LL, "unit.create",
+                         json_deep_copy(b));
+    char *e3b = th_entry(root, 3, id[1], 1500000000103LL, "unit.create",
+                         json_deep_copy(b));
+    json_decref(b);
+    struct ntm_ingest_result r;
+    struct ntm_error err;
+    int64_t head = 0;
+
+    assert_int_equal(ntm_store_begin(st, &err), NTM_OK);
+    assert_int_equal(th_ingest(st, root, e[1], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    assert_int_equal(th_ingest(st, root, e[1], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 1);
+    assert_int_equal(th_ingest(st, root, e[3], NTM_SOURCE_BUNDLE, &r),
+                     NTM_EGAP);
+    assert_int_equal(th_ingest(st, root, e[2], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    /* the head itself again, then other bytes at the head's seq */
+    assert_int_equal(th_ingest(st, root, e[2], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 1);
+    assert_int_equal(th_ingest(st, root, e2b, NTM_SOURCE_BUNDLE, &r),
+                     NTM_EFORK);
+    /* the next seq naming another prev */
+    assert_int_equal(th_ingest(st, root, e3b, NTM_SOURCE_BUNDLE, &r),
+                     NTM_EFORK);
+    assert_int_equal(th_ingest(st, root, e[3], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.clock, 0);
+    /* e4's ts is before e3's: flagged */
+    assert_int_equal(th_ingest(st, root, e[4], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.clock, 2);
+    assert_int_equal(th_ingest(st, root, e[5], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.clock, 0);
+    assert_int_equal(ntm_store_commit(st, &err), NTM_OK);
+    assert_int_equal(ntm_store_head(st, root_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 5);
+
+    /* A batch rolled back: e6 is not held, and comes again as new. */
+    assert_int_equal(ntm_store_begin(st, &err), NTM_OK);
+    assert_int_equal(th_ingest(st, root, e[6], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    ntm_store_rollback(st);
+    assert_int_equal(ntm_store_begin(st, &err), NTM_OK);
+    assert_int_equal(th_ingest(st, root, e[6], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    assert_int_equal(ntm_store_commit(st, &err), NTM_OK);
+    assert_int_equal(ntm_store_head(st, root_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 6);
+    assert_int_equal(th_count(st), 6);
+
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(st, &rep, NULL), NTM_OK);
+    assert_int_equal(json_integer_value(json_object_get(rep, "valid")), 6);
+    assert_int_equal(json_array_size(json_object_get(rep, "forks")), 2);
+    json_decref(rep);
+    for (int i = 1; i <= 6; i++)
+        free(e[i]);
+    free(e2b);
+    free(e3b);
+    ntm_store_close(st);
+}
+
 static void
 test_author_unknown_and_revoked(void **state)
 {
@@ -2395,6 +2475,7 @@ main(void)
         cmocka_unit_test(test_entry_refuses_white_space),
         cmocka_unit_test(test_signature_rejects),
         cmocka_unit_test(test_chain_append_duplicate_gap_fork),
+        cmocka_unit_test(test_chain_checks_within_one_batch),
         cmocka_unit_test(test_author_unknown_and_revoked),
         cmocka_unit_test(test_effect_flags_forbidden_and_bad_body),
         cmocka_unit_test(test_writer_checks_before_signing),
