@@ -46,6 +46,8 @@ struct rec {
     struct node *n;
     int count;
     int create; /* index of the effective create, -1 */
+    int fresh;  /* its only entry is the one being taken, and none was held
+                   before: it has no derived rows to replace yet */
 };
 
 static void
@@ -459,19 +461,24 @@ rec_exec(struct ntm_store *st, const char *sql, const char *record,
  * (Ntm_search_put): FTS5 writes a segment at each savepoint otherwise. */
 static enum ntm_err
 index_record(struct ntm_store *st, const char *record, const char *unit,
-             const char *folded, struct ntm_error *err)
+             const char *folded, int fresh, struct ntm_error *err)
 {
-    sqlite3_stmt *s =
-        Ntm_prepare(st, "SELECT doc FROM rdoc WHERE record=?1", err);
-    if (!s)
-        return err ? err->code : NTM_EDB;
-    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
-    int x = sqlite3_step(s);
-    int64_t doc = x == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the word index");
-    if (rc != NTM_OK)
-        return rc;
+    int64_t doc = 0;
+    enum ntm_err rc = NTM_OK;
+    sqlite3_stmt *s;
+    int x;
+    if (!fresh) { /* a fresh record has no row in rdoc */
+        s = Ntm_prepare(st, "SELECT doc FROM rdoc WHERE record=?1", err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+        x = sqlite3_step(s);
+        doc = x == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        rc = Ntm_step_ok(st, x, err, "cannot read the word index");
+        if (rc != NTM_OK)
+            return rc;
+    }
     if (!doc) {
         rc = rec_exec(st, "INSERT INTO rdoc(record) VALUES(?1)", record, NULL,
                       NULL, err);
@@ -691,7 +698,7 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             if (is_change(&r->n[j]) && !dominates(r, i, j) &&
                 !dominates(r, j, i))
                 linear = 0;
-    if ((rc = clear_rows(st, record_id, err)) != NTM_OK ||
+    if ((!r->fresh && (rc = clear_rows(st, record_id, err)) != NTM_OK) ||
         (rc = put_attachments(st, record_id, r, err)) != NTM_OK)
         goto out;
     for (size_t h = 0; h < nheads && !linear; h++)
@@ -867,7 +874,7 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         if (x != SQLITE_DONE)
             rc = Ntm_db_error(st, x, err, "cannot save the record's state");
         else
-            rc = index_record(st, record_id, unit, folded, err);
+            rc = index_record(st, record_id, unit, folded, r->fresh, err);
     }
 out:
     ntm_free(reviews_s);
@@ -890,7 +897,7 @@ settle(struct ntm_store *st, const char *record_id, struct rec *r,
     if (rc == NTM_OK) {
         if (r->create >= 0) {
             rc = compute(st, record_id, r, err);
-        } else {
+        } else if (!r->fresh) {
             rc = rec_exec(st, "DELETE FROM records WHERE id=?1", record_id,
                           NULL, NULL, err);
             if (rc == NTM_OK)
@@ -1085,7 +1092,7 @@ save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
         if (x != SQLITE_DONE)
             rc = Ntm_db_error(st, x, err, "cannot save the record's state");
         else
-            rc = index_record(st, e->record, fr->unit, folded, err);
+            rc = index_record(st, e->record, fr->unit, folded, 0, err);
     }
     for (int k = 0; k < 3; k++)
         ntm_free(parts[k]);
@@ -1420,7 +1427,7 @@ Ntm_state_entry(struct ntm_store *st, const struct Ntm_entry *e,
             return Ntm_db_error(st, x, err, "cannot read the record's entries");
     }
     struct node nd;
-    struct rec r = {&nd, 1, -1};
+    struct rec r = {&nd, 1, -1, e->alone};
     memset(&nd, 0, sizeof(nd));
     nd.e = *e;
     nd.borrowed = 1;
