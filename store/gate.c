@@ -40,13 +40,14 @@ Ntm_gate_sig(const struct Ntm_entry *e, const char *sig_b64,
     unsigned char sig[NTM_SIGNATURE_BYTES + 2], pk[NTM_PUBLICKEY_BYTES];
     size_t siglen = 0;
     if (!sig_b64 ||
-        ntm_b64_decode(sig, sizeof(sig), &siglen, sig_b64, strlen(sig_b64)) !=
-            NTM_OK ||
+        ntm_b64_decode_public(sig, sizeof(sig), &siglen, sig_b64,
+                              strlen(sig_b64)) != NTM_OK ||
         siglen != NTM_SIGNATURE_BYTES) {
         reject(res, NTM_EBADSIG, "signature is not 64 bytes of base64");
         return 0;
     }
-    if (ntm_hex_decode(pk, sizeof(pk), e->author, NTM_HEX_ID_LEN) != NTM_OK ||
+    if (ntm_hex_decode_public(pk, sizeof(pk), e->author, NTM_HEX_ID_LEN) !=
+            NTM_OK ||
         ntm_sign_verify(sig, e->bytes, e->len, pk) != NTM_OK) {
         reject(res, NTM_EBADSIG,
                "signature does not verify for this author and these bytes");
