@@ -227,6 +227,14 @@ void Ntm_entry_release(struct Ntm_entry *e);
 int Ntm_order_cmp(int64_t ts1, int64_t lc1, const char *a1, int64_t s1,
                   int64_t ts2, int64_t lc2, const char *a2, int64_t s2);
 
+/* new: the object the compact JSON text[0..len) holds, as
+ * json_loadb(JSON_REJECT_DUPLICATES) builds it, members in the same order;
+ * NULL when the quick reader does not take the text (anything but objects,
+ * arrays, strings, integers of at most 15 digits and true, false, null
+ * without white space; a duplicate key; \u0000; bytes not UTF-8; memory
+ * running out): ask jansson then, whose verdict stands (entry.c). */
+json_t *Ntm_jparse_object(const char *text, size_t len);
+
 /* jtext.c: the canonical JSON texts the store writes (compact, keys
  * sorted), read and merged without jansson values. */
 /* End of the JSON value at p, or NULL when the text is not one. */
