@@ -586,6 +586,8 @@ parse_once(struct Ntm_entry *e, const char *bytes, size_t len, char *msg,
             ntm_is_lower_hex(json_string_value(id), NTM_RECORD_ID_LEN))
             e->record = json_string_value(id);
     }
+    if (e->record && strcmp(e->op, "record.create") == 0)
+        ntm_record_id(e->bound, e->author, e->seq);
     ntm_hash_hex(e->id, bytes, len);
     return NTM_OK;
 }
@@ -649,10 +651,24 @@ Ntm_order_cmp(int64_t ts1, int64_t lc1, const char *a1, int64_t s1, int64_t ts2,
 void
 ntm_record_id(char out[NTM_RECORD_ID_LEN + 1], const char *author, int64_t seq)
 {
-    char text[NTM_HEX_ID_LEN + 32], hex[NTM_HEX_ID_LEN + 1];
-    int n = snprintf(text, sizeof(text), "%s:%lld", author ? author : "",
-                     (long long)seq);
-    ntm_hash_hex(hex, text, n > 0 ? (size_t)n : 0);
+    /* "<author>:<seq>", as snprintf("%s:%lld") writes it */
+    char text[NTM_HEX_ID_LEN + 32], hex[NTM_HEX_ID_LEN + 1], digits[24];
+    size_t n = 0, a = author ? strlen(author) : 0, k = 0;
+    if (a > NTM_HEX_ID_LEN)
+        a = NTM_HEX_ID_LEN; /* ids are 64 hex; longer is none of them */
+    memcpy(text, author ? author : "", a);
+    n = a;
+    text[n++] = ':';
+    uint64_t v = seq < 0 ? 0 - (uint64_t)seq : (uint64_t)seq;
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (seq < 0)
+        text[n++] = '-';
+    while (k)
+        text[n++] = digits[--k];
+    ntm_hash_hex(hex, text, n);
     memcpy(out, hex, NTM_RECORD_ID_LEN);
     out[NTM_RECORD_ID_LEN] = '\0';
 }

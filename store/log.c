@@ -256,12 +256,10 @@ Ntm_log_unit(struct ntm_store *st, const struct Ntm_entry *e, char *unit,
          * unit; another (a hijack attempt) is indexed like any other entry
          * of the record it names: the true create's unit once held, else
          * not known. Either arrival order gives the same index. */
-        char bound[NTM_RECORD_ID_LEN + 1];
         json_t *u = json_object_get(e->body, "unit");
         if (!e->record)
             return NTM_OK;
-        ntm_record_id(bound, e->author, e->seq);
-        if (strcmp(bound, e->record) == 0) {
+        if (strcmp(e->bound, e->record) == 0) {
             if (json_is_string(u))
                 snprintf(unit, n, "%s", json_string_value(u));
             return NTM_OK;

@@ -210,6 +210,9 @@ struct Ntm_entry {
     const char *op;
     json_t *body;       /* borrowed from json */
     const char *record; /* body.id for record.* and review, else NULL */
+    /* record.create with a record: the id bound to its author and seq
+     * (SPEC 3), which record must be; "" otherwise. */
+    char bound[NTM_RECORD_ID_LEN + 1];
 };
 
 /* ==================================================================

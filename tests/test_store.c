@@ -516,6 +516,29 @@ test_quick_entry_reader_matches_jansson(void **state)
     assert_false(jparse_same("{\"b\":{\"a\":1,\"\\u0061\":2}}", 24));
 }
 
+/* A record.create's id is the first 32 hex of BLAKE2b-256 of
+ * "<author>:<seq>" (SPEC 3), whatever the seq. */
+static void
+test_record_id_is_bound_to_author_and_seq(void **state)
+{
+    (void)state;
+    static const int64_t seqs[] = {1,         0,          -1,        9,
+                                   10,        4294967296, INT64_MAX, INT64_MIN,
+                                   123456789, -987654321};
+    static const char *const authors[] = {root_hex, "", "ab"};
+    for (size_t a = 0; a < 3; a++) {
+        for (size_t i = 0; i < sizeof(seqs) / sizeof(*seqs); i++) {
+            char text[128], hex[65], id[NTM_RECORD_ID_LEN + 1];
+            int n = snprintf(text, sizeof(text), "%s:%lld", authors[a],
+                             (long long)seqs[i]);
+            ntm_hash_hex(hex, text, (size_t)n);
+            ntm_record_id(id, authors[a], seqs[i]);
+            assert_int_equal(strlen(id), NTM_RECORD_ID_LEN);
+            assert_memory_equal(id, hex, NTM_RECORD_ID_LEN);
+        }
+    }
+}
+
 static void
 test_author_unknown_and_revoked(void **state)
 {
@@ -2577,6 +2600,7 @@ main(void)
         cmocka_unit_test(test_chain_append_duplicate_gap_fork),
         cmocka_unit_test(test_chain_checks_within_one_batch),
         cmocka_unit_test(test_quick_entry_reader_matches_jansson),
+        cmocka_unit_test(test_record_id_is_bound_to_author_and_seq),
         cmocka_unit_test(test_author_unknown_and_revoked),
         cmocka_unit_test(test_effect_flags_forbidden_and_bad_body),
         cmocka_unit_test(test_writer_checks_before_signing),
