@@ -150,6 +150,7 @@ struct ntm_store {
      * opened. */
     struct Ntm_spend *spend;
     size_t nspend, capspend;
+    size_t nwritten; /* those of spend written already (depth >= 0) */
     struct Ntm_smark *smarks;
     int nsmarks, capsmarks;
     /* The HLC observed is written to meta when the transaction commits
