@@ -356,12 +356,12 @@ jp_object(struct jp *j)
         json_t *v = jp_value(j);
         if (!v)
             goto fail;
-        if (json_object_getn(o, k, kn)) {
-            json_decref(v); /* a duplicate key: jansson says */
-            goto fail;
-        }
-        if (json_object_setn_new_nocheck(o, k, kn, v))
-            goto fail; /* v is freed */
+        /* A duplicate key replaces a member instead of adding one:
+         * jansson says then. */
+        size_t had = json_object_size(o);
+        if (json_object_setn_new_nocheck(o, k, kn, v) ||
+            json_object_size(o) == had)
+            goto fail; /* v is freed, or o holds it */
         if (j->p >= j->end)
             goto fail;
         if (*j->p == ',') {
