@@ -394,10 +394,12 @@ search_parts(struct ntm_store *st, const char *const parts[3], const char *unit,
     (void)st;
     *folded = NULL;
     for (int k = 0; k < 3; k++)
-        if (parts[k] && brc == NTM_OK)
-            brc = ntm_buf_addf(&search, "%s\n", parts[k]);
-    if (brc == NTM_OK)
-        brc = ntm_buf_addf(&search, "%s\n", unit);
+        if (parts[k] && brc == NTM_OK &&
+            (brc = ntm_buf_adds(&search, parts[k])) == NTM_OK)
+            brc = ntm_buf_addch(&search, '\n');
+    if (brc == NTM_OK &&
+        (brc = ntm_buf_adds(&search, unit ? unit : "(null)")) == NTM_OK)
+        brc = ntm_buf_addch(&search, '\n');
     if (brc == NTM_OK)
         *folded = ntm_text_fold(ntm_buf_str(&search));
     ntm_buf_release(&search);
