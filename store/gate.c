@@ -176,7 +176,8 @@ Ntm_gate_take(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
      * a ts before the author's previous one, or before the plan period,
      * is flagged too (a device clock reset to 1970 or a back-dated
      * entry): nothing is claimed by a timestamp, but admins see it. */
-    int ahead = e->ts > ntm_now_ms() + NTM_DAY_MS;
+    int64_t now = ntm_now_ms(); /* also the time it is received */
+    int ahead = e->ts > now + NTM_DAY_MS;
     int clock = ahead ? NTM_CLOCK_AHEAD : 0;
     if (e->ts < NTM_EARLIEST_MS)
         clock |= NTM_CLOCK_EARLY;
@@ -191,7 +192,7 @@ Ntm_gate_take(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
     }
     res->clock_ahead = ahead;
     res->clock = clock;
-    if ((rc = Ntm_log_append(st, e, sig_b64, clock, unit, waits, err)) !=
+    if ((rc = Ntm_log_append(st, e, sig_b64, clock, unit, waits, now, err)) !=
         NTM_OK)
         return rc;
     if (!e->alone && strcmp(e->op, "record.create") == 0 && e->record &&

@@ -352,7 +352,7 @@ Ntm_log_renumber(struct ntm_store *st, int64_t gseq, int64_t *to,
 enum ntm_err
 Ntm_log_append(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
                int clock_ahead, const char *unit, const char *waits,
-               struct ntm_error *err)
+               int64_t now, struct ntm_error *err)
 {
     sqlite3_stmt *s;
     e->alone = 0;
@@ -393,7 +393,7 @@ Ntm_log_append(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
         sqlite3_bind_text(s, 9, unit, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 10, e->bytes, (int)e->len, SQLITE_STATIC);
     sqlite3_bind_text(s, 11, sig, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 12, ntm_now_ms());
+    sqlite3_bind_int64(s, 12, now);
     sqlite3_bind_int(s, 13, clock_ahead);
     if (strncmp(e->op, "device.", 7) == 0) {
         json_t *k = json_object_get(e->body, "key");

@@ -100,6 +100,7 @@
 #define NTM_STORE_INT_H
 
 #include <sqlite3.h>
+#include <string.h>
 
 #include "ntm_store.h"
 
@@ -227,6 +228,19 @@ struct Ntm_entry {
 enum ntm_err Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len,
                              char *msg, size_t msglen);
 void Ntm_entry_release(struct Ntm_entry *e);
+/* src into dst (n > 0 bytes), cut as snprintf("%s") cuts it: for the
+ * strings copied once or more per entry taken, where printf's parsing
+ * costs more than the copy. */
+static inline void
+Ntm_copy(char *dst, size_t n, const char *src)
+{
+    size_t k = strlen(src);
+    if (k >= n)
+        k = n - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+}
+
 /* Compare two entries in the total order (ts, lc, author, seq). */
 int Ntm_order_cmp(int64_t ts1, int64_t lc1, const char *a1, int64_t s1,
                   int64_t ts2, int64_t lc2, const char *a2, int64_t s2);
@@ -412,11 +426,12 @@ enum ntm_err Ntm_log_fork(struct ntm_store *st, const struct Ntm_entry *e,
  * its create, when held), a unit.create's code; "" when not known. */
 enum ntm_err Ntm_log_unit(struct ntm_store *st, const struct Ntm_entry *e,
                           char *unit, size_t n, struct ntm_error *err);
-/* Append e's row (unit and waits: "" or NULL for none); sets e->gseq and
- * e->alone. */
+/* Append e's row (unit and waits: "" or NULL for none), received at now
+ * (ntm_now_ms); sets e->gseq and e->alone. */
 enum ntm_err Ntm_log_append(struct ntm_store *st, struct Ntm_entry *e,
                             const char *sig, int clock_ahead, const char *unit,
-                            const char *waits, struct ntm_error *err);
+                            const char *waits, int64_t now,
+                            struct ntm_error *err);
 /* *gseqs (new): the gseqs of record's entries whose unit is not known,
  * in arrival order. */
 enum ntm_err Ntm_log_waiting(struct ntm_store *st, const char *record,
