@@ -435,21 +435,32 @@ enum ntm_err
 Ntm_log_set_head(struct ntm_store *st, const struct Ntm_entry *e, int partial,
                  struct ntm_error *err)
 {
-    sqlite3_stmt *s = Ntm_prepare(
-        st,
-        "INSERT INTO authors(author, head_seq, head_id, partial) "
-        "VALUES(?1,?2,?3,?4) ON CONFLICT(author) DO UPDATE SET "
-        "head_seq=CASE WHEN excluded.head_seq>head_seq THEN excluded.head_seq "
-        "ELSE head_seq END, "
-        "head_id=CASE WHEN excluded.head_seq>head_seq THEN excluded.head_id "
-        "ELSE head_id END, partial=max(partial, excluded.partial)",
-        err);
+    /* The row known to be held with a lower head: what the upsert below
+     * would do to it, without first trying the insert. */
+    const struct Ntm_chain *k = chain_of(st, e->author);
+    int raise = k && k->held && e->seq > k->head_seq;
+    sqlite3_stmt *s =
+        raise ? Ntm_prepare(st,
+                            "UPDATE authors SET head_seq=?2, head_id=?3, "
+                            "partial=?4 WHERE author=?1",
+                            err)
+              : Ntm_prepare(st,
+                            "INSERT INTO authors(author, head_seq, head_id, "
+                            "partial) VALUES(?1,?2,?3,?4) ON CONFLICT(author) "
+                            "DO UPDATE SET head_seq=CASE WHEN "
+                            "excluded.head_seq>head_seq THEN excluded.head_seq "
+                            "ELSE head_seq END, head_id=CASE WHEN "
+                            "excluded.head_seq>head_seq THEN excluded.head_id "
+                            "ELSE head_id END, "
+                            "partial=max(partial, excluded.partial)",
+                            err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, e->author, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, e->seq);
     sqlite3_bind_text(s, 3, e->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, partial);
+    sqlite3_bind_int(s, 4,
+                     raise && k->partial > partial ? k->partial : partial);
     int r = sqlite3_step(s);
     sqlite3_reset(s);
     if (r != SQLITE_DONE) {
