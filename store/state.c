@@ -708,6 +708,15 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
                  rec_exec(st, "INSERT INTO rheads(record, entry) VALUES(?1,?2)",
                           record_id, head_ids[h], NULL, err)) != NTM_OK)
             goto out;
+    /* A record whose only entry is its create (a new record, the usual
+     * case): its fields are the create's, as the path below finds them
+     * (one candidate per field, the create; no conflict). */
+    json_t *only = r->count == 1 && r->create == 0 ? sets(&r->n[0]) : NULL;
+    if (json_is_object(only)) {
+        json_decref(fields);
+        fields = json_incref(only);
+        goto review;
+    }
     /* Every field name any valid change sets, sorted. */
     size_t nnames = 0, capn = 0;
     for (int i = 0; i < r->count; i++) {
@@ -785,6 +794,7 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             goto out;
         nconf += !same;
     }
+review:;
     /* Review state: the latest valid review of the only head. */
     const char *review = "submitted";
     if (nheads == 1) {
