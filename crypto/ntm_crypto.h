@@ -212,6 +212,15 @@ NTM_EXTERN enum ntm_err ntm_b64_decode(unsigned char *out, size_t outcap,
                                        size_t *outlen, const char *b64,
                                        size_t b64len);
 
+/* As ntm_hex_decode and ntm_b64_decode (the same texts accepted, the same
+ * bytes out), but not in constant time: for public values only
+ * (signatures, public keys), never for secrets. */
+NTM_EXTERN enum ntm_err ntm_hex_decode_public(unsigned char *out, size_t outlen,
+                                              const char *hex, size_t hexlen);
+NTM_EXTERN enum ntm_err ntm_b64_decode_public(unsigned char *out, size_t outcap,
+                                              size_t *outlen, const char *b64,
+                                              size_t b64len);
+
 /* ------------------------------------------------------------------ */
 /* minisign interoperability (minisign -V -p device.pub -m FILE) */
 

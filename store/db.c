@@ -485,10 +485,23 @@ static enum ntm_err exec_cached(struct ntm_store *st, const char *sql,
 /* Deferred writes to the word index */
 
 static void
-spend_free(struct Ntm_spend *p)
+spend_free(struct ntm_store *st, struct Ntm_spend *p)
 {
+    if (p->depth >= 0)
+        st->nwritten--;
     ntm_free(p->words);
     ntm_free(p->units);
+}
+
+/* Set p's depth, keeping the count of those written. */
+static void
+spend_depth(struct ntm_store *st, struct Ntm_spend *p, int depth)
+{
+    if (p->depth < 0 && depth >= 0)
+        st->nwritten++;
+    else if (p->depth >= 0 && depth < 0)
+        st->nwritten--;
+    p->depth = depth;
 }
 
 /* Forget every deferred write from index from on. */
@@ -496,7 +509,7 @@ static void
 spend_truncate(struct ntm_store *st, size_t from)
 {
     for (size_t i = from; i < st->nspend; i++)
-        spend_free(&st->spend[i]);
+        spend_free(st, &st->spend[i]);
     if (from < st->nspend)
         st->nspend = from;
 }
@@ -508,11 +521,13 @@ spend_truncate(struct ntm_store *st, size_t from)
 static void
 spend_compact(struct ntm_store *st)
 {
+    if (!st->nwritten)
+        return; /* nothing to drop */
     size_t from = st->nsmarks ? st->smarks[st->nsmarks - 1].nspend : 0;
     size_t to = from;
     for (size_t i = from; i < st->nspend; i++) {
         if (st->spend[i].depth >= 0)
-            spend_free(&st->spend[i]);
+            spend_free(st, &st->spend[i]);
         else
             st->spend[to++] = st->spend[i];
     }
@@ -527,6 +542,7 @@ spend_reset(struct ntm_store *st)
     st->nsmarks = 0;
     st->hlc_valid = 0;
     st->hlc_dirty = 0;
+    st->chain.valid = 0;
 }
 
 /* The HLC observed in this transaction, to meta (before it commits). */
@@ -575,7 +591,7 @@ Ntm_search_put(struct ntm_store *st, int64_t doc, const char *words,
     p->depth = -1;
     if (words && (!(p->words = ntm_strdup(words)) ||
                   !(p->units = ntm_strdup(units ? units : "")))) {
-        spend_free(p);
+        spend_free(st, p);
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     }
     st->nspend++;
@@ -643,7 +659,7 @@ Ntm_search_flush(struct ntm_store *st, struct ntm_error *err)
             st->search_heal = 1;
             rc = Ntm_db_error(st, x, err, "cannot save the word index");
         } else {
-            p->depth = st->nsmarks;
+            spend_depth(st, p, st->nsmarks);
         }
     }
     spend_compact(st);
@@ -1103,11 +1119,12 @@ sp_undone(struct ntm_store *st, int depth, const struct Ntm_smark *m)
     spend_truncate(st, m->nspend);
     for (size_t i = 0; i < st->nspend; i++)
         if (st->spend[i].depth >= depth)
-            st->spend[i].depth = -1;
+            spend_depth(st, &st->spend[i], -1);
     st->hlc_valid = m->hlc_valid;
     st->hlc_dirty = m->hlc_dirty;
     st->hlc_ts = m->hlc_ts;
     st->hlc_lc = m->hlc_lc;
+    st->chain.valid = 0; /* log.c's copy of an authors row */
 }
 
 enum ntm_err
@@ -1143,9 +1160,10 @@ Ntm_sp_end(struct ntm_store *st, int ok, struct ntm_error *err)
     if (ok) {
         enum ntm_err rc = exec_cached(st, sql_release, err);
         if (rc == NTM_OK) {
-            for (size_t i = 0; i < st->nspend; i++)
+            /* Only writes made while it was open can be at its depth. */
+            for (size_t i = 0; st->nwritten && i < st->nspend; i++)
                 if (st->spend[i].depth >= depth)
-                    st->spend[i].depth = depth - 1;
+                    spend_depth(st, &st->spend[i], depth - 1);
             spend_compact(st);
             return NTM_OK;
         }

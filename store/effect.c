@@ -38,7 +38,7 @@ Ntm_effect_set(struct ntm_store *st, int64_t gseq, enum ntm_err code,
     if (st->fx_gseq == gseq) {
         st->fx_seen = 1;
         st->fx_code = code;
-        snprintf(st->fx_msg, sizeof(st->fx_msg), "%s", msg ? msg : "");
+        Ntm_copy(st->fx_msg, sizeof(st->fx_msg), msg ? msg : "");
     }
     return NTM_OK;
 }

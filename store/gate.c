@@ -40,13 +40,14 @@ Ntm_gate_sig(const struct Ntm_entry *e, const char *sig_b64,
     unsigned char sig[NTM_SIGNATURE_BYTES + 2], pk[NTM_PUBLICKEY_BYTES];
     size_t siglen = 0;
     if (!sig_b64 ||
-        ntm_b64_decode(sig, sizeof(sig), &siglen, sig_b64, strlen(sig_b64)) !=
-            NTM_OK ||
+        ntm_b64_decode_public(sig, sizeof(sig), &siglen, sig_b64,
+                              strlen(sig_b64)) != NTM_OK ||
         siglen != NTM_SIGNATURE_BYTES) {
         reject(res, NTM_EBADSIG, "signature is not 64 bytes of base64");
         return 0;
     }
-    if (ntm_hex_decode(pk, sizeof(pk), e->author, NTM_HEX_ID_LEN) != NTM_OK ||
+    if (ntm_hex_decode_public(pk, sizeof(pk), e->author, NTM_HEX_ID_LEN) !=
+            NTM_OK ||
         ntm_sign_verify(sig, e->bytes, e->len, pk) != NTM_OK) {
         reject(res, NTM_EBADSIG,
                "signature does not verify for this author and these bytes");
@@ -175,7 +176,8 @@ Ntm_gate_take(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
      * a ts before the author's previous one, or before the plan period,
      * is flagged too (a device clock reset to 1970 or a back-dated
      * entry): nothing is claimed by a timestamp, but admins see it. */
-    int ahead = e->ts > ntm_now_ms() + NTM_DAY_MS;
+    int64_t now = ntm_now_ms(); /* also the time it is received */
+    int ahead = e->ts > now + NTM_DAY_MS;
     int clock = ahead ? NTM_CLOCK_AHEAD : 0;
     if (e->ts < NTM_EARLIEST_MS)
         clock |= NTM_CLOCK_EARLY;
@@ -190,7 +192,7 @@ Ntm_gate_take(struct ntm_store *st, struct Ntm_entry *e, const char *sig_b64,
     }
     res->clock_ahead = ahead;
     res->clock = clock;
-    if ((rc = Ntm_log_append(st, e, sig_b64, clock, unit, waits, err)) !=
+    if ((rc = Ntm_log_append(st, e, sig_b64, clock, unit, waits, now, err)) !=
         NTM_OK)
         return rc;
     if (!e->alone && strcmp(e->op, "record.create") == 0 && e->record &&

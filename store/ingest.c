@@ -92,7 +92,7 @@ ntm_store_ingest(struct ntm_store *st, const char *entry, size_t len,
     enum ntm_err v =
         Ntm_entry_parse(&e, entry, len, res->message, sizeof(res->message));
     if (e.author)
-        snprintf(res->author, sizeof(res->author), "%s", e.author);
+        Ntm_copy(res->author, sizeof(res->author), e.author);
     res->seq = e.seq;
     if (v == NTM_ENOMEM) {
         Ntm_entry_release(&e);
@@ -104,7 +104,7 @@ ntm_store_ingest(struct ntm_store *st, const char *entry, size_t len,
         Ntm_entry_release(&e);
         return NTM_OK;
     }
-    snprintf(res->id, sizeof(res->id), "%s", e.id);
+    Ntm_copy(res->id, sizeof(res->id), e.id);
     enum ntm_err rc = Ntm_sp_begin(st, err);
     if (rc == NTM_OK) {
         rc = ingest_parsed(st, &e, sig_b64, 0, source, res, err);

@@ -23,6 +23,30 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Whether st->chain may be read or kept: inside a write scope opened
+ * through db.c, whose end forgets it. */
+static int
+chain_scope(const struct ntm_store *st)
+{
+    return st->tx_depth > 0 || st->sp_serial > 0;
+}
+
+/* st->chain, when it holds author's row. */
+static const struct Ntm_chain *
+chain_of(const struct ntm_store *st, const char *author)
+{
+    if (!st->chain.valid || !chain_scope(st) ||
+        strcmp(st->chain.author, author) != 0)
+        return NULL;
+    return &st->chain;
+}
+
+void
+Ntm_log_chain_forget(struct ntm_store *st)
+{
+    st->chain.valid = 0;
+}
+
 enum ntm_err
 Ntm_log_head(struct ntm_store *st, const char *author, int64_t *seq, char *id,
              int *partial, struct ntm_error *err)
@@ -32,6 +56,17 @@ Ntm_log_head(struct ntm_store *st, const char *author, int64_t *seq, char *id,
         id[0] = '\0';
     if (partial)
         *partial = 0;
+    const struct Ntm_chain *c = chain_of(st, author);
+    if (c) {
+        if (!c->held)
+            return NTM_ENOENT;
+        *seq = c->head_seq;
+        if (id)
+            memcpy(id, c->head_id, sizeof(c->head_id));
+        if (partial)
+            *partial = c->partial;
+        return NTM_OK;
+    }
     sqlite3_stmt *s = Ntm_prepare(
         st, "SELECT head_seq, head_id, partial FROM authors WHERE author=?1",
         err);
@@ -39,17 +74,28 @@ Ntm_log_head(struct ntm_store *st, const char *author, int64_t *seq, char *id,
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
+    struct Ntm_chain got;
+    memset(&got, 0, sizeof(got));
     if (rc == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(s, 0);
+        const char *hid = (const char *)sqlite3_column_text(s, 1);
+        got.held = 1;
+        got.head_seq = sqlite3_column_int64(s, 0);
+        snprintf(got.head_id, sizeof(got.head_id), "%s", hid ? hid : "");
+        got.partial = sqlite3_column_int(s, 2);
+        *seq = got.head_seq;
         if (id)
-            snprintf(id, NTM_HEX_ID_LEN + 1, "%s",
-                     (const char *)sqlite3_column_text(s, 1));
+            memcpy(id, got.head_id, sizeof(got.head_id));
         if (partial)
-            *partial = sqlite3_column_int(s, 2);
+            *partial = got.partial;
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return Ntm_db_error(st, rc, err, "cannot read the author's head");
+    if (chain_scope(st) && strlen(author) == NTM_HEX_ID_LEN) {
+        got.valid = 1;
+        memcpy(got.author, author, sizeof(got.author));
+        st->chain = got;
+    }
     return rc == SQLITE_ROW ? NTM_OK : NTM_ENOENT;
 }
 
@@ -65,6 +111,14 @@ Ntm_log_id_at(struct ntm_store *st, const char *author, int64_t seq, char *id,
               struct ntm_error *err)
 {
     id[0] = '\0';
+    /* Nothing is held above an author's head (its highest seq held). */
+    const struct Ntm_chain *c = chain_of(st, author);
+    if (c && (!c->held || seq > c->head_seq))
+        return NTM_OK;
+    if (c && seq == c->head_seq) {
+        memcpy(id, c->head_id, sizeof(c->head_id));
+        return NTM_OK;
+    }
     sqlite3_stmt *s = Ntm_prepare(
         st, "SELECT id FROM entries WHERE author=?1 AND seq=?2", err);
     if (!s)
@@ -106,6 +160,14 @@ Ntm_log_ts_at(struct ntm_store *st, const char *author, int64_t seq,
 {
     *found = 0;
     *ts = 0;
+    const struct Ntm_chain *c = chain_of(st, author);
+    if (c && (!c->held || seq > c->head_seq))
+        return NTM_OK;
+    if (c && c->ts_known && seq == c->head_seq) {
+        *found = 1;
+        *ts = c->head_ts;
+        return NTM_OK;
+    }
     sqlite3_stmt *s = Ntm_prepare(
         st, "SELECT ts FROM entries WHERE author=?1 AND seq=?2", err);
     if (!s)
@@ -194,12 +256,10 @@ Ntm_log_unit(struct ntm_store *st, const struct Ntm_entry *e, char *unit,
          * unit; another (a hijack attempt) is indexed like any other entry
          * of the record it names: the true create's unit once held, else
          * not known. Either arrival order gives the same index. */
-        char bound[NTM_RECORD_ID_LEN + 1];
         json_t *u = json_object_get(e->body, "unit");
         if (!e->record)
             return NTM_OK;
-        ntm_record_id(bound, e->author, e->seq);
-        if (strcmp(bound, e->record) == 0) {
+        if (strcmp(e->bound, e->record) == 0) {
             if (json_is_string(u))
                 snprintf(unit, n, "%s", json_string_value(u));
             return NTM_OK;
@@ -292,7 +352,7 @@ Ntm_log_renumber(struct ntm_store *st, int64_t gseq, int64_t *to,
 enum ntm_err
 Ntm_log_append(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
                int clock_ahead, const char *unit, const char *waits,
-               struct ntm_error *err)
+               int64_t now, struct ntm_error *err)
 {
     sqlite3_stmt *s;
     e->alone = 0;
@@ -333,7 +393,7 @@ Ntm_log_append(struct ntm_store *st, struct Ntm_entry *e, const char *sig,
         sqlite3_bind_text(s, 9, unit, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 10, e->bytes, (int)e->len, SQLITE_STATIC);
     sqlite3_bind_text(s, 11, sig, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 12, ntm_now_ms());
+    sqlite3_bind_int64(s, 12, now);
     sqlite3_bind_int(s, 13, clock_ahead);
     if (strncmp(e->op, "device.", 7) == 0) {
         json_t *k = json_object_get(e->body, "key");
@@ -375,25 +435,53 @@ enum ntm_err
 Ntm_log_set_head(struct ntm_store *st, const struct Ntm_entry *e, int partial,
                  struct ntm_error *err)
 {
-    sqlite3_stmt *s = Ntm_prepare(
-        st,
-        "INSERT INTO authors(author, head_seq, head_id, partial) "
-        "VALUES(?1,?2,?3,?4) ON CONFLICT(author) DO UPDATE SET "
-        "head_seq=CASE WHEN excluded.head_seq>head_seq THEN excluded.head_seq "
-        "ELSE head_seq END, "
-        "head_id=CASE WHEN excluded.head_seq>head_seq THEN excluded.head_id "
-        "ELSE head_id END, partial=max(partial, excluded.partial)",
-        err);
+    /* The row known to be held with a lower head: what the upsert below
+     * would do to it, without first trying the insert. */
+    const struct Ntm_chain *k = chain_of(st, e->author);
+    int raise = k && k->held && e->seq > k->head_seq;
+    sqlite3_stmt *s =
+        raise ? Ntm_prepare(st,
+                            "UPDATE authors SET head_seq=?2, head_id=?3, "
+                            "partial=?4 WHERE author=?1",
+                            err)
+              : Ntm_prepare(st,
+                            "INSERT INTO authors(author, head_seq, head_id, "
+                            "partial) VALUES(?1,?2,?3,?4) ON CONFLICT(author) "
+                            "DO UPDATE SET head_seq=CASE WHEN "
+                            "excluded.head_seq>head_seq THEN excluded.head_seq "
+                            "ELSE head_seq END, head_id=CASE WHEN "
+                            "excluded.head_seq>head_seq THEN excluded.head_id "
+                            "ELSE head_id END, "
+                            "partial=max(partial, excluded.partial)",
+                            err);
     if (!s)
         return err ? err->code : NTM_EDB;
     sqlite3_bind_text(s, 1, e->author, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, e->seq);
     sqlite3_bind_text(s, 3, e->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, partial);
+    sqlite3_bind_int(s, 4,
+                     raise && k->partial > partial ? k->partial : partial);
     int r = sqlite3_step(s);
     sqlite3_reset(s);
-    if (r != SQLITE_DONE)
+    if (r != SQLITE_DONE) {
+        st->chain.valid = 0;
         return Ntm_db_error(st, r, err, "cannot update the author's head");
+    }
+    /* The row as the statement above left it, when it was known. */
+    struct Ntm_chain *c = &st->chain;
+    if (!chain_of(st, e->author)) {
+        c->valid = 0;
+    } else {
+        if (!c->held || e->seq > c->head_seq) {
+            c->head_seq = e->seq;
+            memcpy(c->head_id, e->id, sizeof(c->head_id));
+            c->ts_known = 1;
+            c->head_ts = e->ts;
+        }
+        c->held = 1;
+        if (partial > c->partial)
+            c->partial = partial;
+    }
     return NTM_OK;
 }
 
@@ -420,6 +508,7 @@ Ntm_log_strand(struct ntm_store *st, const char *author, int64_t from_seq,
         " WHERE author=?1",
     };
     *n = 0;
+    st->chain.valid = 0;
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         sqlite3_stmt *s = Ntm_prepare(st, sql[i], err);
         if (!s)

@@ -369,16 +369,13 @@ Ntm_rules_body_why(const struct Ntm_entry *e, struct ntm_error *why)
     } else if (strcmp(op, "record.create") == 0) {
         json_t *kind = json_object_get(b, "kind");
         json_t *fields = json_object_get(b, "fields");
-        char bound[NTM_RECORD_ID_LEN + 1];
-        if (e->record)
-            ntm_record_id(bound, e->author, e->seq);
         if (!e->record)
             ok = fail(why, "record.create: 'id' must be 32 hex");
-        else if (strcmp(e->record, bound) != 0)
+        else if (strcmp(e->record, e->bound) != 0)
             ok = fail(why,
                       "record.create: 'id' must be %s, the id bound to this "
                       "author and seq (SPEC 3)",
-                      bound);
+                      e->bound);
         else if (!json_is_string(kind) ||
                  (strcmp(json_string_value(kind), "activity") &&
                   strcmp(json_string_value(kind), "measure")))

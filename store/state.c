@@ -46,6 +46,8 @@ struct rec {
     struct node *n;
     int count;
     int create; /* index of the effective create, -1 */
+    int fresh;  /* its only entry is the one being taken, and none was held
+                   before: it has no derived rows to replace yet */
 };
 
 static void
@@ -392,10 +394,12 @@ search_parts(struct ntm_store *st, const char *const parts[3], const char *unit,
     (void)st;
     *folded = NULL;
     for (int k = 0; k < 3; k++)
-        if (parts[k] && brc == NTM_OK)
-            brc = ntm_buf_addf(&search, "%s\n", parts[k]);
-    if (brc == NTM_OK)
-        brc = ntm_buf_addf(&search, "%s\n", unit);
+        if (parts[k] && brc == NTM_OK &&
+            (brc = ntm_buf_adds(&search, parts[k])) == NTM_OK)
+            brc = ntm_buf_addch(&search, '\n');
+    if (brc == NTM_OK &&
+        (brc = ntm_buf_adds(&search, unit ? unit : "(null)")) == NTM_OK)
+        brc = ntm_buf_addch(&search, '\n');
     if (brc == NTM_OK)
         *folded = ntm_text_fold(ntm_buf_str(&search));
     ntm_buf_release(&search);
@@ -460,19 +464,24 @@ rec_exec(struct ntm_store *st, const char *sql, const char *record,
  * each savepoint otherwise. */
 static enum ntm_err
 index_row(struct ntm_store *st, const char *record, const char *units,
-          const char *folded, struct ntm_error *err)
+          const char *folded, int fresh, struct ntm_error *err)
 {
-    sqlite3_stmt *s =
-        Ntm_prepare(st, "SELECT doc FROM rdoc WHERE record=?1", err);
-    if (!s)
-        return err ? err->code : NTM_EDB;
-    sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
-    int x = sqlite3_step(s);
-    int64_t doc = x == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    enum ntm_err rc = Ntm_step_ok(st, x, err, "cannot read the word index");
-    if (rc != NTM_OK)
-        return rc;
+    int64_t doc = 0;
+    enum ntm_err rc = NTM_OK;
+    sqlite3_stmt *s;
+    int x;
+    if (!fresh) { /* a fresh record has no row in rdoc */
+        s = Ntm_prepare(st, "SELECT doc FROM rdoc WHERE record=?1", err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        sqlite3_bind_text(s, 1, record, -1, SQLITE_STATIC);
+        x = sqlite3_step(s);
+        doc = x == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        rc = Ntm_step_ok(st, x, err, "cannot read the word index");
+        if (rc != NTM_OK)
+            return rc;
+    }
     if (!doc) {
         rc = rec_exec(st, "INSERT INTO rdoc(record) VALUES(?1)", record, NULL,
                       NULL, err);
@@ -505,14 +514,15 @@ index_row(struct ntm_store *st, const char *record, const char *units,
     return Ntm_search_put(st, doc, folded, units, 1, err);
 }
 
+/* fresh: a record just created, which has no row in rdoc yet */
 static enum ntm_err
 index_record(struct ntm_store *st, const char *record, const char *unit,
-             const char *folded, struct ntm_error *err)
+             const char *folded, int fresh, struct ntm_error *err)
 {
     char *units = Ntm_search_units(unit);
     if (!units)
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    enum ntm_err rc = index_row(st, record, units, folded, err);
+    enum ntm_err rc = index_row(st, record, units, folded, fresh, err);
     ntm_free(units);
     return rc;
 }
@@ -704,7 +714,7 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             if (is_change(&r->n[j]) && !dominates(r, i, j) &&
                 !dominates(r, j, i))
                 linear = 0;
-    if ((rc = clear_rows(st, record_id, err)) != NTM_OK ||
+    if ((!r->fresh && (rc = clear_rows(st, record_id, err)) != NTM_OK) ||
         (rc = put_attachments(st, record_id, r, err)) != NTM_OK)
         goto out;
     for (size_t h = 0; h < nheads && !linear; h++)
@@ -712,6 +722,15 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
                  rec_exec(st, "INSERT INTO rheads(record, entry) VALUES(?1,?2)",
                           record_id, head_ids[h], NULL, err)) != NTM_OK)
             goto out;
+    /* A record whose only entry is its create (a new record, the usual
+     * case): its fields are the create's, as the path below finds them
+     * (one candidate per field, the create; no conflict). */
+    json_t *only = r->count == 1 && r->create == 0 ? sets(&r->n[0]) : NULL;
+    if (json_is_object(only)) {
+        json_decref(fields);
+        fields = json_incref(only);
+        goto review;
+    }
     /* Every field name any valid change sets, sorted. */
     size_t nnames = 0, capn = 0;
     for (int i = 0; i < r->count; i++) {
@@ -789,6 +808,7 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
             goto out;
         nconf += !same;
     }
+review:;
     /* Review state: the latest valid review of the only head. */
     const char *review = "submitted";
     if (nheads == 1) {
@@ -880,7 +900,7 @@ compute(struct ntm_store *st, const char *record_id, struct rec *r,
         if (x != SQLITE_DONE)
             rc = Ntm_db_error(st, x, err, "cannot save the record's state");
         else
-            rc = index_record(st, record_id, unit, folded, err);
+            rc = index_record(st, record_id, unit, folded, r->fresh, err);
     }
 out:
     ntm_free(reviews_s);
@@ -903,7 +923,7 @@ settle(struct ntm_store *st, const char *record_id, struct rec *r,
     if (rc == NTM_OK) {
         if (r->create >= 0) {
             rc = compute(st, record_id, r, err);
-        } else {
+        } else if (!r->fresh) {
             rc = rec_exec(st, "DELETE FROM records WHERE id=?1", record_id,
                           NULL, NULL, err);
             if (rc == NTM_OK)
@@ -1098,7 +1118,7 @@ save_fast(struct ntm_store *st, const struct Ntm_entry *e, struct fast_rec *fr,
         if (x != SQLITE_DONE)
             rc = Ntm_db_error(st, x, err, "cannot save the record's state");
         else
-            rc = index_record(st, e->record, fr->unit, folded, err);
+            rc = index_record(st, e->record, fr->unit, folded, 0, err);
     }
     for (int k = 0; k < 3; k++)
         ntm_free(parts[k]);
@@ -1433,7 +1453,7 @@ Ntm_state_entry(struct ntm_store *st, const struct Ntm_entry *e,
             return Ntm_db_error(st, x, err, "cannot read the record's entries");
     }
     struct node nd;
-    struct rec r = {&nd, 1, -1};
+    struct rec r = {&nd, 1, -1, e->alone};
     memset(&nd, 0, sizeof(nd));
     nd.e = *e;
     nd.borrowed = 1;

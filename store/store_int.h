@@ -116,6 +116,7 @@
 #define NTM_STORE_INT_H
 
 #include <sqlite3.h>
+#include <string.h>
 
 #include "ntm_store.h"
 
@@ -166,12 +167,31 @@ struct ntm_store {
      * opened. */
     struct Ntm_spend *spend;
     size_t nspend, capspend;
+    size_t nwritten; /* those of spend written already (depth >= 0) */
     struct Ntm_smark *smarks;
     int nsmarks, capsmarks;
     /* The HLC observed is written to meta when the transaction commits
      * (one write per batch instead of one per entry): hlc_dirty until
      * then. */
     int hlc_dirty;
+    /* One author's row in `authors` as this write scope last read or
+     * wrote it (log.c), and its head entry's ts when that entry was taken
+     * here: the next entry of the same author (a bundle, a pull page and
+     * a push hold runs of them) is checked and flagged without reading
+     * back what was just written. Trusted only inside a write scope
+     * (Ntm_sp_begin or ntm_store_begin) and forgotten when a savepoint
+     * rolls back or the transaction ends (db.c) and when the authors'
+     * rows are rewritten otherwise (Ntm_log_chain_forget). */
+    struct Ntm_chain {
+        int valid;
+        char author[NTM_HEX_ID_LEN + 1];
+        int held; /* the author has a row */
+        int64_t head_seq;
+        char head_id[NTM_HEX_ID_LEN + 1];
+        int partial;
+        int ts_known;
+        int64_t head_ts;
+    } chain;
 };
 
 /* What a rollback to a savepoint restores of the handle's state. */
@@ -208,6 +228,9 @@ struct Ntm_entry {
     const char *op;
     json_t *body;       /* borrowed from json */
     const char *record; /* body.id for record.* and review, else NULL */
+    /* record.create with a record: the id bound to its author and seq
+     * (SPEC 3), which record must be; "" otherwise. */
+    char bound[NTM_RECORD_ID_LEN + 1];
 };
 
 /* ==================================================================
@@ -221,9 +244,30 @@ struct Ntm_entry {
 enum ntm_err Ntm_entry_parse(struct Ntm_entry *e, const char *bytes, size_t len,
                              char *msg, size_t msglen);
 void Ntm_entry_release(struct Ntm_entry *e);
+/* src into dst (n > 0 bytes), cut as snprintf("%s") cuts it: for the
+ * strings copied once or more per entry taken, where printf's parsing
+ * costs more than the copy. */
+static inline void
+Ntm_copy(char *dst, size_t n, const char *src)
+{
+    size_t k = strlen(src);
+    if (k >= n)
+        k = n - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+}
+
 /* Compare two entries in the total order (ts, lc, author, seq). */
 int Ntm_order_cmp(int64_t ts1, int64_t lc1, const char *a1, int64_t s1,
                   int64_t ts2, int64_t lc2, const char *a2, int64_t s2);
+
+/* new: the object the compact JSON text[0..len) holds, as
+ * json_loadb(JSON_REJECT_DUPLICATES) builds it, members in the same order;
+ * NULL when the quick reader does not take the text (anything but objects,
+ * arrays, strings, integers of at most 15 digits and true, false, null
+ * without white space; a duplicate key; \u0000; bytes not UTF-8; memory
+ * running out): ask jansson then, whose verdict stands (entry.c). */
+json_t *Ntm_jparse_object(const char *text, size_t len);
 
 /* jtext.c: the canonical JSON texts the store writes (compact, keys
  * sorted), read and merged without jansson values. */
@@ -421,11 +465,12 @@ enum ntm_err Ntm_log_fork(struct ntm_store *st, const struct Ntm_entry *e,
  * its create, when held), a unit.create's code; "" when not known. */
 enum ntm_err Ntm_log_unit(struct ntm_store *st, const struct Ntm_entry *e,
                           char *unit, size_t n, struct ntm_error *err);
-/* Append e's row (unit and waits: "" or NULL for none); sets e->gseq and
- * e->alone. */
+/* Append e's row (unit and waits: "" or NULL for none), received at now
+ * (ntm_now_ms); sets e->gseq and e->alone. */
 enum ntm_err Ntm_log_append(struct ntm_store *st, struct Ntm_entry *e,
                             const char *sig, int clock_ahead, const char *unit,
-                            const char *waits, struct ntm_error *err);
+                            const char *waits, int64_t now,
+                            struct ntm_error *err);
 /* *gseqs (new): the gseqs of record's entries whose unit is not known,
  * in arrival order. */
 enum ntm_err Ntm_log_waiting(struct ntm_store *st, const char *record,
@@ -441,6 +486,9 @@ enum ntm_err Ntm_log_index_unit(struct ntm_store *st, const char *record,
 enum ntm_err Ntm_log_strand(struct ntm_store *st, const char *author,
                             int64_t from_seq, int64_t *n,
                             struct ntm_error *err);
+/* Forget the author's row kept in the handle (st->chain): called by
+ * whatever rewrites `authors` other than Ntm_log_set_head. */
+void Ntm_log_chain_forget(struct ntm_store *st);
 /* Raise e's author's head to e (when above it), partial sticking. */
 enum ntm_err Ntm_log_set_head(struct ntm_store *st, const struct Ntm_entry *e,
                               int partial, struct ntm_error *err);

@@ -103,12 +103,9 @@ static int
 expected_unit(const struct Ntm_entry *e, char *unit, size_t n)
 {
     unit[0] = '\0';
-    if (strcmp(e->op, "record.create") == 0 && e->record) {
-        char bound[NTM_RECORD_ID_LEN + 1];
-        ntm_record_id(bound, e->author, e->seq);
-        if (strcmp(bound, e->record) != 0)
-            return 2;
-    }
+    if (strcmp(e->op, "record.create") == 0 && e->record &&
+        strcmp(e->bound, e->record) != 0)
+        return 2;
     const char *member = strcmp(e->op, "record.create") == 0 ? "unit"
                          : strcmp(e->op, "unit.create") == 0 ? "code"
                                                              : NULL;
@@ -873,8 +870,10 @@ check_heads(struct ntm_store *st, int repair, struct diffs *d,
     if (rc == NTM_OK)
         rc = Ntm_step_ok(st, r, err, "cannot compare the authors' heads");
     sqlite3_finalize(s);
-    if (rc == NTM_OK && repair && d->total > before)
+    if (rc == NTM_OK && repair && d->total > before) {
         rc = Ntm_exec(st, heads_fix_sql, err);
+        Ntm_log_chain_forget(st);
+    }
     return rc;
 }
 

@@ -985,6 +985,89 @@ test_b64_rejects_bad_input(void **state)
     assert_int_equal(ntm_b64_decode(dec, 5, &n, "Zm9vYmFy", 8), NTM_EINVAL);
 }
 
+/* The _public decoders accept exactly the texts the constant-time ones
+ * accept, with the same bytes out: the bad samples above, every canonical
+ * text of 0..40 bytes, and each of them altered at every position to
+ * every byte that matters (letters, '=', '+', '/', '-', '_', 0xb3, space,
+ * NUL), then cut or lengthened. */
+static void
+check_b64_same(const char *t, size_t len, size_t cap)
+{
+    unsigned char a[64], b[64];
+    size_t na = 7, nb = 9;
+    enum ntm_err ra = ntm_b64_decode(a, cap, &na, t, len);
+    enum ntm_err rb = ntm_b64_decode_public(b, cap, &nb, t, len);
+    if (ra != rb || na != nb || (ra == NTM_OK && memcmp(a, b, na) != 0))
+        fail_msg("b64 decoders differ on '%.*s' (cap %zu): %d/%zu vs %d/%zu",
+                 (int)len, t, cap, ra, na, rb, nb);
+}
+
+static void
+check_hex_same(const char *t, size_t len, size_t outlen)
+{
+    unsigned char a[32], b[32];
+    enum ntm_err ra = ntm_hex_decode(a, outlen, t, len);
+    enum ntm_err rb = ntm_hex_decode_public(b, outlen, t, len);
+    if (ra != rb || (ra == NTM_OK && memcmp(a, b, outlen) != 0))
+        fail_msg("hex decoders differ on '%.*s': %d vs %d", (int)len, t, ra,
+                 rb);
+}
+
+static void
+test_public_decoders_match(void **state)
+{
+    (void)state;
+    static const char subst[] = "AZaz09+/=-_\xb3 \0Bg";
+    unsigned char in[40];
+    char enc[64], t[64];
+    ntm_random(in, sizeof(in));
+    for (size_t n = 0; n <= sizeof(in); n++) {
+        ntm_b64_encode(enc, in, n);
+        size_t len = strlen(enc);
+        for (size_t cap = n > 2 ? n - 2 : 0; cap <= n + 1 && cap <= 64; cap++)
+            check_b64_same(enc, len, cap);
+        for (size_t i = 0; i < len; i++) {
+            for (size_t k = 0; k < sizeof(subst) - 1; k++) {
+                memcpy(t, enc, len);
+                t[i] = subst[k];
+                check_b64_same(t, len, 64);
+            }
+        }
+        for (size_t cut = 0; cut < len; cut++)
+            check_b64_same(enc, cut, 64);
+        memcpy(t, enc, len);
+        memcpy(t + len, "Zg==", 4);
+        check_b64_same(t, len + 4, 64);
+        /* every unused-bit pattern of the last group */
+        if (len >= 4 && enc[len - 1] == '=') {
+            for (int c = 0; c < 256; c++) {
+                memcpy(t, enc, len);
+                t[len - (enc[len - 2] == '=' ? 3 : 2)] = (char)c;
+                check_b64_same(t, len, 64);
+            }
+        }
+    }
+    static const char *bad[] = {"Zg=",      "Zg",         "Zm8==",  "Zh==",
+                                "Zm9v!A==", "Zm9v YQ==",  "Zm9-",   "Zm9_",
+                                "=Zm9",     "Zg==Zg==",   "====",   "A===",
+                                "AA=A",     "Zm9vYmFy\n", "Zm9\xb3"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        check_b64_same(bad[i], strlen(bad[i]), 64);
+
+    char hex[65];
+    ntm_hex_encode(hex, in, 32);
+    static const char hsubst[] = "09afAFgG: \0";
+    for (size_t i = 0; i < 64; i++)
+        for (size_t k = 0; k < sizeof(hsubst) - 1; k++) {
+            memcpy(t, hex, 64);
+            t[i] = hsubst[k];
+            check_hex_same(t, 64, 32);
+        }
+    for (size_t len = 0; len <= 64; len++)
+        for (size_t out = 0; out <= 32; out++)
+            check_hex_same(hex, len, out);
+}
+
 /* ------------------------------------------------------------------ */
 /* minisign */
 
@@ -1351,6 +1434,7 @@ main(void)
         T(test_hex_rejects_bad_input),
         T(test_b64_round_trip),
         T(test_b64_rejects_bad_input),
+        T(test_public_decoders_match),
         T(test_minisign_pubkey_format),
         T(test_minisign_real_tool_accepts),
         T(test_minisign_default_comment_and_sig_path),

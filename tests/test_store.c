@@ -336,6 +336,209 @@ test_chain_append_duplicate_gap_fork(void **state)
     ntm_store_close(st);
 }
 
+/* The chain checks of entries taken in one transaction, where the author's
+ * head is kept in the handle between entries: duplicate, gap, fork, the
+ * clock going back, and a rolled-back batch forgotten (its entries are
+ * new again, not duplicates, when the batch is sent again). */
+static void
+test_chain_checks_within_one_batch(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    json_t *b = json_pack("{s:s,s:s,s:s}", "code", COMMUNE ".1", "name", "A",
+                          "level", "hamlet");
+    char *e[7], id[7][65];
+    for (int i = 1; i <= 6; i++) {
+        e[i] = th_entry(root, i, i > 1 ? id[i - 1] : NULL,
+                        i == 4 ? 1500000000000LL : 1500000000100LL + i,
+                        "unit.create", json_deep_copy(b));
+        ntm_hash_hex(id[i], e[i], strlen(e[i]));
+    }
+    char *e2b = th_entry(root, 2, id[1], 1500000009999LL, "unit.create",
+                         json_deep_copy(b));
+    char *e3b = th_entry(root, 3, id[1], 1500000000103LL, "unit.create",
+                         json_deep_copy(b));
+    json_decref(b);
+    struct ntm_ingest_result r;
+    struct ntm_error err;
+    int64_t head = 0;
+
+    assert_int_equal(ntm_store_begin(st, &err), NTM_OK);
+    assert_int_equal(th_ingest(st, root, e[1], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    assert_int_equal(th_ingest(st, root, e[1], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 1);
+    assert_int_equal(th_ingest(st, root, e[3], NTM_SOURCE_BUNDLE, &r),
+                     NTM_EGAP);
+    assert_int_equal(th_ingest(st, root, e[2], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    /* the head itself again, then other bytes at the head's seq */
+    assert_int_equal(th_ingest(st, root, e[2], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 1);
+    assert_int_equal(th_ingest(st, root, e2b, NTM_SOURCE_BUNDLE, &r),
+                     NTM_EFORK);
+    /* the next seq naming another prev */
+    assert_int_equal(th_ingest(st, root, e3b, NTM_SOURCE_BUNDLE, &r),
+                     NTM_EFORK);
+    assert_int_equal(th_ingest(st, root, e[3], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.clock, 0);
+    /* e4's ts is before e3's: flagged */
+    assert_int_equal(th_ingest(st, root, e[4], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.clock, 2);
+    assert_int_equal(th_ingest(st, root, e[5], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.clock, 0);
+    assert_int_equal(ntm_store_commit(st, &err), NTM_OK);
+    assert_int_equal(ntm_store_head(st, root_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 5);
+
+    /* A batch rolled back: e6 is not held, and comes again as new. */
+    assert_int_equal(ntm_store_begin(st, &err), NTM_OK);
+    assert_int_equal(th_ingest(st, root, e[6], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    ntm_store_rollback(st);
+    assert_int_equal(ntm_store_begin(st, &err), NTM_OK);
+    assert_int_equal(th_ingest(st, root, e[6], NTM_SOURCE_BUNDLE, &r), NTM_OK);
+    assert_int_equal(r.duplicate, 0);
+    assert_int_equal(ntm_store_commit(st, &err), NTM_OK);
+    assert_int_equal(ntm_store_head(st, root_hex, &head, NULL), NTM_OK);
+    assert_int_equal(head, 6);
+    assert_int_equal(th_count(st), 6);
+
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify(st, &rep, NULL), NTM_OK);
+    assert_int_equal(json_integer_value(json_object_get(rep, "valid")), 6);
+    assert_int_equal(json_array_size(json_object_get(rep, "forks")), 2);
+    json_decref(rep);
+    for (int i = 1; i <= 6; i++)
+        free(e[i]);
+    free(e2b);
+    free(e3b);
+    ntm_store_close(st);
+}
+
+/* store/entry.c's quick reader of entry texts (internal). */
+json_t *Ntm_jparse_object(const char *text, size_t len);
+
+/* The quick reader against jansson on one text: when it takes a text,
+ * jansson takes it too and builds the same value, members in the same
+ * order. Returns whether it took it. */
+static int
+jparse_same(const char *t, size_t n)
+{
+    json_error_t je;
+    json_t *q = Ntm_jparse_object(t, n);
+    json_t *j = json_loadb(t, n, JSON_REJECT_DUPLICATES, &je);
+    if (q) {
+        if (!j)
+            fail_msg("quick reader took what jansson refuses (%s): %.*s",
+                     je.text, (int)n, t);
+        char *a = json_dumps(q, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *b = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!json_equal(q, j) || strcmp(a, b) != 0)
+            fail_msg("quick reader built another value from %.*s: %s vs %s",
+                     (int)n, t, a, b);
+        free(a);
+        free(b);
+    }
+    json_decref(q);
+    json_decref(j);
+    return q != NULL;
+}
+
+static void
+test_quick_entry_reader_matches_jansson(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "{\"author\":\"ab\",\"body\":{\"fields\":{\"qty\":\"1.5\",\"title\":"
+        "\"B\xc3\xaa t\xc3\xb4ng h\xc3\xb3\x61 \xc4\x91\xc6\xb0\xe1\xbb\x9dng "
+        "\xe1\xba\xa5p\"},\"id\":\"0123\",\"unit\":\"72.710\"},\"lc\":0,"
+        "\"op\":\"record.create\",\"prev\":null,\"seq\":1,\"ts\":"
+        "1500000000000,\"v\":1}",
+        "{\"a\":[1,-2,[],{},[true,false,null]],\"b\":\"q\\\"\\\\\\/\\b\\f\\n"
+        "\\r\\t\\u00e9\\u1EA5\\ud83d\\ude00x\",\"c\":{\"d\":{\"e\":[\"\"]}},"
+        "\"\":-999999999999999,\"\\u0041\":0}",
+        "{\"z\":\"\xf0\x9f\x98\x80\xe2\x82\xac\xc2\xa2\x7f\",\"y\":[\"a\","
+        "\"\\u20ac\"],\"x\":123456789012345}",
+        "{}",
+    };
+    /* Bytes an alteration puts in: grammar, digits, escapes, UTF-8 leads
+     * and continuations, controls, NUL. */
+    static const char subst[] = "{}[]\",:\\/-0123456789.eE+tfnu "
+                                "aAzZ\x01\x1f\x7f\x80\xbf\xc0\xc1\xc2\xdf"
+                                "\xe0\xed\xef\xf0\xf4\xf5\xff";
+    static const char *const inserts[] = {"\\u0000",
+                                          "\\ud800",
+                                          "\\udc00",
+                                          "\\ud83d\\u0041",
+                                          "\\x",
+                                          "00",
+                                          "-0",
+                                          "1.0",
+                                          "1e3",
+                                          "9999999999999999",
+                                          "\xed\xa0\x80",
+                                          "\xc0\x80",
+                                          "\xf4\x90\x80\x80",
+                                          "\xe0\x80\x80",
+                                          ",",
+                                          "\"a\":1,"};
+    char buf[1024];
+    for (size_t t = 0; t < sizeof(texts) / sizeof(*texts); t++) {
+        const char *x = texts[t];
+        size_t n = strlen(x);
+        assert_true(jparse_same(x, n)); /* the plain texts are taken */
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < sizeof(subst); k++) { /* NUL included */
+                memcpy(buf, x, n);
+                buf[i] = subst[k];
+                jparse_same(buf, n);
+            }
+            /* a byte dropped, a byte doubled, the text cut */
+            memcpy(buf, x, i);
+            memcpy(buf + i, x + i + 1, n - i - 1);
+            jparse_same(buf, n - 1);
+            memcpy(buf, x, i + 1);
+            memcpy(buf + i + 1, x + i, n - i);
+            jparse_same(buf, n + 1);
+            jparse_same(x, i);
+            for (size_t k = 0; k < sizeof(inserts) / sizeof(*inserts); k++) {
+                size_t m = strlen(inserts[k]);
+                memcpy(buf, x, i);
+                memcpy(buf + i, inserts[k], m);
+                memcpy(buf + i + m, x + i, n - i);
+                jparse_same(buf, n + m);
+            }
+        }
+    }
+    /* a duplicate key, at the top and nested */
+    assert_false(jparse_same("{\"a\":1,\"a\":1}", 13));
+    assert_false(jparse_same("{\"b\":{\"a\":1,\"\\u0061\":2}}", 24));
+}
+
+/* A record.create's id is the first 32 hex of BLAKE2b-256 of
+ * "<author>:<seq>" (SPEC 3), whatever the seq. */
+static void
+test_record_id_is_bound_to_author_and_seq(void **state)
+{
+    (void)state;
+    static const int64_t seqs[] = {1,         0,          -1,        9,
+                                   10,        4294967296, INT64_MAX, INT64_MIN,
+                                   123456789, -987654321};
+    static const char *const authors[] = {root_hex, "", "ab"};
+    for (size_t a = 0; a < 3; a++) {
+        for (size_t i = 0; i < sizeof(seqs) / sizeof(*seqs); i++) {
+            char text[128], hex[65], id[NTM_RECORD_ID_LEN + 1];
+            int n = snprintf(text, sizeof(text), "%s:%lld", authors[a],
+                             (long long)seqs[i]);
+            ntm_hash_hex(hex, text, (size_t)n);
+            ntm_record_id(id, authors[a], seqs[i]);
+            assert_int_equal(strlen(id), NTM_RECORD_ID_LEN);
+            assert_memory_equal(id, hex, NTM_RECORD_ID_LEN);
+        }
+    }
+}
+
 static void
 test_author_unknown_and_revoked(void **state)
 {
@@ -2395,6 +2598,9 @@ main(void)
         cmocka_unit_test(test_entry_refuses_white_space),
         cmocka_unit_test(test_signature_rejects),
         cmocka_unit_test(test_chain_append_duplicate_gap_fork),
+        cmocka_unit_test(test_chain_checks_within_one_batch),
+        cmocka_unit_test(test_quick_entry_reader_matches_jansson),
+        cmocka_unit_test(test_record_id_is_bound_to_author_and_seq),
         cmocka_unit_test(test_author_unknown_and_revoked),
         cmocka_unit_test(test_effect_flags_forbidden_and_bad_body),
         cmocka_unit_test(test_writer_checks_before_signing),

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 #include "fail_alloc.h"
 #include "ntm_text.h"
 #include "ntm_util.h"
@@ -617,6 +619,96 @@ test_mkdir_p(void **state)
     assert_int_equal(ntm_mkdir_p("", 0700, &err), NTM_EINVAL);
 }
 
+/* The fold as utf8proc makes it over the whole text at once (what
+ * util/text.c did before it folded ASCII itself and gave utf8proc the runs
+ * of other characters alone). */
+static char *
+fold_whole(const char *s, utf8proc_option_t extra)
+{
+    utf8proc_uint8_t *out = NULL;
+    utf8proc_ssize_t n = utf8proc_map(
+        (const utf8proc_uint8_t *)s, 0, &out,
+        (utf8proc_option_t)(UTF8PROC_NULLTERM | UTF8PROC_STABLE |
+                            UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK |
+                            UTF8PROC_CASEFOLD | extra));
+    if (n < 0)
+        return NULL;
+    char *r = malloc((size_t)n + 1);
+    size_t o = 0;
+    for (utf8proc_ssize_t i = 0; i < n; i++) {
+        if (out[i] == 0xc4 && i + 1 < n &&
+            (out[i + 1] == 0x91 || out[i + 1] == 0x90)) {
+            r[o++] = 'd';
+            i++;
+        } else {
+            r[o++] = (char)out[i];
+        }
+    }
+    r[o] = '\0';
+    free(out);
+    return r;
+}
+
+static void
+fold_same(const char *s)
+{
+    for (int compat = 0; compat < 2; compat++) {
+        char *a = compat ? ntm_text_fold_compat(s) : ntm_text_fold(s);
+        char *b = fold_whole(s, compat ? UTF8PROC_COMPAT : 0);
+        if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
+            fail_msg("fold%s of '%s': '%s', utf8proc over the whole: '%s'",
+                     compat ? "_compat" : "", s, a ? a : "(null)",
+                     b ? b : "(null)");
+        ntm_free(a);
+        free(b);
+    }
+}
+
+/* Folding ASCII by hand and the other characters run by run gives what
+ * utf8proc gives over the whole text: Vietnamese with precomposed and
+ * combining marks (after ASCII letters too), marks in non-canonical order,
+ * case with expansions, compatibility forms, the d with stroke, long runs,
+ * and bytes that are not UTF-8 (each text also altered byte by byte). */
+static void
+test_text_fold_by_runs_is_whole_fold(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "B\xc3\xaa t\xc3\xb4ng H\xc3\xb3\x61 \xc4\x90\xc6\xb0\xe1\xbb\x9dng "
+        "\xe1\xba\xa4p 72.710.25657\n",
+        "Ho\xe1\xba\xa1t \xc4\x91\xe1\xbb\x99ng s\xe1\xbb\x91 12\ndoan.x_Y\n",
+        "e\xcc\x81\xcc\xa3 a\xcc\xa3\xcc\x81 A\xcc\x80X \xcc\x81\xcc\xa3",
+        "Stra\xc3\x9f"
+        "e \xc4\xb0stanbul \xce\xa3\xce\x9f\xce\xa6\xce\x99"
+        "\xce\x91 \xef\xbc\xa1\xef\xbc\x91 \xe2\x84\xaa \xef\xac\x81",
+        "\xe1\xba\xa0\xe1\xba\xa1\xe1\xba\xa2\xe1\xba\xa3\xe1\xba\xa4\xe1\xba"
+        "\xa5\xe1\xba\xa6\xe1\xba\xa7\xe1\xba\xa8\xe1\xba\xa9\xe1\xba\xaa",
+        "\xf0\x9f\x98\x80 \xe2\x80\x8b \xc2\xa0 \x7f\x01",
+        "",
+        "ABC xyz 0123 !@#$%^&*()",
+    };
+    char buf[1024];
+    for (size_t t = 0; t < sizeof(texts) / sizeof(*texts); t++) {
+        fold_same(texts[t]);
+        size_t n = strlen(texts[t]);
+        static const char subst[] = "Aa \x80\xbf\xc3\xcc\xe1\xc4\x90\xff";
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < sizeof(subst) - 1; k++) {
+                memcpy(buf, texts[t], n + 1);
+                buf[i] = subst[k];
+                fold_same(buf);
+            }
+    }
+    /* a run longer than the stack buffer (and marks across it) */
+    size_t o = 0;
+    for (int i = 0; i < 150; i++) {
+        memcpy(buf + o, "\xe1\xba\xa0\xcc\x81", 5);
+        o += 5;
+    }
+    buf[o] = '\0';
+    fold_same(buf);
+}
+
 /* One text module: the record search folding and the plan's (with
  * compatibility forms) differ only where NFKD does. */
 static void
@@ -932,6 +1024,7 @@ main(void)
         T(test_file_read_too_large_and_missing),
         T(test_mkdir_p),
         T(test_text_fold_width_distance),
+        T(test_text_fold_by_runs_is_whole_fold),
         T(test_human_forms),
         T(test_catalog),
         T(test_labels),
