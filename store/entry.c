@@ -421,8 +421,13 @@ jp_integer(struct jp *j)
     }
     const char *digits = p;
     json_int_t v = 0;
-    while (p < j->end && *p >= '0' && *p <= '9')
-        v = v * 10 + (*p++ - '0');
+    /* past 15 digits jansson decides: v stops growing there (no
+     * overflow), the digits are still counted */
+    while (p < j->end && *p >= '0' && *p <= '9') {
+        if (p - digits < 16)
+            v = v * 10 + (*p - '0');
+        p++;
+    }
     size_t n = (size_t)(p - digits);
     /* No digit, a leading zero, past 15 digits, or a fraction or exponent
      * next: jansson says. */
