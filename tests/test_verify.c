@@ -589,6 +589,82 @@ test_hijack_create_unit_index(void **state)
     ntm_key_free(evil);
 }
 
+/*
+ * Entries that were taken but have no effect (a body the rules refuse:
+ * a create whose unit is not a text, a create without a record id, a unit
+ * without a code) are listed under "flagged" with bad_body and the rule's
+ * message; they are not damage, and the unit index holds nothing for them,
+ * which verify agrees with.
+ */
+static void
+test_flagged_without_effect(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
+                     NTM_OK);
+    struct th_chain rc, oc;
+    th_chain_at(&rc, st, rec1);
+    th_chain_at(&oc, st, root);
+    char ids[3][NTM_HEX_ID_LEN + 1];
+    struct ntm_ingest_result r;
+    json_t *f = json_pack("{s:s, s:s}", "task", "t", "date", "2019-05-17");
+    assert_int_equal(
+        th_next(st, &rc, 10, "record.create",
+                json_pack("{s:s, s:s, s:i, s:s, s:O}", "id", "", "kind",
+                          "activity", "unit", 5, "org", "doan", "fields", f),
+                &r, ids[0]),
+        NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    assert_int_equal(th_next(st, &rc, 11, "record.create",
+                             json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", "zz",
+                                       "kind", "activity", "unit", COMMUNE,
+                                       "org", "doan", "fields", f),
+                             &r, ids[1]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    json_decref(f);
+    assert_int_equal(th_next(st, &oc, 12, "unit.create",
+                             json_pack("{s:i, s:s, s:s}", "code", 7, "name",
+                                       "Ấp", "level", "hamlet"),
+                             &r, ids[2]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify_ex(st, 0, &rep, &err), NTM_OK);
+    json_t *fl = json_object_get(rep, "flagged");
+    static const char *const why[] = {"'unit' must be a unit code",
+                                      "'id' must be 32 hex",
+                                      "'code' must be a unit code"};
+    for (int i = 0; i < 3; i++) {
+        json_t *x = NULL, *y;
+        size_t k;
+        json_array_foreach (fl, k, y)
+            if (strcmp(json_string_value(json_object_get(y, "entry")),
+                       ids[i]) == 0)
+                x = y;
+        if (!x) {
+            print_report(rep);
+            fail_msg("entry %d not flagged", i);
+        }
+        assert_string_equal(json_string_value(json_object_get(x, "code")),
+                            "bad_body");
+        assert_non_null(
+            strstr(json_string_value(json_object_get(x, "message")), why[i]));
+    }
+    if (json_array_size(json_object_get(rep, "invalid")) != 0 ||
+        json_integer_value(json_object_get(rep, "derived_total")) != 0) {
+        print_report(rep);
+        fail_msg("a replica with entries without effect reads as damaged");
+    }
+    json_decref(rep);
+    ntm_store_close(st);
+}
+
 int
 main(void)
 {
@@ -606,6 +682,7 @@ main(void)
         cmocka_unit_test(test_damaged_file),
         cmocka_unit_test(test_damaged_meta),
         cmocka_unit_test(test_report_members),
+        cmocka_unit_test(test_flagged_without_effect),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
