@@ -86,8 +86,17 @@ teardown(void **state)
 
 /* A copy of the populated replica with sql applied by hand (sqlite3, as
  * an insider would); its path in path. */
+static void tampered_copy_ex(const char *sql, char path[400], int changes_rows);
+
 static void
 tampered_copy(const char *sql, char path[400])
+{
+    tampered_copy_ex(sql, path, 1);
+}
+
+/* As tampered_copy; changes_rows 0 for a change of the schema. */
+static void
+tampered_copy_ex(const char *sql, char path[400], int changes_rows)
 {
     char cmd[1000];
     snprintf(path, 400, "%s/r%d.db", th_dir, th_serial++);
@@ -98,7 +107,7 @@ tampered_copy(const char *sql, char path[400])
     char *msg = NULL;
     if (sql && sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
         fail_msg("tamper '%s': %s", sql, msg);
-    assert_true(sql == NULL || sqlite3_changes(db) > 0);
+    assert_true(sql == NULL || !changes_rows || sqlite3_changes(db) > 0);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
@@ -589,6 +598,367 @@ test_hijack_create_unit_index(void **state)
     ntm_key_free(evil);
 }
 
+/* Text that is not UTF-8 put into a derived table (an insider writing raw
+ * bytes) is shown as such, never copied into the JSON report, which must
+ * stay valid; each malformed form is caught, and a valid 4-byte character
+ * is shown as itself. */
+static void
+test_not_utf8_text(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "C0AF",       /* overlong '/' in 2 bytes */
+        "E080AF",     /* overlong in 3 bytes */
+        "F08F8080",   /* overlong in 4 bytes */
+        "EDA080",     /* a UTF-16 surrogate */
+        "F4908080",   /* above U+10FFFF */
+        "41E1BA",     /* cut short */
+        "E14141",     /* not a continuation byte */
+        "F888808080", /* a 5-byte form */
+        "80",         /* a lone continuation byte */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char sql[200];
+        snprintf(sql, sizeof(sql), "UPDATE units SET name=CAST(X'%s' AS TEXT)",
+                 bad[i]);
+        json_t *d = expect_derived(sql, "units", "name");
+        if (strcmp(json_string_value(json_object_get(d, "stored")),
+                   "(not UTF-8 text)") != 0)
+            fail_msg("X'%s' shown as '%s'", bad[i],
+                     json_string_value(json_object_get(d, "stored")));
+        json_decref(d);
+    }
+    json_t *d = expect_derived(
+        "UPDATE units SET name=CAST(X'E1BAA470F09F8CBE' AS TEXT)", "units",
+        "name");
+    assert_string_equal(json_string_value(json_object_get(d, "stored")),
+                        "\xe1\xba\xa4p\xf0\x9f\x8c\xbe");
+    json_decref(d);
+}
+
+/* A value of another SQL type that reads the same (a name turned into a
+ * blob of the same bytes) or a number that is not an integer any more is
+ * still a difference: the row as a whole, or the column with its value. */
+static void
+test_type_confusion(void **state)
+{
+    (void)state;
+    json_t *d =
+        expect_derived("UPDATE units SET name=CAST(name AS BLOB)", "units", "");
+    json_t *sv = json_object_get(d, "stored"),
+           *ev = json_object_get(d, "expected");
+    assert_true(json_is_object(sv));
+    assert_true(json_is_object(ev));
+    assert_true(json_equal(sv, ev)); /* the same as JSON, not in SQL */
+    json_decref(d);
+    d = expect_derived("UPDATE revocations SET after_seq=0.5", "revocations",
+                       "after_seq");
+    assert_true(json_is_real(json_object_get(d, "stored")));
+    assert_int_equal(json_integer_value(json_object_get(d, "expected")), 0);
+    json_decref(d);
+}
+
+/* Rows the log does not give: a unit whose code is null (its key says
+ * so), an author row for an author without entries. */
+static void
+test_extra_rows(void **state)
+{
+    (void)state;
+    json_t *d = expect_derived("INSERT INTO units(code, name, level, entry) "
+                               "VALUES(NULL,'Ấp Ma','hamlet','00')",
+                               "units", "");
+    assert_string_equal(json_string_value(json_object_get(d, "key")),
+                        "code=null");
+    assert_true(json_is_null(json_object_get(d, "expected")));
+    json_decref(d);
+    d = expect_derived("INSERT INTO authors(author, head_seq, head_id, "
+                       "partial) VALUES('ffffffffffffffffffffffffffffffffffff"
+                       "ffffffffffffffffffffffffffff', 3, '00', 0)",
+                       "authors", "");
+    assert_string_equal(
+        json_string_value(json_object_get(d, "key")),
+        "author="
+        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(d, "stored"), "head_seq")),
+                     3);
+    assert_true(json_is_null(json_object_get(d, "expected")));
+    json_decref(d);
+}
+
+/* A change of the schema that integrity_check cannot see (an index added
+ * or dropped by hand) is named; nothing is rebuilt in a file whose schema
+ * is not this build's. */
+static void
+test_schema_altered(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "CREATE INDEX entries_ts ON entries(ts)",
+        "DROP INDEX revocations_key",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[400];
+        tampered_copy_ex(cases[i], path, 0);
+        json_t *rep = verify_file(path, NTM_VERIFY_REBUILD);
+        json_t *lines = json_object_get(rep, "integrity");
+        if (json_array_size(lines) != 1 ||
+            !strstr(json_string_value(json_array_get(lines, 0)),
+                    "schema differs from this ntm's")) {
+            print_report(rep);
+            fail_msg("'%s' was not found", cases[i]);
+        }
+        assert_false(json_is_true(json_object_get(rep, "derived_checked")));
+        assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+        json_decref(rep);
+    }
+}
+
+/* The entries' own damage, each found on the entry it touches, with the
+ * code and a message that says what: bytes replaced together with their
+ * id, a signature cut short or not base64, two columns changed at once,
+ * an entry removed from a chain (at its start or inside). */
+static void
+test_entries_damaged(void **state)
+{
+    (void)state;
+    char junk_id[NTM_HEX_ID_LEN + 1];
+    const char *junk = "{\"v\":1}";
+    ntm_hash_hex(junk_id, junk, strlen(junk));
+    char replaced[300], gap1[300], gap3[300];
+    snprintf(replaced, sizeof(replaced),
+             "UPDATE entries SET bytes=CAST('%s' AS BLOB), id='%s' WHERE "
+             "gseq=4",
+             junk, junk_id);
+    snprintf(gap1, sizeof(gap1),
+             "DELETE FROM entries WHERE author='%s' AND seq=1", rec1_hex);
+    snprintf(gap3, sizeof(gap3),
+             "DELETE FROM entries WHERE author='%s' AND seq=3", rec1_hex);
+    const struct {
+        const char *sql, *code, *why;
+        const char *next_code, *next_why; /* the entry after, or NULL */
+    } cases[] = {
+        /* the entry after it no longer links to what is stored */
+        {replaced, "bad_entry", "exactly the members", "fork",
+         "prev does not name the entry at seq"},
+        {"UPDATE entries SET sig=substr(sig,1,40) WHERE gseq=5",
+         "bad_signature", "signature does not verify", NULL, NULL},
+        {"UPDATE entries SET sig='!!!!' WHERE gseq=5", "bad_signature",
+         "signature does not verify", NULL, NULL},
+        {"UPDATE entries SET ts=ts+1, lc=lc+1 WHERE gseq=3", "bad_entry",
+         "stored columns (ts, lc) differ", NULL, NULL},
+        {gap1, "gap", "entries before seq 2 missing", NULL, NULL},
+        {gap3, "gap", "entries before seq 4 missing", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[400];
+        tampered_copy(cases[i].sql, path);
+        char *before = logical_dump(path);
+        json_t *rep = verify_file(path, NTM_VERIFY_REBUILD);
+        char *after = logical_dump(path);
+        assert_string_equal(before, after); /* refused: nothing changed */
+        json_t *inv = json_object_get(rep, "invalid");
+        json_t *x = json_array_get(inv, 0), *y = json_array_get(inv, 1);
+        const char *m = json_string_value(json_object_get(x, "message"));
+        const char *m2 = json_string_value(json_object_get(y, "message"));
+        if (json_array_size(inv) != (cases[i].next_code ? 2u : 1u) ||
+            strcmp(json_string_value(json_object_get(x, "code")),
+                   cases[i].code) != 0 ||
+            !m || !strstr(m, cases[i].why) ||
+            (cases[i].next_code &&
+             (strcmp(json_string_value(json_object_get(y, "code")),
+                     cases[i].next_code) != 0 ||
+              !m2 || !strstr(m2, cases[i].next_why)))) {
+            print_report(json_object_get(rep, "invalid"));
+            fail_msg("'%s' was not found as %s", cases[i].sql, cases[i].code);
+        }
+        assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+        json_decref(rep);
+        free(before);
+        free(after);
+    }
+}
+
+/* A signature with a byte appended (its first 64 bytes still the true
+ * signature) is not the signature: a stored entry whose signature was
+ * stretched so is reported, not taken as sound. */
+static void
+test_signature_stretched(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy(NULL, path);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT sig FROM entries WHERE gseq=5",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    unsigned char raw[NTM_SIGNATURE_BYTES + 8];
+    size_t n = 0;
+    const char *sig = (const char *)sqlite3_column_text(q, 0);
+    assert_int_equal(ntm_b64_decode(raw, sizeof(raw), &n, sig, strlen(sig)),
+                     NTM_OK);
+    assert_int_equal(n, NTM_SIGNATURE_BYTES);
+    sqlite3_finalize(q);
+    raw[n++] = 0;
+    char longer[NTM_SIG_B64_LEN + 16], sql[300];
+    ntm_b64_encode(longer, raw, n);
+    snprintf(sql, sizeof(sql), "UPDATE entries SET sig='%s' WHERE gseq=5",
+             longer);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    json_t *rep = verify_file(path, 0);
+    json_t *inv = json_object_get(rep, "invalid");
+    if (json_array_size(inv) != 1 ||
+        strcmp(
+            json_string_value(json_object_get(json_array_get(inv, 0), "code")),
+            "bad_signature") != 0) {
+        print_report(rep);
+        fail_msg("a stretched signature was taken");
+    }
+    json_decref(rep);
+}
+
+/* A replica that pulled a scope holds an author's chain in part
+ * (authors.partial): what it lacks is no gap. */
+static void
+test_partial_author_no_gap(void **state)
+{
+    (void)state;
+    char sql[400], path[400];
+    snprintf(sql, sizeof(sql),
+             "DELETE FROM entries WHERE author='%s' AND seq=3; UPDATE authors "
+             "SET partial=1 WHERE author='%s'",
+             rec1_hex, rec1_hex);
+    tampered_copy(sql, path);
+    json_t *rep = verify_file(path, 0);
+    if (json_array_size(json_object_get(rep, "invalid")) != 0) {
+        print_report(rep);
+        fail_msg("a partial chain was reported as damaged");
+    }
+    json_decref(rep);
+}
+
+static json_t *
+verify_store(struct ntm_store *st)
+{
+    json_t *rep = NULL;
+    struct ntm_error err;
+    if (ntm_store_verify_ex(st, 0, &rep, &err) != NTM_OK)
+        fail_msg("verify: %s", ntm_error_text(&err));
+    return rep;
+}
+
+static int
+list_has(json_t *list, const char *member, const char *value)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (list, i, x) {
+        const char *v = json_string_value(json_object_get(x, member));
+        if (v && strcmp(v, value) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A phone restored from an older backup wrote seq 2 and 3 again, where
+ * the server already held another seq 2: the server keeps its seq 2 and
+ * the phone's as fork evidence, unresolved. The phone sets its two
+ * entries aside (stranded) and writes them again on the true chain, each
+ * naming the one it replaces; once the server has those, the fork is
+ * resolved (the evidence stays listed). verify tells both sides' admins
+ * what happened: the phone lists what it set aside and what re-issued it,
+ * the server the re-issued entries and what they replace.
+ */
+static void
+test_fork_resolved_by_reissue(void **state)
+{
+    (void)state;
+    struct ntm_key *k = th_key();
+    char me[NTM_HEX_ID_LEN + 1], prev[NTM_HEX_ID_LEN + 1];
+    th_author(k, me);
+    struct ntm_store *phone = th_store(k, 0), *server = th_store(k, 0);
+    struct ntm_error err;
+    struct ntm_write_result wr;
+    char r1[NTM_RECORD_ID_LEN + 1], x[NTM_RECORD_ID_LEN + 1];
+    char e2[NTM_HEX_ID_LEN + 1], e3[NTM_HEX_ID_LEN + 1];
+    json_t *f =
+        json_pack("{s:s,s:s,s:s,s:s,s:s}", "task", "doan.rural_roads_km",
+                  "date", "2017-03-05", "qty", "1", "uom", "km", "title", "r1");
+    assert_int_equal(ntm_record_create(phone, k, "activity", COMMUNE, "doan", f,
+                                       r1, &wr, &err),
+                     NTM_OK);
+    assert_int_equal(th_exchange(phone, server), 1);
+    json_object_set_new(f, "title", json_string("x"));
+    assert_int_equal(ntm_record_create(phone, k, "activity", COMMUNE, "doan", f,
+                                       x, &wr, &err),
+                     NTM_OK);
+    memcpy(e2, wr.id, sizeof e2);
+    json_t *set = json_pack("{s:s}", "title", "x sửa");
+    assert_int_equal(ntm_record_update(phone, k, x, set, &wr, &err), NTM_OK);
+    memcpy(e3, wr.id, sizeof e3);
+    json_decref(set);
+
+    /* the true seq 2, written before the backup was restored */
+    int64_t head = 0;
+    assert_int_equal(ntm_store_head(server, me, &head, prev), NTM_OK);
+    char *b = th_entry(k, 2, prev, 6000, "record.create",
+                       json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "", "kind",
+                                 "activity", "unit", COMMUNE, "org", "doan",
+                                 "fields", f));
+    json_decref(f);
+    assert_int_equal(th_ingest(server, k, b, NTM_SOURCE_PUSH, NULL), NTM_OK);
+    /* the phone pushes its seq 2: kept as evidence */
+    th_exchange(phone, server);
+    json_t *rep = verify_store(server);
+    json_t *fk = json_array_get(json_object_get(rep, "forks"), 0);
+    assert_non_null(fk);
+    assert_false(json_is_true(json_object_get(fk, "resolved")));
+    assert_int_equal(json_array_size(json_object_get(rep, "reissued")), 0);
+    json_decref(rep);
+
+    /* the phone sets its two aside, takes the true seq 2, re-issues */
+    int64_t n = 0;
+    struct ntm_reissue_result rr;
+    assert_int_equal(ntm_store_strand(phone, me, 2, &n, &err), NTM_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(th_ingest(phone, k, b, NTM_SOURCE_PULL, NULL), NTM_OK);
+    free(b);
+    assert_int_equal(ntm_store_reissue(phone, k, &rr, &err), NTM_OK);
+    assert_int_equal(rr.reissued, 2);
+    rep = verify_store(phone);
+    json_t *stranded = json_object_get(rep, "stranded");
+    assert_int_equal(json_array_size(stranded), 2);
+    assert_true(list_has(stranded, "entry", e2));
+    assert_true(list_has(stranded, "entry", e3));
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(strlen(json_string_value(json_object_get(
+                             json_array_get(stranded, i), "reissued_as"))),
+                         NTM_HEX_ID_LEN);
+    json_decref(rep);
+
+    /* once the server has the re-issued entries, the fork is resolved */
+    th_exchange(phone, server);
+    rep = verify_store(server);
+    json_t *re = json_object_get(rep, "reissued");
+    assert_int_equal(json_array_size(re), 2);
+    assert_true(list_has(re, "replaces", e2));
+    assert_true(list_has(re, "replaces", e3));
+    fk = json_array_get(json_object_get(rep, "forks"), 0);
+    assert_true(json_is_true(json_object_get(fk, "resolved")));
+    assert_true(list_has(json_object_get(rep, "forks"), "author", me));
+    json_decref(rep);
+    ntm_store_close(phone);
+    ntm_store_close(server);
+    ntm_key_free(k);
+}
+
 /*
  * Entries that were taken but have no effect (a body the rules refuse:
  * a create whose unit is not a text, a create without a record id, a unit
@@ -682,6 +1052,14 @@ main(void)
         cmocka_unit_test(test_damaged_file),
         cmocka_unit_test(test_damaged_meta),
         cmocka_unit_test(test_report_members),
+        cmocka_unit_test(test_not_utf8_text),
+        cmocka_unit_test(test_type_confusion),
+        cmocka_unit_test(test_extra_rows),
+        cmocka_unit_test(test_schema_altered),
+        cmocka_unit_test(test_entries_damaged),
+        cmocka_unit_test(test_partial_author_no_gap),
+        cmocka_unit_test(test_signature_stretched),
+        cmocka_unit_test(test_fork_resolved_by_reissue),
         cmocka_unit_test(test_flagged_without_effect),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
