@@ -1021,6 +1021,33 @@ test_chain_prev_checks(void **state)
     assert_int_equal(th_ingest(dev, root, e[5], NTM_SOURCE_PULL, &r), NTM_OK);
     assert_int_equal(th_ingest(dev, root, e[1], NTM_SOURCE_PULL, &r), NTM_OK);
     assert_int_equal(th_count(dev), 4);
+    /* Into the hole at seq 2: its prev (seq 1) is right, but seq 3 held
+     * names another entry as its prev: a fork, kept as evidence; the true
+     * seq 2 then closes the hole. */
+    char *other2 = th_entry(root, 2, id[1], 1002, "unit.create",
+                            json_pack("{s:s,s:s,s:s}", "code", COMMUNE ".2",
+                                      "name", "B", "level", "hamlet"));
+    assert_int_equal(th_ingest(dev, root, other2, NTM_SOURCE_PULL, &r),
+                     NTM_EFORK);
+    assert_non_null(
+        strstr(r.message, "the entry held at seq 3 names another prev"));
+    assert_int_equal(th_count(dev), 4);
+    json_t *rep = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_verify_ex(dev, 0, &rep, &err), NTM_OK);
+    json_t *fk = json_array_get(json_object_get(rep, "forks"), 0);
+    assert_int_equal(json_integer_value(json_object_get(fk, "seq")), 2);
+    assert_true(json_is_null(json_object_get(fk, "held"))); /* the hole */
+    char oid[NTM_HEX_ID_LEN + 1];
+    ntm_hash_hex(oid, other2, strlen(other2));
+    json_t *ids = json_object_get(fk, "ids");
+    assert_int_equal(json_array_size(ids), 1);
+    assert_string_equal(json_string_value(json_array_get(ids, 0)), oid);
+    assert_false(json_is_true(json_object_get(fk, "resolved")));
+    json_decref(rep);
+    assert_int_equal(th_ingest(dev, root, e[2], NTM_SOURCE_PULL, &r), NTM_OK);
+    assert_int_equal(th_count(dev), 5);
+    free(other2);
     ntm_store_close(dev);
     /* The server: no gap even from a pull. */
     struct ntm_store *srv = th_store(root, NTM_STORE_SERVER);
