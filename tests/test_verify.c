@@ -962,15 +962,17 @@ test_fork_resolved_by_reissue(void **state)
 /*
  * Entries that were taken but have no effect (a body the rules refuse:
  * a create whose unit is not a text, a create without a record id, a unit
- * without a code) are listed under "flagged" with bad_body and the rule's
- * message; they are not damage, and the unit index holds nothing for them,
- * which verify agrees with.
+ * without a code, an enrollment of a malformed key) are listed under "flagged"
+ * with bad_body and the rule's message; they are not damage, and the unit index
+ * holds nothing for them, which verify agrees with.
  */
 static void
 test_flagged_without_effect(void **state)
 {
     (void)state;
     struct ntm_store *st = th_store(root, 0);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
     struct ntm_write_result w;
     struct ntm_error err;
     assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
@@ -979,7 +981,7 @@ test_flagged_without_effect(void **state)
     struct th_chain rc, oc;
     th_chain_at(&rc, st, rec1);
     th_chain_at(&oc, st, root);
-    char ids[3][NTM_HEX_ID_LEN + 1];
+    char ids[6][NTM_HEX_ID_LEN + 1];
     struct ntm_ingest_result r;
     json_t *f = json_pack("{s:s, s:s}", "task", "t", "date", "2019-05-17");
     assert_int_equal(
@@ -1003,14 +1005,28 @@ test_flagged_without_effect(void **state)
                              &r, ids[2]),
                      NTM_OK);
     assert_int_equal(r.flag, NTM_EBADBODY);
+    /* enrollments of a key that is not one: not a text, too short, in
+     * capitals */
+    json_t *keys[3] = {json_integer(7), json_string("ab"),
+                       json_string("A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5"
+                                   "F60718293A4B5C6D7E8F90")};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(th_next(st, &oc, 13 + i, "device.enroll",
+                                 json_pack("{s:o, s:s, s:s}", "key", keys[i],
+                                           "role", "admin", "scope", "72"),
+                                 &r, ids[3 + i]),
+                         NTM_OK);
+        assert_int_equal(r.flag, NTM_EBADBODY);
+    }
 
     json_t *rep = NULL;
     assert_int_equal(ntm_store_verify_ex(st, 0, &rep, &err), NTM_OK);
     json_t *fl = json_object_get(rep, "flagged");
-    static const char *const why[] = {"'unit' must be a unit code",
-                                      "'id' must be 32 hex",
-                                      "'code' must be a unit code"};
-    for (int i = 0; i < 3; i++) {
+    static const char *const why[] = {
+        "'unit' must be a unit code", "'id' must be 32 hex",
+        "'code' must be a unit code", "'key' must be 64 hex",
+        "'key' must be 64 hex",       "'key' must be 64 hex"};
+    for (int i = 0; i < 6; i++) {
         json_t *x = NULL, *y;
         size_t k;
         json_array_foreach (fl, k, y)
@@ -1033,6 +1049,23 @@ test_flagged_without_effect(void **state)
     }
     json_decref(rep);
     ntm_store_close(st);
+    /* auth.c finds the entries about a key by entries.target: a malformed
+     * key is no key, and is not indexed */
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT target FROM entries WHERE id=?1", -1, &q,
+                           NULL),
+        SQLITE_OK);
+    for (int i = 3; i < 6; i++) {
+        sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_type(q, 0), SQLITE_NULL);
+        sqlite3_reset(q);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
 }
 
 int
