@@ -9,6 +9,7 @@
  * damaged file.
  */
 #include "store_helpers.h"
+#include "store_int.h"
 
 #include <sqlite3.h>
 
@@ -693,20 +694,25 @@ static void
 test_schema_altered(void **state)
 {
     (void)state;
-    static const char *const cases[] = {
-        "CREATE INDEX entries_ts ON entries(ts)",
-        "DROP INDEX revocations_key",
+    static const char *const cases[][2] = {
+        {"CREATE INDEX entries_ts ON entries(ts)",
+         "index entries_ts: CREATE INDEX entries_ts ON entries(ts) (expected"},
+        {"DROP INDEX revocations_key", "(expected index revocations_key: "},
+        /* after every object this build makes: compared with none */
+        {"CREATE VIEW zz_view AS SELECT 1",
+         "view zz_view: CREATE VIEW zz_view AS SELECT 1 (expected (none))"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[400];
-        tampered_copy_ex(cases[i], path, 0);
+        tampered_copy_ex(cases[i][0], path, 0);
         json_t *rep = verify_file(path, NTM_VERIFY_REBUILD);
         json_t *lines = json_object_get(rep, "integrity");
         if (json_array_size(lines) != 1 ||
             !strstr(json_string_value(json_array_get(lines, 0)),
-                    "schema differs from this ntm's")) {
+                    "schema differs from this ntm's") ||
+            !strstr(json_string_value(json_array_get(lines, 0)), cases[i][1])) {
             print_report(rep);
-            fail_msg("'%s' was not found", cases[i]);
+            fail_msg("'%s' was not found", cases[i][0]);
         }
         assert_false(json_is_true(json_object_get(rep, "derived_checked")));
         assert_false(json_is_true(json_object_get(rep, "rebuilt")));
@@ -1068,6 +1074,62 @@ test_flagged_without_effect(void **state)
     sqlite3_close(db);
 }
 
+/* An auditor's read-only copy: the file and every entry are checked (an
+ * altered entry is found), the derived state is not compared (that
+ * needs a savepoint), and verify says so rather than failing. */
+static void
+test_readonly_copy(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy("UPDATE entries SET ts=ts+1 WHERE gseq=2", path);
+    char *before = logical_dump(path);
+    struct ntm_store *st = NULL;
+    struct ntm_error err;
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_open(&st, path, NTM_STORE_READONLY, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_store_verify_ex(st, NTM_VERIFY_REBUILD, &rep, &err),
+                     NTM_OK);
+    ntm_store_close(st);
+    char *after = logical_dump(path);
+    assert_string_equal(before, after);
+    assert_int_equal(json_integer_value(json_object_get(rep, "entries")), 10);
+    json_t *inv = json_object_get(rep, "invalid");
+    assert_int_equal(json_array_size(inv), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(inv, 0), "code")),
+        "bad_entry");
+    assert_false(json_is_true(json_object_get(rep, "derived_checked")));
+    assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+    assert_int_equal(json_array_size(json_object_get(rep, "integrity")), 0);
+    json_decref(rep);
+    free(before);
+    free(after);
+}
+
+/* A home that made a report has the digests' tables and triggers
+ * (made then, not by a migration): its schema is still this build's. */
+static void
+test_home_with_digests(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy(NULL, path);
+    struct ntm_store *st = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    assert_int_equal(Ntm_db_digests_on(st, &err), NTM_OK);
+    ntm_store_close(st);
+    json_t *rep = verify_file(path, 0);
+    if (json_array_size(json_object_get(rep, "integrity")) != 0 ||
+        !json_is_true(json_object_get(rep, "derived_checked"))) {
+        print_report(rep);
+        fail_msg("a home with digests does not verify clean");
+    }
+    json_decref(rep);
+}
+
 int
 main(void)
 {
@@ -1094,6 +1156,8 @@ main(void)
         cmocka_unit_test(test_signature_stretched),
         cmocka_unit_test(test_fork_resolved_by_reissue),
         cmocka_unit_test(test_flagged_without_effect),
+        cmocka_unit_test(test_readonly_copy),
+        cmocka_unit_test(test_home_with_digests),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
