@@ -1130,6 +1130,54 @@ test_home_with_digests(void **state)
     json_decref(rep);
 }
 
+/* A file whose log index (author, seq) is destroyed: verify still
+ * answers, with what integrity_check found and a line saying the log
+ * could not be read, instead of failing; nothing is rebuilt from it. */
+static void
+test_log_index_destroyed(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy(NULL, path);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT rootpage, (SELECT page_size FROM "
+                           "pragma_page_size) FROM sqlite_schema WHERE "
+                           "name='sqlite_autoindex_entries_2'",
+                           -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    long page = (long)sqlite3_column_int64(q, 0);
+    long size = (long)sqlite3_column_int64(q, 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_true(page > 1 && size >= 512);
+    unsigned char junk[65536];
+    memset(junk, 0xa5, sizeof(junk));
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, (page - 1) * size, SEEK_SET), 0);
+    assert_int_equal(fwrite(junk, 1, (size_t)size, fp), (size_t)size);
+    fclose(fp);
+
+    json_t *rep = verify_file(path, NTM_VERIFY_REBUILD);
+    json_t *lines = json_object_get(rep, "integrity");
+    int unread = 0;
+    for (size_t k = 0; k < json_array_size(lines); k++)
+        unread |= strstr(json_string_value(json_array_get(lines, k)),
+                         "the log could not be read") != NULL;
+    if (!unread || json_array_size(lines) < 2) {
+        print_report(rep);
+        fail_msg("the destroyed index was not reported");
+    }
+    assert_false(json_is_true(json_object_get(rep, "derived_checked")));
+    assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+    json_decref(rep);
+}
+
 int
 main(void)
 {
@@ -1158,6 +1206,7 @@ main(void)
         cmocka_unit_test(test_flagged_without_effect),
         cmocka_unit_test(test_readonly_copy),
         cmocka_unit_test(test_home_with_digests),
+        cmocka_unit_test(test_log_index_destroyed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
