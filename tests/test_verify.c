@@ -967,10 +967,10 @@ test_fork_resolved_by_reissue(void **state)
 
 /*
  * Entries that were taken but have no effect (a body the rules refuse:
- * a create whose unit is not a text, a create without a record id, a unit
- * without a code, an enrollment of a malformed key) are listed under "flagged"
- * with bad_body and the rule's message; they are not damage, and the unit index
- * holds nothing for them, which verify agrees with.
+ * a create whose unit is not a text or missing, a create without a record
+ * id, a unit without a code, an enrollment of a malformed key) are listed under
+ * "flagged" with bad_body and the rule's message; they are not damage, and the
+ * unit index holds nothing for them, which verify agrees with.
  */
 static void
 test_flagged_without_effect(void **state)
@@ -987,7 +987,7 @@ test_flagged_without_effect(void **state)
     struct th_chain rc, oc;
     th_chain_at(&rc, st, rec1);
     th_chain_at(&oc, st, root);
-    char ids[6][NTM_HEX_ID_LEN + 1];
+    char ids[7][NTM_HEX_ID_LEN + 1];
     struct ntm_ingest_result r;
     json_t *f = json_pack("{s:s, s:s}", "task", "t", "date", "2019-05-17");
     assert_int_equal(
@@ -1002,6 +1002,12 @@ test_flagged_without_effect(void **state)
                                        "kind", "activity", "unit", COMMUNE,
                                        "org", "doan", "fields", f),
                              &r, ids[1]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    assert_int_equal(th_next(st, &rc, 11, "record.create",
+                             json_pack("{s:s, s:s, s:s, s:O}", "id", "", "kind",
+                                       "activity", "org", "doan", "fields", f),
+                             &r, ids[6]),
                      NTM_OK);
     assert_int_equal(r.flag, NTM_EBADBODY);
     json_decref(f);
@@ -1031,8 +1037,9 @@ test_flagged_without_effect(void **state)
     static const char *const why[] = {
         "'unit' must be a unit code", "'id' must be 32 hex",
         "'code' must be a unit code", "'key' must be 64 hex",
-        "'key' must be 64 hex",       "'key' must be 64 hex"};
-    for (int i = 0; i < 6; i++) {
+        "'key' must be 64 hex",       "'key' must be 64 hex",
+        "'unit' must be a unit code"};
+    for (int i = 0; i < 7; i++) {
         json_t *x = NULL, *y;
         size_t k;
         json_array_foreach (fl, k, y)
