@@ -1396,8 +1396,8 @@ test_scope_is_a_code_prefix(void **state)
     ntm_store_close(st);
 }
 
-/* Only admins enroll and revoke; nobody revokes the root key; a measure's
- * den must be > 0. The writer refuses each before signing. */
+/* Only admins enroll and revoke; nobody revokes the root key, nor itself;
+ * a measure's den must be > 0. The writer refuses each before signing. */
 static void
 test_writer_refuses_what_rules_forbid(void **state)
 {
@@ -1414,6 +1414,22 @@ test_writer_refuses_what_rules_forbid(void **state)
     assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
                                        "ấp", "doan", 1, &w, &err),
                      NTM_OK);
+    /* an admin may not revoke or re-enroll itself, and is told so in
+     * those words (not by the tree rule that would also refuse it) */
+    struct ntm_key *adm = th_key();
+    char adm_hex[65];
+    th_author(adm, adm_hex);
+    assert_int_equal(ntm_device_enroll(st, root, adm_hex, "admin", "72.710",
+                                       "huyện", "mttq", 1, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_device_revoke(st, adm, adm_hex, 0, "thử", &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_non_null(strstr(err.msg, "itself"));
+    assert_int_equal(ntm_device_enroll(st, adm, adm_hex, "recorder", COMMUNE,
+                                       "ấp", "doan", 1, &w, &err),
+                     NTM_EFORBIDDEN);
+    assert_non_null(strstr(err.msg, "itself"));
+    ntm_key_free(adm);
     int64_t before = th_count(st);
     assert_int_equal(ntm_device_enroll(st, coord, rec1_hex, "recorder", COMMUNE,
                                        "ấp", "doan", 1, &w, &err),
