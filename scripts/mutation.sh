@@ -51,28 +51,27 @@ gate.c@@@@        if (e->seq > 1 && strcmp(e->prev, head_id) != 0) {@@        if
 gate.c@@@@            if (other[0] && strcmp(other, e->prev) != 0) {@@            if (other[0] && strcmp(other, e->prev) == 0) {
 gate.c@@@@    int strict = (st->flags & NTM_STORE_SERVER) ||@@    int strict = 0 ||
 ingest.c@@@@        if (!enr.enrolled) {@@        if (0 && !enr.enrolled) {
-gate.c@@@@    int ahead = e->ts > ntm_now_ms() + NTM_DAY_MS;@@    int ahead = e->ts > ntm_now_ms();
+gate.c@@@@    int ahead = e->ts > now + NTM_DAY_MS;@@    int ahead = e->ts > now;
 ingest.c@@@@    if (code == NTM_EBADBODY || code == NTM_EFORBIDDEN || code == NTM_EREVOKED)@@    if (code == NTM_EBADBODY || code == NTM_EREVOKED)
 ingest.c@@@@    if (peer > head) {@@    if (peer > head + 1) {
 ingest.c@@@@    if (peer > head) {@@    if (peer >= head) {
 rules.c@@@@    return strncmp(scope, unit, n) == 0 && (unit[n] == '\0' || unit[n] == '.');@@    return strncmp(scope, unit, n) == 0;
 rules.c@@@@        return rank >= 2;@@        return rank >= 1;
 rules.c@@@@        return rank >= 3;@@        return rank >= 2;
-rules.c@@"unit %s is outside the author's scope %s"@@return NTM_EFORBIDDEN;@@return NTM_OK;
-rules.c@@"the root key cannot be revoked"@@return NTM_EFORBIDDEN;@@return NTM_OK;
+rules.c@@@@    if (!Ntm_scope_covers(enr->scope, target)) {@@    if (0 && !Ntm_scope_covers(enr->scope, target)) {
+auth.c@@@@    if (st->root[0] && strcmp(key, st->root) == 0) {@@    if (0 && st->root[0] && strcmp(key, st->root) == 0) {
 rules.c@@@@    if (enr->revoked) {@@    if (0 && enr->revoked) {
 rules.c@@@@        if (!json_is_integer(v) || json_integer_value(v) <= 0)@@        if (!json_is_integer(v) || json_integer_value(v) < 0)
-auth.c@@@@            if (o->from_seq > seq)@@            if (o->from_seq >= seq)
-auth.c@@@@    if (out->revoked_after >= 0 && seq > out->revoked_after)@@    if (out->revoked_after >= 0 && seq >= out->revoked_after)
+auth.c@@@@        if (set[i] != o && set[i]->from_seq <= from && set[i]->from_seq > gov)@@        if (set[i] != o && set[i]->from_seq < from && set[i]->from_seq > gov)
+auth.c@@@@        int taken = y->from_seq == gov || (!o->enroll && y->from_seq > from);@@        int taken = y->from_seq == gov || (!o->enroll && y->from_seq >= from);
 auth.c@@@@        out->revoked = seq > out->revoked_after;@@        out->revoked = seq >= out->revoked_after;
-auth.c@@@@o->after_seq < out->revoked_after) {@@o->after_seq > out->revoked_after) {
+auth.c@@@@    if (strcmp(e->author, key) == 0) {@@    if (0 && strcmp(e->author, key) == 0) {
 auth.c@@"a %s may not %s devices", a.role,@@return NTM_EFORBIDDEN;@@return NTM_OK;
-auth.c@@"the root key cannot be revoked"@@return NTM_EFORBIDDEN;@@return NTM_OK;
 auth.c@@@@SELECT min(after_seq) FROM revocations@@SELECT max(after_seq) FROM revocations
 state.c@@@@    return (r->n[a].anc[b / 8] >> (b % 8)) & 1;@@    return (r->n[b].anc[a / 8] >> (a % 8)) & 1;
 state.c@@@@            if (order_cmp(&r->n[cand[c]], &r->n[best]) > 0)@@            if (order_cmp(&r->n[cand[c]], &r->n[best]) < 0)
 state.c@@@@            (r->create < 0 || order_cmp(nd, &r->n[r->create]) < 0))@@            (r->create < 0 || order_cmp(nd, &r->n[r->create]) > 0))
-state.c@@@@        if (idx < 0 || r->n[idx].kind == N_REVIEW)@@        if (idx < 0)
+state.c@@@@        if (idx < 0 || r->n[idx].kind == N_REVIEW || r->n[idx].kind == N_ATTACH)@@        if (idx < 0 || r->n[idx].kind == N_ATTACH)
 state.c@@@@        if (nd->code == NTM_OK && nd->missing) {@@        if (0 && nd->missing) {
 state.c@@@@    if (nheads == 1) {@@    if (nheads >= 1) {
 EOF
