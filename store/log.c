@@ -624,18 +624,21 @@ ntm_store_heads(struct ntm_store *st, const char *author, json_t **out,
     }
     if (author)
         sqlite3_bind_text(s, 1, author, -1, SQLITE_STATIC);
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW)
-        json_object_set_new(*out, (const char *)sqlite3_column_text(s, 0),
-                            json_pack("{s:I, s:s}", "seq",
-                                      (json_int_t)sqlite3_column_int64(s, 1),
-                                      "id",
-                                      (const char *)sqlite3_column_text(s, 2)));
+    /* A head that could not be added (memory) fails the whole answer: a
+     * map without it would read as "nothing held" for that author. */
+    int r = SQLITE_DONE, bad = 0;
+    while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW)
+        bad = json_object_set_new(
+            *out, (const char *)sqlite3_column_text(s, 0),
+            json_pack("{s:I, s:s}", "seq",
+                      (json_int_t)sqlite3_column_int64(s, 1), "id",
+                      (const char *)sqlite3_column_text(s, 2)));
     sqlite3_reset(s);
-    if (r != SQLITE_DONE) {
+    if (bad || r != SQLITE_DONE) {
         json_decref(*out);
         *out = NULL;
-        return Ntm_db_error(st, r, err, "cannot read heads");
+        return bad ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
+                   : Ntm_db_error(st, r, err, "cannot read heads");
     }
     return NTM_OK;
 }

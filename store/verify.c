@@ -92,19 +92,21 @@ changed_columns(sqlite3_stmt *s, const struct Ntm_entry *e, const char *author,
 /*
  * The unit column of entry e as taking it in writes it (log.c,
  * Ntm_log_unit): a record.create bound to its author and seq: its
- * body.unit; a unit.create: its body.code; nothing for other entries
- * without a record. Returns 1 with the unit in unit ("" for NULL); 2 for a
- * record.create that is not bound to its author and seq (a hijack
- * attempt), indexed as an entry of the record it names: the bound
- * create's unit (bound_create_unit); 0 when it depends on the record's
- * create (checked by unit_sql).
+ * body.unit; a unit.create: its body.code; nothing for a record.create
+ * without a record id, nor for other entries without a record. Returns 1
+ * with the unit in unit ("" for NULL); 2 for a record.create that is not bound
+ * to its author and seq (a hijack attempt), indexed as an entry of the record
+ * it names: the bound create's unit (bound_create_unit); 0 when it depends on
+ * the record's create (checked by unit_sql).
  */
 static int
 expected_unit(const struct Ntm_entry *e, char *unit, size_t n)
 {
     unit[0] = '\0';
-    if (strcmp(e->op, "record.create") == 0 && e->record &&
-        strcmp(e->bound, e->record) != 0)
+    /* a create without a record id names no record: nothing indexed */
+    if (strcmp(e->op, "record.create") == 0 && !e->record)
+        return 1;
+    if (strcmp(e->op, "record.create") == 0 && strcmp(e->bound, e->record) != 0)
         return 2;
     const char *member = strcmp(e->op, "record.create") == 0 ? "unit"
                          : strcmp(e->op, "unit.create") == 0 ? "code"

@@ -736,6 +736,130 @@ test_oom_verify(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* The log's readers under failing allocations */
+
+struct readers {
+    enum ntm_err rc[7];
+    int64_t peer, unpushed, entries, last_gseq, head, pulled;
+    char head_id[NTM_HEX_ID_LEN + 1];
+    json_t *heads, *heads1;
+};
+
+static int
+count_entries_cb(void *ud, const struct ntm_entry_view *e)
+{
+    (void)e;
+    ++*(int64_t *)ud;
+    return 0;
+}
+
+/* What sync asks of the log before a push or a pull. */
+static void
+read_log(struct ntm_store *st, struct readers *r, struct ntm_error *err)
+{
+    struct ntm_entry_query q;
+    memset(r, 0, sizeof(*r));
+    memset(&q, 0, sizeof(q));
+    q.scope = COMMUNE;
+    r->rc[0] = ntm_store_peer_head_get(st, rec1_hex, &r->peer, err);
+    r->rc[1] = ntm_store_unpushed(st, &r->unpushed, err);
+    r->rc[2] = ntm_store_stats(st, &r->entries, &r->last_gseq, err);
+    r->rc[3] = ntm_store_heads(st, NULL, &r->heads, err);
+    r->rc[4] = ntm_store_heads(st, rec1_hex, &r->heads1, err);
+    r->rc[5] = ntm_store_head(st, rec1_hex, &r->head, r->head_id);
+    r->rc[6] = ntm_store_entries(st, &q, count_entries_cb, &r->pulled, err);
+}
+
+/*
+ * The readers sync relies on (the server's known head, what is left to
+ * push, the counts, the authors' heads, a scoped pull), each on a store
+ * just opened so that every statement is prepared under the fault: one
+ * allocation fails in turn, with an error report and without one (err
+ * NULL, as callers that look only at the code pass). Each reader either
+ * gives the true answer or fails with an error: none ever answers "the
+ * server holds nothing", "nothing to push", "no heads" or "nothing to
+ * pull" because memory ran out.
+ */
+static void
+test_oom_log_readers(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    struct ntm_error err;
+    struct ntm_write_result w;
+    char rid[NTM_RECORD_ID_LEN + 1];
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "Ấp Bến Đình", "doan", 1, &w, &err),
+                     NTM_OK);
+    json_t *f = activity_fields("Đường bê tông ấp 3");
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE,
+                                           "doan", f, rid, &w, &err),
+                         NTM_OK);
+    json_decref(f);
+    assert_int_equal(ntm_store_peer_head_set(st, rec1_hex, 1, NULL, &err),
+                     NTM_OK);
+    struct readers truth;
+    read_log(st, &truth, &err);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(truth.rc[i], NTM_OK);
+    assert_int_equal(truth.peer, 1);
+    assert_int_equal(truth.unpushed, 2);
+    assert_int_equal(truth.entries, 3);
+    assert_int_equal(truth.head, 2);
+    assert_int_equal(truth.pulled, 3);
+    assert_int_equal(json_object_size(truth.heads), 2);
+    ntm_store_close(st);
+
+    long n, failed_runs = 0;
+    int clean = 0;
+    for (n = 1; n < 200000; n++) {
+        struct readers r;
+        assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+        memset(&err, 0, sizeof(err));
+        fa_arm(n, 0);
+        read_log(st, &r, n % 2 ? &err : NULL);
+        fa_disarm();
+        long failures = fa_failures;
+        ntm_store_close(st);
+        int failed = 0;
+        for (int i = 0; i < 7; i++)
+            failed |= r.rc[i] != NTM_OK;
+        failed_runs += failed;
+#define SAME(i, cond)                                                          \
+    do {                                                                       \
+        if (r.rc[i] == NTM_OK && !(cond))                                      \
+            fail_msg("n=%ld: reader %d answered falsely under memory "         \
+                     "pressure",                                               \
+                     n, i);                                                    \
+    } while (0)
+        SAME(0, r.peer == truth.peer);
+        SAME(1, r.unpushed == truth.unpushed);
+        SAME(2, r.entries == truth.entries && r.last_gseq == truth.last_gseq);
+        SAME(3, json_equal(r.heads, truth.heads));
+        SAME(4, json_equal(r.heads1, truth.heads1));
+        SAME(5, r.head == truth.head && !strcmp(r.head_id, truth.head_id));
+        SAME(6, r.pulled == truth.pulled);
+#undef SAME
+        json_decref(r.heads);
+        json_decref(r.heads1);
+        if (failures == 0) {
+            assert_false(failed);
+            clean = 1;
+            break;
+        }
+    }
+    json_decref(truth.heads);
+    json_decref(truth.heads1);
+    assert_true(failed_runs > 0);
+    assert_true(clean);
+    printf("# log readers: %ld allocations swept, %ld runs failed cleanly\n", n,
+           failed_runs);
+}
+
+/* ------------------------------------------------------------------ */
 /* T17-lite: one flipped byte in a copy of the file */
 
 static uint64_t rng_state;
@@ -905,6 +1029,7 @@ main(void)
         cmocka_unit_test(test_oom_ingest_one_shot),
         cmocka_unit_test(test_oom_ingest_persistent),
         cmocka_unit_test(test_oom_verify),
+        cmocka_unit_test(test_oom_log_readers),
         cmocka_unit_test(test_flipped_bytes_are_reported),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

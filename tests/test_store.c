@@ -1224,6 +1224,33 @@ test_chain_prev_checks(void **state)
     assert_int_equal(th_ingest(dev, root, e[5], NTM_SOURCE_PULL, &r), NTM_OK);
     assert_int_equal(th_ingest(dev, root, e[1], NTM_SOURCE_PULL, &r), NTM_OK);
     assert_int_equal(th_count(dev), 4);
+    /* Into the hole at seq 2: its prev (seq 1) is right, but seq 3 held
+     * names another entry as its prev: a fork, kept as evidence; the true
+     * seq 2 then closes the hole. */
+    char *other2 = th_entry(root, 2, id[1], 1002, "unit.create",
+                            json_pack("{s:s,s:s,s:s}", "code", COMMUNE ".2",
+                                      "name", "B", "level", "hamlet"));
+    assert_int_equal(th_ingest(dev, root, other2, NTM_SOURCE_PULL, &r),
+                     NTM_EFORK);
+    assert_non_null(
+        strstr(r.message, "the entry held at seq 3 names another prev"));
+    assert_int_equal(th_count(dev), 4);
+    json_t *rep = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_verify_ex(dev, 0, &rep, &err), NTM_OK);
+    json_t *fk = json_array_get(json_object_get(rep, "forks"), 0);
+    assert_int_equal(json_integer_value(json_object_get(fk, "seq")), 2);
+    assert_true(json_is_null(json_object_get(fk, "held"))); /* the hole */
+    char oid[NTM_HEX_ID_LEN + 1];
+    ntm_hash_hex(oid, other2, strlen(other2));
+    json_t *ids = json_object_get(fk, "ids");
+    assert_int_equal(json_array_size(ids), 1);
+    assert_string_equal(json_string_value(json_array_get(ids, 0)), oid);
+    assert_false(json_is_true(json_object_get(fk, "resolved")));
+    json_decref(rep);
+    assert_int_equal(th_ingest(dev, root, e[2], NTM_SOURCE_PULL, &r), NTM_OK);
+    assert_int_equal(th_count(dev), 5);
+    free(other2);
     ntm_store_close(dev);
     /* The server: no gap even from a pull. */
     struct ntm_store *srv = th_store(root, NTM_STORE_SERVER);
@@ -2590,6 +2617,104 @@ test_rekey_of_a_chain_never_pushed(void **state)
     ntm_store_close(dev);
 }
 
+static int
+count_cb(void *ud, const struct ntm_entry_view *e)
+{
+    (void)e;
+    ++*(int64_t *)ud;
+    return 0;
+}
+
+/* The entries a device of scope may pull (NULL: no scope filter). */
+static int64_t
+count_scope(struct ntm_store *st, const char *scope)
+{
+    struct ntm_entry_query q;
+    struct ntm_error err;
+    int64_t n = 0;
+    memset(&q, 0, sizeof q);
+    q.scope = scope;
+    assert_int_equal(ntm_store_entries(st, &q, count_cb, &n, &err), NTM_OK);
+    return n;
+}
+
+/* The root's empty scope is the whole country: it pulls every entry,
+ * those without effect included, as a device without a scope filter
+ * does; a commune's scope pulls less. */
+static void
+test_empty_scope_pulls_everything(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
+                     NTM_OK);
+    json_t *f = json_pack("{s:s, s:s}", "task", "t", "date", "2019-05-17");
+    char rid[NTM_RECORD_ID_LEN + 1];
+    assert_int_equal(ntm_record_create(st, rec1, "activity", COMMUNE, "doan", f,
+                                       rid, &w, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_record_create(st, root, "activity", "72.711", "doan",
+                                       f, rid, &w, &err),
+                     NTM_OK);
+    json_decref(f);
+    /* a junk enrollment, taken without effect */
+    struct th_chain c;
+    struct ntm_ingest_result r;
+    th_chain_at(&c, st, root);
+    assert_int_equal(th_next(st, &c, 5, "device.enroll",
+                             json_pack("{s:s, s:s, s:s}", "key", "ab", "role",
+                                       "admin", "scope", "72"),
+                             &r, NULL),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    int64_t all = th_count(st);
+    assert_int_equal(all, 4);
+    assert_int_equal(count_scope(st, ""), all);
+    assert_int_equal(count_scope(st, NULL), all);
+    /* the commune: not the other district's record (the enrollments,
+     * the junk one included, are served in their author's scope: the
+     * root's is everywhere) */
+    assert_int_equal(count_scope(st, COMMUNE), all - 1);
+    ntm_store_close(st);
+}
+
+/*
+ * What the server is known to hold decides what is pushed. After the
+ * server announced a reset (restored from a backup), the device forgets
+ * it (sync/client.c): every entry counts as unpushed again, so nothing
+ * the device wrote is assumed held by a server that lost it.
+ */
+static void
+test_peer_heads_forgotten_after_a_server_reset(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    int64_t seq = -1, unpushed = -1;
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
+                     NTM_OK);
+    /* nothing known of the server yet */
+    assert_int_equal(ntm_store_peer_head_get(st, root_hex, &seq, &err), NTM_OK);
+    assert_int_equal(seq, 0);
+    assert_int_equal(ntm_store_unpushed(st, &unpushed, &err), NTM_OK);
+    assert_int_equal(unpushed, 1);
+    assert_int_equal(ntm_store_peer_head_set(st, root_hex, 1, w.id, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_store_unpushed(st, &unpushed, &err), NTM_OK);
+    assert_int_equal(unpushed, 0);
+    assert_int_equal(ntm_store_peer_heads_clear(st, &err), NTM_OK);
+    assert_int_equal(ntm_store_peer_head_get(st, root_hex, &seq, &err), NTM_OK);
+    assert_int_equal(seq, 0);
+    assert_int_equal(ntm_store_unpushed(st, &unpushed, &err), NTM_OK);
+    assert_int_equal(unpushed, 1);
+    ntm_store_close(st);
+}
+
 int
 main(void)
 {
@@ -2614,6 +2739,8 @@ main(void)
         cmocka_unit_test(test_schema_v1_is_migrated),
         cmocka_unit_test(test_entry_limits_are_inclusive),
         cmocka_unit_test(test_chain_prev_checks),
+        cmocka_unit_test(test_empty_scope_pulls_everything),
+        cmocka_unit_test(test_peer_heads_forgotten_after_a_server_reset),
         cmocka_unit_test(test_clock_ahead_threshold),
         cmocka_unit_test(test_scope_is_a_code_prefix),
         cmocka_unit_test(test_writer_refuses_what_rules_forbid),

@@ -9,6 +9,7 @@
  * damaged file.
  */
 #include "store_helpers.h"
+#include "store_int.h"
 
 #include <sqlite3.h>
 
@@ -86,8 +87,17 @@ teardown(void **state)
 
 /* A copy of the populated replica with sql applied by hand (sqlite3, as
  * an insider would); its path in path. */
+static void tampered_copy_ex(const char *sql, char path[400], int changes_rows);
+
 static void
 tampered_copy(const char *sql, char path[400])
+{
+    tampered_copy_ex(sql, path, 1);
+}
+
+/* As tampered_copy; changes_rows 0 for a change of the schema. */
+static void
+tampered_copy_ex(const char *sql, char path[400], int changes_rows)
 {
     char cmd[1000];
     snprintf(path, 400, "%s/r%d.db", th_dir, th_serial++);
@@ -98,7 +108,7 @@ tampered_copy(const char *sql, char path[400])
     char *msg = NULL;
     if (sql && sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
         fail_msg("tamper '%s': %s", sql, msg);
-    assert_true(sql == NULL || sqlite3_changes(db) > 0);
+    assert_true(sql == NULL || !changes_rows || sqlite3_changes(db) > 0);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
@@ -589,6 +599,592 @@ test_hijack_create_unit_index(void **state)
     ntm_key_free(evil);
 }
 
+/* Text that is not UTF-8 put into a derived table (an insider writing raw
+ * bytes) is shown as such, never copied into the JSON report, which must
+ * stay valid; each malformed form is caught, and a valid 4-byte character
+ * is shown as itself. */
+static void
+test_not_utf8_text(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "C0AF",       /* overlong '/' in 2 bytes */
+        "E080AF",     /* overlong in 3 bytes */
+        "F08F8080",   /* overlong in 4 bytes */
+        "EDA080",     /* a UTF-16 surrogate */
+        "F4908080",   /* above U+10FFFF */
+        "41E1BA",     /* cut short */
+        "E14141",     /* not a continuation byte */
+        "F888808080", /* a 5-byte form */
+        "80",         /* a lone continuation byte */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char sql[200];
+        snprintf(sql, sizeof(sql), "UPDATE units SET name=CAST(X'%s' AS TEXT)",
+                 bad[i]);
+        json_t *d = expect_derived(sql, "units", "name");
+        if (strcmp(json_string_value(json_object_get(d, "stored")),
+                   "(not UTF-8 text)") != 0)
+            fail_msg("X'%s' shown as '%s'", bad[i],
+                     json_string_value(json_object_get(d, "stored")));
+        json_decref(d);
+    }
+    json_t *d = expect_derived(
+        "UPDATE units SET name=CAST(X'E1BAA470F09F8CBE' AS TEXT)", "units",
+        "name");
+    assert_string_equal(json_string_value(json_object_get(d, "stored")),
+                        "\xe1\xba\xa4p\xf0\x9f\x8c\xbe");
+    json_decref(d);
+}
+
+/* A value of another SQL type that reads the same (a name turned into a
+ * blob of the same bytes) or a number that is not an integer any more is
+ * still a difference: the row as a whole, or the column with its value. */
+static void
+test_type_confusion(void **state)
+{
+    (void)state;
+    json_t *d =
+        expect_derived("UPDATE units SET name=CAST(name AS BLOB)", "units", "");
+    json_t *sv = json_object_get(d, "stored"),
+           *ev = json_object_get(d, "expected");
+    assert_true(json_is_object(sv));
+    assert_true(json_is_object(ev));
+    assert_true(json_equal(sv, ev)); /* the same as JSON, not in SQL */
+    json_decref(d);
+    d = expect_derived("UPDATE revocations SET after_seq=0.5", "revocations",
+                       "after_seq");
+    assert_true(json_is_real(json_object_get(d, "stored")));
+    assert_int_equal(json_integer_value(json_object_get(d, "expected")), 0);
+    json_decref(d);
+}
+
+/* Rows the log does not give: a unit whose code is null (its key says
+ * so), an author row for an author without entries. */
+static void
+test_extra_rows(void **state)
+{
+    (void)state;
+    json_t *d = expect_derived("INSERT INTO units(code, name, level, entry) "
+                               "VALUES(NULL,'Ấp Ma','hamlet','00')",
+                               "units", "");
+    assert_string_equal(json_string_value(json_object_get(d, "key")),
+                        "code=null");
+    assert_true(json_is_null(json_object_get(d, "expected")));
+    json_decref(d);
+    d = expect_derived("INSERT INTO authors(author, head_seq, head_id, "
+                       "partial) VALUES('ffffffffffffffffffffffffffffffffffff"
+                       "ffffffffffffffffffffffffffff', 3, '00', 0)",
+                       "authors", "");
+    assert_string_equal(
+        json_string_value(json_object_get(d, "key")),
+        "author="
+        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(d, "stored"), "head_seq")),
+                     3);
+    assert_true(json_is_null(json_object_get(d, "expected")));
+    json_decref(d);
+}
+
+/* A change of the schema that integrity_check cannot see (an index added
+ * or dropped by hand) is named; nothing is rebuilt in a file whose schema
+ * is not this build's. */
+static void
+test_schema_altered(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"CREATE INDEX entries_ts ON entries(ts)",
+         "index entries_ts: CREATE INDEX entries_ts ON entries(ts) (expected"},
+        {"DROP INDEX revocations_key", "(expected index revocations_key: "},
+        /* after every object this build makes: compared with none */
+        {"CREATE VIEW zz_view AS SELECT 1",
+         "view zz_view: CREATE VIEW zz_view AS SELECT 1 (expected (none))"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[400];
+        tampered_copy_ex(cases[i][0], path, 0);
+        json_t *rep = verify_file(path, NTM_VERIFY_REBUILD);
+        json_t *lines = json_object_get(rep, "integrity");
+        if (json_array_size(lines) != 1 ||
+            !strstr(json_string_value(json_array_get(lines, 0)),
+                    "schema differs from this ntm's") ||
+            !strstr(json_string_value(json_array_get(lines, 0)), cases[i][1])) {
+            print_report(rep);
+            fail_msg("'%s' was not found", cases[i][0]);
+        }
+        assert_false(json_is_true(json_object_get(rep, "derived_checked")));
+        assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+        json_decref(rep);
+    }
+}
+
+/* The entries' own damage, each found on the entry it touches, with the
+ * code and a message that says what: bytes replaced together with their
+ * id, a signature cut short or not base64, two columns changed at once,
+ * an entry removed from a chain (at its start or inside). */
+static void
+test_entries_damaged(void **state)
+{
+    (void)state;
+    char junk_id[NTM_HEX_ID_LEN + 1];
+    const char *junk = "{\"v\":1}";
+    ntm_hash_hex(junk_id, junk, strlen(junk));
+    char replaced[300], gap1[300], gap3[300];
+    snprintf(replaced, sizeof(replaced),
+             "UPDATE entries SET bytes=CAST('%s' AS BLOB), id='%s' WHERE "
+             "gseq=4",
+             junk, junk_id);
+    snprintf(gap1, sizeof(gap1),
+             "DELETE FROM entries WHERE author='%s' AND seq=1", rec1_hex);
+    snprintf(gap3, sizeof(gap3),
+             "DELETE FROM entries WHERE author='%s' AND seq=3", rec1_hex);
+    const struct {
+        const char *sql, *code, *why;
+        const char *next_code, *next_why; /* the entry after, or NULL */
+    } cases[] = {
+        /* the entry after it no longer links to what is stored */
+        {replaced, "bad_entry", "exactly the members", "fork",
+         "prev does not name the entry at seq"},
+        {"UPDATE entries SET sig=substr(sig,1,40) WHERE gseq=5",
+         "bad_signature", "signature does not verify", NULL, NULL},
+        {"UPDATE entries SET sig='!!!!' WHERE gseq=5", "bad_signature",
+         "signature does not verify", NULL, NULL},
+        {"UPDATE entries SET ts=ts+1, lc=lc+1 WHERE gseq=3", "bad_entry",
+         "stored columns (ts, lc) differ", NULL, NULL},
+        {gap1, "gap", "entries before seq 2 missing", NULL, NULL},
+        {gap3, "gap", "entries before seq 4 missing", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[400];
+        tampered_copy(cases[i].sql, path);
+        char *before = logical_dump(path);
+        json_t *rep = verify_file(path, NTM_VERIFY_REBUILD);
+        char *after = logical_dump(path);
+        assert_string_equal(before, after); /* refused: nothing changed */
+        json_t *inv = json_object_get(rep, "invalid");
+        json_t *x = json_array_get(inv, 0), *y = json_array_get(inv, 1);
+        const char *m = json_string_value(json_object_get(x, "message"));
+        const char *m2 = json_string_value(json_object_get(y, "message"));
+        if (json_array_size(inv) != (cases[i].next_code ? 2u : 1u) ||
+            strcmp(json_string_value(json_object_get(x, "code")),
+                   cases[i].code) != 0 ||
+            !m || !strstr(m, cases[i].why) ||
+            (cases[i].next_code &&
+             (strcmp(json_string_value(json_object_get(y, "code")),
+                     cases[i].next_code) != 0 ||
+              !m2 || !strstr(m2, cases[i].next_why)))) {
+            print_report(json_object_get(rep, "invalid"));
+            fail_msg("'%s' was not found as %s", cases[i].sql, cases[i].code);
+        }
+        assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+        json_decref(rep);
+        free(before);
+        free(after);
+    }
+}
+
+/* A signature with a byte appended (its first 64 bytes still the true
+ * signature) is not the signature: a stored entry whose signature was
+ * stretched so is reported, not taken as sound. */
+static void
+test_signature_stretched(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy(NULL, path);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT sig FROM entries WHERE gseq=5",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    unsigned char raw[NTM_SIGNATURE_BYTES + 8];
+    size_t n = 0;
+    const char *sig = (const char *)sqlite3_column_text(q, 0);
+    assert_int_equal(ntm_b64_decode(raw, sizeof(raw), &n, sig, strlen(sig)),
+                     NTM_OK);
+    assert_int_equal(n, NTM_SIGNATURE_BYTES);
+    sqlite3_finalize(q);
+    raw[n++] = 0;
+    char longer[NTM_SIG_B64_LEN + 16], sql[300];
+    ntm_b64_encode(longer, raw, n);
+    snprintf(sql, sizeof(sql), "UPDATE entries SET sig='%s' WHERE gseq=5",
+             longer);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    json_t *rep = verify_file(path, 0);
+    json_t *inv = json_object_get(rep, "invalid");
+    if (json_array_size(inv) != 1 ||
+        strcmp(
+            json_string_value(json_object_get(json_array_get(inv, 0), "code")),
+            "bad_signature") != 0) {
+        print_report(rep);
+        fail_msg("a stretched signature was taken");
+    }
+    json_decref(rep);
+}
+
+/* A replica that pulled a scope holds an author's chain in part
+ * (authors.partial): what it lacks is no gap. */
+static void
+test_partial_author_no_gap(void **state)
+{
+    (void)state;
+    char sql[400], path[400];
+    snprintf(sql, sizeof(sql),
+             "DELETE FROM entries WHERE author='%s' AND seq=3; UPDATE authors "
+             "SET partial=1 WHERE author='%s'",
+             rec1_hex, rec1_hex);
+    tampered_copy(sql, path);
+    json_t *rep = verify_file(path, 0);
+    if (json_array_size(json_object_get(rep, "invalid")) != 0) {
+        print_report(rep);
+        fail_msg("a partial chain was reported as damaged");
+    }
+    json_decref(rep);
+}
+
+static json_t *
+verify_store(struct ntm_store *st)
+{
+    json_t *rep = NULL;
+    struct ntm_error err;
+    if (ntm_store_verify_ex(st, 0, &rep, &err) != NTM_OK)
+        fail_msg("verify: %s", ntm_error_text(&err));
+    return rep;
+}
+
+static int
+list_has(json_t *list, const char *member, const char *value)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (list, i, x) {
+        const char *v = json_string_value(json_object_get(x, member));
+        if (v && strcmp(v, value) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A phone restored from an older backup wrote seq 2 and 3 again, where
+ * the server already held another seq 2: the server keeps its seq 2 and
+ * the phone's as fork evidence, unresolved. The phone sets its two
+ * entries aside (stranded) and writes them again on the true chain, each
+ * naming the one it replaces; once the server has those, the fork is
+ * resolved (the evidence stays listed). verify tells both sides' admins
+ * what happened: the phone lists what it set aside and what re-issued it,
+ * the server the re-issued entries and what they replace.
+ */
+static void
+test_fork_resolved_by_reissue(void **state)
+{
+    (void)state;
+    struct ntm_key *k = th_key();
+    char me[NTM_HEX_ID_LEN + 1], prev[NTM_HEX_ID_LEN + 1];
+    th_author(k, me);
+    struct ntm_store *phone = th_store(k, 0), *server = th_store(k, 0);
+    struct ntm_error err;
+    struct ntm_write_result wr;
+    char r1[NTM_RECORD_ID_LEN + 1], x[NTM_RECORD_ID_LEN + 1];
+    char e2[NTM_HEX_ID_LEN + 1], e3[NTM_HEX_ID_LEN + 1];
+    json_t *f =
+        json_pack("{s:s,s:s,s:s,s:s,s:s}", "task", "doan.rural_roads_km",
+                  "date", "2017-03-05", "qty", "1", "uom", "km", "title", "r1");
+    assert_int_equal(ntm_record_create(phone, k, "activity", COMMUNE, "doan", f,
+                                       r1, &wr, &err),
+                     NTM_OK);
+    assert_int_equal(th_exchange(phone, server), 1);
+    json_object_set_new(f, "title", json_string("x"));
+    assert_int_equal(ntm_record_create(phone, k, "activity", COMMUNE, "doan", f,
+                                       x, &wr, &err),
+                     NTM_OK);
+    memcpy(e2, wr.id, sizeof e2);
+    json_t *set = json_pack("{s:s}", "title", "x sửa");
+    assert_int_equal(ntm_record_update(phone, k, x, set, &wr, &err), NTM_OK);
+    memcpy(e3, wr.id, sizeof e3);
+    json_decref(set);
+
+    /* the true seq 2, written before the backup was restored */
+    int64_t head = 0;
+    assert_int_equal(ntm_store_head(server, me, &head, prev), NTM_OK);
+    char *b = th_entry(k, 2, prev, 6000, "record.create",
+                       json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "", "kind",
+                                 "activity", "unit", COMMUNE, "org", "doan",
+                                 "fields", f));
+    json_decref(f);
+    assert_int_equal(th_ingest(server, k, b, NTM_SOURCE_PUSH, NULL), NTM_OK);
+    /* the phone pushes its seq 2: kept as evidence */
+    th_exchange(phone, server);
+    json_t *rep = verify_store(server);
+    json_t *fk = json_array_get(json_object_get(rep, "forks"), 0);
+    assert_non_null(fk);
+    assert_false(json_is_true(json_object_get(fk, "resolved")));
+    assert_int_equal(json_array_size(json_object_get(rep, "reissued")), 0);
+    json_decref(rep);
+
+    /* the phone sets its two aside, takes the true seq 2, re-issues */
+    int64_t n = 0;
+    struct ntm_reissue_result rr;
+    assert_int_equal(ntm_store_strand(phone, me, 2, &n, &err), NTM_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(th_ingest(phone, k, b, NTM_SOURCE_PULL, NULL), NTM_OK);
+    free(b);
+    assert_int_equal(ntm_store_reissue(phone, k, &rr, &err), NTM_OK);
+    assert_int_equal(rr.reissued, 2);
+    rep = verify_store(phone);
+    json_t *stranded = json_object_get(rep, "stranded");
+    assert_int_equal(json_array_size(stranded), 2);
+    assert_true(list_has(stranded, "entry", e2));
+    assert_true(list_has(stranded, "entry", e3));
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(strlen(json_string_value(json_object_get(
+                             json_array_get(stranded, i), "reissued_as"))),
+                         NTM_HEX_ID_LEN);
+    json_decref(rep);
+
+    /* once the server has the re-issued entries, the fork is resolved */
+    th_exchange(phone, server);
+    rep = verify_store(server);
+    json_t *re = json_object_get(rep, "reissued");
+    assert_int_equal(json_array_size(re), 2);
+    assert_true(list_has(re, "replaces", e2));
+    assert_true(list_has(re, "replaces", e3));
+    fk = json_array_get(json_object_get(rep, "forks"), 0);
+    assert_true(json_is_true(json_object_get(fk, "resolved")));
+    assert_true(list_has(json_object_get(rep, "forks"), "author", me));
+    json_decref(rep);
+    ntm_store_close(phone);
+    ntm_store_close(server);
+    ntm_key_free(k);
+}
+
+/*
+ * Entries that were taken but have no effect (a body the rules refuse:
+ * a create whose unit is not a text or missing, a create without a record
+ * id, a unit without a code, an enrollment of a malformed key) are listed under
+ * "flagged" with bad_body and the rule's message; they are not damage, and the
+ * unit index holds nothing for them, which verify agrees with.
+ */
+static void
+test_flagged_without_effect(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, 0);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
+                     NTM_OK);
+    struct th_chain rc, oc;
+    th_chain_at(&rc, st, rec1);
+    th_chain_at(&oc, st, root);
+    char ids[7][NTM_HEX_ID_LEN + 1];
+    struct ntm_ingest_result r;
+    json_t *f = json_pack("{s:s, s:s}", "task", "t", "date", "2019-05-17");
+    assert_int_equal(
+        th_next(st, &rc, 10, "record.create",
+                json_pack("{s:s, s:s, s:i, s:s, s:O}", "id", "", "kind",
+                          "activity", "unit", 5, "org", "doan", "fields", f),
+                &r, ids[0]),
+        NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    assert_int_equal(th_next(st, &rc, 11, "record.create",
+                             json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", "zz",
+                                       "kind", "activity", "unit", COMMUNE,
+                                       "org", "doan", "fields", f),
+                             &r, ids[1]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    assert_int_equal(th_next(st, &rc, 11, "record.create",
+                             json_pack("{s:s, s:s, s:s, s:O}", "id", "", "kind",
+                                       "activity", "org", "doan", "fields", f),
+                             &r, ids[6]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    json_decref(f);
+    assert_int_equal(th_next(st, &oc, 12, "unit.create",
+                             json_pack("{s:i, s:s, s:s}", "code", 7, "name",
+                                       "Ấp", "level", "hamlet"),
+                             &r, ids[2]),
+                     NTM_OK);
+    assert_int_equal(r.flag, NTM_EBADBODY);
+    /* enrollments of a key that is not one: not a text, too short, in
+     * capitals */
+    json_t *keys[3] = {json_integer(7), json_string("ab"),
+                       json_string("A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5"
+                                   "F60718293A4B5C6D7E8F90")};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(th_next(st, &oc, 13 + i, "device.enroll",
+                                 json_pack("{s:o, s:s, s:s}", "key", keys[i],
+                                           "role", "admin", "scope", "72"),
+                                 &r, ids[3 + i]),
+                         NTM_OK);
+        assert_int_equal(r.flag, NTM_EBADBODY);
+    }
+
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_verify_ex(st, 0, &rep, &err), NTM_OK);
+    json_t *fl = json_object_get(rep, "flagged");
+    static const char *const why[] = {
+        "'unit' must be a unit code", "'id' must be 32 hex",
+        "'code' must be a unit code", "'key' must be 64 hex",
+        "'key' must be 64 hex",       "'key' must be 64 hex",
+        "'unit' must be a unit code"};
+    for (int i = 0; i < 7; i++) {
+        json_t *x = NULL, *y;
+        size_t k;
+        json_array_foreach (fl, k, y)
+            if (strcmp(json_string_value(json_object_get(y, "entry")),
+                       ids[i]) == 0)
+                x = y;
+        if (!x) {
+            print_report(rep);
+            fail_msg("entry %d not flagged", i);
+        }
+        assert_string_equal(json_string_value(json_object_get(x, "code")),
+                            "bad_body");
+        assert_non_null(
+            strstr(json_string_value(json_object_get(x, "message")), why[i]));
+    }
+    if (json_array_size(json_object_get(rep, "invalid")) != 0 ||
+        json_integer_value(json_object_get(rep, "derived_total")) != 0) {
+        print_report(rep);
+        fail_msg("a replica with entries without effect reads as damaged");
+    }
+    json_decref(rep);
+    ntm_store_close(st);
+    /* auth.c finds the entries about a key by entries.target: a malformed
+     * key is no key, and is not indexed */
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT target FROM entries WHERE id=?1", -1, &q,
+                           NULL),
+        SQLITE_OK);
+    for (int i = 3; i < 6; i++) {
+        sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_type(q, 0), SQLITE_NULL);
+        sqlite3_reset(q);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+/* An auditor's read-only copy: the file and every entry are checked (an
+ * altered entry is found), the derived state is not compared (that
+ * needs a savepoint), and verify says so rather than failing. */
+static void
+test_readonly_copy(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy("UPDATE entries SET ts=ts+1 WHERE gseq=2", path);
+    char *before = logical_dump(path);
+    struct ntm_store *st = NULL;
+    struct ntm_error err;
+    json_t *rep = NULL;
+    assert_int_equal(ntm_store_open(&st, path, NTM_STORE_READONLY, &err),
+                     NTM_OK);
+    assert_int_equal(ntm_store_verify_ex(st, NTM_VERIFY_REBUILD, &rep, &err),
+                     NTM_OK);
+    ntm_store_close(st);
+    char *after = logical_dump(path);
+    assert_string_equal(before, after);
+    assert_int_equal(json_integer_value(json_object_get(rep, "entries")), 10);
+    json_t *inv = json_object_get(rep, "invalid");
+    assert_int_equal(json_array_size(inv), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(inv, 0), "code")),
+        "bad_entry");
+    assert_false(json_is_true(json_object_get(rep, "derived_checked")));
+    assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+    assert_int_equal(json_array_size(json_object_get(rep, "integrity")), 0);
+    json_decref(rep);
+    free(before);
+    free(after);
+}
+
+/* A home that made a report has the digests' tables and triggers
+ * (made then, not by a migration): its schema is still this build's. */
+static void
+test_home_with_digests(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy(NULL, path);
+    struct ntm_store *st = NULL;
+    struct ntm_error err;
+    assert_int_equal(ntm_store_open(&st, path, 0, &err), NTM_OK);
+    assert_int_equal(Ntm_db_digests_on(st, &err), NTM_OK);
+    ntm_store_close(st);
+    json_t *rep = verify_file(path, 0);
+    if (json_array_size(json_object_get(rep, "integrity")) != 0 ||
+        !json_is_true(json_object_get(rep, "derived_checked"))) {
+        print_report(rep);
+        fail_msg("a home with digests does not verify clean");
+    }
+    json_decref(rep);
+}
+
+/* A file whose log index (author, seq) is destroyed: verify still
+ * answers, with what integrity_check found and a line saying the log
+ * could not be read, instead of failing; nothing is rebuilt from it. */
+static void
+test_log_index_destroyed(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy(NULL, path);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT rootpage, (SELECT page_size FROM "
+                           "pragma_page_size) FROM sqlite_schema WHERE "
+                           "name='sqlite_autoindex_entries_2'",
+                           -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    long page = (long)sqlite3_column_int64(q, 0);
+    long size = (long)sqlite3_column_int64(q, 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_true(page > 1 && size >= 512);
+    unsigned char junk[65536];
+    memset(junk, 0xa5, sizeof(junk));
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, (page - 1) * size, SEEK_SET), 0);
+    assert_int_equal(fwrite(junk, 1, (size_t)size, fp), (size_t)size);
+    fclose(fp);
+
+    json_t *rep = verify_file(path, NTM_VERIFY_REBUILD);
+    json_t *lines = json_object_get(rep, "integrity");
+    int unread = 0;
+    for (size_t k = 0; k < json_array_size(lines); k++)
+        unread |= strstr(json_string_value(json_array_get(lines, k)),
+                         "the log could not be read") != NULL;
+    if (!unread || json_array_size(lines) < 2) {
+        print_report(rep);
+        fail_msg("the destroyed index was not reported");
+    }
+    assert_false(json_is_true(json_object_get(rep, "derived_checked")));
+    assert_false(json_is_true(json_object_get(rep, "rebuilt")));
+    json_decref(rep);
+}
+
 int
 main(void)
 {
@@ -606,6 +1202,18 @@ main(void)
         cmocka_unit_test(test_damaged_file),
         cmocka_unit_test(test_damaged_meta),
         cmocka_unit_test(test_report_members),
+        cmocka_unit_test(test_not_utf8_text),
+        cmocka_unit_test(test_type_confusion),
+        cmocka_unit_test(test_extra_rows),
+        cmocka_unit_test(test_schema_altered),
+        cmocka_unit_test(test_entries_damaged),
+        cmocka_unit_test(test_partial_author_no_gap),
+        cmocka_unit_test(test_signature_stretched),
+        cmocka_unit_test(test_fork_resolved_by_reissue),
+        cmocka_unit_test(test_flagged_without_effect),
+        cmocka_unit_test(test_readonly_copy),
+        cmocka_unit_test(test_home_with_digests),
+        cmocka_unit_test(test_log_index_destroyed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
