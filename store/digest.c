@@ -31,12 +31,8 @@
 static int
 unhex(unsigned char *out, size_t n, const char *hex)
 {
-    if (!hex || strlen(hex) != 2 * n)
+    if (!hex || !ntm_is_lower_hex(hex, 2 * n))
         return -1;
-    for (size_t i = 0; i < 2 * n; i++)
-        if (!((hex[i] >= '0' && hex[i] <= '9') ||
-              (hex[i] >= 'a' && hex[i] <= 'f')))
-            return -1;
     return ntm_hex_decode(out, n, hex, 2 * n) == NTM_OK ? 0 : -1;
 }
 

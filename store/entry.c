@@ -182,26 +182,6 @@ utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
-static int
-hex4(const char *p, unsigned *out)
-{
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        char c = p[k];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return 0;
-    }
-    *out = v;
-    return 1;
-}
-
 /* The string at j->p (after its opening quote), decoded into buf (cap
  * bytes) or, when it holds no escape, pointed to in place: *s, *n. 0 when
  * not taken. */
@@ -272,7 +252,7 @@ jp_string(struct jp *j, char *buf, size_t cap, const char **s, size_t *n)
                 p += 2;
                 continue;
             case 'u':
-                if (end - p < 6 || !hex4((const char *)p + 2, &cp))
+                if (end - p < 6 || !ntm_text_hex4((const char *)p + 2, &cp))
                     return 0;
                 p += 6;
                 if (cp >= 0xdc00 && cp <= 0xdfff)
@@ -280,8 +260,8 @@ jp_string(struct jp *j, char *buf, size_t cap, const char **s, size_t *n)
                 if (cp >= 0xd800 && cp <= 0xdbff) {
                     unsigned lo;
                     if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-                        !hex4((const char *)p + 2, &lo) || lo < 0xdc00 ||
-                        lo > 0xdfff)
+                        !ntm_text_hex4((const char *)p + 2, &lo) ||
+                        lo < 0xdc00 || lo > 0xdfff)
                         return 0;
                     p += 6;
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);

@@ -51,26 +51,6 @@ Ntm_jtext_skip(const char *p)
 }
 
 static int
-hex4(const char *p, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-static int
 put_utf8(struct ntm_buf *b, unsigned cp)
 {
     char u[4];
@@ -127,13 +107,14 @@ Ntm_jtext_string(const char *p, const char *end)
                 c = '\t';
                 break;
             case 'u':
-                if (end - p < 5 || !hex4(p + 1, &cp))
+                if (end - p < 5 || !ntm_text_hex4(p + 1, &cp))
                     goto invalid;
                 p += 4;
                 if (cp >= 0xd800 && cp < 0xdc00) {
                     unsigned lo;
                     if (end - p < 7 || p[1] != '\\' || p[2] != 'u' ||
-                        !hex4(p + 3, &lo) || lo < 0xdc00 || lo >= 0xe000)
+                        !ntm_text_hex4(p + 3, &lo) || lo < 0xdc00 ||
+                        lo >= 0xe000)
                         goto invalid;
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                     p += 6;

@@ -30,6 +30,10 @@ NTM_EXTERN char *ntm_text_nfc(const char *s);
  * invalid UTF-8 or out of memory.
  */
 NTM_EXTERN char *ntm_text_fold(const char *s);
+
+/* The four hex digits at p (either case) as *out: 1, or 0 when one is not
+ * a hex digit (a JSON \uXXXX escape; reads p[0..3]). */
+NTM_EXTERN int ntm_text_hex4(const char *p, unsigned *out);
 /*
  * new: as ntm_text_fold, and compatibility forms folded too (full-width
  * letters, ligatures, superscripts: NFKD). For matching the plan's codes,
