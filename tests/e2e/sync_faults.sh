@@ -52,6 +52,19 @@ now_ms() { date +%s%3N; }
 sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 # rand_upto N: a uniform integer in [0, N].
 rand_upto() { echo $(((RANDOM * 32768 + RANDOM) % ($1 + 1))); }
+# kill_delay ROUND ROUNDS SPAN MID: when to kill in round ROUND, in ms. The
+# ROUNDS planned rounds split [0, SPAN] in equal strata and draw one point in
+# each, so early and late kills both happen whatever the draw. SPAN is one
+# undisturbed run, which may have been slower than the rounds (a cold cache):
+# when no kill has landed mid-run (MID is 0) after them, up to four more
+# rounds kill in the first eighth. Prints nothing when the test is done.
+kill_delay() {
+    if [ "$1" -le "$2" ]; then
+        echo $(((($1 - 1) * $3 + $(rand_upto "$3")) / $2))
+    elif [ "$4" -eq 0 ] && [ "$1" -le $(($2 + 4)) ]; then
+        rand_upto $(($3 / 8))
+    fi
+}
 q() { sqlite3 -batch -noheader "$1" "$2" 2>/dev/null; }
 integrity_ok() { [ "$(q "$1/ntm.db" 'PRAGMA integrity_check')" = ok ]; }
 # record_n HOME N TAG: N activities in HOME.
@@ -120,13 +133,15 @@ check "T01:   ... and the server holds the 500" test "$(server_ids | wc -l)" -eq
 
 t01_fail=0
 mid=0
-for round in $(seq 1 "$T01_ROUNDS"); do
+for round in $(seq 1 $((T01_ROUNDS + 4))); do
+    d=$(kill_delay "$round" "$T01_ROUNDS" "$P" "$mid")
+    [ -n "$d" ] || break
+    ran=$round
     stop_server TERM
     rm -rf "$R" "$S"
     cp -a "$T/rec.snap" "$R"
     cp -a "$T/server.snap" "$S"
     start_server "$S" || { t01_fail=$((t01_fail + 1)); continue; }
-    d=$(rand_upto "$P")
     "$NTM" --home "$R" push --batch 10 >/dev/null 2>&1 &
     pid=$!
     sleep_ms "$d"
@@ -145,7 +160,7 @@ for round in $(seq 1 "$T01_ROUNDS"); do
         echo "# T01 round $round (kill at ${d} ms):$why"
     fi
 done
-check "T01: $T01_ROUNDS kills of a 500-entry push ($mid mid-push): rerun gives exactly the 500, none unpushed" \
+check "T01: $ran kills of a 500-entry push ($mid mid-push): rerun gives exactly the 500, none unpushed" \
     test "$t01_fail" -eq 0
 check "T01:   ... some kills landed mid-push" test "$mid" -ge 1
 run "$R" --json verify
@@ -169,9 +184,11 @@ P2=$(($(now_ms) - t0))
 check "T02: an undisturbed push of $PER, one per request, takes ${P2} ms" test "$rc" -eq 0
 t02_fail=0
 mid=0
-for round in $(seq 1 "$T02_ROUNDS"); do
+for round in $(seq 1 $((T02_ROUNDS + 4))); do
+    d=$(kill_delay "$round" "$T02_ROUNDS" "$P2" "$mid")
+    [ -n "$d" ] || break
+    ran=$round
     record_n "$R" "$PER" "Vòng $round" || t02_fail=$((t02_fail + 1))
-    d=$(rand_upto "$P2")
     "$NTM" --home "$R" push --batch 1 >/dev/null 2>&1 &
     pid=$!
     sleep_ms "$d"
@@ -194,11 +211,11 @@ for round in $(seq 1 "$T02_ROUNDS"); do
         echo "# T02 round $round (server killed at ${d} ms, push exit $prc):$why"
     fi
 done
-check "T02: $T02_ROUNDS server kills during a push ($mid interrupted it): every acknowledged entry kept" \
+check "T02: $ran server kills during a push ($mid interrupted it): every acknowledged entry kept" \
     test "$t02_fail" -eq 0
 check "T02:   ... some kills interrupted the push" test "$mid" -ge 1
-check "T02: the server holds all $((500 + PER * (T02_ROUNDS + 1))) entries, no duplicate" \
-    test "$(server_ids | wc -l)" -eq $((500 + PER * (T02_ROUNDS + 1))) -a "$(server_dups)" = 0
+check "T02: the server holds all $((500 + PER * (ran + 1))) entries, no duplicate" \
+    test "$(server_ids | wc -l)" -eq $((500 + PER * (ran + 1))) -a "$(server_dups)" = 0
 run "$S" --json verify
 check "T02: server's verify ok" json_ok '(.invalid | length) == 0 and (.forks | length) == 0'
 
@@ -217,10 +234,12 @@ local_count() { q "$C/ntm.db" "SELECT count(*) FROM entries"; }
 cursor() { q "$C/ntm.db" "SELECT coalesce((SELECT value FROM meta WHERE key='sync.cursor'), 0)"; }
 t03_fail=0
 mid=0
-for round in $(seq 1 "$T03_ROUNDS"); do
+for round in $(seq 1 $((T03_ROUNDS + 4))); do
+    d=$(kill_delay "$round" "$T03_ROUNDS" "$P3" "$mid")
+    [ -n "$d" ] || break
+    ran=$round
     rm -rf "$C"
     cp -a "$T/coord.snap" "$C"
-    d=$(rand_upto "$P3")
     "$NTM" --home "$C" pull --page 50 >/dev/null 2>&1 &
     pid=$!
     sleep_ms "$d"
@@ -241,7 +260,7 @@ for round in $(seq 1 "$T03_ROUNDS"); do
         echo "# T03 round $round (kill at ${d} ms, cursor was $cur):$why"
     fi
 done
-check "T03: $T03_ROUNDS kills of a $TOTAL-entry pull ($mid mid-pull): no half page, rerun complete, cursor $LAST" \
+check "T03: $ran kills of a $TOTAL-entry pull ($mid mid-pull): no half page, rerun complete, cursor $LAST" \
     test "$t03_fail" -eq 0
 check "T03:   ... some kills landed mid-pull" test "$mid" -ge 1
 run "$C" --json verify
