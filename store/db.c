@@ -880,7 +880,7 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
             : SQLITE_OPEN_READWRITE |
                   ((flags & NTM_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
     oflags |= SQLITE_OPEN_NOMUTEX;
-    int src = sqlite3_open_v2(path, &st->db, oflags, NULL);
+    int src = sqlite3_open_v2(path, &st->db, oflags, Ntm_subjournal_vfs());
     if (src != SQLITE_OK) {
         struct ntm_buf what = NTM_BUF_INIT;
         ntm_buf_addf(&what, "cannot open store '%s'", path);

@@ -13,6 +13,8 @@
  *                              order, record ids; canonical JSON texts
  *   0  files.c                 the names of the store's files on disk
  *   0  init.c                  SQLite's global set-up, once
+ *   0  subjrnl.c               the statement journal in memory past
+ *                              SQLite's own piece (a VFS)
  *   0  search.c                pure: word search, the words typed and the
  *                              FTS5 query built from them alone
  *   0  rank.c                  a word search's rank (bm25 without the
@@ -616,5 +618,8 @@ enum ntm_err Ntm_rebuild_derived(struct ntm_store *st, struct ntm_error *err);
 /* init.c: crypto, then SQLite, set up once (ntm_global_init and
  * ntm_store_open call it). */
 enum ntm_err Ntm_store_init(void);
+/* subjrnl.c: the name of the VFS that keeps statement journals in memory
+ * (up to 16 MiB), or NULL for the default VFS. */
+const char *Ntm_subjournal_vfs(void);
 
 #endif /* NTM_STORE_INT_H */

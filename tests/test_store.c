@@ -7,6 +7,7 @@
  * detection by verify, the restored-backup guard, and rebuild = incremental.
  */
 #include "store_helpers.h"
+#include "store_int.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -2731,6 +2732,112 @@ test_peer_heads_forgotten_after_a_server_reset(void **state)
     ntm_store_close(st);
 }
 
+/* The statement journal (store/subjrnl.c). Every entry runs in a
+ * savepoint; once a savepoint of a transaction had copied more than
+ * SQLite's 120 KiB piece, every later one wrote its pages to a temporary
+ * file, about thirty system calls per entry. The store's VFS keeps that
+ * journal in memory up to 16 MiB and only then opens a file. A VFS made
+ * the default below counts the journals opened as files; rollbacks must
+ * give back the pages either way. */
+static int subj_files;
+static sqlite3_vfs count_vfs;
+
+static int
+count_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+           int *out)
+{
+    sqlite3_vfs *real = vfs->pAppData;
+    if (flags & SQLITE_OPEN_SUBJOURNAL)
+        subj_files++;
+    return real->xOpen(real, name, f, flags, out);
+}
+
+static void
+sql_ok(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_free(msg);
+}
+
+static int64_t
+sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void
+test_statement_journal_in_memory(void **state)
+{
+    (void)state;
+    th_tmpdir();
+    char path[400];
+    snprintf(path, sizeof(path), "%s/subj%d.db", th_dir, th_serial++);
+    assert_int_equal(Ntm_store_init(), NTM_OK);
+    const char *name = Ntm_subjournal_vfs();
+    assert_non_null(name);
+    sqlite3_vfs *unix_vfs = sqlite3_vfs_find(NULL);
+    count_vfs = *unix_vfs;
+    count_vfs.zName = "ntm-test-count";
+    count_vfs.pAppData = unix_vfs;
+    count_vfs.xOpen = count_open;
+    assert_int_equal(sqlite3_vfs_register(&count_vfs, 1), SQLITE_OK);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db,
+                                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                     name),
+                     SQLITE_OK);
+    /* 6000 pages of 4 KiB (one row each): 24 MB */
+    sql_ok(db, "PRAGMA journal_mode=WAL; PRAGMA cache_size=-64000;"
+               "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB);"
+               "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+               "FROM c WHERE i < 6000) INSERT INTO t SELECT i, "
+               "randomblob(3000) FROM c;");
+    int64_t sum = sql_int(db, "SELECT sum(unicode(hex(v))) FROM t");
+    subj_files = 0;
+    /* 200 pages, 800 KB: past SQLite's piece, in the VFS's memory */
+    sql_ok(db, "BEGIN; SAVEPOINT a; UPDATE t SET v = zeroblob(3000) "
+               "WHERE k <= 200; ROLLBACK TO a; RELEASE a;"
+               "SAVEPOINT b; UPDATE t SET v = zeroblob(3000) WHERE k > 5990;"
+               "ROLLBACK TO b; RELEASE b;");
+    assert_int_equal(subj_files, 0);
+    assert_int_equal(sql_int(db, "SELECT count(*) FROM t WHERE v = "
+                                 "zeroblob(3000)"),
+                     0);
+    /* every page, 24 MB: past 16 MiB the journal is a file */
+    sql_ok(db, "SAVEPOINT c; UPDATE t SET v = zeroblob(3000);"
+               "ROLLBACK TO c; RELEASE c; COMMIT;");
+    assert_int_equal(subj_files, 1);
+    assert_int_equal(sql_int(db, "SELECT count(*) FROM t WHERE v = "
+                                 "zeroblob(3000)"),
+                     0);
+    assert_int_equal(sql_int(db, "SELECT sum(unicode(hex(v))) FROM t"), sum);
+    /* a released savepoint keeps its writes */
+    sql_ok(db, "BEGIN; SAVEPOINT d; UPDATE t SET v = zeroblob(3000) WHERE "
+               "k <= 300; RELEASE d; COMMIT;");
+    assert_int_equal(sql_int(db, "SELECT count(*) FROM t WHERE v = "
+                                 "zeroblob(3000)"),
+                     300);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    assert_int_equal(sqlite3_vfs_unregister(&count_vfs), SQLITE_OK);
+    assert_int_equal(sqlite3_vfs_register(unix_vfs, 1), SQLITE_OK);
+}
+
 int
 main(void)
 {
@@ -2770,6 +2877,7 @@ main(void)
         cmocka_unit_test(test_join_requests_are_bounded),
         cmocka_unit_test(test_rekey_reissues_under_the_new_author),
         cmocka_unit_test(test_rekey_of_a_chain_never_pushed),
+        cmocka_unit_test(test_statement_journal_in_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
