@@ -685,11 +685,11 @@ rollback_all(struct ntm_store *st)
  * transaction: the index would then name rows that do not exist ("database
  * disk image is malformed" on the next rebuild). A transaction that opens
  * the index and is rolled back makes FTS5 drop that buffer and its cached
- * structure. Done before the next transaction, best effort (kept pending
- * while it fails).
+ * structure. Done before the next transaction and before verify reads
+ * the index, best effort (kept pending while it fails).
  */
-static void
-search_heal(struct ntm_store *st)
+void
+Ntm_search_heal(struct ntm_store *st)
 {
     if (!st->search_heal || !sqlite3_get_autocommit(st->db))
         return;
@@ -1007,7 +1007,7 @@ ntm_store_begin(struct ntm_store *st, struct ntm_error *err)
         return ntm_error_set(err, NTM_EINVAL, "transaction already open");
     st->hlc_valid = 0;
     rollback_all(st); /* a transaction a failed rollback left open */
-    search_heal(st);
+    Ntm_search_heal(st);
     enum ntm_err rc = exec_cached(st, sql_begin, err);
     if (rc == NTM_OK)
         st->tx_depth = 1;
@@ -1073,7 +1073,7 @@ Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
         /* Take the write lock up front: a deferred transaction that reads
          * first could fail later with SQLITE_BUSY_SNAPSHOT. */
         rollback_all(st); /* a transaction a failed rollback left open */
-        search_heal(st);
+        Ntm_search_heal(st);
         enum ntm_err rc = exec_cached(st, sql_begin, err);
         if (rc != NTM_OK)
             return rc;

@@ -436,6 +436,9 @@ int Ntm_search_pending(struct ntm_store *st, int64_t doc, const char **words,
 /* Write the deferred writes to the word index now (before reading it, or
  * rebuilding it, inside a transaction). */
 enum ntm_err Ntm_search_flush(struct ntm_store *st, struct ntm_error *err);
+/* After a failed write, outside a transaction: make FTS5 forget what it
+ * cached on this handle (best effort; kept pending while it fails). */
+void Ntm_search_heal(struct ntm_store *st);
 #define NTM_SEARCH_BATCH 512
 
 /* ==================================================================

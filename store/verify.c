@@ -1076,15 +1076,21 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
     if (rc == NTM_OK && (r == SQLITE_OK || r == SQLITE_DONE) &&
         !(st->flags & NTM_STORE_READONLY)) {
         /* integrity_check does not read inside the FTS5 word index: its
-         * own check does (it writes nothing) */
+         * own check does (it writes nothing). After a failed write on this
+         * handle, FTS5 first forgets what it cached (the failed write's
+         * terms, its structure): the check would read that and call a
+         * sound file malformed. */
         if ((rc = Ntm_search_flush(st, err)) != NTM_OK)
             return rc;
+        Ntm_search_heal(st);
         r = sqlite3_exec(
             st->db, "INSERT INTO rsearch(rsearch) VALUES('integrity-check')",
             NULL, NULL, NULL);
         if ((r & 0xff) == SQLITE_NOMEM)
             return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-        if (r != SQLITE_OK) {
+        /* FTS5's check is an INSERT: on a read-only disk it cannot run,
+         * as when the store is opened read-only. Not a damage. */
+        if (r != SQLITE_OK && (r & 0xff) != SQLITE_READONLY) {
             char line[300];
             snprintf(line, sizeof(line), "the word index: %s",
                      sqlite3_errmsg(st->db));

@@ -84,7 +84,9 @@ verify_clean(struct ntm_store *st, int64_t expect_entries)
     if (ntm_store_verify(st, &rep, &err) != NTM_OK)
         fail_msg("verify: %s", ntm_error_text(&err));
     if (json_array_size(json_object_get(rep, "invalid")) != 0 ||
-        json_array_size(json_object_get(rep, "forks")) != 0) {
+        json_array_size(json_object_get(rep, "forks")) != 0 ||
+        json_array_size(json_object_get(rep, "derived")) != 0 ||
+        json_array_size(json_object_get(rep, "integrity")) != 0) {
         char *s = json_dumps(rep, JSON_COMPACT);
         fail_msg("verify is not clean: %.400s", s);
     }
@@ -104,14 +106,14 @@ integrity_ok(struct ntm_store *st)
 
 /* The derived state equals a rebuild from the log (nothing was half
  * applied). Rebuilding rewrites the same state, so this keeps the store
- * as it was. */
+ * as it was; verify says after it what it said before (vb, its report on
+ * the store as it is, taken by verify_clean; consumed). */
 static void
-state_matches_rebuild(struct ntm_store *st)
+state_matches_rebuild(struct ntm_store *st, json_t *vb)
 {
     struct ntm_error err;
     char *before = th_dump(st);
-    json_t *vb = NULL, *va = NULL;
-    assert_int_equal(ntm_store_verify(st, &vb, &err), NTM_OK);
+    json_t *va = NULL;
     if (ntm_store_rebuild(st, &err) != NTM_OK)
         fail_msg("rebuild: %s", ntm_error_text(&err));
     char *after = th_dump(st);
@@ -253,9 +255,9 @@ test_disk_full_keeps_the_log_and_recovers(void **state)
         fail_msg("write after freeing space: %s", ntm_error_text(&err));
     json_decref(f);
     assert_int_equal(w.seq, n + 1);
-    json_decref(verify_clean(st, n + 2));
+    json_t *rep = verify_clean(st, n + 2);
     integrity_ok(st);
-    state_matches_rebuild(st);
+    state_matches_rebuild(st, rep);
     ntm_store_close(st);
     unmount_small();
 }
@@ -586,8 +588,8 @@ sweep_ingest(int k, int persistent)
             if (present)
                 fail_msg("n=%ld: ingest failed but the entry is there", n);
         }
-        json_decref(verify_clean(st, oom_base_entries + k + present));
-        state_matches_rebuild(st);
+        state_matches_rebuild(st,
+                              verify_clean(st, oom_base_entries + k + present));
         if (!present) {
             assert_int_equal(ntm_store_ingest(st, x->bytes, x->len, x->sig,
                                               NTM_SOURCE_BUNDLE, &r, &err),
