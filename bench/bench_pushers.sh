@@ -10,7 +10,7 @@
 #
 # Usage: bench/bench_pushers.sh [BUILD_DIR] [TOTAL] [K...]
 #        (default: build-bench-release 20000 "1 2 4")
-# Needs: a built tree, certtool, curl, cc, pkg-config, bc.
+# Needs: a built tree (with bench/bench_gen), certtool, curl, bc.
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,41 +28,10 @@ export NTM_CONFIG_DIR=${NTM_CONFIG_DIR:-$SRC/config}
 unset NTM_PASSPHRASE NTM_HOME
 COMMUNE=72.710.25657
 
-# N records written by a home's own key, through the library.
-cat >"$T/gen.c" <<'C'
-#include "ntm.h"
-#include <stdio.h>
-#include <stdlib.h>
-int main(int argc, char **argv) {
-    struct ntm_error err = {0};
-    struct ntm_store *st; struct ntm_key *key;
-    char db[4096], kp[4096];
-    long n = atol(argv[2]);
-    snprintf(db, sizeof db, "%s/ntm.db", argv[1]);
-    snprintf(kp, sizeof kp, "%s/key", argv[1]);
-    if (ntm_global_init() || ntm_store_open(&st, db, 0, &err) ||
-        ntm_key_load(&key, kp, NULL, &err)) {
-        fprintf(stderr, "gen: %s\n", err.msg); return 1; }
-    for (long i = 0; i < n; i++) {
-        if (i % 1000 == 0 && ntm_store_begin(st, &err)) break;
-        char rid[NTM_RECORD_ID_LEN + 1], title[64];
-        struct ntm_write_result res;
-        snprintf(title, sizeof title, "Hoạt động số %ld", i);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "task",
-            "doan.rural_roads_km", "date", "2019-05-17", "qty", "1.5",
-            "uom", "km", "title", title);
-        if (ntm_record_create(st, key, "activity", argv[3], "doan", f,
-                              rid, &res, &err)) { fprintf(stderr, "gen: %s\n", err.msg); return 1; }
-        json_decref(f);
-        if (i % 1000 == 999 || i == n - 1) if (ntm_store_commit(st, &err)) break;
-    }
-    if (err.code) { fprintf(stderr, "gen: %s\n", err.msg); return 1; }
-    ntm_key_free(key); ntm_store_close(st); return 0;
-}
-C
-cc -O2 -D_GNU_SOURCE -I"$SRC" -I"$SRC/util" -I"$SRC/crypto" -I"$SRC/store" \
-    -I"$SRC/plan" -I"$SRC/sync" "$T/gen.c" "$B/libntm.a" -o "$T/gen" \
-    $(pkg-config --libs libsodium sqlite3 jansson libcurl libmicrohttpd zlib libutf8proc) -lpthread
+# N records written by a home's own key, through the library (the
+# commune's activities of bench_gen.c).
+GEN=$B/bench/bench_gen
+[ -x "$GEN" ] || { echo "build first: ninja -C $B (bench_gen)"; exit 1; }
 
 cat >"$T/tpl" <<TPL
 cn = "127.0.0.1"
@@ -101,7 +70,7 @@ for K in $KS; do
     "$NTM" --home "$T/h-admin" push >/dev/null
     for i in $(seq 1 "$K"); do
         "$NTM" --home "$T/h-$i" pull >/dev/null
-        "$T/gen" "$T/h-$i" "$PER" "$COMMUNE"
+        "$GEN" "$T/h-$i" "$PER"
     done
     c0=$(cpu_ticks $SRV)
     t0=$(now)
