@@ -576,6 +576,8 @@ enum ntm_err
 Ntm_search_put(struct ntm_store *st, int64_t doc, const char *words,
                const char *units, int had, struct ntm_error *err)
 {
+    if (st->search_lazy)
+        return NTM_OK;
     if (st->nspend == st->capspend) {
         size_t nc = st->capspend ? st->capspend * 2 : 64;
         struct Ntm_spend *p = ntm_realloc(st->spend, nc * sizeof(*p));
@@ -675,6 +677,19 @@ rollback_all(struct ntm_store *st)
         return;
     if (exec_cached(st, sql_rollback, NULL) != NTM_OK)
         sqlite3_exec(st->db, sql_rollback, NULL, NULL, NULL);
+}
+
+enum ntm_err
+Ntm_search_mode_load(struct ntm_store *st, struct ntm_error *err)
+{
+    sqlite3_stmt *s = Ntm_prepare(
+        st, "SELECT value='lazy' FROM meta WHERE key='search'", err);
+    if (!s)
+        return err ? err->code : NTM_EDB;
+    int x = sqlite3_step(s);
+    st->search_lazy = x == SQLITE_ROW && sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    return Ntm_step_ok(st, x, err, "cannot read the store's settings");
 }
 
 /*
@@ -934,6 +949,17 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
                 goto fail;
             }
     }
+    /* A server never searches by words: a new server's store keeps no
+     * word index until something searches it (search_lazy). */
+    if ((flags & (NTM_STORE_SERVER | NTM_STORE_READONLY)) == NTM_STORE_SERVER &&
+        (rc = Ntm_exec(st,
+                       "INSERT INTO meta(key, value) SELECT 'search', 'lazy' "
+                       "WHERE NOT EXISTS (SELECT 1 FROM meta WHERE "
+                       "key='search') AND NOT EXISTS (SELECT 1 FROM rdoc)",
+                       err)) != NTM_OK)
+        goto fail;
+    if ((rc = Ntm_search_mode_load(st, err)) != NTM_OK)
+        goto fail;
     char root[NTM_HEX_ID_LEN + 1];
     if (ntm_store_root(st, root) == NTM_OK)
         memcpy(st->root, root, sizeof(root));
@@ -1009,6 +1035,8 @@ ntm_store_begin(struct ntm_store *st, struct ntm_error *err)
     rollback_all(st); /* a transaction a failed rollback left open */
     Ntm_search_heal(st);
     enum ntm_err rc = exec_cached(st, sql_begin, err);
+    if (rc == NTM_OK && (rc = Ntm_search_mode_load(st, err)) != NTM_OK)
+        rollback_all(st);
     if (rc == NTM_OK)
         st->tx_depth = 1;
     return rc;
@@ -1075,6 +1103,8 @@ Ntm_sp_begin(struct ntm_store *st, struct ntm_error *err)
         rollback_all(st); /* a transaction a failed rollback left open */
         Ntm_search_heal(st);
         enum ntm_err rc = exec_cached(st, sql_begin, err);
+        if (rc == NTM_OK && (rc = Ntm_search_mode_load(st, err)) != NTM_OK)
+            rollback_all(st);
         if (rc != NTM_OK)
             return rc;
         st->sp_serial = 1;

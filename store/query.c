@@ -173,6 +173,9 @@ ntm_store_records_each(struct ntm_store *st, const struct ntm_record_filter *f,
             goto out;
         if (q.n == 0) /* no word: nothing can match */
             goto out;
+        /* a server's store builds its index on its first search */
+        if ((rc = Ntm_state_search_build(st, err)) != NTM_OK)
+            goto out;
         /* this transaction's own writes to the index, if any, first */
         if ((rc = Ntm_search_flush(st, err)) != NTM_OK)
             goto out;

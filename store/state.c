@@ -490,6 +490,8 @@ index_row(struct ntm_store *st, const char *record, const char *units,
         return Ntm_search_put(st, sqlite3_last_insert_rowid(st->db), folded,
                               units, 0, err);
     }
+    if (st->search_lazy) /* no index kept: rdoc only */
+        return NTM_OK;
     const char *w = NULL, *u = NULL;
     if (!Ntm_search_pending(st, doc, &w, &u)) {
         s = Ntm_prepare(st, "SELECT words, units FROM rsearch WHERE rowid=?1",
@@ -1766,6 +1768,68 @@ Ntm_state_units(struct ntm_store *st, struct ntm_error *err)
                                  "'unit.create: ''code'' must be a unit code'",
                                  "op='unit.create' AND unit IS NULL", err);
     json_decref(codes);
+    return rc;
+}
+
+/*
+ * The word index of a store that kept none (a server's): each record's
+ * row, made from its stored fields and unit as index_record makes it when
+ * the record changes (verify recomputes and compares them). Then the
+ * store keeps its index: meta "search" = "kept", which a server's next
+ * open leaves as it is.
+ */
+enum ntm_err
+Ntm_state_search_build(struct ntm_store *st, struct ntm_error *err)
+{
+    if (!st->search_lazy)
+        return NTM_OK;
+    if (st->flags & NTM_STORE_READONLY)
+        return ntm_error_set(err, NTM_EREADONLY,
+                             N_("this home keeps no word index yet (a "
+                                "server's store builds it on its first "
+                                "search) and is open read-only - search it "
+                                "once where it can be written"));
+    enum ntm_err rc = Ntm_sp_begin(st, err); /* reads the mode again */
+    if (rc != NTM_OK)
+        return rc;
+    int lazy = st->search_lazy;
+    st->search_lazy = 0;
+    sqlite3_stmt *s = NULL;
+    if (lazy) {
+        int x = sqlite3_prepare_v2(st->db,
+                                   "SELECT id, unit, fields FROM records "
+                                   "ORDER BY c_ts, author, id",
+                                   -1, &s, NULL);
+        if (x != SQLITE_OK)
+            rc = Ntm_db_error(st, x, err, "cannot build the word index");
+        while (rc == NTM_OK && (x = sqlite3_step(s)) == SQLITE_ROW) {
+            const char *id = (const char *)sqlite3_column_text(s, 0);
+            const char *unit = (const char *)sqlite3_column_text(s, 1);
+            const char *ftext = (const char *)sqlite3_column_text(s, 2);
+            json_t *fields = ftext ? json_loads(ftext, 0, NULL) : NULL;
+            char *folded = NULL;
+            if (!id || !unit || !fields)
+                rc = ntm_error_set(err, NTM_ENOMEM,
+                                   "cannot read a record to build the word "
+                                   "index (out of memory?)");
+            if (rc == NTM_OK)
+                rc = search_text(st, fields, unit, &folded, err);
+            if (rc == NTM_OK)
+                rc = index_record(st, id, unit, folded, 0, err);
+            ntm_free(folded);
+            json_decref(fields);
+        }
+        if (rc == NTM_OK && x != SQLITE_DONE)
+            rc = Ntm_db_error(st, x, err, "cannot build the word index");
+        sqlite3_finalize(s);
+        if (rc == NTM_OK)
+            rc = ntm_store_meta_set(st, "search", "kept", err);
+    }
+    enum ntm_err rc2 = Ntm_sp_end(st, rc == NTM_OK, err);
+    if (rc == NTM_OK)
+        rc = rc2;
+    if (rc != NTM_OK)
+        st->search_lazy = lazy;
     return rc;
 }
 

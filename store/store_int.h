@@ -161,6 +161,12 @@ struct ntm_store {
     /* A write failed: the word index's in-memory state is dropped before
      * the next transaction (db.c, search_heal). */
     int search_heal;
+    /* The store keeps no word index (meta "search" = "lazy", a server's
+     * store): Ntm_search_put writes nothing, rdoc is kept, and the index
+     * is built when a search first needs it (Ntm_state_search_build).
+     * Read when the handle opens and when each transaction begins, so
+     * that a handle follows another's build. */
+    int search_lazy;
     /* Writes to the word index deferred (db.c, Ntm_search_put): FTS5
      * writes its pending terms out as a new segment at every savepoint
      * and release once it holds any, so a write per entry taken cost a
@@ -436,6 +442,8 @@ int Ntm_search_pending(struct ntm_store *st, int64_t doc, const char **words,
 /* Write the deferred writes to the word index now (before reading it, or
  * rebuilding it, inside a transaction). */
 enum ntm_err Ntm_search_flush(struct ntm_store *st, struct ntm_error *err);
+/* st->search_lazy from meta (inside the transaction that just began). */
+enum ntm_err Ntm_search_mode_load(struct ntm_store *st, struct ntm_error *err);
 /* After a failed write, outside a transaction: make FTS5 forget what it
  * cached on this handle (best effort; kept pending while it fails). */
 void Ntm_search_heal(struct ntm_store *st);
@@ -596,6 +604,11 @@ enum ntm_err Ntm_state_authors(struct ntm_store *st, json_t *keys,
                                struct ntm_error *err);
 /* Recompute units and every record from the log (rebuild, root change). */
 enum ntm_err Ntm_state_all(struct ntm_store *st, struct ntm_error *err);
+/* A store that keeps no word index (st->search_lazy) gets one, from its
+ * records, and keeps it from then on; NTM_OK at once when it has one.
+ * NTM_EREADONLY on a read-only handle. Its own transaction. */
+enum ntm_err Ntm_state_search_build(struct ntm_store *st,
+                                    struct ntm_error *err);
 /* A record's heads (new: a JSON array, sorted) and conflicts (new: a JSON
  * object field -> candidates in total order, {} when none), from rheads
  * and rcands. */

@@ -830,6 +830,96 @@ test_unit_renamed_keeps_verify_clean(void **state)
     ntm_store_close(st);
 }
 
+/* One value read with a connection of its own. */
+static char *
+sql_text(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    char *v = NULL;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        v = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v ? v : strdup("(none)");
+}
+
+static void
+expect_sql(const char *path, const char *sql, const char *want)
+{
+    char *got = sql_text(path, sql);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s: got %s, want %s", sql, got, want);
+    free(got);
+}
+
+/* A server never searches by words, and writing the word index was a
+ * fifth of what taking an entry cost: a new server's store keeps none
+ * (meta search=lazy, rdoc kept) until a search needs it, which builds it
+ * from the records; from then on every handle keeps it, a server's next
+ * open too. verify finds no difference at each step. */
+static void
+test_server_store_builds_its_index_on_first_search(void **state)
+{
+    (void)state;
+    struct ntm_store *st = th_store(root, NTM_STORE_SERVER), *other = NULL;
+    char path[400], a[33], b[33], c[33], d[33], want[40];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    struct ntm_write_result w;
+    struct ntm_error err;
+    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
+                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
+                     NTM_OK);
+    create(st, rec1, COMMUNE, "Đường bê tông ấp 3", NULL, a);
+    create(st, rec1, COMMUNE, "Sửa cầu", "đường liên xã", b);
+    expect_sql(path, "SELECT value FROM meta WHERE key='search'", "lazy");
+    expect_sql(path, "SELECT count(*) FROM rsearch", "0");
+    expect_sql(path, "SELECT count(*) FROM rdoc", "2");
+    verify_no_diffs(st);
+
+    /* read-only, it cannot build: it says so */
+    struct ntm_store *ro = NULL;
+    assert_int_equal(ntm_store_open(&ro, path, NTM_STORE_READONLY, &err),
+                     NTM_OK);
+    struct ntm_record_filter f = {0};
+    f.text = "be tong";
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(ro, &f, &list, &err), NTM_EREADONLY);
+    assert_non_null(strstr(err.msg, "word index"));
+    assert_null(list);
+    ntm_store_close(ro);
+
+    /* another handle, opened while the store kept no index */
+    assert_int_equal(ntm_store_open(&other, path, NTM_STORE_SERVER, &err),
+                     NTM_OK);
+    snprintf(want, sizeof(want), "%.6s", a);
+    expect_found(st, "be tong", want);
+    snprintf(want, sizeof(want), "%.6s", b);
+    expect_found(st, "lien xa", want);
+    expect_sql(path, "SELECT value FROM meta WHERE key='search'", "kept");
+    expect_sql(path, "SELECT count(*) FROM rsearch", "2");
+    verify_no_diffs(st);
+    /* the other handle keeps the index from its next transaction on */
+    create(other, rec1, COMMUNE, "Nạo vét kênh", NULL, c);
+    snprintf(want, sizeof(want), "%.6s", c);
+    expect_found(st, "nao vet", want);
+    verify_no_diffs(other);
+    ntm_store_close(other);
+    ntm_store_close(st);
+
+    /* a server's next open leaves the kept index as it is */
+    assert_int_equal(ntm_store_open(&st, path, NTM_STORE_SERVER, &err), NTM_OK);
+    create(st, rec1, COMMUNE, "Trồng cây xanh", NULL, d);
+    expect_sql(path, "SELECT count(*) FROM rsearch", "4");
+    snprintf(want, sizeof(want), "%.6s", d);
+    expect_found(st, "cay xanh", want);
+    verify_no_diffs(st);
+    ntm_store_close(st);
+}
+
 int
 main(void)
 {
@@ -848,6 +938,7 @@ main(void)
         cmocka_unit_test(test_units_migrated),
         cmocka_unit_test(test_unit_tokens_rank_as_phrases),
         cmocka_unit_test(test_rank_is_bm25),
+        cmocka_unit_test(test_server_store_builds_its_index_on_first_search),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
