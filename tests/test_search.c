@@ -52,12 +52,12 @@ fields(const char *title, const char *note)
     return f;
 }
 
-/* A replica where root enrolled rec1 (recorder of COMMUNE) and created
- * the hamlet Ấp Bến Đình. */
+/* A replica (opened with flags) where root enrolled rec1 (recorder of
+ * COMMUNE) and created the hamlet Ấp Bến Đình. */
 static struct ntm_store *
-search_store(void)
+search_store_flags(unsigned flags)
 {
-    struct ntm_store *st = th_store(root, 0);
+    struct ntm_store *st = th_store(root, flags);
     struct ntm_write_result w;
     struct ntm_error err;
     assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
@@ -67,6 +67,12 @@ search_store(void)
         ntm_unit_create(st, root, HAMLET, "Ấp Bến Đình", "hamlet", &w, &err),
         NTM_OK);
     return st;
+}
+
+static struct ntm_store *
+search_store(void)
+{
+    return search_store_flags(0);
 }
 
 static void
@@ -865,14 +871,10 @@ static void
 test_server_store_builds_its_index_on_first_search(void **state)
 {
     (void)state;
-    struct ntm_store *st = th_store(root, NTM_STORE_SERVER), *other = NULL;
+    struct ntm_store *st = search_store_flags(NTM_STORE_SERVER), *other = NULL;
     char path[400], a[33], b[33], c[33], d[33], want[40];
     snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
-    struct ntm_write_result w;
     struct ntm_error err;
-    assert_int_equal(ntm_device_enroll(st, root, rec1_hex, "recorder", COMMUNE,
-                                       "Xã Thạnh Đức", "doan", 1, &w, &err),
-                     NTM_OK);
     create(st, rec1, COMMUNE, "Đường bê tông ấp 3", NULL, a);
     create(st, rec1, COMMUNE, "Sửa cầu", "đường liên xã", b);
     expect_sql(path, "SELECT value FROM meta WHERE key='search'", "lazy");
