@@ -579,6 +579,39 @@ utf8_valid(const unsigned char *s, size_t n)
     return 1;
 }
 
+/* Append a report line to list (0; -1 when memory ran out). A line may
+ * quote a damaged file's text, or cut a character in two: its bytes that
+ * are not UTF-8 are written \xNN, since jansson takes UTF-8 only, and a
+ * line it refused read as running out of memory. */
+static int
+append_line(json_t *list, const char *line)
+{
+    size_t n = strlen(line);
+    if (utf8_valid((const unsigned char *)line, n))
+        return json_array_append_new(list, json_stringn(line, n));
+    struct ntm_buf b = NTM_BUF_INIT;
+    for (size_t i = 0; i < n;) {
+        size_t k = ntm_text_char_len(line + i);
+        if (k > 1 || (unsigned char)line[i] < 0x80) {
+            if (k > 1 && !utf8_valid((const unsigned char *)line + i, k))
+                k = 0;
+        } else {
+            k = 0;
+        }
+        if (k) {
+            ntm_buf_add(&b, line + i, k);
+            i += k;
+        } else {
+            ntm_buf_addf(&b, "\\x%02x", (unsigned char)line[i]);
+            i++;
+        }
+    }
+    const char *t = ntm_buf_str(&b);
+    int r = t ? append_line(list, t) : -1;
+    ntm_buf_release(&b);
+    return r;
+}
+
 /* Column i of the current row as JSON (new; NULL when out of memory). */
 static json_t *
 col_json(sqlite3_stmt *s, int i)
@@ -1035,7 +1068,7 @@ check_meta(struct ntm_store *st, json_t *list, struct ntm_error *err)
         char line[200];
         snprintf(line, sizeof(line), "meta '%s' is malformed",
                  (const char *)sqlite3_column_text(s, 0));
-        if (json_array_append_new(list, json_string(line)))
+        if (append_line(list, line))
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
     }
     sqlite3_finalize(s);
@@ -1063,8 +1096,7 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
          * of its report ("error code=7", SQLITE_NOMEM), not an error. */
         if (strstr(t, "error code=7") || strstr(t, "out of memory"))
             oom = 1;
-        if (oom || (strcmp(t, "ok") != 0 &&
-                    json_array_append_new(list, json_string(t))))
+        if (oom || (strcmp(t, "ok") != 0 && append_line(list, t)))
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
     }
     if (r == SQLITE_ROW)
@@ -1094,7 +1126,7 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
             char line[300];
             snprintf(line, sizeof(line), "the word index: %s",
                      sqlite3_errmsg(st->db));
-            if (json_array_append_new(list, json_string(line)))
+            if (append_line(list, line))
                 return ntm_error_set(err, NTM_ENOMEM, "out of memory");
         }
         return NTM_OK;
@@ -1107,7 +1139,7 @@ check_integrity(struct ntm_store *st, json_t *list, struct ntm_error *err)
     char line[300];
     snprintf(line, sizeof(line), "the check could not run: %s",
              sqlite3_errmsg(st->db));
-    if (json_array_append_new(list, json_string(line)))
+    if (append_line(list, line))
         return ntm_error_set(err, NTM_ENOMEM, "out of memory");
     return NTM_OK;
 }
@@ -1176,7 +1208,7 @@ check_schema(struct ntm_store *st, json_t *list, struct ntm_error *err)
         snprintf(line, sizeof(line),
                  "schema differs from this ntm's: %.250s (expected %.250s)", x,
                  y);
-        if (json_array_append_new(list, json_string(line)))
+        if (append_line(list, line))
             rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
         break; /* one line says enough; the rest is out of step */
     }
@@ -1326,7 +1358,7 @@ ntm_store_verify_ex(struct ntm_store *st, unsigned flags, json_t **out,
         char line[NTM_ERROR_SIZE + 32];
         snprintf(line, sizeof(line), "the log could not be read: %s",
                  err ? err->msg : ntm_strerror(rc));
-        rc = json_array_append_new(integrity, json_string(line))
+        rc = append_line(integrity, line)
                  ? ntm_error_set(err, NTM_ENOMEM, "out of memory")
                  : NTM_OK;
     } else if (rc == NTM_OK && !json_array_size(integrity) &&

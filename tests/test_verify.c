@@ -1185,6 +1185,38 @@ test_log_index_destroyed(void **state)
     json_decref(rep);
 }
 
+/* A damaged byte in the schema's text makes it invalid UTF-8 (the
+ * byte-flip drill, verify_drill.sh, seed 127521250): verify quoted that
+ * text in its report, jansson refused the line, and verify said "out of
+ * memory" (exit 1) instead of naming the damage. The line is kept with
+ * the byte written \xNN. */
+static void
+test_schema_text_not_utf8(void **state)
+{
+    (void)state;
+    char path[400];
+    tampered_copy(NULL, path);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    assert_true(n > 0 && n < sizeof(buf));
+    char *t = memmem(buf, n, "CREATE TABLE records(", 21);
+    assert_non_null(t);
+    char *a = memmem(t, n - (size_t)(t - buf), "author TEXT NOT NULL", 20);
+    assert_non_null(a);
+    a[13] = (char)0xcf; /* "NOT" -> "N\xcfT" */
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    json_t *rep = verify_file(path, 0);
+    char *txt = json_dumps(json_object_get(rep, "integrity"), JSON_COMPACT);
+    assert_non_null(strstr(txt, "schema differs"));
+    assert_non_null(strstr(txt, "N\\\\xcfT NULL"));
+    free(txt);
+    json_decref(rep);
+}
+
 int
 main(void)
 {
@@ -1214,6 +1246,7 @@ main(void)
         cmocka_unit_test(test_readonly_copy),
         cmocka_unit_test(test_home_with_digests),
         cmocka_unit_test(test_log_index_destroyed),
+        cmocka_unit_test(test_schema_text_not_utf8),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
