@@ -692,6 +692,40 @@ Ntm_search_mode_load(struct ntm_store *st, struct ntm_error *err)
     return Ntm_step_ok(st, x, err, "cannot read the store's settings");
 }
 
+/* At open: a server never searches by words, so a new server's store
+ * (no setting yet, no record) keeps no word index until something
+ * searches it. Read first: only that first open writes, and a server's
+ * pool handles opening under load never wait for the write lock. */
+static enum ntm_err
+search_mode_open(struct ntm_store *st, struct ntm_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int fresh = 0;
+    if ((st->flags & (NTM_STORE_SERVER | NTM_STORE_READONLY)) ==
+        NTM_STORE_SERVER) {
+        s = Ntm_prepare(st,
+                        "SELECT NOT EXISTS (SELECT 1 FROM meta WHERE "
+                        "key='search') AND NOT EXISTS (SELECT 1 FROM rdoc)",
+                        err);
+        if (!s)
+            return err ? err->code : NTM_EDB;
+        int x = sqlite3_step(s);
+        fresh = x == SQLITE_ROW && sqlite3_column_int(s, 0);
+        sqlite3_reset(s);
+        enum ntm_err rc =
+            Ntm_step_ok(st, x, err, "cannot read the store's settings");
+        if (rc == NTM_OK && fresh)
+            rc = Ntm_exec(st,
+                          "INSERT INTO meta(key, value) SELECT 'search', "
+                          "'lazy' WHERE NOT EXISTS (SELECT 1 FROM meta WHERE "
+                          "key='search') AND NOT EXISTS (SELECT 1 FROM rdoc)",
+                          err);
+        if (rc != NTM_OK)
+            return rc;
+    }
+    return Ntm_search_mode_load(st, err);
+}
+
 /*
  * After a failed write, make the word index (FTS5) forget what it holds
  * in memory. When SQLite rolls a whole transaction back by itself (out of
@@ -949,16 +983,7 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
                 goto fail;
             }
     }
-    /* A server never searches by words: a new server's store keeps no
-     * word index until something searches it (search_lazy). */
-    if ((flags & (NTM_STORE_SERVER | NTM_STORE_READONLY)) == NTM_STORE_SERVER &&
-        (rc = Ntm_exec(st,
-                       "INSERT INTO meta(key, value) SELECT 'search', 'lazy' "
-                       "WHERE NOT EXISTS (SELECT 1 FROM meta WHERE "
-                       "key='search') AND NOT EXISTS (SELECT 1 FROM rdoc)",
-                       err)) != NTM_OK)
-        goto fail;
-    if ((rc = Ntm_search_mode_load(st, err)) != NTM_OK)
+    if ((rc = search_mode_open(st, err)) != NTM_OK)
         goto fail;
     char root[NTM_HEX_ID_LEN + 1];
     if (ntm_store_root(st, root) == NTM_OK)

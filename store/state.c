@@ -1806,12 +1806,17 @@ Ntm_state_search_build(struct ntm_store *st, struct ntm_error *err)
             const char *id = (const char *)sqlite3_column_text(s, 0);
             const char *unit = (const char *)sqlite3_column_text(s, 1);
             const char *ftext = (const char *)sqlite3_column_text(s, 2);
-            json_t *fields = ftext ? json_loads(ftext, 0, NULL) : NULL;
+            json_error_t jerr;
+            json_t *fields = ftext ? json_loads(ftext, 0, &jerr) : NULL;
             char *folded = NULL;
-            if (!id || !unit || !fields)
-                rc = ntm_error_set(err, NTM_ENOMEM,
-                                   "cannot read a record to build the word "
-                                   "index (out of memory?)");
+            if (!id || !unit || !ftext ||
+                (!fields && json_error_code(&jerr) == json_error_out_of_memory))
+                rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
+            else if (!fields) /* damaged: verify names it */
+                rc = ntm_error_set(err, NTM_EDB,
+                                   "record %.16s... has fields that do not "
+                                   "read as JSON - run 'ntm verify'",
+                                   id);
             if (rc == NTM_OK)
                 rc = search_text(st, fields, unit, &folded, err);
             if (rc == NTM_OK)

@@ -592,12 +592,9 @@ append_line(json_t *list, const char *line)
     struct ntm_buf b = NTM_BUF_INIT;
     for (size_t i = 0; i < n;) {
         size_t k = ntm_text_char_len(line + i);
-        if (k > 1 || (unsigned char)line[i] < 0x80) {
-            if (k > 1 && !utf8_valid((const unsigned char *)line + i, k))
-                k = 0;
-        } else {
-            k = 0;
-        }
+        if ((unsigned char)line[i] >= 0x80 &&
+            (k < 2 || !utf8_valid((const unsigned char *)line + i, k)))
+            k = 0; /* a byte that does not start a valid character */
         if (k) {
             ntm_buf_add(&b, line + i, k);
             i += k;
@@ -607,7 +604,7 @@ append_line(json_t *list, const char *line)
         }
     }
     const char *t = ntm_buf_str(&b);
-    int r = t ? append_line(list, t) : -1;
+    int r = t ? json_array_append_new(list, json_string(t)) : -1;
     ntm_buf_release(&b);
     return r;
 }

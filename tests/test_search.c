@@ -922,6 +922,32 @@ test_server_store_builds_its_index_on_first_search(void **state)
     ntm_store_close(st);
 }
 
+/* A record whose stored fields no longer read as JSON (a damaged file)
+ * stops the build with a message that points to verify, not "out of
+ * memory"; the store stays as it was (lazy, no index row). */
+static void
+test_server_index_build_on_damaged_fields(void **state)
+{
+    (void)state;
+    struct ntm_store *st = search_store_flags(NTM_STORE_SERVER);
+    char path[400], a[33];
+    snprintf(path, sizeof(path), "%s/r%d.db", th_dir, th_serial - 1);
+    create(st, rec1, COMMUNE, "Đường bê tông ấp 3", NULL, a);
+    ntm_store_close(st);
+    exec_sql(path, "UPDATE records SET fields='{\"title\":'");
+    struct ntm_error err;
+    assert_int_equal(ntm_store_open(&st, path, NTM_STORE_SERVER, &err), NTM_OK);
+    struct ntm_record_filter f = {0};
+    f.text = "be tong";
+    json_t *list = NULL;
+    assert_int_equal(ntm_store_records(st, &f, &list, &err), NTM_EDB);
+    assert_non_null(strstr(err.msg, "ntm verify"));
+    assert_null(strstr(err.msg, "memory"));
+    ntm_store_close(st);
+    expect_sql(path, "SELECT value FROM meta WHERE key='search'", "lazy");
+    expect_sql(path, "SELECT count(*) FROM rsearch", "0");
+}
+
 int
 main(void)
 {
@@ -941,6 +967,7 @@ main(void)
         cmocka_unit_test(test_unit_tokens_rank_as_phrases),
         cmocka_unit_test(test_rank_is_bm25),
         cmocka_unit_test(test_server_store_builds_its_index_on_first_search),
+        cmocka_unit_test(test_server_index_build_on_damaged_fields),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
