@@ -13,6 +13,7 @@
  */
 #include "sync_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,7 +488,24 @@ out:
 struct pull_ctx {
     struct ntm_store *st;
     struct Ntm_pull_counts *c;
+    /* The server's head of the author of the last lines held, saved
+     * once that author's run of lines ends (a page is mostly runs of
+     * one author's lines: one write per run, not per line). */
+    char author[NTM_HEX_ID_LEN + 1];
+    char id[NTM_HEX_ID_LEN + 1];
+    int64_t seq;
 };
+
+static enum ntm_err
+peer_head_flush(struct pull_ctx *p, struct ntm_error *err)
+{
+    if (!p->author[0])
+        return NTM_OK;
+    enum ntm_err rc =
+        ntm_store_peer_head_set(p->st, p->author, p->seq, p->id, err);
+    p->author[0] = '\0';
+    return rc;
+}
 
 /* Each entry the store holds now (new or not) is one the server holds. A
  * line of this device's own chain refused as a fork marks where the
@@ -502,15 +520,31 @@ pull_taken(void *ud, const struct ntm_ingest_result *r, struct ntm_error *err)
         p->c->own_fork_seq = r->seq;
     if (r->verdict != NTM_OK)
         return NTM_OK;
-    return ntm_store_peer_head_set(p->st, r->author, r->seq, r->id, err);
+    if (p->author[0] && strcmp(p->author, r->author) != 0) {
+        enum ntm_err rc = peer_head_flush(p, err);
+        if (rc != NTM_OK)
+            return rc;
+    }
+    if (!p->author[0] || r->seq > p->seq) {
+        memcpy(p->author, r->author, sizeof p->author);
+        memcpy(p->id, r->id, sizeof p->id);
+        p->seq = r->seq;
+    }
+    return NTM_OK;
 }
 
-enum ntm_err
-Ntm_pull_apply(struct ntm_store *st, const char *body, size_t len,
-               int64_t after, struct Ntm_pull_counts *c, struct ntm_error *err)
+/* Apply a page's lines (prep: read and checked ahead, or NULL to read
+ * body line by line). */
+static enum ntm_err
+pull_apply(struct ntm_store *st, struct Ntm_prep *prep, const char *body,
+           size_t len, int64_t after, struct Ntm_pull_counts *c,
+           struct ntm_error *err)
 {
     struct Ntm_ingest in;
-    struct pull_ctx ctx = {st, c};
+    struct pull_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.st = st;
+    ctx.c = c;
     struct Ntm_ingest_opts o = {NTM_SOURCE_PULL,
                                 NTM_INGEST_STRICT | NTM_INGEST_GSEQ,
                                 0,
@@ -520,7 +554,10 @@ Ntm_pull_apply(struct ntm_store *st, const char *body, size_t len,
     enum ntm_err rc = Ntm_ingest_init(&in, st, &o, err);
     in.last_gseq = after;
     if (rc == NTM_OK)
-        rc = Ntm_ingest_lines(&in, body, len, err);
+        rc = prep ? Ntm_ingest_prepared(&in, prep, err)
+                  : Ntm_ingest_lines(&in, body, len, err);
+    if (rc == NTM_OK)
+        rc = peer_head_flush(&ctx, err);
     if (rc == NTM_EBADENTRY) {
         char why[NTM_ERROR_SIZE];
         snprintf(why, sizeof why, "%s", err ? err->msg : "");
@@ -535,59 +572,181 @@ Ntm_pull_apply(struct ntm_store *st, const char *body, size_t len,
     return rc;
 }
 
-/* Fetch one page and apply it in one transaction with the cursor (when
- * cursor_key is not NULL). */
-static enum ntm_err
-pull_page(struct Ntm_session *s, const char *author, int64_t after,
-          const char *cursor_key, struct Ntm_pull_counts *pc, int64_t *next,
-          int *more, struct ntm_error *err)
+enum ntm_err
+Ntm_pull_apply(struct ntm_store *st, const char *body, size_t len,
+               int64_t after, struct Ntm_pull_counts *c, struct ntm_error *err)
 {
+    return pull_apply(st, NULL, body, len, after, c, err);
+}
+
+/*
+ * A page of a pull, fetched and read ahead: its answer, its headers
+ * checked, its lines parsed and their signatures verified (Ntm_prep),
+ * nothing applied. The next page is fetched and checked on a thread of
+ * its own while the store takes this one, so the network, the server and
+ * the verification of page n+1 overlap the single writer of page n. The
+ * fetch never touches the store (the session's store is set aside while
+ * a fetch may run), and a page is still applied with its cursor in one
+ * transaction, in order: a pull cut at any instant resumes as before.
+ */
+struct pull_fetch {
+    struct Ntm_session *s;
+    const char *author; /* NULL: every author */
+    int64_t after;
+    struct Ntm_http_resp r;
+    struct Ntm_prep prep;
+    int prepped; /* 0: no memory to read ahead, the body is read at apply */
+    enum ntm_err rc;
+    struct ntm_error err;
+};
+
+static void
+fetch_release(struct pull_fetch *f)
+{
+    ntm_buf_release(&f->r.body);
+    Ntm_prep_release(&f->prep);
+}
+
+static void
+fetch_page(struct pull_fetch *f)
+{
+    struct Ntm_session *s = f->s;
     char path[192];
-    struct Ntm_http_resp r = {0};
-    r.cap = s->o.max_response;
-    if (author)
+    memset(&f->r, 0, sizeof f->r);
+    Ntm_prep_init(&f->prep);
+    f->prepped = 0;
+    ntm_error_clear(&f->err);
+    f->r.cap = s->o.max_response;
+    if (f->author)
         snprintf(path, sizeof path, "/v1/entries?after=%lld&limit=%u&author=%s",
-                 (long long)after, s->o.page, author);
+                 (long long)f->after, s->o.page, f->author);
     else
         snprintf(path, sizeof path, "/v1/entries?after=%lld&limit=%u",
-                 (long long)after, s->o.page);
-    enum ntm_err rc = Ntm_request(s, "GET", path, NULL, 0, &r, err);
+                 (long long)f->after, s->o.page);
+    f->rc = Ntm_request(s, "GET", path, NULL, 0, &f->r, &f->err);
+    if (f->rc != NTM_OK)
+        return;
+    if (f->r.next_after < 0 || f->r.more < 0) {
+        f->rc = ntm_error_set(&f->err, NTM_EPROTO,
+                              "server answer lacks Ntm-Next-After or Ntm-More");
+        return;
+    }
+    if (f->r.next_after < f->after) {
+        f->rc = ntm_error_set(&f->err, NTM_EROLLBACK,
+                              "server %s went backwards: next position %lld "
+                              "is before %lld - refusing to pull, tell its "
+                              "admin",
+                              s->url, (long long)f->r.next_after,
+                              (long long)f->after);
+        return;
+    }
+    if (Ntm_prep_lines(&f->prep, f->r.body.buf, f->r.body.len) != NTM_OK) {
+        Ntm_prep_release(&f->prep);
+        return;
+    }
+    Ntm_prep_run(&f->prep, 0);
+    f->prepped = 1;
+}
+
+static void *
+fetch_thread(void *arg)
+{
+    fetch_page(arg);
+    return NULL;
+}
+
+/* Apply a fetched page in one transaction with the cursor (when
+ * cursor_key is not NULL). */
+static enum ntm_err
+apply_page(struct ntm_store *st, struct pull_fetch *f, const char *cursor_key,
+           struct Ntm_pull_counts *pc, struct ntm_error *err)
+{
+    enum ntm_err rc = ntm_store_begin(st, err);
     if (rc != NTM_OK)
-        goto out;
-    if (r.next_after < 0 || r.more < 0) {
-        rc = ntm_error_set(err, NTM_EPROTO,
-                           "server answer lacks Ntm-Next-After or Ntm-More");
-        goto out;
-    }
-    if (r.next_after < after) {
-        rc = ntm_error_set(err, NTM_EROLLBACK,
-                           "server %s went backwards: next position %lld is "
-                           "before %lld - refusing to pull, tell its admin",
-                           s->url, (long long)r.next_after, (long long)after);
-        goto out;
-    }
-    if ((rc = ntm_store_begin(s->st, err)) != NTM_OK)
-        goto out;
-    rc = Ntm_pull_apply(s->st, r.body.buf, r.body.len, after, pc, err);
-    if (rc == NTM_OK && pc->last_gseq > r.next_after)
+        return rc;
+    rc = pull_apply(st, f->prepped ? &f->prep : NULL, f->r.body.buf,
+                    f->r.body.len, f->after, pc, err);
+    if (rc == NTM_OK && pc->last_gseq > f->r.next_after)
         rc = ntm_error_set(err, NTM_EPROTO,
                            "server's Ntm-Next-After is below its last line");
     if (rc == NTM_OK && cursor_key) {
-        rc = ntm_store_meta_set_int(s->st, cursor_key, r.next_after, err);
+        rc = ntm_store_meta_set_int(st, cursor_key, f->r.next_after, err);
         int64_t seen = 0;
-        ntm_store_meta_get_int(s->st, NTM_SYNC_KEY_SERVER_GSEQ, 0, &seen, NULL);
-        if (rc == NTM_OK && r.next_after > seen)
-            rc = ntm_store_meta_set_int(s->st, NTM_SYNC_KEY_SERVER_GSEQ,
-                                        r.next_after, err);
+        ntm_store_meta_get_int(st, NTM_SYNC_KEY_SERVER_GSEQ, 0, &seen, NULL);
+        if (rc == NTM_OK && f->r.next_after > seen)
+            rc = ntm_store_meta_set_int(st, NTM_SYNC_KEY_SERVER_GSEQ,
+                                        f->r.next_after, err);
     }
     if (rc == NTM_OK)
-        rc = ntm_store_commit(s->st, err);
+        rc = ntm_store_commit(st, err);
     else
-        ntm_store_rollback(s->st);
-    *next = r.next_after;
-    *more = r.more;
-out:
-    ntm_buf_release(&r.body);
+        ntm_store_rollback(st);
+    return rc;
+}
+
+/*
+ * Pull pages from *after until the server has no more (author: only that
+ * author's chain; cursor_key: the meta key that keeps the position, or
+ * NULL). Counts in pc; *after is the position of the last page applied,
+ * also when a later one fails. progress: report "received" after each
+ * page.
+ */
+static enum ntm_err
+pull_pages(struct Ntm_session *s, const char *author, int64_t *after,
+           const char *cursor_key, struct Ntm_pull_counts *pc, int progress,
+           struct ntm_error *err)
+{
+    struct ntm_store *st = s->st;
+    int64_t offset = s->clock_offset;
+    struct pull_fetch f[2];
+    int cur = 0;
+    enum ntm_err rc;
+
+    memset(f, 0, sizeof f);
+    f[0].s = f[1].s = s;
+    f[0].author = f[1].author = author;
+    f[0].after = *after;
+    s->st = NULL;
+    fetch_page(&f[0]);
+    for (;;) {
+        struct pull_fetch *now = &f[cur], *ahead = &f[cur ^ 1];
+        pthread_t tid;
+        int started = 0;
+        if ((rc = now->rc) != NTM_OK) {
+            if (err)
+                *err = now->err;
+            break;
+        }
+        if (now->r.more) {
+            ahead->after = now->r.next_after;
+            started = pthread_create(&tid, NULL, fetch_thread, ahead) == 0;
+        }
+        /* The counts of a page count once it is committed. */
+        struct Ntm_pull_counts page = *pc;
+        rc = apply_page(st, now, cursor_key, &page, err);
+        if (started)
+            pthread_join(tid, NULL);
+        else if (now->r.more && rc == NTM_OK)
+            fetch_page(ahead); /* no thread: fetched after, as before */
+        if (rc == NTM_OK) {
+            *pc = page;
+            *after = now->r.next_after;
+            if (progress && s->o.progress)
+                s->o.progress(s->o.progress_ud, "received", pc->received, 0);
+        }
+        int more = now->r.more;
+        fetch_release(now);
+        if (rc != NTM_OK || !more)
+            break;
+        cur ^= 1;
+    }
+    fetch_release(&f[0]);
+    fetch_release(&f[1]);
+    s->st = st;
+    /* A clock offset learnt by a fetch is kept now, out of its thread. */
+    if (st && s->clock_offset != offset)
+        ntm_store_meta_set_int(st, NTM_SYNC_KEY_CLOCK_OFFSET, s->clock_offset,
+                               NULL);
     return rc;
 }
 
@@ -604,15 +763,8 @@ static enum ntm_err
 pull_own(struct Ntm_session *s, const char *me, struct Ntm_pull_counts *pc,
          struct ntm_error *err)
 {
-    int64_t after = 0, next = 0;
-    int more = 0;
-    do {
-        enum ntm_err rc = pull_page(s, me, after, NULL, pc, &next, &more, err);
-        if (rc != NTM_OK)
-            return rc;
-        after = next;
-    } while (more);
-    return NTM_OK;
+    int64_t after = 0;
+    return pull_pages(s, me, &after, NULL, pc, 0, err);
 }
 
 /*
@@ -732,8 +884,7 @@ ntm_client_pull(struct ntm_store *st, const struct ntm_key *key,
     struct Ntm_pull_counts pg;
     char me[NTM_HEX_ID_LEN + 1];
     enum ntm_err rc;
-    int64_t cursor = 0, next = 0, reset_epoch = 0;
-    int more = 0;
+    int64_t cursor = 0, reset_epoch = 0;
 
     memset(res, 0, sizeof *res);
     memset(&pg, 0, sizeof pg);
@@ -760,31 +911,22 @@ ntm_client_pull(struct ntm_store *st, const struct ntm_key *key,
      * it never writes a second entry at a used seq. */
     if (head_seq(own, me) > head_seq(local, me)) {
         int64_t after = 0;
-        do {
-            struct Ntm_pull_counts op;
-            memset(&op, 0, sizeof op);
-            rc = pull_page(&s, me, after, NULL, &op, &next, &more, err);
-            if (rc != NTM_OK)
-                goto out;
-            res->own_restored += op.applied;
-            after = next;
-        } while (more);
+        struct Ntm_pull_counts op;
+        memset(&op, 0, sizeof op);
+        rc = pull_pages(&s, me, &after, NULL, &op, 0, err);
+        res->own_restored += op.applied;
+        if (rc != NTM_OK)
+            goto out;
     }
 
     ntm_store_meta_get_int(st, NTM_SYNC_KEY_CURSOR, 0, &cursor, NULL);
-    do {
-        rc = pull_page(&s, NULL, cursor, NTM_SYNC_KEY_CURSOR, &pg, &next, &more,
-                       err);
-        if (rc != NTM_OK)
-            goto out;
-        cursor = next;
-        res->after = cursor;
-        res->received = pg.received;
-        res->applied = pg.applied;
-        res->invalid = pg.invalid;
-        if (s.o.progress)
-            s.o.progress(s.o.progress_ud, "received", pg.received, 0);
-    } while (more);
+    rc = pull_pages(&s, NULL, &cursor, NTM_SYNC_KEY_CURSOR, &pg, 1, err);
+    res->after = cursor;
+    res->received = pg.received;
+    res->applied = pg.applied;
+    res->invalid = pg.invalid;
+    if (rc != NTM_OK)
+        goto out;
     res->after = cursor;
     ntm_store_meta_set_int(st, NTM_SYNC_KEY_LAST_PULL, ntm_now_ms(), NULL);
 out:

@@ -247,6 +247,9 @@ struct ntm_pull_result {
  * applies no half page. When the server holds more of this device's own
  * chain than the store (a restored backup), those entries are pulled back
  * first (GET /v1/entries?author=<own id>).
+ * While the store takes a page, the next one is fetched and its
+ * signatures verified on threads of the library's own; the store (st) is
+ * used on the calling thread only, and progress is called there.
  * Errors: as ntm_client_push; NTM_EROLLBACK when the server's last gseq
  * or a head is lower than what it acknowledged before.
  */

@@ -582,6 +582,125 @@ test_server_inprocess(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A record of the root's (its title n characters) for the pull test. */
+static void
+pull_record(struct ntm_store *st, const struct ntm_key *root, size_t n)
+{
+    char id[NTM_RECORD_ID_LEN + 1];
+    struct ntm_write_result wr;
+    struct ntm_error err;
+    char *title = malloc(n + 1);
+    assert_non_null(title);
+    /* not repeated text: the cap holds for the answer as decoded */
+    for (size_t i = 0; i < n; i++)
+        title[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(i * 7 + i / 3) % 36];
+    title[n] = '\0';
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "task",
+                          "doan.rural_roads_km", "date", "2019-05-17", "qty",
+                          "1.5", "uom", "km", "title", title);
+    assert_int_equal(ntm_record_create(st, root, "activity", "72.710.25657",
+                                       "doan", f, id, &wr, &err),
+                     NTM_OK);
+    json_decref(f);
+    free(title);
+}
+
+/* A pull fetches and checks page n+1 on a thread while the store takes
+ * page n. A page that cannot be fetched (here: past the response cap)
+ * stops the pull only after the pages before it are applied, each with
+ * its cursor; the next pull goes on from there, and nothing is applied
+ * twice. */
+static void
+test_pull_pages_ahead(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ntm-test-sync.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sdb[256], rdb[256], cdb[256];
+    snprintf(sdb, sizeof sdb, "%s/server.db", dir);
+    snprintf(rdb, sizeof rdb, "%s/root.db", dir);
+    snprintf(cdb, sizeof cdb, "%s/coord.db", dir);
+    struct ntm_key *root = new_key(), *coord = new_key();
+    char root_hex[NTM_HEX_ID_LEN + 1], coord_hex[NTM_HEX_ID_LEN + 1];
+    ntm_key_author(root, root_hex);
+    ntm_key_author(coord, coord_hex);
+    struct ntm_error err;
+    ntm_error_clear(&err);
+    struct ntm_server_opts so;
+    memset(&so, 0, sizeof so);
+    so.db_path = sdb;
+    so.listen = "127.0.0.1:0";
+    so.root_key = root_hex;
+    so.log = quiet_log;
+    struct ntm_server *srv = NULL;
+    assert_int_equal(ntm_server_start(&srv, &so, &err), NTM_OK);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", ntm_server_port(srv));
+    struct ntm_client_opts co;
+    memset(&co, 0, sizeof co);
+    co.url = url;
+    co.max_attempts = 1;
+
+    /* gseq 1 the enrollment, 2-10 small records, 11 a big one, 12-13
+     * small: pages of 4 are 1-4, 5-8, 9-12 (too big), 13 */
+    struct ntm_store *st = NULL, *cst = NULL;
+    char fp[40], got_root[NTM_HEX_ID_LEN + 1];
+    struct ntm_write_result wr;
+    assert_int_equal(ntm_store_open(&st, rdb, NTM_STORE_CREATE, &err), NTM_OK);
+    assert_int_equal(ntm_client_setup(st, &co, got_root, fp, &err), NTM_OK);
+    assert_int_equal(ntm_device_enroll(st, root, coord_hex, "coordinator", "72",
+                                       "tinh", NULL, 1, &wr, &err),
+                     NTM_OK);
+    for (int i = 0; i < 9; i++)
+        pull_record(st, root, 20);
+    pull_record(st, root, 8000);
+    pull_record(st, root, 20);
+    pull_record(st, root, 20);
+    struct ntm_push_result pr;
+    assert_int_equal(ntm_client_push(st, root, NULL, &pr, &err), NTM_OK);
+    assert_int_equal(pr.accepted, 13);
+    ntm_push_result_release(&pr);
+
+    assert_int_equal(ntm_store_open(&cst, cdb, NTM_STORE_CREATE, &err), NTM_OK);
+    assert_int_equal(ntm_client_setup(cst, &co, got_root, fp, &err), NTM_OK);
+    struct ntm_pull_result lr;
+    struct ntm_sync_status ss;
+    co.page = 4;
+    co.max_response = 6000;
+    assert_int_equal(ntm_client_pull(cst, coord, &co, &lr, &err),
+                     NTM_ETOOLARGE);
+    assert_int_equal(lr.received, 8);
+    assert_int_equal(lr.applied, 8);
+    assert_int_equal(lr.after, 8);
+    assert_int_equal(ntm_sync_status(cst, &ss, &err), NTM_OK);
+    assert_int_equal(ss.cursor, 8);
+    ntm_sync_status_release(&ss);
+    int64_t seq = 0;
+    assert_int_equal(ntm_store_head(cst, root_hex, &seq, NULL), NTM_OK);
+    assert_int_equal(seq, 8);
+    /* again, with room: from gseq 8 on, each entry once */
+    co.max_response = 0;
+    assert_int_equal(ntm_client_pull(cst, coord, &co, &lr, &err), NTM_OK);
+    assert_int_equal(lr.received, 5);
+    assert_int_equal(lr.applied, 5);
+    assert_int_equal(lr.after, 13);
+    assert_int_equal(ntm_store_head(cst, root_hex, &seq, NULL), NTM_OK);
+    assert_int_equal(seq, 13);
+    /* the server's head of the root, as the last line held told it */
+    assert_int_equal(ntm_store_peer_head_get(cst, root_hex, &seq, &err),
+                     NTM_OK);
+    assert_int_equal(seq, 13);
+
+    ntm_store_close(st);
+    ntm_store_close(cst);
+    ntm_server_stop(srv);
+    ntm_key_free(root);
+    ntm_key_free(coord);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* The root's reset statement: it checks for its root only, and any change
  * to it, or another key's signature, is refused. */
 static void
@@ -653,6 +772,7 @@ main(void)
         cmocka_unit_test(test_error_body_and_status),
         cmocka_unit_test(test_routes_and_query),
         cmocka_unit_test(test_server_inprocess),
+        cmocka_unit_test(test_pull_pages_ahead),
         cmocka_unit_test(test_reset_statement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

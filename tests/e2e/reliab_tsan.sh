@@ -86,6 +86,20 @@ check "  ... each once" test "$(sqlite3 "$S/ntm.db" "SELECT count(*) FROM (SELEC
 for ((d = 1; d <= DEVICES; d++)); do "$NTM" --home "$T/r$d" pull >/dev/null 2>&1; done
 got=$(db_count "$T/r1/ntm.db" "op='record.create'")
 check "a reader pulled them all after the last round (got $got)" test "$got" = "$total"
+# The pull fetches and verifies page n+1 on a thread while the store takes
+# page n: a reader's home copied without its store pulls everything again
+# with the server's build (ThreadSanitizer in scripts/tsan.sh), in pages
+# of 7, while the writers push once more.
+mkdir "$T/rt" && cp "$T/r1/key" "$T/r1/config.json" "$T/rt/"
+for ((d = 1; d <= DEVICES; d++)); do
+    "$NTM" --home "$T/w$d" record activity --task doan.rural_roads_km \
+        --unit "$COMMUNE" --date 2019-07-01 --qty 1 --uom km --title "w$d last" >/dev/null 2>&1
+    "$NTM" --home "$T/w$d" push >/dev/null 2>&1 &
+done
+"$SRV_BIN" --home "$T/rt" pull --page 7 >"$T/pullt" 2>&1
+check "a reader's new store pulls them all in pages of 7 with ${SRV_BIN##*/build}'s pull (exit $?)" \
+    test "$(db_count "$T/rt/ntm.db" "op='record.create'")" -ge "$total"
+wait
 stop_server TERM
 check "server stops cleanly (exit ${SERVER_RC:-?})" test "${SERVER_RC:-1}" -eq 0
 check "server: integrity_check ok" test "$(sqlite3 "$S/ntm.db" 'PRAGMA integrity_check')" = ok
@@ -95,7 +109,7 @@ if [ -n "${TSAN_LOG:-}" ]; then
     if [ "${reports:-0}" -gt 0 ]; then
         cat "$TSAN_LOG".* | head -120
     fi
-    check "ThreadSanitizer: no report from the server ($reports)" test "${reports:-0}" -eq 0
+    check "ThreadSanitizer: no report from the server or the pulling reader ($reports)" test "${reports:-0}" -eq 0
 else
     skip "ThreadSanitizer: not a TSan run (scripts/tsan.sh sets TSAN_LOG)"
 fi
