@@ -272,55 +272,101 @@ on_batch(void *ud, const struct Ntm_ingest *in)
         im->progress(im->ud, in->accepted + in->duplicates, im->res->lines);
 }
 
+/* A chunk of the lines to take: BATCH_LINES lines from i0, read back
+ * and checked on several threads (parse, signature), then taken in order
+ * by the one writer. The next chunk is read and checked ahead, on a
+ * thread of its own, while the writer takes this one; only that thread
+ * reads the bundle (read_item) meanwhile. */
+struct chunk {
+    struct import *im;
+    size_t i0, n;
+    struct ntm_buf texts;
+    struct Ntm_prep p;
+    enum ntm_err rc;
+    struct ntm_error err;
+};
+
+static void
+chunk_read(void *ud)
+{
+    struct chunk *c = ud;
+    size_t *off = ntm_malloc((c->n + 1) * sizeof(*off));
+    Ntm_prep_release(&c->p);
+    ntm_buf_reset(&c->texts);
+    ntm_error_clear(&c->err);
+    c->rc = NTM_OK;
+    if (!off) {
+        c->rc = ntm_error_set(&c->err, NTM_ENOMEM, "out of memory");
+        return;
+    }
+    for (size_t k = 0; k < c->n && c->rc == NTM_OK; k++) {
+        const char *text;
+        size_t len;
+        off[k] = c->texts.len;
+        c->rc = read_item(c->im, (int64_t)(c->i0 + k), &text, &len, &c->err);
+        if (c->rc == NTM_OK && ntm_buf_add(&c->texts, text, len) != NTM_OK)
+            c->rc = ntm_error_set(&c->err, NTM_ENOMEM, "out of memory");
+    }
+    off[c->n] = c->texts.len;
+    for (size_t k = 0; k < c->n && c->rc == NTM_OK; k++)
+        if (Ntm_prep_add(&c->p, c->im->items[c->i0 + k].line,
+                         (int64_t)(c->i0 + k), c->texts.buf + off[k],
+                         off[k + 1] - off[k]) != NTM_OK)
+            c->rc = ntm_error_set(&c->err, NTM_ENOMEM, "out of memory");
+    if (c->rc == NTM_OK)
+        Ntm_prep_run(&c->p, 0);
+    ntm_free(off);
+}
+
+static void
+chunk_at(struct chunk *c, size_t i0, size_t nitems)
+{
+    c->i0 = i0;
+    c->n = nitems - i0 < BATCH_LINES ? nitems - i0 : BATCH_LINES;
+}
+
 /* Take every indexed line in (author, seq) order, then those that waited
  * for another author's entry. A line that no longer reads as in pass 1
  * fails the import. */
-/* Lines i0 up to BATCH_LINES from there, read back, checked on several
- * threads (parse, signature), then taken in order by the one writer. */
-static enum ntm_err
-take_chunk(struct import *im, size_t i0, size_t n, struct ntm_buf *texts,
-           struct ntm_error *err)
-{
-    enum ntm_err rc = NTM_OK;
-    struct Ntm_prep p;
-    size_t *off = ntm_malloc((n + 1) * sizeof(*off));
-    Ntm_prep_init(&p);
-    ntm_buf_reset(texts);
-    if (!off)
-        return ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    for (size_t k = 0; k < n && rc == NTM_OK; k++) {
-        const char *text;
-        size_t len;
-        off[k] = texts->len;
-        rc = read_item(im, (int64_t)(i0 + k), &text, &len, err);
-        if (rc == NTM_OK && ntm_buf_add(texts, text, len) != NTM_OK)
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    }
-    off[n] = texts->len;
-    for (size_t k = 0; k < n && rc == NTM_OK; k++)
-        if (Ntm_prep_add(&p, im->items[i0 + k].line, (int64_t)(i0 + k),
-                         texts->buf + off[k], off[k + 1] - off[k]) != NTM_OK)
-            rc = ntm_error_set(err, NTM_ENOMEM, "out of memory");
-    if (rc == NTM_OK) {
-        Ntm_prep_run(&p, 0);
-        rc = Ntm_ingest_prepared(&im->in, &p, err);
-    }
-    Ntm_prep_release(&p);
-    ntm_free(off);
-    return rc;
-}
-
 static enum ntm_err
 take_all(struct import *im, struct ntm_error *err)
 {
     enum ntm_err rc = NTM_OK;
-    struct ntm_buf texts;
-    ntm_buf_init(&texts);
-    for (size_t i = 0; i < im->nitems && rc == NTM_OK; i += BATCH_LINES) {
-        size_t n = im->nitems - i < BATCH_LINES ? im->nitems - i : BATCH_LINES;
-        rc = take_chunk(im, i, n, &texts, err);
+    struct chunk c[2];
+    int cur = 0;
+    memset(c, 0, sizeof c);
+    for (int k = 0; k < 2; k++) {
+        c[k].im = im;
+        ntm_buf_init(&c[k].texts);
+        Ntm_prep_init(&c[k].p);
     }
-    ntm_buf_release(&texts);
+    if (im->nitems > 0) {
+        chunk_at(&c[0], 0, im->nitems);
+        chunk_read(&c[0]);
+    }
+    for (size_t i = 0; i < im->nitems; i += BATCH_LINES, cur ^= 1) {
+        struct chunk *now = &c[cur], *ahead = &c[cur ^ 1];
+        struct ntm_ahead next;
+        memset(&next, 0, sizeof next);
+        if ((rc = now->rc) != NTM_OK) {
+            if (err)
+                *err = now->err;
+            break;
+        }
+        if (i + BATCH_LINES < im->nitems) {
+            chunk_at(ahead, i + BATCH_LINES, im->nitems);
+            ntm_ahead_start(&next, chunk_read, ahead);
+        }
+        rc = Ntm_ingest_prepared(&im->in, &now->p, err);
+        ntm_ahead_wait(&next);
+        Ntm_prep_release(&now->p);
+        if (rc != NTM_OK)
+            break;
+    }
+    for (int k = 0; k < 2; k++) {
+        Ntm_prep_release(&c[k].p);
+        ntm_buf_release(&c[k].texts);
+    }
     if (rc == NTM_OK)
         rc = Ntm_ingest_end(&im->in, err);
     if (rc == NTM_OK)

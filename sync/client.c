@@ -13,7 +13,6 @@
  */
 #include "sync_int.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -648,11 +647,10 @@ fetch_page(struct pull_fetch *f)
     f->prepped = 1;
 }
 
-static void *
-fetch_thread(void *arg)
+static void
+fetch_ahead(void *arg)
 {
     fetch_page(arg);
-    return NULL;
 }
 
 /* Apply a fetched page in one transaction with the cursor (when
@@ -710,8 +708,8 @@ pull_pages(struct Ntm_session *s, const char *author, int64_t *after,
     fetch_page(&f[0]);
     for (;;) {
         struct pull_fetch *now = &f[cur], *ahead = &f[cur ^ 1];
-        pthread_t tid;
-        int started = 0;
+        struct ntm_ahead next;
+        memset(&next, 0, sizeof next);
         if ((rc = now->rc) != NTM_OK) {
             if (err)
                 *err = now->err;
@@ -719,15 +717,12 @@ pull_pages(struct Ntm_session *s, const char *author, int64_t *after,
         }
         if (now->r.more) {
             ahead->after = now->r.next_after;
-            started = pthread_create(&tid, NULL, fetch_thread, ahead) == 0;
+            ntm_ahead_start(&next, fetch_ahead, ahead);
         }
         /* The counts of a page count once it is committed. */
         struct Ntm_pull_counts page = *pc;
         rc = apply_page(st, now, cursor_key, &page, err);
-        if (started)
-            pthread_join(tid, NULL);
-        else if (now->r.more && rc == NTM_OK)
-            fetch_page(ahead); /* no thread: fetched after, as before */
+        ntm_ahead_wait(&next);
         if (rc == NTM_OK) {
             *pc = page;
             *after = now->r.next_after;

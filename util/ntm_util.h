@@ -247,6 +247,22 @@ NTM_EXTERN enum ntm_err ntm_mkdir_p(const char *path, int mode,
 NTM_EXTERN void ntm_par_for(size_t n, void (*fn)(void *ud, size_t i), void *ud,
                             unsigned threads);
 
+/*
+ * One step done ahead: ntm_ahead_start runs fn(ud) on a thread of its own
+ * while the caller goes on; ntm_ahead_wait returns once it is done. When
+ * no thread can be started, ntm_ahead_wait runs fn itself: the step is
+ * always done, at the latest by the wait. Every started step must be
+ * waited for. What fn touches, the caller must not touch in between.
+ */
+struct ntm_ahead {
+    void (*fn)(void *ud);
+    void *ud;
+    void *thread; /* the running thread, or NULL: none started */
+};
+NTM_EXTERN void ntm_ahead_start(struct ntm_ahead *a, void (*fn)(void *ud),
+                                void *ud);
+NTM_EXTERN void ntm_ahead_wait(struct ntm_ahead *a);
+
 /* Threads for CPU-bound work such as verifying signatures: the online
  * CPUs, at least 2 and at most 16; NTM_THREADS (1-64) overrides it. */
 NTM_EXTERN unsigned ntm_par_threads(void);

@@ -7,6 +7,10 @@
  * persistent pool and nothing to shut down; starting a thread costs tens
  * of microseconds against the milliseconds of a page.
  *
+ * ntm_ahead: one step (the next page of a pull, the next chunk of a
+ * bundle: fetched or read, then verified) on a thread of its own while
+ * the caller's single writer takes the one before.
+ *
  * Depends on libc and POSIX threads only.
  */
 #include "ntm_util.h"
@@ -75,4 +79,41 @@ ntm_par_for(size_t n, void (*fn)(void *ud, size_t i), void *ud,
     par_run(&p);
     for (size_t t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
+}
+
+/* The thread of an ntm_ahead: a heap pthread_t, so that the header needs
+ * no pthread.h. */
+static void *
+ahead_run(void *arg)
+{
+    struct ntm_ahead *a = arg;
+    a->fn(a->ud);
+    return NULL;
+}
+
+void
+ntm_ahead_start(struct ntm_ahead *a, void (*fn)(void *ud), void *ud)
+{
+    a->fn = fn;
+    a->ud = ud;
+    a->thread = ntm_malloc(sizeof(pthread_t));
+    if (a->thread && pthread_create(a->thread, NULL, ahead_run, a) != 0) {
+        ntm_free(a->thread);
+        a->thread = NULL;
+    }
+}
+
+void
+ntm_ahead_wait(struct ntm_ahead *a)
+{
+    if (!a->fn)
+        return;
+    if (a->thread) {
+        pthread_join(*(pthread_t *)a->thread, NULL);
+        ntm_free(a->thread);
+        a->thread = NULL;
+    } else {
+        a->fn(a->ud);
+    }
+    a->fn = NULL;
 }
