@@ -999,11 +999,61 @@ test_human_parse(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ------------------------------------------------------------------ */
+/* One step ahead */
+
+struct ahead_probe {
+    int runs;
+    pthread_t on;
+};
+
+static void
+ahead_step(void *ud)
+{
+    struct ahead_probe *p = ud;
+    p->runs++;
+    p->on = pthread_self();
+}
+
+/* The step runs once, on a thread of its own while the caller goes on;
+ * when no thread can be had (its handle not allocated), the wait runs it
+ * on the caller's: done either way, never twice, nothing leaked. A wait
+ * with nothing started is a no-op. */
+static void
+test_ahead_runs_once_on_its_own_thread(void **state)
+{
+    (void)state;
+    struct ahead_probe p = {0};
+    struct ntm_ahead a;
+    memset(&a, 0, sizeof a);
+    ntm_ahead_wait(&a);
+    ntm_ahead_start(&a, ahead_step, &p);
+    assert_non_null(a.thread);
+    ntm_ahead_wait(&a);
+    assert_int_equal(p.runs, 1);
+    assert_false(pthread_equal(p.on, pthread_self()));
+    ntm_ahead_wait(&a);
+    assert_int_equal(p.runs, 1);
+
+    memset(&p, 0, sizeof p);
+    fa_inject_at(1);
+    ntm_ahead_start(&a, ahead_step, &p);
+    assert_null(a.thread);
+    assert_int_equal(p.runs, 0);
+    ntm_ahead_wait(&a);
+    assert_int_equal(fa_failures, 1);
+    assert_int_equal(fa_live, 0);
+    fa_restore();
+    assert_int_equal(p.runs, 1);
+    assert_true(pthread_equal(p.on, pthread_self()));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_buf_init_and_str),
+        T(test_ahead_runs_once_on_its_own_thread),
         T(test_buf_add_grows),
         T(test_buf_grow_overflow_refused),
         T(test_buf_add_html),
