@@ -445,6 +445,30 @@ quiet_log(void *ud, const char *line)
     (void)line;
 }
 
+/* An in-process server on a loopback port, over plain HTTP: its store
+ * at sdb, its root root_hex; url receives its address, co the client
+ * options for it (one attempt). */
+static struct ntm_server *
+loopback_server(const char *sdb, const char *root_hex, char url[64],
+                struct ntm_client_opts *co)
+{
+    struct ntm_server_opts so;
+    struct ntm_server *srv = NULL;
+    struct ntm_error err;
+    memset(&so, 0, sizeof so);
+    so.db_path = sdb;
+    so.listen = "127.0.0.1:0";
+    so.root_key = root_hex;
+    so.log = quiet_log;
+    assert_int_equal(ntm_server_start(&srv, &so, &err), NTM_OK);
+    assert_true(ntm_server_port(srv) > 0);
+    snprintf(url, 64, "http://127.0.0.1:%u", ntm_server_port(srv));
+    memset(co, 0, sizeof *co);
+    co->url = url;
+    co->max_attempts = 1;
+    return srv;
+}
+
 static void
 test_server_inprocess(void **state)
 {
@@ -470,17 +494,9 @@ test_server_inprocess(void **state)
     so.log = quiet_log;
     struct ntm_server *srv = NULL;
     assert_int_equal(ntm_server_start(&srv, &so, &err), NTM_EINVAL);
-    so.listen = "127.0.0.1:0";
-    assert_int_equal(ntm_server_start(&srv, &so, &err), NTM_OK);
-    unsigned port = ntm_server_port(srv);
-    assert_true(port > 0);
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", port);
-
     struct ntm_client_opts co;
-    memset(&co, 0, sizeof co);
-    co.url = url;
-    co.max_attempts = 1;
+    srv = loopback_server(sdb, root_hex, url, &co);
     json_t *info = NULL;
     assert_int_equal(ntm_client_info(&co, &info, &err), NTM_OK);
     assert_string_equal(json_string_value(json_object_get(info, "root_key")),
@@ -626,20 +642,9 @@ test_pull_pages_ahead(void **state)
     ntm_key_author(coord, coord_hex);
     struct ntm_error err;
     ntm_error_clear(&err);
-    struct ntm_server_opts so;
-    memset(&so, 0, sizeof so);
-    so.db_path = sdb;
-    so.listen = "127.0.0.1:0";
-    so.root_key = root_hex;
-    so.log = quiet_log;
-    struct ntm_server *srv = NULL;
-    assert_int_equal(ntm_server_start(&srv, &so, &err), NTM_OK);
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", ntm_server_port(srv));
     struct ntm_client_opts co;
-    memset(&co, 0, sizeof co);
-    co.url = url;
-    co.max_attempts = 1;
+    struct ntm_server *srv = loopback_server(sdb, root_hex, url, &co);
 
     /* gseq 1 the enrollment, 2-10 small records, 11 a big one, 12-13
      * small: pages of 4 are 1-4, 5-8, 9-12 (too big), 13 */
