@@ -5,12 +5,16 @@
 # over HTTPS on loopback from 1, 2 and 4 recorders at once (TOTAL/K each,
 # each recorder its own chain), and print the server's entries/s, its CPU
 # time over the wall time (cores used: more than 1 only when verification
-# runs outside the write lock) and its CPU per entry. A benchmark, not a
-# test; the pushing clients share the machine with the server.
+# runs outside the write lock) and its CPU per entry; then the pushers'
+# CPU per entry and how busy the machine was (server and pushers over the
+# wall time and the CPUs): near 100 %, the machine is the limit, not the
+# server. A benchmark, not a test; the pushing clients share the machine
+# with the server.
 #
 # Usage: bench/bench_pushers.sh [BUILD_DIR] [TOTAL] [K...]
 #        (default: build-bench-release 20000 "1 2 4")
-# Needs: a built tree (with bench/bench_gen), certtool, curl, bc.
+# Needs: a built tree (with bench/bench_gen), certtool, curl, bc,
+# /usr/bin/time.
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,7 +80,7 @@ for K in $KS; do
     t0=$(now)
     pids=()
     for i in $(seq 1 "$K"); do
-        "$NTM" --home "$T/h-$i" push >"$T/push-$i.out" 2>&1 &
+        /usr/bin/time -f "%U %S" -o "$T/push-$i.cpu" "$NTM" --home "$T/h-$i" push >"$T/push-$i.out" 2>&1 &
         pids+=($!)
     done
     wait "${pids[@]}"
@@ -84,8 +88,12 @@ for K in $KS; do
     c1=$(cpu_ticks $SRV)
     wall=$(echo "$t1 - $t0" | bc -l)
     cpu=$(echo "($c1 - $c0) / $TCK" | bc -l)
-    printf "pushers=%d  %.0f entries/s (%.1f s)  server CPU %.1f s = %.2f cores, %.0f us per entry\n" \
+    ccpu=$(cat "$T"/push-*.cpu | awk '{s += $1 + $2} END {print s}')
+    printf "pushers=%d  %.0f entries/s (%.1f s)  server CPU %.1f s = %.2f cores, %.0f us per entry;" \
         "$K" "$(echo "$PER * $K / $wall" | bc -l)" "$wall" "$cpu" \
         "$(echo "$cpu / $wall" | bc -l)" "$(echo "$cpu * 1000000 / ($PER * $K)" | bc -l)"
+    printf "  pushers' CPU %.1f s, %.0f us per entry;  machine %.0f%% busy\n" \
+        "$ccpu" "$(echo "$ccpu * 1000000 / ($PER * $K)" | bc -l)" \
+        "$(echo "100 * ($cpu + $ccpu) / ($wall * $(nproc))" | bc -l)"
     kill -TERM $SRV; wait $SRV || true; SRV=
 done

@@ -93,7 +93,7 @@ cmd_pull(int argc, char **argv, struct cli_ctx *ctx)
     int64_t page = 0;
     const struct cli_option opts[] = {
         {CLI_OPT_INT, "page", &page, "<n>",
-         N_("entries per request (default 1000, at most 5000)")},
+         N_("entries per request (default 2000, at most 5000)")},
         CLI_OPT_END_MARK};
     int nargs, code;
     if (cli_parse("pull", argc, argv, opts, &help, &nargs, &code) != 0)

@@ -40,7 +40,7 @@
 
 #define NTM_SYNC_DEFAULT_MAX_BATCH 500        /* entries per push batch */
 #define NTM_SYNC_DEFAULT_MAX_BODY  (8u << 20) /* request body cap, bytes */
-#define NTM_SYNC_DEFAULT_PAGE      1000       /* entries per pull page */
+#define NTM_SYNC_DEFAULT_PAGE      2000       /* entries per pull page */
 #define NTM_SYNC_MAX_PAGE          5000       /* largest page a server gives */
 #define NTM_SYNC_CLOCK_SKEW_MS     (15 * 60 * 1000) /* SPEC 6: 15 minutes */
 
