@@ -393,6 +393,19 @@ Ntm_exec(struct ntm_store *st, const char *sql, struct ntm_error *err)
     return NTM_OK;
 }
 
+enum ntm_err
+ntm_store_checkpoint(struct ntm_store *st, int64_t *left, struct ntm_error *err)
+{
+    int log = 0, done = 0;
+    int r = sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE,
+                                      &log, &done);
+    if (left)
+        *left = log > done ? log - done : 0;
+    if (r == SQLITE_OK || r == SQLITE_BUSY)
+        return NTM_OK;
+    return Ntm_db_error(st, r, err, "cannot checkpoint the store's WAL");
+}
+
 sqlite3_stmt *
 Ntm_prepare(struct ntm_store *st, const char *sql, struct ntm_error *err)
 {
@@ -753,8 +766,9 @@ Ntm_search_heal(struct ntm_store *st)
 
 /* The page cache: the store's (db_open), or SQLite's default of 2 MB
  * for a read that touches each page once or twice (Ntm_cache_small). */
-#define CACHE_STORE "PRAGMA cache_size=-32000"
-#define CACHE_SMALL "PRAGMA cache_size=-2000"
+#define CACHE_STORE          "PRAGMA cache_size=-32000"
+#define SERVER_CKPT_BACKSTOP 16384 /* WAL pages (64 MiB of 4 KiB pages) */
+#define CACHE_SMALL          "PRAGMA cache_size=-2000"
 
 int
 Ntm_cache_small(struct ntm_store *st, int small)
@@ -971,6 +985,12 @@ Ntm_db_open(struct ntm_store **out, const char *path, unsigned flags,
      * reaches it. */
     if ((rc = Ntm_exec(st, CACHE_STORE, err)) != NTM_OK)
         goto fail;
+    /* A server's commits leave the checkpoint to its checkpointer thread
+     * (ntm_store_checkpoint); past the backstop a commit checkpoints as
+     * SQLite's default does at 1000 pages, so the WAL stays bounded when
+     * that thread falls behind. */
+    if ((flags & NTM_STORE_SERVER) && !(flags & NTM_STORE_READONLY))
+        sqlite3_wal_autocheckpoint(st->db, SERVER_CKPT_BACKSTOP);
     if ((rc = migrate(st, err)) != NTM_OK)
         goto fail;
     if (!(flags & NTM_STORE_READONLY)) {

@@ -55,6 +55,21 @@ NTM_EXTERN enum ntm_err ntm_store_open(struct ntm_store **out, const char *path,
 NTM_EXTERN void ntm_store_close(struct ntm_store *st);
 
 /*
+ * Copy what the WAL holds back into the database file, as far as readers
+ * allow, without waiting for them or for a writer (SQLite's PASSIVE
+ * checkpoint). A store opened with NTM_STORE_SERVER checkpoints at commit
+ * only past a backstop (64 MiB of WAL): its server calls this from a
+ * thread of its own, so that a push's commit does not copy and sync the
+ * file while it holds the write lock. *left (may be NULL): WAL frames not
+ * copied yet. Durability is the commit's (synchronous=FULL), not this.
+ * Errors: NTM_EDB, NTM_EIO, NTM_EFULL; NTM_OK when another checkpoint
+ * runs (SQLITE_BUSY).
+ */
+NTM_EXTERN enum ntm_err ntm_store_checkpoint(struct ntm_store *st,
+                                             int64_t *left,
+                                             struct ntm_error *err);
+
+/*
  * The files of the store at db_path: the database and, beside it, the
  * -wal and -shm files SQLite keeps. Calls fn with the path of each one
  * that exists, in that order; stops when fn returns nonzero and returns

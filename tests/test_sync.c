@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "ntm.h"
 #include "ntm_server.h"
@@ -706,6 +708,75 @@ test_pull_pages_ahead(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The server's checkpointer copies the WAL back into the store file
+ * beside the pushes: a push's commit no longer does it (below the 64 MiB
+ * backstop), so the file grows only when that thread runs; and at stop
+ * the WAL is folded back whole. */
+static void
+test_server_checkpoints_beside_pushes(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ntm-test-sync.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sdb[256], rdb[256], wal[270];
+    snprintf(sdb, sizeof sdb, "%s/server.db", dir);
+    snprintf(rdb, sizeof rdb, "%s/root.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", sdb);
+    struct ntm_key *root = new_key();
+    char root_hex[NTM_HEX_ID_LEN + 1];
+    ntm_key_author(root, root_hex);
+    struct ntm_error err;
+    ntm_error_clear(&err);
+    char url[64];
+    struct ntm_client_opts co;
+    struct ntm_server *srv = loopback_server(sdb, root_hex, url, &co);
+    struct stat sb;
+    /* what start-up wrote is in the file once the checkpointer ran */
+    for (int i = 0; i < 50; i++) {
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(stat(sdb, &sb), 0);
+    off_t before = sb.st_size;
+
+    struct ntm_store *st = NULL;
+    char fp[40], got_root[NTM_HEX_ID_LEN + 1];
+    assert_int_equal(ntm_store_open(&st, rdb, NTM_STORE_CREATE, &err), NTM_OK);
+    assert_int_equal(ntm_client_setup(st, &co, got_root, fp, &err), NTM_OK);
+    assert_int_equal(ntm_store_begin(st, &err), NTM_OK);
+    for (int i = 0; i < 300; i++)
+        pull_record(st, root, 200);
+    assert_int_equal(ntm_store_commit(st, &err), NTM_OK);
+    struct ntm_push_result pr;
+    assert_int_equal(ntm_client_push(st, root, NULL, &pr, &err), NTM_OK);
+    assert_int_equal(pr.accepted, 300);
+    ntm_push_result_release(&pr);
+    /* the pushes' pages reach the file within a few rounds (200 ms) */
+    int grew = 0;
+    for (int i = 0; i < 150 && !grew; i++) {
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+        assert_int_equal(stat(sdb, &sb), 0);
+        grew = sb.st_size > before + 100 * 1024;
+    }
+    assert_true(grew);
+    ntm_server_stop(srv);
+    /* stopped: nothing left in a WAL (the file is gone or empty) */
+    assert_true(stat(wal, &sb) != 0 || sb.st_size == 0);
+    struct ntm_store *chk = NULL;
+    assert_int_equal(ntm_store_open(&chk, sdb, NTM_STORE_READONLY, &err),
+                     NTM_OK);
+    int64_t seq = 0;
+    assert_int_equal(ntm_store_head(chk, root_hex, &seq, NULL), NTM_OK);
+    assert_int_equal(seq, 300);
+    ntm_store_close(chk);
+    ntm_store_close(st);
+    ntm_key_free(root);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* The root's reset statement: it checks for its root only, and any change
  * to it, or another key's signature, is refused. */
 static void
@@ -778,6 +849,7 @@ main(void)
         cmocka_unit_test(test_routes_and_query),
         cmocka_unit_test(test_server_inprocess),
         cmocka_unit_test(test_pull_pages_ahead),
+        cmocka_unit_test(test_server_checkpoints_beside_pushes),
         cmocka_unit_test(test_reset_statement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

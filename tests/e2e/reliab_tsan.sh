@@ -89,17 +89,21 @@ check "a reader pulled them all after the last round (got $got)" test "$got" = "
 # The pull fetches and verifies page n+1 on a thread while the store takes
 # page n: a reader's home copied without its store pulls everything again
 # with the server's build (ThreadSanitizer in scripts/tsan.sh), in pages
-# of 7, while the writers push once more.
-mkdir "$T/rt" && cp "$T/r1/key" "$T/r1/config.json" "$T/rt/"
+# of 7, while the writers push once more (a new store for a kept key: the
+# home's ntm.db made anew by init).
+mkdir "$T/rt" && cp "$T/r1/key" "$T/rt/"
+run "$T/rt" init --root-key "$ADMIN" --server "$URL" --cacert "$T/cert.pem"
+pids=()
 for ((d = 1; d <= DEVICES; d++)); do
     "$NTM" --home "$T/w$d" record activity --task doan.rural_roads_km \
         --unit "$COMMUNE" --date 2019-07-01 --qty 1 --uom km --title "w$d last" >/dev/null 2>&1
     "$NTM" --home "$T/w$d" push >/dev/null 2>&1 &
+    pids+=($!)
 done
 "$SRV_BIN" --home "$T/rt" pull --page 7 >"$T/pullt" 2>&1
 check "a reader's new store pulls them all in pages of 7 with ${SRV_BIN##*/build}'s pull (exit $?)" \
     test "$(db_count "$T/rt/ntm.db" "op='record.create'")" -ge "$total"
-wait
+wait "${pids[@]}"
 stop_server TERM
 check "server stops cleanly (exit ${SERVER_RC:-?})" test "${SERVER_RC:-1}" -eq 0
 check "server: integrity_check ok" test "$(sqlite3 "$S/ntm.db" 'PRAGMA integrity_check')" = ok
