@@ -394,13 +394,10 @@ Ntm_exec(struct ntm_store *st, const char *sql, struct ntm_error *err)
 }
 
 enum ntm_err
-ntm_store_checkpoint(struct ntm_store *st, int64_t *left, struct ntm_error *err)
+ntm_store_checkpoint(struct ntm_store *st, struct ntm_error *err)
 {
-    int log = 0, done = 0;
     int r = sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE,
-                                      &log, &done);
-    if (left)
-        *left = log > done ? log - done : 0;
+                                      NULL, NULL);
     if (r == SQLITE_OK || r == SQLITE_BUSY)
         return NTM_OK;
     return Ntm_db_error(st, r, err, "cannot checkpoint the store's WAL");
@@ -766,9 +763,12 @@ Ntm_search_heal(struct ntm_store *st)
 
 /* The page cache: the store's (db_open), or SQLite's default of 2 MB
  * for a read that touches each page once or twice (Ntm_cache_small). */
-#define CACHE_STORE          "PRAGMA cache_size=-32000"
-#define SERVER_CKPT_BACKSTOP 16384 /* WAL pages (64 MiB of 4 KiB pages) */
-#define CACHE_SMALL          "PRAGMA cache_size=-2000"
+#define CACHE_STORE "PRAGMA cache_size=-32000"
+#define CACHE_SMALL "PRAGMA cache_size=-2000"
+
+/* WAL pages past which a server's commit checkpoints itself (64 MiB of
+ * 4 KiB pages); below, its checkpointer thread does (sync/server.c). */
+#define SERVER_CKPT_BACKSTOP 16384
 
 int
 Ntm_cache_small(struct ntm_store *st, int small)

@@ -60,13 +60,11 @@ NTM_EXTERN void ntm_store_close(struct ntm_store *st);
  * checkpoint). A store opened with NTM_STORE_SERVER checkpoints at commit
  * only past a backstop (64 MiB of WAL): its server calls this from a
  * thread of its own, so that a push's commit does not copy and sync the
- * file while it holds the write lock. *left (may be NULL): WAL frames not
- * copied yet. Durability is the commit's (synchronous=FULL), not this.
- * Errors: NTM_EDB, NTM_EIO, NTM_EFULL; NTM_OK when another checkpoint
- * runs (SQLITE_BUSY).
+ * file while it holds the write lock. Durability is the commit's
+ * (synchronous=FULL), not this. Errors: NTM_EDB, NTM_EIO, NTM_EFULL;
+ * NTM_OK when another checkpoint runs (SQLITE_BUSY).
  */
 NTM_EXTERN enum ntm_err ntm_store_checkpoint(struct ntm_store *st,
-                                             int64_t *left,
                                              struct ntm_error *err);
 
 /*

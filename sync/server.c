@@ -1101,7 +1101,7 @@ ckpt_loop(void *arg)
             break;
         pthread_mutex_unlock(&srv->ckpt_mu);
         struct ntm_error err;
-        if (ntm_store_checkpoint(srv->ckpt_st, NULL, &err) != NTM_OK) {
+        if (ntm_store_checkpoint(srv->ckpt_st, &err) != NTM_OK) {
             if (!failing)
                 srv_log(srv,
                         "ntm serve: cannot copy the WAL back into the "
@@ -1134,8 +1134,8 @@ ckpt_start(struct ntm_server *srv, struct ntm_error *err)
     return NTM_OK;
 }
 
-/* After the last push: the thread stops, and its connection copies what
- * the WAL still holds. */
+/* After the last push (server_free). What the WAL still holds is folded
+ * back by SQLite when the last connection, a pool one, closes. */
 static void
 ckpt_stop(struct ntm_server *srv)
 {
@@ -1146,7 +1146,6 @@ ckpt_stop(struct ntm_server *srv)
         pthread_mutex_unlock(&srv->ckpt_mu);
         pthread_join(srv->ckpt_thread, NULL);
         srv->ckpt_started = 0;
-        ntm_store_checkpoint(srv->ckpt_st, NULL, NULL);
     }
     ntm_store_close(srv->ckpt_st);
     srv->ckpt_st = NULL;
@@ -1436,7 +1435,6 @@ ntm_server_stop(struct ntm_server *srv)
     if (srv->d)
         MHD_stop_daemon(srv->d);
     srv->d = NULL;
-    ckpt_stop(srv);
     srv_log(srv, "ntm serve: stopped");
     server_free(srv);
 }
